@@ -1,0 +1,85 @@
+# Driftless entry points. Every target runs on Node 24: a Node 22+ already on
+# PATH is used as it is; otherwise Node 24 is installed from the npm registry's
+# `node` package into .toolchain/ (git-ignored) and put first on PATH.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+DRIFTLESS_CACHE ?= $(HOME)/.cache/driftless
+export DRIFTLESS_CACHE
+
+SYSTEM_NODE_MAJOR := $(shell node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+ifeq ($(shell test $(SYSTEM_NODE_MAJOR) -ge 22 && echo ok),ok)
+NODE_STAMP :=
+else
+NODE_STAMP := .toolchain/node_modules/.bin/node
+export PATH := $(CURDIR)/.toolchain/node_modules/.bin:$(PATH)
+endif
+export PATH := $(DRIFTLESS_CACHE)/bin/current:$(PATH)
+
+TEST_CONCURRENCY ?= 2
+UNIT_TESTS := 'common/src/**/*.test.ts' 'agent/src/**/*.test.ts' 'hub/src/**/*.test.ts' 'proto/**/*.test.ts'
+INTEGRATION_TESTS := 'test/harness/**/*.test.ts' 'test/integration/**/*.test.ts'
+E2E_TESTS := 'test/e2e/**/*.test.ts'
+
+.PHONY: help setup node deps tools build typecheck lint format proto verify test unit integration e2e bench demo clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+setup: node deps tools ## install Node 24 if needed, npm dependencies and the cached test binaries
+
+node: $(NODE_STAMP)
+
+.toolchain/node_modules/.bin/node:
+	npm install --prefix .toolchain --no-save --no-audit --no-fund node@24
+	@node --version
+
+deps: node node_modules/.package-lock.json
+
+node_modules/.package-lock.json: package-lock.json package.json */package.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+tools: ## build etcd, kube-apiserver, kwok, kustomize, helm, nats-server into $(DRIFTLESS_CACHE)
+	test/harness/tools/build.sh
+
+build: deps typecheck ## type-check every package (Node runs the sources directly)
+
+typecheck: deps
+	npx tsc -p tsconfig.json
+
+lint: deps ## type-aware lint and format check
+	npx eslint --max-warnings 0 .
+	npx prettier --check .
+
+format: deps ## rewrite files in the house format
+	npx prettier --write .
+
+proto: deps ## regenerate the TypeScript for proto/driftless/v1/*.proto
+	proto/generate.sh
+
+verify: lint typecheck ## lint, type-check, and fail when regenerating proto changes it
+	proto/generate.sh
+	git diff --exit-code -- proto/ || { echo "generated proto code is stale: run make proto and commit" >&2; exit 1; }
+
+unit: deps ## unit tests (no servers)
+	node --test --test-concurrency=$(TEST_CONCURRENCY) $(UNIT_TESTS)
+
+integration: setup ## integration tests against real servers started on loopback
+	node --test --test-concurrency=$(TEST_CONCURRENCY) $(INTEGRATION_TESTS)
+
+e2e: setup ## end-to-end tests: Git commit -> agents -> hub
+	node --test --test-concurrency=1 $(E2E_TESTS)
+
+test: setup ## every test: unit, integration and end-to-end
+	node --test --test-concurrency=$(TEST_CONCURRENCY) $(UNIT_TESTS) $(INTEGRATION_TESTS) $(E2E_TESTS)
+
+bench: setup ## benchmarks; results are recorded in docs/benchmarks.md
+	for f in test/bench/*.bench.ts; do echo "== $$f"; node --expose-gc "$$f"; done
+
+demo: setup ## run hub, two local clusters, agents and a Git server
+	node test/demo/demo.ts
+
+clean: ## remove installed dependencies (the binary cache stays)
+	rm -rf node_modules */node_modules .toolchain
