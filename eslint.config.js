@@ -20,8 +20,13 @@ export default tseslint.config(
     plugins: { 'import-x': importX },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
+      // Async functions that implement async interfaces need not await anything.
+      '@typescript-eslint/require-await': 'off',
       '@typescript-eslint/consistent-type-imports': 'error',
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
+      ],
       'import-x/no-cycle': 'error',
       'no-restricted-imports': ['error', { patterns: [noDeepImports] }],
     },
@@ -31,7 +36,15 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: [noDeepImports, { group: ['@driftless/hub', '**/hub/**'], message: 'The agent never imports the hub; share through proto or common.' }] },
+        {
+          patterns: [
+            noDeepImports,
+            {
+              group: ['@driftless/hub', '**/hub/**'],
+              message: 'The agent never imports the hub; share through proto or common.',
+            },
+          ],
+        },
       ],
     },
   },
@@ -40,7 +53,15 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: [noDeepImports, { group: ['@driftless/agent', '**/agent/**'], message: 'The hub never imports the agent; share through proto or common.' }] },
+        {
+          patterns: [
+            noDeepImports,
+            {
+              group: ['@driftless/agent', '**/agent/**'],
+              message: 'The hub never imports the agent; share through proto or common.',
+            },
+          ],
+        },
       ],
     },
   },
@@ -49,7 +70,15 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: [noDeepImports, { group: ['@driftless/hub', '@driftless/agent', '@driftless/test'], message: 'proto and common depend on nothing above them.' }] },
+        {
+          patterns: [
+            noDeepImports,
+            {
+              group: ['@driftless/hub', '@driftless/agent', '@driftless/test'],
+              message: 'proto and common depend on nothing above them.',
+            },
+          ],
+        },
       ],
     },
   },
@@ -57,7 +86,14 @@ export default tseslint.config(
     files: ['**/*.test.ts', 'test/**/*.ts'],
     rules: {
       // node:test's describe/it return promises the runner awaits itself.
-      '@typescript-eslint/no-floating-promises': ['error', { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['describe', 'it', 'test', 'suite'] }] }],
+      '@typescript-eslint/no-floating-promises': [
+        'error',
+        {
+          allowForKnownSafeCalls: [
+            { from: 'package', package: 'node:test', name: ['describe', 'it', 'test', 'suite'] },
+          ],
+        },
+      ],
     },
   },
 );
