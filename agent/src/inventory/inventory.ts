@@ -1,0 +1,102 @@
+import { Marks, refKey, type KubeObject, type ObjectRef } from '../model.ts';
+import type { KubeClient } from '../kube/index.ts';
+
+/** What an app owns in the cluster, as last recorded. */
+export interface InventoryRecord {
+  app: string;
+  /** Revision of the last successful sync ('' when none completed). */
+  revision: string;
+  objects: ObjectRef[];
+}
+
+const PREFIX = 'driftless-app-';
+
+/**
+ * Stores each app's inventory in a ConfigMap `driftless-app-<app>` of the
+ * state namespace, so a restarted agent knows what it owns. Writes are
+ * server-side applies by the `driftless` manager.
+ */
+export class InventoryStore {
+  readonly #client: KubeClient;
+  readonly #namespace: string;
+
+  constructor(client: KubeClient, namespace: string) {
+    this.#client = client;
+    this.#namespace = namespace;
+  }
+
+  /** The state namespace. */
+  get namespace(): string {
+    return this.#namespace;
+  }
+
+  #ref(app: string): ObjectRef {
+    return { apiVersion: 'v1', kind: 'ConfigMap', namespace: this.#namespace, name: PREFIX + app };
+  }
+
+  /** Creates the state namespace when it is missing. */
+  async ensureNamespace(): Promise<void> {
+    await this.#client.apply(
+      {
+        apiVersion: 'v1',
+        kind: 'Namespace',
+        metadata: { name: this.#namespace, labels: { [Marks.managedBy]: Marks.managedByValue } },
+      },
+      { fieldManager: Marks.fieldManager },
+    );
+  }
+
+  /** The recorded inventory, or undefined when the app never synced. */
+  async load(app: string): Promise<InventoryRecord | undefined> {
+    const cm = await this.#client.get(this.#ref(app));
+    if (!cm) return undefined;
+    const data = (cm['data'] ?? {}) as Record<string, string>;
+    return {
+      app,
+      revision: data['revision'] ?? '',
+      objects: JSON.parse(data['objects'] ?? '[]') as ObjectRef[],
+    };
+  }
+
+  /** Every app that has an inventory (including apps no longer in Git). */
+  async apps(): Promise<string[]> {
+    const { items } = await this.#client.list('v1', 'ConfigMap', {
+      namespace: this.#namespace,
+      labelSelector: `${Marks.managedBy}=${Marks.managedByValue},driftless.dev/inventory=true`,
+    });
+    return items.map((cm) => cm.metadata.name.slice(PREFIX.length)).sort();
+  }
+
+  /** Records the inventory; objects are sorted and de-duplicated. */
+  async save(record: InventoryRecord): Promise<void> {
+    const unique = new Map(record.objects.map((r) => [refKey(r), r]));
+    const objects = [...unique.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, r]) => r);
+    const cm: KubeObject = {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: {
+        name: PREFIX + record.app,
+        namespace: this.#namespace,
+        labels: {
+          [Marks.managedBy]: Marks.managedByValue,
+          'driftless.dev/inventory': 'true',
+          [Marks.app]: record.app,
+        },
+      },
+      data: { revision: record.revision, objects: JSON.stringify(objects) },
+    };
+    await this.#client.apply(cm, { fieldManager: Marks.fieldManager });
+  }
+
+  /** Forgets an app (after its objects were pruned or released). */
+  async remove(app: string): Promise<void> {
+    await this.#client.delete(this.#ref(app));
+  }
+}
+
+/** The union of two inventories, by object identity. */
+export function unionRefs(a: ObjectRef[], b: ObjectRef[]): ObjectRef[] {
+  const m = new Map(a.map((r) => [refKey(r), r]));
+  for (const r of b) m.set(refKey(r), r);
+  return [...m.values()];
+}

@@ -1,0 +1,432 @@
+import https from 'node:https';
+import http from 'node:http';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { TerminalError, TransientError } from '@driftless/common';
+import { groupOf, refString, type KubeObject, type ObjectRef } from '../model.ts';
+
+/** An API error answered by the server, with its HTTP status and Kubernetes reason. */
+export class KubeApiError extends Error {
+  override name = 'KubeApiError';
+  /** HTTP status, e.g. 404, 409, 422. */
+  readonly statusCode: number;
+  /** Kubernetes `Status.reason`, e.g. `NotFound`, `Invalid`, `Conflict`. */
+  readonly reason: string;
+
+  constructor(message: string, statusCode: number, reason: string) {
+    super(message);
+    this.statusCode = statusCode;
+    this.reason = reason;
+  }
+}
+
+/** One kind the API server serves. */
+export interface ApiResource {
+  group: string;
+  version: string;
+  kind: string;
+  /** URL segment, e.g. `deployments`. */
+  plural: string;
+  namespaced: boolean;
+  verbs: string[];
+}
+
+/** Options of {@link KubeClient}. */
+export interface KubeClientOptions {
+  /** Sockets kept open to the API server. Default 16. */
+  maxSockets?: number;
+  /** Per-request timeout (watches excepted). Default 30 s. */
+  timeoutMs?: number;
+  /** Least time between two discovery refreshes of one group version. Default 2 s. */
+  discoveryRefreshMs?: number;
+}
+
+/** Options of a single request. */
+interface RequestOptions {
+  body?: unknown;
+  contentType?: string;
+  query?: Record<string, string | number | boolean | undefined>;
+  signal?: AbortSignal;
+  timeoutMs?: number;
+}
+
+/** An event of a watch stream. */
+export interface WatchEvent {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+  object: KubeObject;
+}
+
+interface GroupVersionEntry {
+  fetchedAt: number;
+  /** undefined: the group version does not exist (yet). */
+  resources: Map<string, ApiResource> | undefined;
+}
+
+/**
+ * A small Kubernetes REST client over node:https: discovery with refresh (so
+ * CRDs created moments ago are found), server-side apply (also as dry-run),
+ * get, list, delete and watch of any kind. Credentials come from a loaded
+ * KubeConfig; the client never logs them.
+ */
+export class KubeClient {
+  readonly server: URL;
+  readonly #agent: http.Agent;
+  readonly #headers: Record<string, string>;
+  readonly #timeoutMs: number;
+  readonly #refreshMs: number;
+  readonly #groupVersions = new Map<string, GroupVersionEntry>();
+  readonly #pending = new Map<string, Promise<GroupVersionEntry>>();
+
+  private constructor(
+    server: URL,
+    agent: http.Agent,
+    headers: Record<string, string>,
+    options: KubeClientOptions,
+  ) {
+    this.server = server;
+    this.#agent = agent;
+    this.#headers = headers;
+    this.#timeoutMs = options.timeoutMs ?? 30_000;
+    this.#refreshMs = options.discoveryRefreshMs ?? 2_000;
+  }
+
+  /** A client for the current context of `kubeConfig`. */
+  static async fromKubeConfig(
+    kubeConfig: KubeConfig,
+    options: KubeClientOptions = {},
+  ): Promise<KubeClient> {
+    const cluster = kubeConfig.getCurrentCluster();
+    if (!cluster) throw new TerminalError('kubeconfig has no current cluster');
+    const server = new URL(cluster.server);
+    const tls: https.RequestOptions = {};
+    await kubeConfig.applyToHTTPSOptions(tls);
+    const headers = Object.fromEntries(
+      Object.entries((tls.headers ?? {}) as Record<string, unknown>).map(([k, v]) => [
+        k,
+        String(v),
+      ]),
+    );
+    const agentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? 16 };
+    const agent =
+      server.protocol === 'https:'
+        ? new https.Agent({
+            ...agentOptions,
+            ca: tls.ca,
+            cert: tls.cert,
+            key: tls.key,
+            rejectUnauthorized: tls.rejectUnauthorized ?? true,
+            servername: tls.servername,
+          })
+        : new http.Agent(agentOptions);
+    return new KubeClient(server, agent, headers, options);
+  }
+
+  /** Closes idle connections. */
+  close(): void {
+    this.#agent.destroy();
+  }
+
+  /** Sends one request and parses the JSON answer; errors become {@link KubeApiError}. */
+  async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+    const res = await this.#send(method, path, options);
+    const text = await readAll(res);
+    const status = res.statusCode ?? 0;
+    if (status >= 200 && status < 300) return (text ? JSON.parse(text) : undefined) as T;
+    throw apiError(method, path, status, text);
+  }
+
+  #send(method: string, path: string, options: RequestOptions): Promise<http.IncomingMessage> {
+    const url = new URL(path, this.server);
+    for (const [k, v] of Object.entries(options.query ?? {})) {
+      if (v !== undefined) url.searchParams.set(k, String(v));
+    }
+    const body = options.body === undefined ? undefined : JSON.stringify(options.body);
+    const transport = url.protocol === 'https:' ? https : http;
+    return new Promise((resolve, reject) => {
+      const req = transport.request(
+        url,
+        {
+          method,
+          agent: this.#agent,
+          headers: {
+            ...this.#headers,
+            accept: 'application/json',
+            ...(body === undefined
+              ? {}
+              : { 'content-type': options.contentType ?? 'application/json' }),
+          },
+          signal: options.signal,
+          timeout: options.timeoutMs ?? this.#timeoutMs,
+        },
+        resolve,
+      );
+      req.on('timeout', () =>
+        req.destroy(new TransientError(`${method} ${url.pathname}: timed out`)),
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+
+  /** Discovery for one group version, fetched at most once per refresh interval. */
+  async #groupVersion(apiVersion: string, refresh: boolean): Promise<GroupVersionEntry> {
+    const cached = this.#groupVersions.get(apiVersion);
+    if (cached && (!refresh || Date.now() - cached.fetchedAt < this.#refreshMs)) return cached;
+    const inflight = this.#pending.get(apiVersion);
+    if (inflight) return inflight;
+    const load = (async () => {
+      const path = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
+      let resources: Map<string, ApiResource> | undefined;
+      try {
+        const list = await this.request<{
+          resources: Array<{ name: string; kind: string; namespaced: boolean; verbs: string[] }>;
+        }>('GET', path);
+        resources = new Map();
+        for (const r of list.resources) {
+          if (r.name.includes('/')) continue; // subresources such as deployments/scale
+          const [group, version] = apiVersion.includes('/')
+            ? (apiVersion.split('/') as [string, string])
+            : ['', apiVersion];
+          resources.set(r.kind, {
+            group,
+            version,
+            kind: r.kind,
+            plural: r.name,
+            namespaced: r.namespaced,
+            verbs: r.verbs,
+          });
+        }
+      } catch (err) {
+        if (!(err instanceof KubeApiError && err.statusCode === 404)) throw err;
+      }
+      const entry = { fetchedAt: Date.now(), resources };
+      this.#groupVersions.set(apiVersion, entry);
+      return entry;
+    })().finally(() => this.#pending.delete(apiVersion));
+    this.#pending.set(apiVersion, load);
+    return load;
+  }
+
+  /**
+   * The resource serving `kind` in `apiVersion`, or undefined when the server
+   * does not know it. A miss refreshes discovery once, so CRDs established a
+   * moment ago are found.
+   */
+  async resource(apiVersion: string, kind: string): Promise<ApiResource | undefined> {
+    let entry = await this.#groupVersion(apiVersion, false);
+    if (!entry.resources?.has(kind)) entry = await this.#groupVersion(apiVersion, true);
+    return entry.resources?.get(kind);
+  }
+
+  /** Whether `kind` is namespaced; undefined for kinds the server does not serve. */
+  async scopeOf(apiVersion: string, kind: string): Promise<'Namespaced' | 'Cluster' | undefined> {
+    const r = await this.resource(apiVersion, kind);
+    return r === undefined ? undefined : r.namespaced ? 'Namespaced' : 'Cluster';
+  }
+
+  /** The resource of `ref`, or a terminal error naming it when unknown. */
+  async mustResource(ref: Pick<ObjectRef, 'apiVersion' | 'kind'>): Promise<ApiResource> {
+    const r = await this.resource(ref.apiVersion, ref.kind);
+    if (!r)
+      throw new TerminalError(
+        `unknown kind ${ref.kind} (${ref.apiVersion}): the API server does not serve it`,
+      );
+    return r;
+  }
+
+  /** URL path of a collection (namespace '' = all namespaces or cluster-scoped). */
+  collectionPath(r: ApiResource, namespace: string): string {
+    const base = r.group ? `/apis/${r.group}/${r.version}` : `/api/${r.version}`;
+    return r.namespaced && namespace
+      ? `${base}/namespaces/${encodeURIComponent(namespace)}/${r.plural}`
+      : `${base}/${r.plural}`;
+  }
+
+  async #objectPath(ref: ObjectRef): Promise<string> {
+    const r = await this.mustResource(ref);
+    return `${this.collectionPath(r, ref.namespace)}/${encodeURIComponent(ref.name)}`;
+  }
+
+  /** The live object, or undefined when it does not exist. */
+  async get(ref: ObjectRef, signal?: AbortSignal): Promise<KubeObject | undefined> {
+    try {
+      return await this.request<KubeObject>('GET', await this.#objectPath(ref), { signal });
+    } catch (err) {
+      if (err instanceof KubeApiError && err.statusCode === 404) return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * Server-side apply of `obj` with field manager `fieldManager`, taking over
+   * conflicting fields (`force`). With `dryRun` nothing is written and the
+   * answer is what the object would become.
+   */
+  async apply(
+    obj: KubeObject,
+    options: { fieldManager: string; dryRun?: boolean; force?: boolean; signal?: AbortSignal },
+  ): Promise<KubeObject> {
+    const ref = {
+      apiVersion: obj.apiVersion,
+      kind: obj.kind,
+      namespace: obj.metadata.namespace ?? '',
+      name: obj.metadata.name,
+    };
+    return this.request<KubeObject>('PATCH', await this.#objectPath(ref), {
+      body: obj,
+      contentType: 'application/apply-patch+yaml',
+      query: {
+        fieldManager: options.fieldManager,
+        force: options.force ?? true,
+        dryRun: options.dryRun ? 'All' : undefined,
+      },
+      signal: options.signal,
+    });
+  }
+
+  /** Deletes an object (background propagation); false when it was already gone. */
+  async delete(
+    ref: ObjectRef,
+    options: { dryRun?: boolean; signal?: AbortSignal } = {},
+  ): Promise<boolean> {
+    try {
+      await this.request('DELETE', await this.#objectPath(ref), {
+        body: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Background' },
+        query: { dryRun: options.dryRun ? 'All' : undefined },
+        signal: options.signal,
+      });
+      return true;
+    } catch (err) {
+      if (err instanceof KubeApiError && err.statusCode === 404) return false;
+      throw err;
+    }
+  }
+
+  /** Every object of a kind (all pages), with the list's resourceVersion for a following watch. */
+  async list(
+    apiVersion: string,
+    kind: string,
+    options: { namespace?: string; labelSelector?: string; signal?: AbortSignal } = {},
+  ): Promise<{ items: KubeObject[]; resourceVersion: string }> {
+    const r = await this.mustResource({ apiVersion, kind });
+    const path = this.collectionPath(r, options.namespace ?? '');
+    const items: KubeObject[] = [];
+    let token: string | undefined;
+    let resourceVersion = '';
+    do {
+      const page = await this.request<{
+        items: KubeObject[];
+        metadata: { continue?: string; resourceVersion: string };
+      }>('GET', path, {
+        query: { labelSelector: options.labelSelector, limit: 500, continue: token },
+        signal: options.signal,
+      });
+      for (const item of page.items) items.push({ ...item, apiVersion, kind });
+      token = page.metadata.continue || undefined;
+      resourceVersion = page.metadata.resourceVersion;
+    } while (token);
+    return { items, resourceVersion };
+  }
+
+  /**
+   * Watches a collection from `resourceVersion`, calling `onEvent` for each
+   * event until the server closes the stream or `signal` aborts. Resolves when
+   * the stream ends; a 410 Gone arrives as an ERROR event (the caller re-lists).
+   */
+  async watch(
+    apiVersion: string,
+    kind: string,
+    options: {
+      namespace?: string;
+      labelSelector?: string;
+      resourceVersion: string;
+      signal: AbortSignal;
+      timeoutSeconds?: number;
+    },
+    onEvent: (event: WatchEvent) => void,
+  ): Promise<void> {
+    const r = await this.mustResource({ apiVersion, kind });
+    const res = await this.#send('GET', this.collectionPath(r, options.namespace ?? ''), {
+      query: {
+        watch: 1,
+        allowWatchBookmarks: true,
+        labelSelector: options.labelSelector,
+        resourceVersion: options.resourceVersion,
+        timeoutSeconds: options.timeoutSeconds ?? 300,
+      },
+      signal: options.signal,
+      timeoutMs: 0,
+    });
+    if ((res.statusCode ?? 0) >= 300)
+      throw apiError('WATCH', kind, res.statusCode ?? 0, await readAll(res));
+    res.setEncoding('utf8');
+    let buffer = '';
+    try {
+      for await (const chunk of res) {
+        buffer += chunk as string;
+        let nl: number;
+        while ((nl = buffer.indexOf('\n')) >= 0) {
+          const line = buffer.slice(0, nl).trim();
+          buffer = buffer.slice(nl + 1);
+          if (!line) continue;
+          const event = JSON.parse(line) as WatchEvent;
+          if (event.type !== 'ERROR' && event.type !== 'BOOKMARK')
+            event.object = { ...event.object, apiVersion, kind };
+          onEvent(event);
+        }
+      }
+    } catch (err) {
+      if (!options.signal.aborted) throw err;
+    }
+  }
+}
+
+function readAll(res: http.IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    res.on('data', (c: Buffer) => chunks.push(c));
+    res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    res.on('error', reject);
+  });
+}
+
+function apiError(method: string, path: string, status: number, body: string): KubeApiError {
+  let message = body.slice(0, 500);
+  let reason = '';
+  try {
+    const s = JSON.parse(body) as { message?: string; reason?: string };
+    message = s.message ?? message;
+    reason = s.reason ?? '';
+  } catch {
+    // not a Status object: keep the raw text
+  }
+  return new KubeApiError(
+    `${method} ${path}: ${status} ${reason ? `${reason}: ` : ''}${message}`,
+    status,
+    reason,
+  );
+}
+
+/** `apply Deployment ns/web: <what the server said>`, naming the object. */
+export function objectError(verb: string, ref: ObjectRef, err: unknown): Error {
+  const detail =
+    err instanceof KubeApiError
+      ? err.message.replace(/^[A-Z]+ \S+: /, '')
+      : err instanceof Error
+        ? err.message
+        : String(err);
+  const message = `${verb} ${refString(ref)}: ${detail}`;
+  if (
+    err instanceof KubeApiError &&
+    err.statusCode >= 400 &&
+    err.statusCode < 500 &&
+    ![408, 409, 429].includes(err.statusCode)
+  ) {
+    return new TerminalError(message, { cause: err });
+  }
+  return new TransientError(message, { cause: err });
+}
+
+/** Whether two apiVersions belong to the same group (same object under two versions). */
+export function sameGroup(a: string, b: string): boolean {
+  return groupOf(a) === groupOf(b);
+}

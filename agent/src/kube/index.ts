@@ -1,0 +1,2 @@
+/** The agent's Kubernetes access: a REST client with discovery, apply, list and watch. */
+export * from './client.ts';

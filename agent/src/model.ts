@@ -1,0 +1,127 @@
+/**
+ * The agent's core vocabulary: Kubernetes objects as rendered from Git or read
+ * from the cluster, references to them, the marks Driftless puts on what it
+ * owns, and the per-app settings from `driftless.yaml`.
+ */
+
+/** Metadata fields the agent reads or writes; anything else passes through. */
+export interface ObjectMeta {
+  name: string;
+  namespace?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  [field: string]: unknown;
+}
+
+/** A Kubernetes object as JSON. */
+export interface KubeObject {
+  apiVersion: string;
+  kind: string;
+  metadata: ObjectMeta;
+  [field: string]: unknown;
+}
+
+/** Identifies one object; `namespace` is '' for cluster-scoped objects. */
+export interface ObjectRef {
+  apiVersion: string;
+  kind: string;
+  namespace: string;
+  name: string;
+}
+
+/** An object as rendered, with where it came from for error messages. */
+export interface RenderedObject {
+  object: KubeObject;
+  /** File (relative to the repository root) or renderer step that produced it. */
+  source: string;
+}
+
+/** The reference of an object. */
+export function refOf(obj: KubeObject): ObjectRef {
+  return {
+    apiVersion: obj.apiVersion,
+    kind: obj.kind,
+    namespace: obj.metadata.namespace ?? '',
+    name: obj.metadata.name,
+  };
+}
+
+/** The API group of an apiVersion: '' for the core group (`v1`). */
+export function groupOf(apiVersion: string): string {
+  const slash = apiVersion.indexOf('/');
+  return slash < 0 ? '' : apiVersion.slice(0, slash);
+}
+
+/**
+ * A key that is equal for the same object across API versions of its group
+ * (apps/v1 and apps/v1beta1 Deployments are one object).
+ */
+export function refKey(ref: ObjectRef): string {
+  return `${groupOf(ref.apiVersion)}/${ref.kind}/${ref.namespace}/${ref.name}`;
+}
+
+/** How people read a reference in messages: `Deployment podinfo/web`, `Namespace podinfo`. */
+export function refString(ref: ObjectRef): string {
+  return `${ref.kind} ${ref.namespace ? `${ref.namespace}/` : ''}${ref.name}`;
+}
+
+/** Labels and annotations Driftless reads and writes. */
+export const Marks = {
+  /** Label: set on every object the agent applies; prune deletes only objects carrying it. */
+  managedBy: 'app.kubernetes.io/managed-by',
+  /** Value of {@link Marks.managedBy}. */
+  managedByValue: 'driftless',
+  /** Label: the app that owns the object. */
+  app: 'driftless.dev/app',
+  /** Annotation: the Git revision of the sync that last wrote the object. */
+  revision: 'driftless.dev/revision',
+  /** Annotation: the trace id of the sync that last wrote the object. */
+  traceId: 'driftless.dev/trace-id',
+  /** Annotation (input): apply order within a phase; lower first, default 0. */
+  syncWave: 'driftless.dev/sync-wave',
+  /** Field manager of every apply. */
+  fieldManager: 'driftless',
+} as const;
+
+/** How an app's changes reach the cluster. */
+export type SyncMode = 'auto' | 'manual' | 'dry-run';
+
+/** How an app's path is rendered; `auto` decides by what the path holds. */
+export type RenderKind = 'auto' | 'directory' | 'kustomize' | 'helm';
+
+/** One app of a cluster, as listed in `driftless.yaml`, with defaults applied. */
+export interface AppSpec {
+  /** Unique in the cluster; DNS label. */
+  name: string;
+  /** Folder in the repository, relative to its root. */
+  path: string;
+  /** Namespace given to namespaced objects that set none. Default '' (must then be set per object). */
+  namespace: string;
+  /** Namespaces objects may be in; default: just `namespace` (any when `namespace` is '' and this is empty). */
+  allowedNamespaces: string[];
+  /** Default `auto`. */
+  sync: SyncMode;
+  /** Heal drift (true) or only report it. Default false. */
+  selfHeal: boolean;
+  /** Delete objects removed from Git. Default false. */
+  prune: boolean;
+  /** Allow a render with no objects to prune everything. Default false. */
+  allowEmpty: boolean;
+  /** Allow plaintext `Secret` objects in Git. Default false. */
+  allowPlaintextSecrets: boolean;
+  /** Apps that must be Healthy before this one syncs. Default []. */
+  dependsOn: string[];
+  /** How to render. Default `auto`. */
+  render: RenderKind;
+  /** Helm settings, used when rendering a chart. */
+  helm: { releaseName: string; valuesFiles: string[]; values: Record<string, unknown> };
+  /** Kustomize settings. */
+  kustomize: { allowRemoteResources: boolean };
+  /** How long a sync waits for the app to become Healthy. Default 5 minutes. */
+  healthTimeoutMs: number;
+}
+
+/** The parsed `driftless.yaml` of a cluster. */
+export interface ClusterConfig {
+  apps: AppSpec[];
+}

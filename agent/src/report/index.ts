@@ -1,0 +1,2 @@
+/** What the agent tells the world (reports) and hears from it (approvals). */
+export * from './report.ts';

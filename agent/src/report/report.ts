@@ -1,0 +1,203 @@
+import type { Logger } from '@driftless/common';
+import { refString, type ObjectRef, type SyncMode } from '../model.ts';
+import type { Action, FieldDiff } from '../plan/index.ts';
+
+/** Whether the cluster matches Git for an app. */
+export type SyncStatus = 'Synced' | 'OutOfSync' | 'Syncing' | 'Failed' | 'Unknown';
+
+/** Aggregated health of an app or an object. */
+export type HealthState = 'Healthy' | 'Progressing' | 'Degraded' | 'Missing' | 'Unknown';
+
+/** One object's change in a sync or a pending plan. */
+export interface ObjectChange {
+  ref: ObjectRef;
+  action: Action;
+  diff: FieldDiff[];
+  wave: number;
+  /** Set when this object failed. */
+  error?: string;
+}
+
+/** The current state of one app, sent whenever it changes. */
+export interface AppStatusReport {
+  app: string;
+  mode: SyncMode;
+  revision: string;
+  syncStatus: SyncStatus;
+  health: HealthState;
+  healthMessage: string;
+  driftCount: number;
+  /** Digest of the plan that would bring the cluster to `revision`. */
+  planDigest: string;
+  /** For manual and dry-run apps: what a sync would change. */
+  pendingPlan: ObjectChange[];
+  message: string;
+  lastSyncAt: number;
+}
+
+/** How a sync ended. */
+export type SyncOutcome =
+  'succeeded' | 'failed' | 'planned' | 'waiting-approval' | 'approval-stale';
+
+/** One sync of one app at one revision. */
+export interface SyncReport {
+  syncId: string;
+  app: string;
+  revision: string;
+  outcome: SyncOutcome;
+  error: string;
+  /** True when a failure may pass on retry (network, conflicts). */
+  retryable: boolean;
+  planDigest: string;
+  objects: ObjectChange[];
+  /** Step name → duration, in the order the steps ran. */
+  steps: { name: string; durationMs: number }[];
+  traceId: string;
+  startedAt: number;
+  finishedAt: number;
+  health: HealthState;
+  approvalId: string;
+}
+
+/** A field that differs from Git. */
+export interface FieldDrift {
+  path: string;
+  desired: unknown;
+  live: unknown;
+}
+
+/** A managed object that no longer matches Git. */
+export interface DriftReport {
+  driftId: string;
+  app: string;
+  ref: ObjectRef;
+  type: 'modified' | 'deleted';
+  fields: FieldDrift[];
+  /** The managedFields manager that last wrote the drifted fields ('' when unknown). */
+  changedBy: string;
+  detectedAt: number;
+  healed: boolean;
+  healedAt: number;
+  /** e.g. why healing stopped ("another controller keeps reverting .spec.replicas"). */
+  message: string;
+  /** Trace id of the sync that last wrote the object (from its annotation). */
+  lastSyncTraceId: string;
+}
+
+/**
+ * Where the agent sends what happens. The hub link implements it; until then
+ * {@link LogReporter} writes structured logs. Calls must not throw or block:
+ * implementations buffer.
+ */
+export interface Reporter {
+  appStatus(report: AppStatusReport): void;
+  syncResult(report: SyncReport): void;
+  drift(report: DriftReport): void;
+}
+
+/** A person's approval of one plan of one app. */
+export interface Approval {
+  approvalId: string;
+  app: string;
+  revision: string;
+  planDigest: string;
+  approvedBy: string;
+}
+
+/** Where approvals for manual apps come from (the hub, or a test). */
+export interface ApprovalSource {
+  /** The latest approval for `app`, whatever its revision and digest. */
+  latest(app: string): Approval | undefined;
+}
+
+/** An in-memory approval book; `add` also wakes the agent so it syncs at once. */
+export class ApprovalBook implements ApprovalSource {
+  readonly #byApp = new Map<string, Approval>();
+  readonly #listeners = new Set<(a: Approval) => void>();
+
+  /** Records an approval, replacing any earlier one of the app. */
+  add(approval: Approval): void {
+    this.#byApp.set(approval.app, approval);
+    for (const l of this.#listeners) l(approval);
+  }
+
+  latest(app: string): Approval | undefined {
+    return this.#byApp.get(app);
+  }
+
+  /** Calls `listener` on every new approval; returns an unsubscribe function. */
+  onApproval(listener: (a: Approval) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+}
+
+/** Writes every report as a structured log line. */
+export class LogReporter implements Reporter {
+  readonly #log: Logger;
+  constructor(log: Logger) {
+    this.#log = log;
+  }
+  appStatus(r: AppStatusReport): void {
+    this.#log.info(
+      {
+        app: r.app,
+        revision: r.revision,
+        sync: r.syncStatus,
+        health: r.health,
+        drift: r.driftCount,
+        digest: r.planDigest,
+      },
+      `app ${r.app}: ${r.syncStatus}, ${r.health}${r.message ? ` (${r.message})` : ''}`,
+    );
+  }
+  syncResult(r: SyncReport): void {
+    const counts = r.objects.reduce<Record<string, number>>(
+      (c, o) => ((c[o.action] = (c[o.action] ?? 0) + 1), c),
+      {},
+    );
+    const level = r.outcome === 'failed' ? 'error' : 'info';
+    this.#log[level](
+      {
+        app: r.app,
+        revision: r.revision,
+        outcome: r.outcome,
+        counts,
+        steps: r.steps,
+        trace_id: r.traceId,
+        error: r.error || undefined,
+      },
+      `sync ${r.app}@${r.revision.slice(0, 7)}: ${r.outcome}${r.error ? `: ${r.error}` : ''}`,
+    );
+  }
+  drift(r: DriftReport): void {
+    this.#log.warn(
+      {
+        app: r.app,
+        object: refString(r.ref),
+        type: r.type,
+        fields: r.fields,
+        changed_by: r.changedBy,
+        healed: r.healed,
+      },
+      `drift in ${refString(r.ref)} (${r.type}${r.changedBy ? ` by ${r.changedBy}` : ''})${r.healed ? ': healed' : ''}${r.message ? `: ${r.message}` : ''}`,
+    );
+  }
+}
+
+/** Sends every report to each of several reporters. */
+export class FanoutReporter implements Reporter {
+  readonly #targets: Reporter[];
+  constructor(...targets: Reporter[]) {
+    this.#targets = targets;
+  }
+  appStatus(r: AppStatusReport): void {
+    for (const t of this.#targets) t.appStatus(r);
+  }
+  syncResult(r: SyncReport): void {
+    for (const t of this.#targets) t.syncResult(r);
+  }
+  drift(r: DriftReport): void {
+    for (const t of this.#targets) t.drift(r);
+  }
+}
