@@ -1,0 +1,149 @@
+import { systemClock, type Clock, type Logger } from '@driftless/common';
+import { InvalidArgumentError, PermissionDeniedError, UnauthenticatedError } from '../errors.ts';
+import type { Labels, Store } from '../store/index.ts';
+import { checkClusterName, checkCsr, type CertificateAuthority } from './ca.ts';
+import type { FailureLimiter } from './ratelimit.ts';
+import { parseToken, secretMatches } from './tokens.ts';
+
+/** An enrollment as the agent asks for it (the EnrollRequest fields). */
+export interface EnrollInput {
+  token: string;
+  clusterName: string;
+  csrPem: string;
+  agentVersion: string;
+  labels: Labels;
+}
+
+/** What the agent gets back. */
+export interface EnrollOutput {
+  certificatePem: string;
+  caBundlePem: string;
+  notAfterMs: number;
+}
+
+/** Options of {@link Enroller}. */
+export interface EnrollerOptions {
+  store: Store;
+  ca: CertificateAuthority;
+  limiter: FailureLimiter;
+  /** Validity of client certificates; agents renew before it ends. */
+  clientCertValidityMs: number;
+  log: Logger;
+  clock?: Clock;
+}
+
+const LABEL_KEY = /^[A-Za-z0-9]([-A-Za-z0-9_./]{0,252}[A-Za-z0-9])?$/;
+const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
+
+/** Throws InvalidArgumentError naming the first label that is not a valid Kubernetes-style label. */
+export function checkLabels(labels: Labels, what: string): void {
+  for (const [k, v] of Object.entries(labels)) {
+    if (!LABEL_KEY.test(k) || !LABEL_VALUE.test(v))
+      throw new InvalidArgumentError(
+        `${what}: label "${k.slice(0, 60)}=${v.slice(0, 60)}" is not a valid key=value label`,
+      );
+  }
+}
+
+/**
+ * Trades an enrollment token and a CSR for a client certificate. Every failed
+ * token check counts against the peer's rate limit; a CSR problem does not use
+ * up the token, so the agent can fix its CSR and retry.
+ */
+export class Enroller {
+  readonly #o: EnrollerOptions;
+  readonly #clock: Clock;
+
+  constructor(options: EnrollerOptions) {
+    this.#o = options;
+    this.#clock = options.clock ?? systemClock;
+  }
+
+  /** Enrolls; throws a hub error class (Unauthenticated, PermissionDenied, InvalidArgument, RateLimited). */
+  async enroll(input: EnrollInput, peer: string): Promise<EnrollOutput> {
+    const { store, ca, limiter, log } = this.#o;
+    limiter.check(peer, 'enroll');
+    const what = `enroll cluster ${input.clusterName.slice(0, 63) || '(empty name)'}`;
+    checkClusterName(input.clusterName);
+    if (!input.csrPem) throw new InvalidArgumentError(`${what}: csr_pem is empty`);
+    checkLabels(input.labels, what);
+
+    // Step 1: authenticate the token; every way it can be wrong is a counted failure.
+    const now = this.#clock.now();
+    const refuse = (err: UnauthenticatedError | PermissionDeniedError, reason: string) => {
+      limiter.fail(peer);
+      log.warn({ cluster: input.clusterName, peer, reason }, 'enrollment refused');
+      return err;
+    };
+    const parsed = parseToken('enrollment', input.token);
+    const token = parsed ? await store.getEnrollmentToken(parsed.id) : undefined;
+    if (!parsed || !secretMatches(parsed.secret, token?.secretHash) || !token)
+      throw refuse(
+        new UnauthenticatedError(`${what}: enrollment token is not valid`),
+        'unknown token',
+      );
+    if (token.revokedMs !== 0)
+      throw refuse(
+        new UnauthenticatedError(`${what}: enrollment token ${token.id} was revoked`),
+        'revoked',
+      );
+    if (token.expiresMs <= now)
+      throw refuse(
+        new UnauthenticatedError(
+          `${what}: enrollment token ${token.id} expired at ${new Date(token.expiresMs).toISOString()}`,
+        ),
+        'expired',
+      );
+    if (token.uses >= token.maxUses)
+      throw refuse(
+        new UnauthenticatedError(
+          `${what}: enrollment token ${token.id} was already used (${token.uses} of ${token.maxUses} uses)`,
+        ),
+        'used',
+      );
+    if (token.cluster !== input.clusterName)
+      throw refuse(
+        new PermissionDeniedError(
+          `${what}: enrollment token ${token.id} is bound to another cluster name`,
+        ),
+        'wrong cluster',
+      );
+
+    // Step 2: check the CSR before using the token, so a bad CSR costs no use.
+    await checkCsr(input.csrPem, what);
+
+    // Step 3: sign, then use the token, record the cluster and the certificate in one transaction.
+    const issued = await ca.issueClientCertificate({
+      csrPem: input.csrPem,
+      cluster: token.cluster,
+      validityMs: this.#o.clientCertValidityMs,
+    });
+    const ok = await store.completeEnrollment({
+      tokenId: token.id,
+      cluster: token.cluster,
+      // Labels the person put on the token win over what the agent claims.
+      labels: { ...input.labels, ...token.labels },
+      agentVersion: input.agentVersion,
+      certificate: {
+        serial: issued.serial,
+        issuedMs: issued.issuedMs,
+        notAfterMs: issued.notAfterMs,
+      },
+      nowMs: now,
+    });
+    if (!ok)
+      throw refuse(
+        new UnauthenticatedError(`${what}: enrollment token ${token.id} was used up concurrently`),
+        'raced',
+      );
+    log.info(
+      { cluster: token.cluster, tokenId: token.id, serial: issued.serial },
+      'cluster enrolled',
+    );
+    return {
+      certificatePem: issued.certificatePem,
+      caBundlePem: ca.bundlePem,
+      notAfterMs: issued.notAfterMs,
+    };
+  }
+}

@@ -1,0 +1,26 @@
+export {
+  CertificateAuthority,
+  CaError,
+  checkClusterName,
+  checkCsr,
+  clusterUri,
+  CLUSTER_NAME,
+  type CaOptions,
+  type IssuedCertificate,
+} from './ca.ts';
+export {
+  Enroller,
+  checkLabels,
+  type EnrollInput,
+  type EnrollOutput,
+  type EnrollerOptions,
+} from './enroll.ts';
+export { FailureLimiter, peerAddress, type FailureLimiterOptions } from './ratelimit.ts';
+export {
+  mintToken,
+  parseToken,
+  hashSecret,
+  secretMatches,
+  type MintedToken,
+  type TokenKind,
+} from './tokens.ts';

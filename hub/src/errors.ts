@@ -1,0 +1,59 @@
+import { TerminalError, TransientError } from '@driftless/common';
+
+/**
+ * The hub's error classes. Each maps to one HTTP status and one gRPC status
+ * code, so the API and the link answer the same failure the same way.
+ */
+
+/** The request is malformed: a missing field, a bad selector, an unparsable CSR. */
+export class InvalidArgumentError extends TerminalError {
+  override name = 'InvalidArgumentError';
+}
+
+/** The named object does not exist. */
+export class NotFoundError extends TerminalError {
+  override name = 'NotFoundError';
+}
+
+/** The object is in a state that forbids the operation (e.g. a cluster that is not connected). */
+export class ConflictError extends TerminalError {
+  override name = 'ConflictError';
+}
+
+/** No valid credential was presented (unknown, expired, revoked or used token; no certificate). */
+export class UnauthenticatedError extends TerminalError {
+  override name = 'UnauthenticatedError';
+}
+
+/** The credential is valid but does not allow this operation. */
+export class PermissionDeniedError extends TerminalError {
+  override name = 'PermissionDeniedError';
+}
+
+/** Too many failed attempts from one peer; retry after `retryAfterMs`. */
+export class RateLimitedError extends TransientError {
+  override name = 'RateLimitedError';
+  /** How long the peer should wait before trying again. */
+  readonly retryAfterMs: number;
+  constructor(message: string, options: { retryAfterMs: number; cause?: unknown }) {
+    super(message, options);
+    this.retryAfterMs = options.retryAfterMs;
+  }
+}
+
+/** The store failed (database unreachable, constraint broken); the request may be retried. */
+export class StoreError extends TransientError {
+  override name = 'StoreError';
+}
+
+/** HTTP status for an error thrown by hub code; 500 for anything unexpected. */
+export function httpStatusFor(err: unknown): number {
+  if (err instanceof InvalidArgumentError) return 400;
+  if (err instanceof UnauthenticatedError) return 401;
+  if (err instanceof PermissionDeniedError) return 403;
+  if (err instanceof NotFoundError) return 404;
+  if (err instanceof ConflictError) return 409;
+  if (err instanceof RateLimitedError) return 429;
+  if (err instanceof StoreError) return 503;
+  return 500;
+}

@@ -1,0 +1,33 @@
+import { openPostgresDb } from './postgres.ts';
+import { openSqliteDb } from './sqlite.ts';
+import { createSqlStore, type Store } from './store.ts';
+
+export type * from './types.ts';
+export type {
+  Store,
+  DriftQuery,
+  HistoryQuery,
+  IngestResult,
+  EnrollmentCompletion,
+} from './store.ts';
+export { parseSelector } from './selector.ts';
+export { MIGRATIONS, migrate } from './migrations.ts';
+
+/** Where the state lives: an SQLite file (the default) or a PostgreSQL database. */
+export type StoreOptions =
+  | { kind: 'sqlite'; /** File path or `:memory:`. */ path: string }
+  | { kind: 'postgres'; /** Connection string. */ connectionString: string };
+
+/** Opens a store and brings its schema up to date. */
+export async function openStore(options: StoreOptions): Promise<Store> {
+  const db =
+    options.kind === 'sqlite'
+      ? openSqliteDb({ path: options.path })
+      : openPostgresDb({ connectionString: options.connectionString });
+  try {
+    return await createSqlStore(db);
+  } catch (err) {
+    await db.close().catch(() => undefined);
+    throw err;
+  }
+}

@@ -1,0 +1,91 @@
+import { DatabaseSync, type StatementSync, type SQLInputValue } from 'node:sqlite';
+import { StoreError } from '../errors.ts';
+import type { Db, Queryable, Row, SqlValue } from './db.ts';
+
+/** Options of {@link openSqliteDb}. */
+export interface SqliteOptions {
+  /** Database file path, or `:memory:`. */
+  path: string;
+}
+
+/**
+ * A {@link Db} on node:sqlite. node:sqlite is synchronous and has one
+ * connection, so every operation queues behind a lock: otherwise a statement
+ * issued while another caller's transaction awaits would run inside that
+ * transaction and be rolled back with it.
+ */
+export function openSqliteDb(options: SqliteOptions): Db {
+  let db: DatabaseSync;
+  try {
+    db = new DatabaseSync(options.path);
+    // WAL lets readers of other processes (backups, sqlite3 CLI) in while we write; NORMAL sync
+    // is durable across process crashes, which is what an ingest ack promises.
+    db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;');
+    db.exec('PRAGMA busy_timeout = 5000;');
+  } catch (err) {
+    throw new StoreError(`open SQLite database ${options.path}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  const statements = new Map<string, StatementSync>();
+  const prepare = (sql: string): StatementSync => {
+    let st = statements.get(sql);
+    if (!st) {
+      st = db.prepare(sql);
+      statements.set(sql, st);
+    }
+    return st;
+  };
+  const wrap = <T>(sql: string, fn: () => T): T => {
+    try {
+      return fn();
+    } catch (err) {
+      throw new StoreError(`SQLite: ${(err as Error).message} (in: ${sql.slice(0, 80)})`, {
+        cause: err,
+      });
+    }
+  };
+  const direct: Queryable = {
+    all: async <T = Row>(sql: string, params: readonly SqlValue[] = []) =>
+      wrap(sql, () => prepare(sql).all(...(params as SQLInputValue[])) as T[]),
+    get: async <T = Row>(sql: string, params: readonly SqlValue[] = []) =>
+      wrap(sql, () => prepare(sql).get(...(params as SQLInputValue[])) as T | undefined),
+    run: async (sql: string, params: readonly SqlValue[] = []) =>
+      wrap(sql, () => ({
+        changes: Number(prepare(sql).run(...(params as SQLInputValue[])).changes),
+      })),
+  };
+
+  let lock: Promise<unknown> = Promise.resolve();
+  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+    const next = lock.then(fn, fn);
+    lock = next.catch(() => undefined);
+    return next;
+  };
+
+  return {
+    dialect: 'sqlite',
+    all: (sql, params) => serial(() => direct.all(sql, params)),
+    get: (sql, params) => serial(() => direct.get(sql, params)),
+    run: (sql, params) => serial(() => direct.run(sql, params)),
+    tx: (fn) =>
+      serial(async () => {
+        // IMMEDIATE takes the write lock up front, so two processes never deadlock upgrading.
+        db.exec('BEGIN IMMEDIATE');
+        try {
+          const result = await fn(direct);
+          db.exec('COMMIT');
+          return result;
+        } catch (err) {
+          db.exec('ROLLBACK');
+          throw err;
+        }
+      }),
+    exec: (sql) => serial(async () => wrap(sql, () => db.exec(sql))),
+    close: () =>
+      serial(async () => {
+        statements.clear();
+        db.close();
+      }),
+  };
+}

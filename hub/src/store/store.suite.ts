@@ -1,0 +1,270 @@
+// The store contract, run once per implementation: SQLite in the unit tests
+// (store.test.ts) and PostgreSQL in test/integration/hub/store-postgres.test.ts.
+import assert from 'node:assert/strict';
+import { describe, it, before, after } from 'node:test';
+import { parseSelector, type Store } from './index.ts';
+import type { Report } from './types.ts';
+
+const audit = { actor: 'alice (at_1)', action: 'test.write', target: 'test/1' };
+
+/** Registers the store contract tests; `open` gives a fresh, empty store each call. */
+export function storeSuite(name: string, open: () => Promise<Store>): void {
+  describe(`store contract: ${name}`, () => {
+    let store: Store;
+    before(async () => {
+      store = await open();
+    });
+    after(async () => {
+      await store.close();
+    });
+
+    const enroll = async (cluster: string, labels: Record<string, string>) => {
+      const now = Date.now();
+      await store.createEnrollmentToken(
+        {
+          id: `et_${cluster}`,
+          secretHash: 'h'.repeat(64),
+          cluster,
+          labels,
+          createdMs: now,
+          createdBy: 'alice',
+          expiresMs: now + 60_000,
+          maxUses: 1,
+          uses: 0,
+          revokedMs: 0,
+          lastUsedMs: 0,
+        },
+        { ...audit, action: 'token.create', target: `token/et_${cluster}` },
+      );
+      return store.completeEnrollment({
+        tokenId: `et_${cluster}`,
+        cluster,
+        labels,
+        agentVersion: '1.0.0',
+        certificate: { serial: `serial-${cluster}`, issuedMs: now, notAfterMs: now + 1000 },
+        nowMs: now,
+      });
+    };
+
+    it('enrolls once per single-use token and records the certificate', async () => {
+      assert.equal(await enroll('prod-eu', { env: 'prod', region: 'eu' }), true);
+      assert.equal(
+        await store.completeEnrollment({
+          tokenId: 'et_prod-eu',
+          cluster: 'prod-eu',
+          labels: {},
+          agentVersion: '1',
+          certificate: { serial: 'other', issuedMs: 1, notAfterMs: 2 },
+          nowMs: Date.now(),
+        }),
+        false,
+        'a used token must not enroll again',
+      );
+      assert.equal((await store.getCertificate('serial-prod-eu'))?.cluster, 'prod-eu');
+      assert.equal(await store.getCertificate('other'), undefined);
+      const c = await store.getCluster('prod-eu');
+      assert.deepEqual(c?.labels, { env: 'prod', region: 'eu' });
+      assert.equal((await store.getEnrollmentToken('et_prod-eu'))?.uses, 1);
+    });
+
+    it('selects clusters by labels', async () => {
+      await enroll('prod-us', { env: 'prod', region: 'us' });
+      await enroll('dev-eu', { env: 'dev', region: 'eu' });
+      const names = async (s: string) =>
+        (await store.listClusters(parseSelector(s))).map((c) => c.name);
+      assert.deepEqual(await names('env=prod'), ['prod-eu', 'prod-us']);
+      assert.deepEqual(await names('env=prod,region=eu'), ['prod-eu']);
+      assert.deepEqual(await names('region!=eu'), ['prod-us']);
+      assert.deepEqual(await names('!gpu'), ['dev-eu', 'prod-eu', 'prod-us']);
+      assert.deepEqual(await names(''), ['dev-eu', 'prod-eu', 'prod-us']);
+    });
+
+    it('ingests idempotently by sequence number', async () => {
+      const app: Report = {
+        kind: 'app',
+        app: {
+          app: 'podinfo',
+          revision: 'abc',
+          syncStatus: 'synced',
+          syncMode: 'auto',
+          health: 'healthy',
+          healthMessage: '',
+          driftCount: 1,
+          planDigest: '',
+          pendingPlan: [],
+          message: '',
+          lastSyncMs: 5,
+        },
+      };
+      assert.deepEqual(await store.ingest('prod-eu', 1, app, 10), { applied: true, lastSeq: 1 });
+      const drift: Report = {
+        kind: 'drift',
+        drift: {
+          driftId: 'd1',
+          app: 'podinfo',
+          object: { group: 'apps', version: 'v1', kind: 'Deployment', namespace: 'p', name: 'web' },
+          objectRef: 'apps/v1 Deployment p/web',
+          type: 'modified',
+          fields: [{ path: 'spec.replicas', desiredJson: '3', liveJson: '5' }],
+          changedBy: 'kubectl-edit',
+          detectedMs: 20,
+          healed: false,
+          healedMs: 0,
+          message: '',
+          lastSyncTraceId: 't'.repeat(32),
+        },
+      };
+      assert.equal((await store.ingest('prod-eu', 2, drift, 20)).applied, true);
+      // A replay of seq 1 carrying different content must change nothing.
+      const replay: Report = { kind: 'app', app: { ...app.app, revision: 'zzz' } };
+      assert.deepEqual(await store.ingest('prod-eu', 1, replay, 30), {
+        applied: false,
+        lastSeq: 2,
+      });
+      const apps = await store.listApps({ cluster: 'prod-eu' });
+      assert.equal(apps.length, 1);
+      assert.equal(apps[0]?.revision, 'abc');
+      const sync: Report = {
+        kind: 'sync',
+        sync: {
+          syncId: 's1',
+          app: 'podinfo',
+          revision: 'abc',
+          result: 'succeeded',
+          error: '',
+          planDigest: 'pd',
+          objects: [],
+          steps: [{ name: 'fetch', durationMs: 12 }],
+          traceId: 'a'.repeat(32),
+          startedMs: 1,
+          finishedMs: 2,
+          health: 'healthy',
+          retryable: false,
+          approvalId: '',
+        },
+      };
+      assert.equal((await store.ingest('prod-eu', 3, sync, 40)).applied, true);
+      const history = await store.listHistory({ selector: parseSelector('region=eu') });
+      assert.equal(history.length, 1);
+      assert.deepEqual(history[0]?.steps, [{ name: 'fetch', durationMs: 12 }]);
+      const drifts = await store.listDrift({ selector: parseSelector('env=prod'), open: true });
+      assert.equal(drifts.length, 1);
+      assert.equal(drifts[0]?.fields[0]?.liveJson, '5');
+      assert.equal((await store.listDrift({ selector: parseSelector('env=dev') })).length, 0);
+      // Healing is an upsert of the same drift id under a new seq.
+      const healed: Report = {
+        kind: 'drift',
+        drift: { ...drift.drift, healed: true, healedMs: 50 },
+      };
+      await store.ingest('prod-eu', 4, healed, 50);
+      assert.equal((await store.listDrift({ open: true })).length, 0);
+      assert.equal((await store.listDrift({ open: false }))[0]?.healedMs, 50);
+      await assert.rejects(store.ingest('nope', 1, app, 1), /cluster nope: not found/);
+    });
+
+    it('marks apps gone when Hello no longer lists them', async () => {
+      await store.recordHello(
+        'prod-eu',
+        { agentVersion: '1.1', labels: { env: 'prod', region: 'eu' }, apps: [] },
+        60,
+      );
+      assert.equal((await store.listApps({ cluster: 'prod-eu' }))[0]?.gone, true);
+      await store.recordHello(
+        'prod-eu',
+        { agentVersion: '1.1', labels: { env: 'prod', region: 'eu' }, apps: ['podinfo'] },
+        61,
+      );
+      const c = await store.getCluster('prod-eu');
+      assert.equal(c?.agentVersion, '1.1');
+      assert.equal(c?.connected, true);
+      assert.equal((await store.listApps({ cluster: 'prod-eu' }))[0]?.gone, false);
+    });
+
+    it('numbers approvals per cluster and tracks acks', async () => {
+      const a = await store.createApproval(
+        {
+          id: 'ap1',
+          cluster: 'prod-eu',
+          app: 'podinfo',
+          revision: 'abc',
+          planDigest: 'pd',
+          approvedBy: 'alice',
+          approvedMs: 70,
+        },
+        { ...audit, action: 'approval.create' },
+      );
+      assert.equal(a.hubSeq, 1);
+      assert.equal((await store.unackedApprovals('prod-eu', 0)).length, 1);
+      assert.equal(await store.nextHubSeq('prod-eu'), 2);
+      await store.ackHubSeq('prod-eu', 99); // beyond what was handed out: ignored
+      assert.equal((await store.listApprovals({ pending: true })).length, 1);
+      await store.ackHubSeq('prod-eu', 1);
+      assert.equal((await store.listApprovals({ pending: true })).length, 0);
+      assert.equal((await store.listApprovals({}))[0]?.acked, true);
+    });
+
+    it('revokes a cluster and all its certificates, audited', async () => {
+      await store.revokeCluster('prod-us', 80, { ...audit, action: 'cluster.revoke' });
+      assert.notEqual((await store.getCertificate('serial-prod-us'))?.revokedMs, 0);
+      assert.notEqual((await store.getCluster('prod-us'))?.revokedMs, 0);
+      await assert.rejects(store.revokeCluster('ghost', 1, audit), /cluster ghost: not found/);
+      const log = await store.listAudit({});
+      assert.ok(log.some((e) => e.action === 'cluster.revoke'));
+      assert.ok(log.some((e) => e.action === 'approval.create'));
+    });
+
+    it('keeps API tokens and enrollment token revocation', async () => {
+      await store.createApiToken(
+        {
+          id: 'at_x',
+          secretHash: 'x'.repeat(64),
+          name: 'bob',
+          role: 'viewer',
+          createdMs: 1,
+          createdBy: 'alice',
+          revokedMs: 0,
+        },
+        audit,
+      );
+      assert.equal(await store.countApiTokens(), 1);
+      await store.revokeApiToken('at_x', 2, audit);
+      await assert.rejects(store.revokeApiToken('at_x', 3, audit), /already revoked/);
+      await store.revokeEnrollmentToken('et_dev-eu', 4, audit);
+      assert.equal((await store.getEnrollmentToken('et_dev-eu'))?.revokedMs, 4);
+      await assert.rejects(store.revokeEnrollmentToken('et_none', 4, audit), /not found/);
+    });
+
+    it('rolls back a transaction that fails half-way', async () => {
+      const now = Date.now();
+      await store.createEnrollmentToken(
+        {
+          id: 'et_multi',
+          secretHash: 'h'.repeat(64),
+          cluster: 'prod-eu',
+          labels: {},
+          createdMs: now,
+          createdBy: 'alice',
+          expiresMs: now + 60_000,
+          maxUses: 2,
+          uses: 0,
+          revokedMs: 0,
+          lastUsedMs: 0,
+        },
+        audit,
+      );
+      // The certificate serial already exists, so the insert fails after the token update.
+      await assert.rejects(
+        store.completeEnrollment({
+          tokenId: 'et_multi',
+          cluster: 'prod-eu',
+          labels: {},
+          agentVersion: '9',
+          certificate: { serial: 'serial-prod-eu', issuedMs: 1, notAfterMs: 2 },
+          nowMs: now,
+        }),
+      );
+      assert.equal((await store.getEnrollmentToken('et_multi'))?.uses, 0);
+      assert.equal((await store.getCluster('prod-eu'))?.agentVersion, '1.1');
+    });
+  });
+}
