@@ -1,0 +1,147 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseDocument } from 'yaml';
+import type { AppSpec, RenderedObject } from '../model.ts';
+import { RenderError } from './errors.ts';
+import { findBinary, runTool } from './exec.ts';
+import { parseYaml } from './parse.ts';
+import type { Checkout } from './paths.ts';
+
+/** What {@link renderHelm} needs. */
+export interface HelmRun {
+  checkout: Checkout;
+  /** Symlink-free folder holding `Chart.yaml`. */
+  dir: string;
+  app: AppSpec;
+  /** Override of the binary; default `helm` on PATH. */
+  bin?: string;
+  /** Kubernetes version for `.Capabilities.KubeVersion` and chart `kubeVersion` constraints. */
+  kubeVersion?: string;
+  /** API versions for `.Capabilities.APIVersions.Has`, e.g. `monitoring.coreos.com/v1`. */
+  apiVersions?: string[];
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * Renders a chart with `helm template`: release `app.helm.releaseName`
+ * (default the app's name) in the app's namespace, CRDs included and test
+ * hooks left out, values from `app.helm.valuesFiles` in order and then
+ * `app.helm.values` on top. Each object's source is the chart file named
+ * by Helm's `# Source:` comment, as a path in the repository.
+ *
+ * Helm gets no network and no repository configuration: dependencies must
+ * be vendored in the chart's `charts/` folder.
+ */
+export async function renderHelm(run: HelmRun): Promise<RenderedObject[]> {
+  const { checkout, dir, app } = run;
+  const rel = checkout.relative(dir);
+  const chartName = await readChartName(checkout, dir);
+  const valuesFiles = await resolveValuesFiles(checkout, dir, app);
+  const bin = await findBinary('helm', run.bin);
+  const args = [
+    'template',
+    app.helm.releaseName || app.name,
+    dir,
+    '--include-crds',
+    '--skip-tests',
+    ...(app.namespace ? ['--namespace', app.namespace] : []),
+    ...(run.kubeVersion ? ['--kube-version', run.kubeVersion] : []),
+    ...(run.apiVersions ?? []).flatMap((v) => ['--api-versions', v]),
+    ...valuesFiles.flatMap((f) => ['--values', f]),
+  ];
+  const output = await runTool({
+    bin,
+    args,
+    cwd: checkout.root,
+    what: `render ${rel}: helm template`,
+    prepare: async (tmp) => {
+      if (Object.keys(app.helm.values).length === 0) return [];
+      // A generated file rather than --set-json: no escaping rules for keys
+      // with dots, and it is applied last so it wins over every values file.
+      const file = path.join(tmp, 'app-values.json');
+      await writeFile(file, JSON.stringify(app.helm.values));
+      return ['--values', file];
+    },
+    ...(run.timeoutMs === undefined ? {} : { timeoutMs: run.timeoutMs }),
+    ...(run.signal === undefined ? {} : { signal: run.signal }),
+  });
+  return splitHelmOutput(output, chartName, rel);
+}
+
+async function readChartName(checkout: Checkout, dir: string): Promise<string> {
+  const source = checkout.relative(path.join(dir, 'Chart.yaml'));
+  const doc = parseDocument(await readFile(path.join(dir, 'Chart.yaml'), 'utf8'), {
+    prettyErrors: false,
+  });
+  const problem = doc.errors[0];
+  if (problem) {
+    throw new RenderError(`render ${source}: ${problem.message}`, { file: source, cause: problem });
+  }
+  const name = (doc.toJS() as { name?: unknown } | null)?.name;
+  if (typeof name !== 'string' || !name) {
+    throw new RenderError(`render ${source}: the chart has no name`, { file: source });
+  }
+  return name;
+}
+
+/**
+ * Each values file is looked up relative to the chart folder, then relative
+ * to the repository root; either way it must be a file inside the checkout.
+ */
+async function resolveValuesFiles(checkout: Checkout, dir: string, app: AppSpec) {
+  const files: string[] = [];
+  for (const ref of app.helm.valuesFiles) {
+    const what = `values file ${ref} of app ${app.name}`;
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(ref)) {
+      throw new RenderError(`render: ${what} is a URL; values files must be in the repository`, {
+        file: ref,
+      });
+    }
+    const found = (await checkout.resolve(ref, what, dir)) ?? (await checkout.resolve(ref, what));
+    if (found === undefined) {
+      throw new RenderError(
+        `render: ${what} not found in ${checkout.relative(dir)} or at the repository root`,
+        { file: ref },
+      );
+    }
+    files.push(found);
+  }
+  return files;
+}
+
+/**
+ * Splits `helm template` output at its document markers. Helm heads each
+ * document with `# Source: <chart>/templates/x.yaml`; the chart's name is
+ * replaced by its folder in the repository so the source is a real path.
+ */
+function splitHelmOutput(output: string, chartName: string, chartDir: string): RenderedObject[] {
+  const lines = output.split('\n');
+  const rendered: RenderedObject[] = [];
+  let start = 0;
+  const flush = (end: number) => {
+    const chunk = lines.slice(start, end);
+    const text = chunk.join('\n');
+    const m = /^# Source: (.+)$/m.exec(text);
+    const helmPath = m?.[1]?.trim();
+    const source = helmPath
+      ? helmPath.startsWith(`${chartName}/`)
+        ? `${chartDir}/${helmPath.slice(chartName.length + 1)}`
+        : helmPath
+      : `helm template ${chartDir}`;
+    const objects = parseYaml(text, {
+      file: source,
+      lineOffset: start,
+      renderedBy: 'helm template',
+    });
+    for (const object of objects) rendered.push({ object, source });
+  };
+  for (let i = 0; i < lines.length; i++) {
+    if (/^---\s*$/.test(lines[i] ?? '')) {
+      flush(i);
+      start = i + 1;
+    }
+  }
+  flush(lines.length);
+  return rendered;
+}

@@ -1,0 +1,9 @@
+/**
+ * Render: turns an app's folder of a Git checkout into Kubernetes objects —
+ * plain YAML/JSON, a Kustomize overlay or a Helm chart — each tagged with
+ * the file it came from.
+ */
+export { render, type RenderOptions, type Renderer } from './render.ts';
+export { RenderError, RenderTimeoutError } from './errors.ts';
+export { DEFAULT_TOOL_TIMEOUT_MS } from './exec.ts';
+export { parseYaml, parseJson, type TextOrigin } from './parse.ts';

@@ -1,0 +1,321 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { classify } from '@driftless/common';
+import type { AppSpec, RenderedObject } from '../model.ts';
+import { render, RenderError, RenderTimeoutError } from './index.ts';
+
+const testdata = path.join(import.meta.dirname, 'testdata');
+
+function app(overrides: Partial<AppSpec> = {}): AppSpec {
+  return {
+    name: 'web',
+    path: '.',
+    namespace: 'web',
+    allowedNamespaces: [],
+    sync: 'auto',
+    selfHeal: false,
+    prune: false,
+    allowEmpty: false,
+    allowPlaintextSecrets: false,
+    dependsOn: [],
+    render: 'auto',
+    helm: { releaseName: '', valuesFiles: [], values: {} },
+    kustomize: { allowRemoteResources: false },
+    healthTimeoutMs: 300_000,
+    ...overrides,
+  };
+}
+
+/** Writes `files` (path → content) under a fresh temporary folder and returns it. */
+async function tree(files: Record<string, string>): Promise<string> {
+  const root = await mkdtemp(path.join(tmpdir(), 'driftless-render-test-'));
+  for (const [file, content] of Object.entries(files)) {
+    await mkdir(path.dirname(path.join(root, file)), { recursive: true });
+    await writeFile(path.join(root, file), content);
+  }
+  return root;
+}
+
+const summary = (rendered: RenderedObject[]) =>
+  rendered.map((r) => `${r.object.kind}/${r.object.metadata.name} <- ${r.source}`);
+
+async function rejectsRender(promise: Promise<unknown>, message: RegExp): Promise<RenderError> {
+  const err = await promise.then(
+    () => assert.fail('render should have failed'),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof RenderError, `expected a RenderError, got ${String(err)}`);
+  assert.match(err.message, message);
+  assert.equal(classify(err), 'terminal');
+  return err;
+}
+
+describe('render: plain directory', () => {
+  it('renders nested, multi-document, JSON and List files in sorted order', async () => {
+    const rendered = await render({ root: testdata, app: app({ path: 'plain/app' }) });
+    assert.deepEqual(summary(rendered), [
+      'Deployment/api <- plain/app/deploy.yaml',
+      'Service/api <- plain/app/deploy.yaml',
+      'Namespace/web <- plain/app/namespace.yaml',
+      'ConfigMap/api-config <- plain/app/nested/config.json',
+      'ServiceAccount/api <- plain/app/nested/deeper/list.yml',
+      'RoleBinding/api-view <- plain/app/nested/deeper/list.yml',
+    ]);
+  });
+
+  it('reads YAML as Kubernetes does: 0644 is octal', async () => {
+    const rendered = await render({ root: testdata, app: app({ path: 'plain/app' }) });
+    const deploy = rendered[0]?.object as unknown as {
+      spec: { template: { spec: { volumes: { configMap: { defaultMode: number } }[] } } };
+    };
+    assert.equal(deploy.spec.template.spec.volumes[0]?.configMap.defaultMode, 0o644);
+  });
+
+  it('renders a single file path', async () => {
+    const rendered = await render({ root: testdata, app: app({ path: 'plain/app/deploy.yaml' }) });
+    assert.equal(rendered.length, 2);
+  });
+
+  it('names file, line and column of a YAML syntax error', async () => {
+    const root = await tree({
+      'apps/x/ok.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ok\n',
+      'apps/x/broken.yaml':
+        'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n  labels: a: b\n',
+    });
+    try {
+      const err = await rejectsRender(
+        render({ root, app: app({ path: 'apps/x' }) }),
+        /^render apps\/x\/broken\.yaml:10:\d+: /,
+      );
+      assert.equal(err.file, 'apps/x/broken.yaml');
+    } finally {
+      await rm(root, { recursive: true });
+    }
+  });
+
+  it('names file, line and column of a JSON syntax error', async () => {
+    const root = await tree({ 'a/cm.json': '{\n  "apiVersion": "v1",\n  "kind": }\n' });
+    try {
+      await rejectsRender(render({ root, app: app({ path: 'a' }) }), /^render a\/cm\.json:3:\d+: /);
+    } finally {
+      await rm(root, { recursive: true });
+    }
+  });
+
+  it('refuses a document that is not a mapping', async () => {
+    const root = await tree({
+      'a/x.yaml': 'apiVersion: v1\nkind: ConfigMap\n---\n- just\n- a list\n',
+    });
+    try {
+      await rejectsRender(
+        render({ root, app: app({ path: 'a' }) }),
+        /^render a\/x\.yaml:4:1: expected a Kubernetes object \(a mapping\), got a sequence/,
+      );
+    } finally {
+      await rm(root, { recursive: true });
+    }
+  });
+
+  it('names a missing path', async () => {
+    await rejectsRender(
+      render({ root: testdata, app: app({ path: 'apps/nope' }) }),
+      /^render apps\/nope: no such path in the repository \(app web\)/,
+    );
+  });
+
+  it('refuses a path that leaves the checkout', async () => {
+    await rejectsRender(
+      render({ root: path.join(testdata, 'plain'), app: app({ path: '../kustomize' }) }),
+      /outside the checkout/,
+    );
+  });
+
+  it('refuses a symlink to a file outside the checkout', async () => {
+    const root = await tree({ 'a/ok.yaml': 'apiVersion: v1\nkind: ConfigMap\n' });
+    try {
+      await symlink('/etc/hostname', path.join(root, 'a', 'host.yaml'));
+      await rejectsRender(
+        render({ root, app: app({ path: 'a' }) }),
+        /^render a\/host\.yaml: symbolic link points outside the checkout/,
+      );
+    } finally {
+      await rm(root, { recursive: true });
+    }
+  });
+
+  it('refuses a kustomization or chart nested in a plain folder', async () => {
+    const root = await tree({
+      'a/ok.yaml': 'apiVersion: v1\nkind: ConfigMap\n',
+      'a/sub/kustomization.yaml': 'resources: []\n',
+    });
+    try {
+      await rejectsRender(
+        render({ root, app: app({ path: 'a' }) }),
+        /^render a\/sub: a kustomization inside a plain YAML folder/,
+      );
+    } finally {
+      await rm(root, { recursive: true });
+    }
+  });
+
+  it('refuses an explicit renderer that does not match the folder', async () => {
+    await rejectsRender(
+      render({ root: testdata, app: app({ path: 'plain/app', render: 'kustomize' }) }),
+      /render is kustomize but there is no kustomization\.yaml here/,
+    );
+    await rejectsRender(
+      render({ root: testdata, app: app({ path: 'plain/app', render: 'helm' }) }),
+      /render is helm but there is no Chart\.yaml here/,
+    );
+  });
+
+  it('renders a kustomize folder as plain YAML when told to', async () => {
+    const rendered = await render({
+      root: testdata,
+      app: app({ path: 'kustomize/base', render: 'directory' }),
+    });
+    assert.deepEqual(summary(rendered), [
+      'Deployment/web <- kustomize/base/deployment.yaml',
+      'Service/web <- kustomize/base/service.yaml',
+    ]);
+  });
+});
+
+describe('render: kustomize remote resources', () => {
+  it('refuses a remote resource, naming the kustomization', async () => {
+    await rejectsRender(
+      render({ root: testdata, app: app({ path: 'kustomize/overlays/remote' }) }),
+      /^render kustomize\/overlays\/remote\/kustomization\.yaml: remote resource https:\/\/github\.com\/example\/platform\/\/deploy\/web\?ref=v1\.2\.0 refused/,
+    );
+  });
+
+  it('refuses a remote resource of a local base', async () => {
+    await rejectsRender(
+      render({ root: testdata, app: app({ path: 'kustomize/overlays/remote-via-base' }) }),
+      /^render kustomize\/remote-base\/kustomization\.yaml: remote resource github\.com\/example\/platform\/deploy\/web\?ref=main refused/,
+    );
+  });
+
+  it('refuses a base outside the checkout', async () => {
+    const root = await tree({ 'a/kustomization.yaml': 'resources:\n  - ../../../etc\n' });
+    try {
+      await rejectsRender(
+        render({ root, app: app({ path: 'a' }) }),
+        /resources entry \.\.\/\.\.\/\.\.\/etc in a\/kustomization\.yaml is outside the checkout/,
+      );
+    } finally {
+      await rm(root, { recursive: true });
+    }
+  });
+
+  it('says how to get kustomize when it is missing', async () => {
+    await rejectsRender(
+      render({
+        root: testdata,
+        app: app({ path: 'kustomize/base' }),
+        kustomizeBin: '/nonexistent/kustomize',
+      }),
+      /kustomize binary \/nonexistent\/kustomize not found/,
+    );
+    const saved = process.env['PATH'];
+    process.env['PATH'] = '/nonexistent';
+    try {
+      await rejectsRender(
+        render({ root: testdata, app: app({ path: 'kustomize/base' }) }),
+        /^kustomize not found on PATH: run make tools/,
+      );
+    } finally {
+      process.env['PATH'] = saved;
+    }
+  });
+});
+
+describe('render: renderer processes', () => {
+  /** A stand-in for kustomize: a shell script. */
+  async function fakeTool(script: string): Promise<{ root: string; bin: string }> {
+    const root = await tree({ 'app/kustomization.yaml': 'resources: []\n', 'bin/fake': script });
+    const bin = path.join(root, 'bin', 'fake');
+    await chmod(bin, 0o755);
+    return { root, bin };
+  }
+
+  it('gives the child a minimal environment and a private HOME', async () => {
+    const { root, bin } = await fakeTool(
+      [
+        '#!/bin/sh',
+        'echo "apiVersion: v1"',
+        'echo "kind: ConfigMap"',
+        'echo "metadata: {name: env}"',
+        'echo "data:"',
+        'echo "  home: \\"$HOME\\""',
+        'echo "  secret: \\"${DRIFTLESS_TEST_SECRET:-absent}\\""',
+        'echo "  kubeconfig: \\"$KUBECONFIG\\""',
+        'echo "  args: \\"$*\\""',
+      ].join('\n'),
+    );
+    process.env['DRIFTLESS_TEST_SECRET'] = 'hunter2';
+    try {
+      const [cm] = await render({ root, app: app({ path: 'app' }), kustomizeBin: bin });
+      const data = cm?.object['data'] as Record<string, string>;
+      assert.equal(data['secret'], 'absent');
+      assert.match(data['home'] ?? '', /driftless-render-/);
+      assert.notEqual(data['home'], process.env['HOME']);
+      assert.ok(data['kubeconfig']?.startsWith(data['home'] ?? '?'));
+      assert.equal(data['args'], 'build app --load-restrictor LoadRestrictionsRootOnly');
+      assert.equal(cm?.source, 'kustomize build app');
+    } finally {
+      delete process.env['DRIFTLESS_TEST_SECRET'];
+      await rm(root, { recursive: true });
+    }
+  });
+
+  it('reports the tool’s error output', async () => {
+    const { root, bin } = await fakeTool(
+      '#!/bin/sh\necho "Error: no matches for Id Deployment" >&2\nexit 1\n',
+    );
+    try {
+      await rejectsRender(
+        render({ root, app: app({ path: 'app' }), kustomizeBin: bin }),
+        /^render app: kustomize build: Error: no matches for Id Deployment$/,
+      );
+    } finally {
+      await rm(root, { recursive: true });
+    }
+  });
+
+  it('kills the tool after the timeout, as a transient error', async () => {
+    const { root, bin } = await fakeTool('#!/bin/sh\nsleep 30\n');
+    try {
+      const started = Date.now();
+      const err = await render({
+        root,
+        app: app({ path: 'app' }),
+        kustomizeBin: bin,
+        timeoutMs: 200,
+      }).catch((e: unknown) => e);
+      assert.ok(err instanceof RenderTimeoutError);
+      assert.equal(classify(err), 'transient');
+      assert.match(err.message, /timed out after 200ms/);
+      assert.ok(Date.now() - started < 5000, 'the child (and its sleep) must be killed');
+    } finally {
+      await rm(root, { recursive: true });
+    }
+  });
+
+  it('kills the tool when the signal aborts', async () => {
+    const { root, bin } = await fakeTool('#!/bin/sh\nsleep 30\n');
+    try {
+      const controller = new AbortController();
+      setTimeout(() => controller.abort(new Error('sync cancelled')), 100);
+      await assert.rejects(
+        render({ root, app: app({ path: 'app' }), kustomizeBin: bin, signal: controller.signal }),
+        /sync cancelled/,
+      );
+    } finally {
+      await rm(root, { recursive: true });
+    }
+  });
+});

@@ -1,0 +1,110 @@
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { AppSpec, RenderedObject, RenderKind } from '../model.ts';
+import { renderDirectory } from './directory.ts';
+import { RenderError } from './errors.ts';
+import { renderHelm } from './helm.ts';
+import { findKustomization, renderKustomize } from './kustomize.ts';
+import { Checkout, isFile } from './paths.ts';
+
+/** Options of {@link render}. */
+export interface RenderOptions {
+  /** Root of the checkout; `app.path` is relative to it. */
+  root: string;
+  /** The app to render: its path, render kind and Helm/Kustomize settings. */
+  app: AppSpec;
+  /** Aborts the render and kills a running `kustomize` or `helm`. */
+  signal?: AbortSignal;
+  /** Path of the `kustomize` binary. Default: `kustomize` on PATH. */
+  kustomizeBin?: string;
+  /** Path of the `helm` binary. Default: `helm` on PATH. */
+  helmBin?: string;
+  /** Limit of one `kustomize build` or `helm template`, in ms. Default 60 000. */
+  timeoutMs?: number;
+  /** Cluster version given to Helm (`--kube-version`), e.g. `v1.33.0`. Default: Helm's own. */
+  kubeVersion?: string;
+  /** API versions the cluster serves, given to Helm (`--api-versions`). Default none. */
+  apiVersions?: string[];
+}
+
+/** The renderer actually used, once `auto` is decided. */
+export type Renderer = Exclude<RenderKind, 'auto'>;
+
+/**
+ * Renders an app's path of a checkout into objects, each with the file it
+ * came from. The renderer is `app.render`, or for `auto` what the path
+ * holds: a kustomization, else a `Chart.yaml`, else plain YAML and JSON.
+ * Throws {@link RenderError} (terminal) for anything wrong in the repository,
+ * a `RenderTimeoutError` (transient) when a tool runs too long, and the
+ * signal's reason when aborted.
+ */
+export async function render(options: RenderOptions): Promise<RenderedObject[]> {
+  const { app } = options;
+  const checkout = await Checkout.open(options.root);
+  const target = await checkout.resolve(app.path || '.', `path ${app.path} of app ${app.name}`);
+  if (target === undefined) {
+    throw new RenderError(`render ${app.path}: no such path in the repository (app ${app.name})`, {
+      file: app.path,
+    });
+  }
+  const common = {
+    checkout,
+    dir: target,
+    app,
+    ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
+  };
+  switch (await chooseRenderer(checkout, target, app)) {
+    case 'kustomize':
+      return renderKustomize({
+        ...common,
+        ...(options.kustomizeBin === undefined ? {} : { bin: options.kustomizeBin }),
+      });
+    case 'helm':
+      return renderHelm({
+        ...common,
+        ...(options.helmBin === undefined ? {} : { bin: options.helmBin }),
+        ...(options.kubeVersion === undefined ? {} : { kubeVersion: options.kubeVersion }),
+        ...(options.apiVersions === undefined ? {} : { apiVersions: options.apiVersions }),
+      });
+    case 'directory':
+      return renderDirectory(checkout, target, options.signal);
+  }
+}
+
+/**
+ * Decides how to render `target`. An explicit `app.render` must match what
+ * the path holds, so a moved or deleted kustomization fails loudly instead
+ * of falling back to rendering its patches as plain objects.
+ */
+export async function chooseRenderer(
+  checkout: Checkout,
+  target: string,
+  app: Pick<AppSpec, 'path' | 'render'>,
+): Promise<Renderer> {
+  const isDir = (await stat(target)).isDirectory();
+  const hasKustomization = isDir && (await findKustomization(target)) !== undefined;
+  const hasChart = isDir && (await isFile(path.join(target, 'Chart.yaml')));
+  const rel = checkout.relative(target);
+  switch (app.render) {
+    case 'auto':
+      return hasKustomization ? 'kustomize' : hasChart ? 'helm' : 'directory';
+    case 'kustomize':
+      if (!hasKustomization) {
+        throw new RenderError(
+          `render ${rel}: render is kustomize but there is no kustomization.yaml here`,
+          { file: rel },
+        );
+      }
+      return 'kustomize';
+    case 'helm':
+      if (!hasChart) {
+        throw new RenderError(`render ${rel}: render is helm but there is no Chart.yaml here`, {
+          file: rel,
+        });
+      }
+      return 'helm';
+    case 'directory':
+      return 'directory';
+  }
+}
