@@ -6,6 +6,8 @@ export interface InventoryRecord {
   app: string;
   /** Revision of the last successful sync ('' when none completed). */
   revision: string;
+  /** Whether the app had prune on; decides what happens when the app leaves Git. */
+  prune: boolean;
   objects: ObjectRef[];
 }
 
@@ -54,6 +56,7 @@ export class InventoryStore {
     return {
       app,
       revision: data['revision'] ?? '',
+      prune: data['prune'] === 'true',
       objects: JSON.parse(data['objects'] ?? '[]') as ObjectRef[],
     };
   }
@@ -83,7 +86,11 @@ export class InventoryStore {
           [Marks.app]: record.app,
         },
       },
-      data: { revision: record.revision, objects: JSON.stringify(objects) },
+      data: {
+        revision: record.revision,
+        prune: String(record.prune),
+        objects: JSON.stringify(objects),
+      },
     };
     await this.#client.apply(cm, { fieldManager: Marks.fieldManager });
   }

@@ -1,0 +1,3 @@
+/** Reconciling: one app's sync, and the agent that syncs every app of a cluster. */
+export * from './sync-app.ts';
+export * from './agent.ts';

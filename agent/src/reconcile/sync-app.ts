@@ -1,0 +1,320 @@
+import { randomUUID } from 'node:crypto';
+import type { Span, Tracer } from '@opentelemetry/api';
+import {
+  classify,
+  errorMessage,
+  inSpan,
+  systemClock,
+  TerminalError,
+  WaitingError,
+  type Clock,
+  type Logger,
+} from '@driftless/common';
+import { refOf, refString, type AppSpec, type KubeObject } from '../model.ts';
+import type { KubeClient } from '../kube/index.ts';
+import { render } from '../render/index.ts';
+import { guard } from '../guard/index.ts';
+import { planApp, type Plan, type PlannedObject } from '../plan/index.ts';
+import { applyPlan, ApplyError, pruneObjects, type ObjectResult } from '../apply/index.ts';
+import { unionRefs, type InventoryStore } from '../inventory/index.ts';
+import { aggregateHealth, healthOf } from '../health/index.ts';
+import type { ApprovalSource, HealthState, ObjectChange, SyncReport } from '../report/index.ts';
+
+/** What one sync needs from the agent around it. */
+export interface SyncDeps {
+  client: KubeClient;
+  inventory: InventoryStore;
+  approvals: ApprovalSource;
+  tracer: Tracer;
+  logger: Logger;
+  clock?: Clock;
+  /** Cluster name, a span attribute. */
+  cluster: string;
+  /** Parallel API requests. Default 8. */
+  concurrency?: number;
+  /** How often health is polled while waiting. Default 1 s. */
+  healthPollMs?: number;
+  /** When the Git fetch that produced the checkout ran, to show it in the sync's trace. */
+  fetch?: { startedAt: number; finishedAt: number; fromCache: boolean };
+  signal?: AbortSignal;
+  /** Called between apply and health wait so drift watching starts on what was just applied. */
+  onApplied?: (app: AppSpec, desired: KubeObject[], revision: string, traceId: string) => void;
+}
+
+/** A sync's report plus what the reconciler needs to carry on. */
+export interface SyncOutcomeDetail {
+  report: SyncReport;
+  /** The plan, when planning got that far. */
+  plan?: Plan;
+  /** Desired objects as guarded, when rendering got that far. */
+  desired?: KubeObject[];
+  /** Error class when the sync failed. */
+  errorClass?: 'terminal' | 'transient' | 'waiting';
+}
+
+/**
+ * Syncs one app from a checkout, as one trace: render → guard → plan →
+ * (mode and approval check) → apply → prune → inventory → health. A failure
+ * at any step before apply changes nothing in the cluster; a render that
+ * failed or came back empty never prunes.
+ */
+export async function syncApp(
+  deps: SyncDeps,
+  app: AppSpec,
+  checkout: { dir: string; revision: string },
+): Promise<SyncOutcomeDetail> {
+  const clock = deps.clock ?? systemClock;
+  const started = clock.now();
+  const steps: SyncReport['steps'] = [];
+  const attrs = {
+    'driftless.cluster': deps.cluster,
+    'driftless.app': app.name,
+    'driftless.revision': checkout.revision,
+    'driftless.mode': app.sync,
+  };
+  return inSpan(deps.tracer, 'sync', attrs, async (root) => {
+    const traceId = root.spanContext().traceId;
+    const report: SyncReport = {
+      syncId: randomUUID(),
+      app: app.name,
+      revision: checkout.revision,
+      outcome: 'failed',
+      error: '',
+      retryable: false,
+      planDigest: '',
+      objects: [],
+      steps,
+      traceId,
+      startedAt: started,
+      finishedAt: started,
+      health: 'Unknown',
+      approvalId: '',
+    };
+    const detail: SyncOutcomeDetail = { report };
+    /** Runs one named step as a child span and records its duration. */
+    const step = async <T>(name: string, fn: (span: Span) => Promise<T>): Promise<T> => {
+      const t0 = clock.now();
+      try {
+        return await inSpan(deps.tracer, name, attrs, fn);
+      } finally {
+        steps.push({ name, durationMs: clock.now() - t0 });
+      }
+    };
+    if (deps.fetch) recordFetch(deps.tracer, deps.fetch, steps);
+
+    try {
+      // Render: what Git declares at this revision.
+      const rendered = await step('render', async (span) => {
+        const out = await render({ root: checkout.dir, app, signal: deps.signal });
+        span.setAttribute('driftless.objects', out.length);
+        return out;
+      });
+      // Guard: refuse the whole render before anything is written.
+      const desired = await step('guard', () => guard(rendered, app, deps.client));
+      detail.desired = desired;
+      if (desired.length === 0 && !app.allowEmpty) {
+        throw new TerminalError(
+          `app ${app.name}: ${app.path} rendered no objects; refusing to sync an empty app (it would prune everything). Set allowEmpty: true to allow it`,
+        );
+      }
+      // Plan: server-side apply dry-run of every object; deletes from the inventory.
+      const previous = await deps.inventory.load(app.name);
+      const plan = await step('plan', async (span) => {
+        const p = await planApp({
+          client: deps.client,
+          app: app.name,
+          revision: checkout.revision,
+          desired,
+          inventory: previous?.objects ?? [],
+          prune: app.prune,
+          concurrency: deps.concurrency,
+          signal: deps.signal,
+        });
+        for (const [k, v] of Object.entries(p.counts)) span.setAttribute(`driftless.plan.${k}`, v);
+        span.setAttribute('driftless.plan.digest', p.digest);
+        return p;
+      });
+      detail.plan = plan;
+      report.planDigest = plan.digest;
+      report.objects = plan.objects.map(toChange);
+      const changes = plan.counts.create + plan.counts.update + plan.counts.delete;
+
+      // Mode: dry-run never writes; manual writes only with an approval of this exact plan.
+      if (changes > 0 && app.sync === 'dry-run') {
+        report.outcome = 'planned';
+        return finish();
+      }
+      if (changes > 0 && app.sync === 'manual') {
+        const approval = deps.approvals.latest(app.name);
+        if (!approval || approval.revision !== checkout.revision) {
+          report.outcome = 'waiting-approval';
+          return finish();
+        }
+        if (approval.planDigest !== plan.digest) {
+          report.outcome = 'approval-stale';
+          report.error = `approval ${approval.approvalId} is for plan ${approval.planDigest.slice(0, 12)}, but the plan at ${checkout.revision.slice(0, 7)} is ${plan.digest.slice(0, 12)}; approve the current plan`;
+          return finish();
+        }
+        report.approvalId = approval.approvalId;
+      }
+
+      // Inventory first: record everything we are about to create, so a crash
+      // mid-apply never loses track of an object.
+      const desiredRefs = desired.map(refOf);
+      const finalInventory = {
+        app: app.name,
+        revision: checkout.revision,
+        prune: app.prune,
+        objects: [...desiredRefs, ...plan.kept.map((k) => k.ref)],
+      };
+      if (changes === 0) {
+        // Nothing to write: only record the revision when it moved on.
+        if (!previous || previous.revision !== checkout.revision || previous.prune !== app.prune)
+          await deps.inventory.save(finalInventory);
+        report.health = await step(
+          'health',
+          async () => (await currentHealth(deps.client, desired, deps.signal)).status,
+        );
+        report.outcome = 'succeeded';
+        deps.onApplied?.(app, desired, checkout.revision, traceId);
+        return finish();
+      }
+      await deps.inventory.save({
+        ...finalInventory,
+        revision: previous?.revision ?? '',
+        objects: unionRefs(previous?.objects ?? [], desiredRefs),
+      });
+
+      // Apply: phases and waves in order, waiting for health between waves.
+      const applied: ObjectResult[] = [];
+      await step('apply', async (span) => {
+        try {
+          applied.push(
+            ...(await applyPlan({
+              client: deps.client,
+              plan,
+              revision: checkout.revision,
+              traceId,
+              concurrency: deps.concurrency,
+              signal: deps.signal,
+              clock,
+              waitForWave: async (objs) =>
+                void (await waitHealthy(
+                  deps,
+                  app,
+                  objs.map((o) => o.desired as KubeObject),
+                  clock,
+                )),
+            })),
+          );
+        } catch (err) {
+          if (err instanceof ApplyError) markErrors(report, err.results);
+          throw err;
+        } finally {
+          span.setAttribute('driftless.applied', applied.length);
+        }
+      });
+      deps.onApplied?.(app, desired, checkout.revision, traceId);
+
+      // Prune: only what the inventory has, Git no longer has, and carries our marks.
+      await step('prune', async (span) => {
+        const pruned = await pruneObjects(deps.client, plan, {
+          concurrency: deps.concurrency,
+          signal: deps.signal,
+        }).catch((err: unknown) => {
+          if (err instanceof ApplyError) markErrors(report, err.results);
+          throw err;
+        });
+        span.setAttribute('driftless.pruned', pruned.length);
+      });
+      await deps.inventory.save(finalInventory);
+
+      // Health: wait until every object is healthy, up to the app's timeout.
+      report.health = await step('health', async (span) => {
+        const h = await waitHealthy(deps, app, desired, clock);
+        span.setAttribute('driftless.health', h);
+        return h;
+      });
+      report.outcome = 'succeeded';
+      return finish();
+    } catch (err) {
+      detail.errorClass = classify(err);
+      report.outcome = 'failed';
+      report.error = errorMessage(err);
+      report.retryable = detail.errorClass !== 'terminal';
+      root.recordException(err instanceof Error ? err : new Error(String(err)));
+      root.setStatus({ code: 2, message: report.error });
+      deps.logger.error(
+        { app: app.name, revision: checkout.revision, err: report.error },
+        `sync ${app.name} failed: ${report.error}`,
+      );
+      return finish();
+    }
+
+    function finish(): SyncOutcomeDetail {
+      report.finishedAt = clock.now();
+      root.setAttribute('driftless.outcome', report.outcome);
+      return detail;
+    }
+  });
+}
+
+function toChange(o: PlannedObject): ObjectChange {
+  return { ref: o.ref, action: o.action, diff: o.diff, wave: o.wave };
+}
+
+function markErrors(report: SyncReport, results: ObjectResult[]): void {
+  for (const r of results) {
+    if (!r.error) continue;
+    const change = report.objects.find((o) => refString(o.ref) === refString(r.ref));
+    if (change) change.error = r.error;
+  }
+}
+
+/** Adds the checkout's Git fetch as a span of this sync's trace, at the time it really ran. */
+function recordFetch(
+  tracer: Tracer,
+  fetch: NonNullable<SyncDeps['fetch']>,
+  steps: SyncReport['steps'],
+): void {
+  const span = tracer.startSpan('fetch', {
+    startTime: fetch.startedAt,
+    attributes: { 'driftless.git.from_cache': fetch.fromCache },
+  });
+  span.end(fetch.finishedAt);
+  steps.push({ name: 'fetch', durationMs: fetch.finishedAt - fetch.startedAt });
+}
+
+/** Current aggregated health of objects. */
+export async function currentHealth(
+  client: KubeClient,
+  objects: KubeObject[],
+  signal?: AbortSignal,
+): Promise<{ status: HealthState; message: string }> {
+  const items = await Promise.all(
+    objects.map(async (o) => {
+      const ref = refOf(o);
+      return { ref, health: healthOf(await client.get(ref, signal)) };
+    }),
+  );
+  return aggregateHealth(items);
+}
+
+async function waitHealthy(
+  deps: SyncDeps,
+  app: AppSpec,
+  objects: KubeObject[],
+  clock: Clock,
+): Promise<HealthState> {
+  const deadline = clock.now() + app.healthTimeoutMs;
+  for (;;) {
+    const h = await currentHealth(deps.client, objects, deps.signal);
+    if (h.status === 'Healthy') return h.status;
+    if (h.status === 'Degraded' || clock.now() >= deadline) {
+      throw new WaitingError(
+        `app ${app.name} is ${h.status} after ${Math.round((clock.now() - (deadline - app.healthTimeoutMs)) / 1000)}s: ${h.message}`,
+      );
+    }
+    await clock.sleep(deps.healthPollMs ?? 1000, deps.signal);
+  }
+}
