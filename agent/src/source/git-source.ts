@@ -1,0 +1,424 @@
+/**
+ * The first step of every reconcile: make the desired state of one
+ * `repo@branch` available on local disk, as cheaply as possible and without
+ * ever losing the last good copy.
+ *
+ * Work directory layout (one GitSource per directory):
+ * ```
+ * <dir>/current.json          which checkout is current, for which url and branch
+ * <dir>/checkouts/<sha>/      complete checkouts; only ever renamed into place whole
+ * <dir>/incoming/<random>/    a clone in progress; swept before each fetch
+ * ```
+ * A new revision is cloned (shallow, single branch) into `incoming/`, then
+ * renamed into `checkouts/`, then `current.json` is replaced by rename. Each
+ * step is atomic on one file system, so a failure or a crash at any point
+ * leaves the previous checkout intact and current. The previous checkout is
+ * kept on disk so a render still reading it is not pulled from under its feet.
+ *
+ * No timers live here: the poll loop (and refresh hints from the hub) decide
+ * when to call {@link GitSource.sync}, and bound each call with an
+ * AbortSignal, so this class is tested without waiting.
+ */
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import { mkdir, readdir, readFile, realpath, rename, rm, writeFile } from 'node:fs/promises';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { clone, resolveRef, type HttpClient } from 'isomorphic-git';
+import * as nodeHttp from 'isomorphic-git/http/node';
+import {
+  errorMessage,
+  systemClock,
+  type Clock,
+  type DriftlessError,
+  type Logger,
+} from '@driftless/common';
+import {
+  displayUrl,
+  GitNotFoundError,
+  PathNotFoundError,
+  PathOutsideCheckoutError,
+  toGitSourceError,
+  type GitLocation,
+} from './errors.ts';
+import { lsRemoteRef } from './ls-refs.ts';
+
+/** Basic-auth credentials for the repository; a token goes in `password`. */
+export interface GitAuth {
+  username: string;
+  password: string;
+}
+
+/** Options of {@link GitSource}. */
+export interface GitSourceOptions {
+  /**
+   * Repository URL, `http(s)://…`. Credentials embedded in it are moved to
+   * `auth` (unless `auth` is given) and never shown or stored on disk.
+   */
+  url: string;
+  /** Branch to follow. */
+  branch: string;
+  /** Work directory for checkouts; created if missing and reused across restarts. */
+  dir: string;
+  /** Credentials sent with every request. Default none. */
+  auth?: GitAuth;
+  /** Measures how long a sync took. Default the system clock. */
+  clock?: Clock;
+  /** Where progress and fallbacks are logged. Default silent. */
+  logger?: Logger;
+  /** The HTTP transport. Default isomorphic-git's Node client. */
+  http?: HttpClient;
+  /** Complete checkouts kept on disk, the current one included; at least 1. Default 2. */
+  keepCheckouts?: number;
+}
+
+/** A checkout on disk. */
+export interface Checkout {
+  /** The commit sha checked out. */
+  revision: string;
+  /** Absolute path of its working tree. */
+  dir: string;
+}
+
+/** Result of {@link GitSource.sync}. */
+export interface SyncResult extends Checkout {
+  /** True when this call moved the current checkout to another revision (always on a first clone). */
+  changed: boolean;
+  /** True when Git could not be asked or fetched from, and this is the last good checkout. */
+  fromCache: boolean;
+  /** Why Git failed, when `fromCache`; classified (see errors.ts). */
+  error?: DriftlessError;
+  /** How long the call took. */
+  durationMs: number;
+}
+
+/** The pointer file; written whole by rename. */
+interface CurrentFile {
+  url: string;
+  branch: string;
+  revision: string;
+}
+
+const CURRENT = 'current.json';
+const CHECKOUTS = 'checkouts';
+const INCOMING = 'incoming';
+
+/** Compiled options: credentials out of the URL, defaults applied. */
+interface Resolved {
+  url: string;
+  display: string;
+  branch: string;
+  dir: string;
+  headers: Record<string, string>;
+  hasCredentials: boolean;
+  clock: Clock;
+  logger: Logger | undefined;
+  http: HttpClient;
+  keep: number;
+}
+
+function resolveOptions(o: GitSourceOptions): Resolved {
+  let url = o.url;
+  let auth = o.auth;
+  try {
+    const u = new URL(o.url);
+    if (u.username || u.password) {
+      auth ??= {
+        username: decodeURIComponent(u.username),
+        password: decodeURIComponent(u.password),
+      };
+      u.username = '';
+      u.password = '';
+      url = u.href;
+    }
+  } catch {
+    // Left as is: isomorphic-git reports a bad URL, and displayUrl hides it.
+  }
+  url = url.replace(/\/+$/, '');
+  const headers: Record<string, string> = {};
+  // Sent up front rather than after a 401 challenge: that would double the
+  // requests of every poll.
+  if (auth) {
+    const basic = Buffer.from(`${auth.username}:${auth.password}`).toString('base64');
+    headers['Authorization'] = `Basic ${basic}`;
+  }
+  return {
+    url,
+    display: displayUrl(url),
+    branch: o.branch,
+    dir: resolve(o.dir),
+    headers,
+    hasCredentials: auth !== undefined,
+    clock: o.clock ?? systemClock,
+    logger: o.logger,
+    http: o.http ?? nodeHttp,
+    keep: Math.max(1, o.keepCheckouts ?? 2),
+  };
+}
+
+/** Binds an abort signal to every request of one operation (isomorphic-git's fetch takes none). */
+function withSignal(http: HttpClient, signal: AbortSignal | undefined): HttpClient {
+  if (!signal) return http;
+  return { request: (req) => http.request({ ...req, signal }) };
+}
+
+/**
+ * One repository branch kept checked out on disk. Calls to {@link sync} do not
+ * overlap: a call made while one runs gets the running one's result.
+ */
+export class GitSource {
+  readonly #o: Resolved;
+  /** The current checkout; undefined before the first load or clone. */
+  #current: Checkout | undefined;
+  #loaded = false;
+  #running: Promise<SyncResult> | undefined;
+  /** Set once the server has refused the one-request ref lookup. */
+  #twoStep = false;
+
+  constructor(options: GitSourceOptions) {
+    this.#o = resolveOptions(options);
+  }
+
+  /** The repository URL as shown in messages: without credentials. */
+  get url(): string {
+    return this.#o.display;
+  }
+
+  /** The branch followed. */
+  get branch(): string {
+    return this.#o.branch;
+  }
+
+  /** The current checkout, if any is known yet (after a {@link sync}). */
+  get current(): Checkout | undefined {
+    return this.#current;
+  }
+
+  get #where(): GitLocation {
+    return { url: this.#o.display, branch: this.#o.branch };
+  }
+
+  /**
+   * The sha the branch points at on the server: one small request. Throws a
+   * classified error ({@link GitNotFoundError} when the branch is missing).
+   */
+  async remoteHead(signal?: AbortSignal): Promise<string> {
+    const ref = `refs/heads/${this.#o.branch}`;
+    let result;
+    try {
+      result = await lsRemoteRef({
+        http: withSignal(this.#o.http, signal),
+        url: this.#o.url,
+        ref,
+        headers: this.#o.headers,
+        twoStep: this.#twoStep,
+      });
+    } catch (err) {
+      signal?.throwIfAborted();
+      throw toGitSourceError(err, this.#where, { hasCredentials: this.#o.hasCredentials });
+    }
+    if (result.twoStep && !this.#twoStep) {
+      this.#twoStep = true;
+      this.#o.logger?.debug({ url: this.#o.display }, 'git server needs two requests to list refs');
+    }
+    if (result.sha === undefined) throw new GitNotFoundError(this.#where, 'branch');
+    return result.sha;
+  }
+
+  /**
+   * Brings the checkout to the branch's head: asks the server for the head
+   * and fetches only when it moved. When Git fails, returns the last good
+   * checkout with `fromCache` and the error; throws only when there is none,
+   * or when `signal` aborts.
+   */
+  async sync(signal?: AbortSignal): Promise<SyncResult> {
+    this.#running ??= this.#sync(signal).finally(() => {
+      this.#running = undefined;
+    });
+    return this.#running;
+  }
+
+  async #sync(signal: AbortSignal | undefined): Promise<SyncResult> {
+    const started = this.#o.clock.now();
+    const result = (r: Omit<SyncResult, 'durationMs'>): SyncResult => ({
+      ...r,
+      durationMs: this.#o.clock.now() - started,
+    });
+    // Reuse what a previous process left on disk before asking the network.
+    const before = await this.#load();
+    try {
+      const head = await this.remoteHead(signal);
+      if (before?.revision === head) {
+        this.#o.logger?.debug({ revision: head }, 'git head unchanged; no fetch');
+        return result({ ...before, changed: false, fromCache: false });
+      }
+      const checkout = await this.#checkout(head, signal);
+      this.#o.logger?.info(
+        { revision: checkout.revision, previous: before?.revision },
+        'checked out new revision',
+      );
+      return result({ ...checkout, changed: true, fromCache: false });
+    } catch (err) {
+      signal?.throwIfAborted();
+      const error = toGitSourceError(err, this.#where, { hasCredentials: this.#o.hasCredentials });
+      if (!before) throw error;
+      this.#o.logger?.warn(
+        { revision: before.revision, err: errorMessage(error), errorClass: error.errorClass },
+        'git unavailable; using the last good checkout',
+      );
+      return result({ ...before, changed: false, fromCache: true, error });
+    }
+  }
+
+  /**
+   * Reads a file of the current checkout as UTF-8. `path` is relative to the
+   * repository root; paths that leave the checkout, also through symlinks,
+   * are refused.
+   */
+  async readFile(path: string): Promise<string> {
+    const checkout = this.#requireCheckout();
+    return readFile(await resolveInCheckout(checkout, path), 'utf8');
+  }
+
+  /** The absolute path of `path` in the current checkout, checked like {@link readFile}. */
+  async resolvePath(path: string): Promise<string> {
+    return resolveInCheckout(this.#requireCheckout(), path);
+  }
+
+  #requireCheckout(): Checkout {
+    if (!this.#current) {
+      throw new Error(`git ${this.#o.display}: no checkout yet; call sync() first`);
+    }
+    return this.#current;
+  }
+
+  /** Loads `current.json` once; a checkout of another url or branch is not ours to reuse. */
+  async #load(): Promise<Checkout | undefined> {
+    if (this.#loaded) return this.#current;
+    this.#loaded = true;
+    let saved: Partial<CurrentFile>;
+    try {
+      saved = JSON.parse(
+        await readFile(join(this.#o.dir, CURRENT), 'utf8'),
+      ) as Partial<CurrentFile>;
+    } catch {
+      return undefined; // none yet, or unreadable: a fresh clone will replace it
+    }
+    if (saved.url !== this.#o.display || saved.branch !== this.#o.branch) return undefined;
+    if (typeof saved.revision !== 'string' || !/^[0-9a-f]{40,64}$/.test(saved.revision)) {
+      return undefined;
+    }
+    const dir = join(this.#o.dir, CHECKOUTS, saved.revision);
+    if (!fs.existsSync(dir)) return undefined;
+    this.#current = { revision: saved.revision, dir };
+    this.#o.logger?.info({ revision: saved.revision }, 'reusing checkout from the work directory');
+    return this.#current;
+  }
+
+  /** Makes `head` the current checkout: from disk when still there, else a fresh shallow clone. */
+  async #checkout(head: string, signal: AbortSignal | undefined): Promise<Checkout> {
+    let target = join(this.#o.dir, CHECKOUTS, head);
+    let revision = head;
+    if (!fs.existsSync(target)) {
+      ({ revision, dir: target } = await this.#clone(signal));
+    }
+    await this.#writeCurrent(revision);
+    this.#current = { revision, dir: target };
+    await this.#prune();
+    return this.#current;
+  }
+
+  /** Clones the branch into `incoming/`, then renames it into `checkouts/<sha>`. */
+  async #clone(signal: AbortSignal | undefined): Promise<Checkout> {
+    const incoming = join(this.#o.dir, INCOMING);
+    // Leftovers of a crashed or aborted clone: never complete, never used.
+    await rm(incoming, { recursive: true, force: true });
+    const tmp = join(incoming, randomBytes(6).toString('hex'));
+    await mkdir(tmp, { recursive: true });
+    try {
+      await clone({
+        fs,
+        http: withSignal(this.#o.http, signal),
+        dir: tmp,
+        url: this.#o.url,
+        ref: this.#o.branch,
+        singleBranch: true,
+        depth: 1,
+        noTags: true,
+        headers: { ...this.#o.headers },
+      });
+      // The branch may have moved since remoteHead: record what was fetched.
+      const revision = await resolveRef({ fs, dir: tmp, ref: 'HEAD' });
+      const target = join(this.#o.dir, CHECKOUTS, revision);
+      await mkdir(join(this.#o.dir, CHECKOUTS), { recursive: true });
+      if (fs.existsSync(target)) {
+        await rm(tmp, { recursive: true, force: true });
+      } else {
+        await rename(tmp, target);
+      }
+      return { revision, dir: target };
+    } catch (err) {
+      await rm(tmp, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  async #writeCurrent(revision: string): Promise<void> {
+    const file: CurrentFile = { url: this.#o.display, branch: this.#o.branch, revision };
+    const tmp = join(this.#o.dir, `${CURRENT}.${randomBytes(4).toString('hex')}.tmp`);
+    await writeFile(tmp, `${JSON.stringify(file, null, 2)}\n`);
+    await rename(tmp, join(this.#o.dir, CURRENT));
+  }
+
+  /** Removes all but the newest `keepCheckouts` checkouts, never the current one. */
+  async #prune(): Promise<void> {
+    const root = join(this.#o.dir, CHECKOUTS);
+    const entries = await readdir(root, { withFileTypes: true });
+    const aged = await Promise.all(
+      entries
+        .filter((e) => e.isDirectory() && e.name !== this.#current?.revision)
+        .map(async (e) => ({
+          name: e.name,
+          mtime: (await fs.promises.stat(join(root, e.name))).mtimeMs,
+        })),
+    );
+    aged.sort((a, b) => b.mtime - a.mtime);
+    for (const old of aged.slice(this.#o.keep - 1)) {
+      // Moved out whole first: a crash mid-delete must not leave a partial
+      // tree under checkouts/, where it would pass for complete.
+      const trash = join(this.#o.dir, INCOMING, `old-${old.name}`);
+      await mkdir(join(this.#o.dir, INCOMING), { recursive: true });
+      await rm(trash, { recursive: true, force: true });
+      await rename(join(root, old.name), trash);
+      await rm(trash, { recursive: true, force: true });
+    }
+  }
+}
+
+/**
+ * The absolute, symlink-free path of `path` inside `checkout`. Refuses
+ * absolute paths and any path — through `..` or a symlink committed to the
+ * repository — that resolves outside the checkout, since a repository must
+ * never make the agent read the node's files.
+ */
+export async function resolveInCheckout(checkout: Checkout, path: string): Promise<string> {
+  if (isAbsolute(path)) throw new PathOutsideCheckoutError(path);
+  const root = await realpath(checkout.dir);
+  const joined = resolve(root, path);
+  if (!inside(root, joined)) throw new PathOutsideCheckoutError(path);
+  let real: string;
+  try {
+    real = await realpath(joined);
+  } catch (err) {
+    throw new PathNotFoundError(path, checkout.revision, err);
+  }
+  if (!inside(root, real)) throw new PathOutsideCheckoutError(path);
+  // The repository's own metadata is not part of the desired state.
+  const rel = relative(root, real);
+  if (rel === '.git' || rel.startsWith(`.git${sep}`)) throw new PathOutsideCheckoutError(path);
+  return real;
+}
+
+function inside(root: string, path: string): boolean {
+  const rel = relative(root, path);
+  return rel === '' || (!rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel));
+}
