@@ -263,7 +263,7 @@ describe('guard', () => {
     const err = await guard(at('apps/web/db.yaml', secret), app(), new FakeDiscovery()).catch(
       (e: unknown) => e as Error,
     );
-    assert.doesNotMatch(String(err), /hunter2/, 'no secret value in the message');
+    assert.doesNotMatch((err as Error).message, /hunter2/, 'no secret value in the message');
     const out = await guard(
       at('apps/web/db.yaml', secret),
       app({ allowPlaintextSecrets: true }),
