@@ -1,0 +1,366 @@
+/**
+ * The agent's bootstrap flags: just enough to find the repository, the
+ * cluster's path in it, and the hub. Everything else a cluster runs is in Git
+ * (`driftless.yaml`). Each flag has an environment variable (DRIFTLESS_…), and
+ * the agent Helm chart's values map to them one to one.
+ */
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import posixPath from 'node:path/posix';
+import { TerminalError, type FlagSpec, type FlagValues } from '@driftless/common';
+import { displayUrl, type GitAuth } from '../source/index.ts';
+
+/** Prefix of the agent's environment variables: `--repo-url` is `DRIFTLESS_REPO_URL`. */
+export const AGENT_ENV_PREFIX = 'DRIFTLESS';
+
+/** The agent's flags, for `parseFlags(agentFlags, argv, { envPrefix: AGENT_ENV_PREFIX })`. */
+export const agentFlags = {
+  repoUrl: {
+    type: 'string',
+    default: '',
+    help: 'The http(s) URL of the Git repository that holds the desired state of this cluster; required, and without credentials in it.',
+  },
+  branch: {
+    type: 'string',
+    default: 'main',
+    help: 'The branch of the repository the agent follows.',
+  },
+  clusterName: {
+    type: 'string',
+    default: '',
+    help: 'The name of this cluster in the fleet, a DNS label; required, and the identity the hub knows the cluster by.',
+  },
+  clusterPath: {
+    type: 'string',
+    default: '',
+    help: "The folder in the repository that holds this cluster's driftless.yaml; empty means clusters/<cluster-name>.",
+  },
+  gitUsername: {
+    type: 'string',
+    default: '',
+    help: 'The user name for HTTP basic auth to the Git server; empty with a password or token means "git".',
+  },
+  gitPassword: {
+    type: 'string',
+    default: '',
+    help: 'The password or access token for the Git server; set it through the environment, since other processes can read command lines.',
+  },
+  gitCredentialsFile: {
+    type: 'string',
+    default: '',
+    help: 'A file holding "username:password" or just an access token for the Git server, such as a mounted Secret; used instead of --git-password.',
+  },
+  stateNamespace: {
+    type: 'string',
+    default: 'driftless-system',
+    help: 'The namespace where the agent keeps its inventories, its identity and its Events.',
+  },
+  pollInterval: {
+    type: 'duration',
+    default: 60_000,
+    help: 'How often the agent asks Git whether the branch moved; each check is one small request, and hub refresh hints come sooner.',
+  },
+  workDir: {
+    type: 'string',
+    default: join(tmpdir(), 'driftless-agent'),
+    help: 'The folder where checkouts live and survive restarts; in a container mount a volume such as /var/lib/driftless here.',
+  },
+  kubeconfig: {
+    type: 'string',
+    default: '',
+    help: "The kubeconfig file to reach the cluster with; empty means the pod's service account in a cluster, else $KUBECONFIG or ~/.kube/config.",
+  },
+  hubAddress: {
+    type: 'string',
+    default: '',
+    help: 'The address (host:port) of the hub the agent reports to; empty runs the agent standalone, reporting only in logs and Events.',
+  },
+  enrollmentToken: {
+    type: 'string',
+    default: '',
+    help: 'The single-use token from "driftless token create" that enrolls this cluster with the hub on first start; set it through the environment.',
+  },
+  logLevel: {
+    type: 'string',
+    default: 'info',
+    help: 'The minimum level of log lines: trace, debug, info, warn, error, fatal or silent.',
+  },
+  healthTimeout: {
+    type: 'duration',
+    default: 5 * 60_000,
+    help: 'How long a sync waits for an app to become Healthy when its driftless.yaml entry sets no healthTimeout.',
+  },
+  applyConcurrency: {
+    type: 'number',
+    default: 8,
+    help: 'How many objects of one sync wave the agent applies to the API server at once.',
+  },
+} satisfies FlagSpec;
+
+/** Parsed values of {@link agentFlags}. */
+export type AgentFlagValues = FlagValues<typeof agentFlags>;
+
+/**
+ * The agent's options, compiled from its flags: validated, defaults derived,
+ * durations in ms, credentials loaded. Holds secrets (`gitAuth`,
+ * `enrollmentToken`): log it only through {@link redactAgentOptions}.
+ */
+export interface AgentOptions {
+  /** Repository URL, without credentials. */
+  repoUrl: string;
+  /** Branch followed. */
+  branch: string;
+  /** This cluster's name, a DNS label. */
+  clusterName: string;
+  /** Folder of the cluster's `driftless.yaml`, relative to the repository root, normalized. */
+  clusterPath: string;
+  /** Git credentials, when any were given. */
+  gitAuth: GitAuth | undefined;
+  /** Namespace of the agent's own state. */
+  stateNamespace: string;
+  /** Interval between checks of the branch head. */
+  pollIntervalMs: number;
+  /** Absolute work directory for checkouts. */
+  workDir: string;
+  /** Kubeconfig path; undefined means in-cluster, else the client's default lookup. */
+  kubeconfig: string | undefined;
+  /** Hub address; undefined runs standalone. */
+  hubAddress: string | undefined;
+  /** Enrollment token for the first start; undefined when already enrolled or standalone. */
+  enrollmentToken: string | undefined;
+  /** pino log level. */
+  logLevel: string;
+  /** Health timeout of apps that set none. */
+  healthTimeoutMs: number;
+  /** Parallel applies per wave. */
+  applyConcurrency: number;
+}
+
+/**
+ * The options are unusable. Lists every problem; never contains a secret.
+ * Terminal: the agent exits with it at start-up.
+ */
+export class AgentOptionsError extends TerminalError {
+  override name = 'AgentOptionsError';
+  /** One sentence per problem, each naming the flag and its environment variable. */
+  readonly problems: readonly string[];
+
+  constructor(problems: readonly string[]) {
+    super(
+      problems.length === 1
+        ? `invalid agent options: ${problems[0] ?? ''}`
+        : `invalid agent options:\n  - ${problems.join('\n  - ')}`,
+    );
+    this.problems = problems;
+  }
+}
+
+/** I/O of {@link resolveAgentOptions}, replaceable in tests. */
+export interface ResolveAgentOptionsIo {
+  /** Reads the credentials file. Default fs.readFileSync as UTF-8. */
+  readFile?: (path: string) => string;
+}
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+/** Below this, polling would load the Git server for no benefit; hub hints cover urgency. */
+const MIN_POLL_MS = 1000;
+/** The user name sent with a bare token; GitHub, GitLab, Gitea and Azure DevOps ignore it. */
+const TOKEN_USERNAME = 'git';
+
+/** `--repo-url (DRIFTLESS_REPO_URL)`: how problems name a flag, for flag and env users alike. */
+function flag(name: keyof typeof agentFlags): string {
+  const kebab = name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+  return `--${kebab} (${AGENT_ENV_PREFIX}_${kebab.replaceAll('-', '_').toUpperCase()})`;
+}
+
+/**
+ * Validates the parsed flags and compiles them into {@link AgentOptions}.
+ * Throws {@link AgentOptionsError} listing every problem.
+ */
+export function resolveAgentOptions(
+  values: AgentFlagValues,
+  io: ResolveAgentOptionsIo = {},
+): AgentOptions {
+  const problems: string[] = [];
+  const v = {
+    ...values,
+    repoUrl: values.repoUrl.trim(),
+    branch: values.branch.trim(),
+    clusterName: values.clusterName.trim(),
+    clusterPath: values.clusterPath.trim(),
+  };
+
+  if (v.repoUrl === '') {
+    problems.push(`${flag('repoUrl')} is required: the Git repository to follow`);
+  } else {
+    let url: URL | undefined;
+    try {
+      url = new URL(v.repoUrl);
+    } catch {
+      problems.push(`${flag('repoUrl')} is not a URL`);
+    }
+    if (url && url.protocol !== 'https:' && url.protocol !== 'http:') {
+      problems.push(`${flag('repoUrl')} must be an http(s) URL, got ${url.protocol}`);
+    } else if (url && (url.username || url.password)) {
+      problems.push(
+        `${flag('repoUrl')} must not contain credentials (${displayUrl(v.repoUrl)}): use ${flag('gitPassword')} or ${flag('gitCredentialsFile')}`,
+      );
+    }
+  }
+
+  if (!validBranch(v.branch)) {
+    problems.push(`${flag('branch')} ${JSON.stringify(v.branch)} is not a valid branch name`);
+  }
+
+  if (v.clusterName === '') {
+    problems.push(`${flag('clusterName')} is required: this cluster's name in the fleet`);
+  } else if (!DNS_LABEL.test(v.clusterName)) {
+    problems.push(
+      `${flag('clusterName')} ${JSON.stringify(v.clusterName)} must be a DNS label: at most 63 lowercase letters, digits and '-'`,
+    );
+  }
+
+  // Derived here, not in the flag default, so the default follows --cluster-name.
+  let clusterPath = v.clusterPath || `clusters/${v.clusterName}`;
+  if (
+    clusterPath.startsWith('/') ||
+    clusterPath.includes('\\') ||
+    clusterPath.split('/').includes('..')
+  ) {
+    problems.push(
+      `${flag('clusterPath')} ${JSON.stringify(clusterPath)} must be relative to the repository root, without '..'`,
+    );
+  } else {
+    clusterPath = posixPath.normalize(clusterPath).replace(/\/$/, '');
+  }
+
+  const gitAuth = loadGitAuth(v, io, problems);
+
+  if (!DNS_LABEL.test(v.stateNamespace)) {
+    problems.push(
+      `${flag('stateNamespace')} ${JSON.stringify(v.stateNamespace)} must be a namespace name (a DNS label)`,
+    );
+  }
+  if (!(v.pollInterval >= MIN_POLL_MS)) {
+    problems.push(`${flag('pollInterval')} must be at least 1s`);
+  }
+  if (v.workDir.trim() === '') problems.push(`${flag('workDir')} must not be empty`);
+  if (!LOG_LEVELS.includes(v.logLevel)) {
+    problems.push(
+      `${flag('logLevel')} must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(v.logLevel)}`,
+    );
+  }
+  if (!(v.healthTimeout > 0)) problems.push(`${flag('healthTimeout')} must be positive`);
+  if (!Number.isInteger(v.applyConcurrency) || v.applyConcurrency < 1) {
+    problems.push(
+      `${flag('applyConcurrency')} must be a whole number of at least 1, got ${v.applyConcurrency}`,
+    );
+  }
+
+  if (problems.length > 0) throw new AgentOptionsError(problems);
+  return {
+    repoUrl: v.repoUrl.replace(/\/+$/, ''),
+    branch: v.branch,
+    clusterName: v.clusterName,
+    clusterPath,
+    gitAuth,
+    stateNamespace: v.stateNamespace,
+    pollIntervalMs: v.pollInterval,
+    workDir: resolve(v.workDir),
+    kubeconfig: v.kubeconfig.trim() || undefined,
+    hubAddress: v.hubAddress.trim() || undefined,
+    enrollmentToken: v.enrollmentToken.trim() || undefined,
+    logLevel: v.logLevel,
+    healthTimeoutMs: v.healthTimeout,
+    applyConcurrency: v.applyConcurrency,
+  };
+}
+
+/**
+ * Git credentials from the password flag or the credentials file. Problems
+ * name the flag and the file, never the content.
+ */
+function loadGitAuth(
+  v: AgentFlagValues,
+  io: ResolveAgentOptionsIo,
+  problems: string[],
+): GitAuth | undefined {
+  const username = v.gitUsername.trim();
+  if (v.gitPassword !== '' && v.gitCredentialsFile !== '') {
+    problems.push(`set either ${flag('gitPassword')} or ${flag('gitCredentialsFile')}, not both`);
+    return undefined;
+  }
+  if (v.gitPassword !== '')
+    return { username: username || TOKEN_USERNAME, password: v.gitPassword };
+  if (v.gitCredentialsFile === '') {
+    if (username !== '') {
+      problems.push(
+        `${flag('gitUsername')} is set but there is no password: set ${flag('gitPassword')} or ${flag('gitCredentialsFile')}`,
+      );
+    }
+    return undefined;
+  }
+  const file = v.gitCredentialsFile;
+  let text: string;
+  try {
+    text = (io.readFile ?? ((p) => readFileSync(p, 'utf8')))(file);
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    problems.push(
+      `${flag('gitCredentialsFile')}: cannot read ${file}${typeof code === 'string' ? ` (${code})` : ''}`,
+    );
+    return undefined;
+  }
+  const content = text.trim();
+  if (content === '') {
+    problems.push(`${flag('gitCredentialsFile')}: ${file} is empty`);
+    return undefined;
+  }
+  if (/[\r\n]/.test(content)) {
+    problems.push(
+      `${flag('gitCredentialsFile')}: ${file} must hold one line, "username:password" or a token`,
+    );
+    return undefined;
+  }
+  const colon = content.indexOf(':');
+  if (colon < 0) return { username: username || TOKEN_USERNAME, password: content };
+  const fileUser = content.slice(0, colon);
+  const password = content.slice(colon + 1);
+  if (fileUser === '' || password === '') {
+    problems.push(
+      `${flag('gitCredentialsFile')}: ${file} must hold "username:password" with both parts, or a token`,
+    );
+    return undefined;
+  }
+  return { username: fileUser, password };
+}
+
+/** Git's rules for a branch name (git check-ref-format), the ones a typo would break. */
+function validBranch(b: string): boolean {
+  return (
+    b !== '' &&
+    !b.startsWith('-') &&
+    !b.startsWith('/') &&
+    !b.endsWith('/') &&
+    !b.endsWith('.') &&
+    !b.endsWith('.lock') &&
+    !b.includes('..') &&
+    !b.includes('//') &&
+    !b.includes('@{') &&
+    // Control characters, space and ~^:?*[\ are never allowed in ref names.
+    !/[\x00-\x20\x7f~^:?*[\\]/.test(b)
+  );
+}
+
+/** A copy of `options` safe to log: secrets replaced by whether they are set. */
+export function redactAgentOptions(options: AgentOptions): Record<string, unknown> {
+  return {
+    ...options,
+    gitAuth: options.gitAuth
+      ? { username: options.gitAuth.username, password: '[redacted]' }
+      : undefined,
+    enrollmentToken: options.enrollmentToken === undefined ? undefined : '[redacted]',
+  };
+}
