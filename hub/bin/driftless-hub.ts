@@ -1,0 +1,93 @@
+#!/usr/bin/env node
+// driftless-hub: the hub server. Prints one JSON line with the bound addresses on stdout
+// (and, on first start, one with the bootstrap admin token); logs go to stderr.
+import {
+  createLogger,
+  errorMessage,
+  flagsHelp,
+  FlagError,
+  initTelemetry,
+  parseFlags,
+} from '@driftless/common';
+import { HUB_ENV_PREFIX, HUB_FLAGS, startHub } from '../src/index.ts';
+
+const usage = `driftless-hub: the Driftless hub (enrollment, agent link, fleet state, HTTP API)
+
+Usage: driftless-hub [flags]
+
+Flags (each also read from its environment variable):
+${flagsHelp(HUB_FLAGS, HUB_ENV_PREFIX)}
+`;
+
+async function main(): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseFlags(HUB_FLAGS, process.argv.slice(2), { envPrefix: HUB_ENV_PREFIX });
+  } catch (err) {
+    if (err instanceof FlagError) {
+      process.stderr.write(`driftless-hub: ${err.message}\n\n${usage}`);
+      return 2;
+    }
+    throw err;
+  }
+  if (parsed.help) {
+    process.stdout.write(usage);
+    return 0;
+  }
+  const f = parsed.values;
+  const telemetry = initTelemetry({ serviceName: 'driftless-hub' });
+  const log = createLogger({ name: 'driftless-hub', level: f.logLevel });
+  const hub = await startHub({
+    dataDir: f.dataDir,
+    grpcAddress: f.grpcAddress,
+    httpAddress: f.httpAddress,
+    store: f.store as 'sqlite' | 'postgres',
+    databaseUrl: f.databaseUrl,
+    caCertFile: f.caCertFile,
+    caKeyFile: f.caKeyFile,
+    tlsNames: f.tlsNames,
+    clientCertTtlMs: f.clientCertTtl,
+    tokenMaxTtlMs: f.tokenMaxTtl,
+    enrollMaxFailures: f.enrollMaxFailures,
+    enrollFailureWindowMs: f.enrollFailureWindow,
+    bootstrapTokenFile: f.bootstrapTokenFile,
+    log,
+  });
+  process.stdout.write(
+    JSON.stringify({
+      event: 'listening',
+      grpc: hub.grpcAddress,
+      http: hub.httpUrl,
+      store: f.store,
+    }) + '\n',
+  );
+  if (hub.bootstrapToken) {
+    // Printed once, on stdout only (never logged): the store keeps only its hash.
+    process.stdout.write(
+      JSON.stringify({ event: 'bootstrap-admin-token', token: hub.bootstrapToken }) + '\n',
+    );
+    process.stderr.write(
+      'driftless-hub: first start: the bootstrap admin API token was printed on stdout; store it now, it is not shown again.\n',
+    );
+  }
+  log.info({ grpc: hub.grpcAddress, http: hub.httpUrl, store: f.store }, 'hub started');
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      log.info({ signal }, 'shutting down');
+      resolve();
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  await hub.close();
+  await telemetry.shutdown().catch(() => undefined);
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`driftless-hub: ${errorMessage(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,153 @@
+import type {
+  ApiTokenRecord,
+  AppRecord,
+  ApprovalRecord,
+  AuditRecord,
+  ClusterRecord,
+  DriftRecord,
+  EnrollmentTokenRecord,
+  SyncRecord,
+} from '../store/index.ts';
+
+/** JSON views of store records as the API serves them: ISO times, no hashes. */
+
+/** ISO-8601 time, or null for "never" (0). */
+export const iso = (ms: number): string | null => (ms ? new Date(ms).toISOString() : null);
+
+/** A JSON value sent as text by the agent, parsed for display; the text itself when not JSON. */
+function jsonValue(text: string): unknown {
+  if (text === '') return null;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
+
+/** A cluster. */
+export const clusterView = (c: ClusterRecord) => ({
+  name: c.name,
+  labels: c.labels,
+  agentVersion: c.agentVersion,
+  connected: c.connected,
+  lastSeen: iso(c.lastSeenMs),
+  enrolledAt: iso(c.enrolledMs),
+  revoked: c.revokedMs !== 0,
+  revokedAt: iso(c.revokedMs),
+  lastAgentSeq: c.lastAgentSeq,
+});
+
+/** An app of a cluster. */
+export const appView = (a: AppRecord) => ({
+  cluster: a.cluster,
+  app: a.app,
+  revision: a.revision,
+  syncStatus: a.syncStatus,
+  syncMode: a.syncMode,
+  health: a.health,
+  healthMessage: a.healthMessage,
+  driftCount: a.driftCount,
+  planDigest: a.planDigest,
+  pendingPlan: a.pendingPlan,
+  message: a.message,
+  lastSync: iso(a.lastSyncMs),
+  updatedAt: iso(a.updatedMs),
+  gone: a.gone,
+});
+
+/** A drift record. */
+export const driftView = (d: DriftRecord) => ({
+  cluster: d.cluster,
+  driftId: d.driftId,
+  app: d.app,
+  object: d.object,
+  objectRef: d.objectRef,
+  type: d.type,
+  fields: d.fields.map((f) => ({
+    path: f.path,
+    desired: jsonValue(f.desiredJson),
+    live: jsonValue(f.liveJson),
+  })),
+  changedBy: d.changedBy,
+  detectedAt: iso(d.detectedMs),
+  healed: d.healed,
+  healedAt: iso(d.healedMs),
+  message: d.message,
+  lastSyncTraceId: d.lastSyncTraceId,
+});
+
+/** A sync history entry. */
+export const syncView = (s: SyncRecord) => ({
+  cluster: s.cluster,
+  syncId: s.syncId,
+  app: s.app,
+  revision: s.revision,
+  result: s.result,
+  error: s.error,
+  planDigest: s.planDigest,
+  objects: s.objects,
+  steps: s.steps,
+  traceId: s.traceId,
+  startedAt: iso(s.startedMs),
+  finishedAt: iso(s.finishedMs),
+  durationMs: Math.max(0, s.finishedMs - s.startedMs),
+  health: s.health,
+  retryable: s.retryable,
+  approvalId: s.approvalId,
+});
+
+/** An enrollment token (never its secret or hash). */
+export const enrollmentTokenView = (t: EnrollmentTokenRecord, nowMs: number) => ({
+  id: t.id,
+  cluster: t.cluster,
+  labels: t.labels,
+  createdAt: iso(t.createdMs),
+  createdBy: t.createdBy,
+  expiresAt: iso(t.expiresMs),
+  maxUses: t.maxUses,
+  uses: t.uses,
+  lastUsedAt: iso(t.lastUsedMs),
+  revokedAt: iso(t.revokedMs),
+  state:
+    t.revokedMs !== 0
+      ? 'revoked'
+      : t.uses >= t.maxUses
+        ? 'used'
+        : t.expiresMs <= nowMs
+          ? 'expired'
+          : 'active',
+});
+
+/** An API token (never its secret or hash). */
+export const apiTokenView = (t: ApiTokenRecord) => ({
+  id: t.id,
+  name: t.name,
+  role: t.role,
+  createdAt: iso(t.createdMs),
+  createdBy: t.createdBy,
+  revokedAt: iso(t.revokedMs),
+  state: t.revokedMs !== 0 ? 'revoked' : 'active',
+});
+
+/** An approval. */
+export const approvalView = (a: ApprovalRecord) => ({
+  id: a.id,
+  cluster: a.cluster,
+  app: a.app,
+  revision: a.revision,
+  planDigest: a.planDigest,
+  approvedBy: a.approvedBy,
+  approvedAt: iso(a.approvedMs),
+  deliveredAt: iso(a.deliveredMs),
+  acked: a.acked,
+});
+
+/** An audit log entry. */
+export const auditView = (a: AuditRecord) => ({
+  id: a.id,
+  at: iso(a.atMs),
+  actor: a.actor,
+  action: a.action,
+  target: a.target,
+  details: a.details,
+});

@@ -1,0 +1,79 @@
+import type { FlagSpec } from '@driftless/common';
+
+/** Environment variable prefix of the hub's flags: `--data-dir` is `DRIFTLESS_HUB_DATA_DIR`. */
+export const HUB_ENV_PREFIX = 'DRIFTLESS_HUB';
+
+/** The flags of `driftless-hub`; the Helm chart's values map to them one to one. */
+export const HUB_FLAGS = {
+  dataDir: {
+    type: 'string',
+    default: './driftless-data',
+    help: 'Directory for the SQLite database and the CA key and certificate (created with mode 0700).',
+  },
+  grpcAddress: {
+    type: 'string',
+    default: '0.0.0.0:7443',
+    help: 'Address (host:port) of the gRPC AgentService that agents enroll and connect to; port 0 picks a free port.',
+  },
+  httpAddress: {
+    type: 'string',
+    default: '0.0.0.0:7080',
+    help: 'Address (host:port) of the HTTP API, /metrics, /healthz and /readyz; port 0 picks a free port.',
+  },
+  store: {
+    type: 'string',
+    default: 'sqlite',
+    help: 'Where fleet state lives: sqlite (a file in the data directory) or postgres (needs --database-url).',
+  },
+  databaseUrl: {
+    type: 'string',
+    default: '',
+    help: 'PostgreSQL connection string, e.g. postgres://user:password@host:5432/driftless, used with --store postgres.',
+  },
+  caCertFile: {
+    type: 'string',
+    default: '',
+    help: 'PEM certificate of an existing CA to use instead of the one created in the data directory (needs --ca-key-file).',
+  },
+  caKeyFile: {
+    type: 'string',
+    default: '',
+    help: 'PEM (PKCS#8) private key of the CA given by --ca-cert-file.',
+  },
+  tlsNames: {
+    type: 'list',
+    default: ['localhost', '127.0.0.1', '::1'],
+    help: 'DNS names and IP addresses the hub gRPC server certificate is valid for; add the name agents dial.',
+  },
+  clientCertTtl: {
+    type: 'duration',
+    default: 24 * 3_600_000,
+    help: 'Validity of client certificates issued to agents; agents renew over their stream before expiry.',
+  },
+  tokenMaxTtl: {
+    type: 'duration',
+    default: 7 * 24 * 3_600_000,
+    help: 'Longest lifetime a person may give an enrollment token.',
+  },
+  enrollMaxFailures: {
+    type: 'number',
+    default: 5,
+    help: 'Failed enrollments (bad, expired, used or wrong-cluster tokens) one address may make per window before it is refused.',
+  },
+  enrollFailureWindow: {
+    type: 'duration',
+    default: 60_000,
+    help: 'The window over which --enroll-max-failures is counted.',
+  },
+  bootstrapTokenFile: {
+    type: 'string',
+    default: '',
+    help: 'Also write the bootstrap admin API token, created on first start, to this file (mode 0600), e.g. for a Kubernetes Secret.',
+  },
+  logLevel: {
+    type: 'string',
+    default: 'info',
+    env: 'LOG_LEVEL',
+    help: 'Minimum log level: trace, debug, info, warn, error or silent.',
+  },
+} satisfies FlagSpec;

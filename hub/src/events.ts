@@ -1,0 +1,53 @@
+import { EventEmitter } from 'node:events';
+
+/** Kinds of change the hub announces (the SSE `event:` names). */
+export type HubEventType =
+  | 'cluster.enrolled'
+  | 'cluster.connected'
+  | 'cluster.disconnected'
+  | 'cluster.revoked'
+  | 'app.updated'
+  | 'drift.updated'
+  | 'sync.recorded'
+  | 'gap.recorded'
+  | 'approval.created'
+  | 'approval.delivered'
+  | 'token.created'
+  | 'token.revoked';
+
+/** One change: what happened, to which cluster (and app), with a small JSON payload. */
+export interface HubEvent {
+  /** Increasing per hub process; the SSE `id:`. */
+  id: number;
+  type: HubEventType;
+  atMs: number;
+  cluster?: string;
+  app?: string;
+  data?: Record<string, unknown>;
+}
+
+/**
+ * In-process fan-out of changes to server-sent-event streams. With several hub
+ * replicas on PostgreSQL each replica announces only what it handled itself
+ * (hub-to-hub fan-out over NATS is a later issue).
+ */
+export class EventBus {
+  readonly #emitter = new EventEmitter();
+  #next = 1;
+
+  constructor() {
+    // Every SSE client is a listener; a large dashboard audience is not a leak.
+    this.#emitter.setMaxListeners(0);
+  }
+
+  /** Announces a change to every subscriber. */
+  publish(event: Omit<HubEvent, 'id' | 'atMs'>): void {
+    this.#emitter.emit('event', { id: this.#next++, atMs: Date.now(), ...event });
+  }
+
+  /** Calls `fn` for every change until the returned function is called. */
+  subscribe(fn: (event: HubEvent) => void): () => void {
+    this.#emitter.on('event', fn);
+    return () => this.#emitter.off('event', fn);
+  }
+}

@@ -1,0 +1,2 @@
+export { LinkServer, grpcCodeFor, type LinkServerOptions } from './server.ts';
+export { SessionRegistry, type Session } from './sessions.ts';

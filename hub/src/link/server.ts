@@ -1,0 +1,526 @@
+import * as grpc from '@grpc/grpc-js';
+import {
+  extractTraceContext,
+  errorMessage,
+  getTracer,
+  inSpan,
+  systemClock,
+  type Clock,
+  type Logger,
+} from '@driftless/common';
+import {
+  AgentService,
+  HubMessage,
+  type AgentMessage,
+  type AgentServiceServer,
+  type EnrollRequest,
+  type EnrollResponse,
+} from '@driftless/proto';
+import { trace } from '@opentelemetry/api';
+import {
+  checkCsr,
+  checkLabels,
+  peerAddress,
+  type CertificateAuthority,
+  type Enroller,
+} from '../enroll/index.ts';
+import {
+  ConflictError,
+  InvalidArgumentError,
+  NotFoundError,
+  PermissionDeniedError,
+  RateLimitedError,
+  StoreError,
+  UnauthenticatedError,
+} from '../errors.ts';
+import type { EventBus } from '../events.ts';
+import type { HubMetrics } from '../metrics.ts';
+import type { ApprovalRecord, Report, Store } from '../store/index.ts';
+import { appReport, driftReport, gapReport, syncReport } from './convert.ts';
+import { SessionRegistry, type Session } from './sessions.ts';
+
+const tracer = getTracer('@driftless/hub/link');
+
+/** gRPC status for a hub error; the message travels as the status details. */
+export function grpcCodeFor(err: unknown): grpc.status {
+  if (err instanceof InvalidArgumentError) return grpc.status.INVALID_ARGUMENT;
+  if (err instanceof UnauthenticatedError) return grpc.status.UNAUTHENTICATED;
+  if (err instanceof PermissionDeniedError) return grpc.status.PERMISSION_DENIED;
+  if (err instanceof RateLimitedError) return grpc.status.RESOURCE_EXHAUSTED;
+  if (err instanceof NotFoundError) return grpc.status.NOT_FOUND;
+  if (err instanceof ConflictError) return grpc.status.FAILED_PRECONDITION;
+  if (err instanceof StoreError) return grpc.status.UNAVAILABLE;
+  return grpc.status.INTERNAL;
+}
+
+function toServiceError(err: unknown): Partial<grpc.ServiceError> {
+  const code = grpcCodeFor(err);
+  // Unexpected errors may carry internals; the agent gets a generic line, the log has the rest.
+  const details =
+    code === grpc.status.INTERNAL ? 'internal error in the hub; see its logs' : errorMessage(err);
+  return Object.assign(new Error(details), { code, details });
+}
+
+/** Options of {@link LinkServer}. */
+export interface LinkServerOptions {
+  store: Store;
+  ca: CertificateAuthority;
+  enroller: Enroller;
+  sessions: SessionRegistry;
+  events: EventBus;
+  metrics: HubMetrics;
+  log: Logger;
+  /** Validity of certificates issued on renewal. */
+  clientCertValidityMs: number;
+  /** Names (DNS or IP) the hub's TLS server certificate is valid for. */
+  serverNames: string[];
+  clock?: Clock;
+}
+
+/** A CertificateProvider that hands grpc-js fixed PEMs (the CA never changes while running). */
+function staticProvider(update: {
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+}): grpc.experimental.CertificateProvider {
+  return {
+    addCaCertificateListener: (l) => l(update.ca ? { caCertificate: update.ca } : null),
+    removeCaCertificateListener: () => undefined,
+    addIdentityCertificateListener: (l) =>
+      l(update.cert && update.key ? { certificate: update.cert, privateKey: update.key } : null),
+    removeIdentityCertificateListener: () => undefined,
+  };
+}
+
+/**
+ * The hub side of AgentService over TLS. One port serves both calls: the TLS
+ * layer asks every client for a certificate but does not require one, because
+ * Enroll comes before the agent has any; Connect then refuses any stream whose
+ * certificate TLS did not verify against our CA, or that is revoked.
+ */
+export class LinkServer {
+  readonly #o: LinkServerOptions;
+  readonly #clock: Clock;
+  readonly #server: grpc.Server;
+
+  constructor(options: LinkServerOptions) {
+    this.#o = options;
+    this.#clock = options.clock ?? systemClock;
+    this.#server = new grpc.Server({
+      'grpc.keepalive_time_ms': 30_000,
+      'grpc.keepalive_timeout_ms': 10_000,
+      'grpc.http2.min_ping_interval_without_data_ms': 10_000,
+      'grpc.keepalive_permit_without_calls': 1,
+    });
+    const impl: AgentServiceServer = {
+      enroll: (call, callback) => void this.#enroll(call, callback),
+      connect: (call) => void this.#connect(call),
+    };
+    this.#server.addService(AgentService, impl);
+  }
+
+  /** Binds `address` (host:port; port 0 picks one) and returns the bound port. */
+  async listen(address: string): Promise<number> {
+    const server = await this.#o.ca.issueServerCertificate(this.#o.serverNames);
+    const creds = grpc.experimental.createCertificateProviderServerCredentials(
+      staticProvider({ cert: Buffer.from(server.certPem), key: Buffer.from(server.keyPem) }),
+      staticProvider({ ca: Buffer.from(this.#o.ca.certPem) }),
+      false,
+    );
+    return new Promise((resolve, reject) =>
+      this.#server.bindAsync(address, creds, (err, port) =>
+        err
+          ? reject(new Error(`gRPC listen on ${address}: ${err.message}`, { cause: err }))
+          : resolve(port),
+      ),
+    );
+  }
+
+  /** Closes every stream and stops; waits at most `graceMs` for calls in flight. */
+  async close(graceMs = 2000): Promise<void> {
+    this.#o.sessions.closeAll(grpc.status.UNAVAILABLE, 'hub is shutting down');
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.#server.forceShutdown();
+        resolve();
+      }, graceMs);
+      this.#server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  async #enroll(
+    call: grpc.ServerUnaryCall<EnrollRequest, EnrollResponse>,
+    callback: grpc.sendUnaryData<EnrollResponse>,
+  ): Promise<void> {
+    const { enroller, metrics, log } = this.#o;
+    const peer = peerAddress(call.getPeer());
+    const req = call.request;
+    try {
+      const out = await inSpan(
+        tracer,
+        'AgentService/Enroll',
+        { 'driftless.cluster': req.clusterName, 'net.peer.ip': peer },
+        () =>
+          enroller.enroll(
+            {
+              token: req.token,
+              clusterName: req.clusterName,
+              csrPem: req.csrPem,
+              agentVersion: req.agentVersion,
+              labels: req.labels,
+            },
+            peer,
+          ),
+      );
+      metrics.enrollments.inc({ result: 'ok' });
+      metrics.rpcs.inc({ method: 'Enroll', code: 'OK' });
+      this.#o.events.publish({ type: 'cluster.enrolled', cluster: req.clusterName });
+      callback(null, {
+        certificatePem: out.certificatePem,
+        caBundlePem: out.caBundlePem,
+        notAfterUnixMs: BigInt(out.notAfterMs),
+      });
+    } catch (err) {
+      const e = toServiceError(err);
+      const name = grpc.status[e.code ?? grpc.status.INTERNAL];
+      metrics.enrollments.inc({ result: name });
+      metrics.rpcs.inc({ method: 'Enroll', code: name });
+      if (e.code === grpc.status.INTERNAL) log.error({ err, peer }, 'Enroll failed');
+      callback(e);
+    }
+  }
+
+  /** Who is calling: the cluster named by a verified, unrevoked client certificate. */
+  async #authenticate(
+    call: grpc.ServerDuplexStream<AgentMessage, HubMessage>,
+  ): Promise<{ cluster: string; serial: string }> {
+    const cert = call.getAuthContext()?.sslPeerCertificate;
+    // grpc-js only reports a peer certificate when TLS verified it against our CA.
+    if (!cert)
+      throw new UnauthenticatedError(
+        'Connect: a client certificate issued by this hub CA is required (enroll first)',
+      );
+    const cn = cert.subject?.CN;
+    const cluster = Array.isArray(cn) ? cn[0] : cn;
+    if (!cluster) throw new UnauthenticatedError('Connect: client certificate has no CN');
+    const serial = cert.serialNumber.toUpperCase();
+    const record = await this.#o.store.getCertificate(serial);
+    if (!record || record.cluster !== cluster)
+      throw new UnauthenticatedError(
+        `Connect cluster ${cluster}: certificate ${serial} was not issued by this hub`,
+      );
+    if (record.revokedMs !== 0)
+      throw new PermissionDeniedError(
+        `Connect cluster ${cluster}: certificate ${serial} was revoked`,
+      );
+    const c = await this.#o.store.getCluster(cluster);
+    if (!c || c.revokedMs !== 0)
+      throw new PermissionDeniedError(`Connect cluster ${cluster}: the cluster was revoked`);
+    return { cluster, serial };
+  }
+
+  async #connect(call: grpc.ServerDuplexStream<AgentMessage, HubMessage>): Promise<void> {
+    const { store, sessions, events, metrics, log } = this.#o;
+    let closed = false;
+    const fail = (err: unknown) => {
+      if (closed) return;
+      closed = true;
+      const e = toServiceError(err);
+      metrics.rpcs.inc({ method: 'Connect', code: grpc.status[e.code ?? grpc.status.INTERNAL] });
+      call.emit('error', e);
+    };
+    let identity: { cluster: string; serial: string };
+    try {
+      identity = await this.#authenticate(call);
+    } catch (err) {
+      log.warn({ peer: call.getPeer(), reason: errorMessage(err) }, 'Connect refused');
+      return fail(err);
+    }
+    const { cluster } = identity;
+    const session: Session = {
+      cluster,
+      send: (message) => {
+        if (closed || call.writableEnded || call.destroyed) return false;
+        call.write(message);
+        return true;
+      },
+      close: (code, details) =>
+        fail(Object.assign(new Error(details), { code, details, fromClose: true })),
+    };
+    const span = tracer.startSpan('AgentService/Connect', {
+      attributes: { 'driftless.cluster': cluster },
+    });
+    let helloSeen = false;
+    let lastTouch = 0;
+    try {
+      for await (const raw of call) {
+        if (closed) break;
+        const msg = raw as AgentMessage;
+        const body = msg.body;
+        if (!body)
+          throw new InvalidArgumentError(
+            `Connect cluster ${cluster}: message seq ${msg.seq} has no body`,
+          );
+        if (!helloSeen) {
+          if (body.$case !== 'hello')
+            throw new InvalidArgumentError(
+              `Connect cluster ${cluster}: the first message must be a Hello, got ${body.$case}`,
+            );
+          helloSeen = true;
+          await this.#hello(cluster, body.value, session);
+          continue;
+        }
+        const now = this.#clock.now();
+        switch (body.$case) {
+          case 'hello':
+            throw new InvalidArgumentError(
+              `Connect cluster ${cluster}: a second Hello on one stream`,
+            );
+          case 'heartbeat':
+            // Throttled: last-seen is for people, a write per heartbeat per agent is waste.
+            if (now - lastTouch > 10_000) {
+              lastTouch = now;
+              await store.touch(cluster, now);
+            }
+            break;
+          case 'ack':
+            await store.ackHubSeq(cluster, Number(body.value.hubSeq));
+            break;
+          case 'renewCertificate':
+            await this.#renew(cluster, body.value.csrPem, session);
+            break;
+          case 'appStatus':
+          case 'syncResult':
+          case 'driftReport':
+          case 'reportsDropped':
+            await this.#ingest(cluster, msg, session);
+            break;
+        }
+      }
+      if (!closed) {
+        closed = true;
+        call.end();
+        metrics.rpcs.inc({ method: 'Connect', code: 'OK' });
+      }
+    } catch (err) {
+      const e = err as { fromClose?: boolean; code?: unknown };
+      if (!closed && !(call.cancelled || e.code === 'ERR_STREAM_PREMATURE_CLOSE')) {
+        log.warn({ cluster, err: errorMessage(err) }, 'Connect stream failed');
+        span.recordException(err instanceof Error ? err : new Error(String(err)));
+      }
+      fail(err);
+    } finally {
+      span.end();
+      if (sessions.unregister(session)) {
+        metrics.connectedAgents.set(sessions.size);
+        await store.setConnected(cluster, false, this.#clock.now()).catch(() => undefined);
+        events.publish({ type: 'cluster.disconnected', cluster });
+        log.info({ cluster }, 'agent disconnected');
+      }
+    }
+  }
+
+  async #hello(
+    cluster: string,
+    hello: {
+      clusterName: string;
+      agentVersion: string;
+      lastAckedHubSeq: bigint;
+      labels: Record<string, string>;
+      apps: string[];
+    },
+    session: Session,
+  ): Promise<void> {
+    const { store, sessions, events, metrics, log } = this.#o;
+    if (hello.clusterName !== cluster)
+      throw new PermissionDeniedError(
+        `Connect cluster ${cluster}: Hello names cluster "${hello.clusterName.slice(0, 63)}", but the certificate is for ${cluster}`,
+      );
+    checkLabels(hello.labels, `Hello from cluster ${cluster}`);
+    const old = sessions.register(session);
+    old?.close(grpc.status.ABORTED, `cluster ${cluster}: replaced by a newer Connect stream`);
+    metrics.connectedAgents.set(sessions.size);
+    const now = this.#clock.now();
+    await store.recordHello(
+      cluster,
+      { agentVersion: hello.agentVersion, labels: hello.labels, apps: hello.apps },
+      now,
+    );
+    await store.ackHubSeq(cluster, Number(hello.lastAckedHubSeq));
+    const c = await store.getCluster(cluster);
+    session.send(
+      HubMessage.create({
+        seq: 0n,
+        body: { $case: 'ack', value: { agentSeq: BigInt(c?.lastAgentSeq ?? 0) } },
+      }),
+    );
+    const pending = await store.unackedApprovals(cluster, Number(hello.lastAckedHubSeq));
+    this.deliverApprovals(session, pending);
+    if (pending.length)
+      await store.markDelivered(
+        pending.map((a) => a.id),
+        now,
+      );
+    events.publish({
+      type: 'cluster.connected',
+      cluster,
+      data: { agentVersion: hello.agentVersion },
+    });
+    log.info(
+      { cluster, agentVersion: hello.agentVersion, resent: pending.length },
+      'agent connected',
+    );
+  }
+
+  /** Sends approvals down an open stream, under their stored hub seqs. */
+  deliverApprovals(session: Session, approvals: ApprovalRecord[]): number {
+    let sent = 0;
+    for (const a of approvals) {
+      const ok = session.send(
+        HubMessage.create({
+          seq: BigInt(a.hubSeq),
+          body: {
+            $case: 'approval',
+            value: {
+              approvalId: a.id,
+              app: a.app,
+              revision: a.revision,
+              planDigest: a.planDigest,
+              approvedBy: a.approvedBy,
+              approvedUnixMs: BigInt(a.approvedMs),
+            },
+          },
+        }),
+      );
+      if (ok) sent++;
+    }
+    return sent;
+  }
+
+  async #ingest(cluster: string, msg: AgentMessage, session: Session): Promise<void> {
+    const { store, events, metrics } = this.#o;
+    const body = msg.body!;
+    const what = `report seq ${msg.seq} (${body.$case}) from cluster ${cluster}`;
+    if (msg.seq <= 0n) throw new InvalidArgumentError(`${what}: reports must carry seq > 0`);
+    if (msg.seq > BigInt(Number.MAX_SAFE_INTEGER))
+      throw new InvalidArgumentError(`${what}: seq above 2^53 is not supported by this hub`);
+    // The ingest span joins the agent's trace (e.g. the sync that produced the report).
+    const parent = extractTraceContext(msg.trace);
+    await inSpan(
+      tracer,
+      `ingest ${body.$case}`,
+      { 'driftless.cluster': cluster, 'driftless.seq': Number(msg.seq) },
+      async (span) => {
+        const traceId = trace.getSpanContext(parent)?.traceId ?? span.spanContext().traceId;
+        let report: Report;
+        switch (body.$case) {
+          case 'appStatus':
+            report = appReport(body.value, what);
+            break;
+          case 'syncResult':
+            report = syncReport(body.value, traceId, what);
+            break;
+          case 'driftReport':
+            report = driftReport(body.value, what);
+            break;
+          case 'reportsDropped':
+            report = gapReport(body.value);
+            break;
+          default:
+            throw new InvalidArgumentError(`${what}: not a report`);
+        }
+        const end = metrics.ingestDuration.startTimer({ type: report.kind });
+        const result = await store.ingest(cluster, Number(msg.seq), report, this.#clock.now());
+        end();
+        metrics.reportsIngested.inc({
+          type: report.kind,
+          result: result.applied ? 'applied' : 'duplicate',
+        });
+        span.setAttribute('driftless.duplicate', !result.applied);
+        session.send(
+          HubMessage.create({
+            seq: 0n,
+            body: { $case: 'ack', value: { agentSeq: BigInt(result.lastSeq) } },
+          }),
+        );
+        if (result.applied) publishReport(events, cluster, report);
+      },
+      parent,
+    );
+  }
+
+  async #renew(cluster: string, csrPem: string, session: Session): Promise<void> {
+    const { store, ca } = this.#o;
+    await checkCsr(csrPem, `renew certificate of cluster ${cluster}`);
+    const issued = await ca.issueClientCertificate({
+      csrPem,
+      cluster,
+      validityMs: this.#o.clientCertValidityMs,
+    });
+    await store.recordCertificate({
+      serial: issued.serial,
+      cluster,
+      issuedMs: issued.issuedMs,
+      notAfterMs: issued.notAfterMs,
+      revokedMs: 0,
+    });
+    const seq = await store.nextHubSeq(cluster);
+    session.send(
+      HubMessage.create({
+        seq: BigInt(seq),
+        body: {
+          $case: 'certificateIssued',
+          value: {
+            certificatePem: issued.certificatePem,
+            caBundlePem: ca.bundlePem,
+            notAfterUnixMs: BigInt(issued.notAfterMs),
+          },
+        },
+      }),
+    );
+    this.#o.log.info({ cluster, serial: issued.serial }, 'certificate renewed');
+  }
+}
+
+function publishReport(events: EventBus, cluster: string, report: Report): void {
+  switch (report.kind) {
+    case 'app':
+      return events.publish({
+        type: 'app.updated',
+        cluster,
+        app: report.app.app,
+        data: {
+          syncStatus: report.app.syncStatus,
+          health: report.app.health,
+          revision: report.app.revision,
+        },
+      });
+    case 'sync':
+      return events.publish({
+        type: 'sync.recorded',
+        cluster,
+        app: report.sync.app,
+        data: {
+          syncId: report.sync.syncId,
+          result: report.sync.result,
+          traceId: report.sync.traceId,
+        },
+      });
+    case 'drift':
+      return events.publish({
+        type: 'drift.updated',
+        cluster,
+        app: report.drift.app,
+        data: {
+          driftId: report.drift.driftId,
+          object: report.drift.objectRef,
+          healed: report.drift.healed,
+        },
+      });
+    case 'gap':
+      return events.publish({ type: 'gap.recorded', cluster, data: { count: report.gap.count } });
+  }
+}

@@ -1,0 +1,198 @@
+import { writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { systemClock, TerminalError, type Clock, type Logger } from '@driftless/common';
+import { ApiServer, apiRoutes } from './api/index.ts';
+import { CertificateAuthority, Enroller, FailureLimiter, mintToken } from './enroll/index.ts';
+import { EventBus } from './events.ts';
+import { LinkServer, SessionRegistry } from './link/index.ts';
+import { createMetrics } from './metrics.ts';
+import { openStore, type Store } from './store/index.ts';
+
+/** Options of {@link startHub}; `driftless-hub` fills them from its flags (see config.ts). */
+export interface HubOptions {
+  /** Holds hub.db (SQLite) and ca.crt/ca.key unless the CA comes from files. */
+  dataDir: string;
+  /** gRPC listen address, host:port. */
+  grpcAddress: string;
+  /** HTTP listen address, host:port. */
+  httpAddress: string;
+  /** `sqlite` (default) or `postgres`. */
+  store: 'sqlite' | 'postgres';
+  /** PostgreSQL connection string when `store` is `postgres`. */
+  databaseUrl?: string;
+  caCertFile?: string;
+  caKeyFile?: string;
+  /** Names in the gRPC server certificate. Default localhost, 127.0.0.1, ::1. */
+  tlsNames?: string[];
+  /** Client certificate validity. Default 24 h. */
+  clientCertTtlMs?: number;
+  /** Longest enrollment token lifetime. Default 7 days. */
+  tokenMaxTtlMs?: number;
+  /** Enrollment failures per address per window. Default 5. */
+  enrollMaxFailures?: number;
+  /** Default 1 minute. */
+  enrollFailureWindowMs?: number;
+  /** Where to also write the bootstrap admin token (mode 0600). */
+  bootstrapTokenFile?: string;
+  log: Logger;
+  clock?: Clock;
+}
+
+/** A running hub. */
+export interface Hub {
+  /** host:port the gRPC server is bound to. */
+  grpcAddress: string;
+  /** Base URL of the HTTP API. */
+  httpUrl: string;
+  /** The admin API token created on first start (undefined on later starts): shown once. */
+  bootstrapToken: string | undefined;
+  /** Whether the CA was created by this start. */
+  caCreated: boolean;
+  /** PEM of the CA certificate (agents pin it). */
+  caCertPem: string;
+  store: Store;
+  /** Stops both servers and closes the store. */
+  close(): Promise<void>;
+}
+
+/** The hub was configured wrongly (bad store kind, missing database URL). */
+export class HubConfigError extends TerminalError {
+  override name = 'HubConfigError';
+}
+
+/**
+ * Starts the hub: store (migrated), CA, enrollment, the gRPC link and the HTTP
+ * API, in that order, and creates the bootstrap admin token on first start.
+ */
+export async function startHub(o: HubOptions): Promise<Hub> {
+  const clock = o.clock ?? systemClock;
+  const log = o.log;
+
+  // Step 1: the store, migrated; no cluster has a stream to a hub that just started.
+  if (o.store !== 'sqlite' && o.store !== 'postgres')
+    throw new HubConfigError(`--store "${String(o.store)}": use sqlite or postgres`);
+  if (o.store === 'postgres' && !o.databaseUrl)
+    throw new HubConfigError(
+      '--store postgres needs --database-url (or DRIFTLESS_HUB_DATABASE_URL)',
+    );
+  await mkdir(o.dataDir, { recursive: true, mode: 0o700 });
+  const store = await openStore(
+    o.store === 'sqlite'
+      ? { kind: 'sqlite', path: join(o.dataDir, 'hub.db') }
+      : { kind: 'postgres', connectionString: o.databaseUrl! },
+  );
+  try {
+    await store.resetConnected();
+
+    // Step 2: the CA, created on first start or loaded.
+    const { ca, created } = await CertificateAuthority.loadOrCreate({
+      dataDir: o.dataDir,
+      certFile: o.caCertFile || undefined,
+      keyFile: o.caKeyFile || undefined,
+      clock,
+    });
+    if (created) log.info({ dataDir: o.dataDir }, 'created a new hub CA');
+
+    // Step 3: enrollment and the gRPC link.
+    const metrics = createMetrics();
+    const events = new EventBus();
+    const sessions = new SessionRegistry();
+    const clientCertValidityMs = o.clientCertTtlMs ?? 24 * 3_600_000;
+    const enroller = new Enroller({
+      store,
+      ca,
+      limiter: new FailureLimiter({
+        maxFailures: o.enrollMaxFailures ?? 5,
+        windowMs: o.enrollFailureWindowMs ?? 60_000,
+        clock,
+      }),
+      clientCertValidityMs,
+      log,
+      clock,
+    });
+    const link = new LinkServer({
+      store,
+      ca,
+      enroller,
+      sessions,
+      events,
+      metrics,
+      log,
+      clientCertValidityMs,
+      serverNames: o.tlsNames ?? ['localhost', '127.0.0.1', '::1'],
+      clock,
+    });
+    const grpcPort = await link.listen(o.grpcAddress);
+    const grpcHost = o.grpcAddress.slice(0, o.grpcAddress.lastIndexOf(':'));
+
+    // Step 4: the HTTP API.
+    const api = new ApiServer({
+      routes: apiRoutes({
+        store,
+        sessions,
+        link,
+        events,
+        metrics,
+        log,
+        maxTokenTtlMs: o.tokenMaxTtlMs ?? 7 * 24 * 3_600_000,
+        clock,
+      }),
+      store,
+      metrics,
+      log,
+    });
+    let httpUrl: string;
+    try {
+      httpUrl = await api.listen(o.httpAddress);
+    } catch (err) {
+      await link.close(0);
+      throw err;
+    }
+
+    // Step 5: the first admin token, only when no API token exists at all.
+    const bootstrapToken = await bootstrapAdmin(store, clock);
+    if (bootstrapToken && o.bootstrapTokenFile)
+      await writeFile(o.bootstrapTokenFile, bootstrapToken + '\n', { mode: 0o600 });
+
+    return {
+      grpcAddress: `${grpcHost || '0.0.0.0'}:${grpcPort}`,
+      httpUrl,
+      bootstrapToken,
+      caCreated: created,
+      caCertPem: ca.certPem,
+      store,
+      close: async () => {
+        await api.close();
+        await link.close();
+        await store.close();
+      },
+    };
+  } catch (err) {
+    await store.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+async function bootstrapAdmin(store: Store, clock: Clock): Promise<string | undefined> {
+  if ((await store.countApiTokens()) > 0) return undefined;
+  const t = mintToken('api');
+  await store.createApiToken(
+    {
+      id: t.id,
+      secretHash: t.secretHash,
+      name: 'bootstrap-admin',
+      role: 'admin',
+      createdMs: clock.now(),
+      createdBy: 'hub',
+      revokedMs: 0,
+    },
+    {
+      actor: 'hub (first start)',
+      action: 'api-token.create',
+      target: `api-token/${t.id}`,
+      details: { role: 'admin' },
+    },
+  );
+  return t.text;
+}
