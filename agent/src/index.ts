@@ -1,0 +1,32 @@
+/**
+ * @driftless/agent: the in-cluster agent. It pulls desired state from Git,
+ * renders and guards it, plans with server-side apply dry-runs, applies in
+ * order, prunes what left Git, waits for health, watches for drift and
+ * reports everything through a {@link Reporter}.
+ */
+export * from './model.ts';
+export { KubeClient, KubeApiError, type ApiResource, type WatchEvent } from './kube/index.ts';
+export { GitSource, type GitSourceOptions } from './source/index.ts';
+export { parseClusterConfig, ConfigError } from './config/index.ts';
+export { render, RenderError } from './render/index.ts';
+export { guard, GuardError } from './guard/index.ts';
+export {
+  planApp,
+  diffValues,
+  type Plan,
+  type PlannedObject,
+  type Action,
+  type FieldDiff,
+} from './plan/index.ts';
+export { applyPlan, pruneObjects, ApplyError } from './apply/index.ts';
+export { InventoryStore, type InventoryRecord } from './inventory/index.ts';
+export { healthOf, aggregateHealth } from './health/index.ts';
+export { DriftWatcher } from './drift/index.ts';
+export * from './report/index.ts';
+export {
+  Agent,
+  syncApp,
+  type AgentOptions,
+  type CheckoutSource,
+  type DriftTracker,
+} from './reconcile/index.ts';

@@ -1,0 +1,102 @@
+import { KubeConfig } from '@kubernetes/client-node';
+import {
+  createLogger,
+  errorMessage,
+  flagsHelp,
+  getTracer,
+  initTelemetry,
+  parseFlags,
+} from '@driftless/common';
+import {
+  AGENT_ENV_PREFIX,
+  agentFlags,
+  redactAgentOptions,
+  resolveAgentOptions,
+} from './config/index.ts';
+import { KubeClient } from './kube/index.ts';
+import { GitSource } from './source/index.ts';
+import { InventoryStore } from './inventory/index.ts';
+import { DriftWatcher } from './drift/index.ts';
+import { ApprovalBook, LogReporter } from './report/index.ts';
+import { Agent } from './reconcile/index.ts';
+
+/** The agent's version, reported to the hub and as `service.version`. */
+export const AGENT_VERSION = '0.1.0';
+
+const RUN_HELP = `Usage: driftless-agent run [flags]
+
+Runs the agent in a cluster: follows the cluster's folder in Git, reconciles
+every app listed in its driftless.yaml, watches drift and reports it.
+
+Flags:
+`;
+
+/**
+ * `driftless-agent run`: parses flags, wires the engine to the cluster of the
+ * kubeconfig (in-cluster by default) and runs until SIGINT or SIGTERM.
+ * Returns the process exit code.
+ */
+export async function runAgent(argv: string[]): Promise<number> {
+  const parsed = parseFlags(agentFlags, argv, { envPrefix: AGENT_ENV_PREFIX });
+  if (parsed.help) {
+    process.stdout.write(RUN_HELP + flagsHelp(agentFlags, AGENT_ENV_PREFIX) + '\n');
+    return 0;
+  }
+  const options = resolveAgentOptions(parsed.values);
+  const logger = createLogger({ name: 'driftless-agent', level: options.logLevel });
+  const telemetry = initTelemetry({
+    serviceName: 'driftless-agent',
+    serviceVersion: AGENT_VERSION,
+  });
+  logger.info(
+    { options: redactAgentOptions(options) },
+    `driftless-agent ${AGENT_VERSION} starting for cluster ${options.clusterName}`,
+  );
+
+  const kubeConfig = new KubeConfig();
+  if (options.kubeconfig) kubeConfig.loadFromFile(options.kubeconfig);
+  else kubeConfig.loadFromDefault();
+  const client = await KubeClient.fromKubeConfig(kubeConfig);
+  const inventory = new InventoryStore(client, options.stateNamespace);
+  await inventory.ensureNamespace();
+  const reporter = new LogReporter(logger);
+  const drift = new DriftWatcher({ client, reporter, logger });
+  const agent = new Agent({
+    cluster: options.clusterName,
+    client,
+    source: new GitSource({
+      url: options.repoUrl,
+      branch: options.branch,
+      dir: options.workDir,
+      auth: options.gitAuth,
+      logger,
+    }),
+    clusterPath: options.clusterPath,
+    inventory,
+    reporter,
+    approvals: new ApprovalBook(),
+    drift,
+    tracer: getTracer('driftless-agent', AGENT_VERSION),
+    logger,
+    pollIntervalMs: options.pollIntervalMs,
+    concurrency: options.applyConcurrency,
+  });
+
+  const stopped = new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      logger.info(`${signal} received, stopping`);
+      resolve();
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+  agent.start();
+  await stopped;
+  await agent.stop();
+  await drift.stop();
+  client.close();
+  await telemetry
+    .shutdown()
+    .catch((err: unknown) => logger.warn(`telemetry shutdown: ${errorMessage(err)}`));
+  return 0;
+}
