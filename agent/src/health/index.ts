@@ -1,0 +1,7 @@
+/**
+ * Health: how healthy each live object is by its kind, and an app's health
+ * as the worst of its objects'.
+ */
+export { healthOf } from './kinds.ts';
+export { aggregateHealth, type ObjectHealth } from './aggregate.ts';
+export { SEVERITY, type Health, type HealthStatus } from './types.ts';
