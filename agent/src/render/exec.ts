@@ -52,6 +52,8 @@ export interface ToolRun {
   signal?: AbortSignal;
   /** Pass the proxy variables through, for runs that may fetch from the network. */
   network?: boolean;
+  /** Rewrites the tool's error output for people (e.g. chart paths to repository paths). */
+  tidyError?: (stderr: string) => string;
   /** Called with the private temporary folder before the child starts (e.g. to write a values file). */
   prepare?: (tmp: string) => Promise<string[]>;
 }
@@ -161,7 +163,8 @@ function spawnTool(run: ToolRun, args: string[], env: NodeJS.ProcessEnv): Promis
       if (failure) return reject(failure);
       if (code === 0) return resolve(Buffer.concat(stdout).toString('utf8'));
       const status = code === null ? `killed by ${signal}` : `exit code ${code}`;
-      const detail = stderr.trim() || status;
+      const tidy = run.tidyError ?? ((s: string) => s);
+      const detail = tidy(stderr.trim()) || status;
       reject(new RenderError(`${run.what}: ${detail}`, { cause: new Error(status) }));
     });
   });

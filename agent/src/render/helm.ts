@@ -7,6 +7,14 @@ import { findBinary, runTool } from './exec.ts';
 import { parseYaml } from './parse.ts';
 import type { Checkout } from './paths.ts';
 
+/**
+ * Kubernetes version Helm renders for when the caller does not pass the
+ * cluster's. Helm's own default is v1.20.0, which fails every chart that
+ * sets a modern `kubeVersion` constraint; the agent should pass the version
+ * its cluster reports.
+ */
+export const DEFAULT_KUBE_VERSION = 'v1.34.0';
+
 /** What {@link renderHelm} needs. */
 export interface HelmRun {
   checkout: Checkout;
@@ -15,7 +23,10 @@ export interface HelmRun {
   app: AppSpec;
   /** Override of the binary; default `helm` on PATH. */
   bin?: string;
-  /** Kubernetes version for `.Capabilities.KubeVersion` and chart `kubeVersion` constraints. */
+  /**
+   * Kubernetes version for `.Capabilities.KubeVersion` and chart `kubeVersion`
+   * constraints. Default {@link DEFAULT_KUBE_VERSION}.
+   */
   kubeVersion?: string;
   /** API versions for `.Capabilities.APIVersions.Has`, e.g. `monitoring.coreos.com/v1`. */
   apiVersions?: string[];
@@ -46,7 +57,8 @@ export async function renderHelm(run: HelmRun): Promise<RenderedObject[]> {
     '--include-crds',
     '--skip-tests',
     ...(app.namespace ? ['--namespace', app.namespace] : []),
-    ...(run.kubeVersion ? ['--kube-version', run.kubeVersion] : []),
+    '--kube-version',
+    run.kubeVersion || DEFAULT_KUBE_VERSION,
     ...(run.apiVersions ?? []).flatMap((v) => ['--api-versions', v]),
     ...valuesFiles.flatMap((f) => ['--values', f]),
   ];
@@ -55,6 +67,7 @@ export async function renderHelm(run: HelmRun): Promise<RenderedObject[]> {
     args,
     cwd: checkout.root,
     what: `render ${rel}: helm template`,
+    tidyError: (message) => tidyHelmError(message, chartName, rel),
     prepare: async (tmp) => {
       if (Object.keys(app.helm.values).length === 0) return [];
       // A generated file rather than --set-json: no escaping rules for keys
@@ -108,6 +121,20 @@ async function resolveValuesFiles(checkout: Checkout, dir: string, app: AppSpec)
     files.push(found);
   }
   return files;
+}
+
+/**
+ * Helm names template files `<chart name>/templates/x.yaml`; say where they
+ * are in the repository instead, and drop Helm's advice to use --debug.
+ */
+function tidyHelmError(message: string, chartName: string, chartDir: string): string {
+  const escaped = chartName.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return message
+    .replace(/\s*Use --debug flag to render out invalid YAML\s*$/, '')
+    .replace(
+      new RegExp(`(^|[\\s"'(])${escaped}/(templates|crds|charts)/`, 'g'),
+      `$1${chartDir}/$2/`,
+    );
 }
 
 /**

@@ -6,4 +6,5 @@
 export { render, type RenderOptions, type Renderer } from './render.ts';
 export { RenderError, RenderTimeoutError } from './errors.ts';
 export { DEFAULT_TOOL_TIMEOUT_MS } from './exec.ts';
+export { DEFAULT_KUBE_VERSION } from './helm.ts';
 export { parseYaml, parseJson, type TextOrigin } from './parse.ts';

@@ -1,10 +1,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { classify } from '@driftless/common';
-import type { AppSpec, RenderedObject } from '../model.ts';
+import type { AppSpec, KubeObject, RenderedObject } from '../model.ts';
 import { render, RenderError, RenderTimeoutError } from './index.ts';
 
 const testdata = path.join(import.meta.dirname, 'testdata');
@@ -313,6 +314,226 @@ describe('render: renderer processes', () => {
       await assert.rejects(
         render({ root, app: app({ path: 'app' }), kustomizeBin: bin, signal: controller.signal }),
         /sync cancelled/,
+      );
+    } finally {
+      await rm(root, { recursive: true });
+    }
+  });
+});
+
+/** Skips a suite when a renderer binary is not built yet. */
+function skipUnless(bin: string): { skip?: string } {
+  const found = (process.env['PATH'] ?? '')
+    .split(path.delimiter)
+    .some((dir) => dir && existsSync(path.join(dir, bin)));
+  return found ? {} : { skip: `${bin} not on PATH: run make tools` };
+}
+
+describe('render: kustomize', skipUnless('kustomize'), () => {
+  it('builds an overlay: base, patch, namePrefix, labels and namespace', async () => {
+    const rendered = await render({
+      root: testdata,
+      app: app({ path: 'kustomize/overlays/prod' }),
+    });
+    assert.deepEqual(summary(rendered), [
+      'Service/prod-web <- kustomize build kustomize/overlays/prod',
+      'Deployment/prod-web <- kustomize build kustomize/overlays/prod',
+    ]);
+    const deploy = rendered[1]?.object as KubeObject & { spec: { replicas: number } };
+    assert.equal(deploy.spec.replicas, 3);
+    assert.equal(deploy.metadata.namespace, 'web-prod');
+    assert.deepEqual(deploy.metadata.labels, { env: 'prod' });
+  });
+
+  it('reports kustomize errors, naming the folder', async () => {
+    const root = await tree({ 'a/kustomization.yaml': 'resources:\n  - missing.yaml\n' });
+    try {
+      await rejectsRender(
+        render({ root, app: app({ path: 'a' }) }),
+        /^render a: kustomize build: Error: .*missing\.yaml/s,
+      );
+    } finally {
+      await rm(root, { recursive: true });
+    }
+  });
+
+  it('keeps kustomize inside the kustomization root', async () => {
+    const root = await tree({
+      'shared/extra.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\n',
+      'a/kustomization.yaml': 'resources:\n  - ../shared/extra.yaml\n',
+    });
+    try {
+      await rejectsRender(
+        render({ root, app: app({ path: 'a' }) }),
+        /^render a: kustomize build: .*security; file .* is not in or below/s,
+      );
+    } finally {
+      await rm(root, { recursive: true });
+    }
+  });
+});
+
+/** A chart as a repository would hold it, with a values file kept outside the chart. */
+const CHART = {
+  'apps/web/chart/Chart.yaml':
+    'apiVersion: v2\nname: web\nversion: 0.1.0\nkubeVersion: ">=1.28.0-0"\n',
+  'apps/web/chart/values.yaml':
+    'replicas: 1\nimage: ghcr.io/example/web:2.0.0\nservice:\n  port: 80\n',
+  'apps/web/chart/templates/_helpers.tpl':
+    '{{- define "web.fullname" -}}{{ .Release.Name }}-{{ .Chart.Name }}{{- end }}\n',
+  'apps/web/chart/templates/deployment.yaml': [
+    'apiVersion: apps/v1',
+    'kind: Deployment',
+    'metadata:',
+    '  name: {{ include "web.fullname" . }}',
+    '  namespace: {{ .Release.Namespace }}',
+    '  annotations:',
+    '    kube-version: {{ .Capabilities.KubeVersion.Version | quote }}',
+    'spec:',
+    '  replicas: {{ .Values.replicas }}',
+    '  selector:',
+    '    matchLabels: {app: web}',
+    '  template:',
+    '    metadata:',
+    '      labels: {app: web}',
+    '    spec:',
+    '      containers:',
+    '        - name: web',
+    '          image: {{ .Values.image }}',
+    '',
+  ].join('\n'),
+  'apps/web/chart/templates/service.yaml': [
+    'apiVersion: v1',
+    'kind: Service',
+    'metadata:',
+    '  name: {{ include "web.fullname" . }}',
+    'spec:',
+    '  selector: {app: web}',
+    '  ports:',
+    '    - port: {{ .Values.service.port }}',
+    '',
+  ].join('\n'),
+  'apps/web/chart/templates/tests/test-connection.yaml': [
+    'apiVersion: v1',
+    'kind: Pod',
+    'metadata:',
+    '  name: test-connection',
+    '  annotations:',
+    '    helm.sh/hook: test',
+    'spec:',
+    '  containers: [{name: t, image: busybox}]',
+    '',
+  ].join('\n'),
+  'apps/web/chart/crds/widgets.yaml': [
+    'apiVersion: apiextensions.k8s.io/v1',
+    'kind: CustomResourceDefinition',
+    'metadata:',
+    '  name: widgets.example.com',
+    'spec:',
+    '  group: example.com',
+    '  scope: Namespaced',
+    '  names: {kind: Widget, plural: widgets}',
+    '  versions: [{name: v1, served: true, storage: true, schema: {openAPIV3Schema: {type: object}}}]',
+    '',
+  ].join('\n'),
+  'values/prod.yaml': 'replicas: 3\n',
+};
+
+describe('render: helm', skipUnless('helm'), () => {
+  const helmApp = (helm: Partial<AppSpec['helm']> = {}) =>
+    app({
+      path: 'apps/web/chart',
+      namespace: 'web',
+      helm: { releaseName: 'web-prod', valuesFiles: [], values: {}, ...helm },
+    });
+
+  it('templates a chart with release name, namespace, values files and values', async () => {
+    const root = await tree(CHART);
+    try {
+      const rendered = await render({
+        root,
+        app: helmApp({ valuesFiles: ['values/prod.yaml'], values: { service: { port: 8080 } } }),
+        kubeVersion: 'v1.33.2',
+      });
+      assert.deepEqual(summary(rendered), [
+        'CustomResourceDefinition/widgets.example.com <- apps/web/chart/crds/widgets.yaml',
+        'Service/web-prod-web <- apps/web/chart/templates/service.yaml',
+        'Deployment/web-prod-web <- apps/web/chart/templates/deployment.yaml',
+      ]);
+      const [, svc, deploy] = rendered.map((r) => r.object as KubeObject & { spec: never });
+      assert.equal(
+        (deploy?.spec as { replicas: number }).replicas,
+        3,
+        'values file over values.yaml',
+      );
+      assert.equal(deploy?.metadata.namespace, 'web');
+      assert.equal(deploy?.metadata.annotations?.['kube-version'], 'v1.33.2');
+      assert.deepEqual(
+        (svc?.spec as { ports: unknown[] }).ports,
+        [{ port: 8080 }],
+        'app values last',
+      );
+    } finally {
+      await rm(root, { recursive: true });
+    }
+  });
+
+  it('defaults the release name to the app name and finds values files next to the chart', async () => {
+    const root = await tree({ ...CHART, 'apps/web/chart/values-small.yaml': 'replicas: 2\n' });
+    try {
+      const rendered = await render({
+        root,
+        app: helmApp({ releaseName: '', valuesFiles: ['values-small.yaml'] }),
+      });
+      const deploy = rendered.find((r) => r.object.kind === 'Deployment')?.object;
+      assert.equal(deploy?.metadata.name, 'web-web');
+      assert.equal((deploy?.['spec'] as { replicas: number }).replicas, 2);
+    } finally {
+      await rm(root, { recursive: true });
+    }
+  });
+
+  it('refuses values files outside the checkout, and names missing ones', async () => {
+    const root = await tree(CHART);
+    try {
+      await rejectsRender(
+        render({ root, app: helmApp({ valuesFiles: ['../../../../../etc/passwd'] }) }),
+        /values file \.\.\/\.\.\/\.\.\/\.\.\/\.\.\/etc\/passwd of app web is outside the checkout/,
+      );
+      await rejectsRender(
+        render({ root, app: helmApp({ valuesFiles: ['values/staging.yaml'] }) }),
+        /values file values\/staging\.yaml of app web not found in apps\/web\/chart or at the repository root/,
+      );
+    } finally {
+      await rm(root, { recursive: true });
+    }
+  });
+
+  it('reports template errors, naming the chart', async () => {
+    const root = await tree({
+      ...CHART,
+      'apps/web/chart/templates/broken.yaml': 'value: {{ .Values.missing.deeper }}\n',
+    });
+    try {
+      await rejectsRender(
+        render({ root, app: helmApp() }),
+        /^render apps\/web\/chart: helm template: Error: template: apps\/web\/chart\/templates\/broken\.yaml:1:.*nil pointer/s,
+      );
+    } finally {
+      await rm(root, { recursive: true });
+    }
+  });
+
+  it('names the template that renders invalid YAML', async () => {
+    const root = await tree({
+      ...CHART,
+      'apps/web/chart/templates/cm.yaml':
+        'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n  a: b: c\n',
+    });
+    try {
+      await rejectsRender(
+        render({ root, app: helmApp() }),
+        /^render apps\/web\/chart: helm template: Error: YAML parse error on apps\/web\/chart\/templates\/cm\.yaml: /,
       );
     } finally {
       await rm(root, { recursive: true });

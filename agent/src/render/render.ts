@@ -21,7 +21,7 @@ export interface RenderOptions {
   helmBin?: string;
   /** Limit of one `kustomize build` or `helm template`, in ms. Default 60 000. */
   timeoutMs?: number;
-  /** Cluster version given to Helm (`--kube-version`), e.g. `v1.33.0`. Default: Helm's own. */
+  /** Cluster version given to Helm (`--kube-version`), e.g. `v1.33.0`. Default `DEFAULT_KUBE_VERSION`. */
   kubeVersion?: string;
   /** API versions the cluster serves, given to Helm (`--api-versions`). Default none. */
   apiVersions?: string[];
