@@ -276,6 +276,17 @@ describe('GitSource', () => {
     );
   });
 
+  it('gives every request the abort signal and the idle timeout', async () => {
+    const dir = workDirWith(SHA, { 'a.yaml': 'a' });
+    const { http, requests } = fakeHttp(() => ({ body: lsRefsAnswer({ 'refs/heads/main': SHA }) }));
+    const controller = new AbortController();
+    await new GitSource({ url: URL, branch: 'main', dir, http, idleTimeoutMs: 1234 }).sync(
+      controller.signal,
+    );
+    assert.equal(requests[0]?.signal, controller.signal);
+    assert.deepEqual(requests[0]?.fetchOptions, { timeout: 1234 });
+  });
+
   it('runs one sync at a time: overlapping calls share it', async () => {
     const dir = workDirWith(SHA, { 'a.yaml': 'a' });
     const { http, requests } = fakeHttp(() => ({ body: lsRefsAnswer({ 'refs/heads/main': SHA }) }));

@@ -69,6 +69,12 @@ export interface GitSourceOptions {
   http?: HttpClient;
   /** Complete checkouts kept on disk, the current one included; at least 1. Default 2. */
   keepCheckouts?: number;
+  /**
+   * A request whose connection stays silent this long fails (transient), so a
+   * server that stops answering cannot hang a sync. It bounds silence, not
+   * the whole fetch; bound that with the AbortSignal. Default 60 s.
+   */
+  idleTimeoutMs?: number;
 }
 
 /** A checkout on disk. */
@@ -114,6 +120,7 @@ interface Resolved {
   logger: Logger | undefined;
   http: HttpClient;
   keep: number;
+  idleTimeoutMs: number;
 }
 
 function resolveOptions(o: GitSourceOptions): Resolved {
@@ -152,13 +159,24 @@ function resolveOptions(o: GitSourceOptions): Resolved {
     logger: o.logger,
     http: o.http ?? nodeHttp,
     keep: Math.max(1, o.keepCheckouts ?? 2),
+    idleTimeoutMs: o.idleTimeoutMs ?? 60_000,
   };
 }
 
-/** Binds an abort signal to every request of one operation (isomorphic-git's fetch takes none). */
-function withSignal(http: HttpClient, signal: AbortSignal | undefined): HttpClient {
-  if (!signal) return http;
-  return { request: (req) => http.request({ ...req, signal }) };
+/**
+ * The transport of one operation: every request carries the operation's abort
+ * signal (isomorphic-git's clone takes none) and the idle timeout, which the
+ * Node client applies to the socket.
+ */
+function transport(o: Resolved, signal: AbortSignal | undefined): HttpClient {
+  return {
+    request: (req) =>
+      o.http.request({
+        ...req,
+        signal,
+        fetchOptions: { ...(req.fetchOptions as object | undefined), timeout: o.idleTimeoutMs },
+      }),
+  };
 }
 
 /**
@@ -206,7 +224,7 @@ export class GitSource {
     let result;
     try {
       result = await lsRemoteRef({
-        http: withSignal(this.#o.http, signal),
+        http: transport(this.#o, signal),
         url: this.#o.url,
         ref,
         headers: this.#o.headers,
@@ -337,7 +355,7 @@ export class GitSource {
     try {
       await clone({
         fs,
-        http: withSignal(this.#o.http, signal),
+        http: transport(this.#o, signal),
         dir: tmp,
         url: this.#o.url,
         ref: this.#o.branch,
