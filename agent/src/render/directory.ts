@@ -28,7 +28,12 @@ export async function renderDirectory(
   const rendered: RenderedObject[] = [];
   for (const { file, source } of sources) {
     signal?.throwIfAborted();
-    const text = await readFile(file, 'utf8');
+    const text = await readFile(file, 'utf8').catch((err: unknown) => {
+      throw new RenderError(`render ${source}: cannot read: ${(err as Error).message}`, {
+        file: source,
+        cause: err,
+      });
+    });
     const objects = file.endsWith('.json')
       ? parseJson(text, { file: source })
       : parseYaml(text, { file: source });

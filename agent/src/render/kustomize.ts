@@ -49,6 +49,8 @@ export async function renderKustomize(run: KustomizeRun): Promise<RenderedObject
     args: ['build', rel, '--load-restrictor', 'LoadRestrictionsRootOnly'],
     cwd: run.checkout.root,
     what: `render ${rel}: kustomize build`,
+    // kustomize names files by absolute path; the checkout's location means nothing to the author.
+    tidyError: (message) => message.replaceAll(`${run.checkout.root}/`, ''),
     network: allowRemote,
     ...(run.timeoutMs === undefined ? {} : { timeoutMs: run.timeoutMs }),
     ...(run.signal === undefined ? {} : { signal: run.signal }),

@@ -460,16 +460,16 @@ describe('render: helm', skipUnless('helm'), () => {
         'Service/web-prod-web <- apps/web/chart/templates/service.yaml',
         'Deployment/web-prod-web <- apps/web/chart/templates/deployment.yaml',
       ]);
-      const [, svc, deploy] = rendered.map((r) => r.object as KubeObject & { spec: never });
+      const [, svc, deploy] = rendered.map((r) => r.object);
       assert.equal(
-        (deploy?.spec as { replicas: number }).replicas,
+        (deploy?.['spec'] as { replicas: number }).replicas,
         3,
         'values file over values.yaml',
       );
       assert.equal(deploy?.metadata.namespace, 'web');
       assert.equal(deploy?.metadata.annotations?.['kube-version'], 'v1.33.2');
       assert.deepEqual(
-        (svc?.spec as { ports: unknown[] }).ports,
+        (svc?.['spec'] as { ports: unknown[] }).ports,
         [{ port: 8080 }],
         'app values last',
       );
