@@ -281,7 +281,7 @@ export class GitSource {
       if (!before) throw error;
       this.#o.logger?.warn(
         { revision: before.revision, err: errorMessage(error), errorClass: error.errorClass },
-        'git unavailable; using the last good checkout',
+        'cannot fetch from git; using the last good checkout',
       );
       return result({ ...before, changed: false, fromCache: true, error });
     }
@@ -341,7 +341,10 @@ export class GitSource {
     }
     await this.#writeCurrent(revision);
     this.#current = { revision, dir: target };
-    await this.#prune();
+    // The switch is done; failing to tidy up must not turn it into a failed sync.
+    await this.#prune().catch((err: unknown) =>
+      this.#o.logger?.warn({ err: errorMessage(err) }, 'could not remove old checkouts'),
+    );
     return this.#current;
   }
 
