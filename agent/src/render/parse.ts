@@ -30,10 +30,10 @@ export function parseYaml(text: string, origin: TextOrigin): KubeObject[] {
     // octal 420 (defaultMode) and `yes` is true. YAML 1.2 would silently
     // change both, so read what kubectl reads.
     version: '1.1',
-    // ...except timestamps: Kubernetes keeps them as strings, YAML 1.1
-    // would turn them into Date objects that serialise differently.
+    // ...except base-60 numbers (`12:30` would become 750) and timestamps
+    // (Date objects): Kubernetes' YAML library keeps both as strings.
     customTags: (tags) =>
-      tags.filter((t) => t !== 'timestamp' && (typeof t === 'string' || t.tag !== TIMESTAMP)),
+      tags.filter((t) => typeof t === 'string' || (t.format !== 'TIME' && t.tag !== TIMESTAMP)),
   });
 }
 

@@ -75,6 +75,19 @@ describe('render: plain directory', () => {
     assert.equal(deploy.spec.template.spec.volumes[0]?.configMap.defaultMode, 0o644);
   });
 
+  it('keeps times and dates as strings, as Kubernetes does', async () => {
+    const root = await tree({
+      'a/cm.yaml':
+        'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  at: 12:30\n  day: 2025-05-02\n',
+    });
+    try {
+      const [cm] = await render({ root, app: app({ path: 'a' }) });
+      assert.deepEqual(cm?.object['data'], { at: '12:30', day: '2025-05-02' });
+    } finally {
+      await rm(root, { recursive: true });
+    }
+  });
+
   it('renders a single file path', async () => {
     const rendered = await render({ root: testdata, app: app({ path: 'plain/app/deploy.yaml' }) });
     assert.equal(rendered.length, 2);
