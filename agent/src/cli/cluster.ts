@@ -1,0 +1,60 @@
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import path from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
+import { errorMessage, TerminalError } from '@driftless/common';
+import { KubeClient } from '../kube/index.ts';
+import { UsageError } from './io.ts';
+
+/**
+ * The kubeconfig a command uses: `--kubeconfig` (whose environment variable
+ * is KUBECONFIG, as for kubectl), else `~/.kube/config`, else the pod's
+ * service account when running in a cluster. Undefined when there is none.
+ */
+export function loadKubeConfig(flag: string, env: NodeJS.ProcessEnv): KubeConfig | undefined {
+  const kubeConfig = new KubeConfig();
+  const files = flag.split(path.delimiter).filter(Boolean);
+  const home = path.join(env['HOME'] || homedir(), '.kube', 'config');
+  try {
+    if (files.length > 0) {
+      const missing = files.filter((f) => !existsSync(f));
+      if (missing.length === files.length) {
+        throw new UsageError(`kubeconfig ${files.join(path.delimiter)}: no such file`);
+      }
+      // KUBECONFIG may list several files; like kubectl, merge them and let
+      // the first file that sets the current context win.
+      for (const [i, file] of files.filter((f) => existsSync(f)).entries()) {
+        if (i === 0) {
+          kubeConfig.loadFromFile(file);
+          continue;
+        }
+        const more = new KubeConfig();
+        more.loadFromFile(file);
+        kubeConfig.mergeConfig(more, kubeConfig.getCurrentContext() !== '');
+      }
+    } else if (existsSync(home)) {
+      kubeConfig.loadFromFile(home);
+    } else if (env['KUBERNETES_SERVICE_HOST']) {
+      kubeConfig.loadFromCluster();
+    } else {
+      return undefined;
+    }
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    throw new TerminalError(`read kubeconfig: ${errorMessage(err)}`, { cause: err });
+  }
+  if (!kubeConfig.getCurrentCluster()) {
+    throw new TerminalError('kubeconfig has no current context with a cluster');
+  }
+  return kubeConfig;
+}
+
+/** A client for the current context of `kubeConfig`, naming the server in errors. */
+export async function connect(kubeConfig: KubeConfig, timeoutMs = 30_000): Promise<KubeClient> {
+  return KubeClient.fromKubeConfig(kubeConfig, { timeoutMs, maxSockets: 8 });
+}
+
+/** `server (context name)`, how messages name the cluster a command talks to. */
+export function describeCluster(kubeConfig: KubeConfig): string {
+  return `${kubeConfig.getCurrentCluster()?.server ?? '?'} (context ${kubeConfig.getCurrentContext()})`;
+}

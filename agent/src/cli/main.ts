@@ -1,0 +1,118 @@
+import { errorMessage, FlagError } from '@driftless/common';
+import { GuardError } from '../guard/index.ts';
+import { diffCommand } from './diff-command.ts';
+import { exportCommand } from './export-command.ts';
+import { ExitCode, UsageError, type CliIo } from './io.ts';
+import { renderCommand } from './render-command.ts';
+
+/** `--help` of `driftless-agent` itself. */
+export const TOP_HELP = `Usage: driftless-agent <command> [flags]
+
+The Driftless agent. In a cluster it runs "run", which follows the cluster's
+folder in Git and keeps the cluster in sync with it. On a workstation the
+same engine shows what a sync would do, without changing anything.
+
+Commands:
+  run                     Run the agent in a cluster: pull from Git, reconcile, watch drift, report to the hub.
+  render PATH             Print the manifests a folder renders to, after the checks the agent makes.
+  diff PATH               Show what a sync of a folder would change in the current kubeconfig's cluster.
+  export --namespace NS   Print what runs in a namespace as clean manifests, to bring it into Git.
+  help [COMMAND]          Show this help, or the help of a command.
+
+Every flag can also be set by an environment variable, DRIFTLESS_ and the
+flag's name (--allowed-namespaces is DRIFTLESS_ALLOWED_NAMESPACES); a flag
+wins over its variable. Run "driftless-agent COMMAND --help" for a command's
+flags. Set LOG_LEVEL=debug to see stack traces of errors.
+`;
+
+type Command = (argv: readonly string[], io: CliIo) => Promise<number>;
+
+/** `run` is loaded only when used: it pulls in the whole engine and telemetry. */
+const runCommand: Command = async (argv) => {
+  const { runAgent } = await import('../run.ts');
+  return runAgent([...argv]);
+};
+
+const COMMANDS: Record<string, Command> = {
+  run: runCommand,
+  render: renderCommand,
+  diff: diffCommand,
+  export: exportCommand,
+};
+
+/**
+ * The `driftless-agent` command: dispatches to a subcommand and turns what
+ * it throws into an exit code — 2 with the reason for a wrong command line,
+ * 1 with the message (a stack trace only when LOG_LEVEL=debug) for anything
+ * that failed at run time.
+ */
+export async function main(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined) {
+    io.stderr.write(TOP_HELP);
+    return ExitCode.usage;
+  }
+  if (name === '-h' || name === '--help') {
+    io.stdout.write(TOP_HELP);
+    return ExitCode.ok;
+  }
+  if (name === 'help') {
+    const topic = rest[0];
+    if (topic === undefined) {
+      io.stdout.write(TOP_HELP);
+      return ExitCode.ok;
+    }
+    return main([topic, '--help'], io);
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    const what = name.startsWith('-') ? `unknown flag ${name}` : `unknown command "${name}"`;
+    io.stderr.write(
+      `error: ${what}; commands are ${Object.keys(COMMANDS).join(', ')} (see driftless-agent --help)\n`,
+    );
+    return ExitCode.usage;
+  }
+  try {
+    return await command(rest, io);
+  } catch (err) {
+    return reportError(err, name, io);
+  }
+}
+
+/** Prints an error the way people read it and returns the exit code for it. */
+function reportError(err: unknown, command: string, io: CliIo): number {
+  if (err instanceof FlagError || err instanceof UsageError) {
+    io.stderr.write(`error: ${err.message} (see driftless-agent ${command} --help)\n`);
+    return ExitCode.usage;
+  }
+  if (io.signal?.aborted) {
+    io.stderr.write('error: interrupted\n');
+    return 130; // the shell's code for a command ended by SIGINT
+  }
+  if (err instanceof GuardError) {
+    // One line per problem: the single-line message is made for logs.
+    const count = err.problems.length === 1 ? '1 problem' : `${err.problems.length} problems`;
+    io.stderr.write(
+      `error: the guard refused the objects (${count}):\n${err.problems.map((p) => `  - ${p}\n`).join('')}`,
+    );
+  } else {
+    io.stderr.write(`error: ${errorMessage(err)}\n`);
+  }
+  if (/^(debug|trace)$/i.test(io.env['LOG_LEVEL'] ?? '') && err instanceof Error && err.stack) {
+    io.stderr.write(`${err.stack}\n`);
+  }
+  return ExitCode.error;
+}
+
+/** The real process as a {@link CliIo}; Ctrl-C aborts the signal instead of killing mid-request. */
+export function processIo(): CliIo {
+  const controller = new AbortController();
+  process.once('SIGINT', () => controller.abort(new Error('interrupted')));
+  return {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+    cwd: process.cwd(),
+    signal: controller.signal,
+  };
+}

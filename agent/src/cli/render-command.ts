@@ -1,0 +1,120 @@
+import { flagsHelp, isRetryable, type FlagSpec } from '@driftless/common';
+import type { ScopeResolver } from '../guard/index.ts';
+import type { KubeClient } from '../kube/index.ts';
+import { connect, describeCluster, loadKubeConfig } from './cluster.ts';
+import { desiredObjects, localApp, renderFlags } from './desired.ts';
+import { CLI_ENV_PREFIX, ExitCode, parseCommandFlags, UsageError, type CliIo } from './io.ts';
+import { formatObjects, outputFlag, outputFormat } from './output.ts';
+import { OfflineScopes } from './scopes.ts';
+
+/** Flags of `render`. */
+export const renderCommandFlags = {
+  ...renderFlags,
+  output: outputFlag,
+  offline: {
+    type: 'boolean',
+    default: false,
+    help: 'Do not contact a cluster: tell namespaced from cluster-scoped kinds with the built-in table, taking unknown kinds as namespaced.',
+  },
+  kubeconfig: {
+    type: 'string',
+    default: '',
+    env: 'KUBECONFIG',
+    help: 'The kubeconfig whose current cluster tells the scopes of kinds, custom ones included; empty means ~/.kube/config, and without one the command works offline.',
+  },
+} as const satisfies FlagSpec;
+
+/** `--help` of `render`. */
+export function renderHelp(): string {
+  return `Usage: driftless-agent render PATH [flags]
+
+Prints the manifests the folder PATH renders to, after the same checks the
+agent makes before a sync (the guard): plain YAML and JSON files, a
+Kustomize overlay or a Helm chart, found out from what PATH holds. Objects
+get their default namespace and the labels the agent sets. Nothing in a
+cluster is changed; a cluster, when one is configured, is only asked which
+kinds it serves.
+
+Examples:
+  driftless-agent render apps/podinfo/overlays/prod
+  driftless-agent render charts/web --values charts/web/values-prod.yaml -n web -o json
+  driftless-agent render manifests --offline | kubectl apply --dry-run=server -f -
+
+Flags:
+${flagsHelp(renderCommandFlags, CLI_ENV_PREFIX)}
+`;
+}
+
+/**
+ * A resolver that asks the cluster, and falls back to the built-in table
+ * (with a warning) when the cluster cannot be reached: `render` is mostly
+ * used at a desk, where a stale kubeconfig should not stop it.
+ */
+class ClusterOrOfflineScopes implements ScopeResolver {
+  #client: KubeClient | undefined;
+  readonly #offline: OfflineScopes;
+  readonly #warn: (message: string) => void;
+  readonly #server: string;
+
+  constructor(client: KubeClient, server: string, warn: (message: string) => void) {
+    this.#client = client;
+    this.#server = server;
+    this.#warn = warn;
+    this.#offline = new OfflineScopes(warn);
+  }
+
+  async scopeOf(apiVersion: string, kind: string) {
+    if (this.#client) {
+      try {
+        return await this.#client.scopeOf(apiVersion, kind);
+      } catch (err) {
+        if (!isRetryable(err)) throw err;
+        this.#warn(`cluster ${this.#server} cannot be reached, rendering offline`);
+        this.#client = undefined;
+      }
+    }
+    return this.#offline.scopeOf(apiVersion, kind);
+  }
+}
+
+/** `driftless-agent render PATH`: prints the guarded manifests of a folder. */
+export async function renderCommand(argv: readonly string[], io: CliIo): Promise<number> {
+  const parsed = parseCommandFlags(renderCommandFlags, argv, io.env, [
+    'values',
+    'allowedNamespaces',
+  ]);
+  if (parsed.help) {
+    io.stdout.write(renderHelp());
+    return ExitCode.ok;
+  }
+  const { values } = parsed;
+  const format = outputFormat(values.output);
+  const local = localApp(onePath(parsed.positionals), values, io.cwd);
+  const warn = (message: string) => io.stderr.write(`warning: ${message}\n`);
+
+  const kubeConfig = values.offline ? undefined : loadKubeConfig(values.kubeconfig, io.env);
+  let client: KubeClient | undefined;
+  let scopes: ScopeResolver;
+  if (kubeConfig) {
+    client = await connect(kubeConfig, 10_000);
+    scopes = new ClusterOrOfflineScopes(client, describeCluster(kubeConfig), warn);
+  } else {
+    scopes = new OfflineScopes(warn);
+  }
+  try {
+    const objects = await desiredObjects(local, scopes, io.signal);
+    if (objects.length === 0) warn(`${local.app.path} rendered no objects`);
+    io.stdout.write(formatObjects(objects, format));
+    return ExitCode.ok;
+  } finally {
+    client?.close();
+  }
+}
+
+/** The single PATH argument of `render` and `diff`. */
+export function onePath(positionals: readonly string[]): string | undefined {
+  if (positionals.length > 1) {
+    throw new UsageError(`expected one PATH, got ${positionals.length}: ${positionals.join(' ')}`);
+  }
+  return positionals[0];
+}
