@@ -80,6 +80,7 @@ export async function runAgent(argv: string[]): Promise<number> {
     logger,
     pollIntervalMs: options.pollIntervalMs,
     concurrency: options.applyConcurrency,
+    defaultHealthTimeoutMs: options.healthTimeoutMs,
   });
 
   const stopped = new Promise<void>((resolve) => {

@@ -5,6 +5,7 @@ import { Backoff, errorMessage, systemClock, type Clock, type Logger } from '@dr
 import { type AppSpec, type ClusterConfig, type KubeObject } from '../model.ts';
 import type { KubeClient } from '../kube/index.ts';
 import { parseClusterConfig } from '../config/index.ts';
+import { resolveInCheckout } from '../source/index.ts';
 import { planApp } from '../plan/index.ts';
 import { pruneObjects } from '../apply/index.ts';
 import type { InventoryStore } from '../inventory/index.ts';
@@ -63,6 +64,10 @@ export interface AgentOptions {
   concurrency?: number;
   /** Health poll interval while a sync waits. Default 1 s. */
   healthPollMs?: number;
+  /** Health timeout of apps whose driftless.yaml entry sets none. Default 5 minutes. */
+  defaultHealthTimeoutMs?: number;
+  /** Upper bound of one Git sync (a hung server must not stall reconciling). Default 5 minutes. */
+  fetchTimeoutMs?: number;
 }
 
 /** What the agent knows about one app between syncs. */
@@ -201,7 +206,9 @@ export class Agent {
     const { logger } = this.#o;
     const signal = this.#abort.signal;
     const fetchStart = this.#clock.now();
-    const checkout = await this.#o.source.sync(signal);
+    const checkout = await this.#o.source.sync(
+      AbortSignal.any([signal, AbortSignal.timeout(this.#o.fetchTimeoutMs ?? 300_000)]),
+    );
     const fetch = {
       startedAt: fetchStart,
       finishedAt: this.#clock.now(),
@@ -256,12 +263,19 @@ export class Agent {
     if (this.#config?.revision === checkout.revision) return '';
     const file = path.posix.join(this.#o.clusterPath, 'driftless.yaml');
     try {
-      const text = await readFile(path.join(checkout.dir, file), 'utf8').catch((err: unknown) => {
-        throw new Error(
-          `cannot read ${file} at ${checkout.revision.slice(0, 7)}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : errorMessage(err)}`,
-        );
-      });
-      this.#config = { config: parseClusterConfig(text, file), revision: checkout.revision };
+      const text = await readFile(await resolveInCheckout(checkout, file), 'utf8').catch(
+        (err: unknown) => {
+          throw new Error(
+            `cannot read ${file} at ${checkout.revision.slice(0, 7)}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : errorMessage(err)}`,
+          );
+        },
+      );
+      this.#config = {
+        config: parseClusterConfig(text, file, {
+          defaultHealthTimeoutMs: this.#o.defaultHealthTimeoutMs,
+        }),
+        revision: checkout.revision,
+      };
       return '';
     } catch (err) {
       const message = errorMessage(err);
