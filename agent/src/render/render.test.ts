@@ -133,6 +133,25 @@ describe('render: plain directory', () => {
     }
   });
 
+  it('refuses a YAML alias bomb', async () => {
+    const bomb = ['a: &a [x, x, x, x, x, x, x, x, x, x]']
+      .concat(
+        ['b', 'c', 'd', 'e', 'f'].map(
+          (k, i) => `${k}: &${k} [${Array(10).fill(`*${'abcde'[i]}`).join(', ')}]`,
+        ),
+      )
+      .join('\n');
+    const root = await tree({ 'a/bomb.yaml': `${bomb}\n` });
+    try {
+      await rejectsRender(
+        render({ root, app: app({ path: 'a' }) }),
+        /^render a\/bomb\.yaml:1:1: .*alias/i,
+      );
+    } finally {
+      await rm(root, { recursive: true });
+    }
+  });
+
   it('names a missing path', async () => {
     await rejectsRender(
       render({ root: testdata, app: app({ path: 'apps/nope' }) }),
@@ -282,6 +301,26 @@ describe('render: renderer processes', () => {
       assert.equal(cm?.source, 'kustomize build app');
     } finally {
       delete process.env['DRIFTLESS_TEST_SECRET'];
+      await rm(root, { recursive: true });
+    }
+  });
+
+  it('lets remote resources through when the app allows them', async () => {
+    const { root, bin } = await fakeTool(
+      '#!/bin/sh\necho "apiVersion: v1"\necho "kind: ConfigMap"\necho "metadata: {name: remote}"\n',
+    );
+    try {
+      await writeFile(
+        path.join(root, 'app', 'kustomization.yaml'),
+        'resources:\n  - https://github.com/example/platform//deploy?ref=v1\n',
+      );
+      const rendered = await render({
+        root,
+        app: app({ path: 'app', kustomize: { allowRemoteResources: true } }),
+        kustomizeBin: bin,
+      });
+      assert.deepEqual(summary(rendered), ['ConfigMap/remote <- kustomize build app']);
+    } finally {
       await rm(root, { recursive: true });
     }
   });
