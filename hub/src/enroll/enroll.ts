@@ -65,6 +65,7 @@ export class Enroller {
     limiter.check(peer, 'enroll');
     const what = `enroll cluster ${input.clusterName.slice(0, 63) || '(empty name)'}`;
     checkClusterName(input.clusterName);
+    if (!input.token) throw new InvalidArgumentError(`${what}: token is empty`);
     if (!input.csrPem) throw new InvalidArgumentError(`${what}: csr_pem is empty`);
     checkLabels(input.labels, what);
 
@@ -123,6 +124,7 @@ export class Enroller {
       cluster: token.cluster,
       // Labels the person put on the token win over what the agent claims.
       labels: { ...input.labels, ...token.labels },
+      adminLabels: token.labels,
       agentVersion: input.agentVersion,
       certificate: {
         serial: issued.serial,

@@ -77,17 +77,24 @@ export interface LinkServerOptions {
   clock?: Clock;
 }
 
-/** A CertificateProvider that hands grpc-js fixed PEMs (the CA never changes while running). */
+/**
+ * A CertificateProvider that hands grpc-js fixed PEMs (the CA never changes while running).
+ * Listeners are called on the next tick: grpc-js registers them before it registers the
+ * server's watcher, so a synchronous update would reach nobody.
+ */
 function staticProvider(update: {
   ca?: Buffer;
   cert?: Buffer;
   key?: Buffer;
 }): grpc.experimental.CertificateProvider {
   return {
-    addCaCertificateListener: (l) => l(update.ca ? { caCertificate: update.ca } : null),
+    addCaCertificateListener: (l) =>
+      setImmediate(() => l(update.ca ? { caCertificate: update.ca } : null)),
     removeCaCertificateListener: () => undefined,
     addIdentityCertificateListener: (l) =>
-      l(update.cert && update.key ? { certificate: update.cert, privateKey: update.key } : null),
+      setImmediate(() =>
+        l(update.cert && update.key ? { certificate: update.cert, privateKey: update.key } : null),
+      ),
     removeIdentityCertificateListener: () => undefined,
   };
 }
@@ -228,7 +235,11 @@ export class LinkServer {
     const fail = (err: unknown) => {
       if (closed) return;
       closed = true;
-      const e = toServiceError(err);
+      const given = err as { code?: unknown; details?: unknown };
+      const e =
+        typeof given.code === 'number' && typeof given.details === 'string'
+          ? (err as Partial<grpc.ServiceError>)
+          : toServiceError(err);
       metrics.rpcs.inc({ method: 'Connect', code: grpc.status[e.code ?? grpc.status.INTERNAL] });
       call.emit('error', e);
     };
@@ -256,7 +267,9 @@ export class LinkServer {
     let helloSeen = false;
     let lastTouch = 0;
     try {
-      for await (const raw of call) {
+      // destroyOnReturn false: leaving the loop on an error must not destroy the call before
+      // its status (e.g. INVALID_ARGUMENT with the reason) is sent.
+      for await (const raw of call.iterator({ destroyOnReturn: false })) {
         if (closed) break;
         const msg = raw as AgentMessage;
         const body = msg.body;

@@ -21,6 +21,8 @@ export const MIGRATIONS: readonly Migration[] = [
 CREATE TABLE clusters (
   name TEXT PRIMARY KEY,
   labels_json TEXT NOT NULL DEFAULT '{}',
+  -- Labels a person put on the enrollment token; they win over what the agent reports.
+  admin_labels_json TEXT NOT NULL DEFAULT '{}',
   agent_version TEXT NOT NULL DEFAULT '',
   connected INTEGER NOT NULL DEFAULT 0,
   last_seen_ms BIGINT NOT NULL DEFAULT 0,

@@ -44,7 +44,10 @@ export interface HistoryQuery {
 export interface EnrollmentCompletion {
   tokenId: string;
   cluster: string;
+  /** The cluster's labels now: the agent's, overridden by `adminLabels`. */
   labels: Labels;
+  /** Labels from the token (set by a person); they survive the agent's Hello. */
+  adminLabels: Labels;
   agentVersion: string;
   certificate: Omit<CertificateRecord, 'revokedMs' | 'cluster'>;
   nowMs: number;
@@ -86,7 +89,10 @@ export interface Store {
   listClusters(selector?: SelectorTerm[]): Promise<ClusterRecord[]>;
   /** Revokes the cluster and every certificate issued to it. */
   revokeCluster(name: string, nowMs: number, audit: AuditEntry): Promise<void>;
-  /** Records a Hello: version, labels, connected; apps not in `apps` are marked gone. */
+  /**
+   * Records a Hello: version, connected, labels (the agent's, with the token's
+   * labels winning); apps not in `apps` are marked gone.
+   */
   recordHello(
     name: string,
     hello: { agentVersion: string; labels: Labels; apps: string[] },
@@ -363,10 +369,12 @@ export async function createSqlStore(db: Db): Promise<Store> {
         );
         if (used.changes !== 1) return false;
         await q.run(
-          `INSERT INTO clusters (name, labels_json, agent_version, enrolled_ms, revoked_ms) VALUES (?, ?, ?, ?, 0)
+          `INSERT INTO clusters (name, labels_json, admin_labels_json, agent_version, enrolled_ms, revoked_ms)
+           VALUES (?, ?, ?, ?, ?, 0)
            ON CONFLICT (name) DO UPDATE SET labels_json = excluded.labels_json,
-             agent_version = excluded.agent_version, enrolled_ms = excluded.enrolled_ms, revoked_ms = 0`,
-          [c.cluster, json(c.labels), c.agentVersion, c.nowMs],
+             admin_labels_json = excluded.admin_labels_json, agent_version = excluded.agent_version,
+             enrolled_ms = excluded.enrolled_ms, revoked_ms = 0`,
+          [c.cluster, json(c.labels), json(c.adminLabels), c.agentVersion, c.nowMs],
         );
         await replaceLabels(q, c.cluster, c.labels);
         await q.run(
@@ -411,11 +419,14 @@ export async function createSqlStore(db: Db): Promise<Store> {
       }),
     recordHello: (name, hello, nowMs) =>
       db.tx(async (q) => {
+        const row = await q.get<R>('SELECT admin_labels_json FROM clusters WHERE name = ?', [name]);
+        if (!row) throw new NotFoundError(`cluster ${name}: not found`);
+        const labels = { ...hello.labels, ...parse<Labels>(row['admin_labels_json'], {}) };
         await q.run(
           `UPDATE clusters SET agent_version = ?, labels_json = ?, connected = 1, last_seen_ms = ? WHERE name = ?`,
-          [hello.agentVersion, json(hello.labels), nowMs, name],
+          [hello.agentVersion, json(labels), nowMs, name],
         );
-        await replaceLabels(q, name, hello.labels);
+        await replaceLabels(q, name, labels);
         const known = await q.all<R>('SELECT app, gone FROM apps WHERE cluster = ?', [name]);
         const listed = new Set(hello.apps);
         for (const r of known) {

@@ -1,0 +1,3 @@
+import { hubAcceptance } from './acceptance.ts';
+
+hubAcceptance('sqlite', async () => undefined);
