@@ -67,7 +67,7 @@ describe('agent killed mid-apply', () => {
         DRIFTLESS_WORK_DIR: workDir,
         DRIFTLESS_POLL_INTERVAL: '1h',
         DRIFTLESS_APPLY_CONCURRENCY: '2',
-        LOG_LEVEL: 'warn',
+        DRIFTLESS_LOG_LEVEL: 'warn',
       },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
