@@ -6,3 +6,4 @@ export { startHub, HubConfigError, type Hub, type HubOptions } from './main.ts';
 export { HUB_FLAGS, HUB_ENV_PREFIX } from './config.ts';
 export { openStore, parseSelector, type Store, type StoreOptions } from './store/index.ts';
 export * from './errors.ts';
+export { runCli, HubClient, ApiError, HubUnreachableError, type CliIo } from './cli/index.ts';

@@ -1,0 +1,3 @@
+export { runCli, type CliIo } from './main.ts';
+export { HubClient, ApiError, HubUnreachableError } from './client.ts';
+export { renderTable, type Column } from './table.ts';
