@@ -1,0 +1,18 @@
+/**
+ * @driftless/test: starts real servers on loopback for integration and
+ * end-to-end tests (see DESIGN.md, "Real parts, in tests too"). Every server
+ * runs under a watchdog, so none outlives the test process, even a killed one.
+ */
+export { HarnessError } from './errors.ts';
+export { binaryCacheDir, findBinary } from './binaries.ts';
+export { freePort } from './net.ts';
+export {
+  DEFAULT_GIT_USER,
+  startGitServer,
+  type CreateRepoOptions,
+  type GitRepo,
+  type GitRequest,
+  type GitServer,
+  type GitServerOptions,
+} from './git.ts';
+export { startCluster, type Cluster, type StartClusterOptions } from './cluster.ts';
