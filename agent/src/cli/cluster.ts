@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { errorMessage, TerminalError } from '@driftless/common';
 import { KubeClient } from '../kube/index.ts';
 import { UsageError } from './io.ts';
@@ -11,7 +11,13 @@ import { UsageError } from './io.ts';
  * is KUBECONFIG, as for kubectl), else `~/.kube/config`, else the pod's
  * service account when running in a cluster. Undefined when there is none.
  */
-export function loadKubeConfig(flag: string, env: NodeJS.ProcessEnv): KubeConfig | undefined {
+export async function loadKubeConfig(
+  flag: string,
+  env: NodeJS.ProcessEnv,
+): Promise<KubeConfig | undefined> {
+  // Loaded on use: the client library takes most of a second to import,
+  // which `render --offline` never needs.
+  const { KubeConfig } = await import('@kubernetes/client-node');
   const kubeConfig = new KubeConfig();
   const files = flag.split(path.delimiter).filter(Boolean);
   const home = path.join(env['HOME'] || homedir(), '.kube', 'config');

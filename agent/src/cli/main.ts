@@ -1,9 +1,6 @@
 import { errorMessage, FlagError } from '@driftless/common';
 import { GuardError } from '../guard/index.ts';
-import { diffCommand } from './diff-command.ts';
-import { exportCommand } from './export-command.ts';
 import { ExitCode, UsageError, type CliIo } from './io.ts';
-import { renderCommand } from './render-command.ts';
 
 /** `--help` of `driftless-agent` itself. */
 export const TOP_HELP = `Usage: driftless-agent <command> [flags]
@@ -27,17 +24,19 @@ flags. Set LOG_LEVEL=debug to see stack traces of errors.
 
 type Command = (argv: readonly string[], io: CliIo) => Promise<number>;
 
-/** `run` is loaded only when used: it pulls in the whole engine and telemetry. */
-const runCommand: Command = async (argv) => {
-  const { runAgent } = await import('../run.ts');
-  return runAgent([...argv]);
-};
-
-const COMMANDS: Record<string, Command> = {
-  run: runCommand,
-  render: renderCommand,
-  diff: diffCommand,
-  export: exportCommand,
+/**
+ * Each command is loaded when it is used: `run` pulls in the whole engine
+ * and telemetry, the others the Kubernetes client, none of which help or a
+ * mistyped command line needs.
+ */
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  run: async () => {
+    const { runAgent } = await import('../run.ts');
+    return (argv) => runAgent([...argv]);
+  },
+  render: async () => (await import('./render-command.ts')).renderCommand,
+  diff: async () => (await import('./diff-command.ts')).diffCommand,
+  export: async () => (await import('./export-command.ts')).exportCommand,
 };
 
 /**
@@ -64,8 +63,8 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
     }
     return main([topic, '--help'], io);
   }
-  const command = COMMANDS[name];
-  if (!command) {
+  const load = COMMANDS[name];
+  if (!load) {
     const what = name.startsWith('-') ? `unknown flag ${name}` : `unknown command "${name}"`;
     io.stderr.write(
       `error: ${what}; commands are ${Object.keys(COMMANDS).join(', ')} (see driftless-agent --help)\n`,
@@ -73,6 +72,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
     return ExitCode.usage;
   }
   try {
+    const command = await load();
     return await command(rest, io);
   } catch (err) {
     return reportError(err, name, io);
