@@ -21,9 +21,12 @@ export interface RequestContext {
   body(): Promise<Record<string, unknown>>;
 }
 
-/** A handler's answer: a JSON value (status 200), or a status with a body, or 'streamed'. */
-export type HandlerResult =
-  { status: number; body: unknown; contentType?: string } | { streamed: true } | unknown;
+/**
+ * A handler's answer: a JSON value (sent with status 200), or
+ * `{ status, body, contentType? }`, or `{ streamed: true }` when the handler
+ * wrote the response itself (SSE). Typed unknown because any JSON value is allowed.
+ */
+export type HandlerResult = unknown;
 
 /** One endpoint. */
 export interface Route {

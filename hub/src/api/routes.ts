@@ -310,7 +310,9 @@ export function apiRoutes(deps: RouteDeps): Route[] {
         if (body['ttl'] !== undefined) {
           try {
             ttlMs =
-              typeof body['ttl'] === 'number' ? body['ttl'] : parseDuration(String(body['ttl']));
+              typeof body['ttl'] === 'number'
+                ? body['ttl']
+                : parseDuration(typeof body['ttl'] === 'string' ? body['ttl'] : '?');
           } catch (err) {
             throw new InvalidArgumentError(`${what}: ttl: ${(err as Error).message}`);
           }

@@ -134,7 +134,9 @@ const col = (header: string, cell: (r: Row) => unknown): Column<Row> => ({
   header,
   cell: (r) => {
     const v = cell(r);
-    return v === undefined || v === null || v === '' ? '-' : String(v);
+    if (v === undefined || v === null || v === '') return '-';
+    if (typeof v === 'string') return v;
+    return typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v);
   },
 });
 
@@ -173,7 +175,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   };
   const query = (params: Record<string, string | number>) => {
     const q = new URLSearchParams();
-    for (const [k, v] of Object.entries(params)) if (v !== '' && v !== 0) q.set(k, String(v));
+    for (const [k, v] of Object.entries(params)) if (v !== '' && v !== 0) q.set(k, `${v}`);
     const s = q.toString();
     return s ? `?${s}` : '';
   };

@@ -18,17 +18,19 @@ export function renderTable<T>(rows: readonly T[], columns: readonly Column<T>[]
 }
 
 /** `key=value,key=value` for labels; `-` when empty. */
-export function labelsText(labels: Record<string, string> | undefined): string {
-  const parts = Object.entries(labels ?? {}).map(([k, v]) => `${k}=${v}`);
+export function labelsText(labels: unknown): string {
+  const parts = Object.entries((labels ?? {}) as Record<string, string>).map(
+    ([k, v]) => `${k}=${v}`,
+  );
   return parts.length ? parts.join(',') : '-';
 }
 
 /** A time as people scan it in a table: `2026-01-02 15:04:05`, or `-` for never. */
-export function timeText(iso: string | null | undefined): string {
-  return iso ? iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '-';
+export function timeText(iso: unknown): string {
+  return typeof iso === 'string' && iso ? iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '-';
 }
 
 /** A commit SHA shortened to 12 characters. */
-export function shortRev(rev: string | undefined): string {
-  return rev ? rev.slice(0, 12) : '-';
+export function shortRev(rev: unknown): string {
+  return typeof rev === 'string' && rev ? rev.slice(0, 12) : '-';
 }

@@ -265,7 +265,7 @@ export class CertificateAuthority {
           x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign,
           true,
         ),
-        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey as never),
+        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
       ],
     });
     return new CertificateAuthority(keys.privateKey, cert, clock);
@@ -341,7 +341,7 @@ export class CertificateAuthority {
     );
     const issued = await this.#sign({
       subject: 'CN=driftless-hub',
-      publicKey: keys.publicKey as never,
+      publicKey: keys.publicKey,
       validityMs,
       extensions: [
         new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),

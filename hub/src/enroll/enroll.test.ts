@@ -49,9 +49,9 @@ describe('tokens', () => {
     const t = mintToken('enrollment');
     const p = parseToken('enrollment', t.text);
     assert.equal(p?.id, t.id);
-    assert.equal(secretMatches(p!.secret, t.secretHash), true);
+    assert.equal(secretMatches(p.secret, t.secretHash), true);
     assert.equal(secretMatches('x'.repeat(43), t.secretHash), false);
-    assert.equal(secretMatches(p!.secret, undefined), false);
+    assert.equal(secretMatches(p.secret, undefined), false);
     assert.equal(parseToken('api', t.text), undefined, 'an enrollment token is not an API token');
     assert.equal(parseToken('enrollment', 'garbage'), undefined);
   });

@@ -37,7 +37,8 @@ import type { EventBus } from '../events.ts';
 import type { HubMetrics } from '../metrics.ts';
 import type { ApprovalRecord, Report, Store } from '../store/index.ts';
 import { appReport, driftReport, gapReport, syncReport } from './convert.ts';
-import { SessionRegistry, type Session } from './sessions.ts';
+import type { SessionRegistry } from './sessions.ts';
+import { type Session } from './sessions.ts';
 
 const tracer = getTracer('@driftless/hub/link');
 

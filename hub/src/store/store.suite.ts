@@ -9,7 +9,7 @@ const audit = { actor: 'alice (at_1)', action: 'test.write', target: 'test/1' };
 
 /** Registers the store contract tests; `open` gives a fresh, empty store each call. */
 export function storeSuite(name: string, open: () => Promise<Store>): void {
-  describe(`store contract: ${name}`, () => {
+  void describe(`store contract: ${name}`, () => {
     let store: Store;
     before(async () => {
       store = await open();
@@ -47,7 +47,7 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
       });
     };
 
-    it('enrolls once per single-use token and records the certificate', async () => {
+    void it('enrolls once per single-use token and records the certificate', async () => {
       assert.equal(await enroll('prod-eu', { env: 'prod', region: 'eu' }), true);
       assert.equal(
         await store.completeEnrollment({
@@ -69,7 +69,7 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
       assert.equal((await store.getEnrollmentToken('et_prod-eu'))?.uses, 1);
     });
 
-    it('selects clusters by labels', async () => {
+    void it('selects clusters by labels', async () => {
       await enroll('prod-us', { env: 'prod', region: 'us' });
       await enroll('dev-eu', { env: 'dev', region: 'eu' });
       const names = async (s: string) =>
@@ -81,7 +81,7 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
       assert.deepEqual(await names(''), ['dev-eu', 'prod-eu', 'prod-us']);
     });
 
-    it('ingests idempotently by sequence number', async () => {
+    void it('ingests idempotently by sequence number', async () => {
       const app: Report = {
         kind: 'app',
         app: {
@@ -164,7 +164,7 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
       await assert.rejects(store.ingest('nope', 1, app, 1), /cluster nope: not found/);
     });
 
-    it('marks apps gone when Hello no longer lists them', async () => {
+    void it('marks apps gone when Hello no longer lists them', async () => {
       await store.recordHello(
         'prod-eu',
         { agentVersion: '1.1', labels: { env: 'prod', region: 'eu' }, apps: [] },
@@ -182,7 +182,7 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
       assert.equal((await store.listApps({ cluster: 'prod-eu' }))[0]?.gone, false);
     });
 
-    it('numbers approvals per cluster and tracks acks', async () => {
+    void it('numbers approvals per cluster and tracks acks', async () => {
       const a = await store.createApproval(
         {
           id: 'ap1',
@@ -205,7 +205,7 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
       assert.equal((await store.listApprovals({}))[0]?.acked, true);
     });
 
-    it('revokes a cluster and all its certificates, audited', async () => {
+    void it('revokes a cluster and all its certificates, audited', async () => {
       await store.revokeCluster('prod-us', 80, { ...audit, action: 'cluster.revoke' });
       assert.notEqual((await store.getCertificate('serial-prod-us'))?.revokedMs, 0);
       assert.notEqual((await store.getCluster('prod-us'))?.revokedMs, 0);
@@ -215,7 +215,7 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
       assert.ok(log.some((e) => e.action === 'approval.create'));
     });
 
-    it('keeps API tokens and enrollment token revocation', async () => {
+    void it('keeps API tokens and enrollment token revocation', async () => {
       await store.createApiToken(
         {
           id: 'at_x',
@@ -236,7 +236,7 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
       await assert.rejects(store.revokeEnrollmentToken('et_none', 4, audit), /not found/);
     });
 
-    it('rolls back a transaction that fails half-way', async () => {
+    void it('rolls back a transaction that fails half-way', async () => {
       const now = Date.now();
       await store.createEnrollmentToken(
         {

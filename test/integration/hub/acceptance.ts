@@ -1,3 +1,5 @@
+/* eslint-disable @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-argument --
+   API answers are JSON checked field by field by the assertions; typing each would add nothing. */
 // The hub's acceptance tests (issue: token enrollment, mTLS identities, fleet state, API),
 // run against the real `driftless-hub` process once per store.
 import assert from 'node:assert/strict';

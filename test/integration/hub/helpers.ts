@@ -61,12 +61,12 @@ export async function startHubProcess(options: {
     env: { ...process.env, LOG_LEVEL: 'info', OTEL_TRACES_EXPORTER: 'none' },
   });
   let stderr = '';
-  proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   proc.once('exit', (code, signal) => {
     if (code !== 0 && signal !== 'SIGTERM')
       console.error(`driftless-hub exited with ${code ?? signal}; its stderr:\n${stderr}`);
   });
-  const lines = createInterface({ input: proc.stdout! });
+  const lines = createInterface({ input: proc.stdout });
   const exited = new Promise<never>((_, reject) =>
     proc.once('exit', (code) => reject(new Error(`driftless-hub exited with ${code}: ${stderr}`))),
   );
@@ -108,6 +108,7 @@ export async function api(
   method: string,
   path: string,
   body?: unknown,
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON answers, checked by assertions
 ): Promise<{ status: number; body: any }> {
   const res = await fetch(hub.http + path, {
     method,
@@ -144,10 +145,7 @@ export async function makeAgentKey(kind: 'ec' | 'rsa1024' = 'ec'): Promise<Agent
           publicExponent: new Uint8Array([1, 0, 1]),
           hash: 'SHA-256',
         };
-  const keys = (await webcrypto.subtle.generateKey(alg, true, [
-    'sign',
-    'verify',
-  ])) as webcrypto.CryptoKeyPair;
+  const keys = await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']);
   const csr = await x509.Pkcs10CertificateRequestGenerator.create({
     name: 'CN=agent',
     keys: keys as never,
@@ -165,10 +163,7 @@ export async function foreignClientCert(
   cluster: string,
 ): Promise<{ keyPem: string; certPem: string }> {
   const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
-  const caKeys = (await webcrypto.subtle.generateKey(alg, true, [
-    'sign',
-    'verify',
-  ])) as webcrypto.CryptoKeyPair;
+  const caKeys = await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']);
   const ca = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: '01',
     name: 'CN=Evil CA',
