@@ -81,8 +81,19 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
 
 /** Prints an error the way people read it and returns the exit code for it. */
 function reportError(err: unknown, command: string, io: CliIo): number {
-  if (err instanceof FlagError || err instanceof UsageError) {
-    io.stderr.write(`error: ${err.message} (see driftless-agent ${command} --help)\n`);
+  // `run` reports missing or invalid flags as AgentOptionsError; matched by
+  // name so that help and the offline commands need not load the agent's config.
+  if (
+    err instanceof FlagError ||
+    err instanceof UsageError ||
+    (err instanceof Error && err.name === 'AgentOptionsError')
+  ) {
+    const hint = `see driftless-agent ${command} --help`;
+    io.stderr.write(
+      err.message.includes('\n')
+        ? `error: ${err.message}\n${hint}\n`
+        : `error: ${err.message} (${hint})\n`,
+    );
     return ExitCode.usage;
   }
   if (io.signal?.aborted) {

@@ -125,6 +125,15 @@ async function createNamespace(client: KubeClient, name: string): Promise<void> 
   });
 }
 
+/** Polls `check` every 200 ms until it holds; fails after 30 s naming `what`. */
+async function waitFor(what: string, check: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
 describe('driftless-agent CLI', () => {
   let source: Cluster;
   let target: Cluster;
@@ -293,6 +302,24 @@ patches:
   it('exports a namespace as clean manifests that reproduce the objects in another cluster', async () => {
     await createNamespace(sourceClient, 'legacy');
     for (const obj of legacyObjects) await create(sourceClient, 'legacy', obj);
+    // Let the controllers add what export must leave out: the Deployment's
+    // ReplicaSet and Pods, the default ServiceAccount, kube-root-ca.crt.
+    await waitFor('controllers to act in namespace legacy', async () => {
+      const counts = await Promise.all(
+        [
+          ['apps/v1', 'ReplicaSet'],
+          ['v1', 'Pod'],
+          ['v1', 'ServiceAccount'],
+          ['v1', 'ConfigMap'],
+        ].map(
+          async ([apiVersion, kind]) =>
+            (await sourceClient.list(apiVersion ?? '', kind ?? '', { namespace: 'legacy' })).items
+              .length,
+        ),
+      );
+      // ConfigMaps: shop-settings and kube-root-ca.crt.
+      return counts[0] === 1 && counts[1] === 2 && counts[2] === 1 && counts[3] === 2;
+    });
 
     const exported = await cli(['export', '--namespace', 'legacy'], {
       cwd: dir,
