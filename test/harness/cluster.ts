@@ -44,6 +44,8 @@ export interface Cluster {
   readonly kubeConfig: KubeConfig;
   /** Name of the fake node in a `workloads` cluster, undefined otherwise. */
   readonly nodeName: string | undefined;
+  /** Temp folder with the server's data and logs, removed by `stop()`. */
+  readonly dir: string;
   /** The processes of the cluster (etcd, kube-apiserver, ...), for logs and measurements. */
   readonly processes: readonly ServerProcess[];
   /** Stops every process of the cluster and removes its files. Idempotent. */
@@ -51,6 +53,10 @@ export interface Cluster {
 }
 
 let clusterCount = 0;
+
+// Cluster state is thrown away: a graceful shutdown that hangs (etcd waits for
+// its clients' watches to close) is not worth waiting for.
+const STOP_TIMEOUT_MS = 1000;
 
 const KWOK_CONFIG = `apiVersion: config.kwok.x-k8s.io/v1alpha1
 kind: KwokConfiguration
@@ -135,6 +141,7 @@ function startEtcd(dir: TempDir, clientPort: number, peerPort: number): ServerPr
       '--log-level=warn',
     ],
     dir,
+    stopTimeoutMs: STOP_TIMEOUT_MS,
   });
 }
 
@@ -232,6 +239,7 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<C
       command: findBinary('kube-apiserver'),
       args: [...apiServerArgs(etcdPort, apiPort, pki, dir), ...(options.apiServerArgs ?? [])],
       dir,
+      stopTimeoutMs: STOP_TIMEOUT_MS,
     });
     processes.push(apiServer);
     const server = `https://127.0.0.1:${apiPort}`;
@@ -265,12 +273,14 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<C
             `--root-ca-file=${pki.files.caCert}`,
           ],
           dir,
+          stopTimeoutMs: STOP_TIMEOUT_MS,
         }),
         startProcess({
           name: 'kube-scheduler',
           command: findBinary('kube-scheduler'),
           args: [...common, '--leader-elect=false', '--bind-address=127.0.0.1', '--secure-port=0'],
           dir,
+          stopTimeoutMs: STOP_TIMEOUT_MS,
         }),
         startProcess({
           name: 'kwok',
@@ -282,13 +292,14 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<C
             '--cidr=10.244.0.1/24',
           ],
           dir,
+          stopTimeoutMs: STOP_TIMEOUT_MS,
         }),
       ];
       processes.push(...controllers);
       await waitForWorkloads(kubeConfig, nodeName, [apiServer, ...controllers], remaining());
     }
 
-    return { name, server, kubeconfigPath, kubeConfig, nodeName, processes, stop };
+    return { name, server, kubeconfigPath, kubeConfig, nodeName, processes, dir: dir.path, stop };
   } catch (error) {
     await stop();
     if (error instanceof HarnessError)

@@ -68,6 +68,8 @@ export interface GitServer {
   readonly port: number;
   /** The first configured account, handy for clients. */
   readonly credentials: { username: string; password: string };
+  /** Temp folder with the server's data and logs, removed by `stop()`. */
+  readonly dir: string;
   /** Number of HTTP requests received so far, including rejected ones. */
   readonly requestCount: number;
   /** Every request received so far, oldest first. */
@@ -312,6 +314,7 @@ export async function startGitServer(options: GitServerOptions = {}): Promise<Gi
     url,
     port,
     credentials: { username: first[0], password: first[1] },
+    dir: dir.path,
     get requestCount() {
       return requests.length;
     },

@@ -6,6 +6,7 @@
 export { HarnessError } from './errors.ts';
 export { binaryCacheDir, findBinary } from './binaries.ts';
 export { freePort } from './net.ts';
+export type { ServerProcess } from './process.ts';
 export {
   DEFAULT_GIT_USER,
   startGitServer,
@@ -16,3 +17,5 @@ export {
   type GitServerOptions,
 } from './git.ts';
 export { startCluster, type Cluster, type StartClusterOptions } from './cluster.ts';
+export { readNatsInfo, startNats, type NatsOptions, type NatsServer } from './nats.ts';
+export { startPostgres, type PostgresOptions, type PostgresServer } from './postgres.ts';

@@ -49,7 +49,8 @@ export interface ServerProcess {
   logTail(lines?: number): string;
   /**
    * Asks the server to end with its stop signal, waits up to `timeoutMs`
-   * (default 5000) and then kills whatever is left of its process group.
+   * (default: the `stopTimeoutMs` it was started with) and then kills
+   * whatever is left of its process group.
    */
   stop(options?: { timeoutMs?: number }): Promise<void>;
 }
@@ -70,6 +71,12 @@ export interface ProcessOptions {
   cwd?: string;
   /** Signal that makes the server shut down cleanly. Default: `SIGTERM`. */
   stopSignal?: NodeJS.Signals;
+  /**
+   * How long the server may take to end after its stop signal before its
+   * process group is killed, in {@link ServerProcess.stop} and when this
+   * process dies. Default: 5000 ms.
+   */
+  stopTimeoutMs?: number;
 }
 
 const running = new Set<ServerProcess>();
@@ -173,14 +180,22 @@ function readTail(path: string, lines: number): string {
  */
 export function startProcess(options: ProcessOptions): ServerProcess {
   installExitHooks();
-  const { name, command, args, dir } = options;
+  const { name, command, args, dir, stopTimeoutMs = 5000 } = options;
   const logPath = join(dir.path, `${name}.log`);
   const pidFile = join(dir.path, `${name}.pid`);
   const log = openSync(logPath, 'a');
   let child: ChildProcess;
   try {
     child = spawnWatched(
-      ['run', options.stopSignal ?? 'SIGTERM', pidFile, '--', command, ...args],
+      [
+        'run',
+        options.stopSignal ?? 'SIGTERM',
+        String(stopTimeoutMs),
+        pidFile,
+        '--',
+        command,
+        ...args,
+      ],
       log,
       options.cwd ?? dir.path,
       options.env,
@@ -222,7 +237,7 @@ export function startProcess(options: ProcessOptions): ServerProcess {
     logTail(lines = 30) {
       return readTail(logPath, lines);
     },
-    async stop({ timeoutMs = 5000 } = {}) {
+    async stop({ timeoutMs = stopTimeoutMs } = {}) {
       // Keep the event loop alive until the exit event arrives.
       child.ref();
       if (isRunning) {

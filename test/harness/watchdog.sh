@@ -7,11 +7,11 @@
 # blocking read is used instead of polling the parent pid so that nothing runs
 # while the parent is alive and the reaction is immediate.
 #
-#   watchdog.sh run STOP_SIGNAL PID_FILE -- COMMAND [ARGS...]
+#   watchdog.sh run STOP_SIGNAL GRACE_MS PID_FILE -- COMMAND [ARGS...]
 #     Runs COMMAND in this process group, writes its pid to PID_FILE and exits
 #     with its status. SIGTERM to this script forwards STOP_SIGNAL to COMMAND.
 #     When the parent goes away COMMAND gets STOP_SIGNAL too, and the whole
-#     group is killed if COMMAND has not ended five seconds later. The script
+#     group is killed if COMMAND has not ended GRACE_MS later. The script
 #     stays COMMAND's parent (rather than exec'ing it) so that every process is
 #     reaped by its own parent: some init processes never reap orphans.
 #
@@ -38,8 +38,9 @@ group_running() {
 case $mode in
   run)
     stop_signal=$1
-    pid_file=$2
-    shift 3
+    grace_ms=$2
+    pid_file=$3
+    shift 4
     "$@" 3<&- &
     child=$!
     echo "$child" >"$pid_file"
@@ -49,7 +50,7 @@ case $mode in
       # Returns only at end-of-file: the parent has exited.
       while read -r -u 3 _; do :; done
       kill -s "$stop_signal" "$child" 2>/dev/null
-      for _ in {1..50}; do
+      for ((waited = 0; waited < grace_ms; waited += 100)); do
         kill -0 "$child" 2>/dev/null || exit 0
         sleep 0.1
       done
