@@ -131,8 +131,10 @@ export function ownersOf(live: KubeObject, path: string): FieldOwner[] {
  * Who most likely changed the drifted `paths` of `live`: the newest manager
  * (other than Driftless) owning one of them. When none owns any — a field
  * someone removed has no owner left — falls back to the newest manager that
- * wrote the object after our own last write, the only other writer that can
- * have removed it. '' when unknown.
+ * wrote the object after our own last write (times have one-second
+ * resolution), the only other writer that can have removed it. A writer that
+ * only removed fields owns nothing afterwards, so Kubernetes keeps no entry
+ * for it at all: then the answer is ''. '' whenever unknown.
  */
 export function changedByOf(live: KubeObject, paths: string[]): string {
   const owners = paths.flatMap((p) => ownersOf(live, p)).sort((a, b) => b.time - a.time);
@@ -148,7 +150,7 @@ export function changedByOf(live: KubeObject, paths: string[]): string {
         e.manager &&
         e.manager !== Marks.fieldManager &&
         e.subresource !== 'status' && // status writers never touch what Git declares
-        timeOf(e) >= ours,
+        timeOf(e) > ours,
     )
     .sort((a, b) => timeOf(b) - timeOf(a));
   return later[0]?.manager ?? '';

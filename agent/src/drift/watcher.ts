@@ -514,13 +514,14 @@ export class DriftWatcher {
         if (this.#abort.signal.aborted || t.abort.signal.aborted) return;
         this.#metrics.checkFailures++;
         const error = objectError('check drift of', t.ref, err);
-        const retry = isRetryable(error);
-        const delay = retry ? t.retry.next() : 0;
-        this.#log.warn(
+        // Retried even when terminal: until a check passes, drift of this object
+        // goes unseen, and a retry at the capped backoff costs one request.
+        const delay = t.retry.next();
+        this.#log[isRetryable(error) ? 'warn' : 'error'](
           { app: t.app, object: refString(t.ref), err: errorMessage(error), retryInMs: delay },
           `drift check of ${refString(t.ref)} failed`,
         );
-        if (retry) this.#requestLater(t, delay);
+        this.#requestLater(t, delay);
         return;
       }
       if (this.#tracked.get(key) !== t) return;
