@@ -2,8 +2,8 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { errorMessage, TerminalError } from '@driftless/common';
-import { KubeClient } from '../kube/index.ts';
+import { errorMessage, TerminalError, TransientError } from '@driftless/common';
+import { KubeApiError, KubeClient } from '../kube/index.ts';
 import { UsageError } from './io.ts';
 
 /**
@@ -55,9 +55,29 @@ export async function loadKubeConfig(
   return kubeConfig;
 }
 
-/** A client for the current context of `kubeConfig`, naming the server in errors. */
+/**
+ * A client for the current context of `kubeConfig`, after one `GET /version`
+ * so that an unreachable cluster or refused credentials fail at once, with
+ * a message naming the cluster, instead of deep inside the first real step.
+ * Unreachable is transient; an answer with an error status is terminal.
+ */
 export async function connect(kubeConfig: KubeConfig, timeoutMs = 30_000): Promise<KubeClient> {
-  return KubeClient.fromKubeConfig(kubeConfig, { timeoutMs, maxSockets: 8 });
+  const client = await KubeClient.fromKubeConfig(kubeConfig, { timeoutMs, maxSockets: 8 });
+  try {
+    await client.request('GET', '/version');
+    return client;
+  } catch (err) {
+    client.close();
+    const cluster = describeCluster(kubeConfig);
+    if (err instanceof KubeApiError) {
+      throw new TerminalError(`cluster ${cluster} refused us: ${errorMessage(err)}`, {
+        cause: err,
+      });
+    }
+    throw new TransientError(`cannot reach cluster ${cluster}: ${errorMessage(err)}`, {
+      cause: err,
+    });
+  }
 }
 
 /** `server (context name)`, how messages name the cluster a command talks to. */

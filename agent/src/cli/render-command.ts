@@ -1,7 +1,7 @@
-import { flagsHelp, isRetryable, type FlagSpec } from '@driftless/common';
+import { errorMessage, flagsHelp, isRetryable, type FlagSpec } from '@driftless/common';
 import type { ScopeResolver } from '../guard/index.ts';
 import type { KubeClient } from '../kube/index.ts';
-import { connect, describeCluster, loadKubeConfig } from './cluster.ts';
+import { connect, loadKubeConfig } from './cluster.ts';
 import { desiredObjects, localApp, renderFlags } from './desired.ts';
 import { CLI_ENV_PREFIX, ExitCode, parseCommandFlags, UsageError, type CliIo } from './io.ts';
 import { formatObjects, outputFlag, outputFormat } from './output.ts';
@@ -45,38 +45,6 @@ ${flagsHelp(renderCommandFlags, CLI_ENV_PREFIX)}
 `;
 }
 
-/**
- * A resolver that asks the cluster, and falls back to the built-in table
- * (with a warning) when the cluster cannot be reached: `render` is mostly
- * used at a desk, where a stale kubeconfig should not stop it.
- */
-class ClusterOrOfflineScopes implements ScopeResolver {
-  #client: KubeClient | undefined;
-  readonly #offline: OfflineScopes;
-  readonly #warn: (message: string) => void;
-  readonly #server: string;
-
-  constructor(client: KubeClient, server: string, warn: (message: string) => void) {
-    this.#client = client;
-    this.#server = server;
-    this.#warn = warn;
-    this.#offline = new OfflineScopes(warn);
-  }
-
-  async scopeOf(apiVersion: string, kind: string) {
-    if (this.#client) {
-      try {
-        return await this.#client.scopeOf(apiVersion, kind);
-      } catch (err) {
-        if (!isRetryable(err)) throw err;
-        this.#warn(`cluster ${this.#server} cannot be reached, rendering offline`);
-        this.#client = undefined;
-      }
-    }
-    return this.#offline.scopeOf(apiVersion, kind);
-  }
-}
-
 /** `driftless-agent render PATH`: prints the guarded manifests of a folder. */
 export async function renderCommand(argv: readonly string[], io: CliIo): Promise<number> {
   const parsed = parseCommandFlags(renderCommandFlags, argv, io.env, [
@@ -94,13 +62,16 @@ export async function renderCommand(argv: readonly string[], io: CliIo): Promise
 
   const kubeConfig = values.offline ? undefined : await loadKubeConfig(values.kubeconfig, io.env);
   let client: KubeClient | undefined;
-  let scopes: ScopeResolver;
   if (kubeConfig) {
-    client = await connect(kubeConfig, 10_000);
-    scopes = new ClusterOrOfflineScopes(client, describeCluster(kubeConfig), warn);
-  } else {
-    scopes = new OfflineScopes(warn);
+    try {
+      client = await connect(kubeConfig, 10_000);
+    } catch (err) {
+      // render is mostly used at a desk, where a stale kubeconfig should not stop it.
+      if (!isRetryable(err)) throw err;
+      warn(`${errorMessage(err)}; rendering offline`);
+    }
   }
+  const scopes: ScopeResolver = client ?? new OfflineScopes(warn);
   try {
     const objects = await desiredObjects(local, scopes, io.signal);
     if (objects.length === 0) warn(`${local.app.path} rendered no objects`);

@@ -236,7 +236,47 @@ describe('skipReason', () => {
       skipReason({ ...obj('Secret', 'token'), type: 'kubernetes.io/service-account-token' }),
       'a service account token',
     );
+    assert.equal(
+      skipReason(
+        obj('PersistentVolumeClaim', 'pg-db-0', {
+          managedFields: [{ manager: 'kube-controller-manager', operation: 'Update' }],
+        }),
+      ),
+      'created by the control plane',
+    );
     assert.equal(skipReason(obj('ServiceAccount', 'builder')), undefined);
     assert.equal(skipReason(obj('ConfigMap', 'settings')), undefined);
+  });
+});
+
+describe('stripKnownDefaults on server-written values', () => {
+  it("drops a DaemonSet's template generation annotation and a claim template's defaulted kind", () => {
+    const ds: KubeObject = {
+      apiVersion: 'apps/v1',
+      kind: 'DaemonSet',
+      metadata: { name: 'a', annotations: { 'deprecated.daemonset.template.generation': '1' } },
+    };
+    assert.deepEqual(stripKnownDefaults(ds), [
+      'metadata.annotations.deprecated.daemonset.template.generation',
+    ]);
+    const sts: KubeObject = {
+      apiVersion: 'apps/v1',
+      kind: 'StatefulSet',
+      metadata: { name: 'db' },
+      spec: {
+        volumeClaimTemplates: [
+          {
+            apiVersion: 'v1',
+            kind: 'PersistentVolumeClaim',
+            metadata: { name: 'pg' },
+            spec: { volumeMode: 'Filesystem' },
+          },
+        ],
+      },
+    };
+    stripKnownDefaults(sts);
+    assert.deepEqual(sts['spec'], {
+      volumeClaimTemplates: [{ metadata: { name: 'pg' }, spec: {} }],
+    });
   });
 });

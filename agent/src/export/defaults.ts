@@ -154,11 +154,15 @@ const RULES: Record<string, DefaultRule[]> = {
       isDefault: same({ whenDeleted: 'Retain', whenScaled: 'Retain' }),
     },
     ...claimSpecRules('spec.volumeClaimTemplates.*.spec'),
+    { path: 'spec.volumeClaimTemplates.*.apiVersion', isDefault: same('v1') },
+    { path: 'spec.volumeClaimTemplates.*.kind', isDefault: same('PersistentVolumeClaim') },
     { path: 'spec.volumeClaimTemplates.*.status', isDefault: always },
     ...podSpecRules('spec.template.spec'),
     { path: 'spec.template.metadata.creationTimestamp', isDefault: nullTimestamp },
   ],
   'apps/DaemonSet': [
+    // Set by the server on every write of the template, recorded as the writer's.
+    { path: 'metadata.annotations.deprecated.daemonset.template.generation', isDefault: always },
     { path: 'spec.revisionHistoryLimit', isDefault: same(10) },
     {
       path: 'spec.updateStrategy',
@@ -212,11 +216,14 @@ function hasControllerUid(selector: unknown, field: string): boolean {
   );
 }
 
-/** The dotted rule path as segments; label keys with dots are written after `labels.` whole. */
+/**
+ * The dotted rule path as segments; a label or annotation key (which has
+ * dots of its own) is written whole after `labels.` or `annotations.`.
+ */
 function ruleSegments(path: string): string[] {
-  const labels = path.indexOf('.labels.');
-  if (labels < 0) return path.split('.');
-  return [...path.slice(0, labels).split('.'), 'labels', path.slice(labels + '.labels.'.length)];
+  const m = /^(.*)\.(labels|annotations)\.(.+)$/.exec(path);
+  if (!m) return path.split('.');
+  return [...(m[1] ?? '').split('.'), m[2] ?? '', m[3] ?? ''];
 }
 
 /**

@@ -2,7 +2,7 @@ import { errorMessage, isRetryable, TerminalError, TransientError } from '@drift
 import { KubeApiError, type ApiResource, type KubeClient } from '../kube/index.ts';
 import type { KubeObject } from '../model.ts';
 import { mapLimit } from '../plan/index.ts';
-import { cleanObject } from './clean.ts';
+import { cleanObject, CONTROL_PLANE_MANAGERS } from './clean.ts';
 import { discoverNamespacedKinds } from './discover.ts';
 
 /** Options of {@link exportNamespace}. */
@@ -33,6 +33,7 @@ const SKIPPED_KINDS = new Set([
   'discovery.k8s.io/EndpointSlice',
   'coordination.k8s.io/Lease', // leader election and heartbeats
   'apps/ControllerRevision', // history kept by StatefulSet and DaemonSet controllers
+  'metrics.k8s.io/PodMetrics', // measurements served by metrics-server
 ]);
 
 const INVENTORY_LABEL = 'driftless.dev/inventory';
@@ -45,6 +46,16 @@ export function skipReason(obj: KubeObject): string | undefined {
     owners.some((o) => (o as { controller?: unknown }).controller === true)
   ) {
     return 'managed by a controller';
+  }
+  // Written only by the control plane, e.g. the PVCs of a StatefulSet's
+  // volumeClaimTemplates, which carry no owner: applying their source makes them again.
+  const managers = Array.isArray(obj.metadata['managedFields'])
+    ? (obj.metadata['managedFields'] as { manager?: unknown }[]).map((e) =>
+        typeof e.manager === 'string' ? e.manager : '',
+      )
+    : [];
+  if (managers.length > 0 && managers.every((m) => CONTROL_PLANE_MANAGERS.has(m))) {
+    return 'created by the control plane';
   }
   if (obj.apiVersion === 'v1') {
     if (obj.kind === 'ServiceAccount' && obj.metadata.name === 'default')
