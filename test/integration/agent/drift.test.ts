@@ -108,6 +108,9 @@ class RecordingReporter implements Reporter {
   }
 }
 
+/** Objects changed once each to measure drift → heal latency (one each: no fight). */
+const LATENCY_SAMPLES = 10;
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('drift watcher on a real API server', { timeout: 120_000 }, () => {
@@ -117,7 +120,13 @@ describe('drift watcher on a real API server', { timeout: 120_000 }, () => {
   let other: KubeClient;
   let watcher: DriftWatcher;
   const reporter = new RecordingReporter();
-  const latencies: { what: string; sinceWriteMs: number; sinceDetectedMs: number }[] = [];
+  /** Heal latencies, printed after the run (timing is not asserted: CI machines vary). */
+  const latencies: string[] = [];
+  const noteLatency = (what: string, wroteAt: number, healed: DriftReport) =>
+    latencies.push(
+      `${what}: healed ${healed.healedAt - wroteAt} ms after the other write, ` +
+        `${healed.healedAt - healed.detectedAt} ms after detection`,
+    );
 
   /** Applies objects as a sync of `spec` does, then hands them to the watcher. */
   async function sync(spec: AppSpec, objects: KubeObject[]): Promise<void> {
@@ -183,6 +192,10 @@ describe('drift watcher on a real API server', { timeout: 120_000 }, () => {
     await sync(app('report', false), [deployment('report', 'audit', 2)]);
     await sync(app('hpa', true), [deployment('hpa', 'scaled')]);
     await sync(app('fight', true), [deployment('fight', 'contested', 1)]);
+    await sync(
+      app('latency', true),
+      Array.from({ length: LATENCY_SAMPLES }, (_, i) => configMap('latency', `sample-${i}`)),
+    );
     await settled();
     assert.equal(reporter.drifts.length, 0, 'freshly synced objects are in line');
   });
@@ -192,11 +205,7 @@ describe('drift watcher on a real API server', { timeout: 120_000 }, () => {
     client?.close();
     other?.close();
     await cluster?.stop();
-    for (const l of latencies) {
-      console.log(
-        `heal latency (${l.what}): ${l.sinceWriteMs} ms from the other write, ${l.sinceDetectedMs} ms from detection`,
-      );
-    }
+    for (const line of latencies) console.log(`heal latency: ${line}`);
   });
 
   it('reports a scaled Deployment with the field, both values and who scaled it, and heals it', async () => {
@@ -213,11 +222,7 @@ describe('drift watcher on a real API server', { timeout: 120_000 }, () => {
       'healing web',
       (d) => d.driftId === detected.driftId && d.healed,
     );
-    latencies.push({
-      what: 'scaled Deployment',
-      sinceWriteMs: healed.healedAt - wroteAt,
-      sinceDetectedMs: healed.healedAt - healed.detectedAt,
-    });
+    noteLatency('scaled Deployment', wroteAt, healed);
     assert.equal(await replicasOf('web'), 2);
     assert.equal(watcher.driftCount('heal'), 0);
   });
@@ -237,11 +242,7 @@ describe('drift watcher on a real API server', { timeout: 120_000 }, () => {
       'healing settings',
       (d) => d.driftId === detected.driftId && d.healed,
     );
-    latencies.push({
-      what: 'deleted ConfigMap',
-      sinceWriteMs: healed.healedAt - wroteAt,
-      sinceDetectedMs: healed.healedAt - healed.detectedAt,
-    });
+    noteLatency('deleted ConfigMap', wroteAt, healed);
     const live = await client.get(ref);
     assert.deepEqual(live?.['data'], { mode: 'fast', retries: '3' });
     assert.equal(live?.metadata.labels?.[Marks.managedBy], Marks.managedByValue);
@@ -268,11 +269,7 @@ describe('drift watcher on a real API server', { timeout: 120_000 }, () => {
       'healing the label',
       (d) => d.driftId === detected.driftId && d.healed,
     );
-    latencies.push({
-      what: 'removed label',
-      sinceWriteMs: healed.healedAt - wroteAt,
-      sinceDetectedMs: healed.healedAt - healed.detectedAt,
-    });
+    noteLatency('removed label', wroteAt, healed);
     const live = await client.get({
       apiVersion: 'v1',
       kind: 'ConfigMap',
@@ -313,6 +310,32 @@ describe('drift watcher on a real API server', { timeout: 120_000 }, () => {
     assert.ok(watcher.metrics.checks >= checks + 1, 'the changes were checked');
     assert.deepEqual(reporter.of('scaled'), []);
     assert.equal(await replicasOf('scaled'), 3, 'the autoscaler keeps its replicas');
+  });
+
+  it('heals a changed field well under a second (latency printed, not asserted)', async () => {
+    const sinceWrite: number[] = [];
+    for (let i = 0; i < LATENCY_SAMPLES; i++) {
+      const name = `sample-${i}`;
+      const wroteAt = Date.now();
+      await applyAs('ops-team', {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name, namespace: NS },
+        data: { mode: 'slow' },
+      });
+      const healed = await reporter.waitFor(
+        `healing ${name}`,
+        (d) => d.ref.name === name && d.healed,
+      );
+      assert.deepEqual(healed.fields, [{ path: '.data.mode', desired: 'fast', live: 'slow' }]);
+      sinceWrite.push(healed.healedAt - wroteAt);
+    }
+    sinceWrite.sort((a, b) => a - b);
+    const p50 = sinceWrite[Math.floor(sinceWrite.length / 2)] ?? 0;
+    latencies.push(
+      `${LATENCY_SAMPLES} ConfigMap edits: healed after the other write in median ${p50} ms, ` +
+        `max ${sinceWrite.at(-1) ?? 0} ms`,
+    );
   });
 
   it('stops fighting a controller that keeps reverting a field, and heals after the pause', async () => {
