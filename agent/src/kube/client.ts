@@ -152,7 +152,10 @@ export class KubeClient {
             accept: 'application/json',
             ...(body === undefined
               ? {}
-              : { 'content-type': options.contentType ?? 'application/json' }),
+              : {
+                  'content-type': options.contentType ?? 'application/json',
+                  'content-length': Buffer.byteLength(body),
+                }),
           },
           signal: options.signal,
           timeout: options.timeoutMs ?? this.#timeoutMs,

@@ -343,11 +343,18 @@ export class Agent {
     return detail;
   }
 
-  /** Reports a sync once per distinct result: writes, a new failure, a new pending plan. */
+  /**
+   * Reports a sync once per distinct result: every sync that wrote something,
+   * and otherwise only a change of outcome, revision, plan or error — an
+   * unchanged pass says nothing.
+   */
   #reportSync(app: AppSpec, r: SyncReport): void {
     const state = this.#state_(app);
     const wrote = r.outcome === 'succeeded' && r.objects.some((o) => o.action !== 'unchanged');
-    const key = `${r.outcome}|${r.revision}|${r.planDigest}|${r.error}`;
+    const key =
+      r.outcome === 'succeeded'
+        ? `succeeded|${r.revision}`
+        : `${r.outcome}|${r.revision}|${r.planDigest}|${r.error}`;
     if (!wrote && key === state.lastReportKey) return;
     state.lastReportKey = key;
     this.#o.reporter.syncResult(r);
