@@ -319,7 +319,8 @@ describe('DriftWatcher', () => {
     watcher.untrack('shop');
     await clock.advance(10);
     assert.equal(cluster.watches.size, 0);
-    await watcher.stop();
+    await Promise.all([watcher.stop(), watcher.stop()]);
+    assert.equal(watcher.state, 'stopped');
     assert.throws(() => watcher.track(spec, [], SYNC), DriftWatcherError);
     assert.equal(clock.pending, 0);
   });

@@ -207,6 +207,7 @@ export class DriftWatcher {
     watchRestarts: 0,
   };
   #state: DriftWatcherState = 'running';
+  #stopping: Promise<void> | undefined;
 
   constructor(options: DriftWatcherOptions) {
     this.#client = options.client;
@@ -350,11 +351,12 @@ export class DriftWatcher {
   }
 
   /** Stops every watch, timer and check; resolves once all have ended. Idempotent. */
-  async stop(): Promise<void> {
-    if (this.#state !== 'running') {
-      while (this.#state !== 'stopped') await this.#idle();
-      return;
-    }
+  stop(): Promise<void> {
+    this.#stopping ??= this.#shutdown();
+    return this.#stopping;
+  }
+
+  async #shutdown(): Promise<void> {
     this.#state = 'stopping';
     this.#abort.abort(new DriftWatcherError('drift watcher stopped'));
     for (const t of this.#tracked.values()) t.abort.abort();
@@ -454,8 +456,8 @@ export class DriftWatcher {
 
   #onEvent(event: WatchEvent): void {
     const t = this.#tracked.get(refKey(refOf(event.object)));
-    // Another app version of the same group would be compared field by field
-    // with the wrong schema; the watch of the tracked version delivers it too.
+    // The same object served under another API version of its group would be
+    // compared with the wrong schema; the watch of the tracked version has it too.
     if (!t || event.object.apiVersion !== t.ref.apiVersion) return;
     if (event.type === 'DELETED') {
       t.needsGet = true; // deleted, or only left our label selector
