@@ -16,6 +16,11 @@ export {
   type GitServer,
   type GitServerOptions,
 } from './git.ts';
-export { startCluster, type Cluster, type StartClusterOptions } from './cluster.ts';
+export {
+  startCluster,
+  type Cluster,
+  type ClusterTimings,
+  type StartClusterOptions,
+} from './cluster.ts';
 export { readNatsInfo, startNats, type NatsOptions, type NatsServer } from './nats.ts';
 export { startPostgres, type PostgresOptions, type PostgresServer } from './postgres.ts';
