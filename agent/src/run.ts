@@ -60,7 +60,16 @@ export async function runAgent(argv: string[]): Promise<number> {
   const inventory = new InventoryStore(client, options.stateNamespace);
   await inventory.ensureNamespace();
   const reporter = new LogReporter(logger);
-  const drift = new DriftWatcher({ client, reporter, logger });
+  // Drift reports go through the agent, which also refreshes the app's drift count.
+  const drift = new DriftWatcher({
+    client,
+    reporter: {
+      appStatus: (r) => reporter.appStatus(r),
+      syncResult: (r) => reporter.syncResult(r),
+      drift: (r) => agent.noteDrift(r),
+    },
+    logger,
+  });
   const agent = new Agent({
     cluster: options.clusterName,
     client,

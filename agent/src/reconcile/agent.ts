@@ -12,6 +12,7 @@ import type { InventoryStore } from '../inventory/index.ts';
 import type {
   AppStatusReport,
   ApprovalBook,
+  DriftReport,
   HealthState,
   Reporter,
   SyncReport,
@@ -38,7 +39,8 @@ export interface CheckoutSource {
 export interface DriftTracker {
   track(app: AppSpec, objects: KubeObject[], sync: { revision: string; traceId: string }): void;
   untrack(app: string): void;
-  pause(app: string): void;
+  /** Resolves once heals in flight have finished, so they cannot land after the sync's apply. */
+  pause(app: string): Promise<void> | void;
   resume(app: string): void;
   driftCount(app: string): number;
 }
@@ -121,6 +123,16 @@ export class Agent {
   /** The last reported status of every app. */
   statuses(): AppStatusReport[] {
     return [...this.#apps.values()].flatMap((a) => (a.status ? [a.status] : []));
+  }
+
+  /**
+   * Forwards a drift report and refreshes the app's status, whose drift count
+   * it changes. Give the drift watcher a reporter that calls this.
+   */
+  noteDrift(report: DriftReport): void {
+    this.#o.reporter.drift(report);
+    const state = this.#apps.get(report.app);
+    if (state?.status) this.#setStatus(state.spec, state.status);
   }
 
   /** Starts the reconcile loop. */
@@ -294,7 +306,7 @@ export class Agent {
     configError: string,
   ): Promise<SyncOutcomeDetail> {
     const { drift } = this.#o;
-    drift?.pause(app.name);
+    await drift?.pause(app.name);
     let detail: SyncOutcomeDetail;
     try {
       detail = await syncApp(

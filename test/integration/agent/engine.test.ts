@@ -6,6 +6,8 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { DriftReport } from '@driftless/agent';
 import {
   startCluster,
   startGitServer,
@@ -112,6 +114,87 @@ describe('agent engine on a real cluster', () => {
     });
     assert.equal(await get('v1', 'ConfigMap', 'web', 'web-extra'), undefined);
     assert.deepEqual((await get('v1', 'ConfigMap', 'web', 'bystander'))?.['data'], { mine: 'yes' });
+  });
+
+  /** Resolves with the first drift report matching `match`, polling the recorder. */
+  async function driftReport(
+    match: (r: DriftReport) => boolean,
+    timeoutMs = 10_000,
+  ): Promise<DriftReport> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = t.recorder.drifts.find(match);
+      if (found) return found;
+      if (Date.now() > deadline) {
+        throw new Error(
+          `no matching drift report; got ${JSON.stringify(t.recorder.drifts.map((d) => [d.app, d.ref.name, d.type, d.healed]))}`,
+        );
+      }
+      await sleep(50);
+    }
+  }
+
+  it('heals a hand-scaled Deployment and a deleted ConfigMap, naming the field path and the manager', async () => {
+    await t.client.apply(
+      {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: 'web', namespace: 'web' },
+        spec: { replicas: 5 },
+      },
+      { fieldManager: 'ops-team', force: true },
+    );
+    const scaled = await driftReport(
+      (r) => r.ref.name === 'web' && r.ref.kind === 'Deployment' && !r.healed,
+    );
+    assert.equal(scaled.app, 'web');
+    assert.equal(scaled.type, 'modified');
+    assert.equal(scaled.changedBy, 'ops-team');
+    assert.deepEqual(scaled.fields, [{ path: '.spec.replicas', desired: 2, live: 5 }]);
+    assert.match(scaled.lastSyncTraceId, /^[0-9a-f]{32}$/);
+    await driftReport((r) => r.driftId === scaled.driftId && r.healed);
+    const web = await get('apps/v1', 'Deployment', 'web', 'web');
+    assert.equal((web?.['spec'] as { replicas: number }).replicas, 2);
+
+    await t.client.delete({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      namespace: 'web',
+      name: 'web-config',
+    });
+    const deleted = await driftReport((r) => r.ref.name === 'web-config' && r.type === 'deleted');
+    await driftReport((r) => r.driftId === deleted.driftId && r.healed);
+    assert.deepEqual((await get('v1', 'ConfigMap', 'web', 'web-config'))?.['data'], {
+      color: 'green',
+    });
+  });
+
+  it('only reports drift of an app without selfHeal', async () => {
+    await t.client.apply(
+      {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'prod-settings', namespace: 'kust' },
+        data: { level: 'debug' },
+      },
+      { fieldManager: 'night-shift', force: true },
+    );
+    const report = await driftReport((r) => r.app === 'kust' && r.ref.name === 'prod-settings');
+    assert.equal(report.healed, false);
+    assert.equal(report.changedBy, 'night-shift');
+    assert.deepEqual(report.fields, [{ path: '.data.level', desired: 'prod', live: 'debug' }]);
+    await sleep(1000);
+    assert.deepEqual(
+      (await get('v1', 'ConfigMap', 'kust', 'prod-settings'))?.['data'],
+      { level: 'debug' },
+      'not healed',
+    );
+    assert.equal(t.agent.statuses().find((s) => s.app === 'kust')?.driftCount, 1);
+    // The next sync puts it back, as Git says.
+    await t.agent.reconcileOnce();
+    assert.deepEqual((await get('v1', 'ConfigMap', 'kust', 'prod-settings'))?.['data'], {
+      level: 'prod',
+    });
   });
 
   it('dry-run writes nothing; manual waits for an approval of exactly this plan', async () => {

@@ -12,6 +12,7 @@ import { createLogger } from '@driftless/common';
 import {
   Agent,
   ApprovalBook,
+  DriftWatcher,
   GitSource,
   InventoryStore,
   KubeClient,
@@ -158,7 +159,17 @@ export async function makeAgent(options: {
   await inventory.ensureNamespace();
   const recorder = new Recorder();
   const approvals = new ApprovalBook();
-  const agent = new Agent({
+  // Drift goes through the agent, as in production (see agent/src/run.ts).
+  const drift = new DriftWatcher({
+    client,
+    logger,
+    reporter: {
+      appStatus: (r) => recorder.appStatus(r),
+      syncResult: (r) => recorder.syncResult(r),
+      drift: (r) => agent.noteDrift(r),
+    },
+  });
+  const agent: Agent = new Agent({
     cluster: 'test',
     client,
     source,
@@ -166,6 +177,7 @@ export async function makeAgent(options: {
     inventory,
     reporter: recorder,
     approvals,
+    drift,
     tracer: trace.getTracer('agent-test'),
     logger,
     pollIntervalMs: options.pollIntervalMs ?? 3_600_000,
@@ -180,6 +192,7 @@ export async function makeAgent(options: {
     workDir,
     close: async () => {
       await agent.stop();
+      await drift.stop();
       client.close();
       await rm(workDir, { recursive: true, force: true });
     },
