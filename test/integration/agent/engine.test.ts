@@ -7,7 +7,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { DriftReport } from '@driftless/agent';
+import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { initTelemetry } from '@driftless/common';
+import { InventoryStore, type DriftReport } from '@driftless/agent';
 import {
   startCluster,
   startGitServer,
@@ -30,8 +32,14 @@ describe('agent engine on a real cluster', () => {
   let git: GitServer;
   let repo: GitRepo;
   let t: TestAgent;
+  const spans = new InMemorySpanExporter();
 
   before(async () => {
+    initTelemetry({
+      serviceName: 'agent-test',
+      spanProcessors: [new SimpleSpanProcessor(spans)],
+      env: {},
+    });
     [cluster, git] = await Promise.all([startCluster({ workloads: true }), startGitServer()]);
     repo = await git.createRepo('fleet');
     await repo.commit(baseFleet(), 'base fleet');
@@ -76,6 +84,37 @@ describe('agent engine on a real cluster', () => {
       sync?.steps.map((s) => s.name),
       ['fetch', 'render', 'guard', 'plan', 'apply', 'prune', 'health'],
     );
+    assert.equal(web?.metadata.annotations?.['driftless.dev/trace-id'], sync?.traceId);
+  });
+
+  it('records each sync as one trace with a span per step and the sync as attributes', () => {
+    const sync = t.recorder.lastSync('web');
+    const trace = spans.getFinishedSpans().filter((s) => s.spanContext().traceId === sync?.traceId);
+    const root = trace.find((s) => s.name === 'sync');
+    assert.ok(root, 'a root sync span');
+    assert.equal(root.parentSpanContext, undefined);
+    assert.deepEqual(
+      trace
+        .filter((s) => s !== root)
+        .map((s) => [s.name, s.parentSpanContext?.spanId === root.spanContext().spanId])
+        .sort(),
+      [
+        ['apply', true],
+        ['fetch', true],
+        ['guard', true],
+        ['health', true],
+        ['plan', true],
+        ['prune', true],
+        ['render', true],
+      ],
+    );
+    assert.equal(root.attributes['driftless.cluster'], 'test');
+    assert.equal(root.attributes['driftless.app'], 'web');
+    assert.equal(root.attributes['driftless.revision'], sync?.revision);
+    assert.equal(root.attributes['driftless.outcome'], 'succeeded');
+    const plan = trace.find((s) => s.name === 'plan');
+    assert.equal(plan?.attributes['driftless.plan.create'], 5);
+    assert.equal(plan?.attributes['driftless.plan.digest'], sync?.planDigest);
   });
 
   it('a second pass with nothing new writes nothing', async () => {
@@ -346,5 +385,68 @@ describe('agent engine on a real cluster', () => {
     } finally {
       await git.resume();
     }
+  });
+
+  it('a broken driftless.yaml is reported with line and field, and the last good config stays in force', async () => {
+    await t.agent.reconcileOnce();
+    const before = await snapshot(t.client, 'web');
+    await repo.commit(
+      {
+        'clusters/test/driftless.yaml': clusterYaml(
+          BASE_APPS.replace(
+            '      selfHeal: true\n',
+            '      selfHeal: true\n      sync: sometimes\n',
+          ),
+        ),
+        'apps/web/workload/deployment.yaml': deployment('web', 4),
+      },
+      'typo in driftless.yaml',
+    );
+    await t.agent.reconcileOnce();
+    const web = t.agent.statuses().find((s) => s.app === 'web');
+    assert.match(
+      web?.message ?? '',
+      /clusters\/test\/driftless\.yaml:\d+:\d+: spec\.apps\[1\]\.sync: .*sometimes/,
+    );
+    // The last good config still applies, so the new Deployment size is synced under it.
+    assert.equal(
+      ((await get('apps/v1', 'Deployment', 'web', 'web'))?.['spec'] as { replicas: number })
+        .replicas,
+      4,
+    );
+    assert.notDeepEqual(await snapshot(t.client, 'web'), before);
+    await repo.commit(
+      { 'clusters/test/driftless.yaml': clusterYaml(BASE_APPS) },
+      'fix driftless.yaml',
+    );
+    await t.agent.reconcileOnce();
+    assert.equal(t.agent.statuses().find((s) => s.app === 'web')?.message, '');
+  });
+
+  it('an app removed from Git is pruned only when it had prune on', async () => {
+    assert.ok(
+      await get('v1', 'ConfigMap', 'web', 'gated'),
+      'the manual app, removed earlier without prune, left its object',
+    );
+    assert.ok(await get('v1', 'ConfigMap', 'kust', 'prod-settings'));
+    await repo.commit(
+      {
+        'clusters/test/driftless.yaml': clusterYaml(
+          BASE_APPS.replace(/    - name: kust\n(      .*\n)+?(?=    - name: chart)/, ''),
+        ),
+      },
+      'drop kust',
+    );
+    await t.agent.reconcileOnce();
+    assert.equal(await get('v1', 'ConfigMap', 'kust', 'prod-settings'), undefined);
+    assert.equal(
+      t.agent.statuses().find((s) => s.app === 'kust'),
+      undefined,
+    );
+    assert.deepEqual(await new InventoryStore(t.client, 'driftless-system').apps(), [
+      'chart',
+      'infra',
+      'web',
+    ]);
   });
 });
