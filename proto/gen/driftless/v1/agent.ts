@@ -548,6 +548,12 @@ export interface Hello {
    * were removed from Git as gone rather than as silently stale.
    */
   apps: string[];
+  /**
+   * The repository and branch the agent follows (URL without credentials), so the hub's Git
+   * webhook receiver knows which agents a push concerns and sends them a RefreshHint.
+   */
+  repoUrl: string;
+  branch: string;
 }
 
 export interface Hello_LabelsEntry {
@@ -1585,7 +1591,7 @@ export const TraceContext: MessageFns<TraceContext> = {
 };
 
 function createBaseHello(): Hello {
-  return { clusterName: "", agentVersion: "", lastAckedHubSeq: 0n, labels: {}, apps: [] };
+  return { clusterName: "", agentVersion: "", lastAckedHubSeq: 0n, labels: {}, apps: [], repoUrl: "", branch: "" };
 }
 
 export const Hello: MessageFns<Hello> = {
@@ -1607,6 +1613,12 @@ export const Hello: MessageFns<Hello> = {
     });
     for (const v of message.apps) {
       writer.uint32(42).string(v!);
+    }
+    if (message.repoUrl !== "") {
+      writer.uint32(50).string(message.repoUrl);
+    }
+    if (message.branch !== "") {
+      writer.uint32(58).string(message.branch);
     }
     return writer;
   },
@@ -1667,6 +1679,22 @@ export const Hello: MessageFns<Hello> = {
             message.apps.push(reader.string());
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.repoUrl = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.branch = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1713,6 +1741,12 @@ export const Hello: MessageFns<Hello> = {
       apps: globalThis.Array.isArray(object?.apps)
         ? object.apps.map((e: any) => globalThis.String(e))
         : [],
+      repoUrl: isSet(object.repoUrl)
+        ? globalThis.String(object.repoUrl)
+        : isSet(object.repo_url)
+        ? globalThis.String(object.repo_url)
+        : "",
+      branch: isSet(object.branch) ? globalThis.String(object.branch) : "",
     };
   },
 
@@ -1739,6 +1773,12 @@ export const Hello: MessageFns<Hello> = {
     if (message.apps?.length) {
       obj.apps = message.apps;
     }
+    if (message.repoUrl !== "") {
+      obj.repoUrl = message.repoUrl;
+    }
+    if (message.branch !== "") {
+      obj.branch = message.branch;
+    }
     return obj;
   },
 
@@ -1762,6 +1802,8 @@ export const Hello: MessageFns<Hello> = {
       {},
     );
     message.apps = object.apps?.map((e) => e) || [];
+    message.repoUrl = object.repoUrl ?? "";
+    message.branch = object.branch ?? "";
     return message;
   },
 };
