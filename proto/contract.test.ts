@@ -190,6 +190,8 @@ describe('AgentService.Connect', () => {
           lastAckedHubSeq: 0n,
           labels: { env: 'prod' },
           apps: ['infrastructure', 'podinfo'],
+          repoUrl: 'http://git.example/fleet.git',
+          branch: 'main',
         },
       },
     });

@@ -148,6 +148,8 @@ const streams: AgentStream[] = await inBatches(AGENTS, 100, async (i) => {
       lastAckedHubSeq: 0n,
       labels: {},
       apps: [],
+      repoUrl: 'http://git.example/fleet.git',
+      branch: 'main',
     },
   });
   await s.next(30_000);

@@ -94,6 +94,8 @@ const hello = (cluster: string): AgentMessageBody => ({
     lastAckedHubSeq: 0n,
     labels: { team: 'web' },
     apps: ['podinfo'],
+    repoUrl: 'http://git.example/fleet.git',
+    branch: 'main',
   },
 });
 
