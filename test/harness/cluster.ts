@@ -5,7 +5,7 @@ import { CoreV1Api, KubeConfig, type V1Node } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import { findBinary } from './binaries.ts';
 import { HarnessError } from './errors.ts';
-import { freePort } from './net.ts';
+import { freePort, retryOnPortClash } from './net.ts';
 import { createClusterPki, type ClusterPki } from './pki.ts';
 import {
   createTempDir,
@@ -210,8 +210,12 @@ async function waitForWorkloads(
  * Ready). Each cluster has its own temp folder, so several run side by side.
  */
 export async function startCluster(options: StartClusterOptions = {}): Promise<Cluster> {
-  const { workloads = false, startTimeoutMs = 60_000 } = options;
   const name = options.name ?? `driftless-${++clusterCount}`;
+  return retryOnPortClash(() => startClusterOnce(options, name));
+}
+
+async function startClusterOnce(options: StartClusterOptions, name: string): Promise<Cluster> {
+  const { workloads = false, startTimeoutMs = 60_000 } = options;
   const startedAt = Date.now();
   const deadline = startedAt + startTimeoutMs;
   const remaining = (): number => Math.max(deadline - Date.now(), 1);

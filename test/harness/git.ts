@@ -4,7 +4,7 @@ import { mkdir } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { HarnessError } from './errors.ts';
-import { freePort } from './net.ts';
+import { freePort, retryOnPortClash } from './net.ts';
 import { createTempDir } from './process.ts';
 
 const HTTP_BACKEND = '/usr/lib/git-core/git-http-backend';
@@ -216,10 +216,18 @@ export async function startGitServer(options: GitServerOptions = {}): Promise<Gi
     record: GitRequest,
   ): void {
     const url = new URL(req.url ?? '/', 'http://localhost');
+    let pathInfo: string;
+    try {
+      pathInfo = decodeURIComponent(url.pathname);
+    } catch {
+      record.status = 400;
+      res.writeHead(400).end('malformed path\n');
+      return;
+    }
     const env = gitEnv({
       GIT_PROJECT_ROOT: root,
       GIT_HTTP_EXPORT_ALL: '1',
-      PATH_INFO: decodeURIComponent(url.pathname),
+      PATH_INFO: pathInfo,
       QUERY_STRING: url.search.slice(1),
       REQUEST_METHOD: req.method ?? 'GET',
       REMOTE_USER: user,
@@ -292,7 +300,7 @@ export async function startGitServer(options: GitServerOptions = {}): Promise<Gi
     serveCgi(req, res, user, record);
   });
 
-  const port = await freePort();
+  let port = 0;
   const listen = (): Promise<void> =>
     new Promise((resolve, reject) => {
       server.once('error', reject);
@@ -307,7 +315,16 @@ export async function startGitServer(options: GitServerOptions = {}): Promise<Gi
       server.close(() => resolve());
       server.closeAllConnections();
     });
-  await listen();
+  try {
+    await retryOnPortClash(async () => {
+      port = await freePort();
+      await listen();
+    });
+  } catch (error) {
+    backendLog.end();
+    dir.remove();
+    throw new HarnessError(`start git server: ${String(error)}`, { cause: error });
+  }
   const url = `http://127.0.0.1:${port}`;
 
   return {

@@ -3,7 +3,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { findBinary } from './binaries.ts';
 import { HarnessError } from './errors.ts';
-import { freePort } from './net.ts';
+import { freePort, retryOnPortClash } from './net.ts';
 import { createTempDir, startProcess, waitForReady, type ServerProcess } from './process.ts';
 
 /** Options of {@link startNats}. */
@@ -63,7 +63,11 @@ export function readNatsInfo(port: number, timeoutMs = 2000): Promise<Record<str
  * Starts nats-server (the pinned build from `make tools`) on free 127.0.0.1
  * ports, by default with JetStream, and resolves once it greets clients.
  */
-export async function startNats(options: NatsOptions = {}): Promise<NatsServer> {
+export function startNats(options: NatsOptions = {}): Promise<NatsServer> {
+  return retryOnPortClash(() => startNatsOnce(options));
+}
+
+async function startNatsOnce(options: NatsOptions): Promise<NatsServer> {
   const { jetstream = true, startTimeoutMs = 30_000 } = options;
   const command = findBinary('nats-server');
   const dir = createTempDir('nats');

@@ -19,6 +19,22 @@ function canListen(port: number): Promise<boolean> {
   });
 }
 
+/**
+ * Runs `start` again, up to `attempts` times in all (default 3), when it failed
+ * because a port that {@link freePort} picked was taken before the server
+ * bound it (the error or the server log tail in it says "address already in use").
+ */
+export async function retryOnPortClash<T>(start: () => Promise<T>, attempts = 3): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (error) {
+      const clash = error instanceof Error && /address already in use/i.test(error.message);
+      if (!clash || attempt >= attempts) throw error;
+    }
+  }
+}
+
 /** A TCP port on 127.0.0.1 that nothing listens on right now and this process has not handed out before. */
 export async function freePort(): Promise<number> {
   for (let attempt = 0; attempt < 100; attempt++) {

@@ -4,7 +4,7 @@ import { chown, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { HarnessError } from './errors.ts';
-import { freePort } from './net.ts';
+import { freePort, retryOnPortClash } from './net.ts';
 import { createTempDir, startProcess, waitForReady, type ServerProcess } from './process.ts';
 
 const execFileAsync = promisify(execFile);
@@ -72,7 +72,11 @@ function postgresUser(): { uid: number; gid: number } {
  * off. As root (where initdb refuses to run) both run as the `postgres` system
  * user, through setpriv so that signals reach postgres directly.
  */
-export async function startPostgres(options: PostgresOptions = {}): Promise<PostgresServer> {
+export function startPostgres(options: PostgresOptions = {}): Promise<PostgresServer> {
+  return retryOnPortClash(() => startPostgresOnce(options));
+}
+
+async function startPostgresOnce(options: PostgresOptions): Promise<PostgresServer> {
   const { startTimeoutMs = 30_000 } = options;
   const bin = await postgresBinDir();
   const dir = createTempDir('postgres');

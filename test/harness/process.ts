@@ -203,6 +203,8 @@ export function startProcess(options: ProcessOptions): ServerProcess {
   } finally {
     closeSync(log);
   }
+  // Spawn failures also arrive as an event; without a listener they would crash the process.
+  child.on('error', () => {});
   const pid = child.pid;
   if (pid === undefined) throw new HarnessError(`start ${name}: could not spawn bash`);
   dir.adopt(pid);
