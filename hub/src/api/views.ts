@@ -35,6 +35,8 @@ export const clusterView = (c: ClusterRecord) => ({
   revoked: c.revokedMs !== 0,
   revokedAt: iso(c.revokedMs),
   lastAgentSeq: c.lastAgentSeq,
+  repoUrl: c.repoUrl,
+  branch: c.branch,
 });
 
 /** An app of a cluster. */

@@ -345,6 +345,8 @@ export class LinkServer {
       lastAckedHubSeq: bigint;
       labels: Record<string, string>;
       apps: string[];
+      repoUrl: string;
+      branch: string;
     },
     session: Session,
   ): Promise<void> {
@@ -354,13 +356,22 @@ export class LinkServer {
         `Connect cluster ${cluster}: Hello names cluster "${hello.clusterName.slice(0, 63)}", but the certificate is for ${cluster}`,
       );
     checkLabels(hello.labels, `Hello from cluster ${cluster}`);
+    checkFollows(hello, `Hello from cluster ${cluster}`);
+    // Set before registering, so a webhook delivery never sees a session without it.
+    session.follows = { repoUrl: hello.repoUrl, branch: hello.branch };
     const old = sessions.register(session);
     old?.close(grpc.status.ABORTED, `cluster ${cluster}: replaced by a newer Connect stream`);
     metrics.connectedAgents.set(sessions.size);
     const now = this.#clock.now();
     await store.recordHello(
       cluster,
-      { agentVersion: hello.agentVersion, labels: hello.labels, apps: hello.apps },
+      {
+        agentVersion: hello.agentVersion,
+        labels: hello.labels,
+        apps: hello.apps,
+        repoUrl: hello.repoUrl,
+        branch: hello.branch,
+      },
       now,
     );
     await store.ackHubSeq(cluster, Number(hello.lastAckedHubSeq));
@@ -384,7 +395,12 @@ export class LinkServer {
       data: { agentVersion: hello.agentVersion },
     });
     log.info(
-      { cluster, agentVersion: hello.agentVersion, resent: pending.length },
+      {
+        cluster,
+        agentVersion: hello.agentVersion,
+        resent: pending.length,
+        branch: hello.branch,
+      },
       'agent connected',
     );
   }
@@ -496,6 +512,25 @@ export class LinkServer {
       }),
     );
     this.#o.log.info({ cluster, serial: issued.serial }, 'certificate renewed');
+  }
+}
+
+/** Longest repository URL or branch name a Hello may carry; real ones are far shorter. */
+const MAX_FOLLOWS_LENGTH = 2048;
+
+/** Refuses a Hello whose repository URL or branch is too long or holds control characters. */
+function checkFollows(hello: { repoUrl: string; branch: string }, what: string): void {
+  for (const [field, value] of [
+    ['repo_url', hello.repoUrl],
+    ['branch', hello.branch],
+  ] as const) {
+    if (value.length > MAX_FOLLOWS_LENGTH)
+      throw new InvalidArgumentError(
+        `${what}: ${field} is longer than ${MAX_FOLLOWS_LENGTH} characters`,
+      );
+    // eslint-disable-next-line no-control-regex -- control characters are what is refused
+    if (/[\u0000-\u001f\u007f]/.test(value))
+      throw new InvalidArgumentError(`${what}: ${field} holds control characters`);
   }
 }
 

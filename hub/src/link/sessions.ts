@@ -3,6 +3,12 @@ import type { HubMessage } from '@driftless/proto';
 /** One open Connect stream, as the rest of the hub may use it. */
 export interface Session {
   readonly cluster: string;
+  /**
+   * The repository and branch the agent said it follows in its Hello (as sent,
+   * credentials stripped); unset until the Hello. The Git webhook receiver
+   * matches pushes against it.
+   */
+  follows?: { repoUrl: string; branch: string };
   /** Sends a message down the stream; false when the stream is gone. */
   send(message: HubMessage): boolean;
   /** Ends the stream with a gRPC status code and message. */
@@ -43,6 +49,11 @@ export class SessionRegistry {
     this.#byCluster.delete(cluster);
     s.close(code, details);
     return true;
+  }
+
+  /** Every open stream, e.g. to find the ones a Git push concerns. */
+  list(): Session[] {
+    return [...this.#byCluster.values()];
   }
 
   /** How many streams are open. */

@@ -156,6 +156,16 @@ CREATE TABLE audit_log (
 );
 `,
   },
+  {
+    version: 2,
+    name: 'the repository and branch each cluster follows',
+    // From the agent's Hello; the Git webhook receiver matches pushes against the live
+    // sessions, and these columns show people which repository a cluster follows.
+    sql: `
+ALTER TABLE clusters ADD COLUMN repo_url TEXT NOT NULL DEFAULT '';
+ALTER TABLE clusters ADD COLUMN branch TEXT NOT NULL DEFAULT '';
+`,
+  },
 ];
 
 const AUTO_ID: Record<Dialect, string> = {

@@ -167,17 +167,32 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
     void it('marks apps gone when Hello no longer lists them', async () => {
       await store.recordHello(
         'prod-eu',
-        { agentVersion: '1.1', labels: { env: 'prod', region: 'eu' }, apps: [] },
+        {
+          agentVersion: '1.1',
+          labels: { env: 'prod', region: 'eu' },
+          apps: [],
+          repoUrl: 'https://ci:s3cret@git.example.com/fleet.git',
+          branch: 'main',
+        },
         60,
       );
       assert.equal((await store.listApps({ cluster: 'prod-eu' }))[0]?.gone, true);
       await store.recordHello(
         'prod-eu',
-        { agentVersion: '1.1', labels: { env: 'prod', region: 'eu' }, apps: ['podinfo'] },
+        {
+          agentVersion: '1.1',
+          labels: { env: 'prod', region: 'eu' },
+          apps: ['podinfo'],
+          repoUrl: 'https://ci:s3cret@git.example.com/fleet.git',
+          branch: 'main',
+        },
         61,
       );
       const c = await store.getCluster('prod-eu');
       assert.equal(c?.agentVersion, '1.1');
+      // The repository is kept for the webhook receiver and people, never its credentials.
+      assert.equal(c?.repoUrl, 'https://git.example.com/fleet.git');
+      assert.equal(c?.branch, 'main');
       assert.equal(c?.connected, true);
       assert.equal((await store.listApps({ cluster: 'prod-eu' }))[0]?.gone, false);
     });

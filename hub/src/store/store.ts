@@ -91,11 +91,19 @@ export interface Store {
   revokeCluster(name: string, nowMs: number, audit: AuditEntry): Promise<void>;
   /**
    * Records a Hello: version, connected, labels (the agent's, with the token's
-   * labels winning); apps not in `apps` are marked gone.
+   * labels winning), the repository and branch it follows; apps not in `apps`
+   * are marked gone.
    */
   recordHello(
     name: string,
-    hello: { agentVersion: string; labels: Labels; apps: string[] },
+    hello: {
+      agentVersion: string;
+      labels: Labels;
+      apps: string[];
+      /** Stored without user info, so a URL with a token in it never reaches the store. */
+      repoUrl: string;
+      branch: string;
+    },
     nowMs: number,
   ): Promise<void>;
   setConnected(name: string, connected: boolean, nowMs: number): Promise<void>;
@@ -161,6 +169,8 @@ const toCluster = (r: R): ClusterRecord => ({
   lastAgentSeq: num(r['last_agent_seq']),
   hubSeq: num(r['hub_seq']),
   ackedHubSeq: num(r['acked_hub_seq']),
+  repoUrl: String(r['repo_url'] ?? ''),
+  branch: String(r['branch'] ?? ''),
 });
 
 const toApp = (r: R): AppRecord => ({
@@ -275,6 +285,25 @@ async function writeAudit(q: Queryable, e: AuditEntry, nowMs: number): Promise<v
     'INSERT INTO audit_log (at_ms, actor, action, target, details_json) VALUES (?, ?, ?, ?, ?)',
     [nowMs, e.actor, e.action, e.target, json(e.details ?? {})],
   );
+}
+
+/**
+ * `url` without user info (`https://user:token@host/x` → `https://host/x`, and
+ * `user@host:path` kept only as `host:path`), so a credential an agent was
+ * configured with by mistake is not stored or shown.
+ */
+function withoutCredentials(url: string): string {
+  try {
+    const u = new URL(url);
+    if (!u.username && !u.password) return url;
+    u.username = '';
+    u.password = '';
+    return u.toString();
+  } catch {
+    // scp-like `git@host:org/repo.git`: the user is a login name, not a secret, but drop any
+    // `user:password@` all the same.
+    return url.replace(/^[^@/]*@/, '');
+  }
 }
 
 async function replaceLabels(q: Queryable, cluster: string, labels: Labels): Promise<void> {
@@ -423,8 +452,15 @@ export async function createSqlStore(db: Db): Promise<Store> {
         if (!row) throw new NotFoundError(`cluster ${name}: not found`);
         const labels = { ...hello.labels, ...parse<Labels>(row['admin_labels_json'], {}) };
         await q.run(
-          `UPDATE clusters SET agent_version = ?, labels_json = ?, connected = 1, last_seen_ms = ? WHERE name = ?`,
-          [hello.agentVersion, json(labels), nowMs, name],
+          `UPDATE clusters SET agent_version = ?, labels_json = ?, connected = 1, last_seen_ms = ?, repo_url = ?, branch = ? WHERE name = ?`,
+          [
+            hello.agentVersion,
+            json(labels),
+            nowMs,
+            withoutCredentials(hello.repoUrl),
+            hello.branch,
+            name,
+          ],
         );
         await replaceLabels(q, name, labels);
         const known = await q.all<R>('SELECT app, gone FROM apps WHERE cluster = ?', [name]);

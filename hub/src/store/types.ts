@@ -25,6 +25,10 @@ export interface ClusterRecord {
   hubSeq: number;
   /** Highest hub seq the agent has acked. */
   ackedHubSeq: number;
+  /** Repository URL the agent follows, from its last Hello (credentials stripped); '' if unknown. */
+  repoUrl: string;
+  /** Branch the agent follows, from its last Hello; '' for the repository's default branch. */
+  branch: string;
 }
 
 /** Sync status of an app, from the agent's AppStatus. */
