@@ -11,12 +11,12 @@ import {
   SyncStatus,
   type AgentMessageBody,
 } from '@driftless/proto';
+import { startPostgres } from '@driftless/test';
 import {
   api,
   connect,
   enroll,
   makeAgentKey,
-  maybeStartPostgres,
   startHubProcess,
   type AgentStream,
 } from '../integration/hub/helpers.ts';
@@ -32,7 +32,7 @@ const AGENTS = Number(values.agents);
 const REPORTS = Number(values.reports);
 const store = values.store === 'postgres' ? 'postgres' : 'sqlite';
 
-const pgServer = store === 'postgres' ? await maybeStartPostgres() : undefined;
+const pgServer = store === 'postgres' ? await startPostgres() : undefined;
 const hub = await startHubProcess({ store, databaseUrl: pgServer?.connectionString });
 const admin = hub.bootstrapToken!;
 const name = (i: number) => `bench-${String(i).padStart(4, '0')}`;

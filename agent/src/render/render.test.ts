@@ -1,6 +1,5 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -373,15 +372,7 @@ describe('render: renderer processes', () => {
   });
 });
 
-/** Skips a suite when a renderer binary is not built yet. */
-function skipUnless(bin: string): { skip?: string } {
-  const found = (process.env['PATH'] ?? '')
-    .split(path.delimiter)
-    .some((dir) => dir && existsSync(path.join(dir, bin)));
-  return found ? {} : { skip: `${bin} not on PATH: run make tools` };
-}
-
-describe('render: kustomize', skipUnless('kustomize'), () => {
+describe('render: kustomize', () => {
   it('builds an overlay: base, patch, namePrefix, labels and namespace', async () => {
     const rendered = await render({
       root: testdata,
@@ -491,7 +482,7 @@ const CHART = {
   'values/prod.yaml': 'replicas: 3\n',
 };
 
-describe('render: helm', skipUnless('helm'), () => {
+describe('render: helm', () => {
   const helmApp = (helm: Partial<AppSpec['helm']> = {}) =>
     app({
       path: 'apps/web/chart',

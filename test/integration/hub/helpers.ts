@@ -297,13 +297,3 @@ export function connect(
     },
   };
 }
-
-/** Optional PostgreSQL from the harness: undefined while the harness has no startPostgres. */
-export async function maybeStartPostgres(): Promise<
-  { connectionString: string; stop(): Promise<void> } | undefined
-> {
-  const harness = (await import('@driftless/test')) as Record<string, unknown>;
-  const start = harness['startPostgres'] as
-    undefined | (() => Promise<{ connectionString: string; stop(): Promise<void> }>);
-  return start ? start() : undefined;
-}

@@ -1,20 +1,9 @@
+// The hub acceptance suite on a real PostgreSQL from the harness.
+import { startPostgres } from '@driftless/test';
 import { hubAcceptance } from './acceptance.ts';
-import { maybeStartPostgres } from './helpers.ts';
 
-// Runs once the harness has startPostgres; until then the suite reports itself skipped.
-const pgServer = await maybeStartPostgres().catch((err: unknown) => {
-  throw new Error(`start PostgreSQL for the hub tests: ${String(err)}`);
-});
-if (pgServer) {
-  hubAcceptance('postgres', async () => ({
-    url: pgServer.connectionString,
-    stop: () => pgServer.stop(),
-  }));
-} else {
-  const { test } = await import('node:test');
-  test(
-    'hub acceptance (postgres)',
-    { skip: 'test harness has no startPostgres yet' },
-    () => undefined,
-  );
-}
+const pgServer = await startPostgres();
+hubAcceptance('postgres', async () => ({
+  url: pgServer.connectionString,
+  stop: () => pgServer.stop(),
+}));
