@@ -10,6 +10,7 @@ import {
   extractTraceContext,
   FlagError,
   flagsHelp,
+  formatDuration,
   getTracer,
   initTelemetry,
   injectTraceContext,
@@ -92,6 +93,12 @@ describe('durations and flags', () => {
     assert.equal(parseDuration('2h'), 7_200_000);
     assert.throws(() => parseDuration('ten seconds'), /invalid duration "ten seconds"/);
   });
+  it('formats durations the way people write them', () => {
+    assert.deepEqual(
+      [250, 1500, 30_000, 60_000, 90_000, 86_400_000, 604_800_000, 5_400_000].map(formatDuration),
+      ['250ms', '1.5s', '30s', '1m', '1m30s', '1d', '7d', '90m'],
+    );
+  });
   const spec = {
     repoUrl: { type: 'string', default: '', help: 'Git repository URL.' },
     pollInterval: { type: 'duration', default: 60_000, help: 'How often to poll.' },
@@ -131,7 +138,7 @@ describe('durations and flags', () => {
     const help = flagsHelp(spec, 'DL');
     assert.match(
       help,
-      /--poll-interval duration\n\s+How often to poll.\n\s+env DL_POLL_INTERVAL, default 1m0s/,
+      /--poll-interval duration\n\s+How often to poll.\n\s+env DL_POLL_INTERVAL, default 1m/,
     );
     assert.match(help, /-o, --output string/);
   });

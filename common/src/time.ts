@@ -46,10 +46,17 @@ export function parseDuration(text: string): number {
   return Math.round(total);
 }
 
-/** Formats milliseconds for people: `850ms`, `12.3s`, `4m5s`. */
+/** Formats milliseconds for people: `850ms`, `12.3s`, `4m5s`, `90m`, `24h`, `7d`. */
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)}ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1).replace(/\.0$/, '')}s`;
+  for (const [unit, size] of [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+  ] as const) {
+    if (ms % size === 0) return `${ms / size}${unit}`;
+  }
   const m = Math.floor(ms / 60_000);
   return `${m}m${Math.round((ms % 60_000) / 1000)}s`;
 }

@@ -37,7 +37,7 @@ describe('agent flags', () => {
     }
     const help = flagsHelp(agentFlags, AGENT_ENV_PREFIX);
     assert.match(help, /--repo-url string\n.*\n {6}env DRIFTLESS_REPO_URL/);
-    assert.match(help, /env DRIFTLESS_POLL_INTERVAL, default 1m0s/);
+    assert.match(help, /env DRIFTLESS_POLL_INTERVAL, default 1m/);
   });
 
   it('compiles the defaults, deriving the cluster path from the cluster name', () => {
