@@ -51,6 +51,8 @@ async function main(): Promise<number> {
     enrollMaxFailures: f.enrollMaxFailures,
     enrollFailureWindowMs: f.enrollFailureWindow,
     bootstrapTokenFile: f.bootstrapTokenFile,
+    webhookSecret: f.webhookSecret,
+    webhookSecretFile: f.webhookSecretFile,
     log,
   });
   process.stdout.write(

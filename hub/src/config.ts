@@ -70,6 +70,16 @@ export const HUB_FLAGS = {
     default: '',
     help: 'Also write the bootstrap admin API token, created on first start, to this file (mode 0600), e.g. for a Kubernetes Secret.',
   },
+  webhookSecret: {
+    type: 'string',
+    default: '',
+    help: 'Shared secret of the Git webhook receiver (POST /api/v1/webhooks/git): the secret set on the GitHub, GitLab or Gitea webhook, at least 16 characters; empty (and no --webhook-secret-file) turns the receiver off. Prefer the file or the environment variable, which do not show in the process list.',
+  },
+  webhookSecretFile: {
+    type: 'string',
+    default: '',
+    help: 'File holding the Git webhook secret (a trailing newline is ignored), e.g. a mounted Kubernetes Secret; used instead of --webhook-secret.',
+  },
   logLevel: {
     type: 'string',
     default: 'info',

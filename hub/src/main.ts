@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { systemClock, TerminalError, type Clock, type Logger } from '@driftless/common';
@@ -8,6 +8,7 @@ import { EventBus } from './events.ts';
 import { LinkServer, SessionRegistry } from './link/index.ts';
 import { createMetrics } from './metrics.ts';
 import { openStore, type Store } from './store/index.ts';
+import { webhookRoute } from './webhook/index.ts';
 
 /** Options of {@link startHub}; `driftless-hub` fills them from its flags (see config.ts). */
 export interface HubOptions {
@@ -35,6 +36,15 @@ export interface HubOptions {
   enrollFailureWindowMs?: number;
   /** Where to also write the bootstrap admin token (mode 0600). */
   bootstrapTokenFile?: string;
+  /**
+   * Shared secret of the Git webhook receiver; '' (default) with no
+   * `webhookSecretFile` leaves the receiver off (it answers 404).
+   */
+  webhookSecret?: string;
+  /** File holding the webhook secret; a trailing newline is ignored. */
+  webhookSecretFile?: string;
+  /** Largest webhook body accepted, bytes. Default 4 MiB. */
+  webhookMaxBodyBytes?: number;
   log: Logger;
   clock?: Clock;
 }
@@ -76,6 +86,7 @@ export async function startHub(o: HubOptions): Promise<Hub> {
     throw new HubConfigError(
       '--store postgres needs --database-url (or DRIFTLESS_HUB_DATABASE_URL)',
     );
+  const webhookSecret = await loadWebhookSecret(o);
   await mkdir(o.dataDir, { recursive: true, mode: 0o700 });
   const store = await openStore(
     o.store === 'sqlite'
@@ -127,6 +138,16 @@ export async function startHub(o: HubOptions): Promise<Hub> {
     const grpcHost = o.grpcAddress.slice(0, o.grpcAddress.lastIndexOf(':'));
 
     // Step 4: the HTTP API.
+    // The Git webhook receiver: authenticated by its shared secret, not by API tokens.
+    const webhook = webhookRoute({
+      secret: webhookSecret,
+      sessions,
+      store,
+      metrics,
+      log,
+      maxBodyBytes: o.webhookMaxBodyBytes,
+      clock,
+    });
     const api = new ApiServer({
       routes: apiRoutes({
         store,
@@ -137,7 +158,7 @@ export async function startHub(o: HubOptions): Promise<Hub> {
         log,
         maxTokenTtlMs: o.tokenMaxTtlMs ?? 7 * 24 * 3_600_000,
         clock,
-      }),
+      }).concat(webhook),
       store,
       metrics,
       log,
@@ -172,6 +193,34 @@ export async function startHub(o: HubOptions): Promise<Hub> {
     await store.close().catch(() => undefined);
     throw err;
   }
+}
+
+/** Shortest webhook secret accepted: a guessable one would let anyone trigger fleet-wide refreshes. */
+const MIN_WEBHOOK_SECRET_LENGTH = 16;
+
+/** The webhook secret from the flag or the file ('' when neither is set); never logged. */
+async function loadWebhookSecret(o: HubOptions): Promise<string> {
+  if (o.webhookSecret && o.webhookSecretFile)
+    throw new HubConfigError('give --webhook-secret or --webhook-secret-file, not both');
+  let secret = o.webhookSecret ?? '';
+  if (o.webhookSecretFile) {
+    try {
+      // Files written by `echo` or editors end in a newline that is not part of the secret.
+      secret = (await readFile(o.webhookSecretFile, 'utf8')).replace(/\r?\n$/, '');
+    } catch (err) {
+      throw new HubConfigError(
+        `--webhook-secret-file ${o.webhookSecretFile}: ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
+  }
+  if (secret !== '' && secret.length < MIN_WEBHOOK_SECRET_LENGTH)
+    throw new HubConfigError(
+      `the webhook secret is shorter than ${MIN_WEBHOOK_SECRET_LENGTH} characters; make one with e.g. "openssl rand -hex 32"`,
+    );
+  if (o.webhookSecretFile && secret === '')
+    throw new HubConfigError(`--webhook-secret-file ${o.webhookSecretFile}: the file is empty`);
+  return secret;
 }
 
 async function bootstrapAdmin(store: Store, clock: Clock): Promise<string | undefined> {

@@ -10,6 +10,7 @@ export interface HubMetrics {
   apiRequests: Counter<'method' | 'route' | 'status'>;
   apiDuration: Histogram<'method' | 'route'>;
   ingestDuration: Histogram<'type'>;
+  webhookDeliveries: Counter<'provider' | 'result'>;
 }
 
 /** Creates the metrics; process metrics (resident memory, CPU, event loop lag) included. */
@@ -60,6 +61,12 @@ export function createMetrics(): HubMetrics {
       help: 'Time to store one agent report durably.',
       labelNames: ['type'],
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+      registers,
+    }),
+    webhookDeliveries: new Counter({
+      name: 'driftless_hub_webhook_deliveries_total',
+      help: 'Git webhook deliveries by provider (github, gitlab, gitea, unknown) and result (accepted, ignored, unauthorized, malformed, too-large, disabled).',
+      labelNames: ['provider', 'result'],
       registers,
     }),
   };

@@ -528,7 +528,6 @@ function checkFollows(hello: { repoUrl: string; branch: string }, what: string):
       throw new InvalidArgumentError(
         `${what}: ${field} is longer than ${MAX_FOLLOWS_LENGTH} characters`,
       );
-    // eslint-disable-next-line no-control-regex -- control characters are what is refused
     if (/[\u0000-\u001f\u007f]/.test(value))
       throw new InvalidArgumentError(`${what}: ${field} holds control characters`);
   }

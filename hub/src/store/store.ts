@@ -169,8 +169,8 @@ const toCluster = (r: R): ClusterRecord => ({
   lastAgentSeq: num(r['last_agent_seq']),
   hubSeq: num(r['hub_seq']),
   ackedHubSeq: num(r['acked_hub_seq']),
-  repoUrl: String(r['repo_url'] ?? ''),
-  branch: String(r['branch'] ?? ''),
+  repoUrl: String(r['repo_url']),
+  branch: String(r['branch']),
 });
 
 const toApp = (r: R): AppRecord => ({
