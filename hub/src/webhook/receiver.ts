@@ -54,7 +54,8 @@ async function readRaw(req: IncomingMessage, max: number, what: string): Promise
   if (Number(req.headers['content-length'] ?? 0) > max) throw tooLarge();
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req) {
+  // destroyOnReturn false: leaving the loop early must not destroy the socket the answer needs.
+  for await (const chunk of req.iterator({ destroyOnReturn: false })) {
     size += (chunk as Buffer).length;
     if (size > max) throw tooLarge();
     chunks.push(chunk as Buffer);
@@ -175,7 +176,9 @@ function refuse(
   o.metrics.webhookDeliveries.inc({ provider, result: err.result });
   const peer = peerAddress(ctx.req.socket.remoteAddress ?? 'unknown');
   o.log.warn({ provider, peer, reason: errorMessage(err) }, 'git webhook delivery refused');
-  // The request may still be streaming in: do not leave the connection half-read.
-  if (!ctx.req.complete) ctx.res.setHeader('connection', 'close');
+  // A refused body may still be streaming in (e.g. a 413 decided from Content-Length): read
+  // and drop the rest so the sender gets the answer instead of a broken pipe. The server's
+  // request timeout bounds how long a sender can keep that up.
+  if (!ctx.req.complete) ctx.req.resume();
   return { status: err.status, body: { error: { status: err.status, message: err.message } } };
 }
