@@ -30,3 +30,4 @@ export {
   type CheckoutSource,
   type DriftTracker,
 } from './reconcile/index.ts';
+export * from './link/index.ts';

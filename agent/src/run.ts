@@ -17,8 +17,16 @@ import { KubeClient } from './kube/index.ts';
 import { GitSource } from './source/index.ts';
 import { InventoryStore } from './inventory/index.ts';
 import { DriftWatcher } from './drift/index.ts';
-import { ApprovalBook, LogReporter } from './report/index.ts';
+import { ApprovalBook, FanoutReporter, LogReporter, type Reporter } from './report/index.ts';
 import { Agent } from './reconcile/index.ts';
+import {
+  GrpcTransport,
+  HubLink,
+  LinkReporter,
+  NotEnrolledError,
+  Outbox,
+  SecretIdentityStore,
+} from './link/index.ts';
 
 /** The agent's version, reported to the hub and as `service.version`. */
 export const AGENT_VERSION = '0.1.0';
@@ -59,7 +67,21 @@ export async function runAgent(argv: string[]): Promise<number> {
   const client = await KubeClient.fromKubeConfig(kubeConfig);
   const inventory = new InventoryStore(client, options.stateNamespace);
   await inventory.ensureNamespace();
-  const reporter = new LogReporter(logger);
+  const approvals = new ApprovalBook();
+  // With a hub, reports go to the logs and to the link's outbox; standalone, to the logs only.
+  const outbox = options.hubAddress
+    ? new Outbox({ maxMessages: options.reportBufferSize })
+    : undefined;
+  const identities = new SecretIdentityStore(client, options.stateNamespace);
+  if (options.hubAddress && !options.enrollmentToken && !(await identities.load())) {
+    // Checked before anything runs: without a token there is no way to get an identity.
+    throw new NotEnrolledError(
+      `cluster ${options.clusterName} is not enrolled with the hub at ${options.hubAddress} (no Secret ${identities.where}) and no enrollment token is given: create one with "driftless token create --cluster ${options.clusterName}" and set DRIFTLESS_ENROLLMENT_TOKEN, or run without --hub-address`,
+    );
+  }
+  const reporter: Reporter = outbox
+    ? new FanoutReporter(new LogReporter(logger), new LinkReporter(outbox, logger))
+    : new LogReporter(logger);
   // Drift reports go through the agent, which also refreshes the app's drift count.
   const drift = new DriftWatcher({
     client,
@@ -83,7 +105,7 @@ export async function runAgent(argv: string[]): Promise<number> {
     clusterPath: options.clusterPath,
     inventory,
     reporter,
-    approvals: new ApprovalBook(),
+    approvals,
     drift,
     tracer: getTracer('driftless-agent', AGENT_VERSION),
     logger,
@@ -92,6 +114,27 @@ export async function runAgent(argv: string[]): Promise<number> {
     defaultHealthTimeoutMs: options.healthTimeoutMs,
   });
 
+  const link =
+    outbox && options.hubAddress
+      ? new HubLink({
+          cluster: options.clusterName,
+          agentVersion: AGENT_VERSION,
+          repoUrl: options.repoUrl,
+          branch: options.branch,
+          labels: options.clusterLabels,
+          transport: new GrpcTransport({
+            address: options.hubAddress,
+            serverName: options.hubServerName,
+          }),
+          identities,
+          outbox,
+          hooks: { refresh: () => agent.refresh(), statuses: () => agent.statuses(), approvals },
+          enrollment: { token: options.enrollmentToken, caPem: options.hubCaPem },
+          logger,
+        })
+      : undefined;
+
+  let exitCode = 0;
   const stopped = new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       logger.info(`${signal} received, stopping`);
@@ -99,14 +142,25 @@ export async function runAgent(argv: string[]): Promise<number> {
     };
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
+    // A refused enrollment (bad, used or expired token) needs a person: exit so it shows.
+    // A refusal after enrollment (revoked) is not a reason to stop reconciling from Git.
+    link?.onStatus((s) => {
+      if (s.state === 'refused' && !link.enrolled) {
+        logger.fatal(`cannot enroll with the hub: ${s.error ?? 'refused'}`);
+        exitCode = 1;
+        resolve();
+      }
+    });
   });
   agent.start();
+  link?.start();
   await stopped;
+  await link?.stop();
   await agent.stop();
   await drift.stop();
   client.close();
   await telemetry
     .shutdown()
     .catch((err: unknown) => logger.warn(`telemetry shutdown: ${errorMessage(err)}`));
-  return 0;
+  return exitCode;
 }

@@ -54,6 +54,10 @@ describe('agent flags', () => {
     assert.equal(o.kubeconfig, undefined);
     assert.equal(o.hubAddress, undefined);
     assert.equal(o.enrollmentToken, undefined);
+    assert.equal(o.hubCaPem, undefined);
+    assert.equal(o.hubServerName, undefined);
+    assert.deepEqual(o.clusterLabels, {});
+    assert.equal(o.reportBufferSize, 10_000);
     assert.ok(o.workDir.startsWith('/'));
   });
 
@@ -177,6 +181,43 @@ describe('agent flags', () => {
       '--repo-url (DRIFTLESS_REPO_URL) must be an http(s) URL, got ssh:',
       `--cluster-name (DRIFTLESS_CLUSTER_NAME) "Dev" must be a DNS label: at most 63 lowercase letters, digits and '-'`,
     ]);
+  });
+
+  it('reads the hub link flags: CA file, server name, labels, buffer size', () => {
+    const ca = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+    const io = {
+      readFile: (p: string) => {
+        if (p === '/hub/ca.crt') return ca;
+        if (p === '/hub/key.pem') return '-----BEGIN PRIVATE KEY-----\n';
+        throw Object.assign(new Error('nope'), { code: 'ENOENT' });
+      },
+    };
+    const o = resolveFrom(
+      [...REQUIRED, '--hub-address', 'hub.example.com:7443', '--hub-server-name', 'hub.internal'],
+      {
+        DRIFTLESS_HUB_CA_FILE: '/hub/ca.crt',
+        DRIFTLESS_CLUSTER_LABELS: 'env=prod,region=eu-west',
+        DRIFTLESS_REPORT_BUFFER_SIZE: '500',
+      },
+      io,
+    );
+    assert.equal(o.hubCaPem, ca);
+    assert.equal(o.hubServerName, 'hub.internal');
+    assert.deepEqual(o.clusterLabels, { env: 'prod', region: 'eu-west' });
+    assert.equal(o.reportBufferSize, 500);
+    assert.deepEqual(
+      problemsFor(
+        [...REQUIRED, '--hub-address', 'https://hub', '--hub-ca-file', '/hub/key.pem'],
+        { DRIFTLESS_CLUSTER_LABELS: 'env', DRIFTLESS_REPORT_BUFFER_SIZE: '5' },
+        io,
+      ),
+      [
+        '--hub-ca-file (DRIFTLESS_HUB_CA_FILE): /hub/key.pem holds no PEM certificate',
+        "--cluster-labels (DRIFTLESS_CLUSTER_LABELS): \"env\" is not a label key=value (letters, digits, '-', '_', '.')",
+        '--report-buffer-size (DRIFTLESS_REPORT_BUFFER_SIZE) must be a whole number of at least 100, got 5',
+        '--hub-address (DRIFTLESS_HUB_ADDRESS) "https://hub" must be host:port (for example hub.example.com:7443)',
+      ],
+    );
   });
 
   it('redacts secrets for logging', () => {

@@ -81,6 +81,26 @@ export const agentFlags = {
     default: '',
     help: 'The single-use token from "driftless token create" that enrolls this cluster with the hub on first start; set it through the environment.',
   },
+  hubCaFile: {
+    type: 'string',
+    default: '',
+    help: "A PEM file holding the hub's CA certificate (the hub's ca.crt, given out of band), trusted to check the hub while enrolling; after enrollment the CA bundle stored with the agent's identity is used.",
+  },
+  hubServerName: {
+    type: 'string',
+    default: '',
+    help: "The name to check the hub's TLS certificate against, when it differs from the host of --hub-address (for example when dialing an IP address or a tunnel); empty means that host.",
+  },
+  clusterLabels: {
+    type: 'list',
+    default: [],
+    help: 'Labels of this cluster as key=value pairs separated by commas (for example env=prod,region=eu), sent to the hub at enrollment and on every connect to group and select clusters.',
+  },
+  reportBufferSize: {
+    type: 'number',
+    default: 10_000,
+    help: 'How many reports the agent keeps for the hub while it is unreachable; beyond it the oldest sync results and drift reports are summarised in one message, and the latest status of every app is always kept.',
+  },
   logLevel: {
     type: 'string',
     default: 'info',
@@ -129,6 +149,14 @@ export interface AgentOptions {
   hubAddress: string | undefined;
   /** Enrollment token for the first start; undefined when already enrolled or standalone. */
   enrollmentToken: string | undefined;
+  /** PEM of the hub CA from --hub-ca-file; undefined when not given. */
+  hubCaPem: string | undefined;
+  /** TLS name override for the hub; undefined means the host of the address. */
+  hubServerName: string | undefined;
+  /** Cluster labels sent in Enroll and Hello. */
+  clusterLabels: Record<string, string>;
+  /** Bound of the report buffer towards the hub. */
+  reportBufferSize: number;
   /** pino log level. */
   logLevel: string;
   /** Health timeout of apps that set none. */
@@ -259,6 +287,19 @@ export function resolveAgentOptions(
     );
   }
 
+  const hubCaPem = loadHubCa(v.hubCaFile.trim(), io, problems);
+  const clusterLabels = parseLabels(v.clusterLabels, problems);
+  if (!Number.isInteger(v.reportBufferSize) || v.reportBufferSize < 100) {
+    problems.push(
+      `${flag('reportBufferSize')} must be a whole number of at least 100, got ${v.reportBufferSize}`,
+    );
+  }
+  if (v.hubAddress.trim() !== '' && !/^[^\s/]+:\d{1,5}$/.test(v.hubAddress.trim())) {
+    problems.push(
+      `${flag('hubAddress')} ${JSON.stringify(v.hubAddress.trim())} must be host:port (for example hub.example.com:7443)`,
+    );
+  }
+
   if (problems.length > 0) throw new AgentOptionsError(problems);
   return {
     repoUrl: v.repoUrl.replace(/\/+$/, ''),
@@ -272,6 +313,10 @@ export function resolveAgentOptions(
     kubeconfig: v.kubeconfig.trim() || undefined,
     hubAddress: v.hubAddress.trim() || undefined,
     enrollmentToken: v.enrollmentToken.trim() || undefined,
+    hubCaPem,
+    hubServerName: v.hubServerName.trim() || undefined,
+    clusterLabels,
+    reportBufferSize: v.reportBufferSize,
     logLevel: v.logLevel,
     healthTimeoutMs: v.healthTimeout,
     applyConcurrency: v.applyConcurrency,
@@ -335,6 +380,53 @@ function loadGitAuth(
     return undefined;
   }
   return { username: fileUser, password };
+}
+
+/** The hub CA from --hub-ca-file: PEM certificates only, so a wrong file fails at start. */
+function loadHubCa(
+  file: string,
+  io: ResolveAgentOptionsIo,
+  problems: string[],
+): string | undefined {
+  if (file === '') return undefined;
+  let text: string;
+  try {
+    text = (io.readFile ?? ((p) => readFileSync(p, 'utf8')))(file);
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    problems.push(
+      `${flag('hubCaFile')}: cannot read ${file}${typeof code === 'string' ? ` (${code})` : ''}`,
+    );
+    return undefined;
+  }
+  if (!text.includes('-----BEGIN CERTIFICATE-----')) {
+    problems.push(`${flag('hubCaFile')}: ${file} holds no PEM certificate`);
+    return undefined;
+  }
+  return text;
+}
+
+/** key=value pairs; keys and values as Kubernetes labels allow. */
+function parseLabels(items: readonly string[], problems: string[]): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const item of items) {
+    const eq = item.indexOf('=');
+    const key = eq < 0 ? '' : item.slice(0, eq).trim();
+    const value = eq < 0 ? '' : item.slice(eq + 1).trim();
+    if (
+      !/^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/.test(
+        key,
+      ) ||
+      !/^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/.test(value)
+    ) {
+      problems.push(
+        `${flag('clusterLabels')}: ${JSON.stringify(item)} is not a label key=value (letters, digits, '-', '_', '.')`,
+      );
+      continue;
+    }
+    labels[key] = value;
+  }
+  return labels;
 }
 
 /** Git's rules for a branch name (git check-ref-format), the ones a typo would break. */

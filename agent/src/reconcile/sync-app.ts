@@ -85,6 +85,7 @@ export async function syncApp(
       objects: [],
       steps,
       traceId,
+      spanId: root.spanContext().spanId,
       startedAt: started,
       finishedAt: started,
       health: 'Unknown',

@@ -53,6 +53,11 @@ export interface SyncReport {
   /** Step name → duration, in the order the steps ran. */
   steps: { name: string; durationMs: number }[];
   traceId: string;
+  /**
+   * Span id of the sync's root span ('' when unknown), so a report sent to the
+   * hub carries the sync's W3C context and the hub's spans join its trace.
+   */
+  spanId?: string;
   startedAt: number;
   finishedAt: number;
   health: HealthState;

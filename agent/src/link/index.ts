@@ -1,0 +1,52 @@
+/**
+ * The agent's link to the hub (gRPC over mutual TLS): enrollment and the
+ * identity Secret, the outbox of sequenced reports, the reporter that feeds
+ * it, and the reconnecting link that delivers it and acts on what the hub
+ * sends down. See docs/link.md.
+ */
+export {
+  EnrollError,
+  GrpcCode,
+  IdentityInvalidError,
+  IdentityStoreError,
+  LinkClosedError,
+  NotEnrolledError,
+  grpcCodeName,
+} from './errors.ts';
+export {
+  IDENTITY_SECRET,
+  MemoryIdentityStore,
+  SecretIdentityStore,
+  certificateInfo,
+  generateKeyAndCsr,
+  keyMatchesCertificate,
+  renewAtMs,
+  type CertificateInfo,
+  type Identity,
+  type IdentityStore,
+  type KeyAndCsr,
+} from './identity.ts';
+export {
+  DEFAULT_OUTBOX_MAX_MESSAGES,
+  Outbox,
+  type OutboxOptions,
+  type OutboxStats,
+  type ReportBody,
+} from './outbox.ts';
+export { toAppStatus, toDriftReport, toObjectRef, toSyncResult } from './convert.ts';
+export { LinkReporter, syncTraceContext } from './reporter.ts';
+export {
+  GrpcTransport,
+  type GrpcTransportOptions,
+  type LinkStream,
+  type LinkTransport,
+  type StreamEnd,
+  type StreamHandlers,
+} from './transport.ts';
+export {
+  HubLink,
+  type HubLinkOptions,
+  type LinkHooks,
+  type LinkState,
+  type LinkStatus,
+} from './hub-link.ts';

@@ -1,0 +1,140 @@
+import * as grpc from '@grpc/grpc-js';
+import {
+  AgentServiceClient,
+  type AgentMessage,
+  type EnrollRequest,
+  type EnrollResponse,
+  type HubMessage,
+} from '@driftless/proto';
+import type { Identity } from './identity.ts';
+
+/** How a stream ended: the gRPC status, or a transport error without one. */
+export interface StreamEnd {
+  code: number | undefined;
+  details: string;
+  /** The underlying error, when there was one. */
+  error?: unknown;
+}
+
+/** Callbacks of one open stream. */
+export interface StreamHandlers {
+  onMessage(message: HubMessage): void;
+  /** Called after a write returned false, once the transport can take more. */
+  onDrain(): void;
+  /** Called once, when the stream is over for any reason. */
+  onEnd(end: StreamEnd): void;
+}
+
+/** One open Connect stream, as the link uses it. */
+export interface LinkStream {
+  /** Writes a message; false when the transport's buffer is full (wait for onDrain). */
+  write(message: AgentMessage): boolean;
+  /** Ends the stream from our side (onEnd still follows). */
+  close(): void;
+}
+
+/**
+ * What the link needs from the network: small enough that the link's rules
+ * are tested with a fake, without sockets (as nats.js does with its transports).
+ */
+export interface LinkTransport {
+  /** Calls Enroll over server-authenticated TLS, trusting `caPem`. */
+  enroll(request: EnrollRequest, caPem: string, signal?: AbortSignal): Promise<EnrollResponse>;
+  /** Opens Connect over mutual TLS with `identity`. */
+  connect(identity: Identity, handlers: StreamHandlers): LinkStream;
+}
+
+/** Options of {@link GrpcTransport}. */
+export interface GrpcTransportOptions {
+  /** The hub's AgentService address, host:port. */
+  address: string;
+  /**
+   * The name to check the hub's certificate against, when it differs from the
+   * host of `address` (e.g. dialing an IP or a tunnel). Default: the host.
+   */
+  serverName?: string;
+  /** Deadline of one Enroll call. Default 30 s. */
+  enrollTimeoutMs?: number;
+  /** Interval of HTTP/2 keepalive pings, which detect a dead hub on an idle stream. Default 20 s. */
+  keepaliveMs?: number;
+}
+
+/** The gRPC (HTTP/2 + TLS) transport to the hub. */
+export class GrpcTransport implements LinkTransport {
+  readonly #o: GrpcTransportOptions;
+
+  constructor(options: GrpcTransportOptions) {
+    this.#o = options;
+  }
+
+  #client(credentials: grpc.ChannelCredentials): AgentServiceClient {
+    const keepalive = this.#o.keepaliveMs ?? 20_000;
+    return new AgentServiceClient(this.#o.address, credentials, {
+      ...(this.#o.serverName
+        ? {
+            'grpc.ssl_target_name_override': this.#o.serverName,
+            'grpc.default_authority': this.#o.serverName,
+          }
+        : {}),
+      'grpc.keepalive_time_ms': keepalive,
+      'grpc.keepalive_timeout_ms': 10_000,
+      'grpc.keepalive_permit_without_calls': 1,
+      // One channel per call site: a reconnect must not reuse a subchannel of an old identity.
+      'grpc.use_local_subchannel_pool': 1,
+    });
+  }
+
+  enroll(request: EnrollRequest, caPem: string, signal?: AbortSignal): Promise<EnrollResponse> {
+    const client = this.#client(grpc.credentials.createSsl(Buffer.from(caPem)));
+    return new Promise<EnrollResponse>((resolve, reject) => {
+      const call = client.enroll(
+        request,
+        new grpc.Metadata(),
+        { deadline: Date.now() + (this.#o.enrollTimeoutMs ?? 30_000) },
+        (err, res) => (err ? reject(err) : resolve(res)),
+      );
+      signal?.addEventListener('abort', () => call.cancel(), { once: true });
+    }).finally(() => client.close());
+  }
+
+  connect(identity: Identity, handlers: StreamHandlers): LinkStream {
+    const client = this.#client(
+      grpc.credentials.createSsl(
+        Buffer.from(identity.caPem),
+        Buffer.from(identity.keyPem),
+        Buffer.from(identity.certPem),
+      ),
+    );
+    const call = client.connect();
+    let ended = false;
+    const end = (e: StreamEnd) => {
+      if (ended) return;
+      ended = true;
+      client.close();
+      handlers.onEnd(e);
+    };
+    call.on('data', (m: HubMessage) => handlers.onMessage(m));
+    call.on('drain', () => handlers.onDrain());
+    call.on('error', (err: grpc.ServiceError) =>
+      end({ code: err.code, details: err.details ?? err.message, error: err }),
+    );
+    // 'status' precedes 'error' for failures; only a clean end is taken from it.
+    call.on('status', (s: grpc.StatusObject) => {
+      if (s.code === grpc.status.OK) end({ code: s.code, details: s.details });
+    });
+    call.on('end', () => {
+      // The hub half-closed; grpc-js follows with 'status' (or 'error').
+    });
+    return {
+      write: (m) => {
+        if (ended) return true;
+        return call.write(m);
+      },
+      close: () => {
+        if (ended) return;
+        call.end();
+        call.cancel();
+      },
+    };
+  }
+}
