@@ -18,11 +18,13 @@ endif
 export PATH := $(DRIFTLESS_CACHE)/bin/current:$(PATH)
 
 TEST_CONCURRENCY ?= 2
-UNIT_TESTS := 'common/src/**/*.test.ts' 'agent/src/**/*.test.ts' 'hub/src/**/*.test.ts' 'proto/**/*.test.ts'
+UNIT_TESTS := 'common/src/**/*.test.ts' 'agent/src/**/*.test.ts' 'hub/src/**/*.test.ts' 'hub/web/src/**/*.test.ts' 'proto/**/*.test.ts'
 INTEGRATION_TESTS := 'test/harness/**/*.test.ts' 'test/integration/**/*.test.ts'
 E2E_TESTS := 'test/e2e/**/*.test.ts'
+BROWSER_TESTS := 'test/browser/**/*.test.ts'
+WEB_SOURCES := $(shell find hub/web/src hub/web/public -type f 2>/dev/null) hub/web/index.html hub/web/vite.config.ts hub/web/package.json
 
-.PHONY: help setup node deps tools build typecheck lint format proto verify test unit integration e2e bench demo clean
+.PHONY: help setup node deps tools build web typecheck lint format proto verify test unit integration e2e browser bench demo clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -37,17 +39,23 @@ node: $(NODE_STAMP)
 
 deps: node node_modules/.package-lock.json
 
-node_modules/.package-lock.json: package-lock.json package.json */package.json
+node_modules/.package-lock.json: package-lock.json package.json */package.json hub/web/package.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
 tools: ## build etcd, kube-apiserver, kwok, kustomize, helm, nats-server into $(DRIFTLESS_CACHE)
 	test/harness/tools/build.sh
 
-build: deps typecheck ## type-check every package (Node runs the sources directly)
+build: deps typecheck web ## type-check every package (Node runs the sources directly) and bundle the dashboard
+
+web: deps hub/web/dist/index.html ## bundle the dashboard (hub/web) into hub/web/dist, which the hub serves at /
+
+hub/web/dist/index.html: $(WEB_SOURCES)
+	cd hub/web && npx vite build --logLevel warn
 
 typecheck: deps
 	npx tsc -p tsconfig.json
+	npx tsc -p hub/web/tsconfig.json
 
 lint: deps ## type-aware lint and format check
 	npx eslint --max-warnings 0 .
@@ -72,14 +80,17 @@ integration: setup ## integration tests against real servers started on loopback
 e2e: setup ## end-to-end tests: Git commit -> agents -> hub
 	node --test --test-concurrency=1 $(E2E_TESTS)
 
-test: setup ## every test: unit, integration and end-to-end
-	node --test --test-concurrency=$(TEST_CONCURRENCY) $(UNIT_TESTS) $(INTEGRATION_TESTS) $(E2E_TESTS)
+browser: setup web ## dashboard tests in Chromium against a real hub fed by simulated agents
+	node --test --test-concurrency=1 $(BROWSER_TESTS)
+
+test: setup web ## every test: unit, integration, end-to-end and dashboard
+	node --test --test-concurrency=$(TEST_CONCURRENCY) $(UNIT_TESTS) $(INTEGRATION_TESTS) $(E2E_TESTS) $(BROWSER_TESTS)
 
 bench: setup ## benchmarks; results are recorded in docs/benchmarks.md
 	for f in test/bench/*.bench.ts; do echo "== $$f"; node --expose-gc "$$f"; done
 
-demo: setup ## run hub, two local clusters, agents and a Git server
+demo: setup web ## run hub, two local clusters, agents and a Git server
 	node test/demo/demo.ts
 
 clean: ## remove installed dependencies (the binary cache stays)
-	rm -rf node_modules */node_modules .toolchain
+	rm -rf node_modules */node_modules .toolchain hub/web/dist

@@ -53,6 +53,11 @@ async function main(): Promise<number> {
     bootstrapTokenFile: f.bootstrapTokenFile,
     webhookSecret: f.webhookSecret,
     webhookSecretFile: f.webhookSecretFile,
+    dashboard: {
+      commitUrlTemplate: f.commitUrlTemplate,
+      traceUrlTemplate: f.traceUrlTemplate,
+      agentHubAddress: f.agentHubAddress,
+    },
     log,
   });
   process.stdout.write(

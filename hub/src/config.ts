@@ -70,6 +70,21 @@ export const HUB_FLAGS = {
     default: '',
     help: 'Also write the bootstrap admin API token, created on first start, to this file (mode 0600), e.g. for a Kubernetes Secret.',
   },
+  commitUrlTemplate: {
+    type: 'string',
+    default: '',
+    help: 'Link from a revision in the dashboard to its commit, e.g. {repo}/commit/{revision}; placeholders {revision}, {repo} (the cluster repository URL without .git), {cluster} and {app}; empty shows revisions without a link.',
+  },
+  traceUrlTemplate: {
+    type: 'string',
+    default: '',
+    help: 'Link from a sync trace id in the dashboard to a tracing UI, e.g. http://jaeger:16686/trace/{traceId} for Jaeger; empty shows trace ids without a link.',
+  },
+  agentHubAddress: {
+    type: 'string',
+    default: '',
+    help: "The host:port agents dial to reach the gRPC port, shown in the dashboard's agent install commands; empty means the first --tls-names entry with the bound gRPC port.",
+  },
   webhookSecret: {
     type: 'string',
     default: '',

@@ -2,7 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { systemClock, TerminalError, type Clock, type Logger } from '@driftless/common';
-import { ApiServer, apiRoutes } from './api/index.ts';
+import { ApiServer, apiRoutes, webRoutes, type DashboardConfig } from './api/index.ts';
 import { CertificateAuthority, Enroller, FailureLimiter, mintToken } from './enroll/index.ts';
 import { EventBus } from './events.ts';
 import { LinkServer, SessionRegistry } from './link/index.ts';
@@ -36,6 +36,10 @@ export interface HubOptions {
   enrollFailureWindowMs?: number;
   /** Where to also write the bootstrap admin token (mode 0600). */
   bootstrapTokenFile?: string;
+  /** Dashboard links to commits and traces, and the address in agent install commands. */
+  dashboard?: Partial<Omit<DashboardConfig, 'hubCaPem'>>;
+  /** The built dashboard; default hub/web/dist. */
+  webDir?: string;
   /**
    * Shared secret of the Git webhook receiver; '' (default) with no
    * `webhookSecretFile` leaves the receiver off (it answers 404).
@@ -138,6 +142,18 @@ export async function startHub(o: HubOptions): Promise<Hub> {
     const grpcHost = o.grpcAddress.slice(0, o.grpcAddress.lastIndexOf(':'));
 
     // Step 4: the HTTP API.
+    // The dashboard: static files at / and its config endpoint.
+    const dashboardRoutes = webRoutes({
+      dir: o.webDir,
+      config: {
+        commitUrlTemplate: o.dashboard?.commitUrlTemplate ?? '',
+        traceUrlTemplate: o.dashboard?.traceUrlTemplate ?? '',
+        agentHubAddress:
+          o.dashboard?.agentHubAddress ||
+          `${(o.tlsNames ?? ['localhost'])[0] ?? 'localhost'}:${grpcPort}`,
+        hubCaPem: ca.certPem,
+      },
+    });
     // The Git webhook receiver: authenticated by its shared secret, not by API tokens.
     const webhook = webhookRoute({
       secret: webhookSecret,
@@ -158,7 +174,9 @@ export async function startHub(o: HubOptions): Promise<Hub> {
         log,
         maxTokenTtlMs: o.tokenMaxTtlMs ?? 7 * 24 * 3_600_000,
         clock,
-      }).concat(webhook),
+      })
+        .concat(dashboardRoutes)
+        .concat(webhook),
       store,
       metrics,
       log,

@@ -1,0 +1,246 @@
+// One app on one cluster: state, revision (linked to its commit), the plan waiting when it
+// is out of sync, its open drift, and its sync history with per-step durations and traces.
+import { useState } from 'preact/hooks';
+import { ApiError, query, type Approval, type Drift, type SyncRecord } from '../api.ts';
+import { Ago, Badge, Notice, PageHeader, PlanView, Revision, TraceLink } from '../components.tsx';
+import { driftInfo, duration, HEALTH, needsApproval, SYNC, when } from '../model.ts';
+import { href } from '../router.ts';
+import { useEventTick, useFleet, useLoad, useSession } from '../session.ts';
+import { ApproveButton } from './approvals.tsx';
+import { DriftCard } from './drift.tsx';
+
+const RESULT: Record<
+  string,
+  { tone: 'ok' | 'bad' | 'info' | 'warn'; symbol: string; text: string }
+> = {
+  succeeded: { tone: 'ok', symbol: '✓', text: 'Succeeded' },
+  failed: { tone: 'bad', symbol: '✕', text: 'Failed' },
+  planned: { tone: 'info', symbol: '◇', text: 'Planned (dry run)' },
+  'waiting-approval': { tone: 'warn', symbol: '⏸', text: 'Waiting for approval' },
+  'approval-stale': { tone: 'warn', symbol: '⚠', text: 'Approval stale' },
+};
+
+export function AppPage({ cluster, app }: { cluster: string; app: string }) {
+  const { api, can } = useSession();
+  const fleet = useFleet();
+  const [note, setNote] = useState<{ kind: 'ok' | 'error'; text: string } | undefined>();
+  const mine = (e: { cluster?: string; app?: string }) => e.cluster === cluster;
+  const tick = useEventTick(mine);
+  const history = useLoad(
+    () => api.list<SyncRecord>('/api/v1/history' + query({ cluster, app, limit: 50 })),
+    [tick],
+  );
+  const drift = useLoad(
+    () => api.list<Drift>('/api/v1/drift' + query({ cluster, app, state: 'open', limit: 100 })),
+    [tick],
+  );
+  const approvals = useLoad(
+    () => api.list<Approval>('/api/v1/approvals' + query({ cluster })),
+    [tick],
+  );
+
+  if (!fleet.loaded) return <p class="muted">Loading…</p>;
+  const a = fleet.appsOf(cluster).find((x) => x.app === app);
+  const c = fleet.cluster(cluster);
+  if (!a)
+    return (
+      <Notice kind="error">
+        Cluster {cluster} has reported no app named {app}.
+      </Notice>
+    );
+
+  const syncNow = async () => {
+    try {
+      await api.post(`/api/v1/clusters/${encodeURIComponent(cluster)}/sync`, { app });
+      setNote({ kind: 'ok', text: `Sync of ${app} requested.` });
+    } catch (err) {
+      setNote({ kind: 'error', text: err instanceof ApiError ? err.message : String(err) });
+    }
+  };
+
+  return (
+    <>
+      <nav class="crumbs" aria-label="Breadcrumb">
+        <a href={href()}>Fleet</a> / <a href={href('clusters', cluster)}>{cluster}</a> /{' '}
+        <span>{app}</span>
+      </nav>
+      <PageHeader
+        title={
+          <>
+            {app} <span class="muted light">on {cluster}</span>
+          </>
+        }
+        sub={
+          <span class="badges">
+            <Badge info={SYNC[a.syncStatus]} />
+            <Badge info={HEALTH[a.health]} />
+            <Badge info={driftInfo(a.driftCount)} />
+            {a.gone && <Badge info={{ tone: 'muted', symbol: '⌫', text: 'Removed from Git' }} />}
+          </span>
+        }
+        actions={
+          can('operator') && (
+            <button
+              type="button"
+              class="btn"
+              disabled={!c?.connected}
+              title={
+                c?.connected ? 'Ask the agent to sync this app now' : 'The cluster is not connected'
+              }
+              onClick={() => void syncNow()}
+            >
+              Sync now
+            </button>
+          )
+        }
+      />
+      {note && <Notice kind={note.kind}>{note.text}</Notice>}
+
+      <section class="card">
+        <dl class="facts grid">
+          <div>
+            <dt>Revision</dt>
+            <dd class="revision">
+              <Revision revision={a.revision} cluster={cluster} app={app} />
+            </dd>
+          </div>
+          <div>
+            <dt>Sync mode</dt>
+            <dd>{a.syncMode}</dd>
+          </div>
+          <div>
+            <dt>Last sync</dt>
+            <dd>
+              <Ago iso={a.lastSync} /> <span class="muted small">{when(a.lastSync)}</span>
+            </dd>
+          </div>
+          <div>
+            <dt>Updated</dt>
+            <dd>
+              <Ago iso={a.updatedAt} />
+            </dd>
+          </div>
+          {a.healthMessage && (
+            <div class="wide">
+              <dt>Health</dt>
+              <dd>{a.healthMessage}</dd>
+            </div>
+          )}
+          {a.message && (
+            <div class="wide">
+              <dt>Agent says</dt>
+              <dd>{a.message}</dd>
+            </div>
+          )}
+        </dl>
+      </section>
+
+      {(a.syncStatus === 'out-of-sync' || a.pendingPlan.length > 0) && (
+        <section class="card" aria-labelledby="plan-title">
+          <div class="section-head">
+            <h2 id="plan-title">Plan: what a sync would change</h2>
+            {needsApproval(a) && (
+              <ApproveButton
+                app={a}
+                approvals={approvals.value ?? []}
+                onApproved={() => approvals.reload()}
+              />
+            )}
+          </div>
+          {a.planDigest && (
+            <p class="muted small">
+              Plan digest <code>{a.planDigest}</code>
+            </p>
+          )}
+          {a.pendingPlan.length > 0 ? (
+            <PlanView plan={a.pendingPlan} />
+          ) : (
+            <p class="muted">
+              The agent sends the plan for manual and dry-run apps; this app is {a.syncMode}.
+            </p>
+          )}
+        </section>
+      )}
+
+      <h2>Open drift</h2>
+      {drift.error && <Notice kind="error">{drift.error}</Notice>}
+      {drift.value && drift.value.length === 0 && <p class="empty">No open drift.</p>}
+      <ul class="drift-list">
+        {(drift.value ?? []).map((d) => (
+          <DriftCard key={d.driftId} d={d} hideApp />
+        ))}
+      </ul>
+
+      <h2>Sync history</h2>
+      {history.error && <Notice kind="error">{history.error}</Notice>}
+      <div class="table-wrap">
+        <table class="list history">
+          <thead>
+            <tr>
+              <th scope="col">Started</th>
+              <th scope="col">Revision</th>
+              <th scope="col">Result</th>
+              <th scope="col">Duration</th>
+              <th scope="col">Steps</th>
+              <th scope="col">Trace</th>
+            </tr>
+          </thead>
+          <tbody>
+            {(history.value ?? []).map((s) => (
+              <tr key={s.syncId}>
+                <td>
+                  <span title={when(s.startedAt)}>{when(s.startedAt)}</span>
+                </td>
+                <td>
+                  <Revision revision={s.revision} cluster={cluster} app={app} />
+                </td>
+                <td>
+                  <Badge
+                    info={RESULT[s.result] ?? { tone: 'muted', symbol: '?', text: s.result }}
+                  />
+                  {s.error && <div class="error-text">{s.error}</div>}
+                </td>
+                <td class="num">{duration(s.durationMs)}</td>
+                <td>
+                  <Steps steps={s.steps} />
+                </td>
+                <td>
+                  <TraceLink traceId={s.traceId} cluster={cluster} app={app} />
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        {history.value && history.value.length === 0 && <p class="empty">No sync recorded yet.</p>}
+      </div>
+    </>
+  );
+}
+
+/** Per-step durations: a proportional bar, and the numbers in words. */
+function Steps({ steps }: { steps: { name: string; durationMs: number }[] }) {
+  const total = steps.reduce((n, s) => n + s.durationMs, 0) || 1;
+  if (!steps.length) return <span class="muted">—</span>;
+  return (
+    <div class="steps">
+      <div class="steps-bar" aria-hidden="true">
+        {steps.map((s, i) => (
+          <span
+            key={i}
+            class={`step step-${i % 6}`}
+            style={{ width: `${Math.max(2, (100 * s.durationMs) / total)}%` }}
+            title={`${s.name}: ${duration(s.durationMs)}`}
+          />
+        ))}
+      </div>
+      <ul class="steps-list">
+        {steps.map((s, i) => (
+          <li key={i}>
+            <span class={`swatch step-${i % 6}`} aria-hidden="true" />
+            {s.name} <span class="num">{duration(s.durationMs)}</span>
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+}

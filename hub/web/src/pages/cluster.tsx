@@ -1,0 +1,195 @@
+// One cluster: its labels, agent, connection and apps; sync-now and revocation.
+import { useState } from 'preact/hooks';
+import { ApiError } from '../api.ts';
+import { Ago, Badge, LabelChips, Notice, PageHeader, Revision, RoleNote } from '../components.tsx';
+import { driftInfo, HEALTH, SYNC, when } from '../model.ts';
+import { href } from '../router.ts';
+import { useFleet, useSession } from '../session.ts';
+
+export function ClusterPage({ name }: { name: string }) {
+  const { api, can } = useSession();
+  const fleet = useFleet();
+  const [result, setResult] = useState<{ kind: 'ok' | 'error'; text: string } | undefined>();
+  const [confirming, setConfirming] = useState(false);
+  const c = fleet.cluster(name);
+  if (!fleet.loaded) return <p class="muted">Loading…</p>;
+  if (!c) return <Notice kind="error">No cluster named {name} has enrolled.</Notice>;
+  const apps = fleet.appsOf(name).sort((a, b) => a.app.localeCompare(b.app));
+
+  const act = async (what: () => Promise<unknown>, done: string) => {
+    try {
+      await what();
+      setResult({ kind: 'ok', text: done });
+      await fleet.reloadCluster(name);
+    } catch (err) {
+      setResult({ kind: 'error', text: err instanceof ApiError ? err.message : String(err) });
+    }
+  };
+  const path = `/api/v1/clusters/${encodeURIComponent(name)}`;
+
+  return (
+    <>
+      <nav class="crumbs" aria-label="Breadcrumb">
+        <a href={href()}>Fleet</a> / <span>{name}</span>
+      </nav>
+      <PageHeader
+        title={name}
+        sub={
+          <Badge
+            info={
+              c.revoked
+                ? { tone: 'bad', symbol: '⊘', text: 'Revoked' }
+                : c.connected
+                  ? { tone: 'ok', symbol: '●', text: 'Connected' }
+                  : { tone: 'muted', symbol: '○', text: 'Not connected' }
+            }
+          />
+        }
+        actions={
+          <>
+            {can('operator') ? (
+              <button
+                type="button"
+                class="btn"
+                disabled={!c.connected}
+                title={
+                  c.connected
+                    ? 'Ask the agent to sync every app now'
+                    : 'The cluster is not connected'
+                }
+                onClick={() =>
+                  void act(() => api.post(`${path}/sync`, {}), 'Sync requested for every app.')
+                }
+              >
+                Sync all now
+              </button>
+            ) : null}
+            {can('admin') && !c.revoked && !confirming && (
+              <button type="button" class="btn danger" onClick={() => setConfirming(true)}>
+                Revoke cluster…
+              </button>
+            )}
+          </>
+        }
+      />
+      {confirming && (
+        <div class="confirm card" role="alertdialog" aria-labelledby="revoke-title">
+          <p id="revoke-title">
+            <strong>Revoke {name}?</strong> Its certificates stop working at once and its stream is
+            closed; it can only return with a new enrollment token.
+          </p>
+          <button
+            type="button"
+            class="btn danger"
+            onClick={() => {
+              setConfirming(false);
+              void act(() => api.post(`${path}/revoke`), `${name} was revoked.`);
+            }}
+          >
+            Revoke {name}
+          </button>{' '}
+          <button type="button" class="btn ghost" onClick={() => setConfirming(false)}>
+            Cancel
+          </button>
+        </div>
+      )}
+      {result && <Notice kind={result.kind}>{result.text}</Notice>}
+
+      <section class="card">
+        <dl class="facts grid">
+          <div>
+            <dt>Labels</dt>
+            <dd>
+              <LabelChips labels={c.labels} />
+            </dd>
+          </div>
+          <div>
+            <dt>Agent version</dt>
+            <dd>
+              <code>{c.agentVersion || '—'}</code>
+            </dd>
+          </div>
+          <div>
+            <dt>Last seen</dt>
+            <dd>
+              <Ago iso={c.lastSeen} /> <span class="muted small">{when(c.lastSeen)}</span>
+            </dd>
+          </div>
+          <div>
+            <dt>Enrolled</dt>
+            <dd>{when(c.enrolledAt)}</dd>
+          </div>
+          {c.repoUrl && (
+            <div>
+              <dt>Repository</dt>
+              <dd>
+                <code>{c.repoUrl}</code> {c.branch && <span class="muted">@ {c.branch}</span>}
+              </dd>
+            </div>
+          )}
+          {c.revoked && (
+            <div>
+              <dt>Revoked</dt>
+              <dd>{when(c.revokedAt)}</dd>
+            </div>
+          )}
+        </dl>
+      </section>
+
+      <h2>Apps</h2>
+      {!can('operator') && <RoleNote role="operator" />}
+      <div class="table-wrap">
+        <table class="list">
+          <thead>
+            <tr>
+              <th scope="col">App</th>
+              <th scope="col">Sync</th>
+              <th scope="col">Health</th>
+              <th scope="col">Drift</th>
+              <th scope="col">Revision</th>
+              <th scope="col">Mode</th>
+              <th scope="col">Last sync</th>
+              <th scope="col">Message</th>
+            </tr>
+          </thead>
+          <tbody>
+            {apps.map((a) => (
+              <tr key={a.app} class={a.gone ? 'gone' : ''}>
+                <th scope="row">
+                  <a href={href('apps', name, a.app)}>{a.app}</a>
+                  {a.gone && <span class="muted small"> (removed from Git)</span>}
+                </th>
+                <td>
+                  <Badge info={SYNC[a.syncStatus]} />
+                </td>
+                <td>
+                  <Badge info={HEALTH[a.health]} />
+                </td>
+                <td>
+                  {a.driftCount > 0 ? (
+                    <a
+                      href={`${href('drift')}?cluster=${encodeURIComponent(name)}&app=${encodeURIComponent(a.app)}`}
+                    >
+                      <Badge info={driftInfo(a.driftCount)} />
+                    </a>
+                  ) : (
+                    <Badge info={driftInfo(0)} />
+                  )}
+                </td>
+                <td>
+                  <Revision revision={a.revision} cluster={name} app={a.app} />
+                </td>
+                <td>{a.syncMode}</td>
+                <td>
+                  <Ago iso={a.lastSync} />
+                </td>
+                <td class="msg">{a.healthMessage || a.message || <span class="muted">—</span>}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        {apps.length === 0 && <p class="empty">This cluster has reported no apps yet.</p>}
+      </div>
+    </>
+  );
+}

@@ -1,0 +1,18 @@
+// Bundles the dashboard into dist/ (index.html + hashed assets), which the hub serves at /.
+// No dev-server plugins: Preact's JSX goes through Vite's own transform.
+import { defineConfig } from 'vite';
+
+export default defineConfig({
+  root: import.meta.dirname,
+  base: '/',
+  oxc: { jsx: { runtime: 'automatic', importSource: 'preact' } },
+  build: {
+    outDir: 'dist',
+    emptyOutDir: true,
+    // The hub's Content-Security-Policy allows no inline script.
+    modulePreload: { polyfill: false },
+    target: 'es2022',
+    sourcemap: false,
+    reportCompressedSize: false,
+  },
+});
