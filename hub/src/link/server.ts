@@ -1,6 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
 import {
-  extractTraceContext,
   errorMessage,
   getTracer,
   inSpan,
@@ -16,7 +15,6 @@ import {
   type EnrollRequest,
   type EnrollResponse,
 } from '@driftless/proto';
-import { trace } from '@opentelemetry/api';
 import {
   checkCsr,
   checkLabels,
@@ -35,8 +33,8 @@ import {
 } from '../errors.ts';
 import type { EventBus } from '../events.ts';
 import type { HubMetrics } from '../metrics.ts';
-import type { ApprovalRecord, Report, Store } from '../store/index.ts';
-import { appReport, driftReport, gapReport, syncReport } from './convert.ts';
+import type { ApprovalRecord, Store } from '../store/index.ts';
+import { ingestReport } from './ingest.ts';
 import type { SessionRegistry } from './sessions.ts';
 import { type Session } from './sessions.ts';
 
@@ -432,54 +430,7 @@ export class LinkServer {
 
   async #ingest(cluster: string, msg: AgentMessage, session: Session): Promise<void> {
     const { store, events, metrics } = this.#o;
-    const body = msg.body!;
-    const what = `report seq ${msg.seq} (${body.$case}) from cluster ${cluster}`;
-    if (msg.seq <= 0n) throw new InvalidArgumentError(`${what}: reports must carry seq > 0`);
-    if (msg.seq > BigInt(Number.MAX_SAFE_INTEGER))
-      throw new InvalidArgumentError(`${what}: seq above 2^53 is not supported by this hub`);
-    // The ingest span joins the agent's trace (e.g. the sync that produced the report).
-    const parent = extractTraceContext(msg.trace);
-    await inSpan(
-      tracer,
-      `ingest ${body.$case}`,
-      { 'driftless.cluster': cluster, 'driftless.seq': Number(msg.seq) },
-      async (span) => {
-        const traceId = trace.getSpanContext(parent)?.traceId ?? span.spanContext().traceId;
-        let report: Report;
-        switch (body.$case) {
-          case 'appStatus':
-            report = appReport(body.value, what);
-            break;
-          case 'syncResult':
-            report = syncReport(body.value, traceId, what);
-            break;
-          case 'driftReport':
-            report = driftReport(body.value, what);
-            break;
-          case 'reportsDropped':
-            report = gapReport(body.value);
-            break;
-          default:
-            throw new InvalidArgumentError(`${what}: not a report`);
-        }
-        const end = metrics.ingestDuration.startTimer({ type: report.kind });
-        const result = await store.ingest(cluster, Number(msg.seq), report, this.#clock.now());
-        end();
-        metrics.reportsIngested.inc({
-          type: report.kind,
-          result: result.applied ? 'applied' : 'duplicate',
-        });
-        span.setAttribute('driftless.duplicate', !result.applied);
-        session.send(
-          HubMessage.create({
-            seq: 0n,
-            body: { $case: 'ack', value: { agentSeq: BigInt(result.lastSeq) } },
-          }),
-        );
-        if (result.applied) publishReport(events, cluster, report);
-      },
-      parent,
-    );
+    await ingestReport({ store, events, metrics, clock: this.#clock }, cluster, msg, session);
   }
 
   async #renew(cluster: string, csrPem: string, session: Session): Promise<void> {
@@ -530,45 +481,5 @@ function checkFollows(hello: { repoUrl: string; branch: string }, what: string):
       );
     if (/[\u0000-\u001f\u007f]/.test(value))
       throw new InvalidArgumentError(`${what}: ${field} holds control characters`);
-  }
-}
-
-function publishReport(events: EventBus, cluster: string, report: Report): void {
-  switch (report.kind) {
-    case 'app':
-      return events.publish({
-        type: 'app.updated',
-        cluster,
-        app: report.app.app,
-        data: {
-          syncStatus: report.app.syncStatus,
-          health: report.app.health,
-          revision: report.app.revision,
-        },
-      });
-    case 'sync':
-      return events.publish({
-        type: 'sync.recorded',
-        cluster,
-        app: report.sync.app,
-        data: {
-          syncId: report.sync.syncId,
-          result: report.sync.result,
-          traceId: report.sync.traceId,
-        },
-      });
-    case 'drift':
-      return events.publish({
-        type: 'drift.updated',
-        cluster,
-        app: report.drift.app,
-        data: {
-          driftId: report.drift.driftId,
-          object: report.drift.objectRef,
-          healed: report.drift.healed,
-        },
-      });
-    case 'gap':
-      return events.publish({ type: 'gap.recorded', cluster, data: { count: report.gap.count } });
   }
 }

@@ -1,0 +1,125 @@
+import { extractTraceContext, getTracer, inSpan, type Clock } from '@driftless/common';
+import { HubMessage, type AgentMessage } from '@driftless/proto';
+import { trace } from '@opentelemetry/api';
+import { InvalidArgumentError } from '../errors.ts';
+import type { EventBus } from '../events.ts';
+import type { HubMetrics } from '../metrics.ts';
+import type { Report, Store } from '../store/index.ts';
+import { appReport, driftReport, gapReport, syncReport } from './convert.ts';
+import type { Session } from './sessions.ts';
+
+const tracer = getTracer('@driftless/hub/link');
+
+/** What {@link ingestReport} needs. */
+export interface IngestDeps {
+  store: Store;
+  events: EventBus;
+  metrics: HubMetrics;
+  clock: Clock;
+}
+
+/**
+ * Stores one sequenced report from an agent's stream and acks it. Its span
+ * (`ingest <kind>`) is a child of the agent span named by the message's W3C
+ * trace context, so the hub's handling shows inside the agent's sync trace; a
+ * sync history row keeps the agent's `trace_id`, or that context's trace id
+ * when the agent sent none. Apart from the gRPC stream so it can be tested
+ * in-process with a recording tracer.
+ */
+export async function ingestReport(
+  deps: IngestDeps,
+  cluster: string,
+  msg: AgentMessage,
+  session: Pick<Session, 'send'>,
+): Promise<void> {
+  const { store, events, metrics } = deps;
+  const body = msg.body!;
+  const what = `report seq ${msg.seq} (${body.$case}) from cluster ${cluster}`;
+  if (msg.seq <= 0n) throw new InvalidArgumentError(`${what}: reports must carry seq > 0`);
+  if (msg.seq > BigInt(Number.MAX_SAFE_INTEGER))
+    throw new InvalidArgumentError(`${what}: seq above 2^53 is not supported by this hub`);
+  // The ingest span joins the agent's trace (e.g. the sync that produced the report).
+  const parent = extractTraceContext(msg.trace);
+  await inSpan(
+    tracer,
+    `ingest ${body.$case}`,
+    { 'driftless.cluster': cluster, 'driftless.seq': Number(msg.seq) },
+    async (span) => {
+      const traceId = trace.getSpanContext(parent)?.traceId ?? span.spanContext().traceId;
+      let report: Report;
+      switch (body.$case) {
+        case 'appStatus':
+          report = appReport(body.value, what);
+          break;
+        case 'syncResult':
+          report = syncReport(body.value, traceId, what);
+          break;
+        case 'driftReport':
+          report = driftReport(body.value, what);
+          break;
+        case 'reportsDropped':
+          report = gapReport(body.value);
+          break;
+        default:
+          throw new InvalidArgumentError(`${what}: not a report`);
+      }
+      const end = metrics.ingestDuration.startTimer({ type: report.kind });
+      const result = await store.ingest(cluster, Number(msg.seq), report, deps.clock.now());
+      end();
+      metrics.reportsIngested.inc({
+        type: report.kind,
+        result: result.applied ? 'applied' : 'duplicate',
+      });
+      span.setAttribute('driftless.duplicate', !result.applied);
+      session.send(
+        HubMessage.create({
+          seq: 0n,
+          body: { $case: 'ack', value: { agentSeq: BigInt(result.lastSeq) } },
+        }),
+      );
+      if (result.applied) publishReport(events, cluster, report);
+    },
+    parent,
+  );
+}
+
+/** Announces a stored report to the dashboard's event stream. */
+function publishReport(events: EventBus, cluster: string, report: Report): void {
+  switch (report.kind) {
+    case 'app':
+      return events.publish({
+        type: 'app.updated',
+        cluster,
+        app: report.app.app,
+        data: {
+          syncStatus: report.app.syncStatus,
+          health: report.app.health,
+          revision: report.app.revision,
+        },
+      });
+    case 'sync':
+      return events.publish({
+        type: 'sync.recorded',
+        cluster,
+        app: report.sync.app,
+        data: {
+          syncId: report.sync.syncId,
+          result: report.sync.result,
+          traceId: report.sync.traceId,
+        },
+      });
+    case 'drift':
+      return events.publish({
+        type: 'drift.updated',
+        cluster,
+        app: report.drift.app,
+        data: {
+          driftId: report.drift.driftId,
+          object: report.drift.objectRef,
+          healed: report.drift.healed,
+        },
+      });
+    case 'gap':
+      return events.publish({ type: 'gap.recorded', cluster, data: { count: report.gap.count } });
+  }
+}
