@@ -206,6 +206,28 @@ describe('agent engine on a real cluster', () => {
     assert.deepEqual((await get('v1', 'ConfigMap', 'web', 'web-config'))?.['data'], {
       color: 'green',
     });
+
+    // Both are on record as Kubernetes Events beside the objects.
+    const { items } = await t.client.list('events.k8s.io/v1', 'Event', { namespace: 'web' });
+    const notes = items.map((e) => `${String(e['reason'])}: ${String(e['note'])}`);
+    assert.ok(
+      notes.some((n) =>
+        /^Drifted: app web: Deployment web\/web changed \.spec\.replicas by ops-team/.test(n),
+      ),
+      notes.join('\n'),
+    );
+    assert.ok(
+      notes.some((n) => /^DriftHealed: app web: ConfigMap web\/web-config deleted; healed/.test(n)),
+      notes.join('\n'),
+    );
+    const syncs = await t.client.list('events.k8s.io/v1', 'Event', {
+      namespace: 'driftless-system',
+    });
+    assert.ok(
+      syncs.items.some(
+        (e) => e['reason'] === 'Synced' && String(e['note']).startsWith('app web synced'),
+      ),
+    );
   });
 
   it('only reports drift of an app without selfHeal', async () => {

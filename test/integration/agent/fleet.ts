@@ -13,6 +13,8 @@ import {
   Agent,
   ApprovalBook,
   DriftWatcher,
+  EventReporter,
+  FanoutReporter,
   GitSource,
   InventoryStore,
   KubeClient,
@@ -158,6 +160,10 @@ export async function makeAgent(options: {
   const inventory = new InventoryStore(client, 'driftless-system');
   await inventory.ensureNamespace();
   const recorder = new Recorder();
+  const reporter = new FanoutReporter(
+    recorder,
+    new EventReporter({ client, cluster: 'test', namespace: 'driftless-system', logger }),
+  );
   const approvals = new ApprovalBook();
   // Drift goes through the agent, as in production (see agent/src/run.ts).
   const drift = new DriftWatcher({
@@ -175,7 +181,7 @@ export async function makeAgent(options: {
     source,
     clusterPath: 'clusters/test',
     inventory,
-    reporter: recorder,
+    reporter,
     approvals,
     drift,
     tracer: trace.getTracer('agent-test'),
