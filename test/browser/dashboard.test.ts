@@ -31,6 +31,13 @@ describe('dashboard', { timeout: 150_000 }, () => {
   let browser: Browser;
   let page: Page;
   const agents: Record<string, SimAgent> = {};
+  /** The clusters of the matrix rows, in order. */
+  const clusterRows = async () =>
+    Promise.all(
+      (await page.locator('tbody tr[data-cluster]').all()).map((r) =>
+        r.getAttribute('data-cluster'),
+      ),
+    );
   const cell = (cluster: string, app: string) =>
     page.locator(`tr[data-cluster="${cluster}"] a.cell[data-app="${app}"]`);
 
@@ -207,11 +214,9 @@ describe('dashboard', { timeout: 150_000 }, () => {
     assert.match(await page.locator('.me').innerText(), /bootstrap-admin\s+admin/i);
     assert.doesNotMatch(page.url(), /at_/);
     // Kept in sessionStorage (this tab only), not in localStorage or a cookie.
-    const stored = await page.evaluate(() => ({
-      session: sessionStorage.getItem('driftless.apiToken'),
-      local: localStorage.length,
-      cookie: document.cookie,
-    }));
+    const stored = await page.evaluate<{ session: string; local: number; cookie: string }>(
+      `({ session: sessionStorage.getItem('driftless.apiToken'), local: localStorage.length, cookie: document.cookie })`,
+    );
     assert.equal(stored.session, admin);
     assert.equal(stored.local, 0);
     assert.equal(stored.cookie, '');
@@ -255,24 +260,14 @@ describe('dashboard', { timeout: 150_000 }, () => {
 
     // Filters: labels, then state.
     await page.getByLabel('Cluster labels').fill('env=prod');
-    assert.deepEqual(
-      await page
-        .locator('tbody tr[data-cluster]')
-        .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-cluster'))),
-      ['edge-ap', 'prod-eu', 'prod-us'],
-    );
+    assert.deepEqual(await clusterRows(), ['edge-ap', 'prod-eu', 'prod-us']);
     await page.getByLabel('Cluster labels').fill('');
     await page.getByRole('button', { name: 'Drifted', exact: true }).click();
-    assert.deepEqual(
-      await page
-        .locator('tbody tr[data-cluster]')
-        .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-cluster'))),
-      ['dev-eu'],
-    );
+    assert.deepEqual(await clusterRows(), ['dev-eu']);
     await page.getByRole('button', { name: 'Clear' }).click();
 
     // Drift arrives over gRPC; the open page must change without a reload.
-    await page.evaluate(() => ((window as unknown as { marker: number }).marker = 42));
+    await page.evaluate('window.marker = 42');
     const t0 = Date.now();
     await agents['prod-us']!.report(
       driftReport({
@@ -297,11 +292,7 @@ describe('dashboard', { timeout: 150_000 }, () => {
     const seconds = (Date.now() - t0) / 1000;
     assert.ok(seconds < 5, `the cell turned after ${seconds}s`);
     assert.equal((await state('prod-us', 'payments')).text, '✓ Synced ♥ Healthy Δ 1 drifted');
-    assert.equal(
-      await page.evaluate(() => (window as unknown as { marker?: number }).marker),
-      42,
-      'the page was not reloaded',
-    );
+    assert.equal(await page.evaluate('window.marker'), 42, 'the page was not reloaded');
     // Only that cell changed.
     assert.equal((await state('prod-eu', 'payments')).drift, '0');
     assert.equal((await state('prod-us', 'podinfo')).drift, '0');

@@ -97,7 +97,7 @@ export async function signIn(page: Page, hub: HubProcess, token: string): Promis
 export async function screenshot(page: Page, name: string, fullPage = false): Promise<void> {
   mkdirSync(IMAGES, { recursive: true });
   // Let focus rings and transitions settle; the dashboard has no animations to wait for.
-  await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+  await page.evaluate('document.activeElement && document.activeElement.blur()');
   await page.screenshot({ path: join(IMAGES, name), fullPage });
 }
 

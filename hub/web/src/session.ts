@@ -2,7 +2,7 @@
 // never appears in a URL or in history), who it belongs to, and the hub's dashboard config.
 import { createContext } from 'preact';
 import { useContext, useEffect, useState } from 'preact/hooks';
-import { allows, HubApi, type DashboardConfig, type Principal, type Role } from './api.ts';
+import { allows, type DashboardConfig, type HubApi, type Principal, type Role } from './api.ts';
 import type { Fleet } from './fleet.ts';
 import type { HubEvent } from './events.ts';
 
@@ -19,8 +19,8 @@ export interface Session {
   config: DashboardConfig;
   fleet: Fleet;
   /** Whether the token's role may do what needs `role`. */
-  can(role: Role): boolean;
-  signOut(message?: string): void;
+  can: (role: Role) => boolean;
+  signOut: (message?: string) => void;
 }
 
 export const SessionContext = createContext<Session | undefined>(undefined);
