@@ -492,6 +492,8 @@ export class HubLink {
       if (this.#conn === conn && !conn.blocked)
         this.#write(conn, 0n, { $case: 'heartbeat', value: {} });
     }, this.#o.heartbeatIntervalMs ?? 15_000);
+    // Timers of the link never keep a process alive on their own.
+    conn.heartbeat.unref();
     this.#pump();
     this.#scheduleRenewal();
   }
@@ -540,6 +542,7 @@ export class HubLink {
       () => this.#scheduleRenewal(),
       Math.min(MAX_TIMER_MS, Math.max(0, at - now)),
     );
+    this.#renewTimer.unref();
   }
 
   /** Sends RenewCertificate with a CSR for a new key (kept until its certificate arrives). */

@@ -1,0 +1,330 @@
+import 'reflect-metadata';
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { webcrypto } from 'node:crypto';
+import * as x509 from '@peculiar/x509';
+import { createLogger } from '@driftless/common';
+import { HubMessage, type AgentMessage, type HubMessageBody } from '@driftless/proto';
+import type { Approval, AppStatusReport, SyncReport } from '../report/index.ts';
+import { HubLink, type LinkStatus } from './hub-link.ts';
+import { generateKeyAndCsr, MemoryIdentityStore, type Identity } from './identity.ts';
+import { Outbox } from './outbox.ts';
+import { LinkReporter, syncTraceContext } from './reporter.ts';
+import type { LinkStream, LinkTransport, StreamEnd, StreamHandlers } from './transport.ts';
+import { GrpcCode } from './errors.ts';
+
+/** A certificate for `keyPem`'s key, signed by a throwaway CA, valid `lifetimeMs` from now. */
+async function identityFor(lifetimeMs = 3_600_000): Promise<Identity> {
+  const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
+  const caKeys = await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']);
+  const key = await generateKeyAndCsr('edge');
+  const csr = new x509.Pkcs10CertificateRequest(key.csrPem);
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: '0a',
+    subject: 'CN=edge',
+    issuer: 'CN=Test CA',
+    notBefore: new Date(Date.now() - 1000),
+    notAfter: new Date(Date.now() + lifetimeMs),
+    signingKey: caKeys.privateKey as never,
+    publicKey: csr.publicKey,
+    signingAlgorithm: alg,
+  });
+  return { keyPem: key.keyPem, certPem: cert.toString('pem'), caPem: 'CA' };
+}
+
+/** One fake stream: records writes; the test plays the hub. */
+class FakeStream implements LinkStream {
+  written: AgentMessage[] = [];
+  closed = false;
+  readonly handlers: StreamHandlers;
+  constructor(handlers: StreamHandlers) {
+    this.handlers = handlers;
+  }
+  write(m: AgentMessage): boolean {
+    this.written.push(m);
+    return true;
+  }
+  close(): void {
+    this.end({ code: GrpcCode.CANCELLED, details: 'closed' });
+  }
+  send(seq: bigint, body: HubMessageBody): void {
+    this.handlers.onMessage(HubMessage.create({ seq, body }));
+  }
+  end(e: StreamEnd): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.handlers.onEnd(e);
+  }
+  kinds(): string[] {
+    return this.written.map((m) => `${m.seq}:${m.body?.$case}`);
+  }
+}
+
+class FakeTransport implements LinkTransport {
+  streams: FakeStream[] = [];
+  #waiters: ((s: FakeStream) => void)[] = [];
+  enroll(): never {
+    throw new Error('not in these tests');
+  }
+  connect(_identity: Identity, handlers: StreamHandlers): LinkStream {
+    const s = new FakeStream(handlers);
+    this.streams.push(s);
+    this.#waiters.shift()?.(s);
+    return s;
+  }
+  /** The next stream opened (or the n-th, if already open). */
+  stream(n: number): Promise<FakeStream> {
+    const s = this.streams[n];
+    if (s) return Promise.resolve(s);
+    return new Promise((r) => this.#waiters.push(r));
+  }
+}
+
+const tick = () => new Promise((r) => setImmediate(r));
+
+const status = (app: string): AppStatusReport => ({
+  app,
+  mode: 'auto',
+  revision: 'a'.repeat(40),
+  syncStatus: 'Synced',
+  health: 'Healthy',
+  healthMessage: '',
+  driftCount: 0,
+  planDigest: '',
+  pendingPlan: [],
+  message: '',
+  lastSyncAt: 1,
+});
+
+const syncReport = (id: string): SyncReport => ({
+  syncId: id,
+  app: 'web',
+  revision: 'a'.repeat(40),
+  outcome: 'succeeded',
+  error: '',
+  retryable: false,
+  planDigest: 'sha256:x',
+  objects: [
+    {
+      ref: { apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'web', name: 'web' },
+      action: 'update',
+      diff: [{ path: 'spec.replicas', before: 1, after: 2 }],
+      wave: 0,
+    },
+  ],
+  steps: [{ name: 'apply', durationMs: 12 }],
+  traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+  spanId: '00f067aa0ba902b7',
+  startedAt: 1_700_000_000_000,
+  finishedAt: 1_700_000_000_500,
+  health: 'Healthy',
+  approvalId: '',
+});
+
+async function setup() {
+  const transport = new FakeTransport();
+  const outbox = new Outbox();
+  const approvals: Approval[] = [];
+  let refreshes = 0;
+  const delays: number[] = [];
+  const link = new HubLink({
+    cluster: 'edge',
+    agentVersion: '1.2.3',
+    repoUrl: 'https://git.example/fleet.git',
+    branch: 'main',
+    labels: { env: 'test' },
+    transport,
+    identities: new MemoryIdentityStore(await identityFor()),
+    outbox,
+    hooks: {
+      refresh: () => refreshes++,
+      statuses: () => [status('web')],
+      approvals: { add: (a) => approvals.push(a) },
+    },
+    logger: createLogger({ name: 'test', level: 'silent' }),
+    clock: {
+      now: () => Date.now(),
+      sleep: async (ms) => {
+        delays.push(ms);
+      },
+    },
+    backoff: { random: () => 0.5 },
+  });
+  const states: LinkStatus['state'][] = [];
+  link.onStatus((s) => states.push(s.state));
+  return {
+    transport,
+    outbox,
+    link,
+    approvals,
+    delays,
+    states,
+    refreshes: () => refreshes,
+    reporter: new LinkReporter(outbox),
+  };
+}
+
+describe('HubLink', () => {
+  it('says Hello, numbers queued reports above the hub’s Ack, and sends every app status', async () => {
+    const t = await setup();
+    t.reporter.syncResult(syncReport('s1')); // queued before any connection
+    t.link.start();
+    const s = await t.transport.stream(0);
+    await tick();
+    const hello = s.written[0]!;
+    assert.equal(hello.seq, 0n);
+    assert.equal(hello.body?.$case, 'hello');
+    if (hello.body?.$case === 'hello')
+      assert.deepEqual(
+        {
+          ...hello.body.value,
+          labels: { ...hello.body.value.labels },
+        },
+        {
+          clusterName: 'edge',
+          agentVersion: '1.2.3',
+          lastAckedHubSeq: 0n,
+          labels: { env: 'test' },
+          apps: ['web'],
+          repoUrl: 'https://git.example/fleet.git',
+          branch: 'main',
+        },
+      );
+    s.send(0n, { $case: 'ack', value: { agentSeq: 7n } });
+    await tick();
+    assert.deepEqual(s.kinds(), ['0:hello', '8:syncResult', '9:appStatus']);
+    assert.equal(t.link.status.state, 'connected');
+    t.reporter.drift({
+      driftId: 'd1',
+      app: 'web',
+      ref: { apiVersion: 'v1', kind: 'ConfigMap', namespace: 'web', name: 'c' },
+      type: 'modified',
+      fields: [{ path: 'data.a', desired: '1', live: '2' }],
+      changedBy: 'kubectl',
+      detectedAt: 5,
+      healed: false,
+      healedAt: 0,
+      message: '',
+      lastSyncTraceId: '',
+    });
+    await tick();
+    assert.deepEqual(s.kinds().at(-1), '10:driftReport');
+    s.send(0n, { $case: 'ack', value: { agentSeq: 9n } });
+    await tick();
+    assert.equal(t.outbox.stats().held, 1);
+    await t.link.stop();
+    assert.equal(t.link.status.state, 'stopped');
+  });
+
+  it('reconnects with backoff after the stream breaks and resends what the hub lacks', async () => {
+    const t = await setup();
+    t.link.start();
+    const s0 = await t.transport.stream(0);
+    await tick();
+    s0.send(0n, { $case: 'ack', value: { agentSeq: 0n } });
+    await tick();
+    t.reporter.syncResult(syncReport('s1'));
+    t.reporter.syncResult(syncReport('s2'));
+    await tick();
+    assert.deepEqual(s0.kinds(), ['0:hello', '1:appStatus', '2:syncResult', '3:syncResult']);
+    s0.send(0n, { $case: 'ack', value: { agentSeq: 2n } });
+    await tick();
+    s0.end({ code: GrpcCode.UNAVAILABLE, details: 'hub went away' });
+    const s1 = await t.transport.stream(1);
+    await tick();
+    assert.deepEqual(t.delays, [1000], 'one backoff step, reset by the earlier connect');
+    s1.send(0n, { $case: 'ack', value: { agentSeq: 2n } });
+    await tick();
+    // The unacked report again, under its seq, then every app's status (the contract asks
+    // for it after each Hello so the hub's view is whole).
+    assert.deepEqual(s1.kinds(), ['0:hello', '3:syncResult', '4:appStatus']);
+    assert.ok(t.states.includes('backoff'));
+    await t.link.stop();
+  });
+
+  it('acts on hub messages: approvals go to the book and are acked; hints refresh', async () => {
+    const t = await setup();
+    t.link.start();
+    const s = await t.transport.stream(0);
+    await tick();
+    s.send(0n, { $case: 'ack', value: { agentSeq: 0n } });
+    s.send(3n, {
+      $case: 'approval',
+      value: {
+        approvalId: 'ap-1',
+        app: 'gated',
+        revision: 'b'.repeat(40),
+        planDigest: 'sha256:p',
+        approvedBy: 'ana',
+        approvedUnixMs: 1n,
+      },
+    });
+    s.send(0n, { $case: 'refreshHint', value: { repoUrl: 'x', revision: '' } });
+    s.send(0n, { $case: 'syncNow', value: { app: '' } });
+    await tick();
+    await tick();
+    assert.deepEqual(t.approvals, [
+      {
+        approvalId: 'ap-1',
+        app: 'gated',
+        revision: 'b'.repeat(40),
+        planDigest: 'sha256:p',
+        approvedBy: 'ana',
+      },
+    ]);
+    assert.equal(t.refreshes(), 2);
+    const ack = s.written.find((m) => m.body?.$case === 'ack');
+    assert.deepEqual(ack?.body, { $case: 'ack', value: { hubSeq: 3n } });
+    await t.link.stop();
+    // The next Hello names the last hub seq processed.
+  });
+
+  it('stops for good when the hub refuses the cluster (revoked)', async () => {
+    const t = await setup();
+    t.link.start();
+    const s = await t.transport.stream(0);
+    await tick();
+    s.send(0n, { $case: 'ack', value: { agentSeq: 0n } });
+    s.end({ code: GrpcCode.PERMISSION_DENIED, details: 'cluster edge was revoked' });
+    const refused = await t.link.waitFor('refused');
+    assert.match(refused.error ?? '', /PERMISSION_DENIED: cluster edge was revoked/);
+    await tick();
+    assert.equal(t.transport.streams.length, 1, 'no reconnect');
+    await t.link.stop();
+  });
+});
+
+describe('LinkReporter', () => {
+  it('carries the sync root span as W3C context and maps the report to the contract', () => {
+    assert.equal(
+      syncTraceContext(syncReport('s')).traceparent,
+      '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+    );
+    const outbox = new Outbox();
+    new LinkReporter(outbox).syncResult(syncReport('s1'));
+    outbox.resume(0n);
+    const m = outbox.takeUnsent()!;
+    assert.equal(m.trace?.traceparent, '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01');
+    assert.equal(m.body?.$case, 'syncResult');
+    if (m.body?.$case !== 'syncResult') return;
+    const v = m.body.value;
+    assert.equal(v.traceId, '4bf92f3577b34da6a3ce929d0e0e4736');
+    assert.deepEqual(v.objects[0]?.object, {
+      group: 'apps',
+      version: 'v1',
+      kind: 'Deployment',
+      namespace: 'web',
+      name: 'web',
+    });
+    assert.deepEqual(v.objects[0]?.diff, [
+      { path: 'spec.replicas', beforeJson: '1', afterJson: '2' },
+    ]);
+    assert.equal(v.finishedUnixMs, 1_700_000_000_500n);
+  });
+
+  it('never throws into the engine', () => {
+    const outbox = new Outbox();
+    const r = new LinkReporter(outbox);
+    assert.doesNotThrow(() => r.syncResult({ ...syncReport('s'), startedAt: Number.NaN }));
+  });
+});
