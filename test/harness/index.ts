@@ -24,3 +24,4 @@ export {
 } from './cluster.ts';
 export { readNatsInfo, startNats, type NatsOptions, type NatsServer } from './nats.ts';
 export { startPostgres, type PostgresOptions, type PostgresServer } from './postgres.ts';
+export * from './product.ts';

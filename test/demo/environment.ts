@@ -1,0 +1,203 @@
+/**
+ * Starts the whole product locally, as `make demo` shows it and the end-to-end suite and
+ * benchmark test it: two clusters with workloads (dev, prod), a Git server holding the example
+ * fleet (fleet.ts), the hub on SQLite with a webhook secret, and one agent per cluster enrolled
+ * with a token created through the hub's API. Everything runs under the harness's watchdog.
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  createEnrollmentToken,
+  hubApi,
+  installPushHook,
+  notifyPush,
+  startAgent,
+  startCluster,
+  startGitServer,
+  startHub,
+  type AgentProcess,
+  type Cluster,
+  type GitRepo,
+  type GitServer,
+  type Hub,
+  type HubApi,
+} from '@driftless/test';
+import { FLEET_CLUSTERS, fleetFiles, type FleetCluster } from './fleet.ts';
+
+/** Options of {@link startEnvironment}. */
+export interface EnvironmentOptions {
+  /** The agents' `--poll-interval`. Default: `1m` (webhook hints bring commits sooner). */
+  pollInterval?: string;
+  /** Whether the hub gets a webhook secret and the repository a push hook. Default: true. */
+  webhook?: boolean;
+  /** Progress lines (e.g. to stdout for the demo). Default: silent. */
+  log?: (line: string) => void;
+}
+
+/** A hub's app as `GET /api/v1/apps` lists it (the fields the demo and tests read). */
+export interface HubApp {
+  cluster: string;
+  app: string;
+  revision: string;
+  syncStatus: string;
+  syncMode: string;
+  health: string;
+  driftCount: number;
+  planDigest: string;
+  message: string;
+}
+
+/** The running product. */
+export interface Environment {
+  clusters: Record<FleetCluster, Cluster>;
+  git: GitServer;
+  repo: GitRepo;
+  hub: Hub;
+  /** The admin API client. */
+  api: HubApi;
+  /** The current agent process of each cluster (replaced by {@link Environment.restartAgent}). */
+  agents: Record<FleetCluster, AgentProcess>;
+  /** Every agent process started so far, including stopped ones, for their logs. */
+  allAgents: AgentProcess[];
+  /** The agents' poll interval. */
+  pollInterval: string;
+  /** Commits to the fleet and, when the hub has a webhook, delivers the push; resolves with the sha. */
+  commit(files: Record<string, string | null>, message: string): Promise<string>;
+  /** Every app the hub knows, across the fleet. */
+  apps(): Promise<HubApp[]>;
+  /** Starts a new agent process for `cluster` without a token (it reuses its identity Secret). */
+  restartAgent(cluster: FleetCluster): Promise<AgentProcess>;
+  /** Replaces the hub handle after the test restarted it (same data directory and ports). */
+  replaceHub(hub: Hub): void;
+  /** Stops agents, hub, Git server and clusters. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** Labels each cluster is enrolled with. */
+const LABELS: Record<FleetCluster, Record<string, string>> = {
+  dev: { env: 'dev', region: 'local' },
+  prod: { env: 'prod', region: 'local' },
+};
+
+/**
+ * Starts the clusters, the Git server (with the fleet committed) and the hub side by side, then
+ * enrolls one agent per cluster. On failure everything started so far is stopped.
+ */
+export async function startEnvironment(options: EnvironmentOptions = {}): Promise<Environment> {
+  const log = options.log ?? (() => {});
+  const webhook = options.webhook ?? true;
+  const pollInterval = options.pollInterval ?? '1m';
+  const stops: (() => Promise<void>)[] = [];
+  const allAgents: AgentProcess[] = [];
+  let hub: Hub | undefined;
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    // Agents first, so none reports into a hub that is going away, then the rest together.
+    await Promise.all(allAgents.map((a) => a.stop()));
+    await hub?.stop();
+    await Promise.all(stops.map((s) => s()));
+  };
+  try {
+    log('starting two clusters (dev, prod), a Git server and the hub ...');
+    const [dev, prod, git, firstHub] = await Promise.all([
+      startCluster({ workloads: true, name: 'dev' }),
+      startCluster({ workloads: true, name: 'prod' }),
+      startGitServer(),
+      startHub({ webhookSecret: webhook ? randomBytes(24).toString('hex') : undefined }),
+    ]);
+    hub = firstHub;
+    stops.push(
+      () => dev.stop(),
+      () => prod.stop(),
+      () => git.stop(),
+    );
+    const clusters = { dev, prod };
+    const repo = await git.createRepo('fleet');
+    await repo.commit(fleetFiles(), 'example fleet: podinfo in dev and prod, infrastructure');
+    if (webhook) installPushHook(repo, hub);
+
+    log('enrolling an agent per cluster with a token from the hub API ...');
+    const start = async (cluster: FleetCluster, token?: string): Promise<AgentProcess> => {
+      const agent = startAgent({
+        cluster: clusters[cluster],
+        clusterName: cluster,
+        repoUrl: repo.url,
+        gitCredentials: git.credentials,
+        hub: hub!,
+        token,
+        labels: LABELS[cluster],
+        pollInterval,
+      });
+      allAgents.push(agent);
+      return agent;
+    };
+    const tokens = await Promise.all(
+      FLEET_CLUSTERS.map((c) => createEnrollmentToken(hub!, c, LABELS[c])),
+    );
+    const agents = {
+      dev: await start('dev', tokens[0]),
+      prod: await start('prod', tokens[1]),
+    };
+    const env: Environment = {
+      clusters,
+      git,
+      repo,
+      get hub() {
+        return hub!;
+      },
+      get api() {
+        return hubApi(hub!);
+      },
+      agents,
+      allAgents,
+      pollInterval,
+      async commit(files, message) {
+        const sha = await repo.commit(files, message);
+        // GitRepo.commit writes the repository directly, so no hook runs: deliver it here.
+        if (hub!.webhookSecret) await notifyPush(hub!, repo, sha);
+        return sha;
+      },
+      async apps() {
+        return (await hubApi(hub!).get<{ items: HubApp[] }>('/api/v1/apps')).items;
+      },
+      async restartAgent(cluster) {
+        await agents[cluster].stop();
+        agents[cluster] = await start(cluster);
+        return agents[cluster];
+      },
+      replaceHub(next) {
+        hub = next;
+      },
+      stop,
+    };
+    return env;
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/** Polls `check` every `everyMs` until it returns a value other than undefined. */
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined> | T | undefined,
+  { timeoutMs = 60_000, everyMs = 100 }: { timeoutMs?: number; everyMs?: number } = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`,
+        { cause: last },
+      );
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+}
