@@ -270,7 +270,8 @@ export function syncResult(o: {
     { name: 'apply/wave-0', durationMs: 380 },
     { name: 'health', durationMs: 1240 },
   ];
-  const total = steps.reduce((n, s) => n + s.durationMs, 0);
+  const done = o.failed ? steps.slice(0, 4) : steps;
+  const total = done.reduce((n, s) => n + s.durationMs, 0);
   const started = Date.now() - o.agoMs;
   return {
     $case: 'syncResult',
@@ -282,7 +283,7 @@ export function syncResult(o: {
       error: o.failed ?? '',
       planDigest: 'sha256:' + o.id,
       objects: [],
-      steps: o.failed ? steps.slice(0, 4) : steps,
+      steps: done,
       traceId: o.traceId,
       startedUnixMs: BigInt(started),
       finishedUnixMs: BigInt(started + total),

@@ -273,7 +273,10 @@ function Matrix(props: {
           <tbody>
             {first > 0 && (
               <tr class="spacer" aria-hidden="true">
-                <td colSpan={props.appNames.length + 1} style={{ height: first * ROW_HEIGHT }} />
+                <td
+                  colSpan={props.appNames.length + 1}
+                  style={{ height: `${first * ROW_HEIGHT}px` }}
+                />
               </tr>
             )}
             {visible.map((c, i) => (
@@ -290,7 +293,7 @@ function Matrix(props: {
               <tr class="spacer" aria-hidden="true">
                 <td
                   colSpan={props.appNames.length + 1}
-                  style={{ height: (n - last) * ROW_HEIGHT }}
+                  style={{ height: `${(n - last) * ROW_HEIGHT}px` }}
                 />
               </tr>
             )}
