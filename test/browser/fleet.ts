@@ -26,8 +26,15 @@ import {
 } from '../integration/hub/helpers.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
-/** Screenshots for docs/dashboard.md. */
-export const IMAGES = join(ROOT, 'docs/images');
+/**
+ * Where screenshots go: test/out/screenshots (git-ignored) on every run, so a
+ * test run leaves the work tree clean; with DRIFTLESS_UPDATE_DOCS=1 into
+ * docs/images, refreshing the pictures docs/dashboard.md shows.
+ */
+export const IMAGES =
+  process.env['DRIFTLESS_UPDATE_DOCS'] === '1'
+    ? join(ROOT, 'docs/images')
+    : join(ROOT, 'test/out/screenshots');
 export const CHROMIUM = process.env['CHROMIUM'] ?? '/usr/bin/chromium';
 
 /** Builds the dashboard when `make web` has not (a test run straight from node --test). */
@@ -93,7 +100,7 @@ export async function signIn(page: Page, hub: HubProcess, token: string): Promis
   await page.getByRole('navigation', { name: 'Main' }).waitFor();
 }
 
-/** Saves a screenshot into docs/images/ (the viewport, or the whole page). */
+/** Saves a screenshot into {@link IMAGES} (the viewport, or the whole page). */
 export async function screenshot(page: Page, name: string, fullPage = false): Promise<void> {
   mkdirSync(IMAGES, { recursive: true });
   // Let focus rings and transitions settle; the dashboard has no animations to wait for.
