@@ -328,3 +328,12 @@ describe('LinkReporter', () => {
     assert.doesNotThrow(() => r.syncResult({ ...syncReport('s'), startedAt: Number.NaN }));
   });
 });
+
+describe('renewAtMs', () => {
+  it('renews at 2/3 of the lifetime, counted from receipt when notBefore is backdated', async () => {
+    const { renewAtMs } = await import('./identity.ts');
+    const info = { notBeforeMs: 0, notAfterMs: 300_000 + 45_000, serial: '1', subject: '' };
+    assert.equal(renewAtMs(info), 230_000);
+    assert.equal(renewAtMs(info, 2 / 3, 300_000), 330_000);
+  });
+});

@@ -135,6 +135,8 @@ export class HubLink {
   #loop: Promise<void> | undefined;
   readonly #abort = new AbortController();
   #identity: Identity | undefined;
+  /** When this process got the current identity from the hub (0: loaded from the store). */
+  #identityReceivedAt = 0;
   /** The identity was obtained but not yet written to its store (retried before each connect). */
   #unsaved = false;
   #conn: Conn | undefined;
@@ -335,6 +337,7 @@ export class HubLink {
       caPem: res.caBundlePem || caPem,
     };
     this.#identity = identity;
+    this.#identityReceivedAt = this.#clock.now();
     this.#everEnrolled = true;
     const info = certificateInfo(identity.certPem);
     this.#log.info(
@@ -532,7 +535,7 @@ export class HubLink {
     if (!this.#identity || this.#stopping) return;
     const info = certificateInfo(this.#identity.certPem);
     const now = this.#clock.now();
-    let at = renewAtMs(info, this.#o.renewFraction);
+    let at = renewAtMs(info, this.#o.renewFraction, this.#identityReceivedAt);
     if (this.#renewal) at = Math.max(at, this.#renewal.sentAt + (this.#o.renewRetryMs ?? 60_000));
     if (at <= now) {
       void this.#requestRenewal();
@@ -598,6 +601,7 @@ export class HubLink {
       return false;
     }
     this.#identity = identity;
+    this.#identityReceivedAt = this.#clock.now();
     this.#renewal = undefined;
     const info = certificateInfo(identity.certPem);
     this.#log.info(

@@ -91,9 +91,13 @@ export function keyMatchesCertificate(keyPem: string, certPem: string): boolean 
 /**
  * When to renew a certificate: at `fraction` (default 2/3) of its lifetime,
  * so a renewal that fails keeps a third of the lifetime to be retried in.
+ * The lifetime counts from `receivedMs` when later than notBefore: issuers
+ * backdate notBefore for clock skew (the hub by 5 minutes), which would make a
+ * short certificate look due for renewal the moment it arrives.
  */
-export function renewAtMs(info: CertificateInfo, fraction = 2 / 3): number {
-  return info.notBeforeMs + (info.notAfterMs - info.notBeforeMs) * fraction;
+export function renewAtMs(info: CertificateInfo, fraction = 2 / 3, receivedMs = 0): number {
+  const start = Math.max(info.notBeforeMs, Math.min(receivedMs, info.notAfterMs));
+  return start + (info.notAfterMs - start) * fraction;
 }
 
 /** Name of the Secret holding the agent's identity. */

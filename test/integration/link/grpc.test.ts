@@ -181,14 +181,23 @@ describe('agent ↔ hub link over gRPC', { timeout: 240_000 }, () => {
       ] as Record<string, string> | undefined
     )?.['mode'];
 
-  it('refuses to start without an identity or a token, saying what to do', async () => {
+  it('refuses to start without an identity or a token, or with a bad token, saying what to do', async () => {
     const a = startAgent(agentEnv(false));
-    const code = await a.exited;
-    assert.equal(code, 1);
+    assert.equal(await a.exited, 1);
     assert.match(
       a.text(),
       /not enrolled with the hub .* no enrollment token is given: create one with "driftless token create --cluster edge"/,
     );
+    const guess = `et_${'0'.repeat(16)}.${'A'.repeat(43)}`;
+    secrets.push(guess.split('.')[1]!);
+    const b = startAgent({ ...agentEnv(false), DRIFTLESS_ENROLLMENT_TOKEN: guess });
+    assert.equal(await b.exited, 1, 'a refused token is terminal: the agent exits');
+    assert.match(
+      b.text(),
+      /cannot enroll with the hub: enroll cluster edge: the hub answered UNAUTHENTICATED/,
+    );
+    assert.ok(!b.text().includes(guess.split('.')[1]!), 'the token is not logged');
+    assert.equal(await identitySecret(), undefined);
   });
 
   it('enrolls with a token: the identity Secret holds key, certificate and CA; the hub shows the cluster connected', async () => {
@@ -356,6 +365,11 @@ describe('agent ↔ hub link over gRPC', { timeout: 240_000 }, () => {
       60_000,
       500,
     );
+    // Once per 2/3 of a lifetime, not in a loop (the hub backdates notBefore by 5 minutes).
+    const renewals = agent
+      .logs()
+      .filter((l) => String(l['msg']).startsWith('hub link: certificate renewed')).length;
+    assert.ok(renewals <= 2, `${renewals} renewals`);
   });
 
   it('a restarted agent reuses its identity (no token) and goes on numbering', async () => {
