@@ -7,7 +7,13 @@
 export * from './model.ts';
 export { KubeClient, KubeApiError, type ApiResource, type WatchEvent } from './kube/index.ts';
 export { GitSource, type GitSourceOptions } from './source/index.ts';
-export { parseClusterConfig, ConfigError } from './config/index.ts';
+export {
+  parseClusterConfig,
+  appSpec,
+  agentFlags,
+  AGENT_ENV_PREFIX,
+  ConfigError,
+} from './config/index.ts';
 export { render, RenderError } from './render/index.ts';
 export { guard, GuardError } from './guard/index.ts';
 export {
@@ -18,7 +24,7 @@ export {
   type Action,
   type FieldDiff,
 } from './plan/index.ts';
-export { applyPlan, pruneObjects, ApplyError } from './apply/index.ts';
+export { applyPlan, pruneObjects, withSyncMarks, ApplyError } from './apply/index.ts';
 export { InventoryStore, type InventoryRecord } from './inventory/index.ts';
 export { healthOf, aggregateHealth } from './health/index.ts';
 export { DriftWatcher } from './drift/index.ts';

@@ -319,6 +319,29 @@ type AppInput = {
   kustomize: { allowRemoteResources?: boolean | undefined } | undefined;
 };
 
+/**
+ * An AppSpec with every default applied, as parsing `driftless.yaml` would
+ * give for an entry with just these fields (for tests and tools).
+ */
+export function appSpec(fields: Pick<AppSpec, 'name' | 'path'> & Partial<AppSpec>): AppSpec {
+  const unset = {
+    namespace: undefined,
+    allowedNamespaces: undefined,
+    sync: undefined,
+    selfHeal: undefined,
+    prune: undefined,
+    allowEmpty: undefined,
+    allowPlaintextSecrets: undefined,
+    dependsOn: undefined,
+    render: undefined,
+    healthTimeoutMs: undefined,
+  };
+  return {
+    ...withDefaults({ ...unset, ...fields, helm: fields.helm, kustomize: fields.kustomize }, {}),
+    ...fields,
+  };
+}
+
 /** Applies the defaults of {@link APP_DEFAULTS}; the only place that does. */
 function withDefaults(a: AppInput, options: ParseClusterConfigOptions): AppSpec {
   const namespace = a.namespace ?? APP_DEFAULTS.namespace;

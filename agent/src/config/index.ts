@@ -4,6 +4,7 @@
  */
 export {
   APP_DEFAULTS,
+  appSpec,
   CLUSTER_API_VERSION,
   CLUSTER_CONFIG_FILE,
   CLUSTER_KIND,

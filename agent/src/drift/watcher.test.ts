@@ -1,4 +1,5 @@
 import { describe, it } from 'node:test';
+import { appSpec } from '../config/index.ts';
 import assert from 'node:assert/strict';
 import { Marks, refOf, type AppSpec, type KubeObject } from '../model.ts';
 import { KubeApiError } from '../kube/index.ts';
@@ -6,22 +7,7 @@ import { DriftWatcher, DriftWatcherError, type DriftWatcherOptions } from './ind
 import { FakeClock, FakeCluster, MemoryReporter, silentLogger } from './testing.ts';
 
 function app(name: string, selfHeal: boolean): AppSpec {
-  return {
-    name,
-    path: `apps/${name}`,
-    namespace: 'shop',
-    allowedNamespaces: [],
-    sync: 'auto',
-    selfHeal,
-    prune: false,
-    allowEmpty: false,
-    allowPlaintextSecrets: false,
-    dependsOn: [],
-    render: 'auto',
-    helm: { releaseName: '', valuesFiles: [], values: {} },
-    kustomize: { allowRemoteResources: false },
-    healthTimeoutMs: 300_000,
-  };
+  return appSpec({ name, path: `apps/${name}`, namespace: 'shop', selfHeal });
 }
 
 const labels = (appName: string) => ({
@@ -247,7 +233,7 @@ describe('DriftWatcher', () => {
     assert.equal(fight?.healed, false);
     assert.equal(
       fight?.message,
-      'fighting with manager other-controller over .spec.replicas; healing paused for 30.0s',
+      'fighting with manager other-controller over .spec.replicas; healing paused for 30s',
     );
     assert.equal(watcher.metrics.fights, 1);
     assert.equal(watcher.driftCount('shop'), 1);
@@ -284,7 +270,7 @@ describe('DriftWatcher', () => {
     cluster.failNextHeal = new KubeApiError('PATCH: 503 unavailable', 503, 'ServiceUnavailable');
     await scale(cluster, 5);
     await clock.advance(60);
-    assert.match(reporter.drifts.at(-1)?.message ?? '', /^heal failed: .*503.*retrying in 1\.0s$/);
+    assert.match(reporter.drifts.at(-1)?.message ?? '', /^heal failed: .*503.*retrying in 1s$/);
     assert.equal(replicasOf(cluster), 5);
     await clock.advance(1_100);
     assert.equal(replicasOf(cluster), 2);

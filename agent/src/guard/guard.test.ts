@@ -1,27 +1,12 @@
 import { describe, it } from 'node:test';
+import { appSpec } from '../config/index.ts';
 import assert from 'node:assert/strict';
 import { classify, TerminalError } from '@driftless/common';
 import { Marks, type AppSpec, type KubeObject, type RenderedObject } from '../model.ts';
 import { guard, GuardError, type Scope, type ScopeResolver } from './index.ts';
 
 function app(overrides: Partial<AppSpec> = {}): AppSpec {
-  return {
-    name: 'web',
-    path: 'apps/web',
-    namespace: 'web',
-    allowedNamespaces: [],
-    sync: 'auto',
-    selfHeal: false,
-    prune: false,
-    allowEmpty: false,
-    allowPlaintextSecrets: false,
-    dependsOn: [],
-    render: 'auto',
-    helm: { releaseName: '', valuesFiles: [], values: {} },
-    kustomize: { allowRemoteResources: false },
-    healthTimeoutMs: 300_000,
-    ...overrides,
-  };
+  return appSpec({ name: 'web', path: 'apps/web', namespace: 'web', ...overrides });
 }
 
 /** A cluster that serves the built-in kinds below, and counts lookups. */

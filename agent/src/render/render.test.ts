@@ -1,4 +1,5 @@
 import { describe, it } from 'node:test';
+import { appSpec } from '../config/index.ts';
 import assert from 'node:assert/strict';
 import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,23 +11,7 @@ import { render, RenderError, RenderTimeoutError } from './index.ts';
 const testdata = path.join(import.meta.dirname, 'testdata');
 
 function app(overrides: Partial<AppSpec> = {}): AppSpec {
-  return {
-    name: 'web',
-    path: '.',
-    namespace: 'web',
-    allowedNamespaces: [],
-    sync: 'auto',
-    selfHeal: false,
-    prune: false,
-    allowEmpty: false,
-    allowPlaintextSecrets: false,
-    dependsOn: [],
-    render: 'auto',
-    helm: { releaseName: '', valuesFiles: [], values: {} },
-    kustomize: { allowRemoteResources: false },
-    healthTimeoutMs: 300_000,
-    ...overrides,
-  };
+  return appSpec({ name: 'web', path: '.', namespace: 'web', ...overrides });
 }
 
 /** Writes `files` (path → content) under a fresh temporary folder and returns it. */

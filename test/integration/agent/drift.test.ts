@@ -8,33 +8,24 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startCluster } from '@driftless/test';
 import { createLogger } from '@driftless/common';
-import { KubeClient } from '../../../agent/src/kube/index.ts';
-import { withSyncMarks } from '../../../agent/src/apply/index.ts';
-import { DriftWatcher } from '../../../agent/src/drift/index.ts';
-import { Marks, type AppSpec, type KubeObject } from '../../../agent/src/model.ts';
-import type { DriftReport, Reporter } from '../../../agent/src/report/index.ts';
+import {
+  appSpec,
+  DriftWatcher,
+  KubeClient,
+  Marks,
+  withSyncMarks,
+  type AppSpec,
+  type DriftReport,
+  type KubeObject,
+  type Reporter,
+} from '@driftless/agent';
 
 const NS = 'drift-it';
 const REVISION = '0123456789abcdef0123456789abcdef01234567';
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 
 function app(name: string, selfHeal: boolean): AppSpec {
-  return {
-    name,
-    path: `apps/${name}`,
-    namespace: NS,
-    allowedNamespaces: [],
-    sync: 'auto',
-    selfHeal,
-    prune: false,
-    allowEmpty: false,
-    allowPlaintextSecrets: false,
-    dependsOn: [],
-    render: 'auto',
-    helm: { releaseName: '', valuesFiles: [], values: {} },
-    kustomize: { allowRemoteResources: false },
-    healthTimeoutMs: 300_000,
-  };
+  return appSpec({ name, path: `apps/${name}`, namespace: NS, selfHeal });
 }
 
 /** Ownership labels, as the agent sets them before applying. */
@@ -359,7 +350,7 @@ describe('drift watcher on a real API server', { timeout: 120_000 }, () => {
     }
     assert.equal(
       fight.message,
-      'fighting with manager autoscaler-x over .spec.replicas; healing paused for 2.0s',
+      'fighting with manager autoscaler-x over .spec.replicas; healing paused for 2s',
     );
     assert.equal(fight.healed, false);
     assert.equal(watcher.metrics.fights, 1);
