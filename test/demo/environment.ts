@@ -62,6 +62,8 @@ export interface Environment {
   pollInterval: string;
   /** Commits to the fleet and, when the hub has a webhook, delivers the push; resolves with the sha. */
   commit(files: Record<string, string | null>, message: string): Promise<string>;
+  /** Delivers the push of `sha` (already committed) to the hub's webhook receiver. */
+  commitDelivered(sha: string): Promise<number>;
   /** Every app the hub knows, across the fleet. */
   apps(): Promise<HubApp[]>;
   /** Starts a new agent process for `cluster` without a token (it reuses its identity Secret). */
@@ -158,6 +160,7 @@ export async function startEnvironment(options: EnvironmentOptions = {}): Promis
         if (hub!.webhookSecret) await notifyPush(hub!, repo, sha);
         return sha;
       },
+      commitDelivered: (sha) => notifyPush(hub!, repo, sha),
       async apps() {
         return (await hubApi(hub!).get<{ items: HubApp[] }>('/api/v1/apps')).items;
       },

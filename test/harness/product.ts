@@ -431,6 +431,8 @@ export interface StartAgentOptions {
 
 /** A running `driftless-agent run` process. */
 export interface AgentProcess {
+  /** The agent's `--cluster-name`. */
+  readonly clusterName: string;
   /** The process, under the harness's watchdog (logs: `process.logPath`). */
   readonly process: ServerProcess;
   /** The work directory it uses. */
@@ -490,6 +492,7 @@ export function startAgent(options: StartAgentOptions): AgentProcess {
   // The temp folder (log, default work dir) stays until this process ends, so a stopped
   // agent's log can still be compared with what the hub recorded; its janitor removes it.
   return {
+    clusterName: options.clusterName,
     process: process_,
     workDir,
     logs: () => jsonLines(process_.logPath),
