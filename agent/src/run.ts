@@ -17,7 +17,13 @@ import { KubeClient } from './kube/index.ts';
 import { GitSource } from './source/index.ts';
 import { InventoryStore } from './inventory/index.ts';
 import { DriftWatcher } from './drift/index.ts';
-import { ApprovalBook, FanoutReporter, LogReporter, type Reporter } from './report/index.ts';
+import {
+  ApprovalBook,
+  EventReporter,
+  FanoutReporter,
+  LogReporter,
+  type Reporter,
+} from './report/index.ts';
 import { Agent } from './reconcile/index.ts';
 import {
   GrpcTransport,
@@ -79,9 +85,20 @@ export async function runAgent(argv: string[]): Promise<number> {
       `cluster ${options.clusterName} is not enrolled with the hub at ${options.hubAddress} (no Secret ${identities.where}) and no enrollment token is given: create one with "driftless token create --cluster ${options.clusterName}" and set DRIFTLESS_ENROLLMENT_TOKEN, or run without --hub-address`,
     );
   }
-  const reporter: Reporter = outbox
-    ? new FanoutReporter(new LogReporter(logger), new LinkReporter(outbox, logger))
-    : new LogReporter(logger);
+  // Always logs and Kubernetes Events; the hub too when the agent is linked.
+  const local: Reporter[] = [
+    new LogReporter(logger),
+    new EventReporter({
+      client,
+      cluster: options.clusterName,
+      namespace: options.stateNamespace,
+      logger,
+    }),
+  ];
+  const reporter: Reporter = new FanoutReporter(
+    ...local,
+    ...(outbox ? [new LinkReporter(outbox, logger)] : []),
+  );
   // Drift reports go through the agent, which also refreshes the app's drift count.
   const drift = new DriftWatcher({
     client,

@@ -176,6 +176,19 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
         },
         60,
       );
+      // An empty list: the agent does not know its apps yet, so nothing is gone.
+      assert.equal((await store.listApps({ cluster: 'prod-eu' }))[0]?.gone, false);
+      await store.recordHello(
+        'prod-eu',
+        {
+          agentVersion: '1.1',
+          labels: { env: 'prod', region: 'eu' },
+          apps: ['something-else'],
+          repoUrl: 'https://ci:s3cret@git.example.com/fleet.git',
+          branch: 'main',
+        },
+        60,
+      );
       assert.equal((await store.listApps({ cluster: 'prod-eu' }))[0]?.gone, true);
       await store.recordHello(
         'prod-eu',
@@ -218,6 +231,29 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
       await store.ackHubSeq('prod-eu', 1);
       assert.equal((await store.listApprovals({ pending: true })).length, 0);
       assert.equal((await store.listApprovals({}))[0]?.acked, true);
+      // An agent that acked it has nothing to receive; one that restarted and says 0 gets it again.
+      assert.equal((await store.unackedApprovals('prod-eu', 1)).length, 0);
+      assert.deepEqual(
+        (await store.unackedApprovals('prod-eu', 0)).map((x) => x.id),
+        ['ap1'],
+      );
+      // Only the newest approval of an app is delivered.
+      await store.createApproval(
+        {
+          id: 'ap2',
+          cluster: 'prod-eu',
+          app: 'podinfo',
+          revision: 'def',
+          planDigest: 'pd2',
+          approvedBy: 'bob',
+          approvedMs: 71,
+        },
+        { ...audit, action: 'approval.create' },
+      );
+      assert.deepEqual(
+        (await store.unackedApprovals('prod-eu', 0)).map((x) => x.id),
+        ['ap2'],
+      );
     });
 
     void it('revokes a cluster and all its certificates, audited', async () => {

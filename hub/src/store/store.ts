@@ -92,7 +92,7 @@ export interface Store {
   /**
    * Records a Hello: version, connected, labels (the agent's, with the token's
    * labels winning), the repository and branch it follows; apps not in `apps`
-   * are marked gone.
+   * are marked gone (unless `apps` is empty: the agent does not know them yet).
    */
   recordHello(
     name: string,
@@ -123,7 +123,12 @@ export interface Store {
     audit: AuditEntry,
   ): Promise<ApprovalRecord>;
   listApprovals(q: { cluster?: string; pending?: boolean }): Promise<ApprovalRecord[]>;
-  /** Approvals of a cluster the agent has not acked, after `afterHubSeq`. */
+  /**
+   * What to (re)deliver to an agent that says it processed hub messages up
+   * to `afterHubSeq`: the newest approval of each app above that seq. The
+   * agent's word counts, not the stored ack: a restarted agent forgets its
+   * approvals and says 0, so an approved plan not yet applied is not lost.
+   */
   unackedApprovals(cluster: string, afterHubSeq: number): Promise<ApprovalRecord[]>;
   markDelivered(ids: string[], nowMs: number): Promise<void>;
   /** Records the agent's cumulative ack of hub messages. */
@@ -463,7 +468,12 @@ export async function createSqlStore(db: Db): Promise<Store> {
           ],
         );
         await replaceLabels(q, name, labels);
-        const known = await q.all<R>('SELECT app, gone FROM apps WHERE cluster = ?', [name]);
+        // An empty list means the agent does not know its apps yet (it just
+        // started and has not read driftless.yaml): mark nothing gone.
+        const known =
+          hello.apps.length === 0
+            ? []
+            : await q.all<R>('SELECT app, gone FROM apps WHERE cluster = ?', [name]);
         const listed = new Set(hello.apps);
         for (const r of known) {
           const gone = !listed.has(String(r['app']));
@@ -584,7 +594,9 @@ export async function createSqlStore(db: Db): Promise<Store> {
       (
         await db.all<R>(
           `SELECT a.*, c.acked_hub_seq FROM approvals a JOIN clusters c ON c.name = a.cluster
-           WHERE a.cluster = ? AND a.hub_seq > ? AND a.hub_seq > c.acked_hub_seq ORDER BY a.hub_seq`,
+           WHERE a.cluster = ? AND a.hub_seq > ?
+             AND a.hub_seq = (SELECT MAX(b.hub_seq) FROM approvals b WHERE b.cluster = a.cluster AND b.app = a.app)
+           ORDER BY a.hub_seq`,
           [cluster, afterHubSeq],
         )
       ).map(toApproval),

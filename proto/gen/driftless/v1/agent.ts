@@ -545,7 +545,8 @@ export interface Hello {
   labels: { [key: string]: string };
   /**
    * Names of every app the cluster's driftless.yaml lists now, so the hub can mark apps that
-   * were removed from Git as gone rather than as silently stale.
+   * were removed from Git as gone rather than as silently stale. Empty means "not known yet"
+   * (an agent that just started and has not read driftless.yaml): the hub marks nothing gone.
    */
   apps: string[];
   /**
