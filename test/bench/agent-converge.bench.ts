@@ -346,7 +346,14 @@ console.log(
     '',
     '| what | applied (s) | all Healthy (s) | agent ÷ this (all Healthy) |',
     '| --- | --- | --- | --- |',
-    `| agent, first reconcileOnce() → Synced + Healthy | – | ${range(agentMs)} | 1.0× |`,
+    `| agent, first reconcileOnce() → Synced + Healthy (applied: sum of steps fetch … apply) | ${range(
+      agentRuns.map((r) =>
+        ['fetch', 'render', 'guard', 'plan', 'apply'].reduce(
+          (sum, n) => sum + (r.steps[n] ?? 0),
+          0,
+        ),
+      ),
+    )} | ${range(agentMs)} | 1.0× |`,
     `| SSA loop, 1 at a time, then wait Healthy (100 ms poll) | ${range(serial.map((r) => r.applyMs))} | ${range(serial.map((r) => r.healthyMs))} | ${ratio(
       agentMs,
       serial.map((r) => r.healthyMs),

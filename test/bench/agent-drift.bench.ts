@@ -248,27 +248,27 @@ const pct = (values: number[], p: number): number => {
 const ms = (v: number): string => v.toFixed(1);
 const row = (what: string, values: number[]): string =>
   `| ${what} | ${ms(pct(values, 50))} | ${ms(pct(values, 90))} | ${ms(pct(values, 99))} | ${ms(Math.min(...values))}–${ms(Math.max(...values))} |`;
-const block = (title: string, samples: Sample[]): string[] => [
+const block = (title: string, verb: string, back: string, samples: Sample[]): string[] => [
   `| ${title} (${samples.length}) | p50 | p90 | p99 | min–max |`,
   '| --- | --- | --- | --- | --- |',
   row(
-    'outside write round trip (baseline)',
+    `${verb} round trip (baseline)`,
     samples.map((s) => s.writeMs),
   ),
   row(
-    'write response → our watch sees it (baseline)',
+    `${verb} response → our watch sees it (baseline)`,
     samples.map((s) => s.seenMs),
   ),
   row(
-    'write response → agent drift report',
+    `${verb} response → agent drift report`,
     samples.map((s) => s.reportedMs),
   ),
   row(
-    'write response → our watch sees it back at the Git value',
+    `${verb} response → our watch sees it ${back}`,
     samples.map((s) => s.backMs),
   ),
   row(
-    'write response → agent healed report',
+    `${verb} response → agent healed report`,
     samples.map((s) => s.healedReportMs),
   ),
 ];
@@ -276,8 +276,13 @@ console.log(
   [
     `${availableParallelism()} CPUs, load average ${load0.toFixed(1)} before / ${(loadavg()[0] ?? 0).toFixed(1)} after, Node ${process.version}; plain cluster; times in ms.`,
     '',
-    ...block('edit of `.data.value` by manager `ops` (forced SSA)', edits),
+    ...block(
+      'edit of `.data.value` by manager `ops` (forced SSA)',
+      'outside write',
+      'back at the Git value',
+      edits,
+    ),
     '',
-    ...block('deletion (→ re-created)', deletes),
+    ...block('deletion, re-created', 'delete', 're-created', deletes),
   ].join('\n'),
 );

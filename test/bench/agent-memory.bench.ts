@@ -38,8 +38,54 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+/**
+ * Opens the inspector of a process started with `--inspect-port=0` (SIGUSR1; it prints its
+ * address on stderr), forces a full garbage collection and returns the process's
+ * `process.memoryUsage()`: what the heap keeps alive, apart from the room V8 grew into.
+ */
+async function collectGarbage(
+  child: ChildProcess,
+  stderr: () => string,
+): Promise<NodeJS.MemoryUsage> {
+  child.kill('SIGUSR1');
+  const deadline = performance.now() + 10_000;
+  let url: string | undefined;
+  while (!(url = /ws:\/\/\S+/.exec(stderr())?.[0])) {
+    if (performance.now() > deadline) throw new Error('the agent did not open its inspector');
+    await sleep(50);
+  }
+  const ws = new WebSocket(url);
+  await new Promise((resolve, reject) => {
+    ws.onopen = resolve;
+    ws.onerror = reject;
+  });
+  let id = 0;
+  const call = (method: string, params: object = {}) =>
+    new Promise<{ result?: { result?: { value?: string } } }>((resolve) => {
+      const mine = ++id;
+      const onMessage = (e: MessageEvent) => {
+        const msg = JSON.parse(String(e.data)) as { id?: number };
+        if (msg.id !== mine) return;
+        ws.removeEventListener('message', onMessage);
+        resolve(msg);
+      };
+      ws.addEventListener('message', onMessage);
+      ws.send(JSON.stringify({ id: mine, method, params }));
+    });
+  await call('HeapProfiler.collectGarbage');
+  await call('HeapProfiler.collectGarbage');
+  const usage = await call('Runtime.evaluate', {
+    expression: 'JSON.stringify(process.memoryUsage())',
+  });
+  ws.close();
+  return JSON.parse(usage.result?.result?.value ?? '{}') as NodeJS.MemoryUsage;
+}
+
 interface Measure {
   objects: number;
+  /** After a forced full GC (through the inspector). */
+  gcRssMiB: number;
+  heapUsedMiB: number;
   syncedS: number;
   settledS: number;
   cpuS: number;
@@ -73,7 +119,8 @@ async function measure(
   const workDir = await mkdtemp(path.join(tmpdir(), 'driftless-bench-'));
   const client = await KubeClient.fromKubeConfig(cluster.kubeConfig);
   const started = performance.now();
-  const child: ChildProcess = spawn(process.execPath, [BIN, 'run'], {
+  // --inspect-port=0 opens nothing until SIGUSR1, after the RSS samples (see collectGarbage).
+  const child: ChildProcess = spawn(process.execPath, ['--inspect-port=0', BIN, 'run'], {
     env: {
       ...process.env,
       DRIFTLESS_REPO_URL: repo.url,
@@ -117,13 +164,19 @@ async function measure(
       samples.push(status(pid, 'VmRSS'));
       await sleep(1000);
     }
+    const cpuS = cpuSeconds(pid);
+    const peakMiB = status(pid, 'VmHWM');
+    const usage = await collectGarbage(child, () => stderr);
+    await sleep(1000);
     return {
       objects: count,
       syncedS,
       settledS,
-      cpuS: cpuSeconds(pid),
+      cpuS,
       rssMiB: median(samples),
-      peakMiB: status(pid, 'VmHWM'),
+      peakMiB,
+      gcRssMiB: status(pid, 'VmRSS'),
+      heapUsedMiB: usage.heapUsed / 2 ** 20,
     };
   } finally {
     child.kill('SIGTERM');
@@ -163,27 +216,43 @@ try {
 }
 
 const line = (m: Measure[]): string =>
-  `| ${m[0]?.objects} ConfigMaps + Namespace | ${range(m.map((x) => x.rssMiB))} | ${range(m.map((x) => x.peakMiB))} | ${range(
-    m.map((x) => x.syncedS),
-    1,
-  )} | ${range(
-    m.map((x) => x.settledS),
-    1,
-  )} | ${range(
-    m.map((x) => x.cpuS),
-    1,
-  )} |`;
+  `| ${m[0]?.objects} ConfigMaps + Namespace | ${[
+    range(m.map((x) => x.rssMiB)),
+    range(m.map((x) => x.peakMiB)),
+    range(m.map((x) => x.gcRssMiB)),
+    range(
+      m.map((x) => x.heapUsedMiB),
+      1,
+    ),
+    range(
+      m.map((x) => x.syncedS),
+      1,
+    ),
+    range(
+      m.map((x) => x.settledS),
+      1,
+    ),
+    range(
+      m.map((x) => x.cpuS),
+      1,
+    ),
+  ].join(' | ')} |`;
 console.log(
   [
     `${availableParallelism()} CPUs, load average ${load0.toFixed(1)} before / ${(loadavg()[0] ?? 0).toFixed(1)} after, Node ${process.version}; median (min–max) of ${RUNS} runs, both agents running at the same time, each on its own plain cluster.`,
     '',
-    '| agent managing | RSS settled (MiB) | peak RSS, VmHWM (MiB) | start → inventory at head (s) | start → CPU quiet (s) | CPU used (s) |',
-    '| --- | --- | --- | --- | --- | --- |',
+    '| agent managing | RSS settled (MiB) | peak RSS, VmHWM (MiB) | RSS after full GC (MiB) | V8 heap used after full GC (MiB) | start → inventory at head (s) | start → CPU quiet (s) | CPU used (s) |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
     line(large),
     line(small),
     '',
     `Difference, ${LARGE} − ${SMALL} objects: ${range(
       large.map((l, i) => l.rssMiB - (small[i]?.rssMiB ?? Number.NaN)),
-    )} MiB settled, ${range(large.map((l, i) => l.peakMiB - (small[i]?.peakMiB ?? Number.NaN)))} MiB peak.`,
+    )} MiB settled, ${range(large.map((l, i) => l.peakMiB - (small[i]?.peakMiB ?? Number.NaN)))} MiB peak, ${range(
+      large.map((l, i) => l.gcRssMiB - (small[i]?.gcRssMiB ?? Number.NaN)),
+    )} MiB RSS after GC, ${range(
+      large.map((l, i) => l.heapUsedMiB - (small[i]?.heapUsedMiB ?? Number.NaN)),
+      1,
+    )} MiB V8 heap after GC.`,
   ].join('\n'),
 );
