@@ -304,6 +304,10 @@ async function startClusterOnce(options: StartClusterOptions, name: string): Pro
             `--config=${kwokConfig}`,
             '--manage-all-nodes=true',
             '--cidr=10.244.0.1/24',
+            // Renew the fake node's Lease well within kube-controller-manager's
+            // grace period (40 s); without a lease it heartbeats only every ~55 s,
+            // the node flaps NotReady after a minute and Deployments lose Available.
+            '--node-lease-duration-seconds=40',
           ],
           dir,
           stopTimeoutMs: STOP_TIMEOUT_MS,

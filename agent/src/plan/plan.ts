@@ -138,17 +138,20 @@ export async function planApp(options: PlanOptions): Promise<Plan> {
   const planned = await mapLimit(desired, concurrency, async (obj): Promise<PlannedObject> => {
     const ref = refOf(obj);
     const base = { ref, desired: obj, phase: phaseOf(obj), wave: waveOf(obj) };
-    let live: KubeObject | undefined;
-    let dry: KubeObject;
-    try {
-      live = await client.get(ref, signal);
-      dry = await client.apply(obj, { fieldManager: Marks.fieldManager, dryRun: true, signal });
-    } catch (err) {
-      if (live === undefined && dependsOnThisPlan(obj, err)) {
+    // Both requests at once: the plan step is two round trips per object otherwise.
+    const [got, tried] = await Promise.allSettled([
+      client.get(ref, signal),
+      client.apply(obj, { fieldManager: Marks.fieldManager, dryRun: true, signal }),
+    ]);
+    if (got.status === 'rejected') throw objectError('plan', ref, got.reason);
+    const live = got.value;
+    if (tried.status === 'rejected') {
+      if (live === undefined && dependsOnThisPlan(obj, tried.reason)) {
         return { ...base, action: 'create', diff: diffValues(undefined, comparable(obj)) };
       }
-      throw objectError('plan', ref, err);
+      throw objectError('plan', ref, tried.reason);
     }
+    const dry = tried.value;
     if (live === undefined)
       return { ...base, action: 'create', diff: diffValues(undefined, comparable(dry)) };
     const diff = diffValues(comparable(live), comparable(dry));

@@ -14,7 +14,7 @@ import { refOf, refString, type AppSpec, type KubeObject } from '../model.ts';
 import type { KubeClient } from '../kube/index.ts';
 import { render } from '../render/index.ts';
 import { guard } from '../guard/index.ts';
-import { planApp, type Plan, type PlannedObject } from '../plan/index.ts';
+import { mapLimit, planApp, type Plan, type PlannedObject } from '../plan/index.ts';
 import { applyPlan, ApplyError, pruneObjects, type ObjectResult } from '../apply/index.ts';
 import { unionRefs, type InventoryStore } from '../inventory/index.ts';
 import { aggregateHealth, healthOf } from '../health/index.ts';
@@ -174,7 +174,13 @@ export async function syncApp(
           await deps.inventory.save(finalInventory);
         report.health = await step(
           'health',
-          async () => (await currentHealth(deps.client, desired, deps.signal)).status,
+          async () =>
+            (
+              await currentHealth(deps.client, desired, {
+                concurrency: deps.concurrency,
+                signal: deps.signal,
+              })
+            ).status,
         );
         report.outcome = 'succeeded';
         deps.onApplied?.(app, desired, checkout.revision, traceId);
@@ -286,18 +292,16 @@ function recordFetch(
   steps.push({ name: 'fetch', durationMs: fetch.finishedAt - fetch.startedAt });
 }
 
-/** Current aggregated health of objects. */
+/** Current aggregated health of objects, read with bounded concurrency. */
 export async function currentHealth(
   client: KubeClient,
   objects: KubeObject[],
-  signal?: AbortSignal,
+  options: { concurrency?: number; signal?: AbortSignal } = {},
 ): Promise<{ status: HealthState; message: string }> {
-  const items = await Promise.all(
-    objects.map(async (o) => {
-      const ref = refOf(o);
-      return { ref, health: healthOf(await client.get(ref, signal)) };
-    }),
-  );
+  const items = await mapLimit(objects, options.concurrency ?? 8, async (o) => {
+    const ref = refOf(o);
+    return { ref, health: healthOf(await client.get(ref, options.signal)) };
+  });
   return aggregateHealth(items);
 }
 
@@ -308,14 +312,21 @@ async function waitHealthy(
   clock: Clock,
 ): Promise<HealthState> {
   const deadline = clock.now() + app.healthTimeoutMs;
+  // Rollouts often finish within a second: look again soon, then every poll interval.
+  const maxDelay = deps.healthPollMs ?? 1000;
+  let delay = Math.min(100, maxDelay);
   for (;;) {
-    const h = await currentHealth(deps.client, objects, deps.signal);
+    const h = await currentHealth(deps.client, objects, {
+      concurrency: deps.concurrency,
+      signal: deps.signal,
+    });
     if (h.status === 'Healthy') return h.status;
     if (h.status === 'Degraded' || clock.now() >= deadline) {
       throw new WaitingError(
         `app ${app.name} is ${h.status} after ${Math.round((clock.now() - (deadline - app.healthTimeoutMs)) / 1000)}s: ${h.message}`,
       );
     }
-    await clock.sleep(deps.healthPollMs ?? 1000, deps.signal);
+    await clock.sleep(delay, deps.signal);
+    delay = Math.min(maxDelay, delay * 2);
   }
 }
