@@ -324,12 +324,16 @@ describe('Driftless end to end: two clusters, Git, hub and agents', { timeout: 2
     );
     assert.ok(agent.logs().some((l) => String(l['msg']).includes('using the stored identity')));
     assert.ok(!agent.logs().some((l) => /\benrolled\b/.test(String(l['msg']))));
+    // An infrastructure change: what is checked here is the link, not a rollout.
     const head = await env.commit(
-      { 'apps/podinfo/overlays/dev/kustomization.yaml': overlay('dev', 1) },
-      'dev: back to 1 replica',
+      {
+        'infrastructure/namespaces.yaml':
+          'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: podinfo\n  labels:\n    team: web\n    restarted: agent\n',
+      },
+      'label the namespace (agent restarted)',
     );
     await waitFor('the hub shows dev at the commit from the restarted agent', async () => {
-      const a = await app('dev', 'podinfo');
+      const a = await app('dev', 'infrastructure');
       return a?.revision === head && a.syncStatus === 'synced' ? true : undefined;
     }).catch(async (error: unknown) => {
       // What the agent did and what the hub shows, to tell a lost report from a missed commit.
