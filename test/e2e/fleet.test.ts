@@ -144,7 +144,12 @@ describe('Driftless end to end: two clusters, Git, hub and agents', { timeout: 2
     assert.equal(await replicas('dev'), 2);
     assert.equal(await replicas('prod'), 2, 'prod overlay unchanged');
     for (const c of ['dev', 'prod'] as const) {
-      const ns = await kube[c].get({ apiVersion: 'v1', kind: 'Namespace', name: 'podinfo' });
+      const ns = await kube[c].get({
+        apiVersion: 'v1',
+        kind: 'Namespace',
+        namespace: '',
+        name: 'podinfo',
+      });
       const labels = (ns?.['metadata'] as { labels?: Record<string, string> }).labels;
       assert.equal(labels?.['tier'], 'frontend', `${c}: namespace label applied`);
     }
@@ -251,7 +256,12 @@ describe('Driftless end to end: two clusters, Git, hub and agents', { timeout: 2
     );
     for (const c of ['dev', 'prod'] as const) {
       await waitFor(`${c} namespace labelled with the hub down`, async () => {
-        const ns = await kube[c].get({ apiVersion: 'v1', kind: 'Namespace', name: 'podinfo' });
+        const ns = await kube[c].get({
+          apiVersion: 'v1',
+          kind: 'Namespace',
+          namespace: '',
+          name: 'podinfo',
+        });
         return (ns?.['metadata'] as { labels?: Record<string, string> }).labels?.['outage']
           ? true
           : undefined;
