@@ -79,7 +79,12 @@ async function measure(mode: 'webhook' | 'polling'): Promise<{ applied: number[]
           await Promise.all(
             kube.map(async (client, i) => {
               if (seen[i] !== undefined) return;
-              const ns = await client.get({ apiVersion: 'v1', kind: 'Namespace', name: 'podinfo' });
+              const ns = await client.get({
+                apiVersion: 'v1',
+                kind: 'Namespace',
+                namespace: '',
+                name: 'podinfo',
+              });
               const labels = (ns?.['metadata'] as { labels?: Record<string, string> } | undefined)
                 ?.labels;
               if (labels?.['bench-run'] === label) seen[i] = performance.now();
