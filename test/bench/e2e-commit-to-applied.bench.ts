@@ -11,7 +11,8 @@
 //            inside the measured time);
 //   polling  no webhook (the receiver is off); agents poll every 10 s, the shortest interval
 //            we would suggest for a real fleet, so the expected wait is half of that.
-// A random 0–2 s pause before each commit spreads the commits over the poll phase.
+// A random 0–2 s pause comes before each commit; in polling mode each commit thus lands soon after
+// the poll that found the previous one, so polling numbers are near the worst case (one interval).
 // Results go to docs/benchmarks.md ("End to end").
 //
 //   node --expose-gc test/bench/e2e-commit-to-applied.bench.ts   (BENCH_RUNS=N, default 10;
