@@ -335,8 +335,13 @@ export class Agent {
     this.#reportSync(app, r);
     const pending =
       r.outcome === 'planned' || r.outcome === 'waiting-approval' || r.outcome === 'approval-stale';
+    const changes = r.objects.filter((o) => o.action !== 'unchanged').length;
     const notes = [
       configError && `driftless.yaml: ${configError}`,
+      r.outcome === 'waiting-approval' &&
+        `waiting for approval of plan ${r.planDigest.slice(0, 12)} (${changes} change(s)) at ${r.revision.slice(0, 7)}`,
+      r.outcome === 'planned' &&
+        `dry-run: ${changes} change(s) planned at ${r.revision.slice(0, 7)}`,
       r.error,
       checkout.fromCache && `Git unreachable: ${errorMessage(checkout.error)}`,
     ].filter(Boolean);
