@@ -6,6 +6,7 @@ import {
   getTracer,
   initTelemetry,
   parseFlags,
+  type Logger,
 } from '@driftless/common';
 import {
   AGENT_ENV_PREFIX,
@@ -29,10 +30,41 @@ import {
   GrpcTransport,
   HubLink,
   LinkReporter,
+  NatsTransport,
   NotEnrolledError,
   Outbox,
   SecretIdentityStore,
+  type LinkTransport,
 } from './link/index.ts';
+
+/** The link's transport: gRPC, or NATS (which still enrolls over gRPC). */
+function linkTransport(
+  options: {
+    hubAddress?: string;
+    hubServerName?: string;
+    transport: string;
+    natsUrl?: string;
+    clusterName: string;
+  },
+  logger: Logger,
+): LinkTransport {
+  const grpc = new GrpcTransport({
+    address: options.hubAddress!,
+    serverName: options.hubServerName,
+  });
+  if (options.transport !== 'nats' || !options.natsUrl) return grpc;
+  return new NatsTransport({
+    servers: options.natsUrl,
+    cluster: options.clusterName,
+    enrollVia: grpc,
+    logger,
+    // The client reconnects by itself; its state changes are logged (never its credentials).
+    onStatus: (e) =>
+      e.type === 'error'
+        ? logger.warn({ nats: e }, `hub link: NATS: ${e.error}`)
+        : logger.info({ nats: e }, `hub link: NATS ${e.type}`),
+  });
+}
 
 /** The agent's version, reported to the hub and as `service.version`. */
 export const AGENT_VERSION = '0.1.0';
@@ -139,10 +171,7 @@ export async function runAgent(argv: string[]): Promise<number> {
           repoUrl: options.repoUrl,
           branch: options.branch,
           labels: options.clusterLabels,
-          transport: new GrpcTransport({
-            address: options.hubAddress,
-            serverName: options.hubServerName,
-          }),
+          transport: linkTransport(options, logger),
           identities,
           outbox,
           hooks: { refresh: () => agent.refresh(), statuses: () => agent.statuses(), approvals },

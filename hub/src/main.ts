@@ -3,7 +3,13 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { systemClock, TerminalError, type Clock, type Logger } from '@driftless/common';
 import { ApiServer, apiRoutes, webRoutes, type DashboardConfig } from './api/index.ts';
-import { CertificateAuthority, Enroller, FailureLimiter, mintToken } from './enroll/index.ts';
+import {
+  CertificateAuthority,
+  Enroller,
+  FailureLimiter,
+  mintToken,
+  NatsAuthority,
+} from './enroll/index.ts';
 import { EventBus } from './events.ts';
 import { LinkServer, SessionRegistry } from './link/index.ts';
 import { createMetrics } from './metrics.ts';
@@ -108,6 +114,11 @@ export async function startHub(o: HubOptions): Promise<Hub> {
       clock,
     });
     if (created) log.info({ dataDir: o.dataDir }, 'created a new hub CA');
+    // The NATS trust chain too: enrollment issues NATS credentials to agents that ask,
+    // whether or not this hub connects to NATS itself (another replica may).
+    const nats = await NatsAuthority.loadOrCreate(o.dataDir);
+    if (nats.created)
+      log.info({ dataDir: o.dataDir }, 'created the NATS operator, account and signing keys');
 
     // Step 3: enrollment and the gRPC link.
     const metrics = createMetrics();
@@ -123,6 +134,7 @@ export async function startHub(o: HubOptions): Promise<Hub> {
         clock,
       }),
       clientCertValidityMs,
+      nats: nats.auth,
       log,
       clock,
     });

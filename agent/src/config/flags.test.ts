@@ -220,6 +220,23 @@ describe('agent flags', () => {
     );
   });
 
+  it('reads the transport: grpc by default, nats with --nats-url and --hub-address', () => {
+    assert.equal(resolveFrom(REQUIRED, {}).transport, 'grpc');
+    assert.equal(resolveFrom(REQUIRED, {}).natsUrl, undefined);
+    const o = resolveFrom(
+      [...REQUIRED, '--transport', 'nats', '--hub-address', 'hub.example.com:7443'],
+      { DRIFTLESS_NATS_URL: ' nats://a:4222,nats://b:4222 ' },
+    );
+    assert.equal(o.transport, 'nats');
+    assert.equal(o.natsUrl, 'nats://a:4222,nats://b:4222');
+    assert.deepEqual(problemsFor([...REQUIRED, '--transport', 'kafka'], {}), [
+      '--transport (DRIFTLESS_TRANSPORT) must be grpc or nats, got "kafka"',
+    ]);
+    assert.deepEqual(problemsFor([...REQUIRED, '--transport', 'nats'], {}), [
+      '--transport (DRIFTLESS_TRANSPORT) nats needs --nats-url (DRIFTLESS_NATS_URL) and --hub-address (DRIFTLESS_HUB_ADDRESS) (enrollment goes to the hub)',
+    ]);
+  });
+
   it('redacts secrets for logging', () => {
     const o = resolveFrom(REQUIRED, {
       DRIFTLESS_GIT_PASSWORD: 'pw',

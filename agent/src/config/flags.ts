@@ -91,6 +91,16 @@ export const agentFlags = {
     default: '',
     help: "The name to check the hub's TLS certificate against, when it differs from the host of --hub-address (for example when dialing an IP address or a tunnel); empty means that host.",
   },
+  transport: {
+    type: 'string',
+    default: 'grpc',
+    help: 'How the agent reports to the hub after enrolling: grpc (one mutual-TLS stream to --hub-address) or nats (through the NATS servers of --nats-url, with credentials issued at enrollment; enrollment itself still goes to --hub-address).',
+  },
+  natsUrl: {
+    type: 'string',
+    default: '',
+    help: 'NATS server URLs, comma-separated (for example nats://nats.example.com:4222), used with --transport nats.',
+  },
   clusterLabels: {
     type: 'list',
     default: [],
@@ -153,6 +163,10 @@ export interface AgentOptions {
   hubCaPem: string | undefined;
   /** TLS name override for the hub; undefined means the host of the address. */
   hubServerName: string | undefined;
+  /** The link's transport after enrollment. */
+  transport: 'grpc' | 'nats';
+  /** NATS server URLs (comma-separated) for `transport: 'nats'`; undefined otherwise. */
+  natsUrl: string | undefined;
   /** Cluster labels sent in Enroll and Hello. */
   clusterLabels: Record<string, string>;
   /** Bound of the report buffer towards the hub. */
@@ -299,6 +313,12 @@ export function resolveAgentOptions(
       `${flag('hubAddress')} ${JSON.stringify(v.hubAddress.trim())} must be host:port (for example hub.example.com:7443)`,
     );
   }
+  if (v.transport !== 'grpc' && v.transport !== 'nats')
+    problems.push(`${flag('transport')} must be grpc or nats, got ${JSON.stringify(v.transport)}`);
+  if (v.transport === 'nats' && (v.natsUrl.trim() === '' || v.hubAddress.trim() === ''))
+    problems.push(
+      `${flag('transport')} nats needs ${flag('natsUrl')} and ${flag('hubAddress')} (enrollment goes to the hub)`,
+    );
 
   if (problems.length > 0) throw new AgentOptionsError(problems);
   return {
@@ -315,6 +335,8 @@ export function resolveAgentOptions(
     enrollmentToken: v.enrollmentToken.trim() || undefined,
     hubCaPem,
     hubServerName: v.hubServerName.trim() || undefined,
+    transport: v.transport as 'grpc' | 'nats',
+    natsUrl: v.transport === 'nats' ? v.natsUrl.trim() : undefined,
     clusterLabels,
     reportBufferSize: v.reportBufferSize,
     logLevel: v.logLevel,

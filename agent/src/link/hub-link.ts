@@ -305,6 +305,7 @@ export class HubLink {
       );
     this.#set({ state: 'enrolling' });
     const key = await (this.#o.generateKey ?? generateKeyAndCsr)(cluster);
+    const extension = this.#o.transport.prepareEnroll?.(cluster);
     let res;
     try {
       res = await this.#o.transport.enroll(
@@ -314,6 +315,7 @@ export class HubLink {
           csrPem: key.csrPem,
           agentVersion: this.#o.agentVersion,
           labels: this.#o.labels ?? {},
+          ...extension?.request,
         },
         caPem,
         this.#abort.signal,
@@ -331,11 +333,12 @@ export class HubLink {
         `enroll cluster ${cluster}: the certificate the hub returned is not for the key this agent sent`,
         { code: undefined },
       );
-    const identity: Identity = {
+    const base: Identity = {
       keyPem: key.keyPem,
       certPem: res.certificatePem,
       caPem: res.caBundlePem || caPem,
     };
+    const identity = extension ? extension.complete(base, res) : base;
     this.#identity = identity;
     this.#identityReceivedAt = this.#clock.now();
     this.#everEnrolled = true;
@@ -586,6 +589,8 @@ export class HubLink {
       return true;
     }
     const identity: Identity = {
+      // Other credentials (the NATS link's) are not renewed with the certificate: kept.
+      ...conn.identity,
       keyPem: renewal.keyPem,
       certPem: issued.certificatePem,
       caPem: issued.caBundlePem || conn.identity.caPem,

@@ -16,6 +16,12 @@ export interface Identity {
   certPem: string;
   /** PEM CA bundle to trust for the hub's server certificate. */
   caPem: string;
+  /**
+   * Credentials of the NATS link, when the agent enrolled for it: the seed of
+   * the user nkey it generated (never sent anywhere) and the user JWT the hub
+   * signed for its public key.
+   */
+  nats?: { seed: string; jwt: string };
 }
 
 /** Where the identity lives between restarts (a Secret in production, memory in tests). */
@@ -142,11 +148,14 @@ export class SecretIdentityStore implements IdentityStore {
     if (!secret) return undefined;
     const data = (secret['data'] ?? {}) as Record<string, string>;
     const field = (k: string) => Buffer.from(data[k] ?? '', 'base64').toString('utf8');
-    const identity = {
+    const identity: Identity = {
       keyPem: field('tls.key'),
       certPem: field('tls.crt'),
       caPem: field('ca.crt'),
     };
+    const natsSeed = field('nats.seed');
+    const natsJwt = field('nats.jwt');
+    if (natsSeed && natsJwt) identity.nats = { seed: natsSeed, jwt: natsJwt };
     if (!identity.keyPem || !identity.certPem || !identity.caPem)
       throw new IdentityInvalidError(
         `Secret ${this.where} lacks tls.key, tls.crt or ca.crt; delete it and enroll again with a new token`,
@@ -175,6 +184,9 @@ export class SecretIdentityStore implements IdentityStore {
             'tls.key': b64(identity.keyPem),
             'tls.crt': b64(identity.certPem),
             'ca.crt': b64(identity.caPem),
+            ...(identity.nats
+              ? { 'nats.seed': b64(identity.nats.seed), 'nats.jwt': b64(identity.nats.jwt) }
+              : {}),
           },
         },
         { fieldManager: 'driftless-agent-identity' },

@@ -1,5 +1,5 @@
 /**
- * The agent's link to the hub (gRPC over mutual TLS): enrollment and the
+ * The agent's link to the hub (gRPC over mutual TLS, or NATS): enrollment and the
  * identity Secret, the outbox of sequenced reports, the reporter that feeds
  * it, and the reconnecting link that delivers it and acts on what the hub
  * sends down. See docs/link.md.
@@ -37,12 +37,19 @@ export { toAppStatus, toDriftReport, toObjectRef, toSyncResult } from './convert
 export { LinkReporter, syncTraceContext } from './reporter.ts';
 export {
   GrpcTransport,
+  type EnrollExtension,
   type GrpcTransportOptions,
   type LinkStream,
   type LinkTransport,
   type StreamEnd,
   type StreamHandlers,
 } from './transport.ts';
+export {
+  NatsTransport,
+  natsClusterToken,
+  type NatsLinkEvent,
+  type NatsTransportOptions,
+} from './nats-transport.ts';
 export {
   HubLink,
   type HubLinkOptions,

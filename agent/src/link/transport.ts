@@ -42,6 +42,20 @@ export interface LinkTransport {
   enroll(request: EnrollRequest, caPem: string, signal?: AbortSignal): Promise<EnrollResponse>;
   /** Opens Connect over mutual TLS with `identity`. */
   connect(identity: Identity, handlers: StreamHandlers): LinkStream;
+  /**
+   * Adds what this transport needs to an enrollment request (e.g. the NATS
+   * transport's public user key) and, once the hub answered, to the identity
+   * (its seed and JWT). Optional: gRPC needs only the certificate.
+   */
+  prepareEnroll?(cluster: string): EnrollExtension;
+}
+
+/** A transport's part of one enrollment, see {@link LinkTransport.prepareEnroll}. */
+export interface EnrollExtension {
+  /** Fields to set on the EnrollRequest. */
+  request: Partial<EnrollRequest>;
+  /** The identity to store, completed from the hub's answer; throws when the answer lacks it. */
+  complete(identity: Identity, response: EnrollResponse): Identity;
 }
 
 /** Options of {@link GrpcTransport}. */

@@ -2,6 +2,7 @@ import { systemClock, type Clock, type Logger } from '@driftless/common';
 import { InvalidArgumentError, PermissionDeniedError, UnauthenticatedError } from '../errors.ts';
 import type { Labels, Store } from '../store/index.ts';
 import { checkClusterName, checkCsr, type CertificateAuthority } from './ca.ts';
+import type { NatsAuthority } from './nats-auth.ts';
 import type { FailureLimiter } from './ratelimit.ts';
 import { parseToken, secretMatches } from './tokens.ts';
 
@@ -12,6 +13,8 @@ export interface EnrollInput {
   csrPem: string;
   agentVersion: string;
   labels: Labels;
+  /** The agent's NATS user public key, when it wants credentials for the NATS link. */
+  natsUserPublicKey?: string;
 }
 
 /** What the agent gets back. */
@@ -19,6 +22,8 @@ export interface EnrollOutput {
   certificatePem: string;
   caBundlePem: string;
   notAfterMs: number;
+  /** A user JWT for `natsUserPublicKey`, allowed only this cluster's subjects; '' if none asked. */
+  natsUserJwt: string;
 }
 
 /** Options of {@link Enroller}. */
@@ -28,6 +33,8 @@ export interface EnrollerOptions {
   limiter: FailureLimiter;
   /** Validity of client certificates; agents renew before it ends. */
   clientCertValidityMs: number;
+  /** Issues NATS user JWTs; without it a request for NATS credentials is refused. */
+  nats?: NatsAuthority;
   log: Logger;
   clock?: Clock;
 }
@@ -112,6 +119,13 @@ export class Enroller {
 
     // Step 2: check the CSR before using the token, so a bad CSR costs no use.
     await checkCsr(input.csrPem, what);
+    // Likewise the NATS key: signing the user JWT first means a bad key costs no use.
+    let natsUserJwt = '';
+    if (input.natsUserPublicKey) {
+      if (!this.#o.nats)
+        throw new InvalidArgumentError(`${what}: this hub issues no NATS credentials`);
+      natsUserJwt = await this.#o.nats.issueAgentUser(token.cluster, input.natsUserPublicKey, what);
+    }
 
     // Step 3: sign, then use the token, record the cluster and the certificate in one transaction.
     const issued = await ca.issueClientCertificate({
@@ -146,6 +160,7 @@ export class Enroller {
       certificatePem: issued.certificatePem,
       caBundlePem: ca.bundlePem,
       notAfterMs: issued.notAfterMs,
+      natsUserJwt,
     };
   }
 }

@@ -24,3 +24,12 @@ export {
   type MintedToken,
   type TokenKind,
 } from './tokens.ts';
+export {
+  NatsAuthority,
+  NatsAuthError,
+  NATS_ACCOUNT_NAME,
+  agentPermissions,
+  clusterToken,
+  natsSubjects,
+  type NatsUserCredentials,
+} from './nats-auth.ts';

@@ -177,6 +177,7 @@ export class LinkServer {
               csrPem: req.csrPem,
               agentVersion: req.agentVersion,
               labels: req.labels,
+              natsUserPublicKey: req.natsUserPublicKey,
             },
             peer,
           ),
@@ -188,6 +189,7 @@ export class LinkServer {
         certificatePem: out.certificatePem,
         caBundlePem: out.caBundlePem,
         notAfterUnixMs: BigInt(out.notAfterMs),
+        natsUserJwt: out.natsUserJwt,
       });
     } catch (err) {
       const e = toServiceError(err);

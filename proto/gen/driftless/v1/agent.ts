@@ -459,6 +459,12 @@ export interface EnrollRequest {
    * select clusters; the agent may update them later in Hello.
    */
   labels: { [key: string]: string };
+  /**
+   * For the NATS link (optional): the public key (an nkey starting with "U") of a user key
+   * pair the agent generated itself; the seed stays in the cluster, like the TLS key. The hub
+   * answers with a user JWT for it in EnrollResponse.nats_user_jwt.
+   */
+  natsUserPublicKey?: string | undefined;
 }
 
 export interface EnrollRequest_LabelsEntry {
@@ -477,6 +483,11 @@ export interface EnrollResponse {
   caBundlePem: string;
   /** When the certificate expires; the agent renews well before (RenewCertificate). */
   notAfterUnixMs: bigint;
+  /**
+   * A NATS user JWT for EnrollRequest.nats_user_public_key, signed by the hub's NATS account
+   * and allowed only this cluster's subjects; empty when none was asked for.
+   */
+  natsUserJwt?: string | undefined;
 }
 
 /** AgentMessage is one message on the Connect stream from agent to hub. */
@@ -718,7 +729,18 @@ export interface HubMessage {
     | { $case: "approval"; value: Approval }
     | { $case: "syncNow"; value: SyncNow }
     | { $case: "certificateIssued"; value: CertificateIssued }
+    | { $case: "linkClosed"; value: LinkClosed }
     | undefined;
+}
+
+/**
+ * LinkClosed ends a link that has no stream status to carry the reason (the NATS link): the hub
+ * refuses this cluster, e.g. because it was revoked. Over gRPC the stream's status says the same.
+ */
+export interface LinkClosed {
+  /** A gRPC status code, e.g. 7 (PERMISSION_DENIED) for a revoked cluster. */
+  code: number;
+  details: string;
 }
 
 /**
@@ -830,7 +852,7 @@ export interface StepDuration {
 }
 
 function createBaseEnrollRequest(): EnrollRequest {
-  return { token: "", clusterName: "", csrPem: "", agentVersion: "", labels: {} };
+  return { token: "", clusterName: "", csrPem: "", agentVersion: "", labels: {}, natsUserPublicKey: undefined };
 }
 
 export const EnrollRequest: MessageFns<EnrollRequest> = {
@@ -850,6 +872,9 @@ export const EnrollRequest: MessageFns<EnrollRequest> = {
     globalThis.Object.entries(message.labels).forEach(([key, value]: [string, string]) => {
       EnrollRequest_LabelsEntry.encode({ key: key as any, value }, writer.uint32(42).fork()).join();
     });
+    if (message.natsUserPublicKey !== undefined) {
+      writer.uint32(50).string(message.natsUserPublicKey);
+    }
     return writer;
   },
 
@@ -909,6 +934,14 @@ export const EnrollRequest: MessageFns<EnrollRequest> = {
             }
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.natsUserPublicKey = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -953,6 +986,11 @@ export const EnrollRequest: MessageFns<EnrollRequest> = {
           {},
         )
         : {},
+      natsUserPublicKey: isSet(object.natsUserPublicKey)
+        ? globalThis.String(object.natsUserPublicKey)
+        : isSet(object.nats_user_public_key)
+        ? globalThis.String(object.nats_user_public_key)
+        : undefined,
     };
   },
 
@@ -979,6 +1017,9 @@ export const EnrollRequest: MessageFns<EnrollRequest> = {
         });
       }
     }
+    if (message.natsUserPublicKey !== undefined) {
+      obj.natsUserPublicKey = message.natsUserPublicKey;
+    }
     return obj;
   },
 
@@ -1000,6 +1041,7 @@ export const EnrollRequest: MessageFns<EnrollRequest> = {
       },
       {},
     );
+    message.natsUserPublicKey = object.natsUserPublicKey ?? undefined;
     return message;
   },
 };
@@ -1090,7 +1132,7 @@ export const EnrollRequest_LabelsEntry: MessageFns<EnrollRequest_LabelsEntry> = 
 };
 
 function createBaseEnrollResponse(): EnrollResponse {
-  return { certificatePem: "", caBundlePem: "", notAfterUnixMs: 0n };
+  return { certificatePem: "", caBundlePem: "", notAfterUnixMs: 0n, natsUserJwt: undefined };
 }
 
 export const EnrollResponse: MessageFns<EnrollResponse> = {
@@ -1106,6 +1148,9 @@ export const EnrollResponse: MessageFns<EnrollResponse> = {
         throw new globalThis.Error("value provided for field message.notAfterUnixMs of type int64 too large");
       }
       writer.uint32(24).int64(message.notAfterUnixMs);
+    }
+    if (message.natsUserJwt !== undefined) {
+      writer.uint32(34).string(message.natsUserJwt);
     }
     return writer;
   },
@@ -1147,6 +1192,14 @@ export const EnrollResponse: MessageFns<EnrollResponse> = {
             message.notAfterUnixMs = reader.int64() as bigint;
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.natsUserJwt = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1176,6 +1229,11 @@ export const EnrollResponse: MessageFns<EnrollResponse> = {
         : isSet(object.not_after_unix_ms)
         ? BigInt(object.not_after_unix_ms)
         : 0n,
+      natsUserJwt: isSet(object.natsUserJwt)
+        ? globalThis.String(object.natsUserJwt)
+        : isSet(object.nats_user_jwt)
+        ? globalThis.String(object.nats_user_jwt)
+        : undefined,
     };
   },
 
@@ -1190,6 +1248,9 @@ export const EnrollResponse: MessageFns<EnrollResponse> = {
     if (message.notAfterUnixMs !== 0n) {
       obj.notAfterUnixMs = message.notAfterUnixMs.toString();
     }
+    if (message.natsUserJwt !== undefined) {
+      obj.natsUserJwt = message.natsUserJwt;
+    }
     return obj;
   },
 
@@ -1203,6 +1264,7 @@ export const EnrollResponse: MessageFns<EnrollResponse> = {
     message.notAfterUnixMs = (object.notAfterUnixMs !== undefined && object.notAfterUnixMs !== null)
       ? BigInt(object.notAfterUnixMs)
       : 0n;
+    message.natsUserJwt = object.natsUserJwt ?? undefined;
     return message;
   },
 };
@@ -3124,6 +3186,9 @@ export const HubMessage: MessageFns<HubMessage> = {
       case "certificateIssued":
         CertificateIssued.encode(message.body.value, writer.uint32(114).fork()).join();
         break;
+      case "linkClosed":
+        LinkClosed.encode(message.body.value, writer.uint32(122).fork()).join();
+        break;
     }
     return writer;
   },
@@ -3189,6 +3254,14 @@ export const HubMessage: MessageFns<HubMessage> = {
             message.body = { $case: "certificateIssued", value: CertificateIssued.decode(reader, reader.uint32()) };
             continue;
           }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.body = { $case: "linkClosed", value: LinkClosed.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3220,6 +3293,10 @@ export const HubMessage: MessageFns<HubMessage> = {
         ? { $case: "certificateIssued", value: CertificateIssued.fromJSON(object.certificateIssued) }
         : isSet(object.certificate_issued)
         ? { $case: "certificateIssued", value: CertificateIssued.fromJSON(object.certificate_issued) }
+        : isSet(object.linkClosed)
+        ? { $case: "linkClosed", value: LinkClosed.fromJSON(object.linkClosed) }
+        : isSet(object.link_closed)
+        ? { $case: "linkClosed", value: LinkClosed.fromJSON(object.link_closed) }
         : undefined,
     };
   },
@@ -3239,6 +3316,8 @@ export const HubMessage: MessageFns<HubMessage> = {
       obj.syncNow = SyncNow.toJSON(message.body.value);
     } else if (message.body?.$case === "certificateIssued") {
       obj.certificateIssued = CertificateIssued.toJSON(message.body.value);
+    } else if (message.body?.$case === "linkClosed") {
+      obj.linkClosed = LinkClosed.toJSON(message.body.value);
     }
     return obj;
   },
@@ -3280,7 +3359,98 @@ export const HubMessage: MessageFns<HubMessage> = {
         }
         break;
       }
+      case "linkClosed": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "linkClosed", value: LinkClosed.fromPartial(object.body.value) };
+        }
+        break;
+      }
     }
+    return message;
+  },
+};
+
+function createBaseLinkClosed(): LinkClosed {
+  return { code: 0, details: "" };
+}
+
+export const LinkClosed: MessageFns<LinkClosed> = {
+  encode(message: LinkClosed, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.code !== 0) {
+      writer.uint32(8).uint32(message.code);
+    }
+    if (message.details !== "") {
+      writer.uint32(18).string(message.details);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LinkClosed {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLinkClosed();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.code = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.details = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LinkClosed {
+    return {
+      code: isSet(object.code) ? globalThis.Number(object.code) : 0,
+      details: isSet(object.details) ? globalThis.String(object.details) : "",
+    };
+  },
+
+  toJSON(message: LinkClosed): unknown {
+    const obj: any = {};
+    if (message.code !== 0) {
+      obj.code = Math.round(message.code);
+    }
+    if (message.details !== "") {
+      obj.details = message.details;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<LinkClosed>, I>>(base?: I): LinkClosed {
+    return LinkClosed.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LinkClosed>, I>>(object: I): LinkClosed {
+    const message = createBaseLinkClosed();
+    message.code = object.code ?? 0;
+    message.details = object.details ?? "";
     return message;
   },
 };

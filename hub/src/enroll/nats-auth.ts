@@ -1,0 +1,240 @@
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  createAccount,
+  createOperator,
+  createUser,
+  encodeAccount,
+  encodeOperator,
+  encodeUser,
+  fromPublic,
+  fromSeed,
+  type KeyPair,
+} from '@nats-io/jwt';
+import { TerminalError } from '@driftless/common';
+import { InvalidArgumentError } from '../errors.ts';
+
+/** The NATS key material in the data directory is unreadable or not what we wrote. */
+export class NatsAuthError extends TerminalError {
+  override name = 'NatsAuthError';
+}
+
+/** Name of the NATS account every agent and the hub live in. */
+export const NATS_ACCOUNT_NAME = 'DRIFTLESS';
+
+/**
+ * The subject token of a cluster. Cluster names may hold dots, which NATS
+ * reads as token separators; `_` is not allowed in a cluster name, so mapping
+ * `.` to `_` is one-to-one and keeps a cluster inside one token (and so inside
+ * its own permissions).
+ */
+export function clusterToken(cluster: string): string {
+  return cluster.replaceAll('.', '_');
+}
+
+/** The subjects of the NATS link (one place, used by the hub, agents and the docs). */
+export const natsSubjects = {
+  /** Agent → hub, everything the agent publishes. */
+  agentPrefix: (cluster: string) => `driftless.agent.${clusterToken(cluster)}`,
+  /** Hub → agent, hints, approvals and Hello acks. */
+  down: (cluster: string) => `driftless.hub.${clusterToken(cluster)}.down`,
+  /** The agent's reply inbox prefix, so replies to it stay in its own namespace. */
+  inbox: (cluster: string) => `_INBOX.${clusterToken(cluster)}`,
+};
+
+/**
+ * What an agent's user JWT allows, and why each entry is there:
+ * - publish `driftless.agent.<cluster>.>`: its reports (captured by the
+ *   JetStream stream), Hello, heartbeats and acks; nothing of another cluster;
+ * - publish nothing else: a JetStream publish is a plain publish with a reply
+ *   subject, its ack comes back from the server to the agent's inbox, so no
+ *   `$JS.API` subject is needed;
+ * - subscribe `driftless.hub.<cluster>.>`: what the hub sends it;
+ * - subscribe `_INBOX.<cluster>.>`: replies (publish acks, the Hello's Ack) to
+ *   its own inbox prefix, so no agent can read another's replies.
+ */
+export function agentPermissions(cluster: string): {
+  pub: { allow: string[] };
+  sub: { allow: string[] };
+} {
+  return {
+    pub: { allow: [`${natsSubjects.agentPrefix(cluster)}.>`] },
+    sub: {
+      allow: [`driftless.hub.${clusterToken(cluster)}.>`, `${natsSubjects.inbox(cluster)}.>`],
+    },
+  };
+}
+
+/** Credentials to connect with: a user JWT and the seed of its key (never logged). */
+export interface NatsUserCredentials {
+  jwt: string;
+  seed: Uint8Array;
+}
+
+const UNLIMITED_ACCOUNT = {
+  subs: -1,
+  data: -1,
+  payload: -1,
+  imports: -1,
+  exports: -1,
+  wildcards: true,
+  conn: -1,
+  leaf: -1,
+  mem_storage: -1,
+  disk_storage: -1,
+  streams: -1,
+  consumer: -1,
+};
+
+/**
+ * The hub's NATS decentralized-auth trust chain: an operator, a system
+ * account, the DRIFTLESS account with a separate signing key (which signs
+ * user JWTs, so the account's identity key is used only to name it), and the
+ * hub's own user. Created on first start in `<data-dir>/nats/` (files 0600);
+ * the operator's nats-server runs with {@link serverConfig}.
+ */
+export class NatsAuthority {
+  readonly #operator: KeyPair;
+  readonly #system: KeyPair;
+  readonly #account: KeyPair;
+  readonly #signer: KeyPair;
+  readonly #hubUser: KeyPair;
+
+  private constructor(keys: {
+    operator: KeyPair;
+    system: KeyPair;
+    account: KeyPair;
+    signer: KeyPair;
+    hubUser: KeyPair;
+  }) {
+    this.#operator = keys.operator;
+    this.#system = keys.system;
+    this.#account = keys.account;
+    this.#signer = keys.signer;
+    this.#hubUser = keys.hubUser;
+  }
+
+  /** Loads the keys from `<dataDir>/nats/`, creating the missing ones (mode 0600). */
+  static async loadOrCreate(dataDir: string): Promise<{ auth: NatsAuthority; created: boolean }> {
+    const dir = join(dataDir, 'nats');
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    let created = false;
+    const key = async (file: string, make: () => KeyPair, prefix: string): Promise<KeyPair> => {
+      const path = join(dir, file);
+      let seed: string | undefined;
+      try {
+        seed = (await readFile(path, 'utf8')).trim();
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+          throw new NatsAuthError(`read NATS key ${path}: ${(err as Error).message}`, {
+            cause: err,
+          });
+      }
+      if (seed === undefined) {
+        const kp = make();
+        // 'wx': two hubs starting on one data directory must not overwrite each other's key.
+        await writeFile(path, new TextDecoder().decode(kp.getSeed()) + '\n', {
+          mode: 0o600,
+          flag: 'wx',
+        }).catch(async (err: NodeJS.ErrnoException) => {
+          if (err.code !== 'EEXIST') throw err;
+        });
+        await chmod(path, 0o600);
+        created = true;
+        seed = (await readFile(path, 'utf8')).trim();
+      }
+      try {
+        const kp = fromSeed(new TextEncoder().encode(seed));
+        if (!kp.getPublicKey().startsWith(prefix)) throw new Error(`not a ${prefix} key`);
+        return kp;
+      } catch (err) {
+        // The message names the file only: its content is a secret.
+        throw new NatsAuthError(`NATS key ${path} is not a valid seed`, { cause: err });
+      }
+    };
+    const auth = new NatsAuthority({
+      operator: await key('operator.nk', createOperator, 'O'),
+      system: await key('system-account.nk', createAccount, 'A'),
+      account: await key('account.nk', createAccount, 'A'),
+      signer: await key('account-signing.nk', createAccount, 'A'),
+      hubUser: await key('hub-user.nk', createUser, 'U'),
+    });
+    return { auth, created };
+  }
+
+  /** Public key of the DRIFTLESS account (users name it as their issuer account). */
+  get accountPublicKey(): string {
+    return this.#account.getPublicKey();
+  }
+
+  /**
+   * The nats-server configuration fragment that trusts this hub's operator:
+   * operator JWT, system account, and a memory resolver preloaded with both
+   * accounts. Nothing secret is in it (JWTs and public keys only).
+   */
+  async serverConfig(): Promise<string> {
+    const operatorJwt = await encodeOperator('driftless', this.#operator, {
+      system_account: this.#system.getPublicKey(),
+    });
+    const systemJwt = await encodeAccount('SYS', this.#system, {}, { signer: this.#operator });
+    const accountJwt = await encodeAccount(
+      NATS_ACCOUNT_NAME,
+      this.#account,
+      {
+        signing_keys: [this.#signer.getPublicKey()],
+        limits: UNLIMITED_ACCOUNT,
+      },
+      { signer: this.#operator },
+    );
+    return [
+      '# Driftless: trust the hub operator (generated by `driftless-hub nats-config`).',
+      '# Add listen, jetstream { store_dir: ... } and TLS settings around it.',
+      `operator: ${operatorJwt}`,
+      `system_account: ${this.#system.getPublicKey()}`,
+      'resolver: MEMORY',
+      'resolver_preload: {',
+      `  ${this.#system.getPublicKey()}: ${systemJwt}`,
+      `  ${this.#account.getPublicKey()}: ${accountJwt}`,
+      '}',
+      '',
+    ].join('\n');
+  }
+
+  /**
+   * Signs a user JWT for an agent's public nkey, allowed only `cluster`'s
+   * subjects ({@link agentPermissions}). Throws InvalidArgumentError when the
+   * key is not a user public key.
+   */
+  async issueAgentUser(cluster: string, userPublicKey: string, what: string): Promise<string> {
+    try {
+      fromPublic(userPublicKey);
+      if (!userPublicKey.startsWith('U')) throw new Error('not a user key');
+    } catch {
+      throw new InvalidArgumentError(
+        `${what}: nats_user_public_key is not a NATS user public key (U...)`,
+      );
+    }
+    return encodeUser(
+      `agent ${cluster}`,
+      userPublicKey,
+      this.#signer,
+      {
+        issuer_account: this.#account.getPublicKey(),
+        ...agentPermissions(cluster),
+      },
+      {},
+    );
+  }
+
+  /** The hub's own user: every subject of the account (it runs the stream and answers all agents). */
+  async hubCredentials(): Promise<NatsUserCredentials> {
+    const jwt = await encodeUser(
+      'driftless-hub',
+      this.#hubUser,
+      this.#signer,
+      { issuer_account: this.#account.getPublicKey() },
+      {},
+    );
+    return { jwt, seed: this.#hubUser.getSeed() };
+  }
+}
