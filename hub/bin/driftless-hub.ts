@@ -9,20 +9,25 @@ import {
   initTelemetry,
   parseFlags,
 } from '@driftless/common';
-import { HUB_ENV_PREFIX, HUB_FLAGS, startHub } from '../src/index.ts';
+import { HUB_ENV_PREFIX, HUB_FLAGS, NatsAuthority, startHub } from '../src/index.ts';
 
 const usage = `driftless-hub: the Driftless hub (enrollment, agent link, fleet state, HTTP API)
 
 Usage: driftless-hub [flags]
+       driftless-hub nats-config [--data-dir DIR]   print the nats-server configuration that
+                                                     trusts this hub (creates its NATS keys)
 
 Flags (each also read from its environment variable):
 ${flagsHelp(HUB_FLAGS, HUB_ENV_PREFIX)}
 `;
 
 async function main(): Promise<number> {
+  const args = process.argv.slice(2);
+  const natsConfig = args[0] === 'nats-config';
+  if (natsConfig) args.shift();
   let parsed;
   try {
-    parsed = parseFlags(HUB_FLAGS, process.argv.slice(2), { envPrefix: HUB_ENV_PREFIX });
+    parsed = parseFlags(HUB_FLAGS, args, { envPrefix: HUB_ENV_PREFIX });
   } catch (err) {
     if (err instanceof FlagError) {
       process.stderr.write(`driftless-hub: ${err.message}\n\n${usage}`);
@@ -35,6 +40,12 @@ async function main(): Promise<number> {
     return 0;
   }
   const f = parsed.values;
+  if (natsConfig) {
+    // JWTs and public keys only: nothing secret goes to stdout.
+    const { auth } = await NatsAuthority.loadOrCreate(f.dataDir);
+    process.stdout.write(await auth.serverConfig());
+    return 0;
+  }
   const telemetry = initTelemetry({ serviceName: 'driftless-hub' });
   const log = createLogger({ name: 'driftless-hub', level: f.logLevel });
   const hub = await startHub({
@@ -53,6 +64,7 @@ async function main(): Promise<number> {
     bootstrapTokenFile: f.bootstrapTokenFile,
     webhookSecret: f.webhookSecret,
     webhookSecretFile: f.webhookSecretFile,
+    natsUrl: f.natsUrl || undefined,
     dashboard: {
       commitUrlTemplate: f.commitUrlTemplate,
       traceUrlTemplate: f.traceUrlTemplate,

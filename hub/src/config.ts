@@ -65,6 +65,11 @@ export const HUB_FLAGS = {
     default: 60_000,
     help: 'The window over which --enroll-max-failures is counted.',
   },
+  natsUrl: {
+    type: 'string',
+    default: '',
+    help: 'NATS server URLs, comma-separated (for example nats://nats:4222): enables the NATS link next to gRPC, for agents started with --transport nats, and the fan-out between hub replicas; the server must trust this hub (see driftless-hub nats-config). Empty leaves NATS off.',
+  },
   bootstrapTokenFile: {
     type: 'string',
     default: '',

@@ -4,6 +4,7 @@
  */
 export { startHub, HubConfigError, type Hub, type HubOptions } from './main.ts';
 export { HUB_FLAGS, HUB_ENV_PREFIX } from './config.ts';
+export { NatsAuthority } from './enroll/index.ts';
 export { openStore, parseSelector, type Store, type StoreOptions } from './store/index.ts';
 export * from './errors.ts';
 export { runCli, HubClient, ApiError, HubUnreachableError, type CliIo } from './cli/index.ts';

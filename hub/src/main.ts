@@ -11,7 +11,7 @@ import {
   NatsAuthority,
 } from './enroll/index.ts';
 import { EventBus } from './events.ts';
-import { LinkServer, SessionRegistry } from './link/index.ts';
+import { LinkServer, NatsLink, SessionRegistry } from './link/index.ts';
 import { createMetrics } from './metrics.ts';
 import { openStore, type Store } from './store/index.ts';
 import { webhookRoute } from './webhook/index.ts';
@@ -40,6 +40,13 @@ export interface HubOptions {
   enrollMaxFailures?: number;
   /** Default 1 minute. */
   enrollFailureWindowMs?: number;
+  /**
+   * NATS server URLs (comma-separated): enables the NATS link next to gRPC
+   * (reports from the JetStream stream, hints and approvals to NATS-linked
+   * agents) and hub-to-hub fan-out. The server must trust this hub's operator
+   * (`driftless-hub nats-config`). Default: off.
+   */
+  natsUrl?: string;
   /** Where to also write the bootstrap admin token (mode 0600). */
   bootstrapTokenFile?: string;
   /** Dashboard links to commits and traces, and the address in agent install commands. */
@@ -151,6 +158,32 @@ export async function startHub(o: HubOptions): Promise<Hub> {
       clock,
     });
     const grpcPort = await link.listen(o.grpcAddress);
+    let natsLink: NatsLink | undefined;
+    if (o.natsUrl) {
+      try {
+        natsLink = await NatsLink.start({
+          servers: o.natsUrl,
+          auth: nats.auth,
+          store,
+          ca,
+          sessions,
+          events,
+          metrics,
+          log,
+          deliverApprovals: (session, approvals) => link.deliverApprovals(session, approvals),
+          clientCertValidityMs,
+          clock,
+        });
+      } catch (err) {
+        await link.close(0);
+        throw new HubConfigError(
+          `--nats-url: cannot start the NATS link: ${(err as Error).message}`,
+          {
+            cause: err,
+          },
+        );
+      }
+    }
     const grpcHost = o.grpcAddress.slice(0, o.grpcAddress.lastIndexOf(':'));
 
     // Step 4: the HTTP API.
@@ -197,6 +230,7 @@ export async function startHub(o: HubOptions): Promise<Hub> {
     try {
       httpUrl = await api.listen(o.httpAddress);
     } catch (err) {
+      await natsLink?.close();
       await link.close(0);
       throw err;
     }
@@ -215,6 +249,7 @@ export async function startHub(o: HubOptions): Promise<Hub> {
       store,
       close: async () => {
         await api.close();
+        await natsLink?.close();
         await link.close();
         await store.close();
       },

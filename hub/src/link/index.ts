@@ -1,2 +1,9 @@
 export { LinkServer, grpcCodeFor, type LinkServerOptions } from './server.ts';
 export { SessionRegistry, type Session } from './sessions.ts';
+export {
+  NatsLink,
+  NATS_HUB_CONSUMER,
+  NATS_REPORT_STREAM,
+  HUB_FANOUT_SUBJECTS,
+  type NatsLinkOptions,
+} from './nats-link.ts';
