@@ -237,35 +237,6 @@ async function baselineRun(
   return { applyMs, healthyMs: performance.now() - started };
 }
 
-/**
- * Renews the fake node's Lease every 10 s. Workaround for the harness: kwok runs without
- * `--node-lease-duration-seconds`, so the node only heartbeats by a status patch about once a
- * minute, longer than kube-controller-manager's node-monitor grace period; the node flaps to
- * NotReady, the node lifecycle controller marks every pod on it not Ready, kwok never marks them
- * Ready again, and Deployments stay unavailable after the cluster's first minute.
- */
-function keepNodeAlive(client: KubeClient, node: string): () => void {
-  const renew = () =>
-    client
-      .apply(
-        {
-          apiVersion: 'coordination.k8s.io/v1',
-          kind: 'Lease',
-          metadata: { name: node, namespace: 'kube-node-lease' },
-          spec: {
-            holderIdentity: node,
-            leaseDurationSeconds: 40,
-            renewTime: new Date().toISOString().replace('Z', '000Z'),
-          },
-        },
-        { fieldManager: 'bench-node-lease', force: true },
-      )
-      .catch((err: unknown) => console.error(`renewing the node lease failed: ${String(err)}`));
-  void renew();
-  const timer = setInterval(() => void renew(), 10_000);
-  return () => clearInterval(timer);
-}
-
 /** Deletes namespaces and waits until they are gone, so pods never pile up on the fake node. */
 async function cleanUp(client: KubeClient, names: string[]): Promise<void> {
   const refs = names.map((name) => ({ apiVersion: 'v1', kind: 'Namespace', namespace: '', name }));
@@ -291,7 +262,6 @@ const range = (values: number[], format: (v: number) => string = s): string =>
 const load0 = loadavg()[0] ?? 0;
 const [cluster, git] = await Promise.all([startCluster({ workloads: true }), startGitServer()]);
 const client = await KubeClient.fromKubeConfig(cluster.kubeConfig);
-const stopLease = keepNodeAlive(client, cluster.nodeName ?? 'kwok-node-0');
 const agentRuns: AgentRun[] = [];
 const serial: { applyMs: number; healthyMs: number }[] = [];
 const parallel: { applyMs: number; healthyMs: number }[] = [];
@@ -321,7 +291,6 @@ try {
     (globalThis as { gc?: () => void }).gc?.();
   }
 } finally {
-  stopLease();
   client.close();
   await Promise.all([cluster.stop(), git.stop()]);
 }
