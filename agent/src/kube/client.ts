@@ -2,7 +2,7 @@ import https from 'node:https';
 import http from 'node:http';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { TerminalError, TransientError } from '@driftless/common';
-import { groupOf, refString, type KubeObject, type ObjectRef } from '../model.ts';
+import { refString, type KubeObject, type ObjectRef } from '../model.ts';
 
 /** An API error answered by the server, with its HTTP status and Kubernetes reason. */
 export class KubeApiError extends Error {
@@ -427,9 +427,4 @@ export function objectError(verb: string, ref: ObjectRef, err: unknown): Error {
     return new TerminalError(message, { cause: err });
   }
   return new TransientError(message, { cause: err });
-}
-
-/** Whether two apiVersions belong to the same group (same object under two versions). */
-export function sameGroup(a: string, b: string): boolean {
-  return groupOf(a) === groupOf(b);
 }
