@@ -324,8 +324,21 @@ export class NatsLink {
     if (!known || !('nats' in known)) {
       // E.g. this replica started after the agent's Hello: the cluster is live all the same.
       const c = await this.#o.store.getCluster(cluster);
-      this.#adopt(cluster, c?.repoUrl ? { repoUrl: c.repoUrl, branch: c.branch ?? '' } : undefined);
+      const session = this.#adopt(
+        cluster,
+        c?.repoUrl ? { repoUrl: c.repoUrl, branch: c.branch } : undefined,
+      );
       await this.#markConnected(cluster);
+      // Approvals made while no replica knew the cluster live (e.g. all hubs restarted) were
+      // only stored: the agent keeps its connection, so no new Hello would fetch them.
+      const pending = await this.#o.store.unackedApprovals(cluster, c?.ackedHubSeq ?? 0);
+      if (pending.length) {
+        this.#o.deliverApprovals(session, pending);
+        await this.#o.store.markDelivered(
+          pending.map((x) => x.id),
+          this.#clock.now(),
+        );
+      }
     } else this.#arm(cluster, known);
     const now = this.#clock.now();
     // Throttled: last-seen is for people, a write per heartbeat per agent is waste.
