@@ -90,7 +90,7 @@ const UNLIMITED_ACCOUNT = {
  * The hub's NATS decentralized-auth trust chain: an operator, a system
  * account, the DRIFTLESS account with a separate signing key (which signs
  * user JWTs, so the account's identity key is used only to name it), and the
- * hub's own user. Created on first start in `<data-dir>/nats/` (files 0600);
+ * hub's own user. Created on first start in `<data-dir>/nats-*.nk` (0600);
  * the operator's nats-server runs with {@link serverConfig}.
  */
 export class NatsAuthority {
@@ -114,9 +114,11 @@ export class NatsAuthority {
     this.#hubUser = keys.hubUser;
   }
 
-  /** Loads the keys from `<dataDir>/nats/`, creating the missing ones (mode 0600). */
+  /** Loads the keys from `<dataDir>/nats-*.nk`, creating the missing ones (mode 0600). */
   static async loadOrCreate(dataDir: string): Promise<{ auth: NatsAuthority; created: boolean }> {
-    const dir = join(dataDir, 'nats');
+    // Files next to ca.key rather than in a folder: the data directory stays flat (tools and
+    // tests walk it as a list of files).
+    const dir = dataDir;
     await mkdir(dir, { recursive: true, mode: 0o700 });
     let created = false;
     const key = async (file: string, make: () => KeyPair, prefix: string): Promise<KeyPair> => {
@@ -153,11 +155,11 @@ export class NatsAuthority {
       }
     };
     const auth = new NatsAuthority({
-      operator: await key('operator.nk', createOperator, 'O'),
-      system: await key('system-account.nk', createAccount, 'A'),
-      account: await key('account.nk', createAccount, 'A'),
-      signer: await key('account-signing.nk', createAccount, 'A'),
-      hubUser: await key('hub-user.nk', createUser, 'U'),
+      operator: await key('nats-operator.nk', createOperator, 'O'),
+      system: await key('nats-system-account.nk', createAccount, 'A'),
+      account: await key('nats-account.nk', createAccount, 'A'),
+      signer: await key('nats-account-signing.nk', createAccount, 'A'),
+      hubUser: await key('nats-hub-user.nk', createUser, 'U'),
     });
     return { auth, created };
   }
