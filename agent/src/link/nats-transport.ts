@@ -1,9 +1,4 @@
-import {
-  connect,
-  jwtAuthenticator,
-  type JetStreamClient,
-  type NatsConnection,
-} from 'nats';
+import { connect, jwtAuthenticator, type JetStreamClient, type NatsConnection } from 'nats';
 import { createUser } from 'nkeys.js';
 import { errorMessage, type Logger } from '@driftless/common';
 import {
