@@ -10,7 +10,7 @@ import {
   type Clock,
   type Logger,
 } from '@driftless/common';
-import { refOf, refString, type AppSpec, type KubeObject } from '../model.ts';
+import { Marks, refOf, refString, type AppSpec, type KubeObject } from '../model.ts';
 import type { KubeClient } from '../kube/index.ts';
 import { render } from '../render/index.ts';
 import { guard } from '../guard/index.ts';
@@ -292,17 +292,39 @@ function recordFetch(
   steps.push({ name: 'fetch', durationMs: fetch.finishedAt - fetch.startedAt });
 }
 
-/** Current aggregated health of objects, read with bounded concurrency. */
+/**
+ * Current aggregated health of objects: one LIST (by the app's label) per
+ * kind and namespace holding several of them, a GET for single objects, so a
+ * health poll costs a handful of requests rather than one per object.
+ */
 export async function currentHealth(
   client: KubeClient,
   objects: KubeObject[],
   options: { concurrency?: number; signal?: AbortSignal } = {},
 ): Promise<{ status: HealthState; message: string }> {
-  const items = await mapLimit(objects, options.concurrency ?? 8, async (o) => {
-    const ref = refOf(o);
-    return { ref, health: healthOf(await client.get(ref, options.signal)) };
+  const groups = new Map<string, KubeObject[]>();
+  for (const o of objects) {
+    const key = `${o.apiVersion}|${o.kind}|${o.metadata.namespace ?? ''}`;
+    groups.set(key, [...(groups.get(key) ?? []), o]);
+  }
+  const perGroup = await mapLimit([...groups.values()], options.concurrency ?? 8, async (group) => {
+    const first = group[0] as KubeObject;
+    const app = first.metadata.labels?.[Marks.app];
+    if (group.length === 1 || !app) {
+      return mapLimit(group, 4, async (o) => ({
+        ref: refOf(o),
+        health: healthOf(await client.get(refOf(o), options.signal)),
+      }));
+    }
+    const { items } = await client.list(first.apiVersion, first.kind, {
+      namespace: first.metadata.namespace ?? '',
+      labelSelector: `${Marks.app}=${app}`,
+      signal: options.signal,
+    });
+    const live = new Map(items.map((i) => [i.metadata.name, i]));
+    return group.map((o) => ({ ref: refOf(o), health: healthOf(live.get(o.metadata.name)) }));
   });
-  return aggregateHealth(items);
+  return aggregateHealth(perGroup.flat());
 }
 
 async function waitHealthy(
