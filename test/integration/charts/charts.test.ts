@@ -66,6 +66,8 @@ const AGENT_VALUES = [
   'hubAddress=hub.driftless.svc:7443',
   'hubCa.existingSecret=hub-ca',
   'workDir.persistence=true',
+  'transport=nats',
+  'natsUrl=nats://nats.driftless.svc:4222',
 ];
 const HUB_VALUES = [
   'webhookSecret.existingSecret=webhook',
