@@ -295,7 +295,10 @@ describe('agent engine on a real cluster', () => {
     const gatedStatus = t.agent.statuses().find((s) => s.app === 'gated');
     assert.equal(gatedStatus?.syncStatus, 'OutOfSync');
     assert.equal(gatedStatus?.pendingPlan[0]?.action, 'create');
-    assert.match(gatedStatus?.message ?? '', /^waiting for approval of plan [0-9a-f]{12} \(1 change\(s\)\)/);
+    assert.match(
+      gatedStatus?.message ?? '',
+      /^waiting for approval of plan [0-9a-f]{12} \(1 change\(s\)\)/,
+    );
     assert.equal(await get('v1', 'ConfigMap', 'web', 'gated'), undefined);
 
     const revision = await repo.head();
