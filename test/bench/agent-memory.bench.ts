@@ -64,7 +64,10 @@ async function collectGarbage(
     new Promise<{ result?: { result?: { value?: string } } }>((resolve) => {
       const mine = ++id;
       const onMessage = (e: MessageEvent) => {
-        const msg = JSON.parse(String(e.data)) as { id?: number };
+        const msg = JSON.parse(String(e.data)) as {
+          id?: number;
+          result?: { result?: { value?: string } };
+        };
         if (msg.id !== mine) return;
         ws.removeEventListener('message', onMessage);
         resolve(msg);
