@@ -11,10 +11,10 @@ import {
   NatsAuthority,
 } from './enroll/index.ts';
 import { EventBus } from './events.ts';
-import { LinkServer, NatsLink, SessionRegistry } from './link/index.ts';
+import { isNatsSession, LinkServer, NatsLink, SessionRegistry } from './link/index.ts';
 import { createMetrics } from './metrics.ts';
 import { openStore, type Store } from './store/index.ts';
-import { webhookRoute } from './webhook/index.ts';
+import { hintAgents, webhookRoute } from './webhook/index.ts';
 
 /** Options of {@link startHub}; `driftless-hub` fills them from its flags (see config.ts). */
 export interface HubOptions {
@@ -171,6 +171,13 @@ export async function startHub(o: HubOptions): Promise<Hub> {
           metrics,
           log,
           deliverApprovals: (session, approvals) => link.deliverApprovals(session, approvals),
+          // NATS-linked agents were hinted by the replica that received the push.
+          hintRelayedPush: (push) =>
+            hintAgents(
+              sessions,
+              { ...push, repoKeys: new Set(push.repoKeys) },
+              (s) => !isNatsSession(s),
+            ),
           clientCertValidityMs,
           clock,
         });
@@ -207,6 +214,7 @@ export async function startHub(o: HubOptions): Promise<Hub> {
       metrics,
       log,
       maxBodyBytes: o.webhookMaxBodyBytes,
+      relay: natsLink && ((push) => natsLink.relayPush({ ...push, repoKeys: [...push.repoKeys] })),
       clock,
     });
     const api = new ApiServer({

@@ -2,24 +2,30 @@
  * Starts the whole product locally, as `make demo` shows it and the end-to-end suite and
  * benchmark test it: two clusters with workloads (dev, prod), a Git server holding the example
  * fleet (fleet.ts), the hub on SQLite with a webhook secret, and one agent per cluster enrolled
- * with a token created through the hub's API. Everything runs under the harness's watchdog.
+ * with a token created through the hub's API. With `transport: 'nats'` a nats-server with
+ * JetStream trusting the hub's operator runs too, and the agents report over it. Everything
+ * runs under the harness's watchdog.
  */
 import { randomBytes } from 'node:crypto';
 import {
   createEnrollmentToken,
+  createHubDataDir,
   hubApi,
+  hubNatsConfig,
   installPushHook,
   notifyPush,
   startAgent,
   startCluster,
   startGitServer,
   startHub,
+  startNats,
   type AgentProcess,
   type Cluster,
   type GitRepo,
   type GitServer,
   type Hub,
   type HubApi,
+  type NatsServer,
 } from '@driftless/test';
 import { FLEET_CLUSTERS, fleetFiles, type FleetCluster } from './fleet.ts';
 
@@ -31,7 +37,16 @@ export interface EnvironmentOptions {
   webhook?: boolean;
   /** Progress lines (e.g. to stdout for the demo). Default: silent. */
   log?: (line: string) => void;
+  /**
+   * How the agents report to the hub. `grpc` (default): the gRPC+mTLS stream. `nats`: a
+   * nats-server with JetStream is started from the hub's `nats-config` output, the hub gets
+   * `--nats-url` and the agents `--transport nats --nats-url` (they still enroll over gRPC).
+   */
+  transport?: EnvironmentTransport;
 }
+
+/** The link between agents and hub in an {@link Environment}. */
+export type EnvironmentTransport = 'grpc' | 'nats';
 
 /** A hub's app as `GET /api/v1/apps` lists it (the fields the demo and tests read). */
 export interface HubApp {
@@ -60,6 +75,10 @@ export interface Environment {
   allAgents: AgentProcess[];
   /** The agents' poll interval. */
   pollInterval: string;
+  /** How the agents report to the hub. */
+  transport: EnvironmentTransport;
+  /** The nats-server the hub and agents use, with `transport: 'nats'`. */
+  nats: NatsServer | undefined;
   /** Commits to the fleet and, when the hub has a webhook, delivers the push; resolves with the sha. */
   commit(files: Record<string, string | null>, message: string): Promise<string>;
   /** Delivers the push of `sha` (already committed) to the hub's webhook receiver. */
@@ -70,6 +89,11 @@ export interface Environment {
   restartAgent(cluster: FleetCluster): Promise<AgentProcess>;
   /** Replaces the hub handle after the test restarted it (same data directory and ports). */
   replaceHub(hub: Hub): void;
+  /**
+   * Starts the hub again after the test killed or stopped it: same data directory, ports,
+   * webhook secret and NATS server; the new handle replaces the old one.
+   */
+  restartHub(): Promise<Hub>;
   /** Stops agents, hub, Git server and clusters. Idempotent. */
   stop(): Promise<void>;
 }
@@ -88,6 +112,7 @@ export async function startEnvironment(options: EnvironmentOptions = {}): Promis
   const log = options.log ?? (() => {});
   const webhook = options.webhook ?? true;
   const pollInterval = options.pollInterval ?? '1m';
+  const transport = options.transport ?? 'grpc';
   const stops: (() => Promise<void>)[] = [];
   const allAgents: AgentProcess[] = [];
   let hub: Hub | undefined;
@@ -101,12 +126,26 @@ export async function startEnvironment(options: EnvironmentOptions = {}): Promis
     await Promise.all(stops.map((s) => s()));
   };
   try {
-    log('starting two clusters (dev, prod), a Git server and the hub ...');
+    log(
+      `starting two clusters (dev, prod), a Git server and the hub${transport === 'nats' ? ' with a nats-server' : ''} ...`,
+    );
+    const webhookSecret = webhook ? randomBytes(24).toString('hex') : undefined;
+    let nats: NatsServer | undefined;
+    let hubArgs: string[] = [];
+    const startFirstHub = async (): Promise<Hub> => {
+      if (transport === 'grpc') return startHub({ webhookSecret });
+      // The operator's steps (docs/hub.md, "NATS"): the hub's keys and the server trusting them.
+      const dataDir = createHubDataDir();
+      nats = await startNats({ jetstream: true, config: hubNatsConfig(dataDir) });
+      stops.push(() => nats!.stop());
+      hubArgs = ['--nats-url', nats.url];
+      return startHub({ dataDir, webhookSecret, args: hubArgs });
+    };
     const [dev, prod, git, firstHub] = await Promise.all([
       startCluster({ workloads: true, name: 'dev' }),
       startCluster({ workloads: true, name: 'prod' }),
       startGitServer(),
-      startHub({ webhookSecret: webhook ? randomBytes(24).toString('hex') : undefined }),
+      startFirstHub(),
     ]);
     hub = firstHub;
     stops.push(
@@ -130,6 +169,8 @@ export async function startEnvironment(options: EnvironmentOptions = {}): Promis
         token,
         labels: LABELS[cluster],
         pollInterval,
+        transport,
+        ...(nats ? { natsUrl: nats.url } : {}),
       });
       allAgents.push(agent);
       return agent;
@@ -154,6 +195,8 @@ export async function startEnvironment(options: EnvironmentOptions = {}): Promis
       agents,
       allAgents,
       pollInterval,
+      transport,
+      nats,
       async commit(files, message) {
         const sha = await repo.commit(files, message);
         // GitRepo.commit writes the repository directly, so no hook runs: deliver it here.
@@ -171,6 +214,17 @@ export async function startEnvironment(options: EnvironmentOptions = {}): Promis
       },
       replaceHub(next) {
         hub = next;
+      },
+      async restartHub() {
+        const old = hub!;
+        hub = await startHub({
+          dataDir: old.dataDir,
+          grpcPort: old.grpcPort,
+          httpPort: old.httpPort,
+          webhookSecret: old.webhookSecret,
+          args: hubArgs,
+        });
+        return hub;
       },
       stop,
     };

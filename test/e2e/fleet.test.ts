@@ -3,14 +3,22 @@
  * Git server with the example fleet, the real `driftless-hub` process (SQLite, webhook receiver)
  * and one real `driftless-agent run` process per cluster, enrolled with tokens from the hub API.
  * Every expectation is checked where a person would look: the hub's HTTP API and the clusters.
+ * The whole suite runs twice, once per link: gRPC+mTLS, and NATS (a real nats-server with
+ * JetStream trusting the hub's operator; the agents run with `--transport nats`).
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeClient } from '@driftless/agent';
-import { hubApi, startHub } from '@driftless/test';
+import { hubApi } from '@driftless/test';
 import { overlay, type FleetCluster } from '../demo/fleet.ts';
-import { startEnvironment, waitFor, type Environment, type HubApp } from '../demo/environment.ts';
+import {
+  startEnvironment,
+  waitFor,
+  type Environment,
+  type EnvironmentTransport,
+  type HubApp,
+} from '../demo/environment.ts';
 
 /** A sync as `GET /api/v1/history` lists it. */
 interface HubSync {
@@ -39,7 +47,8 @@ interface HubDrift {
 const POLL_INTERVAL = '2s';
 const OUTAGE_MS = 30_000; // the issue's hub outage
 
-describe('Driftless end to end: two clusters, Git, hub and agents', { timeout: 240_000 }, () => {
+/** The scenarios, over one link between agents and hub. */
+function fleetSuite(transport: EnvironmentTransport): void {
   let env: Environment;
   const kube = {} as Record<FleetCluster, KubeClient>;
 
@@ -96,7 +105,7 @@ describe('Driftless end to end: two clusters, Git, hub and agents', { timeout: 2
   let approverToken: string;
 
   before(async () => {
-    env = await startEnvironment({ pollInterval: POLL_INTERVAL });
+    env = await startEnvironment({ pollInterval: POLL_INTERVAL, transport });
     kube.dev = await KubeClient.fromKubeConfig(env.clusters.dev.kubeConfig);
     kube.prod = await KubeClient.fromKubeConfig(env.clusters.prod.kubeConfig);
     approverToken = (
@@ -270,13 +279,9 @@ describe('Driftless end to end: two clusters, Git, hub and agents', { timeout: 2
     assert.notEqual(rev1, rev2);
     await sleep(Math.max(0, OUTAGE_MS - (Date.now() - killedAt)));
 
-    const restarted = await startHub({
-      dataDir: old.dataDir,
-      grpcPort: old.grpcPort,
-      httpPort: old.httpPort,
-      webhookSecret: old.webhookSecret,
-    });
-    env.replaceHub(restarted);
+    // Same data directory, ports, webhook secret (and NATS server: it stayed up, so over NATS
+    // the agents' reports waited in JetStream rather than in their outboxes).
+    await env.restartHub();
     const back = Date.now();
     console.log(`hub down for ${back - killedAt} ms`);
     await allSyncedAt(rev2, 60_000);
@@ -389,4 +394,11 @@ describe('Driftless end to end: two clusters, Git, hub and agents', { timeout: 2
       'the prod agent keeps reconciling from Git',
     );
   });
-});
+}
+
+for (const transport of ['grpc', 'nats'] as const)
+  describe(
+    `Driftless end to end over ${transport}: two clusters, Git, hub and agents`,
+    { timeout: 240_000 },
+    () => fleetSuite(transport),
+  );

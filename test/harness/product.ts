@@ -4,6 +4,7 @@
  * Both run under the harness's watchdog (process.ts), so neither outlives the Node process
  * that started it, even when that process is SIGKILLed.
  */
+import { execFileSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -247,6 +248,39 @@ export async function startHub(options: StartHubOptions = {}): Promise<Hub> {
   };
 }
 
+/**
+ * A new, empty hub data directory in a harness temp folder, for a caller that must prepare it
+ * before the first {@link startHub} (e.g. {@link hubNatsConfig}). The first hub started on it
+ * takes it over, so the folder is removed when that hub (or the one restarted in its place)
+ * stops.
+ */
+export function createHubDataDir(): string {
+  const dir = createTempDir('hub');
+  const dataDir = join(dir.path, 'data');
+  mkdirSync(dataDir, { mode: 0o700 });
+  harnessDataDirs.set(dataDir, { dir, owner: Symbol('unclaimed') });
+  return dataDir;
+}
+
+/**
+ * The operator's step before nats-server starts: `driftless-hub nats-config --data-dir DIR`,
+ * which creates the hub's NATS keys in `dataDir` when missing and prints the server
+ * configuration that trusts them (JWTs and public keys only). Pass it as
+ * `startNats({ config })`, and the same `dataDir` to {@link startHub} with `--nats-url`.
+ */
+export function hubNatsConfig(dataDir: string): string {
+  try {
+    return execFileSync(process.execPath, [HUB_BIN, 'nats-config', '--data-dir', dataDir], {
+      encoding: 'utf8',
+      env: productEnv({ LOG_LEVEL: 'warn' }),
+    });
+  } catch (error) {
+    throw new HarnessError(`driftless-hub nats-config --data-dir ${dataDir} failed`, {
+      cause: error,
+    });
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // HTTP API
 
@@ -425,6 +459,13 @@ export interface StartAgentOptions {
   workDir?: string;
   /** `--log-level`. Default: `info` (the lines tests read are info and warn). */
   logLevel?: string;
+  /**
+   * `--transport`: `grpc` (the default) or `nats`, which reports over NATS to `natsUrl` and
+   * enrolls through the hub's gRPC port as always.
+   */
+  transport?: 'grpc' | 'nats';
+  /** `--nats-url`, the NATS server(s) a `nats` transport agent connects to. */
+  natsUrl?: string;
   /** More DRIFTLESS_* variables. */
   env?: Record<string, string>;
 }
@@ -453,6 +494,8 @@ let agentStarts = 0;
  * on {@link AgentProcess.logs} for what it does.
  */
 export function startAgent(options: StartAgentOptions): AgentProcess {
+  if (options.transport === 'nats' && !options.natsUrl)
+    throw new HarnessError('startAgent: transport nats needs natsUrl');
   const dir = createTempDir('agent');
   const workDir = options.workDir ?? join(dir.path, 'work');
   const env: Record<string, string> = {
@@ -470,6 +513,8 @@ export function startAgent(options: StartAgentOptions): AgentProcess {
           DRIFTLESS_HUB_CA_FILE: options.hub.caFile,
         }
       : {}),
+    ...(options.transport ? { DRIFTLESS_TRANSPORT: options.transport } : {}),
+    ...(options.natsUrl ? { DRIFTLESS_NATS_URL: options.natsUrl } : {}),
     ...(options.token ? { DRIFTLESS_ENROLLMENT_TOKEN: options.token } : {}),
     ...(options.labels
       ? {

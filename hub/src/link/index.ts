@@ -5,5 +5,7 @@ export {
   NATS_HUB_CONSUMER,
   NATS_REPORT_STREAM,
   HUB_FANOUT_SUBJECTS,
+  isNatsSession,
   type NatsLinkOptions,
+  type RelayedPush,
 } from './nats-link.ts';

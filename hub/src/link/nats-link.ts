@@ -38,7 +38,35 @@ export const HUB_FANOUT_SUBJECTS = {
   events: 'driftless.hubs.events',
   /** A replica answered a cluster's Hello: every replica can now send to it. */
   sessions: 'driftless.hubs.sessions',
+  /** An approval was stored: the replica holding the cluster's gRPC stream delivers it. */
+  approvals: 'driftless.hubs.approvals',
+  /** A Git push reached one replica's webhook: every replica hints its gRPC-linked agents. */
+  hints: 'driftless.hubs.hints',
+  /** A cluster was revoked: every replica closes the cluster's stream. */
+  revocations: 'driftless.hubs.revocations',
 };
+
+/**
+ * A Git push as replicas relay it (the webhook's PushEvent, with its set of repository keys
+ * as an array so that it travels as JSON).
+ */
+export interface RelayedPush {
+  /** Every URL the payload gives for the repository, as repository keys. */
+  repoKeys: string[];
+  /** A URL of the repository for logs (credentials stripped). */
+  repoUrl: string;
+  /** The pushed branch, without `refs/heads/`. */
+  branch: string;
+  /** The repository's default branch if the payload names it, else ''. */
+  defaultBranch: string;
+  /** The new head commit, or ''. */
+  revision: string;
+}
+
+/** Whether `session` is a NATS link's (every replica has one per live NATS-linked cluster). */
+export function isNatsSession(session: Session): boolean {
+  return 'nats' in session;
+}
 
 const PERMISSION_DENIED = 7;
 const UNAUTHENTICATED = 16;
@@ -56,6 +84,11 @@ export interface NatsLinkOptions {
   log: Logger;
   /** Sends stored approvals down a session (the gRPC link's, so both links send alike). */
   deliverApprovals(session: Session, approvals: ApprovalRecord[]): number;
+  /**
+   * Hints this replica's gRPC-linked agents about a Git push another replica's webhook
+   * received (its NATS-linked agents were hinted by that replica directly). Default: none.
+   */
+  hintRelayedPush?(push: RelayedPush): void;
   /** Validity of certificates issued on renewal. */
   clientCertValidityMs: number;
   /** A cluster whose heartbeats stop for this long is marked disconnected. Default 45 s. */
@@ -80,10 +113,13 @@ export class NatsLink {
   readonly #jsm: JetStreamManager;
   readonly #replica = randomUUID();
   readonly #liveness = new Map<string, ReturnType<typeof setTimeout>>();
+  /** When each refused cluster was last told so, to tell it at most once per heartbeat. */
+  readonly #toldRefused = new Map<string, number>();
   #messages: ConsumerMessages | undefined;
   #consuming: Promise<void> | undefined;
   #relaying = false;
   #unsubscribeEvents: (() => void) | undefined;
+  #unsubscribeFanout: (() => void) | undefined;
   #lastTouch = new Map<string, number>();
 
   private constructor(o: NatsLinkOptions, nc: NatsConnection, jsm: JetStreamManager) {
@@ -154,6 +190,7 @@ export class NatsLink {
       },
     });
     this.#relayEvents();
+    this.#serveFanout();
     this.#consuming = this.#consume().catch((err: unknown) =>
       log.error(
         { err: errorMessage(err) },
@@ -319,7 +356,8 @@ export class NatsLink {
   }
 
   async #heartbeat(cluster: string): Promise<void> {
-    if (await this.#refusal(cluster)) return;
+    const refused = await this.#refusal(cluster);
+    if (refused) return this.#tellRefused(cluster, refused);
     const known = this.#o.sessions.get(cluster);
     if (!known || !('nats' in known)) {
       // E.g. this replica started after the agent's Hello: the cluster is live all the same.
@@ -346,6 +384,27 @@ export class NatsLink {
       this.#lastTouch.set(cluster, now);
       await this.#o.store.touch(cluster, now);
     }
+  }
+
+  /**
+   * Ends a refused cluster's link from the hub's side: forgets its session and sends LinkClosed
+   * down its subject. Its NATS user JWT stays valid for the server (the memory resolver takes
+   * no revocations at run time), so this is what stops an agent that missed the LinkClosed of
+   * the revocation itself (e.g. no replica had adopted its session yet): its next heartbeat or
+   * report is answered so. At most once a second per cluster, as every replica hears heartbeats.
+   */
+  #tellRefused(cluster: string, refused: { code: number; details: string }): void {
+    const session = this.#o.sessions.get(cluster);
+    if (session && isNatsSession(session)) this.#forget(cluster, session);
+    const now = this.#clock.now();
+    if (now - (this.#toldRefused.get(cluster) ?? -Infinity) < 1000 || this.#nc.isClosed()) return;
+    this.#toldRefused.set(cluster, now);
+    this.#nc.publish(
+      natsSubjects.down(cluster),
+      HubMessage.encode(
+        HubMessage.create({ body: { $case: 'linkClosed', value: refused } }),
+      ).finish(),
+    );
   }
 
   async #markConnected(cluster: string): Promise<void> {
@@ -391,6 +450,7 @@ export class NatsLink {
       if (refused) {
         log.warn({ cluster, reason: refused.details }, 'NATS report dropped');
         m.term();
+        this.#tellRefused(cluster, refused);
         return;
       }
       if (!msg.body) throw new InvalidArgumentError(`report from cluster ${cluster} has no body`);
@@ -471,9 +531,112 @@ export class NatsLink {
     });
   }
 
+  /**
+   * Announces a Git push this replica's webhook received, so that every other replica hints
+   * the gRPC-linked agents whose streams it holds. A hint only (seq 0, not stored): an agent
+   * that misses it finds the commit at its next poll.
+   */
+  relayPush(push: RelayedPush): void {
+    if (this.#nc.isClosed()) return;
+    this.#nc.publish(HUB_FANOUT_SUBJECTS.hints, JSON.stringify({ from: this.#replica, push }));
+  }
+
+  /**
+   * The fan-out a gRPC stream needs: it lives on one replica, while approvals, pushes and
+   * revocations reach any replica. Approvals and revocations are taken from this replica's
+   * own events (every API write announces one), pushes from {@link NatsLink.relayPush}.
+   * NATS-linked clusters need none of it: every replica sends to them directly.
+   */
+  #serveFanout(): void {
+    const { events, log } = this.#o;
+    this.#unsubscribeFanout = events.subscribe((e) => {
+      // Relayed events were announced by the replica that made them.
+      if (this.#relaying || this.#nc.isClosed() || !e.cluster) return;
+      if (e.type === 'approval.created' && typeof e.data?.['id'] === 'string')
+        this.#nc.publish(
+          HUB_FANOUT_SUBJECTS.approvals,
+          JSON.stringify({ from: this.#replica, cluster: e.cluster, approvalId: e.data['id'] }),
+        );
+      else if (e.type === 'cluster.revoked') {
+        // Whether or not a replica has adopted the cluster's NATS session, the agent hears it.
+        this.#tellRefused(e.cluster, {
+          code: PERMISSION_DENIED,
+          details: `cluster ${e.cluster} was revoked by an administrator`,
+        });
+        this.#nc.publish(
+          HUB_FANOUT_SUBJECTS.revocations,
+          JSON.stringify({ from: this.#replica, cluster: e.cluster }),
+        );
+      }
+    });
+    const remote = <T>(subject: string, fn: (body: T) => Promise<void> | void) =>
+      this.#nc.subscribe(subject, {
+        callback: (_e, m) => {
+          void (async () => {
+            const body = m.json<T & { from: string }>();
+            if (body.from === this.#replica) return;
+            await fn(body);
+          })().catch((err: unknown) =>
+            log.warn(
+              { err: errorMessage(err), subject },
+              `hub fan-out: ${subject} failed: ${errorMessage(err)}`,
+            ),
+          );
+        },
+      });
+    remote<{ cluster: string; approvalId: string }>(HUB_FANOUT_SUBJECTS.approvals, (a) =>
+      this.#deliverRelayedApproval(a.cluster, a.approvalId),
+    );
+    remote<{ push: RelayedPush }>(HUB_FANOUT_SUBJECTS.hints, ({ push }) =>
+      this.#o.hintRelayedPush?.(push),
+    );
+    remote<{ cluster: string }>(HUB_FANOUT_SUBJECTS.revocations, ({ cluster }) => {
+      const session = this.#o.sessions.get(cluster);
+      if (!session) return;
+      this.#o.sessions.close(
+        cluster,
+        PERMISSION_DENIED,
+        `cluster ${cluster} was revoked by an administrator`,
+      );
+      if (!isNatsSession(session)) this.#o.metrics.connectedAgents.set(this.#o.sessions.size);
+      log.info({ cluster }, 'hub fan-out: stream of a cluster revoked on another replica closed');
+    });
+  }
+
+  /**
+   * Sends an approval another replica stored down this replica's gRPC stream of the cluster,
+   * if it holds one. The store is the source of truth: only an approval the agent has not
+   * acked is sent, under its stored hub seq, so a second delivery (a reconnect's Hello
+   * resends it too) is one the agent recognises.
+   */
+  async #deliverRelayedApproval(cluster: string, approvalId: string): Promise<void> {
+    const { store, events, log } = this.#o;
+    const session = this.#o.sessions.get(cluster);
+    if (!session || isNatsSession(session)) return;
+    const c = await store.getCluster(cluster);
+    if (!c || c.revokedMs !== 0) return;
+    const pending = (await store.unackedApprovals(cluster, c.ackedHubSeq)).filter(
+      (a) => a.id === approvalId,
+    );
+    if (this.#o.deliverApprovals(session, pending) === 0) return;
+    await store.markDelivered([approvalId], this.#clock.now());
+    const app = pending[0]?.app;
+    events.publish({
+      type: 'approval.delivered',
+      cluster,
+      ...(app ? { app } : {}),
+      data: { id: approvalId },
+    });
+    log.info(
+      { cluster, approval: approvalId },
+      'hub fan-out: approval delivered from another replica',
+    );
+  }
+
   /** Stops consuming and closes the connection (sessions of NATS clusters are forgotten). */
   async close(): Promise<void> {
     this.#unsubscribeEvents?.();
+    this.#unsubscribeFanout?.();
     for (const t of this.#liveness.values()) clearTimeout(t);
     this.#liveness.clear();
     this.#messages?.stop();

@@ -1,6 +1,7 @@
 /** The Git webhook receiver: pushes on GitHub, GitLab or Gitea become RefreshHints to agents. */
 export {
   webhookRoute,
+  hintAgents,
   WEBHOOK_PATH,
   DEFAULT_WEBHOOK_MAX_BODY_BYTES,
   type WebhookOptions,

@@ -4,7 +4,7 @@ import { HubMessage } from '@driftless/proto';
 import { trace } from '@opentelemetry/api';
 import type { RequestContext, Route } from '../api/index.ts';
 import { peerAddress } from '../enroll/index.ts';
-import type { SessionRegistry } from '../link/index.ts';
+import type { Session, SessionRegistry } from '../link/index.ts';
 import type { HubMetrics } from '../metrics.ts';
 import type { Store } from '../store/index.ts';
 import {
@@ -36,6 +36,11 @@ export interface WebhookOptions {
   log: Logger;
   /** Largest body accepted, bytes. Default {@link DEFAULT_WEBHOOK_MAX_BODY_BYTES}. */
   maxBodyBytes?: number;
+  /**
+   * Hands an accepted push to the other hub replicas (NATS fan-out), whose gRPC-linked agents
+   * this replica cannot reach. Default: none (a single hub).
+   */
+  relay?: (push: PushEvent) => void;
   clock?: Clock;
 }
 
@@ -106,6 +111,7 @@ export function webhookRoute(o: WebhookOptions): Route {
           };
         }
         const clusters = hintAgents(o.sessions, kind.push);
+        o.relay?.(kind.push);
         await o.store.audit(
           {
             actor: `git webhook (${provider})`,
@@ -146,10 +152,18 @@ export function webhookRoute(o: WebhookOptions): Route {
   };
 }
 
-/** Sends the RefreshHint to each matching agent; returns the clusters it reached. */
-function hintAgents(sessions: SessionRegistry, push: PushEvent): string[] {
+/**
+ * Sends the RefreshHint to each matching agent connected to this hub (those `only` accepts,
+ * default all); returns the clusters it reached.
+ */
+export function hintAgents(
+  sessions: SessionRegistry,
+  push: PushEvent,
+  only: (session: Session) => boolean = () => true,
+): string[] {
   const hinted: string[] = [];
   for (const session of sessions.list()) {
+    if (!only(session)) continue;
     if (!session.follows || !followsPush(session.follows, push)) continue;
     const sent = session.send(
       HubMessage.create({
