@@ -607,7 +607,7 @@ export class NatsLink {
    * Sends an approval another replica stored down this replica's gRPC stream of the cluster,
    * if it holds one. The store is the source of truth: only an approval the agent has not
    * acked is sent, under its stored hub seq, so a second delivery (a reconnect's Hello
-   * resends it too) is one the agent recognises.
+   * resends it too) carries the same approval under the same seq.
    */
   async #deliverRelayedApproval(cluster: string, approvalId: string): Promise<void> {
     const { store, events, log } = this.#o;
