@@ -5,7 +5,8 @@
  * real cluster (each with its own state namespace): `east` on replica A over gRPC, `west` on
  * replica B over gRPC, `north` over NATS. What one replica receives reaches an agent whose
  * stream the other replica holds: an approval made through A's API, a Git webhook push to A,
- * and a report A ingested shows on B's dashboard event stream.
+ * a report A ingested shows on B's dashboard event stream, and a revocation made on A closes
+ * the cluster's stream on B.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -314,5 +315,21 @@ describe('hub replicas on one PostgreSQL, fan-out over NATS', { timeout: 240_000
       clearTimeout(timer);
       abort.abort();
     }
+  });
+
+  it('revoking a cluster through replica A closes its gRPC stream on replica B', async () => {
+    const revoked = await hubApi(hubs.a).request('POST', '/api/v1/clusters/west/revoke');
+    assert.equal(revoked.status, 200, JSON.stringify(revoked.body));
+    // Without the relay, B would keep the stream (and ingest its reports) until a reconnect.
+    await waitFor('the west agent refused', () =>
+      agents.west.logs().some((l) => String(l['msg']).startsWith('hub link refused'))
+        ? true
+        : undefined,
+    );
+    assert.ok(hubLog('b', 'stream of a cluster revoked on another replica closed'));
+    const west = await hubApi(hubs.b).get<{ connected: boolean; revoked: boolean }>(
+      '/api/v1/clusters/west',
+    );
+    assert.deepEqual([west.connected, west.revoked], [false, true]);
   });
 });
