@@ -28,8 +28,8 @@ export interface HubEvent {
 
 /**
  * In-process fan-out of changes to server-sent-event streams. With several hub
- * replicas on PostgreSQL each replica announces only what it handled itself
- * (hub-to-hub fan-out over NATS is a later issue).
+ * replicas on PostgreSQL, the NATS link relays each replica's events to the
+ * others (see link/nats-link.ts), so every replica's streams see every change.
  */
 export class EventBus {
   readonly #emitter = new EventEmitter();
