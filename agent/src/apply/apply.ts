@@ -9,6 +9,8 @@ export interface ObjectResult {
   action: PlannedObject['action'];
   /** Set when the object failed; names the object and the server's reason. */
   error?: string;
+  /** The object's resourceVersion right after our apply (for drift watching). */
+  resourceVersion?: string;
 }
 
 /** Raised when objects failed to apply; `results` has every object's outcome. */
@@ -71,7 +73,7 @@ export async function applyPlan(options: ApplyOptions): Promise<ObjectResult[]> 
       options.concurrency ?? 8,
       async (o): Promise<ObjectResult> => {
         try {
-          await client.apply(
+          const out = await client.apply(
             withSyncMarks(o.desired as KubeObject, options.revision, options.traceId),
             {
               fieldManager: Marks.fieldManager,
@@ -79,7 +81,12 @@ export async function applyPlan(options: ApplyOptions): Promise<ObjectResult[]> 
               signal,
             },
           );
-          const r = { ref: o.ref, action: o.action };
+          const rv = out.metadata['resourceVersion'];
+          const r: ObjectResult = {
+            ref: o.ref,
+            action: o.action,
+            ...(typeof rv === 'string' ? { resourceVersion: rv } : {}),
+          };
           options.onApplied?.(r);
           return r;
         } catch (err) {

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import { appSpec } from '../config/index.ts';
 import assert from 'node:assert/strict';
-import { Marks, refOf, type AppSpec, type KubeObject } from '../model.ts';
+import { Marks, refKey, refOf, type AppSpec, type KubeObject } from '../model.ts';
 import { KubeApiError } from '../kube/index.ts';
 import { DriftWatcher, DriftWatcherError, type DriftWatcherOptions } from './index.ts';
 import { FakeClock, FakeCluster, MemoryReporter, silentLogger } from './testing.ts';
@@ -260,6 +260,30 @@ describe('DriftWatcher', () => {
     await clock.advance(60);
     assert.equal(replicasOf(cluster), 2);
     assert.equal(reporter.drifts.length, 2);
+    await watcher.stop();
+  });
+
+  it('needs no check of what the sync just applied, and still catches a later change', async () => {
+    const clock = new FakeClock();
+    const cluster = new FakeCluster();
+    const obj = deployment('shop', 2);
+    const live = await cluster.apply(
+      { ...obj, metadata: { ...obj.metadata, annotations: { [Marks.traceId]: SYNC.traceId } } },
+      { fieldManager: Marks.fieldManager, force: true },
+    );
+    const reporter = new MemoryReporter();
+    const watcher = new DriftWatcher({ client: cluster, reporter, logger: silentLogger(), clock });
+    const applied = new Map([[refKey(refOf(obj)), String(live.metadata['resourceVersion'])]]);
+    watcher.track(app('shop', true), [obj], SYNC, applied);
+    await clock.advance(100);
+    assert.equal(cluster.calls.dryRun, 0, 'no dry-run for an object the sync just wrote');
+    await scale(cluster, 5);
+    await clock.advance(100);
+    assert.equal(replicasOf(cluster), 2);
+    assert.deepEqual(
+      reporter.drifts.map((d) => d.healed),
+      [false, true],
+    );
     await watcher.stop();
   });
 

@@ -244,9 +244,17 @@ export class DriftWatcher {
    * previous set: `objects` as applied (ownership labels set, without the
    * revision and trace annotations), `sync` the revision and trace id that
    * heals stamp on them. Objects new or changed since the last call are
-   * checked once; open drift of unchanged objects stays open.
+   * checked once; open drift of unchanged objects stays open. `applied` maps
+   * refKey → the resourceVersion the sync's own apply returned: those objects
+   * are known to match Git at that version, so they need no check until
+   * something else changes them.
    */
-  track(app: AppSpec, objects: KubeObject[], sync: SyncMarks): void {
+  track(
+    app: AppSpec,
+    objects: KubeObject[],
+    sync: SyncMarks,
+    applied?: ReadonlyMap<string, string>,
+  ): void {
     this.#assertRunning('track');
     const state = this.#appState(app.name);
     state.spec = app;
@@ -258,14 +266,19 @@ export class DriftWatcher {
       keys.add(key);
       const desiredJson = canonicalJson(obj);
       const existing = this.#tracked.get(key);
+      const appliedRv = applied?.get(key);
       if (existing && existing.app === app.name) {
-        if (existing.desiredJson === desiredJson) continue;
+        if (existing.desiredJson === desiredJson) {
+          if (appliedRv) existing.verifiedRv = appliedRv;
+          continue;
+        }
         existing.desired = obj;
         existing.desiredJson = desiredJson;
         existing.ref = ref;
         existing.version++;
-        existing.verifiedRv = undefined;
-        this.#request(existing);
+        existing.verifiedRv = appliedRv;
+        // Open drift still needs a check to be closed; a fresh apply needs none.
+        if (!appliedRv || existing.drift) this.#request(existing);
         continue;
       }
       if (existing) {
@@ -282,7 +295,8 @@ export class DriftWatcher {
         desired: obj,
         desiredJson,
         version: 0,
-        needsGet: true,
+        needsGet: appliedRv === undefined,
+        verifiedRv: appliedRv,
         guard: new FightGuard(this.#fight),
         retry: new Backoff(this.#backoff),
         retryPending: false,
@@ -290,7 +304,7 @@ export class DriftWatcher {
         abort: new AbortController(),
       };
       this.#tracked.set(key, t);
-      this.#request(t);
+      if (!appliedRv) this.#request(t);
     }
     for (const key of state.keys) {
       const t = this.#tracked.get(key);

@@ -37,7 +37,12 @@ export interface CheckoutSource {
 
 /** Drift watching as the reconciler drives it (see drift/). */
 export interface DriftTracker {
-  track(app: AppSpec, objects: KubeObject[], sync: { revision: string; traceId: string }): void;
+  track(
+    app: AppSpec,
+    objects: KubeObject[],
+    sync: { revision: string; traceId: string },
+    applied?: ReadonlyMap<string, string>,
+  ): void;
   untrack(app: string): void;
   /** Resolves once heals in flight have finished, so they cannot land after the sync's apply. */
   pause(app: string): Promise<void> | void;
@@ -322,8 +327,8 @@ export class Agent {
           healthPollMs: this.#o.healthPollMs,
           fetch,
           signal: this.#abort.signal,
-          onApplied: (a, desired, revision, traceId) =>
-            drift?.track(a, desired, { revision, traceId }),
+          onApplied: (a, desired, revision, traceId, applied) =>
+            drift?.track(a, desired, { revision, traceId }, applied),
         },
         app,
         checkout,

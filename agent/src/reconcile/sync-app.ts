@@ -10,7 +10,7 @@ import {
   type Clock,
   type Logger,
 } from '@driftless/common';
-import { Marks, refOf, refString, type AppSpec, type KubeObject } from '../model.ts';
+import { Marks, refKey, refOf, refString, type AppSpec, type KubeObject } from '../model.ts';
 import type { KubeClient } from '../kube/index.ts';
 import { render } from '../render/index.ts';
 import { guard } from '../guard/index.ts';
@@ -38,7 +38,14 @@ export interface SyncDeps {
   fetch?: { startedAt: number; finishedAt: number; fromCache: boolean };
   signal?: AbortSignal;
   /** Called between apply and health wait so drift watching starts on what was just applied. */
-  onApplied?: (app: AppSpec, desired: KubeObject[], revision: string, traceId: string) => void;
+  onApplied?: (
+    app: AppSpec,
+    desired: KubeObject[],
+    revision: string,
+    traceId: string,
+    /** refKey → resourceVersion of each object this sync wrote. */
+    applied: ReadonlyMap<string, string>,
+  ) => void;
 }
 
 /** A sync's report plus what the reconciler needs to carry on. */
@@ -183,7 +190,7 @@ export async function syncApp(
             ).status,
         );
         report.outcome = 'succeeded';
-        deps.onApplied?.(app, desired, checkout.revision, traceId);
+        deps.onApplied?.(app, desired, checkout.revision, traceId, new Map());
         return finish();
       }
       await deps.inventory.save({
@@ -221,7 +228,17 @@ export async function syncApp(
           span.setAttribute('driftless.applied', applied.length);
         }
       });
-      deps.onApplied?.(app, desired, checkout.revision, traceId);
+      deps.onApplied?.(
+        app,
+        desired,
+        checkout.revision,
+        traceId,
+        new Map(
+          applied.flatMap((r) =>
+            r.resourceVersion ? [[refKey(r.ref), r.resourceVersion] as const] : [],
+          ),
+        ),
+      );
 
       // Prune: only what the inventory has, Git no longer has, and carries our marks.
       await step('prune', async (span) => {
