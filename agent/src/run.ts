@@ -201,9 +201,12 @@ export async function runAgent(argv: string[]): Promise<number> {
   agent.start();
   link?.start();
   await stopped;
-  await link?.stop();
+  // Stop producing reports first, then give the hub a moment to acknowledge the last ones.
   await agent.stop();
   await drift.stop();
+  if (link && !(await link.flush(5_000)))
+    logger.warn('stopping with reports the hub has not acknowledged');
+  await link?.stop();
   client.close();
   await telemetry
     .shutdown()

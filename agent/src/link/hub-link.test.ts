@@ -242,6 +242,26 @@ describe('HubLink', () => {
     await t.link.stop();
   });
 
+  it('flushes before a stop: waits until the hub acknowledged every queued report', async () => {
+    const t = await setup();
+    assert.equal(await t.link.flush(1_000), true, 'nothing queued');
+    t.reporter.syncResult(syncReport('queued-offline'));
+    assert.equal(await t.link.flush(1_000), false, 'not connected: the report stays queued');
+    t.link.start();
+    const s = await t.transport.stream(0);
+    await tick();
+    s.send(0n, { $case: 'ack', value: { agentSeq: 0n } });
+    await tick();
+    assert.deepEqual(s.kinds(), ['0:hello', '1:syncResult', '2:appStatus']);
+    const flushed = t.link.flush(5_000);
+    await tick();
+    assert.equal(t.outbox.stats().held, 2);
+    s.send(0n, { $case: 'ack', value: { agentSeq: 2n } });
+    assert.equal(await flushed, true);
+    assert.equal(t.outbox.stats().held, 0);
+    await t.link.stop();
+  });
+
   it('acts on hub messages: approvals go to the book and are acked; hints refresh', async () => {
     const t = await setup();
     t.link.start();

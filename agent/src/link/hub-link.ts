@@ -196,6 +196,22 @@ export class HubLink {
     this.#loop = this.#run();
   }
 
+  /**
+   * Waits until the hub has acknowledged every queued report, or `timeoutMs`
+   * passed, or the link is not connected (then the reports stay queued and
+   * are summarised as lost when the process exits). Called before a graceful
+   * stop so a report made just before SIGTERM still reaches the hub.
+   */
+  async flush(timeoutMs: number): Promise<boolean> {
+    const deadline = this.#clock.now() + timeoutMs;
+    while (this.#o.outbox.stats().held > 0) {
+      if (this.#status.state !== 'connected' || this.#clock.now() >= deadline) return false;
+      // Yield to I/O as well: an injected clock may resolve sleeps at once.
+      await Promise.all([this.#clock.sleep(25), new Promise((resolve) => setImmediate(resolve))]);
+    }
+    return true;
+  }
+
   /** Closes the stream and stops reconnecting; resolves when the loop has ended. */
   async stop(): Promise<void> {
     if (this.#status.state === 'stopped') return;

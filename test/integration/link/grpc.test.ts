@@ -390,7 +390,18 @@ describe('agent ↔ hub link over gRPC', { timeout: 240_000 }, () => {
     );
     await waitFor('history caught up', async () =>
       (await history()).length >= agentSyncTraces().length ? true : undefined,
-    );
+    ).catch(async (err: unknown) => {
+      // Name what went missing, so a failure says which report was lost.
+      const stored = new Set((await history()).map((s) => s.traceId));
+      const missing = agents
+        .flatMap((a) => a.logs())
+        .filter((l) => /^sync \S+@/.test(String(l['msg'])) && !stored.has(String(l['trace_id'])))
+        .map((l) => String(l['msg']));
+      throw new Error(
+        `${String(err)}; syncs the agents logged that the hub lacks: ${missing.join(' | ')}`,
+        { cause: err },
+      );
+    });
     const hubTraces = (await history()).map((s) => s.traceId);
     assert.ok(hubTraces.length > syncsBefore);
     assert.deepEqual([...hubTraces].sort(), [...agentSyncTraces()].sort());
