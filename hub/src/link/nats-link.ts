@@ -15,7 +15,6 @@ import {
 import { errorMessage, systemClock, type Clock, type Logger } from '@driftless/common';
 import { AgentMessage, HubMessage } from '@driftless/proto';
 import {
-  checkCsr,
   checkLabels,
   natsSubjects,
   type CertificateAuthority,
@@ -26,6 +25,8 @@ import type { EventBus, HubEvent } from '../events.ts';
 import type { HubMetrics } from '../metrics.ts';
 import type { ApprovalRecord, Store } from '../store/index.ts';
 import { ingestReport } from './ingest.ts';
+import { renewCertificate } from './renew.ts';
+import { checkFollows, recordHello, redeliverApprovals } from './hello.ts';
 import type { Session, SessionRegistry } from './sessions.ts';
 
 /** Name of the JetStream stream that keeps agent reports. */
@@ -261,21 +262,11 @@ export class NatsLink {
       return;
     }
     checkLabels(hello.labels, `Hello from cluster ${cluster}`);
-    const follows = { repoUrl: hello.repoUrl.slice(0, 2048), branch: hello.branch.slice(0, 2048) };
+    checkFollows(hello, `Hello from cluster ${cluster}`);
+    const follows = { repoUrl: hello.repoUrl, branch: hello.branch };
     const session = this.#adopt(cluster, follows);
     const now = this.#clock.now();
-    await store.recordHello(
-      cluster,
-      {
-        agentVersion: hello.agentVersion,
-        labels: hello.labels,
-        apps: hello.apps,
-        repoUrl: follows.repoUrl,
-        branch: follows.branch,
-      },
-      now,
-    );
-    await store.ackHubSeq(cluster, Number(hello.lastAckedHubSeq));
+    await recordHello(store, cluster, hello, now);
     // What the stream holds counts as stored: an agent that restarted numbers its reports
     // above it, so none collides with a report still waiting in the stream for this hub.
     const stored = (await store.getCluster(cluster))?.lastAgentSeq ?? 0;
@@ -285,13 +276,9 @@ export class NatsLink {
         body: { $case: 'ack', value: { agentSeq: BigInt(Math.max(stored, streamed)) } },
       }),
     );
-    const pending = await store.unackedApprovals(cluster, Number(hello.lastAckedHubSeq));
-    this.#o.deliverApprovals(session, pending);
-    if (pending.length)
-      await store.markDelivered(
-        pending.map((a) => a.id),
-        now,
-      );
+    const resent = await redeliverApprovals(store, cluster, hello.lastAckedHubSeq, now, (pending) =>
+      this.#o.deliverApprovals(session, pending),
+    );
     this.#nc.publish(HUB_FANOUT_SUBJECTS.sessions, JSON.stringify({ cluster, follows }));
     await this.#markConnected(cluster);
     events.publish({
@@ -300,7 +287,7 @@ export class NatsLink {
       data: { agentVersion: hello.agentVersion },
     });
     log.info(
-      { cluster, agentVersion: hello.agentVersion, resent: pending.length, link: 'nats' },
+      { cluster, agentVersion: hello.agentVersion, resent, link: 'nats' },
       'agent connected',
     );
   }
@@ -474,35 +461,9 @@ export class NatsLink {
 
   async #renew(cluster: string, csrPem: string): Promise<void> {
     if (await this.#refusal(cluster)) return;
-    const { store, ca } = this.#o;
-    await checkCsr(csrPem, `renew certificate of cluster ${cluster}`);
-    const issued = await ca.issueClientCertificate({
-      csrPem,
-      cluster,
-      validityMs: this.#o.clientCertValidityMs,
-    });
-    await store.recordCertificate({
-      serial: issued.serial,
-      cluster,
-      issuedMs: issued.issuedMs,
-      notAfterMs: issued.notAfterMs,
-      revokedMs: 0,
-    });
-    const seq = await store.nextHubSeq(cluster);
-    this.#adopt(cluster).send(
-      HubMessage.create({
-        seq: BigInt(seq),
-        body: {
-          $case: 'certificateIssued',
-          value: {
-            certificatePem: issued.certificatePem,
-            caBundlePem: ca.bundlePem,
-            notAfterUnixMs: BigInt(issued.notAfterMs),
-          },
-        },
-      }),
-    );
-    this.#o.log.info({ cluster, serial: issued.serial, link: 'nats' }, 'certificate renewed');
+    const { message, serial } = await renewCertificate(this.#o, cluster, csrPem);
+    this.#adopt(cluster).send(message);
+    this.#o.log.info({ cluster, serial, link: 'nats' }, 'certificate renewed');
   }
 
   /** Relays dashboard events between replicas, so SSE clients of every replica see all. */

@@ -16,7 +16,6 @@ import {
   type EnrollResponse,
 } from '@driftless/proto';
 import {
-  checkCsr,
   checkLabels,
   peerAddress,
   type CertificateAuthority,
@@ -35,6 +34,8 @@ import type { EventBus } from '../events.ts';
 import type { HubMetrics } from '../metrics.ts';
 import type { ApprovalRecord, Store } from '../store/index.ts';
 import { ingestReport } from './ingest.ts';
+import { renewCertificate } from './renew.ts';
+import { checkFollows, recordHello, redeliverApprovals } from './hello.ts';
 import type { SessionRegistry } from './sessions.ts';
 import { type Session } from './sessions.ts';
 
@@ -363,18 +364,7 @@ export class LinkServer {
     old?.close(grpc.status.ABORTED, `cluster ${cluster}: replaced by a newer Connect stream`);
     metrics.connectedAgents.set(sessions.size);
     const now = this.#clock.now();
-    await store.recordHello(
-      cluster,
-      {
-        agentVersion: hello.agentVersion,
-        labels: hello.labels,
-        apps: hello.apps,
-        repoUrl: hello.repoUrl,
-        branch: hello.branch,
-      },
-      now,
-    );
-    await store.ackHubSeq(cluster, Number(hello.lastAckedHubSeq));
+    await recordHello(store, cluster, hello, now);
     const c = await store.getCluster(cluster);
     session.send(
       HubMessage.create({
@@ -382,13 +372,9 @@ export class LinkServer {
         body: { $case: 'ack', value: { agentSeq: BigInt(c?.lastAgentSeq ?? 0) } },
       }),
     );
-    const pending = await store.unackedApprovals(cluster, Number(hello.lastAckedHubSeq));
-    this.deliverApprovals(session, pending);
-    if (pending.length)
-      await store.markDelivered(
-        pending.map((a) => a.id),
-        now,
-      );
+    const resent = await redeliverApprovals(store, cluster, hello.lastAckedHubSeq, now, (pending) =>
+      this.deliverApprovals(session, pending),
+    );
     events.publish({
       type: 'cluster.connected',
       cluster,
@@ -398,7 +384,7 @@ export class LinkServer {
       {
         cluster,
         agentVersion: hello.agentVersion,
-        resent: pending.length,
+        resent,
         branch: hello.branch,
       },
       'agent connected',
@@ -436,52 +422,8 @@ export class LinkServer {
   }
 
   async #renew(cluster: string, csrPem: string, session: Session): Promise<void> {
-    const { store, ca } = this.#o;
-    await checkCsr(csrPem, `renew certificate of cluster ${cluster}`);
-    const issued = await ca.issueClientCertificate({
-      csrPem,
-      cluster,
-      validityMs: this.#o.clientCertValidityMs,
-    });
-    await store.recordCertificate({
-      serial: issued.serial,
-      cluster,
-      issuedMs: issued.issuedMs,
-      notAfterMs: issued.notAfterMs,
-      revokedMs: 0,
-    });
-    const seq = await store.nextHubSeq(cluster);
-    session.send(
-      HubMessage.create({
-        seq: BigInt(seq),
-        body: {
-          $case: 'certificateIssued',
-          value: {
-            certificatePem: issued.certificatePem,
-            caBundlePem: ca.bundlePem,
-            notAfterUnixMs: BigInt(issued.notAfterMs),
-          },
-        },
-      }),
-    );
-    this.#o.log.info({ cluster, serial: issued.serial }, 'certificate renewed');
-  }
-}
-
-/** Longest repository URL or branch name a Hello may carry; real ones are far shorter. */
-const MAX_FOLLOWS_LENGTH = 2048;
-
-/** Refuses a Hello whose repository URL or branch is too long or holds control characters. */
-function checkFollows(hello: { repoUrl: string; branch: string }, what: string): void {
-  for (const [field, value] of [
-    ['repo_url', hello.repoUrl],
-    ['branch', hello.branch],
-  ] as const) {
-    if (value.length > MAX_FOLLOWS_LENGTH)
-      throw new InvalidArgumentError(
-        `${what}: ${field} is longer than ${MAX_FOLLOWS_LENGTH} characters`,
-      );
-    if (/[\u0000-\u001f\u007f]/.test(value))
-      throw new InvalidArgumentError(`${what}: ${field} holds control characters`);
+    const { message, serial } = await renewCertificate(this.#o, cluster, csrPem);
+    session.send(message);
+    this.#o.log.info({ cluster, serial }, 'certificate renewed');
   }
 }
