@@ -69,6 +69,34 @@ function CaDownload({ pem }: { pem: string }) {
   );
 }
 
+/** A Revoke button that asks for confirmation in place before it acts. */
+function RevokeButton(p: {
+  /** What is revoked, for screen readers: "token abc for dev". */
+  label: string;
+  confirming: boolean;
+  onAsk: () => void;
+  onCancel: () => void;
+  onConfirm: () => void;
+}) {
+  if (!p.confirming) {
+    return (
+      <button type="button" class="btn small" onClick={p.onAsk} aria-label={`Revoke ${p.label}`}>
+        Revoke
+      </button>
+    );
+  }
+  return (
+    <>
+      <button type="button" class="btn small danger" onClick={p.onConfirm}>
+        Confirm revoke
+      </button>{' '}
+      <button type="button" class="btn small ghost" onClick={p.onCancel}>
+        Cancel
+      </button>
+    </>
+  );
+}
+
 export function TokensPage() {
   const { api, config } = useSession();
   const fleet = useFleet();
@@ -289,39 +317,20 @@ export function TokensPage() {
                 </td>
                 <td>{when(t.expiresAt)}</td>
                 <td class="row-actions">
-                  {t.state === 'active' &&
-                    (confirm === t.id ? (
-                      <>
-                        <button
-                          type="button"
-                          class="btn small danger"
-                          onClick={() =>
-                            void revoke(
-                              `/api/v1/tokens/${encodeURIComponent(t.id)}/revoke`,
-                              `Token ${t.id}`,
-                            )
-                          }
-                        >
-                          Confirm revoke
-                        </button>{' '}
-                        <button
-                          type="button"
-                          class="btn small ghost"
-                          onClick={() => setConfirm(undefined)}
-                        >
-                          Cancel
-                        </button>
-                      </>
-                    ) : (
-                      <button
-                        type="button"
-                        class="btn small"
-                        onClick={() => setConfirm(t.id)}
-                        aria-label={`Revoke token ${t.id} for ${t.cluster}`}
-                      >
-                        Revoke
-                      </button>
-                    ))}
+                  {t.state === 'active' && (
+                    <RevokeButton
+                      label={`token ${t.id} for ${t.cluster}`}
+                      confirming={confirm === t.id}
+                      onAsk={() => setConfirm(t.id)}
+                      onCancel={() => setConfirm(undefined)}
+                      onConfirm={() =>
+                        void revoke(
+                          `/api/v1/tokens/${encodeURIComponent(t.id)}/revoke`,
+                          `Token ${t.id}`,
+                        )
+                      }
+                    />
+                  )}
                 </td>
               </tr>
             ))}
@@ -366,39 +375,20 @@ export function TokensPage() {
                 </td>
                 <td>{when(c.enrolledAt)}</td>
                 <td class="row-actions">
-                  {!c.revoked &&
-                    (confirm === `cluster/${c.name}` ? (
-                      <>
-                        <button
-                          type="button"
-                          class="btn small danger"
-                          onClick={() =>
-                            void revoke(
-                              `/api/v1/clusters/${encodeURIComponent(c.name)}/revoke`,
-                              `Cluster ${c.name}`,
-                            )
-                          }
-                        >
-                          Confirm revoke
-                        </button>{' '}
-                        <button
-                          type="button"
-                          class="btn small ghost"
-                          onClick={() => setConfirm(undefined)}
-                        >
-                          Cancel
-                        </button>
-                      </>
-                    ) : (
-                      <button
-                        type="button"
-                        class="btn small"
-                        onClick={() => setConfirm(`cluster/${c.name}`)}
-                        aria-label={`Revoke cluster ${c.name}`}
-                      >
-                        Revoke
-                      </button>
-                    ))}
+                  {!c.revoked && (
+                    <RevokeButton
+                      label={`cluster ${c.name}`}
+                      confirming={confirm === `cluster/${c.name}`}
+                      onAsk={() => setConfirm(`cluster/${c.name}`)}
+                      onCancel={() => setConfirm(undefined)}
+                      onConfirm={() =>
+                        void revoke(
+                          `/api/v1/clusters/${encodeURIComponent(c.name)}/revoke`,
+                          `Cluster ${c.name}`,
+                        )
+                      }
+                    />
+                  )}
                 </td>
               </tr>
             ))}
