@@ -170,7 +170,6 @@ export async function startHub(o: HubOptions): Promise<Hub> {
           events,
           metrics,
           log,
-          deliverApprovals: (session, approvals) => link.deliverApprovals(session, approvals),
           // NATS-linked agents were hinted by the replica that received the push.
           hintRelayedPush: (push) =>
             hintAgents(

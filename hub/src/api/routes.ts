@@ -432,11 +432,8 @@ export function apiRoutes(deps: RouteDeps): Route[] {
         });
         // Cheap to deliver now if the agent is connected; otherwise it goes out after its next Hello.
         const session = sessions.get(cluster);
-        if (session && link.deliverApprovals(session, [approval]) === 1) {
-          await store.markDelivered([approval.id], clock.now());
-          approval.deliveredMs = clock.now();
-          events.publish({ type: 'approval.delivered', cluster, app, data: { id: approval.id } });
-        }
+        // Marks it delivered (and announces it) only if the send succeeded.
+        if (session) await link.deliverApprovals(session, [approval]);
         return { status: 201, body: approvalView(approval) };
       },
     },

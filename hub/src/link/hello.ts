@@ -1,6 +1,6 @@
 import type { Hello } from '@driftless/proto';
 import { InvalidArgumentError } from '../errors.ts';
-import type { ApprovalRecord, Store } from '../store/index.ts';
+import type { Store } from '../store/index.ts';
 
 /** Longest repository URL or branch name a Hello may carry; real ones are far shorter. */
 const MAX_FOLLOWS_LENGTH = 2048;
@@ -39,26 +39,4 @@ export async function recordHello(
     nowMs,
   );
   await store.ackHubSeq(cluster, Number(hello.lastAckedHubSeq));
-}
-
-/**
- * Hands the approvals an agent has not processed (by its own last ack) to
- * `deliver`, whichever transport it is on, and records them as delivered;
- * returns how many there were.
- */
-export async function redeliverApprovals(
-  store: Store,
-  cluster: string,
-  lastAckedHubSeq: bigint,
-  nowMs: number,
-  deliver: (pending: ApprovalRecord[]) => void,
-): Promise<number> {
-  const pending = await store.unackedApprovals(cluster, Number(lastAckedHubSeq));
-  if (pending.length === 0) return 0;
-  deliver(pending);
-  await store.markDelivered(
-    pending.map((a) => a.id),
-    nowMs,
-  );
-  return pending.length;
 }
