@@ -162,6 +162,12 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
       assert.equal((await store.listDrift({ open: true })).length, 0);
       assert.equal((await store.listDrift({ open: false }))[0]?.healedMs, 50);
       await assert.rejects(store.ingest('nope', 1, app, 1), /cluster nope: not found/);
+      // Only a contiguous prefix is stored: a report after a hole is refused, never skipped to.
+      await assert.rejects(
+        store.ingest('prod-eu', 6, app, 60),
+        /report seq 6 from cluster prod-eu is out of order: the hub has every report up to seq 4/,
+      );
+      assert.equal((await store.getCluster('prod-eu'))?.lastAgentSeq, 4);
     });
 
     void it('marks apps gone when Hello no longer lists them', async () => {

@@ -5,8 +5,6 @@ import {
   StorageType,
   type JetStreamManager,
 } from 'nats';
-import { AgentMessage } from '@driftless/proto';
-import { natsSubjects } from '../enroll/index.ts';
 
 /** Name of the JetStream stream that keeps agent reports. */
 export const NATS_REPORT_STREAM = 'DRIFTLESS_REPORTS';
@@ -24,7 +22,7 @@ export async function ensureReportStream(jsm: JetStreamManager): Promise<void> {
       subjects: ['driftless.agent.*.up'],
       retention: RetentionPolicy.Limits,
       storage: StorageType.File,
-      // Kept per cluster (not deleted on ack) so the last seq of each stays readable, bounded.
+      // Bounded per cluster; the hub's store, not the stream, says what was delivered.
       max_msgs_per_subject: 100_000,
       duplicate_window: 120_000_000_000,
     });
@@ -41,19 +39,6 @@ export async function ensureReportStream(jsm: JetStreamManager): Promise<void> {
       max_ack_pending: 1,
       ack_wait: 30_000_000_000,
     });
-  }
-}
-
-/** The seq of the cluster's newest report in the stream (0 when there is none). */
-export async function lastStreamedSeq(jsm: JetStreamManager, cluster: string): Promise<number> {
-  try {
-    const sm = await jsm.streams.getMessage(NATS_REPORT_STREAM, {
-      last_by_subj: `${natsSubjects.agentPrefix(cluster)}.up`,
-    });
-    return Number(AgentMessage.decode(sm.data).seq);
-  } catch (err) {
-    if ((err as { code?: string }).code === '404') return 0;
-    throw err;
   }
 }
 

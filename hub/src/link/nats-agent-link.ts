@@ -1,28 +1,17 @@
 import { status } from '@grpc/grpc-js';
-import type {
-  ConsumerMessages,
-  JetStreamManager,
-  JsMsg,
-  Msg,
-  NatsConnection,
-  Subscription,
-} from 'nats';
+import type { ConsumerMessages, JsMsg, Msg, NatsConnection, Subscription } from 'nats';
 import { clockTimeout, errorMessage, type Clock, type Logger } from '@driftless/common';
 import { AgentMessage, HubMessage, UNSEQUENCED } from '@driftless/proto';
 import { checkLabels, natsSubjects, type CertificateAuthority } from '../enroll/index.ts';
 import { InvalidArgumentError } from '../errors.ts';
+import { ReportOutOfOrderError } from '../store/index.ts';
 import type { EventBus } from '../events.ts';
 import type { HubMetrics } from '../metrics.ts';
 import type { Store } from '../store/index.ts';
 import { redeliverApprovals } from './approvals.ts';
 import { checkFollows, recordHello } from './hello.ts';
 import { ingestReport } from './ingest.ts';
-import {
-  clusterOfSubject,
-  lastStreamedSeq,
-  NATS_HUB_CONSUMER,
-  NATS_REPORT_STREAM,
-} from './jetstream.ts';
+import { clusterOfSubject, NATS_HUB_CONSUMER, NATS_REPORT_STREAM } from './jetstream.ts';
 import { LastSeen } from './last-seen.ts';
 import { renewCertificate } from './renew.ts';
 import type { Session, SessionRegistry } from './sessions.ts';
@@ -44,7 +33,6 @@ interface Refusal {
 /** What {@link NatsAgentLink} needs. */
 export interface NatsAgentLinkOptions {
   nc: NatsConnection;
-  jsm: JetStreamManager;
   store: Store;
   ca: CertificateAuthority;
   sessions: SessionRegistry;
@@ -72,6 +60,8 @@ export class NatsAgentLink {
   readonly #liveness = new Map<string, () => void>();
   /** When each refused cluster was last told so, to tell it at most once per second. */
   readonly #toldRefused = new Map<string, number>();
+  /** When each cluster was last told to resend, likewise. */
+  readonly #toldResend = new Map<string, number>();
   readonly #subscriptions: Subscription[] = [];
   #messages: ConsumerMessages | undefined;
   #consuming: Promise<void> | undefined;
@@ -186,14 +176,13 @@ export class NatsAgentLink {
     const follows = { repoUrl: hello.repoUrl, branch: hello.branch };
     const session = this.adopt(cluster, follows);
     await recordHello(store, cluster, hello, this.#o.clock.now());
-    // What the stream holds counts as stored: an agent that restarted numbers its reports
-    // above it, so none collides with a report still waiting in the stream for this hub.
+    // Only what is stored counts: the stream's copy of a report can still be lost (or be
+    // refused out of order), and the agent keeps every report until the hub stored it.
     const stored = (await store.getCluster(cluster))?.lastAgentSeq ?? 0;
-    const streamed = await lastStreamedSeq(this.#o.jsm, cluster);
     reply(
       HubMessage.create({
         seq: UNSEQUENCED,
-        body: { $case: 'ack', value: { agentSeq: BigInt(Math.max(stored, streamed)) } },
+        body: { $case: 'ack', value: { agentSeq: BigInt(stored) } },
       }),
     );
     const resent = await redeliverApprovals(this.#o, session, Number(hello.lastAckedHubSeq));
@@ -323,7 +312,7 @@ export class NatsAgentLink {
     const { store, events, metrics, log, clock } = this.#o;
     const cluster = clusterOfSubject(m.subject);
     try {
-      const msg = AgentMessage.decode(m.data);
+      const msg = decodeReport(m.data, cluster);
       const refused = await this.#refusal(cluster);
       if (refused) {
         log.warn({ cluster, reason: refused.details }, 'NATS report dropped');
@@ -331,21 +320,56 @@ export class NatsAgentLink {
         this.tellRefused(cluster, refused);
         return;
       }
-      if (!msg.body) throw new InvalidArgumentError(`report from cluster ${cluster} has no body`);
-      // The agent acks on the stream's publish ack; the hub's ingest ack has no one to go to.
-      await ingestReport({ store, events, metrics, clock }, cluster, msg, { send: () => true });
+      // The hub's ack goes down the cluster's subject: it releases the report from the
+      // agent's outbox, which the stream's publish ack does not.
+      const down = {
+        send: (ack: HubMessage) => {
+          if (this.#o.nc.isClosed()) return false;
+          this.#o.nc.publish(natsSubjects.down(cluster), HubMessage.encode(ack).finish());
+          return true;
+        },
+      };
+      await ingestReport({ store, events, metrics, clock }, cluster, msg, down);
       m.ack();
     } catch (err) {
-      if (err instanceof InvalidArgumentError || err instanceof RangeError) {
+      if (err instanceof ReportOutOfOrderError) {
+        // A report before it is missing from the stream (lost, or still to be redelivered):
+        // drop this copy; the agent still holds it and resends it after reconnecting.
+        log.warn(
+          { cluster, err: errorMessage(err) },
+          'NATS report out of order; agent told to resend',
+        );
+        m.term();
+        this.#tellResend(cluster, err.message);
+      } else if (err instanceof InvalidArgumentError) {
         // A malformed report never becomes valid: drop it, as gRPC ends such a stream.
         log.warn({ cluster, err: errorMessage(err) }, 'NATS report refused');
         m.term();
       } else {
-        // The store is down or busy: JetStream redelivers it (and nothing after it meanwhile).
+        // The store is down or busy: JetStream redelivers it.
         log.warn({ cluster, err: errorMessage(err) }, 'NATS report not stored; redelivering');
         m.nak(2000);
       }
     }
+  }
+
+  /**
+   * Tells an agent to reconnect, so that it resends every report after the hub's Ack (sent
+   * as a LinkClosed with ABORTED, which the agent retries). At most once a second per cluster:
+   * the copies after a hole arrive together.
+   */
+  #tellResend(cluster: string, details: string): void {
+    const now = this.#o.clock.now();
+    if (now - (this.#toldResend.get(cluster) ?? -Infinity) < 1000 || this.#o.nc.isClosed()) return;
+    this.#toldResend.set(cluster, now);
+    this.#o.nc.publish(
+      natsSubjects.down(cluster),
+      HubMessage.encode(
+        HubMessage.create({
+          body: { $case: 'linkClosed', value: { code: status.ABORTED, details } },
+        }),
+      ).finish(),
+    );
   }
 
   async #renew(cluster: string, csrPem: string): Promise<void> {
@@ -354,4 +378,18 @@ export class NatsAgentLink {
     this.adopt(cluster).send(message);
     this.#o.log.info({ cluster, serial, link: 'nats' }, 'certificate renewed');
   }
+}
+
+/** Decodes a report from the stream; anything that is not one is an InvalidArgumentError. */
+function decodeReport(data: Uint8Array, cluster: string): AgentMessage {
+  let msg: AgentMessage;
+  try {
+    msg = AgentMessage.decode(data);
+  } catch (err) {
+    throw new InvalidArgumentError(`report from cluster ${cluster} is not an AgentMessage`, {
+      cause: err,
+    });
+  }
+  if (!msg.body) throw new InvalidArgumentError(`report from cluster ${cluster} has no body`);
+  return msg;
 }

@@ -1,6 +1,6 @@
 import { status } from '@grpc/grpc-js';
 import { randomUUID } from 'node:crypto';
-import { connect, jwtAuthenticator, type JetStreamManager, type NatsConnection } from 'nats';
+import { connect, jwtAuthenticator, type NatsConnection } from 'nats';
 import { systemClock, type Clock, type Logger } from '@driftless/common';
 import type { CertificateAuthority, NatsAuthority } from '../enroll/index.ts';
 import type { EventBus } from '../events.ts';
@@ -54,7 +54,7 @@ export class NatsLink {
   readonly #agents: NatsAgentLink;
   readonly #fanout: HubFanout;
 
-  private constructor(o: NatsLinkOptions, nc: NatsConnection, jsm: JetStreamManager) {
+  private constructor(o: NatsLinkOptions, nc: NatsConnection) {
     this.#nc = nc;
     const clock = o.clock ?? systemClock;
     const replica = randomUUID();
@@ -78,7 +78,6 @@ export class NatsLink {
     });
     this.#agents = new NatsAgentLink({
       nc,
-      jsm,
       store: o.store,
       ca: o.ca,
       sessions: o.sessions,
@@ -105,7 +104,7 @@ export class NatsLink {
     try {
       const jsm = await nc.jetstreamManager();
       await ensureReportStream(jsm);
-      const link = new NatsLink(o, nc, jsm);
+      const link = new NatsLink(o, nc);
       void link.#watchStatus(o.log);
       link.#agents.start();
       link.#fanout.start();
