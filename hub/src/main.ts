@@ -11,7 +11,7 @@ import {
   NatsAuthority,
 } from './enroll/index.ts';
 import { EventBus } from './events.ts';
-import { isNatsSession, LinkServer, NatsLink, SessionRegistry } from './link/index.ts';
+import { isNatsSession, LinkServer, NatsLink, readiness, SessionRegistry } from './link/index.ts';
 import { createMetrics } from './metrics.ts';
 import { openStore, type Store } from './store/index.ts';
 import { hintAgents, webhookRoute } from './webhook/index.ts';
@@ -225,6 +225,7 @@ export async function startHub(o: HubOptions): Promise<Hub> {
         metrics,
         log,
         maxTokenTtlMs: o.tokenMaxTtlMs ?? 7 * 24 * 3_600_000,
+        readiness: readiness({ store, nats: natsLink }),
         clock,
       })
         .concat(dashboardRoutes)

@@ -32,6 +32,8 @@ export interface RouteDeps {
   log: Logger;
   /** Longest enrollment token lifetime a person may ask for. */
   maxTokenTtlMs: number;
+  /** What /readyz answers (link/readiness.ts). */
+  readiness: () => Promise<{ ready: true } | { ready: false; reason: string }>;
   clock?: Clock;
 }
 
@@ -106,15 +108,9 @@ export function apiRoutes(deps: RouteDeps): Route[] {
       pattern: '/readyz',
       role: null,
       handler: async () => {
-        try {
-          await store.ping();
-          return { status: 'ready' };
-        } catch (err) {
-          return {
-            status: 503,
-            body: { status: 'not ready', reason: `store: ${(err as Error).message}` },
-          };
-        }
+        const r = await deps.readiness();
+        if (r.ready) return { status: 'ready' };
+        return { status: 503, body: { status: 'not ready', reason: r.reason } };
       },
     },
     {

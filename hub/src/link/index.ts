@@ -11,3 +11,9 @@ export {
   type RelayedPush,
 } from './nats-link.ts';
 export { approvalMessage, deliverApprovals } from './approvals.ts';
+export {
+  readiness,
+  READINESS_DEFAULTS,
+  type ReadinessDeps,
+  type ReadinessResult,
+} from './readiness.ts';

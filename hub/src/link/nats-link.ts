@@ -53,6 +53,8 @@ export class NatsLink {
   readonly #nc: NatsConnection;
   readonly #agents: NatsAgentLink;
   readonly #fanout: HubFanout;
+  /** Whether the connection to nats-server is up (the client reconnects by itself). */
+  #up = true;
 
   private constructor(o: NatsLinkOptions, nc: NatsConnection) {
     this.#nc = nc;
@@ -117,9 +119,19 @@ export class NatsLink {
 
   async #watchStatus(log: Logger): Promise<void> {
     for await (const s of this.#nc.status()) {
+      const type = s.type as string;
+      if (type === 'disconnect') this.#up = false;
+      else if (type === 'reconnect') this.#up = true;
       const data = typeof s.data === 'string' ? s.data : JSON.stringify(s.data);
       log.info({ nats: { type: s.type, data } }, `NATS link: ${s.type}`);
     }
+  }
+
+  /** Why the link cannot serve now (nats-server unreachable), or undefined when it can. */
+  unavailable(): string | undefined {
+    if (this.#nc.isClosed()) return 'the NATS connection is closed';
+    if (!this.#up) return 'nats-server is unreachable (reconnecting)';
+    return undefined;
   }
 
   /** Relays a Git push this replica's webhook received to the other replicas. */
