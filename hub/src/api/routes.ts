@@ -175,6 +175,21 @@ export function apiRoutes(deps: RouteDeps): Route[] {
     },
     {
       method: 'POST',
+      pattern: '/api/v1/clusters/:name/allow-enrollment',
+      role: 'admin',
+      handler: async (ctx) => {
+        const name = ctx.params['name']!;
+        await store.allowEnrollment(name, clock.now(), {
+          actor: actor(ctx),
+          action: 'cluster.allow-enrollment',
+          target: `cluster/${name}`,
+        });
+        log.info({ cluster: name, by: actor(ctx) }, 'enrollment of a revoked cluster allowed');
+        return clusterView((await store.getCluster(name))!);
+      },
+    },
+    {
+      method: 'POST',
       pattern: '/api/v1/clusters/:name/sync',
       role: 'operator',
       handler: async (ctx) => {
@@ -301,6 +316,10 @@ export function apiRoutes(deps: RouteDeps): Route[] {
         const what = 'create enrollment token';
         const cluster = str(body, 'cluster', what);
         checkClusterName(cluster);
+        if ((await store.getCluster(cluster))?.enrollmentBlocked)
+          throw new ConflictError(
+            `${what}: cluster ${cluster} was revoked; allow its enrollment again first (driftless cluster allow-enroll ${cluster})`,
+          );
         const labels = labelsOf(body['labels'], what);
         let ttlMs = 3_600_000;
         if (body['ttl'] !== undefined) {

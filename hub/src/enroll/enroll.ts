@@ -90,6 +90,16 @@ export class Enroller {
         new UnauthenticatedError(`${what}: enrollment token is not valid`),
         'unknown token',
       );
+    // A revoked name stays revoked until an administrator allows it (its tokens were revoked
+    // with it; a token made since is refused here too).
+    const existing = await store.getCluster(token.cluster);
+    if (existing?.enrollmentBlocked)
+      throw refuse(
+        new PermissionDeniedError(
+          `${what}: cluster ${token.cluster} was revoked; an administrator must allow its enrollment again (driftless cluster allow-enroll ${token.cluster}) before it can enroll`,
+        ),
+        'revoked cluster',
+      );
     if (token.revokedMs !== 0)
       throw refuse(
         new UnauthenticatedError(`${what}: enrollment token ${token.id} was revoked`),
@@ -152,6 +162,13 @@ export class Enroller {
         new UnauthenticatedError(`${what}: enrollment token ${token.id} was used up concurrently`),
         'raced',
       );
+    if (input.natsUserPublicKey)
+      await store.recordNatsUser({
+        publicKey: input.natsUserPublicKey,
+        cluster: token.cluster,
+        issuedMs: now,
+        revokedMs: 0,
+      });
     log.info(
       { cluster: token.cluster, tokenId: token.id, serial: issued.serial },
       'cluster enrolled',
