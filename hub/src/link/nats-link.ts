@@ -1,7 +1,7 @@
 import { status } from '@grpc/grpc-js';
 import { randomUUID } from 'node:crypto';
 import { connect, jwtAuthenticator, type NatsConnection } from 'nats';
-import { systemClock, type Clock, type Logger } from '@driftless/common';
+import { errorMessage, systemClock, type Clock, type Logger } from '@driftless/common';
 import type { CertificateAuthority, NatsAuthority } from '../enroll/index.ts';
 import type { EventBus } from '../events.ts';
 import type { HubMetrics } from '../metrics.ts';
@@ -9,6 +9,7 @@ import type { Store } from '../store/index.ts';
 import { HubFanout, type RelayedPush } from './hub-fanout.ts';
 import { ensureReportStream } from './jetstream.ts';
 import { isNatsSession, NatsAgentLink } from './nats-agent-link.ts';
+import { NatsRevocations } from './nats-revocations.ts';
 import type { SessionRegistry } from './sessions.ts';
 
 export { HUB_FANOUT_SUBJECTS, type RelayedPush } from './hub-fanout.ts';
@@ -53,11 +54,20 @@ export class NatsLink {
   readonly #nc: NatsConnection;
   readonly #agents: NatsAgentLink;
   readonly #fanout: HubFanout;
+  readonly #revocations: NatsRevocations;
+  readonly #log: Logger;
   /** Whether the connection to nats-server is up (the client reconnects by itself). */
   #up = true;
 
   private constructor(o: NatsLinkOptions, nc: NatsConnection) {
     this.#nc = nc;
+    this.#log = o.log;
+    this.#revocations = new NatsRevocations({
+      servers: o.servers,
+      auth: o.auth,
+      store: o.store,
+      log: o.log,
+    });
     const clock = o.clock ?? systemClock;
     const replica = randomUUID();
     this.#fanout = new HubFanout({
@@ -74,8 +84,10 @@ export class NatsLink {
         return s !== undefined && isNatsSession(s);
       },
       adopt: (cluster, follows) => void this.#agents.adopt(cluster, follows),
-      revoked: (cluster, details) =>
-        this.#agents.tellRefused(cluster, { code: status.PERMISSION_DENIED, details }),
+      revoked: (cluster, details) => {
+        this.#agents.tellRefused(cluster, { code: status.PERMISSION_DENIED, details });
+        this.#pushRevocations();
+      },
       hintRelayedPush: (push) => o.hintRelayedPush?.(push),
     });
     this.#agents = new NatsAgentLink({
@@ -110,6 +122,7 @@ export class NatsLink {
       void link.#watchStatus(o.log);
       link.#agents.start();
       link.#fanout.start();
+      link.#pushRevocations();
       return link;
     } catch (err) {
       await nc.close();
@@ -121,10 +134,26 @@ export class NatsLink {
     for await (const s of this.#nc.status()) {
       const type = s.type as string;
       if (type === 'disconnect') this.#up = false;
-      else if (type === 'reconnect') this.#up = true;
+      else if (type === 'reconnect') {
+        this.#up = true;
+        // A nats-server that restarted without its resolver directory forgets revocations.
+        this.#pushRevocations();
+      }
       const data = typeof s.data === 'string' ? s.data : JSON.stringify(s.data);
       log.info({ nats: { type: s.type, data } }, `NATS link: ${s.type}`);
     }
+  }
+
+  /** Pushes the account JWT with the revocations; a failure is logged (and retried on the next). */
+  #pushRevocations(): void {
+    this.#revocations
+      .push()
+      .catch((err: unknown) =>
+        this.#log.warn(
+          { err: errorMessage(err) },
+          `NATS account update failed: revoked clusters' NATS credentials may still work: ${errorMessage(err)}`,
+        ),
+      );
   }
 
   /** Why the link cannot serve now (nats-server unreachable), or undefined when it can. */
@@ -143,6 +172,7 @@ export class NatsLink {
   async close(): Promise<void> {
     this.#fanout.stop();
     await this.#agents.stop();
+    await this.#revocations.close();
     await this.#nc.drain().catch(() => undefined);
   }
 }
