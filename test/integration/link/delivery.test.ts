@@ -1,5 +1,4 @@
-/* eslint-disable @typescript-eslint/no-unsafe-member-access --
-   Hub API answers are JSON checked field by field by the assertions. */
+ 
 /**
  * Nothing reported is lost (issue: "reports lost across a NATS outage"): the hub stores and
  * acks only a contiguous prefix of each agent's reports, on both transports, and the agent

@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-unsafe-member-access -- hub API answers are JSON, checked by the assertions. */
 // Fixtures of the link's fault tests: a nats-server this test can kill -9 and restart on the
 // same port and store directory, the link-level agent process (link-agent.ts), and the hub's
 // view of a cluster's sync history.
@@ -104,7 +105,7 @@ export function startLinkAgent(options: {
   let error = '';
   let log = '';
   const listeners = new Set<() => void>();
-  createInterface({ input: proc.stdout! }).on('line', (line) => {
+  createInterface({ input: proc.stdout }).on('line', (line) => {
     const ev = JSON.parse(line) as { event: string; state?: string; error?: string };
     if (ev.event === 'status' && ev.state) {
       states.push(ev.state);
@@ -112,7 +113,7 @@ export function startLinkAgent(options: {
     }
     for (const l of [...listeners]) l();
   });
-  proc.stderr!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-100_000)));
+  proc.stderr.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-100_000)));
   const exited = new Promise((r) => proc.once('exit', r));
   const end = async (signal: NodeJS.Signals) => {
     if (proc.exitCode !== null || proc.signalCode !== null) return;
@@ -124,7 +125,7 @@ export function startLinkAgent(options: {
     states,
     lastError: () => error,
     log: () => log,
-    send: (command) => proc.stdin!.write(command + '\n'),
+    send: (command) => proc.stdin.write(command + '\n'),
     waitState: (state, timeoutMs = 60_000) =>
       waitFor(
         `link agent ${options.cluster} ${state} (states: ${states.join(' → ')}; log: ${log.slice(-1500)})`,
