@@ -10,10 +10,16 @@ export interface PostgresOptions {
   maxConnections?: number;
   /** How long a query waits for a connection before it fails (the server is down). Default 5 s. */
   connectTimeoutMs?: number;
+  /** How long a query may take before it fails (the server hangs). Default 15 s. */
+  queryTimeoutMs?: number;
 }
 
 /** Defaults of {@link PostgresOptions}. */
-export const POSTGRES_DEFAULTS = { maxConnections: 10, connectTimeoutMs: 5000 } as const;
+export const POSTGRES_DEFAULTS = {
+  maxConnections: 10,
+  connectTimeoutMs: 5000,
+  queryTimeoutMs: 15_000,
+} as const;
 
 /** Rewrites `?` placeholders to `$1, $2, ...` (our SQL never has `?` inside literals). */
 function numbered(sql: string): string {
@@ -51,6 +57,7 @@ export function openPostgresDb(options: PostgresOptions): Db {
     connectionString: options.connectionString,
     max: options.maxConnections ?? POSTGRES_DEFAULTS.maxConnections,
     connectionTimeoutMillis: options.connectTimeoutMs ?? POSTGRES_DEFAULTS.connectTimeoutMs,
+    query_timeout: options.queryTimeoutMs ?? POSTGRES_DEFAULTS.queryTimeoutMs,
     types,
   });
   // A client losing its connection (PostgreSQL restarted) must never end the hub: an idle

@@ -1,4 +1,3 @@
- 
 /**
  * Nothing reported is lost (issue: "reports lost across a NATS outage"): the hub stores and
  * acks only a contiguous prefix of each agent's reports, on both transports, and the agent
