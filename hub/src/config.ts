@@ -55,6 +55,16 @@ export const HUB_FLAGS = {
     default: 7 * 24 * 3_600_000,
     help: 'Longest lifetime a person may give an enrollment token.',
   },
+  historyMaxAge: {
+    type: 'duration',
+    default: 90 * 86_400_000,
+    help: 'Sync history (and healed drift, report gaps) older than this is deleted; 0 keeps it.',
+  },
+  historyMaxPerApp: {
+    type: 'number',
+    default: 1000,
+    help: 'Sync history entries kept per app; older ones are deleted; 0 keeps them all.',
+  },
   enrollMaxFailures: {
     type: 'number',
     default: 5,

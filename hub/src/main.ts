@@ -13,7 +13,7 @@ import {
 import { EventBus } from './events.ts';
 import { isNatsSession, LinkServer, NatsLink, readiness, SessionRegistry } from './link/index.ts';
 import { createMetrics } from './metrics.ts';
-import { openStore, type Store } from './store/index.ts';
+import { HistoryRetention, openStore, type Store } from './store/index.ts';
 import { hintAgents, webhookRoute } from './webhook/index.ts';
 
 /** Options of {@link startHub}; `driftless-hub` fills them from its flags (see config.ts). */
@@ -36,6 +36,9 @@ export interface HubOptions {
   clientCertTtlMs?: number;
   /** Longest enrollment token lifetime. Default 7 days. */
   tokenMaxTtlMs?: number;
+  /** Sync history retention by age (ms, 0 keeps) and count per app (0 keeps). */
+  historyMaxAgeMs?: number;
+  historyMaxPerApp?: number;
   /** Enrollment failures per address per window. Default 5. */
   enrollMaxFailures?: number;
   /** Default 1 minute. */
@@ -110,8 +113,16 @@ export async function startHub(o: HubOptions): Promise<Hub> {
       ? { kind: 'sqlite', path: join(o.dataDir, 'hub.db') }
       : { kind: 'postgres', connectionString: o.databaseUrl! },
   );
+  const retention = new HistoryRetention({
+    store,
+    maxAgeMs: o.historyMaxAgeMs,
+    maxPerApp: o.historyMaxPerApp,
+    log,
+    clock,
+  });
   try {
     await store.resetConnected();
+    void retention.prune();
 
     // Step 2: the CA, created on first start or loaded.
     const { ca, created } = await CertificateAuthority.loadOrCreate({
@@ -256,6 +267,7 @@ export async function startHub(o: HubOptions): Promise<Hub> {
       caCertPem: ca.certPem,
       store,
       close: async () => {
+        retention.stop();
         await api.close();
         await natsLink?.close();
         await link.close();
@@ -263,6 +275,7 @@ export async function startHub(o: HubOptions): Promise<Hub> {
       },
     };
   } catch (err) {
+    retention.stop();
     await store.close().catch(() => undefined);
     throw err;
   }

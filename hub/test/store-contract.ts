@@ -170,6 +170,38 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
       assert.equal((await store.getCluster('prod-eu'))?.lastAgentSeq, 4);
     });
 
+    void it('prunes sync history by age and by count per app', async () => {
+      await enroll('history', {});
+      const sync = (id: string, finishedMs: number): Report => ({
+        kind: 'sync',
+        sync: {
+          syncId: id,
+          app: 'web',
+          revision: 'r',
+          result: 'succeeded',
+          error: '',
+          planDigest: '',
+          objects: [],
+          steps: [],
+          traceId: '',
+          startedMs: finishedMs,
+          finishedMs,
+          health: 'healthy',
+          retryable: false,
+          approvalId: '',
+        },
+      });
+      for (const [i, t] of [10, 20, 30, 40, 50].entries())
+        await store.ingest('history', i + 1, sync(`h${t}`, t), t);
+      const ids = async () =>
+        (await store.listHistory({ cluster: 'history' })).map((h) => h.syncId);
+      // The store is shared with the other contract tests: their history counts too.
+      assert.ok((await store.pruneHistory({ olderThanMs: 25, keepPerApp: 0 })) >= 2);
+      assert.deepEqual(await ids(), ['h50', 'h40', 'h30']);
+      assert.ok((await store.pruneHistory({ olderThanMs: 0, keepPerApp: 2 })) >= 1);
+      assert.deepEqual(await ids(), ['h50', 'h40']);
+    });
+
     void it('marks apps gone when Hello no longer lists them', async () => {
       await store.recordHello(
         'prod-eu',

@@ -42,8 +42,19 @@ export interface EnrollerOptions {
 const LABEL_KEY = /^[A-Za-z0-9]([-A-Za-z0-9_./]{0,252}[A-Za-z0-9])?$/;
 const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
 
-/** Throws InvalidArgumentError naming the first label that is not a valid Kubernetes-style label. */
+/** Most labels a cluster may have (from its token and its agent together). */
+export const MAX_LABELS = 64;
+
+/**
+ * Refuses labels that are too many or not valid Kubernetes-style key=value pairs, with an
+ * InvalidArgumentError naming the first bad one.
+ */
 export function checkLabels(labels: Labels, what: string): void {
+  const count = Object.keys(labels).length;
+  if (count > MAX_LABELS)
+    throw new InvalidArgumentError(
+      `${what}: ${count} labels, more than the ${MAX_LABELS} a cluster may have`,
+    );
   for (const [k, v] of Object.entries(labels)) {
     if (!LABEL_KEY.test(k) || !LABEL_VALUE.test(v))
       throw new InvalidArgumentError(

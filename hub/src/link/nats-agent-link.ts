@@ -9,11 +9,11 @@ import type { EventBus } from '../events.ts';
 import type { HubMetrics } from '../metrics.ts';
 import type { Store } from '../store/index.ts';
 import { redeliverApprovals } from './approvals.ts';
-import { checkFollows, recordHello } from './hello.ts';
+import { checkFollows, checkHelloApps, recordHello } from './hello.ts';
 import { ingestReport } from './ingest.ts';
 import { clusterOfSubject, NATS_HUB_CONSUMER, NATS_REPORT_STREAM } from './jetstream.ts';
 import { LastSeen } from './last-seen.ts';
-import { renewCertificate } from './renew.ts';
+import { RenewalLimiter, renewCertificate } from './renew.ts';
 import type { Session, SessionRegistry } from './sessions.ts';
 
 /** A NATS link's session (every replica has one per live NATS-linked cluster). */
@@ -57,6 +57,7 @@ export interface NatsAgentLinkOptions {
 export class NatsAgentLink {
   readonly #o: NatsAgentLinkOptions;
   readonly #lastSeen: LastSeen;
+  readonly #renewals: RenewalLimiter;
   readonly #liveness = new Map<string, () => void>();
   /** When each refused cluster was last told so, to tell it at most once per second. */
   readonly #toldRefused = new Map<string, number>();
@@ -69,6 +70,7 @@ export class NatsAgentLink {
   constructor(options: NatsAgentLinkOptions) {
     this.#o = options;
     this.#lastSeen = new LastSeen(options.store, options.clock);
+    this.#renewals = new RenewalLimiter(options.clock);
   }
 
   /** Subscribes to the agents' subjects and starts consuming reports. */
@@ -173,6 +175,7 @@ export class NatsAgentLink {
     }
     checkLabels(hello.labels, `Hello from cluster ${cluster}`);
     checkFollows(hello, `Hello from cluster ${cluster}`);
+    checkHelloApps(hello, `Hello from cluster ${cluster}`);
     const follows = { repoUrl: hello.repoUrl, branch: hello.branch };
     const session = this.adopt(cluster, follows);
     await recordHello(store, cluster, hello, this.#o.clock.now());
@@ -374,7 +377,11 @@ export class NatsAgentLink {
 
   async #renew(cluster: string, csrPem: string): Promise<void> {
     if (await this.#refusal(cluster)) return;
-    const { message, serial } = await renewCertificate(this.#o, cluster, csrPem);
+    const { message, serial } = await renewCertificate(
+      { ...this.#o, renewals: this.#renewals },
+      cluster,
+      csrPem,
+    );
     this.adopt(cluster).send(message);
     this.#o.log.info({ cluster, serial, link: 'nats' }, 'certificate renewed');
   }

@@ -35,10 +35,10 @@ import type { EventBus } from '../events.ts';
 import type { HubMetrics } from '../metrics.ts';
 import type { ApprovalRecord, Store } from '../store/index.ts';
 import { deliverApprovals, redeliverApprovals } from './approvals.ts';
-import { checkFollows, recordHello } from './hello.ts';
+import { checkFollows, checkHelloApps, recordHello } from './hello.ts';
 import { ingestReport } from './ingest.ts';
 import { LastSeen } from './last-seen.ts';
-import { renewCertificate } from './renew.ts';
+import { RenewalLimiter, renewCertificate } from './renew.ts';
 import type { Session, SessionRegistry } from './sessions.ts';
 
 const tracer = getTracer('@driftless/hub/link');
@@ -112,11 +112,13 @@ export class LinkServer {
   readonly #clock: Clock;
   readonly #server: grpc.Server;
   readonly #lastSeen: LastSeen;
+  readonly #renewals: RenewalLimiter;
 
   constructor(options: LinkServerOptions) {
     this.#o = options;
     this.#clock = options.clock ?? systemClock;
     this.#lastSeen = new LastSeen(options.store, this.#clock);
+    this.#renewals = new RenewalLimiter(this.#clock);
     this.#server = new grpc.Server({
       'grpc.keepalive_time_ms': 30_000,
       'grpc.keepalive_timeout_ms': 10_000,
@@ -357,6 +359,7 @@ export class LinkServer {
       );
     checkLabels(hello.labels, `Hello from cluster ${cluster}`);
     checkFollows(hello, `Hello from cluster ${cluster}`);
+    checkHelloApps(hello, `Hello from cluster ${cluster}`);
     // Set before registering, so a webhook delivery never sees a session without it.
     session.follows = { repoUrl: hello.repoUrl, branch: hello.branch };
     const old = sessions.register(session);
@@ -406,8 +409,16 @@ export class LinkServer {
   }
 
   async #renew(cluster: string, csrPem: string, session: Session): Promise<void> {
-    const { message, serial } = await renewCertificate(this.#o, cluster, csrPem);
-    session.send(message);
-    this.#o.log.info({ cluster, serial }, 'certificate renewed');
+    let renewed;
+    try {
+      renewed = await renewCertificate({ ...this.#o, renewals: this.#renewals }, cluster, csrPem);
+    } catch (err) {
+      // Over the limit: refused, but the stream (and the reports on it) goes on.
+      if (!(err instanceof RateLimitedError)) throw err;
+      this.#o.log.warn({ cluster, err: errorMessage(err) }, errorMessage(err));
+      return;
+    }
+    session.send(renewed.message);
+    this.#o.log.info({ cluster, serial: renewed.serial }, 'certificate renewed');
   }
 }

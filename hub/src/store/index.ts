@@ -29,3 +29,8 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     throw err;
   }
 }
+export {
+  HistoryRetention,
+  HISTORY_RETENTION_DEFAULTS,
+  type HistoryRetentionOptions,
+} from './retention.ts';

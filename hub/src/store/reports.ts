@@ -73,6 +73,12 @@ export interface ReportStore {
   listApps(query: { cluster?: string; selector?: SelectorTerm[] }): Promise<AppRecord[]>;
   listDrift(q: DriftQuery): Promise<DriftRecord[]>;
   listHistory(q: HistoryQuery): Promise<SyncRecord[]>;
+  /**
+   * Deletes sync history finished before `olderThanMs` (0: none by age), and beyond the
+   * newest `keepPerApp` entries of each app (0: none by count); healed drift and report gaps
+   * older than `olderThanMs` too. Returns how many history entries went.
+   */
+  pruneHistory(q: { olderThanMs: number; keepPerApp: number }): Promise<number>;
 }
 
 /** A reported record with the cluster it came from and when it was received. */
@@ -296,6 +302,29 @@ export function reportStore(db: Db): ReportStore {
       );
       return rows.map(toDrift);
     },
+    pruneHistory: ({ olderThanMs, keepPerApp }) =>
+      db.tx(async (tx) => {
+        let deleted = 0;
+        if (olderThanMs > 0) {
+          deleted += (await tx.run('DELETE FROM sync_history WHERE finished_ms < ?', [olderThanMs]))
+            .changes;
+          await tx.run('DELETE FROM drifts WHERE healed = 1 AND updated_ms < ?', [olderThanMs]);
+          await tx.run('DELETE FROM report_gaps WHERE received_ms < ?', [olderThanMs]);
+        }
+        if (keepPerApp > 0)
+          deleted += (
+            await tx.run(
+              `DELETE FROM sync_history WHERE (cluster, sync_id) IN (
+                 SELECT cluster, sync_id FROM (
+                   SELECT cluster, sync_id, ROW_NUMBER() OVER (
+                     PARTITION BY cluster, app ORDER BY finished_ms DESC, sync_id DESC) AS n
+                   FROM sync_history) ranked
+                 WHERE n > ?)`,
+              [keepPerApp],
+            )
+          ).changes;
+        return deleted;
+      }),
     listHistory: async (query) => {
       const where = whereAll([
         selectorSql('cluster', query.selector ?? []),
