@@ -36,6 +36,12 @@ export interface RenderedObject {
   source: string;
 }
 
+/** The object's `metadata.uid` ('' when unset, e.g. not yet created). */
+export function uidOf(obj: KubeObject): string {
+  const uid = obj.metadata['uid'];
+  return typeof uid === 'string' ? uid : '';
+}
+
 /** The reference of an object. */
 export function refOf(obj: KubeObject): ObjectRef {
   return {

@@ -282,7 +282,11 @@ function readApp(
 
 /** One `health` entry: a kind (and group) with CEL expressions over `object`. */
 function readHealthRule(r: Reader, node: Node | undefined, path: string): HealthRule | undefined {
-  const map = r.map(node, path, 'must be a mapping with kind, healthy and optionally group, degraded');
+  const map = r.map(
+    node,
+    path,
+    'must be a mapping with kind, healthy and optionally group, degraded',
+  );
   if (!map) return undefined;
   const f = r.fields(map, path, ['group', 'kind', 'healthy', 'degraded']);
   const kind = r.string(r.required(f, map, path, 'kind'), `${path}.kind`);

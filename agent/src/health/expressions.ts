@@ -32,7 +32,8 @@ export function healthByRule(obj: KubeObject, rules: readonly HealthRule[]): Hea
   if (rule.degraded !== undefined) {
     const degraded = test('degraded', rule.degraded);
     if (typeof degraded === 'string') return { status: 'Unknown', message: degraded };
-    if (degraded) return { status: 'Degraded', message: `degraded by the app's rule: ${rule.degraded}` };
+    if (degraded)
+      return { status: 'Degraded', message: `degraded by the app's rule: ${rule.degraded}` };
   }
   const healthy = test('healthy', rule.healthy);
   if (typeof healthy === 'string') return { status: 'Unknown', message: healthy };

@@ -362,7 +362,8 @@ describe('healthOf: PersistentVolumeClaim, Service, CRD', () => {
     const waiting = healthOf(pvc('Pending'));
     assert.deepEqual(waiting, {
       status: 'Progressing',
-      message: 'PersistentVolumeClaim web/data: pending: waiting for its first consumer or a volume',
+      message:
+        'PersistentVolumeClaim web/data: pending: waiting for its first consumer or a volume',
       waitsOn: 'a pod that uses it, or a volume',
     });
     assert.equal(gatesWave(waiting), false, 'a claim no pod uses yet holds back no wave');

@@ -509,7 +509,9 @@ function summarize(
   const named = causes.filter((c) => c.field || c.message);
   const what = (
     named.length > 0
-      ? [...new Set(named.map((c) => (c.field ? `${c.field}: ${c.message}` : c.message)))].join('; ')
+      ? [...new Set(named.map((c) => (c.field ? `${c.field}: ${c.message}` : c.message)))].join(
+          '; ',
+        )
       : shortCause(message)
   ).trim();
   const head = reason || String(status);
