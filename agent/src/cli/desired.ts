@@ -112,6 +112,9 @@ export function localApp(
     allowPlaintextSecrets: values.allowSecrets,
     dependsOn: [],
     render: oneOf('render', values.render, RENDER_KINDS),
+    createNamespace: APP_DEFAULTS.createNamespace,
+    replace: APP_DEFAULTS.replace,
+    health: [],
     helm: {
       releaseName: values.releaseName,
       // The renderer looks values files up from the chart, then the root;

@@ -51,6 +51,9 @@ describe('parseClusterConfig', () => {
         helm: { releaseName: 'podinfo', valuesFiles: [], values: {} },
         kustomize: { allowRemoteResources: false },
         healthTimeoutMs: 300_000,
+        createNamespace: false,
+        replace: false,
+        health: [],
       },
       {
         name: 'infrastructure',
@@ -67,6 +70,9 @@ describe('parseClusterConfig', () => {
         helm: { releaseName: 'infrastructure', valuesFiles: [], values: {} },
         kustomize: { allowRemoteResources: false },
         healthTimeoutMs: APP_DEFAULTS.healthTimeoutMs,
+        createNamespace: false,
+        replace: false,
+        health: [],
       },
     ]);
   });
@@ -92,6 +98,13 @@ describe('parseClusterConfig', () => {
       kustomize:
         allowRemoteResources: true
       healthTimeout: 90s
+      createNamespace: true
+      replace: true
+      health:
+        - group: example.com
+          kind: Widget
+          healthy: "object.status.phase == 'Ready'"
+          degraded: "object.status.phase == 'Failed'"
 `),
       FILE,
     ).apps;
@@ -114,7 +127,33 @@ describe('parseClusterConfig', () => {
       },
       kustomize: { allowRemoteResources: true },
       healthTimeoutMs: 90_000,
+      createNamespace: true,
+      replace: true,
+      health: [
+        {
+          group: 'example.com',
+          kind: 'Widget',
+          healthy: "object.status.phase == 'Ready'",
+          degraded: "object.status.phase == 'Failed'",
+        },
+      ],
     });
+  });
+
+  it('refuses a health rule whose CEL does not parse, naming its line and field', () => {
+    assert.throws(
+      () =>
+        parseClusterConfig(
+          cluster(`    - name: web
+      path: apps/web
+      health:
+        - kind: Widget
+          healthy: "object.status =="
+`),
+          FILE,
+        ),
+      /:\d+:\d+: spec\.apps\[0\]\.health\[0\]\.healthy: not a valid CEL expression/,
+    );
   });
 
   it('accepts an empty app list and treats null fields as unset', () => {

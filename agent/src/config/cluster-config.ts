@@ -21,7 +21,8 @@ import {
   type YAMLSeq,
 } from 'yaml';
 import { parseDuration, TerminalError } from '@driftless/common';
-import type { AppSpec, ClusterConfig, RenderKind, SyncMode } from '../model.ts';
+import type { AppSpec, ClusterConfig, HealthRule, RenderKind, SyncMode } from '../model.ts';
+import { celProblem } from '../health/index.ts';
 
 /** The `apiVersion` a `driftless.yaml` must declare. */
 export const CLUSTER_API_VERSION = 'driftless.dev/v1alpha1';
@@ -50,6 +51,9 @@ export const APP_DEFAULTS = {
   helmValuesFiles: [],
   kustomizeAllowRemoteResources: false,
   healthTimeoutMs: 5 * 60_000,
+  createNamespace: false,
+  replace: false,
+  health: [],
 } as const satisfies {
   namespace: string;
   sync: SyncMode;
@@ -62,6 +66,9 @@ export const APP_DEFAULTS = {
   helmValuesFiles: readonly string[];
   kustomizeAllowRemoteResources: boolean;
   healthTimeoutMs: number;
+  createNamespace: boolean;
+  replace: boolean;
+  health: readonly HealthRule[];
 };
 
 /** One thing wrong in a config file, located for the person who has to fix it. */
@@ -190,6 +197,9 @@ const APP_FIELDS = [
   'helm',
   'kustomize',
   'healthTimeout',
+  'createNamespace',
+  'replace',
+  'health',
 ];
 
 function readApp(
@@ -240,6 +250,9 @@ function readApp(
   const helm = readHelm(r, f.get('helm'), `${path}.helm`, appPath);
   const kustomize = readKustomize(r, f.get('kustomize'), `${path}.kustomize`);
   const healthTimeoutMs = r.duration(f.get('healthTimeout'), `${path}.healthTimeout`);
+  const createNamespace = r.bool(f.get('createNamespace'), `${path}.createNamespace`);
+  const replace = r.bool(f.get('replace'), `${path}.replace`);
+  const health = r.list(f.get('health'), `${path}.health`, (n, p) => readHealthRule(r, n, p));
 
   if (r.problems.length > before || name === undefined || appPath === undefined) return out;
   out.spec = withDefaults(
@@ -258,10 +271,38 @@ function readApp(
       helm,
       kustomize,
       healthTimeoutMs,
+      createNamespace,
+      replace,
+      health,
     },
     options,
   );
   return out;
+}
+
+/** One `health` entry: a kind (and group) with CEL expressions over `object`. */
+function readHealthRule(r: Reader, node: Node | undefined, path: string): HealthRule | undefined {
+  const map = r.map(
+    node,
+    path,
+    'must be a mapping with kind, healthy and optionally group, degraded',
+  );
+  if (!map) return undefined;
+  const f = r.fields(map, path, ['group', 'kind', 'healthy', 'degraded']);
+  const kind = r.string(r.required(f, map, path, 'kind'), `${path}.kind`);
+  const group = r.string(f.get('group'), `${path}.group`) ?? '';
+  const expression = (field: 'healthy' | 'degraded', required: boolean) => {
+    const n = required ? r.required(f, map, path, field) : f.get(field);
+    const text = r.string(n, `${path}.${field}`);
+    if (text === undefined) return undefined;
+    const problem = celProblem(text);
+    if (problem) r.report(n, `${path}.${field}`, `not a valid CEL expression: ${problem}`);
+    return problem ? undefined : text;
+  };
+  const healthy = expression('healthy', true);
+  const degraded = expression('degraded', false);
+  if (kind === undefined || healthy === undefined) return undefined;
+  return { group, kind, healthy, ...(degraded === undefined ? {} : { degraded }) };
 }
 
 interface HelmInput {
@@ -335,6 +376,9 @@ export function appSpec(fields: Pick<AppSpec, 'name' | 'path'> & Partial<AppSpec
     dependsOn: undefined,
     render: undefined,
     healthTimeoutMs: undefined,
+    createNamespace: undefined,
+    replace: undefined,
+    health: undefined,
   };
   return {
     ...withDefaults({ ...unset, ...fields, helm: fields.helm, kustomize: fields.kustomize }, {}),
@@ -371,6 +415,9 @@ function withDefaults(a: AppInput, options: ParseClusterConfigOptions): AppSpec 
     },
     healthTimeoutMs:
       a.healthTimeoutMs ?? options.defaultHealthTimeoutMs ?? APP_DEFAULTS.healthTimeoutMs,
+    createNamespace: a.createNamespace ?? APP_DEFAULTS.createNamespace,
+    replace: a.replace ?? APP_DEFAULTS.replace,
+    health: a.health ?? [...APP_DEFAULTS.health],
   };
 }
 
