@@ -14,7 +14,7 @@ import {
   redactAgentOptions,
   resolveAgentOptions,
 } from './config/index.ts';
-import { KubeClient } from './kube/index.ts';
+import { KubeClient, TenantClients } from './kube/index.ts';
 import { GitSource } from './source/index.ts';
 import { InventoryStore } from './inventory/index.ts';
 import { DriftWatcher } from './drift/index.ts';
@@ -132,8 +132,10 @@ export async function runAgent(argv: string[]): Promise<number> {
     ...(outbox ? [new LinkReporter(outbox, logger)] : []),
   );
   // Drift reports go through the agent, which also refreshes the app's drift count.
+  // Apps with a serviceAccountName act as it, heals included.
+  const tenants = new TenantClients(client);
   const drift = new DriftWatcher({
-    client,
+    client: tenants.watcherClient(),
     reporter: {
       appStatus: (r) => reporter.appStatus(r),
       syncResult: (r) => reporter.syncResult(r),
@@ -144,6 +146,7 @@ export async function runAgent(argv: string[]): Promise<number> {
   const agent = new Agent({
     cluster: options.clusterName,
     client,
+    tenants,
     source: new GitSource({
       url: options.repoUrl,
       branch: options.branch,

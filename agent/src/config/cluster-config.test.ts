@@ -41,6 +41,8 @@ describe('parseClusterConfig', () => {
         path: 'apps/podinfo/overlays/prod',
         namespace: 'podinfo',
         allowedNamespaces: ['podinfo'],
+        allowedClusterKinds: [],
+        serviceAccountName: '',
         sync: 'manual',
         selfHeal: true,
         prune: true,
@@ -57,6 +59,8 @@ describe('parseClusterConfig', () => {
         path: 'infrastructure',
         namespace: '',
         allowedNamespaces: [],
+        allowedClusterKinds: ['*'],
+        serviceAccountName: '',
         sync: 'auto',
         selfHeal: false,
         prune: false,
@@ -77,6 +81,8 @@ describe('parseClusterConfig', () => {
       path: apps/web/chart
       namespace: web
       allowedNamespaces: [web, web-jobs]
+      allowedClusterKinds: [Namespace, rbac.authorization.k8s.io/ClusterRole, example.com/*]
+      serviceAccountName: web-deployer
       sync: dry-run
       selfHeal: false
       prune: true
@@ -100,6 +106,8 @@ describe('parseClusterConfig', () => {
       path: 'apps/web/chart',
       namespace: 'web',
       allowedNamespaces: ['web', 'web-jobs'],
+      allowedClusterKinds: ['Namespace', 'rbac.authorization.k8s.io/ClusterRole', 'example.com/*'],
+      serviceAccountName: 'web-deployer',
       sync: 'dry-run',
       selfHeal: false,
       prune: true,
