@@ -13,6 +13,7 @@ import {
   agentFlags,
   redactAgentOptions,
   resolveAgentOptions,
+  type AgentOptions,
 } from './config/index.ts';
 import { KubeClient } from './kube/index.ts';
 import { GitSource } from './source/index.ts';
@@ -25,7 +26,8 @@ import {
   LogReporter,
   type Reporter,
 } from './report/index.ts';
-import { Agent } from './reconcile/index.ts';
+import { Agent, type RenderSettings } from './reconcile/index.ts';
+import { chartCredentials } from './render/index.ts';
 import {
   GrpcTransport,
   HubLink,
@@ -150,7 +152,9 @@ export async function runAgent(argv: string[]): Promise<number> {
       dir: options.workDir,
       auth: options.gitAuth,
       logger,
+      maxFetchBytes: options.gitMaxFetchBytes,
     }),
+    render: renderSettings(options, client),
     clusterPath: options.clusterPath,
     inventory,
     reporter,
@@ -212,4 +216,19 @@ export async function runAgent(argv: string[]): Promise<number> {
     .shutdown()
     .catch((err: unknown) => logger.warn(`telemetry shutdown: ${errorMessage(err)}`));
   return exitCode;
+}
+
+/** What every render of this agent uses: limits, the chart cache and chart credentials. */
+function renderSettings(options: AgentOptions, client: KubeClient): RenderSettings {
+  return {
+    limits: options.renderLimits,
+    charts: {
+      cacheDir: options.chartCacheDir,
+      credentials: chartCredentials({
+        dir: options.chartCredentialsDir,
+        readSecret: (name) =>
+          client.get({ apiVersion: 'v1', kind: 'Secret', namespace: options.stateNamespace, name }),
+      }),
+    },
+  };
 }

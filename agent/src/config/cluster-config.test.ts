@@ -49,7 +49,7 @@ describe('parseClusterConfig', () => {
         dependsOn: ['infrastructure'],
         render: 'auto',
         helm: { releaseName: 'podinfo', valuesFiles: [], values: {} },
-        kustomize: { allowRemoteResources: false },
+        kustomize: { allowRemoteResources: false, allowRemoteCharts: false },
         healthTimeoutMs: 300_000,
       },
       {
@@ -65,7 +65,7 @@ describe('parseClusterConfig', () => {
         dependsOn: [],
         render: 'auto',
         helm: { releaseName: 'infrastructure', valuesFiles: [], values: {} },
-        kustomize: { allowRemoteResources: false },
+        kustomize: { allowRemoteResources: false, allowRemoteCharts: false },
         healthTimeoutMs: APP_DEFAULTS.healthTimeoutMs,
       },
     ]);
@@ -112,7 +112,7 @@ describe('parseClusterConfig', () => {
         valuesFiles: ['values.yaml', '../values/prod.yaml'],
         values: { replicaCount: 3, image: { tag: '1.2.3' } },
       },
-      kustomize: { allowRemoteResources: true },
+      kustomize: { allowRemoteResources: true, allowRemoteCharts: false },
       healthTimeoutMs: 90_000,
     });
   });
@@ -182,7 +182,7 @@ describe('parseClusterConfig', () => {
       `12:13: spec.apps[1].path: "apps/../../etc" must not contain '..'`,
       '13:18: spec.apps[1].namespace: must be a string, got 12',
       '14:45: spec.apps[1].helm.valuesFiles[0]: "../../../x.yaml" leaves the repository (relative to .)',
-      '14:63: spec.apps[1].helm.extra: unknown field; allowed: releaseName, valuesFiles, values',
+      '14:63: spec.apps[1].helm.extra: unknown field; allowed: releaseName, valuesFiles, values, chart',
       '15:42: spec.apps[1].kustomize.allowRemoteResources: must be true or false, got "true"',
     ]);
   });

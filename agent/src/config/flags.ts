@@ -126,6 +126,36 @@ export const agentFlags = {
     default: 8,
     help: 'How many objects of one sync wave the agent applies to the API server at once.',
   },
+  gitMaxFetchBytes: {
+    type: 'number',
+    default: 512 * 1024 * 1024,
+    help: 'The most bytes the agent reads from the Git server for one ref lookup or clone; a larger or endless answer fails the fetch and the last good checkout stays in use.',
+  },
+  renderMaxFileBytes: {
+    type: 'number',
+    default: 16 * 1024 * 1024,
+    help: 'The largest single file a render reads from the checkout (a manifest, values file or chart file); a larger one fails the app with an error naming it, before it is parsed.',
+  },
+  renderMaxBytes: {
+    type: 'number',
+    default: 64 * 1024 * 1024,
+    help: "The largest rendered output of one app (plain files together, or kustomize's or helm's output, or a downloaded chart); past it the render fails.",
+  },
+  renderMaxObjects: {
+    type: 'number',
+    default: 5000,
+    help: 'The most objects one app may render; more fails the app before anything is planned.',
+  },
+  chartCacheDir: {
+    type: 'string',
+    default: '',
+    help: 'The folder where charts downloaded from Helm repositories and OCI registries are kept across syncs; empty means charts/ in --work-dir.',
+  },
+  chartCredentialsDir: {
+    type: 'string',
+    default: '',
+    help: 'A folder of files holding username:password for chart repositories, named by helm.chart.credentials.file in driftless.yaml (mount a Secret here); empty turns credential files off.',
+  },
 } satisfies FlagSpec;
 
 /** Parsed values of {@link agentFlags}. */
@@ -177,6 +207,14 @@ export interface AgentOptions {
   healthTimeoutMs: number;
   /** Parallel applies per wave. */
   applyConcurrency: number;
+  /** Most bytes read from Git for one ref lookup or clone. */
+  gitMaxFetchBytes: number;
+  /** Size and count limits of every render. */
+  renderLimits: { maxFileBytes: number; maxRenderBytes: number; maxObjects: number };
+  /** Absolute folder of downloaded charts. */
+  chartCacheDir: string;
+  /** Folder of chart credential files; '' means off. */
+  chartCredentialsDir: string;
 }
 
 /**
@@ -295,6 +333,15 @@ export function resolveAgentOptions(
     );
   }
   if (!(v.healthTimeout > 0)) problems.push(`${flag('healthTimeout')} must be positive`);
+  for (const name of [
+    'gitMaxFetchBytes',
+    'renderMaxFileBytes',
+    'renderMaxBytes',
+    'renderMaxObjects',
+  ] as const) {
+    if (!Number.isInteger(v[name]) || v[name] < 1)
+      problems.push(`${flag(name)} must be a whole number of at least 1, got ${v[name]}`);
+  }
   if (!Number.isInteger(v.applyConcurrency) || v.applyConcurrency < 1) {
     problems.push(
       `${flag('applyConcurrency')} must be a whole number of at least 1, got ${v.applyConcurrency}`,
@@ -342,6 +389,14 @@ export function resolveAgentOptions(
     logLevel: v.logLevel,
     healthTimeoutMs: v.healthTimeout,
     applyConcurrency: v.applyConcurrency,
+    gitMaxFetchBytes: v.gitMaxFetchBytes,
+    renderLimits: {
+      maxFileBytes: v.renderMaxFileBytes,
+      maxRenderBytes: v.renderMaxBytes,
+      maxObjects: v.renderMaxObjects,
+    },
+    chartCacheDir: resolve(v.chartCacheDir.trim() || join(v.workDir, 'charts')),
+    chartCredentialsDir: v.chartCredentialsDir.trim(),
   };
 }
 

@@ -43,6 +43,8 @@ export interface KubeClientOptions {
 /** Options of a single request. */
 interface RequestOptions {
   body?: unknown;
+  /** `Accept` header. Default `application/json`. */
+  accept?: string;
   contentType?: string;
   query?: Record<string, string | number | boolean | undefined>;
   signal?: AbortSignal;
@@ -149,7 +151,7 @@ export class KubeClient {
           agent: this.#agent,
           headers: {
             ...this.#headers,
-            accept: 'application/json',
+            accept: options.accept ?? 'application/json',
             ...(body === undefined
               ? {}
               : {

@@ -24,3 +24,8 @@ export {
   type GitLocation,
   type GitSourceError,
 } from './errors.ts';
+export {
+  DEFAULT_MAX_FETCH_BYTES,
+  GitResponseTooLargeError,
+  limitResponses,
+} from './response-limit.ts';
