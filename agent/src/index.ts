@@ -13,11 +13,7 @@ export {
   type ClusterCapabilities,
   type WatchEvent,
 } from './kube/index.ts';
-export {
-  GitSource,
-  GitResponseTooLargeError,
-  type GitSourceOptions,
-} from './source/index.ts';
+export { GitSource, GitResponseTooLargeError, type GitSourceOptions } from './source/index.ts';
 export {
   parseClusterConfig,
   appSpec,

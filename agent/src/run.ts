@@ -224,6 +224,7 @@ function renderSettings(options: AgentOptions, client: KubeClient): RenderSettin
     limits: options.renderLimits,
     charts: {
       cacheDir: options.chartCacheDir,
+      plainHttpRegistries: options.chartPlainHttpRegistries,
       credentials: chartCredentials({
         dir: options.chartCredentialsDir,
         readSecret: (name) =>

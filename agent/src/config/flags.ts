@@ -151,6 +151,11 @@ export const agentFlags = {
     default: '',
     help: 'The folder where charts downloaded from Helm repositories and OCI registries are kept across syncs; empty means charts/ in --work-dir.',
   },
+  chartPlainHttpRegistries: {
+    type: 'list',
+    default: [],
+    help: 'OCI registries (host:port, comma-separated) that chart dependencies are pulled from over plain HTTP, such as a registry inside the cluster network; an app sets helm.chart.plainHttp for its own chart.',
+  },
   chartCredentialsDir: {
     type: 'string',
     default: '',
@@ -215,6 +220,8 @@ export interface AgentOptions {
   chartCacheDir: string;
   /** Folder of chart credential files; '' means off. */
   chartCredentialsDir: string;
+  /** OCI registries reached over plain HTTP for chart dependencies. */
+  chartPlainHttpRegistries: string[];
 }
 
 /**
@@ -397,6 +404,7 @@ export function resolveAgentOptions(
     },
     chartCacheDir: resolve(v.chartCacheDir.trim() || join(v.workDir, 'charts')),
     chartCredentialsDir: v.chartCredentialsDir.trim(),
+    chartPlainHttpRegistries: v.chartPlainHttpRegistries,
   };
 }
 

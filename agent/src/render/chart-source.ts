@@ -40,6 +40,8 @@ export interface ChartSettings {
   credentials?: CredentialsResolver;
   /** Per-request limit of a download, in ms. Default 60 000. */
   timeoutMs?: number;
+  /** OCI registries (`host:port`) reached over plain HTTP, for dependencies. Default none. */
+  plainHttpRegistries?: string[];
 }
 
 /** The defaults of {@link ChartSettings}. */
@@ -189,7 +191,12 @@ export async function prepareDependencies(
       }
       let archive: string;
       try {
-        archive = await cachedArchive({ repository, name: dep.name, version }, ctx);
+        const host = repository.startsWith('oci://') ? new URL(repository).host : '';
+        const plainHttp = (ctx.settings.plainHttpRegistries ?? []).includes(host);
+        archive = await cachedArchive(
+          { repository, name: dep.name, version, ...(plainHttp ? { plainHttp } : {}) },
+          ctx,
+        );
       } catch (err) {
         ctx.signal?.throwIfAborted();
         const message = `render ${rel}: dependency ${dep.name} ${version} cannot be fetched: ${(err as Error).message}; ${vendorHint}`;
