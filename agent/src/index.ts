@@ -8,6 +8,8 @@ export * from './model.ts';
 export {
   KubeClient,
   KubeApiError,
+  TenantClients,
+  serviceAccountUser,
   clusterCapabilities,
   type ApiResource,
   type ClusterCapabilities,
@@ -29,7 +31,7 @@ export {
   RENDER_LIMIT_DEFAULTS,
   type RenderOptions,
 } from './render/index.ts';
-export { guard, GuardError } from './guard/index.ts';
+export { guard, GuardError, Ownership, type OwnershipView } from './guard/index.ts';
 export {
   planApp,
   diffValues,

@@ -15,8 +15,8 @@ import {
   resolveAgentOptions,
   type AgentOptions,
 } from './config/index.ts';
-import { KubeClient } from './kube/index.ts';
-import { GitSource } from './source/index.ts';
+import { KubeClient, TenantClients } from './kube/index.ts';
+import { CommitVerifier, GitSource, keysFromFile, keysFromSecret } from './source/index.ts';
 import { InventoryStore } from './inventory/index.ts';
 import { DriftWatcher } from './drift/index.ts';
 import {
@@ -134,8 +134,10 @@ export async function runAgent(argv: string[]): Promise<number> {
     ...(outbox ? [new LinkReporter(outbox, logger)] : []),
   );
   // Drift reports go through the agent, which also refreshes the app's drift count.
+  // Apps with a serviceAccountName act as it, heals included.
+  const tenants = new TenantClients(client);
   const drift = new DriftWatcher({
-    client,
+    client: tenants.watcherClient(),
     reporter: {
       appStatus: (r) => reporter.appStatus(r),
       syncResult: (r) => reporter.syncResult(r),
@@ -146,6 +148,7 @@ export async function runAgent(argv: string[]): Promise<number> {
   const agent = new Agent({
     cluster: options.clusterName,
     client,
+    tenants,
     source: new GitSource({
       url: options.repoUrl,
       branch: options.branch,
@@ -153,6 +156,7 @@ export async function runAgent(argv: string[]): Promise<number> {
       auth: options.gitAuth,
       logger,
       maxFetchBytes: options.gitMaxFetchBytes,
+      verify: commitVerification(options, client, logger),
     }),
     render: renderSettings(options, client),
     clusterPath: options.clusterPath,
@@ -231,5 +235,26 @@ function renderSettings(options: AgentOptions, client: KubeClient): RenderSettin
           client.get({ apiVersion: 'v1', kind: 'Secret', namespace: options.stateNamespace, name }),
       }),
     },
+  };
+}
+
+/** The source's commit check when allowed signing keys are configured, else undefined. */
+function commitVerification(options: AgentOptions, client: KubeClient, logger: Logger) {
+  const keys = options.commitSigningKeys;
+  if (!keys) return undefined;
+  const verifier = new CommitVerifier(
+    'file' in keys
+      ? { keys: keysFromFile(keys.file), keysSource: `file ${keys.file}` }
+      : {
+          keys: keysFromSecret(client, options.stateNamespace, keys.secret),
+          keysSource: `Secret ${options.stateNamespace}/${keys.secret}`,
+        },
+  );
+  return async (checkout: { revision: string; dir: string }) => {
+    const signer = await verifier.verify(checkout);
+    logger.info(
+      { revision: checkout.revision, signer },
+      `commit ${checkout.revision.slice(0, 7)} is signed by allowed ${signer.format} key ${signer.key}`,
+    );
   };
 }

@@ -41,6 +41,8 @@ describe('parseClusterConfig', () => {
         path: 'apps/podinfo/overlays/prod',
         namespace: 'podinfo',
         allowedNamespaces: ['podinfo'],
+        allowedClusterKinds: [],
+        serviceAccountName: '',
         sync: 'manual',
         selfHeal: true,
         prune: true,
@@ -51,12 +53,17 @@ describe('parseClusterConfig', () => {
         helm: { releaseName: 'podinfo', valuesFiles: [], values: {} },
         kustomize: { allowRemoteResources: false, allowRemoteCharts: false },
         healthTimeoutMs: 300_000,
+        createNamespace: false,
+        replace: false,
+        health: [],
       },
       {
         name: 'infrastructure',
         path: 'infrastructure',
         namespace: '',
         allowedNamespaces: [],
+        allowedClusterKinds: ['*'],
+        serviceAccountName: '',
         sync: 'auto',
         selfHeal: false,
         prune: false,
@@ -67,6 +74,9 @@ describe('parseClusterConfig', () => {
         helm: { releaseName: 'infrastructure', valuesFiles: [], values: {} },
         kustomize: { allowRemoteResources: false, allowRemoteCharts: false },
         healthTimeoutMs: APP_DEFAULTS.healthTimeoutMs,
+        createNamespace: false,
+        replace: false,
+        health: [],
       },
     ]);
   });
@@ -77,6 +87,8 @@ describe('parseClusterConfig', () => {
       path: apps/web/chart
       namespace: web
       allowedNamespaces: [web, web-jobs]
+      allowedClusterKinds: [Namespace, rbac.authorization.k8s.io/ClusterRole, example.com/*]
+      serviceAccountName: web-deployer
       sync: dry-run
       selfHeal: false
       prune: true
@@ -92,6 +104,13 @@ describe('parseClusterConfig', () => {
       kustomize:
         allowRemoteResources: true
       healthTimeout: 90s
+      createNamespace: true
+      replace: true
+      health:
+        - group: example.com
+          kind: Widget
+          healthy: "object.status.phase == 'Ready'"
+          degraded: "object.status.phase == 'Failed'"
 `),
       FILE,
     ).apps;
@@ -100,6 +119,8 @@ describe('parseClusterConfig', () => {
       path: 'apps/web/chart',
       namespace: 'web',
       allowedNamespaces: ['web', 'web-jobs'],
+      allowedClusterKinds: ['Namespace', 'rbac.authorization.k8s.io/ClusterRole', 'example.com/*'],
+      serviceAccountName: 'web-deployer',
       sync: 'dry-run',
       selfHeal: false,
       prune: true,
@@ -114,7 +135,33 @@ describe('parseClusterConfig', () => {
       },
       kustomize: { allowRemoteResources: true, allowRemoteCharts: false },
       healthTimeoutMs: 90_000,
+      createNamespace: true,
+      replace: true,
+      health: [
+        {
+          group: 'example.com',
+          kind: 'Widget',
+          healthy: "object.status.phase == 'Ready'",
+          degraded: "object.status.phase == 'Failed'",
+        },
+      ],
     });
+  });
+
+  it('refuses a health rule whose CEL does not parse, naming its line and field', () => {
+    assert.throws(
+      () =>
+        parseClusterConfig(
+          cluster(`    - name: web
+      path: apps/web
+      health:
+        - kind: Widget
+          healthy: "object.status =="
+`),
+          FILE,
+        ),
+      /:\d+:\d+: spec\.apps\[0\]\.health\[0\]\.healthy: not a valid CEL expression/,
+    );
   });
 
   it('accepts an empty app list and treats null fields as unset', () => {

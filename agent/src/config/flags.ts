@@ -161,6 +161,16 @@ export const agentFlags = {
     default: '',
     help: 'A folder of files holding username:password for chart repositories, named by helm.chart.credentials.file in driftless.yaml (mount a Secret here); empty turns credential files off.',
   },
+  commitSigningKeysFile: {
+    type: 'string',
+    default: '',
+    help: 'A file (or a folder of files, such as a mounted Secret) of public keys allowed to sign commits: armored OpenPGP keys and SSH public-key or allowed-signers lines; when set, the agent applies only commits signed by one of them.',
+  },
+  commitSigningKeysSecret: {
+    type: 'string',
+    default: '',
+    help: 'A Secret in the state namespace whose values are public keys allowed to sign commits (as for --commit-signing-keys-file), read again for every new commit; when set, the agent applies only commits signed by one of them.',
+  },
 } satisfies FlagSpec;
 
 /** Parsed values of {@link agentFlags}. */
@@ -222,6 +232,8 @@ export interface AgentOptions {
   chartCredentialsDir: string;
   /** OCI registries reached over plain HTTP for chart dependencies. */
   chartPlainHttpRegistries: string[];
+  /** Where the allowed commit signing keys come from; undefined: commits are not verified. */
+  commitSigningKeys: { file: string } | { secret: string } | undefined;
 }
 
 /**
@@ -374,6 +386,17 @@ export function resolveAgentOptions(
       `${flag('transport')} nats needs ${flag('natsUrl')} and ${flag('hubAddress')} (enrollment goes to the hub)`,
     );
 
+  const keysFile = v.commitSigningKeysFile.trim();
+  const keysSecret = v.commitSigningKeysSecret.trim();
+  if (keysFile && keysSecret)
+    problems.push(
+      `${flag('commitSigningKeysFile')} and ${flag('commitSigningKeysSecret')} are exclusive: give the keys one way`,
+    );
+  if (keysSecret && !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(keysSecret))
+    problems.push(
+      `${flag('commitSigningKeysSecret')} ${JSON.stringify(keysSecret)} is not a Secret name`,
+    );
+
   if (problems.length > 0) throw new AgentOptionsError(problems);
   return {
     repoUrl: v.repoUrl.replace(/\/+$/, ''),
@@ -405,6 +428,11 @@ export function resolveAgentOptions(
     chartCacheDir: resolve(v.chartCacheDir.trim() || join(v.workDir, 'charts')),
     chartCredentialsDir: v.chartCredentialsDir.trim(),
     chartPlainHttpRegistries: v.chartPlainHttpRegistries,
+    commitSigningKeys: keysFile
+      ? { file: resolve(keysFile) }
+      : keysSecret
+        ? { secret: keysSecret }
+        : undefined,
   };
 }
 

@@ -83,6 +83,12 @@ export interface GitSourceOptions {
    * Default {@link DEFAULT_MAX_FETCH_BYTES} (512 MiB).
    */
   maxFetchBytes?: number;
+  /**
+   * Checks a revision before it becomes current (commit signatures, see
+   * verify.ts); when it throws, the last checkout that passed stays current
+   * and the error is returned with it. Default none.
+   */
+  verify?: (checkout: Checkout) => Promise<unknown>;
 }
 
 /** A checkout on disk. */
@@ -130,6 +136,7 @@ interface Resolved {
   keep: number;
   idleTimeoutMs: number;
   maxFetchBytes: number;
+  verify: GitSourceOptions['verify'];
 }
 
 function resolveOptions(o: GitSourceOptions): Resolved {
@@ -170,6 +177,7 @@ function resolveOptions(o: GitSourceOptions): Resolved {
     keep: Math.max(1, o.keepCheckouts ?? 2),
     idleTimeoutMs: o.idleTimeoutMs ?? 60_000,
     maxFetchBytes: o.maxFetchBytes ?? DEFAULT_MAX_FETCH_BYTES,
+    verify: o.verify,
   };
 }
 
@@ -338,6 +346,13 @@ export class GitSource {
     }
     const dir = join(this.#o.dir, CHECKOUTS, saved.revision);
     if (!fs.existsSync(dir)) return undefined;
+    // Verification may have been turned on since: an unverified checkout is no fallback.
+    const ok = await this.#o.verify?.({ revision: saved.revision, dir }).then(
+      () => true,
+      (err: unknown) =>
+        void this.#o.logger?.warn({ err: errorMessage(err) }, 'saved checkout fails verification'),
+    );
+    if (ok === undefined && this.#o.verify) return undefined;
     this.#current = { revision: saved.revision, dir };
     this.#o.logger?.info({ revision: saved.revision }, 'reusing checkout from the work directory');
     return this.#current;
@@ -350,6 +365,7 @@ export class GitSource {
     if (!fs.existsSync(target)) {
       ({ revision, dir: target } = await this.#clone(signal));
     }
+    await this.#o.verify?.({ revision, dir: target });
     await this.#writeCurrent(revision);
     this.#current = { revision, dir: target };
     // The switch is done; failing to tidy up must not turn it into a failed sync.

@@ -29,3 +29,15 @@ export {
   GitResponseTooLargeError,
   limitResponses,
 } from './response-limit.ts';
+export {
+  CommitSignatureError,
+  CommitVerifier,
+  keysFromFile,
+  keysFromSecret,
+  parseAllowedKeys,
+  splitSignedCommit,
+  verifyCommit,
+  type AllowedKeys,
+  type CommitVerifierOptions,
+  type Signer,
+} from './verify.ts';
