@@ -160,11 +160,11 @@ describe('tenancy fields in driftless.yaml', () => {
     assert.deepEqual(parse('    - { name: a, path: a }\n')?.allowedClusterKinds, ['*']);
   });
 
-  it('refuses bad kinds and a ServiceAccount without a namespace', () => {
+  it('refuses bad kinds and ServiceAccount names', () => {
     assert.throws(
       () =>
         parse(
-          '    - name: a\n      path: a\n      allowedClusterKinds: [cluster-role, "rbac/"]\n      serviceAccountName: deployer\n',
+          '    - name: a\n      path: a\n      allowedClusterKinds: [cluster-role, "rbac/"]\n      serviceAccountName: Deployer\n',
         ),
       (err: unknown) => {
         assert.ok(err instanceof ConfigError);
@@ -173,7 +173,7 @@ describe('tenancy fields in driftless.yaml', () => {
           [
             'spec.apps[0].allowedClusterKinds[0]: "cluster-role" is not a kind: use Kind, group/Kind, group/* or *',
             'spec.apps[0].allowedClusterKinds[1]: "rbac/" is not a kind: use Kind, group/Kind, group/* or *',
-            "spec.apps[0].serviceAccountName: needs the app's namespace: the ServiceAccount is looked up there",
+            'spec.apps[0].serviceAccountName: "Deployer" is not a valid object name',
           ],
         );
         return true;
