@@ -71,7 +71,7 @@ describe('tenancy: an app limited to namespaces stays in them', () => {
     assert.equal(found.length, WAYS_OUT.length, found.join('\n'));
     assert.equal(
       found[0],
-      'ClusterRoleBinding team-a-admin in apps/team-a/x.yaml: ClusterRoleBinding is cluster-scoped and app team-a may only create objects in its namespaces (team-a); list "rbac.authorization.k8s.io/ClusterRoleBinding" in its allowedClusterKinds to allow it',
+      'ClusterRoleBinding team-a-admin in apps/team-a/x.yaml: ClusterRoleBinding is cluster-scoped and app team-a is limited to namespaces (team-a); allowedClusterKinds must list "rbac.authorization.k8s.io/ClusterRoleBinding"',
     );
     assert.match(
       found[10] ?? '',
