@@ -7,7 +7,7 @@ import { TenantClients, type KubeClient } from '../kube/index.ts';
 import { Ownership } from '../guard/index.ts';
 import { render } from '../render/index.ts';
 import { parseClusterConfig } from '../config/index.ts';
-import { resolveInCheckout } from '../source/index.ts';
+import { CommitSignatureError, resolveInCheckout } from '../source/index.ts';
 import { planApp } from '../plan/index.ts';
 import { pruneObjects } from '../apply/index.ts';
 import type { InventoryStore } from '../inventory/index.ts';
@@ -120,7 +120,8 @@ export class Agent {
   constructor(options: AgentOptions) {
     this.#o = options;
     this.#clock = options.clock ?? systemClock;
-    this.#tenants = options.tenants ?? new TenantClients(options.client);
+    this.#tenants =
+      options.tenants ?? new TenantClients(options.client, options.inventory.namespace);
     this.#ownership = new Ownership({ inventory: options.inventory, scopes: options.client });
     options.approvals.onApproval(() => this.refresh());
   }
@@ -245,7 +246,7 @@ export class Agent {
     if (checkout.fromCache) {
       logger.warn(
         { revision: checkout.revision, err: errorMessage(checkout.error) },
-        `Git unreachable, reconciling the last good checkout ${checkout.revision.slice(0, 7)}: ${errorMessage(checkout.error)}`,
+        `${sourceProblem(checkout)}; reconciling the last good checkout ${checkout.revision.slice(0, 7)}`,
       );
     }
 
@@ -364,7 +365,7 @@ export class Agent {
       r.outcome === 'planned' &&
         `dry-run: ${changes} change(s) planned at ${r.revision.slice(0, 7)}`,
       r.error,
-      checkout.fromCache && `Git unreachable: ${errorMessage(checkout.error)}`,
+      checkout.fromCache && sourceProblem(checkout),
     ].filter(Boolean);
     this.#setStatus(app, {
       revision: r.revision,
@@ -465,4 +466,10 @@ export class Agent {
       await inventory.remove(name);
     }
   }
+}
+
+/** Why the last good checkout is in force: Git unreachable, or a head refused (unsigned). */
+function sourceProblem(checkout: Checkout): string {
+  const message = errorMessage(checkout.error);
+  return checkout.error instanceof CommitSignatureError ? message : `Git unreachable: ${message}`;
 }
