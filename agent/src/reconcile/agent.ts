@@ -3,9 +3,11 @@ import path from 'node:path';
 import type { Tracer } from '@opentelemetry/api';
 import { Backoff, errorMessage, systemClock, type Clock, type Logger } from '@driftless/common';
 import { type AppSpec, type ClusterConfig, type KubeObject } from '../model.ts';
-import type { KubeClient } from '../kube/index.ts';
+import { TenantClients, type KubeClient } from '../kube/index.ts';
+import { Ownership } from '../guard/index.ts';
+import { render } from '../render/index.ts';
 import { parseClusterConfig } from '../config/index.ts';
-import { resolveInCheckout } from '../source/index.ts';
+import { CommitSignatureError, resolveInCheckout } from '../source/index.ts';
 import { planApp } from '../plan/index.ts';
 import { pruneObjects } from '../apply/index.ts';
 import type { InventoryStore } from '../inventory/index.ts';
@@ -17,7 +19,7 @@ import type {
   Reporter,
   SyncReport,
 } from '../report/index.ts';
-import { syncApp, type SyncOutcomeDetail } from './sync-app.ts';
+import { syncApp, type RenderSettings, type SyncOutcomeDetail } from './sync-app.ts';
 
 /** A checkout of the cluster's repository at one revision. */
 export interface Checkout {
@@ -75,6 +77,10 @@ export interface AgentOptions {
   defaultHealthTimeoutMs?: number;
   /** Upper bound of one Git sync (a hung server must not stall reconciling). Default 5 minutes. */
   fetchTimeoutMs?: number;
+  /** Render limits and chart sources of every sync. Default the render defaults. */
+  render?: RenderSettings;
+  /** The identities apps act with (serviceAccountName). Default: made from `client`. */
+  tenants?: TenantClients;
 }
 
 /** What the agent knows about one app between syncs. */
@@ -108,10 +114,15 @@ export class Agent {
   readonly #abort = new AbortController();
   #ticks = 0;
   readonly #tickListeners = new Set<() => void>();
+  readonly #tenants: TenantClients;
+  readonly #ownership: Ownership;
 
   constructor(options: AgentOptions) {
     this.#o = options;
     this.#clock = options.clock ?? systemClock;
+    this.#tenants =
+      options.tenants ?? new TenantClients(options.client, options.inventory.namespace);
+    this.#ownership = new Ownership({ inventory: options.inventory, scopes: options.client });
     options.approvals.onApproval(() => this.refresh());
   }
 
@@ -235,7 +246,7 @@ export class Agent {
     if (checkout.fromCache) {
       logger.warn(
         { revision: checkout.revision, err: errorMessage(checkout.error) },
-        `Git unreachable, reconciling the last good checkout ${checkout.revision.slice(0, 7)}: ${errorMessage(checkout.error)}`,
+        `${sourceProblem(checkout)}; reconciling the last good checkout ${checkout.revision.slice(0, 7)}`,
       );
     }
 
@@ -243,6 +254,10 @@ export class Agent {
     if (!this.#config) throw new Error(`no usable driftless.yaml: ${configError}`);
     const config = this.#config.config;
 
+    // Ownership: what every app declares and holds, so no two apps fight over an object.
+    await this.#ownership.begin(config.apps, checkout.revision, (app) =>
+      render({ root: checkout.dir, app, signal }),
+    );
     // Apps that left Git: prune them if they asked for it, else let go.
     await this.#removeGoneApps(new Set(config.apps.map((a) => a.name)));
 
@@ -316,7 +331,8 @@ export class Agent {
     try {
       detail = await syncApp(
         {
-          client: this.#o.client,
+          client: this.#tenants.for(app),
+          ownership: this.#ownership,
           inventory: this.#o.inventory,
           approvals: this.#o.approvals,
           tracer: this.#o.tracer,
@@ -325,6 +341,7 @@ export class Agent {
           cluster: this.#o.cluster,
           concurrency: this.#o.concurrency,
           healthPollMs: this.#o.healthPollMs,
+          ...(this.#o.render ? { render: this.#o.render } : {}),
           fetch,
           signal: this.#abort.signal,
           onApplied: (a, desired, revision, traceId, applied) =>
@@ -348,7 +365,7 @@ export class Agent {
       r.outcome === 'planned' &&
         `dry-run: ${changes} change(s) planned at ${r.revision.slice(0, 7)}`,
       r.error,
-      checkout.fromCache && `Git unreachable: ${errorMessage(checkout.error)}`,
+      checkout.fromCache && sourceProblem(checkout),
     ].filter(Boolean);
     this.#setStatus(app, {
       revision: r.revision,
@@ -423,6 +440,7 @@ export class Agent {
       const record = await inventory.load(name);
       if (!record) continue;
       this.#o.drift?.untrack(name);
+      this.#tenants.forget(name);
       this.#apps.delete(name);
       if (record.prune) {
         const plan = await planApp({
@@ -430,7 +448,7 @@ export class Agent {
           app: name,
           revision: record.revision,
           desired: [],
-          inventory: record.objects,
+          inventory: this.#ownership.prunable(name, record.objects),
           prune: true,
           signal: this.#abort.signal,
         });
@@ -448,4 +466,10 @@ export class Agent {
       await inventory.remove(name);
     }
   }
+}
+
+/** Why the last good checkout is in force: Git unreachable, or a head refused (unsigned). */
+function sourceProblem(checkout: Checkout): string {
+  const message = errorMessage(checkout.error);
+  return checkout.error instanceof CommitSignatureError ? message : `Git unreachable: ${message}`;
 }
