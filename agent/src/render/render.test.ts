@@ -221,7 +221,7 @@ describe('render: kustomize remote resources', () => {
     try {
       await rejectsRender(
         render({ root, app: app({ path: 'a' }) }),
-        /resources entry \.\.\/\.\.\/\.\.\/etc in a\/kustomization\.yaml is outside the checkout/,
+        /^render a\/kustomization\.yaml: resources\[0\] \.\.\/\.\.\/\.\.\/etc is outside the checkout/,
       );
     } finally {
       await rm(root, { recursive: true });
