@@ -569,9 +569,9 @@ describe('renderers are confined to the checkout', () => {
       ],
       [
         'a field kustomize may add later that names a URL',
-        k('resources: [cm.yaml]\nsomeFutureField:\n  - source: CANARY/x.yaml\n'),
+        k('resources: [cm.yaml]\nsomeFutureField:\n  - location: CANARY/x.yaml\n'),
         REMOTE,
-        'someFutureField[0].source',
+        'someFutureField[0].location',
       ],
       [
         'a base (inside) whose own kustomization reaches outside',

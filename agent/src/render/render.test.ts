@@ -327,7 +327,7 @@ describe('render: renderer processes', () => {
   });
 
   it('kills the tool after the timeout, as a transient error', async () => {
-    const { root, bin } = await fakeTool('#!/bin/sh\nsleep 30\n');
+    const { root, bin } = await fakeTool('#!/bin/sh\n/bin/sleep 30\n');
     try {
       const started = Date.now();
       const err = await render({
@@ -346,7 +346,7 @@ describe('render: renderer processes', () => {
   });
 
   it('kills the tool when the signal aborts', async () => {
-    const { root, bin } = await fakeTool('#!/bin/sh\nsleep 30\n');
+    const { root, bin } = await fakeTool('#!/bin/sh\n/bin/sleep 30\n');
     try {
       const controller = new AbortController();
       setTimeout(() => controller.abort(new Error('sync cancelled')), 100);
