@@ -13,7 +13,14 @@ export {
   type ApiResource,
   type WatchEvent,
 } from './kube/index.ts';
-export { GitSource, type GitSourceOptions } from './source/index.ts';
+export {
+  GitSource,
+  CommitVerifier,
+  CommitSignatureError,
+  keysFromFile,
+  keysFromSecret,
+  type GitSourceOptions,
+} from './source/index.ts';
 export {
   parseClusterConfig,
   appSpec,
