@@ -120,15 +120,11 @@ class Signer {
 
   /** Writes a commit object as given (for tampering) on top of the branch and pushes it. */
   async rawCommit(object: string): Promise<string> {
-    const { stdout } = await new Promise<{ stdout: string }>((resolve, reject) => {
-      const child = execFile(
-        'git',
-        ['hash-object', '-t', 'commit', '-w', '--stdin'],
-        { cwd: this.work },
-        (err, out) => (err ? reject(err) : resolve({ stdout: out })),
-      );
-      child.stdin?.end(object);
+    const hashing = run('git', ['hash-object', '-t', 'commit', '-w', '--stdin'], {
+      cwd: this.work,
     });
+    hashing.child.stdin?.end(object);
+    const { stdout } = await hashing;
     const sha = stdout.trim();
     await this.git(['reset', '-q', '--hard', sha]);
     await this.git(['push', '-q', '-f', 'origin', 'HEAD']);
