@@ -21,7 +21,15 @@ import {
   type YAMLSeq,
 } from 'yaml';
 import { parseDuration, TerminalError } from '@driftless/common';
-import type { AppSpec, ClusterConfig, RenderKind, SyncMode } from '../model.ts';
+import type {
+  AppSpec,
+  ClusterConfig,
+  HealthRule,
+  HelmChartSource,
+  RenderKind,
+  SyncMode,
+} from '../model.ts';
+import { celProblem } from '../health/index.ts';
 
 /** The `apiVersion` a `driftless.yaml` must declare. */
 export const CLUSTER_API_VERSION = 'driftless.dev/v1alpha1';
@@ -50,7 +58,11 @@ export const APP_DEFAULTS = {
   render: 'auto',
   helmValuesFiles: [],
   kustomizeAllowRemoteResources: false,
+  kustomizeAllowRemoteCharts: false,
   healthTimeoutMs: 5 * 60_000,
+  createNamespace: false,
+  replace: false,
+  health: [],
 } as const satisfies {
   namespace: string;
   sync: SyncMode;
@@ -63,7 +75,11 @@ export const APP_DEFAULTS = {
   render: RenderKind;
   helmValuesFiles: readonly string[];
   kustomizeAllowRemoteResources: boolean;
+  kustomizeAllowRemoteCharts: boolean;
   healthTimeoutMs: number;
+  createNamespace: boolean;
+  replace: boolean;
+  health: readonly HealthRule[];
 };
 
 /** One thing wrong in a config file, located for the person who has to fix it. */
@@ -194,6 +210,9 @@ const APP_FIELDS = [
   'helm',
   'kustomize',
   'healthTimeout',
+  'createNamespace',
+  'replace',
+  'health',
 ];
 
 function readApp(
@@ -245,6 +264,9 @@ function readApp(
   const helm = readHelm(r, f.get('helm'), `${path}.helm`, appPath);
   const kustomize = readKustomize(r, f.get('kustomize'), `${path}.kustomize`);
   const healthTimeoutMs = r.duration(f.get('healthTimeout'), `${path}.healthTimeout`);
+  const createNamespace = r.bool(f.get('createNamespace'), `${path}.createNamespace`);
+  const replace = r.bool(f.get('replace'), `${path}.replace`);
+  const health = r.list(f.get('health'), `${path}.health`, (n, p) => readHealthRule(r, n, p));
 
   if (r.problems.length > before || name === undefined || appPath === undefined) return out;
   out.spec = withDefaults(
@@ -265,10 +287,38 @@ function readApp(
       helm,
       kustomize,
       healthTimeoutMs,
+      createNamespace,
+      replace,
+      health,
     },
     options,
   );
   return out;
+}
+
+/** One `health` entry: a kind (and group) with CEL expressions over `object`. */
+function readHealthRule(r: Reader, node: Node | undefined, path: string): HealthRule | undefined {
+  const map = r.map(
+    node,
+    path,
+    'must be a mapping with kind, healthy and optionally group, degraded',
+  );
+  if (!map) return undefined;
+  const f = r.fields(map, path, ['group', 'kind', 'healthy', 'degraded']);
+  const kind = r.string(r.required(f, map, path, 'kind'), `${path}.kind`);
+  const group = r.string(f.get('group'), `${path}.group`) ?? '';
+  const expression = (field: 'healthy' | 'degraded', required: boolean) => {
+    const n = required ? r.required(f, map, path, field) : f.get(field);
+    const text = r.string(n, `${path}.${field}`);
+    if (text === undefined) return undefined;
+    const problem = celProblem(text);
+    if (problem) r.report(n, `${path}.${field}`, `not a valid CEL expression: ${problem}`);
+    return problem ? undefined : text;
+  };
+  const healthy = expression('healthy', true);
+  const degraded = expression('degraded', false);
+  if (kind === undefined || healthy === undefined) return undefined;
+  return { group, kind, healthy, ...(degraded === undefined ? {} : { degraded }) };
 }
 
 /** `Kind`, `group/Kind`, `group/*` or `*`: a cluster-scoped kind an app may create. */
@@ -305,6 +355,7 @@ interface HelmInput {
   releaseName?: string | undefined;
   valuesFiles?: string[] | undefined;
   values?: Record<string, unknown> | undefined;
+  chart?: HelmChartSource | undefined;
 }
 
 function readHelm(
@@ -314,9 +365,9 @@ function readHelm(
   appPath: string | undefined,
 ): HelmInput | undefined {
   if (node === undefined) return undefined;
-  const map = r.map(node, path, 'must be a mapping with releaseName, valuesFiles or values');
+  const map = r.map(node, path, 'must be a mapping with releaseName, valuesFiles, values or chart');
   if (!map) return undefined;
-  const f = r.fields(map, path, ['releaseName', 'valuesFiles', 'values']);
+  const f = r.fields(map, path, ['releaseName', 'valuesFiles', 'values', 'chart']);
   const releaseNameNode = f.get('releaseName');
   const releaseName = r.dnsLabel(releaseNameNode, `${path}.releaseName`, HELM_RELEASE_MAX);
   // Values files are relative to the app's path (where the chart is), so
@@ -329,20 +380,96 @@ function readHelm(
   if (valuesNode !== undefined && r.map(valuesNode, `${path}.values`, 'must be a mapping')) {
     values = valuesNode.toJS(r.doc) as Record<string, unknown>;
   }
-  return { releaseName, valuesFiles, values };
+  const chart = readChartSource(r, f.get('chart'), `${path}.chart`);
+  return { releaseName, valuesFiles, values, chart };
+}
+
+/** `helm.chart`: a pinned chart from a Helm repository or an OCI registry. */
+function readChartSource(
+  r: Reader,
+  node: Node | undefined,
+  path: string,
+): HelmChartSource | undefined {
+  if (node === undefined) return undefined;
+  const map = r.map(node, path, 'must be a mapping with repository, name and version');
+  if (!map) return undefined;
+  const f = r.fields(map, path, ['repository', 'name', 'version', 'credentials', 'plainHttp']);
+  const repoNode = r.required(f, map, path, 'repository');
+  const repository = r.string(repoNode, `${path}.repository`);
+  if (repository !== undefined && !/^(https?|oci):\/\/[^/\s]+/.test(repository)) {
+    r.report(
+      repoNode,
+      `${path}.repository`,
+      'must be an http(s):// Helm repository or an oci:// registry path',
+    );
+  }
+  const name = r.string(r.required(f, map, path, 'name'), `${path}.name`);
+  if (name !== undefined && !/^[a-z0-9][a-z0-9._-]*$/i.test(name)) {
+    r.report(
+      f.get('name'),
+      `${path}.name`,
+      'must be a chart name (letters, digits, ".", "_", "-")',
+    );
+  }
+  const versionNode = r.required(f, map, path, 'version');
+  const version = r.string(versionNode, `${path}.version`);
+  if (version !== undefined && !/^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.+-]*)?$/.test(version)) {
+    r.report(
+      versionNode,
+      `${path}.version`,
+      'must be an exact version such as 1.2.3: charts are pinned',
+    );
+  }
+  const plainHttp = r.bool(f.get('plainHttp'), `${path}.plainHttp`);
+  let credentials: HelmChartSource['credentials'];
+  const credNode = f.get('credentials');
+  const credMap =
+    credNode && r.map(credNode, `${path}.credentials`, 'must be a mapping with secret or file');
+  if (credMap) {
+    const cf = r.fields(credMap, `${path}.credentials`, ['secret', 'file']);
+    const secret = r.dnsLabel(cf.get('secret'), `${path}.credentials.secret`, 253);
+    const file = r.string(cf.get('file'), `${path}.credentials.file`);
+    // A bare name in the agent's credentials folder: a repository must not
+    // be able to send any file of the agent's disk to a chart server.
+    if (file !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(file)) {
+      r.report(
+        cf.get('file'),
+        `${path}.credentials.file`,
+        "must be a file name in the agent's --chart-credentials-dir, without a folder",
+      );
+    }
+    if ((secret === undefined) === (file === undefined)) {
+      r.report(credNode, `${path}.credentials`, 'must set exactly one of secret and file');
+    }
+    credentials = { ...(secret ? { secret } : {}), ...(file ? { file } : {}) };
+  }
+  if (repository === undefined || name === undefined || version === undefined) return undefined;
+  return {
+    repository: repository.replace(/\/+$/, ''),
+    name,
+    version,
+    ...(credentials ? { credentials } : {}),
+    ...(plainHttp ? { plainHttp } : {}),
+  };
+}
+
+interface KustomizeInput {
+  allowRemoteResources?: boolean | undefined;
+  allowRemoteCharts?: boolean | undefined;
 }
 
 function readKustomize(
   r: Reader,
   node: Node | undefined,
   path: string,
-): { allowRemoteResources?: boolean | undefined } | undefined {
+): KustomizeInput | undefined {
   if (node === undefined) return undefined;
-  const map = r.map(node, path, 'must be a mapping with allowRemoteResources');
+  const map = r.map(node, path, 'must be a mapping with allowRemoteResources or allowRemoteCharts');
   if (!map) return undefined;
-  const f = r.fields(map, path, ['allowRemoteResources']);
+  const f = r.fields(map, path, ['allowRemoteResources', 'allowRemoteCharts']);
   return {
     allowRemoteResources: r.bool(f.get('allowRemoteResources'), `${path}.allowRemoteResources`),
+    allowRemoteCharts: r.bool(f.get('allowRemoteCharts'), `${path}.allowRemoteCharts`),
   };
 }
 
@@ -353,7 +480,7 @@ type AppInput = {
     : AppSpec[K] | undefined;
 } & {
   helm: HelmInput | undefined;
-  kustomize: { allowRemoteResources?: boolean | undefined } | undefined;
+  kustomize: KustomizeInput | undefined;
 };
 
 /**
@@ -374,6 +501,9 @@ export function appSpec(fields: Pick<AppSpec, 'name' | 'path'> & Partial<AppSpec
     dependsOn: undefined,
     render: undefined,
     healthTimeoutMs: undefined,
+    createNamespace: undefined,
+    replace: undefined,
+    health: undefined,
   };
   return {
     ...withDefaults({ ...unset, ...fields, helm: fields.helm, kustomize: fields.kustomize }, {}),
@@ -407,13 +537,18 @@ function withDefaults(a: AppInput, options: ParseClusterConfigOptions): AppSpec 
       releaseName: a.helm?.releaseName ?? a.name,
       valuesFiles: a.helm?.valuesFiles ?? [...APP_DEFAULTS.helmValuesFiles],
       values: a.helm?.values ?? {},
+      ...(a.helm?.chart ? { chart: a.helm.chart } : {}),
     },
     kustomize: {
       allowRemoteResources:
         a.kustomize?.allowRemoteResources ?? APP_DEFAULTS.kustomizeAllowRemoteResources,
+      allowRemoteCharts: a.kustomize?.allowRemoteCharts ?? APP_DEFAULTS.kustomizeAllowRemoteCharts,
     },
     healthTimeoutMs:
       a.healthTimeoutMs ?? options.defaultHealthTimeoutMs ?? APP_DEFAULTS.healthTimeoutMs,
+    createNamespace: a.createNamespace ?? APP_DEFAULTS.createNamespace,
+    replace: a.replace ?? APP_DEFAULTS.replace,
+    health: a.health ?? [...APP_DEFAULTS.health],
   };
 }
 

@@ -19,7 +19,7 @@ import type {
   Reporter,
   SyncReport,
 } from '../report/index.ts';
-import { syncApp, type SyncOutcomeDetail } from './sync-app.ts';
+import { syncApp, type RenderSettings, type SyncOutcomeDetail } from './sync-app.ts';
 
 /** A checkout of the cluster's repository at one revision. */
 export interface Checkout {
@@ -77,6 +77,8 @@ export interface AgentOptions {
   defaultHealthTimeoutMs?: number;
   /** Upper bound of one Git sync (a hung server must not stall reconciling). Default 5 minutes. */
   fetchTimeoutMs?: number;
+  /** Render limits and chart sources of every sync. Default the render defaults. */
+  render?: RenderSettings;
   /** The identities apps act with (serviceAccountName). Default: made from `client`. */
   tenants?: TenantClients;
 }
@@ -339,6 +341,7 @@ export class Agent {
           cluster: this.#o.cluster,
           concurrency: this.#o.concurrency,
           healthPollMs: this.#o.healthPollMs,
+          ...(this.#o.render ? { render: this.#o.render } : {}),
           fetch,
           signal: this.#abort.signal,
           onApplied: (a, desired, revision, traceId, applied) =>
