@@ -290,9 +290,10 @@ export async function planApp(options: PlanOptions): Promise<Plan> {
 export class MissingNamespaceError extends WaitingError {
   override name = 'MissingNamespaceError';
   readonly namespaces: string[];
-  constructor(namespaces: string[], example: ObjectRef) {
+  constructor(namespaces: string[], example: ObjectRef, objects: number) {
+    const others = objects > 1 ? ` and ${objects - 1} more object${objects > 2 ? 's' : ''}` : '';
     super(
-      `namespace${namespaces.length === 1 ? '' : 's'} ${namespaces.join(', ')} ${namespaces.length === 1 ? 'does' : 'do'} not exist (needed by ${refString(example)} and others of this app): add a Namespace object to the app, set createNamespace: true on it, or create it first`,
+      `namespace${namespaces.length === 1 ? '' : 's'} ${namespaces.join(', ')} ${namespaces.length === 1 ? 'does' : 'do'} not exist (needed by ${refString(example)}${others}): add a Namespace object to the app, set createNamespace: true on the app, or create it first`,
     );
     this.namespaces = namespaces;
   }
@@ -305,9 +306,12 @@ async function checkNamespaces(
   signal: AbortSignal | undefined,
 ): Promise<void> {
   const needed = new Map<string, ObjectRef>();
+  const count = new Map<string, number>();
   for (const o of objects) {
     const ns = o.metadata.namespace;
-    if (ns && !creating.has(ns) && !needed.has(ns)) needed.set(ns, refOf(o));
+    if (!ns || creating.has(ns)) continue;
+    if (!needed.has(ns)) needed.set(ns, refOf(o));
+    count.set(ns, (count.get(ns) ?? 0) + 1);
   }
   const missing: string[] = [];
   await mapLimit([...needed.keys()], 4, async (name) => {
@@ -319,7 +323,8 @@ async function checkNamespaces(
   });
   if (missing.length > 0) {
     missing.sort();
-    throw new MissingNamespaceError(missing, needed.get(missing[0] ?? '') as ObjectRef);
+    const total = missing.reduce((n, name) => n + (count.get(name) ?? 0), 0);
+    throw new MissingNamespaceError(missing, needed.get(missing[0] ?? '') as ObjectRef, total);
   }
 }
 
