@@ -129,6 +129,19 @@ export interface AppSpec {
   namespace: string;
   /** Namespaces objects may be in; default: just `namespace` (any when `namespace` is '' and this is empty). */
   allowedNamespaces: string[];
+  /**
+   * Cluster-scoped kinds the app may create, as `Kind` (core group),
+   * `group/Kind` or `group/*`, or `*` for any. Default: `*` for an app with no
+   * namespace limits, none for an app limited to namespaces (which may still
+   * create the Namespace objects of its allowed namespaces).
+   */
+  allowedClusterKinds: string[];
+  /**
+   * ServiceAccount (in `namespace`) that the agent impersonates for every
+   * request it makes for this app, so the API server's RBAC bounds the app.
+   * Default '' (the agent's own identity).
+   */
+  serviceAccountName: string;
   /** Default `auto`. */
   sync: SyncMode;
   /** Heal drift (true) or only report it. Default false. */

@@ -41,6 +41,8 @@ describe('parseClusterConfig', () => {
         path: 'apps/podinfo/overlays/prod',
         namespace: 'podinfo',
         allowedNamespaces: ['podinfo'],
+        allowedClusterKinds: [],
+        serviceAccountName: '',
         sync: 'manual',
         selfHeal: true,
         prune: true,
@@ -60,6 +62,8 @@ describe('parseClusterConfig', () => {
         path: 'infrastructure',
         namespace: '',
         allowedNamespaces: [],
+        allowedClusterKinds: ['*'],
+        serviceAccountName: '',
         sync: 'auto',
         selfHeal: false,
         prune: false,
@@ -83,6 +87,8 @@ describe('parseClusterConfig', () => {
       path: apps/web/chart
       namespace: web
       allowedNamespaces: [web, web-jobs]
+      allowedClusterKinds: [Namespace, rbac.authorization.k8s.io/ClusterRole, example.com/*]
+      serviceAccountName: web-deployer
       sync: dry-run
       selfHeal: false
       prune: true
@@ -113,6 +119,8 @@ describe('parseClusterConfig', () => {
       path: 'apps/web/chart',
       namespace: 'web',
       allowedNamespaces: ['web', 'web-jobs'],
+      allowedClusterKinds: ['Namespace', 'rbac.authorization.k8s.io/ClusterRole', 'example.com/*'],
+      serviceAccountName: 'web-deployer',
       sync: 'dry-run',
       selfHeal: false,
       prune: true,

@@ -46,6 +46,7 @@ export const APP_DEFAULTS = {
   prune: false,
   allowEmpty: false,
   allowPlaintextSecrets: false,
+  serviceAccountName: '',
   dependsOn: [],
   render: 'auto',
   helmValuesFiles: [],
@@ -61,6 +62,7 @@ export const APP_DEFAULTS = {
   prune: boolean;
   allowEmpty: boolean;
   allowPlaintextSecrets: boolean;
+  serviceAccountName: string;
   dependsOn: readonly string[];
   render: RenderKind;
   helmValuesFiles: readonly string[];
@@ -187,6 +189,8 @@ const APP_FIELDS = [
   'path',
   'namespace',
   'allowedNamespaces',
+  'allowedClusterKinds',
+  'serviceAccountName',
   'sync',
   'selfHeal',
   'prune',
@@ -231,6 +235,7 @@ function readApp(
     `${path}.allowedNamespaces`,
     (n, p) => r.dnsLabel(n, p),
   );
+  const { allowedClusterKinds, serviceAccountName } = readTenancy(r, f, path, namespace);
   const sync = r.oneOf(f.get('sync'), `${path}.sync`, SYNC_MODES);
   const selfHeal = r.bool(f.get('selfHeal'), `${path}.selfHeal`);
   const prune = r.bool(f.get('prune'), `${path}.prune`);
@@ -261,6 +266,8 @@ function readApp(
       path: appPath,
       namespace,
       allowedNamespaces,
+      allowedClusterKinds,
+      serviceAccountName,
       sync,
       selfHeal,
       prune,
@@ -303,6 +310,42 @@ function readHealthRule(r: Reader, node: Node | undefined, path: string): Health
   const degraded = expression('degraded', false);
   if (kind === undefined || healthy === undefined) return undefined;
   return { group, kind, healthy, ...(degraded === undefined ? {} : { degraded }) };
+}
+
+/** `Kind`, `group/Kind`, `group/*` or `*`: a cluster-scoped kind an app may create. */
+const CLUSTER_KIND_PATTERN = /^(\*|([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?([A-Z][A-Za-z0-9]*|\*))$/;
+
+/**
+ * The tenancy fields of an app: the cluster-scoped kinds it may create and the
+ * ServiceAccount the agent impersonates for it, which lives in the app's
+ * namespace (as with Flux's `serviceAccountName`), so one is required.
+ */
+function readTenancy(
+  r: Reader,
+  f: Fields,
+  path: string,
+  namespace: string | undefined,
+): { allowedClusterKinds: string[] | undefined; serviceAccountName: string | undefined } {
+  const allowedClusterKinds = r.list(
+    f.get('allowedClusterKinds'),
+    `${path}.allowedClusterKinds`,
+    (n, p) => {
+      const s = r.string(n, p);
+      if (s === undefined || CLUSTER_KIND_PATTERN.test(s)) return s;
+      r.report(n, p, `${JSON.stringify(s)} is not a kind: use Kind, group/Kind, group/* or *`);
+      return undefined;
+    },
+  );
+  const saNode = f.get('serviceAccountName');
+  const serviceAccountName = r.dnsSubdomain(saNode, `${path}.serviceAccountName`);
+  if (serviceAccountName !== undefined && !namespace) {
+    r.report(
+      saNode,
+      `${path}.serviceAccountName`,
+      "needs the app's namespace: the ServiceAccount is looked up there",
+    );
+  }
+  return { allowedClusterKinds, serviceAccountName };
 }
 
 interface HelmInput {
@@ -368,6 +411,8 @@ export function appSpec(fields: Pick<AppSpec, 'name' | 'path'> & Partial<AppSpec
   const unset = {
     namespace: undefined,
     allowedNamespaces: undefined,
+    allowedClusterKinds: undefined,
+    serviceAccountName: undefined,
     sync: undefined,
     selfHeal: undefined,
     prune: undefined,
@@ -389,13 +434,17 @@ export function appSpec(fields: Pick<AppSpec, 'name' | 'path'> & Partial<AppSpec
 /** Applies the defaults of {@link APP_DEFAULTS}; the only place that does. */
 function withDefaults(a: AppInput, options: ParseClusterConfigOptions): AppSpec {
   const namespace = a.namespace ?? APP_DEFAULTS.namespace;
+  // Unset means "just the app's namespace"; with no namespace either, the
+  // empty list means any namespace (see AppSpec).
+  const allowedNamespaces = a.allowedNamespaces ?? (namespace ? [namespace] : []);
   return {
     name: a.name,
     path: a.path,
     namespace,
-    // Unset means "just the app's namespace"; with no namespace either, the
-    // empty list means any namespace (see AppSpec).
-    allowedNamespaces: a.allowedNamespaces ?? (namespace ? [namespace] : []),
+    allowedNamespaces,
+    // An app limited to namespaces stays in them unless it lists cluster kinds.
+    allowedClusterKinds: a.allowedClusterKinds ?? (allowedNamespaces.length === 0 ? ['*'] : []),
+    serviceAccountName: a.serviceAccountName ?? APP_DEFAULTS.serviceAccountName,
     sync: a.sync ?? APP_DEFAULTS.sync,
     selfHeal: a.selfHeal ?? APP_DEFAULTS.selfHeal,
     prune: a.prune ?? APP_DEFAULTS.prune,
@@ -613,6 +662,15 @@ class Reader {
     if (s === undefined) return undefined;
     if ((values as readonly string[]).includes(s)) return s as T;
     this.report(node, path, `must be one of ${values.join(', ')}, got ${JSON.stringify(s)}`);
+    return undefined;
+  }
+
+  /** A DNS-1123 subdomain, the rule for most object names (ServiceAccounts among them). */
+  dnsSubdomain(node: Node | undefined, path: string): string | undefined {
+    const s = this.string(node, path);
+    if (s === undefined) return undefined;
+    if (s.length <= 253 && s.split('.').every((part) => DNS_LABEL.test(part))) return s;
+    this.report(node, path, `${JSON.stringify(s)} is not a valid object name`);
     return undefined;
   }
 

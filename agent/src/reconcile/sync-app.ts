@@ -12,7 +12,7 @@ import {
 import { refKey, refOf, refString, type AppSpec, type KubeObject } from '../model.ts';
 import { serverDetails, type KubeClient } from '../kube/index.ts';
 import { render } from '../render/index.ts';
-import { guard } from '../guard/index.ts';
+import { guard, type OwnershipView } from '../guard/index.ts';
 import {
   digestOf,
   isHook,
@@ -35,6 +35,8 @@ export interface SyncDeps {
   tracer: Tracer;
   logger: Logger;
   clock?: Clock;
+  /** Who owns what among the cluster's apps (guard and prune consult it). Default: no cross-app checks. */
+  ownership?: OwnershipView;
   /** Cluster name, a span attribute. */
   cluster: string;
   /** Parallel API requests. Default 8. */
@@ -125,7 +127,9 @@ export async function syncApp(
         return out;
       });
       // Guard: refuse the whole render before anything is written.
-      const guarded = await step('guard', () => guard(rendered, app, deps.client));
+      const guarded = await step('guard', () =>
+        guard(rendered, app, deps.client, { ownership: deps.ownership }),
+      );
       const namespace = namespaceToCreate(app, guarded);
       const desired = namespace ? [namespace, ...guarded] : guarded;
       detail.desired = desired;
@@ -143,7 +147,9 @@ export async function syncApp(
           app: app.name,
           revision: checkout.revision,
           desired,
-          inventory: previous?.objects ?? [],
+          // Never prune what another app of the cluster declares.
+          inventory:
+            deps.ownership?.prunable(app.name, previous?.objects ?? []) ?? previous?.objects ?? [],
           prune: app.prune,
           hookEvent: hookEventOf(previous, digestOfRender),
           ranOnce: new Map(Object.entries(previous?.ranOnce ?? {})),
