@@ -42,9 +42,11 @@ let repos = 0;
 export async function startCase(
   name: string,
   env: { kubeConfig: KubeConfig; git: GitServer },
+  /** Changes to the first commit, e.g. a field a later rule requires in `driftless.yaml`. */
+  edit: (files: Record<string, string>) => Record<string, string> = (files) => files,
 ): Promise<CaseFleet> {
   const repo = await env.git.createRepo(`case-${++repos}`);
-  await repo.commit(await caseFiles(name), `${name}: first commit`);
+  await repo.commit(edit(await caseFiles(name)), `${name}: first commit`);
   const t = await makeAgent({ kubeConfig: env.kubeConfig, git: env.git, repo });
   return {
     repo,

@@ -66,6 +66,7 @@ describe('health that gates waves', () => {
       path: apps/widgets
       namespace: cel
       createNamespace: true
+      allowedClusterKinds: [apiextensions.k8s.io/CustomResourceDefinition]
       healthTimeout: 60s
       health:
         - group: cel.example.com
@@ -126,6 +127,8 @@ spec:
         !(await t.client.resource('cel.example.com/v1', 'Widget')) ||
         !(await t.client.get(widget))
       ) {
+        const failed = t.recorder.lastSync('widgets');
+        if (failed) throw new Error(`the sync ended before the widget was Ready: ${failed.error}`);
         if (Date.now() > deadline) throw new Error('the widget was never created');
         await sleep(100);
       }
