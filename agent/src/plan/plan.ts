@@ -65,12 +65,14 @@ export class ImmutableFieldError extends TerminalError {
   override name = 'ImmutableFieldError';
   readonly ref: ObjectRef;
   readonly fields: string[];
-  constructor(ref: ObjectRef, fields: string[], refusal: string | undefined, cause: unknown) {
-    const what = `${refString(ref)}: ${fields.join(', ')} ${fields.length === 1 ? 'is' : 'are'} immutable`;
+  constructor(ref: ObjectRef, fields: string[], refusal: string | undefined, cause: KubeApiError) {
+    // The server's short answer is part of the message, so it is said once, not again as the cause.
     super(
-      refusal
-        ? `${what}; it is never replaced (${refusal}): change it by hand or give it a new name`
-        : `${what}; to have it deleted and created again, annotate it ${Marks.syncOptions}: Replace=true (or set replace: true on the app)`,
+      `${refString(ref)}: ${cause.message}; ${
+        refusal
+          ? `it is never replaced (${refusal}): change it by hand or give it a new name`
+          : `to have it deleted and created again, annotate it ${Marks.syncOptions}: Replace=true (or set replace: true on the app)`
+      }`,
       { cause },
     );
     this.ref = ref;
@@ -228,7 +230,7 @@ async function planObject(obj: KubeObject, c: ObjectContext): Promise<PlannedObj
     // The dry-run checked the object against the CRD's schema before this change.
     if (definedBy && c.changingCrds.has(definedBy)) return fromManifest(live);
     const immutable = err instanceof KubeApiError ? err.immutableFields : [];
-    if (live && immutable.length > 0) {
+    if (live && immutable.length > 0 && err instanceof KubeApiError) {
       const refusal = replaceRefusal(obj);
       if (refusal || !(options.replace || c.replace))
         throw new ImmutableFieldError(ref, immutable, refusal, err);

@@ -109,7 +109,7 @@ describe('objects with a lifecycle of their own', () => {
       assert.equal(sync?.outcome, 'failed');
       assert.equal(sync?.retryable, false);
       const error = sync?.error ?? '';
-      assert.match(error, /Job c05\/db-migrate: spec\.template is immutable/);
+      assert.match(error, /Job c05\/db-migrate: Invalid: spec\.template: field is immutable/);
       assert.match(error, /driftless\.dev\/sync-options: Replace=true/);
       assert.ok(error.length < 400, `${error.length} characters: ${error}`);
       assert.equal(error.split('immutable').length - 1, 1, 'said once');
@@ -258,7 +258,7 @@ ${extra}`);
       assert.equal(sync?.outcome, 'failed');
       assert.match(
         sync?.error ?? '',
-        /PersistentVolumeClaim objc\/data: spec(\.\w+)? is immutable; it is never replaced/,
+        /PersistentVolumeClaim objc\/data: Invalid: spec: .*immutable.*; it is never replaced/,
       );
       assert.equal(uid(await get('v1', 'PersistentVolumeClaim', 'objc', 'data')), before);
     });
