@@ -362,6 +362,74 @@ ${extra}`);
     });
   });
 
+  it('a Helm chart changing a Deployment selector: one short error, then replaced with Replace=true', async () => {
+    const chart = (selector: string, replace: boolean) => ({
+      'apps/sel/Chart.yaml': 'apiVersion: v2\nname: sel\nversion: 0.1.0\n',
+      'apps/sel/values.yaml': `selector: ${selector}\n`,
+      'apps/sel/templates/deployment.yaml': `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .Release.Name }}-web
+${replace ? '  annotations:\n    driftless.dev/sync-options: Replace=true\n' : ''}spec:
+  replicas: 1
+  selector:
+    matchLabels: { app: {{ .Values.selector }} }
+  template:
+    metadata:
+      labels: { app: {{ .Values.selector }} }
+    spec:
+      containers:
+        - name: web
+          image: registry.local/web:1.0
+`,
+    });
+    const repo = await git.createRepo('selector-fleet');
+    await repo.commit(
+      {
+        'clusters/test/driftless.yaml': clusterYaml(`
+    - name: sel
+      path: apps/sel
+      namespace: sel
+      createNamespace: true
+      healthTimeout: 60s
+`),
+        ...chart('blue', false),
+      },
+      'selector blue',
+    );
+    const t = await makeAgent({ kubeConfig: cluster.kubeConfig, git, repo });
+    agents.push(t);
+    const ref = { apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'sel', name: 'sel-web' };
+    await t.agent.reconcileOnce();
+    assert.equal(
+      t.recorder.lastSync('sel')?.outcome,
+      'succeeded',
+      t.recorder.lastSync('sel')?.error,
+    );
+    const first = uid(await t.client.get(ref));
+
+    await repo.commit(chart('green', false), 'selector green');
+    await t.agent.reconcileOnce();
+    const failed = t.recorder.lastSync('sel');
+    assert.equal(failed?.outcome, 'failed');
+    assert.match(
+      failed?.error ?? '',
+      /^Deployment sel\/sel-web: Invalid: spec\.selector: (Invalid value: .{0,80}: )?field is immutable; to have it deleted/,
+    );
+    assert.ok((failed?.error.length ?? 0) < 400, failed?.error);
+    assert.equal(uid(await t.client.get(ref)), first);
+
+    await repo.commit(chart('green', true), 'selector green, replaced');
+    await t.agent.reconcileOnce();
+    const replaced = t.recorder.lastSync('sel');
+    assert.equal(replaced?.outcome, 'succeeded', replaced?.error);
+    const live = await t.client.get(ref);
+    assert.notEqual(uid(live), first);
+    assert.deepEqual((live?.['spec'] as { selector: unknown }).selector, {
+      matchLabels: { app: 'green' },
+    });
+  });
+
   describe('adoption of what kubectl and Helm made', () => {
     const client = () => agents[0]?.client as KubeClient;
 
