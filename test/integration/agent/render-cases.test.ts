@@ -145,7 +145,7 @@ describe('handed cases 11 and 13 on a real cluster', () => {
     assert.equal(remote?.outcome, 'failed');
     assert.match(
       remote?.error ?? '',
-      /chart podinfo from https:\/\/charts\.example\.invalid needs the network: vendor it into apps\/remote-chart\/charts\/podinfo .* or set kustomize\.allowRemoteCharts: true on app c13-remote in driftless\.yaml/,
+      /chart podinfo from https:\/\/charts\.example\.invalid needs the network: vendor it into apps\/remote-chart\/charts\/podinfo-6\.5\.0\/podinfo \(helm pull podinfo --repo https:\/\/charts\.example\.invalid --version 6\.5\.0 --untar --untardir apps\/remote-chart\/charts\/podinfo-6\.5\.0\) or set kustomize\.allowRemoteCharts: true on app c13-remote in driftless\.yaml/,
     );
     assert.ok(!/must specify --enable-helm/.test(remote?.error ?? ''));
   });
