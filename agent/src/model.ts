@@ -137,8 +137,9 @@ export interface AppSpec {
    */
   allowedClusterKinds: string[];
   /**
-   * ServiceAccount (in `namespace`) that the agent impersonates for every
-   * request it makes for this app, so the API server's RBAC bounds the app.
+   * ServiceAccount that the agent impersonates for every request it makes for
+   * this app, so the API server's RBAC bounds the app; it lives in
+   * `namespace`, or in the agent's state namespace when the app has none.
    * Default '' (the agent's own identity).
    */
   serviceAccountName: string;

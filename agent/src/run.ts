@@ -135,7 +135,7 @@ export async function runAgent(argv: string[]): Promise<number> {
   );
   // Drift reports go through the agent, which also refreshes the app's drift count.
   // Apps with a serviceAccountName act as it, heals included.
-  const tenants = new TenantClients(client);
+  const tenants = new TenantClients(client, options.stateNamespace);
   const drift = new DriftWatcher({
     client: tenants.watcherClient(),
     reporter: {

@@ -244,7 +244,7 @@ function readApp(
     `${path}.allowedNamespaces`,
     (n, p) => r.dnsLabel(n, p),
   );
-  const { allowedClusterKinds, serviceAccountName } = readTenancy(r, f, path, namespace);
+  const { allowedClusterKinds, serviceAccountName } = readTenancy(r, f, path);
   const sync = r.oneOf(f.get('sync'), `${path}.sync`, SYNC_MODES);
   const selfHeal = r.bool(f.get('selfHeal'), `${path}.selfHeal`);
   const prune = r.bool(f.get('prune'), `${path}.prune`);
@@ -326,14 +326,13 @@ const CLUSTER_KIND_PATTERN = /^(\*|([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?([A-Z][A-Z
 
 /**
  * The tenancy fields of an app: the cluster-scoped kinds it may create and the
- * ServiceAccount the agent impersonates for it, which lives in the app's
- * namespace (as with Flux's `serviceAccountName`), so one is required.
+ * ServiceAccount the agent impersonates for it (in the app's namespace, or
+ * the agent's own namespace for an app without one).
  */
 function readTenancy(
   r: Reader,
   f: Fields,
   path: string,
-  namespace: string | undefined,
 ): { allowedClusterKinds: string[] | undefined; serviceAccountName: string | undefined } {
   const allowedClusterKinds = r.list(
     f.get('allowedClusterKinds'),
@@ -345,15 +344,10 @@ function readTenancy(
       return undefined;
     },
   );
-  const saNode = f.get('serviceAccountName');
-  const serviceAccountName = r.dnsSubdomain(saNode, `${path}.serviceAccountName`);
-  if (serviceAccountName !== undefined && !namespace) {
-    r.report(
-      saNode,
-      `${path}.serviceAccountName`,
-      "needs the app's namespace: the ServiceAccount is looked up there",
-    );
-  }
+  const serviceAccountName = r.dnsSubdomain(
+    f.get('serviceAccountName'),
+    `${path}.serviceAccountName`,
+  );
   return { allowedClusterKinds, serviceAccountName };
 }
 

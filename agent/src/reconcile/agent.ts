@@ -3,11 +3,11 @@ import path from 'node:path';
 import type { Tracer } from '@opentelemetry/api';
 import { Backoff, errorMessage, systemClock, type Clock, type Logger } from '@driftless/common';
 import { type AppSpec, type ClusterConfig, type KubeObject } from '../model.ts';
-import { TenantClients, type KubeClient } from '../kube/index.ts';
+import { clusterCapabilities, TenantClients, type KubeClient } from '../kube/index.ts';
 import { Ownership } from '../guard/index.ts';
 import { render } from '../render/index.ts';
 import { parseClusterConfig } from '../config/index.ts';
-import { resolveInCheckout } from '../source/index.ts';
+import { CommitSignatureError, resolveInCheckout } from '../source/index.ts';
 import { planApp } from '../plan/index.ts';
 import { pruneObjects } from '../apply/index.ts';
 import type { InventoryStore } from '../inventory/index.ts';
@@ -120,7 +120,8 @@ export class Agent {
   constructor(options: AgentOptions) {
     this.#o = options;
     this.#clock = options.clock ?? systemClock;
-    this.#tenants = options.tenants ?? new TenantClients(options.client);
+    this.#tenants =
+      options.tenants ?? new TenantClients(options.client, options.inventory.namespace);
     this.#ownership = new Ownership({ inventory: options.inventory, scopes: options.client });
     options.approvals.onApproval(() => this.refresh());
   }
@@ -245,7 +246,7 @@ export class Agent {
     if (checkout.fromCache) {
       logger.warn(
         { revision: checkout.revision, err: errorMessage(checkout.error) },
-        `Git unreachable, reconciling the last good checkout ${checkout.revision.slice(0, 7)}: ${errorMessage(checkout.error)}`,
+        `${sourceProblem(checkout)}; reconciling the last good checkout ${checkout.revision.slice(0, 7)}`,
       );
     }
 
@@ -255,7 +256,13 @@ export class Agent {
 
     // Ownership: what every app declares and holds, so no two apps fight over an object.
     await this.#ownership.begin(config.apps, checkout.revision, (app) =>
-      render({ root: checkout.dir, app, signal }),
+      render({
+        root: checkout.dir,
+        app,
+        signal,
+        ...this.#o.render,
+        cluster: () => clusterCapabilities(this.#o.client, { signal }),
+      }),
     );
     // Apps that left Git: prune them if they asked for it, else let go.
     await this.#removeGoneApps(new Set(config.apps.map((a) => a.name)));
@@ -364,7 +371,7 @@ export class Agent {
       r.outcome === 'planned' &&
         `dry-run: ${changes} change(s) planned at ${r.revision.slice(0, 7)}`,
       r.error,
-      checkout.fromCache && `Git unreachable: ${errorMessage(checkout.error)}`,
+      checkout.fromCache && sourceProblem(checkout),
     ].filter(Boolean);
     this.#setStatus(app, {
       revision: r.revision,
@@ -465,4 +472,10 @@ export class Agent {
       await inventory.remove(name);
     }
   }
+}
+
+/** Why the last good checkout is in force: Git unreachable, or a head refused (unsigned). */
+function sourceProblem(checkout: Checkout): string {
+  const message = errorMessage(checkout.error);
+  return checkout.error instanceof CommitSignatureError ? message : `Git unreachable: ${message}`;
 }
