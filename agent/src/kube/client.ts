@@ -89,6 +89,8 @@ export interface KubeClientOptions {
 /** Options of a single request. */
 interface RequestOptions {
   body?: unknown;
+  /** `Accept` header. Default `application/json`. */
+  accept?: string;
   contentType?: string;
   query?: Record<string, string | number | boolean | undefined>;
   signal?: AbortSignal;
@@ -208,7 +210,7 @@ export class KubeClient {
           agent: this.#agent,
           headers: {
             ...this.#headers,
-            accept: 'application/json',
+            accept: options.accept ?? 'application/json',
             ...(body === undefined
               ? {}
               : {

@@ -10,8 +10,8 @@ import {
   type Logger,
 } from '@driftless/common';
 import { refKey, refOf, refString, type AppSpec, type KubeObject } from '../model.ts';
-import { serverDetails, type KubeClient } from '../kube/index.ts';
-import { render } from '../render/index.ts';
+import { clusterCapabilities, serverDetails, type KubeClient } from '../kube/index.ts';
+import { render, type RenderOptions } from '../render/index.ts';
 import { guard, type OwnershipView } from '../guard/index.ts';
 import {
   digestOf,
@@ -26,6 +26,9 @@ import { unionRefs, type InventoryRecord, type InventoryStore } from '../invento
 import type { ApprovalSource, ObjectChange, SyncReport } from '../report/index.ts';
 import { currentHealth, waitUntilNothingGates } from './health-wait.ts';
 import { hookEventOf, namespaceToCreate, ranOnceAfter, renderDigest } from './sync-state.ts';
+
+/** The render settings an agent gives every sync. */
+export type RenderSettings = Pick<RenderOptions, 'limits' | 'charts'>;
 
 /** What one sync needs from the agent around it. */
 export interface SyncDeps {
@@ -43,6 +46,8 @@ export interface SyncDeps {
   concurrency?: number;
   /** How often health is polled while waiting. Default 1 s. */
   healthPollMs?: number;
+  /** Render limits and chart sources. Default the render defaults. */
+  render?: RenderSettings;
   /** When the Git fetch that produced the checkout ran, to show it in the sync's trace. */
   fetch?: { startedAt: number; finishedAt: number; fromCache: boolean };
   signal?: AbortSignal;
@@ -122,7 +127,14 @@ export async function syncApp(
     try {
       // Render: what Git declares at this revision.
       const rendered = await step('render', async (span) => {
-        const out = await render({ root: checkout.dir, app, signal: deps.signal });
+        const out = await render({
+          root: checkout.dir,
+          app,
+          signal: deps.signal,
+          ...deps.render,
+          // Helm renders for this cluster: its version and every API it serves.
+          cluster: () => clusterCapabilities(deps.client, { signal: deps.signal }),
+        });
         span.setAttribute('driftless.objects', out.length);
         return out;
       });
