@@ -15,7 +15,15 @@ export {
   type ClusterCapabilities,
   type WatchEvent,
 } from './kube/index.ts';
-export { GitSource, GitResponseTooLargeError, type GitSourceOptions } from './source/index.ts';
+export {
+  GitSource,
+  GitResponseTooLargeError,
+  CommitVerifier,
+  CommitSignatureError,
+  keysFromFile,
+  keysFromSecret,
+  type GitSourceOptions,
+} from './source/index.ts';
 export {
   parseClusterConfig,
   appSpec,

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Tracer } from '@opentelemetry/api';
 import { Backoff, errorMessage, systemClock, type Clock, type Logger } from '@driftless/common';
 import { type AppSpec, type ClusterConfig, type KubeObject } from '../model.ts';
-import { TenantClients, type KubeClient } from '../kube/index.ts';
+import { clusterCapabilities, TenantClients, type KubeClient } from '../kube/index.ts';
 import { Ownership } from '../guard/index.ts';
 import { render } from '../render/index.ts';
 import { parseClusterConfig } from '../config/index.ts';
@@ -256,7 +256,13 @@ export class Agent {
 
     // Ownership: what every app declares and holds, so no two apps fight over an object.
     await this.#ownership.begin(config.apps, checkout.revision, (app) =>
-      render({ root: checkout.dir, app, signal }),
+      render({
+        root: checkout.dir,
+        app,
+        signal,
+        ...this.#o.render,
+        cluster: () => clusterCapabilities(this.#o.client, { signal }),
+      }),
     );
     // Apps that left Git: prune them if they asked for it, else let go.
     await this.#removeGoneApps(new Set(config.apps.map((a) => a.name)));

@@ -142,7 +142,10 @@ export async function syncApp(
       const guarded = await step('guard', () =>
         guard(rendered, app, deps.client, { ownership: deps.ownership }),
       );
-      const namespace = namespaceToCreate(app, guarded);
+      // Created by one app only: the one that owns it (see guard/ownership.ts).
+      const created = namespaceToCreate(app, guarded);
+      const namespace =
+        created && !deps.ownership?.ownerOf(app.name, refOf(created)) ? created : undefined;
       const desired = namespace ? [namespace, ...guarded] : guarded;
       detail.desired = desired;
       if (guarded.length === 0 && !app.allowEmpty) {

@@ -168,7 +168,7 @@ class Scanner {
       if (this.#policy.allowRemote) return;
       throw this.#refuse(
         source,
-        `${what}: remote resource refused: remote resources are off for this app; vendor it into the repository or set kustomize.allowRemoteResources: true on app ${this.#policy.app}`,
+        `remote resource ${ref} refused (${field}): remote resources are off for this app; vendor it into the repository or set kustomize.allowRemoteResources: true on app ${this.#policy.app}`,
       );
     }
     if (path.isAbsolute(ref) || ref.startsWith('~')) {
@@ -179,7 +179,7 @@ class Scanner {
     }
     const lexical = path.resolve(dir, ref);
     if (!this.#checkout.contains(lexical)) {
-      throw this.#refuse(source, `${what}: path is outside the checkout`);
+      throw this.#refuse(source, `${what} is outside the checkout`);
     }
     const local = await this.#checkout.resolve(ref, `${field} ${ref} in ${source}`, dir);
     if (local === undefined) {
