@@ -121,6 +121,7 @@ export function localApp(
     },
     kustomize: { allowRemoteResources: values.allowRemoteBases },
     healthTimeoutMs: APP_DEFAULTS.healthTimeoutMs,
+    ignoreDifferences: [],
   };
   return { root, app };
 }

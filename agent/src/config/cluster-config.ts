@@ -21,7 +21,7 @@ import {
   type YAMLSeq,
 } from 'yaml';
 import { parseDuration, TerminalError } from '@driftless/common';
-import type { AppSpec, ClusterConfig, RenderKind, SyncMode } from '../model.ts';
+import type { AppSpec, ClusterConfig, IgnoreRule, RenderKind, SyncMode } from '../model.ts';
 
 /** The `apiVersion` a `driftless.yaml` must declare. */
 export const CLUSTER_API_VERSION = 'driftless.dev/v1alpha1';
@@ -190,6 +190,7 @@ const APP_FIELDS = [
   'helm',
   'kustomize',
   'healthTimeout',
+  'ignoreDifferences',
 ];
 
 function readApp(
@@ -240,6 +241,11 @@ function readApp(
   const helm = readHelm(r, f.get('helm'), `${path}.helm`, appPath);
   const kustomize = readKustomize(r, f.get('kustomize'), `${path}.kustomize`);
   const healthTimeoutMs = r.duration(f.get('healthTimeout'), `${path}.healthTimeout`);
+  const ignoreDifferences = readIgnoreDifferences(
+    r,
+    f.get('ignoreDifferences'),
+    `${path}.ignoreDifferences`,
+  );
 
   if (r.problems.length > before || name === undefined || appPath === undefined) return out;
   out.spec = withDefaults(
@@ -258,10 +264,68 @@ function readApp(
       helm,
       kustomize,
       healthTimeoutMs,
+      ignoreDifferences,
     },
     options,
   );
   return out;
+}
+
+const IGNORE_FIELDS = [
+  'group',
+  'kind',
+  'name',
+  'namespace',
+  'jsonPointers',
+  'managedFieldsManagers',
+];
+
+/**
+ * `ignoreDifferences`: a list of rules, each naming objects (kind required;
+ * group, name and namespace narrow it) and the fields to ignore in them, by
+ * JSON pointer and/or by the field managers that own them.
+ */
+function readIgnoreDifferences(
+  r: Reader,
+  node: Node | undefined,
+  path: string,
+): IgnoreRule[] | undefined {
+  return r.list(node, path, (n, p) => {
+    const map = r.map(
+      n,
+      p,
+      'must be a mapping with kind and jsonPointers or managedFieldsManagers',
+    );
+    if (!map) return undefined;
+    const f = r.fields(map, p, IGNORE_FIELDS);
+    const kind = r.string(r.required(f, map, p, 'kind'), `${p}.kind`);
+    const group = r.string(f.get('group'), `${p}.group`);
+    const name = r.string(f.get('name'), `${p}.name`);
+    const namespace = r.string(f.get('namespace'), `${p}.namespace`);
+    const jsonPointers = r.list(f.get('jsonPointers'), `${p}.jsonPointers`, (pn, pp) => {
+      const pointer = r.string(pn, pp);
+      if (pointer !== undefined && !pointer.startsWith('/'))
+        return void r.report(pn, pp, `must be a JSON pointer starting with "/", got "${pointer}"`);
+      if (pointer === '/') return void r.report(pn, pp, 'cannot ignore the whole object');
+      return pointer;
+    });
+    const managers = r.list(
+      f.get('managedFieldsManagers'),
+      `${p}.managedFieldsManagers`,
+      (mn, mp) => r.string(mn, mp),
+    );
+    if (!jsonPointers?.length && !managers?.length)
+      r.report(map, p, 'must set jsonPointers or managedFieldsManagers');
+    if (kind === undefined) return undefined;
+    return {
+      kind,
+      ...(group === undefined ? {} : { group }),
+      ...(name === undefined ? {} : { name }),
+      ...(namespace === undefined ? {} : { namespace }),
+      ...(jsonPointers?.length ? { jsonPointers } : {}),
+      ...(managers?.length ? { managedFieldsManagers: managers } : {}),
+    };
+  });
 }
 
 interface HelmInput {
@@ -335,6 +399,7 @@ export function appSpec(fields: Pick<AppSpec, 'name' | 'path'> & Partial<AppSpec
     dependsOn: undefined,
     render: undefined,
     healthTimeoutMs: undefined,
+    ignoreDifferences: undefined,
   };
   return {
     ...withDefaults({ ...unset, ...fields, helm: fields.helm, kustomize: fields.kustomize }, {}),
@@ -371,6 +436,7 @@ function withDefaults(a: AppInput, options: ParseClusterConfigOptions): AppSpec 
     },
     healthTimeoutMs:
       a.healthTimeoutMs ?? options.defaultHealthTimeoutMs ?? APP_DEFAULTS.healthTimeoutMs,
+    ignoreDifferences: a.ignoreDifferences ?? [],
   };
 }
 

@@ -5,3 +5,4 @@
 export { healthOf } from './kinds.ts';
 export { aggregateHealth, type ObjectHealth } from './aggregate.ts';
 export { SEVERITY, type Health, type HealthStatus } from './types.ts';
+export { isFinishedRunOnce, isRunOnce } from './run-once.ts';
