@@ -51,6 +51,7 @@ describe('parseClusterConfig', () => {
         helm: { releaseName: 'podinfo', valuesFiles: [], values: {} },
         kustomize: { allowRemoteResources: false },
         healthTimeoutMs: 300_000,
+        ignoreDifferences: [],
       },
       {
         name: 'infrastructure',
@@ -67,6 +68,7 @@ describe('parseClusterConfig', () => {
         helm: { releaseName: 'infrastructure', valuesFiles: [], values: {} },
         kustomize: { allowRemoteResources: false },
         healthTimeoutMs: APP_DEFAULTS.healthTimeoutMs,
+        ignoreDifferences: [],
       },
     ]);
   });
@@ -92,6 +94,13 @@ describe('parseClusterConfig', () => {
       kustomize:
         allowRemoteResources: true
       healthTimeout: 90s
+      ignoreDifferences:
+        - group: apps
+          kind: Deployment
+          name: web
+          jsonPointers: [/spec/replicas]
+        - kind: "*"
+          managedFieldsManagers: [vpa-recommender]
 `),
       FILE,
     ).apps;
@@ -114,7 +123,34 @@ describe('parseClusterConfig', () => {
       },
       kustomize: { allowRemoteResources: true },
       healthTimeoutMs: 90_000,
+      ignoreDifferences: [
+        { group: 'apps', kind: 'Deployment', name: 'web', jsonPointers: ['/spec/replicas'] },
+        { kind: '*', managedFieldsManagers: ['vpa-recommender'] },
+      ],
     });
+  });
+
+  it('refuses ignoreDifferences rules that name no fields or use a bad pointer', () => {
+    assert.throws(
+      () =>
+        parseClusterConfig(
+          cluster(`    - name: web
+      path: apps/web
+      ignoreDifferences:
+        - kind: Deployment
+        - kind: ConfigMap
+          jsonPointers: [data/mode]
+`),
+          FILE,
+        ),
+      (err: Error) =>
+        /spec\.apps\[0\]\.ignoreDifferences\[0\]: must set jsonPointers or managedFieldsManagers/.test(
+          err.message,
+        ) &&
+        /spec\.apps\[0\]\.ignoreDifferences\[1\]\.jsonPointers\[0\]: must be a JSON pointer starting with "\/", got "data\/mode"/.test(
+          err.message,
+        ),
+    );
   });
 
   it('accepts an empty app list and treats null fields as unset', () => {

@@ -210,6 +210,8 @@ const toDrift = (r: R): DriftRecord => ({
   message: String(r['message']),
   lastSyncTraceId: String(r['last_sync_trace_id']),
   updatedMs: num(r['updated_ms']),
+  closedBy: String(r['closed_by'] ?? ''),
+  fight: parse<DriftRecord['fight']>(r['fight_json'], null),
 });
 
 const toSync = (r: R): SyncRecord => ({
@@ -732,13 +734,14 @@ async function applyReport(q: Queryable, cluster: string, report: Report, nowMs:
       const d = report.drift;
       await q.run(
         `INSERT INTO drifts (cluster, drift_id, app, object_json, object_ref, drift_type, fields_json, changed_by,
-           detected_ms, healed, healed_ms, message, last_sync_trace_id, updated_ms)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+           detected_ms, healed, healed_ms, message, last_sync_trace_id, updated_ms, closed_by, fight_json)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (cluster, drift_id) DO UPDATE SET app = excluded.app, object_json = excluded.object_json,
            object_ref = excluded.object_ref, drift_type = excluded.drift_type, fields_json = excluded.fields_json,
            changed_by = excluded.changed_by, detected_ms = excluded.detected_ms, healed = excluded.healed,
            healed_ms = excluded.healed_ms, message = excluded.message,
-           last_sync_trace_id = excluded.last_sync_trace_id, updated_ms = excluded.updated_ms`,
+           last_sync_trace_id = excluded.last_sync_trace_id, updated_ms = excluded.updated_ms,
+           closed_by = excluded.closed_by, fight_json = excluded.fight_json`,
         [
           cluster,
           d.driftId,
@@ -754,6 +757,8 @@ async function applyReport(q: Queryable, cluster: string, report: Report, nowMs:
           d.message,
           d.lastSyncTraceId,
           nowMs,
+          d.closedBy ?? '',
+          json(d.fight ?? null),
         ],
       );
       return;
