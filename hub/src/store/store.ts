@@ -210,7 +210,7 @@ const toDrift = (r: R): DriftRecord => ({
   message: String(r['message']),
   lastSyncTraceId: String(r['last_sync_trace_id']),
   updatedMs: num(r['updated_ms']),
-  closedBy: String(r['closed_by'] ?? ''),
+  closedBy: String(r['closed_by']),
   fight: parse<DriftRecord['fight']>(r['fight_json'], null),
 });
 
