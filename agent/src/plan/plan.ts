@@ -1,5 +1,14 @@
 import { TerminalError } from '@driftless/common';
-import { Marks, refKey, refOf, refString, type KubeObject, type ObjectRef } from '../model.ts';
+import {
+  Marks,
+  refKey,
+  refOf,
+  refString,
+  type IgnoreRule,
+  type KubeObject,
+  type ObjectRef,
+} from '../model.ts';
+import { respectIgnored } from '../fields/index.ts';
 import { KubeApiError, objectError, type KubeClient } from '../kube/index.ts';
 import { diffValues, digestOf, type FieldDiff } from './diff.ts';
 import { mapLimit } from './limit.ts';
@@ -100,6 +109,8 @@ export interface PlanOptions {
   /** Parallel requests. Default 8. */
   concurrency?: number;
   signal?: AbortSignal;
+  /** Fields left out of the diff and of what is applied to existing objects (see fields/). Default []. */
+  ignore?: IgnoreRule[];
 }
 
 /** Whether the object carries our ownership marks for `app`. */
@@ -154,8 +165,20 @@ export async function planApp(options: PlanOptions): Promise<Plan> {
     const dry = tried.value;
     if (live === undefined)
       return { ...base, action: 'create', diff: diffValues(undefined, comparable(dry)) };
-    const diff = diffValues(comparable(live), comparable(dry));
-    return { ...base, live, action: diff.length === 0 ? 'unchanged' : 'update', diff };
+    const kept = respectIgnored({
+      desired: obj,
+      live,
+      diff: diffValues(comparable(live), comparable(dry)),
+      rules: options.ignore ?? [],
+    });
+    const diff = kept.diff;
+    return {
+      ...base,
+      desired: kept.desired,
+      live,
+      action: diff.length === 0 ? 'unchanged' : 'update',
+      diff,
+    };
   });
 
   const desiredKeys = new Set(desired.map((o) => refKey(refOf(o))));

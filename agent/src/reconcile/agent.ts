@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Tracer } from '@opentelemetry/api';
 import { Backoff, errorMessage, systemClock, type Clock, type Logger } from '@driftless/common';
-import { type AppSpec, type ClusterConfig, type KubeObject } from '../model.ts';
+import { type AppSpec, type ClusterConfig, type IgnoreRule, type KubeObject } from '../model.ts';
 import type { KubeClient } from '../kube/index.ts';
 import { parseClusterConfig } from '../config/index.ts';
 import { resolveInCheckout } from '../source/index.ts';
@@ -48,6 +48,10 @@ export interface DriftTracker {
   pause(app: string): Promise<void> | void;
   resume(app: string): void;
   driftCount(app: string): number;
+  /** Takes an app's settings (mode, selfHeal, ignore rules) at once, before its next sync. */
+  configure?(app: AppSpec): void;
+  /** Fields another controller fights over: the plan leaves them out too. */
+  ignoreRules?(app: string): IgnoreRule[];
 }
 
 /** Options of {@link Agent}. */
@@ -242,6 +246,7 @@ export class Agent {
     const configError = await this.#loadConfig(checkout);
     if (!this.#config) throw new Error(`no usable driftless.yaml: ${configError}`);
     const config = this.#config.config;
+    for (const app of config.apps) this.#o.drift?.configure?.(app);
 
     // Apps that left Git: prune them if they asked for it, else let go.
     await this.#removeGoneApps(new Set(config.apps.map((a) => a.name)));
@@ -327,6 +332,7 @@ export class Agent {
           healthPollMs: this.#o.healthPollMs,
           fetch,
           signal: this.#abort.signal,
+          ignoreRules: (name) => drift?.ignoreRules?.(name) ?? [],
           onApplied: (a, desired, revision, traceId, applied) =>
             drift?.track(a, desired, { revision, traceId }, applied),
         },
