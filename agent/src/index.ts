@@ -5,7 +5,14 @@
  * reports everything through a {@link Reporter}.
  */
 export * from './model.ts';
-export { KubeClient, KubeApiError, type ApiResource, type WatchEvent } from './kube/index.ts';
+export {
+  KubeClient,
+  KubeApiError,
+  TenantClients,
+  serviceAccountUser,
+  type ApiResource,
+  type WatchEvent,
+} from './kube/index.ts';
 export { GitSource, type GitSourceOptions } from './source/index.ts';
 export {
   parseClusterConfig,
@@ -15,7 +22,7 @@ export {
   ConfigError,
 } from './config/index.ts';
 export { render, RenderError } from './render/index.ts';
-export { guard, GuardError } from './guard/index.ts';
+export { guard, GuardError, Ownership, type OwnershipView } from './guard/index.ts';
 export {
   planApp,
   diffValues,

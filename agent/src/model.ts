@@ -36,6 +36,12 @@ export interface RenderedObject {
   source: string;
 }
 
+/** The object's `metadata.uid` ('' when unset, e.g. not yet created). */
+export function uidOf(obj: KubeObject): string {
+  const uid = obj.metadata['uid'];
+  return typeof uid === 'string' ? uid : '';
+}
+
 /** The reference of an object. */
 export function refOf(obj: KubeObject): ObjectRef {
   return {
@@ -79,9 +85,33 @@ export const Marks = {
   traceId: 'driftless.dev/trace-id',
   /** Annotation (input): apply order within a phase; lower first, default 0. */
   syncWave: 'driftless.dev/sync-wave',
+  /**
+   * Annotation (input): per-object sync options, comma-separated `Name=value`
+   * (see `plan/sync-options.ts`): `Replace=true`, `Prune=false`, `CreateOnly=true`.
+   */
+  syncOptions: 'driftless.dev/sync-options',
+  /** Annotation (input, Helm's): `keep` protects the object from prune and deletion. */
+  helmResourcePolicy: 'helm.sh/resource-policy',
+  /** Annotation (input, Helm's): marks a hook object and its events (`pre-install,pre-upgrade`). */
+  helmHook: 'helm.sh/hook',
+  /** Annotation (input, Helm's): hook order within its phase; lower first, default 0. */
+  helmHookWeight: 'helm.sh/hook-weight',
+  /** Annotation (input, Helm's): when a hook object is deleted. */
+  helmHookDeletePolicy: 'helm.sh/hook-delete-policy',
   /** Field manager of every apply. */
   fieldManager: 'driftless',
 } as const;
+
+/** A health rule for a kind, in CEL, as declared by an app (see `health/expressions.ts`). */
+export interface HealthRule {
+  /** API group of the kind ('' for the core group). */
+  group: string;
+  kind: string;
+  /** CEL over `object` (the live object): true means Healthy. */
+  healthy: string;
+  /** CEL over `object`: true means Degraded (checked before `healthy`). Optional. */
+  degraded?: string;
+}
 
 /** How an app's changes reach the cluster. */
 export type SyncMode = 'auto' | 'manual' | 'dry-run';
@@ -119,6 +149,19 @@ export interface AppSpec {
   namespace: string;
   /** Namespaces objects may be in; default: just `namespace` (any when `namespace` is '' and this is empty). */
   allowedNamespaces: string[];
+  /**
+   * Cluster-scoped kinds the app may create, as `Kind` (core group),
+   * `group/Kind` or `group/*`, or `*` for any. Default: `*` for an app with no
+   * namespace limits, none for an app limited to namespaces (which may still
+   * create the Namespace objects of its allowed namespaces).
+   */
+  allowedClusterKinds: string[];
+  /**
+   * ServiceAccount (in `namespace`) that the agent impersonates for every
+   * request it makes for this app, so the API server's RBAC bounds the app.
+   * Default '' (the agent's own identity).
+   */
+  serviceAccountName: string;
   /** Default `auto`. */
   sync: SyncMode;
   /** Heal drift (true) or only report it. Default false. */
@@ -139,6 +182,16 @@ export interface AppSpec {
   kustomize: { allowRemoteResources: boolean };
   /** How long a sync waits for the app to become Healthy. Default 5 minutes. */
   healthTimeoutMs: number;
+  /** Create the app's `namespace` when the render has no Namespace object for it. Default false. */
+  createNamespace: boolean;
+  /**
+   * Delete and re-create objects whose change touches an immutable field
+   * (never CRDs, Namespaces or PersistentVolumeClaims). Default false; per
+   * object with the sync option `Replace=true`.
+   */
+  replace: boolean;
+  /** Health rules for the app's own kinds, in CEL. Default []. */
+  health: HealthRule[];
   /** Fields drift and the plan ignore (see {@link IgnoreRule}). Default []. */
   ignoreDifferences: IgnoreRule[];
 }

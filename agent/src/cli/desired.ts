@@ -105,6 +105,9 @@ export function localApp(
     path: insideRoot(root, abs, 'PATH'),
     namespace: values.namespace,
     allowedNamespaces: values.allowedNamespaces,
+    // As in driftless.yaml: limited to namespaces means no cluster-scoped kinds.
+    allowedClusterKinds: values.allowedNamespaces.length > 0 ? [] : ['*'],
+    serviceAccountName: '',
     sync: APP_DEFAULTS.sync,
     selfHeal: APP_DEFAULTS.selfHeal,
     prune: APP_DEFAULTS.prune,
@@ -112,6 +115,9 @@ export function localApp(
     allowPlaintextSecrets: values.allowSecrets,
     dependsOn: [],
     render: oneOf('render', values.render, RENDER_KINDS),
+    createNamespace: APP_DEFAULTS.createNamespace,
+    replace: APP_DEFAULTS.replace,
+    health: [],
     helm: {
       releaseName: values.releaseName,
       // The renderer looks values files up from the chart, then the root;

@@ -41,6 +41,8 @@ describe('parseClusterConfig', () => {
         path: 'apps/podinfo/overlays/prod',
         namespace: 'podinfo',
         allowedNamespaces: ['podinfo'],
+        allowedClusterKinds: [],
+        serviceAccountName: '',
         sync: 'manual',
         selfHeal: true,
         prune: true,
@@ -51,6 +53,9 @@ describe('parseClusterConfig', () => {
         helm: { releaseName: 'podinfo', valuesFiles: [], values: {} },
         kustomize: { allowRemoteResources: false },
         healthTimeoutMs: 300_000,
+        createNamespace: false,
+        replace: false,
+        health: [],
         ignoreDifferences: [],
       },
       {
@@ -58,6 +63,8 @@ describe('parseClusterConfig', () => {
         path: 'infrastructure',
         namespace: '',
         allowedNamespaces: [],
+        allowedClusterKinds: ['*'],
+        serviceAccountName: '',
         sync: 'auto',
         selfHeal: false,
         prune: false,
@@ -68,6 +75,9 @@ describe('parseClusterConfig', () => {
         helm: { releaseName: 'infrastructure', valuesFiles: [], values: {} },
         kustomize: { allowRemoteResources: false },
         healthTimeoutMs: APP_DEFAULTS.healthTimeoutMs,
+        createNamespace: false,
+        replace: false,
+        health: [],
         ignoreDifferences: [],
       },
     ]);
@@ -79,6 +89,8 @@ describe('parseClusterConfig', () => {
       path: apps/web/chart
       namespace: web
       allowedNamespaces: [web, web-jobs]
+      allowedClusterKinds: [Namespace, rbac.authorization.k8s.io/ClusterRole, example.com/*]
+      serviceAccountName: web-deployer
       sync: dry-run
       selfHeal: false
       prune: true
@@ -94,6 +106,13 @@ describe('parseClusterConfig', () => {
       kustomize:
         allowRemoteResources: true
       healthTimeout: 90s
+      createNamespace: true
+      replace: true
+      health:
+        - group: example.com
+          kind: Widget
+          healthy: "object.status.phase == 'Ready'"
+          degraded: "object.status.phase == 'Failed'"
       ignoreDifferences:
         - group: apps
           kind: Deployment
@@ -109,6 +128,8 @@ describe('parseClusterConfig', () => {
       path: 'apps/web/chart',
       namespace: 'web',
       allowedNamespaces: ['web', 'web-jobs'],
+      allowedClusterKinds: ['Namespace', 'rbac.authorization.k8s.io/ClusterRole', 'example.com/*'],
+      serviceAccountName: 'web-deployer',
       sync: 'dry-run',
       selfHeal: false,
       prune: true,
@@ -123,6 +144,16 @@ describe('parseClusterConfig', () => {
       },
       kustomize: { allowRemoteResources: true },
       healthTimeoutMs: 90_000,
+      createNamespace: true,
+      replace: true,
+      health: [
+        {
+          group: 'example.com',
+          kind: 'Widget',
+          healthy: "object.status.phase == 'Ready'",
+          degraded: "object.status.phase == 'Failed'",
+        },
+      ],
       ignoreDifferences: [
         { group: 'apps', kind: 'Deployment', name: 'web', jsonPointers: ['/spec/replicas'] },
         { kind: '*', managedFieldsManagers: ['vpa-recommender'] },
@@ -150,6 +181,22 @@ describe('parseClusterConfig', () => {
         /spec\.apps\[0\]\.ignoreDifferences\[1\]\.jsonPointers\[0\]: must be a JSON pointer starting with "\/", got "data\/mode"/.test(
           err.message,
         ),
+    );
+  });
+
+  it('refuses a health rule whose CEL does not parse, naming its line and field', () => {
+    assert.throws(
+      () =>
+        parseClusterConfig(
+          cluster(`    - name: web
+      path: apps/web
+      health:
+        - kind: Widget
+          healthy: "object.status =="
+`),
+          FILE,
+        ),
+      /:\d+:\d+: spec\.apps\[0\]\.health\[0\]\.healthy: not a valid CEL expression/,
     );
   });
 

@@ -21,7 +21,15 @@ import {
   type YAMLSeq,
 } from 'yaml';
 import { parseDuration, TerminalError } from '@driftless/common';
-import type { AppSpec, ClusterConfig, IgnoreRule, RenderKind, SyncMode } from '../model.ts';
+import type {
+  AppSpec,
+  ClusterConfig,
+  HealthRule,
+  IgnoreRule,
+  RenderKind,
+  SyncMode,
+} from '../model.ts';
+import { celProblem } from '../health/index.ts';
 
 /** The `apiVersion` a `driftless.yaml` must declare. */
 export const CLUSTER_API_VERSION = 'driftless.dev/v1alpha1';
@@ -45,11 +53,15 @@ export const APP_DEFAULTS = {
   prune: false,
   allowEmpty: false,
   allowPlaintextSecrets: false,
+  serviceAccountName: '',
   dependsOn: [],
   render: 'auto',
   helmValuesFiles: [],
   kustomizeAllowRemoteResources: false,
   healthTimeoutMs: 5 * 60_000,
+  createNamespace: false,
+  replace: false,
+  health: [],
 } as const satisfies {
   namespace: string;
   sync: SyncMode;
@@ -57,11 +69,15 @@ export const APP_DEFAULTS = {
   prune: boolean;
   allowEmpty: boolean;
   allowPlaintextSecrets: boolean;
+  serviceAccountName: string;
   dependsOn: readonly string[];
   render: RenderKind;
   helmValuesFiles: readonly string[];
   kustomizeAllowRemoteResources: boolean;
   healthTimeoutMs: number;
+  createNamespace: boolean;
+  replace: boolean;
+  health: readonly HealthRule[];
 };
 
 /** One thing wrong in a config file, located for the person who has to fix it. */
@@ -180,6 +196,8 @@ const APP_FIELDS = [
   'path',
   'namespace',
   'allowedNamespaces',
+  'allowedClusterKinds',
+  'serviceAccountName',
   'sync',
   'selfHeal',
   'prune',
@@ -190,6 +208,9 @@ const APP_FIELDS = [
   'helm',
   'kustomize',
   'healthTimeout',
+  'createNamespace',
+  'replace',
+  'health',
   'ignoreDifferences',
 ];
 
@@ -222,6 +243,7 @@ function readApp(
     `${path}.allowedNamespaces`,
     (n, p) => r.dnsLabel(n, p),
   );
+  const { allowedClusterKinds, serviceAccountName } = readTenancy(r, f, path, namespace);
   const sync = r.oneOf(f.get('sync'), `${path}.sync`, SYNC_MODES);
   const selfHeal = r.bool(f.get('selfHeal'), `${path}.selfHeal`);
   const prune = r.bool(f.get('prune'), `${path}.prune`);
@@ -241,6 +263,9 @@ function readApp(
   const helm = readHelm(r, f.get('helm'), `${path}.helm`, appPath);
   const kustomize = readKustomize(r, f.get('kustomize'), `${path}.kustomize`);
   const healthTimeoutMs = r.duration(f.get('healthTimeout'), `${path}.healthTimeout`);
+  const createNamespace = r.bool(f.get('createNamespace'), `${path}.createNamespace`);
+  const replace = r.bool(f.get('replace'), `${path}.replace`);
+  const health = r.list(f.get('health'), `${path}.health`, (n, p) => readHealthRule(r, n, p));
   const ignoreDifferences = readIgnoreDifferences(
     r,
     f.get('ignoreDifferences'),
@@ -254,6 +279,8 @@ function readApp(
       path: appPath,
       namespace,
       allowedNamespaces,
+      allowedClusterKinds,
+      serviceAccountName,
       sync,
       selfHeal,
       prune,
@@ -264,6 +291,9 @@ function readApp(
       helm,
       kustomize,
       healthTimeoutMs,
+      createNamespace,
+      replace,
+      health,
       ignoreDifferences,
     },
     options,
@@ -326,6 +356,67 @@ function readIgnoreDifferences(
       ...(managers?.length ? { managedFieldsManagers: managers } : {}),
     };
   });
+}
+
+/** One `health` entry: a kind (and group) with CEL expressions over `object`. */
+function readHealthRule(r: Reader, node: Node | undefined, path: string): HealthRule | undefined {
+  const map = r.map(
+    node,
+    path,
+    'must be a mapping with kind, healthy and optionally group, degraded',
+  );
+  if (!map) return undefined;
+  const f = r.fields(map, path, ['group', 'kind', 'healthy', 'degraded']);
+  const kind = r.string(r.required(f, map, path, 'kind'), `${path}.kind`);
+  const group = r.string(f.get('group'), `${path}.group`) ?? '';
+  const expression = (field: 'healthy' | 'degraded', required: boolean) => {
+    const n = required ? r.required(f, map, path, field) : f.get(field);
+    const text = r.string(n, `${path}.${field}`);
+    if (text === undefined) return undefined;
+    const problem = celProblem(text);
+    if (problem) r.report(n, `${path}.${field}`, `not a valid CEL expression: ${problem}`);
+    return problem ? undefined : text;
+  };
+  const healthy = expression('healthy', true);
+  const degraded = expression('degraded', false);
+  if (kind === undefined || healthy === undefined) return undefined;
+  return { group, kind, healthy, ...(degraded === undefined ? {} : { degraded }) };
+}
+
+/** `Kind`, `group/Kind`, `group/*` or `*`: a cluster-scoped kind an app may create. */
+const CLUSTER_KIND_PATTERN = /^(\*|([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?([A-Z][A-Za-z0-9]*|\*))$/;
+
+/**
+ * The tenancy fields of an app: the cluster-scoped kinds it may create and the
+ * ServiceAccount the agent impersonates for it, which lives in the app's
+ * namespace (as with Flux's `serviceAccountName`), so one is required.
+ */
+function readTenancy(
+  r: Reader,
+  f: Fields,
+  path: string,
+  namespace: string | undefined,
+): { allowedClusterKinds: string[] | undefined; serviceAccountName: string | undefined } {
+  const allowedClusterKinds = r.list(
+    f.get('allowedClusterKinds'),
+    `${path}.allowedClusterKinds`,
+    (n, p) => {
+      const s = r.string(n, p);
+      if (s === undefined || CLUSTER_KIND_PATTERN.test(s)) return s;
+      r.report(n, p, `${JSON.stringify(s)} is not a kind: use Kind, group/Kind, group/* or *`);
+      return undefined;
+    },
+  );
+  const saNode = f.get('serviceAccountName');
+  const serviceAccountName = r.dnsSubdomain(saNode, `${path}.serviceAccountName`);
+  if (serviceAccountName !== undefined && !namespace) {
+    r.report(
+      saNode,
+      `${path}.serviceAccountName`,
+      "needs the app's namespace: the ServiceAccount is looked up there",
+    );
+  }
+  return { allowedClusterKinds, serviceAccountName };
 }
 
 interface HelmInput {
@@ -391,6 +482,8 @@ export function appSpec(fields: Pick<AppSpec, 'name' | 'path'> & Partial<AppSpec
   const unset = {
     namespace: undefined,
     allowedNamespaces: undefined,
+    allowedClusterKinds: undefined,
+    serviceAccountName: undefined,
     sync: undefined,
     selfHeal: undefined,
     prune: undefined,
@@ -399,6 +492,9 @@ export function appSpec(fields: Pick<AppSpec, 'name' | 'path'> & Partial<AppSpec
     dependsOn: undefined,
     render: undefined,
     healthTimeoutMs: undefined,
+    createNamespace: undefined,
+    replace: undefined,
+    health: undefined,
     ignoreDifferences: undefined,
   };
   return {
@@ -410,13 +506,17 @@ export function appSpec(fields: Pick<AppSpec, 'name' | 'path'> & Partial<AppSpec
 /** Applies the defaults of {@link APP_DEFAULTS}; the only place that does. */
 function withDefaults(a: AppInput, options: ParseClusterConfigOptions): AppSpec {
   const namespace = a.namespace ?? APP_DEFAULTS.namespace;
+  // Unset means "just the app's namespace"; with no namespace either, the
+  // empty list means any namespace (see AppSpec).
+  const allowedNamespaces = a.allowedNamespaces ?? (namespace ? [namespace] : []);
   return {
     name: a.name,
     path: a.path,
     namespace,
-    // Unset means "just the app's namespace"; with no namespace either, the
-    // empty list means any namespace (see AppSpec).
-    allowedNamespaces: a.allowedNamespaces ?? (namespace ? [namespace] : []),
+    allowedNamespaces,
+    // An app limited to namespaces stays in them unless it lists cluster kinds.
+    allowedClusterKinds: a.allowedClusterKinds ?? (allowedNamespaces.length === 0 ? ['*'] : []),
+    serviceAccountName: a.serviceAccountName ?? APP_DEFAULTS.serviceAccountName,
     sync: a.sync ?? APP_DEFAULTS.sync,
     selfHeal: a.selfHeal ?? APP_DEFAULTS.selfHeal,
     prune: a.prune ?? APP_DEFAULTS.prune,
@@ -436,6 +536,9 @@ function withDefaults(a: AppInput, options: ParseClusterConfigOptions): AppSpec 
     },
     healthTimeoutMs:
       a.healthTimeoutMs ?? options.defaultHealthTimeoutMs ?? APP_DEFAULTS.healthTimeoutMs,
+    createNamespace: a.createNamespace ?? APP_DEFAULTS.createNamespace,
+    replace: a.replace ?? APP_DEFAULTS.replace,
+    health: a.health ?? [...APP_DEFAULTS.health],
     ignoreDifferences: a.ignoreDifferences ?? [],
   };
 }
@@ -632,6 +735,15 @@ class Reader {
     if (s === undefined) return undefined;
     if ((values as readonly string[]).includes(s)) return s as T;
     this.report(node, path, `must be one of ${values.join(', ')}, got ${JSON.stringify(s)}`);
+    return undefined;
+  }
+
+  /** A DNS-1123 subdomain, the rule for most object names (ServiceAccounts among them). */
+  dnsSubdomain(node: Node | undefined, path: string): string | undefined {
+    const s = this.string(node, path);
+    if (s === undefined) return undefined;
+    if (s.length <= 253 && s.split('.').every((part) => DNS_LABEL.test(part))) return s;
+    this.report(node, path, `${JSON.stringify(s)} is not a valid object name`);
     return undefined;
   }
 

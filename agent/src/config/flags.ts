@@ -126,6 +126,16 @@ export const agentFlags = {
     default: 8,
     help: 'How many objects of one sync wave the agent applies to the API server at once.',
   },
+  commitSigningKeysFile: {
+    type: 'string',
+    default: '',
+    help: 'A file (or a folder of files, such as a mounted Secret) of public keys allowed to sign commits: armored OpenPGP keys and SSH public-key or allowed-signers lines; when set, the agent applies only commits signed by one of them.',
+  },
+  commitSigningKeysSecret: {
+    type: 'string',
+    default: '',
+    help: 'A Secret in the state namespace whose values are public keys allowed to sign commits (as for --commit-signing-keys-file), read again for every new commit; when set, the agent applies only commits signed by one of them.',
+  },
 } satisfies FlagSpec;
 
 /** Parsed values of {@link agentFlags}. */
@@ -177,6 +187,8 @@ export interface AgentOptions {
   healthTimeoutMs: number;
   /** Parallel applies per wave. */
   applyConcurrency: number;
+  /** Where the allowed commit signing keys come from; undefined: commits are not verified. */
+  commitSigningKeys: { file: string } | { secret: string } | undefined;
 }
 
 /**
@@ -320,6 +332,17 @@ export function resolveAgentOptions(
       `${flag('transport')} nats needs ${flag('natsUrl')} and ${flag('hubAddress')} (enrollment goes to the hub)`,
     );
 
+  const keysFile = v.commitSigningKeysFile.trim();
+  const keysSecret = v.commitSigningKeysSecret.trim();
+  if (keysFile && keysSecret)
+    problems.push(
+      `${flag('commitSigningKeysFile')} and ${flag('commitSigningKeysSecret')} are exclusive: give the keys one way`,
+    );
+  if (keysSecret && !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(keysSecret))
+    problems.push(
+      `${flag('commitSigningKeysSecret')} ${JSON.stringify(keysSecret)} is not a Secret name`,
+    );
+
   if (problems.length > 0) throw new AgentOptionsError(problems);
   return {
     repoUrl: v.repoUrl.replace(/\/+$/, ''),
@@ -342,6 +365,11 @@ export function resolveAgentOptions(
     logLevel: v.logLevel,
     healthTimeoutMs: v.healthTimeout,
     applyConcurrency: v.applyConcurrency,
+    commitSigningKeys: keysFile
+      ? { file: resolve(keysFile) }
+      : keysSecret
+        ? { secret: keysSecret }
+        : undefined,
   };
 }
 

@@ -1,2 +1,3 @@
 /** The agent's Kubernetes access: a REST client with discovery, apply, list and watch. */
 export * from './client.ts';
+export * from './impersonate.ts';

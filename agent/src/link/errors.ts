@@ -1,28 +1,12 @@
+import { status } from '@grpc/grpc-js';
 import { TerminalError, TransientError } from '@driftless/common';
 
-/** gRPC status codes the link reads (numeric, as @grpc/grpc-js reports them). */
-export const GrpcCode = {
-  OK: 0,
-  CANCELLED: 1,
-  UNKNOWN: 2,
-  INVALID_ARGUMENT: 3,
-  DEADLINE_EXCEEDED: 4,
-  NOT_FOUND: 5,
-  ALREADY_EXISTS: 6,
-  PERMISSION_DENIED: 7,
-  RESOURCE_EXHAUSTED: 8,
-  FAILED_PRECONDITION: 9,
-  ABORTED: 10,
-  INTERNAL: 13,
-  UNAVAILABLE: 14,
-  UNAUTHENTICATED: 16,
-} as const;
-
-const NAMES = Object.fromEntries(Object.entries(GrpcCode).map(([k, v]) => [v, k]));
+/** gRPC status codes (numeric, as @grpc/grpc-js reports them); NATS ends use them too. */
+export const GrpcCode = status;
 
 /** The name of a gRPC status code, e.g. `UNAUTHENTICATED`. */
 export function grpcCodeName(code: number | undefined): string {
-  return code === undefined ? 'UNKNOWN' : (NAMES[code] ?? `code ${code}`);
+  return code === undefined ? 'UNKNOWN' : (status[code] ?? `code ${code}`);
 }
 
 /** The gRPC status code of an error thrown by @grpc/grpc-js, if it carries one. */

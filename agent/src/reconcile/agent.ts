@@ -3,7 +3,9 @@ import path from 'node:path';
 import type { Tracer } from '@opentelemetry/api';
 import { Backoff, errorMessage, systemClock, type Clock, type Logger } from '@driftless/common';
 import { type AppSpec, type ClusterConfig, type IgnoreRule, type KubeObject } from '../model.ts';
-import type { KubeClient } from '../kube/index.ts';
+import { TenantClients, type KubeClient } from '../kube/index.ts';
+import { Ownership } from '../guard/index.ts';
+import { render } from '../render/index.ts';
 import { parseClusterConfig } from '../config/index.ts';
 import { resolveInCheckout } from '../source/index.ts';
 import { planApp } from '../plan/index.ts';
@@ -79,6 +81,8 @@ export interface AgentOptions {
   defaultHealthTimeoutMs?: number;
   /** Upper bound of one Git sync (a hung server must not stall reconciling). Default 5 minutes. */
   fetchTimeoutMs?: number;
+  /** The identities apps act with (serviceAccountName). Default: made from `client`. */
+  tenants?: TenantClients;
 }
 
 /** What the agent knows about one app between syncs. */
@@ -112,10 +116,14 @@ export class Agent {
   readonly #abort = new AbortController();
   #ticks = 0;
   readonly #tickListeners = new Set<() => void>();
+  readonly #tenants: TenantClients;
+  readonly #ownership: Ownership;
 
   constructor(options: AgentOptions) {
     this.#o = options;
     this.#clock = options.clock ?? systemClock;
+    this.#tenants = options.tenants ?? new TenantClients(options.client);
+    this.#ownership = new Ownership({ inventory: options.inventory, scopes: options.client });
     options.approvals.onApproval(() => this.refresh());
   }
 
@@ -248,6 +256,10 @@ export class Agent {
     const config = this.#config.config;
     for (const app of config.apps) this.#o.drift?.configure?.(app);
 
+    // Ownership: what every app declares and holds, so no two apps fight over an object.
+    await this.#ownership.begin(config.apps, checkout.revision, (app) =>
+      render({ root: checkout.dir, app, signal }),
+    );
     // Apps that left Git: prune them if they asked for it, else let go.
     await this.#removeGoneApps(new Set(config.apps.map((a) => a.name)));
 
@@ -321,7 +333,8 @@ export class Agent {
     try {
       detail = await syncApp(
         {
-          client: this.#o.client,
+          client: this.#tenants.for(app),
+          ownership: this.#ownership,
           inventory: this.#o.inventory,
           approvals: this.#o.approvals,
           tracer: this.#o.tracer,
@@ -429,6 +442,7 @@ export class Agent {
       const record = await inventory.load(name);
       if (!record) continue;
       this.#o.drift?.untrack(name);
+      this.#tenants.forget(name);
       this.#apps.delete(name);
       if (record.prune) {
         const plan = await planApp({
@@ -436,7 +450,7 @@ export class Agent {
           app: name,
           revision: record.revision,
           desired: [],
-          inventory: record.objects,
+          inventory: this.#ownership.prunable(name, record.objects),
           prune: true,
           signal: this.#abort.signal,
         });

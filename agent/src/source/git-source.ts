@@ -75,6 +75,12 @@ export interface GitSourceOptions {
    * the whole fetch; bound that with the AbortSignal. Default 60 s.
    */
   idleTimeoutMs?: number;
+  /**
+   * Checks a revision before it becomes current (commit signatures, see
+   * verify.ts); when it throws, the last checkout that passed stays current
+   * and the error is returned with it. Default none.
+   */
+  verify?: (checkout: Checkout) => Promise<unknown>;
 }
 
 /** A checkout on disk. */
@@ -121,6 +127,7 @@ interface Resolved {
   http: HttpClient;
   keep: number;
   idleTimeoutMs: number;
+  verify: GitSourceOptions['verify'];
 }
 
 function resolveOptions(o: GitSourceOptions): Resolved {
@@ -160,6 +167,7 @@ function resolveOptions(o: GitSourceOptions): Resolved {
     http: o.http ?? nodeHttp,
     keep: Math.max(1, o.keepCheckouts ?? 2),
     idleTimeoutMs: o.idleTimeoutMs ?? 60_000,
+    verify: o.verify,
   };
 }
 
@@ -327,6 +335,13 @@ export class GitSource {
     }
     const dir = join(this.#o.dir, CHECKOUTS, saved.revision);
     if (!fs.existsSync(dir)) return undefined;
+    // Verification may have been turned on since: an unverified checkout is no fallback.
+    const ok = await this.#o.verify?.({ revision: saved.revision, dir }).then(
+      () => true,
+      (err: unknown) =>
+        void this.#o.logger?.warn({ err: errorMessage(err) }, 'saved checkout fails verification'),
+    );
+    if (ok === undefined && this.#o.verify) return undefined;
     this.#current = { revision: saved.revision, dir };
     this.#o.logger?.info({ revision: saved.revision }, 'reusing checkout from the work directory');
     return this.#current;
@@ -339,6 +354,7 @@ export class GitSource {
     if (!fs.existsSync(target)) {
       ({ revision, dir: target } = await this.#clone(signal));
     }
+    await this.#o.verify?.({ revision, dir: target });
     await this.#writeCurrent(revision);
     this.#current = { revision, dir: target };
     // The switch is done; failing to tidy up must not turn it into a failed sync.

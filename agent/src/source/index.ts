@@ -24,3 +24,15 @@ export {
   type GitLocation,
   type GitSourceError,
 } from './errors.ts';
+export {
+  CommitSignatureError,
+  CommitVerifier,
+  keysFromFile,
+  keysFromSecret,
+  parseAllowedKeys,
+  splitSignedCommit,
+  verifyCommit,
+  type AllowedKeys,
+  type CommitVerifierOptions,
+  type Signer,
+} from './verify.ts';
