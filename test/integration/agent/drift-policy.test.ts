@@ -20,7 +20,7 @@ import {
   type AppSpec,
   type KubeObject,
 } from '@driftless/agent';
-import { RecordingReporter, waitUntil } from './drift-recorder.ts';
+import { RecordingReporter, settled, waitUntil } from './drift-recorder.ts';
 
 const NS = 'drift-policy';
 const REVISION = '0123456789abcdef0123456789abcdef01234567';
@@ -147,18 +147,6 @@ describe(
       return (live?.['spec'] as { replicas?: number } | undefined)?.replicas;
     }
 
-    /** Waits until the watcher has finished the checks it had to make (its check count stands still). */
-    async function settled(): Promise<void> {
-      let last = -1;
-      let still = 0;
-      await waitUntil('the drift watcher to settle', () => {
-        const { checks } = watcher.metrics;
-        still = checks === last ? still + 1 : 0;
-        last = checks;
-        return still >= 3;
-      });
-    }
-
     before(async () => {
       cluster = await startCluster({ workloads: true });
       client = await KubeClient.fromKubeConfig(cluster.kubeConfig);
@@ -250,7 +238,7 @@ describe(
       const checks = watcher.metrics.checks;
       await scale('hpa-like', 'api', 6);
       await waitUntil('the re-write to be checked', () => watcher.metrics.checks > checks);
-      await settled();
+      await settled(watcher);
       assert.equal(await replicasOf('api'), 6);
       assert.equal(watcher.driftCount('autoscaled'), 1);
       assert.equal(reporter.of('api').at(-1)?.fight?.manager, 'hpa-like');
@@ -306,7 +294,7 @@ describe(
       await scale('ops-team', 'shadow', 5);
       const detected = await reporter.waitFor('for shadow', (d) => d.ref.name === 'shadow');
       assert.equal(detected.healed, false);
-      await settled();
+      await settled(watcher);
       assert.equal(await replicasOf('shadow'), 5, 'dry-run never writes');
       assert.deepEqual(
         reporter.of('shadow').map((d) => d.healed),

@@ -59,3 +59,15 @@ export async function waitUntil(
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
+
+/** Waits until a drift watcher has finished the checks it had to make (its check count stands still). */
+export async function settled(watcher: { metrics: { checks: number } }): Promise<void> {
+  let last = -1;
+  let still = 0;
+  await waitUntil('the drift watcher to settle', () => {
+    const { checks } = watcher.metrics;
+    still = checks === last ? still + 1 : 0;
+    last = checks;
+    return still >= 3;
+  });
+}
