@@ -18,7 +18,7 @@ import {
   type DriftReport,
   type KubeObject,
 } from '@driftless/agent';
-import { RecordingReporter } from './drift-recorder.ts';
+import { RecordingReporter, settled, waitUntil } from './drift-recorder.ts';
 
 const NS = 'drift-it';
 const REVISION = '0123456789abcdef0123456789abcdef01234567';
@@ -115,17 +115,6 @@ describe('drift watcher on a real API server', { timeout: 120_000 }, () => {
     return (live?.['spec'] as { replicas?: number } | undefined)?.replicas;
   }
 
-  /** Waits until the watcher has looked at everything it was given (in line: no reports). */
-  async function settled(): Promise<void> {
-    let last = -1;
-    for (let i = 0; i < 50; i++) {
-      const { checks } = watcher.metrics;
-      if (checks === last) return;
-      last = checks;
-      await sleep(200);
-    }
-  }
-
   before(async () => {
     cluster = await startCluster();
     client = await KubeClient.fromKubeConfig(cluster.kubeConfig);
@@ -151,7 +140,7 @@ describe('drift watcher on a real API server', { timeout: 120_000 }, () => {
       app('latency', true),
       Array.from({ length: LATENCY_SAMPLES }, (_, i) => configMap('latency', `sample-${i}`)),
     );
-    await settled();
+    await settled(watcher);
     assert.equal(reporter.drifts.length, 0, 'freshly synced objects are in line');
   });
 
@@ -239,7 +228,7 @@ describe('drift watcher on a real API server', { timeout: 120_000 }, () => {
     const detected = await reporter.waitFor('for audit', (d) => d.ref.name === 'audit');
     assert.deepEqual(detected.fields, [{ path: '.spec.replicas', desired: 2, live: 4 }]);
     assert.equal(detected.changedBy, 'ops-team');
-    await sleep(1_000);
+    await settled(watcher);
     assert.equal(await replicasOf('audit'), 4, 'not healed');
     assert.equal(watcher.driftCount('report'), 1);
     assert.equal(reporter.of('audit').length, 1, 'reported once');
@@ -260,9 +249,9 @@ describe('drift watcher on a real API server', { timeout: 120_000 }, () => {
       kind: 'Deployment',
       metadata: { name: 'scaled', namespace: NS, labels: { 'team.example/owner': 'ops' } },
     });
-    await sleep(1_000);
-    await settled();
-    assert.ok(watcher.metrics.checks >= checks + 1, 'the changes were checked');
+    // Each write is one watch event; both are checked (the label write after the scale).
+    await waitUntil('the changes to be checked', () => watcher.metrics.checks >= checks + 1);
+    await settled(watcher);
     assert.deepEqual(reporter.of('scaled'), []);
     assert.equal(await replicasOf('scaled'), 3, 'the autoscaler keeps its replicas');
   });
