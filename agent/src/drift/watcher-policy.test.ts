@@ -242,6 +242,50 @@ describe('DriftWatcher: fights and run-once objects', () => {
   });
 });
 
+describe('DriftWatcher: objects the garbage collector deletes', () => {
+  it('lets an object go whose owner is gone, and re-creates one whose owner still exists', async () => {
+    const spec = app('shop', true);
+    const owner: KubeObject = {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'owner', namespace: 'shop' },
+    };
+    const child = (name: string): KubeObject => ({
+      ...configMap('shop'),
+      metadata: { ...configMap('shop').metadata, name },
+    });
+    const { clock, cluster, reporter, watcher } = await setup(
+      [child('orphan'), child('kept')],
+      {},
+      spec,
+    );
+    await cluster.apply(owner, { fieldManager: 'someone' });
+    for (const name of ['orphan', 'kept'])
+      cluster.update(refOf(child(name)), (o) => {
+        o.metadata['ownerReferences'] = [
+          { apiVersion: 'v1', kind: 'ConfigMap', name: 'owner', uid: 'u1' },
+        ];
+      });
+    await clock.advance(60);
+    cluster.remove(refOf(owner));
+    cluster.remove(refOf(child('orphan'))); // the garbage collector
+    await clock.advance(60);
+    assert.equal(cluster.objects.has(refKey(refOf(child('orphan')))), false, 'not re-created');
+    assert.equal(reporter.drifts.filter((d) => d.ref.name === 'orphan').length, 0, 'not drift');
+    await cluster.apply(owner, { fieldManager: 'someone' });
+    cluster.remove(refOf(child('kept'))); // someone deleted it; its owner is there
+    await clock.advance(60);
+    assert.deepEqual(
+      reporter.drifts.filter((d) => d.ref.name === 'kept').map((d) => [d.type, d.closedBy]),
+      [
+        ['deleted', ''],
+        ['deleted', 'heal'],
+      ],
+    );
+    await watcher.stop();
+  });
+});
+
 describe('DriftWatcher: ignore rules', () => {
   it('ignores fields by JSON pointer and by manager, and heals the rest without touching them', async () => {
     const spec: AppSpec = {
