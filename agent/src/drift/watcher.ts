@@ -8,8 +8,8 @@ import {
   type IgnoreRule,
   type KubeObject,
 } from '../model.ts';
-import { isFinishedRunOnce, isRunOnce } from '../health/index.ts';
 import { objectError, type WatchEvent } from '../kube/index.ts';
+import { deletedByDesign } from './by-design.ts';
 import { compareWithGit, fightRules, type Verdict } from './compare.ts';
 import { Episodes } from './episodes.ts';
 import { DriftWatcherError } from './errors.ts';
@@ -349,7 +349,7 @@ export class DriftWatcher {
   async #conclude(t: Tracked, app: AppState, spec: AppSpec, verdict: Verdict): Promise<void> {
     const now = this.#o.clock.now();
     if (verdict.kind === 'in-line') return this.#episodes.inLine(t, verdict.resourceVersion, now);
-    if (verdict.kind === 'deleted' && (await this.#deletedByDesign(t, verdict.last))) {
+    if (verdict.kind === 'deleted' && (await deletedByDesign(this.#o.client, t, verdict.last))) {
       this.#episodes.close(t, 'deleted-by-kubernetes', now);
       this.#log.info(
         { app: t.app, object: refString(t.ref) },
@@ -364,32 +364,6 @@ export class DriftWatcher {
     const current = app.spec ?? spec;
     if (!healAllowed(current)) return;
     await this.#healer.healOrWait(t, app, drift, verdict, current.ignoreDifferences);
-  }
-
-  /**
-   * Whether Kubernetes deleted `t` by design: a run-once object that had
-   * finished (a Job with a TTL), a run-once object never seen alive (deleted
-   * before we looked), or an object whose owner is gone (garbage collection).
-   */
-  async #deletedByDesign(t: Tracked, last: KubeObject | undefined): Promise<boolean> {
-    if (isFinishedRunOnce(last)) return true;
-    if (!last) return isRunOnce(t.desired);
-    const owners = last.metadata['ownerReferences'];
-    if (!Array.isArray(owners) || owners.length === 0) return false;
-    for (const owner of owners as { apiVersion?: string; kind?: string; name?: string }[]) {
-      if (!owner.apiVersion || !owner.kind || !owner.name) continue;
-      const ref = { apiVersion: owner.apiVersion, kind: owner.kind, name: owner.name };
-      try {
-        const found = await this.#o.client.get(
-          { ...ref, namespace: t.ref.namespace },
-          t.abort.signal,
-        );
-        if (found) return false;
-      } catch {
-        return false; // cannot tell: treat it as drift, which is safe to report
-      }
-    }
-    return true;
   }
 }
 
