@@ -19,12 +19,13 @@ export PATH := $(DRIFTLESS_CACHE)/bin/current:$(PATH)
 
 TEST_CONCURRENCY ?= 2
 UNIT_TESTS := 'common/src/**/*.test.ts' 'agent/src/**/*.test.ts' 'hub/src/**/*.test.ts' 'hub/web/src/**/*.test.ts' 'proto/**/*.test.ts'
-INTEGRATION_TESTS := 'test/harness/**/*.test.ts' 'test/integration/**/*.test.ts'
+INTEGRATION_TESTS := 'test/harness/**/*.test.ts' 'test/integration/**/*.test.ts' 'test/security/**/*.test.ts'
 E2E_TESTS := 'test/e2e/**/*.test.ts'
+SECURITY_TESTS := 'test/security/**/*.test.ts'
 BROWSER_TESTS := 'test/browser/**/*.test.ts'
 WEB_SOURCES := $(shell find hub/web/src hub/web/public -type f 2>/dev/null) hub/web/index.html hub/web/vite.config.ts hub/web/package.json
 
-.PHONY: help setup node deps tools build web typecheck lint format proto verify test unit integration e2e browser bench demo clean
+.PHONY: help setup node deps tools build web typecheck lint format proto verify test unit integration security e2e browser bench demo clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -77,6 +78,9 @@ unit: deps ## unit tests (no servers)
 integration: setup ## integration tests against real servers started on loopback
 	node --test --test-concurrency=$(TEST_CONCURRENCY) $(INTEGRATION_TESTS)
 
+security: setup ## attack and fault tests against real hub and agent processes (test/security)
+	node --test --test-concurrency=1 $(SECURITY_TESTS)
+
 e2e: setup ## end-to-end tests: Git commit -> agents -> hub
 	node --test --test-concurrency=1 $(E2E_TESTS)
 
@@ -84,7 +88,7 @@ browser: setup web ## dashboard tests in Chromium against a real hub fed by simu
 	node --test --test-concurrency=1 $(BROWSER_TESTS)
 
 test: setup web ## every test: unit, integration, end-to-end and dashboard
-	node --test --test-concurrency=$(TEST_CONCURRENCY) $(UNIT_TESTS) $(INTEGRATION_TESTS) $(E2E_TESTS) $(BROWSER_TESTS)
+	node --test --test-concurrency=$(TEST_CONCURRENCY) $(UNIT_TESTS) $(INTEGRATION_TESTS) $(SECURITY_TESTS) $(E2E_TESTS) $(BROWSER_TESTS)
 
 bench: setup ## benchmarks; results are recorded in docs/benchmarks.md
 	for f in test/bench/*.bench.ts; do echo "== $$f"; node --expose-gc "$$f"; done

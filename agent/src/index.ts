@@ -10,10 +10,20 @@ export {
   KubeApiError,
   TenantClients,
   serviceAccountUser,
+  clusterCapabilities,
   type ApiResource,
+  type ClusterCapabilities,
   type WatchEvent,
 } from './kube/index.ts';
-export { GitSource, type GitSourceOptions } from './source/index.ts';
+export {
+  GitSource,
+  GitResponseTooLargeError,
+  CommitVerifier,
+  CommitSignatureError,
+  keysFromFile,
+  keysFromSecret,
+  type GitSourceOptions,
+} from './source/index.ts';
 export {
   parseClusterConfig,
   appSpec,
@@ -21,7 +31,14 @@ export {
   AGENT_ENV_PREFIX,
   ConfigError,
 } from './config/index.ts';
-export { render, RenderError } from './render/index.ts';
+export {
+  render,
+  RenderError,
+  chartCredentials,
+  ChartUnreachableError,
+  RENDER_LIMIT_DEFAULTS,
+  type RenderOptions,
+} from './render/index.ts';
 export { guard, GuardError, Ownership, type OwnershipView } from './guard/index.ts';
 export {
   planApp,

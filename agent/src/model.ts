@@ -157,8 +157,9 @@ export interface AppSpec {
    */
   allowedClusterKinds: string[];
   /**
-   * ServiceAccount (in `namespace`) that the agent impersonates for every
-   * request it makes for this app, so the API server's RBAC bounds the app.
+   * ServiceAccount that the agent impersonates for every request it makes for
+   * this app, so the API server's RBAC bounds the app; it lives in
+   * `namespace`, or in the agent's state namespace when the app has none.
    * Default '' (the agent's own identity).
    */
   serviceAccountName: string;
@@ -177,9 +178,18 @@ export interface AppSpec {
   /** How to render. Default `auto`. */
   render: RenderKind;
   /** Helm settings, used when rendering a chart. */
-  helm: { releaseName: string; valuesFiles: string[]; values: Record<string, unknown> };
-  /** Kustomize settings. */
-  kustomize: { allowRemoteResources: boolean };
+  helm: {
+    releaseName: string;
+    valuesFiles: string[];
+    values: Record<string, unknown>;
+    /** A chart from a Helm repository or OCI registry instead of the one at `path`. Default none. */
+    chart?: HelmChartSource;
+  };
+  /**
+   * Kustomize settings: remote bases and resources, and `helmCharts` pulled
+   * from a chart repository, each off by default.
+   */
+  kustomize: { allowRemoteResources: boolean; allowRemoteCharts: boolean };
   /** How long a sync waits for the app to become Healthy. Default 5 minutes. */
   healthTimeoutMs: number;
   /** Create the app's `namespace` when the render has no Namespace object for it. Default false. */
@@ -194,6 +204,25 @@ export interface AppSpec {
   health: HealthRule[];
   /** Fields drift and the plan ignore (see {@link IgnoreRule}). Default []. */
   ignoreDifferences: IgnoreRule[];
+}
+
+/** A chart pinned in a Helm HTTP repository (`index.yaml`) or an OCI registry. */
+export interface HelmChartSource {
+  /** `https://…` (a Helm repository) or `oci://host/path` (the registry path holding the chart). */
+  repository: string;
+  /** The chart's name in the repository. */
+  name: string;
+  /** The exact version: charts are pinned, never ranges. */
+  version: string;
+  /**
+   * Where the repository's user name and password come from: a Secret in the
+   * agent's namespace labelled `driftless.dev/chart-credentials: "true"` (keys
+   * `username`, `password`), or a file in the agent's `--chart-credentials-dir`.
+   * Default none.
+   */
+  credentials?: { secret?: string; file?: string };
+  /** Talk to an OCI registry over plain HTTP (a registry inside the cluster network). Default false. */
+  plainHttp?: boolean;
 }
 
 /** The parsed `driftless.yaml` of a cluster. */

@@ -26,7 +26,8 @@ import {
   LogReporter,
   type Reporter,
 } from './report/index.ts';
-import { Agent } from './reconcile/index.ts';
+import { Agent, type RenderSettings } from './reconcile/index.ts';
+import { chartCredentials } from './render/index.ts';
 import {
   GrpcTransport,
   HubLink,
@@ -134,7 +135,7 @@ export async function runAgent(argv: string[]): Promise<number> {
   );
   // Drift reports go through the agent, which also refreshes the app's drift count.
   // Apps with a serviceAccountName act as it, heals included.
-  const tenants = new TenantClients(client);
+  const tenants = new TenantClients(client, options.stateNamespace);
   const drift = new DriftWatcher({
     client: tenants.watcherClient(),
     reporter: {
@@ -154,8 +155,10 @@ export async function runAgent(argv: string[]): Promise<number> {
       dir: options.workDir,
       auth: options.gitAuth,
       logger,
+      maxFetchBytes: options.gitMaxFetchBytes,
       verify: commitVerification(options, client, logger),
     }),
+    render: renderSettings(options, client),
     clusterPath: options.clusterPath,
     inventory,
     reporter,
@@ -217,6 +220,22 @@ export async function runAgent(argv: string[]): Promise<number> {
     .shutdown()
     .catch((err: unknown) => logger.warn(`telemetry shutdown: ${errorMessage(err)}`));
   return exitCode;
+}
+
+/** What every render of this agent uses: limits, the chart cache and chart credentials. */
+function renderSettings(options: AgentOptions, client: KubeClient): RenderSettings {
+  return {
+    limits: options.renderLimits,
+    charts: {
+      cacheDir: options.chartCacheDir,
+      plainHttpRegistries: options.chartPlainHttpRegistries,
+      credentials: chartCredentials({
+        dir: options.chartCredentialsDir,
+        readSecret: (name) =>
+          client.get({ apiVersion: 'v1', kind: 'Secret', namespace: options.stateNamespace, name }),
+      }),
+    },
+  };
 }
 
 /** The source's commit check when allowed signing keys are configured, else undefined. */

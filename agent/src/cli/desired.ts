@@ -3,7 +3,7 @@ import type { FlagSpec, FlagValues } from '@driftless/common';
 import { APP_DEFAULTS } from '../config/index.ts';
 import { guard, type ScopeResolver } from '../guard/index.ts';
 import type { AppSpec, KubeObject, RenderKind } from '../model.ts';
-import { render } from '../render/index.ts';
+import { render, type RenderOptions } from '../render/index.ts';
 import { oneOf, UsageError } from './io.ts';
 
 /** Flags shared by `render` and `diff`: how to render a folder and what the guard allows. */
@@ -125,23 +125,32 @@ export function localApp(
       valuesFiles: values.values.map((f) => insideRoot(root, path.resolve(cwd, f), 'values file')),
       values: {},
     },
-    kustomize: { allowRemoteResources: values.allowRemoteBases },
+    kustomize: {
+      allowRemoteResources: values.allowRemoteBases,
+      allowRemoteCharts: values.allowRemoteBases,
+    },
     healthTimeoutMs: APP_DEFAULTS.healthTimeoutMs,
     ignoreDifferences: [],
   };
   return { root, app };
 }
 
-/** Renders the app and runs the guard on the result: the objects the agent would plan with. */
+/**
+ * Renders the app and runs the guard on the result: the objects the agent
+ * would plan with. With `cluster`, Helm renders for that cluster's version
+ * and APIs, as the agent does; without, for Helm's built-in defaults.
+ */
 export async function desiredObjects(
   local: LocalApp,
   scopes: ScopeResolver,
   signal?: AbortSignal,
+  cluster?: RenderOptions['cluster'],
 ): Promise<KubeObject[]> {
   const rendered = await render({
     root: local.root,
     app: local.app,
     ...(signal ? { signal } : {}),
+    ...(cluster ? { cluster } : {}),
   });
   return guard(rendered, local.app, scopes);
 }

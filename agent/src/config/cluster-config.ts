@@ -25,6 +25,7 @@ import type {
   AppSpec,
   ClusterConfig,
   HealthRule,
+  HelmChartSource,
   IgnoreRule,
   RenderKind,
   SyncMode,
@@ -58,6 +59,7 @@ export const APP_DEFAULTS = {
   render: 'auto',
   helmValuesFiles: [],
   kustomizeAllowRemoteResources: false,
+  kustomizeAllowRemoteCharts: false,
   healthTimeoutMs: 5 * 60_000,
   createNamespace: false,
   replace: false,
@@ -74,6 +76,7 @@ export const APP_DEFAULTS = {
   render: RenderKind;
   helmValuesFiles: readonly string[];
   kustomizeAllowRemoteResources: boolean;
+  kustomizeAllowRemoteCharts: boolean;
   healthTimeoutMs: number;
   createNamespace: boolean;
   replace: boolean;
@@ -243,7 +246,7 @@ function readApp(
     `${path}.allowedNamespaces`,
     (n, p) => r.dnsLabel(n, p),
   );
-  const { allowedClusterKinds, serviceAccountName } = readTenancy(r, f, path, namespace);
+  const { allowedClusterKinds, serviceAccountName } = readTenancy(r, f, path);
   const sync = r.oneOf(f.get('sync'), `${path}.sync`, SYNC_MODES);
   const selfHeal = r.bool(f.get('selfHeal'), `${path}.selfHeal`);
   const prune = r.bool(f.get('prune'), `${path}.prune`);
@@ -388,14 +391,13 @@ const CLUSTER_KIND_PATTERN = /^(\*|([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?([A-Z][A-Z
 
 /**
  * The tenancy fields of an app: the cluster-scoped kinds it may create and the
- * ServiceAccount the agent impersonates for it, which lives in the app's
- * namespace (as with Flux's `serviceAccountName`), so one is required.
+ * ServiceAccount the agent impersonates for it (in the app's namespace, or
+ * the agent's own namespace for an app without one).
  */
 function readTenancy(
   r: Reader,
   f: Fields,
   path: string,
-  namespace: string | undefined,
 ): { allowedClusterKinds: string[] | undefined; serviceAccountName: string | undefined } {
   const allowedClusterKinds = r.list(
     f.get('allowedClusterKinds'),
@@ -407,15 +409,10 @@ function readTenancy(
       return undefined;
     },
   );
-  const saNode = f.get('serviceAccountName');
-  const serviceAccountName = r.dnsSubdomain(saNode, `${path}.serviceAccountName`);
-  if (serviceAccountName !== undefined && !namespace) {
-    r.report(
-      saNode,
-      `${path}.serviceAccountName`,
-      "needs the app's namespace: the ServiceAccount is looked up there",
-    );
-  }
+  const serviceAccountName = r.dnsSubdomain(
+    f.get('serviceAccountName'),
+    `${path}.serviceAccountName`,
+  );
   return { allowedClusterKinds, serviceAccountName };
 }
 
@@ -423,6 +420,7 @@ interface HelmInput {
   releaseName?: string | undefined;
   valuesFiles?: string[] | undefined;
   values?: Record<string, unknown> | undefined;
+  chart?: HelmChartSource | undefined;
 }
 
 function readHelm(
@@ -432,9 +430,9 @@ function readHelm(
   appPath: string | undefined,
 ): HelmInput | undefined {
   if (node === undefined) return undefined;
-  const map = r.map(node, path, 'must be a mapping with releaseName, valuesFiles or values');
+  const map = r.map(node, path, 'must be a mapping with releaseName, valuesFiles, values or chart');
   if (!map) return undefined;
-  const f = r.fields(map, path, ['releaseName', 'valuesFiles', 'values']);
+  const f = r.fields(map, path, ['releaseName', 'valuesFiles', 'values', 'chart']);
   const releaseNameNode = f.get('releaseName');
   const releaseName = r.dnsLabel(releaseNameNode, `${path}.releaseName`, HELM_RELEASE_MAX);
   // Values files are relative to the app's path (where the chart is), so
@@ -447,20 +445,96 @@ function readHelm(
   if (valuesNode !== undefined && r.map(valuesNode, `${path}.values`, 'must be a mapping')) {
     values = valuesNode.toJS(r.doc) as Record<string, unknown>;
   }
-  return { releaseName, valuesFiles, values };
+  const chart = readChartSource(r, f.get('chart'), `${path}.chart`);
+  return { releaseName, valuesFiles, values, chart };
+}
+
+/** `helm.chart`: a pinned chart from a Helm repository or an OCI registry. */
+function readChartSource(
+  r: Reader,
+  node: Node | undefined,
+  path: string,
+): HelmChartSource | undefined {
+  if (node === undefined) return undefined;
+  const map = r.map(node, path, 'must be a mapping with repository, name and version');
+  if (!map) return undefined;
+  const f = r.fields(map, path, ['repository', 'name', 'version', 'credentials', 'plainHttp']);
+  const repoNode = r.required(f, map, path, 'repository');
+  const repository = r.string(repoNode, `${path}.repository`);
+  if (repository !== undefined && !/^(https?|oci):\/\/[^/\s]+/.test(repository)) {
+    r.report(
+      repoNode,
+      `${path}.repository`,
+      'must be an http(s):// Helm repository or an oci:// registry path',
+    );
+  }
+  const name = r.string(r.required(f, map, path, 'name'), `${path}.name`);
+  if (name !== undefined && !/^[a-z0-9][a-z0-9._-]*$/i.test(name)) {
+    r.report(
+      f.get('name'),
+      `${path}.name`,
+      'must be a chart name (letters, digits, ".", "_", "-")',
+    );
+  }
+  const versionNode = r.required(f, map, path, 'version');
+  const version = r.string(versionNode, `${path}.version`);
+  if (version !== undefined && !/^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.+-]*)?$/.test(version)) {
+    r.report(
+      versionNode,
+      `${path}.version`,
+      'must be an exact version such as 1.2.3: charts are pinned',
+    );
+  }
+  const plainHttp = r.bool(f.get('plainHttp'), `${path}.plainHttp`);
+  let credentials: HelmChartSource['credentials'];
+  const credNode = f.get('credentials');
+  const credMap =
+    credNode && r.map(credNode, `${path}.credentials`, 'must be a mapping with secret or file');
+  if (credMap) {
+    const cf = r.fields(credMap, `${path}.credentials`, ['secret', 'file']);
+    const secret = r.dnsLabel(cf.get('secret'), `${path}.credentials.secret`, 253);
+    const file = r.string(cf.get('file'), `${path}.credentials.file`);
+    // A bare name in the agent's credentials folder: a repository must not
+    // be able to send any file of the agent's disk to a chart server.
+    if (file !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(file)) {
+      r.report(
+        cf.get('file'),
+        `${path}.credentials.file`,
+        "must be a file name in the agent's --chart-credentials-dir, without a folder",
+      );
+    }
+    if ((secret === undefined) === (file === undefined)) {
+      r.report(credNode, `${path}.credentials`, 'must set exactly one of secret and file');
+    }
+    credentials = { ...(secret ? { secret } : {}), ...(file ? { file } : {}) };
+  }
+  if (repository === undefined || name === undefined || version === undefined) return undefined;
+  return {
+    repository: repository.replace(/\/+$/, ''),
+    name,
+    version,
+    ...(credentials ? { credentials } : {}),
+    ...(plainHttp ? { plainHttp } : {}),
+  };
+}
+
+interface KustomizeInput {
+  allowRemoteResources?: boolean | undefined;
+  allowRemoteCharts?: boolean | undefined;
 }
 
 function readKustomize(
   r: Reader,
   node: Node | undefined,
   path: string,
-): { allowRemoteResources?: boolean | undefined } | undefined {
+): KustomizeInput | undefined {
   if (node === undefined) return undefined;
-  const map = r.map(node, path, 'must be a mapping with allowRemoteResources');
+  const map = r.map(node, path, 'must be a mapping with allowRemoteResources or allowRemoteCharts');
   if (!map) return undefined;
-  const f = r.fields(map, path, ['allowRemoteResources']);
+  const f = r.fields(map, path, ['allowRemoteResources', 'allowRemoteCharts']);
   return {
     allowRemoteResources: r.bool(f.get('allowRemoteResources'), `${path}.allowRemoteResources`),
+    allowRemoteCharts: r.bool(f.get('allowRemoteCharts'), `${path}.allowRemoteCharts`),
   };
 }
 
@@ -471,7 +545,7 @@ type AppInput = {
     : AppSpec[K] | undefined;
 } & {
   helm: HelmInput | undefined;
-  kustomize: { allowRemoteResources?: boolean | undefined } | undefined;
+  kustomize: KustomizeInput | undefined;
 };
 
 /**
@@ -529,10 +603,12 @@ function withDefaults(a: AppInput, options: ParseClusterConfigOptions): AppSpec 
       releaseName: a.helm?.releaseName ?? a.name,
       valuesFiles: a.helm?.valuesFiles ?? [...APP_DEFAULTS.helmValuesFiles],
       values: a.helm?.values ?? {},
+      ...(a.helm?.chart ? { chart: a.helm.chart } : {}),
     },
     kustomize: {
       allowRemoteResources:
         a.kustomize?.allowRemoteResources ?? APP_DEFAULTS.kustomizeAllowRemoteResources,
+      allowRemoteCharts: a.kustomize?.allowRemoteCharts ?? APP_DEFAULTS.kustomizeAllowRemoteCharts,
     },
     healthTimeoutMs:
       a.healthTimeoutMs ?? options.defaultHealthTimeoutMs ?? APP_DEFAULTS.healthTimeoutMs,

@@ -71,7 +71,7 @@ describe('tenancy: an app limited to namespaces stays in them', () => {
     assert.equal(found.length, WAYS_OUT.length, found.join('\n'));
     assert.equal(
       found[0],
-      'ClusterRoleBinding team-a-admin in apps/team-a/x.yaml: ClusterRoleBinding is cluster-scoped and app team-a may only create objects in its namespaces (team-a); list "rbac.authorization.k8s.io/ClusterRoleBinding" in its allowedClusterKinds to allow it',
+      'ClusterRoleBinding team-a-admin in apps/team-a/x.yaml: ClusterRoleBinding is cluster-scoped and app team-a is limited to namespaces (team-a); allowedClusterKinds must list "rbac.authorization.k8s.io/ClusterRoleBinding"',
     );
     assert.match(
       found[10] ?? '',
@@ -160,11 +160,11 @@ describe('tenancy fields in driftless.yaml', () => {
     assert.deepEqual(parse('    - { name: a, path: a }\n')?.allowedClusterKinds, ['*']);
   });
 
-  it('refuses bad kinds and a ServiceAccount without a namespace', () => {
+  it('refuses bad kinds and ServiceAccount names', () => {
     assert.throws(
       () =>
         parse(
-          '    - name: a\n      path: a\n      allowedClusterKinds: [cluster-role, "rbac/"]\n      serviceAccountName: deployer\n',
+          '    - name: a\n      path: a\n      allowedClusterKinds: [cluster-role, "rbac/"]\n      serviceAccountName: Deployer\n',
         ),
       (err: unknown) => {
         assert.ok(err instanceof ConfigError);
@@ -173,7 +173,7 @@ describe('tenancy fields in driftless.yaml', () => {
           [
             'spec.apps[0].allowedClusterKinds[0]: "cluster-role" is not a kind: use Kind, group/Kind, group/* or *',
             'spec.apps[0].allowedClusterKinds[1]: "rbac/" is not a kind: use Kind, group/Kind, group/* or *',
-            "spec.apps[0].serviceAccountName: needs the app's namespace: the ServiceAccount is looked up there",
+            'spec.apps[0].serviceAccountName: "Deployer" is not a valid object name',
           ],
         );
         return true;

@@ -57,5 +57,5 @@ export function laneProblem(app: AppSpec, lane: Lane, ref: ObjectRef): string | 
   }
   if (lane.allowsClusterKind(group, ref.kind)) return undefined;
   const name = group ? `${group}/${ref.kind}` : ref.kind;
-  return `${ref.kind} is cluster-scoped and app ${app.name} may only create objects in its namespaces (${list ?? 'none'}); list "${name}" in its allowedClusterKinds to allow it`;
+  return `${ref.kind} is cluster-scoped and app ${app.name} is limited to namespaces (${list ?? 'none'}); allowedClusterKinds must list "${name}"`;
 }

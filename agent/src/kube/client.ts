@@ -89,6 +89,8 @@ export interface KubeClientOptions {
 /** Options of a single request. */
 interface RequestOptions {
   body?: unknown;
+  /** `Accept` header. Default `application/json`. */
+  accept?: string;
   contentType?: string;
   query?: Record<string, string | number | boolean | undefined>;
   signal?: AbortSignal;
@@ -208,7 +210,7 @@ export class KubeClient {
           agent: this.#agent,
           headers: {
             ...this.#headers,
-            accept: 'application/json',
+            accept: options.accept ?? 'application/json',
             ...(body === undefined
               ? {}
               : {
@@ -533,7 +535,8 @@ function summarize(
 
 /** `Invalid value: <dump>: field is immutable` → `field is immutable`; other text is cut. */
 function shortCause(text: string): string {
-  const t = text.replace(/\s+/g, ' ').trim();
+  // What follows the first line is a dump (a Go struct diff) or a stack; never for people.
+  const t = (text.split('\n')[0] ?? '').replace(/\s+/g, ' ').trim();
   const dump = /^Invalid value: .*: ([^:]+)$/.exec(t);
   if (dump?.[1] && t.length > 80) return dump[1].trim();
   const invalid = /^(.*?) is invalid: ([^:]+): Invalid value: .*: ([^:]+)$/.exec(t);

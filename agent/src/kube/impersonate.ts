@@ -25,12 +25,18 @@ export type WatcherClient = Pick<KubeClient, 'list' | 'watch' | 'get' | 'apply'>
  */
 export class TenantClients {
   readonly #base: KubeClient;
+  readonly #stateNamespace: string;
   readonly #byUser = new Map<string, KubeClient>();
   /** app name → the user it acts as, from the last {@link for} call. */
   readonly #appUsers = new Map<string, string>();
 
-  constructor(base: KubeClient) {
+  /**
+   * `base` is the agent's own client; `stateNamespace` holds the
+   * ServiceAccounts of apps without a namespace (default `driftless-system`).
+   */
+  constructor(base: KubeClient, stateNamespace = 'driftless-system') {
     this.#base = base;
+    this.#stateNamespace = stateNamespace;
   }
 
   /** The agent's own client. */
@@ -48,7 +54,7 @@ export class TenantClients {
       this.#appUsers.delete(app.name);
       return this.#base;
     }
-    const user = serviceAccountUser(app.namespace, app.serviceAccountName);
+    const user = serviceAccountUser(app.namespace || this.#stateNamespace, app.serviceAccountName);
     this.#appUsers.set(app.name, user);
     let client = this.#byUser.get(user);
     if (!client) {

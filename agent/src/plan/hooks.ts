@@ -29,8 +29,11 @@ export interface HookSpec {
    * `helm.sh/hook-delete-policy`; Helm's default when none is set is
    * `before-hook-creation`.
    */
-  deletePolicies: ReadonlySet<'before-hook-creation' | 'hook-succeeded' | 'hook-failed'>;
+  deletePolicies: ReadonlySet<DeletePolicy>;
 }
+
+/** A value of `helm.sh/hook-delete-policy`. */
+export type DeletePolicy = 'before-hook-creation' | 'hook-succeeded' | 'hook-failed';
 
 const EVENTS = new Set([
   'pre-install',
@@ -88,12 +91,9 @@ export function hookFor(obj: KubeObject, event: HookEvent): HookSpec | undefined
   return {
     phase,
     weight: Number(weightText),
+    // Checked against POLICIES above.
     deletePolicies: new Set(
-      (policies.length > 0
-        ? policies
-        : ['before-hook-creation']) as HookSpec['deletePolicies'] extends ReadonlySet<infer P>
-        ? P[]
-        : never,
+      (policies.length > 0 ? policies : ['before-hook-creation']) as DeletePolicy[],
     ),
   };
 }

@@ -3,11 +3,11 @@ import path from 'node:path';
 import type { Tracer } from '@opentelemetry/api';
 import { Backoff, errorMessage, systemClock, type Clock, type Logger } from '@driftless/common';
 import { type AppSpec, type ClusterConfig, type IgnoreRule, type KubeObject } from '../model.ts';
-import { TenantClients, type KubeClient } from '../kube/index.ts';
+import { clusterCapabilities, TenantClients, type KubeClient } from '../kube/index.ts';
 import { Ownership } from '../guard/index.ts';
 import { render } from '../render/index.ts';
 import { parseClusterConfig } from '../config/index.ts';
-import { resolveInCheckout } from '../source/index.ts';
+import { CommitSignatureError, resolveInCheckout } from '../source/index.ts';
 import { planApp } from '../plan/index.ts';
 import { pruneObjects } from '../apply/index.ts';
 import type { InventoryStore } from '../inventory/index.ts';
@@ -19,7 +19,7 @@ import type {
   Reporter,
   SyncReport,
 } from '../report/index.ts';
-import { syncApp, type SyncOutcomeDetail } from './sync-app.ts';
+import { syncApp, type RenderSettings, type SyncOutcomeDetail } from './sync-app.ts';
 
 /** A checkout of the cluster's repository at one revision. */
 export interface Checkout {
@@ -81,6 +81,8 @@ export interface AgentOptions {
   defaultHealthTimeoutMs?: number;
   /** Upper bound of one Git sync (a hung server must not stall reconciling). Default 5 minutes. */
   fetchTimeoutMs?: number;
+  /** Render limits and chart sources of every sync. Default the render defaults. */
+  render?: RenderSettings;
   /** The identities apps act with (serviceAccountName). Default: made from `client`. */
   tenants?: TenantClients;
 }
@@ -122,7 +124,8 @@ export class Agent {
   constructor(options: AgentOptions) {
     this.#o = options;
     this.#clock = options.clock ?? systemClock;
-    this.#tenants = options.tenants ?? new TenantClients(options.client);
+    this.#tenants =
+      options.tenants ?? new TenantClients(options.client, options.inventory.namespace);
     this.#ownership = new Ownership({ inventory: options.inventory, scopes: options.client });
     options.approvals.onApproval(() => this.refresh());
   }
@@ -247,7 +250,7 @@ export class Agent {
     if (checkout.fromCache) {
       logger.warn(
         { revision: checkout.revision, err: errorMessage(checkout.error) },
-        `Git unreachable, reconciling the last good checkout ${checkout.revision.slice(0, 7)}: ${errorMessage(checkout.error)}`,
+        `${sourceProblem(checkout)}; reconciling the last good checkout ${checkout.revision.slice(0, 7)}`,
       );
     }
 
@@ -258,7 +261,13 @@ export class Agent {
 
     // Ownership: what every app declares and holds, so no two apps fight over an object.
     await this.#ownership.begin(config.apps, checkout.revision, (app) =>
-      render({ root: checkout.dir, app, signal }),
+      render({
+        root: checkout.dir,
+        app,
+        signal,
+        ...this.#o.render,
+        cluster: () => clusterCapabilities(this.#o.client, { signal }),
+      }),
     );
     // Apps that left Git: prune them if they asked for it, else let go.
     await this.#removeGoneApps(new Set(config.apps.map((a) => a.name)));
@@ -343,6 +352,7 @@ export class Agent {
           cluster: this.#o.cluster,
           concurrency: this.#o.concurrency,
           healthPollMs: this.#o.healthPollMs,
+          ...(this.#o.render ? { render: this.#o.render } : {}),
           fetch,
           signal: this.#abort.signal,
           ignoreRules: (name) => drift?.ignoreRules?.(name) ?? [],
@@ -367,7 +377,7 @@ export class Agent {
       r.outcome === 'planned' &&
         `dry-run: ${changes} change(s) planned at ${r.revision.slice(0, 7)}`,
       r.error,
-      checkout.fromCache && `Git unreachable: ${errorMessage(checkout.error)}`,
+      checkout.fromCache && sourceProblem(checkout),
     ].filter(Boolean);
     this.#setStatus(app, {
       revision: r.revision,
@@ -468,4 +478,10 @@ export class Agent {
       await inventory.remove(name);
     }
   }
+}
+
+/** Why the last good checkout is in force: Git unreachable, or a head refused (unsigned). */
+function sourceProblem(checkout: Checkout): string {
+  const message = errorMessage(checkout.error);
+  return checkout.error instanceof CommitSignatureError ? message : `Git unreachable: ${message}`;
 }

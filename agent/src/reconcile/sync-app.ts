@@ -17,15 +17,25 @@ import {
   type IgnoreRule,
   type KubeObject,
 } from '../model.ts';
-import { serverDetails, type KubeClient } from '../kube/index.ts';
-import { render } from '../render/index.ts';
+import { clusterCapabilities, serverDetails, type KubeClient } from '../kube/index.ts';
+import { render, type RenderOptions } from '../render/index.ts';
 import { guard, type OwnershipView } from '../guard/index.ts';
-import { digestOf, isHook, planApp, type Plan, type PlannedObject } from '../plan/index.ts';
+import {
+  digestOf,
+  isHook,
+  planApp,
+  syncOptionsOf,
+  type Plan,
+  type PlannedObject,
+} from '../plan/index.ts';
 import { applyPlan, ApplyError, pruneObjects, type ObjectResult } from '../apply/index.ts';
 import { unionRefs, type InventoryRecord, type InventoryStore } from '../inventory/index.ts';
 import type { ApprovalSource, ObjectChange, SyncReport } from '../report/index.ts';
 import { currentHealth, waitUntilNothingGates } from './health-wait.ts';
 import { hookEventOf, namespaceToCreate, ranOnceAfter, renderDigest } from './sync-state.ts';
+
+/** The render settings an agent gives every sync. */
+export type RenderSettings = Pick<RenderOptions, 'limits' | 'charts'>;
 
 /** What one sync needs from the agent around it. */
 export interface SyncDeps {
@@ -43,6 +53,8 @@ export interface SyncDeps {
   concurrency?: number;
   /** How often health is polled while waiting. Default 1 s. */
   healthPollMs?: number;
+  /** Render limits and chart sources. Default the render defaults. */
+  render?: RenderSettings;
   /** When the Git fetch that produced the checkout ran, to show it in the sync's trace. */
   fetch?: { startedAt: number; finishedAt: number; fromCache: boolean };
   signal?: AbortSignal;
@@ -124,7 +136,14 @@ export async function syncApp(
     try {
       // Render: what Git declares at this revision.
       const rendered = await step('render', async (span) => {
-        const out = await render({ root: checkout.dir, app, signal: deps.signal });
+        const out = await render({
+          root: checkout.dir,
+          app,
+          signal: deps.signal,
+          ...deps.render,
+          // Helm renders for this cluster: its version and every API it serves.
+          cluster: () => clusterCapabilities(deps.client, { signal: deps.signal }),
+        });
         span.setAttribute('driftless.objects', out.length);
         return out;
       });
@@ -132,7 +151,10 @@ export async function syncApp(
       const guarded = await step('guard', () =>
         guard(rendered, app, deps.client, { ownership: deps.ownership }),
       );
-      const namespace = namespaceToCreate(app, guarded);
+      // Created by one app only: the one that owns it (see guard/ownership.ts).
+      const created = namespaceToCreate(app, guarded);
+      const namespace =
+        created && !deps.ownership?.ownerOf(app.name, refOf(created)) ? created : undefined;
       const desired = namespace ? [namespace, ...guarded] : guarded;
       detail.desired = desired;
       if (guarded.length === 0 && !app.allowEmpty) {
@@ -195,6 +217,8 @@ export async function syncApp(
         plan.objects.filter((o) => !o.ranOnce && !o.hook).map((o) => refKey(o.ref)),
       );
       const present = owned.filter((o) => expected.has(refKey(refOf(o))));
+      // Create-only objects are never updated, so changes to them are not drift to heal.
+      const watched = present.filter((o) => !syncOptionsOf(o).createOnly);
       const finalInventory: InventoryRecord = {
         app: app.name,
         revision: checkout.revision,
@@ -227,7 +251,7 @@ export async function syncApp(
             ).status,
         );
         report.outcome = 'succeeded';
-        deps.onApplied?.(app, present, checkout.revision, traceId, new Map());
+        deps.onApplied?.(app, watched, checkout.revision, traceId, new Map());
         return finish();
       }
       // Inventory first: record everything we are about to create, so a crash
@@ -272,7 +296,7 @@ export async function syncApp(
       });
       deps.onApplied?.(
         app,
-        present,
+        watched,
         checkout.revision,
         traceId,
         new Map(

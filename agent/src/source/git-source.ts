@@ -41,6 +41,7 @@ import {
   type GitLocation,
 } from './errors.ts';
 import { lsRemoteRef } from './ls-refs.ts';
+import { DEFAULT_MAX_FETCH_BYTES, limitResponses } from './response-limit.ts';
 
 /** Basic-auth credentials for the repository; a token goes in `password`. */
 export interface GitAuth {
@@ -75,6 +76,13 @@ export interface GitSourceOptions {
    * the whole fetch; bound that with the AbortSignal. Default 60 s.
    */
   idleTimeoutMs?: number;
+  /**
+   * Most response bytes read for one ref lookup or one clone; past it the
+   * fetch fails with a {@link GitResponseTooLargeError}, so a hostile or broken
+   * server streaming an endless answer cannot exhaust the agent's memory.
+   * Default {@link DEFAULT_MAX_FETCH_BYTES} (512 MiB).
+   */
+  maxFetchBytes?: number;
   /**
    * Checks a revision before it becomes current (commit signatures, see
    * verify.ts); when it throws, the last checkout that passed stays current
@@ -127,6 +135,7 @@ interface Resolved {
   http: HttpClient;
   keep: number;
   idleTimeoutMs: number;
+  maxFetchBytes: number;
   verify: GitSourceOptions['verify'];
 }
 
@@ -167,6 +176,7 @@ function resolveOptions(o: GitSourceOptions): Resolved {
     http: o.http ?? nodeHttp,
     keep: Math.max(1, o.keepCheckouts ?? 2),
     idleTimeoutMs: o.idleTimeoutMs ?? 60_000,
+    maxFetchBytes: o.maxFetchBytes ?? DEFAULT_MAX_FETCH_BYTES,
     verify: o.verify,
   };
 }
@@ -177,7 +187,7 @@ function resolveOptions(o: GitSourceOptions): Resolved {
  * Node client applies to the socket.
  */
 function transport(o: Resolved, signal: AbortSignal | undefined): HttpClient {
-  return {
+  const base: HttpClient = {
     request: (req) =>
       o.http.request({
         ...req,
@@ -185,6 +195,7 @@ function transport(o: Resolved, signal: AbortSignal | undefined): HttpClient {
         fetchOptions: { ...(req.fetchOptions as object | undefined), timeout: o.idleTimeoutMs },
       }),
   };
+  return limitResponses(base, o.maxFetchBytes, o.display);
 }
 
 /**

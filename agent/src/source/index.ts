@@ -25,6 +25,11 @@ export {
   type GitSourceError,
 } from './errors.ts';
 export {
+  DEFAULT_MAX_FETCH_BYTES,
+  GitResponseTooLargeError,
+  limitResponses,
+} from './response-limit.ts';
+export {
   CommitSignatureError,
   CommitVerifier,
   keysFromFile,
