@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Tracer } from '@opentelemetry/api';
 import { Backoff, errorMessage, systemClock, type Clock, type Logger } from '@driftless/common';
-import { type AppSpec, type ClusterConfig, type KubeObject } from '../model.ts';
+import { type AppSpec, type ClusterConfig, type IgnoreRule, type KubeObject } from '../model.ts';
 import { clusterCapabilities, TenantClients, type KubeClient } from '../kube/index.ts';
 import { Ownership } from '../guard/index.ts';
 import { render } from '../render/index.ts';
@@ -50,6 +50,10 @@ export interface DriftTracker {
   pause(app: string): Promise<void> | void;
   resume(app: string): void;
   driftCount(app: string): number;
+  /** Takes an app's settings (mode, selfHeal, ignore rules) at once, before its next sync. */
+  configure?(app: AppSpec): void;
+  /** Fields another controller fights over: the plan leaves them out too. */
+  ignoreRules?(app: string): IgnoreRule[];
 }
 
 /** Options of {@link Agent}. */
@@ -253,6 +257,7 @@ export class Agent {
     const configError = await this.#loadConfig(checkout);
     if (!this.#config) throw new Error(`no usable driftless.yaml: ${configError}`);
     const config = this.#config.config;
+    for (const app of config.apps) this.#o.drift?.configure?.(app);
 
     // Ownership: what every app declares and holds, so no two apps fight over an object.
     await this.#ownership.begin(config.apps, checkout.revision, (app) =>
@@ -350,6 +355,7 @@ export class Agent {
           ...(this.#o.render ? { render: this.#o.render } : {}),
           fetch,
           signal: this.#abort.signal,
+          ignoreRules: (name) => drift?.ignoreRules?.(name) ?? [],
           onApplied: (a, desired, revision, traceId, applied) =>
             drift?.track(a, desired, { revision, traceId }, applied),
         },
