@@ -1,5 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { mkdir } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { errorMessage, TerminalError, type Clock, type Logger } from '@driftless/common';
 import { ApiServer, apiRoutes, EventStreams, webRoutes, type Readiness } from './api/index.ts';
@@ -212,9 +213,31 @@ interface HttpApiDeps {
   relay: ((push: PushEvent) => void) | undefined;
 }
 
+/** Names proxy-addr (behind Fastify's `trustProxy`) takes besides addresses and ranges. */
+const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/** Refuses a `--trusted-proxies` entry that is not an address, a CIDR range or a known name. */
+function checkTrustedProxies(proxies: string[]): void {
+  for (const p of proxies) {
+    const [address = '', bits, ...rest] = p.split('/');
+    const family = isIP(address);
+    const maxBits = family === 6 ? 128 : 32;
+    const ok =
+      PROXY_NAMES.has(p) ||
+      (family !== 0 &&
+        rest.length === 0 &&
+        (bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= maxBits)));
+    if (!ok)
+      throw new HubConfigError(
+        `--trusted-proxies "${p.slice(0, 60)}": use IP addresses, CIDR ranges (10.0.0.0/8) or loopback, linklocal, uniquelocal`,
+      );
+  }
+}
+
 /** Builds the HTTP API (resources, event streams, dashboard, webhook) and listens. */
 async function startHttpApi(o: ResolvedHubOptions, d: HttpApiDeps): Promise<HttpApi> {
   const { clock, log } = o;
+  checkTrustedProxies(o.trustedProxies);
   const streams = new EventStreams({
     events: d.events,
     log,
