@@ -56,6 +56,7 @@ describe('parseClusterConfig', () => {
         createNamespace: false,
         replace: false,
         health: [],
+        ignoreDifferences: [],
       },
       {
         name: 'infrastructure',
@@ -77,6 +78,7 @@ describe('parseClusterConfig', () => {
         createNamespace: false,
         replace: false,
         health: [],
+        ignoreDifferences: [],
       },
     ]);
   });
@@ -111,6 +113,13 @@ describe('parseClusterConfig', () => {
           kind: Widget
           healthy: "object.status.phase == 'Ready'"
           degraded: "object.status.phase == 'Failed'"
+      ignoreDifferences:
+        - group: apps
+          kind: Deployment
+          name: web
+          jsonPointers: [/spec/replicas]
+        - kind: "*"
+          managedFieldsManagers: [vpa-recommender]
 `),
       FILE,
     ).apps;
@@ -145,7 +154,34 @@ describe('parseClusterConfig', () => {
           degraded: "object.status.phase == 'Failed'",
         },
       ],
+      ignoreDifferences: [
+        { group: 'apps', kind: 'Deployment', name: 'web', jsonPointers: ['/spec/replicas'] },
+        { kind: '*', managedFieldsManagers: ['vpa-recommender'] },
+      ],
     });
+  });
+
+  it('refuses ignoreDifferences rules that name no fields or use a bad pointer', () => {
+    assert.throws(
+      () =>
+        parseClusterConfig(
+          cluster(`    - name: web
+      path: apps/web
+      ignoreDifferences:
+        - kind: Deployment
+        - kind: ConfigMap
+          jsonPointers: [data/mode]
+`),
+          FILE,
+        ),
+      (err: Error) =>
+        /spec\.apps\[0\]\.ignoreDifferences\[0\]: must set jsonPointers or managedFieldsManagers/.test(
+          err.message,
+        ) &&
+        /spec\.apps\[0\]\.ignoreDifferences\[1\]\.jsonPointers\[0\]: must be a JSON pointer starting with "\/", got "data\/mode"/.test(
+          err.message,
+        ),
+    );
   });
 
   it('refuses a health rule whose CEL does not parse, naming its line and field', () => {
