@@ -345,6 +345,23 @@ export class KubeClient {
   }
 
   /**
+   * Creates `obj` (POST). With `dryRun`, nothing is written: the server
+   * validates and admits the object, then answers 409 AlreadyExists when one
+   * of that name exists — a way to check a replacement before deleting.
+   */
+  async create(
+    obj: KubeObject,
+    options: { fieldManager: string; dryRun?: boolean; signal?: AbortSignal },
+  ): Promise<KubeObject> {
+    const r = await this.mustResource(obj);
+    return this.request<KubeObject>('POST', this.collectionPath(r, obj.metadata.namespace ?? ''), {
+      body: obj,
+      query: { fieldManager: options.fieldManager, dryRun: options.dryRun ? 'All' : undefined },
+      signal: options.signal,
+    });
+  }
+
+  /**
    * Applies a JSON patch (RFC 6902) to an object, e.g. to rewrite its
    * `metadata.managedFields`; a `test` operation makes it conditional.
    */
