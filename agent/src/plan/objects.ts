@@ -1,13 +1,5 @@
 import { TerminalError } from '@driftless/common';
-import {
-  groupOf,
-  Marks,
-  refKey,
-  refOf,
-  refString,
-  type KubeObject,
-  type ObjectRef,
-} from '../model.ts';
+import { Marks, refKey, refOf, refString, type KubeObject, type ObjectRef } from '../model.ts';
 import { diffValues, digestOf, type FieldDiff } from './diff.ts';
 import type { HookSpec } from './hooks.ts';
 
@@ -124,18 +116,9 @@ export function ownedBy(obj: KubeObject, app: string): boolean {
   return labels[Marks.managedBy] === Marks.managedByValue && labels[Marks.app] === app;
 }
 
-/**
- * Objects Kubernetes deletes by design once they did their work: Jobs with
- * `ttlSecondsAfterFinished`. Applied once per manifest; their absence later
- * is neither drift nor a reason to create them again.
- */
-export function isRunOnce(obj: KubeObject): boolean {
-  if (obj.kind !== 'Job' || groupOf(obj.apiVersion) !== 'batch') return false;
-  return (
-    typeof (obj['spec'] as { ttlSecondsAfterFinished?: unknown } | undefined)
-      ?.ttlSecondsAfterFinished === 'number'
-  );
-}
+// Which objects are run-once (Kubernetes deletes them by design once done) is
+// said in one place, health/run-once.ts, which drift watching uses too.
+export { isRunOnce } from '../health/index.ts';
 
 /** Digest of what Git declares for an object (our sync marks left out). */
 export function manifestDigest(obj: KubeObject): string {

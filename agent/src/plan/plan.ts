@@ -5,9 +5,11 @@ import {
   refKey,
   refOf,
   refString,
+  type IgnoreRule,
   type KubeObject,
   type ObjectRef,
 } from '../model.ts';
+import { respectIgnored } from '../fields/index.ts';
 import { KubeApiError, objectError, type KubeClient } from '../kube/index.ts';
 import { diffValues, digestOf } from './diff.ts';
 import { mapLimit } from './limit.ts';
@@ -55,6 +57,8 @@ export interface PlanOptions {
   /** Parallel requests. Default 8. */
   concurrency?: number;
   signal?: AbortSignal;
+  /** Fields left out of the diff and of what is applied to existing objects (see fields/). Default []. */
+  ignore?: IgnoreRule[];
 }
 
 /**
@@ -126,6 +130,7 @@ export async function planApp(options: PlanOptions): Promise<Plan> {
     changingCrds: new Set(),
     ranOnce: options.ranOnce ?? new Map(),
     replace: options.replace ?? false,
+    ignore: options.ignore ?? [],
   };
 
   // CRDs first: whether they change decides how objects of their kinds are planned.
@@ -179,6 +184,7 @@ interface ObjectContext {
   changingCrds: Set<string>;
   ranOnce: ReadonlyMap<string, string>;
   replace: boolean;
+  ignore: readonly IgnoreRule[];
 }
 
 async function planObject(obj: KubeObject, c: ObjectContext): Promise<PlannedObject> {
@@ -252,12 +258,20 @@ async function planObject(obj: KubeObject, c: ObjectContext): Promise<PlannedObj
   if (!live) return { ...base, action: 'create', diff: diffValues(undefined, comparable(dry)) };
   const adopt = adoptableManagers(live);
   const after = adopt.length > 0 ? withoutAdoptedFields(dry, live, obj) : dry;
-  const diff = diffValues(comparable(live), comparable(after));
+  // Ignored fields: left out of the diff, and applied with their live values.
+  const kept = respectIgnored({
+    desired: obj,
+    live,
+    diff: diffValues(comparable(live), comparable(after)),
+    rules: c.ignore,
+  });
+  const diff = kept.diff;
   if (adopt.length > 0) {
     diff.push({ path: '.metadata.managedFields', before: adopt, after: [Marks.fieldManager] });
   }
   return {
     ...base,
+    desired: kept.desired,
     live,
     action: diff.length === 0 ? 'unchanged' : 'update',
     diff,

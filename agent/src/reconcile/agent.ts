@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Tracer } from '@opentelemetry/api';
 import { Backoff, errorMessage, systemClock, type Clock, type Logger } from '@driftless/common';
-import { type AppSpec, type ClusterConfig, type KubeObject } from '../model.ts';
+import { type AppSpec, type ClusterConfig, type IgnoreRule, type KubeObject } from '../model.ts';
 import { clusterCapabilities, TenantClients, type KubeClient } from '../kube/index.ts';
 import { Ownership } from '../guard/index.ts';
 import { render } from '../render/index.ts';
@@ -50,6 +50,10 @@ export interface DriftTracker {
   pause(app: string): Promise<void> | void;
   resume(app: string): void;
   driftCount(app: string): number;
+  /** Takes an app's settings (mode, selfHeal, ignore rules) at once, before its next sync. */
+  configure?(app: AppSpec): void;
+  /** Fields another controller fights over: the plan leaves them out too. */
+  ignoreRules?(app: string): IgnoreRule[];
 }
 
 /** Options of {@link Agent}. */
@@ -253,6 +257,7 @@ export class Agent {
     const configError = await this.#loadConfig(checkout);
     if (!this.#config) throw new Error(`no usable driftless.yaml: ${configError}`);
     const config = this.#config.config;
+    for (const app of config.apps) this.#o.drift?.configure?.(app);
 
     // Ownership: what every app declares and holds, so no two apps fight over an object.
     await this.#ownership.begin(config.apps, checkout.revision, (app) =>
@@ -350,6 +355,7 @@ export class Agent {
           ...(this.#o.render ? { render: this.#o.render } : {}),
           fetch,
           signal: this.#abort.signal,
+          ignoreRules: (name) => drift?.ignoreRules?.(name) ?? [],
           onApplied: (a, desired, revision, traceId, applied) =>
             drift?.track(a, desired, { revision, traceId }, applied),
         },
@@ -440,17 +446,17 @@ export class Agent {
   }
 
   async #removeGoneApps(current: Set<string>): Promise<void> {
-    const { inventory, client, logger } = this.#o;
+    const { inventory, logger } = this.#o;
     for (const name of await inventory.apps()) {
       if (current.has(name)) continue;
       const record = await inventory.load(name);
       if (!record) continue;
       this.#o.drift?.untrack(name);
-      this.#tenants.forget(name);
+      const actor = this.#tenants.forget(name);
       this.#apps.delete(name);
       if (record.prune) {
         const plan = await planApp({
-          client,
+          client: actor,
           app: name,
           revision: record.revision,
           desired: [],
@@ -458,7 +464,7 @@ export class Agent {
           prune: true,
           signal: this.#abort.signal,
         });
-        const pruned = await pruneObjects(client, plan, { signal: this.#abort.signal });
+        const pruned = await pruneObjects(actor, plan, { signal: this.#abort.signal });
         logger.info(
           { app: name, pruned: pruned.length },
           `app ${name} left Git: pruned ${pruned.length} objects`,

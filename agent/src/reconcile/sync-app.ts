@@ -9,7 +9,14 @@ import {
   type Clock,
   type Logger,
 } from '@driftless/common';
-import { refKey, refOf, refString, type AppSpec, type KubeObject } from '../model.ts';
+import {
+  refKey,
+  refOf,
+  refString,
+  type AppSpec,
+  type IgnoreRule,
+  type KubeObject,
+} from '../model.ts';
 import { clusterCapabilities, serverDetails, type KubeClient } from '../kube/index.ts';
 import { render, type RenderOptions } from '../render/index.ts';
 import { guard, type OwnershipView } from '../guard/index.ts';
@@ -51,6 +58,8 @@ export interface SyncDeps {
   /** When the Git fetch that produced the checkout ran, to show it in the sync's trace. */
   fetch?: { startedAt: number; finishedAt: number; fromCache: boolean };
   signal?: AbortSignal;
+  /** Ignore rules beyond the app's own, e.g. fields the drift watcher found another controller fighting over. */
+  ignoreRules?: (app: string) => IgnoreRule[];
   /** Called between apply and health wait so drift watching starts on what was just applied. */
   onApplied?: (
     app: AppSpec,
@@ -171,6 +180,7 @@ export async function syncApp(
           replace: app.replace,
           concurrency: deps.concurrency,
           signal: deps.signal,
+          ignore: [...app.ignoreDifferences, ...(deps.ignoreRules?.(app.name) ?? [])],
         });
         for (const [k, v] of Object.entries(p.counts)) span.setAttribute(`driftless.plan.${k}`, v);
         span.setAttribute('driftless.plan.digest', p.digest);
