@@ -21,6 +21,7 @@ TEST_CONCURRENCY ?= 2
 UNIT_TESTS := 'common/src/**/*.test.ts' 'agent/src/**/*.test.ts' 'hub/src/**/*.test.ts' 'hub/web/src/**/*.test.ts' 'proto/**/*.test.ts'
 INTEGRATION_TESTS := 'test/harness/**/*.test.ts' 'test/integration/**/*.test.ts' 'test/security/**/*.test.ts'
 E2E_TESTS := 'test/e2e/**/*.test.ts'
+# Part of INTEGRATION_TESTS too; `make security` runs them alone.
 SECURITY_TESTS := 'test/security/**/*.test.ts'
 BROWSER_TESTS := 'test/browser/**/*.test.ts'
 WEB_SOURCES := $(shell find hub/web/src hub/web/public -type f 2>/dev/null) hub/web/index.html hub/web/vite.config.ts hub/web/package.json
@@ -88,7 +89,7 @@ browser: setup web ## dashboard tests in Chromium against a real hub fed by simu
 	node --test --test-concurrency=1 $(BROWSER_TESTS)
 
 test: setup web ## every test: unit, integration, end-to-end and dashboard
-	node --test --test-concurrency=$(TEST_CONCURRENCY) $(UNIT_TESTS) $(INTEGRATION_TESTS) $(SECURITY_TESTS) $(E2E_TESTS) $(BROWSER_TESTS)
+	node --test --test-concurrency=$(TEST_CONCURRENCY) $(UNIT_TESTS) $(INTEGRATION_TESTS) $(E2E_TESTS) $(BROWSER_TESTS)
 
 bench: setup ## benchmarks; results are recorded in docs/benchmarks.md
 	for f in test/bench/*.bench.ts; do echo "== $$f"; node --expose-gc "$$f"; done

@@ -200,6 +200,51 @@ describe('parseClusterConfig', () => {
     );
   });
 
+  it('reads a pinned chart source and the kustomize chart opt-in', () => {
+    const [app] = parseClusterConfig(
+      cluster(`    - name: podinfo
+      path: apps/podinfo
+      helm:
+        chart:
+          repository: oci://registry.example.com/charts/
+          name: podinfo
+          version: 6.7.0
+          credentials: { secret: chart-repo }
+      kustomize: { allowRemoteCharts: true }
+`),
+      FILE,
+    ).apps;
+    assert.deepEqual(app?.helm.chart, {
+      repository: 'oci://registry.example.com/charts',
+      name: 'podinfo',
+      version: '6.7.0',
+      credentials: { secret: 'chart-repo' },
+    });
+    assert.deepEqual(app?.kustomize, { allowRemoteResources: false, allowRemoteCharts: true });
+  });
+
+  it('refuses chart sources that are not pinned, carry credentials or name files outside the credentials folder', () => {
+    assert.deepEqual(
+      problemsOf(
+        cluster(`    - name: a
+      path: a
+      helm:
+        chart:
+          repository: https://user:pw@charts.example.com
+          name: a
+          version: ^1.0.0
+          credentials: { file: ../../var/run/secrets/token, secret: x }
+`),
+      ),
+      [
+        '9:23: spec.apps[0].helm.chart.repository: must not hold credentials; name a Secret or file in credentials instead',
+        '11:20: spec.apps[0].helm.chart.version: must be an exact version such as 1.2.3: charts are pinned',
+        '12:24: spec.apps[0].helm.chart.credentials: must set exactly one of secret and file',
+        "12:32: spec.apps[0].helm.chart.credentials.file: must be a file name in the agent's --chart-credentials-dir, without a folder",
+      ],
+    );
+  });
+
   it('accepts an empty app list and treats null fields as unset', () => {
     assert.deepEqual(parseClusterConfig(cluster('    []\n').replace('apps:\n', 'apps:'), FILE), {
       apps: [],

@@ -468,6 +468,13 @@ function readChartSource(
       'must be an http(s):// Helm repository or an oci:// registry path',
     );
   }
+  if (repository !== undefined && /^[a-z]+:\/\/[^/]*@/i.test(repository)) {
+    r.report(
+      repoNode,
+      `${path}.repository`,
+      'must not hold credentials; name a Secret or file in credentials instead',
+    );
+  }
   const name = r.string(r.required(f, map, path, 'name'), `${path}.name`);
   if (name !== undefined && !/^[a-z0-9][a-z0-9._-]*$/i.test(name)) {
     r.report(

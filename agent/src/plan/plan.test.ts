@@ -32,6 +32,7 @@ describe('Helm hooks', () => {
       deletePolicies: new Set(['hook-succeeded']),
     });
     assert.equal(hookFor(hook, 'upgrade')?.phase, 'pre');
+    assert.equal(hookFor(obj({ 'helm.sh/hook': 'Pre-Install' }), 'install')?.phase, 'pre');
     assert.equal(hookFor(hook, 'none'), undefined, 'a resync runs no hook');
     assert.equal(hookFor(obj({ 'helm.sh/hook': 'post-upgrade' }), 'install'), undefined);
     assert.equal(hookFor(obj({ 'helm.sh/hook': 'post-upgrade' }), 'upgrade')?.phase, 'post');
@@ -43,7 +44,7 @@ describe('Helm hooks', () => {
     );
   });
   it('never runs test, delete or rollback hooks', () => {
-    for (const event of ['test', 'pre-delete', 'post-rollback']) {
+    for (const event of ['test', 'pre-delete', 'post-rollback', 'crd-install']) {
       assert.equal(hookFor(obj({ 'helm.sh/hook': event }), 'install'), undefined, event);
       assert.equal(hookFor(obj({ 'helm.sh/hook': event }), 'upgrade'), undefined, event);
     }

@@ -446,17 +446,17 @@ export class Agent {
   }
 
   async #removeGoneApps(current: Set<string>): Promise<void> {
-    const { inventory, client, logger } = this.#o;
+    const { inventory, logger } = this.#o;
     for (const name of await inventory.apps()) {
       if (current.has(name)) continue;
       const record = await inventory.load(name);
       if (!record) continue;
       this.#o.drift?.untrack(name);
-      this.#tenants.forget(name);
+      const actor = this.#tenants.forget(name);
       this.#apps.delete(name);
       if (record.prune) {
         const plan = await planApp({
-          client,
+          client: actor,
           app: name,
           revision: record.revision,
           desired: [],
@@ -464,7 +464,7 @@ export class Agent {
           prune: true,
           signal: this.#abort.signal,
         });
-        const pruned = await pruneObjects(client, plan, { signal: this.#abort.signal });
+        const pruned = await pruneObjects(actor, plan, { signal: this.#abort.signal });
         logger.info(
           { app: name, pruned: pruned.length },
           `app ${name} left Git: pruned ${pruned.length} objects`,

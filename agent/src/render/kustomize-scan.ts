@@ -237,15 +237,19 @@ class Scanner {
       if (!repo) continue;
       if (/^file:/i.test(repo))
         throw this.#refuse(source, `${field}.repo ${repo}: file URLs are not allowed`);
+      // kustomize looks for `<chartHome>/<name>`, or `<chartHome>/<name>-<version>/<name>` when pinned.
+      const version = typeof chart['version'] === 'string' ? chart['version'] : '';
+      const folder = version ? path.join(`${name}-${version}`, name) : name;
       const vendored = await this.#checkout
-        .resolve(path.join(chartHomeRef, name), `${field} chart ${name}`, dir)
+        .resolve(path.join(chartHomeRef, folder), `${field} chart ${name}`, dir)
         .catch(() => undefined);
       if (vendored !== undefined) continue;
       if (!this.#policy.allowRemoteCharts) {
         const home = this.#checkout.relative(path.resolve(dir, chartHomeRef));
+        const untarDir = version ? `${home}/${name}-${version}` : home;
         throw this.#refuse(
           source,
-          `${field} chart ${name} from ${repo} needs the network: vendor it into ${home}/${name} (helm pull ${name} --repo ${repo}${typeof chart['version'] === 'string' ? ` --version ${chart['version']}` : ''} --untar --untardir ${home}) or set kustomize.allowRemoteCharts: true on app ${this.#policy.app} in driftless.yaml`,
+          `${field} chart ${name} from ${repo} needs the network: vendor it into ${home}/${folder} (helm pull ${name} --repo ${repo}${version ? ` --version ${version}` : ''} --untar --untardir ${untarDir}) or set kustomize.allowRemoteCharts: true on app ${this.#policy.app} in driftless.yaml`,
         );
       }
       this.result.pullsCharts = true;

@@ -131,6 +131,41 @@ describe('Helm hooks as sync phases', () => {
     });
   });
 
+  it('a hook that does not finish fails the sync naming it, and nothing after it is applied', async () => {
+    const repo = await git.createRepo('stuck-hook');
+    await repo.commit(
+      {
+        'clusters/test/driftless.yaml': clusterYaml(`
+    - name: stuck
+      path: apps/stuck
+      namespace: stuck
+      createNamespace: true
+      healthTimeout: 3s
+`),
+        'apps/stuck/deployment.yaml': deployment('after-hook', 1),
+        // A bare Pod: kwok runs it and never ends it, so the hook never finishes.
+        'apps/stuck/pod.yaml':
+          'apiVersion: v1\nkind: Pod\nmetadata:\n  name: waits\n  annotations:\n    helm.sh/hook: pre-install\nspec:\n  restartPolicy: Never\n  containers:\n    - name: main\n      image: registry.local/tool:1.0\n',
+      },
+      'a hook that never ends',
+    );
+    const t = await makeAgent({ kubeConfig: cluster.kubeConfig, git, repo });
+    agents.push(t);
+    await t.agent.reconcileOnce();
+    const sync = t.recorder.lastSync('stuck');
+    assert.equal(sync?.outcome, 'failed');
+    assert.match(sync?.error ?? '', /hook Pod stuck\/waits did not finish within 3s/);
+    assert.equal(
+      await t.client.get({
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        namespace: 'stuck',
+        name: 'after-hook',
+      }),
+      undefined,
+    );
+  });
+
   describe('weights, delete policies, post hooks and plain YAML', () => {
     let t: TestAgent;
     let repo: GitRepo;

@@ -1,5 +1,5 @@
 /**
- * Handed cases 11 and 13 (fixtures copied from the shared cases) with the
+ * Handed cases 11 and 13 (files copied verbatim into cases/) with the
  * agent engine on a real kube-apiserver and a real Git server: a chart that
  * renders for the cluster it is applied to, and a kustomization whose
  * `helmCharts` use a vendored chart or need the network.
@@ -7,14 +7,14 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startCluster, startGitServer, type Cluster, type GitServer } from '@driftless/test';
+import { caseFiles } from './cases.ts';
 import { makeAgent, type TestAgent } from './fleet.ts';
 
-const CASES = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'cases');
 const BIN = fileURLToPath(new URL('../../../agent/bin/driftless-agent.ts', import.meta.url));
 
 /** Runs `driftless-agent` as a user would, with only the given KUBECONFIG. */
@@ -33,21 +33,6 @@ function cli(args: string[], cwd: string, kubeconfig?: string) {
   });
 }
 
-/** Every file of a case's `repo/` folder, by its path in the repository. */
-function caseFiles(name: string): Record<string, string> {
-  const root = path.join(CASES, name, 'repo');
-  const files: Record<string, string> = {};
-  const walk = (dir: string) => {
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      const full = path.join(dir, e.name);
-      if (e.isDirectory()) walk(full);
-      else files[path.relative(root, full).split(path.sep).join('/')] = readFileSync(full, 'utf8');
-    }
-  };
-  walk(root);
-  return files;
-}
-
 describe('handed cases 11 and 13 on a real cluster', () => {
   let cluster: Cluster;
   let git: GitServer;
@@ -63,7 +48,7 @@ describe('handed cases 11 and 13 on a real cluster', () => {
 
   async function syncCase(name: string): Promise<TestAgent> {
     const repo = await git.createRepo(name);
-    await repo.commit(caseFiles(name), name);
+    await repo.commit(await caseFiles(name), name);
     const t = await makeAgent({ kubeConfig: cluster.kubeConfig, git, repo });
     agents.push(t);
     await t.agent.reconcileOnce();
@@ -93,7 +78,7 @@ describe('handed cases 11 and 13 on a real cluster', () => {
     // The CLI renders the same chart for the kubeconfig's cluster, and offline for Helm's defaults.
     const dir = mkdtempSync(path.join(tmpdir(), 'driftless-case11-cli-'));
     try {
-      for (const [rel, text] of Object.entries(caseFiles('11-helm-capabilities'))) {
+      for (const [rel, text] of Object.entries(await caseFiles('11-helm-capabilities'))) {
         mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
         writeFileSync(path.join(dir, rel), text);
       }
@@ -145,7 +130,7 @@ describe('handed cases 11 and 13 on a real cluster', () => {
     assert.equal(remote?.outcome, 'failed');
     assert.match(
       remote?.error ?? '',
-      /chart podinfo from https:\/\/charts\.example\.invalid needs the network: vendor it into apps\/remote-chart\/charts\/podinfo .* or set kustomize\.allowRemoteCharts: true on app c13-remote in driftless\.yaml/,
+      /chart podinfo from https:\/\/charts\.example\.invalid needs the network: vendor it into apps\/remote-chart\/charts\/podinfo-6\.5\.0\/podinfo \(helm pull podinfo --repo https:\/\/charts\.example\.invalid --version 6\.5\.0 --untar --untardir apps\/remote-chart\/charts\/podinfo-6\.5\.0\) or set kustomize\.allowRemoteCharts: true on app c13-remote in driftless\.yaml/,
     );
     assert.ok(!/must specify --enable-helm/.test(remote?.error ?? ''));
   });

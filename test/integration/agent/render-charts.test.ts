@@ -309,6 +309,27 @@ describe('charts from Helm repositories and OCI registries', () => {
       );
     });
 
+    it('a pinned chart vendored where kustomize looks for it (<name>-<version>/<name>) needs no network', async () => {
+      const { run } = setup({
+        'app/kustomization.yaml': kustomization(
+          `  - name: hello\n    repo: ${repo.url}\n    version: 1.0.0\n    releaseName: pinned`,
+        ),
+        ...Object.fromEntries(
+          Object.entries(chartFiles('hello', '1.0.0')).map(([k, v]) => [
+            `app/charts/hello-1.0.0/${k}`,
+            v,
+          ]),
+        ),
+      });
+      const before = repo.requests.length;
+      const out = await run({ path: 'app' });
+      assert.deepEqual(
+        out.map((o) => o.object.metadata.name),
+        ['pinned-hello'],
+      );
+      assert.equal(repo.requests.length, before, 'nothing was fetched');
+    });
+
     it('a chart from a repository without allowRemoteCharts fails saying what to set or how to vendor', async () => {
       const { run } = setup({
         'app/kustomization.yaml': kustomization(
@@ -324,7 +345,7 @@ describe('charts from Helm repositories and OCI registries', () => {
         );
         assert.match(
           err.message,
-          /helm pull hello --repo .* --version 1\.0\.0 --untar --untardir app\/charts/,
+          /helm pull hello --repo .* --version 1\.0\.0 --untar --untardir app\/charts\/hello-1\.0\.0/,
         );
         assert.match(
           err.message,
