@@ -5,8 +5,25 @@
  * reports everything through a {@link Reporter}.
  */
 export * from './model.ts';
-export { KubeClient, KubeApiError, type ApiResource, type WatchEvent } from './kube/index.ts';
-export { GitSource, type GitSourceOptions } from './source/index.ts';
+export {
+  KubeClient,
+  KubeApiError,
+  TenantClients,
+  serviceAccountUser,
+  clusterCapabilities,
+  type ApiResource,
+  type ClusterCapabilities,
+  type WatchEvent,
+} from './kube/index.ts';
+export {
+  GitSource,
+  GitResponseTooLargeError,
+  CommitVerifier,
+  CommitSignatureError,
+  keysFromFile,
+  keysFromSecret,
+  type GitSourceOptions,
+} from './source/index.ts';
 export {
   parseClusterConfig,
   appSpec,
@@ -14,8 +31,15 @@ export {
   AGENT_ENV_PREFIX,
   ConfigError,
 } from './config/index.ts';
-export { render, RenderError } from './render/index.ts';
-export { guard, GuardError } from './guard/index.ts';
+export {
+  render,
+  RenderError,
+  chartCredentials,
+  ChartUnreachableError,
+  RENDER_LIMIT_DEFAULTS,
+  type RenderOptions,
+} from './render/index.ts';
+export { guard, GuardError, Ownership, type OwnershipView } from './guard/index.ts';
 export {
   planApp,
   diffValues,
@@ -27,7 +51,7 @@ export {
 export { applyPlan, pruneObjects, withSyncMarks, ApplyError } from './apply/index.ts';
 export { InventoryStore, type InventoryRecord } from './inventory/index.ts';
 export { healthOf, aggregateHealth } from './health/index.ts';
-export { DriftWatcher } from './drift/index.ts';
+export { DriftWatcher, type DriftWatcherOptions } from './drift/index.ts';
 export * from './report/index.ts';
 export {
   Agent,

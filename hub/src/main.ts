@@ -1,8 +1,10 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { mkdir } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import { join } from 'node:path';
-import { systemClock, TerminalError, type Clock, type Logger } from '@driftless/common';
-import { ApiServer, apiRoutes, webRoutes, type DashboardConfig } from './api/index.ts';
+import { errorMessage, TerminalError, type Clock, type Logger } from '@driftless/common';
+import { ApiServer, apiRoutes, EventStreams, webRoutes, type Readiness } from './api/index.ts';
+import { resolveHubOptions, type HubOptions, type ResolvedHubOptions } from './config.ts';
 import {
   CertificateAuthority,
   Enroller,
@@ -12,62 +14,11 @@ import {
 } from './enroll/index.ts';
 import { EventBus } from './events.ts';
 import { isNatsSession, LinkServer, NatsLink, readiness, SessionRegistry } from './link/index.ts';
-import { createMetrics } from './metrics.ts';
+import { createMetrics, type HubMetrics } from './metrics.ts';
 import { HistoryRetention, openStore, type Store } from './store/index.ts';
-import { hintAgents, webhookRoute } from './webhook/index.ts';
+import { hintAgents, webhookRoutes, type PushEvent } from './webhook/index.ts';
 
-/** Options of {@link startHub}; `driftless-hub` fills them from its flags (see config.ts). */
-export interface HubOptions {
-  /** Holds hub.db (SQLite) and ca.crt/ca.key unless the CA comes from files. */
-  dataDir: string;
-  /** gRPC listen address, host:port. */
-  grpcAddress: string;
-  /** HTTP listen address, host:port. */
-  httpAddress: string;
-  /** `sqlite` (default) or `postgres`. */
-  store: 'sqlite' | 'postgres';
-  /** PostgreSQL connection string when `store` is `postgres`. */
-  databaseUrl?: string;
-  caCertFile?: string;
-  caKeyFile?: string;
-  /** Names in the gRPC server certificate. Default localhost, 127.0.0.1, ::1. */
-  tlsNames?: string[];
-  /** Client certificate validity. Default 24 h. */
-  clientCertTtlMs?: number;
-  /** Longest enrollment token lifetime. Default 7 days. */
-  tokenMaxTtlMs?: number;
-  /** Sync history retention by age (ms, 0 keeps) and count per app (0 keeps). */
-  historyMaxAgeMs?: number;
-  historyMaxPerApp?: number;
-  /** Enrollment failures per address per window. Default 5. */
-  enrollMaxFailures?: number;
-  /** Default 1 minute. */
-  enrollFailureWindowMs?: number;
-  /**
-   * NATS server URLs (comma-separated): enables the NATS link next to gRPC
-   * (reports from the JetStream stream, hints and approvals to NATS-linked
-   * agents) and hub-to-hub fan-out. The server must trust this hub's operator
-   * (`driftless-hub nats-config`). Default: off.
-   */
-  natsUrl?: string;
-  /** Where to also write the bootstrap admin token (mode 0600). */
-  bootstrapTokenFile?: string;
-  /** Dashboard links to commits and traces, and the address in agent install commands. */
-  dashboard?: Partial<Omit<DashboardConfig, 'hubCaPem'>>;
-  /** The built dashboard; default hub/web/dist. */
-  webDir?: string;
-  /**
-   * Shared secret of the Git webhook receiver; '' (default) with no
-   * `webhookSecretFile` leaves the receiver off (it answers 404).
-   */
-  webhookSecret?: string;
-  /** File holding the webhook secret; a trailing newline is ignored. */
-  webhookSecretFile?: string;
-  /** Largest webhook body accepted, bytes. Default 4 MiB. */
-  webhookMaxBodyBytes?: number;
-  log: Logger;
-  clock?: Clock;
-}
+export type { HubOptions } from './config.ts';
 
 /** A running hub. */
 export interface Hub {
@@ -95,9 +46,9 @@ export class HubConfigError extends TerminalError {
  * Starts the hub: store (migrated), CA, enrollment, the gRPC link and the HTTP
  * API, in that order, and creates the bootstrap admin token on first start.
  */
-export async function startHub(o: HubOptions): Promise<Hub> {
-  const clock = o.clock ?? systemClock;
-  const log = o.log;
+export async function startHub(options: HubOptions): Promise<Hub> {
+  const o = resolveHubOptions(options);
+  const { clock, log } = o;
 
   // Step 1: the store, migrated; no cluster has a stream to a hub that just started.
   if (o.store !== 'sqlite' && o.store !== 'postgres')
@@ -117,8 +68,8 @@ export async function startHub(o: HubOptions): Promise<Hub> {
     store,
     maxAgeMs: o.historyMaxAgeMs,
     maxPerApp: o.historyMaxPerApp,
-    log,
-    clock,
+    log: o.log,
+    clock: o.clock,
   });
   try {
     await store.resetConnected();
@@ -142,13 +93,13 @@ export async function startHub(o: HubOptions): Promise<Hub> {
     const metrics = createMetrics();
     const events = new EventBus();
     const sessions = new SessionRegistry();
-    const clientCertValidityMs = o.clientCertTtlMs ?? 24 * 3_600_000;
+    const clientCertValidityMs = o.clientCertTtlMs;
     const enroller = new Enroller({
       store,
       ca,
       limiter: new FailureLimiter({
-        maxFailures: o.enrollMaxFailures ?? 5,
-        windowMs: o.enrollFailureWindowMs ?? 60_000,
+        maxFailures: o.enrollMaxFailures,
+        windowMs: o.enrollFailureWindowMs,
         clock,
       }),
       clientCertValidityMs,
@@ -165,7 +116,7 @@ export async function startHub(o: HubOptions): Promise<Hub> {
       metrics,
       log,
       clientCertValidityMs,
-      serverNames: o.tlsNames ?? ['localhost', '127.0.0.1', '::1'],
+      serverNames: o.tlsNames,
       clock,
     });
     const grpcPort = await link.listen(o.grpcAddress);
@@ -203,51 +154,23 @@ export async function startHub(o: HubOptions): Promise<Hub> {
     }
     const grpcHost = o.grpcAddress.slice(0, o.grpcAddress.lastIndexOf(':'));
 
-    // Step 4: the HTTP API.
-    // The dashboard: static files at / and its config endpoint.
-    const dashboardRoutes = webRoutes({
-      dir: o.webDir,
-      config: {
-        commitUrlTemplate: o.dashboard?.commitUrlTemplate ?? '',
-        traceUrlTemplate: o.dashboard?.traceUrlTemplate ?? '',
-        agentHubAddress:
-          o.dashboard?.agentHubAddress ||
-          `${(o.tlsNames ?? ['localhost'])[0] ?? 'localhost'}:${grpcPort}`,
-        hubCaPem: ca.certPem,
-      },
-    });
-    // The Git webhook receiver: authenticated by its shared secret, not by API tokens.
-    const webhook = webhookRoute({
-      secret: webhookSecret,
-      sessions,
-      store,
-      metrics,
-      log,
-      maxBodyBytes: o.webhookMaxBodyBytes,
-      relay: natsLink && ((push) => natsLink.relayPush({ ...push, repoKeys: [...push.repoKeys] })),
-      clock,
-    });
-    const api = new ApiServer({
-      routes: apiRoutes({
+    // Step 4: the HTTP API: resources, the event streams, the dashboard and the webhook.
+    let http: HttpApi;
+    try {
+      http = await startHttpApi(o, {
         store,
         sessions,
         link,
         events,
         metrics,
-        log,
-        maxTokenTtlMs: o.tokenMaxTtlMs ?? 7 * 24 * 3_600_000,
-        readiness: readiness({ store, nats: natsLink }),
-        clock,
-      })
-        .concat(dashboardRoutes)
-        .concat(webhook),
-      store,
-      metrics,
-      log,
-    });
-    let httpUrl: string;
-    try {
-      httpUrl = await api.listen(o.httpAddress);
+        webhookSecret,
+        caCertPem: ca.certPem,
+        agentHubAddress:
+          o.dashboard.agentHubAddress || `${o.tlsNames[0] ?? 'localhost'}:${grpcPort}`,
+        relay:
+          natsLink && ((push) => natsLink.relayPush({ ...push, repoKeys: [...push.repoKeys] })),
+        natsLink,
+      });
     } catch (err) {
       await natsLink?.close();
       await link.close(0);
@@ -261,14 +184,14 @@ export async function startHub(o: HubOptions): Promise<Hub> {
 
     return {
       grpcAddress: `${grpcHost || '0.0.0.0'}:${grpcPort}`,
-      httpUrl,
+      httpUrl: http.url,
       bootstrapToken,
       caCreated: created,
       caCertPem: ca.certPem,
       store,
       close: async () => {
         retention.stop();
-        await api.close();
+        await http.close();
         await natsLink?.close();
         await link.close();
         await store.close();
@@ -281,14 +204,115 @@ export async function startHub(o: HubOptions): Promise<Hub> {
   }
 }
 
+/** The running HTTP API: its base URL, and how to stop it with its event streams. */
+interface HttpApi {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** What the HTTP API needs from the parts started before it. */
+interface HttpApiDeps {
+  store: Store;
+  sessions: SessionRegistry;
+  link: LinkServer;
+  events: EventBus;
+  metrics: HubMetrics;
+  webhookSecret: string;
+  caCertPem: string;
+  agentHubAddress: string;
+  relay: ((push: PushEvent) => void) | undefined;
+  /** The NATS link, when the hub has one (readiness checks its connection). */
+  natsLink: NatsLink | undefined;
+}
+
+/** Names proxy-addr (behind Fastify's `trustProxy`) takes besides addresses and ranges. */
+const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/** Refuses a `--trusted-proxies` entry that is not an address, a CIDR range or a known name. */
+function checkTrustedProxies(proxies: string[]): void {
+  for (const p of proxies) {
+    const [address = '', bits, ...rest] = p.split('/');
+    const family = isIP(address);
+    const maxBits = family === 6 ? 128 : 32;
+    const ok =
+      PROXY_NAMES.has(p) ||
+      (family !== 0 &&
+        rest.length === 0 &&
+        (bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= maxBits)));
+    if (!ok)
+      throw new HubConfigError(
+        `--trusted-proxies "${p.slice(0, 60)}": use IP addresses, CIDR ranges (10.0.0.0/8) or loopback, linklocal, uniquelocal`,
+      );
+  }
+}
+
+/** Builds the HTTP API (resources, event streams, dashboard, webhook) and listens. */
+async function startHttpApi(o: ResolvedHubOptions, d: HttpApiDeps): Promise<HttpApi> {
+  const { clock, log } = o;
+  checkTrustedProxies(o.trustedProxies);
+  const streams = new EventStreams({
+    events: d.events,
+    log,
+    limits: {
+      maxStreams: o.sseMaxStreams,
+      maxStreamsPerToken: o.sseMaxStreamsPerToken,
+      maxBufferedBytes: o.sseMaxBufferBytes,
+    },
+  });
+  const resources = apiRoutes(
+    {
+      ...d,
+      log,
+      maxTokenTtlMs: o.tokenMaxTtlMs,
+      readiness: readiness({ store: d.store, nats: d.natsLink }),
+      clock,
+    },
+    streams,
+  );
+  const dashboard = webRoutes({
+    dir: o.webDir || undefined,
+    config: { ...o.dashboard, agentHubAddress: d.agentHubAddress, hubCaPem: d.caCertPem },
+  });
+  // The Git webhook receiver: authenticated by its shared secret, not by API tokens.
+  const webhook = webhookRoutes({
+    secret: d.webhookSecret,
+    sessions: d.sessions,
+    store: d.store,
+    metrics: d.metrics,
+    log,
+    maxBodyBytes: o.webhookMaxBodyBytes,
+    replayWindowMs: o.webhookReplayWindowMs,
+    relay: d.relay,
+    clock,
+  });
+  const close = async () => {
+    streams.close();
+    await api?.close();
+  };
+  let api: ApiServer | undefined;
+  try {
+    api = await ApiServer.create({
+      routes: [...resources, dashboard, webhook],
+      store: d.store,
+      metrics: d.metrics,
+      log,
+      limits: { trustedProxies: o.trustedProxies, authMaxFailures: o.apiMaxFailures },
+    });
+    return { url: await api.listen(o.httpAddress), close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
 /** Shortest webhook secret accepted: a guessable one would let anyone trigger fleet-wide refreshes. */
 const MIN_WEBHOOK_SECRET_LENGTH = 16;
 
 /** The webhook secret from the flag or the file ('' when neither is set); never logged. */
-async function loadWebhookSecret(o: HubOptions): Promise<string> {
+async function loadWebhookSecret(o: ResolvedHubOptions): Promise<string> {
   if (o.webhookSecret && o.webhookSecretFile)
     throw new HubConfigError('give --webhook-secret or --webhook-secret-file, not both');
-  let secret = o.webhookSecret ?? '';
+  let secret = o.webhookSecret;
   if (o.webhookSecretFile) {
     try {
       // Files written by `echo` or editors end in a newline that is not part of the secret.
@@ -307,6 +331,21 @@ async function loadWebhookSecret(o: HubOptions): Promise<string> {
   if (o.webhookSecretFile && secret === '')
     throw new HubConfigError(`--webhook-secret-file ${o.webhookSecretFile}: the file is empty`);
   return secret;
+}
+
+/**
+ * The process's last resort: an error no request handler caught (a listener-less 'error'
+ * event, a rejected promise nobody awaited) is logged and the hub keeps serving, instead of
+ * one request or one dependency fault ending the process for every agent and user.
+ * Installed by `driftless-hub` only, not by `startHub`, so embedding programs keep their own.
+ */
+export function guardProcess(log: Logger): void {
+  process.on('uncaughtException', (err, origin) =>
+    log.error({ err, origin }, 'uncaught error; the hub keeps serving'),
+  );
+  process.on('unhandledRejection', (reason) =>
+    log.error({ err: reason }, 'unhandled rejection; the hub keeps serving'),
+  );
 }
 
 async function bootstrapAdmin(store: Store, clock: Clock): Promise<string | undefined> {

@@ -41,6 +41,8 @@ describe('parseClusterConfig', () => {
         path: 'apps/podinfo/overlays/prod',
         namespace: 'podinfo',
         allowedNamespaces: ['podinfo'],
+        allowedClusterKinds: [],
+        serviceAccountName: '',
         sync: 'manual',
         selfHeal: true,
         prune: true,
@@ -49,14 +51,20 @@ describe('parseClusterConfig', () => {
         dependsOn: ['infrastructure'],
         render: 'auto',
         helm: { releaseName: 'podinfo', valuesFiles: [], values: {} },
-        kustomize: { allowRemoteResources: false },
+        kustomize: { allowRemoteResources: false, allowRemoteCharts: false },
         healthTimeoutMs: 300_000,
+        createNamespace: false,
+        replace: false,
+        health: [],
+        ignoreDifferences: [],
       },
       {
         name: 'infrastructure',
         path: 'infrastructure',
         namespace: '',
         allowedNamespaces: [],
+        allowedClusterKinds: ['*'],
+        serviceAccountName: '',
         sync: 'auto',
         selfHeal: false,
         prune: false,
@@ -65,8 +73,12 @@ describe('parseClusterConfig', () => {
         dependsOn: [],
         render: 'auto',
         helm: { releaseName: 'infrastructure', valuesFiles: [], values: {} },
-        kustomize: { allowRemoteResources: false },
+        kustomize: { allowRemoteResources: false, allowRemoteCharts: false },
         healthTimeoutMs: APP_DEFAULTS.healthTimeoutMs,
+        createNamespace: false,
+        replace: false,
+        health: [],
+        ignoreDifferences: [],
       },
     ]);
   });
@@ -77,6 +89,8 @@ describe('parseClusterConfig', () => {
       path: apps/web/chart
       namespace: web
       allowedNamespaces: [web, web-jobs]
+      allowedClusterKinds: [Namespace, rbac.authorization.k8s.io/ClusterRole, example.com/*]
+      serviceAccountName: web-deployer
       sync: dry-run
       selfHeal: false
       prune: true
@@ -92,6 +106,20 @@ describe('parseClusterConfig', () => {
       kustomize:
         allowRemoteResources: true
       healthTimeout: 90s
+      createNamespace: true
+      replace: true
+      health:
+        - group: example.com
+          kind: Widget
+          healthy: "object.status.phase == 'Ready'"
+          degraded: "object.status.phase == 'Failed'"
+      ignoreDifferences:
+        - group: apps
+          kind: Deployment
+          name: web
+          jsonPointers: [/spec/replicas]
+        - kind: "*"
+          managedFieldsManagers: [vpa-recommender]
 `),
       FILE,
     ).apps;
@@ -100,6 +128,8 @@ describe('parseClusterConfig', () => {
       path: 'apps/web/chart',
       namespace: 'web',
       allowedNamespaces: ['web', 'web-jobs'],
+      allowedClusterKinds: ['Namespace', 'rbac.authorization.k8s.io/ClusterRole', 'example.com/*'],
+      serviceAccountName: 'web-deployer',
       sync: 'dry-run',
       selfHeal: false,
       prune: true,
@@ -112,9 +142,107 @@ describe('parseClusterConfig', () => {
         valuesFiles: ['values.yaml', '../values/prod.yaml'],
         values: { replicaCount: 3, image: { tag: '1.2.3' } },
       },
-      kustomize: { allowRemoteResources: true },
+      kustomize: { allowRemoteResources: true, allowRemoteCharts: false },
       healthTimeoutMs: 90_000,
+      createNamespace: true,
+      replace: true,
+      health: [
+        {
+          group: 'example.com',
+          kind: 'Widget',
+          healthy: "object.status.phase == 'Ready'",
+          degraded: "object.status.phase == 'Failed'",
+        },
+      ],
+      ignoreDifferences: [
+        { group: 'apps', kind: 'Deployment', name: 'web', jsonPointers: ['/spec/replicas'] },
+        { kind: '*', managedFieldsManagers: ['vpa-recommender'] },
+      ],
     });
+  });
+
+  it('refuses ignoreDifferences rules that name no fields or use a bad pointer', () => {
+    assert.throws(
+      () =>
+        parseClusterConfig(
+          cluster(`    - name: web
+      path: apps/web
+      ignoreDifferences:
+        - kind: Deployment
+        - kind: ConfigMap
+          jsonPointers: [data/mode]
+`),
+          FILE,
+        ),
+      (err: Error) =>
+        /spec\.apps\[0\]\.ignoreDifferences\[0\]: must set jsonPointers or managedFieldsManagers/.test(
+          err.message,
+        ) &&
+        /spec\.apps\[0\]\.ignoreDifferences\[1\]\.jsonPointers\[0\]: must be a JSON pointer starting with "\/", got "data\/mode"/.test(
+          err.message,
+        ),
+    );
+  });
+
+  it('refuses a health rule whose CEL does not parse, naming its line and field', () => {
+    assert.throws(
+      () =>
+        parseClusterConfig(
+          cluster(`    - name: web
+      path: apps/web
+      health:
+        - kind: Widget
+          healthy: "object.status =="
+`),
+          FILE,
+        ),
+      /:\d+:\d+: spec\.apps\[0\]\.health\[0\]\.healthy: not a valid CEL expression/,
+    );
+  });
+
+  it('reads a pinned chart source and the kustomize chart opt-in', () => {
+    const [app] = parseClusterConfig(
+      cluster(`    - name: podinfo
+      path: apps/podinfo
+      helm:
+        chart:
+          repository: oci://registry.example.com/charts/
+          name: podinfo
+          version: 6.7.0
+          credentials: { secret: chart-repo }
+      kustomize: { allowRemoteCharts: true }
+`),
+      FILE,
+    ).apps;
+    assert.deepEqual(app?.helm.chart, {
+      repository: 'oci://registry.example.com/charts',
+      name: 'podinfo',
+      version: '6.7.0',
+      credentials: { secret: 'chart-repo' },
+    });
+    assert.deepEqual(app?.kustomize, { allowRemoteResources: false, allowRemoteCharts: true });
+  });
+
+  it('refuses chart sources that are not pinned, carry credentials or name files outside the credentials folder', () => {
+    assert.deepEqual(
+      problemsOf(
+        cluster(`    - name: a
+      path: a
+      helm:
+        chart:
+          repository: https://user:pw@charts.example.com
+          name: a
+          version: ^1.0.0
+          credentials: { file: ../../var/run/secrets/token, secret: x }
+`),
+      ),
+      [
+        '9:23: spec.apps[0].helm.chart.repository: must not hold credentials; name a Secret or file in credentials instead',
+        '11:20: spec.apps[0].helm.chart.version: must be an exact version such as 1.2.3: charts are pinned',
+        '12:24: spec.apps[0].helm.chart.credentials: must set exactly one of secret and file',
+        "12:32: spec.apps[0].helm.chart.credentials.file: must be a file name in the agent's --chart-credentials-dir, without a folder",
+      ],
+    );
   });
 
   it('accepts an empty app list and treats null fields as unset', () => {
@@ -182,7 +310,7 @@ describe('parseClusterConfig', () => {
       `12:13: spec.apps[1].path: "apps/../../etc" must not contain '..'`,
       '13:18: spec.apps[1].namespace: must be a string, got 12',
       '14:45: spec.apps[1].helm.valuesFiles[0]: "../../../x.yaml" leaves the repository (relative to .)',
-      '14:63: spec.apps[1].helm.extra: unknown field; allowed: releaseName, valuesFiles, values',
+      '14:63: spec.apps[1].helm.extra: unknown field; allowed: releaseName, valuesFiles, values, chart',
       '15:42: spec.apps[1].kustomize.allowRemoteResources: must be true or false, got "true"',
     ]);
   });

@@ -1,5 +1,6 @@
 import {
   ChangeAction,
+  DriftClosedBy,
   DriftType,
   HealthStatus,
   SyncMode,
@@ -15,6 +16,7 @@ import {
 import { groupOf, type ObjectRef, type SyncMode as AppSyncMode } from '../model.ts';
 import type {
   AppStatusReport,
+  DriftClosure,
   DriftReport,
   HealthState,
   ObjectChange,
@@ -148,5 +150,24 @@ export function toDriftReport(r: DriftReport): DriftReportMessage {
     healedUnixMs: r.healedAt > 0 ? toUnixMs(r.healedAt) : 0n,
     message: r.message,
     lastSyncTraceId: r.lastSyncTraceId,
+    closedBy: CLOSED_BY[r.closedBy ?? ''],
+    ...(r.fight
+      ? {
+          fight: {
+            manager: r.fight.manager,
+            paths: r.fight.paths,
+            periodMs: Math.max(0, Math.round(r.fight.periodMs)),
+          },
+        }
+      : {}),
   };
 }
+
+const CLOSED_BY: Record<DriftClosure, DriftClosedBy> = {
+  '': DriftClosedBy.DRIFT_CLOSED_BY_UNSPECIFIED,
+  heal: DriftClosedBy.DRIFT_CLOSED_BY_HEAL,
+  sync: DriftClosedBy.DRIFT_CLOSED_BY_SYNC,
+  reverted: DriftClosedBy.DRIFT_CLOSED_BY_REVERTED,
+  'left-git': DriftClosedBy.DRIFT_CLOSED_BY_LEFT_GIT,
+  'deleted-by-kubernetes': DriftClosedBy.DRIFT_CLOSED_BY_DELETED_BY_KUBERNETES,
+};

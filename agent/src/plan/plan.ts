@@ -1,89 +1,36 @@
 import { TerminalError } from '@driftless/common';
-import { Marks, refKey, refOf, refString, type KubeObject, type ObjectRef } from '../model.ts';
+import {
+  groupOf,
+  Marks,
+  refKey,
+  refOf,
+  refString,
+  type IgnoreRule,
+  type KubeObject,
+  type ObjectRef,
+} from '../model.ts';
+import { respectIgnored } from '../fields/index.ts';
 import { KubeApiError, objectError, type KubeClient } from '../kube/index.ts';
-import { diffValues, digestOf, type FieldDiff } from './diff.ts';
+import { diffValues, digestOf } from './diff.ts';
 import { mapLimit } from './limit.ts';
-
-/** What a sync does to one object. */
-export type Action = 'create' | 'update' | 'delete' | 'unchanged';
-
-/** One object of a plan. */
-export interface PlannedObject {
-  ref: ObjectRef;
-  action: Action;
-  /** The object as it will be applied (absent for deletes). */
-  desired?: KubeObject;
-  /** The object as it is now (absent for creates). */
-  live?: KubeObject;
-  /** Field-level changes: live → what the server would make of `desired`. */
-  diff: FieldDiff[];
-  /** Apply order: phase (CRDs, Namespaces, cluster-scoped, namespaced), then wave. */
-  phase: number;
-  wave: number;
-}
-
-/** The difference between Git and the cluster for one app at one revision. */
-export interface Plan {
-  revision: string;
-  objects: PlannedObject[];
-  /** Stable SHA-256 of every change; an approval is bound to it. */
-  digest: string;
-  counts: Record<Action, number>;
-  /** Objects in the inventory that are gone from Git but kept (prune off, or not ours). */
-  kept: { ref: ObjectRef; reason: string }[];
-}
-
-/** Apply phases, in order. */
-export const Phase = { crd: 0, namespace: 1, cluster: 2, namespaced: 3 } as const;
-
-/** The phase of an object: CRDs, then Namespaces, then other cluster-scoped, then namespaced. */
-export function phaseOf(obj: KubeObject): number {
-  if (obj.kind === 'CustomResourceDefinition' && obj.apiVersion.startsWith('apiextensions.k8s.io/'))
-    return Phase.crd;
-  if (obj.kind === 'Namespace' && obj.apiVersion === 'v1') return Phase.namespace;
-  return obj.metadata.namespace ? Phase.namespaced : Phase.cluster;
-}
-
-/** The sync wave of an object from its annotation; a terminal error when not an integer. */
-export function waveOf(obj: KubeObject): number {
-  const raw = obj.metadata.annotations?.[Marks.syncWave];
-  if (raw === undefined) return 0;
-  if (!/^-?\d+$/.test(raw.trim())) {
-    throw new TerminalError(
-      `${refString(refOf(obj))}: annotation ${Marks.syncWave} must be an integer, got "${raw}"`,
-    );
-  }
-  return Number(raw);
-}
-
-/** Orders planned objects for apply: phase, then wave, then kind and name for stable output. */
-export function applyOrder(a: PlannedObject, b: PlannedObject): number {
-  return a.phase - b.phase || a.wave - b.wave || refKey(a.ref).localeCompare(refKey(b.ref));
-}
-
-/**
- * Fields the server sets or that only record bookkeeping; they never make an
- * object differ from Git. Our revision and trace annotations are here too, so
- * an unchanged object is not rewritten just to refresh them.
- */
-export function comparable(obj: KubeObject): Record<string, unknown> {
-  const { status: _status, metadata, ...rest } = obj;
-  const {
-    managedFields: _mf,
-    resourceVersion: _rv,
-    generation: _gen,
-    uid: _uid,
-    creationTimestamp: _ct,
-    selfLink: _sl,
-    ...meta
-  } = metadata;
-  const annotations = { ...(metadata.annotations ?? {}) };
-  delete annotations[Marks.revision];
-  delete annotations[Marks.traceId];
-  if (Object.keys(annotations).length > 0) meta.annotations = annotations;
-  else delete meta.annotations;
-  return { ...rest, metadata: meta };
-}
+import { hookFor, isHook, type HookEvent } from './hooks.ts';
+import { replaceRefusal, syncOptionsOf } from './sync-options.ts';
+import { adoptableManagers, withoutAdoptedFields } from './adopt.ts';
+import { checkNamespaces } from './namespaces.ts';
+import { planDeletes } from './deletes.ts';
+import {
+  applyOrder,
+  comparable,
+  declaredDiff,
+  isRunOnce,
+  manifestDigest,
+  Phase,
+  phaseOf,
+  waveOf,
+  type Action,
+  type Plan,
+  type PlannedObject,
+} from './objects.ts';
 
 /** Options of {@link planApp}. */
 export interface PlanOptions {
@@ -97,90 +44,119 @@ export interface PlanOptions {
   inventory: ObjectRef[];
   /** Whether objects gone from Git are deleted. */
   prune: boolean;
+  /** Which Helm hooks this sync runs. Default `none`. */
+  hookEvent?: HookEvent;
+  /**
+   * Run-once objects that ran: refKey → digest of the manifest applied
+   * ({@link manifestDigest}). Such an object, gone from the cluster with its
+   * manifest unchanged, is not created again.
+   */
+  ranOnce?: ReadonlyMap<string, string>;
+  /** The app's `replace`: replace objects on immutable-field changes. Default false. */
+  replace?: boolean;
   /** Parallel requests. Default 8. */
   concurrency?: number;
   signal?: AbortSignal;
+  /** Fields left out of the diff and of what is applied to existing objects (see fields/). Default []. */
+  ignore?: IgnoreRule[];
 }
 
-/** Whether the object carries our ownership marks for `app`. */
-export function ownedBy(obj: KubeObject, app: string): boolean {
-  const labels = obj.metadata.labels ?? {};
-  return labels[Marks.managedBy] === Marks.managedByValue && labels[Marks.app] === app;
+/**
+ * A change to fields that cannot change after creation, without the Replace
+ * option. Terminal: the same commit can never apply.
+ */
+export class ImmutableFieldError extends TerminalError {
+  override name = 'ImmutableFieldError';
+  readonly ref: ObjectRef;
+  readonly fields: string[];
+  constructor(ref: ObjectRef, fields: string[], refusal: string | undefined, cause: KubeApiError) {
+    // The server's short answer is part of the message, so it is said once, not again as the cause.
+    super(
+      `${refString(ref)}: ${cause.message}; ${
+        refusal
+          ? `it is never replaced (${refusal}): change it by hand or give it a new name`
+          : `to have it deleted and created again, annotate it ${Marks.syncOptions}: Replace=true (or set replace: true on the app)`
+      }`,
+      { cause },
+    );
+    this.ref = ref;
+    this.fields = fields;
+  }
 }
 
 /**
  * Plans one app: a server-side apply dry-run of every desired object against
  * the live cluster, and deletes for inventory objects no longer in Git that
- * carry our marks. Nothing is written. Objects whose namespace or CRD is
- * created by this same plan cannot be dry-run yet and are planned as creates.
+ * carry our marks. Nothing is written.
+ *
+ * Objects that cannot be dry-run yet are planned from their manifest: those
+ * in a Namespace this plan creates, and those whose kind a CRD of this plan
+ * creates or changes (`provisional`: the apply dry-runs them once the CRD is
+ * Established). Helm hooks due on `hookEvent` are planned as creates (they
+ * are replaced); other hooks are left out. An immutable-field change fails
+ * with {@link ImmutableFieldError} unless the object may be replaced.
  */
 export async function planApp(options: PlanOptions): Promise<Plan> {
   const { client, desired, signal } = options;
   const concurrency = options.concurrency ?? 8;
+  const hookEvent = options.hookEvent ?? 'none';
+  const ordinary = desired.filter((o) => !isHook(o));
+  const hooks = desired.flatMap((o) => {
+    const hook = hookFor(o, hookEvent);
+    return hook ? [{ obj: o, hook }] : [];
+  });
   const creatingNamespaces = new Set(
-    desired.filter((o) => phaseOf(o) === Phase.namespace).map((o) => o.metadata.name),
+    ordinary.filter((o) => phaseOf(o) === Phase.namespace).map((o) => o.metadata.name),
   );
-  const creatingKinds = new Set(
-    desired
+  await checkNamespaces(
+    [...ordinary, ...hooks.map((h) => h.obj)],
+    creatingNamespaces,
+    client,
+    signal,
+  );
+  const crdKinds = new Map(
+    ordinary
       .filter((o) => phaseOf(o) === Phase.crd)
       .map((o) => {
         const spec = o['spec'] as { group?: string; names?: { kind?: string } } | undefined;
-        return `${spec?.group ?? ''}/${spec?.names?.kind ?? ''}`;
+        return [`${spec?.group ?? ''}/${spec?.names?.kind ?? ''}`, refKey(refOf(o))] as const;
       }),
   );
-  const dependsOnThisPlan = (obj: KubeObject, err: unknown) =>
-    err instanceof KubeApiError && err.statusCode === 404
-      ? creatingNamespaces.has(obj.metadata.namespace ?? '') ||
-        creatingKinds.has(`${obj.apiVersion.split('/')[0]}/${obj.kind}`)
-      : err instanceof TerminalError &&
-        creatingKinds.has(`${obj.apiVersion.split('/')[0]}/${obj.kind}`);
+  const context: ObjectContext = {
+    client,
+    signal,
+    creatingNamespaces,
+    crdKinds,
+    changingCrds: new Set(),
+    ranOnce: options.ranOnce ?? new Map(),
+    replace: options.replace ?? false,
+    ignore: options.ignore ?? [],
+  };
 
-  const planned = await mapLimit(desired, concurrency, async (obj): Promise<PlannedObject> => {
-    const ref = refOf(obj);
-    const base = { ref, desired: obj, phase: phaseOf(obj), wave: waveOf(obj) };
-    // Both requests at once: the plan step is two round trips per object otherwise.
-    const [got, tried] = await Promise.allSettled([
-      client.get(ref, signal),
-      client.apply(obj, { fieldManager: Marks.fieldManager, dryRun: true, signal }),
-    ]);
-    if (got.status === 'rejected') throw objectError('plan', ref, got.reason);
-    const live = got.value;
-    if (tried.status === 'rejected') {
-      if (live === undefined && dependsOnThisPlan(obj, tried.reason)) {
-        return { ...base, action: 'create', diff: diffValues(undefined, comparable(obj)) };
-      }
-      throw objectError('plan', ref, tried.reason);
-    }
-    const dry = tried.value;
-    if (live === undefined)
-      return { ...base, action: 'create', diff: diffValues(undefined, comparable(dry)) };
-    const diff = diffValues(comparable(live), comparable(dry));
-    return { ...base, live, action: diff.length === 0 ? 'unchanged' : 'update', diff };
-  });
+  // CRDs first: whether they change decides how objects of their kinds are planned.
+  const crds = await mapLimit(
+    ordinary.filter((o) => phaseOf(o) === Phase.crd),
+    concurrency,
+    (o) => planObject(o, context),
+  );
+  for (const c of crds) if (c.action !== 'unchanged') context.changingCrds.add(refKey(c.ref));
+  const rest = await mapLimit(
+    ordinary.filter((o) => phaseOf(o) !== Phase.crd),
+    concurrency,
+    (o) => planObject(o, context),
+  );
+  const hookPlans = hooks.map(({ obj, hook }): PlannedObject => ({
+    ref: refOf(obj),
+    action: 'create',
+    desired: obj,
+    diff: diffValues(undefined, comparable(obj)),
+    phase: hook.phase === 'pre' ? Phase.preHook : Phase.postHook,
+    wave: hook.weight,
+    hook,
+  }));
 
-  const desiredKeys = new Set(desired.map((o) => refKey(refOf(o))));
-  const gone = options.inventory.filter((ref) => !desiredKeys.has(refKey(ref)));
-  const kept: Plan['kept'] = [];
-  const deletes: PlannedObject[] = [];
-  await mapLimit(gone, concurrency, async (ref) => {
-    let live: KubeObject | undefined;
-    try {
-      live = await client.get(ref, signal);
-    } catch (err) {
-      // A kind the server no longer serves has nothing left to delete.
-      if (err instanceof TerminalError) return;
-      throw objectError('plan prune of', ref, err);
-    }
-    if (!live) return;
-    if (!options.prune) return void kept.push({ ref, reason: 'prune is off for this app' });
-    if (!ownedBy(live, options.app)) {
-      return void kept.push({ ref, reason: `not marked as owned by app ${options.app}` });
-    }
-    const phase = phaseOf({ ...live, metadata: { ...live.metadata, namespace: ref.namespace } });
-    deletes.push({ ref, action: 'delete', live, diff: [], phase, wave: 0 });
-  });
-
-  const objects = [...planned, ...deletes].sort(applyOrder);
+  const { deletes, kept } = await planDeletes(options, concurrency);
+  const objects = [...crds, ...rest, ...hookPlans, ...deletes].sort(applyOrder);
   const counts: Record<Action, number> = { create: 0, update: 0, delete: 0, unchanged: 0 };
   for (const o of objects) counts[o.action]++;
   const digest = digestOf(
@@ -190,7 +166,138 @@ export async function planApp(options: PlanOptions): Promise<Plan> {
         key: refKey(o.ref),
         action: o.action,
         desired: o.desired ? comparable(o.desired) : null,
+        ...(o.replace ? { replace: true } : {}),
+        ...(o.hook ? { hook: o.hook.phase } : {}),
       })),
   );
   return { revision: options.revision, objects, digest, counts, kept };
+}
+
+/** What planning one object needs to know about the rest of the plan. */
+interface ObjectContext {
+  client: KubeClient;
+  signal: AbortSignal | undefined;
+  creatingNamespaces: ReadonlySet<string>;
+  /** `group/kind` → refKey of the CRD in this render that defines it. */
+  crdKinds: ReadonlyMap<string, string>;
+  /** refKeys of CRDs this plan creates or changes. */
+  changingCrds: Set<string>;
+  ranOnce: ReadonlyMap<string, string>;
+  replace: boolean;
+  ignore: readonly IgnoreRule[];
+}
+
+async function planObject(obj: KubeObject, c: ObjectContext): Promise<PlannedObject> {
+  const ref = refOf(obj);
+  const options = syncOptionsOf(obj);
+  const base = { ref, desired: obj, phase: phaseOf(obj), wave: waveOf(obj) };
+  const definedBy = c.crdKinds.get(`${groupOf(obj.apiVersion)}/${obj.kind}`);
+  const fromManifest = (live: KubeObject | undefined): PlannedObject => ({
+    ...base,
+    ...(live ? { live } : {}),
+    action: live ? 'update' : 'create',
+    diff: live ? declaredDiff(live, obj) : diffValues(undefined, comparable(obj)),
+    provisional: true,
+  });
+
+  const served = await c.client.resource(obj.apiVersion, obj.kind).catch((err: unknown) => {
+    throw objectError('plan', ref, err);
+  });
+  if (!served) {
+    if (definedBy) return fromManifest(undefined);
+    throw objectError(
+      'plan',
+      ref,
+      new TerminalError(
+        `unknown kind ${obj.kind} (${obj.apiVersion}): the cluster does not serve it and no CRD of this app defines it`,
+      ),
+    );
+  }
+
+  // Both requests at once: the plan step is two round trips per object otherwise.
+  const [got, tried] = await Promise.allSettled([
+    c.client.get(ref, c.signal),
+    c.client.apply(obj, { fieldManager: Marks.fieldManager, dryRun: true, signal: c.signal }),
+  ]);
+  if (got.status === 'rejected') throw objectError('plan', ref, got.reason);
+  const live = got.value;
+
+  if (!live && isRunOnce(obj) && c.ranOnce.get(refKey(ref)) === manifestDigest(obj)) {
+    return { ...base, action: 'unchanged', diff: [], ranOnce: true };
+  }
+  if (live && options.createOnly) {
+    return { ...base, live, action: 'unchanged', diff: [], note: 'create-only: never updated' };
+  }
+  if (tried.status === 'rejected') {
+    const err: unknown = tried.reason;
+    if (!live && c.creatingNamespaces.has(obj.metadata.namespace ?? '') && isNotFound(err)) {
+      return { ...base, action: 'create', diff: diffValues(undefined, comparable(obj)) };
+    }
+    // The dry-run checked the object against the CRD's schema before this change.
+    if (definedBy && c.changingCrds.has(definedBy)) return fromManifest(live);
+    const immutable = err instanceof KubeApiError ? err.immutableFields : [];
+    if (live && immutable.length > 0 && err instanceof KubeApiError) {
+      const refusal = replaceRefusal(obj);
+      if (refusal || !(options.replace || c.replace))
+        throw new ImmutableFieldError(ref, immutable, refusal, err);
+      await checkReplacement(obj, c);
+      return {
+        ...base,
+        live,
+        action: 'update',
+        replace: true,
+        diff: [
+          ...declaredDiff(live, obj),
+          { path: '.metadata.uid', before: live.metadata['uid'], after: '(replaced)' },
+        ],
+      };
+    }
+    throw objectError('plan', ref, err);
+  }
+  const dry = tried.value;
+  if (!live) return { ...base, action: 'create', diff: diffValues(undefined, comparable(dry)) };
+  const adopt = adoptableManagers(live);
+  const after = adopt.length > 0 ? withoutAdoptedFields(dry, live, obj) : dry;
+  // Ignored fields: left out of the diff, and applied with their live values.
+  const kept = respectIgnored({
+    desired: obj,
+    live,
+    diff: diffValues(comparable(live), comparable(after)),
+    rules: c.ignore,
+  });
+  const diff = kept.diff;
+  if (adopt.length > 0) {
+    diff.push({ path: '.metadata.managedFields', before: adopt, after: [Marks.fieldManager] });
+  }
+  return {
+    ...base,
+    desired: kept.desired,
+    live,
+    action: diff.length === 0 ? 'unchanged' : 'update',
+    diff,
+    ...(adopt.length > 0 ? { adopt } : {}),
+  };
+}
+
+/**
+ * Checks that the object Git declares would be created once the old one is
+ * deleted: a dry-run create validates and admits it, and answers 409
+ * AlreadyExists when it passes (the old one is still there). So a replace
+ * never deletes an object whose successor the server would refuse.
+ */
+async function checkReplacement(obj: KubeObject, c: ObjectContext): Promise<void> {
+  try {
+    await c.client.create(obj, {
+      fieldManager: Marks.fieldManager,
+      dryRun: true,
+      signal: c.signal,
+    });
+  } catch (err) {
+    if (err instanceof KubeApiError && err.statusCode === 409) return;
+    throw objectError('plan replacement of', refOf(obj), err);
+  }
+}
+
+function isNotFound(err: unknown): boolean {
+  return err instanceof KubeApiError && err.statusCode === 404;
 }

@@ -2,10 +2,12 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Tracer } from '@opentelemetry/api';
 import { Backoff, errorMessage, systemClock, type Clock, type Logger } from '@driftless/common';
-import { type AppSpec, type ClusterConfig, type KubeObject } from '../model.ts';
-import type { KubeClient } from '../kube/index.ts';
+import { type AppSpec, type ClusterConfig, type IgnoreRule, type KubeObject } from '../model.ts';
+import { clusterCapabilities, TenantClients, type KubeClient } from '../kube/index.ts';
+import { Ownership } from '../guard/index.ts';
+import { render } from '../render/index.ts';
 import { parseClusterConfig } from '../config/index.ts';
-import { resolveInCheckout } from '../source/index.ts';
+import { CommitSignatureError, resolveInCheckout } from '../source/index.ts';
 import { planApp } from '../plan/index.ts';
 import { pruneObjects } from '../apply/index.ts';
 import type { InventoryStore } from '../inventory/index.ts';
@@ -17,7 +19,7 @@ import type {
   Reporter,
   SyncReport,
 } from '../report/index.ts';
-import { syncApp, type SyncOutcomeDetail } from './sync-app.ts';
+import { syncApp, type RenderSettings, type SyncOutcomeDetail } from './sync-app.ts';
 
 /** A checkout of the cluster's repository at one revision. */
 export interface Checkout {
@@ -48,6 +50,10 @@ export interface DriftTracker {
   pause(app: string): Promise<void> | void;
   resume(app: string): void;
   driftCount(app: string): number;
+  /** Takes an app's settings (mode, selfHeal, ignore rules) at once, before its next sync. */
+  configure?(app: AppSpec): void;
+  /** Fields another controller fights over: the plan leaves them out too. */
+  ignoreRules?(app: string): IgnoreRule[];
 }
 
 /** Options of {@link Agent}. */
@@ -75,6 +81,10 @@ export interface AgentOptions {
   defaultHealthTimeoutMs?: number;
   /** Upper bound of one Git sync (a hung server must not stall reconciling). Default 5 minutes. */
   fetchTimeoutMs?: number;
+  /** Render limits and chart sources of every sync. Default the render defaults. */
+  render?: RenderSettings;
+  /** The identities apps act with (serviceAccountName). Default: made from `client`. */
+  tenants?: TenantClients;
 }
 
 /** What the agent knows about one app between syncs. */
@@ -108,10 +118,15 @@ export class Agent {
   readonly #abort = new AbortController();
   #ticks = 0;
   readonly #tickListeners = new Set<() => void>();
+  readonly #tenants: TenantClients;
+  readonly #ownership: Ownership;
 
   constructor(options: AgentOptions) {
     this.#o = options;
     this.#clock = options.clock ?? systemClock;
+    this.#tenants =
+      options.tenants ?? new TenantClients(options.client, options.inventory.namespace);
+    this.#ownership = new Ownership({ inventory: options.inventory, scopes: options.client });
     options.approvals.onApproval(() => this.refresh());
   }
 
@@ -231,18 +246,30 @@ export class Agent {
       finishedAt: this.#clock.now(),
       fromCache: checkout.fromCache,
     };
-    let healthy = !checkout.fromCache;
+    // A refused (unsigned) head is terminal: only a new commit changes it, so no sooner retry.
+    let healthy = !checkout.fromCache || checkout.error instanceof CommitSignatureError;
     if (checkout.fromCache) {
       logger.warn(
         { revision: checkout.revision, err: errorMessage(checkout.error) },
-        `Git unreachable, reconciling the last good checkout ${checkout.revision.slice(0, 7)}: ${errorMessage(checkout.error)}`,
+        `${sourceProblem(checkout)}; reconciling the last good checkout ${checkout.revision.slice(0, 7)}`,
       );
     }
 
     const configError = await this.#loadConfig(checkout);
     if (!this.#config) throw new Error(`no usable driftless.yaml: ${configError}`);
     const config = this.#config.config;
+    for (const app of config.apps) this.#o.drift?.configure?.(app);
 
+    // Ownership: what every app declares and holds, so no two apps fight over an object.
+    await this.#ownership.begin(config.apps, checkout.revision, (app) =>
+      render({
+        root: checkout.dir,
+        app,
+        signal,
+        ...this.#o.render,
+        cluster: () => clusterCapabilities(this.#o.client, { signal }),
+      }),
+    );
     // Apps that left Git: prune them if they asked for it, else let go.
     await this.#removeGoneApps(new Set(config.apps.map((a) => a.name)));
 
@@ -316,7 +343,8 @@ export class Agent {
     try {
       detail = await syncApp(
         {
-          client: this.#o.client,
+          client: this.#tenants.for(app),
+          ownership: this.#ownership,
           inventory: this.#o.inventory,
           approvals: this.#o.approvals,
           tracer: this.#o.tracer,
@@ -325,8 +353,10 @@ export class Agent {
           cluster: this.#o.cluster,
           concurrency: this.#o.concurrency,
           healthPollMs: this.#o.healthPollMs,
+          ...(this.#o.render ? { render: this.#o.render } : {}),
           fetch,
           signal: this.#abort.signal,
+          ignoreRules: (name) => drift?.ignoreRules?.(name) ?? [],
           onApplied: (a, desired, revision, traceId, applied) =>
             drift?.track(a, desired, { revision, traceId }, applied),
         },
@@ -348,7 +378,7 @@ export class Agent {
       r.outcome === 'planned' &&
         `dry-run: ${changes} change(s) planned at ${r.revision.slice(0, 7)}`,
       r.error,
-      checkout.fromCache && `Git unreachable: ${errorMessage(checkout.error)}`,
+      checkout.fromCache && sourceProblem(checkout),
     ].filter(Boolean);
     this.#setStatus(app, {
       revision: r.revision,
@@ -417,24 +447,25 @@ export class Agent {
   }
 
   async #removeGoneApps(current: Set<string>): Promise<void> {
-    const { inventory, client, logger } = this.#o;
+    const { inventory, logger } = this.#o;
     for (const name of await inventory.apps()) {
       if (current.has(name)) continue;
       const record = await inventory.load(name);
       if (!record) continue;
       this.#o.drift?.untrack(name);
+      const actor = this.#tenants.forget(name);
       this.#apps.delete(name);
       if (record.prune) {
         const plan = await planApp({
-          client,
+          client: actor,
           app: name,
           revision: record.revision,
           desired: [],
-          inventory: record.objects,
+          inventory: this.#ownership.prunable(name, record.objects),
           prune: true,
           signal: this.#abort.signal,
         });
-        const pruned = await pruneObjects(client, plan, { signal: this.#abort.signal });
+        const pruned = await pruneObjects(actor, plan, { signal: this.#abort.signal });
         logger.info(
           { app: name, pruned: pruned.length },
           `app ${name} left Git: pruned ${pruned.length} objects`,
@@ -448,4 +479,10 @@ export class Agent {
       await inventory.remove(name);
     }
   }
+}
+
+/** Why the last good checkout is in force: Git unreachable, or a head refused (unsigned). */
+function sourceProblem(checkout: Checkout): string {
+  const message = errorMessage(checkout.error);
+  return checkout.error instanceof CommitSignatureError ? message : `Git unreachable: ${message}`;
 }

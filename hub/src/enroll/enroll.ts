@@ -1,4 +1,4 @@
-import { systemClock, type Clock, type Logger } from '@driftless/common';
+import { isLabelKey, isLabelValue, systemClock, type Clock, type Logger } from '@driftless/common';
 import { InvalidArgumentError, PermissionDeniedError, UnauthenticatedError } from '../errors.ts';
 import type { Labels, Store } from '../store/index.ts';
 import { checkClusterName, checkCsr, type CertificateAuthority } from './ca.ts';
@@ -39,9 +39,6 @@ export interface EnrollerOptions {
   clock?: Clock;
 }
 
-const LABEL_KEY = /^[A-Za-z0-9]([-A-Za-z0-9_./]{0,252}[A-Za-z0-9])?$/;
-const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
-
 /** Most labels a cluster may have (from its token and its agent together). */
 export const MAX_LABELS = 64;
 
@@ -56,7 +53,7 @@ export function checkLabels(labels: Labels, what: string): void {
       `${what}: ${count} labels, more than the ${MAX_LABELS} a cluster may have`,
     );
   for (const [k, v] of Object.entries(labels)) {
-    if (!LABEL_KEY.test(k) || !LABEL_VALUE.test(v))
+    if (!isLabelKey(k) || !isLabelValue(v))
       throw new InvalidArgumentError(
         `${what}: label "${k.slice(0, 60)}=${v.slice(0, 60)}" is not a valid key=value label`,
       );

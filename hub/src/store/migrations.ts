@@ -168,6 +168,14 @@ ALTER TABLE clusters ADD COLUMN branch TEXT NOT NULL DEFAULT '';
   },
   {
     version: 3,
+    name: 'how each drift closed, and fights with other controllers',
+    sql: `
+ALTER TABLE drifts ADD COLUMN closed_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE drifts ADD COLUMN fight_json TEXT NOT NULL DEFAULT 'null';
+`,
+  },
+  {
+    version: 4,
     name: 'revocation sticks: enrollment blocked after a revocation; NATS user keys per cluster',
     // A revoked cluster name enrolls again only after an administrator allows it; the NATS
     // user keys issued to a cluster are kept (public keys only) so a revocation can name them
