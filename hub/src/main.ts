@@ -2,8 +2,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { mkdir } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
-import { errorMessage, TerminalError, type Clock, type Logger } from '@driftless/common';
-import { ApiServer, apiRoutes, EventStreams, webRoutes, type Readiness } from './api/index.ts';
+import { TerminalError, type Clock, type Logger } from '@driftless/common';
+import { ApiServer, apiRoutes, EventStreams, webRoutes } from './api/index.ts';
 import { resolveHubOptions, type HubOptions, type ResolvedHubOptions } from './config.ts';
 import {
   CertificateAuthority,
