@@ -1,5 +1,3 @@
-/* eslint-disable @typescript-eslint/no-unsafe-member-access --
-   Hub API answers are JSON checked field by field by the assertions. */
 /**
  * No gRPC or NATS message ends the hub (issue: "the hub dies on input"): malformed, oversized,
  * out-of-order and garbage gRPC messages on an authenticated Connect stream and on Enroll,
@@ -33,7 +31,7 @@ const CONNECT = '/driftless.v1.AgentService/Connect';
 const ENROLL = '/driftless.v1.AgentService/Enroll';
 const raw = (b: Buffer) => b;
 
-describe('no gRPC or NATS message ends the hub', { timeout: 150_000 }, () => {
+describe('no gRPC or NATS message ends the hub', { timeout: 300_000 }, () => {
   let nats: RestartableNats;
   let hub: HubProcess;
   let admin: string;
@@ -72,7 +70,9 @@ describe('no gRPC or NATS message ends the hub', { timeout: 150_000 }, () => {
       });
       agents.push(agent);
       await agent.waitState('connected');
-      const identity = JSON.parse(await readFile(path.join(workDir, 'identity.json'), 'utf8'));
+      const identity = JSON.parse(
+        await readFile(path.join(workDir, 'identity.json'), 'utf8'),
+      ) as typeof grpcIdentity & typeof natsIdentity;
       if (natsUrl) natsIdentity = identity;
       else grpcIdentity = identity;
     }
@@ -136,7 +136,7 @@ describe('no gRPC or NATS message ends the hub', { timeout: 150_000 }, () => {
       ['a report before the Hello', [encode({ seq: 1n, body: { $case: 'heartbeat', value: {} } })]],
       ['a Hello naming another cluster', [hello({ clusterName: 'someone-else' })]],
       ['100,000 apps', [hello({ apps: Array.from({ length: 100_000 }, (_, i) => `a${i}`) })]],
-      ['5 MiB of labels', [hello({ labels: { k: 'v'.repeat(5 * 1024 * 1024) } })]],
+      ['3 MiB of labels', [hello({ labels: { k: 'v'.repeat(3 * 1024 * 1024) } })]],
       ['two Hellos', [hello(), hello()]],
       [
         'a report far ahead of the stored seq',
@@ -170,14 +170,12 @@ describe('no gRPC or NATS message ends the hub', { timeout: 150_000 }, () => {
       ],
     ];
     for (const [what, frames] of cases) {
-      process.stderr.write(`fuzz case: ${what}\n`);
       const answer = await connectWith(frames);
-      process.stderr.write(`fuzz case: ${what}: ${answer}\n`);
       assert.ok(!['OK', 'DEADLINE_EXCEEDED'].includes(answer), `${what}: ${answer}`);
       await alive();
     }
     // Enroll with garbage and with an enormous request.
-    for (const body of [randomBytes(256), Buffer.alloc(6 * 1024 * 1024, 1)]) {
+    for (const body of [randomBytes(256), Buffer.alloc(3 * 1024 * 1024, 1)]) {
       const client = new grpc.Client(
         hub.grpc,
         grpc.credentials.createSsl(Buffer.from(grpcIdentity.caPem)),
