@@ -1,4 +1,4 @@
-import { systemClock, TerminalError, WaitingError, type Clock } from '@driftless/common';
+import { DriftlessError, systemClock, WaitingError, type Clock } from '@driftless/common';
 import { Marks, refString, type KubeObject, type ObjectRef } from '../model.ts';
 import { objectError, type KubeClient } from '../kube/index.ts';
 import { mapLimit, Phase, type Plan, type PlannedObject } from '../plan/index.ts';
@@ -13,14 +13,27 @@ export interface ObjectResult {
   resourceVersion?: string;
 }
 
-/** Raised when objects failed to apply; `results` has every object's outcome. */
-export class ApplyError extends TerminalError {
+/**
+ * Raised when objects failed to apply or delete; `results` has every object's
+ * outcome. Its cause is an AggregateError of the objects' errors, which the
+ * classifier in common reads (a 503 is transient, a 422 terminal).
+ */
+export class ApplyError extends DriftlessError {
   override name = 'ApplyError';
   readonly results: ObjectResult[];
   constructor(message: string, results: ObjectResult[], cause?: unknown) {
     super(message, { cause });
     this.results = results;
   }
+}
+
+/** The failed results of one step as an ApplyError whose cause holds each object's error. */
+function stepError(results: ObjectResult[], failed: { result: ObjectResult; err: Error }[]) {
+  return new ApplyError(
+    failed.map((f) => f.result.error).join('; '),
+    results,
+    new AggregateError(failed.map((f) => f.err)),
+  );
 }
 
 /** Options of {@link applyPlan}. */
@@ -67,6 +80,7 @@ export async function applyPlan(options: ApplyOptions): Promise<ObjectResult[]> 
   const results: ObjectResult[] = [];
   const writes = plan.objects.filter((o) => o.action === 'create' || o.action === 'update');
   const steps = groupSteps(writes);
+  const errors = new Map<ObjectRef, Error>();
   for (const [i, step] of steps.entries()) {
     const outcomes = await mapLimit(
       step,
@@ -90,14 +104,16 @@ export async function applyPlan(options: ApplyOptions): Promise<ObjectResult[]> 
           options.onApplied?.(r);
           return r;
         } catch (err) {
-          return { ref: o.ref, action: o.action, error: objectError('apply', o.ref, err).message };
+          const e = objectError('apply', o.ref, err);
+          errors.set(o.ref, e);
+          return { ref: o.ref, action: o.action, error: e.message };
         }
       },
     );
     results.push(...outcomes);
     const failed = outcomes.filter((r) => r.error);
     if (failed.length > 0) {
-      throw new ApplyError(failed.map((r) => r.error).join('; '), results);
+      throw stepError(results, failed.map((result) => ({ result, err: errors.get(result.ref)! })));
     }
     const first = step[0];
     if (first?.phase === Phase.crd) await waitForCrds(client, step, options);
@@ -151,6 +167,7 @@ export async function pruneObjects(
 ): Promise<ObjectResult[]> {
   const deletes = plan.objects.filter((o) => o.action === 'delete').reverse();
   const results: ObjectResult[] = [];
+  const errors = new Map<ObjectRef, Error>();
   for (const step of groupSteps(deletes)) {
     const outcomes = await mapLimit(
       step,
@@ -160,13 +177,16 @@ export async function pruneObjects(
           await client.delete(o.ref, { signal: options.signal });
           return { ref: o.ref, action: 'delete' };
         } catch (err) {
-          return { ref: o.ref, action: 'delete', error: objectError('delete', o.ref, err).message };
+          const e = objectError('delete', o.ref, err);
+          errors.set(o.ref, e);
+          return { ref: o.ref, action: 'delete', error: e.message };
         }
       },
     );
     results.push(...outcomes);
     const failed = outcomes.filter((r) => r.error);
-    if (failed.length > 0) throw new ApplyError(failed.map((r) => r.error).join('; '), results);
+    if (failed.length > 0)
+      throw stepError(results, failed.map((result) => ({ result, err: errors.get(result.ref)! })));
   }
   return results;
 }

@@ -1,7 +1,7 @@
 import https from 'node:https';
 import http from 'node:http';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { TerminalError, TransientError } from '@driftless/common';
+import { DriftlessError, TerminalError, TransientError } from '@driftless/common';
 import { refString, type KubeObject, type ObjectRef } from '../model.ts';
 
 /** An API error answered by the server, with its HTTP status and Kubernetes reason. */
@@ -17,6 +17,19 @@ export class KubeApiError extends Error {
     this.statusCode = statusCode;
     this.reason = reason;
   }
+}
+
+/** The API server does not serve a kind (yet): its CRD is missing or not Established. */
+export class UnknownKindError extends TerminalError {
+  override name = 'UnknownKindError';
+}
+
+/**
+ * A request about one object failed; classified by its cause (the server's
+ * answer) through the one classifier in common.
+ */
+export class KubeObjectError extends DriftlessError {
+  override name = 'KubeObjectError';
 }
 
 /** One kind the API server serves. */
@@ -230,7 +243,7 @@ export class KubeClient {
   async mustResource(ref: Pick<ObjectRef, 'apiVersion' | 'kind'>): Promise<ApiResource> {
     const r = await this.resource(ref.apiVersion, ref.kind);
     if (!r)
-      throw new TerminalError(
+      throw new UnknownKindError(
         `unknown kind ${ref.kind} (${ref.apiVersion}): the API server does not serve it`,
       );
     return r;
@@ -409,22 +422,16 @@ function apiError(method: string, path: string, status: number, body: string): K
   );
 }
 
-/** `apply Deployment ns/web: <what the server said>`, naming the object. */
-export function objectError(verb: string, ref: ObjectRef, err: unknown): Error {
+/**
+ * `apply Deployment ns/web: <what the server said>`, naming the object, with
+ * the server's error as its cause (which decides its class).
+ */
+export function objectError(verb: string, ref: ObjectRef, err: unknown): KubeObjectError {
   const detail =
     err instanceof KubeApiError
       ? err.message.replace(/^[A-Z]+ \S+: /, '')
       : err instanceof Error
         ? err.message
         : String(err);
-  const message = `${verb} ${refString(ref)}: ${detail}`;
-  if (
-    err instanceof KubeApiError &&
-    err.statusCode >= 400 &&
-    err.statusCode < 500 &&
-    ![408, 409, 429].includes(err.statusCode)
-  ) {
-    return new TerminalError(message, { cause: err });
-  }
-  return new TransientError(message, { cause: err });
+  return new KubeObjectError(`${verb} ${refString(ref)}: ${detail}`, { cause: err });
 }

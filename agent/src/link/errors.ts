@@ -1,4 +1,4 @@
-import { TerminalError, TransientError } from '@driftless/common';
+import { classify, DriftlessError, TerminalError, TransientError } from '@driftless/common';
 
 /** gRPC status codes the link reads (numeric, as @grpc/grpc-js reports them). */
 export const GrpcCode = {
@@ -32,26 +32,28 @@ export function grpcCodeOf(err: unknown): number | undefined {
 }
 
 /**
- * Enrollment failed. Terminal when the hub refused the request itself (bad,
- * used or expired token, token for another cluster, bad CSR: a person must
- * act); transient when the hub was unreachable or rate-limited us. The message
- * names the cluster and the gRPC code, never the token.
+ * Enrollment failed. Classified by its gRPC code through the one classifier in
+ * common: terminal when the hub refused the request itself (bad, used or
+ * expired token, token for another cluster, bad CSR: a person must act);
+ * transient when the hub was unreachable or rate-limited us. The message names
+ * the cluster and the gRPC code, never the token.
  */
-export class EnrollError extends Error {
+export class EnrollError extends DriftlessError {
   override name = 'EnrollError';
   /** The gRPC status code the hub answered with, when it answered. */
   readonly code: number | undefined;
-  /** Whether retrying later can succeed. */
-  readonly retryable: boolean;
+  /** The same code, where the classifier reads it. */
+  readonly grpcCode: number | undefined;
 
   constructor(message: string, options: { code: number | undefined; cause?: unknown }) {
     super(message, { cause: options.cause });
     this.code = options.code;
-    this.retryable = !(
-      options.code === GrpcCode.UNAUTHENTICATED ||
-      options.code === GrpcCode.PERMISSION_DENIED ||
-      options.code === GrpcCode.INVALID_ARGUMENT
-    );
+    this.grpcCode = options.code;
+  }
+
+  /** Whether retrying later can succeed. */
+  get retryable(): boolean {
+    return classify(this) !== 'terminal';
   }
 }
 
@@ -74,21 +76,26 @@ export class IdentityInvalidError extends TerminalError {
 }
 
 /**
- * The hub ended or refused the Connect stream. `terminal` when it refused this
+ * The hub ended or refused the Connect stream, classified by its gRPC code
+ * through the one classifier in common. `terminal` when it refused this
  * cluster for good (revoked, or a certificate the hub does not know): the link
  * stops reconnecting and waits for a person.
  */
-export class LinkClosedError extends Error {
+export class LinkClosedError extends DriftlessError {
   override name = 'LinkClosedError';
   /** The gRPC status code of the end of the stream. */
   readonly code: number | undefined;
-  /** True when reconnecting cannot help. */
-  readonly terminal: boolean;
+  /** The same code, where the classifier reads it. */
+  readonly grpcCode: number | undefined;
 
   constructor(message: string, options: { code: number | undefined; cause?: unknown }) {
     super(message, { cause: options.cause });
     this.code = options.code;
-    this.terminal =
-      options.code === GrpcCode.PERMISSION_DENIED || options.code === GrpcCode.UNAUTHENTICATED;
+    this.grpcCode = options.code;
+  }
+
+  /** True when reconnecting cannot help. */
+  get terminal(): boolean {
+    return classify(this) === 'terminal';
   }
 }

@@ -1,5 +1,6 @@
 import {
   Backoff,
+  classify,
   errorMessage,
   systemClock,
   type BackoffOptions,
@@ -12,7 +13,6 @@ import {
   EnrollError,
   grpcCodeName,
   grpcCodeOf,
-  IdentityInvalidError,
   LinkClosedError,
   NotEnrolledError,
 } from './errors.ts';
@@ -636,9 +636,7 @@ export class HubLink {
   }
 }
 
-/** Errors after which retrying cannot help until a person acts. */
+/** Errors after which retrying cannot help until a person acts (the one classifier decides). */
 function isTerminal(err: unknown): boolean {
-  if (err instanceof EnrollError) return !err.retryable;
-  if (err instanceof LinkClosedError) return err.terminal;
-  return err instanceof NotEnrolledError || err instanceof IdentityInvalidError;
+  return classify(err) === 'terminal';
 }

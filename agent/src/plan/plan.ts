@@ -1,6 +1,6 @@
 import { TerminalError } from '@driftless/common';
 import { Marks, refKey, refOf, refString, type KubeObject, type ObjectRef } from '../model.ts';
-import { KubeApiError, objectError, type KubeClient } from '../kube/index.ts';
+import { KubeApiError, objectError, UnknownKindError, type KubeClient } from '../kube/index.ts';
 import { diffValues, digestOf, type FieldDiff } from './diff.ts';
 import { mapLimit } from './limit.ts';
 
@@ -132,7 +132,7 @@ export async function planApp(options: PlanOptions): Promise<Plan> {
     err instanceof KubeApiError && err.statusCode === 404
       ? creatingNamespaces.has(obj.metadata.namespace ?? '') ||
         creatingKinds.has(`${obj.apiVersion.split('/')[0]}/${obj.kind}`)
-      : err instanceof TerminalError &&
+      : err instanceof UnknownKindError &&
         creatingKinds.has(`${obj.apiVersion.split('/')[0]}/${obj.kind}`);
 
   const planned = await mapLimit(desired, concurrency, async (obj): Promise<PlannedObject> => {
@@ -168,7 +168,7 @@ export async function planApp(options: PlanOptions): Promise<Plan> {
       live = await client.get(ref, signal);
     } catch (err) {
       // A kind the server no longer serves has nothing left to delete.
-      if (err instanceof TerminalError) return;
+      if (err instanceof UnknownKindError) return;
       throw objectError('plan prune of', ref, err);
     }
     if (!live) return;
