@@ -17,6 +17,7 @@ import {
   approvalView,
   auditView,
   clusterView,
+  configView,
   driftView,
   enrollmentTokenView,
   syncView,
@@ -139,9 +140,15 @@ export function apiRoutes(deps: RouteDeps): Route[] {
       method: 'GET',
       pattern: '/api/v1/clusters',
       role: 'viewer',
-      handler: async (ctx) => ({
-        items: (await store.listClusters(parseSelector(q(ctx.url, 'selector')))).map(clusterView),
-      }),
+      handler: async (ctx) => {
+        const configs = new Map((await store.listConfigStates({})).map((c) => [c.cluster, c]));
+        return {
+          items: (await store.listClusters(parseSelector(q(ctx.url, 'selector')))).map((c) => ({
+            ...clusterView(c),
+            config: configView(configs.get(c.name)),
+          })),
+        };
+      },
     },
     {
       method: 'GET',
@@ -150,7 +157,8 @@ export function apiRoutes(deps: RouteDeps): Route[] {
       handler: async (ctx) => {
         const c = await clusterOr404(ctx.params['name']!);
         const apps = await store.listApps({ cluster: c.name });
-        return { ...clusterView(c), apps: apps.map(appView) };
+        const [config] = await store.listConfigStates({ cluster: c.name });
+        return { ...clusterView(c), config: configView(config), apps: apps.map(appView) };
       },
     },
     {

@@ -313,6 +313,7 @@ export class LinkServer {
           case 'syncResult':
           case 'driftReport':
           case 'reportsDropped':
+          case 'configStatus':
             await this.#ingest(cluster, msg, session);
             break;
         }

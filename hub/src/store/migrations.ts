@@ -1,4 +1,5 @@
 import type { Db, Dialect } from './db.ts';
+import { CONFIG_STATE_MIGRATION } from './config-state.ts';
 
 /** One schema change. Versions only ever grow; a released migration is never edited. */
 export interface Migration {
@@ -166,6 +167,7 @@ ALTER TABLE clusters ADD COLUMN repo_url TEXT NOT NULL DEFAULT '';
 ALTER TABLE clusters ADD COLUMN branch TEXT NOT NULL DEFAULT '';
 `,
   },
+  CONFIG_STATE_MIGRATION,
 ];
 
 const AUTO_ID: Record<Dialect, string> = {

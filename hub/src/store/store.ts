@@ -2,7 +2,9 @@ import { ConflictError, NotFoundError } from '../errors.ts';
 import type { Db, Queryable, SqlValue } from './db.ts';
 import { migrate } from './migrations.ts';
 import { selectorSql } from './selector.ts';
+import { listConfigStates, upsertConfigState } from './config-state.ts';
 import type {
+  ConfigStateRecord,
   ApiTokenRecord,
   AppRecord,
   ApprovalRecord,
@@ -116,6 +118,8 @@ export interface Store {
   listApps(q: { cluster?: string; selector?: SelectorTerm[] }): Promise<AppRecord[]>;
   listDrift(q: DriftQuery): Promise<DriftRecord[]>;
   listHistory(q: HistoryQuery): Promise<SyncRecord[]>;
+  /** The driftless.yaml state of one cluster, or of every cluster that reported one. */
+  listConfigStates(q: { cluster?: string }): Promise<ConfigStateRecord[]>;
 
   /** Stores an approval under the cluster's next hub seq. */
   createApproval(
@@ -343,6 +347,7 @@ const TABLES = [
   'report_gaps',
   'approvals',
   'audit_log',
+  'cluster_config',
 ];
 
 /** The {@link Store} over any {@link Db}; runs the migrations first. */
@@ -546,6 +551,7 @@ export async function createSqlStore(db: Db): Promise<Store> {
         )
       ).map(toDrift);
     },
+    listConfigStates: (cq) => listConfigStates(db, cq),
     listHistory: async (hq) => {
       const sel = selectorSql('cluster', hq.selector ?? []);
       const w = where([
@@ -758,6 +764,8 @@ async function applyReport(q: Queryable, cluster: string, report: Report, nowMs:
       );
       return;
     }
+    case 'config':
+      return upsertConfigState(q, cluster, report.config, nowMs);
     case 'gap': {
       const g = report.gap;
       await q.run(
