@@ -19,7 +19,7 @@ export PATH := $(DRIFTLESS_CACHE)/bin/current:$(PATH)
 
 TEST_CONCURRENCY ?= 2
 UNIT_TESTS := 'common/src/**/*.test.ts' 'agent/src/**/*.test.ts' 'hub/src/**/*.test.ts' 'hub/web/src/**/*.test.ts' 'proto/**/*.test.ts'
-INTEGRATION_TESTS := 'test/harness/**/*.test.ts' 'test/integration/**/*.test.ts'
+INTEGRATION_TESTS := 'test/harness/**/*.test.ts' 'test/integration/**/*.test.ts' 'test/security/**/*.test.ts'
 E2E_TESTS := 'test/e2e/**/*.test.ts'
 BROWSER_TESTS := 'test/browser/**/*.test.ts'
 WEB_SOURCES := $(shell find hub/web/src hub/web/public -type f 2>/dev/null) hub/web/index.html hub/web/vite.config.ts hub/web/package.json

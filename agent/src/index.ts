@@ -5,8 +5,17 @@
  * reports everything through a {@link Reporter}.
  */
 export * from './model.ts';
-export { KubeClient, KubeApiError, type ApiResource, type WatchEvent } from './kube/index.ts';
-export { GitSource, type GitSourceOptions } from './source/index.ts';
+export {
+  KubeClient,
+  KubeApiError,
+  TenantClients,
+  serviceAccountUser,
+  clusterCapabilities,
+  type ApiResource,
+  type ClusterCapabilities,
+  type WatchEvent,
+} from './kube/index.ts';
+export { GitSource, GitResponseTooLargeError, type GitSourceOptions } from './source/index.ts';
 export {
   parseClusterConfig,
   appSpec,
@@ -14,8 +23,15 @@ export {
   AGENT_ENV_PREFIX,
   ConfigError,
 } from './config/index.ts';
-export { render, RenderError } from './render/index.ts';
-export { guard, GuardError } from './guard/index.ts';
+export {
+  render,
+  RenderError,
+  chartCredentials,
+  ChartUnreachableError,
+  RENDER_LIMIT_DEFAULTS,
+  type RenderOptions,
+} from './render/index.ts';
+export { guard, GuardError, Ownership, type OwnershipView } from './guard/index.ts';
 export {
   planApp,
   diffValues,

@@ -36,6 +36,12 @@ export interface RenderedObject {
   source: string;
 }
 
+/** The object's `metadata.uid` ('' when unset, e.g. not yet created). */
+export function uidOf(obj: KubeObject): string {
+  const uid = obj.metadata['uid'];
+  return typeof uid === 'string' ? uid : '';
+}
+
 /** The reference of an object. */
 export function refOf(obj: KubeObject): ObjectRef {
   return {
@@ -79,9 +85,33 @@ export const Marks = {
   traceId: 'driftless.dev/trace-id',
   /** Annotation (input): apply order within a phase; lower first, default 0. */
   syncWave: 'driftless.dev/sync-wave',
+  /**
+   * Annotation (input): per-object sync options, comma-separated `Name=value`
+   * (see `plan/sync-options.ts`): `Replace=true`, `Prune=false`, `CreateOnly=true`.
+   */
+  syncOptions: 'driftless.dev/sync-options',
+  /** Annotation (input, Helm's): `keep` protects the object from prune and deletion. */
+  helmResourcePolicy: 'helm.sh/resource-policy',
+  /** Annotation (input, Helm's): marks a hook object and its events (`pre-install,pre-upgrade`). */
+  helmHook: 'helm.sh/hook',
+  /** Annotation (input, Helm's): hook order within its phase; lower first, default 0. */
+  helmHookWeight: 'helm.sh/hook-weight',
+  /** Annotation (input, Helm's): when a hook object is deleted. */
+  helmHookDeletePolicy: 'helm.sh/hook-delete-policy',
   /** Field manager of every apply. */
   fieldManager: 'driftless',
 } as const;
+
+/** A health rule for a kind, in CEL, as declared by an app (see `health/expressions.ts`). */
+export interface HealthRule {
+  /** API group of the kind ('' for the core group). */
+  group: string;
+  kind: string;
+  /** CEL over `object` (the live object): true means Healthy. */
+  healthy: string;
+  /** CEL over `object`: true means Degraded (checked before `healthy`). Optional. */
+  degraded?: string;
+}
 
 /** How an app's changes reach the cluster. */
 export type SyncMode = 'auto' | 'manual' | 'dry-run';
@@ -99,6 +129,20 @@ export interface AppSpec {
   namespace: string;
   /** Namespaces objects may be in; default: just `namespace` (any when `namespace` is '' and this is empty). */
   allowedNamespaces: string[];
+  /**
+   * Cluster-scoped kinds the app may create, as `Kind` (core group),
+   * `group/Kind` or `group/*`, or `*` for any. Default: `*` for an app with no
+   * namespace limits, none for an app limited to namespaces (which may still
+   * create the Namespace objects of its allowed namespaces).
+   */
+  allowedClusterKinds: string[];
+  /**
+   * ServiceAccount that the agent impersonates for every request it makes for
+   * this app, so the API server's RBAC bounds the app; it lives in
+   * `namespace`, or in the agent's state namespace when the app has none.
+   * Default '' (the agent's own identity).
+   */
+  serviceAccountName: string;
   /** Default `auto`. */
   sync: SyncMode;
   /** Heal drift (true) or only report it. Default false. */
@@ -114,11 +158,49 @@ export interface AppSpec {
   /** How to render. Default `auto`. */
   render: RenderKind;
   /** Helm settings, used when rendering a chart. */
-  helm: { releaseName: string; valuesFiles: string[]; values: Record<string, unknown> };
-  /** Kustomize settings. */
-  kustomize: { allowRemoteResources: boolean };
+  helm: {
+    releaseName: string;
+    valuesFiles: string[];
+    values: Record<string, unknown>;
+    /** A chart from a Helm repository or OCI registry instead of the one at `path`. Default none. */
+    chart?: HelmChartSource;
+  };
+  /**
+   * Kustomize settings: remote bases and resources, and `helmCharts` pulled
+   * from a chart repository, each off by default.
+   */
+  kustomize: { allowRemoteResources: boolean; allowRemoteCharts: boolean };
   /** How long a sync waits for the app to become Healthy. Default 5 minutes. */
   healthTimeoutMs: number;
+  /** Create the app's `namespace` when the render has no Namespace object for it. Default false. */
+  createNamespace: boolean;
+  /**
+   * Delete and re-create objects whose change touches an immutable field
+   * (never CRDs, Namespaces or PersistentVolumeClaims). Default false; per
+   * object with the sync option `Replace=true`.
+   */
+  replace: boolean;
+  /** Health rules for the app's own kinds, in CEL. Default []. */
+  health: HealthRule[];
+}
+
+/** A chart pinned in a Helm HTTP repository (`index.yaml`) or an OCI registry. */
+export interface HelmChartSource {
+  /** `https://…` (a Helm repository) or `oci://host/path` (the registry path holding the chart). */
+  repository: string;
+  /** The chart's name in the repository. */
+  name: string;
+  /** The exact version: charts are pinned, never ranges. */
+  version: string;
+  /**
+   * Where the repository's user name and password come from: a Secret in the
+   * agent's namespace labelled `driftless.dev/chart-credentials: "true"` (keys
+   * `username`, `password`), or a file in the agent's `--chart-credentials-dir`.
+   * Default none.
+   */
+  credentials?: { secret?: string; file?: string };
+  /** Talk to an OCI registry over plain HTTP (a registry inside the cluster network). Default false. */
+  plainHttp?: boolean;
 }
 
 /** The parsed `driftless.yaml` of a cluster. */

@@ -13,9 +13,10 @@ import {
   agentFlags,
   redactAgentOptions,
   resolveAgentOptions,
+  type AgentOptions,
 } from './config/index.ts';
-import { KubeClient } from './kube/index.ts';
-import { GitSource } from './source/index.ts';
+import { KubeClient, TenantClients } from './kube/index.ts';
+import { CommitVerifier, GitSource, keysFromFile, keysFromSecret } from './source/index.ts';
 import { InventoryStore } from './inventory/index.ts';
 import { DriftWatcher } from './drift/index.ts';
 import {
@@ -25,7 +26,8 @@ import {
   LogReporter,
   type Reporter,
 } from './report/index.ts';
-import { Agent } from './reconcile/index.ts';
+import { Agent, type RenderSettings } from './reconcile/index.ts';
+import { chartCredentials } from './render/index.ts';
 import {
   GrpcTransport,
   HubLink,
@@ -132,8 +134,10 @@ export async function runAgent(argv: string[]): Promise<number> {
     ...(outbox ? [new LinkReporter(outbox, logger)] : []),
   );
   // Drift reports go through the agent, which also refreshes the app's drift count.
+  // Apps with a serviceAccountName act as it, heals included.
+  const tenants = new TenantClients(client, options.stateNamespace);
   const drift = new DriftWatcher({
-    client,
+    client: tenants.watcherClient(),
     reporter: {
       appStatus: (r) => reporter.appStatus(r),
       syncResult: (r) => reporter.syncResult(r),
@@ -144,13 +148,17 @@ export async function runAgent(argv: string[]): Promise<number> {
   const agent = new Agent({
     cluster: options.clusterName,
     client,
+    tenants,
     source: new GitSource({
       url: options.repoUrl,
       branch: options.branch,
       dir: options.workDir,
       auth: options.gitAuth,
       logger,
+      maxFetchBytes: options.gitMaxFetchBytes,
+      verify: commitVerification(options, client, logger),
     }),
+    render: renderSettings(options, client),
     clusterPath: options.clusterPath,
     inventory,
     reporter,
@@ -212,4 +220,41 @@ export async function runAgent(argv: string[]): Promise<number> {
     .shutdown()
     .catch((err: unknown) => logger.warn(`telemetry shutdown: ${errorMessage(err)}`));
   return exitCode;
+}
+
+/** What every render of this agent uses: limits, the chart cache and chart credentials. */
+function renderSettings(options: AgentOptions, client: KubeClient): RenderSettings {
+  return {
+    limits: options.renderLimits,
+    charts: {
+      cacheDir: options.chartCacheDir,
+      plainHttpRegistries: options.chartPlainHttpRegistries,
+      credentials: chartCredentials({
+        dir: options.chartCredentialsDir,
+        readSecret: (name) =>
+          client.get({ apiVersion: 'v1', kind: 'Secret', namespace: options.stateNamespace, name }),
+      }),
+    },
+  };
+}
+
+/** The source's commit check when allowed signing keys are configured, else undefined. */
+function commitVerification(options: AgentOptions, client: KubeClient, logger: Logger) {
+  const keys = options.commitSigningKeys;
+  if (!keys) return undefined;
+  const verifier = new CommitVerifier(
+    'file' in keys
+      ? { keys: keysFromFile(keys.file), keysSource: `file ${keys.file}` }
+      : {
+          keys: keysFromSecret(client, options.stateNamespace, keys.secret),
+          keysSource: `Secret ${options.stateNamespace}/${keys.secret}`,
+        },
+  );
+  return async (checkout: { revision: string; dir: string }) => {
+    const signer = await verifier.verify(checkout);
+    logger.info(
+      { revision: checkout.revision, signer },
+      `commit ${checkout.revision.slice(0, 7)} is signed by allowed ${signer.format} key ${signer.key}`,
+    );
+  };
 }

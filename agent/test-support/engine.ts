@@ -95,6 +95,13 @@ export function testEngine(
   };
   write(files);
   const kube = new FakeKube();
+  // The namespaces appEntry() names exist, as a platform team would have made them.
+  for (const name of ['ns-a', 'ns-b', 'ns-c'])
+    kube.objects.set(`/Namespace//${name}`, {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name, resourceVersion: '1' },
+    });
   const reporter = new RecordingReporter();
   const clock = new ManualClock();
   const make = () =>

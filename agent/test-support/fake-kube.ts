@@ -2,7 +2,7 @@
 // (plan, apply, inventory, report, reconcile). It keeps objects by reference, answers
 // server-side apply by storing what was sent, and fails the requests a test asks it to fail
 // with the same KubeApiError the real client throws for that HTTP status.
-import { KubeApiError, type KubeClient } from '../src/kube/index.ts';
+import { KubeApiError, type ApiResource, type KubeClient } from '../src/kube/index.ts';
 import { refKey, refOf, type KubeObject, type ObjectRef } from '../src/model.ts';
 
 /** A request verb of the fake. */
@@ -104,6 +104,19 @@ export class FakeKube {
 
   async scopeOf(_apiVersion: string, kind: string): Promise<'Namespaced' | 'Cluster'> {
     return CLUSTER_SCOPED.has(kind) ? 'Cluster' : 'Namespaced';
+  }
+
+  /** Every kind is served, with the verbs server-side apply needs. */
+  async resource(apiVersion: string, kind: string): Promise<ApiResource> {
+    const [group, version] = apiVersion.includes('/') ? apiVersion.split('/') : ['', apiVersion];
+    return {
+      group: group ?? '',
+      version: version ?? '',
+      kind,
+      plural: `${kind.toLowerCase()}s`,
+      namespaced: !CLUSTER_SCOPED.has(kind),
+      verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'],
+    };
   }
 
   async get(ref: ObjectRef): Promise<KubeObject | undefined> {

@@ -24,6 +24,25 @@ export const systemClock: Clock = {
     }),
 };
 
+/** The longest delay a Node timer takes (about 24.8 days); longer timers are re-armed by callers. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Calls `fn` once, `ms` (capped at {@link MAX_TIMER_MS}) from now on `clock`, unless the
+ * returned cancel function was called first. Timers made this way run on an injected clock, so
+ * heartbeats, liveness checks and renewals are tested without waiting.
+ */
+export function clockTimeout(clock: Clock, ms: number, fn: () => void): () => void {
+  const cancelled = new AbortController();
+  clock.sleep(Math.min(MAX_TIMER_MS, Math.max(0, ms)), cancelled.signal).then(
+    () => {
+      if (!cancelled.signal.aborted) fn();
+    },
+    () => undefined,
+  );
+  return () => cancelled.abort();
+}
+
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /**

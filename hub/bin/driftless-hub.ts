@@ -9,7 +9,7 @@ import {
   initTelemetry,
   parseFlags,
 } from '@driftless/common';
-import { HUB_ENV_PREFIX, HUB_FLAGS, NatsAuthority, startHub } from '../src/index.ts';
+import { guardProcess, HUB_ENV_PREFIX, HUB_FLAGS, NatsAuthority, startHub } from '../src/index.ts';
 
 const usage = `driftless-hub: the Driftless hub (enrollment, agent link, fleet state, HTTP API)
 
@@ -48,6 +48,7 @@ async function main(): Promise<number> {
   }
   const telemetry = initTelemetry({ serviceName: 'driftless-hub' });
   const log = createLogger({ name: 'driftless-hub', level: f.logLevel });
+  guardProcess(log);
   const hub = await startHub({
     dataDir: f.dataDir,
     grpcAddress: f.grpcAddress,
@@ -64,6 +65,12 @@ async function main(): Promise<number> {
     bootstrapTokenFile: f.bootstrapTokenFile,
     webhookSecret: f.webhookSecret,
     webhookSecretFile: f.webhookSecretFile,
+    webhookReplayWindowMs: f.webhookReplayWindow,
+    trustedProxies: f.trustedProxies,
+    apiMaxFailures: f.apiMaxFailures,
+    sseMaxStreams: f.sseMaxStreams,
+    sseMaxStreamsPerToken: f.sseMaxStreamsPerToken,
+    sseMaxBufferBytes: f.sseMaxBuffer,
     natsUrl: f.natsUrl || undefined,
     dashboard: {
       commitUrlTemplate: f.commitUrlTemplate,

@@ -1,4 +1,129 @@
-import type { FlagSpec } from '@driftless/common';
+import type { Clock, FlagSpec, Logger } from '@driftless/common';
+import { systemClock } from '@driftless/common';
+import { API_SERVER_DEFAULTS, EVENT_STREAM_DEFAULTS, type DashboardConfig } from './api/index.ts';
+import { DEFAULT_WEBHOOK_MAX_BODY_BYTES, DELIVERY_LOG_DEFAULTS } from './webhook/index.ts';
+
+/** Options of `startHub`; `driftless-hub` fills them from its flags ({@link HUB_FLAGS}). */
+export interface HubOptions {
+  /** Holds hub.db (SQLite) and ca.crt/ca.key unless the CA comes from files. */
+  dataDir: string;
+  /** gRPC listen address, host:port. */
+  grpcAddress: string;
+  /** HTTP listen address, host:port. */
+  httpAddress: string;
+  /** `sqlite` (default) or `postgres`. */
+  store: 'sqlite' | 'postgres';
+  /** PostgreSQL connection string when `store` is `postgres`. */
+  databaseUrl?: string;
+  caCertFile?: string;
+  caKeyFile?: string;
+  /** Names in the gRPC server certificate. */
+  tlsNames?: string[];
+  /** Client certificate validity, ms. */
+  clientCertTtlMs?: number;
+  /** Longest enrollment token lifetime, ms. */
+  tokenMaxTtlMs?: number;
+  /** Enrollment failures per address per window. */
+  enrollMaxFailures?: number;
+  /** The window of `enrollMaxFailures`, ms. */
+  enrollFailureWindowMs?: number;
+  /**
+   * NATS server URLs (comma-separated): enables the NATS link next to gRPC
+   * (reports from the JetStream stream, hints and approvals to NATS-linked
+   * agents) and hub-to-hub fan-out. The server must trust this hub's operator
+   * (`driftless-hub nats-config`). Default: off.
+   */
+  natsUrl?: string;
+  /** Where to also write the bootstrap admin token (mode 0600). */
+  bootstrapTokenFile?: string;
+  /** Dashboard links to commits and traces, and the address in agent install commands. */
+  dashboard?: Partial<Omit<DashboardConfig, 'hubCaPem'>>;
+  /** The built dashboard; default hub/web/dist. */
+  webDir?: string;
+  /**
+   * Shared secret of the Git webhook receiver; '' (default) with no
+   * `webhookSecretFile` leaves the receiver off (it answers 404).
+   */
+  webhookSecret?: string;
+  /** File holding the webhook secret; a trailing newline is ignored. */
+  webhookSecretFile?: string;
+  /** Largest webhook body accepted, bytes. */
+  webhookMaxBodyBytes?: number;
+  /** How long a webhook delivery id is remembered to refuse replays, ms. */
+  webhookReplayWindowMs?: number;
+  /** Reverse proxies (addresses or CIDR ranges) whose X-Forwarded-For names the client. */
+  trustedProxies?: string[];
+  /** Failed API-token checks per client address per window. */
+  apiMaxFailures?: number;
+  /** Event streams (SSE) open at most, in total. */
+  sseMaxStreams?: number;
+  /** Event streams (SSE) open at most per API token. */
+  sseMaxStreamsPerToken?: number;
+  /** Bytes an event stream may have unsent before its reader is dropped. */
+  sseMaxBufferBytes?: number;
+  log: Logger;
+  clock?: Clock;
+}
+
+/** Every optional {@link HubOptions} field, resolved. */
+export type ResolvedHubOptions = Required<
+  Omit<HubOptions, 'databaseUrl' | 'natsUrl' | 'dashboard'>
+> &
+  Pick<HubOptions, 'databaseUrl' | 'natsUrl'> & {
+    dashboard: Omit<DashboardConfig, 'hubCaPem'>;
+  };
+
+/** The hub's defaults, set once: the flags and {@link resolveHubOptions} both use them. */
+export const HUB_DEFAULTS = {
+  dataDir: './driftless-data',
+  grpcAddress: '0.0.0.0:7443',
+  httpAddress: '0.0.0.0:7080',
+  store: 'sqlite',
+  tlsNames: ['localhost', '127.0.0.1', '::1'],
+  clientCertTtlMs: 24 * 3_600_000,
+  tokenMaxTtlMs: 7 * 24 * 3_600_000,
+  enrollMaxFailures: 5,
+  enrollFailureWindowMs: 60_000,
+  webhookMaxBodyBytes: DEFAULT_WEBHOOK_MAX_BODY_BYTES,
+  webhookReplayWindowMs: DELIVERY_LOG_DEFAULTS.windowMs,
+  trustedProxies: API_SERVER_DEFAULTS.trustedProxies,
+  apiMaxFailures: API_SERVER_DEFAULTS.authMaxFailures,
+  sseMaxStreams: EVENT_STREAM_DEFAULTS.maxStreams,
+  sseMaxStreamsPerToken: EVENT_STREAM_DEFAULTS.maxStreamsPerToken,
+  sseMaxBufferBytes: EVENT_STREAM_DEFAULTS.maxBufferedBytes,
+};
+
+/** Fills every unset option from {@link HUB_DEFAULTS}; called once by `startHub`. */
+export function resolveHubOptions(o: HubOptions): ResolvedHubOptions {
+  const tlsNames = o.tlsNames ?? [...HUB_DEFAULTS.tlsNames];
+  return {
+    ...o,
+    caCertFile: o.caCertFile ?? '',
+    caKeyFile: o.caKeyFile ?? '',
+    tlsNames,
+    clientCertTtlMs: o.clientCertTtlMs ?? HUB_DEFAULTS.clientCertTtlMs,
+    tokenMaxTtlMs: o.tokenMaxTtlMs ?? HUB_DEFAULTS.tokenMaxTtlMs,
+    enrollMaxFailures: o.enrollMaxFailures ?? HUB_DEFAULTS.enrollMaxFailures,
+    enrollFailureWindowMs: o.enrollFailureWindowMs ?? HUB_DEFAULTS.enrollFailureWindowMs,
+    bootstrapTokenFile: o.bootstrapTokenFile ?? '',
+    dashboard: {
+      commitUrlTemplate: o.dashboard?.commitUrlTemplate ?? '',
+      traceUrlTemplate: o.dashboard?.traceUrlTemplate ?? '',
+      agentHubAddress: o.dashboard?.agentHubAddress ?? '',
+    },
+    webDir: o.webDir ?? '',
+    webhookSecret: o.webhookSecret ?? '',
+    webhookSecretFile: o.webhookSecretFile ?? '',
+    webhookMaxBodyBytes: o.webhookMaxBodyBytes ?? HUB_DEFAULTS.webhookMaxBodyBytes,
+    webhookReplayWindowMs: o.webhookReplayWindowMs ?? HUB_DEFAULTS.webhookReplayWindowMs,
+    trustedProxies: o.trustedProxies ?? [...HUB_DEFAULTS.trustedProxies],
+    apiMaxFailures: o.apiMaxFailures ?? HUB_DEFAULTS.apiMaxFailures,
+    sseMaxStreams: o.sseMaxStreams ?? HUB_DEFAULTS.sseMaxStreams,
+    sseMaxStreamsPerToken: o.sseMaxStreamsPerToken ?? HUB_DEFAULTS.sseMaxStreamsPerToken,
+    sseMaxBufferBytes: o.sseMaxBufferBytes ?? HUB_DEFAULTS.sseMaxBufferBytes,
+    clock: o.clock ?? systemClock,
+  };
+}
 
 /** Environment variable prefix of the hub's flags: `--data-dir` is `DRIFTLESS_HUB_DATA_DIR`. */
 export const HUB_ENV_PREFIX = 'DRIFTLESS_HUB';
@@ -7,22 +132,22 @@ export const HUB_ENV_PREFIX = 'DRIFTLESS_HUB';
 export const HUB_FLAGS = {
   dataDir: {
     type: 'string',
-    default: './driftless-data',
+    default: HUB_DEFAULTS.dataDir,
     help: 'Directory for the SQLite database and the CA key and certificate (created with mode 0700).',
   },
   grpcAddress: {
     type: 'string',
-    default: '0.0.0.0:7443',
+    default: HUB_DEFAULTS.grpcAddress,
     help: 'Address (host:port) of the gRPC AgentService that agents enroll and connect to; port 0 picks a free port.',
   },
   httpAddress: {
     type: 'string',
-    default: '0.0.0.0:7080',
+    default: HUB_DEFAULTS.httpAddress,
     help: 'Address (host:port) of the HTTP API, /metrics, /healthz and /readyz; port 0 picks a free port.',
   },
   store: {
     type: 'string',
-    default: 'sqlite',
+    default: HUB_DEFAULTS.store,
     help: 'Where fleet state lives: sqlite (a file in the data directory) or postgres (needs --database-url).',
   },
   databaseUrl: {
@@ -42,27 +167,27 @@ export const HUB_FLAGS = {
   },
   tlsNames: {
     type: 'list',
-    default: ['localhost', '127.0.0.1', '::1'],
+    default: [...HUB_DEFAULTS.tlsNames],
     help: 'DNS names and IP addresses the hub gRPC server certificate is valid for; add the name agents dial.',
   },
   clientCertTtl: {
     type: 'duration',
-    default: 24 * 3_600_000,
+    default: HUB_DEFAULTS.clientCertTtlMs,
     help: 'Validity of client certificates issued to agents; agents renew over their stream before expiry.',
   },
   tokenMaxTtl: {
     type: 'duration',
-    default: 7 * 24 * 3_600_000,
+    default: HUB_DEFAULTS.tokenMaxTtlMs,
     help: 'Longest lifetime a person may give an enrollment token.',
   },
   enrollMaxFailures: {
     type: 'number',
-    default: 5,
+    default: HUB_DEFAULTS.enrollMaxFailures,
     help: 'Failed enrollments (bad, expired, used or wrong-cluster tokens) one address may make per window before it is refused.',
   },
   enrollFailureWindow: {
     type: 'duration',
-    default: 60_000,
+    default: HUB_DEFAULTS.enrollFailureWindowMs,
     help: 'The window over which --enroll-max-failures is counted.',
   },
   natsUrl: {
@@ -99,6 +224,36 @@ export const HUB_FLAGS = {
     type: 'string',
     default: '',
     help: 'File holding the Git webhook secret (a trailing newline is ignored), e.g. a mounted Kubernetes Secret; used instead of --webhook-secret.',
+  },
+  webhookReplayWindow: {
+    type: 'duration',
+    default: HUB_DEFAULTS.webhookReplayWindowMs,
+    help: 'How long the webhook receiver remembers a delivery id (X-GitHub-Delivery, X-Gitlab-Event-UUID, X-Gitea-Delivery): a signed delivery replayed within it is answered but not acted on again.',
+  },
+  trustedProxies: {
+    type: 'list',
+    default: [...HUB_DEFAULTS.trustedProxies],
+    help: 'Addresses or CIDR ranges of reverse proxies in front of the HTTP API whose X-Forwarded-For header names the client (for the failed-token limit and logs); empty trusts no header and uses the connecting address.',
+  },
+  apiMaxFailures: {
+    type: 'number',
+    default: HUB_DEFAULTS.apiMaxFailures,
+    help: 'Failed API-token checks one client address may make per minute before further failures are answered 429; a valid token is always accepted.',
+  },
+  sseMaxStreams: {
+    type: 'number',
+    default: HUB_DEFAULTS.sseMaxStreams,
+    help: 'Event streams (GET /api/v1/events) the hub serves at once; more are answered 429.',
+  },
+  sseMaxStreamsPerToken: {
+    type: 'number',
+    default: HUB_DEFAULTS.sseMaxStreamsPerToken,
+    help: 'Event streams one API token may hold open at once; more are answered 429.',
+  },
+  sseMaxBuffer: {
+    type: 'number',
+    default: HUB_DEFAULTS.sseMaxBufferBytes,
+    help: 'Bytes of events an event stream may have unsent; a reader slower than that is disconnected (it reconnects and re-reads) instead of the hub buffering without bound.',
   },
   logLevel: {
     type: 'string',

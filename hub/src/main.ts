@@ -1,8 +1,9 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { systemClock, TerminalError, type Clock, type Logger } from '@driftless/common';
-import { ApiServer, apiRoutes, webRoutes, type DashboardConfig } from './api/index.ts';
+import { errorMessage, TerminalError, type Clock, type Logger } from '@driftless/common';
+import { ApiServer, apiRoutes, EventStreams, webRoutes, type Readiness } from './api/index.ts';
+import { resolveHubOptions, type HubOptions, type ResolvedHubOptions } from './config.ts';
 import {
   CertificateAuthority,
   Enroller,
@@ -14,57 +15,9 @@ import { EventBus } from './events.ts';
 import { isNatsSession, LinkServer, NatsLink, SessionRegistry } from './link/index.ts';
 import { createMetrics } from './metrics.ts';
 import { openStore, type Store } from './store/index.ts';
-import { hintAgents, webhookRoute } from './webhook/index.ts';
+import { hintAgents, webhookRoutes } from './webhook/index.ts';
 
-/** Options of {@link startHub}; `driftless-hub` fills them from its flags (see config.ts). */
-export interface HubOptions {
-  /** Holds hub.db (SQLite) and ca.crt/ca.key unless the CA comes from files. */
-  dataDir: string;
-  /** gRPC listen address, host:port. */
-  grpcAddress: string;
-  /** HTTP listen address, host:port. */
-  httpAddress: string;
-  /** `sqlite` (default) or `postgres`. */
-  store: 'sqlite' | 'postgres';
-  /** PostgreSQL connection string when `store` is `postgres`. */
-  databaseUrl?: string;
-  caCertFile?: string;
-  caKeyFile?: string;
-  /** Names in the gRPC server certificate. Default localhost, 127.0.0.1, ::1. */
-  tlsNames?: string[];
-  /** Client certificate validity. Default 24 h. */
-  clientCertTtlMs?: number;
-  /** Longest enrollment token lifetime. Default 7 days. */
-  tokenMaxTtlMs?: number;
-  /** Enrollment failures per address per window. Default 5. */
-  enrollMaxFailures?: number;
-  /** Default 1 minute. */
-  enrollFailureWindowMs?: number;
-  /**
-   * NATS server URLs (comma-separated): enables the NATS link next to gRPC
-   * (reports from the JetStream stream, hints and approvals to NATS-linked
-   * agents) and hub-to-hub fan-out. The server must trust this hub's operator
-   * (`driftless-hub nats-config`). Default: off.
-   */
-  natsUrl?: string;
-  /** Where to also write the bootstrap admin token (mode 0600). */
-  bootstrapTokenFile?: string;
-  /** Dashboard links to commits and traces, and the address in agent install commands. */
-  dashboard?: Partial<Omit<DashboardConfig, 'hubCaPem'>>;
-  /** The built dashboard; default hub/web/dist. */
-  webDir?: string;
-  /**
-   * Shared secret of the Git webhook receiver; '' (default) with no
-   * `webhookSecretFile` leaves the receiver off (it answers 404).
-   */
-  webhookSecret?: string;
-  /** File holding the webhook secret; a trailing newline is ignored. */
-  webhookSecretFile?: string;
-  /** Largest webhook body accepted, bytes. Default 4 MiB. */
-  webhookMaxBodyBytes?: number;
-  log: Logger;
-  clock?: Clock;
-}
+export type { HubOptions } from './config.ts';
 
 /** A running hub. */
 export interface Hub {
@@ -92,9 +45,9 @@ export class HubConfigError extends TerminalError {
  * Starts the hub: store (migrated), CA, enrollment, the gRPC link and the HTTP
  * API, in that order, and creates the bootstrap admin token on first start.
  */
-export async function startHub(o: HubOptions): Promise<Hub> {
-  const clock = o.clock ?? systemClock;
-  const log = o.log;
+export async function startHub(options: HubOptions): Promise<Hub> {
+  const o = resolveHubOptions(options);
+  const { clock, log } = o;
 
   // Step 1: the store, migrated; no cluster has a stream to a hub that just started.
   if (o.store !== 'sqlite' && o.store !== 'postgres')
@@ -131,13 +84,13 @@ export async function startHub(o: HubOptions): Promise<Hub> {
     const metrics = createMetrics();
     const events = new EventBus();
     const sessions = new SessionRegistry();
-    const clientCertValidityMs = o.clientCertTtlMs ?? 24 * 3_600_000;
+    const clientCertValidityMs = o.clientCertTtlMs;
     const enroller = new Enroller({
       store,
       ca,
       limiter: new FailureLimiter({
-        maxFailures: o.enrollMaxFailures ?? 5,
-        windowMs: o.enrollFailureWindowMs ?? 60_000,
+        maxFailures: o.enrollMaxFailures,
+        windowMs: o.enrollFailureWindowMs,
         clock,
       }),
       clientCertValidityMs,
@@ -154,7 +107,7 @@ export async function startHub(o: HubOptions): Promise<Hub> {
       metrics,
       log,
       clientCertValidityMs,
-      serverNames: o.tlsNames ?? ['localhost', '127.0.0.1', '::1'],
+      serverNames: o.tlsNames,
       clock,
     });
     const grpcPort = await link.listen(o.grpcAddress);
@@ -193,46 +146,59 @@ export async function startHub(o: HubOptions): Promise<Hub> {
     }
     const grpcHost = o.grpcAddress.slice(0, o.grpcAddress.lastIndexOf(':'));
 
-    // Step 4: the HTTP API.
-    // The dashboard: static files at / and its config endpoint.
-    const dashboardRoutes = webRoutes({
-      dir: o.webDir,
-      config: {
-        commitUrlTemplate: o.dashboard?.commitUrlTemplate ?? '',
-        traceUrlTemplate: o.dashboard?.traceUrlTemplate ?? '',
-        agentHubAddress:
-          o.dashboard?.agentHubAddress ||
-          `${(o.tlsNames ?? ['localhost'])[0] ?? 'localhost'}:${grpcPort}`,
-        hubCaPem: ca.certPem,
+    // Step 4: the HTTP API: resources, the event streams, the dashboard and the webhook.
+    const streams = new EventStreams({
+      events,
+      log,
+      limits: {
+        maxStreams: o.sseMaxStreams,
+        maxStreamsPerToken: o.sseMaxStreamsPerToken,
+        maxBufferedBytes: o.sseMaxBufferBytes,
       },
     });
-    // The Git webhook receiver: authenticated by its shared secret, not by API tokens.
-    const webhook = webhookRoute({
-      secret: webhookSecret,
-      sessions,
+    const api = await ApiServer.create({
+      routes: [
+        ...apiRoutes(
+          {
+            store,
+            sessions,
+            link,
+            events,
+            metrics,
+            log,
+            maxTokenTtlMs: o.tokenMaxTtlMs,
+            readiness: storeReadiness(store),
+            clock,
+          },
+          streams,
+        ),
+        webRoutes({
+          dir: o.webDir || undefined,
+          config: {
+            ...o.dashboard,
+            agentHubAddress:
+              o.dashboard.agentHubAddress || `${o.tlsNames[0] ?? 'localhost'}:${grpcPort}`,
+            hubCaPem: ca.certPem,
+          },
+        }),
+        // The Git webhook receiver: authenticated by its shared secret, not by API tokens.
+        webhookRoutes({
+          secret: webhookSecret,
+          sessions,
+          store,
+          metrics,
+          log,
+          maxBodyBytes: o.webhookMaxBodyBytes,
+          replayWindowMs: o.webhookReplayWindowMs,
+          relay:
+            natsLink && ((push) => natsLink.relayPush({ ...push, repoKeys: [...push.repoKeys] })),
+          clock,
+        }),
+      ],
       store,
       metrics,
       log,
-      maxBodyBytes: o.webhookMaxBodyBytes,
-      relay: natsLink && ((push) => natsLink.relayPush({ ...push, repoKeys: [...push.repoKeys] })),
-      clock,
-    });
-    const api = new ApiServer({
-      routes: apiRoutes({
-        store,
-        sessions,
-        link,
-        events,
-        metrics,
-        log,
-        maxTokenTtlMs: o.tokenMaxTtlMs ?? 7 * 24 * 3_600_000,
-        clock,
-      })
-        .concat(dashboardRoutes)
-        .concat(webhook),
-      store,
-      metrics,
-      log,
+      limits: { trustedProxies: o.trustedProxies, authMaxFailures: o.apiMaxFailures },
     });
     let httpUrl: string;
     try {
@@ -256,6 +222,7 @@ export async function startHub(o: HubOptions): Promise<Hub> {
       caCertPem: ca.certPem,
       store,
       close: async () => {
+        streams.close();
         await api.close();
         await natsLink?.close();
         await link.close();
@@ -272,10 +239,10 @@ export async function startHub(o: HubOptions): Promise<Hub> {
 const MIN_WEBHOOK_SECRET_LENGTH = 16;
 
 /** The webhook secret from the flag or the file ('' when neither is set); never logged. */
-async function loadWebhookSecret(o: HubOptions): Promise<string> {
+async function loadWebhookSecret(o: ResolvedHubOptions): Promise<string> {
   if (o.webhookSecret && o.webhookSecretFile)
     throw new HubConfigError('give --webhook-secret or --webhook-secret-file, not both');
-  let secret = o.webhookSecret ?? '';
+  let secret = o.webhookSecret;
   if (o.webhookSecretFile) {
     try {
       // Files written by `echo` or editors end in a newline that is not part of the secret.
@@ -294,6 +261,33 @@ async function loadWebhookSecret(o: HubOptions): Promise<string> {
   if (o.webhookSecretFile && secret === '')
     throw new HubConfigError(`--webhook-secret-file ${o.webhookSecretFile}: the file is empty`);
   return secret;
+}
+
+/** Ready when the store answers a ping; the reason names the store's error otherwise. */
+function storeReadiness(store: Store): Readiness {
+  return async () => {
+    try {
+      await store.ping();
+      return { ready: true };
+    } catch (err) {
+      return { ready: false, reason: `store: ${errorMessage(err)}` };
+    }
+  };
+}
+
+/**
+ * The process's last resort: an error no request handler caught (a listener-less 'error'
+ * event, a rejected promise nobody awaited) is logged and the hub keeps serving, instead of
+ * one request or one dependency fault ending the process for every agent and user.
+ * Installed by `driftless-hub` only, not by `startHub`, so embedding programs keep their own.
+ */
+export function guardProcess(log: Logger): void {
+  process.on('uncaughtException', (err, origin) =>
+    log.error({ err, origin }, 'uncaught error; the hub keeps serving'),
+  );
+  process.on('unhandledRejection', (reason) =>
+    log.error({ err: reason }, 'unhandled rejection; the hub keeps serving'),
+  );
 }
 
 async function bootstrapAdmin(store: Store, clock: Clock): Promise<string | undefined> {

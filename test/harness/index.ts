@@ -25,3 +25,12 @@ export {
 export { readNatsInfo, startNats, type NatsOptions, type NatsServer } from './nats.ts';
 export { startPostgres, type PostgresOptions, type PostgresServer } from './postgres.ts';
 export * from './product.ts';
+export {
+  helm,
+  startChartRepo,
+  startOciRegistry,
+  type ChartRepo,
+  type ChartRepoOptions,
+  type ChartRequest,
+  type OciRegistry,
+} from './charts.ts';

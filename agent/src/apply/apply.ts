@@ -1,7 +1,17 @@
-import { DriftlessError, systemClock, WaitingError, type Clock } from '@driftless/common';
+import { WaitingError } from '@driftless/common';
 import { Marks, refString, type KubeObject, type ObjectRef } from '../model.ts';
-import { objectError, type KubeClient } from '../kube/index.ts';
-import { mapLimit, Phase, type Plan, type PlannedObject } from '../plan/index.ts';
+import { ObjectError, objectError, type KubeClient } from '../kube/index.ts';
+import {
+  comparable,
+  diffValues,
+  mapLimit,
+  Phase,
+  type Plan,
+  type PlannedObject,
+} from '../plan/index.ts';
+import { runHook } from './hooks.ts';
+import { resolveApplyOptions, type ApplyOptions, type ResolvedApplyOptions } from './options.ts';
+import { writeObject } from './write.ts';
 
 /** The outcome of applying or deleting one object. */
 export interface ObjectResult {
@@ -11,14 +21,15 @@ export interface ObjectResult {
   error?: string;
   /** The object's resourceVersion right after our apply (for drift watching). */
   resourceVersion?: string;
+  /** The failure itself, with its cause chain, when `error` is set. */
+  cause?: Error;
 }
 
 /**
- * Raised when objects failed to apply or delete; `results` has every object's
- * outcome. Its cause is an AggregateError of the objects' errors, which the
- * classifier in common reads (a 503 is transient, a 422 terminal).
+ * Raised when objects failed to apply; `results` has every object's
+ * outcome. Its class is its cause's: the first failure.
  */
-export class ApplyError extends DriftlessError {
+export class ApplyError extends Error {
   override name = 'ApplyError';
   readonly results: ObjectResult[];
   constructor(message: string, results: ObjectResult[], cause?: unknown) {
@@ -27,101 +38,108 @@ export class ApplyError extends DriftlessError {
   }
 }
 
-/** The failed results of one step as an ApplyError whose cause holds each object's error. */
-function stepError(results: ObjectResult[], failed: { result: ObjectResult; err: Error }[]) {
-  return new ApplyError(
-    failed.map((f) => f.result.error).join('; '),
-    results,
-    new AggregateError(failed.map((f) => f.err)),
-  );
-}
+/** At most this many failed objects are named in one message; the rest are counted. */
+const NAMED_FAILURES = 3;
 
-/** Options of {@link applyPlan}. */
-export interface ApplyOptions {
-  client: KubeClient;
-  plan: Plan;
-  /** Written into every applied object's annotations. */
-  revision: string;
-  traceId: string;
-  /** Parallel requests within one step. Default 8. */
-  concurrency?: number;
-  /** How long to wait for a CRD to be Established. Default 60 s. */
-  crdTimeoutMs?: number;
-  /**
-   * Called after each wave of namespaced objects when a later wave follows;
-   * resolves once the wave is healthy (rejects on timeout).
-   */
-  waitForWave?: (objects: PlannedObject[]) => Promise<void>;
-  clock?: Clock;
-  signal?: AbortSignal;
-  /** Called with each object right after it was written. */
-  onApplied?: (result: ObjectResult) => void;
-}
-
-/** The object as sent: Git's fields plus our revision and trace annotations. */
-export function withSyncMarks(obj: KubeObject, revision: string, traceId: string): KubeObject {
-  const annotations: Record<string, string> = {
-    ...(obj.metadata.annotations ?? {}),
-    [Marks.revision]: revision,
-  };
-  if (traceId) annotations[Marks.traceId] = traceId;
-  return { ...obj, metadata: { ...obj.metadata, annotations } };
+/** One message for the failed objects of a step: the first few, then a count. */
+export function failureMessage(failed: ObjectResult[]): string {
+  const named = failed.slice(0, NAMED_FAILURES).map((r) => r.error);
+  const more = failed.length - named.length;
+  return `${named.join('; ')}${more > 0 ? `; and ${more} more objects failed` : ''}`;
 }
 
 /**
  * Applies the creates and updates of a plan with server-side apply (field
  * manager `driftless`, taking ownership of conflicting fields), step by step:
- * phase (CRDs, Namespaces, cluster-scoped, namespaced), then wave. CRDs must
- * be Established before the next step. A failing step stops the sync: later
- * steps are not applied, and the error lists every failed object.
+ * phase (CRDs, Namespaces, pre-hooks, cluster-scoped, namespaced,
+ * post-hooks), then wave. CRDs must be Established before the next step;
+ * objects planned from their manifest against a CRD of this sync are
+ * dry-run then (their plan entry is updated). Objects marked `replace` are
+ * deleted and created again; `adopt` ones first have the adopted managers'
+ * fields handed to `driftless`. Hooks run as Helm runs them (see hooks.ts).
+ * A failing step stops the sync: later steps are not applied, and the error
+ * names the failed objects.
  */
 export async function applyPlan(options: ApplyOptions): Promise<ObjectResult[]> {
-  const { client, plan, signal } = options;
+  const o = resolveApplyOptions(options);
   const results: ObjectResult[] = [];
-  const writes = plan.objects.filter((o) => o.action === 'create' || o.action === 'update');
+  const writes = o.plan.objects.filter(
+    (p) => p.action === 'create' || p.action === 'update' || p.provisional,
+  );
   const steps = groupSteps(writes);
-  const errors = new Map<ObjectRef, Error>();
   for (const [i, step] of steps.entries()) {
-    const outcomes = await mapLimit(
-      step,
-      options.concurrency ?? 8,
-      async (o): Promise<ObjectResult> => {
-        try {
-          const out = await client.apply(
-            withSyncMarks(o.desired as KubeObject, options.revision, options.traceId),
-            {
-              fieldManager: Marks.fieldManager,
-              force: true,
-              signal,
-            },
-          );
-          const rv = out.metadata['resourceVersion'];
-          const r: ObjectResult = {
-            ref: o.ref,
-            action: o.action,
-            ...(typeof rv === 'string' ? { resourceVersion: rv } : {}),
-          };
-          options.onApplied?.(r);
-          return r;
-        } catch (err) {
-          const e = objectError('apply', o.ref, err);
-          errors.set(o.ref, e);
-          return { ref: o.ref, action: o.action, error: e.message };
-        }
-      },
-    );
+    const first = step[0];
+    const isHookStep = first?.phase === Phase.preHook || first?.phase === Phase.postHook;
+    if (!isHookStep) await checkProvisional(step, o);
+    const todo = step.filter((p) => p.action !== 'unchanged');
+    const outcomes = await mapLimit(todo, o.concurrency, async (p): Promise<ObjectResult> => {
+      try {
+        const out = isHookStep ? await runHook(p, o) : await writeObject(p, o);
+        const rv = out?.metadata['resourceVersion'];
+        const r: ObjectResult = {
+          ref: p.ref,
+          action: p.action,
+          ...(typeof rv === 'string' && !isHookStep ? { resourceVersion: rv } : {}),
+        };
+        o.onApplied?.(r);
+        return r;
+      } catch (err) {
+        const e = err instanceof ObjectError ? err : objectError('apply', p.ref, err);
+        return { ref: p.ref, action: p.action, error: e.message, cause: e };
+      }
+    });
     results.push(...outcomes);
     const failed = outcomes.filter((r) => r.error);
     if (failed.length > 0) {
-      throw stepError(results, failed.map((result) => ({ result, err: errors.get(result.ref)! })));
+      throw new ApplyError(failureMessage(failed), results, failed[0]?.cause);
     }
-    const first = step[0];
-    if (first?.phase === Phase.crd) await waitForCrds(client, step, options);
+    if (first?.phase === Phase.crd) await waitForCrds(o.client, step, o);
     const next = steps[i + 1];
-    if (first?.phase === Phase.namespaced && next && options.waitForWave)
-      await options.waitForWave(step);
+    if (
+      (first?.phase === Phase.namespaced || first?.phase === Phase.cluster) &&
+      next &&
+      o.waitForWave
+    )
+      await o.waitForWave(step);
   }
   return results;
+}
+
+/**
+ * Dry-runs objects planned from their manifest, now that their CRD is
+ * Established: the plan entry gets the server's diff (and `unchanged` when
+ * there is nothing to do). A failure fails the object as an apply would.
+ */
+async function checkProvisional(step: PlannedObject[], o: ResolvedApplyOptions): Promise<void> {
+  await mapLimit(
+    step.filter((p) => p.provisional),
+    o.concurrency,
+    async (p) => {
+      const desired = p.desired as KubeObject;
+      const [live, dry] = await Promise.all([
+        o.client.get(p.ref, o.signal),
+        o.client.apply(desired, {
+          fieldManager: Marks.fieldManager,
+          dryRun: true,
+          signal: o.signal,
+        }),
+      ]).catch((err: unknown) => {
+        const e = objectError('apply', p.ref, err);
+        throw new ApplyError(
+          e.message,
+          [{ ref: p.ref, action: p.action, error: e.message, cause: e }],
+          e,
+        );
+      });
+      const diff = live
+        ? diffValues(comparable(live), comparable(dry))
+        : diffValues(undefined, comparable(dry));
+      p.diff = diff;
+      p.action = !live ? 'create' : diff.length === 0 ? 'unchanged' : 'update';
+      if (live) p.live = live;
+      delete p.provisional;
+    },
+  );
 }
 
 /** Splits objects (already in apply order) into steps of equal phase and wave. */
@@ -138,10 +156,10 @@ export function groupSteps(objects: PlannedObject[]): PlannedObject[][] {
 async function waitForCrds(
   client: KubeClient,
   crds: PlannedObject[],
-  options: ApplyOptions,
+  options: ResolvedApplyOptions,
 ): Promise<void> {
-  const clock = options.clock ?? systemClock;
-  const deadline = clock.now() + (options.crdTimeoutMs ?? 60_000);
+  const { clock } = options;
+  const deadline = clock.now() + options.crdTimeoutMs;
   for (const crd of crds) {
     for (;;) {
       const live = await client.get(crd.ref, options.signal);
@@ -167,7 +185,6 @@ export async function pruneObjects(
 ): Promise<ObjectResult[]> {
   const deletes = plan.objects.filter((o) => o.action === 'delete').reverse();
   const results: ObjectResult[] = [];
-  const errors = new Map<ObjectRef, Error>();
   for (const step of groupSteps(deletes)) {
     const outcomes = await mapLimit(
       step,
@@ -178,15 +195,13 @@ export async function pruneObjects(
           return { ref: o.ref, action: 'delete' };
         } catch (err) {
           const e = objectError('delete', o.ref, err);
-          errors.set(o.ref, e);
-          return { ref: o.ref, action: 'delete', error: e.message };
+          return { ref: o.ref, action: 'delete', error: e.message, cause: e };
         }
       },
     );
     results.push(...outcomes);
     const failed = outcomes.filter((r) => r.error);
-    if (failed.length > 0)
-      throw stepError(results, failed.map((result) => ({ result, err: errors.get(result.ref)! })));
+    if (failed.length > 0) throw new ApplyError(failureMessage(failed), results, failed[0]?.cause);
   }
   return results;
 }

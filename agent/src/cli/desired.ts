@@ -3,7 +3,7 @@ import type { FlagSpec, FlagValues } from '@driftless/common';
 import { APP_DEFAULTS } from '../config/index.ts';
 import { guard, type ScopeResolver } from '../guard/index.ts';
 import type { AppSpec, KubeObject, RenderKind } from '../model.ts';
-import { render } from '../render/index.ts';
+import { render, type RenderOptions } from '../render/index.ts';
 import { oneOf, UsageError } from './io.ts';
 
 /** Flags shared by `render` and `diff`: how to render a folder and what the guard allows. */
@@ -105,6 +105,9 @@ export function localApp(
     path: insideRoot(root, abs, 'PATH'),
     namespace: values.namespace,
     allowedNamespaces: values.allowedNamespaces,
+    // As in driftless.yaml: limited to namespaces means no cluster-scoped kinds.
+    allowedClusterKinds: values.allowedNamespaces.length > 0 ? [] : ['*'],
+    serviceAccountName: '',
     sync: APP_DEFAULTS.sync,
     selfHeal: APP_DEFAULTS.selfHeal,
     prune: APP_DEFAULTS.prune,
@@ -112,6 +115,9 @@ export function localApp(
     allowPlaintextSecrets: values.allowSecrets,
     dependsOn: [],
     render: oneOf('render', values.render, RENDER_KINDS),
+    createNamespace: APP_DEFAULTS.createNamespace,
+    replace: APP_DEFAULTS.replace,
+    health: [],
     helm: {
       releaseName: values.releaseName,
       // The renderer looks values files up from the chart, then the root;
@@ -119,22 +125,31 @@ export function localApp(
       valuesFiles: values.values.map((f) => insideRoot(root, path.resolve(cwd, f), 'values file')),
       values: {},
     },
-    kustomize: { allowRemoteResources: values.allowRemoteBases },
+    kustomize: {
+      allowRemoteResources: values.allowRemoteBases,
+      allowRemoteCharts: values.allowRemoteBases,
+    },
     healthTimeoutMs: APP_DEFAULTS.healthTimeoutMs,
   };
   return { root, app };
 }
 
-/** Renders the app and runs the guard on the result: the objects the agent would plan with. */
+/**
+ * Renders the app and runs the guard on the result: the objects the agent
+ * would plan with. With `cluster`, Helm renders for that cluster's version
+ * and APIs, as the agent does; without, for Helm's built-in defaults.
+ */
 export async function desiredObjects(
   local: LocalApp,
   scopes: ScopeResolver,
   signal?: AbortSignal,
+  cluster?: RenderOptions['cluster'],
 ): Promise<KubeObject[]> {
   const rendered = await render({
     root: local.root,
     app: local.app,
     ...(signal ? { signal } : {}),
+    ...(cluster ? { cluster } : {}),
   });
   return guard(rendered, local.app, scopes);
 }

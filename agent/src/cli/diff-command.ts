@@ -1,4 +1,5 @@
 import { flagsHelp, TerminalError, type FlagSpec } from '@driftless/common';
+import { clusterCapabilities } from '../kube/index.ts';
 import { planApp } from '../plan/index.ts';
 import { connect, loadKubeConfig } from './cluster.ts';
 import { desiredObjects, localApp, renderFlags } from './desired.ts';
@@ -41,7 +42,7 @@ export function diffHelp(): string {
 Shows what a sync of the folder PATH would change in the cluster of the
 current kubeconfig context: it renders and guards PATH as render does, then
 plans every object with a server-side apply dry-run, exactly as the agent
-plans a sync. Nothing is written. Objects only in the cluster are not shown:
+plans a sync. A Helm chart is rendered for the cluster's version and APIs. Nothing is written. Objects only in the cluster are not shown:
 without the agent's inventory nothing is pruned.
 
 Each object is listed as "+ create", "~ update" with one line per changed
@@ -78,7 +79,9 @@ export async function diffCommand(argv: readonly string[], io: CliIo): Promise<n
   }
   const client = await connect(kubeConfig);
   try {
-    const desired = await desiredObjects(local, client, io.signal);
+    const desired = await desiredObjects(local, client, io.signal, () =>
+      clusterCapabilities(client),
+    );
     const plan = await planApp({
       client,
       app: local.app.name,

@@ -1,11 +1,12 @@
 import { errorMessage, flagsHelp, isRetryable, type FlagSpec } from '@driftless/common';
 import type { ScopeResolver } from '../guard/index.ts';
-import type { KubeClient } from '../kube/index.ts';
+import { clusterCapabilities, type KubeClient } from '../kube/index.ts';
 import { connect, loadKubeConfig } from './cluster.ts';
 import { desiredObjects, localApp, renderFlags } from './desired.ts';
 import { CLI_ENV_PREFIX, ExitCode, parseCommandFlags, UsageError, type CliIo } from './io.ts';
 import { formatObjects, outputFlag, outputFormat } from './output.ts';
 import { OfflineScopes } from './scopes.ts';
+import { DEFAULT_KUBE_VERSION } from '../render/index.ts';
 
 /** Flags of `render`. */
 export const renderCommandFlags = {
@@ -33,7 +34,9 @@ agent makes before a sync (the guard): plain YAML and JSON files, a
 Kustomize overlay or a Helm chart, found out from what PATH holds. Objects
 get their default namespace and the labels the agent sets. Nothing in a
 cluster is changed; a cluster, when one is configured, is only asked which
-kinds it serves.
+kinds it serves, and a Helm chart is rendered for its version and APIs
+(.Capabilities), as the agent does. Offline, Helm renders for its
+built-in defaults (Kubernetes ${DEFAULT_KUBE_VERSION} and Helm's own API list).
 
 Examples:
   driftless-agent render apps/podinfo/overlays/prod
@@ -73,7 +76,9 @@ export async function renderCommand(argv: readonly string[], io: CliIo): Promise
   }
   const scopes: ScopeResolver = client ?? new OfflineScopes(warn);
   try {
-    const objects = await desiredObjects(local, scopes, io.signal);
+    const connected = client;
+    const cluster = connected ? () => clusterCapabilities(connected) : undefined;
+    const objects = await desiredObjects(local, scopes, io.signal, cluster);
     if (objects.length === 0) warn(`${local.app.path} rendered no objects`);
     io.stdout.write(formatObjects(objects, format));
     return ExitCode.ok;

@@ -41,6 +41,8 @@ describe('parseClusterConfig', () => {
         path: 'apps/podinfo/overlays/prod',
         namespace: 'podinfo',
         allowedNamespaces: ['podinfo'],
+        allowedClusterKinds: [],
+        serviceAccountName: '',
         sync: 'manual',
         selfHeal: true,
         prune: true,
@@ -49,14 +51,19 @@ describe('parseClusterConfig', () => {
         dependsOn: ['infrastructure'],
         render: 'auto',
         helm: { releaseName: 'podinfo', valuesFiles: [], values: {} },
-        kustomize: { allowRemoteResources: false },
+        kustomize: { allowRemoteResources: false, allowRemoteCharts: false },
         healthTimeoutMs: 300_000,
+        createNamespace: false,
+        replace: false,
+        health: [],
       },
       {
         name: 'infrastructure',
         path: 'infrastructure',
         namespace: '',
         allowedNamespaces: [],
+        allowedClusterKinds: ['*'],
+        serviceAccountName: '',
         sync: 'auto',
         selfHeal: false,
         prune: false,
@@ -65,8 +72,11 @@ describe('parseClusterConfig', () => {
         dependsOn: [],
         render: 'auto',
         helm: { releaseName: 'infrastructure', valuesFiles: [], values: {} },
-        kustomize: { allowRemoteResources: false },
+        kustomize: { allowRemoteResources: false, allowRemoteCharts: false },
         healthTimeoutMs: APP_DEFAULTS.healthTimeoutMs,
+        createNamespace: false,
+        replace: false,
+        health: [],
       },
     ]);
   });
@@ -77,6 +87,8 @@ describe('parseClusterConfig', () => {
       path: apps/web/chart
       namespace: web
       allowedNamespaces: [web, web-jobs]
+      allowedClusterKinds: [Namespace, rbac.authorization.k8s.io/ClusterRole, example.com/*]
+      serviceAccountName: web-deployer
       sync: dry-run
       selfHeal: false
       prune: true
@@ -92,6 +104,13 @@ describe('parseClusterConfig', () => {
       kustomize:
         allowRemoteResources: true
       healthTimeout: 90s
+      createNamespace: true
+      replace: true
+      health:
+        - group: example.com
+          kind: Widget
+          healthy: "object.status.phase == 'Ready'"
+          degraded: "object.status.phase == 'Failed'"
 `),
       FILE,
     ).apps;
@@ -100,6 +119,8 @@ describe('parseClusterConfig', () => {
       path: 'apps/web/chart',
       namespace: 'web',
       allowedNamespaces: ['web', 'web-jobs'],
+      allowedClusterKinds: ['Namespace', 'rbac.authorization.k8s.io/ClusterRole', 'example.com/*'],
+      serviceAccountName: 'web-deployer',
       sync: 'dry-run',
       selfHeal: false,
       prune: true,
@@ -112,9 +133,35 @@ describe('parseClusterConfig', () => {
         valuesFiles: ['values.yaml', '../values/prod.yaml'],
         values: { replicaCount: 3, image: { tag: '1.2.3' } },
       },
-      kustomize: { allowRemoteResources: true },
+      kustomize: { allowRemoteResources: true, allowRemoteCharts: false },
       healthTimeoutMs: 90_000,
+      createNamespace: true,
+      replace: true,
+      health: [
+        {
+          group: 'example.com',
+          kind: 'Widget',
+          healthy: "object.status.phase == 'Ready'",
+          degraded: "object.status.phase == 'Failed'",
+        },
+      ],
     });
+  });
+
+  it('refuses a health rule whose CEL does not parse, naming its line and field', () => {
+    assert.throws(
+      () =>
+        parseClusterConfig(
+          cluster(`    - name: web
+      path: apps/web
+      health:
+        - kind: Widget
+          healthy: "object.status =="
+`),
+          FILE,
+        ),
+      /:\d+:\d+: spec\.apps\[0\]\.health\[0\]\.healthy: not a valid CEL expression/,
+    );
   });
 
   it('refuses an empty app list, naming the line, unless spec.allowEmpty is set', () => {
@@ -193,7 +240,7 @@ describe('parseClusterConfig', () => {
       `12:13: spec.apps[1].path: "apps/../../etc" must not contain '..'`,
       '13:18: spec.apps[1].namespace: must be a string, got 12',
       '14:45: spec.apps[1].helm.valuesFiles[0]: "../../../x.yaml" leaves the repository (relative to .)',
-      '14:63: spec.apps[1].helm.extra: unknown field; allowed: releaseName, valuesFiles, values',
+      '14:63: spec.apps[1].helm.extra: unknown field; allowed: releaseName, valuesFiles, values, chart',
       '15:42: spec.apps[1].kustomize.allowRemoteResources: must be true or false, got "true"',
     ]);
   });

@@ -21,7 +21,15 @@ import {
   type YAMLSeq,
 } from 'yaml';
 import { parseDuration, TerminalError } from '@driftless/common';
-import type { AppSpec, ClusterConfig, RenderKind, SyncMode } from '../model.ts';
+import type {
+  AppSpec,
+  ClusterConfig,
+  HealthRule,
+  HelmChartSource,
+  RenderKind,
+  SyncMode,
+} from '../model.ts';
+import { celProblem } from '../health/index.ts';
 
 /** The `apiVersion` a `driftless.yaml` must declare. */
 export const CLUSTER_API_VERSION = 'driftless.dev/v1alpha1';
@@ -45,11 +53,16 @@ export const APP_DEFAULTS = {
   prune: false,
   allowEmpty: false,
   allowPlaintextSecrets: false,
+  serviceAccountName: '',
   dependsOn: [],
   render: 'auto',
   helmValuesFiles: [],
   kustomizeAllowRemoteResources: false,
+  kustomizeAllowRemoteCharts: false,
   healthTimeoutMs: 5 * 60_000,
+  createNamespace: false,
+  replace: false,
+  health: [],
 } as const satisfies {
   namespace: string;
   sync: SyncMode;
@@ -57,11 +70,16 @@ export const APP_DEFAULTS = {
   prune: boolean;
   allowEmpty: boolean;
   allowPlaintextSecrets: boolean;
+  serviceAccountName: string;
   dependsOn: readonly string[];
   render: RenderKind;
   helmValuesFiles: readonly string[];
   kustomizeAllowRemoteResources: boolean;
+  kustomizeAllowRemoteCharts: boolean;
   healthTimeoutMs: number;
+  createNamespace: boolean;
+  replace: boolean;
+  health: readonly HealthRule[];
 };
 
 /** One thing wrong in a config file, located for the person who has to fix it. */
@@ -191,6 +209,8 @@ const APP_FIELDS = [
   'path',
   'namespace',
   'allowedNamespaces',
+  'allowedClusterKinds',
+  'serviceAccountName',
   'sync',
   'selfHeal',
   'prune',
@@ -201,6 +221,9 @@ const APP_FIELDS = [
   'helm',
   'kustomize',
   'healthTimeout',
+  'createNamespace',
+  'replace',
+  'health',
 ];
 
 function readApp(
@@ -232,6 +255,7 @@ function readApp(
     `${path}.allowedNamespaces`,
     (n, p) => r.dnsLabel(n, p),
   );
+  const { allowedClusterKinds, serviceAccountName } = readTenancy(r, f, path);
   const sync = r.oneOf(f.get('sync'), `${path}.sync`, SYNC_MODES);
   const selfHeal = r.bool(f.get('selfHeal'), `${path}.selfHeal`);
   const prune = r.bool(f.get('prune'), `${path}.prune`);
@@ -251,6 +275,9 @@ function readApp(
   const helm = readHelm(r, f.get('helm'), `${path}.helm`, appPath);
   const kustomize = readKustomize(r, f.get('kustomize'), `${path}.kustomize`);
   const healthTimeoutMs = r.duration(f.get('healthTimeout'), `${path}.healthTimeout`);
+  const createNamespace = r.bool(f.get('createNamespace'), `${path}.createNamespace`);
+  const replace = r.bool(f.get('replace'), `${path}.replace`);
+  const health = r.list(f.get('health'), `${path}.health`, (n, p) => readHealthRule(r, n, p));
 
   if (r.problems.length > before || name === undefined || appPath === undefined) return out;
   out.spec = withDefaults(
@@ -259,6 +286,8 @@ function readApp(
       path: appPath,
       namespace,
       allowedNamespaces,
+      allowedClusterKinds,
+      serviceAccountName,
       sync,
       selfHeal,
       prune,
@@ -269,16 +298,75 @@ function readApp(
       helm,
       kustomize,
       healthTimeoutMs,
+      createNamespace,
+      replace,
+      health,
     },
     options,
   );
   return out;
 }
 
+/** One `health` entry: a kind (and group) with CEL expressions over `object`. */
+function readHealthRule(r: Reader, node: Node | undefined, path: string): HealthRule | undefined {
+  const map = r.map(
+    node,
+    path,
+    'must be a mapping with kind, healthy and optionally group, degraded',
+  );
+  if (!map) return undefined;
+  const f = r.fields(map, path, ['group', 'kind', 'healthy', 'degraded']);
+  const kind = r.string(r.required(f, map, path, 'kind'), `${path}.kind`);
+  const group = r.string(f.get('group'), `${path}.group`) ?? '';
+  const expression = (field: 'healthy' | 'degraded', required: boolean) => {
+    const n = required ? r.required(f, map, path, field) : f.get(field);
+    const text = r.string(n, `${path}.${field}`);
+    if (text === undefined) return undefined;
+    const problem = celProblem(text);
+    if (problem) r.report(n, `${path}.${field}`, `not a valid CEL expression: ${problem}`);
+    return problem ? undefined : text;
+  };
+  const healthy = expression('healthy', true);
+  const degraded = expression('degraded', false);
+  if (kind === undefined || healthy === undefined) return undefined;
+  return { group, kind, healthy, ...(degraded === undefined ? {} : { degraded }) };
+}
+
+/** `Kind`, `group/Kind`, `group/*` or `*`: a cluster-scoped kind an app may create. */
+const CLUSTER_KIND_PATTERN = /^(\*|([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?([A-Z][A-Za-z0-9]*|\*))$/;
+
+/**
+ * The tenancy fields of an app: the cluster-scoped kinds it may create and the
+ * ServiceAccount the agent impersonates for it (in the app's namespace, or
+ * the agent's own namespace for an app without one).
+ */
+function readTenancy(
+  r: Reader,
+  f: Fields,
+  path: string,
+): { allowedClusterKinds: string[] | undefined; serviceAccountName: string | undefined } {
+  const allowedClusterKinds = r.list(
+    f.get('allowedClusterKinds'),
+    `${path}.allowedClusterKinds`,
+    (n, p) => {
+      const s = r.string(n, p);
+      if (s === undefined || CLUSTER_KIND_PATTERN.test(s)) return s;
+      r.report(n, p, `${JSON.stringify(s)} is not a kind: use Kind, group/Kind, group/* or *`);
+      return undefined;
+    },
+  );
+  const serviceAccountName = r.dnsSubdomain(
+    f.get('serviceAccountName'),
+    `${path}.serviceAccountName`,
+  );
+  return { allowedClusterKinds, serviceAccountName };
+}
+
 interface HelmInput {
   releaseName?: string | undefined;
   valuesFiles?: string[] | undefined;
   values?: Record<string, unknown> | undefined;
+  chart?: HelmChartSource | undefined;
 }
 
 function readHelm(
@@ -288,9 +376,9 @@ function readHelm(
   appPath: string | undefined,
 ): HelmInput | undefined {
   if (node === undefined) return undefined;
-  const map = r.map(node, path, 'must be a mapping with releaseName, valuesFiles or values');
+  const map = r.map(node, path, 'must be a mapping with releaseName, valuesFiles, values or chart');
   if (!map) return undefined;
-  const f = r.fields(map, path, ['releaseName', 'valuesFiles', 'values']);
+  const f = r.fields(map, path, ['releaseName', 'valuesFiles', 'values', 'chart']);
   const releaseNameNode = f.get('releaseName');
   const releaseName = r.dnsLabel(releaseNameNode, `${path}.releaseName`, HELM_RELEASE_MAX);
   // Values files are relative to the app's path (where the chart is), so
@@ -303,20 +391,96 @@ function readHelm(
   if (valuesNode !== undefined && r.map(valuesNode, `${path}.values`, 'must be a mapping')) {
     values = valuesNode.toJS(r.doc) as Record<string, unknown>;
   }
-  return { releaseName, valuesFiles, values };
+  const chart = readChartSource(r, f.get('chart'), `${path}.chart`);
+  return { releaseName, valuesFiles, values, chart };
+}
+
+/** `helm.chart`: a pinned chart from a Helm repository or an OCI registry. */
+function readChartSource(
+  r: Reader,
+  node: Node | undefined,
+  path: string,
+): HelmChartSource | undefined {
+  if (node === undefined) return undefined;
+  const map = r.map(node, path, 'must be a mapping with repository, name and version');
+  if (!map) return undefined;
+  const f = r.fields(map, path, ['repository', 'name', 'version', 'credentials', 'plainHttp']);
+  const repoNode = r.required(f, map, path, 'repository');
+  const repository = r.string(repoNode, `${path}.repository`);
+  if (repository !== undefined && !/^(https?|oci):\/\/[^/\s]+/.test(repository)) {
+    r.report(
+      repoNode,
+      `${path}.repository`,
+      'must be an http(s):// Helm repository or an oci:// registry path',
+    );
+  }
+  const name = r.string(r.required(f, map, path, 'name'), `${path}.name`);
+  if (name !== undefined && !/^[a-z0-9][a-z0-9._-]*$/i.test(name)) {
+    r.report(
+      f.get('name'),
+      `${path}.name`,
+      'must be a chart name (letters, digits, ".", "_", "-")',
+    );
+  }
+  const versionNode = r.required(f, map, path, 'version');
+  const version = r.string(versionNode, `${path}.version`);
+  if (version !== undefined && !/^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.+-]*)?$/.test(version)) {
+    r.report(
+      versionNode,
+      `${path}.version`,
+      'must be an exact version such as 1.2.3: charts are pinned',
+    );
+  }
+  const plainHttp = r.bool(f.get('plainHttp'), `${path}.plainHttp`);
+  let credentials: HelmChartSource['credentials'];
+  const credNode = f.get('credentials');
+  const credMap =
+    credNode && r.map(credNode, `${path}.credentials`, 'must be a mapping with secret or file');
+  if (credMap) {
+    const cf = r.fields(credMap, `${path}.credentials`, ['secret', 'file']);
+    const secret = r.dnsLabel(cf.get('secret'), `${path}.credentials.secret`, 253);
+    const file = r.string(cf.get('file'), `${path}.credentials.file`);
+    // A bare name in the agent's credentials folder: a repository must not
+    // be able to send any file of the agent's disk to a chart server.
+    if (file !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(file)) {
+      r.report(
+        cf.get('file'),
+        `${path}.credentials.file`,
+        "must be a file name in the agent's --chart-credentials-dir, without a folder",
+      );
+    }
+    if ((secret === undefined) === (file === undefined)) {
+      r.report(credNode, `${path}.credentials`, 'must set exactly one of secret and file');
+    }
+    credentials = { ...(secret ? { secret } : {}), ...(file ? { file } : {}) };
+  }
+  if (repository === undefined || name === undefined || version === undefined) return undefined;
+  return {
+    repository: repository.replace(/\/+$/, ''),
+    name,
+    version,
+    ...(credentials ? { credentials } : {}),
+    ...(plainHttp ? { plainHttp } : {}),
+  };
+}
+
+interface KustomizeInput {
+  allowRemoteResources?: boolean | undefined;
+  allowRemoteCharts?: boolean | undefined;
 }
 
 function readKustomize(
   r: Reader,
   node: Node | undefined,
   path: string,
-): { allowRemoteResources?: boolean | undefined } | undefined {
+): KustomizeInput | undefined {
   if (node === undefined) return undefined;
-  const map = r.map(node, path, 'must be a mapping with allowRemoteResources');
+  const map = r.map(node, path, 'must be a mapping with allowRemoteResources or allowRemoteCharts');
   if (!map) return undefined;
-  const f = r.fields(map, path, ['allowRemoteResources']);
+  const f = r.fields(map, path, ['allowRemoteResources', 'allowRemoteCharts']);
   return {
     allowRemoteResources: r.bool(f.get('allowRemoteResources'), `${path}.allowRemoteResources`),
+    allowRemoteCharts: r.bool(f.get('allowRemoteCharts'), `${path}.allowRemoteCharts`),
   };
 }
 
@@ -327,7 +491,7 @@ type AppInput = {
     : AppSpec[K] | undefined;
 } & {
   helm: HelmInput | undefined;
-  kustomize: { allowRemoteResources?: boolean | undefined } | undefined;
+  kustomize: KustomizeInput | undefined;
 };
 
 /**
@@ -338,6 +502,8 @@ export function appSpec(fields: Pick<AppSpec, 'name' | 'path'> & Partial<AppSpec
   const unset = {
     namespace: undefined,
     allowedNamespaces: undefined,
+    allowedClusterKinds: undefined,
+    serviceAccountName: undefined,
     sync: undefined,
     selfHeal: undefined,
     prune: undefined,
@@ -346,6 +512,9 @@ export function appSpec(fields: Pick<AppSpec, 'name' | 'path'> & Partial<AppSpec
     dependsOn: undefined,
     render: undefined,
     healthTimeoutMs: undefined,
+    createNamespace: undefined,
+    replace: undefined,
+    health: undefined,
   };
   return {
     ...withDefaults({ ...unset, ...fields, helm: fields.helm, kustomize: fields.kustomize }, {}),
@@ -356,13 +525,17 @@ export function appSpec(fields: Pick<AppSpec, 'name' | 'path'> & Partial<AppSpec
 /** Applies the defaults of {@link APP_DEFAULTS}; the only place that does. */
 function withDefaults(a: AppInput, options: ParseClusterConfigOptions): AppSpec {
   const namespace = a.namespace ?? APP_DEFAULTS.namespace;
+  // Unset means "just the app's namespace"; with no namespace either, the
+  // empty list means any namespace (see AppSpec).
+  const allowedNamespaces = a.allowedNamespaces ?? (namespace ? [namespace] : []);
   return {
     name: a.name,
     path: a.path,
     namespace,
-    // Unset means "just the app's namespace"; with no namespace either, the
-    // empty list means any namespace (see AppSpec).
-    allowedNamespaces: a.allowedNamespaces ?? (namespace ? [namespace] : []),
+    allowedNamespaces,
+    // An app limited to namespaces stays in them unless it lists cluster kinds.
+    allowedClusterKinds: a.allowedClusterKinds ?? (allowedNamespaces.length === 0 ? ['*'] : []),
+    serviceAccountName: a.serviceAccountName ?? APP_DEFAULTS.serviceAccountName,
     sync: a.sync ?? APP_DEFAULTS.sync,
     selfHeal: a.selfHeal ?? APP_DEFAULTS.selfHeal,
     prune: a.prune ?? APP_DEFAULTS.prune,
@@ -375,13 +548,18 @@ function withDefaults(a: AppInput, options: ParseClusterConfigOptions): AppSpec 
       releaseName: a.helm?.releaseName ?? a.name,
       valuesFiles: a.helm?.valuesFiles ?? [...APP_DEFAULTS.helmValuesFiles],
       values: a.helm?.values ?? {},
+      ...(a.helm?.chart ? { chart: a.helm.chart } : {}),
     },
     kustomize: {
       allowRemoteResources:
         a.kustomize?.allowRemoteResources ?? APP_DEFAULTS.kustomizeAllowRemoteResources,
+      allowRemoteCharts: a.kustomize?.allowRemoteCharts ?? APP_DEFAULTS.kustomizeAllowRemoteCharts,
     },
     healthTimeoutMs:
       a.healthTimeoutMs ?? options.defaultHealthTimeoutMs ?? APP_DEFAULTS.healthTimeoutMs,
+    createNamespace: a.createNamespace ?? APP_DEFAULTS.createNamespace,
+    replace: a.replace ?? APP_DEFAULTS.replace,
+    health: a.health ?? [...APP_DEFAULTS.health],
   };
 }
 
@@ -577,6 +755,15 @@ class Reader {
     if (s === undefined) return undefined;
     if ((values as readonly string[]).includes(s)) return s as T;
     this.report(node, path, `must be one of ${values.join(', ')}, got ${JSON.stringify(s)}`);
+    return undefined;
+  }
+
+  /** A DNS-1123 subdomain, the rule for most object names (ServiceAccounts among them). */
+  dnsSubdomain(node: Node | undefined, path: string): string | undefined {
+    const s = this.string(node, path);
+    if (s === undefined) return undefined;
+    if (s.length <= 253 && s.split('.').every((part) => DNS_LABEL.test(part))) return s;
+    this.report(node, path, `${JSON.stringify(s)} is not a valid object name`);
     return undefined;
   }
 

@@ -126,6 +126,51 @@ export const agentFlags = {
     default: 8,
     help: 'How many objects of one sync wave the agent applies to the API server at once.',
   },
+  gitMaxFetchBytes: {
+    type: 'number',
+    default: 512 * 1024 * 1024,
+    help: 'The most bytes the agent reads from the Git server for one ref lookup or clone; a larger or endless answer fails the fetch and the last good checkout stays in use.',
+  },
+  renderMaxFileBytes: {
+    type: 'number',
+    default: 16 * 1024 * 1024,
+    help: 'The largest single file a render reads from the checkout (a manifest, values file or chart file); a larger one fails the app with an error naming it, before it is parsed.',
+  },
+  renderMaxBytes: {
+    type: 'number',
+    default: 64 * 1024 * 1024,
+    help: "The largest rendered output of one app (plain files together, or kustomize's or helm's output, or a downloaded chart); past it the render fails.",
+  },
+  renderMaxObjects: {
+    type: 'number',
+    default: 5000,
+    help: 'The most objects one app may render; more fails the app before anything is planned.',
+  },
+  chartCacheDir: {
+    type: 'string',
+    default: '',
+    help: 'The folder where charts downloaded from Helm repositories and OCI registries are kept across syncs; empty means charts/ in --work-dir.',
+  },
+  chartPlainHttpRegistries: {
+    type: 'list',
+    default: [],
+    help: 'OCI registries (host:port, comma-separated) that chart dependencies are pulled from over plain HTTP, such as a registry inside the cluster network; an app sets helm.chart.plainHttp for its own chart.',
+  },
+  chartCredentialsDir: {
+    type: 'string',
+    default: '',
+    help: 'A folder of files holding username:password for chart repositories, named by helm.chart.credentials.file in driftless.yaml (mount a Secret here); empty turns credential files off.',
+  },
+  commitSigningKeysFile: {
+    type: 'string',
+    default: '',
+    help: 'A file (or a folder of files, such as a mounted Secret) of public keys allowed to sign commits: armored OpenPGP keys and SSH public-key or allowed-signers lines; when set, the agent applies only commits signed by one of them.',
+  },
+  commitSigningKeysSecret: {
+    type: 'string',
+    default: '',
+    help: 'A Secret in the state namespace whose values are public keys allowed to sign commits (as for --commit-signing-keys-file), read again for every new commit; when set, the agent applies only commits signed by one of them.',
+  },
 } satisfies FlagSpec;
 
 /** Parsed values of {@link agentFlags}. */
@@ -177,6 +222,18 @@ export interface AgentOptions {
   healthTimeoutMs: number;
   /** Parallel applies per wave. */
   applyConcurrency: number;
+  /** Most bytes read from Git for one ref lookup or clone. */
+  gitMaxFetchBytes: number;
+  /** Size and count limits of every render. */
+  renderLimits: { maxFileBytes: number; maxRenderBytes: number; maxObjects: number };
+  /** Absolute folder of downloaded charts. */
+  chartCacheDir: string;
+  /** Folder of chart credential files; '' means off. */
+  chartCredentialsDir: string;
+  /** OCI registries reached over plain HTTP for chart dependencies. */
+  chartPlainHttpRegistries: string[];
+  /** Where the allowed commit signing keys come from; undefined: commits are not verified. */
+  commitSigningKeys: { file: string } | { secret: string } | undefined;
 }
 
 /**
@@ -295,6 +352,15 @@ export function resolveAgentOptions(
     );
   }
   if (!(v.healthTimeout > 0)) problems.push(`${flag('healthTimeout')} must be positive`);
+  for (const name of [
+    'gitMaxFetchBytes',
+    'renderMaxFileBytes',
+    'renderMaxBytes',
+    'renderMaxObjects',
+  ] as const) {
+    if (!Number.isInteger(v[name]) || v[name] < 1)
+      problems.push(`${flag(name)} must be a whole number of at least 1, got ${v[name]}`);
+  }
   if (!Number.isInteger(v.applyConcurrency) || v.applyConcurrency < 1) {
     problems.push(
       `${flag('applyConcurrency')} must be a whole number of at least 1, got ${v.applyConcurrency}`,
@@ -320,6 +386,17 @@ export function resolveAgentOptions(
       `${flag('transport')} nats needs ${flag('natsUrl')} and ${flag('hubAddress')} (enrollment goes to the hub)`,
     );
 
+  const keysFile = v.commitSigningKeysFile.trim();
+  const keysSecret = v.commitSigningKeysSecret.trim();
+  if (keysFile && keysSecret)
+    problems.push(
+      `${flag('commitSigningKeysFile')} and ${flag('commitSigningKeysSecret')} are exclusive: give the keys one way`,
+    );
+  if (keysSecret && !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(keysSecret))
+    problems.push(
+      `${flag('commitSigningKeysSecret')} ${JSON.stringify(keysSecret)} is not a Secret name`,
+    );
+
   if (problems.length > 0) throw new AgentOptionsError(problems);
   return {
     repoUrl: v.repoUrl.replace(/\/+$/, ''),
@@ -342,6 +419,20 @@ export function resolveAgentOptions(
     logLevel: v.logLevel,
     healthTimeoutMs: v.healthTimeout,
     applyConcurrency: v.applyConcurrency,
+    gitMaxFetchBytes: v.gitMaxFetchBytes,
+    renderLimits: {
+      maxFileBytes: v.renderMaxFileBytes,
+      maxRenderBytes: v.renderMaxBytes,
+      maxObjects: v.renderMaxObjects,
+    },
+    chartCacheDir: resolve(v.chartCacheDir.trim() || join(v.workDir, 'charts')),
+    chartCredentialsDir: v.chartCredentialsDir.trim(),
+    chartPlainHttpRegistries: v.chartPlainHttpRegistries,
+    commitSigningKeys: keysFile
+      ? { file: resolve(keysFile) }
+      : keysSecret
+        ? { secret: keysSecret }
+        : undefined,
   };
 }
 

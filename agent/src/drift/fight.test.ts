@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { FightGuard } from './fight.ts';
 import { KeyedDebouncer } from './debounce.ts';
-import { FakeClock } from './testing.ts';
+import { FakeClock } from '../../test/drift/fakes.ts';
 
 describe('FightGuard', () => {
   const options = {

@@ -3,15 +3,15 @@
  * declares and every deletion of a managed object (field paths, desired and
  * live values, the manager that changed it), and heals it when the app asks.
  */
+export { DriftWatcher, MANAGED_SELECTOR, type DriftWatcherState } from './watcher.ts';
 export {
-  DriftWatcher,
-  MANAGED_SELECTOR,
+  DRIFT_DEFAULTS,
+  resolveDriftOptions,
   type DriftClient,
-  type DriftMetrics,
   type DriftWatcherOptions,
-  type DriftWatcherState,
-  type SyncMarks,
-} from './watcher.ts';
+} from './options.ts';
+export type { DriftMetrics } from './metrics.ts';
+export type { SyncMarks } from './registry.ts';
 export { DriftWatcherError, WatchLoopError } from './errors.ts';
 export { FIGHT_DEFAULTS, FightGuard, type FightOptions, type HealDecision } from './fight.ts';
 export { KeyedDebouncer, type DebouncerOptions } from './debounce.ts';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { KubeObject } from '../model.ts';
 import type { WatchEvent } from '../kube/index.ts';
 import { KindWatch, type WatchSource } from './kind-watch.ts';
-import { FakeClock, silentLogger } from './testing.ts';
+import { FakeClock, silentLogger } from '../../test/drift/fakes.ts';
 
 const cm = (name: string, rv: string): KubeObject => ({
   apiVersion: 'v1',

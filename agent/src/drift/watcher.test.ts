@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { Marks, refKey, refOf, type AppSpec, type KubeObject } from '../model.ts';
 import { KubeApiError } from '../kube/index.ts';
 import { DriftWatcher, DriftWatcherError, type DriftWatcherOptions } from './index.ts';
-import { FakeClock, FakeCluster, MemoryReporter, silentLogger } from './testing.ts';
+import { FakeClock, FakeCluster, MemoryReporter, silentLogger } from '../../test/drift/fakes.ts';
 
 function app(name: string, selfHeal: boolean): AppSpec {
   return appSpec({ name, path: `apps/${name}`, namespace: 'shop', selfHeal });

@@ -57,7 +57,11 @@ describe('guard', () => {
       obj('rbac.authorization.k8s.io/v1', 'ClusterRole', 'system:web-reader'),
     );
     const before = structuredClone(input);
-    const out = await guard(input, app(), new FakeDiscovery());
+    const out = await guard(
+      input,
+      app({ allowedClusterKinds: ['rbac.authorization.k8s.io/ClusterRole'] }),
+      new FakeDiscovery(),
+    );
     assert.deepEqual(input, before, 'the input is not changed');
     assert.deepEqual(
       out.map((o) => o.metadata),
@@ -183,7 +187,7 @@ describe('guard', () => {
         crd,
         obj('example.com/v1', 'Widget', 'w', { metadata: { name: 'w', namespace: 'web' } }),
       ),
-      app(),
+      app({ allowedClusterKinds: ['*'] }),
       new FakeDiscovery(),
     );
     assert.equal(out[1]?.metadata.namespace, undefined, 'the CRD says Widgets are cluster-scoped');
@@ -194,7 +198,7 @@ describe('guard', () => {
           ...at('apps/x/foo.yaml', obj('example.com/v1', 'Foo', 'bar')),
           ...at('apps/web/widgets.yaml', crd, obj('example.com/v2', 'Widget', 'w2')),
         ],
-        app(),
+        app({ allowedClusterKinds: ['*'] }),
         new FakeDiscovery(),
       ),
     );

@@ -18,6 +18,14 @@ import {
   nameProblem,
 } from './names.ts';
 import { kindsDefinedBy, type Scope, type ScopeResolver } from './scope.ts';
+import { laneOf, laneProblem } from './tenancy.ts';
+import { ownerProblem, type OwnershipView } from './ownership.ts';
+
+/** Options of {@link guard}. */
+export interface GuardOptions {
+  /** Who owns what among the cluster's apps; without it no cross-app check is made. */
+  ownership?: OwnershipView;
+}
 
 /**
  * Metadata the API server owns. Manifests copied from `kubectl get -o yaml`
@@ -43,7 +51,9 @@ const SERVER_FIELDS = [
  * Refused, all at once in one {@link GuardError}: missing or invalid
  * apiVersion, kind, name, namespace or labels; kinds the cluster does not
  * serve and no CRD of this render defines; duplicates; objects in
- * namespaces the app may not use (and Namespace objects for them); and
+ * namespaces the app may not use (and Namespace objects for them);
+ * cluster-scoped objects of kinds the app may not create (see laneOf);
+ * objects another app of the cluster owns (with `options.ownership`); and
  * plaintext Secrets unless the app opts in. Errors of the resolver itself
  * (discovery failing) are thrown as they are.
  */
@@ -51,10 +61,11 @@ export async function guard(
   rendered: RenderedObject[],
   app: AppSpec,
   scopes: ScopeResolver,
+  options: GuardOptions = {},
 ): Promise<KubeObject[]> {
   const problems: string[] = [];
   const scopeOf = await lookUpScopes(rendered, scopes);
-  const allowed = allowedNamespaces(app);
+  const lane = laneOf(app);
   const seen = new Map<string, string>();
   const out: KubeObject[] = [];
 
@@ -96,16 +107,10 @@ export async function guard(
     const ref = refOf(object);
     const who = `${refString(ref)} in ${source}`;
 
-    if (ref.namespace && allowed && !allowed.has(ref.namespace)) {
-      problems.push(
-        `${who}: namespace ${ref.namespace} is not allowed for app ${app.name} (allowed: ${[...allowed].join(', ')})`,
-      );
-    }
-    if (groupOf(apiVersion) === '' && kind === 'Namespace' && allowed && !allowed.has(ref.name)) {
-      problems.push(
-        `${who}: namespace ${ref.name} is not allowed for app ${app.name} (allowed: ${[...allowed].join(', ')})`,
-      );
-    }
+    const outside = laneProblem(app, lane, ref);
+    if (outside) problems.push(`${who}: ${outside}`);
+    const owner = options.ownership?.ownerOf(app.name, ref);
+    if (owner) problems.push(`${who}: ${ownerProblem(app.name, ref, owner)}`);
     if (apiVersion === 'v1' && kind === 'Secret' && !app.allowPlaintextSecrets) {
       problems.push(
         `plaintext Secret ${ref.namespace}/${ref.name} in ${source}: secrets come from an external store; set allowPlaintextSecrets: true on the app to allow`,
@@ -173,12 +178,6 @@ async function lookUpScopes(rendered: RenderedObject[], scopes: ScopeResolver) {
 
 /** A kind's scope, or why this render's CRD does not serve the version asked for. */
 type ScopeAnswer = { scope: Scope } | { problem: string };
-
-/** The namespaces the app may use, or undefined for any. */
-function allowedNamespaces(app: AppSpec): Set<string> | undefined {
-  if (app.allowedNamespaces.length > 0) return new Set(app.allowedNamespaces);
-  return app.namespace ? new Set([app.namespace]) : undefined;
-}
 
 /** What is wrong with the object's identity and metadata, before its kind is looked up. */
 function shapeProblems(object: KubeObject): string[] {

@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { refOf, type KubeObject } from '../model.ts';
-import { aggregateHealth, healthOf, type Health } from './index.ts';
+import { aggregateHealth, gatesWave, healthOf, type Health } from './index.ts';
+import { celProblem } from './index.ts';
 
 /** An object as the API server returns it: metadata with generation, spec and status. */
 function live(
@@ -358,11 +359,22 @@ describe('healthOf: PersistentVolumeClaim, Service, CRD', () => {
         status: { phase },
       });
     expectHealth(pvc('Bound'), 'Healthy', 'PersistentVolumeClaim web/data: bound to pvc-3f1e');
+    const waiting = healthOf(pvc('Pending'));
+    assert.deepEqual(waiting, {
+      status: 'Progressing',
+      message:
+        'PersistentVolumeClaim web/data: pending: waiting for its first consumer or a volume',
+      waitsOn: 'a pod that uses it, or a volume',
+    });
+    assert.equal(gatesWave(waiting), false, 'a claim no pod uses yet holds back no wave');
+    const placed = pvc('Pending');
+    placed.metadata.annotations = { 'volume.kubernetes.io/selected-node': 'node-1' };
     expectHealth(
-      pvc('Pending'),
+      placed,
       'Progressing',
-      'PersistentVolumeClaim web/data: pending: waiting for a volume',
+      'PersistentVolumeClaim web/data: pending: binding a volume on node node-1',
     );
+    assert.equal(gatesWave(healthOf(placed)), true, 'binding under way gates');
     expectHealth(pvc('Lost'), 'Degraded', 'PersistentVolumeClaim web/data: lost its volume');
   });
   it('Service', () => {
@@ -372,11 +384,13 @@ describe('healthOf: PersistentVolumeClaim, Service, CRD', () => {
         status,
       });
     expectHealth(svc('ClusterIP'), 'Healthy', 'Service web/api: ClusterIP');
-    expectHealth(
-      svc('LoadBalancer'),
-      'Progressing',
-      'Service web/api: waiting for a load balancer address',
-    );
+    const lb = healthOf(svc('LoadBalancer'));
+    assert.deepEqual(lb, {
+      status: 'Progressing',
+      message: 'Service web/api: waiting for a load balancer address',
+      waitsOn: 'a load balancer address',
+    });
+    assert.equal(gatesWave(lb), false);
     expectHealth(
       svc('LoadBalancer', { loadBalancer: { ingress: [{ ip: '203.0.113.7', ipMode: 'VIP' }] } }),
       'Healthy',
@@ -548,5 +562,40 @@ describe('aggregateHealth', () => {
     const { message } = aggregateHealth(items);
     assert.match(message, /^13 of 13 objects not Healthy: ConfigMap web\/c0 Missing/);
     assert.match(message, /; and 3 more$/);
+  });
+});
+
+describe('health rules in CEL', () => {
+  const widget = (status: object) =>
+    live('example.com/v1', 'Widget', 'w', { status: { observedGeneration: 1, ...status } });
+  const rules = [
+    {
+      group: 'example.com',
+      kind: 'Widget',
+      healthy: "object.status.phase == 'Ready' && object.status.replicas >= 2",
+      degraded: "has(object.status.error) && object.status.error != ''",
+    },
+  ];
+  it('decides Healthy, Progressing and Degraded for the kinds they name', () => {
+    assert.equal(healthOf(widget({ phase: 'Ready', replicas: 2 }), rules).status, 'Healthy');
+    assert.equal(healthOf(widget({ phase: 'Ready', replicas: 1 }), rules).status, 'Progressing');
+    const bad = healthOf(widget({ phase: 'Ready', replicas: 3, error: 'quota' }), rules);
+    assert.equal(bad.status, 'Degraded');
+    assert.match(bad.message, /^Widget web\/w: degraded by the app's rule/);
+  });
+  it('is Unknown, with the reason, when an expression cannot be evaluated', () => {
+    const h = healthOf(widget({ replicas: 2 }), rules);
+    assert.equal(h.status, 'Unknown');
+    assert.match(h.message, /healthy rule failed: .*phase/);
+  });
+  it('leaves other kinds to the built-in checks', () => {
+    const other = live('example.com/v1', 'Gadget', 'g', {
+      status: { conditions: [cond('Ready', 'True')] },
+    });
+    assert.equal(healthOf(other, rules).status, 'Healthy');
+  });
+  it('reports expressions that do not parse', () => {
+    assert.equal(celProblem("object.status.phase == 'Ready'"), undefined);
+    assert.match(celProblem('object.status ==') ?? '', /expecting/);
   });
 });

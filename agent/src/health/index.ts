@@ -4,4 +4,5 @@
  */
 export { healthOf } from './kinds.ts';
 export { aggregateHealth, type ObjectHealth } from './aggregate.ts';
-export { SEVERITY, type Health, type HealthStatus } from './types.ts';
+export { gatesWave, SEVERITY, type Health, type HealthStatus } from './types.ts';
+export { celProblem, healthByRule } from './expressions.ts';

@@ -1,4 +1,5 @@
-import { groupOf, refOf, refString, type KubeObject } from '../model.ts';
+import { groupOf, refOf, refString, type HealthRule, type KubeObject } from '../model.ts';
+import { healthByRule } from './expressions.ts';
 import type { Health, HealthStatus } from './types.ts';
 
 /** Condition messages can be long (stack traces, webhook output); keep health readable. */
@@ -12,8 +13,12 @@ interface Condition {
   message: string;
 }
 
-/** A status check for one kind: returns the status and why, without the object's name. */
-type Check = (view: View) => [HealthStatus, string];
+/**
+ * A status check for one kind: returns the status and why, without the
+ * object's name, and what it waits on when that does not gate a wave.
+ */
+type Check = (view: View) => Verdict;
+type Verdict = [HealthStatus, string] | [HealthStatus, string, string];
 
 /** The parts of an object that every check reads, loosely typed as the cluster may send anything. */
 interface View {
@@ -21,6 +26,7 @@ interface View {
   status: Record<string, unknown>;
   generation: number | undefined;
   condition: (type: string) => Condition | undefined;
+  annotations: Record<string, string>;
 }
 
 /**
@@ -29,21 +35,24 @@ interface View {
  * CustomResourceDefinition, and for any other kind its `Ready` condition
  * (kstatus conventions: `Stalled`, `Reconciling`, `observedGeneration`).
  * Kinds without status semantics (ConfigMap, Namespace, ...) are Healthy
- * once they exist; `undefined` (not in the cluster) is Missing. Never
- * throws: a status that cannot be read is Unknown.
+ * once they exist; `undefined` (not in the cluster) is Missing. An app's
+ * own CEL `rules` come first for the kinds they name. Never throws: a status
+ * that cannot be read is Unknown.
  */
-export function healthOf(obj: KubeObject | undefined): Health {
+export function healthOf(obj: KubeObject | undefined, rules: readonly HealthRule[] = []): Health {
   if (obj === undefined) return { status: 'Missing', message: 'not found in the cluster' };
   const name = describe(obj);
   try {
-    const [status, why] = check(obj);
-    return { status, message: `${name}: ${why}` };
+    const byRule = rules.length > 0 ? healthByRule(obj, rules) : undefined;
+    if (byRule) return { ...byRule, message: `${name}: ${byRule.message}` };
+    const [status, why, waitsOn] = check(obj);
+    return { status, message: `${name}: ${why}`, ...(waitsOn ? { waitsOn } : {}) };
   } catch (err) {
     return { status: 'Unknown', message: `${name}: cannot read its status: ${String(err)}` };
   }
 }
 
-function check(obj: KubeObject): [HealthStatus, string] {
+function check(obj: KubeObject): Verdict {
   if (obj.metadata.deletionTimestamp) return ['Progressing', 'being deleted'];
   const view = viewOf(obj);
   const byKind = CHECKS[`${groupOf(obj.apiVersion)}/${obj.kind}`] ?? conditionsCheck;
@@ -188,7 +197,16 @@ function pod(v: View): [HealthStatus, string] {
   return ['Unknown', `phase ${str(phase)}`];
 }
 
-function persistentVolumeClaim(v: View): [HealthStatus, string] {
+/** Set by the scheduler on a claim once a pod using it was placed on a node. */
+const SELECTED_NODE = 'volume.kubernetes.io/selected-node';
+
+/**
+ * A Pending claim that no scheduled pod uses yet waits for its first
+ * consumer (`WaitForFirstConsumer`) or a provisioner: it does not gate later
+ * waves, where its consumer usually is. Once a pod was placed, binding is
+ * under way and it does gate.
+ */
+function persistentVolumeClaim(v: View): Verdict {
   const phase = v.status['phase'];
   switch (phase) {
     case 'Bound':
@@ -196,18 +214,28 @@ function persistentVolumeClaim(v: View): [HealthStatus, string] {
     case 'Lost':
       return ['Degraded', 'lost its volume'];
     case 'Pending':
-    case undefined:
-      return ['Progressing', 'pending: waiting for a volume'];
+    case undefined: {
+      const node = v.annotations[SELECTED_NODE];
+      if (node) return ['Progressing', `pending: binding a volume on node ${node}`];
+      return [
+        'Progressing',
+        'pending: waiting for its first consumer or a volume',
+        'a pod that uses it, or a volume',
+      ];
+    }
     default:
       return ['Unknown', `phase ${str(phase)}`];
   }
 }
 
-function service(v: View): [HealthStatus, string] {
+/** A LoadBalancer without an address waits on the cluster's load balancer: it gates no wave. */
+function service(v: View): Verdict {
   const type = str(v.spec['type']) || 'ClusterIP';
   if (type !== 'LoadBalancer') return ['Healthy', type];
   const ingress = list(record(v.status['loadBalancer'])['ingress']);
-  if (ingress.length === 0) return ['Progressing', 'waiting for a load balancer address'];
+  if (ingress.length === 0) {
+    return ['Progressing', 'waiting for a load balancer address', 'a load balancer address'];
+  }
   const addresses = ingress.map((i) => str(i['ip']) || str(i['hostname'])).filter(Boolean);
   return ['Healthy', `load balancer at ${addresses.join(', ') || 'an address'}`];
 }
@@ -275,6 +303,7 @@ function viewOf(obj: KubeObject): View {
     status,
     generation: num(obj.metadata['generation']),
     condition: (type) => conditions.find((c) => c.type === type),
+    annotations: (record(obj.metadata.annotations) as Record<string, string>) ?? {},
   };
 }
 

@@ -9,6 +9,17 @@ export interface InventoryRecord {
   /** Whether the app had prune on; decides what happens when the app leaves Git. */
   prune: boolean;
   objects: ObjectRef[];
+  /**
+   * Digest of the app's rendered output when its Helm hooks last ran to the
+   * end ('' when never): hooks run again only when the render changes.
+   */
+  renderDigest?: string;
+  /**
+   * Run-once objects (Jobs with a TTL) that were applied: refKey → digest of
+   * the manifest. Kubernetes deletes them by design; they are created again
+   * only when their manifest changes.
+   */
+  ranOnce?: Record<string, string>;
 }
 
 const PREFIX = 'driftless-app-';
@@ -58,6 +69,8 @@ export class InventoryStore {
       revision: data['revision'] ?? '',
       prune: data['prune'] === 'true',
       objects: JSON.parse(data['objects'] ?? '[]') as ObjectRef[],
+      renderDigest: data['renderDigest'] ?? '',
+      ranOnce: JSON.parse(data['ranOnce'] ?? '{}') as Record<string, string>,
     };
   }
 
@@ -90,6 +103,8 @@ export class InventoryStore {
         revision: record.revision,
         prune: String(record.prune),
         objects: JSON.stringify(objects),
+        renderDigest: record.renderDigest ?? '',
+        ranOnce: JSON.stringify(sortedRecord(record.ranOnce ?? {})),
       },
     };
     await this.#client.apply(cm, { fieldManager: Marks.fieldManager });
@@ -99,6 +114,10 @@ export class InventoryStore {
   async remove(app: string): Promise<void> {
     await this.#client.delete(this.#ref(app));
   }
+}
+
+function sortedRecord(r: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(r).sort(([a], [b]) => a.localeCompare(b)));
 }
 
 /** The union of two inventories, by object identity. */

@@ -1,35 +1,68 @@
 import https from 'node:https';
 import http from 'node:http';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { DriftlessError, TerminalError, TransientError } from '@driftless/common';
+import { TerminalError, TransientError } from '@driftless/common';
 import { refString, type KubeObject, type ObjectRef } from '../model.ts';
 
-/** An API error answered by the server, with its HTTP status and Kubernetes reason. */
+/** One cause of an API error, as the server lists them in `Status.details.causes`. */
+export interface KubeErrorCause {
+  /** Field path such as `spec.template`; '' when the cause names no field. */
+  field: string;
+  /** Short reason, e.g. `FieldValueInvalid`. */
+  reason: string;
+  /** What the server said about the field, shortened (value dumps removed). */
+  message: string;
+}
+
+/**
+ * An API error answered by the server, with its HTTP status and Kubernetes
+ * reason. `message` is short (the fields and what is wrong with them, a few
+ * hundred characters at most); the server's whole answer is kept in
+ * `serverMessage` for debug logs.
+ */
 export class KubeApiError extends Error {
   override name = 'KubeApiError';
   /** HTTP status, e.g. 404, 409, 422. */
   readonly statusCode: number;
   /** Kubernetes `Status.reason`, e.g. `NotFound`, `Invalid`, `Conflict`. */
   readonly reason: string;
+  /** The fields the server named, in its order. */
+  readonly causes: KubeErrorCause[];
+  /** The server's full message (can be kilobytes: it dumps whole values); for debug logs only. */
+  readonly serverMessage: string;
+  /** The request, e.g. `PATCH /apis/batch/v1/namespaces/x/jobs/y`; for debug logs. */
+  readonly request: string;
 
-  constructor(message: string, statusCode: number, reason: string) {
+  constructor(
+    message: string,
+    statusCode: number,
+    reason: string,
+    details: { causes?: KubeErrorCause[]; serverMessage?: string; request?: string } = {},
+  ) {
     super(message);
     this.statusCode = statusCode;
     this.reason = reason;
+    this.causes = details.causes ?? [];
+    this.serverMessage = details.serverMessage ?? message;
+    this.request = details.request ?? '';
+  }
+
+  /** Whether the server refused a change to a field that cannot change after creation. */
+  get immutableFields(): string[] {
+    return this.causes.filter((c) => /immutable/i.test(c.message)).map((c) => c.field);
   }
 }
 
-/** The API server does not serve a kind (yet): its CRD is missing or not Established. */
+/** The API server does not serve a kind (no such API, or its CRD is not there). Terminal. */
 export class UnknownKindError extends TerminalError {
   override name = 'UnknownKindError';
-}
-
-/**
- * A request about one object failed; classified by its cause (the server's
- * answer) through the one classifier in common.
- */
-export class KubeObjectError extends DriftlessError {
-  override name = 'KubeObjectError';
+  readonly apiVersion: string;
+  readonly kind: string;
+  constructor(apiVersion: string, kind: string) {
+    super(`unknown kind ${kind} (${apiVersion}): the API server does not serve it`);
+    this.apiVersion = apiVersion;
+    this.kind = kind;
+  }
 }
 
 /** One kind the API server serves. */
@@ -56,6 +89,8 @@ export interface KubeClientOptions {
 /** Options of a single request. */
 interface RequestOptions {
   body?: unknown;
+  /** `Accept` header. Default `application/json`. */
+  accept?: string;
   contentType?: string;
   query?: Record<string, string | number | boolean | undefined>;
   signal?: AbortSignal;
@@ -86,6 +121,7 @@ export class KubeClient {
   readonly #headers: Record<string, string>;
   readonly #timeoutMs: number;
   readonly #refreshMs: number;
+  readonly #options: KubeClientOptions;
   readonly #groupVersions = new Map<string, GroupVersionEntry>();
   readonly #pending = new Map<string, Promise<GroupVersionEntry>>();
 
@@ -100,6 +136,18 @@ export class KubeClient {
     this.#headers = headers;
     this.#timeoutMs = options.timeoutMs ?? 30_000;
     this.#refreshMs = options.discoveryRefreshMs ?? 2_000;
+    this.#options = options;
+  }
+
+  /**
+   * A client that sends every request as `user` (Kubernetes impersonation:
+   * the `Impersonate-User` header), over this client's connections. For a
+   * ServiceAccount user (`system:serviceaccount:NS:NAME`) the API server adds
+   * its groups itself. See kube/impersonate.ts.
+   */
+  impersonating(user: string): KubeClient {
+    const headers = { ...this.#headers, 'impersonate-user': user };
+    return new KubeClient(this.server, this.#agent, headers, this.#options);
   }
 
   /** A client for the current context of `kubeConfig`. */
@@ -162,7 +210,7 @@ export class KubeClient {
           agent: this.#agent,
           headers: {
             ...this.#headers,
-            accept: 'application/json',
+            accept: options.accept ?? 'application/json',
             ...(body === undefined
               ? {}
               : {
@@ -239,13 +287,10 @@ export class KubeClient {
     return r === undefined ? undefined : r.namespaced ? 'Namespaced' : 'Cluster';
   }
 
-  /** The resource of `ref`, or a terminal error naming it when unknown. */
+  /** The resource of `ref`; an {@link UnknownKindError} naming it when the server does not serve it. */
   async mustResource(ref: Pick<ObjectRef, 'apiVersion' | 'kind'>): Promise<ApiResource> {
     const r = await this.resource(ref.apiVersion, ref.kind);
-    if (!r)
-      throw new UnknownKindError(
-        `unknown kind ${ref.kind} (${ref.apiVersion}): the API server does not serve it`,
-      );
+    if (!r) throw new UnknownKindError(ref.apiVersion, ref.kind);
     return r;
   }
 
@@ -299,14 +344,44 @@ export class KubeClient {
     });
   }
 
-  /** Deletes an object (background propagation); false when it was already gone. */
+  /**
+   * Applies a JSON patch (RFC 6902) to an object, e.g. to rewrite its
+   * `metadata.managedFields`; a `test` operation makes it conditional.
+   */
+  async patchJson(
+    ref: ObjectRef,
+    operations: { op: string; path: string; value?: unknown }[],
+    options: { fieldManager: string; signal?: AbortSignal },
+  ): Promise<KubeObject> {
+    return this.request<KubeObject>('PATCH', await this.#objectPath(ref), {
+      body: operations,
+      contentType: 'application/json-patch+json',
+      query: { fieldManager: options.fieldManager },
+      signal: options.signal,
+    });
+  }
+
+  /**
+   * Deletes an object; false when it was already gone. Background propagation
+   * unless `propagation` says otherwise; `uid` deletes only that incarnation.
+   */
   async delete(
     ref: ObjectRef,
-    options: { dryRun?: boolean; signal?: AbortSignal } = {},
+    options: {
+      dryRun?: boolean;
+      signal?: AbortSignal;
+      propagation?: 'Background' | 'Foreground' | 'Orphan';
+      uid?: string;
+    } = {},
   ): Promise<boolean> {
     try {
       await this.request('DELETE', await this.#objectPath(ref), {
-        body: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Background' },
+        body: {
+          kind: 'DeleteOptions',
+          apiVersion: 'v1',
+          propagationPolicy: options.propagation ?? 'Background',
+          ...(options.uid ? { preconditions: { uid: options.uid } } : {}),
+        },
         query: { dryRun: options.dryRun ? 'All' : undefined },
         signal: options.signal,
       });
@@ -405,33 +480,108 @@ function readAll(res: http.IncomingMessage): Promise<string> {
   });
 }
 
+/** How long a message taken from the server may be before it is cut. */
+const MAX_SERVER_TEXT = 240;
+
 function apiError(method: string, path: string, status: number, body: string): KubeApiError {
-  let message = body.slice(0, 500);
+  let message = body;
   let reason = '';
+  let causes: KubeErrorCause[] = [];
   try {
-    const s = JSON.parse(body) as { message?: string; reason?: string };
+    const s = JSON.parse(body) as {
+      message?: string;
+      reason?: string;
+      details?: { causes?: { field?: string; reason?: string; message?: string }[] };
+    };
     message = s.message ?? message;
     reason = s.reason ?? '';
+    causes = (s.details?.causes ?? []).map((c) => ({
+      field: c.field ?? '',
+      reason: c.reason ?? '',
+      message: shortCause(c.message ?? ''),
+    }));
   } catch {
     // not a Status object: keep the raw text
   }
-  return new KubeApiError(
-    `${method} ${path}: ${status} ${reason ? `${reason}: ` : ''}${message}`,
-    status,
-    reason,
-  );
+  return new KubeApiError(summarize(status, reason, message, causes), status, reason, {
+    causes,
+    serverMessage: message,
+    request: `${method} ${path}`,
+  });
 }
 
 /**
- * `apply Deployment ns/web: <what the server said>`, naming the object, with
- * the server's error as its cause (which decides its class).
+ * One short line for people: the fields the server named and what is wrong
+ * with each, else its message cut to a readable length. Never the value dumps
+ * (`Invalid value: core.PodTemplateSpec{...}`) that make up most of its text.
  */
-export function objectError(verb: string, ref: ObjectRef, err: unknown): KubeObjectError {
-  const detail =
-    err instanceof KubeApiError
-      ? err.message.replace(/^[A-Z]+ \S+: /, '')
-      : err instanceof Error
-        ? err.message
-        : String(err);
-  return new KubeObjectError(`${verb} ${refString(ref)}: ${detail}`, { cause: err });
+function summarize(
+  status: number,
+  reason: string,
+  message: string,
+  causes: KubeErrorCause[],
+): string {
+  const named = causes.filter((c) => c.field || c.message);
+  const what = (
+    named.length > 0
+      ? [...new Set(named.map((c) => (c.field ? `${c.field}: ${c.message}` : c.message)))].join(
+          '; ',
+        )
+      : shortCause(message)
+  ).trim();
+  const head = reason || String(status);
+  return cut(`${head}: ${what}`, MAX_SERVER_TEXT);
+}
+
+/** `Invalid value: <dump>: field is immutable` → `field is immutable`; other text is cut. */
+function shortCause(text: string): string {
+  const t = text.replace(/\s+/g, ' ').trim();
+  const dump = /^Invalid value: .*: ([^:]+)$/.exec(t);
+  if (dump?.[1] && t.length > 80) return dump[1].trim();
+  const invalid = /^(.*?) is invalid: ([^:]+): Invalid value: .*: ([^:]+)$/.exec(t);
+  if (invalid?.[2] && invalid[3]) return `${invalid[2]}: ${invalid[3].trim()}`;
+  return cut(t, MAX_SERVER_TEXT);
+}
+
+function cut(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+/**
+ * A request about one object failed. Its class is its cause's (the API
+ * server's status, a socket error, a typed error): the classifier in
+ * `common` reads the cause.
+ */
+export class ObjectError extends Error {
+  override name = 'ObjectError';
+  /** The object the request was about. */
+  readonly ref: ObjectRef;
+
+  constructor(message: string, ref: ObjectRef, cause: unknown) {
+    super(message, { cause });
+    this.ref = ref;
+  }
+}
+
+/**
+ * `apply Deployment ns/web: Invalid: spec.replicas: must be ...`, naming the
+ * object: one short message (the server's full text stays on the cause, see
+ * {@link KubeApiError.serverMessage}).
+ */
+export function objectError(verb: string, ref: ObjectRef, err: unknown): ObjectError {
+  const detail = err instanceof Error ? err.message : String(err);
+  return new ObjectError(`${verb} ${refString(ref)}: ${detail}`, ref, err);
+}
+
+/**
+ * The servers' full answers behind an error, for debug logs: every
+ * {@link KubeApiError} in its cause chain as `request: status message`.
+ */
+export function serverDetails(err: unknown): string[] {
+  const out: string[] = [];
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    if (e instanceof KubeApiError) out.push(`${e.request}: ${e.statusCode} ${e.serverMessage}`);
+    if (e.cause === e) break;
+  }
+  return out;
 }

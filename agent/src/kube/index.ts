@@ -1,2 +1,4 @@
 /** The agent's Kubernetes access: a REST client with discovery, apply, list and watch. */
 export * from './client.ts';
+export * from './discovery.ts';
+export * from './impersonate.ts';

@@ -1,28 +1,12 @@
+import { status } from '@grpc/grpc-js';
 import { classify, DriftlessError, TerminalError, TransientError } from '@driftless/common';
 
-/** gRPC status codes the link reads (numeric, as @grpc/grpc-js reports them). */
-export const GrpcCode = {
-  OK: 0,
-  CANCELLED: 1,
-  UNKNOWN: 2,
-  INVALID_ARGUMENT: 3,
-  DEADLINE_EXCEEDED: 4,
-  NOT_FOUND: 5,
-  ALREADY_EXISTS: 6,
-  PERMISSION_DENIED: 7,
-  RESOURCE_EXHAUSTED: 8,
-  FAILED_PRECONDITION: 9,
-  ABORTED: 10,
-  INTERNAL: 13,
-  UNAVAILABLE: 14,
-  UNAUTHENTICATED: 16,
-} as const;
-
-const NAMES = Object.fromEntries(Object.entries(GrpcCode).map(([k, v]) => [v, k]));
+/** gRPC status codes (numeric, as @grpc/grpc-js reports them); NATS ends use them too. */
+export const GrpcCode = status;
 
 /** The name of a gRPC status code, e.g. `UNAUTHENTICATED`. */
 export function grpcCodeName(code: number | undefined): string {
-  return code === undefined ? 'UNKNOWN' : (NAMES[code] ?? `code ${code}`);
+  return code === undefined ? 'UNKNOWN' : (status[code] ?? `code ${code}`);
 }
 
 /** The gRPC status code of an error thrown by @grpc/grpc-js, if it carries one. */
@@ -32,17 +16,16 @@ export function grpcCodeOf(err: unknown): number | undefined {
 }
 
 /**
- * Enrollment failed. Classified by its gRPC code through the one classifier in
- * common: terminal when the hub refused the request itself (bad, used or
- * expired token, token for another cluster, bad CSR: a person must act);
- * transient when the hub was unreachable or rate-limited us. The message names
- * the cluster and the gRPC code, never the token.
+ * Enrollment failed. Terminal when the hub refused the request itself (bad,
+ * used or expired token, token for another cluster, bad CSR: a person must
+ * act); transient when the hub was unreachable or rate-limited us. The message
+ * names the cluster and the gRPC code, never the token.
  */
 export class EnrollError extends DriftlessError {
   override name = 'EnrollError';
   /** The gRPC status code the hub answered with, when it answered. */
   readonly code: number | undefined;
-  /** The same code, where the classifier reads it. */
+  /** The same code, where the one classifier in common reads it. */
   readonly grpcCode: number | undefined;
 
   constructor(message: string, options: { code: number | undefined; cause?: unknown }) {
@@ -51,7 +34,7 @@ export class EnrollError extends DriftlessError {
     this.grpcCode = options.code;
   }
 
-  /** Whether retrying later can succeed. */
+  /** Whether retrying later can succeed ({@link classify} of the gRPC code). */
   get retryable(): boolean {
     return classify(this) !== 'terminal';
   }
@@ -76,8 +59,7 @@ export class IdentityInvalidError extends TerminalError {
 }
 
 /**
- * The hub ended or refused the Connect stream, classified by its gRPC code
- * through the one classifier in common. `terminal` when it refused this
+ * The hub ended or refused the Connect stream. `terminal` when it refused this
  * cluster for good (revoked, or a certificate the hub does not know): the link
  * stops reconnecting and waits for a person.
  */
@@ -85,7 +67,7 @@ export class LinkClosedError extends DriftlessError {
   override name = 'LinkClosedError';
   /** The gRPC status code of the end of the stream. */
   readonly code: number | undefined;
-  /** The same code, where the classifier reads it. */
+  /** The same code, where the one classifier in common reads it. */
   readonly grpcCode: number | undefined;
 
   constructor(message: string, options: { code: number | undefined; cause?: unknown }) {
@@ -94,7 +76,7 @@ export class LinkClosedError extends DriftlessError {
     this.grpcCode = options.code;
   }
 
-  /** True when reconnecting cannot help. */
+  /** True when reconnecting cannot help ({@link classify} of the gRPC code). */
   get terminal(): boolean {
     return classify(this) === 'terminal';
   }

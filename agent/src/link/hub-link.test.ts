@@ -6,7 +6,8 @@ import * as x509 from '@peculiar/x509';
 import { createLogger } from '@driftless/common';
 import { HubMessage, type AgentMessage, type HubMessageBody } from '@driftless/proto';
 import type { Approval, AppStatusReport, SyncReport } from '../report/index.ts';
-import { HubLink, type LinkStatus } from './hub-link.ts';
+import { HubLink, type HubLinkOptions, type LinkStatus } from './hub-link.ts';
+import { LinkStateMachine } from './link-state.ts';
 import { generateKeyAndCsr, MemoryIdentityStore, type Identity } from './identity.ts';
 import { Outbox } from './outbox.ts';
 import { LinkReporter, syncTraceContext } from './reporter.ts';
@@ -62,9 +63,11 @@ class FakeStream implements LinkStream {
 
 class FakeTransport implements LinkTransport {
   streams: FakeStream[] = [];
+  enrollCalls = 0;
   #waiters: ((s: FakeStream) => void)[] = [];
   enroll(): never {
-    throw new Error('not in these tests');
+    this.enrollCalls++;
+    throw Object.assign(new Error('no enrollment here'), { code: GrpcCode.UNAVAILABLE });
   }
   connect(_identity: Identity, handlers: StreamHandlers): LinkStream {
     const s = new FakeStream(handlers);
@@ -81,6 +84,46 @@ class FakeTransport implements LinkTransport {
 }
 
 const tick = () => new Promise((r) => setImmediate(r));
+
+/** Resolves once `condition` holds; fails after 10 s of real time. */
+async function until(condition: () => boolean): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met within 10 s');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/**
+ * A clock whose time moves only when the test advances it. `onSleep` may end a wait at once
+ * (returning true).
+ */
+class ManualClock {
+  #now = Date.now();
+  #timers: { at: number; resolve: () => void }[] = [];
+  onSleep: (ms: number) => boolean = () => false;
+  now(): number {
+    return this.#now;
+  }
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    if (this.onSleep(ms)) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = { at: this.#now + ms, resolve };
+      this.#timers.push(timer);
+      signal?.addEventListener('abort', () => {
+        this.#timers = this.#timers.filter((t) => t !== timer);
+        reject(signal.reason as Error);
+      });
+    });
+  }
+  /** Moves time on by `ms`, ending every wait that is due. */
+  advance(ms: number): void {
+    this.#now += ms;
+    const due = this.#timers.filter((t) => t.at <= this.#now);
+    this.#timers = this.#timers.filter((t) => t.at > this.#now);
+    for (const t of due) t.resolve();
+  }
+}
 
 const status = (app: string): AppStatusReport => ({
   app,
@@ -121,13 +164,15 @@ const syncReport = (id: string): SyncReport => ({
   approvalId: '',
 });
 
-async function setup() {
+async function setup(overrides: Partial<HubLinkOptions> = {}) {
   const transport = new FakeTransport();
   const outbox = new Outbox();
   const approvals: Approval[] = [];
   let refreshes = 0;
+  const clock = new ManualClock();
+  // The waits the link made while backing off (heartbeats and renewals use the clock too).
   const delays: number[] = [];
-  const link = new HubLink({
+  const link: HubLink = new HubLink({
     cluster: 'edge',
     agentVersion: '1.2.3',
     repoUrl: 'https://git.example/fleet.git',
@@ -142,20 +187,23 @@ async function setup() {
       approvals: { add: (a) => approvals.push(a) },
     },
     logger: createLogger({ name: 'test', level: 'silent' }),
-    clock: {
-      now: () => Date.now(),
-      sleep: async (ms) => {
-        delays.push(ms);
-      },
-    },
+    clock,
     backoff: { random: () => 0.5 },
+    ...overrides,
   });
+  clock.onSleep = (ms) => {
+    // Backoff waits end at once, as before: the tests count them, they do not wait them out.
+    if (link.status.state !== 'backoff') return false;
+    delays.push(ms);
+    return true;
+  };
   const states: LinkStatus['state'][] = [];
   link.onStatus((s) => states.push(s.state));
   return {
     transport,
     outbox,
     link,
+    clock,
     approvals,
     delays,
     states,
@@ -311,6 +359,92 @@ describe('HubLink', () => {
     await tick();
     assert.equal(t.transport.streams.length, 1, 'no reconnect');
     await t.link.stop();
+  });
+  it('heartbeats on the injected clock, only once connected', async () => {
+    const t = await setup({ heartbeatIntervalMs: 15_000 });
+    t.link.start();
+    const s = await t.transport.stream(0);
+    await tick();
+    t.clock.advance(60_000);
+    await tick();
+    assert.deepEqual(s.kinds(), ['0:hello'], 'no heartbeat before the Hello is acked');
+    s.send(0n, { $case: 'ack', value: { agentSeq: 0n } });
+    await tick();
+    const beats = () => s.written.filter((m) => m.body?.$case === 'heartbeat').length;
+    t.clock.advance(14_999);
+    await tick();
+    assert.equal(beats(), 0);
+    t.clock.advance(1);
+    await tick();
+    assert.equal(beats(), 1);
+    t.clock.advance(15_000);
+    await tick();
+    assert.equal(beats(), 2);
+    s.end({ code: GrpcCode.UNAVAILABLE, details: 'gone' });
+    await tick();
+    t.clock.advance(60_000);
+    await tick();
+    assert.equal(beats(), 2, 'no heartbeat on an ended stream');
+    await t.link.stop();
+  });
+
+  it('asks for a new certificate at 2/3 of its lifetime and again when none comes', async () => {
+    const lifetime = 3_000_000;
+    const t = await setup({
+      identities: new MemoryIdentityStore(await identityFor(lifetime)),
+      renewRetryMs: 60_000,
+    });
+    t.link.start();
+    const s = await t.transport.stream(0);
+    await tick();
+    s.send(0n, { $case: 'ack', value: { agentSeq: 0n } });
+    await tick();
+    const asks = () => s.written.filter((m) => m.body?.$case === 'renewCertificate').length;
+    assert.equal(asks(), 0);
+    t.clock.advance((lifetime * 2) / 3);
+    await until(() => asks() === 1); // key generation is async
+    assert.equal(asks(), 1);
+    t.clock.advance(60_000);
+    await until(() => asks() === 2);
+    assert.equal(asks(), 2, 'asked again after renewRetryMs without an answer');
+    await t.link.stop();
+  });
+
+  it('does not re-enroll a revoked cluster, even with an enrollment token', async () => {
+    const t = await setup({ enrollment: { token: 'dl_et_x.secret', caPem: 'CA' } });
+    t.link.start();
+    const s = await t.transport.stream(0);
+    await tick();
+    s.send(0n, { $case: 'ack', value: { agentSeq: 0n } });
+    s.end({ code: GrpcCode.PERMISSION_DENIED, details: 'cluster edge was revoked' });
+    const refused = await t.link.waitFor('refused');
+    assert.match(refused.error ?? '', /revoked/);
+    assert.equal(t.transport.enrollCalls, 0, 'no enrollment attempt after a revocation');
+    await t.link.stop();
+  });
+
+  it('re-enrolls once with the token when the hub does not know the certificate', async () => {
+    const t = await setup({ enrollment: { token: 'dl_et_x.secret', caPem: 'CA' } });
+    t.link.start();
+    const s = await t.transport.stream(0);
+    await tick();
+    s.end({ code: GrpcCode.UNAUTHENTICATED, details: 'certificate 0A was not issued by this hub' });
+    await t.link.waitFor('backoff');
+    assert.equal(t.transport.enrollCalls, 1);
+    await t.link.stop();
+  });
+});
+
+describe('LinkStateMachine', () => {
+  it('allows the transitions of its table and refuses the others', () => {
+    const clock = new ManualClock();
+    const m = new LinkStateMachine(clock);
+    m.move({ state: 'connecting' });
+    m.move({ state: 'connected' });
+    m.move({ state: 'refused', error: 'revoked' });
+    assert.throws(() => m.move({ state: 'connecting' }), /cannot go from refused to connecting/);
+    m.move({ state: 'stopped' });
+    assert.throws(() => m.move({ state: 'idle' }), /cannot go from stopped to idle/);
   });
 });
 

@@ -4,6 +4,7 @@ import { errorMessage, type Logger } from '@driftless/common';
 import {
   AgentMessage,
   HubMessage,
+  UNSEQUENCED,
   type EnrollRequest,
   type EnrollResponse,
 } from '@driftless/proto';
@@ -58,9 +59,8 @@ export interface NatsTransportOptions {
   logger?: Logger;
 }
 
-/** gRPC-style codes the link understands, for ends that have no gRPC status. */
-const UNAVAILABLE = 14;
-const UNAUTHENTICATED = 16;
+// Ends of a NATS link carry gRPC codes, so the link classifies them as gRPC ends.
+const { UNAVAILABLE, UNAUTHENTICATED } = GrpcCode;
 
 /**
  * The NATS transport of the link (docs/link.md, "NATS"). Every AgentMessage
@@ -291,7 +291,10 @@ class NatsStream implements LinkStream {
         await ack;
         if (!this.#ended)
           this.#handlers.onMessage(
-            HubMessage.create({ seq: 0n, body: { $case: 'ack', value: { agentSeq: seq } } }),
+            HubMessage.create({
+              seq: UNSEQUENCED,
+              body: { $case: 'ack', value: { agentSeq: seq } },
+            }),
           );
       } catch (err) {
         this.#end({

@@ -117,11 +117,6 @@ export class Outbox {
     return () => this.#listeners.delete(listener);
   }
 
-  /** Whether numbering has started (the hub acked a Hello of this process). */
-  get numbered(): boolean {
-    return this.#next !== undefined;
-  }
-
   /** Current counters. */
   stats(): OutboxStats {
     return {

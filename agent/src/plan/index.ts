@@ -2,3 +2,13 @@
 export * from './plan.ts';
 export * from './diff.ts';
 export * from './limit.ts';
+export * from './hooks.ts';
+export * from './sync-options.ts';
+export {
+  ADOPTED_MANAGERS,
+  adoptableManagers,
+  takeOverManagedFields,
+  withoutAdoptedFields,
+  type ManagedFieldsEntry,
+} from './adopt.ts';
+export { foreignObjectIn } from './namespaces.ts';

@@ -8,7 +8,10 @@ import {
   type Logger,
 } from '@driftless/common';
 import { type AppSpec, type ClusterConfig, type KubeObject } from '../model.ts';
-import type { KubeClient } from '../kube/index.ts';
+import { TenantClients, type KubeClient } from '../kube/index.ts';
+import { Ownership } from '../guard/index.ts';
+import { render } from '../render/index.ts';
+import { CommitSignatureError } from '../source/index.ts';
 import type { InventoryStore } from '../inventory/index.ts';
 import type {
   AppStatusReport,
@@ -18,7 +21,7 @@ import type {
   Reporter,
   SyncReport,
 } from '../report/index.ts';
-import { syncApp, type SyncOutcomeDetail } from './sync-app.ts';
+import { syncApp, type RenderSettings, type SyncOutcomeDetail } from './sync-app.ts';
 import { decideOutcome, describeOutcome, type AppOutcome } from './outcome.ts';
 import { ConfigLoader } from './config-loader.ts';
 import { GoneApps } from './gone-apps.ts';
@@ -103,6 +106,10 @@ export interface AgentOptions {
   retryInitialMs?: number;
   retryMaxMs?: number;
   requeueMs?: number;
+  /** Render limits and chart sources of every sync. Default the render defaults. */
+  render?: RenderSettings;
+  /** The identities apps act with (serviceAccountName). Default: made from `client`. */
+  tenants?: TenantClients;
 }
 
 /** {@link AgentOptions} with every default applied. */
@@ -171,10 +178,15 @@ export class Agent {
   readonly #abort = new AbortController();
   #ticks = 0;
   readonly #tickListeners = new Set<() => void>();
+  readonly #tenants: TenantClients;
+  readonly #ownership: Ownership;
 
   constructor(options: AgentOptions) {
     this.#o = resolveReconcileOptions(options);
     this.#clock = this.#o.clock;
+    this.#tenants =
+      options.tenants ?? new TenantClients(options.client, options.inventory.namespace);
+    this.#ownership = new Ownership({ inventory: options.inventory, scopes: options.client });
     this.#sourceBackoff = this.#newBackoff();
     this.#config = new ConfigLoader({
       clusterPath: this.#o.clusterPath,
@@ -189,8 +201,10 @@ export class Agent {
       logger: this.#o.logger,
       clock: this.#clock,
       newBackoff: () => this.#newBackoff(),
+      prunable: (name, objects) => this.#ownership.prunable(name, objects),
       release: (name) => {
         this.#o.drift?.untrack(name);
+        this.#tenants.forget(name);
         this.#apps.delete(name);
       },
     });
@@ -349,7 +363,7 @@ export class Agent {
       this.#nextPollAt = Math.min(this.#nextPollAt, this.#clock.now() + delay);
       logger.warn(
         { revision: checkout.revision, err: errorMessage(checkout.error), retryInMs: delay },
-        `Git unreachable, reconciling the last good checkout ${checkout.revision.slice(0, 7)}: ${errorMessage(checkout.error)}`,
+        `${sourceProblem(checkout)}; reconciling the last good checkout ${checkout.revision.slice(0, 7)}`,
       );
     } else this.#sourceBackoff.reset();
 
@@ -362,6 +376,11 @@ export class Agent {
     }
     if (!config.current) return false;
 
+    // Ownership: what every app declares and holds, so no two apps fight over an object.
+    const signal = this.#abort.signal;
+    await this.#ownership.begin(config.current.config.apps, checkout.revision, (app) =>
+      render({ root: checkout.dir, app, signal }),
+    );
     // Apps that left Git: prune them if they asked for it, else let go — each on its own.
     const gone = await this.#gone.remove(
       new Set(config.current.config.apps.map((a) => a.name)),
@@ -475,7 +494,8 @@ export class Agent {
     try {
       detail = await syncApp(
         {
-          client: this.#o.client,
+          client: this.#tenants.for(app),
+          ownership: this.#ownership,
           inventory: this.#o.inventory,
           approvals: this.#o.approvals,
           tracer: this.#o.tracer,
@@ -484,6 +504,7 @@ export class Agent {
           cluster: this.#o.cluster,
           concurrency: this.#o.concurrency,
           healthPollMs: this.#o.healthPollMs,
+          ...(this.#o.render ? { render: this.#o.render } : {}),
           fetch,
           signal: this.#abort.signal,
           onStep,
@@ -538,7 +559,7 @@ export class Agent {
       r.outcome === 'planned' &&
         `dry-run: ${changes} change(s) planned at ${r.revision.slice(0, 7)}`,
       r.error && (next ? `${r.error}; ${next}` : r.error),
-      checkout.fromCache && `Git unreachable: ${errorMessage(checkout.error)}`,
+      checkout.fromCache && sourceProblem(checkout),
     ].filter(Boolean);
     this.#setStatus(app, {
       revision: r.revision,
@@ -626,4 +647,10 @@ export class Agent {
 /** An app's revision and spec: a change of either is worth a new sync even after a terminal failure. */
 function attemptKey(app: AppSpec, revision: string): string {
   return `${revision}|${JSON.stringify(app)}`;
+}
+
+/** Why the last good checkout is in force: Git unreachable, or a head refused (unsigned). */
+function sourceProblem(checkout: Checkout): string {
+  const message = errorMessage(checkout.error);
+  return checkout.error instanceof CommitSignatureError ? message : `Git unreachable: ${message}`;
 }

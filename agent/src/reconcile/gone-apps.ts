@@ -1,5 +1,6 @@
 import { errorMessage, type Backoff, type Clock, type Logger } from '@driftless/common';
 import type { KubeClient } from '../kube/index.ts';
+import type { ObjectRef } from '../model.ts';
 import type { InventoryStore } from '../inventory/index.ts';
 import { planApp } from '../plan/index.ts';
 import { pruneObjects } from '../apply/index.ts';
@@ -12,6 +13,8 @@ export interface GoneAppsOptions {
   clock: Clock;
   /** A fresh backoff for one app's retries. */
   newBackoff: () => Backoff;
+  /** The objects of a gone app's inventory that no other app holds, so only those are pruned. */
+  prunable: (app: string, objects: ObjectRef[]) => ObjectRef[];
   /** Forgets an app that left Git (drift watching, status). */
   release: (app: string) => void;
 }
@@ -79,7 +82,7 @@ export class GoneApps {
         app: name,
         revision: record.revision,
         desired: [],
-        inventory: record.objects,
+        inventory: this.#o.prunable(name, record.objects),
         prune: true,
         signal,
       });

@@ -1,3 +1,4 @@
 /** Reconciling: one app's sync, and the agent that syncs every app of a cluster. */
 export * from './sync-app.ts';
+export { currentHealth, type CurrentHealth } from './health-wait.ts';
 export * from './agent.ts';

@@ -1,4 +1,4 @@
-import type { Backoff} from '@driftless/common';
+import type { Backoff } from '@driftless/common';
 import { jittered, type ErrorClass } from '@driftless/common';
 import type { SyncOutcome } from '../report/index.ts';
 

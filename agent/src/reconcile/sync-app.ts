@@ -6,19 +6,22 @@ import {
   inSpan,
   systemClock,
   TerminalError,
-  WaitingError,
   type Clock,
   type Logger,
 } from '@driftless/common';
-import { Marks, refKey, refOf, refString, type AppSpec, type KubeObject } from '../model.ts';
-import type { KubeClient } from '../kube/index.ts';
-import { render } from '../render/index.ts';
-import { guard } from '../guard/index.ts';
-import { mapLimit, planApp, type Plan, type PlannedObject } from '../plan/index.ts';
+import { refKey, refOf, refString, type AppSpec, type KubeObject } from '../model.ts';
+import { clusterCapabilities, serverDetails, type KubeClient } from '../kube/index.ts';
+import { render, type RenderOptions } from '../render/index.ts';
+import { guard, type OwnershipView } from '../guard/index.ts';
+import { digestOf, isHook, planApp, type Plan, type PlannedObject } from '../plan/index.ts';
 import { applyPlan, ApplyError, pruneObjects, type ObjectResult } from '../apply/index.ts';
-import { unionRefs, type InventoryStore } from '../inventory/index.ts';
-import { aggregateHealth, healthOf } from '../health/index.ts';
-import type { ApprovalSource, HealthState, ObjectChange, SyncReport } from '../report/index.ts';
+import { unionRefs, type InventoryRecord, type InventoryStore } from '../inventory/index.ts';
+import type { ApprovalSource, ObjectChange, SyncReport } from '../report/index.ts';
+import { currentHealth, waitUntilNothingGates } from './health-wait.ts';
+import { hookEventOf, namespaceToCreate, ranOnceAfter, renderDigest } from './sync-state.ts';
+
+/** The render settings an agent gives every sync. */
+export type RenderSettings = Pick<RenderOptions, 'limits' | 'charts'>;
 
 /** What one sync needs from the agent around it. */
 export interface SyncDeps {
@@ -28,12 +31,16 @@ export interface SyncDeps {
   tracer: Tracer;
   logger: Logger;
   clock?: Clock;
+  /** Who owns what among the cluster's apps (guard and prune consult it). Default: no cross-app checks. */
+  ownership?: OwnershipView;
   /** Cluster name, a span attribute. */
   cluster: string;
   /** Parallel API requests. Default 8. */
   concurrency?: number;
   /** How often health is polled while waiting. Default 1 s. */
   healthPollMs?: number;
+  /** Render limits and chart sources. Default the render defaults. */
+  render?: RenderSettings;
   /** When the Git fetch that produced the checkout ran, to show it in the sync's trace. */
   fetch?: { startedAt: number; finishedAt: number; fromCache: boolean };
   signal?: AbortSignal;
@@ -118,28 +125,45 @@ export async function syncApp(
     try {
       // Render: what Git declares at this revision.
       const rendered = await step('render', async (span) => {
-        const out = await render({ root: checkout.dir, app, signal: deps.signal });
+        const out = await render({
+          root: checkout.dir,
+          app,
+          signal: deps.signal,
+          ...deps.render,
+          // Helm renders for this cluster: its version and every API it serves.
+          cluster: () => clusterCapabilities(deps.client, { signal: deps.signal }),
+        });
         span.setAttribute('driftless.objects', out.length);
         return out;
       });
       // Guard: refuse the whole render before anything is written.
-      const desired = await step('guard', () => guard(rendered, app, deps.client));
+      const guarded = await step('guard', () =>
+        guard(rendered, app, deps.client, { ownership: deps.ownership }),
+      );
+      const namespace = namespaceToCreate(app, guarded);
+      const desired = namespace ? [namespace, ...guarded] : guarded;
       detail.desired = desired;
-      if (desired.length === 0 && !app.allowEmpty) {
+      if (guarded.length === 0 && !app.allowEmpty) {
         throw new TerminalError(
           `app ${app.name}: ${app.path} rendered no objects; refusing to sync an empty app (it would prune everything). Set allowEmpty: true to allow it`,
         );
       }
       // Plan: server-side apply dry-run of every object; deletes from the inventory.
       const previous = await deps.inventory.load(app.name);
+      const digestOfRender = renderDigest(desired);
       const plan = await step('plan', async (span) => {
         const p = await planApp({
           client: deps.client,
           app: app.name,
           revision: checkout.revision,
           desired,
-          inventory: previous?.objects ?? [],
+          // Never prune what another app of the cluster declares.
+          inventory:
+            deps.ownership?.prunable(app.name, previous?.objects ?? []) ?? previous?.objects ?? [],
           prune: app.prune,
+          hookEvent: hookEventOf(previous, digestOfRender),
+          ranOnce: new Map(Object.entries(previous?.ranOnce ?? {})),
+          replace: app.replace,
           concurrency: deps.concurrency,
           signal: deps.signal,
         });
@@ -171,40 +195,59 @@ export async function syncApp(
         report.approvalId = approval.approvalId;
       }
 
-      // Inventory first: record everything we are about to create, so a crash
-      // mid-apply never loses track of an object.
-      const desiredRefs = desired.map(refOf);
-      const finalInventory = {
+      // What the app owns and watches: hooks are run, not owned; run-once
+      // objects that ran and are gone are not expected back.
+      const owned = desired.filter((o) => !isHook(o));
+      const expected = new Set(
+        plan.objects.filter((o) => !o.ranOnce && !o.hook).map((o) => refKey(o.ref)),
+      );
+      const present = owned.filter((o) => expected.has(refKey(refOf(o))));
+      const finalInventory: InventoryRecord = {
         app: app.name,
         revision: checkout.revision,
         prune: app.prune,
-        objects: [...desiredRefs, ...plan.kept.map((k) => k.ref)],
+        objects: [...owned.map(refOf), ...plan.kept.map((k) => k.ref)],
+        renderDigest: digestOfRender,
+        ranOnce: ranOnceAfter(plan, owned),
+      };
+      const healthWait = {
+        client: deps.client,
+        app,
+        clock,
+        pollMs: deps.healthPollMs ?? 1000,
+        concurrency: deps.concurrency,
+        signal: deps.signal,
       };
       if (changes === 0) {
-        // Nothing to write: only record the revision when it moved on.
-        if (!previous || previous.revision !== checkout.revision || previous.prune !== app.prune)
+        // Nothing to write: only record what moved on.
+        if (!previous || inventoryChanged(previous, finalInventory))
           await deps.inventory.save(finalInventory);
         report.health = await step(
           'health',
           async () =>
             (
-              await currentHealth(deps.client, desired, {
+              await currentHealth(deps.client, present, {
                 concurrency: deps.concurrency,
                 signal: deps.signal,
+                rules: app.health,
               })
             ).status,
         );
         report.outcome = 'succeeded';
-        deps.onApplied?.(app, desired, checkout.revision, traceId, new Map());
+        deps.onApplied?.(app, present, checkout.revision, traceId, new Map());
         return finish();
       }
+      // Inventory first: record everything we are about to create, so a crash
+      // mid-apply never loses track of an object.
       await deps.inventory.save({
         ...finalInventory,
         revision: previous?.revision ?? '',
-        objects: unionRefs(previous?.objects ?? [], desiredRefs),
+        objects: unionRefs(previous?.objects ?? [], owned.map(refOf)),
+        renderDigest: previous?.renderDigest ?? '',
+        ranOnce: { ...(previous?.ranOnce ?? {}) },
       });
 
-      // Apply: phases and waves in order, waiting for health between waves.
+      // Apply: phases and waves in order, hooks around them, waiting for health between waves.
       const applied: ObjectResult[] = [];
       await step('apply', async (span) => {
         try {
@@ -215,14 +258,13 @@ export async function syncApp(
               revision: checkout.revision,
               traceId,
               concurrency: deps.concurrency,
+              hookTimeoutMs: app.healthTimeoutMs,
               signal: deps.signal,
               clock,
               waitForWave: async (objs) =>
-                void (await waitHealthy(
-                  deps,
-                  app,
-                  objs.map((o) => o.desired as KubeObject),
-                  clock,
+                void (await waitUntilNothingGates(
+                  healthWait,
+                  objs.filter((o) => !o.ranOnce).map((o) => o.desired as KubeObject),
                 )),
             })),
           );
@@ -230,12 +272,14 @@ export async function syncApp(
           if (err instanceof ApplyError) markErrors(report, err.results);
           throw err;
         } finally {
+          // Objects planned from their manifest were dry-run during the apply.
+          report.objects = mergeErrors(plan.objects.map(toChange), report.objects);
           span.setAttribute('driftless.applied', applied.length);
         }
       });
       deps.onApplied?.(
         app,
-        desired,
+        present,
         checkout.revision,
         traceId,
         new Map(
@@ -258,9 +302,9 @@ export async function syncApp(
       });
       await deps.inventory.save(finalInventory);
 
-      // Health: wait until every object is healthy, up to the app's timeout.
+      // Health: wait until nothing gates, up to the app's timeout.
       report.health = await step('health', async (span) => {
-        const h = await waitHealthy(deps, app, desired, clock);
+        const h = (await waitUntilNothingGates(healthWait, present)).status;
         span.setAttribute('driftless.health', h);
         return h;
       });
@@ -282,6 +326,9 @@ export async function syncApp(
         { app: app.name, revision: checkout.revision, err: report.error },
         `sync ${app.name} failed: ${report.error}`,
       );
+      const server = serverDetails(err);
+      if (server.length > 0)
+        deps.logger.debug({ app: app.name, server }, `sync ${app.name}: the API server's answers`);
       return finish();
     }
 
@@ -319,63 +366,25 @@ function recordFetch(
   steps.push({ name: 'fetch', durationMs: fetch.finishedAt - fetch.startedAt });
 }
 
-/**
- * Current aggregated health of objects: one LIST (by the app's label) per
- * kind and namespace holding several of them, a GET for single objects, so a
- * health poll costs a handful of requests rather than one per object.
- */
-export async function currentHealth(
-  client: KubeClient,
-  objects: KubeObject[],
-  options: { concurrency?: number; signal?: AbortSignal } = {},
-): Promise<{ status: HealthState; message: string }> {
-  const groups = new Map<string, KubeObject[]>();
-  for (const o of objects) {
-    const key = `${o.apiVersion}|${o.kind}|${o.metadata.namespace ?? ''}`;
-    groups.set(key, [...(groups.get(key) ?? []), o]);
-  }
-  const perGroup = await mapLimit([...groups.values()], options.concurrency ?? 8, async (group) => {
-    const first = group[0] as KubeObject;
-    const app = first.metadata.labels?.[Marks.app];
-    if (group.length === 1 || !app) {
-      return mapLimit(group, 4, async (o) => ({
-        ref: refOf(o),
-        health: healthOf(await client.get(refOf(o), options.signal)),
-      }));
-    }
-    const { items } = await client.list(first.apiVersion, first.kind, {
-      namespace: first.metadata.namespace ?? '',
-      labelSelector: `${Marks.app}=${app}`,
-      signal: options.signal,
-    });
-    const live = new Map(items.map((i) => [i.metadata.name, i]));
-    return group.map((o) => ({ ref: refOf(o), health: healthOf(live.get(o.metadata.name)) }));
-  });
-  return aggregateHealth(perGroup.flat());
+/** Whether a record differs from the previous one in anything but order. */
+function inventoryChanged(previous: InventoryRecord, next: InventoryRecord): boolean {
+  const keys = (r: InventoryRecord) => r.objects.map(refKey).sort().join('|');
+  return (
+    previous.revision !== next.revision ||
+    previous.prune !== next.prune ||
+    previous.renderDigest !== next.renderDigest ||
+    keys(previous) !== keys(next) ||
+    digestOf(previous.ranOnce ?? {}) !== digestOf(next.ranOnce ?? {})
+  );
 }
 
-async function waitHealthy(
-  deps: SyncDeps,
-  app: AppSpec,
-  objects: KubeObject[],
-  clock: Clock,
-): Promise<HealthState> {
-  const deadline = clock.now() + app.healthTimeoutMs;
-  // Rollouts often finish within a second: look again soon, then every poll interval.
-  const maxDelay = deps.healthPollMs ?? 1000;
-  let delay = Math.min(100, maxDelay);
-  for (;;) {
-    const h = await currentHealth(deps.client, objects, {
-      concurrency: deps.concurrency,
-      signal: deps.signal,
-    });
-    if (h.status === 'Healthy') return h.status;
-    if (h.status === 'Degraded' || clock.now() >= deadline) {
-      throw new WaitingError(
-        `app ${app.name} is ${h.status} after ${Math.round((clock.now() - (deadline - app.healthTimeoutMs)) / 1000)}s: ${h.message}`,
-      );
-    }
-    await clock.sleep(delay, deps.signal);
-    delay = Math.min(maxDelay, delay * 2);
-  }
+/** The fresh changes, keeping errors already marked on the old ones. */
+function mergeErrors(fresh: ObjectChange[], marked: ObjectChange[]): ObjectChange[] {
+  const errors = new Map(
+    marked.flatMap((o) => (o.error ? [[refKey(o.ref), o.error] as const] : [])),
+  );
+  return fresh.map((o) => {
+    const error = errors.get(refKey(o.ref));
+    return error ? { ...o, error } : o;
+  });
 }

@@ -4,7 +4,8 @@ import type { RenderedObject } from '../model.ts';
 import { RenderError } from './errors.ts';
 import { parseJson, parseYaml } from './parse.ts';
 import type { Checkout } from './paths.ts';
-import { KUSTOMIZATION_FILES } from './kustomize.ts';
+import { KUSTOMIZATION_FILES } from './kustomize-scan.ts';
+import { checkFileSize, formatBytes, type RenderLimits } from './limits.ts';
 
 /**
  * Renders a plain folder: every `.yaml`, `.yml` and `.json` file below it,
@@ -20,12 +21,26 @@ import { KUSTOMIZATION_FILES } from './kustomize.ts';
 export async function renderDirectory(
   checkout: Checkout,
   target: string,
+  limits: RenderLimits,
   signal?: AbortSignal,
 ): Promise<RenderedObject[]> {
   const files = (await stat(target)).isFile() ? [target] : await listManifests(checkout, target);
   const sources = files.map((file) => ({ file, source: checkout.relative(file) }));
   sources.sort((a, b) => compare(a.source, b.source));
   const rendered: RenderedObject[] = [];
+  // Sizes first: a huge file is refused before anything is read or parsed.
+  let total = 0;
+  for (const { file, source } of sources) {
+    const { size } = await stat(file);
+    checkFileSize(source, size, limits);
+    total += size;
+    if (total > limits.maxRenderBytes) {
+      throw new RenderError(
+        `render ${checkout.relative(target)}: the manifests add up to more than ${formatBytes(limits.maxRenderBytes)} (--render-max-bytes), reached at ${source}`,
+        { file: source },
+      );
+    }
+  }
   for (const { file, source } of sources) {
     signal?.throwIfAborted();
     const text = await readFile(file, 'utf8').catch((err: unknown) => {

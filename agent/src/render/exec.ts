@@ -1,15 +1,23 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:fs';
-import { access, mkdtemp, rm } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { RenderError, RenderTimeoutError } from './errors.ts';
+import { formatBytes, RENDER_LIMIT_DEFAULTS } from './limits.ts';
 
 /** Default limit of one `kustomize build` or `helm template`. */
 export const DEFAULT_TOOL_TIMEOUT_MS = 60_000;
 
-/** Largest rendered output accepted; a runaway template should fail, not exhaust memory. */
-const MAX_STDOUT_BYTES = 64 * 1024 * 1024;
+/** Largest output accepted when the run sets none; a runaway template should fail, not exhaust memory. */
+const MAX_STDOUT_BYTES = RENDER_LIMIT_DEFAULTS.maxRenderBytes;
+
+/**
+ * A proxy address nothing listens on. Without network, every HTTP(S) request
+ * a tool makes to a non-loopback host goes there and fails, whatever field of
+ * a chart or kustomization named the URL.
+ */
+const DEAD_PROXY = 'http://127.0.0.1:1';
 
 /** How much of the tool's standard error ends up in an error message. */
 const MAX_STDERR_CHARS = 4096;
@@ -50,8 +58,16 @@ export interface ToolRun {
   timeoutMs?: number;
   /** Kills the child when aborted; the run then rejects with the signal's reason. */
   signal?: AbortSignal;
-  /** Pass the proxy variables through, for runs that may fetch from the network. */
+  /**
+   * May the tool reach the network? Without (the default) it gets an empty
+   * PATH (no `git` for remote bases) and a proxy that does not exist; with,
+   * the agent's PATH and proxy variables.
+   */
   network?: boolean;
+  /** Largest standard output accepted, in bytes; the tool is killed past it. Default 64 MiB. */
+  maxOutputBytes?: number;
+  /** Written to the child's standard input (e.g. a password for `--password-stdin`). */
+  stdin?: string;
   /** Rewrites the tool's error output for people (e.g. chart paths to repository paths). */
   tidyError?: (stderr: string) => string;
   /** Called with the private temporary folder before the child starts (e.g. to write a values file). */
@@ -73,16 +89,22 @@ export async function runTool(run: ToolRun): Promise<string> {
   const tmp = await mkdtemp(path.join(tmpdir(), 'driftless-render-'));
   try {
     const extraArgs = run.prepare ? await run.prepare(tmp) : [];
-    return await spawnTool(run, [...run.args, ...extraArgs], childEnv(tmp, run.network ?? false));
+    const empty = path.join(tmp, 'no-bin');
+    await mkdir(empty);
+    return await spawnTool(
+      run,
+      [...run.args, ...extraArgs],
+      childEnv(tmp, empty, run.network ?? false),
+    );
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
 }
 
-function childEnv(tmp: string, network: boolean): NodeJS.ProcessEnv {
+function childEnv(tmp: string, emptyBin: string, network: boolean): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
-    // PATH stays so kustomize can find git for remote bases.
-    PATH: process.env['PATH'] ?? '/usr/bin:/bin',
+    // With network, PATH stays so kustomize can find git for remote bases.
+    PATH: network ? (process.env['PATH'] ?? '/usr/bin:/bin') : emptyBin,
     LANG: 'C.UTF-8',
     HOME: tmp,
     TMPDIR: tmp,
@@ -104,6 +126,12 @@ function childEnv(tmp: string, network: boolean): NodeJS.ProcessEnv {
       const value = process.env[name];
       if (value !== undefined) env[name] = value;
     }
+  } else {
+    for (const name of ['HTTPS_PROXY', 'HTTP_PROXY', 'https_proxy', 'http_proxy', 'ALL_PROXY']) {
+      env[name] = DEAD_PROXY;
+    }
+    env['NO_PROXY'] = '';
+    env['GIT_CONFIG_NOSYSTEM'] = '1';
   }
   return env;
 }
@@ -115,8 +143,11 @@ function spawnTool(run: ToolRun, args: string[], env: NodeJS.ProcessEnv): Promis
       cwd: run.cwd,
       env,
       detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['pipe', 'pipe', 'pipe'],
     });
+    child.stdin.on('error', () => undefined); // a tool that exits without reading its input
+    child.stdin.end(run.stdin ?? '');
+    const maxBytes = run.maxOutputBytes ?? MAX_STDOUT_BYTES;
     const stdout: Buffer[] = [];
     let stdoutBytes = 0;
     let stderr = '';
@@ -141,8 +172,12 @@ function spawnTool(run: ToolRun, args: string[], env: NodeJS.ProcessEnv): Promis
 
     child.stdout.on('data', (chunk: Buffer) => {
       stdoutBytes += chunk.length;
-      if (stdoutBytes > MAX_STDOUT_BYTES) {
-        kill(new RenderError(`${run.what}: output larger than ${MAX_STDOUT_BYTES} bytes`));
+      if (stdoutBytes > maxBytes) {
+        kill(
+          new RenderError(
+            `${run.what}: output larger than ${formatBytes(maxBytes)} (--render-max-bytes)`,
+          ),
+        );
         return;
       }
       stdout.push(chunk);

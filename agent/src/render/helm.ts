@@ -1,10 +1,14 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
 import type { AppSpec, RenderedObject } from '../model.ts';
 import { RenderError } from './errors.ts';
 import { findBinary, runTool } from './exec.ts';
 import { parseYaml } from './parse.ts';
+import { chartLocation } from './chart-fetch.ts';
+import { prepareDependencies, remoteChart, type ChartSettings } from './chart-source.ts';
+import { confineTree } from './confine.ts';
+import { checkFileSize, type RenderLimits } from './limits.ts';
 import type { Checkout } from './paths.ts';
 
 /**
@@ -30,6 +34,14 @@ export interface HelmRun {
   kubeVersion?: string;
   /** API versions for `.Capabilities.APIVersions.Has`, e.g. `monitoring.coreos.com/v1`. */
   apiVersions?: string[];
+  /**
+   * The target cluster's version and APIs, asked only when a chart is
+   * rendered; wins over `kubeVersion` and `apiVersions`.
+   */
+  cluster?: () => Promise<{ kubeVersion: string; apiVersions: string[] }>;
+  /** Chart repositories, registries and their cache. */
+  charts?: ChartSettings;
+  limits: RenderLimits;
   timeoutMs?: number;
   signal?: AbortSignal;
 }
@@ -46,20 +58,51 @@ export interface HelmRun {
  */
 export async function renderHelm(run: HelmRun): Promise<RenderedObject[]> {
   const { checkout, dir, app } = run;
-  const rel = checkout.relative(dir);
-  const chartName = await readChartName(checkout, dir);
-  const valuesFiles = await resolveValuesFiles(checkout, dir, app);
+  const valuesFiles = await resolveValuesFiles(checkout, dir, app, run.limits);
   const bin = await findBinary('helm', run.bin);
+  const ctx = { settings: run.charts ?? {}, limits: run.limits, signal: run.signal };
+  const source = app.helm.chart;
+  if (source) {
+    const archive = await remoteChart(source, ctx);
+    return template(run, bin, archive, source.name, chartLocation(source), valuesFiles);
+  }
+  // Helm loads every file of the chart (and follows links) for .Files, templates and subcharts.
+  await confineTree(checkout, dir, {
+    limits: run.limits,
+    ...(run.signal ? { signal: run.signal } : {}),
+  });
+  const chartName = await readChartName(checkout, dir);
+  const prepared = await prepareDependencies(checkout, dir, ctx);
+  try {
+    return await template(run, bin, prepared.dir, chartName, checkout.relative(dir), valuesFiles);
+  } finally {
+    await prepared.cleanup();
+  }
+}
+
+/** Runs `helm template` on `chart` (a folder or package); `rel` names it in sources and errors. */
+async function template(
+  run: HelmRun,
+  bin: string,
+  chart: string,
+  chartName: string,
+  rel: string,
+  valuesFiles: string[],
+): Promise<RenderedObject[]> {
+  const { checkout, app } = run;
+  const cluster = run.cluster ? await run.cluster() : undefined;
+  const kubeVersion = cluster?.kubeVersion || run.kubeVersion || DEFAULT_KUBE_VERSION;
+  const apiVersions = cluster?.apiVersions ?? run.apiVersions ?? [];
   const args = [
     'template',
     app.helm.releaseName || app.name,
-    dir,
+    chart,
     '--include-crds',
     '--skip-tests',
     ...(app.namespace ? ['--namespace', app.namespace] : []),
     '--kube-version',
-    run.kubeVersion || DEFAULT_KUBE_VERSION,
-    ...(run.apiVersions ?? []).flatMap((v) => ['--api-versions', v]),
+    kubeVersion,
+    ...apiVersions.flatMap((v) => ['--api-versions', v]),
     ...valuesFiles.flatMap((f) => ['--values', f]),
   ];
   const output = await runTool({
@@ -68,6 +111,7 @@ export async function renderHelm(run: HelmRun): Promise<RenderedObject[]> {
     cwd: checkout.root,
     what: `render ${rel}: helm template`,
     tidyError: (message) => tidyHelmError(message, chartName, rel),
+    maxOutputBytes: run.limits.maxRenderBytes,
     prepare: async (tmp) => {
       if (Object.keys(app.helm.values).length === 0) return [];
       // A generated file rather than --set-json: no escaping rules for keys
@@ -102,7 +146,12 @@ async function readChartName(checkout: Checkout, dir: string): Promise<string> {
  * Each values file is looked up relative to the chart folder, then relative
  * to the repository root; either way it must be a file inside the checkout.
  */
-async function resolveValuesFiles(checkout: Checkout, dir: string, app: AppSpec) {
+async function resolveValuesFiles(
+  checkout: Checkout,
+  dir: string,
+  app: AppSpec,
+  limits: RenderLimits,
+) {
   const files: string[] = [];
   for (const ref of app.helm.valuesFiles) {
     const what = `values file ${ref} of app ${app.name}`;
@@ -118,6 +167,8 @@ async function resolveValuesFiles(checkout: Checkout, dir: string, app: AppSpec)
         { file: ref },
       );
     }
+    await confineTree(checkout, found, { limits });
+    checkFileSize(checkout.relative(found), (await stat(found)).size, limits);
     files.push(found);
   }
   return files;

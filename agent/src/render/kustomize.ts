@@ -1,23 +1,12 @@
-import { readFile, stat } from 'node:fs/promises';
-import path from 'node:path';
-import { parseDocument } from 'yaml';
 import type { AppSpec, RenderedObject } from '../model.ts';
-import { RenderError } from './errors.ts';
+import { confineTree } from './confine.ts';
 import { findBinary, runTool } from './exec.ts';
+import { scanKustomizationTree } from './kustomize-scan.ts';
+import type { RenderLimits } from './limits.ts';
 import { parseYaml } from './parse.ts';
-import { isFile, type Checkout } from './paths.ts';
+import type { Checkout } from './paths.ts';
 
-/** The names kustomize accepts for a kustomization, in its own order of preference. */
-export const KUSTOMIZATION_FILES = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'];
-
-/** The kustomization file in `dir`, or undefined. */
-export async function findKustomization(dir: string): Promise<string | undefined> {
-  for (const name of KUSTOMIZATION_FILES) {
-    const file = path.join(dir, name);
-    if (await isFile(file)) return file;
-  }
-  return undefined;
-}
+export { findKustomization, KUSTOMIZATION_FILES } from './kustomize-scan.ts';
 
 /** What {@link renderKustomize} needs. */
 export interface KustomizeRun {
@@ -25,162 +14,58 @@ export interface KustomizeRun {
   /** Symlink-free folder holding the kustomization. */
   dir: string;
   app: AppSpec;
+  limits: RenderLimits;
   /** Override of the binary; default `kustomize` on PATH. */
   bin?: string;
+  /** Override of the `helm` binary kustomize runs for `helmCharts`; default `helm` on PATH. */
+  helmBin?: string;
   timeoutMs?: number;
   signal?: AbortSignal;
 }
 
 /**
- * Renders a kustomization with `kustomize build`. Before running it, the
- * kustomization and every local base and component it pulls in are read,
- * and remote references are refused unless the app allows them: a remote
- * base is code from outside the reviewed repository, fetched at render time.
- * kustomize runs with its root-only load restrictor and without exec, alpha
- * plugins or Helm inflation, so a kustomization can read only its own tree.
+ * Renders a kustomization with `kustomize build`, confined in three layers:
+ * 1. no symbolic link anywhere in the checkout (kustomize may load any folder
+ *    of it) leads outside it ({@link confineTree});
+ * 2. every string of every kustomization and plugin config it includes that
+ *    is not plain data is checked as a location: URLs are refused unless the
+ *    app allows remote resources (charts: remote charts), absolute paths and
+ *    paths leaving the checkout always ({@link scanKustomizationTree});
+ * 3. kustomize runs with its root-only load restrictor, without exec or
+ *    alpha plugins, and — unless the app allows the network — with no `git`
+ *    on its PATH and a proxy that does not exist, so a remote reference that
+ *    slipped past the scan still cannot be fetched from a non-loopback host.
+ * `helmCharts` are inflated with our `helm`, from a chart vendored in the
+ * repository, or pulled when the app sets `kustomize.allowRemoteCharts`.
  */
 export async function renderKustomize(run: KustomizeRun): Promise<RenderedObject[]> {
   const rel = run.checkout.relative(run.dir);
-  const allowRemote = run.app.kustomize.allowRemoteResources;
-  await scanKustomization(run.checkout, run.dir, allowRemote, new Set());
+  const { allowRemoteResources, allowRemoteCharts } = run.app.kustomize;
+  await confineTree(run.checkout, run.checkout.root, {
+    ...(run.signal ? { signal: run.signal } : {}),
+  });
+  const scan = await scanKustomizationTree(run.checkout, run.dir, {
+    allowRemote: allowRemoteResources,
+    allowRemoteCharts,
+    app: run.app.name,
+    limits: run.limits,
+  });
   const bin = await findBinary('kustomize', run.bin);
+  const helmArgs = scan.helmCharts
+    ? ['--enable-helm', '--helm-command', await findBinary('helm', run.helmBin)]
+    : [];
   const output = await runTool({
     bin,
-    args: ['build', rel, '--load-restrictor', 'LoadRestrictionsRootOnly'],
+    args: ['build', rel, '--load-restrictor', 'LoadRestrictionsRootOnly', ...helmArgs],
     cwd: run.checkout.root,
     what: `render ${rel}: kustomize build`,
     // kustomize names files by absolute path; the checkout's location means nothing to the author.
     tidyError: (message) => message.replaceAll(`${run.checkout.root}/`, ''),
-    network: allowRemote,
+    network: allowRemoteResources || scan.pullsCharts,
+    maxOutputBytes: run.limits.maxRenderBytes,
     ...(run.timeoutMs === undefined ? {} : { timeoutMs: run.timeoutMs }),
     ...(run.signal === undefined ? {} : { signal: run.signal }),
   });
   const source = `kustomize build ${rel}`;
   return parseYaml(output, { file: source }).map((object) => ({ object, source }));
-}
-
-/** Fields whose entries may be another kustomization (a folder) or a file. */
-const TREE_FIELDS = [
-  'resources',
-  'components',
-  'bases',
-  'generators',
-  'transformers',
-  'validators',
-];
-
-/** Fields whose entries are files kustomize's loader would also fetch over HTTP. */
-const FILE_FIELDS = ['crds', 'configurations', 'patchesStrategicMerge'];
-
-/**
- * Reads the kustomization in `dir` and, through its local folder entries,
- * every kustomization it includes; throws a {@link RenderError} naming the
- * file for a remote reference (unless allowed) or a path that leaves the
- * checkout. Missing local paths are left for kustomize to report.
- */
-async function scanKustomization(
-  checkout: Checkout,
-  dir: string,
-  allowRemote: boolean,
-  seen: Set<string>,
-): Promise<void> {
-  if (seen.has(dir)) return;
-  seen.add(dir);
-  const file = await findKustomization(dir);
-  if (file === undefined) return;
-  const source = checkout.relative(file);
-  const spec = await readKustomization(file, source);
-
-  for (const ref of fileReferences(spec)) {
-    if (looksRemote(ref)) refuseRemote(source, ref, allowRemote);
-  }
-  for (const field of TREE_FIELDS) {
-    for (const ref of strings(spec[field])) {
-      // Inline generator or transformer configs are YAML, not paths.
-      if (ref.includes('\n')) continue;
-      if (looksRemote(ref)) {
-        refuseRemote(source, ref, allowRemote);
-        continue;
-      }
-      const local = await checkout.resolve(ref, `${field} entry ${ref} in ${source}`, dir);
-      if (local === undefined) {
-        // kustomize treats `host.tld/org/repo` as a Git URL when no such folder exists.
-        if (/^[^./][^/]*\.[^/]+\//.test(ref)) refuseRemote(source, ref, allowRemote);
-        continue;
-      }
-      if ((await stat(local)).isDirectory()) {
-        await scanKustomization(checkout, local, allowRemote, seen);
-      }
-    }
-  }
-}
-
-async function readKustomization(file: string, source: string): Promise<Record<string, unknown>> {
-  const doc = parseDocument(await readFile(file, 'utf8'), { prettyErrors: false });
-  const problem = doc.errors[0];
-  if (problem) {
-    throw new RenderError(`render ${source}: ${problem.message}`, {
-      file: source,
-      cause: problem,
-    });
-  }
-  const value: unknown = doc.toJS();
-  if (value === null || value === undefined) return {};
-  if (typeof value !== 'object' || Array.isArray(value)) {
-    throw new RenderError(`render ${source}: a kustomization must be a mapping`, { file: source });
-  }
-  return value as Record<string, unknown>;
-}
-
-/** Every entry that names a file (not a folder) for kustomize's loader. */
-function fileReferences(spec: Record<string, unknown>): string[] {
-  const refs = FILE_FIELDS.flatMap((f) => strings(spec[f]));
-  for (const field of ['patches', 'patchesJson6902']) {
-    for (const patch of records(spec[field])) refs.push(...strings(patch['path']));
-  }
-  for (const field of ['configMapGenerator', 'secretGenerator']) {
-    for (const gen of records(spec[field])) {
-      for (const entry of [...strings(gen['files']), ...strings(gen['envs'])]) {
-        // `key=path` names the key the file is stored under.
-        refs.push(entry.slice(entry.indexOf('=') + 1));
-      }
-      refs.push(...strings(gen['env']));
-    }
-  }
-  const openapi = records([spec['openapi']])[0];
-  if (openapi) refs.push(...strings(openapi['path']));
-  return refs.filter((r) => !r.includes('\n'));
-}
-
-/** URL schemes, scp-style Git addresses, go-getter prefixes and Git query parameters. */
-const REMOTE_PATTERNS = [
-  /^[a-z][a-z0-9+.-]*:\/\//i,
-  /^[\w.-]+@[\w.-]+:/,
-  /^git::/,
-  /\?(ref|version|submodules|timeout)=/,
-  /^(github\.com|gitlab\.com|bitbucket\.org)\//,
-];
-
-function looksRemote(ref: string): boolean {
-  return REMOTE_PATTERNS.some((p) => p.test(ref));
-}
-
-function refuseRemote(source: string, ref: string, allowRemote: boolean): void {
-  if (allowRemote) return;
-  throw new RenderError(
-    `render ${source}: remote resource ${ref} refused: remote bases are off for this app; vendor it into the repository or set kustomize.allowRemoteResources: true on the app`,
-    { file: source },
-  );
-}
-
-function strings(value: unknown): string[] {
-  if (typeof value === 'string') return [value];
-  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
-}
-
-function records(value: unknown): Record<string, unknown>[] {
-  if (!Array.isArray(value)) return [];
-  return value.filter(
-    (v): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v),
-  );
 }

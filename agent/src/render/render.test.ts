@@ -300,7 +300,10 @@ describe('render: renderer processes', () => {
       );
       const rendered = await render({
         root,
-        app: app({ path: 'app', kustomize: { allowRemoteResources: true } }),
+        app: app({
+          path: 'app',
+          kustomize: { allowRemoteResources: true, allowRemoteCharts: false },
+        }),
         kustomizeBin: bin,
       });
       assert.deepEqual(summary(rendered), ['ConfigMap/remote <- kustomize build app']);

@@ -1,10 +1,12 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { AppSpec, RenderedObject, RenderKind } from '../model.ts';
+import type { ChartSettings } from './chart-source.ts';
 import { renderDirectory } from './directory.ts';
 import { RenderError } from './errors.ts';
 import { renderHelm } from './helm.ts';
 import { findKustomization, renderKustomize } from './kustomize.ts';
+import { checkObjectCount, resolveRenderLimits, type RenderLimits } from './limits.ts';
 import { Checkout, isFile } from './paths.ts';
 
 /** Options of {@link render}. */
@@ -25,6 +27,16 @@ export interface RenderOptions {
   kubeVersion?: string;
   /** API versions the cluster serves, given to Helm (`--api-versions`). Default none. */
   apiVersions?: string[];
+  /**
+   * The target cluster's version and APIs for Helm's `.Capabilities`, asked
+   * only when a chart is rendered; wins over `kubeVersion` and `apiVersions`.
+   * Without it (and them), Helm renders for `DEFAULT_KUBE_VERSION` and its own API list.
+   */
+  cluster?: () => Promise<{ kubeVersion: string; apiVersions: string[] }>;
+  /** Chart repositories and registries: cache folder, credentials. */
+  charts?: ChartSettings;
+  /** Size and count limits of this render. Default {@link RENDER_LIMIT_DEFAULTS}. */
+  limits?: Partial<RenderLimits>;
 }
 
 /** The renderer actually used, once `auto` is decided. */
@@ -34,11 +46,18 @@ export type Renderer = Exclude<RenderKind, 'auto'>;
  * Renders an app's path of a checkout into objects, each with the file it
  * came from. The renderer is `app.render`, or for `auto` what the path
  * holds: a kustomization, else a `Chart.yaml`, else plain YAML and JSON.
- * Throws {@link RenderError} (terminal) for anything wrong in the repository,
+ * Every renderer is confined to the checkout (see confine.ts) and to
+ * `limits`. Throws {@link RenderError} (terminal) for anything wrong in the repository,
  * a `RenderTimeoutError` (transient) when a tool runs too long, and the
  * signal's reason when aborted.
  */
 export async function render(options: RenderOptions): Promise<RenderedObject[]> {
+  const rendered = await renderWith(options, resolveRenderLimits(options.limits));
+  checkObjectCount(options.app.path || '.', rendered.length, resolveRenderLimits(options.limits));
+  return rendered;
+}
+
+async function renderWith(options: RenderOptions, limits: RenderLimits): Promise<RenderedObject[]> {
   const { app } = options;
   const checkout = await Checkout.open(options.root);
   const target = await checkout.resolve(app.path || '.', `path ${app.path} of app ${app.name}`);
@@ -51,6 +70,7 @@ export async function render(options: RenderOptions): Promise<RenderedObject[]> 
     checkout,
     dir: target,
     app,
+    limits,
     ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
     ...(options.signal === undefined ? {} : { signal: options.signal }),
   };
@@ -59,6 +79,7 @@ export async function render(options: RenderOptions): Promise<RenderedObject[]> 
       return renderKustomize({
         ...common,
         ...(options.kustomizeBin === undefined ? {} : { bin: options.kustomizeBin }),
+        ...(options.helmBin === undefined ? {} : { helmBin: options.helmBin }),
       });
     case 'helm':
       return renderHelm({
@@ -66,9 +87,11 @@ export async function render(options: RenderOptions): Promise<RenderedObject[]> 
         ...(options.helmBin === undefined ? {} : { bin: options.helmBin }),
         ...(options.kubeVersion === undefined ? {} : { kubeVersion: options.kubeVersion }),
         ...(options.apiVersions === undefined ? {} : { apiVersions: options.apiVersions }),
+        ...(options.cluster === undefined ? {} : { cluster: options.cluster }),
+        ...(options.charts === undefined ? {} : { charts: options.charts }),
       });
     case 'directory':
-      return renderDirectory(checkout, target, options.signal);
+      return renderDirectory(checkout, target, limits, options.signal);
   }
 }
 
@@ -80,12 +103,22 @@ export async function render(options: RenderOptions): Promise<RenderedObject[]> 
 export async function chooseRenderer(
   checkout: Checkout,
   target: string,
-  app: Pick<AppSpec, 'path' | 'render'>,
+  app: Pick<AppSpec, 'path' | 'render' | 'helm'>,
 ): Promise<Renderer> {
   const isDir = (await stat(target)).isDirectory();
   const hasKustomization = isDir && (await findKustomization(target)) !== undefined;
   const hasChart = isDir && (await isFile(path.join(target, 'Chart.yaml')));
   const rel = checkout.relative(target);
+  if (app.helm.chart) {
+    // The chart comes from a repository; the path only holds values files.
+    if (app.render !== 'auto' && app.render !== 'helm') {
+      throw new RenderError(
+        `render ${rel}: helm.chart is set, so render must be helm or auto, not ${app.render}`,
+        { file: rel },
+      );
+    }
+    return 'helm';
+  }
   switch (app.render) {
     case 'auto':
       return hasKustomization ? 'kustomize' : hasChart ? 'helm' : 'directory';

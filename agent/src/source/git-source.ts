@@ -41,6 +41,7 @@ import {
   type GitLocation,
 } from './errors.ts';
 import { lsRemoteRef } from './ls-refs.ts';
+import { DEFAULT_MAX_FETCH_BYTES, limitResponses } from './response-limit.ts';
 
 /** Basic-auth credentials for the repository; a token goes in `password`. */
 export interface GitAuth {
@@ -75,6 +76,19 @@ export interface GitSourceOptions {
    * the whole fetch; bound that with the AbortSignal. Default 60 s.
    */
   idleTimeoutMs?: number;
+  /**
+   * Most response bytes read for one ref lookup or one clone; past it the
+   * fetch fails with a {@link GitResponseTooLargeError}, so a hostile or broken
+   * server streaming an endless answer cannot exhaust the agent's memory.
+   * Default {@link DEFAULT_MAX_FETCH_BYTES} (512 MiB).
+   */
+  maxFetchBytes?: number;
+  /**
+   * Checks a revision before it becomes current (commit signatures, see
+   * verify.ts); when it throws, the last checkout that passed stays current
+   * and the error is returned with it. Default none.
+   */
+  verify?: (checkout: Checkout) => Promise<unknown>;
 }
 
 /** A checkout on disk. */
@@ -121,6 +135,8 @@ interface Resolved {
   http: HttpClient;
   keep: number;
   idleTimeoutMs: number;
+  maxFetchBytes: number;
+  verify: GitSourceOptions['verify'];
 }
 
 function resolveOptions(o: GitSourceOptions): Resolved {
@@ -160,6 +176,8 @@ function resolveOptions(o: GitSourceOptions): Resolved {
     http: o.http ?? nodeHttp,
     keep: Math.max(1, o.keepCheckouts ?? 2),
     idleTimeoutMs: o.idleTimeoutMs ?? 60_000,
+    maxFetchBytes: o.maxFetchBytes ?? DEFAULT_MAX_FETCH_BYTES,
+    verify: o.verify,
   };
 }
 
@@ -169,7 +187,7 @@ function resolveOptions(o: GitSourceOptions): Resolved {
  * Node client applies to the socket.
  */
 function transport(o: Resolved, signal: AbortSignal | undefined): HttpClient {
-  return {
+  const base: HttpClient = {
     request: (req) =>
       o.http.request({
         ...req,
@@ -177,6 +195,7 @@ function transport(o: Resolved, signal: AbortSignal | undefined): HttpClient {
         fetchOptions: { ...(req.fetchOptions as object | undefined), timeout: o.idleTimeoutMs },
       }),
   };
+  return limitResponses(base, o.maxFetchBytes, o.display);
 }
 
 /**
@@ -327,6 +346,13 @@ export class GitSource {
     }
     const dir = join(this.#o.dir, CHECKOUTS, saved.revision);
     if (!fs.existsSync(dir)) return undefined;
+    // Verification may have been turned on since: an unverified checkout is no fallback.
+    const ok = await this.#o.verify?.({ revision: saved.revision, dir }).then(
+      () => true,
+      (err: unknown) =>
+        void this.#o.logger?.warn({ err: errorMessage(err) }, 'saved checkout fails verification'),
+    );
+    if (ok === undefined && this.#o.verify) return undefined;
     this.#current = { revision: saved.revision, dir };
     this.#o.logger?.info({ revision: saved.revision }, 'reusing checkout from the work directory');
     return this.#current;
@@ -339,6 +365,7 @@ export class GitSource {
     if (!fs.existsSync(target)) {
       ({ revision, dir: target } = await this.#clone(signal));
     }
+    await this.#o.verify?.({ revision, dir: target });
     await this.#writeCurrent(revision);
     this.#current = { revision, dir: target };
     // The switch is done; failing to tidy up must not turn it into a failed sync.

@@ -24,3 +24,20 @@ export {
   type GitLocation,
   type GitSourceError,
 } from './errors.ts';
+export {
+  DEFAULT_MAX_FETCH_BYTES,
+  GitResponseTooLargeError,
+  limitResponses,
+} from './response-limit.ts';
+export {
+  CommitSignatureError,
+  CommitVerifier,
+  keysFromFile,
+  keysFromSecret,
+  parseAllowedKeys,
+  splitSignedCommit,
+  verifyCommit,
+  type AllowedKeys,
+  type CommitVerifierOptions,
+  type Signer,
+} from './verify.ts';

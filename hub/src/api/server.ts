@@ -1,86 +1,138 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import {
-  errorMessage,
-  extractTraceContext,
-  getTracer,
-  inSpan,
-  type Logger,
-} from '@driftless/common';
-import { FailureLimiter, peerAddress } from '../enroll/index.ts';
-import { httpStatusFor, InvalidArgumentError, NotFoundError, RateLimitedError } from '../errors.ts';
+import { Ajv, type Options as AjvOptions } from 'ajv';
+import addFormats from 'ajv-formats';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyReply, type FastifyRequest, type RouteOptions } from 'fastify';
+import { extractTraceContext, getTracer, inSpan, type Logger } from '@driftless/common';
+import { FailureLimiter } from '../enroll/index.ts';
+import { httpStatusFor, InvalidArgumentError, NotFoundError } from '../errors.ts';
 import type { HubMetrics } from '../metrics.ts';
 import type { Store } from '../store/index.ts';
+import { pathOf, sendError } from './answers.ts';
 import { authenticate } from './auth.ts';
-import { Router, type RequestContext, type Route } from './router.ts';
+import { registerOpenApi } from './openapi.ts';
+import { ErrorBody } from './schemas.ts';
+import type { ApiApp } from './types.ts';
 
 const tracer = getTracer('@driftless/hub/api');
-const MAX_BODY = 1 << 20;
+
+/** Limits and trust settings of {@link ApiServer}; the hub's flags override them. */
+export interface ApiServerLimits {
+  /**
+   * Addresses or CIDR ranges of reverse proxies whose `X-Forwarded-For` names the client.
+   * Empty: the socket's address is the client, whatever the headers say.
+   */
+  trustedProxies: string[];
+  /** Largest JSON request body, bytes (the webhook has its own limit). */
+  bodyLimitBytes: number;
+  /** Failed API-token checks one client address may make per window. */
+  authMaxFailures: number;
+  /** The window of {@link authMaxFailures}, ms. */
+  authFailureWindowMs: number;
+  /** Longest time a client may take to send a whole request, ms (slow-loris protection). */
+  requestTimeoutMs: number;
+  /** Longest time a client may take to send the request headers, ms. */
+  headersTimeoutMs: number;
+}
+
+/** Defaults of {@link ApiServerLimits}. */
+export const API_SERVER_DEFAULTS: ApiServerLimits = {
+  trustedProxies: [],
+  bodyLimitBytes: 1 << 20,
+  authMaxFailures: 20,
+  authFailureWindowMs: 60_000,
+  requestTimeoutMs: 30_000,
+  headersTimeoutMs: 10_000,
+};
+
+/** Registers some routes on the API (one resource's, the dashboard's, the webhook's). */
+export type RouteModule = (app: ApiApp) => void | Promise<void>;
 
 /** Options of {@link ApiServer}. */
 export interface ApiServerOptions {
-  routes: Route[];
+  /** Route modules, registered in order. */
+  routes: RouteModule[];
   store: Store;
   metrics: HubMetrics;
   log: Logger;
-  /** Limits failed API-token checks per client address. Default 20 per minute. */
-  limiter?: FailureLimiter;
+  limits?: Partial<ApiServerLimits>;
 }
 
-async function readBody(req: IncomingMessage, what: string): Promise<Record<string, unknown>> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY)
-      throw new InvalidArgumentError(`${what}: request body is larger than 1 MiB`);
-    chunks.push(chunk as Buffer);
-  }
-  const text = Buffer.concat(chunks).toString('utf8');
-  if (text.trim() === '') return {};
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (err) {
-    throw new InvalidArgumentError(
-      `${what}: request body is not valid JSON: ${(err as Error).message}`,
-    );
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value))
-    throw new InvalidArgumentError(`${what}: request body must be a JSON object`);
-  return value as Record<string, unknown>;
+// Bodies are not coerced (a number sent for a string field is an error), query strings and
+// path parameters are (`limit=20` is a number); every body error is reported, not the first.
+const BODY_AJV: AjvOptions = {
+  allErrors: true,
+  coerceTypes: false,
+  useDefaults: true,
+  verbose: true,
+};
+const QUERY_AJV: AjvOptions = {
+  allErrors: false,
+  coerceTypes: 'array',
+  useDefaults: true,
+  verbose: true,
+};
+
+function makeAjv(options: AjvOptions): Ajv {
+  const ajv = new Ajv({ ...options, removeAdditional: true, strict: false });
+  addFormats.default(ajv);
+  return ajv;
 }
 
-function send(
-  res: ServerResponse,
-  status: number,
-  body: unknown,
-  contentType = 'application/json',
-): void {
-  if (res.headersSent) {
-    res.end();
-    return;
+/** Methods a path takes, for 405 answers: `:param` patterns compiled to expressions. */
+class MethodIndex {
+  readonly #routes: { re: RegExp; method: string }[] = [];
+
+  add(url: string, method: string): void {
+    const pattern = url
+      .split('/')
+      .map((part) =>
+        part.startsWith(':') || part === '*'
+          ? '[^/]+'
+          : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'),
+      )
+      .join('/');
+    this.#routes.push({ re: new RegExp(`^${pattern}/?$`), method });
   }
-  const text = contentType === 'application/json' ? JSON.stringify(body) + '\n' : String(body);
-  res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(text) });
-  res.end(text);
+
+  allowed(path: string): string[] {
+    return [...new Set(this.#routes.filter((r) => r.re.test(path)).map((r) => r.method))];
+  }
 }
 
-/** The HTTP JSON API on node:http: routing, auth and roles, errors as JSON, a span per request. */
+/**
+ * The HTTP API on Fastify: one JSON schema per route validates params, query and body and
+ * describes the answer (and the OpenAPI document); one hook authenticates and checks the
+ * role; one error handler answers every failure as `{"error": {"status", "message"}}`;
+ * one span per request joins the caller's trace.
+ */
 export class ApiServer {
+  readonly #app: ApiApp;
   readonly #o: ApiServerOptions;
-  readonly #router: Router;
+  readonly #limits: ApiServerLimits;
   readonly #limiter: FailureLimiter;
-  readonly #server: Server;
+  readonly #methods = new MethodIndex();
 
-  constructor(options: ApiServerOptions) {
+  private constructor(options: ApiServerOptions) {
     this.#o = options;
-    this.#router = new Router(options.routes);
-    this.#limiter = options.limiter ?? new FailureLimiter({ maxFailures: 20, windowMs: 60_000 });
-    this.#server = createServer((req, res) => void this.#handle(req, res));
-    // Slow-loris protection; SSE responses are long but their requests finish at once.
-    this.#server.requestTimeout = 30_000;
-    this.#server.headersTimeout = 10_000;
+    this.#limits = { ...API_SERVER_DEFAULTS, ...options.limits };
+    this.#limiter = new FailureLimiter({
+      maxFailures: this.#limits.authMaxFailures,
+      windowMs: this.#limits.authFailureWindowMs,
+    });
+    this.#app = this.#createApp();
+  }
+
+  /** Builds the server and registers every route; call {@link listen} next. */
+  static async create(options: ApiServerOptions): Promise<ApiServer> {
+    const server = new ApiServer(options);
+    await server.#register();
+    return server;
+  }
+
+  /** The Fastify instance (for `inject` in tests). */
+  get app(): ApiApp {
+    return this.#app;
   }
 
   /** Listens on `host:port` (port 0 picks one); resolves to the base URL. */
@@ -90,134 +142,140 @@ export class ApiServer {
     const port = Number(address.slice(i + 1));
     if (i < 0 || !Number.isInteger(port))
       throw new InvalidArgumentError(`HTTP address "${address}": use host:port`);
-    await new Promise<void>((resolve, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen(port, host, () => {
-        this.#server.off('error', reject);
-        resolve();
-      });
-    });
-    const a = this.#server.address() as AddressInfo;
+    await this.#app.listen({ host, port });
+    const a = this.#app.server.address() as AddressInfo;
     const shown = a.family === 'IPv6' ? `[${a.address}]` : a.address;
     return `http://${shown}:${a.port}`;
   }
 
-  /** Stops accepting and ends open connections (SSE streams included). */
+  /** Stops accepting and ends open connections (event streams included). */
   async close(): Promise<void> {
-    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
-    this.#server.closeAllConnections();
-    await closed;
+    await this.#app.close();
   }
 
-  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const { metrics, log } = this.#o;
-    const started = process.hrtime.bigint();
-    const method = req.method ?? 'GET';
-    let url: URL;
-    try {
-      url = new URL(req.url ?? '/', 'http://hub');
-    } catch {
-      return send(res, 400, {
-        error: {
-          status: 400,
-          message: `request target "${String(req.url).slice(0, 100)}" is not a valid path`,
-        },
-      });
-    }
-    const match = this.#router.match(method, url.pathname);
-    let routeName = 'unmatched';
-    let status = 500;
-    const traceparent = req.headers['traceparent'];
-    const parent = extractTraceContext({
-      traceparent: typeof traceparent === 'string' ? traceparent : '',
+  #createApp(): ApiApp {
+    const { log } = this.#o;
+    const limits = this.#limits;
+    const bodyAjv = makeAjv(BODY_AJV);
+    const queryAjv = makeAjv(QUERY_AJV);
+    const app = Fastify({
+      loggerInstance: log,
+      disableRequestLogging: true,
+      trustProxy: limits.trustedProxies.length > 0 ? limits.trustedProxies : false,
+      bodyLimit: limits.bodyLimitBytes,
+      requestTimeout: limits.requestTimeoutMs,
+      forceCloseConnections: true,
+      routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
+      // Malformed URLs (`/api/v1/clusters/%ff`) and the like: a 400 in the usual shape.
+      frameworkErrors: (err, req, reply) => void sendError(err, req, reply, log),
+    }).withTypeProvider<TypeBoxTypeProvider>();
+    app.server.headersTimeout = limits.headersTimeoutMs;
+    app.setValidatorCompiler(({ schema, httpPart }) =>
+      (httpPart === 'body' ? bodyAjv : queryAjv).compile(schema),
+    );
+    app.decorateRequest('principal', undefined);
+    app.addHook('onRoute', (route) => this.#prepareRoute(route));
+    app.addHook('onRequest', (req) => this.#authenticate(req));
+    app.addHook('onResponse', async (req, reply) => this.#measure(req, reply));
+    app.setErrorHandler((err, req, reply) => sendError(err, req, reply, log));
+    app.setNotFoundHandler((req, reply) => this.#notFound(req, reply));
+    this.#acceptEmptyJson(app);
+    return app;
+  }
+
+  async #register(): Promise<void> {
+    await registerOpenApi(this.#app);
+    for (const routes of this.#o.routes) await routes(this.#app);
+    await this.#app.ready();
+  }
+
+  /** An empty JSON body is `{}`, as before: clients send `content-type` on bodiless POSTs. */
+  #acceptEmptyJson(app: ApiApp): void {
+    const parse = app.getDefaultJsonParser('error', 'error');
+    app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+      if (String(body).trim() === '') return done(null, {});
+      void parse(req, String(body), done);
     });
-    try {
-      await inSpan(
+  }
+
+  /**
+   * Every route says who may call it; its error answers are documented; its handler runs in
+   * a span that joins the caller's trace (W3C `traceparent`).
+   */
+  #prepareRoute(route: RouteOptions): void {
+    const role = route.config?.role;
+    if (role === undefined)
+      throw new Error(`route ${String(route.method)} ${route.url} does not say its role`);
+    for (const m of [route.method].flat()) this.#methods.add(route.url, m);
+    if (route.schema && !route.schema.hide)
+      route.schema.response = {
+        ...(route.schema.response as object),
+        '4xx': ErrorBody,
+        '5xx': ErrorBody,
+      };
+    const handler = route.handler;
+    const name = `HTTP ${String(route.method)} ${route.url}`;
+    route.handler = function traced(this: unknown, req, reply) {
+      const traceparent = req.headers['traceparent'];
+      const parent = extractTraceContext({
+        traceparent: typeof traceparent === 'string' ? traceparent : '',
+      });
+      const attributes = { 'http.request.method': req.method, 'url.path': pathOf(req) };
+      return inSpan(
         tracer,
-        `HTTP ${method} ${match && 'route' in match ? match.route.pattern : url.pathname}`,
-        { 'http.request.method': method, 'url.path': url.pathname },
+        name,
+        attributes,
         async (span) => {
+          if (req.principal) span.setAttribute('driftless.actor', req.principal.name);
           try {
-            if (!match)
-              throw new NotFoundError(
-                `${method} ${url.pathname}: no such endpoint; see docs/api.md`,
-              );
-            if ('allowed' in match) {
-              status = 405;
-              res.setHeader('allow', match.allowed.join(', '));
-              send(res, 405, {
-                error: {
-                  status,
-                  message: `${method} ${url.pathname}: method not allowed; use ${match.allowed.join(' or ')}`,
-                },
-              });
-              return;
-            }
-            const { route, params } = match;
-            routeName = route.pattern;
-            const what = `${method} ${url.pathname}`;
-            const principal =
-              route.role === null
-                ? undefined
-                : await authenticate({
-                    header: req.headers.authorization,
-                    store: this.#o.store,
-                    limiter: this.#limiter,
-                    peer: peerAddress(req.socket.remoteAddress ?? 'unknown'),
-                    needed: route.role,
-                    what,
-                  });
-            if (principal) span.setAttribute('driftless.actor', principal.name);
-            let body: Promise<Record<string, unknown>> | undefined;
-            const ctx: RequestContext = {
-              req,
-              res,
-              url,
-              params,
-              principal,
-              body: () => (body ??= readBody(req, what)),
-            };
-            const result = await route.handler(ctx);
-            if (result && typeof result === 'object' && 'streamed' in result) {
-              status = 200;
-              return;
-            }
-            if (
-              result &&
-              typeof result === 'object' &&
-              'status' in result &&
-              'body' in result &&
-              typeof result.status === 'number'
-            ) {
-              const r = result as { status: number; body: unknown; contentType?: string };
-              status = r.status;
-              send(res, r.status, r.body, r.contentType);
-            } else {
-              status = 200;
-              send(res, 200, result);
-            }
+            const result: unknown = await handler.call(this as never, req, reply);
+            span.setAttribute('http.response.status_code', reply.statusCode);
+            return result;
           } catch (err) {
-            status = httpStatusFor(err);
-            if (status >= 500) log.error({ err, method, path: url.pathname }, 'API request failed');
-            if (err instanceof RateLimitedError)
-              res.setHeader('retry-after', Math.ceil(err.retryAfterMs / 1000));
-            const message =
-              status === 500 ? 'internal error in the hub; see its logs' : errorMessage(err);
-            send(res, status, { error: { status, message } });
-          } finally {
-            span.setAttribute('http.response.status_code', status);
+            span.setAttribute('http.response.status_code', httpStatusFor(err));
+            throw err;
           }
         },
         parent,
       );
-    } catch (err) {
-      log.error({ err: errorMessage(err) }, 'API request crashed');
-      send(res, 500, {
-        error: { status: 500, message: 'internal error in the hub; see its logs' },
-      });
-    }
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    metrics.apiRequests.inc({ method, route: routeName, status: String(status) });
-    metrics.apiDuration.observe({ method, route: routeName }, seconds);
+    };
+  }
+
+  async #authenticate(req: FastifyRequest): Promise<void> {
+    const role = req.routeOptions.config.role;
+    if (!role) return;
+    req.principal = await authenticate({
+      header: req.headers.authorization,
+      store: this.#o.store,
+      limiter: this.#limiter,
+      peer: req.ip,
+      needed: role,
+      what: req.routeOptions.schema?.summary ?? `${req.method} ${pathOf(req)}`,
+    });
+  }
+
+  #measure(req: FastifyRequest, reply: FastifyReply): void {
+    const route = req.routeOptions.url ?? 'unmatched';
+    const { metrics } = this.#o;
+    metrics.apiRequests.inc({ method: req.method, route, status: String(reply.statusCode) });
+    metrics.apiDuration.observe({ method: req.method, route }, reply.elapsedTime / 1000);
+  }
+
+  #notFound(req: FastifyRequest, reply: FastifyReply): FastifyReply {
+    const path = pathOf(req);
+    const allowed = this.#methods.allowed(path);
+    if (allowed.length === 0)
+      return sendError(
+        new NotFoundError(`${req.method} ${path}: no such endpoint; see docs/api.md`),
+        req,
+        reply,
+        this.#o.log,
+      );
+    const status = 405;
+    const message = `${req.method} ${path}: method not allowed; use ${allowed.join(' or ')}`;
+    return reply
+      .code(status)
+      .header('allow', allowed.join(', '))
+      .send({ error: { status, message } });
   }
 }

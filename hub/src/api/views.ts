@@ -9,6 +9,7 @@ import type {
   EnrollmentTokenRecord,
   SyncRecord,
 } from '../store/index.ts';
+import type { ApprovalState } from './approval-state.ts';
 
 /** JSON views of store records as the API serves them: ISO times, no hashes. */
 
@@ -125,6 +126,15 @@ export const syncView = (s: SyncRecord) => ({
   approvalId: s.approvalId,
 });
 
+const enrollmentTokenState = (
+  t: EnrollmentTokenRecord,
+  nowMs: number,
+): 'revoked' | 'used' | 'expired' | 'active' => {
+  if (t.revokedMs !== 0) return 'revoked';
+  if (t.uses >= t.maxUses) return 'used';
+  return t.expiresMs <= nowMs ? 'expired' : 'active';
+};
+
 /** An enrollment token (never its secret or hash). */
 export const enrollmentTokenView = (t: EnrollmentTokenRecord, nowMs: number) => ({
   id: t.id,
@@ -137,15 +147,11 @@ export const enrollmentTokenView = (t: EnrollmentTokenRecord, nowMs: number) => 
   uses: t.uses,
   lastUsedAt: iso(t.lastUsedMs),
   revokedAt: iso(t.revokedMs),
-  state:
-    t.revokedMs !== 0
-      ? 'revoked'
-      : t.uses >= t.maxUses
-        ? 'used'
-        : t.expiresMs <= nowMs
-          ? 'expired'
-          : 'active',
+  state: enrollmentTokenState(t, nowMs),
 });
+
+const apiTokenState = (t: ApiTokenRecord): 'revoked' | 'active' =>
+  t.revokedMs !== 0 ? 'revoked' : 'active';
 
 /** An API token (never its secret or hash). */
 export const apiTokenView = (t: ApiTokenRecord) => ({
@@ -155,11 +161,14 @@ export const apiTokenView = (t: ApiTokenRecord) => ({
   createdAt: iso(t.createdMs),
   createdBy: t.createdBy,
   revokedAt: iso(t.revokedMs),
-  state: t.revokedMs !== 0 ? 'revoked' : 'active',
+  state: apiTokenState(t),
 });
 
-/** An approval. */
-export const approvalView = (a: ApprovalRecord) => ({
+/** An approval, with what became of it (see approval-state.ts). */
+export const approvalView = (
+  a: ApprovalRecord,
+  outcome: { state: ApprovalState; stateReason: string },
+) => ({
   id: a.id,
   cluster: a.cluster,
   app: a.app,
@@ -169,6 +178,8 @@ export const approvalView = (a: ApprovalRecord) => ({
   approvedAt: iso(a.approvedMs),
   deliveredAt: iso(a.deliveredMs),
   acked: a.acked,
+  state: outcome.state,
+  stateReason: outcome.stateReason,
 });
 
 /** An audit log entry. */

@@ -1,5 +1,16 @@
-import type { Queryable, Row } from './db.ts';
+import type { Db, Queryable, Row } from './db.ts';
 import type { ConfigStateRecord } from './types.ts';
+
+/** The driftless.yaml state of each cluster, as the agents last reported it. */
+export interface ConfigStateStore {
+  /** The state of one cluster, or of every cluster that reported one. */
+  listConfigStates(q: { cluster?: string }): Promise<ConfigStateRecord[]>;
+}
+
+/** The {@link ConfigStateStore} over `db` (rows are written by the report ingest). */
+export function configStateStore(db: Db): ConfigStateStore {
+  return { listConfigStates: (q) => listConfigStates(db, q) };
+}
 
 /**
  * The state of each cluster's `driftless.yaml`, one row per cluster (the

@@ -3,13 +3,10 @@ import { openSqliteDb } from './sqlite.ts';
 import { createSqlStore, type Store } from './store.ts';
 
 export type * from './types.ts';
-export type {
-  Store,
-  DriftQuery,
-  HistoryQuery,
-  IngestResult,
-  EnrollmentCompletion,
-} from './store.ts';
+export type { Store } from './store.ts';
+export type { DriftQuery, HistoryQuery, IngestResult } from './reports.ts';
+export type { EnrollmentCompletion } from './enrollment-tokens.ts';
+export type { HelloRecord } from './clusters.ts';
 export { parseSelector } from './selector.ts';
 export { MIGRATIONS, migrate } from './migrations.ts';
 

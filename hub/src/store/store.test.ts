@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
 import { openStore } from './index.ts';
-import { storeSuite } from './store.suite.ts';
+import { storeSuite } from '../../test/store-contract.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'driftless-store-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

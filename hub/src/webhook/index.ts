@@ -1,6 +1,7 @@
 /** The Git webhook receiver: pushes on GitHub, GitLab or Gitea become RefreshHints to agents. */
 export {
-  webhookRoute,
+  webhookRoutes,
+  WEBHOOK_DEFAULTS,
   hintAgents,
   WEBHOOK_PATH,
   DEFAULT_WEBHOOK_MAX_BODY_BYTES,
@@ -15,3 +16,4 @@ export {
   WebhookSignatureError,
   WebhookTooLargeError,
 } from './errors.ts';
+export { DeliveryLog, DELIVERY_LOG_DEFAULTS, type DeliveryLogOptions } from './replay.ts';

@@ -1,9 +1,10 @@
-import type { IncomingMessage } from 'node:http';
+import { createHash } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
 import { errorMessage, systemClock, type Clock, type Logger } from '@driftless/common';
 import { HubMessage } from '@driftless/proto';
 import { trace } from '@opentelemetry/api';
-import type { RequestContext, Route } from '../api/index.ts';
-import { peerAddress } from '../enroll/index.ts';
+import { sendError, type ApiApp } from '../api/index.ts';
 import type { Session, SessionRegistry } from '../link/index.ts';
 import type { HubMetrics } from '../metrics.ts';
 import type { Store } from '../store/index.ts';
@@ -13,6 +14,7 @@ import {
   WebhookTooLargeError,
   type WebhookError,
 } from './errors.ts';
+import { DELIVERY_LOG_DEFAULTS, DeliveryLog } from './replay.ts';
 import { classifyDelivery, followsPush, parseBody, type PushEvent } from './payload.ts';
 import { identifyDelivery, verifyDelivery, type WebhookProvider } from './verify.ts';
 
@@ -36,6 +38,8 @@ export interface WebhookOptions {
   log: Logger;
   /** Largest body accepted, bytes. Default {@link DEFAULT_WEBHOOK_MAX_BODY_BYTES}. */
   maxBodyBytes?: number;
+  /** How long a delivery id is remembered to refuse replays, ms. Default 1 h. */
+  replayWindowMs?: number;
   /**
    * Hands an accepted push to the other hub replicas (NATS fan-out), whose gRPC-linked agents
    * this replica cannot reach. Default: none (a single hub).
@@ -43,6 +47,13 @@ export interface WebhookOptions {
   relay?: (push: PushEvent) => void;
   clock?: Clock;
 }
+
+/** Defaults of {@link WebhookOptions}. */
+export const WEBHOOK_DEFAULTS = {
+  maxBodyBytes: DEFAULT_WEBHOOK_MAX_BODY_BYTES,
+  replayWindowMs: DELIVERY_LOG_DEFAULTS.windowMs,
+  clock: systemClock,
+};
 
 /** The receiver's answer to an authenticated delivery. */
 export interface WebhookAnswer {
@@ -52,20 +63,9 @@ export interface WebhookAnswer {
   ignored?: string;
 }
 
-/** Reads the body, refusing more than `max` bytes without buffering it. */
-async function readRaw(req: IncomingMessage, max: number, what: string): Promise<Buffer> {
-  const tooLarge = () => new WebhookTooLargeError(`${what}: body is larger than ${max} bytes`);
-  // Refuse before reading when the sender says up front that it is too large.
-  if (Number(req.headers['content-length'] ?? 0) > max) throw tooLarge();
-  const chunks: Buffer[] = [];
-  let size = 0;
-  // destroyOnReturn false: leaving the loop early must not destroy the socket the answer needs.
-  for await (const chunk of req.iterator({ destroyOnReturn: false })) {
-    size += (chunk as Buffer).length;
-    if (size > max) throw tooLarge();
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+/** The key a delivery is remembered by: the provider's delivery id, else the body's hash. */
+function deliveryKey(provider: WebhookProvider, deliveryId: string, body: Buffer): string {
+  return `${provider}:${deliveryId || `sha256:${createHash('sha256').update(body).digest('hex')}`}`;
 }
 
 /**
@@ -74,81 +74,138 @@ async function readRaw(req: IncomingMessage, max: number, what: string): Promise
  * token: a Git server has none), and sends a RefreshHint{repo_url, revision}
  * down the stream of every agent connected to this hub whose Hello named the
  * pushed repository and branch. The hint is a hint only (seq 0, not stored):
- * an agent that misses it finds the commit at its next poll.
+ * an agent that misses it finds the commit at its next poll. A delivery seen
+ * within the replay window (same delivery id) is answered but not acted on again.
  */
-export function webhookRoute(o: WebhookOptions): Route {
-  const clock = o.clock ?? systemClock;
-  const max = o.maxBodyBytes ?? DEFAULT_WEBHOOK_MAX_BODY_BYTES;
-  return {
-    method: 'POST',
-    pattern: WEBHOOK_PATH,
-    // Public to the API-token check: the webhook secret is this endpoint's authentication.
-    role: null,
-    handler: async (ctx) => {
-      let provider: WebhookProvider | 'unknown' = 'unknown';
-      try {
-        if (!o.secret)
-          throw new WebhookDisabledError(
-            `POST ${WEBHOOK_PATH}: the Git webhook receiver is off; start the hub with --webhook-secret or --webhook-secret-file`,
+export function webhookRoutes(options: WebhookOptions) {
+  const o = { ...WEBHOOK_DEFAULTS, ...options };
+  const delivered = new DeliveryLog({ windowMs: o.replayWindowMs, clock: o.clock });
+
+  /** Handles one delivery whose body arrived whole; refusals are thrown as WebhookErrors. */
+  async function receive(req: FastifyRequest<{ Body: Buffer }>): Promise<WebhookAnswer> {
+    if (!o.secret)
+      throw new WebhookDisabledError(
+        `POST ${WEBHOOK_PATH}: the Git webhook receiver is off; start the hub with --webhook-secret or --webhook-secret-file`,
+      );
+    const delivery = identifyDelivery(req.headers);
+    const { provider } = delivery;
+    const what = `${provider} ${delivery.event.slice(0, 64)} delivery`;
+    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    // Authenticate before looking inside: nothing an outsider sends is parsed.
+    verifyDelivery(provider, req.headers, body, o.secret);
+    const key = deliveryKey(provider, delivery.deliveryId.slice(0, 128), body);
+    if (delivered.has(key)) {
+      o.metrics.webhookDeliveries.inc({ provider, result: 'duplicate' });
+      o.log.info({ provider, delivery: delivery.deliveryId }, 'git webhook delivery replayed');
+      return {
+        matched: 0,
+        ignored: `delivery ${delivery.deliveryId || '(same body)'} was already handled`,
+      };
+    }
+    const payload = parseBody(body, req.headers['content-type'] ?? '', what);
+    const kind = classifyDelivery(delivery, payload);
+    if (kind.kind === 'ignored') {
+      delivered.record(key);
+      o.metrics.webhookDeliveries.inc({ provider, result: 'ignored' });
+      o.log.info(
+        { provider, event: delivery.event, delivery: delivery.deliveryId, reason: kind.reason },
+        'git webhook delivery ignored',
+      );
+      return { matched: 0, ignored: kind.reason };
+    }
+    const clusters = hintAgents(o.sessions, kind.push);
+    o.relay?.(kind.push);
+    await o.store.audit(
+      {
+        actor: `git webhook (${provider})`,
+        action: 'webhook.push',
+        target: `repository/${kind.push.repoUrl}`,
+        details: {
+          branch: kind.push.branch,
+          revision: kind.push.revision,
+          delivery: delivery.deliveryId,
+          hinted: clusters,
+        },
+      },
+      o.clock.now(),
+    );
+    delivered.record(key);
+    o.metrics.webhookDeliveries.inc({ provider, result: 'accepted' });
+    trace.getActiveSpan()?.setAttributes({
+      'driftless.webhook.provider': provider,
+      'driftless.revision': kind.push.revision,
+      'driftless.webhook.matched': clusters.length,
+    });
+    o.log.info(
+      {
+        provider,
+        delivery: delivery.deliveryId,
+        repo: kind.push.repoUrl,
+        branch: kind.push.branch,
+        revision: kind.push.revision,
+        hinted: clusters,
+      },
+      'git push: refresh hints sent',
+    );
+    return { matched: clusters.length };
+  }
+
+  /** Answers a refused delivery: counted, logged without secrets, JSON error like the API's. */
+  function refuse(req: FastifyRequest, reply: FastifyReply, err: WebhookError): FastifyReply {
+    let provider = 'unknown';
+    try {
+      provider = identifyDelivery(req.headers).provider;
+    } catch {
+      // No provider headers: counted as unknown.
+    }
+    o.metrics.webhookDeliveries.inc({ provider, result: err.result });
+    o.log.warn(
+      { provider, peer: req.ip, reason: errorMessage(err) },
+      'git webhook delivery refused',
+    );
+    return reply.code(err.status).send({ error: { status: err.status, message: err.message } });
+  }
+
+  const Answer = Type.Object({ matched: Type.Integer(), ignored: Type.Optional(Type.String()) });
+  return async (app: ApiApp): Promise<void> => {
+    await app.register(async (scope) => {
+      // The signature covers the exact bytes: take every body raw, whatever its type.
+      scope.removeAllContentTypeParsers();
+      scope.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) =>
+        done(null, body),
+      );
+      scope.setErrorHandler((err, req, reply) => {
+        if (isWebhookError(err)) return refuse(req, reply, err);
+        if ((err as { code?: string }).code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+          return refuse(
+            req,
+            reply,
+            new WebhookTooLargeError(
+              `webhook delivery: body is larger than ${o.maxBodyBytes} bytes`,
+            ),
           );
-        const delivery = identifyDelivery(ctx.req.headers);
-        provider = delivery.provider;
-        const what = `${provider} ${delivery.event.slice(0, 64)} delivery`;
-        const body = await readRaw(ctx.req, max, what);
-        // Authenticate before looking inside: nothing an outsider sends is parsed.
-        verifyDelivery(provider, ctx.req.headers, body, o.secret);
-        const payload = parseBody(body, ctx.req.headers['content-type'] ?? '', what);
-        const kind = classifyDelivery(delivery, payload);
-        if (kind.kind === 'ignored') {
-          o.metrics.webhookDeliveries.inc({ provider, result: 'ignored' });
-          o.log.info(
-            { provider, event: delivery.event, delivery: delivery.deliveryId, reason: kind.reason },
-            'git webhook delivery ignored',
-          );
-          return {
-            status: 200,
-            body: { matched: 0, ignored: kind.reason } satisfies WebhookAnswer,
-          };
-        }
-        const clusters = hintAgents(o.sessions, kind.push);
-        o.relay?.(kind.push);
-        await o.store.audit(
-          {
-            actor: `git webhook (${provider})`,
-            action: 'webhook.push',
-            target: `repository/${kind.push.repoUrl}`,
-            details: {
-              branch: kind.push.branch,
-              revision: kind.push.revision,
-              delivery: delivery.deliveryId,
-              hinted: clusters,
-            },
+        return sendError(err, req, reply, o.log);
+      });
+      scope.post(
+        WEBHOOK_PATH,
+        {
+          bodyLimit: o.maxBodyBytes,
+          // Public to the API-token check: the webhook secret is this endpoint's authentication.
+          config: { role: null },
+          schema: {
+            summary: 'Git webhook delivery',
+            description:
+              'A push webhook from GitHub, GitLab or Gitea/Forgejo, authenticated by the webhook secret (see docs/api.md).',
+            tags: ['webhook'],
+            response: { 200: Answer, 202: Answer },
           },
-          clock.now(),
-        );
-        o.metrics.webhookDeliveries.inc({ provider, result: 'accepted' });
-        trace.getActiveSpan()?.setAttributes({
-          'driftless.webhook.provider': provider,
-          'driftless.revision': kind.push.revision,
-          'driftless.webhook.matched': clusters.length,
-        });
-        o.log.info(
-          {
-            provider,
-            delivery: delivery.deliveryId,
-            repo: kind.push.repoUrl,
-            branch: kind.push.branch,
-            revision: kind.push.revision,
-            hinted: clusters,
-          },
-          'git push: refresh hints sent',
-        );
-        return { status: 202, body: { matched: clusters.length } satisfies WebhookAnswer };
-      } catch (err) {
-        if (!isWebhookError(err)) throw err;
-        return refuse(ctx, o, provider, err);
-      }
-    },
+        },
+        async (req: FastifyRequest<{ Body: Buffer }>, reply) => {
+          const answer = await receive(req);
+          return reply.code(answer.ignored === undefined ? 202 : 200).send(answer);
+        },
+      );
+    });
   };
 }
 
@@ -178,21 +235,4 @@ export function hintAgents(
     if (sent) hinted.push(session.cluster);
   }
   return hinted.sort();
-}
-
-/** Answers a refused delivery: counted, logged without secrets, JSON error like the API's. */
-function refuse(
-  ctx: RequestContext,
-  o: WebhookOptions,
-  provider: WebhookProvider | 'unknown',
-  err: WebhookError,
-): { status: number; body: unknown } {
-  o.metrics.webhookDeliveries.inc({ provider, result: err.result });
-  const peer = peerAddress(ctx.req.socket.remoteAddress ?? 'unknown');
-  o.log.warn({ provider, peer, reason: errorMessage(err) }, 'git webhook delivery refused');
-  // A refused body may still be streaming in (e.g. a 413 decided from Content-Length): read
-  // and drop the rest so the sender gets the answer instead of a broken pipe. The server's
-  // request timeout bounds how long a sender can keep that up.
-  if (!ctx.req.complete) ctx.req.resume();
-  return { status: err.status, body: { error: { status: err.status, message: err.message } } };
 }

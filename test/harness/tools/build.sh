@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the pinned binaries the test harness runs (etcd, kube-apiserver,
-# kube-controller-manager, kube-scheduler, kwok, kustomize, helm, nats-server)
+# kube-controller-manager, kube-scheduler, kwok, kustomize, helm, nats-server, and the
+# distribution OCI registry)
 # from their Go modules into a cache outside the repository, keyed by version.
 # Idempotent: a binary already in the cache is not built again.
 set -euo pipefail
@@ -11,6 +12,7 @@ KWOK_VERSION=0.7.0
 KUSTOMIZE_VERSION=5.8.1
 HELM_VERSION=3.21.4
 NATS_VERSION=2.14.5
+DISTRIBUTION_VERSION=3.1.2
 
 CACHE="${DRIFTLESS_CACHE:-$HOME/.cache/driftless}"
 export GOFLAGS="${GOFLAGS:-} -mod=mod"
@@ -92,6 +94,8 @@ build_once kwok "$KWOK_VERSION" go_install -ldflags "-s -w" "sigs.k8s.io/kwok/cm
 build_once kustomize "$KUSTOMIZE_VERSION" go_install -ldflags "-s -w" "sigs.k8s.io/kustomize/kustomize/v5@v$KUSTOMIZE_VERSION"
 build_once helm "$HELM_VERSION" go_install -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=v$HELM_VERSION" "helm.sh/helm/v3/cmd/helm@v$HELM_VERSION"
 build_once nats-server "$NATS_VERSION" go_install -ldflags "-s -w" "github.com/nats-io/nats-server/v2@v$NATS_VERSION"
+# The OCI registry that serves charts in the chart-source tests.
+build_once registry "$DISTRIBUTION_VERSION" go_install -ldflags "-s -w" "github.com/distribution/distribution/v3/cmd/registry@v$DISTRIBUTION_VERSION"
 
 # One folder with every binary, which the harness puts first on PATH.
 mkdir -p "$CACHE/bin/current"

@@ -1,8 +1,8 @@
-// The store contract (hub/src/store/store.suite.ts) on a real PostgreSQL from the harness.
+// The store contract (hub/test/store-contract.ts) on a real PostgreSQL from the harness.
 import { after } from 'node:test';
 import { startPostgres } from '@driftless/test';
 import { openStore } from '../../../hub/src/store/index.ts';
-import { storeSuite } from '../../../hub/src/store/store.suite.ts';
+import { storeSuite } from '../../../hub/test/store-contract.ts';
 
 const server = await startPostgres();
 after(() => server.stop());

@@ -4,10 +4,10 @@
  * apply (merge, field ownership, force take-over) to act like the real one.
  */
 import { createLogger, type Clock, type Logger } from '@driftless/common';
-import { Marks, refKey, refOf, type KubeObject, type ObjectRef } from '../model.ts';
-import { KubeApiError, type WatchEvent } from '../kube/index.ts';
-import type { DriftReport, Reporter } from '../report/index.ts';
-import type { DriftClient } from './watcher.ts';
+import { Marks, refKey, refOf, type KubeObject, type ObjectRef } from '../../src/model.ts';
+import { KubeApiError, type WatchEvent } from '../../src/kube/index.ts';
+import type { DriftReport, Reporter } from '../../src/report/index.ts';
+import type { DriftClient } from '../../src/drift/index.ts';
 
 /** Lets every pending promise chain run (several hops deep). */
 export async function flush(): Promise<void> {

@@ -1,9 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { extname, join, resolve } from 'node:path';
-import type { RequestContext, Route } from './router.ts';
+import type { FastifyReply } from 'fastify';
+import { Type } from 'typebox';
+import { NotFoundError } from '../../errors.ts';
+import type { ApiApp } from '../types.ts';
 
 /** Where `make web` (Vite) writes the dashboard's bundle. */
-export const DEFAULT_WEB_DIR = resolve(import.meta.dirname, '../../web/dist');
+export const DEFAULT_WEB_DIR = resolve(import.meta.dirname, '../../../web/dist');
 
 /** What the dashboard needs to know about this hub: `GET /api/v1/config`. */
 export interface DashboardConfig {
@@ -56,69 +59,70 @@ const NOT_BUILT = `<!doctype html><html lang="en"><head><meta charset="utf-8"><t
 <code>hub/web/dist</code>), then reload. The HTTP API under <code>/api/v1</code> works without it.</p>
 </body></html>`;
 
-function secured(ctx: RequestContext, cache: string): void {
-  ctx.res.setHeader('content-security-policy', CSP);
-  ctx.res.setHeader('x-content-type-options', 'nosniff');
-  ctx.res.setHeader('referrer-policy', 'no-referrer');
-  ctx.res.setHeader('x-frame-options', 'DENY');
-  ctx.res.setHeader('cache-control', cache);
+/** Headers of every dashboard file: the CSP above, no sniffing, no framing, `cache`. */
+function secured(reply: FastifyReply, cache: string): FastifyReply {
+  return reply.headers({
+    'content-security-policy': CSP,
+    'x-content-type-options': 'nosniff',
+    'referrer-policy': 'no-referrer',
+    'x-frame-options': 'DENY',
+    'cache-control': cache,
+  });
 }
+
+const NotFound = () => new NotFoundError('no such file');
 
 /**
  * The dashboard's static files (public: they hold no data, every call they make
  * needs an API token) and its config endpoint. Pages are addressed by the URL
  * fragment (`/#/drift`), so the hub serves only `/` and hashed assets.
  */
-export function webRoutes(options: WebRoutesOptions): Route[] {
+export function webRoutes(options: WebRoutesOptions) {
   const dir = options.dir ?? DEFAULT_WEB_DIR;
-  const file = async (ctx: RequestContext, path: string, cache: string) => {
+  const index = join(dir, 'index.html');
+  const file = async (reply: FastifyReply, path: string, cache: string) => {
     let body: string;
     try {
       body = await readFile(path, 'utf8');
     } catch {
-      if (path !== join(dir, 'index.html'))
-        return { status: 404, body: { error: { status: 404, message: 'no such file' } } };
-      secured(ctx, 'no-cache');
-      return { status: 503, body: NOT_BUILT, contentType: TYPES['.html'] };
+      if (path !== index) throw NotFound();
+      return secured(reply, 'no-cache').code(503).type(TYPES['.html']!).send(NOT_BUILT);
     }
-    secured(ctx, cache);
-    return {
-      status: 200,
-      body,
-      contentType: TYPES[extname(path)] ?? 'application/octet-stream',
-    };
+    return secured(reply, cache)
+      .type(TYPES[extname(path)] ?? 'application/octet-stream')
+      .send(body);
   };
-  return [
-    {
-      method: 'GET',
-      pattern: '/',
-      role: null,
-      handler: (ctx) => file(ctx, join(dir, 'index.html'), 'no-cache'),
-    },
-    {
-      method: 'GET',
-      pattern: '/favicon.svg',
-      role: null,
-      handler: (ctx) => file(ctx, join(dir, 'favicon.svg'), 'public, max-age=86400'),
-    },
-    {
-      method: 'GET',
-      pattern: '/assets/:file',
-      role: null,
-      handler: async (ctx) => {
-        const name = ctx.params['file'] ?? '';
-        // One plain file name: no separators (decoded ones included), no dot files, no `..`.
-        if (!/^[A-Za-z0-9_-][A-Za-z0-9._-]*$/.test(name))
-          return { status: 404, body: { error: { status: 404, message: 'no such file' } } };
-        // Vite puts a content hash in every asset name, so an asset never changes.
-        return file(ctx, join(dir, 'assets', name), 'public, max-age=31536000, immutable');
+  const page = { config: { role: null }, schema: { hide: true } } as const;
+  return (app: ApiApp): void => {
+    app.get('/', page, (_req, reply) => file(reply, index, 'no-cache'));
+    app.get('/favicon.svg', page, (_req, reply) =>
+      file(reply, join(dir, 'favicon.svg'), 'public, max-age=86400'),
+    );
+    app.get<{ Params: { file: string } }>('/assets/:file', page, async (req, reply) => {
+      const name = req.params.file;
+      // One plain file name: no separators (decoded ones included), no dot files, no `..`.
+      if (!/^[A-Za-z0-9_-][A-Za-z0-9._-]*$/.test(name)) throw NotFound();
+      // Vite puts a content hash in every asset name, so an asset never changes.
+      return file(reply, join(dir, 'assets', name), 'public, max-age=31536000, immutable');
+    });
+    app.get(
+      '/api/v1/config',
+      {
+        config: { role: 'viewer' },
+        schema: {
+          summary: 'dashboard config',
+          tags: ['dashboard'],
+          response: {
+            200: Type.Object({
+              commitUrlTemplate: Type.String(),
+              traceUrlTemplate: Type.String(),
+              agentHubAddress: Type.String(),
+              hubCaPem: Type.String(),
+            }),
+          },
+        },
       },
-    },
-    {
-      method: 'GET',
-      pattern: '/api/v1/config',
-      role: 'viewer',
-      handler: async () => options.config,
-    },
-  ];
+      async () => options.config,
+    );
+  };
 }

@@ -1,9 +1,9 @@
 // The store contract, run once per implementation: SQLite in the unit tests
-// (store.test.ts) and PostgreSQL in test/integration/hub/store-postgres.test.ts.
+// (hub/src/store/store.test.ts) and PostgreSQL in test/integration/hub/store-postgres.test.ts.
 import assert from 'node:assert/strict';
 import { describe, it, before, after } from 'node:test';
-import { parseSelector, type Store } from './index.ts';
-import type { Report } from './types.ts';
+import { parseSelector, type Store } from '../src/store/index.ts';
+import type { Report } from '../src/store/types.ts';
 
 const audit = { actor: 'alice (at_1)', action: 'test.write', target: 'test/1' };
 

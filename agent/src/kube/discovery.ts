@@ -1,0 +1,122 @@
+import type { KubeClient } from './client.ts';
+
+/** What a cluster is, as Helm's `.Capabilities` sees it. */
+export interface ClusterCapabilities {
+  /** The API server's version, e.g. `v1.34.4` (`.Capabilities.KubeVersion`). */
+  kubeVersion: string;
+  /**
+   * Every group/version the server serves and every group/version/Kind in it,
+   * custom resources included (`.Capabilities.APIVersions`), sorted; the core
+   * group is written without a group (`v1`, `v1/Pod`), as Helm writes it.
+   */
+  apiVersions: string[];
+}
+
+/** Options of {@link clusterCapabilities}. */
+export interface CapabilitiesOptions {
+  /**
+   * A discovery younger than this is reused, so the apps of one reconcile
+   * pass share one; an app that waits on another (dependsOn) renders after
+   * that app's health wait and so sees CRDs it applied. Default 1 000 ms.
+   */
+  maxAgeMs?: number;
+  /** Time source for the age. Default `Date.now`. */
+  now?: () => number;
+  signal?: AbortSignal;
+}
+
+/** The defaults of {@link CapabilitiesOptions}. */
+export const CAPABILITIES_DEFAULTS = { maxAgeMs: 1_000 } as const;
+
+interface CacheEntry {
+  at: number;
+  value: Promise<ClusterCapabilities>;
+}
+
+const cache = new WeakMap<KubeClient, CacheEntry>();
+
+/**
+ * The cluster's version and served APIs, from `/version` and aggregated
+ * discovery of `/api` and `/apis` (three requests; servers without
+ * aggregated discovery are asked per group version). Cached per client for
+ * `maxAgeMs`; a failed discovery is not cached. Errors are the client's
+ * (transient when the server cannot be reached).
+ */
+export async function clusterCapabilities(
+  client: KubeClient,
+  options: CapabilitiesOptions = {},
+): Promise<ClusterCapabilities> {
+  const now = options.now ?? Date.now;
+  const maxAgeMs = options.maxAgeMs ?? CAPABILITIES_DEFAULTS.maxAgeMs;
+  const cached = cache.get(client);
+  if (cached && now() - cached.at < maxAgeMs) return cached.value;
+  const value = discover(client, options.signal);
+  cache.set(client, { at: now(), value });
+  value.catch(() => {
+    if (cache.get(client)?.value === value) cache.delete(client);
+  });
+  return value;
+}
+
+/** Aggregated discovery (`apidiscovery.k8s.io/v2`), with the plain list as a fallback. */
+const AGGREGATED =
+  'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json';
+
+interface AggregatedList {
+  kind?: string;
+  items?: Array<{
+    metadata?: { name?: string };
+    versions?: Array<{
+      version: string;
+      resources?: Array<{ responseKind?: { kind?: string } }>;
+    }>;
+  }>;
+}
+
+async function discover(client: KubeClient, signal?: AbortSignal): Promise<ClusterCapabilities> {
+  const req = <T>(path: string, accept?: string) =>
+    client.request<T>('GET', path, {
+      ...(accept ? { accept } : {}),
+      ...(signal ? { signal } : {}),
+    });
+  const [version, core, groups] = await Promise.all([
+    req<{ gitVersion?: string }>('/version'),
+    req<AggregatedList>('/api', AGGREGATED),
+    req<AggregatedList>('/apis', AGGREGATED),
+  ]);
+  const set = new Set<string>();
+  for (const list of [core, groups]) {
+    if (list.kind === 'APIGroupDiscoveryList') {
+      for (const group of list.items ?? []) {
+        const name = group.metadata?.name ?? '';
+        for (const v of group.versions ?? []) {
+          const gv = name ? `${name}/${v.version}` : v.version;
+          set.add(gv);
+          for (const r of v.resources ?? []) {
+            if (r.responseKind?.kind) set.add(`${gv}/${r.responseKind.kind}`);
+          }
+        }
+      }
+    } else {
+      for (const gv of legacyGroupVersions(list)) {
+        set.add(gv);
+        const path = gv.includes('/') ? `/apis/${gv}` : `/api/${gv}`;
+        const resources = await req<{ resources?: Array<{ name: string; kind: string }> }>(path);
+        for (const r of resources.resources ?? []) {
+          if (!r.name.includes('/')) set.add(`${gv}/${r.kind}`);
+        }
+      }
+    }
+  }
+  return { kubeVersion: version.gitVersion ?? '', apiVersions: [...set].sort() };
+}
+
+/** Group versions of an `APIVersions` (`/api`) or `APIGroupList` (`/apis`) answer. */
+function legacyGroupVersions(list: unknown): string[] {
+  const l = list as {
+    versions?: string[];
+    groups?: Array<{ versions?: Array<{ groupVersion: string }> }>;
+  };
+  if (l.versions) return l.versions;
+  return (l.groups ?? []).flatMap((g) => (g.versions ?? []).map((v) => v.groupVersion));
+}

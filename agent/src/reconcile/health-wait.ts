@@ -1,0 +1,97 @@
+import { WaitingError, type Clock } from '@driftless/common';
+import { Marks, refOf, type HealthRule, type KubeObject } from '../model.ts';
+import type { KubeClient } from '../kube/index.ts';
+import { mapLimit } from '../plan/index.ts';
+import { aggregateHealth, gatesWave, healthOf, type ObjectHealth } from '../health/index.ts';
+import type { HealthState } from '../report/index.ts';
+
+/** An app's health now: the aggregate, and each object's. */
+export interface CurrentHealth {
+  status: HealthState;
+  message: string;
+  objects: ObjectHealth[];
+}
+
+/**
+ * Current health of objects: one LIST (by the app's label) per kind and
+ * namespace holding several of them, a GET for single objects, so a health
+ * poll costs a handful of requests rather than one per object. `rules` are
+ * the app's own CEL rules.
+ */
+export async function currentHealth(
+  client: KubeClient,
+  objects: KubeObject[],
+  options: { concurrency?: number; signal?: AbortSignal; rules?: readonly HealthRule[] } = {},
+): Promise<CurrentHealth> {
+  const rules = options.rules ?? [];
+  const groups = new Map<string, KubeObject[]>();
+  for (const o of objects) {
+    const key = `${o.apiVersion}|${o.kind}|${o.metadata.namespace ?? ''}`;
+    groups.set(key, [...(groups.get(key) ?? []), o]);
+  }
+  const perGroup = await mapLimit([...groups.values()], options.concurrency ?? 8, async (group) => {
+    const first = group[0] as KubeObject;
+    const app = first.metadata.labels?.[Marks.app];
+    if (group.length === 1 || !app) {
+      return mapLimit(group, 4, async (o) => ({
+        ref: refOf(o),
+        health: healthOf(await client.get(refOf(o), options.signal), rules),
+      }));
+    }
+    const { items } = await client.list(first.apiVersion, first.kind, {
+      namespace: first.metadata.namespace ?? '',
+      labelSelector: `${Marks.app}=${app}`,
+      signal: options.signal,
+    });
+    const live = new Map(items.map((i) => [i.metadata.name, i]));
+    return group.map((o) => ({
+      ref: refOf(o),
+      health: healthOf(live.get(o.metadata.name), rules),
+    }));
+  });
+  const all = perGroup.flat();
+  return { ...aggregateHealth(all), objects: all };
+}
+
+/** What {@link waitUntilNothingGates} needs. */
+export interface HealthWait {
+  client: KubeClient;
+  app: { name: string; healthTimeoutMs: number; health: readonly HealthRule[] };
+  clock: Clock;
+  /** Longest pause between two polls. */
+  pollMs: number;
+  concurrency?: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * Polls the objects' health until none of them gates (see `gatesWave`:
+ * Healthy, or only waiting on a consumer or a load balancer), and returns
+ * the aggregate then. Degraded, or the app's health timeout passing, is a
+ * {@link WaitingError} naming what is not healthy.
+ */
+export async function waitUntilNothingGates(
+  w: HealthWait,
+  objects: KubeObject[],
+): Promise<CurrentHealth> {
+  const { clock, app } = w;
+  const started = clock.now();
+  const deadline = started + app.healthTimeoutMs;
+  // Rollouts often finish within a second: look again soon, then every poll interval.
+  let delay = Math.min(100, w.pollMs);
+  for (;;) {
+    const h = await currentHealth(w.client, objects, {
+      concurrency: w.concurrency,
+      signal: w.signal,
+      rules: app.health,
+    });
+    if (!h.objects.some((o) => gatesWave(o.health))) return h;
+    if (h.status === 'Degraded' || clock.now() >= deadline) {
+      throw new WaitingError(
+        `app ${app.name} is ${h.status} after ${Math.round((clock.now() - started) / 1000)}s: ${h.message}`,
+      );
+    }
+    await clock.sleep(delay, w.signal);
+    delay = Math.min(w.pollMs, delay * 2);
+  }
+}

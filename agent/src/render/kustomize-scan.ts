@@ -1,0 +1,279 @@
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { parseAllDocuments, parseDocument } from 'yaml';
+import { RenderError } from './errors.ts';
+import { checkFileSize, type RenderLimits } from './limits.ts';
+import type { Checkout } from './paths.ts';
+
+/** The names kustomize accepts for a kustomization, in its own order of preference. */
+export const KUSTOMIZATION_FILES = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'];
+
+/** What a scan may let through. */
+export interface ScanPolicy {
+  /** Remote bases, resources and files (`kustomize.allowRemoteResources`). */
+  allowRemote: boolean;
+  /** `helmCharts` pulled from a chart repository (`kustomize.allowRemoteCharts`). */
+  allowRemoteCharts: boolean;
+  /** The app, named in messages. */
+  app: string;
+  limits: RenderLimits;
+}
+
+/** What a scan found that changes how kustomize must run. */
+export interface ScanResult {
+  /** Some kustomization uses `helmCharts`: kustomize needs `--enable-helm`. */
+  helmCharts: boolean;
+  /** Some `helmCharts` entry will be pulled from the network. */
+  pullsCharts: boolean;
+}
+
+/**
+ * Keys whose values kustomize reads as data, never as a file or URL, at any
+ * depth of a kustomization or a generator/transformer config. Every other
+ * string is taken as a possible location and checked: an unknown or future
+ * field that names a file is confined without being listed here, and a
+ * missing entry in this list can only cause a false refusal, never a leak.
+ */
+const DATA_KEYS = new Set([
+  'apiVersion',
+  'kind',
+  'metadata',
+  'commonLabels',
+  'commonAnnotations',
+  'labels',
+  'annotations',
+  'pairs',
+  'patch',
+  'literals',
+  'valuesInline',
+  'target',
+  'images',
+  'replicas',
+  'vars',
+  'name',
+  'namespace',
+  'namePrefix',
+  'nameSuffix',
+  'version',
+  'releaseName',
+  'behavior',
+  'type',
+  'options',
+  'buildMetadata',
+  'sortOptions',
+  'source',
+  'targets',
+  'fieldSpecs',
+  'fieldPaths',
+  'fieldPath',
+]);
+
+/** Fields whose entries may be another kustomization (a folder). */
+const TREE_FIELDS = new Set(['resources', 'components', 'bases']);
+/** Fields whose entries are plugin configs: files, folders or inline YAML. */
+const PLUGIN_FIELDS = new Set(['generators', 'transformers', 'validators']);
+
+/** URL schemes, scp-style Git addresses, go-getter prefixes and Git query parameters. */
+const REMOTE_PATTERNS = [
+  /^[a-z][a-z0-9+.-]*:\/\//i,
+  /^[\w.-]+@[\w.-]+:/,
+  /^git::/i,
+  /\?(ref|version|submodules|timeout)=/,
+  /^(github\.com|gitlab\.com|bitbucket\.org)\//i,
+];
+
+/** The kustomization file in `dir`, or undefined. */
+export async function findKustomization(dir: string): Promise<string | undefined> {
+  for (const name of KUSTOMIZATION_FILES) {
+    const file = path.join(dir, name);
+    if ((await stat(file).catch(() => undefined))?.isFile()) return file;
+  }
+  return undefined;
+}
+
+/**
+ * Reads the kustomization in `dir` and everything it includes — bases,
+ * components, plugin configs (files and inline) — and checks every string
+ * that is not data ({@link DATA_KEYS}): a URL is refused unless the policy
+ * allows remotes (`file://` always), an absolute path always, a relative
+ * path that leaves the checkout always. Files reached are size-checked.
+ * Throws a {@link RenderError} naming the kustomization and the field.
+ */
+export async function scanKustomizationTree(
+  checkout: Checkout,
+  dir: string,
+  policy: ScanPolicy,
+): Promise<ScanResult> {
+  const scanner = new Scanner(checkout, policy);
+  await scanner.kustomization(dir);
+  return scanner.result;
+}
+
+class Scanner {
+  readonly result: ScanResult = { helmCharts: false, pullsCharts: false };
+  readonly #seen = new Set<string>();
+  readonly #checkout: Checkout;
+  readonly #policy: ScanPolicy;
+
+  constructor(checkout: Checkout, policy: ScanPolicy) {
+    this.#checkout = checkout;
+    this.#policy = policy;
+  }
+
+  async kustomization(dir: string): Promise<void> {
+    if (this.#seen.has(dir)) return;
+    this.#seen.add(dir);
+    const file = await findKustomization(dir);
+    if (file === undefined) return;
+    const source = this.#checkout.relative(file);
+    const spec = await this.#readMapping(file, source);
+    for (const [key, value] of Object.entries(spec)) {
+      if (key === 'helmCharts') await this.#helmCharts(dir, source, spec, value);
+      else await this.#value(dir, source, key, key, value);
+    }
+  }
+
+  /** Visits a field's value: recursion into mappings and lists, checks of strings. */
+  async #value(dir: string, source: string, field: string, key: string, value: unknown) {
+    if (DATA_KEYS.has(key)) return;
+    if (Array.isArray(value)) {
+      for (const [i, item] of value.entries())
+        await this.#value(dir, source, `${field}[${i}]`, key, item);
+      return;
+    }
+    if (value !== null && typeof value === 'object') {
+      for (const [k, v] of Object.entries(value))
+        await this.#value(dir, source, `${field}.${k}`, k, v);
+      return;
+    }
+    if (typeof value !== 'string' || value === '') return;
+    if (value.includes('\n')) {
+      // Inline plugin configs are YAML that names files of its own.
+      if (PLUGIN_FIELDS.has(key)) await this.#pluginConfig(dir, source, field, value);
+      return;
+    }
+    await this.#location(dir, source, field, key, value);
+  }
+
+  /** Checks one string that may name a file, folder or URL. */
+  async #location(dir: string, source: string, field: string, key: string, ref: string) {
+    // Generator entries name files as `key=path`: the path is what the loader reads.
+    const eq = ref.indexOf('=');
+    if (eq > 0 && !REMOTE_PATTERNS.some((p) => p.test(ref))) {
+      await this.#location(dir, source, field, key, ref.slice(eq + 1));
+    }
+    const what = `${field} ${ref}`;
+    if (/^file:/i.test(ref)) throw this.#refuse(source, `${what}: file URLs are not allowed`);
+    if (REMOTE_PATTERNS.some((p) => p.test(ref))) {
+      if (this.#policy.allowRemote) return;
+      throw this.#refuse(
+        source,
+        `${what}: remote resource refused: remote resources are off for this app; vendor it into the repository or set kustomize.allowRemoteResources: true on app ${this.#policy.app}`,
+      );
+    }
+    if (path.isAbsolute(ref) || ref.startsWith('~')) {
+      throw this.#refuse(
+        source,
+        `${what}: absolute paths are not allowed; use a path relative to the kustomization`,
+      );
+    }
+    const lexical = path.resolve(dir, ref);
+    if (!this.#checkout.contains(lexical)) {
+      throw this.#refuse(source, `${what}: path is outside the checkout`);
+    }
+    const local = await this.#checkout.resolve(ref, `${field} ${ref} in ${source}`, dir);
+    if (local === undefined) {
+      // kustomize treats `host.tld/org/repo` as a Git URL when no such folder exists.
+      if (TREE_FIELDS.has(key) && /^[^./][^/]*\.[^/]+\//.test(ref) && !this.#policy.allowRemote) {
+        throw this.#refuse(
+          source,
+          `${what}: no such folder, and kustomize would fetch it as a remote Git repository; vendor it or set kustomize.allowRemoteResources: true on app ${this.#policy.app}`,
+        );
+      }
+      return; // missing local paths are left for kustomize to report
+    }
+    const info = await stat(local);
+    if (info.isDirectory()) {
+      if (TREE_FIELDS.has(key) || PLUGIN_FIELDS.has(key)) await this.kustomization(local);
+      return;
+    }
+    if (info.isFile()) {
+      checkFileSize(this.#checkout.relative(local), info.size, this.#policy.limits);
+      if (PLUGIN_FIELDS.has(key)) {
+        await this.#pluginConfig(dir, source, field, await readFile(local, 'utf8'));
+      }
+    }
+  }
+
+  /** A generator, transformer or validator config: its strings are checked like the kustomization's. */
+  async #pluginConfig(dir: string, source: string, field: string, text: string) {
+    for (const doc of parseAllDocuments(text, { prettyErrors: false })) {
+      if (doc.errors[0]) throw this.#refuse(source, `${field}: ${doc.errors[0].message}`);
+      const value: unknown = doc.toJS({ maxAliasCount: 100 });
+      if (value === null || typeof value !== 'object') continue;
+      for (const [k, v] of Object.entries(value))
+        await this.#value(dir, source, `${field}.${k}`, k, v);
+    }
+  }
+
+  /** `helmCharts`: values files are locations; a `repo` is fetched unless the chart is vendored. */
+  async #helmCharts(dir: string, source: string, spec: Record<string, unknown>, value: unknown) {
+    if (!Array.isArray(value) || value.length === 0) return;
+    this.result.helmCharts = true;
+    const globals = spec['helmGlobals'];
+    const chartHomeRef =
+      globals !== null && typeof globals === 'object' && 'chartHome' in globals
+        ? String(globals.chartHome)
+        : 'charts';
+    for (const [i, entry] of value.entries()) {
+      const field = `helmCharts[${i}]`;
+      if (entry === null || typeof entry !== 'object') continue;
+      const chart = entry as Record<string, unknown>;
+      for (const [k, v] of Object.entries(chart)) {
+        if (k !== 'repo') await this.#value(dir, source, `${field}.${k}`, k, v);
+      }
+      const repo = typeof chart['repo'] === 'string' ? chart['repo'] : '';
+      const name = typeof chart['name'] === 'string' ? chart['name'] : '';
+      if (!repo) continue;
+      if (/^file:/i.test(repo))
+        throw this.#refuse(source, `${field}.repo ${repo}: file URLs are not allowed`);
+      const vendored = await this.#checkout
+        .resolve(path.join(chartHomeRef, name), `${field} chart ${name}`, dir)
+        .catch(() => undefined);
+      if (vendored !== undefined) continue;
+      if (!this.#policy.allowRemoteCharts) {
+        const home = this.#checkout.relative(path.resolve(dir, chartHomeRef));
+        throw this.#refuse(
+          source,
+          `${field} chart ${name} from ${repo} needs the network: vendor it into ${home}/${name} (helm pull ${name} --repo ${repo}${typeof chart['version'] === 'string' ? ` --version ${chart['version']}` : ''} --untar --untardir ${home}) or set kustomize.allowRemoteCharts: true on app ${this.#policy.app} in driftless.yaml`,
+        );
+      }
+      this.result.pullsCharts = true;
+    }
+  }
+
+  async #readMapping(file: string, source: string): Promise<Record<string, unknown>> {
+    const info = await stat(file);
+    checkFileSize(source, info.size, this.#policy.limits);
+    const doc = parseDocument(await readFile(file, 'utf8'), { prettyErrors: false });
+    const problem = doc.errors[0];
+    if (problem) {
+      throw new RenderError(`render ${source}: ${problem.message}`, {
+        file: source,
+        cause: problem,
+      });
+    }
+    const value: unknown = doc.toJS({ maxAliasCount: 100 });
+    if (value === null || value === undefined) return {};
+    if (typeof value !== 'object' || Array.isArray(value)) {
+      throw new RenderError(`render ${source}: a kustomization must be a mapping`, {
+        file: source,
+      });
+    }
+    return value as Record<string, unknown>;
+  }
+
+  #refuse(source: string, message: string): RenderError {
+    return new RenderError(`render ${source}: ${message}`, { file: source });
+  }
+}

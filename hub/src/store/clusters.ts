@@ -1,0 +1,175 @@
+import { NotFoundError } from '../errors.ts';
+import type { Db, Queryable } from './db.ts';
+import {
+  boolColumn,
+  fromJsonText,
+  numberColumn,
+  sqlBool,
+  toJsonText,
+  writeAudit,
+  type Row,
+} from './rows.ts';
+import { selectorSql } from './selector.ts';
+import type { AuditEntry, ClusterRecord, Labels, SelectorTerm } from './types.ts';
+
+/** What a Hello records about a cluster. */
+export interface HelloRecord {
+  agentVersion: string;
+  labels: Labels;
+  apps: string[];
+  /** Stored without user info, so a URL with a token in it never reaches the store. */
+  repoUrl: string;
+  branch: string;
+}
+
+/** Enrolled clusters: identity, labels, liveness, revocation. */
+export interface ClusterStore {
+  getCluster(name: string): Promise<ClusterRecord | undefined>;
+  listClusters(selector?: SelectorTerm[]): Promise<ClusterRecord[]>;
+  /** Revokes the cluster and every certificate issued to it. */
+  revokeCluster(name: string, nowMs: number, audit: AuditEntry): Promise<void>;
+  /**
+   * Records a Hello: version, connected, labels (the agent's, with the token's
+   * labels winning), the repository and branch it follows; apps not in `apps`
+   * are marked gone (unless `apps` is empty: the agent does not know them yet).
+   */
+  recordHello(name: string, hello: HelloRecord, nowMs: number): Promise<void>;
+  setConnected(name: string, connected: boolean, nowMs: number): Promise<void>;
+  /** Marks every cluster disconnected (a hub starting up has no streams). */
+  resetConnected(): Promise<void>;
+  touch(name: string, nowMs: number): Promise<void>;
+}
+
+const toCluster = (r: Row): ClusterRecord => ({
+  name: String(r['name']),
+  labels: fromJsonText<Labels>(r['labels_json'], {}),
+  agentVersion: String(r['agent_version']),
+  connected: boolColumn(r['connected']),
+  lastSeenMs: numberColumn(r['last_seen_ms']),
+  enrolledMs: numberColumn(r['enrolled_ms']),
+  revokedMs: numberColumn(r['revoked_ms']),
+  lastAgentSeq: numberColumn(r['last_agent_seq']),
+  hubSeq: numberColumn(r['hub_seq']),
+  ackedHubSeq: numberColumn(r['acked_hub_seq']),
+  repoUrl: String(r['repo_url']),
+  branch: String(r['branch']),
+});
+
+/** Throws NotFoundError unless the cluster exists. */
+export async function clusterMustExist(tx: Queryable, name: string): Promise<void> {
+  const row = await tx.get('SELECT name FROM clusters WHERE name = ?', [name]);
+  if (!row) throw new NotFoundError(`cluster ${name}: not found`);
+}
+
+/** Replaces the cluster's rows of the label index (what selectors query). */
+export async function replaceLabels(tx: Queryable, cluster: string, labels: Labels): Promise<void> {
+  await tx.run('DELETE FROM cluster_labels WHERE cluster = ?', [cluster]);
+  for (const [key, value] of Object.entries(labels))
+    await tx.run('INSERT INTO cluster_labels (cluster, key, value) VALUES (?, ?, ?)', [
+      cluster,
+      key,
+      value,
+    ]);
+}
+
+/**
+ * `url` without user info (`https://user:token@host/x` → `https://host/x`, and
+ * `user@host:path` kept only as `host:path`), so a credential an agent was
+ * configured with by mistake is not stored or shown.
+ */
+function withoutCredentials(url: string): string {
+  try {
+    const u = new URL(url);
+    if (!u.username && !u.password) return url;
+    u.username = '';
+    u.password = '';
+    return u.toString();
+  } catch {
+    // scp-like `git@host:org/repo.git`: the user is a login name, not a secret, but drop any
+    // `user:password@` all the same.
+    return url.replace(/^[^@/]*@/, '');
+  }
+}
+
+/** Marks the cluster's apps missing from `listed` gone, and listed ones back. */
+async function markGoneApps(tx: Queryable, cluster: string, listed: Set<string>, nowMs: number) {
+  const known = await tx.all<Row>('SELECT app, gone FROM apps WHERE cluster = ?', [cluster]);
+  for (const r of known) {
+    const app = String(r['app']);
+    const gone = !listed.has(app);
+    if (gone !== boolColumn(r['gone']))
+      await tx.run('UPDATE apps SET gone = ?, updated_ms = ? WHERE cluster = ? AND app = ?', [
+        sqlBool(gone),
+        nowMs,
+        cluster,
+        app,
+      ]);
+  }
+}
+
+/** The {@link ClusterStore} over `db`. */
+export function clusterStore(db: Db): ClusterStore {
+  return {
+    getCluster: async (name) => {
+      const r = await db.get<Row>('SELECT * FROM clusters WHERE name = ?', [name]);
+      return r && toCluster(r);
+    },
+    listClusters: async (selector = []) => {
+      const sel = selectorSql('name', selector);
+      const rows = await db.all<Row>(
+        `SELECT * FROM clusters WHERE ${sel.sql} ORDER BY name`,
+        sel.params,
+      );
+      return rows.map(toCluster);
+    },
+    revokeCluster: (name, nowMs, audit) =>
+      db.tx(async (tx) => {
+        await clusterMustExist(tx, name);
+        await tx.run('UPDATE clusters SET revoked_ms = ?, connected = 0 WHERE name = ?', [
+          nowMs,
+          name,
+        ]);
+        await tx.run(
+          'UPDATE certificates SET revoked_ms = ? WHERE cluster = ? AND revoked_ms = 0',
+          [nowMs, name],
+        );
+        await writeAudit(tx, audit, nowMs);
+      }),
+    recordHello: (name, hello, nowMs) =>
+      db.tx(async (tx) => {
+        const row = await tx.get<Row>('SELECT admin_labels_json FROM clusters WHERE name = ?', [
+          name,
+        ]);
+        if (!row) throw new NotFoundError(`cluster ${name}: not found`);
+        const labels = { ...hello.labels, ...fromJsonText<Labels>(row['admin_labels_json'], {}) };
+        await tx.run(
+          `UPDATE clusters SET agent_version = ?, labels_json = ?, connected = 1, last_seen_ms = ?, repo_url = ?, branch = ? WHERE name = ?`,
+          [
+            hello.agentVersion,
+            toJsonText(labels),
+            nowMs,
+            withoutCredentials(hello.repoUrl),
+            hello.branch,
+            name,
+          ],
+        );
+        await replaceLabels(tx, name, labels);
+        // An empty list means the agent does not know its apps yet (it just
+        // started and has not read driftless.yaml): mark nothing gone.
+        if (hello.apps.length > 0) await markGoneApps(tx, name, new Set(hello.apps), nowMs);
+      }),
+    setConnected: async (name, connected, nowMs) => {
+      await db.run('UPDATE clusters SET connected = ?, last_seen_ms = ? WHERE name = ?', [
+        sqlBool(connected),
+        nowMs,
+        name,
+      ]);
+    },
+    resetConnected: async () => {
+      await db.run('UPDATE clusters SET connected = 0 WHERE connected = 1');
+    },
+    touch: async (name, nowMs) => {
+      await db.run('UPDATE clusters SET last_seen_ms = ? WHERE name = ?', [nowMs, name]);
+    },
+  };
+}

@@ -1,0 +1,292 @@
+import { NotFoundError } from '../errors.ts';
+import type { Db, Queryable } from './db.ts';
+import { upsertConfigState } from './config-state.ts';
+import {
+  boolColumn,
+  fromJsonText,
+  insertIfAbsent,
+  numberColumn,
+  optionalCondition,
+  sqlBool,
+  toJsonText,
+  upsert,
+  whereAll,
+  type ColumnWriters,
+  type Row,
+} from './rows.ts';
+import { selectorSql } from './selector.ts';
+import type { AppRecord, DriftRecord, Report, SelectorTerm, SyncRecord } from './types.ts';
+
+/** Filters of {@link ReportStore.listDrift}. */
+export interface DriftQuery {
+  /** Only clusters whose labels match. */
+  selector?: SelectorTerm[];
+  cluster?: string;
+  app?: string;
+  /** true: only unhealed; false: only healed; undefined: both. */
+  open?: boolean;
+  /** Newest first; default 500. */
+  limit?: number;
+}
+
+/** Filters of {@link ReportStore.listHistory}. */
+export interface HistoryQuery {
+  selector?: SelectorTerm[];
+  cluster?: string;
+  app?: string;
+  /** Newest first; default 100. */
+  limit?: number;
+}
+
+/** Result of {@link ReportStore.ingest}. */
+export interface IngestResult {
+  /** False when the seq was already stored: a replay that changed nothing. */
+  applied: boolean;
+  /** The highest agent seq stored for the cluster, to ack. */
+  lastSeq: number;
+}
+
+/** What agents report: app states, drift, sync history and gaps. */
+export interface ReportStore {
+  /** Stores one sequenced report unless its seq was stored before (then changes nothing). */
+  ingest(cluster: string, seq: number, report: Report, nowMs: number): Promise<IngestResult>;
+  listApps(query: { cluster?: string; selector?: SelectorTerm[] }): Promise<AppRecord[]>;
+  listDrift(q: DriftQuery): Promise<DriftRecord[]>;
+  listHistory(q: HistoryQuery): Promise<SyncRecord[]>;
+}
+
+/** A reported record with the cluster it came from and when it was received. */
+interface Received<T> {
+  cluster: string;
+  nowMs: number;
+  value: T;
+}
+
+type AppReport = Extract<Report, { kind: 'app' }>['app'];
+type SyncReport = Extract<Report, { kind: 'sync' }>['sync'];
+type DriftReport = Extract<Report, { kind: 'drift' }>['drift'];
+type GapReport = Extract<Report, { kind: 'gap' }>['gap'];
+
+// Each table's columns, written once: a new field is a line here, one in the reader below,
+// and a migration.
+const APP_COLUMNS: ColumnWriters<Received<AppReport>> = [
+  ['cluster', (r) => r.cluster],
+  ['app', (r) => r.value.app],
+  ['revision', (r) => r.value.revision],
+  ['sync_status', (r) => r.value.syncStatus],
+  ['sync_mode', (r) => r.value.syncMode],
+  ['health', (r) => r.value.health],
+  ['health_message', (r) => r.value.healthMessage],
+  ['drift_count', (r) => r.value.driftCount],
+  ['plan_digest', (r) => r.value.planDigest],
+  ['pending_plan_json', (r) => toJsonText(r.value.pendingPlan)],
+  ['message', (r) => r.value.message],
+  ['last_sync_ms', (r) => r.value.lastSyncMs],
+  ['updated_ms', (r) => r.nowMs],
+  // A report of an app brings it back if a Hello had marked it gone.
+  ['gone', () => 0],
+];
+
+const SYNC_COLUMNS: ColumnWriters<Received<SyncReport>> = [
+  ['cluster', (r) => r.cluster],
+  ['sync_id', (r) => r.value.syncId],
+  ['app', (r) => r.value.app],
+  ['revision', (r) => r.value.revision],
+  ['result', (r) => r.value.result],
+  ['error', (r) => r.value.error],
+  ['plan_digest', (r) => r.value.planDigest],
+  ['objects_json', (r) => toJsonText(r.value.objects)],
+  ['steps_json', (r) => toJsonText(r.value.steps)],
+  ['trace_id', (r) => r.value.traceId],
+  ['started_ms', (r) => r.value.startedMs],
+  ['finished_ms', (r) => r.value.finishedMs],
+  ['health', (r) => r.value.health],
+  ['retryable', (r) => sqlBool(r.value.retryable)],
+  ['approval_id', (r) => r.value.approvalId],
+  ['received_ms', (r) => r.nowMs],
+];
+
+const DRIFT_COLUMNS: ColumnWriters<Received<DriftReport>> = [
+  ['cluster', (r) => r.cluster],
+  ['drift_id', (r) => r.value.driftId],
+  ['app', (r) => r.value.app],
+  ['object_json', (r) => toJsonText(r.value.object)],
+  ['object_ref', (r) => r.value.objectRef],
+  ['drift_type', (r) => r.value.type],
+  ['fields_json', (r) => toJsonText(r.value.fields)],
+  ['changed_by', (r) => r.value.changedBy],
+  ['detected_ms', (r) => r.value.detectedMs],
+  ['healed', (r) => sqlBool(r.value.healed)],
+  ['healed_ms', (r) => r.value.healedMs],
+  ['message', (r) => r.value.message],
+  ['last_sync_trace_id', (r) => r.value.lastSyncTraceId],
+  ['updated_ms', (r) => r.nowMs],
+];
+
+const GAP_COLUMNS: ColumnWriters<Received<GapReport>> = [
+  ['cluster', (r) => r.cluster],
+  ['first_seq', (r) => r.value.firstSeq],
+  ['last_seq', (r) => r.value.lastSeq],
+  ['count', (r) => r.value.count],
+  ['summary', (r) => r.value.summary],
+  ['received_ms', (r) => r.nowMs],
+];
+
+const toApp = (r: Row): AppRecord => ({
+  cluster: String(r['cluster']),
+  app: String(r['app']),
+  revision: String(r['revision']),
+  syncStatus: String(r['sync_status']) as AppRecord['syncStatus'],
+  syncMode: String(r['sync_mode']) as AppRecord['syncMode'],
+  health: String(r['health']) as AppRecord['health'],
+  healthMessage: String(r['health_message']),
+  driftCount: numberColumn(r['drift_count']),
+  planDigest: String(r['plan_digest']),
+  pendingPlan: fromJsonText<unknown[]>(r['pending_plan_json'], []),
+  message: String(r['message']),
+  lastSyncMs: numberColumn(r['last_sync_ms']),
+  updatedMs: numberColumn(r['updated_ms']),
+  gone: boolColumn(r['gone']),
+});
+
+const toDrift = (r: Row): DriftRecord => ({
+  cluster: String(r['cluster']),
+  driftId: String(r['drift_id']),
+  app: String(r['app']),
+  object: fromJsonText(r['object_json'], {
+    group: '',
+    version: '',
+    kind: '',
+    namespace: '',
+    name: '',
+  }),
+  objectRef: String(r['object_ref']),
+  type: String(r['drift_type']) as DriftRecord['type'],
+  fields: fromJsonText(r['fields_json'], []),
+  changedBy: String(r['changed_by']),
+  detectedMs: numberColumn(r['detected_ms']),
+  healed: boolColumn(r['healed']),
+  healedMs: numberColumn(r['healed_ms']),
+  message: String(r['message']),
+  lastSyncTraceId: String(r['last_sync_trace_id']),
+  updatedMs: numberColumn(r['updated_ms']),
+});
+
+const toSync = (r: Row): SyncRecord => ({
+  cluster: String(r['cluster']),
+  syncId: String(r['sync_id']),
+  app: String(r['app']),
+  revision: String(r['revision']),
+  result: String(r['result']) as SyncRecord['result'],
+  error: String(r['error']),
+  planDigest: String(r['plan_digest']),
+  objects: fromJsonText(r['objects_json'], []),
+  steps: fromJsonText(r['steps_json'], []),
+  traceId: String(r['trace_id']),
+  startedMs: numberColumn(r['started_ms']),
+  finishedMs: numberColumn(r['finished_ms']),
+  health: String(r['health']) as SyncRecord['health'],
+  retryable: boolColumn(r['retryable']),
+  approvalId: String(r['approval_id']),
+  receivedMs: numberColumn(r['received_ms']),
+});
+
+/** Writes one report's row (inside the ingest transaction). */
+async function storeReport(tx: Queryable, cluster: string, report: Report, nowMs: number) {
+  let statement: { sql: string; params: (string | number | bigint | null)[] };
+  switch (report.kind) {
+    case 'app':
+      statement = upsert('apps', ['cluster', 'app'], APP_COLUMNS, {
+        cluster,
+        nowMs,
+        value: report.app,
+      });
+      break;
+    case 'sync':
+      // DO NOTHING: a sync id is unique per attempt, a second copy is the same result.
+      statement = insertIfAbsent('sync_history', ['cluster', 'sync_id'], SYNC_COLUMNS, {
+        cluster,
+        nowMs,
+        value: report.sync,
+      });
+      break;
+    case 'drift':
+      statement = upsert('drifts', ['cluster', 'drift_id'], DRIFT_COLUMNS, {
+        cluster,
+        nowMs,
+        value: report.drift,
+      });
+      break;
+    case 'gap':
+      statement = insertIfAbsent('report_gaps', ['cluster', 'first_seq'], GAP_COLUMNS, {
+        cluster,
+        nowMs,
+        value: report.gap,
+      });
+      break;
+    case 'config':
+      return upsertConfigState(tx, cluster, report.config, nowMs);
+  }
+  await tx.run(statement.sql, statement.params);
+}
+
+/** The {@link ReportStore} over `db`. */
+export function reportStore(db: Db): ReportStore {
+  return {
+    ingest: (cluster, seq, report, nowMs) =>
+      db.tx(async (tx) => {
+        // The conditional bump is the idempotency check and, on PostgreSQL, also the row lock
+        // that serialises two replicas ingesting for the same cluster.
+        const bumped = await tx.run(
+          'UPDATE clusters SET last_agent_seq = ?, last_seen_ms = ? WHERE name = ? AND last_agent_seq < ?',
+          [seq, nowMs, cluster, seq],
+        );
+        if (bumped.changes !== 1) {
+          const row = await tx.get<Row>('SELECT last_agent_seq FROM clusters WHERE name = ?', [
+            cluster,
+          ]);
+          if (!row) throw new NotFoundError(`cluster ${cluster}: not found`);
+          return { applied: false, lastSeq: numberColumn(row['last_agent_seq']) };
+        }
+        await storeReport(tx, cluster, report, nowMs);
+        return { applied: true, lastSeq: seq };
+      }),
+    listApps: async ({ cluster, selector = [] }) => {
+      const sel = selectorSql('cluster', selector);
+      const where = whereAll([optionalCondition('cluster = ?', cluster), sel]);
+      const rows = await db.all<Row>(
+        `SELECT * FROM apps ${where.sql} ORDER BY cluster, app`,
+        where.params,
+      );
+      return rows.map(toApp);
+    },
+    listDrift: async (query) => {
+      const where = whereAll([
+        selectorSql('cluster', query.selector ?? []),
+        optionalCondition('cluster = ?', query.cluster),
+        optionalCondition('app = ?', query.app),
+        optionalCondition(
+          'healed = ?',
+          query.open === undefined ? undefined : sqlBool(!query.open),
+        ),
+      ]);
+      const rows = await db.all<Row>(
+        `SELECT * FROM drifts ${where.sql} ORDER BY detected_ms DESC, cluster, drift_id LIMIT ?`,
+        [...where.params, query.limit ?? 500],
+      );
+      return rows.map(toDrift);
+    },
+    listHistory: async (query) => {
+      const where = whereAll([
+        selectorSql('cluster', query.selector ?? []),
+        optionalCondition('cluster = ?', query.cluster),
+        optionalCondition('app = ?', query.app),
+      ]);
+      const rows = await db.all<Row>(
+        `SELECT * FROM sync_history ${where.sql} ORDER BY finished_ms DESC, cluster, sync_id LIMIT ?`,
+        [...where.params, query.limit ?? 100],
+      );
+      return rows.map(toSync);
+    },
+  };
+}
