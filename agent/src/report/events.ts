@@ -70,7 +70,14 @@ export class EventReporter implements Reporter {
   configStatus(r: ConfigStatusReport): void {
     const at = r.revision.slice(0, 7);
     this.#emit({
-      regarding: { apiVersion: 'v1', kind: 'Namespace', namespace: '', name: this.#o.namespace },
+      // About the agent's state namespace, and in it: Events about cluster-scoped objects
+      // must otherwise live in `default`, where no one looks for the agent's.
+      regarding: {
+        apiVersion: 'v1',
+        kind: 'Namespace',
+        namespace: this.#o.namespace,
+        name: this.#o.namespace,
+      },
       action: 'LoadConfig',
       reason: r.valid ? 'ConfigValid' : 'ConfigInvalid',
       type: r.valid ? 'Normal' : 'Warning',
