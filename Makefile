@@ -21,10 +21,12 @@ TEST_CONCURRENCY ?= 2
 UNIT_TESTS := 'common/src/**/*.test.ts' 'agent/src/**/*.test.ts' 'hub/src/**/*.test.ts' 'hub/web/src/**/*.test.ts' 'proto/**/*.test.ts'
 INTEGRATION_TESTS := 'test/harness/**/*.test.ts' 'test/integration/**/*.test.ts' 'test/security/**/*.test.ts'
 E2E_TESTS := 'test/e2e/**/*.test.ts'
+# Part of INTEGRATION_TESTS too; `make security` runs them alone.
+SECURITY_TESTS := 'test/security/**/*.test.ts'
 BROWSER_TESTS := 'test/browser/**/*.test.ts'
 WEB_SOURCES := $(shell find hub/web/src hub/web/public -type f 2>/dev/null) hub/web/index.html hub/web/vite.config.ts hub/web/package.json
 
-.PHONY: help setup node deps tools build web typecheck lint format proto verify test unit integration e2e browser bench demo clean
+.PHONY: help setup node deps tools build web typecheck lint format proto verify test unit integration security e2e browser bench demo clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -76,6 +78,9 @@ unit: deps ## unit tests (no servers)
 
 integration: setup ## integration tests against real servers started on loopback
 	node --test --test-concurrency=$(TEST_CONCURRENCY) $(INTEGRATION_TESTS)
+
+security: setup ## attack and fault tests against real hub and agent processes (test/security)
+	node --test --test-concurrency=1 $(SECURITY_TESTS)
 
 e2e: setup ## end-to-end tests: Git commit -> agents -> hub
 	node --test --test-concurrency=1 $(E2E_TESTS)

@@ -15,7 +15,15 @@ export {
   type ClusterCapabilities,
   type WatchEvent,
 } from './kube/index.ts';
-export { GitSource, GitResponseTooLargeError, type GitSourceOptions } from './source/index.ts';
+export {
+  GitSource,
+  GitResponseTooLargeError,
+  CommitVerifier,
+  CommitSignatureError,
+  keysFromFile,
+  keysFromSecret,
+  type GitSourceOptions,
+} from './source/index.ts';
 export {
   parseClusterConfig,
   appSpec,
@@ -43,7 +51,7 @@ export {
 export { applyPlan, pruneObjects, withSyncMarks, ApplyError } from './apply/index.ts';
 export { InventoryStore, type InventoryRecord } from './inventory/index.ts';
 export { healthOf, aggregateHealth } from './health/index.ts';
-export { DriftWatcher } from './drift/index.ts';
+export { DriftWatcher, type DriftWatcherOptions } from './drift/index.ts';
 export * from './report/index.ts';
 export {
   Agent,

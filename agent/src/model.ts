@@ -119,6 +119,26 @@ export type SyncMode = 'auto' | 'manual' | 'dry-run';
 /** How an app's path is rendered; `auto` decides by what the path holds. */
 export type RenderKind = 'auto' | 'directory' | 'kustomize' | 'helm';
 
+/**
+ * Fields of some objects that drift and the plan ignore, and that are left
+ * out of what is applied to existing objects (`ignoreDifferences` of an app in
+ * `driftless.yaml`, like Argo CD's with `RespectIgnoreDifferences`).
+ */
+export interface IgnoreRule {
+  /** API group ('' is the core group); absent: any group. */
+  group?: string;
+  /** Kind, or `*` for any kind. */
+  kind: string;
+  /** Object name; absent: any name. */
+  name?: string;
+  /** Namespace; absent: any namespace. */
+  namespace?: string;
+  /** RFC 6901 JSON pointers such as `/spec/replicas`; a segment `*` matches any list item or key. */
+  jsonPointers?: string[];
+  /** Field managers (`metadata.managedFields`) whose fields are ignored, e.g. `kube-controller-manager`. */
+  managedFieldsManagers?: string[];
+}
+
 /** One app of a cluster, as listed in `driftless.yaml`, with defaults applied. */
 export interface AppSpec {
   /** Unique in the cluster; DNS label. */
@@ -182,6 +202,8 @@ export interface AppSpec {
   replace: boolean;
   /** Health rules for the app's own kinds, in CEL. Default []. */
   health: HealthRule[];
+  /** Fields drift and the plan ignore (see {@link IgnoreRule}). Default []. */
+  ignoreDifferences: IgnoreRule[];
 }
 
 /** A chart pinned in a Helm HTTP repository (`index.yaml`) or an OCI registry. */

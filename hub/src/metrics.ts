@@ -65,7 +65,7 @@ export function createMetrics(): HubMetrics {
     }),
     webhookDeliveries: new Counter({
       name: 'driftless_hub_webhook_deliveries_total',
-      help: 'Git webhook deliveries by provider (github, gitlab, gitea, unknown) and result (accepted, ignored, unauthorized, malformed, too-large, disabled).',
+      help: 'Git webhook deliveries by provider (github, gitlab, gitea, unknown) and result (accepted, ignored, duplicate, unauthorized, malformed, too-large, disabled).',
       labelNames: ['provider', 'result'],
       registers,
     }),

@@ -116,21 +116,33 @@ async function checkProvisional(step: PlannedObject[], o: ResolvedApplyOptions):
     o.concurrency,
     async (p) => {
       const desired = p.desired as KubeObject;
-      const [live, dry] = await Promise.all([
-        o.client.get(p.ref, o.signal),
-        o.client.apply(desired, {
-          fieldManager: Marks.fieldManager,
-          dryRun: true,
-          signal: o.signal,
-        }),
-      ]).catch((err: unknown) => {
-        const e = objectError('apply', p.ref, err);
-        throw new ApplyError(
-          e.message,
-          [{ ref: p.ref, action: p.action, error: e.message, cause: e }],
-          e,
-        );
-      });
+      // The API server serves a CRD's new schema a moment after the CRD changed: try until then.
+      const deadline = o.clock.now() + o.crdTimeoutMs;
+      let answer: [KubeObject | undefined, KubeObject] | undefined;
+      while (!answer) {
+        try {
+          answer = await Promise.all([
+            o.client.get(p.ref, o.signal),
+            o.client.apply(desired, {
+              fieldManager: Marks.fieldManager,
+              dryRun: true,
+              signal: o.signal,
+            }),
+          ]);
+        } catch (err) {
+          if (o.clock.now() < deadline && !o.signal?.aborted) {
+            await o.clock.sleep(200, o.signal);
+            continue;
+          }
+          const e = objectError('apply', p.ref, err);
+          throw new ApplyError(
+            e.message,
+            [{ ref: p.ref, action: p.action, error: e.message, cause: e }],
+            e,
+          );
+        }
+      }
+      const [live, dry] = answer;
       const diff = live
         ? diffValues(comparable(live), comparable(dry))
         : diffValues(undefined, comparable(dry));

@@ -130,6 +130,7 @@ export function localApp(
       allowRemoteCharts: values.allowRemoteBases,
     },
     healthTimeoutMs: APP_DEFAULTS.healthTimeoutMs,
+    ignoreDifferences: [],
   };
   return { root, app };
 }

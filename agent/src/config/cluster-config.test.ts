@@ -56,6 +56,7 @@ describe('parseClusterConfig', () => {
         createNamespace: false,
         replace: false,
         health: [],
+        ignoreDifferences: [],
       },
       {
         name: 'infrastructure',
@@ -77,6 +78,7 @@ describe('parseClusterConfig', () => {
         createNamespace: false,
         replace: false,
         health: [],
+        ignoreDifferences: [],
       },
     ]);
   });
@@ -111,6 +113,13 @@ describe('parseClusterConfig', () => {
           kind: Widget
           healthy: "object.status.phase == 'Ready'"
           degraded: "object.status.phase == 'Failed'"
+      ignoreDifferences:
+        - group: apps
+          kind: Deployment
+          name: web
+          jsonPointers: [/spec/replicas]
+        - kind: "*"
+          managedFieldsManagers: [vpa-recommender]
 `),
       FILE,
     ).apps;
@@ -145,7 +154,34 @@ describe('parseClusterConfig', () => {
           degraded: "object.status.phase == 'Failed'",
         },
       ],
+      ignoreDifferences: [
+        { group: 'apps', kind: 'Deployment', name: 'web', jsonPointers: ['/spec/replicas'] },
+        { kind: '*', managedFieldsManagers: ['vpa-recommender'] },
+      ],
     });
+  });
+
+  it('refuses ignoreDifferences rules that name no fields or use a bad pointer', () => {
+    assert.throws(
+      () =>
+        parseClusterConfig(
+          cluster(`    - name: web
+      path: apps/web
+      ignoreDifferences:
+        - kind: Deployment
+        - kind: ConfigMap
+          jsonPointers: [data/mode]
+`),
+          FILE,
+        ),
+      (err: Error) =>
+        /spec\.apps\[0\]\.ignoreDifferences\[0\]: must set jsonPointers or managedFieldsManagers/.test(
+          err.message,
+        ) &&
+        /spec\.apps\[0\]\.ignoreDifferences\[1\]\.jsonPointers\[0\]: must be a JSON pointer starting with "\/", got "data\/mode"/.test(
+          err.message,
+        ),
+    );
   });
 
   it('refuses a health rule whose CEL does not parse, naming its line and field', () => {
@@ -161,6 +197,51 @@ describe('parseClusterConfig', () => {
           FILE,
         ),
       /:\d+:\d+: spec\.apps\[0\]\.health\[0\]\.healthy: not a valid CEL expression/,
+    );
+  });
+
+  it('reads a pinned chart source and the kustomize chart opt-in', () => {
+    const [app] = parseClusterConfig(
+      cluster(`    - name: podinfo
+      path: apps/podinfo
+      helm:
+        chart:
+          repository: oci://registry.example.com/charts/
+          name: podinfo
+          version: 6.7.0
+          credentials: { secret: chart-repo }
+      kustomize: { allowRemoteCharts: true }
+`),
+      FILE,
+    ).apps;
+    assert.deepEqual(app?.helm.chart, {
+      repository: 'oci://registry.example.com/charts',
+      name: 'podinfo',
+      version: '6.7.0',
+      credentials: { secret: 'chart-repo' },
+    });
+    assert.deepEqual(app?.kustomize, { allowRemoteResources: false, allowRemoteCharts: true });
+  });
+
+  it('refuses chart sources that are not pinned, carry credentials or name files outside the credentials folder', () => {
+    assert.deepEqual(
+      problemsOf(
+        cluster(`    - name: a
+      path: a
+      helm:
+        chart:
+          repository: https://user:pw@charts.example.com
+          name: a
+          version: ^1.0.0
+          credentials: { file: ../../var/run/secrets/token, secret: x }
+`),
+      ),
+      [
+        '9:23: spec.apps[0].helm.chart.repository: must not hold credentials; name a Secret or file in credentials instead',
+        '11:20: spec.apps[0].helm.chart.version: must be an exact version such as 1.2.3: charts are pinned',
+        '12:24: spec.apps[0].helm.chart.credentials: must set exactly one of secret and file',
+        "12:32: spec.apps[0].helm.chart.credentials.file: must be a file name in the agent's --chart-credentials-dir, without a folder",
+      ],
     );
   });
 

@@ -26,6 +26,7 @@ import type {
   ClusterConfig,
   HealthRule,
   HelmChartSource,
+  IgnoreRule,
   RenderKind,
   SyncMode,
 } from '../model.ts';
@@ -224,6 +225,7 @@ const APP_FIELDS = [
   'createNamespace',
   'replace',
   'health',
+  'ignoreDifferences',
 ];
 
 function readApp(
@@ -278,6 +280,11 @@ function readApp(
   const createNamespace = r.bool(f.get('createNamespace'), `${path}.createNamespace`);
   const replace = r.bool(f.get('replace'), `${path}.replace`);
   const health = r.list(f.get('health'), `${path}.health`, (n, p) => readHealthRule(r, n, p));
+  const ignoreDifferences = readIgnoreDifferences(
+    r,
+    f.get('ignoreDifferences'),
+    `${path}.ignoreDifferences`,
+  );
 
   if (r.problems.length > before || name === undefined || appPath === undefined) return out;
   out.spec = withDefaults(
@@ -301,10 +308,68 @@ function readApp(
       createNamespace,
       replace,
       health,
+      ignoreDifferences,
     },
     options,
   );
   return out;
+}
+
+const IGNORE_FIELDS = [
+  'group',
+  'kind',
+  'name',
+  'namespace',
+  'jsonPointers',
+  'managedFieldsManagers',
+];
+
+/**
+ * `ignoreDifferences`: a list of rules, each naming objects (kind required;
+ * group, name and namespace narrow it) and the fields to ignore in them, by
+ * JSON pointer and/or by the field managers that own them.
+ */
+function readIgnoreDifferences(
+  r: Reader,
+  node: Node | undefined,
+  path: string,
+): IgnoreRule[] | undefined {
+  return r.list(node, path, (n, p) => {
+    const map = r.map(
+      n,
+      p,
+      'must be a mapping with kind and jsonPointers or managedFieldsManagers',
+    );
+    if (!map) return undefined;
+    const f = r.fields(map, p, IGNORE_FIELDS);
+    const kind = r.string(r.required(f, map, p, 'kind'), `${p}.kind`);
+    const group = r.string(f.get('group'), `${p}.group`);
+    const name = r.string(f.get('name'), `${p}.name`);
+    const namespace = r.string(f.get('namespace'), `${p}.namespace`);
+    const jsonPointers = r.list(f.get('jsonPointers'), `${p}.jsonPointers`, (pn, pp) => {
+      const pointer = r.string(pn, pp);
+      if (pointer !== undefined && !pointer.startsWith('/'))
+        return void r.report(pn, pp, `must be a JSON pointer starting with "/", got "${pointer}"`);
+      if (pointer === '/') return void r.report(pn, pp, 'cannot ignore the whole object');
+      return pointer;
+    });
+    const managers = r.list(
+      f.get('managedFieldsManagers'),
+      `${p}.managedFieldsManagers`,
+      (mn, mp) => r.string(mn, mp),
+    );
+    if (!jsonPointers?.length && !managers?.length)
+      r.report(map, p, 'must set jsonPointers or managedFieldsManagers');
+    if (kind === undefined) return undefined;
+    return {
+      kind,
+      ...(group === undefined ? {} : { group }),
+      ...(name === undefined ? {} : { name }),
+      ...(namespace === undefined ? {} : { namespace }),
+      ...(jsonPointers?.length ? { jsonPointers } : {}),
+      ...(managers?.length ? { managedFieldsManagers: managers } : {}),
+    };
+  });
 }
 
 /** One `health` entry: a kind (and group) with CEL expressions over `object`. */
@@ -414,6 +479,13 @@ function readChartSource(
       'must be an http(s):// Helm repository or an oci:// registry path',
     );
   }
+  if (repository !== undefined && /^[a-z]+:\/\/[^/]*@/i.test(repository)) {
+    r.report(
+      repoNode,
+      `${path}.repository`,
+      'must not hold credentials; name a Secret or file in credentials instead',
+    );
+  }
   const name = r.string(r.required(f, map, path, 'name'), `${path}.name`);
   if (name !== undefined && !/^[a-z0-9][a-z0-9._-]*$/i.test(name)) {
     r.report(
@@ -515,6 +587,7 @@ export function appSpec(fields: Pick<AppSpec, 'name' | 'path'> & Partial<AppSpec
     createNamespace: undefined,
     replace: undefined,
     health: undefined,
+    ignoreDifferences: undefined,
   };
   return {
     ...withDefaults({ ...unset, ...fields, helm: fields.helm, kustomize: fields.kustomize }, {}),
@@ -560,6 +633,7 @@ function withDefaults(a: AppInput, options: ParseClusterConfigOptions): AppSpec 
     createNamespace: a.createNamespace ?? APP_DEFAULTS.createNamespace,
     replace: a.replace ?? APP_DEFAULTS.replace,
     health: a.health ?? [...APP_DEFAULTS.health],
+    ignoreDifferences: a.ignoreDifferences ?? [],
   };
 }
 

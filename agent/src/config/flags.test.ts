@@ -246,4 +246,29 @@ describe('agent flags', () => {
     assert.ok(!text.includes('"pw"') && !text.includes('"tok"'), text);
     assert.match(text, /"enrollmentToken":"\[redacted\]"/);
   });
+
+  it('turns commit verification on with one source of allowed keys', () => {
+    assert.equal(resolveFrom(REQUIRED).commitSigningKeys, undefined);
+    assert.deepEqual(
+      resolveFrom(REQUIRED, { DRIFTLESS_COMMIT_SIGNING_KEYS_SECRET: 'signers' }).commitSigningKeys,
+      { secret: 'signers' },
+    );
+    assert.deepEqual(
+      resolveFrom([...REQUIRED, '--commit-signing-keys-file', '/etc/keys']).commitSigningKeys,
+      { file: '/etc/keys' },
+    );
+    assert.deepEqual(
+      problemsFor([
+        ...REQUIRED,
+        '--commit-signing-keys-file',
+        '/etc/keys',
+        '--commit-signing-keys-secret',
+        'Bad_Name',
+      ]),
+      [
+        '--commit-signing-keys-file (DRIFTLESS_COMMIT_SIGNING_KEYS_FILE) and --commit-signing-keys-secret (DRIFTLESS_COMMIT_SIGNING_KEYS_SECRET) are exclusive: give the keys one way',
+        '--commit-signing-keys-secret (DRIFTLESS_COMMIT_SIGNING_KEYS_SECRET) "Bad_Name" is not a Secret name',
+      ],
+    );
+  });
 });

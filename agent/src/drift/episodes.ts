@@ -1,5 +1,7 @@
+import { formatDuration } from '@driftless/common';
 import { Marks } from '../model.ts';
 import { canonicalJson } from '../plan/index.ts';
+import type { DriftClosure } from '../report/index.ts';
 import type { Verdict } from './compare.ts';
 import type { DriftCounters } from './metrics.ts';
 import type { OpenDrift, Tracked } from './registry.ts';
@@ -12,10 +14,27 @@ export interface EpisodesOptions {
   counters: DriftCounters;
 }
 
+/** What people read when an episode closes, by how it closed. */
+const CLOSED_MESSAGE: Record<Exclude<DriftClosure, ''>, string> = {
+  heal: 'healed',
+  sync: 'back in line with Git: closed by a sync',
+  reverted: 'back in line with Git: changed back outside Driftless',
+  'left-git': 'closed: the object is no longer in Git',
+  'deleted-by-kubernetes':
+    'closed: Kubernetes deleted the object by design (a finished run-once object)',
+};
+
+/** The message of a fight, for the report and the log. */
+export function fightMessage(drift: OpenDrift): string {
+  const f = drift.fight;
+  if (!f) return '';
+  return `fighting with manager ${f.manager} over ${f.paths.join(', ')}: it re-writes them about every ${formatDuration(f.periodMs)}, so Driftless stopped healing them; let that controller own them (remove them from Git or add an ignoreDifferences rule), or stop it`;
+}
+
 /**
- * Drift episodes: an object's drift from the check that found it until the
- * object is back in line with Git. Opens, updates and closes them on tracked
- * objects and reports each change once.
+ * Drift episodes: an object's drift from the check that found it until it is
+ * closed (healed, synced, changed back, or gone from Git). Opens, updates and
+ * closes them on tracked objects and reports each change once.
  */
 export class Episodes {
   readonly #o: EpisodesOptions;
@@ -24,15 +43,24 @@ export class Episodes {
     this.#o = options;
   }
 
-  /** The object is in line with Git: closes its open episode, if any. */
+  /** The object is in line with Git: closes its open episode, if any, and ends any fight. */
   inLine(t: Tracked, resourceVersion: string | undefined, now: number): void {
     t.verifiedRv = resourceVersion;
+    t.fight = undefined;
+    const by = t.closeHint === 'sync' ? 'sync' : 'reverted';
+    t.closeHint = undefined;
+    this.close(t, by, now);
+  }
+
+  /** Closes the open episode of `t`, if any, as closed `by`. */
+  close(t: Tracked, by: Exclude<DriftClosure, '' | 'heal'>, now: number): void {
     if (!t.drift) return;
     this.#o.counters.driftsResolved++;
     this.#o.sender.send(t, t.drift, {
       healed: true,
       healedAt: now,
-      message: 'back in line with Git',
+      closedBy: by,
+      message: CLOSED_MESSAGE[by],
     });
     t.drift = undefined;
   }
@@ -49,8 +77,9 @@ export class Episodes {
     syncTraceId: string,
   ): OpenDrift {
     t.verifiedRv = undefined;
+    t.closeHint = undefined;
     const type = verdict.kind;
-    const fields = verdict.kind === 'modified' ? verdict.fields : [];
+    const fields = verdict.kind === 'modified' ? [...verdict.fields, ...verdict.fought] : [];
     const changedBy = verdict.kind === 'modified' ? verdict.changedBy : '';
     const annotated = verdict.kind === 'modified' ? verdict.live : verdict.last;
     const lastSyncTraceId = annotated?.metadata.annotations?.[Marks.traceId] ?? syncTraceId ?? '';
@@ -73,11 +102,28 @@ export class Episodes {
       t.drift.lastSyncTraceId = lastSyncTraceId;
     }
     const drift = t.drift;
-    const shape = canonicalJson({ type, fields });
-    if (drift.reported !== shape) {
-      drift.reported = shape;
-      this.#o.sender.send(t, drift, { healed: false, healedAt: 0 });
-    }
+    this.markFight(t, drift);
+    this.report(t, drift);
     return drift;
+  }
+
+  /** Puts the fight of `t` (or its end) on its episode. */
+  markFight(t: Tracked, drift: OpenDrift): void {
+    const fight = t.fight && {
+      manager: t.fight.manager,
+      paths: t.fight.paths,
+      periodMs: t.fight.periodMs,
+    };
+    if (canonicalJson(fight) === canonicalJson(drift.fight)) return;
+    drift.fight = fight;
+    drift.message = fight ? fightMessage(drift) : '';
+  }
+
+  /** Reports the open episode when what it says changed since it was last reported. */
+  report(t: Tracked, drift: OpenDrift): void {
+    const shape = canonicalJson({ type: drift.type, fields: drift.fields, fight: drift.fight });
+    if (drift.reported === shape) return;
+    drift.reported = shape;
+    this.#o.sender.send(t, drift, { healed: false, healedAt: 0 });
   }
 }

@@ -5,9 +5,11 @@ import {
   type Clock,
   type Logger,
 } from '@driftless/common';
-import { Marks, refString } from '../model.ts';
+import { Marks, refString, type IgnoreRule } from '../model.ts';
 import { objectError } from '../kube/index.ts';
 import { withSyncMarks } from '../apply/index.ts';
+import { desiredFor, type Verdict } from './compare.ts';
+import type { Episodes } from './episodes.ts';
 import type { DriftCounters } from './metrics.ts';
 import type { DriftClient } from './options.ts';
 import type { AppState, OpenDrift, Tracked } from './registry.ts';
@@ -20,14 +22,18 @@ export interface HealerOptions {
   clock: Clock;
   logger: Logger;
   sender: DriftSender;
+  episodes: Episodes;
   counters: DriftCounters;
   scheduler: CheckScheduler;
 }
 
 /**
  * Heals drift: applies the desired object again (re-creating it when
- * deleted), unless the object's fight guard says another controller keeps
- * reverting it; reports the heal, the failure, or the fight.
+ * deleted), leaving out ignored fields and fields another controller fights
+ * over. Two guards keep it from fighting: a steady rhythm of re-writes of the
+ * same fields by the same manager (an HPA) makes those fields a fight that is
+ * no longer healed; and too many heals of one object within a minute (a
+ * controller undoing every heal at once) pause healing it for a while.
  */
 export class Healer {
   readonly #o: HealerOptions;
@@ -36,9 +42,18 @@ export class Healer {
     this.#o = options;
   }
 
-  /** Heals `drift` of `t` now, or reports the fight and asks for a check when the pause ends. */
-  async healOrWait(t: Tracked, app: AppState, drift: OpenDrift): Promise<void> {
+  /** Heals the drift of `t` now, or reports the fight and waits. */
+  async healOrWait(
+    t: Tracked,
+    app: AppState,
+    drift: OpenDrift,
+    verdict: Exclude<Verdict, { kind: 'in-line' }>,
+    rules: readonly IgnoreRule[],
+  ): Promise<void> {
     const now = this.#o.clock.now();
+    if (verdict.kind === 'modified' && this.#foundFight(t, drift, verdict, now)) return;
+    // Only fought fields are out of line: nothing to heal.
+    if (verdict.kind === 'modified' && verdict.fields.length === 0) return;
     const decision = t.guard.decide(now);
     if (!decision.heal) {
       if (decision.newFight) {
@@ -53,26 +68,70 @@ export class Healer {
       this.#o.scheduler.requestLater(t, Math.max(0, decision.until - now));
       return;
     }
-    const heal = this.#heal(t, app, drift).finally(() => app.heals.delete(heal));
+    const live = verdict.kind === 'modified' ? verdict.live : undefined;
+    const heal = this.#heal(t, app, drift, desiredFor(t, rules, live)).finally(() =>
+      app.heals.delete(heal),
+    );
     app.heals.add(heal);
     await heal;
   }
 
-  /** Applies the desired object again and reports the drift healed, or the failure. */
-  async #heal(t: Tracked, app: AppState, drift: OpenDrift): Promise<void> {
+  /**
+   * Feeds this episode's re-write to the object's rhythm detector (once per
+   * episode); when it finds a fight, puts it on the episode and reports it.
+   * True when the drift is now only fought fields.
+   */
+  #foundFight(
+    t: Tracked,
+    drift: OpenDrift,
+    verdict: Extract<Verdict, { kind: 'modified' }>,
+    now: number,
+  ): boolean {
+    if (!verdict.changedBy || verdict.fields.length === 0 || t.rewriteCounted === drift.driftId)
+      return false;
+    t.rewriteCounted = drift.driftId;
+    const fight = t.rhythm.rewrite(
+      verdict.changedBy,
+      verdict.fields.map((f) => f.path),
+      now,
+    );
+    if (!fight) return false;
+    const paths = [...new Set([...(t.fight?.paths ?? []), ...fight.paths])].sort();
+    t.fight = { ...fight, paths };
+    this.#o.counters.fights++;
+    this.#o.episodes.markFight(t, drift);
+    this.#o.logger.warn({ app: t.app, object: refString(t.ref) }, drift.message);
+    this.#o.episodes.report(t, drift);
+    return true;
+  }
+
+  /** Applies `desired` and reports the drift healed (or, with a fight, still open), or the failure. */
+  async #heal(
+    t: Tracked,
+    app: AppState,
+    drift: OpenDrift,
+    desired: Tracked['desired'],
+  ): Promise<void> {
     const { clock, logger, sender, counters } = this.#o;
     const started = clock.now();
     try {
       const healed = await this.#o.client.apply(
-        withSyncMarks(t.desired, app.sync.revision, app.sync.traceId),
+        withSyncMarks(desired, app.sync.revision, app.sync.traceId),
         { fieldManager: Marks.fieldManager, force: true, signal: t.abort.signal },
       );
       const now = clock.now();
       t.guard.recordHeal(now);
       t.verifiedRv = healed.metadata['resourceVersion'] as string | undefined;
       counters.driftsHealed++;
-      if (t.drift === drift) t.drift = undefined;
-      sender.send(t, drift, { healed: true, healedAt: now });
+      if (drift.fight) {
+        // The fought fields stay out of line: the episode stays open as a fight.
+        drift.fields = drift.fields.filter((f) => drift.fight?.paths.includes(f.path));
+        t.verifiedRv = undefined;
+        this.#o.episodes.report(t, drift);
+      } else {
+        if (t.drift === drift) t.drift = undefined;
+        sender.send(t, drift, { healed: true, healedAt: now, closedBy: 'heal' });
+      }
       logger.info(
         {
           app: t.app,

@@ -24,4 +24,4 @@ export {
   type FieldOwner,
   type ManagedFieldsEntry,
   type PathSegment,
-} from './managed-fields.ts';
+} from '../fields/index.ts';

@@ -3,6 +3,7 @@ import { systemClock, type BackoffOptions, type Clock, type Logger } from '@drif
 import type { KubeClient } from '../kube/index.ts';
 import type { Reporter } from '../report/index.ts';
 import type { FightOptions } from './fight.ts';
+import type { RhythmOptions } from './rhythm.ts';
 
 /** The Kubernetes calls the watcher makes; {@link KubeClient} has them, fakes implement them in tests. */
 export type DriftClient = Pick<KubeClient, 'list' | 'watch' | 'get' | 'apply'>;
@@ -20,6 +21,12 @@ export interface DriftWatcherOptions {
   debounceMs?: number;
   /** When healing one object counts as a fight with another controller. See {@link FightOptions}. */
   fight?: FightOptions;
+  /**
+   * When another manager's re-writes of the same fields count as a fight on a
+   * steady rhythm (an HPA every 15 s), after which those fields are no longer
+   * healed. See {@link RhythmOptions}.
+   */
+  rhythm?: RhythmOptions;
   /** Spacing of watch restarts and of retries of failed checks and heals. Default 500 ms doubling up to 30 s. */
   backoff?: BackoffOptions;
   /** Checks and heals in flight at once, across all objects. Default 8. */
@@ -46,6 +53,7 @@ export interface ResolvedDriftOptions {
   clock: Clock;
   debounceMs: number;
   fight: FightOptions;
+  rhythm: RhythmOptions;
   backoff: BackoffOptions;
   concurrency: number;
   watchTimeoutSeconds: number;
@@ -61,6 +69,7 @@ export function resolveDriftOptions(options: DriftWatcherOptions): ResolvedDrift
     clock: options.clock ?? systemClock,
     debounceMs: options.debounceMs ?? DRIFT_DEFAULTS.debounceMs,
     fight: options.fight ?? {},
+    rhythm: options.rhythm ?? {},
     backoff: { ...DRIFT_DEFAULTS.backoff, ...options.backoff },
     concurrency: options.concurrency ?? DRIFT_DEFAULTS.concurrency,
     watchTimeoutSeconds: options.watchTimeoutSeconds ?? DRIFT_DEFAULTS.watchTimeoutSeconds,

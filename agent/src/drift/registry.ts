@@ -8,8 +8,9 @@ import {
   type ObjectRef,
 } from '../model.ts';
 import { canonicalJson } from '../plan/index.ts';
-import type { DriftReport, FieldDrift } from '../report/index.ts';
+import type { DriftClosure, DriftFight, DriftReport, FieldDrift } from '../report/index.ts';
 import { FightGuard, type FightOptions } from './fight.ts';
+import { RhythmDetector, type Fight, type RhythmOptions } from './rhythm.ts';
 
 /** The sync that last wrote an app's objects; heals stamp the same marks. */
 export interface SyncMarks {
@@ -28,6 +29,8 @@ export interface OpenDrift {
   detectedAt: number;
   message: string;
   lastSyncTraceId: string;
+  /** Set while another manager fights over some of the fields. */
+  fight?: DriftFight | undefined;
   /** What was last reported, to report again only when it changes. */
   reported: string;
 }
@@ -48,7 +51,15 @@ export interface Tracked {
   /** resourceVersion last found in line with Git; events at it need no check. */
   verifiedRv?: string | undefined;
   drift?: OpenDrift | undefined;
+  /** How an episode that closes without a heal was most likely closed ('sync' after a new desired state). */
+  closeHint?: DriftClosure | undefined;
   guard: FightGuard;
+  /** Finds another manager's steady re-writes of the same fields. */
+  rhythm: RhythmDetector;
+  /** The fight found by `rhythm`: those fields are no longer healed. */
+  fight?: Fight | undefined;
+  /** The episode whose re-write was last fed to `rhythm` (each episode counts once). */
+  rewriteCounted?: string | undefined;
   retry: Backoff;
   retryPending: boolean;
   /** An event arrived while the app was paused: check on resume. */
@@ -68,9 +79,16 @@ export interface AppState {
   heals: Set<Promise<void>>;
 }
 
+/** Open drift that closed without a check, and how. */
+export interface Closed {
+  t: Tracked;
+  by: DriftClosure;
+}
+
 /** Options of {@link Registry}. */
 export interface RegistryOptions {
   fight: FightOptions;
+  rhythm: RhythmOptions;
   backoff: BackoffOptions;
   logger: Logger;
 }
@@ -88,6 +106,8 @@ export class Registry {
   readonly #o: RegistryOptions;
   readonly #apps = new Map<string, AppState>();
   readonly #tracked = new Map<string, Tracked>();
+  /** refKey → desired JSON of run-once objects Kubernetes deleted by design: not tracked again while unchanged. */
+  readonly #finished = new Map<string, string>();
 
   constructor(options: RegistryOptions) {
     this.#o = options;
@@ -141,38 +161,55 @@ export class Registry {
 
   /**
    * Replaces the objects of `app` (see {@link DriftWatcher.track}); returns
-   * the objects that need a check now.
+   * the objects that need a check now, and the open drift that the sync
+   * closed (it wrote Git's state) or that left Git with its object.
    */
   replace(
     app: AppSpec,
     objects: KubeObject[],
     sync: SyncMarks,
     applied?: ReadonlyMap<string, string>,
-  ): Tracked[] {
+  ): { check: Tracked[]; closed: Closed[] } {
     const state = this.appState(app.name);
     state.spec = app;
     state.sync = { ...sync };
     const keys = new Set<string>();
-    const toCheck: Tracked[] = [];
+    const check: Tracked[] = [];
+    const closed: Closed[] = [];
     for (const obj of objects) {
       const ref = refOf(obj);
       const key = refKey(ref);
-      keys.add(key);
       const desiredJson = canonicalJson(obj);
+      const finished = this.#finished.get(key);
+      // Kubernetes deleted it by design and Git still says the same: it stays done.
+      if (finished === desiredJson && !applied?.has(key)) continue;
+      if (finished !== undefined) this.#finished.delete(key);
+      keys.add(key);
       const existing = this.#tracked.get(key);
       const appliedRv = applied?.get(key);
       if (existing && existing.app === app.name) {
-        if (existing.desiredJson === desiredJson) {
-          if (appliedRv) existing.verifiedRv = appliedRv;
-          continue;
+        const changed = existing.desiredJson !== desiredJson;
+        if (changed) {
+          existing.desired = obj;
+          existing.desiredJson = desiredJson;
+          existing.ref = ref;
+          existing.version++;
+          existing.verifiedRv = appliedRv;
+          // Git changed: whatever was fought over is Git's to say again.
+          existing.rhythm.reset();
+          existing.fight = undefined;
+          existing.closeHint = 'sync';
+        } else if (appliedRv) {
+          existing.verifiedRv = appliedRv;
         }
-        existing.desired = obj;
-        existing.desiredJson = desiredJson;
-        existing.ref = ref;
-        existing.version++;
-        existing.verifiedRv = appliedRv;
-        // Open drift still needs a check to be closed; a fresh apply needs none.
-        if (!appliedRv || existing.drift) toCheck.push(existing);
+        if (existing.drift && appliedRv && !existing.fight) {
+          // The sync wrote Git's state over the drift: it is closed by the sync.
+          closed.push({ t: existing, by: 'sync' });
+        } else if (changed && (!appliedRv || existing.drift)) {
+          check.push(existing);
+        } else if (existing.drift && appliedRv) {
+          check.push(existing);
+        }
         continue;
       }
       if (existing) {
@@ -192,29 +229,44 @@ export class Registry {
         needsGet: appliedRv === undefined,
         verifiedRv: appliedRv,
         guard: new FightGuard(this.#o.fight),
+        rhythm: new RhythmDetector(this.#o.rhythm),
         retry: new Backoff(this.#o.backoff),
         retryPending: false,
         dirty: false,
         abort: new AbortController(),
       };
       this.#tracked.set(key, t);
-      if (!appliedRv) toCheck.push(t);
+      if (!appliedRv) check.push(t);
     }
-    for (const key of state.keys) {
-      const t = this.#tracked.get(key);
-      if (!keys.has(key) && t?.app === app.name) this.forget(t);
+    for (const t of this.ofApp(app.name)) {
+      if (keys.has(t.key)) continue;
+      if (t.drift) closed.push({ t, by: 'left-git' });
+      this.forget(t);
     }
     state.keys = keys;
-    return toCheck;
+    return { check, closed };
   }
 
-  /** Forgets app `name` and its objects; false when it was not known. */
-  remove(name: string): boolean {
+  /** Forgets app `name` and its objects; returns their open drift, which left Git with them. */
+  remove(name: string): Closed[] | undefined {
     const state = this.#apps.get(name);
-    if (!state) return false;
-    for (const t of this.ofApp(name)) this.forget(t);
+    if (!state) return undefined;
+    const closed: Closed[] = [];
+    for (const t of this.ofApp(name)) {
+      if (t.drift) closed.push({ t, by: 'left-git' });
+      this.forget(t);
+    }
     this.#apps.delete(name);
-    return true;
+    return closed;
+  }
+
+  /**
+   * Kubernetes deleted `t` by design (a finished run-once object): stop
+   * watching it, and do not watch it again while Git declares it unchanged.
+   */
+  finished(t: Tracked): void {
+    this.#finished.set(t.key, t.desiredJson);
+    this.forget(t);
   }
 
   /** Stops watching one object and ends its timers. */

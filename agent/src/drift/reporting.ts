@@ -1,12 +1,15 @@
 import { errorMessage, type Logger } from '@driftless/common';
 import { refString } from '../model.ts';
-import type { DriftReport, Reporter } from '../report/index.ts';
+import type { DriftClosure, DriftReport, Reporter } from '../report/index.ts';
 import type { OpenDrift, Tracked } from './registry.ts';
 
 /** How a report ends an episode, or that it does not. */
 export interface DriftOutcome {
+  /** True: the episode is closed. */
   healed: boolean;
   healedAt: number;
+  /** How it was closed, when `healed`. */
+  closedBy?: DriftClosure;
   /** Replaces the episode's message in this report. */
   message?: string;
 }
@@ -33,6 +36,8 @@ export class DriftSender {
       detectedAt: drift.detectedAt,
       healed: outcome.healed,
       healedAt: outcome.healedAt,
+      closedBy: outcome.healed ? (outcome.closedBy ?? 'heal') : '',
+      ...(drift.fight && !outcome.healed ? { fight: drift.fight } : {}),
       message: outcome.message ?? drift.message,
       lastSyncTraceId: drift.lastSyncTraceId,
     };

@@ -1,90 +1,18 @@
 import { describe, it } from 'node:test';
-import { appSpec } from '../config/index.ts';
 import assert from 'node:assert/strict';
-import { Marks, refKey, refOf, type AppSpec, type KubeObject } from '../model.ts';
+import { Marks, refKey, refOf, type KubeObject } from '../model.ts';
 import { KubeApiError } from '../kube/index.ts';
-import { DriftWatcher, DriftWatcherError, type DriftWatcherOptions } from './index.ts';
+import { DriftWatcher, DriftWatcherError } from './index.ts';
 import { FakeClock, FakeCluster, MemoryReporter, silentLogger } from '../../test/drift/fakes.ts';
-
-function app(name: string, selfHeal: boolean): AppSpec {
-  return appSpec({ name, path: `apps/${name}`, namespace: 'shop', selfHeal });
-}
-
-const labels = (appName: string) => ({
-  [Marks.managedBy]: Marks.managedByValue,
-  [Marks.app]: appName,
-});
-
-function deployment(appName: string, replicas?: number): KubeObject {
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name: 'web', namespace: 'shop', labels: labels(appName) },
-    spec: {
-      ...(replicas === undefined ? {} : { replicas }),
-      template: { spec: { containers: [{ name: 'web', image: 'web:1' }] } },
-    },
-  };
-}
-
-function configMap(appName: string): KubeObject {
-  return {
-    apiVersion: 'v1',
-    kind: 'ConfigMap',
-    metadata: { name: 'settings', namespace: 'shop', labels: labels(appName) },
-    data: { mode: 'fast' },
-  };
-}
-
-const SYNC = { revision: 'abc123', traceId: 'trace-1' };
-
-/** A cluster holding `objects` as a sync applied them, and a running watcher on it. */
-async function setup(
-  objects: KubeObject[],
-  options: Partial<DriftWatcherOptions> = {},
-  spec: AppSpec = app('shop', true),
-) {
-  const clock = new FakeClock();
-  const cluster = new FakeCluster();
-  for (const o of objects) {
-    await cluster.apply(
-      { ...o, metadata: { ...o.metadata, annotations: { [Marks.traceId]: SYNC.traceId } } },
-      { fieldManager: Marks.fieldManager, force: true },
-    );
-  }
-  cluster.calls.apply = 0;
-  const reporter = new MemoryReporter();
-  let ids = 0;
-  const watcher = new DriftWatcher({
-    client: cluster,
-    reporter,
-    logger: silentLogger(),
-    clock,
-    newId: () => `drift-${++ids}`,
-    ...options,
-  });
-  watcher.track(spec, objects, SYNC);
-  await clock.advance(100); // lists, watches, and the first check of each object
-  cluster.calls.dryRun = 0;
-  return { clock, cluster, reporter, watcher, spec };
-}
-
-/** The live replicas of the Deployment. */
-const replicasOf = (cluster: FakeCluster) =>
-  (cluster.objects.get('apps/Deployment/shop/web')?.['spec'] as { replicas?: number }).replicas;
-
-/** Another manager sets replicas with server-side apply (force), as `kubectl scale` would. */
-async function scale(cluster: FakeCluster, replicas: number, manager = 'ops-team') {
-  await cluster.apply(
-    {
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name: 'web', namespace: 'shop' },
-      spec: { replicas },
-    },
-    { fieldManager: manager, force: true },
-  );
-}
+import {
+  app,
+  configMap,
+  deployment,
+  replicasOf,
+  scale,
+  setup,
+  SYNC,
+} from '../../test/drift/fixtures.ts';
 
 describe('DriftWatcher', () => {
   it('checks a burst of events once, reports the field and who changed it, and heals', async () => {
@@ -222,6 +150,8 @@ describe('DriftWatcher', () => {
   it('stops healing an object another manager keeps reverting, and retries after a backoff', async () => {
     const { clock, cluster, reporter, watcher } = await setup([deployment('shop', 2)], {
       fight: { maxHeals: 3, windowMs: 60_000, backoff: { initialMs: 30_000, jitter: 0 } },
+      // This test is about the burst guard alone; the rhythm of re-writes has tests of its own.
+      rhythm: { minRewrites: 100 },
     });
     for (let i = 0; i < 4; i++) {
       await scale(cluster, 5, 'other-controller');

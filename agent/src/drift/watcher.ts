@@ -1,7 +1,16 @@
 import { errorMessage, isRetryable, type Logger } from '@driftless/common';
-import { Marks, refKey, refOf, refString, type AppSpec, type KubeObject } from '../model.ts';
+import {
+  Marks,
+  refKey,
+  refOf,
+  refString,
+  type AppSpec,
+  type IgnoreRule,
+  type KubeObject,
+} from '../model.ts';
 import { objectError, type WatchEvent } from '../kube/index.ts';
-import { compareWithGit, type Verdict } from './compare.ts';
+import { deletedByDesign } from './by-design.ts';
+import { compareWithGit, fightRules, type Verdict } from './compare.ts';
 import { Episodes } from './episodes.ts';
 import { DriftWatcherError } from './errors.ts';
 import { Healer } from './healer.ts';
@@ -12,7 +21,14 @@ import {
   type DriftWatcherOptions,
   type ResolvedDriftOptions,
 } from './options.ts';
-import { kindKey, Registry, type AppState, type SyncMarks, type Tracked } from './registry.ts';
+import {
+  kindKey,
+  Registry,
+  type AppState,
+  type Closed,
+  type SyncMarks,
+  type Tracked,
+} from './registry.ts';
 import { DriftSender } from './reporting.ts';
 import { CheckScheduler } from './scheduler.ts';
 import { Tasks } from './tasks.ts';
@@ -73,7 +89,12 @@ export class DriftWatcher {
     const o = (this.#o = resolveDriftOptions(options));
     this.#log = o.logger;
     this.#tasks = new Tasks(o.logger);
-    this.#registry = new Registry({ fight: o.fight, backoff: o.backoff, logger: o.logger });
+    this.#registry = new Registry({
+      fight: o.fight,
+      rhythm: o.rhythm,
+      backoff: o.backoff,
+      logger: o.logger,
+    });
     this.#kinds = new KindWatches({
       source: o.client,
       labelSelector: MANAGED_SELECTOR,
@@ -102,6 +123,7 @@ export class DriftWatcher {
       clock: o.clock,
       logger: o.logger,
       sender,
+      episodes: this.#episodes,
       counters: this.#counters,
       scheduler: this.#scheduler,
     });
@@ -138,14 +160,51 @@ export class DriftWatcher {
     applied?: ReadonlyMap<string, string>,
   ): void {
     this.#assertRunning('track');
-    for (const t of this.#registry.replace(app, objects, sync, applied)) this.#scheduler.request(t);
+    const { check, closed } = this.#registry.replace(app, objects, sync, applied);
+    this.#closeAll(closed);
+    for (const t of check) this.#scheduler.request(t);
     this.#kinds.sync(this.#registry.kindsInUse());
+  }
+
+  /**
+   * Takes an app's settings from `driftless.yaml` at once, without waiting
+   * for its next successful sync: mode (`dry-run` never heals), `selfHeal`
+   * and ignore rules. Objects with open drift are checked again, so drift
+   * that may now be healed is, and drift on fields now ignored closes.
+   */
+  configure(app: AppSpec): void {
+    const state = this.#registry.app(app.name);
+    if (!state?.spec) return;
+    const before = state.spec;
+    state.spec = app;
+    const rulesChanged =
+      JSON.stringify(before.ignoreDifferences) !== JSON.stringify(app.ignoreDifferences);
+    if (healAllowed(before) === healAllowed(app) && !rulesChanged) return;
+    for (const t of this.#registry.ofApp(app.name)) {
+      if (rulesChanged) {
+        t.verifiedRv = undefined;
+        t.closeHint = 'sync';
+      } else if (!t.drift) continue;
+      this.#scheduler.request(t);
+    }
+  }
+
+  /**
+   * Fields of `app`'s objects that another controller fights over, as ignore
+   * rules: a sync leaves them out of its plan, or it would fight too.
+   */
+  ignoreRules(app: AppSpec | string): IgnoreRule[] {
+    return this.#registry
+      .ofApp(typeof app === 'string' ? app : app.name)
+      .flatMap((t) => fightRules(t));
   }
 
   /** Stops watching every object of `app` (the app was removed from the cluster's config). */
   untrack(app: AppSpec | string): void {
     const name = typeof app === 'string' ? app : app.name;
-    if (!this.#registry.remove(name)) return;
+    const closed = this.#registry.remove(name);
+    if (!closed) return;
+    this.#closeAll(closed);
     if (this.#state === 'running') this.#kinds.sync(this.#registry.kindsInUse());
   }
 
@@ -194,6 +253,13 @@ export class DriftWatcher {
       await this.#tasks.settled();
     }
     this.#state = 'stopped';
+  }
+
+  /** Closes drift that closed without a check (a sync wrote it, or it left Git). */
+  #closeAll(closed: Closed[]): void {
+    const now = this.#o.clock.now();
+    for (const { t, by } of closed)
+      if (by !== '' && by !== 'heal') this.#episodes.close(t, by, now);
   }
 
   #assertRunning(what: string): void {
@@ -255,7 +321,12 @@ export class DriftWatcher {
   async #compare(t: Tracked, app: AppState): Promise<Verdict | undefined> {
     try {
       this.#counters.checks++;
-      const verdict = await compareWithGit(this.#o.client, t, app.sync);
+      const verdict = await compareWithGit(
+        this.#o.client,
+        t,
+        app.sync,
+        app.spec?.ignoreDifferences ?? [],
+      );
       t.retry.reset();
       return verdict;
     } catch (err) {
@@ -278,8 +349,25 @@ export class DriftWatcher {
   async #conclude(t: Tracked, app: AppState, spec: AppSpec, verdict: Verdict): Promise<void> {
     const now = this.#o.clock.now();
     if (verdict.kind === 'in-line') return this.#episodes.inLine(t, verdict.resourceVersion, now);
+    if (verdict.kind === 'deleted' && (await deletedByDesign(this.#o.client, t, verdict.last))) {
+      this.#episodes.close(t, 'deleted-by-kubernetes', now);
+      this.#log.info(
+        { app: t.app, object: refString(t.ref) },
+        `${refString(t.ref)} was deleted by Kubernetes by design; it is not drift and is not re-created`,
+      );
+      this.#registry.finished(t);
+      this.#kinds.sync(this.#registry.kindsInUse());
+      return;
+    }
     const drift = this.#episodes.outOfLine(t, verdict, now, app.sync.traceId);
-    if (!spec.selfHeal) return;
-    await this.#healer.healOrWait(t, app, drift);
+    // Read the app's settings as they are now: configure() may have changed them meanwhile.
+    const current = app.spec ?? spec;
+    if (!healAllowed(current)) return;
+    await this.#healer.healOrWait(t, app, drift, verdict, current.ignoreDifferences);
   }
+}
+
+/** Whether drift of an app with these settings is healed: `selfHeal`, and never in `dry-run`. */
+export function healAllowed(spec: AppSpec): boolean {
+  return spec.selfHeal && spec.sync !== 'dry-run';
 }

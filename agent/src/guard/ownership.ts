@@ -172,5 +172,8 @@ export async function declaredKeys(
       scope === 'Namespaced' ? String(object.metadata.namespace || app.namespace) : '';
     keys.add(refKey({ apiVersion, kind, namespace, name }));
   }
+  // The Namespace the sync creates for the app (createNamespace) is declared too.
+  if (app.createNamespace && app.namespace)
+    keys.add(refKey({ apiVersion: 'v1', kind: 'Namespace', namespace: '', name: app.namespace }));
   return keys;
 }

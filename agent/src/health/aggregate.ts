@@ -1,8 +1,8 @@
 import { refString, type ObjectRef } from '../model.ts';
 import { SEVERITY, type Health } from './types.ts';
 
-/** How many objects an aggregate message names; the rest are counted. */
-const MESSAGE_OBJECTS = 10;
+/** How many objects an aggregate message names; the rest are counted (messages stay a few hundred characters). */
+const MESSAGE_OBJECTS = 3;
 
 /** The health of one object of an app. */
 export interface ObjectHealth {

@@ -6,3 +6,4 @@ export { healthOf } from './kinds.ts';
 export { aggregateHealth, type ObjectHealth } from './aggregate.ts';
 export { gatesWave, SEVERITY, type Health, type HealthStatus } from './types.ts';
 export { celProblem, healthByRule } from './expressions.ts';
+export { isFinishedRunOnce, isRunOnce } from './run-once.ts';

@@ -3,7 +3,7 @@ import { healthByRule } from './expressions.ts';
 import type { Health, HealthStatus } from './types.ts';
 
 /** Condition messages can be long (stack traces, webhook output); keep health readable. */
-const MAX_DETAIL = 300;
+const MAX_DETAIL = 160;
 
 /** One entry of `status.conditions`. */
 interface Condition {

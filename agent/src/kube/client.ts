@@ -535,7 +535,8 @@ function summarize(
 
 /** `Invalid value: <dump>: field is immutable` → `field is immutable`; other text is cut. */
 function shortCause(text: string): string {
-  const t = text.replace(/\s+/g, ' ').trim();
+  // What follows the first line is a dump (a Go struct diff) or a stack; never for people.
+  const t = (text.split('\n')[0] ?? '').replace(/\s+/g, ' ').trim();
   const dump = /^Invalid value: .*: ([^:]+)$/.exec(t);
   if (dump?.[1] && t.length > 80) return dump[1].trim();
   const invalid = /^(.*?) is invalid: ([^:]+): Invalid value: .*: ([^:]+)$/.exec(t);

@@ -64,9 +64,15 @@ export class TenantClients {
     return client;
   }
 
-  /** Forgets an app that left the cluster's config. */
-  forget(app: string): void {
+  /**
+   * Forgets an app that left the cluster's config. Returns the client it last
+   * acted with (to prune it as itself), or the agent's own when not known
+   * (an app without serviceAccountName, or none seen since the agent started).
+   */
+  forget(app: string): KubeClient {
+    const user = this.#appUsers.get(app);
     this.#appUsers.delete(app);
+    return (user && this.#byUser.get(user)) || this.#base;
   }
 
   /**

@@ -1,6 +1,7 @@
 import {
   ChangeAction,
   ConfigState,
+  DriftClosedBy,
   DriftType,
   HealthStatus,
   SyncMode,
@@ -18,6 +19,7 @@ import { groupOf, type ObjectRef, type SyncMode as AppSyncMode } from '../model.
 import type {
   AppStatusReport,
   ConfigStatusReport,
+  DriftClosure,
   DriftReport,
   HealthState,
   ObjectChange,
@@ -164,5 +166,24 @@ export function toDriftReport(r: DriftReport): DriftReportMessage {
     healedUnixMs: r.healedAt > 0 ? toUnixMs(r.healedAt) : 0n,
     message: r.message,
     lastSyncTraceId: r.lastSyncTraceId,
+    closedBy: CLOSED_BY[r.closedBy ?? ''],
+    ...(r.fight
+      ? {
+          fight: {
+            manager: r.fight.manager,
+            paths: r.fight.paths,
+            periodMs: Math.max(0, Math.round(r.fight.periodMs)),
+          },
+        }
+      : {}),
   };
 }
+
+const CLOSED_BY: Record<DriftClosure, DriftClosedBy> = {
+  '': DriftClosedBy.DRIFT_CLOSED_BY_UNSPECIFIED,
+  heal: DriftClosedBy.DRIFT_CLOSED_BY_HEAL,
+  sync: DriftClosedBy.DRIFT_CLOSED_BY_SYNC,
+  reverted: DriftClosedBy.DRIFT_CLOSED_BY_REVERTED,
+  'left-git': DriftClosedBy.DRIFT_CLOSED_BY_LEFT_GIT,
+  'deleted-by-kubernetes': DriftClosedBy.DRIFT_CLOSED_BY_DELETED_BY_KUBERNETES,
+};

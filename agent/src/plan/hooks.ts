@@ -29,8 +29,11 @@ export interface HookSpec {
    * `helm.sh/hook-delete-policy`; Helm's default when none is set is
    * `before-hook-creation`.
    */
-  deletePolicies: ReadonlySet<'before-hook-creation' | 'hook-succeeded' | 'hook-failed'>;
+  deletePolicies: ReadonlySet<DeletePolicy>;
 }
+
+/** A value of `helm.sh/hook-delete-policy`. */
+export type DeletePolicy = 'before-hook-creation' | 'hook-succeeded' | 'hook-failed';
 
 const EVENTS = new Set([
   'pre-install',
@@ -44,6 +47,8 @@ const EVENTS = new Set([
   'test',
   'test-success',
   'test-failure',
+  // Helm 2's; Helm 3 ignores it (CRDs go in the chart's crds/ folder), so do we.
+  'crd-install',
 ]);
 const POLICIES = new Set(['before-hook-creation', 'hook-succeeded', 'hook-failed']);
 
@@ -55,15 +60,16 @@ export function isHook(obj: KubeObject): boolean {
 /**
  * The hook an object is for `event`: its phase, weight and delete policies,
  * or undefined when it is not a hook or does not run on `event` (test,
- * delete and rollback hooks never do). Malformed annotations are a terminal
- * error naming the object.
+ * delete, rollback and Helm 2 `crd-install` hooks never do). Malformed
+ * annotations are a terminal error naming the object.
  */
 export function hookFor(obj: KubeObject, event: HookEvent): HookSpec | undefined {
   const a = obj.metadata.annotations ?? {};
   const raw = a[Marks.helmHook];
   if (raw === undefined) return undefined;
   const who = refString(refOf(obj));
-  const events = list(raw);
+  // Helm reads hook events case-insensitively.
+  const events = list(raw.toLowerCase());
   for (const e of events) {
     if (!EVENTS.has(e)) throw new TerminalError(`${who}: unknown ${Marks.helmHook} event "${e}"`);
   }
@@ -88,12 +94,9 @@ export function hookFor(obj: KubeObject, event: HookEvent): HookSpec | undefined
   return {
     phase,
     weight: Number(weightText),
+    // Checked against POLICIES above.
     deletePolicies: new Set(
-      (policies.length > 0
-        ? policies
-        : ['before-hook-creation']) as HookSpec['deletePolicies'] extends ReadonlySet<infer P>
-        ? P[]
-        : never,
+      (policies.length > 0 ? policies : ['before-hook-creation']) as DeletePolicy[],
     ),
   };
 }

@@ -1,5 +1,6 @@
 /** Planning: what a sync would change, field by field, with a stable digest. */
 export * from './plan.ts';
+export * from './objects.ts';
 export * from './diff.ts';
 export * from './limit.ts';
 export * from './hooks.ts';
@@ -11,4 +12,4 @@ export {
   withoutAdoptedFields,
   type ManagedFieldsEntry,
 } from './adopt.ts';
-export { foreignObjectIn } from './namespaces.ts';
+export { foreignObjectIn, MissingNamespaceError } from './namespaces.ts';

@@ -1,5 +1,7 @@
-import { Marks, type KubeObject } from '../model.ts';
-import type { KubeClient } from '../kube/index.ts';
+import { WaitingError } from '@driftless/common';
+import { Marks, refOf, refString, type KubeObject, type ObjectRef } from '../model.ts';
+import { objectError, type KubeClient } from '../kube/index.ts';
+import { mapLimit } from './limit.ts';
 // The file, not the folder's index: export/ uses plan/, and this must not make a cycle.
 import { discoverNamespacedKinds } from '../export/discover.ts';
 
@@ -40,4 +42,50 @@ export async function foreignObjectIn(
     if (foreign) return `${r.kind} ${foreign.metadata.name}`;
   }
   return undefined;
+}
+
+/**
+ * Namespaces that objects of the app need and that neither the render nor
+ * the cluster has. Waiting: another app, or a person, may still create them.
+ */
+export class MissingNamespaceError extends WaitingError {
+  override name = 'MissingNamespaceError';
+  readonly namespaces: string[];
+  constructor(namespaces: string[], example: ObjectRef, objects: number) {
+    const others = objects > 1 ? ` and ${objects - 1} more object${objects > 2 ? 's' : ''}` : '';
+    super(
+      `namespace${namespaces.length === 1 ? '' : 's'} ${namespaces.join(', ')} ${namespaces.length === 1 ? 'does' : 'do'} not exist (needed by ${refString(example)}${others}): add a Namespace object to the app, set createNamespace: true on the app, or create it first`,
+    );
+    this.namespaces = namespaces;
+  }
+}
+
+/** Fails with {@link MissingNamespaceError} when a namespace the objects need exists nowhere. */
+export async function checkNamespaces(
+  objects: KubeObject[],
+  creating: ReadonlySet<string>,
+  client: KubeClient,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  const needed = new Map<string, ObjectRef>();
+  const count = new Map<string, number>();
+  for (const o of objects) {
+    const ns = o.metadata.namespace;
+    if (!ns || creating.has(ns)) continue;
+    if (!needed.has(ns)) needed.set(ns, refOf(o));
+    count.set(ns, (count.get(ns) ?? 0) + 1);
+  }
+  const missing: string[] = [];
+  await mapLimit([...needed.keys()], 4, async (name) => {
+    const ref = { apiVersion: 'v1', kind: 'Namespace', namespace: '', name };
+    const live = await client.get(ref, signal).catch((err: unknown) => {
+      throw objectError('plan', ref, err);
+    });
+    if (!live) missing.push(name);
+  });
+  if (missing.length > 0) {
+    missing.sort();
+    const total = missing.reduce((n, name) => n + (count.get(name) ?? 0), 0);
+    throw new MissingNamespaceError(missing, needed.get(missing[0] ?? '') as ObjectRef, total);
+  }
 }

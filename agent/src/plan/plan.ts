@@ -1,127 +1,36 @@
-import { TerminalError, WaitingError } from '@driftless/common';
+import { TerminalError } from '@driftless/common';
 import {
   groupOf,
   Marks,
   refKey,
   refOf,
   refString,
+  type IgnoreRule,
   type KubeObject,
   type ObjectRef,
 } from '../model.ts';
-import { KubeApiError, objectError, UnknownKindError, type KubeClient } from '../kube/index.ts';
-import { diffValues, digestOf, type FieldDiff } from './diff.ts';
+import { respectIgnored } from '../fields/index.ts';
+import { KubeApiError, objectError, type KubeClient } from '../kube/index.ts';
+import { diffValues, digestOf } from './diff.ts';
 import { mapLimit } from './limit.ts';
-import { hookFor, isHook, type HookEvent, type HookSpec } from './hooks.ts';
+import { hookFor, isHook, type HookEvent } from './hooks.ts';
 import { replaceRefusal, syncOptionsOf } from './sync-options.ts';
 import { adoptableManagers, withoutAdoptedFields } from './adopt.ts';
-import { foreignObjectIn } from './namespaces.ts';
-
-/** What a sync does to one object. */
-export type Action = 'create' | 'update' | 'delete' | 'unchanged';
-
-/** One object of a plan. */
-export interface PlannedObject {
-  ref: ObjectRef;
-  action: Action;
-  /** The object as it will be applied (absent for deletes). */
-  desired?: KubeObject;
-  /** The object as it is now (absent for creates). */
-  live?: KubeObject;
-  /** Field-level changes: live → what the server would make of `desired`. */
-  diff: FieldDiff[];
-  /** Apply order: phase (CRDs, Namespaces, pre-hooks, cluster-scoped, namespaced, post-hooks), then wave. */
-  phase: number;
-  wave: number;
-  /**
-   * Planned from its manifest, not by a server dry-run: its kind's CRD is
-   * created or changed by this same sync. The dry-run runs once the CRD is
-   * Established, right before the object is applied.
-   */
-  provisional?: boolean;
-  /** Deleted and created again: a change to an immutable field, with the Replace option. */
-  replace?: boolean;
-  /** Field managers whose fields this sync takes over (adoption), e.g. `kubectl-client-side-apply`. */
-  adopt?: string[];
-  /** A Helm hook this sync runs (see hooks.ts). */
-  hook?: HookSpec;
-  /**
-   * Not written and not expected in the cluster: a run-once object that ran
-   * and that Kubernetes removed by design, with its manifest unchanged.
-   */
-  ranOnce?: boolean;
-  /** Why an object is kept as it is although it differs (create-only). */
-  note?: string;
-}
-
-/** The difference between Git and the cluster for one app at one revision. */
-export interface Plan {
-  revision: string;
-  objects: PlannedObject[];
-  /** Stable SHA-256 of every change; an approval is bound to it. */
-  digest: string;
-  counts: Record<Action, number>;
-  /** Objects in the inventory that are gone from Git but kept (prune off, protected, or not ours). */
-  kept: { ref: ObjectRef; reason: string }[];
-}
-
-/** Apply phases, in order. */
-export const Phase = {
-  crd: 0,
-  namespace: 1,
-  preHook: 2,
-  cluster: 3,
-  namespaced: 4,
-  postHook: 5,
-} as const;
-
-/** The phase of an object: CRDs, then Namespaces, then other cluster-scoped, then namespaced. */
-export function phaseOf(obj: KubeObject): number {
-  if (obj.kind === 'CustomResourceDefinition' && obj.apiVersion.startsWith('apiextensions.k8s.io/'))
-    return Phase.crd;
-  if (obj.kind === 'Namespace' && obj.apiVersion === 'v1') return Phase.namespace;
-  return obj.metadata.namespace ? Phase.namespaced : Phase.cluster;
-}
-
-/** The sync wave of an object from its annotation; a terminal error when not an integer. */
-export function waveOf(obj: KubeObject): number {
-  const raw = obj.metadata.annotations?.[Marks.syncWave];
-  if (raw === undefined) return 0;
-  if (!/^-?\d+$/.test(raw.trim())) {
-    throw new TerminalError(
-      `${refString(refOf(obj))}: annotation ${Marks.syncWave} must be an integer, got "${raw}"`,
-    );
-  }
-  return Number(raw);
-}
-
-/** Orders planned objects for apply: phase, then wave, then kind and name for stable output. */
-export function applyOrder(a: PlannedObject, b: PlannedObject): number {
-  return a.phase - b.phase || a.wave - b.wave || refKey(a.ref).localeCompare(refKey(b.ref));
-}
-
-/**
- * Fields the server sets or that only record bookkeeping; they never make an
- * object differ from Git. Our revision and trace annotations are here too, so
- * an unchanged object is not rewritten just to refresh them.
- */
-export function comparable(obj: KubeObject): Record<string, unknown> {
-  const { status: _status, metadata, ...rest } = obj;
-  const {
-    managedFields: _mf,
-    resourceVersion: _rv,
-    generation: _gen,
-    uid: _uid,
-    creationTimestamp: _ct,
-    selfLink: _sl,
-    ...meta
-  } = metadata;
-  const annotations = { ...(metadata.annotations ?? {}) };
-  delete annotations[Marks.revision];
-  delete annotations[Marks.traceId];
-  if (Object.keys(annotations).length > 0) meta.annotations = annotations;
-  else delete meta.annotations;
-  return { ...rest, metadata: meta };
-}
+import { checkNamespaces } from './namespaces.ts';
+import { planDeletes } from './deletes.ts';
+import {
+  applyOrder,
+  comparable,
+  declaredDiff,
+  isRunOnce,
+  manifestDigest,
+  Phase,
+  phaseOf,
+  waveOf,
+  type Action,
+  type Plan,
+  type PlannedObject,
+} from './objects.ts';
 
 /** Options of {@link planApp}. */
 export interface PlanOptions {
@@ -148,30 +57,8 @@ export interface PlanOptions {
   /** Parallel requests. Default 8. */
   concurrency?: number;
   signal?: AbortSignal;
-}
-
-/** Whether the object carries our ownership marks for `app`. */
-export function ownedBy(obj: KubeObject, app: string): boolean {
-  const labels = obj.metadata.labels ?? {};
-  return labels[Marks.managedBy] === Marks.managedByValue && labels[Marks.app] === app;
-}
-
-/**
- * Objects Kubernetes deletes by design once they did their work: Jobs with
- * `ttlSecondsAfterFinished`. Applied once per manifest; their absence later
- * is neither drift nor a reason to create them again.
- */
-export function isRunOnce(obj: KubeObject): boolean {
-  if (obj.kind !== 'Job' || groupOf(obj.apiVersion) !== 'batch') return false;
-  return (
-    typeof (obj['spec'] as { ttlSecondsAfterFinished?: unknown } | undefined)
-      ?.ttlSecondsAfterFinished === 'number'
-  );
-}
-
-/** Digest of what Git declares for an object (our sync marks left out). */
-export function manifestDigest(obj: KubeObject): string {
-  return digestOf(comparable(obj));
+  /** Fields left out of the diff and of what is applied to existing objects (see fields/). Default []. */
+  ignore?: IgnoreRule[];
 }
 
 /**
@@ -182,12 +69,14 @@ export class ImmutableFieldError extends TerminalError {
   override name = 'ImmutableFieldError';
   readonly ref: ObjectRef;
   readonly fields: string[];
-  constructor(ref: ObjectRef, fields: string[], refusal: string | undefined, cause: unknown) {
-    const what = `${refString(ref)}: ${fields.join(', ')} ${fields.length === 1 ? 'is' : 'are'} immutable`;
+  constructor(ref: ObjectRef, fields: string[], refusal: string | undefined, cause: KubeApiError) {
+    // The server's short answer is part of the message, so it is said once, not again as the cause.
     super(
-      refusal
-        ? `${what}; it is never replaced (${refusal}): change it by hand or give it a new name`
-        : `${what}; to have it deleted and created again, annotate it ${Marks.syncOptions}: Replace=true (or set replace: true on the app)`,
+      `${refString(ref)}: ${cause.message}; ${
+        refusal
+          ? `it is never replaced (${refusal}): change it by hand or give it a new name`
+          : `to have it deleted and created again, annotate it ${Marks.syncOptions}: Replace=true (or set replace: true on the app)`
+      }`,
       { cause },
     );
     this.ref = ref;
@@ -241,6 +130,7 @@ export async function planApp(options: PlanOptions): Promise<Plan> {
     changingCrds: new Set(),
     ranOnce: options.ranOnce ?? new Map(),
     replace: options.replace ?? false,
+    ignore: options.ignore ?? [],
   };
 
   // CRDs first: whether they change decides how objects of their kinds are planned.
@@ -283,46 +173,6 @@ export async function planApp(options: PlanOptions): Promise<Plan> {
   return { revision: options.revision, objects, digest, counts, kept };
 }
 
-/**
- * Namespaces that objects of the app need and that neither the render nor
- * the cluster has. Waiting: another app, or a person, may still create them.
- */
-export class MissingNamespaceError extends WaitingError {
-  override name = 'MissingNamespaceError';
-  readonly namespaces: string[];
-  constructor(namespaces: string[], example: ObjectRef) {
-    super(
-      `namespace${namespaces.length === 1 ? '' : 's'} ${namespaces.join(', ')} ${namespaces.length === 1 ? 'does' : 'do'} not exist (needed by ${refString(example)} and others of this app): add a Namespace object to the app, set createNamespace: true on it, or create it first`,
-    );
-    this.namespaces = namespaces;
-  }
-}
-
-async function checkNamespaces(
-  objects: KubeObject[],
-  creating: ReadonlySet<string>,
-  client: KubeClient,
-  signal: AbortSignal | undefined,
-): Promise<void> {
-  const needed = new Map<string, ObjectRef>();
-  for (const o of objects) {
-    const ns = o.metadata.namespace;
-    if (ns && !creating.has(ns) && !needed.has(ns)) needed.set(ns, refOf(o));
-  }
-  const missing: string[] = [];
-  await mapLimit([...needed.keys()], 4, async (name) => {
-    const ref = { apiVersion: 'v1', kind: 'Namespace', namespace: '', name };
-    const live = await client.get(ref, signal).catch((err: unknown) => {
-      throw objectError('plan', ref, err);
-    });
-    if (!live) missing.push(name);
-  });
-  if (missing.length > 0) {
-    missing.sort();
-    throw new MissingNamespaceError(missing, needed.get(missing[0] ?? '') as ObjectRef);
-  }
-}
-
 /** What planning one object needs to know about the rest of the plan. */
 interface ObjectContext {
   client: KubeClient;
@@ -334,6 +184,7 @@ interface ObjectContext {
   changingCrds: Set<string>;
   ranOnce: ReadonlyMap<string, string>;
   replace: boolean;
+  ignore: readonly IgnoreRule[];
 }
 
 async function planObject(obj: KubeObject, c: ObjectContext): Promise<PlannedObject> {
@@ -385,7 +236,7 @@ async function planObject(obj: KubeObject, c: ObjectContext): Promise<PlannedObj
     // The dry-run checked the object against the CRD's schema before this change.
     if (definedBy && c.changingCrds.has(definedBy)) return fromManifest(live);
     const immutable = err instanceof KubeApiError ? err.immutableFields : [];
-    if (live && immutable.length > 0) {
+    if (live && immutable.length > 0 && err instanceof KubeApiError) {
       const refusal = replaceRefusal(obj);
       if (refusal || !(options.replace || c.replace))
         throw new ImmutableFieldError(ref, immutable, refusal, err);
@@ -406,12 +257,20 @@ async function planObject(obj: KubeObject, c: ObjectContext): Promise<PlannedObj
   if (!live) return { ...base, action: 'create', diff: diffValues(undefined, comparable(dry)) };
   const adopt = adoptableManagers(live);
   const after = adopt.length > 0 ? withoutAdoptedFields(dry, live, obj) : dry;
-  const diff = diffValues(comparable(live), comparable(after));
+  // Ignored fields: left out of the diff, and applied with their live values.
+  const kept = respectIgnored({
+    desired: obj,
+    live,
+    diff: diffValues(comparable(live), comparable(after)),
+    rules: c.ignore,
+  });
+  const diff = kept.diff;
   if (adopt.length > 0) {
     diff.push({ path: '.metadata.managedFields', before: adopt, after: [Marks.fieldManager] });
   }
   return {
     ...base,
+    desired: kept.desired,
     live,
     action: diff.length === 0 ? 'unchanged' : 'update',
     diff,
@@ -421,76 +280,4 @@ async function planObject(obj: KubeObject, c: ObjectContext): Promise<PlannedObj
 
 function isNotFound(err: unknown): boolean {
   return err instanceof KubeApiError && err.statusCode === 404;
-}
-
-/**
- * Field differences limited to what Git declares: for objects that cannot
- * be dry-run, so server defaults in `live` do not show up as removals.
- */
-export function declaredDiff(live: KubeObject, desired: KubeObject): FieldDiff[] {
-  const want = comparable(desired);
-  return diffValues(project(comparable(live), want), want);
-}
-
-function project(live: unknown, shape: unknown): unknown {
-  if (!isRecord(live) || !isRecord(shape)) return live;
-  return Object.fromEntries(
-    Object.keys(shape)
-      .filter((k) => k in live)
-      .map((k) => [k, project(live[k], shape[k])]),
-  );
-}
-
-const isRecord = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/**
- * Deletes for inventory objects no longer desired: only when prune is on,
- * the object carries our marks for the app, is not protected (`Prune=false`,
- * `helm.sh/resource-policy: keep`), and — for a Namespace — holds nothing
- * the app does not own.
- */
-async function planDeletes(
-  options: PlanOptions,
-  concurrency: number,
-): Promise<{ deletes: PlannedObject[]; kept: Plan['kept'] }> {
-  const { client, signal } = options;
-  const desiredKeys = new Set(options.desired.map((o) => refKey(refOf(o))));
-  const gone = options.inventory.filter((ref) => !desiredKeys.has(refKey(ref)));
-  const kept: Plan['kept'] = [];
-  const deletes: PlannedObject[] = [];
-  await mapLimit(gone, concurrency, async (ref) => {
-    let live: KubeObject | undefined;
-    try {
-      live = await client.get(ref, signal);
-    } catch (err) {
-      // A kind the server no longer serves has nothing left to delete.
-      if (err instanceof UnknownKindError) return;
-      throw objectError('plan prune of', ref, err);
-    }
-    if (!live) return;
-    if (!options.prune) return void kept.push({ ref, reason: 'prune is off for this app' });
-    if (!ownedBy(live, options.app)) {
-      return void kept.push({ ref, reason: `not marked as owned by app ${options.app}` });
-    }
-    const protection = syncOptionsOf(live).keep;
-    if (protection) {
-      return void kept.push({
-        ref,
-        reason: `protected (${Marks.syncOptions}: Prune=false or ${Marks.helmResourcePolicy}: keep)`,
-      });
-    }
-    if (ref.kind === 'Namespace' && groupOf(ref.apiVersion) === '') {
-      const foreign = await foreignObjectIn(client, ref.name, options.app, signal);
-      if (foreign) {
-        return void kept.push({
-          ref,
-          reason: `it holds ${foreign}, which app ${options.app} does not own`,
-        });
-      }
-    }
-    const phase = phaseOf({ ...live, metadata: { ...live.metadata, namespace: ref.namespace } });
-    deletes.push({ ref, action: 'delete', live, diff: [], phase, wave: 0 });
-  });
-  return { deletes, kept };
 }

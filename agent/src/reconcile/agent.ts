@@ -7,8 +7,8 @@ import {
   type Clock,
   type Logger,
 } from '@driftless/common';
-import { type AppSpec, type ClusterConfig, type KubeObject } from '../model.ts';
-import { TenantClients, type KubeClient } from '../kube/index.ts';
+import { type AppSpec, type ClusterConfig, type IgnoreRule, type KubeObject } from '../model.ts';
+import { clusterCapabilities, TenantClients, type KubeClient } from '../kube/index.ts';
 import { Ownership } from '../guard/index.ts';
 import { render } from '../render/index.ts';
 import { CommitSignatureError } from '../source/index.ts';
@@ -55,6 +55,10 @@ export interface DriftTracker {
   pause(app: string): Promise<void> | void;
   resume(app: string): void;
   driftCount(app: string): number;
+  /** Takes an app's settings (mode, selfHeal, ignore rules) at once, before its next sync. */
+  configure?(app: AppSpec): void;
+  /** Fields another controller fights over: the plan leaves them out too. */
+  ignoreRules?(app: string): IgnoreRule[];
 }
 
 /** The defaults of {@link AgentOptions}, in one place; durations in ms. */
@@ -196,7 +200,6 @@ export class Agent {
       clock: this.#clock,
     });
     this.#gone = new GoneApps({
-      client: this.#o.client,
       inventory: this.#o.inventory,
       logger: this.#o.logger,
       clock: this.#clock,
@@ -204,8 +207,8 @@ export class Agent {
       prunable: (name, objects) => this.#ownership.prunable(name, objects),
       release: (name) => {
         this.#o.drift?.untrack(name);
-        this.#tenants.forget(name);
         this.#apps.delete(name);
+        return this.#tenants.forget(name);
       },
     });
     options.approvals.onApproval(() => this.refresh());
@@ -376,10 +379,17 @@ export class Agent {
     }
     if (!config.current) return false;
 
+    for (const app of config.current.config.apps) this.#o.drift?.configure?.(app);
     // Ownership: what every app declares and holds, so no two apps fight over an object.
     const signal = this.#abort.signal;
     await this.#ownership.begin(config.current.config.apps, checkout.revision, (app) =>
-      render({ root: checkout.dir, app, signal }),
+      render({
+        root: checkout.dir,
+        app,
+        signal,
+        ...this.#o.render,
+        cluster: () => clusterCapabilities(this.#o.client, { signal }),
+      }),
     );
     // Apps that left Git: prune them if they asked for it, else let go — each on its own.
     const gone = await this.#gone.remove(
@@ -507,6 +517,7 @@ export class Agent {
           ...(this.#o.render ? { render: this.#o.render } : {}),
           fetch,
           signal: this.#abort.signal,
+          ignoreRules: (name) => drift?.ignoreRules?.(name) ?? [],
           onStep,
           onApplied: (a, desired, revision, traceId, applied) =>
             drift?.track(a, desired, { revision, traceId }, applied),

@@ -7,7 +7,6 @@ import { pruneObjects } from '../apply/index.ts';
 
 /** Options of {@link GoneApps}. */
 export interface GoneAppsOptions {
-  client: KubeClient;
   inventory: InventoryStore;
   logger: Logger;
   clock: Clock;
@@ -15,8 +14,8 @@ export interface GoneAppsOptions {
   newBackoff: () => Backoff;
   /** The objects of a gone app's inventory that no other app holds, so only those are pruned. */
   prunable: (app: string, objects: ObjectRef[]) => ObjectRef[];
-  /** Forgets an app that left Git (drift watching, status). */
-  release: (app: string) => void;
+  /** Forgets an app that left Git (drift watching, status); the client to prune it as. */
+  release: (app: string) => KubeClient;
 }
 
 /**
@@ -72,10 +71,10 @@ export class GoneApps {
   }
 
   async #removeOne(name: string, signal: AbortSignal): Promise<void> {
-    const { inventory, client, logger } = this.#o;
+    const { inventory, logger } = this.#o;
     const record = await inventory.load(name);
     if (!record) return;
-    this.#o.release(name);
+    const client = this.#o.release(name);
     if (record.prune) {
       const plan = await planApp({
         client,

@@ -1,8 +1,14 @@
 import { WaitingError, type Clock } from '@driftless/common';
-import { Marks, refOf, type HealthRule, type KubeObject } from '../model.ts';
+import { Marks, refOf, refString, type HealthRule, type KubeObject } from '../model.ts';
 import type { KubeClient } from '../kube/index.ts';
-import { mapLimit } from '../plan/index.ts';
-import { aggregateHealth, gatesWave, healthOf, type ObjectHealth } from '../health/index.ts';
+import { isRunOnce, mapLimit } from '../plan/index.ts';
+import {
+  aggregateHealth,
+  gatesWave,
+  healthOf as objectHealth,
+  type Health,
+  type ObjectHealth,
+} from '../health/index.ts';
 import type { HealthState } from '../report/index.ts';
 
 /** An app's health now: the aggregate, and each object's. */
@@ -21,9 +27,18 @@ export interface CurrentHealth {
 export async function currentHealth(
   client: KubeClient,
   objects: KubeObject[],
-  options: { concurrency?: number; signal?: AbortSignal; rules?: readonly HealthRule[] } = {},
+  options: {
+    concurrency?: number;
+    signal?: AbortSignal;
+    rules?: readonly HealthRule[];
+  } = {},
 ): Promise<CurrentHealth> {
   const rules = options.rules ?? [];
+  // A run-once object that is gone finished: only finished Jobs are removed by their TTL.
+  const healthOf = (obj: KubeObject | undefined, desired: KubeObject): Health =>
+    obj === undefined && isRunOnce(desired)
+      ? { status: 'Healthy', message: `${refString(refOf(desired))}: ran; removed by its TTL` }
+      : objectHealth(obj, rules);
   const groups = new Map<string, KubeObject[]>();
   for (const o of objects) {
     const key = `${o.apiVersion}|${o.kind}|${o.metadata.namespace ?? ''}`;
@@ -35,7 +50,7 @@ export async function currentHealth(
     if (group.length === 1 || !app) {
       return mapLimit(group, 4, async (o) => ({
         ref: refOf(o),
-        health: healthOf(await client.get(refOf(o), options.signal), rules),
+        health: healthOf(await client.get(refOf(o), options.signal), o),
       }));
     }
     const { items } = await client.list(first.apiVersion, first.kind, {
@@ -46,7 +61,7 @@ export async function currentHealth(
     const live = new Map(items.map((i) => [i.metadata.name, i]));
     return group.map((o) => ({
       ref: refOf(o),
-      health: healthOf(live.get(o.metadata.name), rules),
+      health: healthOf(live.get(o.metadata.name), o),
     }));
   });
   const all = perGroup.flat();

@@ -9,11 +9,25 @@ import {
   type Clock,
   type Logger,
 } from '@driftless/common';
-import { refKey, refOf, refString, type AppSpec, type KubeObject } from '../model.ts';
+import {
+  refKey,
+  refOf,
+  refString,
+  type AppSpec,
+  type IgnoreRule,
+  type KubeObject,
+} from '../model.ts';
 import { clusterCapabilities, serverDetails, type KubeClient } from '../kube/index.ts';
 import { render, type RenderOptions } from '../render/index.ts';
 import { guard, type OwnershipView } from '../guard/index.ts';
-import { digestOf, isHook, planApp, type Plan, type PlannedObject } from '../plan/index.ts';
+import {
+  digestOf,
+  isHook,
+  planApp,
+  syncOptionsOf,
+  type Plan,
+  type PlannedObject,
+} from '../plan/index.ts';
 import { applyPlan, ApplyError, pruneObjects, type ObjectResult } from '../apply/index.ts';
 import { unionRefs, type InventoryRecord, type InventoryStore } from '../inventory/index.ts';
 import type { ApprovalSource, ObjectChange, SyncReport } from '../report/index.ts';
@@ -46,6 +60,8 @@ export interface SyncDeps {
   signal?: AbortSignal;
   /** Called as each step starts (render, guard, plan, apply, prune, health), to show progress. */
   onStep?: (step: string) => void;
+  /** Ignore rules beyond the app's own, e.g. fields the drift watcher found another controller fighting over. */
+  ignoreRules?: (app: string) => IgnoreRule[];
   /** Called between apply and health wait so drift watching starts on what was just applied. */
   onApplied?: (
     app: AppSpec,
@@ -140,7 +156,10 @@ export async function syncApp(
       const guarded = await step('guard', () =>
         guard(rendered, app, deps.client, { ownership: deps.ownership }),
       );
-      const namespace = namespaceToCreate(app, guarded);
+      // Created by one app only: the one that owns it (see guard/ownership.ts).
+      const created = namespaceToCreate(app, guarded);
+      const namespace =
+        created && !deps.ownership?.ownerOf(app.name, refOf(created)) ? created : undefined;
       const desired = namespace ? [namespace, ...guarded] : guarded;
       detail.desired = desired;
       if (guarded.length === 0 && !app.allowEmpty) {
@@ -166,6 +185,7 @@ export async function syncApp(
           replace: app.replace,
           concurrency: deps.concurrency,
           signal: deps.signal,
+          ignore: [...app.ignoreDifferences, ...(deps.ignoreRules?.(app.name) ?? [])],
         });
         for (const [k, v] of Object.entries(p.counts)) span.setAttribute(`driftless.plan.${k}`, v);
         span.setAttribute('driftless.plan.digest', p.digest);
@@ -202,6 +222,8 @@ export async function syncApp(
         plan.objects.filter((o) => !o.ranOnce && !o.hook).map((o) => refKey(o.ref)),
       );
       const present = owned.filter((o) => expected.has(refKey(refOf(o))));
+      // Create-only objects are never updated, so changes to them are not drift to heal.
+      const watched = present.filter((o) => !syncOptionsOf(o).createOnly);
       const finalInventory: InventoryRecord = {
         app: app.name,
         revision: checkout.revision,
@@ -234,7 +256,7 @@ export async function syncApp(
             ).status,
         );
         report.outcome = 'succeeded';
-        deps.onApplied?.(app, present, checkout.revision, traceId, new Map());
+        deps.onApplied?.(app, watched, checkout.revision, traceId, new Map());
         return finish();
       }
       // Inventory first: record everything we are about to create, so a crash
@@ -279,7 +301,7 @@ export async function syncApp(
       });
       deps.onApplied?.(
         app,
-        present,
+        watched,
         checkout.revision,
         traceId,
         new Map(

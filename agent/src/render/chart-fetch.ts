@@ -233,13 +233,11 @@ async function get(
       { cause: err },
     );
   }
-  if (
-    res.status === 401 &&
-    res.headers.get('www-authenticate') &&
-    !/^Bearer/.test(authorization ?? '')
-  ) {
+  // A registry's token challenge; a plain Basic challenge means the credentials were refused.
+  const challenge = res.headers.get('www-authenticate') ?? '';
+  if (res.status === 401 && /^bearer/i.test(challenge) && !/^Bearer/.test(authorization ?? '')) {
     await res.body?.cancel();
-    throw new ChallengeError(res.headers.get('www-authenticate') ?? '');
+    throw new ChallengeError(challenge);
   }
   if (res.status === 401 || res.status === 403) {
     await res.body?.cancel();

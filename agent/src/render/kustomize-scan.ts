@@ -168,7 +168,7 @@ class Scanner {
       if (this.#policy.allowRemote) return;
       throw this.#refuse(
         source,
-        `${what}: remote resource refused: remote resources are off for this app; vendor it into the repository or set kustomize.allowRemoteResources: true on app ${this.#policy.app}`,
+        `remote resource ${ref} refused (${field}): remote resources are off for this app; vendor it into the repository or set kustomize.allowRemoteResources: true on app ${this.#policy.app}`,
       );
     }
     if (path.isAbsolute(ref) || ref.startsWith('~')) {
@@ -179,7 +179,7 @@ class Scanner {
     }
     const lexical = path.resolve(dir, ref);
     if (!this.#checkout.contains(lexical)) {
-      throw this.#refuse(source, `${what}: path is outside the checkout`);
+      throw this.#refuse(source, `${what} is outside the checkout`);
     }
     const local = await this.#checkout.resolve(ref, `${field} ${ref} in ${source}`, dir);
     if (local === undefined) {
@@ -237,15 +237,19 @@ class Scanner {
       if (!repo) continue;
       if (/^file:/i.test(repo))
         throw this.#refuse(source, `${field}.repo ${repo}: file URLs are not allowed`);
+      // kustomize looks for `<chartHome>/<name>`, or `<chartHome>/<name>-<version>/<name>` when pinned.
+      const version = typeof chart['version'] === 'string' ? chart['version'] : '';
+      const folder = version ? path.join(`${name}-${version}`, name) : name;
       const vendored = await this.#checkout
-        .resolve(path.join(chartHomeRef, name), `${field} chart ${name}`, dir)
+        .resolve(path.join(chartHomeRef, folder), `${field} chart ${name}`, dir)
         .catch(() => undefined);
       if (vendored !== undefined) continue;
       if (!this.#policy.allowRemoteCharts) {
         const home = this.#checkout.relative(path.resolve(dir, chartHomeRef));
+        const untarDir = version ? `${home}/${name}-${version}` : home;
         throw this.#refuse(
           source,
-          `${field} chart ${name} from ${repo} needs the network: vendor it into ${home}/${name} (helm pull ${name} --repo ${repo}${typeof chart['version'] === 'string' ? ` --version ${chart['version']}` : ''} --untar --untardir ${home}) or set kustomize.allowRemoteCharts: true on app ${this.#policy.app} in driftless.yaml`,
+          `${field} chart ${name} from ${repo} needs the network: vendor it into ${home}/${folder} (helm pull ${name} --repo ${repo}${version ? ` --version ${version}` : ''} --untar --untardir ${untarDir}) or set kustomize.allowRemoteCharts: true on app ${this.#policy.app} in driftless.yaml`,
         );
       }
       this.result.pullsCharts = true;

@@ -221,7 +221,7 @@ describe('render: kustomize remote resources', () => {
     try {
       await rejectsRender(
         render({ root, app: app({ path: 'a' }) }),
-        /resources entry \.\.\/\.\.\/\.\.\/etc in a\/kustomization\.yaml is outside the checkout/,
+        /^render a\/kustomization\.yaml: resources\[0\] \.\.\/\.\.\/\.\.\/etc is outside the checkout/,
       );
     } finally {
       await rm(root, { recursive: true });
@@ -327,7 +327,7 @@ describe('render: renderer processes', () => {
   });
 
   it('kills the tool after the timeout, as a transient error', async () => {
-    const { root, bin } = await fakeTool('#!/bin/sh\nsleep 30\n');
+    const { root, bin } = await fakeTool('#!/bin/sh\n/bin/sleep 30\n');
     try {
       const started = Date.now();
       const err = await render({
@@ -346,7 +346,7 @@ describe('render: renderer processes', () => {
   });
 
   it('kills the tool when the signal aborts', async () => {
-    const { root, bin } = await fakeTool('#!/bin/sh\nsleep 30\n');
+    const { root, bin } = await fakeTool('#!/bin/sh\n/bin/sleep 30\n');
     try {
       const controller = new AbortController();
       setTimeout(() => controller.abort(new Error('sync cancelled')), 100);

@@ -90,12 +90,20 @@ export class EventReporter implements Reporter {
   drift(r: DriftReport): void {
     const fields = r.fields.map((f) => f.path).join(', ');
     const what = r.type === 'deleted' ? 'deleted' : `changed ${fields}`;
+    const healed = r.healed && r.closedBy === 'heal';
+    const closed = r.healed && !healed ? `; closed (${r.closedBy || 'back in line'})` : '';
     this.#emit({
       regarding: r.ref,
       action: r.healed ? 'Heal' : 'Drift',
-      reason: r.healed ? 'DriftHealed' : 'Drifted',
+      reason: healed
+        ? 'DriftHealed'
+        : r.healed
+          ? 'DriftClosed'
+          : r.fight
+            ? 'DriftFight'
+            : 'Drifted',
       type: r.healed ? 'Normal' : 'Warning',
-      note: `app ${r.app}: ${refString(r.ref)} ${what}${r.changedBy ? ` by ${r.changedBy}` : ''}${r.healed ? '; healed' : ''}${r.message ? `; ${r.message}` : ''}`,
+      note: `app ${r.app}: ${refString(r.ref)} ${what}${r.changedBy ? ` by ${r.changedBy}` : ''}${healed ? '; healed' : closed}${r.message ? `; ${r.message}` : ''}`,
     });
   }
 

@@ -102,12 +102,44 @@ export interface DriftReport {
   /** The managedFields manager that last wrote the drifted fields ('' when unknown). */
   changedBy: string;
   detectedAt: number;
+  /**
+   * True once the drift is closed: the object is back in line with Git (or no
+   * longer in Git); `closedBy` says how. Only `closedBy: 'heal'` means the
+   * agent's heal wrote it. (The name is kept from the wire contract.)
+   */
   healed: boolean;
+  /** When it was closed; 0 while open. */
   healedAt: number;
+  /** How the drift was closed; absent or '' while open. */
+  closedBy?: DriftClosure;
+  /**
+   * Set while another field manager keeps re-writing fields Git declares on a
+   * steady rhythm: the agent stopped healing those fields. Never green.
+   */
+  fight?: DriftFight;
   /** e.g. why healing stopped ("another controller keeps reverting .spec.replicas"). */
   message: string;
   /** Trace id of the sync that last wrote the object (from its annotation). */
   lastSyncTraceId: string;
+}
+
+/**
+ * How a drift was closed: `heal` (the agent's heal), `sync` (a sync or a
+ * manual sync wrote Git's state, or a new commit made Git agree with the
+ * cluster), `reverted` (someone else put Git's value back), `left-git` (the
+ * object or its app was removed from Git), `deleted-by-kubernetes` (an
+ * object Kubernetes deletes by design, e.g. a finished Job with a TTL).
+ */
+export type DriftClosure = '' | 'heal' | 'sync' | 'reverted' | 'left-git' | 'deleted-by-kubernetes';
+
+/** A fight over fields with another controller (see {@link DriftReport.fight}). */
+export interface DriftFight {
+  /** The field manager that keeps re-writing the fields. */
+  manager: string;
+  /** The fields, as drift paths (`.spec.replicas`). */
+  paths: string[];
+  /** About how often it re-writes them, in ms. */
+  periodMs: number;
 }
 
 /**
@@ -216,8 +248,9 @@ export class LogReporter implements Reporter {
         fields: r.fields,
         changed_by: r.changedBy,
         healed: r.healed,
+        closedBy: r.closedBy,
       },
-      `drift in ${refString(r.ref)} (${r.type}${r.changedBy ? ` by ${r.changedBy}` : ''})${r.healed ? ': healed' : ''}${r.message ? `: ${r.message}` : ''}`,
+      `drift in ${refString(r.ref)} (${r.type}${r.changedBy ? ` by ${r.changedBy}` : ''})${r.healed ? (r.closedBy === 'heal' ? ': healed' : `: closed (${r.closedBy})`) : r.fight ? ': fight' : ''}${r.message ? `: ${r.message}` : ''}`,
     );
   }
 }

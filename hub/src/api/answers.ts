@@ -89,6 +89,16 @@ export function describeError(err: unknown, req: FastifyRequest): ErrorAnswer['e
   return { status: 500, message: 'internal error in the hub; see its logs' };
 }
 
+/**
+ * Reads and drops the rest of a refused body (a 413 decided from Content-Length) and keeps
+ * the connection open meanwhile, so the sender gets the answer instead of a broken pipe.
+ * The server's request timeout bounds how long a sender can keep that up.
+ */
+export function drain(req: FastifyRequest, reply: FastifyReply): void {
+  void reply.removeHeader('connection');
+  req.raw.resume();
+}
+
 /** Sends the error answer for `err`, logging only what is the hub's own fault. */
 export function sendError(
   err: unknown,
@@ -99,6 +109,7 @@ export function sendError(
   const { status, message } = describeError(err, req);
   if (status >= 500)
     log.error({ err, method: req.method, path: pathOf(req) }, 'API request failed');
+  if (!req.raw.complete) drain(req, reply);
   if (err instanceof RateLimitedError)
     void reply.header('retry-after', Math.ceil(err.retryAfterMs / 1000));
   return reply.code(status).type('application/json').send({ error: { status, message } });

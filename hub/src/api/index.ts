@@ -18,5 +18,5 @@ export {
 export { EventStreams, EVENT_STREAM_DEFAULTS, type EventStreamLimits } from './sse.ts';
 export { OPENAPI_PATH } from './openapi.ts';
 export { ROLES, allows, actorOf } from './auth.ts';
-export { sendError, type ErrorAnswer } from './answers.ts';
+export { drain, sendError, type ErrorAnswer } from './answers.ts';
 export type { ApiApp, Principal } from './types.ts';

@@ -39,7 +39,7 @@ export async function registerOpenApi(app: ApiApp): Promise<void> {
   });
   app.get(
     OPENAPI_PATH,
-    { config: { role: null }, schema: { hide: true } },
+    { config: { role: null }, schema: { summary: 'OpenAPI document', tags: ['health'] } },
     async () => app.swagger() as unknown as Record<string, unknown>,
   );
 }

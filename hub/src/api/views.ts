@@ -102,6 +102,8 @@ export const driftView = (d: DriftRecord) => ({
   detectedAt: iso(d.detectedMs),
   healed: d.healed,
   healedAt: iso(d.healedMs),
+  closedBy: d.closedBy ?? '',
+  fight: d.fight ?? null,
   message: d.message,
   lastSyncTraceId: d.lastSyncTraceId,
 });

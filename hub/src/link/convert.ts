@@ -1,6 +1,7 @@
 import {
   ChangeAction,
   ConfigState,
+  DriftClosedBy,
   DriftType,
   HealthStatus,
   objectRefString,
@@ -56,6 +57,14 @@ const OUTCOME: Record<number, SyncResultName> = {
 const DRIFT: Record<number, DriftTypeName> = {
   [DriftType.DRIFT_TYPE_MODIFIED]: 'modified',
   [DriftType.DRIFT_TYPE_DELETED]: 'deleted',
+};
+/** How a drift closed, as stored; '' while open or from an agent that does not say. */
+const CLOSED_BY: Record<number, string> = {
+  [DriftClosedBy.DRIFT_CLOSED_BY_HEAL]: 'heal',
+  [DriftClosedBy.DRIFT_CLOSED_BY_SYNC]: 'sync',
+  [DriftClosedBy.DRIFT_CLOSED_BY_REVERTED]: 'reverted',
+  [DriftClosedBy.DRIFT_CLOSED_BY_LEFT_GIT]: 'left-git',
+  [DriftClosedBy.DRIFT_CLOSED_BY_DELETED_BY_KUBERNETES]: 'deleted-by-kubernetes',
 };
 const ACTION: Record<number, string> = {
   [ChangeAction.CHANGE_ACTION_CREATE]: 'create',
@@ -180,6 +189,11 @@ export function driftReport(d: DriftReport, what: string): Report {
       healedMs: ms(d.healedUnixMs),
       message: d.message,
       lastSyncTraceId: d.lastSyncTraceId,
+      closedBy: d.healed ? (CLOSED_BY[d.closedBy ?? 0] ?? '') : '',
+      fight:
+        d.fight && !d.healed
+          ? { manager: d.fight.manager, paths: d.fight.paths, periodMs: d.fight.periodMs }
+          : null,
     },
   };
 }

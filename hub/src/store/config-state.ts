@@ -18,7 +18,7 @@ export function configStateStore(db: Db): ConfigStateStore {
  * enrollment and the link write, so a config report never races them.
  */
 export const CONFIG_STATE_MIGRATION = {
-  version: 3,
+  version: 4,
   name: "the state of each cluster's driftless.yaml",
   sql: `
 CREATE TABLE cluster_config (

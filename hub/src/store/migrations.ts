@@ -167,6 +167,14 @@ ALTER TABLE clusters ADD COLUMN repo_url TEXT NOT NULL DEFAULT '';
 ALTER TABLE clusters ADD COLUMN branch TEXT NOT NULL DEFAULT '';
 `,
   },
+  {
+    version: 3,
+    name: 'how each drift closed, and fights with other controllers',
+    sql: `
+ALTER TABLE drifts ADD COLUMN closed_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE drifts ADD COLUMN fight_json TEXT NOT NULL DEFAULT 'null';
+`,
+  },
   CONFIG_STATE_MIGRATION,
 ];
 

@@ -121,6 +121,8 @@ const DRIFT_COLUMNS: ColumnWriters<Received<DriftReport>> = [
   ['message', (r) => r.value.message],
   ['last_sync_trace_id', (r) => r.value.lastSyncTraceId],
   ['updated_ms', (r) => r.nowMs],
+  ['closed_by', (r) => r.value.closedBy ?? ''],
+  ['fight_json', (r) => toJsonText(r.value.fight ?? null)],
 ];
 
 const GAP_COLUMNS: ColumnWriters<Received<GapReport>> = [
@@ -170,6 +172,8 @@ const toDrift = (r: Row): DriftRecord => ({
   message: String(r['message']),
   lastSyncTraceId: String(r['last_sync_trace_id']),
   updatedMs: numberColumn(r['updated_ms']),
+  closedBy: String(r['closed_by']),
+  fight: fromJsonText<DriftRecord['fight']>(r['fight_json'], null),
 });
 
 const toSync = (r: Row): SyncRecord => ({

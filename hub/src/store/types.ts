@@ -91,11 +91,16 @@ export interface DriftRecord {
   fields: FieldDriftRecord[];
   changedBy: string;
   detectedMs: number;
+  /** The drift is closed (the name predates `closedBy`). */
   healed: boolean;
   healedMs: number;
   message: string;
   lastSyncTraceId: string;
   updatedMs: number;
+  /** How it closed: heal, sync, reverted, left-git, deleted-by-kubernetes; '' while open or unknown. */
+  closedBy?: string;
+  /** Another controller keeps re-writing these fields: a fight, shown as such, never green. */
+  fight?: { manager: string; paths: string[]; periodMs: number } | null;
 }
 
 /** Time one sync step took. */

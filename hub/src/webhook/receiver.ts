@@ -4,7 +4,7 @@ import { Type } from 'typebox';
 import { errorMessage, systemClock, type Clock, type Logger } from '@driftless/common';
 import { HubMessage } from '@driftless/proto';
 import { trace } from '@opentelemetry/api';
-import { sendError, type ApiApp } from '../api/index.ts';
+import { drain, sendError, type ApiApp } from '../api/index.ts';
 import type { Session, SessionRegistry } from '../link/index.ts';
 import type { HubMetrics } from '../metrics.ts';
 import type { Store } from '../store/index.ts';
@@ -163,6 +163,7 @@ export function webhookRoutes(options: WebhookOptions) {
       { provider, peer: req.ip, reason: errorMessage(err) },
       'git webhook delivery refused',
     );
+    if (!req.raw.complete) drain(req, reply);
     return reply.code(err.status).send({ error: { status: err.status, message: err.message } });
   }
 

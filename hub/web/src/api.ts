@@ -103,8 +103,13 @@ export interface Drift {
   fields: { path: string; desired: unknown; live: unknown }[];
   changedBy: string;
   detectedAt: string | null;
+  /** Closed; `closedBy` says how. */
   healed: boolean;
   healedAt: string | null;
+  /** heal, sync, reverted, left-git, deleted-by-kubernetes; '' while open. */
+  closedBy?: string;
+  /** Another controller keeps re-writing these fields: shown as a fight, never green. */
+  fight?: { manager: string; paths: string[]; periodMs: number } | null;
   message: string;
   lastSyncTraceId: string;
 }

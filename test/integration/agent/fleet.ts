@@ -13,6 +13,7 @@ import {
   Agent,
   ApprovalBook,
   DriftWatcher,
+  type DriftWatcherOptions,
   EventReporter,
   FanoutReporter,
   GitSource,
@@ -132,6 +133,8 @@ export function baseFleet(): Record<string, string> {
 /** An in-process agent wired to a real cluster and git server. */
 export interface TestAgent {
   agent: Agent;
+  /** The agent's drift watcher. */
+  drift: DriftWatcher;
   client: KubeClient;
   recorder: Recorder;
   approvals: ApprovalBook;
@@ -146,6 +149,8 @@ export async function makeAgent(options: {
   git: GitServer;
   repo: GitRepo;
   pollIntervalMs?: number;
+  /** Drift watcher options beyond the defaults (a clock, fight settings). */
+  drift?: Partial<DriftWatcherOptions>;
 }): Promise<TestAgent> {
   const workDir = await mkdtemp(path.join(os.tmpdir(), 'driftless-agent-test-'));
   const client = await KubeClient.fromKubeConfig(options.kubeConfig);
@@ -174,6 +179,7 @@ export async function makeAgent(options: {
       syncResult: (r) => recorder.syncResult(r),
       drift: (r) => agent.noteDrift(r),
     },
+    ...options.drift,
   });
   const agent: Agent = new Agent({
     cluster: 'test',
@@ -191,6 +197,7 @@ export async function makeAgent(options: {
   });
   return {
     agent,
+    drift,
     client,
     recorder,
     approvals,

@@ -228,4 +228,42 @@ describe('one object, one owner (case 08) on a real cluster', () => {
     assert.deepEqual((await cm('team-a-only'))?.['data'], { x: '1' });
     assert.deepEqual((await shared())?.['data'], { owner: 'team-a', timeout: '30' });
   });
+
+  it('creates a Namespace two apps ask for (createNamespace) once, for its owner, without flip-flop', async () => {
+    const both = `    - name: c08-first
+      path: apps/first
+      namespace: c08-shared
+      createNamespace: true
+      prune: true
+    - name: c08-second
+      path: apps/second
+      namespace: c08-shared
+      createNamespace: true
+      prune: true
+      dependsOn: [c08-first]
+`;
+    await repo.commit(
+      {
+        'clusters/test/driftless.yaml': clusterYaml(both),
+        'apps/kust/kustomization.yaml': null,
+        'apps/kust/cm.yaml': null,
+        'apps/chart/Chart.yaml': null,
+        'apps/chart/templates/cm.yaml': null,
+        'apps/first/cm.yaml': configMap('first', { a: '1' }),
+        'apps/second/cm.yaml': configMap('second', { b: '1' }),
+      },
+      'two apps create one namespace',
+    );
+    const namespace = () =>
+      t.client.get({ apiVersion: 'v1', kind: 'Namespace', namespace: '', name: 'c08-shared' });
+    await t.agent.reconcileOnce();
+    assert.equal(status('c08-first')?.syncStatus, 'Synced', status('c08-first')?.message);
+    assert.equal(status('c08-second')?.syncStatus, 'Synced', status('c08-second')?.message);
+    const created = await namespace();
+    assert.equal(created?.metadata.labels?.['driftless.dev/app'], 'c08-first');
+    await t.agent.reconcileOnce();
+    const again = await namespace();
+    assert.equal(again?.metadata['resourceVersion'], created?.metadata['resourceVersion']);
+    assert.ok(!(await inventory('c08-second')).includes('c08-shared'));
+  });
 });

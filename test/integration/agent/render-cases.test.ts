@@ -1,32 +1,36 @@
 /**
- * Handed cases 11 and 13 (fixtures copied from the shared cases) with the
+ * Handed cases 11 and 13 (files copied verbatim into cases/) with the
  * agent engine on a real kube-apiserver and a real Git server: a chart that
  * renders for the cluster it is applied to, and a kustomization whose
  * `helmCharts` use a vendored chart or need the network.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startCluster, startGitServer, type Cluster, type GitServer } from '@driftless/test';
+import { caseFiles } from './cases.ts';
 import { makeAgent, type TestAgent } from './fleet.ts';
 
-const CASES = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'cases');
+const BIN = fileURLToPath(new URL('../../../agent/bin/driftless-agent.ts', import.meta.url));
 
-/** Every file of a case's `repo/` folder, by its path in the repository. */
-function caseFiles(name: string): Record<string, string> {
-  const root = path.join(CASES, name, 'repo');
-  const files: Record<string, string> = {};
-  const walk = (dir: string) => {
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      const full = path.join(dir, e.name);
-      if (e.isDirectory()) walk(full);
-      else files[path.relative(root, full).split(path.sep).join('/')] = readFileSync(full, 'utf8');
-    }
-  };
-  walk(root);
-  return files;
+/** Runs `driftless-agent` as a user would, with only the given KUBECONFIG. */
+function cli(args: string[], cwd: string, kubeconfig?: string) {
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+    const env: NodeJS.ProcessEnv = { ...process.env, HOME: cwd };
+    delete env['KUBECONFIG'];
+    if (kubeconfig) env['KUBECONFIG'] = kubeconfig;
+    const child = spawn(process.execPath, [BIN, ...args], { cwd, env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
 }
 
 describe('handed cases 11 and 13 on a real cluster', () => {
@@ -44,7 +48,7 @@ describe('handed cases 11 and 13 on a real cluster', () => {
 
   async function syncCase(name: string): Promise<TestAgent> {
     const repo = await git.createRepo(name);
-    await repo.commit(caseFiles(name), name);
+    await repo.commit(await caseFiles(name), name);
     const t = await makeAgent({ kubeConfig: cluster.kubeConfig, git, repo });
     agents.push(t);
     await t.agent.reconcileOnce();
@@ -70,6 +74,45 @@ describe('handed cases 11 and 13 on a real cluster', () => {
       name: 'c11-monitoring-probe',
     });
     assert.equal((gadget?.['spec'] as { interval?: string } | undefined)?.interval, '30s');
+
+    // The CLI renders the same chart for the kubeconfig's cluster, and offline for Helm's defaults.
+    const dir = mkdtempSync(path.join(tmpdir(), 'driftless-case11-cli-'));
+    try {
+      for (const [rel, text] of Object.entries(await caseFiles('11-helm-capabilities'))) {
+        mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
+        writeFileSync(path.join(dir, rel), text);
+      }
+      const args = ['apps/monitoring', '--app', 'c11-monitoring', '-n', 'c11', '-o', 'json'];
+      const online = await cli(['render', ...args], dir, cluster.kubeconfigPath);
+      assert.equal(online.code, 0, online.stderr);
+      const items = (
+        JSON.parse(online.stdout) as { items: Array<{ kind: string; data?: unknown }> }
+      ).items;
+      assert.deepEqual(items.map((o) => o.kind).sort(), ['ConfigMap', 'Gadget']);
+      assert.deepEqual(items.find((o) => o.kind === 'ConfigMap')?.data, {
+        kubeVersion: version.gitVersion,
+        hasGadgetApi: 'true',
+      });
+      const offline = await cli(['render', ...args, '--offline'], dir);
+      assert.equal(offline.code, 0, offline.stderr);
+      const offlineItems = (
+        JSON.parse(offline.stdout) as { items: Array<{ kind: string; data?: unknown }> }
+      ).items;
+      assert.deepEqual(
+        offlineItems.map((o) => [o.kind, o.data]),
+        [['ConfigMap', { kubeVersion: 'v1.34.0', hasGadgetApi: 'false' }]],
+      );
+      const diff = await cli(
+        ['diff', 'apps/monitoring', '--app', 'c11-monitoring', '-n', 'c11', '-v'],
+        dir,
+        cluster.kubeconfigPath,
+      );
+      // 0: nothing to change, 3: changes; either way the Gadget was rendered and planned.
+      assert.ok(diff.code === 0 || diff.code === 3, `${diff.stdout}${diff.stderr}`);
+      assert.match(diff.stdout, /Gadget c11\/c11-monitoring-probe/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('13: a vendored helmCharts chart renders; one from the network fails saying what to set or vendor', async () => {
@@ -87,7 +130,7 @@ describe('handed cases 11 and 13 on a real cluster', () => {
     assert.equal(remote?.outcome, 'failed');
     assert.match(
       remote?.error ?? '',
-      /chart podinfo from https:\/\/charts\.example\.invalid needs the network: vendor it into apps\/remote-chart\/charts\/podinfo .* or set kustomize\.allowRemoteCharts: true on app c13-remote in driftless\.yaml/,
+      /chart podinfo from https:\/\/charts\.example\.invalid needs the network: vendor it into apps\/remote-chart\/charts\/podinfo-6\.5\.0\/podinfo \(helm pull podinfo --repo https:\/\/charts\.example\.invalid --version 6\.5\.0 --untar --untardir apps\/remote-chart\/charts\/podinfo-6\.5\.0\) or set kustomize\.allowRemoteCharts: true on app c13-remote in driftless\.yaml/,
     );
     assert.ok(!/must specify --enable-helm/.test(remote?.error ?? ''));
   });

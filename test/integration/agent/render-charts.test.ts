@@ -304,15 +304,30 @@ describe('charts from Helm repositories and OCI registries', () => {
       });
       const out = await run({ path: 'app' });
       assert.deepEqual(
-        out.map((o) => [o.object.metadata.name, o.object.metadata.namespace, o.object['data']]),
-        [
-          [
-            'greeter-hello',
-            'c13',
-            { chart: 'hello-1.0.0', greeting: 'hi from kustomize', env: 'prod' },
-          ],
-        ],
+        out.map((o) => [o.object.metadata.name, o.object['data']]),
+        [['greeter-hello', { chart: 'hello-1.0.0', greeting: 'hi from kustomize', env: 'prod' }]],
       );
+    });
+
+    it('a pinned chart vendored where kustomize looks for it (<name>-<version>/<name>) needs no network', async () => {
+      const { run } = setup({
+        'app/kustomization.yaml': kustomization(
+          `  - name: hello\n    repo: ${repo.url}\n    version: 1.0.0\n    releaseName: pinned`,
+        ),
+        ...Object.fromEntries(
+          Object.entries(chartFiles('hello', '1.0.0')).map(([k, v]) => [
+            `app/charts/hello-1.0.0/${k}`,
+            v,
+          ]),
+        ),
+      });
+      const before = repo.requests.length;
+      const out = await run({ path: 'app' });
+      assert.deepEqual(
+        out.map((o) => o.object.metadata.name),
+        ['pinned-hello'],
+      );
+      assert.equal(repo.requests.length, before, 'nothing was fetched');
     });
 
     it('a chart from a repository without allowRemoteCharts fails saying what to set or how to vendor', async () => {
@@ -321,6 +336,7 @@ describe('charts from Helm repositories and OCI registries', () => {
           `  - name: hello\n    repo: ${repo.url}\n    version: 1.0.0\n    releaseName: greeter`,
         ),
       });
+      const before = repo.requests.length;
       await assert.rejects(run({ path: 'app' }), (err: unknown) => {
         assert.ok(err instanceof RenderError);
         assert.match(
@@ -329,7 +345,7 @@ describe('charts from Helm repositories and OCI registries', () => {
         );
         assert.match(
           err.message,
-          /helm pull hello --repo .* --version 1\.0\.0 --untar --untardir app\/charts/,
+          /helm pull hello --repo .* --version 1\.0\.0 --untar --untardir app\/charts\/hello-1\.0\.0/,
         );
         assert.match(
           err.message,
@@ -337,11 +353,25 @@ describe('charts from Helm repositories and OCI registries', () => {
         );
         return true;
       });
-      assert.equal(
-        repo.requests.filter((r) => r.user === '' && r.path.endsWith('index.yaml')).length,
-        0,
-        'nothing was fetched',
+      assert.equal(repo.requests.length, before, 'nothing was fetched');
+    });
+
+    it('with allowRemoteCharts, kustomize pulls the chart from the repository', async () => {
+      const { run } = setup({
+        'app/kustomization.yaml': kustomization(
+          `  - name: redis\n    repo: ${openRepo.url}\n    version: 17.3.0\n    releaseName: cache`,
+        ),
+      });
+      const before = openRepo.requests.length;
+      const out = await run({
+        path: 'app',
+        kustomize: { allowRemoteResources: false, allowRemoteCharts: true },
+      });
+      assert.deepEqual(
+        out.map((o) => [o.object.metadata.name, o.object['data']]),
+        [['cache-redis', { chart: 'redis-17.3.0', greeting: 'hello', env: 'prod' }]],
       );
+      assert.ok(openRepo.requests.length > before, 'the chart came from the repository');
     });
   });
 });

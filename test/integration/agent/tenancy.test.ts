@@ -230,6 +230,7 @@ metadata:
   namespace: team-a
 rules:
   - { apiGroups: [""], resources: [configmaps], verbs: [${verbs.join(', ')}] }
+  - { apiGroups: [""], resources: [namespaces], verbs: [get] }
 `;
     const ALL = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'];
 
@@ -366,7 +367,10 @@ rules:
           apiVersion: 'rbac.authorization.k8s.io/v1',
           kind: 'Role',
           metadata: { name: 'deployer', namespace: 'team-a' },
-          rules: [{ apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'watch'] }],
+          rules: [
+            { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'watch'] },
+            { apiGroups: [''], resources: ['namespaces'], verbs: ['get'] },
+          ],
         },
         { fieldManager: 'kubectl-edit', force: true },
       );
@@ -379,6 +383,34 @@ rules:
           : undefined;
       });
       assert.deepEqual((await get('a'))?.['data'], { v: 'changed again' });
+    });
+
+    it('prunes an app removed from driftless.yaml as its ServiceAccount', async () => {
+      await admin.apply(
+        {
+          apiVersion: 'rbac.authorization.k8s.io/v1',
+          kind: 'Role',
+          metadata: { name: 'deployer', namespace: 'team-a' },
+          rules: [
+            { apiGroups: [''], resources: ['configmaps'], verbs: ALL },
+            { apiGroups: [''], resources: ['namespaces'], verbs: ['get'] },
+          ],
+        },
+        { fieldManager: 'kubectl-edit', force: true },
+      );
+      await repo.commit(
+        {
+          'clusters/test/driftless.yaml': cluster(
+            APPS.replace(/ {4}- name: team-a\n[\s\S]*?dependsOn: \[infrastructure\]\n/, ''),
+          ),
+        },
+        'team-a leaves the cluster',
+      );
+      // The agent itself may not delete in team-a: only the app's ServiceAccount can.
+      await eventually('the prune of team-a', async () => {
+        t.agent.refresh();
+        return (await get('a')) === undefined && (await get('b')) === undefined ? true : undefined;
+      });
     });
   });
 });

@@ -284,7 +284,7 @@ describe('agent ↔ hub link over gRPC', { timeout: 240_000 }, () => {
     });
     // The hub refuses an approval of a plan that is not pending, so it never reaches the agent.
     assert.equal(stale.status, 409, JSON.stringify(stale.body));
-    assert.match(stale.body.error.message, /is not pending/);
+    assert.match(String(stale.body.error.message), /is not pending/);
     assert.equal(await liveRev('gated'), undefined, 'a stale approval changes nothing');
 
     const good = await api(hub, who, 'POST', '/api/v1/approvals', {

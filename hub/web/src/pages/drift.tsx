@@ -13,6 +13,15 @@ const TYPE_TEXT: Record<string, string> = {
   unknown: 'Changed',
 };
 
+/** How a closed drift was closed, as people read it; only `heal` means Driftless wrote. */
+const CLOSED_TEXT: Record<string, string> = {
+  heal: 'Healed',
+  sync: 'Closed by a sync',
+  reverted: 'Changed back',
+  'left-git': 'Left Git',
+  'deleted-by-kubernetes': 'Deleted by Kubernetes',
+};
+
 export function DriftPage() {
   const { api } = useSession();
   const loc = useLocation();
@@ -119,8 +128,10 @@ export function DriftCard({ d, hideApp }: { d: Drift; hideApp?: boolean }) {
         <Badge
           info={
             d.healed
-              ? { tone: 'ok', symbol: '✓', text: 'Healed' }
-              : { tone: 'warn', symbol: 'Δ', text: TYPE_TEXT[d.type] ?? d.type }
+              ? { tone: 'ok', symbol: '✓', text: CLOSED_TEXT[d.closedBy ?? ''] ?? 'Healed' }
+              : d.fight
+                ? { tone: 'bad', symbol: '⚔', text: `Fight with ${d.fight.manager}` }
+                : { tone: 'warn', symbol: 'Δ', text: TYPE_TEXT[d.type] ?? d.type }
           }
         />
         <code class="object">{d.objectRef}</code>
@@ -148,7 +159,7 @@ export function DriftCard({ d, hideApp }: { d: Drift; hideApp?: boolean }) {
           </dd>
         </div>
         <div>
-          <dt>Healed</dt>
+          <dt>Closed</dt>
           <dd>{d.healed ? <Ago iso={d.healedAt} /> : <span class="muted">not yet</span>}</dd>
         </div>
         {d.lastSyncTraceId && (

@@ -428,6 +428,81 @@ export function driftTypeToJSON(object: DriftType): string {
   }
 }
 
+/** DriftClosedBy is how a drift was closed. */
+export const DriftClosedBy = {
+  DRIFT_CLOSED_BY_UNSPECIFIED: 0,
+  /** DRIFT_CLOSED_BY_HEAL - The agent's heal applied Git's state (selfHeal apps). */
+  DRIFT_CLOSED_BY_HEAL: 1,
+  /** DRIFT_CLOSED_BY_SYNC - A sync (automatic or "Sync now") wrote Git's state, or a new commit made Git agree. */
+  DRIFT_CLOSED_BY_SYNC: 2,
+  /** DRIFT_CLOSED_BY_REVERTED - Someone else changed the object back to Git's value. */
+  DRIFT_CLOSED_BY_REVERTED: 3,
+  /** DRIFT_CLOSED_BY_LEFT_GIT - The object, or its app, was removed from Git. */
+  DRIFT_CLOSED_BY_LEFT_GIT: 4,
+  /** DRIFT_CLOSED_BY_DELETED_BY_KUBERNETES - Kubernetes deleted the object by design (e.g. a finished Job with a TTL). */
+  DRIFT_CLOSED_BY_DELETED_BY_KUBERNETES: 5,
+  UNRECOGNIZED: -1,
+} as const;
+
+export type DriftClosedBy = typeof DriftClosedBy[keyof typeof DriftClosedBy];
+
+export namespace DriftClosedBy {
+  export type DRIFT_CLOSED_BY_UNSPECIFIED = typeof DriftClosedBy.DRIFT_CLOSED_BY_UNSPECIFIED;
+  export type DRIFT_CLOSED_BY_HEAL = typeof DriftClosedBy.DRIFT_CLOSED_BY_HEAL;
+  export type DRIFT_CLOSED_BY_SYNC = typeof DriftClosedBy.DRIFT_CLOSED_BY_SYNC;
+  export type DRIFT_CLOSED_BY_REVERTED = typeof DriftClosedBy.DRIFT_CLOSED_BY_REVERTED;
+  export type DRIFT_CLOSED_BY_LEFT_GIT = typeof DriftClosedBy.DRIFT_CLOSED_BY_LEFT_GIT;
+  export type DRIFT_CLOSED_BY_DELETED_BY_KUBERNETES = typeof DriftClosedBy.DRIFT_CLOSED_BY_DELETED_BY_KUBERNETES;
+  export type UNRECOGNIZED = typeof DriftClosedBy.UNRECOGNIZED;
+}
+
+export function driftClosedByFromJSON(object: any): DriftClosedBy {
+  switch (object) {
+    case 0:
+    case "DRIFT_CLOSED_BY_UNSPECIFIED":
+      return DriftClosedBy.DRIFT_CLOSED_BY_UNSPECIFIED;
+    case 1:
+    case "DRIFT_CLOSED_BY_HEAL":
+      return DriftClosedBy.DRIFT_CLOSED_BY_HEAL;
+    case 2:
+    case "DRIFT_CLOSED_BY_SYNC":
+      return DriftClosedBy.DRIFT_CLOSED_BY_SYNC;
+    case 3:
+    case "DRIFT_CLOSED_BY_REVERTED":
+      return DriftClosedBy.DRIFT_CLOSED_BY_REVERTED;
+    case 4:
+    case "DRIFT_CLOSED_BY_LEFT_GIT":
+      return DriftClosedBy.DRIFT_CLOSED_BY_LEFT_GIT;
+    case 5:
+    case "DRIFT_CLOSED_BY_DELETED_BY_KUBERNETES":
+      return DriftClosedBy.DRIFT_CLOSED_BY_DELETED_BY_KUBERNETES;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return DriftClosedBy.UNRECOGNIZED;
+  }
+}
+
+export function driftClosedByToJSON(object: DriftClosedBy): string {
+  switch (object) {
+    case DriftClosedBy.DRIFT_CLOSED_BY_UNSPECIFIED:
+      return "DRIFT_CLOSED_BY_UNSPECIFIED";
+    case DriftClosedBy.DRIFT_CLOSED_BY_HEAL:
+      return "DRIFT_CLOSED_BY_HEAL";
+    case DriftClosedBy.DRIFT_CLOSED_BY_SYNC:
+      return "DRIFT_CLOSED_BY_SYNC";
+    case DriftClosedBy.DRIFT_CLOSED_BY_REVERTED:
+      return "DRIFT_CLOSED_BY_REVERTED";
+    case DriftClosedBy.DRIFT_CLOSED_BY_LEFT_GIT:
+      return "DRIFT_CLOSED_BY_LEFT_GIT";
+    case DriftClosedBy.DRIFT_CLOSED_BY_DELETED_BY_KUBERNETES:
+      return "DRIFT_CLOSED_BY_DELETED_BY_KUBERNETES";
+    case DriftClosedBy.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** ChangeAction is what a plan does to one object. */
 export const ChangeAction = {
   CHANGE_ACTION_UNSPECIFIED: 0,
@@ -709,8 +784,13 @@ export interface DriftReport {
    */
   changedBy: string;
   detectedUnixMs: bigint;
-  /** Whether the agent has restored the Git state (selfHeal apps only). */
+  /**
+   * Whether the drift is closed: the object is back in line with Git, or no longer in Git.
+   * closed_by says how; only DRIFT_CLOSED_BY_HEAL means the agent restored it. (The name is
+   * kept for compatibility: it predates closed_by.)
+   */
   healed: boolean;
+  /** When the drift was closed; 0 while open. */
   healedUnixMs: bigint;
   /**
    * A note for people, e.g. "fight with controller hpa-controller, backing off" when healing
@@ -722,6 +802,26 @@ export interface DriftReport {
    * so the drift links back to the sync, and the commit, that set the desired value.
    */
   lastSyncTraceId: string;
+  /** How the drift was closed, when healed is true; UNSPECIFIED while open (or from an older agent). */
+  closedBy?:
+    | DriftClosedBy
+    | undefined;
+  /**
+   * Set while another field manager keeps re-writing some of the drifted fields on a steady
+   * rhythm (an HPA on spec.replicas): the agent stopped healing those fields. The drift stays
+   * open; the hub shows it as a fight, never as healthy.
+   */
+  fight?: DriftFight | undefined;
+}
+
+/** DriftFight names a controller that owns fields Git also declares. */
+export interface DriftFight {
+  /** The field manager (from managedFields) that keeps re-writing the fields. */
+  manager: string;
+  /** The fields, as paths such as ".spec.replicas". */
+  paths: string[];
+  /** About how often it re-writes them. */
+  periodMs: number;
 }
 
 /**
@@ -2670,6 +2770,8 @@ function createBaseDriftReport(): DriftReport {
     healedUnixMs: 0n,
     message: "",
     lastSyncTraceId: "",
+    closedBy: undefined,
+    fight: undefined,
   };
 }
 
@@ -2713,6 +2815,12 @@ export const DriftReport: MessageFns<DriftReport> = {
     }
     if (message.lastSyncTraceId !== "") {
       writer.uint32(90).string(message.lastSyncTraceId);
+    }
+    if (message.closedBy !== undefined) {
+      writer.uint32(96).int32(message.closedBy);
+    }
+    if (message.fight !== undefined) {
+      DriftFight.encode(message.fight, writer.uint32(106).fork()).join();
     }
     return writer;
   },
@@ -2818,6 +2926,22 @@ export const DriftReport: MessageFns<DriftReport> = {
             message.lastSyncTraceId = reader.string();
             continue;
           }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.closedBy = reader.int32() as any;
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.fight = DriftFight.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2863,6 +2987,12 @@ export const DriftReport: MessageFns<DriftReport> = {
         : isSet(object.last_sync_trace_id)
         ? globalThis.String(object.last_sync_trace_id)
         : "",
+      closedBy: isSet(object.closedBy)
+        ? driftClosedByFromJSON(object.closedBy)
+        : isSet(object.closed_by)
+        ? driftClosedByFromJSON(object.closed_by)
+        : undefined,
+      fight: isSet(object.fight) ? DriftFight.fromJSON(object.fight) : undefined,
     };
   },
 
@@ -2901,6 +3031,12 @@ export const DriftReport: MessageFns<DriftReport> = {
     if (message.lastSyncTraceId !== "") {
       obj.lastSyncTraceId = message.lastSyncTraceId;
     }
+    if (message.closedBy !== undefined) {
+      obj.closedBy = driftClosedByToJSON(message.closedBy);
+    }
+    if (message.fight !== undefined) {
+      obj.fight = DriftFight.toJSON(message.fight);
+    }
     return obj;
   },
 
@@ -2926,6 +3062,115 @@ export const DriftReport: MessageFns<DriftReport> = {
       : 0n;
     message.message = object.message ?? "";
     message.lastSyncTraceId = object.lastSyncTraceId ?? "";
+    message.closedBy = object.closedBy ?? undefined;
+    message.fight = (object.fight !== undefined && object.fight !== null)
+      ? DriftFight.fromPartial(object.fight)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseDriftFight(): DriftFight {
+  return { manager: "", paths: [], periodMs: 0 };
+}
+
+export const DriftFight: MessageFns<DriftFight> = {
+  encode(message: DriftFight, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.manager !== "") {
+      writer.uint32(10).string(message.manager);
+    }
+    for (const v of message.paths) {
+      writer.uint32(18).string(v!);
+    }
+    if (message.periodMs !== 0) {
+      writer.uint32(24).uint32(message.periodMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DriftFight {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDriftFight();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.manager = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.paths.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.periodMs = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DriftFight {
+    return {
+      manager: isSet(object.manager) ? globalThis.String(object.manager) : "",
+      paths: globalThis.Array.isArray(object?.paths) ? object.paths.map((e: any) => globalThis.String(e)) : [],
+      periodMs: isSet(object.periodMs)
+        ? globalThis.Number(object.periodMs)
+        : isSet(object.period_ms)
+        ? globalThis.Number(object.period_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: DriftFight): unknown {
+    const obj: any = {};
+    if (message.manager !== "") {
+      obj.manager = message.manager;
+    }
+    if (message.paths?.length) {
+      obj.paths = message.paths;
+    }
+    if (message.periodMs !== 0) {
+      obj.periodMs = Math.round(message.periodMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DriftFight>, I>>(base?: I): DriftFight {
+    return DriftFight.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DriftFight>, I>>(object: I): DriftFight {
+    const message = createBaseDriftFight();
+    message.manager = object.manager ?? "";
+    message.paths = object.paths?.map((e) => e) || [];
+    message.periodMs = object.periodMs ?? 0;
     return message;
   },
 };

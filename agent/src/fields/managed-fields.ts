@@ -1,5 +1,5 @@
 import { Marks, type KubeObject } from '../model.ts';
-import { canonicalJson } from '../plan/index.ts';
+import { canonicalJson } from '../plan/diff.ts';
 
 /** One segment of a field path: an object key or a list index. */
 export type PathSegment = string | number;
