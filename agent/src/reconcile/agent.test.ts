@@ -1,13 +1,13 @@
 import { afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { settle, waitFor } from '../../test-support/clock.ts';
+import { settle, waitFor } from '../../test/engine/clock.ts';
 import {
   appEntry,
   clusterYaml,
   configMap,
   testEngine,
   type TestEngine,
-} from '../../test-support/engine.ts';
+} from '../../test/engine/engine.ts';
 import { AGENT_DEFAULTS, resolveReconcileOptions } from './agent.ts';
 
 const TWO_APPS = {

@@ -2,8 +2,8 @@
 // (plan, apply, inventory, report, reconcile). It keeps objects by reference, answers
 // server-side apply by storing what was sent, and fails the requests a test asks it to fail
 // with the same KubeApiError the real client throws for that HTTP status.
-import { KubeApiError, type ApiResource, type KubeClient } from '../src/kube/index.ts';
-import { refKey, refOf, type KubeObject, type ObjectRef } from '../src/model.ts';
+import { KubeApiError, type ApiResource, type KubeClient } from '../../src/kube/index.ts';
+import { refKey, refOf, type KubeObject, type ObjectRef } from '../../src/model.ts';
 
 /** A request verb of the fake. */
 export type Verb = 'get' | 'apply' | 'dry-run' | 'delete' | 'list' | 'event';

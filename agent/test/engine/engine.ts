@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { trace } from '@opentelemetry/api';
 import { createLogger } from '@driftless/common';
-import { Agent, type AgentOptions, type Checkout } from '../src/reconcile/index.ts';
-import { InventoryStore } from '../src/inventory/index.ts';
+import { Agent, type AgentOptions, type Checkout } from '../../src/reconcile/index.ts';
+import { InventoryStore } from '../../src/inventory/index.ts';
 import {
   ApprovalBook,
   type AppStatusReport,
@@ -14,7 +14,7 @@ import {
   type DriftReport,
   type Reporter,
   type SyncReport,
-} from '../src/report/index.ts';
+} from '../../src/report/index.ts';
 import { ManualClock } from './clock.ts';
 import { FakeKube } from './fake-kube.ts';
 
