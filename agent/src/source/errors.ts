@@ -7,7 +7,7 @@
  * Messages name the repository by {@link displayUrl} — never with credentials —
  * and the branch, so a person can act on them.
  */
-import { TerminalError, TransientError } from '@driftless/common';
+import { redactUrl, TerminalError, TransientError } from '@driftless/common';
 
 /** Where an error happened: the repository (already without credentials) and branch. */
 export interface GitLocation {
@@ -124,19 +124,8 @@ export type GitSourceError =
   | PathOutsideCheckoutError
   | PathNotFoundError;
 
-/**
- * A repository URL fit for messages and logs: user info, query and fragment
- * removed, since any of them may carry a token.
- */
-export function displayUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.protocol}//${u.host}${u.pathname}`;
-  } catch {
-    // Not a URL at all: show no part of it that could be a secret.
-    return '<invalid URL>';
-  }
-}
+/** A repository URL fit for messages and logs: common's {@link redactUrl}. */
+export const displayUrl = redactUrl;
 
 /** Socket-level codes that mean "could not talk to the server"; worth retrying. */
 const NETWORK_CODES = new Set([
