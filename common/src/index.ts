@@ -1,7 +1,7 @@
 /**
  * @driftless/common: the runtime shared by hub and agent — error classes and
  * classification, the one backoff, clocks and durations, flags, logging and
- * telemetry.
+ * telemetry, name and label rules, URL redaction.
  */
 export * from './errors.ts';
 export * from './backoff.ts';
@@ -9,3 +9,5 @@ export * from './time.ts';
 export * from './flags.ts';
 export * from './log.ts';
 export * from './telemetry.ts';
+export * from './names.ts';
+export * from './urls.ts';

@@ -361,7 +361,8 @@ export class Agent {
     if (polled)
       this.#nextPollAt =
         this.#clock.now() + jittered(this.#o.pollIntervalMs, this.#o.pollJitter, this.#o.random);
-    let healthy = !checkout.fromCache;
+    // A refused (unsigned) head is terminal: only a new commit changes it, so no sooner retry.
+    let healthy = !checkout.fromCache || checkout.error instanceof CommitSignatureError;
     if (checkout.fromCache) {
       const delay = this.#sourceBackoff.next();
       this.#nextPollAt = Math.min(this.#nextPollAt, this.#clock.now() + delay);

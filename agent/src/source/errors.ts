@@ -7,7 +7,13 @@
  * Messages name the repository by {@link displayUrl} — never with credentials —
  * and the branch, so a person can act on them.
  */
-import { CODE_CLASSES, classify, TerminalError, TransientError } from '@driftless/common';
+import {
+  CODE_CLASSES,
+  classify,
+  redactUrl,
+  TerminalError,
+  TransientError,
+} from '@driftless/common';
 
 /** Where an error happened: the repository (already without credentials) and branch. */
 export interface GitLocation {
@@ -124,19 +130,8 @@ export type GitSourceError =
   | PathOutsideCheckoutError
   | PathNotFoundError;
 
-/**
- * A repository URL fit for messages and logs: user info, query and fragment
- * removed, since any of them may carry a token.
- */
-export function displayUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.protocol}//${u.host}${u.pathname}`;
-  } catch {
-    // Not a URL at all: show no part of it that could be a secret.
-    return '<invalid URL>';
-  }
-}
+/** A repository URL fit for messages and logs: common's {@link redactUrl}. */
+export const displayUrl = redactUrl;
 
 /**
  * Turns whatever isomorphic-git, the HTTP client or the file system threw into
