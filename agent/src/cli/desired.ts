@@ -1,8 +1,8 @@
 import path from 'node:path';
 import type { FlagSpec, FlagValues } from '@driftless/common';
 import { APP_DEFAULTS } from '../config/index.ts';
-import { guard, type ScopeResolver } from '../guard/index.ts';
-import type { AppSpec, KubeObject, RenderKind } from '../model.ts';
+import { guard, type ObjectReader, type ScopeResolver } from '../guard/index.ts';
+import { NEW_OR_OWN_CRDS, type AppSpec, type KubeObject, type RenderKind } from '../model.ts';
 import { render, type RenderOptions } from '../render/index.ts';
 import { oneOf, UsageError } from './io.ts';
 
@@ -105,8 +105,9 @@ export function localApp(
     path: insideRoot(root, abs, 'PATH'),
     namespace: values.namespace,
     allowedNamespaces: values.allowedNamespaces,
-    // As in driftless.yaml: limited to namespaces means no cluster-scoped kinds.
-    allowedClusterKinds: values.allowedNamespaces.length > 0 ? [] : ['*'],
+    // As in driftless.yaml: limited to namespaces means no cluster-scoped
+    // kinds but new or own CRDs.
+    allowedClusterKinds: values.allowedNamespaces.length > 0 ? [NEW_OR_OWN_CRDS] : ['*'],
     serviceAccountName: '',
     sync: APP_DEFAULTS.sync,
     selfHeal: APP_DEFAULTS.selfHeal,
@@ -142,7 +143,7 @@ export function localApp(
  */
 export async function desiredObjects(
   local: LocalApp,
-  scopes: ScopeResolver,
+  scopes: ScopeResolver & ObjectReader,
   signal?: AbortSignal,
   cluster?: RenderOptions['cluster'],
 ): Promise<KubeObject[]> {

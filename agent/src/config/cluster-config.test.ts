@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { isRetryable } from '@driftless/common';
+import { NEW_OR_OWN_CRDS } from '../model.ts';
 import { APP_DEFAULTS, ConfigError, parseClusterConfig } from './cluster-config.ts';
 
 const FILE = 'clusters/dev/driftless.yaml';
@@ -41,7 +42,7 @@ describe('parseClusterConfig', () => {
         path: 'apps/podinfo/overlays/prod',
         namespace: 'podinfo',
         allowedNamespaces: ['podinfo'],
-        allowedClusterKinds: [],
+        allowedClusterKinds: [NEW_OR_OWN_CRDS],
         serviceAccountName: '',
         sync: 'manual',
         selfHeal: true,
@@ -245,10 +246,21 @@ describe('parseClusterConfig', () => {
     );
   });
 
-  it('accepts an empty app list and treats null fields as unset', () => {
-    assert.deepEqual(parseClusterConfig(cluster('    []\n').replace('apps:\n', 'apps:'), FILE), {
-      apps: [],
-    });
+  it('refuses an empty app list, naming the line, unless spec.allowEmpty is set', () => {
+    const empty = cluster('    []\n').replace('apps:\n', 'apps:');
+    assert.deepEqual(problemsOf(empty), [
+      `4:12: spec.apps: lists no apps: that would remove every app of the cluster (and prune those with prune: true); set spec.allowEmpty: true to allow it`,
+    ]);
+    const allowed = empty.replace('spec:\n', 'spec:\n  allowEmpty: true\n');
+    assert.deepEqual(parseClusterConfig(allowed, FILE), { apps: [], allowEmpty: true });
+    const typo = problemsOf(allowed.replace('allowEmpty', 'allowempty'));
+    assert.ok(
+      typo.some((p) => p.includes('allowempty')) && typo.some((p) => p.includes('lists no apps')),
+      typo.join('\n'),
+    );
+  });
+
+  it('treats null fields as unset', () => {
     const [app] = parseClusterConfig(
       cluster('    - name: a\n      path: a\n      sync:\n      dependsOn:\n'),
       FILE,

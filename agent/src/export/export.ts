@@ -1,7 +1,7 @@
-import { errorMessage, isRetryable, TerminalError, TransientError } from '@driftless/common';
+import { DriftlessError, errorMessage, TerminalError } from '@driftless/common';
 import { KubeApiError, type ApiResource, type KubeClient } from '../kube/index.ts';
 import type { KubeObject } from '../model.ts';
-import { mapLimit } from '../plan/index.ts';
+import { DEFAULT_CONCURRENCY, mapLimit } from '../plan/index.ts';
 import { cleanObject, CONTROL_PLANE_MANAGERS } from './clean.ts';
 import { discoverNamespacedKinds } from './discover.ts';
 
@@ -100,7 +100,7 @@ export async function exportNamespace(options: ExportOptions): Promise<KubeObjec
     );
   }
 
-  const lists = await mapLimit(wanted, options.concurrency ?? 8, (r) =>
+  const lists = await mapLimit(wanted, options.concurrency ?? DEFAULT_CONCURRENCY, (r) =>
     listKind(client, r, namespace, warn, signal),
   );
   return lists
@@ -138,8 +138,6 @@ async function listKind(
       return [];
     }
     const message = `export ${r.kind} in ${namespace}: ${errorMessage(err)}`;
-    throw isRetryable(err)
-      ? new TransientError(message, { cause: err })
-      : new TerminalError(message, { cause: err });
+    throw new DriftlessError(message, { cause: err });
   }
 }

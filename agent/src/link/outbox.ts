@@ -10,7 +10,7 @@ import {
 /** The bodies that are reports: sequenced, buffered until the hub acks them. */
 export type ReportBody = Extract<
   AgentMessageBody,
-  { $case: 'appStatus' | 'syncResult' | 'driftReport' | 'reportsDropped' }
+  { $case: 'appStatus' | 'syncResult' | 'driftReport' | 'reportsDropped' | 'configStatus' }
 >;
 
 /** Options of {@link Outbox}. */
@@ -248,6 +248,7 @@ export class Outbox {
   /** Queues a report. Never blocks, never throws for a full buffer (it summarises instead). */
   push(body: ReportBody, trace: TraceContext = { traceparent: '', tracestate: '' }): void {
     let removed = body.$case === 'appStatus' && this.#coalesce(body.value.app);
+    if (body.$case === 'configStatus') removed = this.#coalesceConfig() || removed;
     const entry: Entry = {
       seq: this.#take(),
       body,
@@ -348,6 +349,16 @@ export class Outbox {
     this.#lastSeq = seq - 1n;
   }
 
+  /** Only the newest unsent ConfigStatus matters, like an app's AppStatus; true when one went. */
+  #coalesceConfig(): boolean {
+    const i = this.#entries.findIndex((e) => !e.everSent && e.body.$case === 'configStatus');
+    if (i < 0) return false;
+    this.#entries.splice(i, 1);
+    this.#reports--;
+    this.#coalesced++;
+    return true;
+  }
+
   /** Removes an unsent AppStatus of `app`; true when there was one. */
   #coalesce(app: string): boolean {
     const i = this.#entries.findIndex(
@@ -390,7 +401,10 @@ export class Outbox {
     }
     const g = gap.gap!;
     g.count++;
-    const app = victim.body.$case === 'reportsDropped' ? '' : victim.body.value.app;
+    const app =
+      victim.body.$case === 'reportsDropped' || victim.body.$case === 'configStatus'
+        ? ''
+        : victim.body.value.app;
     let a = g.byApp.get(app);
     if (!a) g.byApp.set(app, (a = { syncs: 0, drifts: 0, objects: new Set(), more: false }));
     if (victim.body.$case === 'syncResult') a.syncs++;
@@ -405,7 +419,13 @@ export class Outbox {
   }
 }
 
-const REPORT_CASES = new Set(['appStatus', 'syncResult', 'driftReport', 'reportsDropped']);
+const REPORT_CASES = new Set([
+  'appStatus',
+  'syncResult',
+  'driftReport',
+  'reportsDropped',
+  'configStatus',
+]);
 
 function newGap(): GapDetail {
   return { count: 0, byApp: new Map() };

@@ -1,4 +1,5 @@
 import type { Db, Dialect } from './db.ts';
+import { CONFIG_STATE_MIGRATION } from './config-state.ts';
 
 /** One schema change. Versions only ever grow; a released migration is never edited. */
 export interface Migration {
@@ -174,8 +175,9 @@ ALTER TABLE drifts ADD COLUMN closed_by TEXT NOT NULL DEFAULT '';
 ALTER TABLE drifts ADD COLUMN fight_json TEXT NOT NULL DEFAULT 'null';
 `,
   },
+  CONFIG_STATE_MIGRATION,
   {
-    version: 4,
+    version: 5,
     name: 'revocation sticks: enrollment blocked after a revocation; NATS user keys per cluster',
     // A revoked cluster name enrolls again only after an administrator allows it; the NATS
     // user keys issued to a cluster are kept (public keys only) so a revocation can name them
