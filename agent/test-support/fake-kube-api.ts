@@ -122,7 +122,11 @@ function isDiscovery(path: string): boolean {
 function discovery(req: RecordedRequest): Answer {
   const gv = req.path.startsWith('/api/') ? req.path.slice(5) : req.path.slice(6);
   const resources = isDiscovery(req.path) ? RESOURCES[gv] : undefined;
-  if (!resources) return { status: 404, body: status(404, 'NotFound', 'the server could not find the requested resource') };
+  if (!resources)
+    return {
+      status: 404,
+      body: status(404, 'NotFound', 'the server could not find the requested resource'),
+    };
   return {
     body: {
       kind: 'APIResourceList',

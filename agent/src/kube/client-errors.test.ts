@@ -57,7 +57,11 @@ describe('KubeClient errors', () => {
       api,
       422,
       status(422, 'Invalid', server, [
-        { field: 'data', reason: 'FieldValueInvalid', message: `Invalid value: ${dump}: field is immutable` },
+        {
+          field: 'data',
+          reason: 'FieldValueInvalid',
+          message: `Invalid value: ${dump}: field is immutable`,
+        },
       ]),
     );
     assert.ok(err instanceof KubeApiError);
@@ -69,7 +73,11 @@ describe('KubeClient errors', () => {
   it('cuts an answer that is not a Status (a proxy page) to a readable length', async () => {
     api.handle((r) =>
       isObjectPath(r.path)
-        ? { status: 502, raw: `<html>${'bad gateway '.repeat(200)}</html>`, contentType: 'text/html' }
+        ? {
+            status: 502,
+            raw: `<html>${'bad gateway '.repeat(200)}</html>`,
+            contentType: 'text/html',
+          }
         : undefined,
     );
     const err = await api.client.get(ref).catch((e: unknown) => e);

@@ -96,14 +96,19 @@ describe('KubeClient requests', () => {
     assert.equal(`${calls[0]?.method} ${calls[0]?.path}`, 'POST /api/v1/namespaces/a/configmaps');
     assert.equal(calls[0]?.query.get('dryRun'), 'All');
     assert.equal(calls[0]?.query.get('fieldManager'), 'driftless');
-    assert.equal(`${calls[1]?.method} ${calls[1]?.path}`, 'DELETE /api/v1/namespaces/a/configmaps/x');
+    assert.equal(
+      `${calls[1]?.method} ${calls[1]?.path}`,
+      'DELETE /api/v1/namespaces/a/configmaps/x',
+    );
     const options = JSON.parse(calls[1]?.body ?? '') as Record<string, unknown>;
     assert.equal(options.propagationPolicy, 'Foreground');
     assert.deepEqual(options.preconditions, { uid: 'u-1' });
   });
 
   it('tells a delete of an object already gone from one that happened', async () => {
-    api.handle((r) => (r.method === 'DELETE' ? { status: 404, body: { reason: 'NotFound' } } : undefined));
+    api.handle((r) =>
+      r.method === 'DELETE' ? { status: 404, body: { reason: 'NotFound' } } : undefined,
+    );
     assert.equal(await api.client.delete(refOf('a', 'gone')), false);
     api.handle((r) => (r.method === 'DELETE' ? { body: { kind: 'Status' } } : undefined));
     assert.equal(await api.client.delete(refOf('a', 'there')), true);
@@ -160,7 +165,10 @@ describe('KubeClient requests', () => {
 
   it('reports scope from discovery, and undefined for an unknown kind', async () => {
     assert.equal(await api.client.scopeOf('v1', 'ConfigMap'), 'Namespaced');
-    assert.equal(await api.client.scopeOf('rbac.authorization.k8s.io/v1', 'ClusterRole'), 'Cluster');
+    assert.equal(
+      await api.client.scopeOf('rbac.authorization.k8s.io/v1', 'ClusterRole'),
+      'Cluster',
+    );
     assert.equal(await api.client.scopeOf('v1', 'Widget'), undefined);
   });
 });
@@ -172,7 +180,9 @@ function refOf(namespace: string, name: string) {
 describe('KubeClient identity', () => {
   let api: FakeKubeApi;
   before(async () => {
-    api = await startFakeKubeApi((r) => (r.path.includes('/configmaps/') ? { body: {} } : undefined));
+    api = await startFakeKubeApi((r) =>
+      r.path.includes('/configmaps/') ? { body: {} } : undefined,
+    );
   });
   after(() => api.close());
 
