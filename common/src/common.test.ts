@@ -4,6 +4,9 @@ import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-tr
 import { Writable } from 'node:stream';
 import {
   Backoff,
+  canonicalJson,
+  displayUrl,
+  flagEnvName,
   classify,
   createLogger,
   errorMessage,
@@ -180,5 +183,40 @@ describe('telemetry and logs', () => {
       }),
     );
     assert.equal(exporter.getFinishedSpans()[0]?.status.code, 2);
+  });
+});
+
+describe('canonicalJson', () => {
+  it('gives equal text for equal values whatever the key order, and keeps array order', () => {
+    assert.equal(
+      canonicalJson({ b: 1, a: { d: [2, 1], c: null } }),
+      '{"a":{"c":null,"d":[2,1]},"b":1}',
+    );
+    assert.equal(canonicalJson({ a: 1, b: 2 }), canonicalJson({ b: 2, a: 1 }));
+    assert.notEqual(canonicalJson([1, 2]), canonicalJson([2, 1]));
+    assert.equal(canonicalJson(undefined), 'undefined');
+  });
+});
+
+describe('displayUrl', () => {
+  it('drops user info, query, fragment and a trailing slash', () => {
+    assert.equal(
+      displayUrl('https://bot:tok@git.example.com/x.git?t=1#f'),
+      'https://git.example.com/x.git',
+    );
+    assert.equal(
+      displayUrl('https://u:p@charts.example.com/stable/'),
+      'https://charts.example.com/stable',
+    );
+  });
+  it('shows nothing of text that is not a URL', () => {
+    assert.equal(displayUrl('user:secret not a url'), '<invalid URL>');
+  });
+});
+
+describe('flagEnvName', () => {
+  it('is the prefix and the flag name in upper snake case', () => {
+    assert.equal(flagEnvName('DRIFTLESS', 'repoUrl'), 'DRIFTLESS_REPO_URL');
+    assert.equal(flagEnvName('DRIFTLESS', 'namespace'), 'DRIFTLESS_NAMESPACE');
   });
 });

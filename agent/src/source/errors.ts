@@ -124,19 +124,8 @@ export type GitSourceError =
   | PathOutsideCheckoutError
   | PathNotFoundError;
 
-/**
- * A repository URL fit for messages and logs: user info, query and fragment
- * removed, since any of them may carry a token.
- */
-export function displayUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.protocol}//${u.host}${u.pathname}`;
-  } catch {
-    // Not a URL at all: show no part of it that could be a secret.
-    return '<invalid URL>';
-  }
-}
+/** A repository URL fit for messages and logs: see common's `displayUrl`. */
+export { displayUrl } from '@driftless/common';
 
 /** Socket-level codes that mean "could not talk to the server"; worth retrying. */
 const NETWORK_CODES = new Set([
