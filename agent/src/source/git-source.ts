@@ -1,4 +1,7 @@
 /**
+ * Over 400 lines on purpose: the checkout's life (clone into incoming/, swap, sweep, fall
+ * back to the last good copy) is one state machine that reads best in one place.
+ *
  * The first step of every reconcile: make the desired state of one
  * `repo@branch` available on local disk, as cheaply as possible and without
  * ever losing the last good copy.
