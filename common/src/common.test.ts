@@ -5,7 +5,6 @@ import { Writable } from 'node:stream';
 import {
   Backoff,
   canonicalJson,
-  displayUrl,
   flagEnvName,
   classify,
   createLogger,
@@ -195,22 +194,6 @@ describe('canonicalJson', () => {
     assert.equal(canonicalJson({ a: 1, b: 2 }), canonicalJson({ b: 2, a: 1 }));
     assert.notEqual(canonicalJson([1, 2]), canonicalJson([2, 1]));
     assert.equal(canonicalJson(undefined), 'undefined');
-  });
-});
-
-describe('displayUrl', () => {
-  it('drops user info, query, fragment and a trailing slash', () => {
-    assert.equal(
-      displayUrl('https://bot:tok@git.example.com/x.git?t=1#f'),
-      'https://git.example.com/x.git',
-    );
-    assert.equal(
-      displayUrl('https://u:p@charts.example.com/stable/'),
-      'https://charts.example.com/stable',
-    );
-  });
-  it('shows nothing of text that is not a URL', () => {
-    assert.equal(displayUrl('user:secret not a url'), '<invalid URL>');
   });
 });
 

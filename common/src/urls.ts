@@ -1,18 +1,16 @@
-/** URLs fit for messages and logs. */
-
 /**
- * `url` as messages and logs may show it: scheme, host and path only, without a trailing
- * slash. User info, query and fragment are removed, since any of them may carry a token
- * (`https://bot:tok@host/x.git?t=1` → `https://host/x.git`). Text that is not a URL with a host (or a `file:` URL) gives
- * `<invalid URL>`, so no part of it that could be a secret is shown.
+ * A URL fit for messages, logs and storage: user info, query and fragment removed, since any of
+ * them may carry a token (`https://user:token@host/x?private_token=…` → `https://host/x`).
+ * An scp-like Git address (`git@host:org/repo.git`) keeps `host:org/repo.git`. Text that is no
+ * URL shows no part of itself, since it could be a secret: `<invalid URL>`.
  */
-export function displayUrl(url: string): string {
+export function redactUrl(url: string): string {
   try {
     const u = new URL(url);
-    // `user:secret` parses as a URL of scheme `user:`; without a host it is not one we show.
-    if (!u.host && u.protocol !== 'file:') return '<invalid URL>';
-    return `${u.protocol}//${u.host}${u.pathname}`.replace(/\/+$/, '');
+    // Opaque URLs (`mailto:x`, `host:path`) have no authority to keep.
+    return u.host ? `${u.protocol}//${u.host}${u.pathname}` : `${u.protocol}${u.pathname}`;
   } catch {
-    return '<invalid URL>';
+    const scp = /^(?:[^@/\s]+@)?([A-Za-z0-9.-]+):([^?#\s]+)/.exec(url);
+    return scp ? `${scp[1]}:${scp[2]}` : '<invalid URL>';
   }
 }

@@ -1,5 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { mkdir } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { errorMessage, TerminalError, type Clock, type Logger } from '@driftless/common';
 import { ApiServer, apiRoutes, EventStreams, webRoutes, type Readiness } from './api/index.ts';
@@ -13,9 +14,9 @@ import {
 } from './enroll/index.ts';
 import { EventBus } from './events.ts';
 import { isNatsSession, LinkServer, NatsLink, SessionRegistry } from './link/index.ts';
-import { createMetrics } from './metrics.ts';
+import { createMetrics, type HubMetrics } from './metrics.ts';
 import { openStore, type Store } from './store/index.ts';
-import { hintAgents, webhookRoutes } from './webhook/index.ts';
+import { hintAgents, webhookRoutes, type PushEvent } from './webhook/index.ts';
 
 export type { HubOptions } from './config.ts';
 
@@ -147,62 +148,21 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     const grpcHost = o.grpcAddress.slice(0, o.grpcAddress.lastIndexOf(':'));
 
     // Step 4: the HTTP API: resources, the event streams, the dashboard and the webhook.
-    const streams = new EventStreams({
-      events,
-      log,
-      limits: {
-        maxStreams: o.sseMaxStreams,
-        maxStreamsPerToken: o.sseMaxStreamsPerToken,
-        maxBufferedBytes: o.sseMaxBufferBytes,
-      },
-    });
-    const api = await ApiServer.create({
-      routes: [
-        ...apiRoutes(
-          {
-            store,
-            sessions,
-            link,
-            events,
-            metrics,
-            log,
-            maxTokenTtlMs: o.tokenMaxTtlMs,
-            readiness: storeReadiness(store),
-            clock,
-          },
-          streams,
-        ),
-        webRoutes({
-          dir: o.webDir || undefined,
-          config: {
-            ...o.dashboard,
-            agentHubAddress:
-              o.dashboard.agentHubAddress || `${o.tlsNames[0] ?? 'localhost'}:${grpcPort}`,
-            hubCaPem: ca.certPem,
-          },
-        }),
-        // The Git webhook receiver: authenticated by its shared secret, not by API tokens.
-        webhookRoutes({
-          secret: webhookSecret,
-          sessions,
-          store,
-          metrics,
-          log,
-          maxBodyBytes: o.webhookMaxBodyBytes,
-          replayWindowMs: o.webhookReplayWindowMs,
-          relay:
-            natsLink && ((push) => natsLink.relayPush({ ...push, repoKeys: [...push.repoKeys] })),
-          clock,
-        }),
-      ],
-      store,
-      metrics,
-      log,
-      limits: { trustedProxies: o.trustedProxies, authMaxFailures: o.apiMaxFailures },
-    });
-    let httpUrl: string;
+    let http: HttpApi;
     try {
-      httpUrl = await api.listen(o.httpAddress);
+      http = await startHttpApi(o, {
+        store,
+        sessions,
+        link,
+        events,
+        metrics,
+        webhookSecret,
+        caCertPem: ca.certPem,
+        agentHubAddress:
+          o.dashboard.agentHubAddress || `${o.tlsNames[0] ?? 'localhost'}:${grpcPort}`,
+        relay:
+          natsLink && ((push) => natsLink.relayPush({ ...push, repoKeys: [...push.repoKeys] })),
+      });
     } catch (err) {
       await natsLink?.close();
       await link.close(0);
@@ -216,14 +176,13 @@ export async function startHub(options: HubOptions): Promise<Hub> {
 
     return {
       grpcAddress: `${grpcHost || '0.0.0.0'}:${grpcPort}`,
-      httpUrl,
+      httpUrl: http.url,
       bootstrapToken,
       caCreated: created,
       caCertPem: ca.certPem,
       store,
       close: async () => {
-        streams.close();
-        await api.close();
+        await http.close();
         await natsLink?.close();
         await link.close();
         await store.close();
@@ -231,6 +190,105 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     };
   } catch (err) {
     await store.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** The running HTTP API: its base URL, and how to stop it with its event streams. */
+interface HttpApi {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** What the HTTP API needs from the parts started before it. */
+interface HttpApiDeps {
+  store: Store;
+  sessions: SessionRegistry;
+  link: LinkServer;
+  events: EventBus;
+  metrics: HubMetrics;
+  webhookSecret: string;
+  caCertPem: string;
+  agentHubAddress: string;
+  relay: ((push: PushEvent) => void) | undefined;
+}
+
+/** Names proxy-addr (behind Fastify's `trustProxy`) takes besides addresses and ranges. */
+const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/** Refuses a `--trusted-proxies` entry that is not an address, a CIDR range or a known name. */
+function checkTrustedProxies(proxies: string[]): void {
+  for (const p of proxies) {
+    const [address = '', bits, ...rest] = p.split('/');
+    const family = isIP(address);
+    const maxBits = family === 6 ? 128 : 32;
+    const ok =
+      PROXY_NAMES.has(p) ||
+      (family !== 0 &&
+        rest.length === 0 &&
+        (bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= maxBits)));
+    if (!ok)
+      throw new HubConfigError(
+        `--trusted-proxies "${p.slice(0, 60)}": use IP addresses, CIDR ranges (10.0.0.0/8) or loopback, linklocal, uniquelocal`,
+      );
+  }
+}
+
+/** Builds the HTTP API (resources, event streams, dashboard, webhook) and listens. */
+async function startHttpApi(o: ResolvedHubOptions, d: HttpApiDeps): Promise<HttpApi> {
+  const { clock, log } = o;
+  checkTrustedProxies(o.trustedProxies);
+  const streams = new EventStreams({
+    events: d.events,
+    log,
+    limits: {
+      maxStreams: o.sseMaxStreams,
+      maxStreamsPerToken: o.sseMaxStreamsPerToken,
+      maxBufferedBytes: o.sseMaxBufferBytes,
+    },
+  });
+  const resources = apiRoutes(
+    {
+      ...d,
+      log,
+      maxTokenTtlMs: o.tokenMaxTtlMs,
+      readiness: storeReadiness(d.store),
+      clock,
+    },
+    streams,
+  );
+  const dashboard = webRoutes({
+    dir: o.webDir || undefined,
+    config: { ...o.dashboard, agentHubAddress: d.agentHubAddress, hubCaPem: d.caCertPem },
+  });
+  // The Git webhook receiver: authenticated by its shared secret, not by API tokens.
+  const webhook = webhookRoutes({
+    secret: d.webhookSecret,
+    sessions: d.sessions,
+    store: d.store,
+    metrics: d.metrics,
+    log,
+    maxBodyBytes: o.webhookMaxBodyBytes,
+    replayWindowMs: o.webhookReplayWindowMs,
+    relay: d.relay,
+    clock,
+  });
+  const close = async () => {
+    streams.close();
+    await api?.close();
+  };
+  let api: ApiServer | undefined;
+  try {
+    api = await ApiServer.create({
+      routes: [...resources, dashboard, webhook],
+      store: d.store,
+      metrics: d.metrics,
+      log,
+      limits: { trustedProxies: o.trustedProxies, authMaxFailures: o.apiMaxFailures },
+    });
+    return { url: await api.listen(o.httpAddress), close };
+  } catch (err) {
+    await close();
     throw err;
   }
 }

@@ -256,6 +256,13 @@ describe('hub HTTP security', { timeout: 300_000 }, () => {
     assert.equal(spoofed.status, 429);
   });
 
+  it('a --trusted-proxies entry that is no address or range stops the hub at start, saying which', async () => {
+    await assert.rejects(
+      startHubProcess({ args: ['--trusted-proxies', '10.0.0.0/8,proxy.example'] }),
+      /--trusted-proxies "proxy.example": use IP addresses/,
+    );
+  });
+
   it('behind a trusted proxy, failures count per forwarded client address', async () => {
     const bad = 'at_0000000000000000.' + 'C'.repeat(43);
     const from = (client: string, token = bad) =>

@@ -51,7 +51,6 @@ export class Healer {
     rules: readonly IgnoreRule[],
   ): Promise<void> {
     const now = this.#o.clock.now();
-    if (verdict.kind === 'modified' && this.#foundFight(t, drift, verdict, now)) return;
     // Only fought fields are out of line: nothing to heal.
     if (verdict.kind === 'modified' && verdict.fields.length === 0) return;
     const decision = t.guard.decide(now);
@@ -78,10 +77,11 @@ export class Healer {
 
   /**
    * Feeds this episode's re-write to the object's rhythm detector (once per
-   * episode); when it finds a fight, puts it on the episode and reports it.
-   * True when the drift is now only fought fields.
+   * episode), whatever undid it before (a heal, or a sync of an app without
+   * selfHeal); when it finds a fight, puts it on the episode and reports it.
+   * True when the drift is now only fought fields: nothing to heal.
    */
-  #foundFight(
+  findFight(
     t: Tracked,
     drift: OpenDrift,
     verdict: Extract<Verdict, { kind: 'modified' }>,

@@ -188,6 +188,29 @@ describe('DriftWatcher: fights and run-once objects', () => {
     await watcher.stop();
   });
 
+  it('finds the fight on an app without selfHeal too, where each sync undoes the controller', async () => {
+    const spec = app('shop', false);
+    const objects = [deployment('shop', 2)];
+    const { clock, cluster, reporter, watcher } = await setup(objects, {}, spec);
+    for (let pass = 0; pass < 3; pass++) {
+      await scale(cluster, 5, 'kube-controller-manager');
+      await clock.advance(100);
+      if (reporter.drifts.at(-1)?.fight) break;
+      // The next poll's sync writes Git's replicas back.
+      await watcher.pause('shop');
+      watcher.track(spec, objects, SYNC, await syncApply(cluster, objects));
+      watcher.resume('shop');
+      await clock.advance(59_900);
+    }
+    assert.deepEqual(reporter.drifts.at(-1)?.fight?.paths, ['.spec.replicas']);
+    assert.deepEqual(
+      reporter.drifts.filter((d) => d.healed).map((d) => d.closedBy),
+      ['sync', 'sync'],
+    );
+    assert.equal(watcher.ignoreRules('shop').length, 1, 'later syncs leave replicas alone');
+    await watcher.stop();
+  });
+
   it('keeps healing a person who edits the same field at irregular times', async () => {
     const { clock, cluster, watcher } = await setup([deployment('shop', 2)]);
     for (const gap of [1_000, 240_000, 5_000, 90_000]) {

@@ -360,6 +360,7 @@ export class DriftWatcher {
       return;
     }
     const drift = this.#episodes.outOfLine(t, verdict, now, app.sync.traceId);
+    if (verdict.kind === 'modified' && this.#healer.findFight(t, drift, verdict, now)) return;
     // Read the app's settings as they are now: configure() may have changed them meanwhile.
     const current = app.spec ?? spec;
     if (!healAllowed(current)) return;

@@ -99,4 +99,27 @@ describe('ownership', () => {
     const again = await pass({}, {}, first.ownership);
     assert.equal(again.renders, 0);
   });
+
+  it('counts nothing an app may not create as declared by it', async () => {
+    const ownership = new Ownership({
+      inventory: { load: async (a) => (a === 'base' ? { objects: [ns('team-b')] } : undefined) },
+      scopes: discovery,
+    });
+    await ownership.begin(APPS, 'rev1', async (a: AppSpec) =>
+      a.name === 'team-a'
+        ? [
+            {
+              object: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team-b' } },
+              source: 'x',
+            },
+          ]
+        : [],
+    );
+    // team-a (limited to c08) cannot keep base from pruning Namespace team-b.
+    assert.deepEqual(ownership.prunable('base', [ns('team-b')]), [ns('team-b')]);
+  });
 });
+
+function ns(name: string): ObjectRef {
+  return { apiVersion: 'v1', kind: 'Namespace', namespace: '', name };
+}

@@ -12,6 +12,7 @@
  */
 import { refKey, refString, type AppSpec, type ObjectRef, type RenderedObject } from '../model.ts';
 import { kindsDefinedBy, type ScopeResolver } from './scope.ts';
+import { laneOf, laneProblem } from './tenancy.ts';
 
 /** Why another app owns an object. */
 export interface Claim {
@@ -148,8 +149,9 @@ function cacheKey(app: AppSpec, revision: string): string {
 
 /**
  * The refKeys of what an app renders, namespaces defaulted as the guard
- * defaults them. Objects the guard would refuse are skipped: they are never
- * applied, so they claim nothing.
+ * defaults them. Objects outside the app's namespaces and cluster kinds are
+ * skipped: the guard never applies them, so they claim nothing (a tenant
+ * cannot keep the platform from pruning its objects by declaring them).
  */
 export async function declaredKeys(
   rendered: RenderedObject[],
@@ -157,6 +159,7 @@ export async function declaredKeys(
   scopes: ScopeResolver,
 ): Promise<Set<string>> {
   const defined = kindsDefinedBy(rendered);
+  const lane = laneOf(app);
   const keys = new Set<string>();
   for (const { object } of rendered) {
     const { apiVersion, kind } = object as { apiVersion: unknown; kind: unknown };
@@ -170,7 +173,8 @@ export async function declaredKeys(
     if (!scope) continue;
     const namespace =
       scope === 'Namespaced' ? String(object.metadata.namespace || app.namespace) : '';
-    keys.add(refKey({ apiVersion, kind, namespace, name }));
+    const ref = { apiVersion, kind, namespace, name };
+    if (!laneProblem(app, lane, ref)) keys.add(refKey(ref));
   }
   // The Namespace the sync creates for the app (createNamespace) is declared too.
   if (app.createNamespace && app.namespace)

@@ -4,6 +4,9 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { TerminalError, TransientError } from '@driftless/common';
 import { refString, type KubeObject, type ObjectRef } from '../model.ts';
 
+/** How the API server says a field cannot change after creation. */
+const IMMUTABLE = /immutable|updates to .+ are forbidden|cannot change/i;
+
 /** One cause of an API error, as the server lists them in `Status.details.causes`. */
 export interface KubeErrorCause {
   /** Field path such as `spec.template`; '' when the cause names no field. */
@@ -47,9 +50,14 @@ export class KubeApiError extends Error {
     this.request = details.request ?? '';
   }
 
-  /** Whether the server refused a change to a field that cannot change after creation. */
+  /**
+   * The fields the server refused to change because they cannot change after
+   * creation: "field is immutable" (Job template, Service clusterIP, Deployment
+   * selector, a claim's spec), "updates to … are forbidden" (StatefulSet spec,
+   * StorageClass parameters), "cannot change roleRef" (RoleBindings).
+   */
   get immutableFields(): string[] {
-    return this.causes.filter((c) => /immutable/i.test(c.message)).map((c) => c.field);
+    return this.causes.filter((c) => IMMUTABLE.test(c.message)).map((c) => c.field);
   }
 }
 
@@ -340,6 +348,23 @@ export class KubeClient {
         force: options.force ?? true,
         dryRun: options.dryRun ? 'All' : undefined,
       },
+      signal: options.signal,
+    });
+  }
+
+  /**
+   * Creates `obj` (POST). With `dryRun`, nothing is written: the server
+   * validates and admits the object, then answers 409 AlreadyExists when one
+   * of that name exists — a way to check a replacement before deleting.
+   */
+  async create(
+    obj: KubeObject,
+    options: { fieldManager: string; dryRun?: boolean; signal?: AbortSignal },
+  ): Promise<KubeObject> {
+    const r = await this.mustResource(obj);
+    return this.request<KubeObject>('POST', this.collectionPath(r, obj.metadata.namespace ?? ''), {
+      body: obj,
+      query: { fieldManager: options.fieldManager, dryRun: options.dryRun ? 'All' : undefined },
       signal: options.signal,
     });
   }

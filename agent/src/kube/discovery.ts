@@ -15,9 +15,10 @@ export interface ClusterCapabilities {
 /** Options of {@link clusterCapabilities}. */
 export interface CapabilitiesOptions {
   /**
-   * A discovery younger than this is reused, so the apps of one reconcile
-   * pass share one; an app that waits on another (dependsOn) renders after
-   * that app's health wait and so sees CRDs it applied. Default 1 000 ms.
+   * A finished discovery younger than this is reused. Default 0: only a
+   * discovery still running is shared (the renders of one pass that start
+   * together make one), so a render that starts after an app applied a CRD
+   * always sees it.
    */
   maxAgeMs?: number;
   /** Time source for the age. Default `Date.now`. */
@@ -26,10 +27,11 @@ export interface CapabilitiesOptions {
 }
 
 /** The defaults of {@link CapabilitiesOptions}. */
-export const CAPABILITIES_DEFAULTS = { maxAgeMs: 1_000 } as const;
+export const CAPABILITIES_DEFAULTS = { maxAgeMs: 0 } as const;
 
 interface CacheEntry {
-  at: number;
+  /** When the discovery finished; undefined while it runs. */
+  at: number | undefined;
   value: Promise<ClusterCapabilities>;
 }
 
@@ -39,7 +41,7 @@ const cache = new WeakMap<KubeClient, CacheEntry>();
  * The cluster's version and served APIs, from `/version` and aggregated
  * discovery of `/api` and `/apis` (three requests; servers without
  * aggregated discovery are asked per group version). Cached per client for
- * `maxAgeMs`; a failed discovery is not cached. Errors are the client's
+ * `maxAgeMs` after it finished (a running one is always shared); a failed one is dropped. Errors are the client's
  * (transient when the server cannot be reached).
  */
 export async function clusterCapabilities(
@@ -49,12 +51,18 @@ export async function clusterCapabilities(
   const now = options.now ?? Date.now;
   const maxAgeMs = options.maxAgeMs ?? CAPABILITIES_DEFAULTS.maxAgeMs;
   const cached = cache.get(client);
-  if (cached && now() - cached.at < maxAgeMs) return cached.value;
+  if (cached && (cached.at === undefined || now() - cached.at < maxAgeMs)) return cached.value;
   const value = discover(client, options.signal);
-  cache.set(client, { at: now(), value });
-  value.catch(() => {
-    if (cache.get(client)?.value === value) cache.delete(client);
-  });
+  const entry: CacheEntry = { at: undefined, value };
+  cache.set(client, entry);
+  value.then(
+    () => {
+      entry.at = now();
+    },
+    () => {
+      if (cache.get(client) === entry) cache.delete(client);
+    },
+  );
   return value;
 }
 

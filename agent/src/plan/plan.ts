@@ -240,6 +240,7 @@ async function planObject(obj: KubeObject, c: ObjectContext): Promise<PlannedObj
       const refusal = replaceRefusal(obj);
       if (refusal || !(options.replace || c.replace))
         throw new ImmutableFieldError(ref, immutable, refusal, err);
+      await checkReplacement(obj, c);
       return {
         ...base,
         live,
@@ -276,6 +277,25 @@ async function planObject(obj: KubeObject, c: ObjectContext): Promise<PlannedObj
     diff,
     ...(adopt.length > 0 ? { adopt } : {}),
   };
+}
+
+/**
+ * Checks that the object Git declares would be created once the old one is
+ * deleted: a dry-run create validates and admits it, and answers 409
+ * AlreadyExists when it passes (the old one is still there). So a replace
+ * never deletes an object whose successor the server would refuse.
+ */
+async function checkReplacement(obj: KubeObject, c: ObjectContext): Promise<void> {
+  try {
+    await c.client.create(obj, {
+      fieldManager: Marks.fieldManager,
+      dryRun: true,
+      signal: c.signal,
+    });
+  } catch (err) {
+    if (err instanceof KubeApiError && err.statusCode === 409) return;
+    throw objectError('plan replacement of', refOf(obj), err);
+  }
 }
 
 function isNotFound(err: unknown): boolean {

@@ -246,7 +246,8 @@ export class Agent {
       finishedAt: this.#clock.now(),
       fromCache: checkout.fromCache,
     };
-    let healthy = !checkout.fromCache;
+    // A refused (unsigned) head is terminal: only a new commit changes it, so no sooner retry.
+    let healthy = !checkout.fromCache || checkout.error instanceof CommitSignatureError;
     if (checkout.fromCache) {
       logger.warn(
         { revision: checkout.revision, err: errorMessage(checkout.error) },

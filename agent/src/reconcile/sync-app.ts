@@ -32,7 +32,13 @@ import { applyPlan, ApplyError, pruneObjects, type ObjectResult } from '../apply
 import { unionRefs, type InventoryRecord, type InventoryStore } from '../inventory/index.ts';
 import type { ApprovalSource, ObjectChange, SyncReport } from '../report/index.ts';
 import { currentHealth, waitUntilNothingGates } from './health-wait.ts';
-import { hookEventOf, namespaceToCreate, ranOnceAfter, renderDigest } from './sync-state.ts';
+import {
+  digestBeforeApply,
+  hookEventOf,
+  namespaceToCreate,
+  ranOnceAfter,
+  renderDigest,
+} from './sync-state.ts';
 
 /** The render settings an agent gives every sync. */
 export type RenderSettings = Pick<RenderOptions, 'limits' | 'charts'>;
@@ -260,7 +266,7 @@ export async function syncApp(
         ...finalInventory,
         revision: previous?.revision ?? '',
         objects: unionRefs(previous?.objects ?? [], owned.map(refOf)),
-        renderDigest: previous?.renderDigest ?? '',
+        renderDigest: digestBeforeApply(previous),
         ranOnce: { ...(previous?.ranOnce ?? {}) },
       });
 

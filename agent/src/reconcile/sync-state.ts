@@ -25,13 +25,28 @@ export function renderDigest(desired: KubeObject[]): string {
 }
 
 /**
- * Which hooks this sync runs: install hooks when the app owns nothing yet,
- * upgrade hooks when its render changed since hooks last ran to the end,
- * none otherwise (a resync, a heal, a retry after success).
+ * Which hooks this sync runs: install hooks when the app owns nothing yet
+ * (or its first sync never finished), upgrade hooks when its render changed
+ * since hooks last ran to the end, none otherwise (a resync, a heal, a retry
+ * after success).
  */
 export function hookEventOf(previous: InventoryRecord | undefined, digest: string): HookEvent {
   if (!previous || previous.objects.length === 0) return 'install';
+  if (previous.renderDigest === INSTALL_PENDING) return 'install';
   return previous.renderDigest === digest ? 'none' : 'upgrade';
+}
+
+/**
+ * The render digest recorded while an app's first sync is under way: until it
+ * succeeds, a retry is still an install (as `helm upgrade --install` installs
+ * again over a release that never deployed).
+ */
+export const INSTALL_PENDING = 'install-pending';
+
+/** The render digest to record before applying: the last one, or {@link INSTALL_PENDING} on a first sync. */
+export function digestBeforeApply(previous: InventoryRecord | undefined): string {
+  if (!previous || previous.objects.length === 0) return INSTALL_PENDING;
+  return previous.renderDigest ?? '';
 }
 
 /** The run-once objects of a finished sync: those applied now and those that ran before. */

@@ -7,7 +7,7 @@
  * Messages name the repository by {@link displayUrl} — never with credentials —
  * and the branch, so a person can act on them.
  */
-import { TerminalError, TransientError } from '@driftless/common';
+import { redactUrl, TerminalError, TransientError } from '@driftless/common';
 
 /** Where an error happened: the repository (already without credentials) and branch. */
 export interface GitLocation {
@@ -124,8 +124,8 @@ export type GitSourceError =
   | PathOutsideCheckoutError
   | PathNotFoundError;
 
-/** A repository URL fit for messages and logs: see common's `displayUrl`. */
-export { displayUrl } from '@driftless/common';
+/** A repository URL fit for messages and logs: common's {@link redactUrl}. */
+export const displayUrl = redactUrl;
 
 /** Socket-level codes that mean "could not talk to the server"; worth retrying. */
 const NETWORK_CODES = new Set([

@@ -350,12 +350,12 @@ export class GitSource {
     const dir = join(this.#o.dir, CHECKOUTS, saved.revision);
     if (!fs.existsSync(dir)) return undefined;
     // Verification may have been turned on since: an unverified checkout is no fallback.
-    const ok = await this.#o.verify?.({ revision: saved.revision, dir }).then(
-      () => true,
-      (err: unknown) =>
-        void this.#o.logger?.warn({ err: errorMessage(err) }, 'saved checkout fails verification'),
-    );
-    if (ok === undefined && this.#o.verify) return undefined;
+    try {
+      await this.#o.verify?.({ revision: saved.revision, dir });
+    } catch (err) {
+      this.#o.logger?.warn({ err: errorMessage(err) }, 'saved checkout fails verification');
+      return undefined;
+    }
     this.#current = { revision: saved.revision, dir };
     this.#o.logger?.info({ revision: saved.revision }, 'reusing checkout from the work directory');
     return this.#current;

@@ -159,10 +159,6 @@ const col = (header: string, cell: (r: Row) => unknown): Column<Row> => ({
   },
 });
 
-class UsageError extends Error {
-  override name = 'UsageError';
-}
-
 /** Runs the CLI with `argv` (without node and script); resolves to the exit code. */
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
   let parsed;
@@ -189,7 +185,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   const print = (value: unknown, table: () => string) =>
     io.stdout(f.output === 'json' ? JSON.stringify(value, null, 2) + '\n' : table());
   const need = (value: string, flag: string, command: string) => {
-    if (!value) throw new UsageError(`${command}: ${flag} is required`);
+    if (!value) throw new FlagError(`${command}: ${flag} is required`);
     return value;
   };
   const query = (params: Record<string, string | number>) => {
@@ -390,10 +386,11 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         return 0;
       }
       default:
-        throw new UsageError(`unknown command "${[cmd, sub].filter(Boolean).join(' ')}"`);
+        throw new FlagError(`unknown command "${[cmd, sub].filter(Boolean).join(' ')}"`);
     }
   } catch (err) {
-    if (err instanceof UsageError) {
+    // A missing flag or an unknown command is a usage error like a bad flag: exit code 2.
+    if (err instanceof FlagError) {
       io.stderr(`driftless: ${err.message}\nRun driftless --help for usage.\n`);
       return 2;
     }

@@ -9,7 +9,13 @@ import {
 } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { TerminalError, systemClock, type Clock } from '@driftless/common';
+import {
+  DNS_LABEL,
+  DNS_LABEL_RULE,
+  TerminalError,
+  systemClock,
+  type Clock,
+} from '@driftless/common';
 import { InvalidArgumentError } from '../errors.ts';
 
 x509.cryptoProvider.set(webcrypto as never);
@@ -50,15 +56,13 @@ const MIN_RSA_BITS = 2048;
 const SKEW_MS = 5 * 60_000; // notBefore slack for agents whose clocks run a little behind
 const DAY = 86_400_000;
 
-/** A cluster name as certificates and tokens carry it: a DNS label-like name. */
-export const CLUSTER_NAME = /^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/;
+/** A cluster name as certificates and tokens carry it: a DNS label (see common's names.ts). */
+export const CLUSTER_NAME = DNS_LABEL;
 
 /** Throws InvalidArgumentError unless `name` is a valid cluster name. */
 export function checkClusterName(name: string): void {
   if (!CLUSTER_NAME.test(name))
-    throw new InvalidArgumentError(
-      `cluster name "${name.slice(0, 80)}": must be 1-63 lower-case letters, digits, "-" or ".", starting and ending with a letter or digit`,
-    );
+    throw new InvalidArgumentError(`cluster name "${name.slice(0, 80)}": ${DNS_LABEL_RULE}`);
 }
 
 function signingAlgorithm(key: webcrypto.CryptoKey): { name: string; hash: string } {

@@ -1,4 +1,4 @@
-import { systemClock, type Clock, type Logger } from '@driftless/common';
+import { isLabelKey, isLabelValue, systemClock, type Clock, type Logger } from '@driftless/common';
 import { InvalidArgumentError, PermissionDeniedError, UnauthenticatedError } from '../errors.ts';
 import type { Labels, Store } from '../store/index.ts';
 import { checkClusterName, checkCsr, type CertificateAuthority } from './ca.ts';
@@ -39,13 +39,10 @@ export interface EnrollerOptions {
   clock?: Clock;
 }
 
-const LABEL_KEY = /^[A-Za-z0-9]([-A-Za-z0-9_./]{0,252}[A-Za-z0-9])?$/;
-const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
-
 /** Throws InvalidArgumentError naming the first label that is not a valid Kubernetes-style label. */
 export function checkLabels(labels: Labels, what: string): void {
   for (const [k, v] of Object.entries(labels)) {
-    if (!LABEL_KEY.test(k) || !LABEL_VALUE.test(v))
+    if (!isLabelKey(k) || !isLabelValue(v))
       throw new InvalidArgumentError(
         `${what}: label "${k.slice(0, 60)}=${v.slice(0, 60)}" is not a valid key=value label`,
       );

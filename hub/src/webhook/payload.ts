@@ -1,3 +1,4 @@
+import { redactUrl } from '@driftless/common';
 import { WebhookPayloadError } from './errors.ts';
 import type { DeliveryHeaders } from './verify.ts';
 
@@ -114,7 +115,7 @@ export function classifyDelivery(d: DeliveryHeaders, payload: Json): DeliveryKin
     kind: 'push',
     push: {
       repoKeys,
-      repoUrl: displayUrl(urls[0] ?? ''),
+      repoUrl: redactUrl(urls[0] ?? ''),
       branch: ref.slice('refs/heads/'.length),
       defaultBranch,
       revision: revision.toLowerCase(),
@@ -165,18 +166,6 @@ export function repoKey(url: string): string | undefined {
     .replace(/^\/+|\/+$/g, '');
   if (!host || !path) return undefined;
   return `${host}${port ? `:${port}` : ''}/${path}`.toLowerCase();
-}
-
-/** `url` without user info, for logs and the audit log. */
-export function displayUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    u.username = '';
-    u.password = '';
-    return u.toString();
-  } catch {
-    return url.replace(/^[^@/]*@/, '');
-  }
 }
 
 /** Whether an agent following `follows` should hear of `push`. */

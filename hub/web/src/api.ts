@@ -129,6 +129,9 @@ export interface Approval {
   approvedAt: string | null;
   deliveredAt: string | null;
   acked: boolean;
+  /** What became of it; `stale`: the agent could not use it (`stateReason` says why). */
+  state: 'pending' | 'delivered' | 'applied' | 'stale';
+  stateReason: string;
 }
 
 export interface EnrollmentToken {
@@ -148,8 +151,8 @@ export interface EnrollmentToken {
 }
 
 /** A refused or failed API call; `message` is the hub's own explanation. */
-export class ApiError extends Error {
-  override name = 'ApiError';
+export class HubCallError extends Error {
+  override name = 'HubCallError';
   readonly status: number;
   constructor(status: number, message: string, options?: { cause?: unknown }) {
     super(message, options);
@@ -161,9 +164,9 @@ export class ApiError extends Error {
 export class HubApi {
   readonly #token: string;
   /** Called when the hub answers 401: the token was revoked or is wrong. */
-  readonly onUnauthenticated: (err: ApiError) => void;
+  readonly onUnauthenticated: (err: HubCallError) => void;
 
-  constructor(token: string, onUnauthenticated: (err: ApiError) => void = () => undefined) {
+  constructor(token: string, onUnauthenticated: (err: HubCallError) => void = () => undefined) {
     this.#token = token;
     this.onUnauthenticated = onUnauthenticated;
   }
@@ -187,7 +190,7 @@ export class HubApi {
         cache: 'no-store',
       });
     } catch (err) {
-      throw new ApiError(0, `the hub did not answer ${method} ${path}`, { cause: err });
+      throw new HubCallError(0, `the hub did not answer ${method} ${path}`, { cause: err });
     }
     const text = await res.text();
     let json: unknown = undefined;
@@ -200,7 +203,7 @@ export class HubApi {
       const message =
         (json as { error?: { message?: string } } | undefined)?.error?.message ??
         `${method} ${path}: HTTP ${res.status}`;
-      const err = new ApiError(res.status, message);
+      const err = new HubCallError(res.status, message);
       if (res.status === 401) this.onUnauthenticated(err);
       throw err;
     }

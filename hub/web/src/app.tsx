@@ -1,6 +1,6 @@
 // The shell: sign-in, then the navigation and the page the fragment names.
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, HubApi, type DashboardConfig, type Principal } from './api.ts';
+import { HubCallError, HubApi, type DashboardConfig, type Principal } from './api.ts';
 import { Fleet } from './fleet.ts';
 import { needsApproval } from './model.ts';
 import { href, useLocation } from './router.ts';
@@ -32,7 +32,7 @@ async function signIn(token: string): Promise<{ me: Principal; config: Dashboard
 
 /** Words for a refused sign-in. */
 function signInError(err: unknown): string {
-  if (err instanceof ApiError) {
+  if (err instanceof HubCallError) {
     if (err.status === 401)
       return `The hub did not accept this API token: ${err.message}. Check that you pasted the whole token (at_….…) and that it was not revoked.`;
     if (err.status === 429) return `Too many failed sign-ins from this address: ${err.message}`;

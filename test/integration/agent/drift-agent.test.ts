@@ -49,6 +49,15 @@ const APPS = (previewMode: string) => `
       namespace: scaled
       selfHeal: true
       healthTimeout: 60s
+    - name: tuned
+      path: apps/tuned
+      namespace: tuned
+      selfHeal: true
+      healthTimeout: 60s
+      ignoreDifferences:
+        - group: apps
+          kind: Deployment
+          jsonPointers: [/spec/replicas]
     - name: preview
       path: apps/preview
       namespace: preview
@@ -84,6 +93,8 @@ spec:
     'apps/audit/config.yaml': configMap('audit-config'),
     'apps/autoscaled/namespace.yaml': namespace('scaled'),
     'apps/autoscaled/deployment.yaml': deployment('api', 2),
+    'apps/tuned/namespace.yaml': namespace('tuned'),
+    'apps/tuned/deployment.yaml': deployment('worker', 2),
     'apps/preview/namespace.yaml': namespace('preview'),
     'apps/preview/config.yaml': configMap('preview-config'),
   };
@@ -199,6 +210,43 @@ describe('drift watching in the agent', { timeout: 300_000 }, () => {
     );
     const status = t.agent.statuses().find((s) => s.app === 'autoscaled');
     assert.equal(status?.driftCount, 1, 'the fight is open drift');
+  });
+
+  it('leaves a field in ignoreDifferences to others in drift and in later syncs, and applies the rest', async () => {
+    const worker = ref('apps/v1', 'Deployment', 'tuned', 'worker');
+    await applyAs('autoscaler', {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'worker', namespace: 'tuned' },
+      spec: { replicas: 5 },
+    });
+    await waitUntil(
+      'the scale to be seen',
+      async () => ((await t.client.get(worker))?.['spec'] as { replicas: number }).replicas === 5,
+    );
+    await settled(t.drift);
+    await repo.commit(
+      { 'apps/tuned/deployment.yaml': deployment('worker', 2, 'registry.local/web:2.0') },
+      'worker 2.0',
+    );
+    await t.agent.reconcileOnce();
+    const sync = t.recorder.lastSync('tuned');
+    assert.equal(sync?.outcome, 'succeeded');
+    const change = sync?.objects.find((o) => o.ref.name === 'worker');
+    assert.equal(change?.action, 'update');
+    assert.deepEqual(
+      change?.diff.map((d) => d.path),
+      ['.spec.template.spec.containers[0].image'],
+      'the plan leaves the ignored field out',
+    );
+    const live = await t.client.get(worker);
+    const spec = live?.['spec'] as {
+      replicas: number;
+      template: { spec: { containers: { image: string }[] } };
+    };
+    assert.equal(spec.replicas, 5, 'the sync kept the ignored value');
+    assert.equal(spec.template.spec.containers[0]?.image, 'registry.local/web:2.0');
+    assert.deepEqual(driftsOf('worker'), [], 'not drift');
   });
 
   it('stops healing at once when an app switches to dry-run, though selfHeal stays on', async () => {

@@ -144,6 +144,97 @@ describe('objects with a lifecycle of their own', () => {
     });
   });
 
+  it('replaces a StatefulSet whose forbidden field changed, with Replace=true (plain YAML)', async () => {
+    const sts = (serviceName: string) => `apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: db
+  annotations:
+    driftless.dev/sync-options: Replace=true
+spec:
+  serviceName: ${serviceName}
+  replicas: 1
+  selector:
+    matchLabels: { app: db }
+  template:
+    metadata:
+      labels: { app: db }
+    spec:
+      containers:
+        - name: db
+          image: registry.local/db:1.0
+`;
+    const repo = await git.createRepo('sts-fleet');
+    await repo.commit(
+      {
+        'clusters/test/driftless.yaml': clusterYaml(`
+    - name: sts
+      path: apps/sts
+      namespace: sts
+      createNamespace: true
+      healthTimeout: 60s
+`),
+        'apps/sts/sts.yaml': sts('db'),
+      },
+      'a StatefulSet',
+    );
+    const t = await makeAgent({ kubeConfig: cluster.kubeConfig, git, repo });
+    agents.push(t);
+    await t.agent.reconcileOnce();
+    assert.equal(
+      t.recorder.lastSync('sts')?.outcome,
+      'succeeded',
+      t.recorder.lastSync('sts')?.error,
+    );
+    const ref = { apiVersion: 'apps/v1', kind: 'StatefulSet', namespace: 'sts', name: 'db' };
+    const before = uid(await t.client.get(ref));
+    await repo.commit({ 'apps/sts/sts.yaml': sts('db-headless') }, 'another service name');
+    await t.agent.reconcileOnce();
+    const sync = t.recorder.lastSync('sts');
+    assert.equal(sync?.outcome, 'succeeded', sync?.error);
+    const live = await t.client.get(ref);
+    assert.notEqual(uid(live), before);
+    assert.equal((live?.['spec'] as { serviceName: string }).serviceName, 'db-headless');
+  });
+
+  it('never deletes an object to replace it when the server would refuse its successor', async () => {
+    const repo = await git.createRepo('bad-replacement');
+    const jobFile = (image: string, restartPolicy: string) =>
+      job('convert', image, '', '    driftless.dev/sync-options: Replace=true\n').replace(
+        'restartPolicy: Never',
+        `restartPolicy: ${restartPolicy}`,
+      );
+    await repo.commit(
+      {
+        'clusters/test/driftless.yaml': clusterYaml(`
+    - name: badrep
+      path: apps/badrep
+      namespace: badrep
+      createNamespace: true
+      healthTimeout: 60s
+`),
+        'apps/badrep/job.yaml': jobFile('registry.local/convert:1.0', 'Never'),
+      },
+      'a replaceable Job',
+    );
+    const t = await makeAgent({ kubeConfig: cluster.kubeConfig, git, repo });
+    agents.push(t);
+    await t.agent.reconcileOnce();
+    assert.equal(t.recorder.lastSync('badrep')?.outcome, 'succeeded');
+    const ref = { apiVersion: 'batch/v1', kind: 'Job', namespace: 'badrep', name: 'convert' };
+    const before = uid(await t.client.get(ref));
+    await repo.commit(
+      { 'apps/badrep/job.yaml': jobFile('registry.local/convert:2.0', 'Always') },
+      'an invalid successor',
+    );
+    await t.agent.reconcileOnce();
+    const sync = t.recorder.lastSync('badrep');
+    assert.equal(sync?.outcome, 'failed');
+    assert.match(sync?.error ?? '', /^plan replacement of Job badrep\/convert: .*restartPolicy/);
+    assert.ok((sync?.error.length ?? 0) < 400, sync?.error);
+    assert.equal(uid(await t.client.get(ref)), before, 'the old Job is still there');
+  });
+
   describe('replace per app, claims never, run-once Jobs, protection, create-only, namespaces', () => {
     let t: TestAgent;
     let repo: GitRepo;

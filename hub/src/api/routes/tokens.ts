@@ -11,6 +11,8 @@ import type { RouteDeps } from './deps.ts';
 
 /** Lifetime of an enrollment token when the request gives none, ms. */
 const DEFAULT_TOKEN_TTL_MS = 3_600_000;
+/** Enrollments a token allows when the request gives no number. */
+const DEFAULT_TOKEN_USES = 1;
 const WHAT = 'create enrollment token';
 
 const CreateBody = Type.Object({
@@ -25,7 +27,7 @@ const CreateBody = Type.Object({
       description: 'lifetime: a duration ("1h") or milliseconds; default 1h',
     }),
   ),
-  uses: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 1 })),
+  uses: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: DEFAULT_TOKEN_USES })),
 });
 
 /** Labels as an object `{k: v}` or a string `k=v,k2=v2`, checked. */
@@ -102,7 +104,7 @@ export function tokenRoutes(deps: RouteDeps) {
         checkClusterName(cluster);
         const labels = labelsOf(req.body.labels);
         const ttlMs = ttlOf(req.body.ttl, deps.maxTokenTtlMs);
-        const uses = req.body.uses ?? 1;
+        const uses = req.body.uses ?? DEFAULT_TOKEN_USES;
         const actor = actorOf(principalOf(req));
         const t = mintToken('enrollment');
         const now = clock.now();

@@ -1,7 +1,7 @@
 // One app on one cluster: state, revision (linked to its commit), the plan waiting when it
 // is out of sync, its open drift, and its sync history with per-step durations and traces.
 import { useState } from 'preact/hooks';
-import { ApiError, query, type Approval, type Drift, type SyncRecord } from '../api.ts';
+import { HubCallError, query, type Approval, type Drift, type SyncRecord } from '../api.ts';
 import { Ago, Badge, Notice, PageHeader, PlanView, Revision, TraceLink } from '../components.tsx';
 import { driftInfo, duration, HEALTH, needsApproval, SYNC, when } from '../model.ts';
 import { href } from '../router.ts';
@@ -54,7 +54,7 @@ export function AppPage({ cluster, app }: { cluster: string; app: string }) {
       await api.post(`/api/v1/clusters/${encodeURIComponent(cluster)}/sync`, { app });
       setNote({ kind: 'ok', text: `Sync of ${app} requested.` });
     } catch (err) {
-      setNote({ kind: 'error', text: err instanceof ApiError ? err.message : String(err) });
+      setNote({ kind: 'error', text: err instanceof HubCallError ? err.message : String(err) });
     }
   };
 

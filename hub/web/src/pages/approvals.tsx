@@ -1,7 +1,7 @@
 // Approvals: every manual app whose plan waits, with the plan diff and a one-click approve
 // bound to that exact revision and plan digest; and the approvals given so far.
 import { useState } from 'preact/hooks';
-import { ApiError, query, type App, type Approval } from '../api.ts';
+import { HubCallError, query, type App, type Approval } from '../api.ts';
 import { Ago, Badge, Notice, PageHeader, PlanView, Revision, RoleNote } from '../components.tsx';
 import { needsApproval, shortSha } from '../model.ts';
 import { href } from '../router.ts';
@@ -56,7 +56,7 @@ export function ApproveButton(props: { app: App; approvals: Approval[]; onApprov
             })
             .then(
               () => props.onApproved(),
-              (err: unknown) => setError(err instanceof ApiError ? err.message : String(err)),
+              (err: unknown) => setError(err instanceof HubCallError ? err.message : String(err)),
             )
             .finally(() => setBusy(false));
         }}
@@ -139,7 +139,7 @@ export function ApprovalsPage() {
               <th scope="col">Plan digest</th>
               <th scope="col">Approved by</th>
               <th scope="col">When</th>
-              <th scope="col">Delivery</th>
+              <th scope="col">State</th>
             </tr>
           </thead>
           <tbody>
@@ -161,7 +161,14 @@ export function ApprovalsPage() {
                   <Ago iso={p.approvedAt} />
                 </td>
                 <td>
-                  {p.acked ? (
+                  {p.state === 'applied' ? (
+                    <Badge info={{ tone: 'ok', symbol: '✓', text: 'Applied' }} />
+                  ) : p.state === 'stale' ? (
+                    <span title={p.stateReason}>
+                      <Badge info={{ tone: 'warn', symbol: '⚠', text: 'Stale' }} />{' '}
+                      <small>{p.stateReason}</small>
+                    </span>
+                  ) : p.acked ? (
                     <Badge info={{ tone: 'ok', symbol: '✓', text: 'Received by agent' }} />
                   ) : p.deliveredAt ? (
                     <Badge info={{ tone: 'info', symbol: '→', text: 'Sent' }} />

@@ -1,6 +1,6 @@
 // One cluster: its labels, agent, connection and apps; sync-now and revocation.
 import { useState } from 'preact/hooks';
-import { ApiError } from '../api.ts';
+import { HubCallError } from '../api.ts';
 import { Ago, Badge, LabelChips, Notice, PageHeader, Revision, RoleNote } from '../components.tsx';
 import { driftInfo, HEALTH, SYNC, when } from '../model.ts';
 import { href } from '../router.ts';
@@ -22,7 +22,7 @@ export function ClusterPage({ name }: { name: string }) {
       setResult({ kind: 'ok', text: done });
       await fleet.reloadCluster(name);
     } catch (err) {
-      setResult({ kind: 'error', text: err instanceof ApiError ? err.message : String(err) });
+      setResult({ kind: 'error', text: err instanceof HubCallError ? err.message : String(err) });
     }
   };
   const path = `/api/v1/clusters/${encodeURIComponent(name)}`;

@@ -1,7 +1,7 @@
 // Enrollment (admin): create a token — shown once, with the exact commands that install
 // the agent with it — list and revoke tokens, and revoke enrolled clusters.
 import { useState } from 'preact/hooks';
-import { ApiError, type EnrollmentToken } from '../api.ts';
+import { HubCallError, type EnrollmentToken } from '../api.ts';
 import { Ago, Badge, CopyBox, LabelChips, Notice, PageHeader } from '../components.tsx';
 import { when, type StateInfo } from '../model.ts';
 import { href } from '../router.ts';
@@ -134,7 +134,7 @@ export function TokensPage() {
       setCreated({ token: t, repoUrl: form.repoUrl.trim(), branch: form.branch.trim() });
       tokens.reload();
     } catch (err) {
-      setError(err instanceof ApiError ? err.message : String(err));
+      setError(err instanceof HubCallError ? err.message : String(err));
     } finally {
       setBusy(false);
     }
@@ -147,7 +147,7 @@ export function TokensPage() {
       tokens.reload();
       void fleet.reload();
     } catch (err) {
-      setDone({ kind: 'error', text: err instanceof ApiError ? err.message : String(err) });
+      setDone({ kind: 'error', text: err instanceof HubCallError ? err.message : String(err) });
     }
   };
   const list = [...(tokens.value ?? [])].sort((a, b) =>
