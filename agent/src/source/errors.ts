@@ -4,7 +4,7 @@
  * wait for the next poll or a config change), an unreachable server can
  * (transient: retry with backoff).
  *
- * Messages name the repository by {@link displayUrl} — never with credentials —
+ * Messages name the repository by common's `redactUrl` — never with credentials —
  * and the branch, so a person can act on them.
  */
 import { redactUrl, TerminalError, TransientError } from '@driftless/common';
@@ -124,7 +124,10 @@ export type GitSourceError =
   | PathOutsideCheckoutError
   | PathNotFoundError;
 
-/** A repository URL fit for messages and logs: common's {@link redactUrl}. */
+/**
+ * A repository URL fit for messages and logs: common's {@link redactUrl}, under its old name
+ * for `config/flags.ts`; drop it once that file imports `redactUrl` from common.
+ */
 export const displayUrl = redactUrl;
 
 /** Socket-level codes that mean "could not talk to the server"; worth retrying. */

@@ -30,13 +30,13 @@ import { clone, resolveRef, type HttpClient } from 'isomorphic-git';
 import * as nodeHttp from 'isomorphic-git/http/node';
 import {
   errorMessage,
+  redactUrl,
   systemClock,
   type Clock,
   type DriftlessError,
   type Logger,
 } from '@driftless/common';
 import {
-  displayUrl,
   GitNotFoundError,
   PathNotFoundError,
   PathOutsideCheckoutError,
@@ -157,7 +157,7 @@ function resolveOptions(o: GitSourceOptions): Resolved {
       url = u.href;
     }
   } catch {
-    // Left as is: isomorphic-git reports a bad URL, and displayUrl hides it.
+    // Left as is: isomorphic-git reports a bad URL, and redactUrl hides it.
   }
   url = url.replace(/\/+$/, '');
   const headers: Record<string, string> = {};
@@ -169,7 +169,7 @@ function resolveOptions(o: GitSourceOptions): Resolved {
   }
   return {
     url,
-    display: displayUrl(url),
+    display: redactUrl(url),
     branch: o.branch,
     dir: resolve(o.dir),
     headers,
