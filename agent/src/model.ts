@@ -228,4 +228,9 @@ export interface HelmChartSource {
 /** The parsed `driftless.yaml` of a cluster. */
 export interface ClusterConfig {
   apps: AppSpec[];
+  /**
+   * `spec.allowEmpty`: accept a config that lists no apps (and so removes every
+   * app, pruning those with `prune: true`). Default false: such a config is refused.
+   */
+  allowEmpty: boolean;
 }

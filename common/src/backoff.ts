@@ -50,6 +50,14 @@ export class Backoff {
   }
 }
 
+/**
+ * `ms` spread by ±`jitter` (a fraction, 0..1), so many agents (or apps) that
+ * started together do not poll in lockstep.
+ */
+export function jittered(ms: number, jitter = 0.1, random: () => number = Math.random): number {
+  return Math.max(0, Math.round(ms * (1 + jitter * (2 * random() - 1))));
+}
+
 /** Options of {@link retry}. */
 export interface RetryOptions extends BackoffOptions {
   /** Give up after this many attempts in all. Default Infinity. */

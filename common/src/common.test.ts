@@ -6,9 +6,7 @@ import {
   Backoff,
   canonicalJson,
   flagEnvName,
-  classify,
   createLogger,
-  errorMessage,
   extractTraceContext,
   FlagError,
   flagsHelp,
@@ -22,31 +20,8 @@ import {
   retry,
   TerminalError,
   TransientError,
-  WaitingError,
   type Clock,
 } from './index.ts';
-
-describe('errors', () => {
-  it('classifies our classes, HTTP statuses and socket codes', () => {
-    assert.equal(classify(new TerminalError('bad manifest')), 'terminal');
-    assert.equal(classify(new WaitingError('not healthy yet')), 'waiting');
-    assert.equal(classify(new TransientError('git down')), 'transient');
-    assert.equal(classify({ code: 422 }), 'terminal');
-    assert.equal(classify({ code: 409 }), 'transient');
-    assert.equal(classify({ statusCode: 503 }), 'transient');
-    assert.equal(
-      classify(Object.assign(new Error('refused'), { code: 'ECONNREFUSED' })),
-      'transient',
-    );
-    assert.equal(classify(new Error('wrapped', { cause: { code: 403 } })), 'terminal');
-  });
-  it('joins the chain of causes into one message', () => {
-    const err = new TerminalError('apply Deployment web/api', {
-      cause: new Error('field is immutable'),
-    });
-    assert.equal(errorMessage(err), 'apply Deployment web/api: field is immutable');
-  });
-});
 
 describe('backoff', () => {
   it('grows by the factor up to the cap, with bounded jitter', () => {

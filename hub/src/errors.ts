@@ -1,4 +1,4 @@
-import { TerminalError, TransientError } from '@driftless/common';
+import { DriftlessError, isRetryable, TerminalError, TransientError } from '@driftless/common';
 
 /**
  * The hub's error classes. Each maps to one HTTP status and one gRPC status
@@ -41,8 +41,12 @@ export class RateLimitedError extends TransientError {
   }
 }
 
-/** The store failed (database unreachable, constraint broken); the request may be retried. */
-export class StoreError extends TransientError {
+/**
+ * The store failed. Classified by its cause (SQLSTATE, SQLite result code)
+ * through the one classifier in common: an unreachable or busy database is
+ * transient, a broken constraint terminal.
+ */
+export class StoreError extends DriftlessError {
   override name = 'StoreError';
 }
 
@@ -54,6 +58,6 @@ export function httpStatusFor(err: unknown): number {
   if (err instanceof NotFoundError) return 404;
   if (err instanceof ConflictError) return 409;
   if (err instanceof RateLimitedError) return 429;
-  if (err instanceof StoreError) return 503;
+  if (err instanceof StoreError) return isRetryable(err) ? 503 : 500;
   return 500;
 }

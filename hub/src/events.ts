@@ -10,6 +10,7 @@ export type HubEventType =
   | 'drift.updated'
   | 'sync.recorded'
   | 'gap.recorded'
+  | 'config.updated'
   | 'approval.created'
   | 'approval.delivered'
   | 'token.created'

@@ -245,10 +245,21 @@ describe('parseClusterConfig', () => {
     );
   });
 
-  it('accepts an empty app list and treats null fields as unset', () => {
-    assert.deepEqual(parseClusterConfig(cluster('    []\n').replace('apps:\n', 'apps:'), FILE), {
-      apps: [],
-    });
+  it('refuses an empty app list, naming the line, unless spec.allowEmpty is set', () => {
+    const empty = cluster('    []\n').replace('apps:\n', 'apps:');
+    assert.deepEqual(problemsOf(empty), [
+      `4:12: spec.apps: lists no apps: that would remove every app of the cluster (and prune those with prune: true); set spec.allowEmpty: true to allow it`,
+    ]);
+    const allowed = empty.replace('spec:\n', 'spec:\n  allowEmpty: true\n');
+    assert.deepEqual(parseClusterConfig(allowed, FILE), { apps: [], allowEmpty: true });
+    const typo = problemsOf(allowed.replace('allowEmpty', 'allowempty'));
+    assert.ok(
+      typo.some((p) => p.includes('allowempty')) && typo.some((p) => p.includes('lists no apps')),
+      typo.join('\n'),
+    );
+  });
+
+  it('treats null fields as unset', () => {
     const [app] = parseClusterConfig(
       cluster('    - name: a\n      path: a\n      sync:\n      dependsOn:\n'),
       FILE,

@@ -171,16 +171,27 @@ function readCluster(r: Reader, options: ParseClusterConfigOptions): ClusterConf
   const spec = r.required(f, root, '', 'spec');
   const specMap = spec && r.map(spec, 'spec', 'must be a mapping with apps');
   if (!specMap) return undefined;
-  const sf = r.fields(specMap, 'spec', ['apps']);
+  const sf = r.fields(specMap, 'spec', ['apps', 'allowEmpty']);
+  const allowEmpty = r.bool(sf.get('allowEmpty'), 'spec.allowEmpty') ?? false;
   const appsNode = r.required(sf, specMap, 'spec', 'apps');
   const apps = appsNode === undefined ? undefined : r.seq(appsNode, 'spec.apps');
   if (!apps) return undefined;
+  // An empty list is far more often a mistake (a bad merge, a templating slip) than a
+  // wish to remove everything, and removing every app prunes every app with prune: true.
+  if (apps.items.length === 0 && !allowEmpty && appsNode) {
+    r.report(
+      appsNode,
+      'spec.apps',
+      'lists no apps: that would remove every app of the cluster (and prune those with prune: true); set spec.allowEmpty: true to allow it',
+    );
+    return undefined;
+  }
 
   const read = apps.items.map((item, i) => readApp(r, r.resolve(item), `spec.apps[${i}]`, options));
   checkNames(r, read);
   checkDependencies(r, read);
   if (r.problems.length > 0) return undefined;
-  return { apps: read.map((a) => a.spec as AppSpec) };
+  return { apps: read.map((a) => a.spec as AppSpec), allowEmpty };
 }
 
 /** An app as read, with the nodes later cross-app checks point at. */

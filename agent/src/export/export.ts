@@ -1,4 +1,4 @@
-import { errorMessage, isRetryable, TerminalError, TransientError } from '@driftless/common';
+import { DriftlessError, errorMessage, TerminalError } from '@driftless/common';
 import { KubeApiError, type ApiResource, type KubeClient } from '../kube/index.ts';
 import type { KubeObject } from '../model.ts';
 import { mapLimit } from '../plan/index.ts';
@@ -138,8 +138,6 @@ async function listKind(
       return [];
     }
     const message = `export ${r.kind} in ${namespace}: ${errorMessage(err)}`;
-    throw isRetryable(err)
-      ? new TransientError(message, { cause: err })
-      : new TerminalError(message, { cause: err });
+    throw new DriftlessError(message, { cause: err });
   }
 }

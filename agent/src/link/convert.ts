@@ -1,5 +1,6 @@
 import {
   ChangeAction,
+  ConfigState,
   DriftClosedBy,
   DriftType,
   HealthStatus,
@@ -8,6 +9,7 @@ import {
   SyncStatus,
   toUnixMs,
   type AppStatus,
+  type ConfigStatus,
   type DriftReport as DriftReportMessage,
   type ObjectChange as ObjectChangeMessage,
   type ObjectRef as ObjectRefMessage,
@@ -16,6 +18,7 @@ import {
 import { groupOf, type ObjectRef, type SyncMode as AppSyncMode } from '../model.ts';
 import type {
   AppStatusReport,
+  ConfigStatusReport,
   DriftClosure,
   DriftReport,
   HealthState,
@@ -105,6 +108,19 @@ export function toAppStatus(r: AppStatusReport): AppStatus {
     message: r.message,
     lastSyncUnixMs: r.lastSyncAt > 0 ? toUnixMs(r.lastSyncAt) : 0n,
     syncMode: MODE[r.mode] ?? SyncMode.SYNC_MODE_UNSPECIFIED,
+  };
+}
+
+/** ConfigStatusReport → ConfigStatus. */
+export function toConfigStatus(r: ConfigStatusReport): ConfigStatus {
+  return {
+    revision: r.revision,
+    state: r.valid ? ConfigState.CONFIG_STATE_VALID : ConfigState.CONFIG_STATE_INVALID,
+    error: r.error,
+    file: r.file,
+    line: r.line,
+    appliedRevision: r.appliedRevision,
+    checkedUnixMs: toUnixMs(r.checkedAt),
   };
 }
 

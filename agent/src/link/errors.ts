@@ -1,5 +1,5 @@
 import { status } from '@grpc/grpc-js';
-import { TerminalError, TransientError } from '@driftless/common';
+import { classify, DriftlessError, TerminalError, TransientError } from '@driftless/common';
 
 /** gRPC status codes (numeric, as @grpc/grpc-js reports them); NATS ends use them too. */
 export const GrpcCode = status;
@@ -21,21 +21,22 @@ export function grpcCodeOf(err: unknown): number | undefined {
  * act); transient when the hub was unreachable or rate-limited us. The message
  * names the cluster and the gRPC code, never the token.
  */
-export class EnrollError extends Error {
+export class EnrollError extends DriftlessError {
   override name = 'EnrollError';
   /** The gRPC status code the hub answered with, when it answered. */
   readonly code: number | undefined;
-  /** Whether retrying later can succeed. */
-  readonly retryable: boolean;
+  /** The same code, where the one classifier in common reads it. */
+  readonly grpcCode: number | undefined;
 
   constructor(message: string, options: { code: number | undefined; cause?: unknown }) {
     super(message, { cause: options.cause });
     this.code = options.code;
-    this.retryable = !(
-      options.code === GrpcCode.UNAUTHENTICATED ||
-      options.code === GrpcCode.PERMISSION_DENIED ||
-      options.code === GrpcCode.INVALID_ARGUMENT
-    );
+    this.grpcCode = options.code;
+  }
+
+  /** Whether retrying later can succeed ({@link classify} of the gRPC code). */
+  get retryable(): boolean {
+    return classify(this) !== 'terminal';
   }
 }
 
@@ -62,17 +63,21 @@ export class IdentityInvalidError extends TerminalError {
  * cluster for good (revoked, or a certificate the hub does not know): the link
  * stops reconnecting and waits for a person.
  */
-export class LinkClosedError extends Error {
+export class LinkClosedError extends DriftlessError {
   override name = 'LinkClosedError';
   /** The gRPC status code of the end of the stream. */
   readonly code: number | undefined;
-  /** True when reconnecting cannot help. */
-  readonly terminal: boolean;
+  /** The same code, where the one classifier in common reads it. */
+  readonly grpcCode: number | undefined;
 
   constructor(message: string, options: { code: number | undefined; cause?: unknown }) {
     super(message, { cause: options.cause });
     this.code = options.code;
-    this.terminal =
-      options.code === GrpcCode.PERMISSION_DENIED || options.code === GrpcCode.UNAUTHENTICATED;
+    this.grpcCode = options.code;
+  }
+
+  /** True when reconnecting cannot help ({@link classify} of the gRPC code). */
+  get terminal(): boolean {
+    return classify(this) === 'terminal';
   }
 }

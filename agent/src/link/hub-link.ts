@@ -1,5 +1,6 @@
 import {
   Backoff,
+  classify,
   clockTimeout,
   errorMessage,
   systemClock,
@@ -9,14 +10,7 @@ import {
 } from '@driftless/common';
 import { toAppStatus } from './convert.ts';
 import { Enrollment } from './enrollment.ts';
-import {
-  EnrollError,
-  GrpcCode,
-  grpcCodeName,
-  IdentityInvalidError,
-  LinkClosedError,
-  NotEnrolledError,
-} from './errors.ts';
+import { EnrollError, GrpcCode, grpcCodeName, LinkClosedError } from './errors.ts';
 import { generateKeyAndCsr, type IdentityStore, type KeyAndCsr } from './identity.ts';
 import { LinkStateMachine, type LinkState, type LinkStatus } from './link-state.ts';
 import type { Outbox } from './outbox.ts';
@@ -367,7 +361,5 @@ export class HubLink {
 
 /** Errors after which retrying cannot help until a person acts. */
 function isTerminal(err: unknown): boolean {
-  if (err instanceof EnrollError) return !err.retryable;
-  if (err instanceof LinkClosedError) return err.terminal;
-  return err instanceof NotEnrolledError || err instanceof IdentityInvalidError;
+  return classify(err) === 'terminal';
 }

@@ -10,7 +10,7 @@ import {
 /** The bodies that are reports: sequenced, buffered until the hub acks them. */
 export type ReportBody = Extract<
   AgentMessageBody,
-  { $case: 'appStatus' | 'syncResult' | 'driftReport' | 'reportsDropped' }
+  { $case: 'appStatus' | 'syncResult' | 'driftReport' | 'reportsDropped' | 'configStatus' }
 >;
 
 /** Options of {@link Outbox}. */
@@ -139,6 +139,7 @@ export class Outbox {
   /** Queues a report. Never blocks, never throws for a full buffer (it summarises instead). */
   push(body: ReportBody, trace: TraceContext = { traceparent: '', tracestate: '' }): void {
     if (body.$case === 'appStatus') this.#coalesce(body.value.app);
+    if (body.$case === 'configStatus') this.#coalesceConfig();
     const entry: Entry = {
       seq: this.#take(),
       body,
@@ -240,6 +241,15 @@ export class Outbox {
     }
   }
 
+  /** Only the newest unsent ConfigStatus matters, like an app's AppStatus. */
+  #coalesceConfig(): void {
+    const i = this.#entries.findIndex((e) => !e.everSent && e.body.$case === 'configStatus');
+    if (i < 0) return;
+    this.#entries.splice(i, 1);
+    this.#reports--;
+    this.#coalesced++;
+  }
+
   #coalesce(app: string): void {
     const i = this.#entries.findIndex(
       (e) => !e.everSent && e.body.$case === 'appStatus' && e.body.value.app === app,
@@ -285,7 +295,10 @@ export class Outbox {
       g.firstSeq ??= victim.seq;
       g.lastSeq = victim.seq;
     }
-    const app = victim.body.$case === 'reportsDropped' ? '' : victim.body.value.app;
+    const app =
+      victim.body.$case === 'reportsDropped' || victim.body.$case === 'configStatus'
+        ? ''
+        : victim.body.value.app;
     let a = g.byApp.get(app);
     if (!a) g.byApp.set(app, (a = { syncs: 0, drifts: 0, objects: new Set(), more: false }));
     if (victim.body.$case === 'syncResult') a.syncs++;

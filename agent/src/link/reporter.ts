@@ -1,8 +1,14 @@
 import { context, trace, TraceFlags } from '@opentelemetry/api';
 import { errorMessage, injectTraceContext, type Logger } from '@driftless/common';
 import type { TraceContext } from '@driftless/proto';
-import type { AppStatusReport, DriftReport, Reporter, SyncReport } from '../report/index.ts';
-import { toAppStatus, toDriftReport, toSyncResult } from './convert.ts';
+import type {
+  AppStatusReport,
+  ConfigStatusReport,
+  DriftReport,
+  Reporter,
+  SyncReport,
+} from '../report/index.ts';
+import { toAppStatus, toConfigStatus, toDriftReport, toSyncResult } from './convert.ts';
 import type { Outbox } from './outbox.ts';
 
 const TRACE_ID = /^[0-9a-f]{32}$/;
@@ -50,6 +56,12 @@ export class LinkReporter implements Reporter {
   syncResult(r: SyncReport): void {
     this.#safely(`sync result of ${r.app}`, () =>
       this.#outbox.push({ $case: 'syncResult', value: toSyncResult(r) }, syncTraceContext(r)),
+    );
+  }
+
+  configStatus(r: ConfigStatusReport): void {
+    this.#safely('config status', () =>
+      this.#outbox.push({ $case: 'configStatus', value: toConfigStatus(r) }, injectTraceContext()),
     );
   }
 

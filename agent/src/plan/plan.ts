@@ -165,7 +165,7 @@ export async function planApp(options: PlanOptions): Promise<Plan> {
       .map((o) => ({
         key: refKey(o.ref),
         action: o.action,
-        desired: o.desired ? comparable(o.desired) : null,
+        desired: o.desired ? comparable(o.declared ?? o.desired) : null,
         ...(o.replace ? { replace: true } : {}),
         ...(o.hook ? { hook: o.hook.phase } : {}),
       })),
@@ -272,6 +272,7 @@ async function planObject(obj: KubeObject, c: ObjectContext): Promise<PlannedObj
   return {
     ...base,
     desired: kept.desired,
+    ...(kept.desired === obj ? {} : { declared: obj }),
     live,
     action: diff.length === 0 ? 'unchanged' : 'update',
     diff,

@@ -64,6 +64,8 @@ export interface SyncDeps {
   /** When the Git fetch that produced the checkout ran, to show it in the sync's trace. */
   fetch?: { startedAt: number; finishedAt: number; fromCache: boolean };
   signal?: AbortSignal;
+  /** Called as each step starts (render, guard, plan, apply, prune, health), to show progress. */
+  onStep?: (step: string) => void;
   /** Ignore rules beyond the app's own, e.g. fields the drift watcher found another controller fighting over. */
   ignoreRules?: (app: string) => IgnoreRule[];
   /** Called between apply and health wait so drift watching starts on what was just applied. */
@@ -86,6 +88,8 @@ export interface SyncOutcomeDetail {
   desired?: KubeObject[];
   /** Error class when the sync failed. */
   errorClass?: 'terminal' | 'transient' | 'waiting';
+  /** True when the sync stopped because `signal` aborted (the agent is stopping): not a failure. */
+  interrupted?: boolean;
 }
 
 /**
@@ -131,6 +135,7 @@ export async function syncApp(
     /** Runs one named step as a child span and records its duration. */
     const step = async <T>(name: string, fn: (span: Span) => Promise<T>): Promise<T> => {
       const t0 = clock.now();
+      deps.onStep?.(name);
       try {
         return await inSpan(deps.tracer, name, attrs, fn);
       } finally {
@@ -334,6 +339,11 @@ export async function syncApp(
       report.outcome = 'succeeded';
       return finish();
     } catch (err) {
+      if (deps.signal?.aborted) {
+        detail.interrupted = true;
+        root.setAttribute('driftless.interrupted', true);
+        return finish();
+      }
       detail.errorClass = classify(err);
       report.outcome = 'failed';
       report.error = errorMessage(err);

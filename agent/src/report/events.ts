@@ -1,7 +1,13 @@
 import { errorMessage, type Logger } from '@driftless/common';
 import { refString, type ObjectRef } from '../model.ts';
 import type { KubeClient } from '../kube/index.ts';
-import type { AppStatusReport, DriftReport, Reporter, SyncReport } from './report.ts';
+import type {
+  AppStatusReport,
+  ConfigStatusReport,
+  DriftReport,
+  Reporter,
+  SyncReport,
+} from './report.ts';
 
 /** Options of {@link EventReporter}. */
 export interface EventReporterOptions {
@@ -57,6 +63,27 @@ export class EventReporter implements Reporter {
       }[r.outcome],
       type: failed ? 'Warning' : 'Normal',
       note: `app ${r.app} ${note}`,
+    });
+  }
+
+  /** An invalid driftless.yaml is a Warning on the state namespace; its repair a Normal Event. */
+  configStatus(r: ConfigStatusReport): void {
+    const at = r.revision.slice(0, 7);
+    this.#emit({
+      // About the agent's state namespace, and in it: Events about cluster-scoped objects
+      // must otherwise live in `default`, where no one looks for the agent's.
+      regarding: {
+        apiVersion: 'v1',
+        kind: 'Namespace',
+        namespace: this.#o.namespace,
+        name: this.#o.namespace,
+      },
+      action: 'LoadConfig',
+      reason: r.valid ? 'ConfigValid' : 'ConfigInvalid',
+      type: r.valid ? 'Normal' : 'Warning',
+      note: r.valid
+        ? `${r.file} at ${at} is valid`
+        : `${r.file} at ${at} is invalid; ${r.appliedRevision ? `apps stay at the config of ${r.appliedRevision.slice(0, 7)}` : 'no app is synced'}: ${r.error}`,
     });
   }
 

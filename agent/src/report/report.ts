@@ -64,6 +64,27 @@ export interface SyncReport {
   approvalId: string;
 }
 
+/**
+ * Whether the cluster's `driftless.yaml` at the newest commit could be used.
+ * Sent whenever that changes; while it is invalid the agent keeps running the
+ * last good config (`appliedRevision`) and syncs no app at the broken commit.
+ */
+export interface ConfigStatusReport {
+  /** The commit whose `driftless.yaml` was read. */
+  revision: string;
+  valid: boolean;
+  /** Every problem, one `file:line:col: path: message` per line; '' when valid. */
+  error: string;
+  /** The file read, e.g. `clusters/dev/driftless.yaml`. */
+  file: string;
+  /** 1-based line of the first problem; 0 when valid or unknown. */
+  line: number;
+  /** The commit of the config in force now; '' when there is none. */
+  appliedRevision: string;
+  /** When the file was read, ms since the epoch. */
+  checkedAt: number;
+}
+
 /** A field that differs from Git. */
 export interface FieldDrift {
   path: string;
@@ -130,6 +151,8 @@ export interface Reporter {
   appStatus(report: AppStatusReport): void;
   syncResult(report: SyncReport): void;
   drift(report: DriftReport): void;
+  /** The cluster config's state; optional so reporters that do not care need not implement it. */
+  configStatus?(report: ConfigStatusReport): void;
 }
 
 /** A person's approval of one plan of one app. */
@@ -207,6 +230,15 @@ export class LogReporter implements Reporter {
       `sync ${r.app}@${r.revision.slice(0, 7)}: ${r.outcome}${r.error ? `: ${r.error}` : ''}`,
     );
   }
+  configStatus(r: ConfigStatusReport): void {
+    const at = r.revision.slice(0, 7);
+    if (r.valid) this.#log.info({ revision: r.revision }, `${r.file} at ${at} is valid`);
+    else
+      this.#log.error(
+        { revision: r.revision, file: r.file, line: r.line, applied: r.appliedRevision },
+        `${r.file} at ${at} is invalid, ${r.appliedRevision ? `running the config of ${r.appliedRevision.slice(0, 7)}` : 'no app is synced'}: ${r.error}`,
+      );
+  }
   drift(r: DriftReport): void {
     this.#log.warn(
       {
@@ -237,5 +269,8 @@ export class FanoutReporter implements Reporter {
   }
   drift(r: DriftReport): void {
     for (const t of this.#targets) t.drift(r);
+  }
+  configStatus(r: ConfigStatusReport): void {
+    for (const t of this.#targets) t.configStatus?.(r);
   }
 }

@@ -7,7 +7,13 @@
  * Messages name the repository by common's `redactUrl` — never with credentials —
  * and the branch, so a person can act on them.
  */
-import { redactUrl, TerminalError, TransientError } from '@driftless/common';
+import {
+  CODE_CLASSES,
+  classify,
+  redactUrl,
+  TerminalError,
+  TransientError,
+} from '@driftless/common';
 
 /** Where an error happened: the repository (already without credentials) and branch. */
 export interface GitLocation {
@@ -130,25 +136,11 @@ export type GitSourceError =
  */
 export const displayUrl = redactUrl;
 
-/** Socket-level codes that mean "could not talk to the server"; worth retrying. */
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  'EAI_AGAIN',
-  'ENOTFOUND',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ECONNABORTED',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CONNECT_TIMEOUT',
-]);
-
 /**
  * Turns whatever isomorphic-git, the HTTP client or the file system threw into
- * one of our classified errors. Unknown failures are transient: most are a
- * truncated pack or a full disk, which may well pass.
+ * one of our typed errors, chosen by what the one classifier in common says of
+ * the server's answer. Unknown failures are transient: most are a truncated
+ * pack or a full disk, which may well pass.
  */
 export function toGitSourceError(
   err: unknown,
@@ -164,7 +156,7 @@ export function toGitSourceError(
       return new GitAuthError(where, status, options.hasCredentials, err);
     }
     if (status === 404) return new GitNotFoundError(where, 'repository', err);
-    if (status >= 500 || status === 408 || status === 429) {
+    if (classify(err) !== 'terminal') {
       return new GitUnavailableError(where, `server error (HTTP ${status})`, err);
     }
     return new GitProtocolError(where, `unexpected HTTP ${status}`, err);
@@ -175,7 +167,7 @@ export function toGitSourceError(
   if (code === 'UrlParseError' || code === 'UnknownTransportError') {
     return new GitProtocolError(where, 'not an http(s) Git URL', err);
   }
-  if (code !== undefined && NETWORK_CODES.has(code)) {
+  if (code !== undefined && CODE_CLASSES[code]?.[0] === 'transient') {
     return new GitUnavailableError(where, `unreachable (${code})`, err);
   }
   const message = typeof e?.message === 'string' ? e.message : String(err);

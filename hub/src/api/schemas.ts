@@ -35,6 +35,20 @@ const ObjectRef = Type.Object({
   name: Type.String(),
 });
 
+/** The state of a cluster's driftless.yaml (see views.ts configView). */
+export const ConfigStateView = Type.Object(
+  {
+    state: Type.Union([Type.Literal('valid'), Type.Literal('failed'), Type.Literal('unknown')]),
+    revision: Type.String(),
+    appliedRevision: Type.String(),
+    error: Type.String(),
+    file: Type.String(),
+    line: Type.Integer(),
+    checkedAt: Time,
+  },
+  { title: 'ConfigState' },
+);
+
 /** A cluster. */
 export const ClusterView = Type.Object(
   {
@@ -49,6 +63,7 @@ export const ClusterView = Type.Object(
     lastAgentSeq: Type.Integer(),
     repoUrl: Type.String(),
     branch: Type.String(),
+    config: Type.Optional(ConfigStateView),
   },
   { title: 'Cluster' },
 );

@@ -4,6 +4,7 @@ import type {
   ApprovalRecord,
   AuditRecord,
   ClusterRecord,
+  ConfigStateRecord,
   DriftRecord,
   EnrollmentTokenRecord,
   SyncRecord,
@@ -39,6 +40,32 @@ export const clusterView = (c: ClusterRecord) => ({
   repoUrl: c.repoUrl,
   branch: c.branch,
 });
+
+/**
+ * The state of a cluster's driftless.yaml: `failed` while the newest commit's
+ * file is invalid (the agent then runs `appliedRevision`'s config), `unknown`
+ * before the agent reported one.
+ */
+export const configView = (c: ConfigStateRecord | undefined) =>
+  c
+    ? {
+        state: c.valid ? ('valid' as const) : ('failed' as const),
+        revision: c.revision,
+        appliedRevision: c.appliedRevision,
+        error: c.error,
+        file: c.file,
+        line: c.line,
+        checkedAt: iso(c.checkedMs),
+      }
+    : {
+        state: 'unknown' as const,
+        revision: '',
+        appliedRevision: '',
+        error: '',
+        file: '',
+        line: 0,
+        checkedAt: null,
+      };
 
 /** An app of a cluster. */
 export const appView = (a: AppRecord) => ({

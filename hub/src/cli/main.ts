@@ -247,6 +247,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
             col('name', (r) => r['name']),
             col('connected', (r) => (r['revoked'] ? 'revoked' : r['connected'] ? 'yes' : 'no')),
             col('agent', (r) => r['agentVersion']),
+            col('config', (r) => configText(r['config'])),
             col('last seen', (r) => timeText(r['lastSeen'])),
             col('labels', (r) => labelsText(r['labels'])),
           ]),
@@ -264,6 +265,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
             `Last seen:   ${timeText(c['lastSeen'])}`,
             `Enrolled:    ${timeText(c['enrolledAt'])}`,
             `Labels:      ${labelsText(c['labels'])}`,
+            `Config:      ${configText(c['config'], true)}`,
             '',
             renderTable(c['apps'] as Row[], appColumns(false)),
           ].join('\n'),
@@ -415,4 +417,15 @@ function appColumns(withCluster: boolean): Column<Row>[] {
     col('plan', (r) => r['planDigest']),
     col('last sync', (r) => timeText(r['lastSync'])),
   ];
+}
+
+/**
+ * A cluster's driftless.yaml state in the API's words: `valid`, `unknown`, or `failed`
+ * (with the config in force and, in full, the problems).
+ */
+function configText(config: unknown, full = false): string {
+  const c = (config ?? {}) as { state?: string; appliedRevision?: string; error?: string };
+  if (c.state !== 'failed') return c.state ?? 'unknown';
+  const running = c.appliedRevision ? `running ${c.appliedRevision.slice(0, 7)}` : 'no app synced';
+  return full ? `failed (${running}): ${c.error ?? ''}` : `failed (${running})`;
 }

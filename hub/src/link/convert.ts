@@ -1,5 +1,6 @@
 import {
   ChangeAction,
+  ConfigState,
   DriftClosedBy,
   DriftType,
   HealthStatus,
@@ -8,6 +9,7 @@ import {
   SyncOutcome,
   SyncStatus,
   type AppStatus,
+  type ConfigStatus,
   type DriftReport,
   type ObjectChange,
   type ObjectRef,
@@ -97,6 +99,24 @@ function objectChange(c: ObjectChange): Record<string, unknown> {
     action: ACTION[c.action] ?? 'unknown',
     wave: c.wave,
     diff: c.diff.map((d) => ({ path: d.path, before: d.beforeJson, after: d.afterJson })),
+  };
+}
+
+/** ConfigStatus → store report; a state the hub does not know is refused, never guessed. */
+export function configReport(c: ConfigStatus, what: string): Report {
+  if (c.state !== ConfigState.CONFIG_STATE_VALID && c.state !== ConfigState.CONFIG_STATE_INVALID)
+    throw new InvalidArgumentError(`${what}: config state ${c.state} is not VALID or INVALID`);
+  return {
+    kind: 'config',
+    config: {
+      revision: required(c.revision, 'revision', what),
+      valid: c.state === ConfigState.CONFIG_STATE_VALID,
+      error: c.error,
+      file: c.file,
+      line: c.line,
+      appliedRevision: c.appliedRevision,
+      checkedMs: ms(c.checkedUnixMs),
+    },
   };
 }
 

@@ -5,7 +5,7 @@ import { InvalidArgumentError } from '../errors.ts';
 import type { EventBus } from '../events.ts';
 import type { HubMetrics } from '../metrics.ts';
 import type { Report, Store } from '../store/index.ts';
-import { appReport, driftReport, gapReport, syncReport } from './convert.ts';
+import { appReport, configReport, driftReport, gapReport, syncReport } from './convert.ts';
 import type { Session } from './sessions.ts';
 
 const tracer = getTracer('@driftless/hub/link');
@@ -59,6 +59,9 @@ export async function ingestReport(
           break;
         case 'reportsDropped':
           report = gapReport(body.value);
+          break;
+        case 'configStatus':
+          report = configReport(body.value, what);
           break;
         default:
           throw new InvalidArgumentError(`${what}: not a report`);
@@ -121,5 +124,11 @@ function publishReport(events: EventBus, cluster: string, report: Report): void 
       });
     case 'gap':
       return events.publish({ type: 'gap.recorded', cluster, data: { count: report.gap.count } });
+    case 'config':
+      return events.publish({
+        type: 'config.updated',
+        cluster,
+        data: { valid: report.config.valid, revision: report.config.revision },
+      });
   }
 }

@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import {
   errorMessage,
   getTracer,
+  isRetryable,
   inSpan,
   systemClock,
   type Clock,
@@ -49,7 +50,8 @@ export function grpcCodeFor(err: unknown): grpc.status {
   if (err instanceof RateLimitedError) return grpc.status.RESOURCE_EXHAUSTED;
   if (err instanceof NotFoundError) return grpc.status.NOT_FOUND;
   if (err instanceof ConflictError) return grpc.status.FAILED_PRECONDITION;
-  if (err instanceof StoreError) return grpc.status.UNAVAILABLE;
+  if (err instanceof StoreError)
+    return isRetryable(err) ? grpc.status.UNAVAILABLE : grpc.status.INTERNAL;
   return grpc.status.INTERNAL;
 }
 
@@ -311,6 +313,7 @@ export class LinkServer {
           case 'syncResult':
           case 'driftReport':
           case 'reportsDropped':
+          case 'configStatus':
             await this.#ingest(cluster, msg, session);
             break;
         }

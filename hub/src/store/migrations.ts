@@ -1,4 +1,5 @@
 import type { Db, Dialect } from './db.ts';
+import { CONFIG_STATE_MIGRATION } from './config-state.ts';
 
 /** One schema change. Versions only ever grow; a released migration is never edited. */
 export interface Migration {
@@ -174,6 +175,7 @@ ALTER TABLE drifts ADD COLUMN closed_by TEXT NOT NULL DEFAULT '';
 ALTER TABLE drifts ADD COLUMN fight_json TEXT NOT NULL DEFAULT 'null';
 `,
   },
+  CONFIG_STATE_MIGRATION,
 ];
 
 const AUTO_ID: Record<Dialect, string> = {

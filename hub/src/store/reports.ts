@@ -1,5 +1,6 @@
 import { NotFoundError } from '../errors.ts';
 import type { Db, Queryable } from './db.ts';
+import { upsertConfigState } from './config-state.ts';
 import {
   boolColumn,
   fromJsonText,
@@ -227,6 +228,8 @@ async function storeReport(tx: Queryable, cluster: string, report: Report, nowMs
         value: report.gap,
       });
       break;
+    case 'config':
+      return upsertConfigState(tx, cluster, report.config, nowMs);
   }
   await tx.run(statement.sql, statement.params);
 }

@@ -3,6 +3,7 @@ import { approvalStore, type ApprovalStore } from './approvals.ts';
 import { auditStore, type AuditStore } from './audit.ts';
 import { certificateStore, type CertificateStore } from './certificates.ts';
 import { clusterStore, type ClusterStore } from './clusters.ts';
+import { configStateStore, type ConfigStateStore } from './config-state.ts';
 import type { Db } from './db.ts';
 import { enrollmentTokenStore, type EnrollmentTokenStore } from './enrollment-tokens.ts';
 import { migrate } from './migrations.ts';
@@ -20,6 +21,7 @@ export interface Store
     CertificateStore,
     ClusterStore,
     ReportStore,
+    ConfigStateStore,
     ApprovalStore,
     ApiTokenStore,
     AuditStore {
@@ -40,6 +42,7 @@ export async function createSqlStore(db: Db): Promise<Store> {
     ...certificateStore(db),
     ...clusterStore(db),
     ...reportStore(db),
+    ...configStateStore(db),
     ...approvalStore(db),
     ...apiTokenStore(db),
     ...auditStore(db),

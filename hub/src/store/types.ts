@@ -139,12 +139,30 @@ export interface GapRecord {
   receivedMs: number;
 }
 
+/** The newest state of a cluster's driftless.yaml, from the agent's ConfigStatus. */
+export interface ConfigStateRecord {
+  cluster: string;
+  /** The commit whose driftless.yaml was read. */
+  revision: string;
+  valid: boolean;
+  /** Every problem, `file:line:col: path: message` per line; '' when valid. */
+  error: string;
+  file: string;
+  /** Line of the first problem; 0 when valid or unknown. */
+  line: number;
+  /** The commit of the config the agent runs (the last good one); '' if none. */
+  appliedRevision: string;
+  checkedMs: number;
+  updatedMs: number;
+}
+
 /** One sequenced report from an agent, in store form. */
 export type Report =
   | { kind: 'app'; app: Omit<AppRecord, 'cluster' | 'updatedMs' | 'gone'> }
   | { kind: 'sync'; sync: Omit<SyncRecord, 'cluster' | 'receivedMs'> }
   | { kind: 'drift'; drift: Omit<DriftRecord, 'cluster' | 'updatedMs'> }
-  | { kind: 'gap'; gap: Omit<GapRecord, 'cluster' | 'receivedMs'> };
+  | { kind: 'gap'; gap: Omit<GapRecord, 'cluster' | 'receivedMs'> }
+  | { kind: 'config'; config: Omit<ConfigStateRecord, 'cluster' | 'updatedMs'> };
 
 /** An enrollment token as stored: the secret itself is never kept, only its SHA-256. */
 export interface EnrollmentTokenRecord {

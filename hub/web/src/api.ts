@@ -27,6 +27,18 @@ export interface DashboardConfig {
   hubCaPem: string;
 }
 
+/** The state of a cluster's driftless.yaml (see docs/api.md). */
+export interface ClusterConfigState {
+  /** `failed`: the newest commit's file is invalid and the agent runs `appliedRevision`'s. */
+  state: 'valid' | 'failed' | 'unknown';
+  revision: string;
+  appliedRevision: string;
+  error: string;
+  file: string;
+  line: number;
+  checkedAt: string | null;
+}
+
 export interface Cluster {
   name: string;
   labels: Labels;
@@ -39,6 +51,7 @@ export interface Cluster {
   lastAgentSeq: number;
   repoUrl?: string;
   branch?: string;
+  config?: ClusterConfigState;
 }
 
 export interface ObjectRef {

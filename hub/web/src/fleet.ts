@@ -105,7 +105,7 @@ export class Fleet {
     if (!e.cluster) return;
     if (e.type.startsWith('cluster.') || e.type === 'app.updated' || e.type === 'drift.updated')
       this.#dirty.add(e.cluster);
-    if (e.type === 'sync.recorded') this.#dirty.add(e.cluster);
+    if (e.type === 'sync.recorded' || e.type === 'config.updated') this.#dirty.add(e.cluster);
     this.#schedule();
   }
 

@@ -70,7 +70,10 @@ describe('cells', () => {
       app({ app: 'd', gone: true, driftCount: 9 }),
     ];
     const t = totals(
-      [{ name: 'prod-eu', connected: true } as never, { name: 'dev', connected: false } as never],
+      [
+        { name: 'prod-eu', connected: true } as never,
+        { name: 'dev', connected: false, config: { state: 'failed' } } as never,
+      ],
       (c) => (c === 'prod-eu' ? apps : []),
     );
     assert.deepEqual(t, {
@@ -84,6 +87,7 @@ describe('cells', () => {
       driftedApps: 1,
       driftedObjects: 3,
       awaitingApproval: 1,
+      configFailed: 1,
     });
   });
 });

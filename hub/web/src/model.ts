@@ -127,6 +127,8 @@ export interface Totals {
   driftedApps: number;
   driftedObjects: number;
   awaitingApproval: number;
+  /** Clusters whose newest driftless.yaml is invalid (their apps run an older config). */
+  configFailed: number;
 }
 
 export function totals(clusters: Cluster[], appsOf: (cluster: string) => App[]): Totals {
@@ -141,9 +143,11 @@ export function totals(clusters: Cluster[], appsOf: (cluster: string) => App[]):
     driftedApps: 0,
     driftedObjects: 0,
     awaitingApproval: 0,
+    configFailed: 0,
   };
   for (const c of clusters) {
     if (c.connected) t.connected++;
+    if (c.config?.state === 'failed') t.configFailed++;
     for (const a of appsOf(c.name)) {
       if (a.gone) continue;
       t.apps++;

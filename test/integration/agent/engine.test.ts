@@ -413,7 +413,7 @@ describe('agent engine on a real cluster', () => {
     }
   });
 
-  it('a broken driftless.yaml is reported with line and field, and the last good config stays in force', async () => {
+  it('a broken driftless.yaml is reported with line and field, and every app stays at the last good config', async () => {
     await t.agent.reconcileOnce();
     const before = await snapshot(t.client, 'web');
     await repo.commit(
@@ -434,19 +434,20 @@ describe('agent engine on a real cluster', () => {
       web?.message ?? '',
       /clusters\/test\/driftless\.yaml:\d+:\d+: spec\.apps\[1\]\.sync: .*sometimes/,
     );
-    // The last good config still applies, so the new Deployment size is synced under it.
-    assert.equal(
-      ((await get('apps/v1', 'Deployment', 'web', 'web'))?.['spec'] as { replicas: number })
-        .replicas,
-      4,
-    );
-    assert.notDeepEqual(await snapshot(t.client, 'web'), before);
+    assert.match(web?.message ?? '', /^running the driftless\.yaml of [0-9a-f]{7}: /);
+    // Nothing runs at a commit whose driftless.yaml is broken: the new Deployment size waits.
+    assert.deepEqual(await snapshot(t.client, 'web'), before);
     await repo.commit(
       { 'clusters/test/driftless.yaml': clusterYaml(BASE_APPS) },
       'fix driftless.yaml',
     );
     await t.agent.reconcileOnce();
     assert.equal(t.agent.statuses().find((s) => s.app === 'web')?.message, '');
+    assert.equal(
+      ((await get('apps/v1', 'Deployment', 'web', 'web'))?.['spec'] as { replicas: number })
+        .replicas,
+      4,
+    );
   });
 
   it('an app removed from Git is pruned only when it had prune on', async () => {

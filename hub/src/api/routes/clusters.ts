@@ -6,7 +6,7 @@ import { parseSelector } from '../../store/index.ts';
 import { actorOf } from '../auth.ts';
 import { ClusterDetailView, ClusterView, List, Name, Selector, Text } from '../schemas.ts';
 import { principalOf, type ApiApp } from '../types.ts';
-import { appView, clusterView } from '../views.ts';
+import { appView, clusterView, configView } from '../views.ts';
 import { clusterOr404, type RouteDeps } from './deps.ts';
 
 const ByName = Type.Object({ name: Name });
@@ -39,9 +39,15 @@ export function clusterRoutes(deps: RouteDeps) {
           response: { 200: List(ClusterView) },
         },
       },
-      async (req) => ({
-        items: (await store.listClusters(parseSelector(req.query.selector))).map(clusterView),
-      }),
+      async (req) => {
+        const configs = new Map((await store.listConfigStates({})).map((c) => [c.cluster, c]));
+        return {
+          items: (await store.listClusters(parseSelector(req.query.selector))).map((c) => ({
+            ...clusterView(c),
+            config: configView(configs.get(c.name)),
+          })),
+        };
+      },
     );
 
     app.get(
@@ -58,7 +64,8 @@ export function clusterRoutes(deps: RouteDeps) {
       async (req) => {
         const c = await clusterOr404(store, req.params.name);
         const apps = await store.listApps({ cluster: c.name });
-        return { ...clusterView(c), apps: apps.map(appView) };
+        const [config] = await store.listConfigStates({ cluster: c.name });
+        return { ...clusterView(c), config: configView(config), apps: apps.map(appView) };
       },
     );
 

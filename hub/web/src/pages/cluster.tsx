@@ -136,6 +136,16 @@ export function ClusterPage({ name }: { name: string }) {
         </dl>
       </section>
 
+      {c.config?.state === 'failed' && (
+        <Notice kind="error">
+          <strong>driftless.yaml failed</strong> at <code>{c.config.revision.slice(0, 7)}</code>:{' '}
+          <code class="pre">{c.config.error}</code>{' '}
+          {c.config.appliedRevision
+            ? `Every app stays at the config of ${c.config.appliedRevision.slice(0, 7)}.`
+            : 'No app is synced until it is fixed.'}
+        </Notice>
+      )}
+
       <h2>Apps</h2>
       {!can('operator') && <RoleNote role="operator" />}
       <div class="table-wrap">

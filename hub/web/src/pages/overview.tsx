@@ -91,6 +91,12 @@ export function Overview() {
           onClick={() => toggle('failed')}
         />
         <Total
+          label="Config failed"
+          value={t.configFailed}
+          detail="clusters"
+          tone={t.configFailed ? 'bad' : 'muted'}
+        />
+        <Total
           label="Degraded"
           value={t.degraded}
           tone={t.degraded ? 'bad' : 'muted'}

@@ -326,6 +326,57 @@ export function syncOutcomeToJSON(object: SyncOutcome): string {
   }
 }
 
+/** ConfigState is the state of a cluster's driftless.yaml at one commit. */
+export const ConfigState = {
+  CONFIG_STATE_UNSPECIFIED: 0,
+  /** CONFIG_STATE_VALID - The file was read and every app in it is valid. */
+  CONFIG_STATE_VALID: 1,
+  /** CONFIG_STATE_INVALID - The file is missing or invalid; see ConfigStatus.error. */
+  CONFIG_STATE_INVALID: 2,
+  UNRECOGNIZED: -1,
+} as const;
+
+export type ConfigState = typeof ConfigState[keyof typeof ConfigState];
+
+export namespace ConfigState {
+  export type CONFIG_STATE_UNSPECIFIED = typeof ConfigState.CONFIG_STATE_UNSPECIFIED;
+  export type CONFIG_STATE_VALID = typeof ConfigState.CONFIG_STATE_VALID;
+  export type CONFIG_STATE_INVALID = typeof ConfigState.CONFIG_STATE_INVALID;
+  export type UNRECOGNIZED = typeof ConfigState.UNRECOGNIZED;
+}
+
+export function configStateFromJSON(object: any): ConfigState {
+  switch (object) {
+    case 0:
+    case "CONFIG_STATE_UNSPECIFIED":
+      return ConfigState.CONFIG_STATE_UNSPECIFIED;
+    case 1:
+    case "CONFIG_STATE_VALID":
+      return ConfigState.CONFIG_STATE_VALID;
+    case 2:
+    case "CONFIG_STATE_INVALID":
+      return ConfigState.CONFIG_STATE_INVALID;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return ConfigState.UNRECOGNIZED;
+  }
+}
+
+export function configStateToJSON(object: ConfigState): string {
+  switch (object) {
+    case ConfigState.CONFIG_STATE_UNSPECIFIED:
+      return "CONFIG_STATE_UNSPECIFIED";
+    case ConfigState.CONFIG_STATE_VALID:
+      return "CONFIG_STATE_VALID";
+    case ConfigState.CONFIG_STATE_INVALID:
+      return "CONFIG_STATE_INVALID";
+    case ConfigState.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** DriftType says how a live object departed from Git. */
 export const DriftType = {
   DRIFT_TYPE_UNSPECIFIED: 0,
@@ -574,7 +625,7 @@ export interface AgentMessage {
    * 0 means "not sequenced": the message is about this connection only, is never buffered,
    * resent or acked. Hello, Heartbeat, Ack and RenewCertificate use 0 (a Hello or heartbeat
    * from a dead connection is worthless, acking an ack would loop forever, and a renewal is
-   * retried by the agent until a CertificateIssued arrives). Every report (AppStatus,
+   * retried by the agent until a CertificateIssued arrives). Every report (AppStatus, ConfigStatus,
    * SyncResult, DriftReport, ReportsDropped) carries a seq > 0 and stays in the agent's
    * buffer until the hub acks it.
    *
@@ -603,6 +654,7 @@ export interface AgentMessage {
     | { $case: "ack"; value: AgentAck }
     | { $case: "renewCertificate"; value: RenewCertificate }
     | { $case: "reportsDropped"; value: ReportsDropped }
+    | { $case: "configStatus"; value: ConfigStatus }
     | undefined;
 }
 
@@ -770,6 +822,30 @@ export interface DriftFight {
   paths: string[];
   /** About how often it re-writes them. */
   periodMs: number;
+}
+
+/**
+ * ConfigStatus says whether the cluster's driftless.yaml at the newest commit could be used. The
+ * agent sends it for every new commit it reads (and after each start); the hub keeps the newest
+ * per cluster. While the file is invalid the agent syncs no app at that commit: every app stays at
+ * the last good config (applied_revision), so nothing is reported as succeeded at a broken commit.
+ */
+export interface ConfigStatus {
+  /** The commit whose driftless.yaml was read (full SHA). */
+  revision: string;
+  state: ConfigState;
+  /** Every problem, one "file:line:col: path: message" per line; empty when VALID. */
+  error: string;
+  /** The file read, e.g. "clusters/dev/driftless.yaml". */
+  file: string;
+  /** 1-based line of the first problem; 0 when VALID or not known (e.g. the file is missing). */
+  line: number;
+  /**
+   * The commit of the config in force now: revision when VALID, the last good one when INVALID,
+   * empty when the agent has never read a valid one since it started.
+   */
+  appliedRevision: string;
+  checkedUnixMs: bigint;
 }
 
 /**
@@ -1415,6 +1491,9 @@ export const AgentMessage: MessageFns<AgentMessage> = {
       case "reportsDropped":
         ReportsDropped.encode(message.body.value, writer.uint32(138).fork()).join();
         break;
+      case "configStatus":
+        ConfigStatus.encode(message.body.value, writer.uint32(162).fork()).join();
+        break;
     }
     return writer;
   },
@@ -1520,6 +1599,14 @@ export const AgentMessage: MessageFns<AgentMessage> = {
             message.body = { $case: "reportsDropped", value: ReportsDropped.decode(reader, reader.uint32()) };
             continue;
           }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.body = { $case: "configStatus", value: ConfigStatus.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1567,6 +1654,10 @@ export const AgentMessage: MessageFns<AgentMessage> = {
         ? { $case: "reportsDropped", value: ReportsDropped.fromJSON(object.reportsDropped) }
         : isSet(object.reports_dropped)
         ? { $case: "reportsDropped", value: ReportsDropped.fromJSON(object.reports_dropped) }
+        : isSet(object.configStatus)
+        ? { $case: "configStatus", value: ConfigStatus.fromJSON(object.configStatus) }
+        : isSet(object.config_status)
+        ? { $case: "configStatus", value: ConfigStatus.fromJSON(object.config_status) }
         : undefined,
     };
   },
@@ -1598,6 +1689,8 @@ export const AgentMessage: MessageFns<AgentMessage> = {
       obj.renewCertificate = RenewCertificate.toJSON(message.body.value);
     } else if (message.body?.$case === "reportsDropped") {
       obj.reportsDropped = ReportsDropped.toJSON(message.body.value);
+    } else if (message.body?.$case === "configStatus") {
+      obj.configStatus = ConfigStatus.toJSON(message.body.value);
     }
     return obj;
   },
@@ -1660,6 +1753,12 @@ export const AgentMessage: MessageFns<AgentMessage> = {
       case "reportsDropped": {
         if (object.body?.value !== undefined && object.body?.value !== null) {
           message.body = { $case: "reportsDropped", value: ReportsDropped.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "configStatus": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "configStatus", value: ConfigStatus.fromPartial(object.body.value) };
         }
         break;
       }
@@ -3072,6 +3171,184 @@ export const DriftFight: MessageFns<DriftFight> = {
     message.manager = object.manager ?? "";
     message.paths = object.paths?.map((e) => e) || [];
     message.periodMs = object.periodMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseConfigStatus(): ConfigStatus {
+  return { revision: "", state: 0, error: "", file: "", line: 0, appliedRevision: "", checkedUnixMs: 0n };
+}
+
+export const ConfigStatus: MessageFns<ConfigStatus> = {
+  encode(message: ConfigStatus, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.revision !== "") {
+      writer.uint32(10).string(message.revision);
+    }
+    if (message.state !== 0) {
+      writer.uint32(16).int32(message.state);
+    }
+    if (message.error !== "") {
+      writer.uint32(26).string(message.error);
+    }
+    if (message.file !== "") {
+      writer.uint32(34).string(message.file);
+    }
+    if (message.line !== 0) {
+      writer.uint32(40).uint32(message.line);
+    }
+    if (message.appliedRevision !== "") {
+      writer.uint32(50).string(message.appliedRevision);
+    }
+    if (message.checkedUnixMs !== 0n) {
+      if (BigInt.asIntN(64, message.checkedUnixMs) !== message.checkedUnixMs) {
+        throw new globalThis.Error("value provided for field message.checkedUnixMs of type int64 too large");
+      }
+      writer.uint32(56).int64(message.checkedUnixMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConfigStatus {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConfigStatus();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.revision = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.state = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.file = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.line = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.appliedRevision = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.checkedUnixMs = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConfigStatus {
+    return {
+      revision: isSet(object.revision) ? globalThis.String(object.revision) : "",
+      state: isSet(object.state) ? configStateFromJSON(object.state) : 0,
+      error: isSet(object.error) ? globalThis.String(object.error) : "",
+      file: isSet(object.file) ? globalThis.String(object.file) : "",
+      line: isSet(object.line) ? globalThis.Number(object.line) : 0,
+      appliedRevision: isSet(object.appliedRevision)
+        ? globalThis.String(object.appliedRevision)
+        : isSet(object.applied_revision)
+        ? globalThis.String(object.applied_revision)
+        : "",
+      checkedUnixMs: isSet(object.checkedUnixMs)
+        ? BigInt(object.checkedUnixMs)
+        : isSet(object.checked_unix_ms)
+        ? BigInt(object.checked_unix_ms)
+        : 0n,
+    };
+  },
+
+  toJSON(message: ConfigStatus): unknown {
+    const obj: any = {};
+    if (message.revision !== "") {
+      obj.revision = message.revision;
+    }
+    if (message.state !== 0) {
+      obj.state = configStateToJSON(message.state);
+    }
+    if (message.error !== "") {
+      obj.error = message.error;
+    }
+    if (message.file !== "") {
+      obj.file = message.file;
+    }
+    if (message.line !== 0) {
+      obj.line = Math.round(message.line);
+    }
+    if (message.appliedRevision !== "") {
+      obj.appliedRevision = message.appliedRevision;
+    }
+    if (message.checkedUnixMs !== 0n) {
+      obj.checkedUnixMs = message.checkedUnixMs.toString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ConfigStatus>, I>>(base?: I): ConfigStatus {
+    return ConfigStatus.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConfigStatus>, I>>(object: I): ConfigStatus {
+    const message = createBaseConfigStatus();
+    message.revision = object.revision ?? "";
+    message.state = object.state ?? 0;
+    message.error = object.error ?? "";
+    message.file = object.file ?? "";
+    message.line = object.line ?? 0;
+    message.appliedRevision = object.appliedRevision ?? "";
+    message.checkedUnixMs = (object.checkedUnixMs !== undefined && object.checkedUnixMs !== null)
+      ? BigInt(object.checkedUnixMs)
+      : 0n;
     return message;
   },
 };

@@ -1,0 +1,108 @@
+// A ConfigStatus from an agent becomes the cluster's config state: stored (newest wins),
+// announced on the event bus, and an unknown state refused rather than guessed.
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { systemClock } from '@driftless/common';
+import { AgentMessage, ConfigState, type ConfigStatus, type HubMessage } from '@driftless/proto';
+import { EventBus, type HubEvent } from '../events.ts';
+import { createMetrics } from '../metrics.ts';
+import { openStore, type Store } from '../store/index.ts';
+import { ingestReport, type IngestDeps } from './ingest.ts';
+
+const GOOD = 'a'.repeat(40);
+const BROKEN = 'b'.repeat(40);
+
+describe('config state ingest', () => {
+  let store: Store;
+  let deps: IngestDeps;
+  const events: HubEvent[] = [];
+  const session = { send: (_m: HubMessage) => true };
+
+  before(async () => {
+    store = await openStore({
+      kind: 'sqlite',
+      path: join(mkdtempSync(join(tmpdir(), 'driftless-config-')), 'hub.db'),
+    });
+    const now = Date.now();
+    await store.createEnrollmentToken(
+      {
+        id: 'et_c',
+        secretHash: 'h'.repeat(64),
+        cluster: 'dev',
+        labels: {},
+        createdMs: now,
+        createdBy: 'test',
+        expiresMs: now + 60_000,
+        maxUses: 1,
+        uses: 0,
+        revokedMs: 0,
+        lastUsedMs: 0,
+      },
+      { actor: 'test', action: 'token.create', target: 'token/et_c' },
+    );
+    await store.completeEnrollment({
+      tokenId: 'et_c',
+      cluster: 'dev',
+      labels: {},
+      adminLabels: {},
+      agentVersion: '1',
+      certificate: { serial: 'c1', issuedMs: now, notAfterMs: now + 60_000 },
+      nowMs: now,
+    });
+    const bus = new EventBus();
+    bus.subscribe((e) => void events.push(e));
+    deps = { store, events: bus, metrics: createMetrics(), clock: systemClock };
+  });
+  after(() => store.close());
+
+  const send = (seq: bigint, value: ConfigStatus) =>
+    ingestReport(
+      deps,
+      'dev',
+      AgentMessage.create({ seq, body: { $case: 'configStatus', value } }),
+      session,
+    );
+  const status = (over: Partial<ConfigStatus>): ConfigStatus => ({
+    revision: GOOD,
+    state: ConfigState.CONFIG_STATE_VALID,
+    error: '',
+    file: 'clusters/dev/driftless.yaml',
+    line: 0,
+    appliedRevision: GOOD,
+    checkedUnixMs: 5n,
+    ...over,
+  });
+
+  it('stores the newest state per cluster, with file, line and the config in force', async () => {
+    await send(1n, status({}));
+    await send(
+      2n,
+      status({
+        revision: BROKEN,
+        state: ConfigState.CONFIG_STATE_INVALID,
+        error: 'clusters/dev/driftless.yaml:9:7: spec.apps[0].selfheal: unknown field',
+        line: 9,
+      }),
+    );
+    const [c] = await store.listConfigStates({ cluster: 'dev' });
+    assert.equal(c?.valid, false);
+    assert.equal(c?.revision, BROKEN);
+    assert.equal(c?.appliedRevision, GOOD, 'the agent still runs the last good config');
+    assert.equal(c?.line, 9);
+    assert.match(c?.error ?? '', /selfheal/);
+    assert.deepEqual(
+      events.filter((e) => e.type === 'config.updated').map((e) => e.data?.['valid']),
+      [true, false],
+    );
+  });
+
+  it('refuses a state it does not know', async () => {
+    await assert.rejects(send(3n, status({ state: ConfigState.CONFIG_STATE_UNSPECIFIED })), {
+      name: 'InvalidArgumentError',
+    });
+    assert.equal((await store.listConfigStates({ cluster: 'dev' }))[0]?.revision, BROKEN);
+  });
+});

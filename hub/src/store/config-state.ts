@@ -1,0 +1,89 @@
+import type { Db, Queryable, Row } from './db.ts';
+import type { ConfigStateRecord } from './types.ts';
+
+/** The driftless.yaml state of each cluster, as the agents last reported it. */
+export interface ConfigStateStore {
+  /** The state of one cluster, or of every cluster that reported one. */
+  listConfigStates(q: { cluster?: string }): Promise<ConfigStateRecord[]>;
+}
+
+/** The {@link ConfigStateStore} over `db` (rows are written by the report ingest). */
+export function configStateStore(db: Db): ConfigStateStore {
+  return { listConfigStates: (q) => listConfigStates(db, q) };
+}
+
+/**
+ * The state of each cluster's `driftless.yaml`, one row per cluster (the
+ * newest ConfigStatus the agent sent). Kept apart from `clusters`, which the
+ * enrollment and the link write, so a config report never races them.
+ */
+export const CONFIG_STATE_MIGRATION = {
+  version: 4,
+  name: "the state of each cluster's driftless.yaml",
+  sql: `
+CREATE TABLE cluster_config (
+  cluster TEXT PRIMARY KEY,
+  revision TEXT NOT NULL,
+  valid INTEGER NOT NULL,
+  error TEXT NOT NULL,
+  file TEXT NOT NULL,
+  line INTEGER NOT NULL,
+  applied_revision TEXT NOT NULL,
+  checked_ms BIGINT NOT NULL,
+  updated_ms BIGINT NOT NULL
+);
+`,
+};
+
+/** Stores one ConfigStatus, replacing the cluster's previous one. */
+export async function upsertConfigState(
+  q: Queryable,
+  cluster: string,
+  c: Omit<ConfigStateRecord, 'cluster' | 'updatedMs'>,
+  nowMs: number,
+): Promise<void> {
+  await q.run(
+    `INSERT INTO cluster_config (cluster, revision, valid, error, file, line, applied_revision, checked_ms, updated_ms)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (cluster) DO UPDATE SET revision = excluded.revision, valid = excluded.valid,
+       error = excluded.error, file = excluded.file, line = excluded.line,
+       applied_revision = excluded.applied_revision, checked_ms = excluded.checked_ms,
+       updated_ms = excluded.updated_ms`,
+    [
+      cluster,
+      c.revision,
+      c.valid ? 1 : 0,
+      c.error,
+      c.file,
+      c.line,
+      c.appliedRevision,
+      c.checkedMs,
+      nowMs,
+    ],
+  );
+}
+
+/** The config state of one cluster, or of every cluster that reported one. */
+export async function listConfigStates(
+  q: Queryable,
+  filter: { cluster?: string } = {},
+): Promise<ConfigStateRecord[]> {
+  const rows = filter.cluster
+    ? await q.all('SELECT * FROM cluster_config WHERE cluster = ?', [filter.cluster])
+    : await q.all('SELECT * FROM cluster_config ORDER BY cluster');
+  return rows.map(toRecord);
+}
+
+function toRecord(r: Row): ConfigStateRecord {
+  return {
+    cluster: String(r['cluster']),
+    revision: String(r['revision']),
+    valid: Number(r['valid']) === 1,
+    error: String(r['error']),
+    file: String(r['file']),
+    line: Number(r['line']),
+    appliedRevision: String(r['applied_revision']),
+    checkedMs: Number(r['checked_ms']),
+    updatedMs: Number(r['updated_ms']),
+  };
+}
