@@ -71,6 +71,15 @@ export function refString(ref: ObjectRef): string {
   return `${ref.kind} ${ref.namespace ? `${ref.namespace}/` : ''}${ref.name}`;
 }
 
+/**
+ * The entry of {@link AppSpec.allowedClusterKinds} that an app limited to
+ * namespaces gets by default: it may create CustomResourceDefinitions that
+ * do not exist in the cluster yet and keep those it owns, never take over
+ * one that exists and is someone else's. Not a kind pattern, so no one can
+ * write it in `driftless.yaml`.
+ */
+export const NEW_OR_OWN_CRDS = 'apiextensions.k8s.io/CustomResourceDefinition (new or own)';
+
 /** Labels and annotations Driftless reads and writes. */
 export const Marks = {
   /** Label: set on every object the agent applies; prune deletes only objects carrying it. */
@@ -152,8 +161,13 @@ export interface AppSpec {
   /**
    * Cluster-scoped kinds the app may create, as `Kind` (core group),
    * `group/Kind` or `group/*`, or `*` for any. Default: `*` for an app with no
-   * namespace limits, none for an app limited to namespaces (which may still
-   * create the Namespace objects of its allowed namespaces).
+   * namespace limits; for an app limited to namespaces (which may always
+   * create the Namespace objects of its allowed namespaces) just
+   * {@link NEW_OR_OWN_CRDS}: CustomResourceDefinitions that do not exist yet
+   * or that the app already owns, so a chart's CRDs sync with their
+   * resources. A list set in `driftless.yaml` replaces the default entirely
+   * (`[]`: no CRDs either; listing `apiextensions.k8s.io/CustomResourceDefinition`
+   * lets the app adopt existing CRDs too).
    */
   allowedClusterKinds: string[];
   /**

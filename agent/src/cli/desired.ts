@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { FlagSpec, FlagValues } from '@driftless/common';
 import { appSpec } from '../config/index.ts';
-import { guard, type ScopeResolver } from '../guard/index.ts';
+import { guard, type ObjectReader, type ScopeResolver } from '../guard/index.ts';
 import type { AppSpec, KubeObject, RenderKind } from '../model.ts';
 import { render, type RenderOptions } from '../render/index.ts';
 import { oneOf, UsageError } from './io.ts';
@@ -105,7 +105,8 @@ export function localApp(
     path: insideRoot(root, abs, 'PATH'),
     namespace: values.namespace,
     allowedNamespaces: values.allowedNamespaces,
-    // Unlike in driftless.yaml: rendering an empty folder is not a mistake worth stopping for.
+    // As in driftless.yaml, limited to namespaces means no cluster-scoped kinds but new or
+    // own CRDs (appSpec's default). Unlike there, an empty folder is no mistake worth stopping for.
     allowEmpty: true,
     allowPlaintextSecrets: values.allowSecrets,
     render: oneOf('render', values.render, RENDER_KINDS),
@@ -131,7 +132,7 @@ export function localApp(
  */
 export async function desiredObjects(
   local: LocalApp,
-  scopes: ScopeResolver,
+  scopes: ScopeResolver & ObjectReader,
   signal?: AbortSignal,
   cluster?: RenderOptions['cluster'],
 ): Promise<KubeObject[]> {

@@ -1,5 +1,5 @@
 import { errorMessage, flagsHelp, isRetryable, type FlagSpec } from '@driftless/common';
-import type { ScopeResolver } from '../guard/index.ts';
+import type { ObjectReader, ScopeResolver } from '../guard/index.ts';
 import { clusterCapabilities, type KubeClient } from '../kube/index.ts';
 import { connect, loadKubeConfig } from './cluster.ts';
 import { desiredObjects, localApp, renderFlags } from './desired.ts';
@@ -74,7 +74,7 @@ export async function renderCommand(argv: readonly string[], io: CliIo): Promise
       warn(`${errorMessage(err)}; rendering offline`);
     }
   }
-  const scopes: ScopeResolver = client ?? new OfflineScopes(warn);
+  const scopes: ScopeResolver & ObjectReader = client ?? new OfflineScopes(warn);
   try {
     const connected = client;
     const cluster = connected ? () => clusterCapabilities(connected) : undefined;

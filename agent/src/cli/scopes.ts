@@ -1,5 +1,5 @@
-import type { Scope, ScopeResolver } from '../guard/index.ts';
-import { groupOf } from '../model.ts';
+import type { ObjectReader, Scope, ScopeResolver } from '../guard/index.ts';
+import { groupOf, type KubeObject } from '../model.ts';
 
 /**
  * The cluster-scoped kinds Kubernetes itself serves, keyed by `group/kind`.
@@ -68,7 +68,7 @@ const BUILT_IN_GROUPS = new Set([
  * resources are) and reported once through `warn`, since a cluster-scoped
  * custom kind would then be given a namespace.
  */
-export class OfflineScopes implements ScopeResolver {
+export class OfflineScopes implements ScopeResolver, ObjectReader {
   readonly #warn: (message: string) => void;
   readonly #warned = new Set<string>();
 
@@ -88,5 +88,10 @@ export class OfflineScopes implements ScopeResolver {
       );
     }
     return 'Namespaced';
+  }
+
+  /** Nothing: without a cluster no object exists yet (the agent checks again against its cluster). */
+  async get(): Promise<KubeObject | undefined> {
+    return undefined;
   }
 }

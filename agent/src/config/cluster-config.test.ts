@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { isRetryable } from '@driftless/common';
+import { NEW_OR_OWN_CRDS } from '../model.ts';
 import { APP_DEFAULTS, ConfigError, parseClusterConfig } from './cluster-config.ts';
 
 const FILE = 'clusters/dev/driftless.yaml';
@@ -41,7 +42,7 @@ describe('parseClusterConfig', () => {
         path: 'apps/podinfo/overlays/prod',
         namespace: 'podinfo',
         allowedNamespaces: ['podinfo'],
-        allowedClusterKinds: [],
+        allowedClusterKinds: [NEW_OR_OWN_CRDS],
         serviceAccountName: '',
         sync: 'manual',
         selfHeal: true,

@@ -30,6 +30,7 @@ import type {
   RenderKind,
   SyncMode,
 } from '../model.ts';
+import { NEW_OR_OWN_CRDS } from '../model.ts';
 import { celProblem } from '../health/index.ts';
 
 /** The `apiVersion` a `driftless.yaml` must declare. */
@@ -606,8 +607,10 @@ function withDefaults(a: AppInput, options: ParseClusterConfigOptions): AppSpec 
     path: a.path,
     namespace,
     allowedNamespaces,
-    // An app limited to namespaces stays in them unless it lists cluster kinds.
-    allowedClusterKinds: a.allowedClusterKinds ?? (allowedNamespaces.length === 0 ? ['*'] : []),
+    // An app limited to namespaces stays in them unless it lists cluster
+    // kinds; by default it may still bring its own new CRDs (a chart's crds/).
+    allowedClusterKinds:
+      a.allowedClusterKinds ?? (allowedNamespaces.length === 0 ? ['*'] : [NEW_OR_OWN_CRDS]),
     serviceAccountName: a.serviceAccountName ?? APP_DEFAULTS.serviceAccountName,
     sync: a.sync ?? APP_DEFAULTS.sync,
     selfHeal: a.selfHeal ?? APP_DEFAULTS.selfHeal,

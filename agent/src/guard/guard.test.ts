@@ -3,15 +3,17 @@ import { appSpec } from '../config/index.ts';
 import assert from 'node:assert/strict';
 import { classify, TerminalError } from '@driftless/common';
 import { Marks, type AppSpec, type KubeObject, type RenderedObject } from '../model.ts';
-import { guard, GuardError, type Scope, type ScopeResolver } from './index.ts';
+import { guard, GuardError, type ObjectReader, type Scope, type ScopeResolver } from './index.ts';
 
 function app(overrides: Partial<AppSpec> = {}): AppSpec {
   return appSpec({ name: 'web', path: 'apps/web', namespace: 'web', ...overrides });
 }
 
 /** A cluster that serves the built-in kinds below, and counts lookups. */
-class FakeDiscovery implements ScopeResolver {
+class FakeDiscovery implements ScopeResolver, ObjectReader {
   calls = 0;
+  /** An empty cluster: no object exists. */
+  get = async () => undefined;
   private readonly kinds = new Map<string, Scope>([
     ['v1/Namespace', 'Cluster'],
     ['v1/ConfigMap', 'Namespaced'],
@@ -262,7 +264,8 @@ describe('guard', () => {
   });
 
   it('passes discovery failures through unchanged', async () => {
-    const down: ScopeResolver = {
+    const down: ScopeResolver & ObjectReader = {
+      get: async () => undefined,
       scopeOf: () => Promise.reject(Object.assign(new Error('discovery failed'), { code: 503 })),
     };
     await assert.rejects(guard(at('a.yaml', obj('v1', 'ConfigMap', 'c')), app(), down), {

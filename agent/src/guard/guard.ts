@@ -6,6 +6,7 @@ import {
   refString,
   type AppSpec,
   type KubeObject,
+  type ObjectRef,
   type RenderedObject,
 } from '../model.ts';
 import { GuardError } from './errors.ts';
@@ -18,7 +19,7 @@ import {
   nameProblem,
 } from './names.ts';
 import { kindsDefinedBy, type Scope, type ScopeResolver } from './scope.ts';
-import { laneOf, laneProblem } from './tenancy.ts';
+import { crdTakeovers, laneOf, laneProblem, onlyNewOrOwn, type ObjectReader } from './tenancy.ts';
 import { ownerProblem, type OwnershipView } from './ownership.ts';
 
 /** Options of {@link guard}. */
@@ -52,22 +53,26 @@ const SERVER_FIELDS = [
  * apiVersion, kind, name, namespace or labels; kinds the cluster does not
  * serve and no CRD of this render defines; duplicates; objects in
  * namespaces the app may not use (and Namespace objects for them);
- * cluster-scoped objects of kinds the app may not create (see laneOf);
- * objects another app of the cluster owns (with `options.ownership`); and
- * plaintext Secrets unless the app opts in. Errors of the resolver itself
- * (discovery failing) are thrown as they are.
+ * cluster-scoped objects of kinds the app may not create (see laneOf),
+ * including CRDs that exist and are not the app's when it may create only
+ * new or own ones (one GET through `cluster` per such CRD, see
+ * crdTakeovers); objects another app of the cluster owns (with
+ * `options.ownership`); and plaintext Secrets unless the app opts in.
+ * Errors of the cluster itself (discovery failing, a CRD read failing for
+ * now) are thrown.
  */
 export async function guard(
   rendered: RenderedObject[],
   app: AppSpec,
-  scopes: ScopeResolver,
+  cluster: ScopeResolver & ObjectReader,
   options: GuardOptions = {},
 ): Promise<KubeObject[]> {
   const problems: string[] = [];
-  const scopeOf = await lookUpScopes(rendered, scopes);
+  const scopeOf = await lookUpScopes(rendered, cluster);
   const lane = laneOf(app);
   const seen = new Map<string, string>();
   const out: KubeObject[] = [];
+  const crdsToLookUp: { ref: ObjectRef; who: string }[] = [];
 
   for (const [index, { object: original, source }] of rendered.entries()) {
     const shape = shapeProblems(original);
@@ -111,6 +116,7 @@ export async function guard(
     if (outside) problems.push(`${who}: ${outside}`);
     const owner = options.ownership?.ownerOf(app.name, ref);
     if (owner) problems.push(`${who}: ${ownerProblem(app.name, ref, owner)}`);
+    else if (onlyNewOrOwn(lane, ref) && !seen.has(refKey(ref))) crdsToLookUp.push({ ref, who });
     if (apiVersion === 'v1' && kind === 'Secret' && !app.allowPlaintextSecrets) {
       problems.push(
         `plaintext Secret ${ref.namespace}/${ref.name} in ${source}: secrets come from an external store; set allowPlaintextSecrets: true on the app to allow`,
@@ -135,6 +141,8 @@ export async function guard(
     out.push(object);
   }
 
+  const holds = (ref: ObjectRef) => options.ownership?.holds(app.name, ref) ?? false;
+  problems.push(...(await crdTakeovers(app, lane, crdsToLookUp, cluster, holds)));
   if (problems.length > 0) throw new GuardError(app.name, problems);
   return out;
 }

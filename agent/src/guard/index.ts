@@ -7,7 +7,7 @@
 export { guard, type GuardOptions } from './guard.ts';
 export { GuardError } from './errors.ts';
 export type { Scope, ScopeResolver } from './scope.ts';
-export { laneOf, laneProblem, type Lane } from './tenancy.ts';
+export { laneOf, laneProblem, type Lane, type ObjectReader } from './tenancy.ts';
 export {
   declaredKeys,
   Ownership,

@@ -2,9 +2,10 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { appSpec } from '../config/index.ts';
 import type { AppSpec, ObjectRef, RenderedObject } from '../model.ts';
-import { guard, GuardError, Ownership, type ScopeResolver } from './index.ts';
+import { guard, GuardError, Ownership, type ObjectReader, type ScopeResolver } from './index.ts';
 
-const discovery: ScopeResolver = {
+const discovery: ScopeResolver & ObjectReader = {
+  get: async () => undefined,
   scopeOf: async (_v, kind) => (kind === 'Namespace' ? 'Cluster' : 'Namespaced'),
 };
 const app = (name: string) => appSpec({ name, path: `apps/${name}`, namespace: 'c08' });

@@ -28,6 +28,8 @@ export interface OwnershipView {
   ownerOf(app: string, ref: ObjectRef): Claim | undefined;
   /** The refs of `app`'s inventory it may prune: those no other app declares. */
   prunable(app: string, refs: ObjectRef[]): ObjectRef[];
+  /** Whether `app`'s stored inventory holds `ref` (it applied it). */
+  holds(app: string, ref: ObjectRef): boolean;
 }
 
 /** The guard's message for an object owned by another app. */
@@ -134,6 +136,10 @@ export class Ownership implements OwnershipView {
           name !== app && this.#declares(name, key, this.#held.get(name)?.has(key) ?? false),
       );
     });
+  }
+
+  holds(app: string, ref: ObjectRef): boolean {
+    return this.#held.get(app)?.has(refKey(ref)) ?? false;
   }
 
   /** Whether `app` declares `key`; an unknown declaration keeps what the app holds. */

@@ -1,8 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { appSpec, ConfigError, parseClusterConfig } from '../config/index.ts';
-import type { AppSpec, KubeObject } from '../model.ts';
-import { guard, GuardError, type Scope, type ScopeResolver } from './index.ts';
+import { NEW_OR_OWN_CRDS, type AppSpec, type KubeObject } from '../model.ts';
+import { guard, GuardError, type ObjectReader, type Scope, type ScopeResolver } from './index.ts';
 
 /** Built-in kinds, cluster-scoped and namespaced, as discovery reports them. */
 const KINDS: Record<string, Scope> = {
@@ -22,7 +22,11 @@ const KINDS: Record<string, Scope> = {
   // A custom resource whose CRD someone else installed: known only from discovery.
   'example.com/v1/Tenant': 'Cluster',
 };
-const discovery: ScopeResolver = { scopeOf: async (v, k) => KINDS[`${v}/${k}`] };
+/** An empty cluster serving KINDS (CRD lookups: see tenancy-crds.test.ts). */
+const discovery: ScopeResolver & ObjectReader = {
+  scopeOf: async (v, k) => KINDS[`${v}/${k}`],
+  get: async () => undefined,
+};
 
 const tenant = (fields: Partial<AppSpec> = {}) =>
   appSpec({ name: 'team-a', path: 'apps/team-a', namespace: 'team-a', ...fields });
@@ -33,7 +37,11 @@ function object(apiVersion: string, kind: string, name: string, namespace?: stri
   return { apiVersion, kind, metadata: { name, ...(namespace ? { namespace } : {}) } };
 }
 
-/** One object of every way out of a namespace. */
+/**
+ * One object of every way out of a namespace. (A new CRD is not one: an app
+ * limited to namespaces may create new or own CRDs by default; see
+ * tenancy-crds.test.ts.)
+ */
 const WAYS_OUT: KubeObject[] = [
   object('rbac.authorization.k8s.io/v1', 'ClusterRoleBinding', 'team-a-admin'),
   object('rbac.authorization.k8s.io/v1', 'ClusterRole', 'team-a-all'),
@@ -42,7 +50,6 @@ const WAYS_OUT: KubeObject[] = [
   object('v1', 'PersistentVolume', 'host-root'),
   object('storage.k8s.io/v1', 'StorageClass', 'fast'),
   object('apiregistration.k8s.io/v1', 'APIService', 'v1.evil.example.com'),
-  object('apiextensions.k8s.io/v1', 'CustomResourceDefinition', 'things.example.com'),
   object('scheduling.k8s.io/v1', 'PriorityClass', 'top'),
   object('example.com/v1', 'Tenant', 'someone-else'),
   object('v1', 'Namespace', 'team-b'),
@@ -74,10 +81,10 @@ describe('tenancy: an app limited to namespaces stays in them', () => {
       'ClusterRoleBinding team-a-admin in apps/team-a/x.yaml: ClusterRoleBinding is cluster-scoped and app team-a is limited to namespaces (team-a); allowedClusterKinds must list "rbac.authorization.k8s.io/ClusterRoleBinding"',
     );
     assert.match(
-      found[10] ?? '',
+      found[9] ?? '',
       /^Namespace team-b .*namespace team-b is not allowed for app team-a/,
     );
-    assert.match(found[12] ?? '', /^RoleBinding kube-system\/admin .*namespace kube-system/);
+    assert.match(found[11] ?? '', /^RoleBinding kube-system\/admin .*namespace kube-system/);
   });
 
   it('still creates its own Namespace and what lives in it, RoleBindings included', async () => {
@@ -135,7 +142,7 @@ describe('tenancy: an app limited to namespaces stays in them', () => {
 
   it('applies the same rule to an app with allowedNamespaces and no default namespace', async () => {
     const app = appSpec({ name: 'jobs', path: 'jobs', allowedNamespaces: ['a', 'b'] });
-    assert.deepEqual(app.allowedClusterKinds, []);
+    assert.deepEqual(app.allowedClusterKinds, [NEW_OR_OWN_CRDS]);
     assert.deepEqual(
       await problems([object('v1', 'Namespace', 'a'), object('v1', 'ConfigMap', 'c', 'b')], app),
       [],
@@ -156,15 +163,23 @@ describe('tenancy fields in driftless.yaml', () => {
     ).apps[0];
 
   it('defaults cluster kinds by whether the app is limited to namespaces', () => {
-    assert.deepEqual(parse('    - { name: a, path: a, namespace: a }\n')?.allowedClusterKinds, []);
+    assert.deepEqual(parse('    - { name: a, path: a, namespace: a }\n')?.allowedClusterKinds, [
+      NEW_OR_OWN_CRDS,
+    ]);
     assert.deepEqual(parse('    - { name: a, path: a }\n')?.allowedClusterKinds, ['*']);
+    // An explicit list replaces the default entirely: [] means no CRDs either.
+    assert.deepEqual(
+      parse('    - { name: a, path: a, namespace: a, allowedClusterKinds: [] }\n')
+        ?.allowedClusterKinds,
+      [],
+    );
   });
 
   it('refuses bad kinds and ServiceAccount names', () => {
     assert.throws(
       () =>
         parse(
-          '    - name: a\n      path: a\n      allowedClusterKinds: [cluster-role, "rbac/"]\n      serviceAccountName: Deployer\n',
+          `    - name: a\n      path: a\n      allowedClusterKinds: [cluster-role, "rbac/", "${NEW_OR_OWN_CRDS}"]\n      serviceAccountName: Deployer\n`,
         ),
       (err: unknown) => {
         assert.ok(err instanceof ConfigError);
@@ -173,6 +188,7 @@ describe('tenancy fields in driftless.yaml', () => {
           [
             'spec.apps[0].allowedClusterKinds[0]: "cluster-role" is not a kind: use Kind, group/Kind, group/* or *',
             'spec.apps[0].allowedClusterKinds[1]: "rbac/" is not a kind: use Kind, group/Kind, group/* or *',
+            `spec.apps[0].allowedClusterKinds[2]: "${NEW_OR_OWN_CRDS}" is not a kind: use Kind, group/Kind, group/* or *`,
             'spec.apps[0].serviceAccountName: "Deployer" is not a valid object name',
           ],
         );

@@ -12,7 +12,7 @@ import {
 import { respectIgnored } from '../fields/index.ts';
 import { KubeApiError, objectError, type KubeClient } from '../kube/index.ts';
 import { diffValues, digestOf } from './diff.ts';
-import { mapLimit } from './limit.ts';
+import { DEFAULT_CONCURRENCY, mapLimit } from './limit.ts';
 import { hookFor, isHook, type HookEvent } from './hooks.ts';
 import { replaceRefusal, syncOptionsOf } from './sync-options.ts';
 import { adoptableManagers, withoutAdoptedFields } from './adopt.ts';
@@ -98,7 +98,7 @@ export class ImmutableFieldError extends TerminalError {
  */
 export async function planApp(options: PlanOptions): Promise<Plan> {
   const { client, desired, signal } = options;
-  const concurrency = options.concurrency ?? 8;
+  const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
   const hookEvent = options.hookEvent ?? 'none';
   const ordinary = desired.filter((o) => !isHook(o));
   const hooks = desired.flatMap((o) => {
