@@ -4,6 +4,7 @@ import { ObjectError, objectError, type KubeClient } from '../kube/index.ts';
 import {
   comparable,
   diffValues,
+  DEFAULT_CONCURRENCY,
   mapLimit,
   Phase,
   type Plan,
@@ -200,7 +201,7 @@ export async function pruneObjects(
   for (const step of groupSteps(deletes)) {
     const outcomes = await mapLimit(
       step,
-      options.concurrency ?? 8,
+      options.concurrency ?? DEFAULT_CONCURRENCY,
       async (o): Promise<ObjectResult> => {
         try {
           await client.delete(o.ref, { signal: options.signal });

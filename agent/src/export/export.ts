@@ -1,7 +1,7 @@
 import { DriftlessError, errorMessage, TerminalError } from '@driftless/common';
 import { KubeApiError, type ApiResource, type KubeClient } from '../kube/index.ts';
 import type { KubeObject } from '../model.ts';
-import { mapLimit } from '../plan/index.ts';
+import { DEFAULT_CONCURRENCY, mapLimit } from '../plan/index.ts';
 import { cleanObject, CONTROL_PLANE_MANAGERS } from './clean.ts';
 import { discoverNamespacedKinds } from './discover.ts';
 
@@ -100,7 +100,7 @@ export async function exportNamespace(options: ExportOptions): Promise<KubeObjec
     );
   }
 
-  const lists = await mapLimit(wanted, options.concurrency ?? 8, (r) =>
+  const lists = await mapLimit(wanted, options.concurrency ?? DEFAULT_CONCURRENCY, (r) =>
     listKind(client, r, namespace, warn, signal),
   );
   return lists

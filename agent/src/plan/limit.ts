@@ -1,3 +1,6 @@
+/** Parallel API requests per app when a caller gives none: set here once for plan, apply and health. */
+export const DEFAULT_CONCURRENCY = 8;
+
 /**
  * Maps `items` through `fn` with at most `limit` calls in flight; results keep
  * the input order. The first rejection is thrown after in-flight calls settle.

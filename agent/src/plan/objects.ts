@@ -12,6 +12,12 @@ export interface PlannedObject {
   action: Action;
   /** The object as it will be applied (absent for deletes). */
   desired?: KubeObject;
+  /**
+   * What Git declares, when `desired` differs from it only because ignored
+   * fields take their live values: the digest covers this, so an autoscaler
+   * changing an ignored field does not make an approval stale.
+   */
+  declared?: KubeObject;
   /** The object as it is now (absent for creates). */
   live?: KubeObject;
   /** Field-level changes: live → what the server would make of `desired`. */

@@ -12,7 +12,7 @@ import {
 import { respectIgnored } from '../fields/index.ts';
 import { KubeApiError, objectError, type KubeClient } from '../kube/index.ts';
 import { diffValues, digestOf } from './diff.ts';
-import { mapLimit } from './limit.ts';
+import { DEFAULT_CONCURRENCY, mapLimit } from './limit.ts';
 import { hookFor, isHook, type HookEvent } from './hooks.ts';
 import { replaceRefusal, syncOptionsOf } from './sync-options.ts';
 import { adoptableManagers, withoutAdoptedFields } from './adopt.ts';
@@ -98,7 +98,7 @@ export class ImmutableFieldError extends TerminalError {
  */
 export async function planApp(options: PlanOptions): Promise<Plan> {
   const { client, desired, signal } = options;
-  const concurrency = options.concurrency ?? 8;
+  const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
   const hookEvent = options.hookEvent ?? 'none';
   const ordinary = desired.filter((o) => !isHook(o));
   const hooks = desired.flatMap((o) => {
@@ -165,7 +165,7 @@ export async function planApp(options: PlanOptions): Promise<Plan> {
       .map((o) => ({
         key: refKey(o.ref),
         action: o.action,
-        desired: o.desired ? comparable(o.desired) : null,
+        desired: o.desired ? comparable(o.declared ?? o.desired) : null,
         ...(o.replace ? { replace: true } : {}),
         ...(o.hook ? { hook: o.hook.phase } : {}),
       })),
@@ -272,6 +272,7 @@ async function planObject(obj: KubeObject, c: ObjectContext): Promise<PlannedObj
   return {
     ...base,
     desired: kept.desired,
+    ...(kept.desired === obj ? {} : { declared: obj }),
     live,
     action: diff.length === 0 ? 'unchanged' : 'update',
     diff,

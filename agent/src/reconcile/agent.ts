@@ -21,6 +21,7 @@ import type {
   Reporter,
   SyncReport,
 } from '../report/index.ts';
+import { DEFAULT_CONCURRENCY } from '../plan/index.ts';
 import { syncApp, type RenderSettings, type SyncOutcomeDetail } from './sync-app.ts';
 import { decideOutcome, describeOutcome, type AppOutcome } from './outcome.ts';
 import { ConfigLoader } from './config-loader.ts';
@@ -68,7 +69,7 @@ export const AGENT_DEFAULTS = {
   /** The poll interval is spread by ±10 %, so agents and apps do not move in lockstep. */
   pollJitter: 0.1,
   /** Parallel API requests per app. */
-  concurrency: 8,
+  concurrency: DEFAULT_CONCURRENCY,
   /** Health poll interval while a sync waits. */
   healthPollMs: 1000,
   /** Health timeout of apps whose driftless.yaml entry sets none. */

@@ -1,7 +1,7 @@
 import { WaitingError, type Clock } from '@driftless/common';
 import { Marks, refOf, refString, type HealthRule, type KubeObject } from '../model.ts';
 import type { KubeClient } from '../kube/index.ts';
-import { isRunOnce, mapLimit } from '../plan/index.ts';
+import { DEFAULT_CONCURRENCY, isRunOnce, mapLimit } from '../plan/index.ts';
 import {
   aggregateHealth,
   gatesWave,
@@ -44,26 +44,30 @@ export async function currentHealth(
     const key = `${o.apiVersion}|${o.kind}|${o.metadata.namespace ?? ''}`;
     groups.set(key, [...(groups.get(key) ?? []), o]);
   }
-  const perGroup = await mapLimit([...groups.values()], options.concurrency ?? 8, async (group) => {
-    const first = group[0] as KubeObject;
-    const app = first.metadata.labels?.[Marks.app];
-    if (group.length === 1 || !app) {
-      return mapLimit(group, 4, async (o) => ({
+  const perGroup = await mapLimit(
+    [...groups.values()],
+    options.concurrency ?? DEFAULT_CONCURRENCY,
+    async (group) => {
+      const first = group[0] as KubeObject;
+      const app = first.metadata.labels?.[Marks.app];
+      if (group.length === 1 || !app) {
+        return mapLimit(group, 4, async (o) => ({
+          ref: refOf(o),
+          health: healthOf(await client.get(refOf(o), options.signal), o),
+        }));
+      }
+      const { items } = await client.list(first.apiVersion, first.kind, {
+        namespace: first.metadata.namespace ?? '',
+        labelSelector: `${Marks.app}=${app}`,
+        signal: options.signal,
+      });
+      const live = new Map(items.map((i) => [i.metadata.name, i]));
+      return group.map((o) => ({
         ref: refOf(o),
-        health: healthOf(await client.get(refOf(o), options.signal), o),
+        health: healthOf(live.get(o.metadata.name), o),
       }));
-    }
-    const { items } = await client.list(first.apiVersion, first.kind, {
-      namespace: first.metadata.namespace ?? '',
-      labelSelector: `${Marks.app}=${app}`,
-      signal: options.signal,
-    });
-    const live = new Map(items.map((i) => [i.metadata.name, i]));
-    return group.map((o) => ({
-      ref: refOf(o),
-      health: healthOf(live.get(o.metadata.name), o),
-    }));
-  });
+    },
+  );
   const all = perGroup.flat();
   return { ...aggregateHealth(all), objects: all };
 }

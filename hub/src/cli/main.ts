@@ -106,6 +106,7 @@ Commands:
   cluster list [-l SELECTOR]     list clusters
   cluster get NAME               show a cluster and its apps
   cluster revoke NAME            revoke a cluster: closes its stream, refuses it from then on
+  cluster allow-enroll NAME      let a revoked cluster enroll again (with a new token)
   app list [--cluster C] [-l SELECTOR]
                                  list apps across the fleet
   drift [-l SELECTOR] [--cluster C] [--app A] [--state open|healed|all]
@@ -263,6 +264,19 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
           c,
           () =>
             `Cluster ${c['name']} revoked: its stream is closed and its certificates are refused.\n`,
+        );
+        return 0;
+      }
+      case 'cluster allow-enroll': {
+        const name = need(arg ?? '', 'the cluster NAME', 'cluster allow-enroll');
+        const c = await client.call<Row>(
+          'POST',
+          `/api/v1/clusters/${encodeURIComponent(name)}/allow-enrollment`,
+        );
+        print(
+          c,
+          () =>
+            `Cluster ${c['name']} may enroll again: create a token with driftless token create --cluster ${c['name']}.\n`,
         );
         return 0;
       }

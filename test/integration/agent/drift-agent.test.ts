@@ -58,6 +58,15 @@ const APPS = (previewMode: string) => `
         - group: apps
           kind: Deployment
           jsonPointers: [/spec/replicas]
+    - name: gated
+      path: apps/gated
+      namespace: gated
+      sync: manual
+      healthTimeout: 60s
+      ignoreDifferences:
+        - group: apps
+          kind: Deployment
+          jsonPointers: [/spec/replicas]
     - name: preview
       path: apps/preview
       namespace: preview
@@ -95,6 +104,8 @@ spec:
     'apps/autoscaled/deployment.yaml': deployment('api', 2),
     'apps/tuned/namespace.yaml': namespace('tuned'),
     'apps/tuned/deployment.yaml': deployment('worker', 2),
+    'apps/gated/namespace.yaml': namespace('gated'),
+    'apps/gated/deployment.yaml': deployment('gate', 2),
     'apps/preview/namespace.yaml': namespace('preview'),
     'apps/preview/config.yaml': configMap('preview-config'),
   };
@@ -122,9 +133,22 @@ describe('drift watching in the agent', { timeout: 300_000 }, () => {
     await repo.commit(fleet(), 'fleet');
     t = await makeAgent({ kubeConfig: cluster.kubeConfig, git, repo, drift: { clock } });
     await t.agent.reconcileOnce();
-    const failed = t.recorder.syncs.filter((s) => s.outcome !== 'succeeded');
+    // The manual app waits for its first approval.
+    const first = t.recorder.lastSync('gated');
+    assert.equal(first?.outcome, 'waiting-approval');
+    t.approvals.add({
+      approvalId: 'approval-1',
+      app: 'gated',
+      revision: first.revision,
+      planDigest: first.planDigest,
+      approvedBy: 'test',
+    });
+    await t.agent.reconcileOnce();
+    const failed = [...new Set(t.recorder.syncs.map((s) => s.app))]
+      .map((app) => t.recorder.lastSync(app))
+      .filter((s) => s?.outcome !== 'succeeded');
     assert.deepEqual(
-      failed.map((s) => `${s.app}: ${s.error}`),
+      failed.map((s) => `${s?.app}: ${s?.error}`),
       [],
     );
   });
@@ -247,6 +271,45 @@ describe('drift watching in the agent', { timeout: 300_000 }, () => {
     assert.equal(spec.replicas, 5, 'the sync kept the ignored value');
     assert.equal(spec.template.spec.containers[0]?.image, 'registry.local/web:2.0');
     assert.deepEqual(driftsOf('worker'), [], 'not drift');
+  });
+
+  it('keeps an approval valid while an autoscaler changes a field the app ignores', async () => {
+    const gate = ref('apps/v1', 'Deployment', 'gated', 'gate');
+    const scaleGate = (replicas: number) =>
+      applyAs('autoscaler', {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: 'gate', namespace: 'gated' },
+        spec: { replicas },
+      });
+    const digest = () => t.agent.statuses().find((s) => s.app === 'gated')?.planDigest;
+    await scaleGate(5);
+    await repo.commit(
+      { 'apps/gated/deployment.yaml': deployment('gate', 2, 'registry.local/web:2.0') },
+      'gate 2.0',
+    );
+    await t.agent.reconcileOnce();
+    const waiting = t.recorder.lastSync('gated');
+    assert.equal(waiting?.outcome, 'waiting-approval');
+    const planned = digest();
+    await scaleGate(7);
+    await t.agent.reconcileOnce();
+    assert.equal(digest(), planned, 'the plan digest does not follow the ignored field');
+    t.approvals.add({
+      approvalId: 'approval-2',
+      app: 'gated',
+      revision: waiting.revision,
+      planDigest: planned ?? '',
+      approvedBy: 'test',
+    });
+    await t.agent.reconcileOnce();
+    assert.equal(t.recorder.lastSync('gated')?.outcome, 'succeeded');
+    const spec = (await t.client.get(gate))?.['spec'] as {
+      replicas: number;
+      template: { spec: { containers: { image: string }[] } };
+    };
+    assert.equal(spec.template.spec.containers[0]?.image, 'registry.local/web:2.0');
+    assert.equal(spec.replicas, 7, 'the autoscaler keeps its value');
   });
 
   it('stops healing at once when an app switches to dry-run, though selfHeal stays on', async () => {

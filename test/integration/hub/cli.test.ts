@@ -51,8 +51,8 @@ describe('driftless CLI', { timeout: 60_000 }, () => {
 
     const table = await cli(['cluster', 'list']);
     assert.equal(table.code, 0, table.stderr);
-    assert.match(table.stdout, /^NAME\s+CONNECTED\s+AGENT\s+LAST SEEN\s+LABELS\n/);
-    assert.match(table.stdout, /edge-1\s+no\s+0\.1\.0-test\s+.*env=edge/);
+    assert.match(table.stdout, /^NAME\s+CONNECTED\s+AGENT\s+CONFIG\s+LAST SEEN\s+LABELS\n/);
+    assert.match(table.stdout, /edge-1\s+no\s+0\.1\.0-test\s+unknown\s+.*env=edge/);
     const json = await cli(['cluster', 'list', '-o', 'json', '-l', 'env=edge']);
     assert.deepEqual(
       (JSON.parse(json.stdout) as { name: string }[]).map((c) => c.name),
