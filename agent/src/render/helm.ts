@@ -53,8 +53,10 @@ export interface HelmRun {
  * `app.helm.values` on top. Each object's source is the chart file named
  * by Helm's `# Source:` comment, as a path in the repository.
  *
- * Helm gets no network and no repository configuration: dependencies must
- * be vendored in the chart's `charts/` folder.
+ * Helm itself gets no network and no repository configuration. Dependencies
+ * not vendored in the chart's `charts/` folder (or a `file://` folder of the
+ * checkout) are fetched by the agent only when the app sets
+ * `helm.allowRemoteDependencies`; otherwise the render fails naming them.
  */
 export async function renderHelm(run: HelmRun): Promise<RenderedObject[]> {
   const { checkout, dir, app } = run;
@@ -72,7 +74,10 @@ export async function renderHelm(run: HelmRun): Promise<RenderedObject[]> {
     ...(run.signal ? { signal: run.signal } : {}),
   });
   const chartName = await readChartName(checkout, dir);
-  const prepared = await prepareDependencies(checkout, dir, ctx);
+  const prepared = await prepareDependencies(checkout, dir, ctx, {
+    allowRemote: app.helm.allowRemoteDependencies ?? false,
+    app: app.name,
+  });
   try {
     return await template(run, bin, prepared.dir, chartName, checkout.relative(dir), valuesFiles);
   } finally {
