@@ -10,7 +10,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -118,6 +118,7 @@ describe('renderers are confined to the checkout', () => {
     >,
     app: Partial<AppSpec> & { path: string },
     expect: { why: RegExp; where?: string },
+    prepare?: (l: ReturnType<typeof layout>) => void,
   ) {
     const l = layout();
     canaryHits = [];
@@ -127,6 +128,7 @@ describe('renderers are confined to the checkout', () => {
           Object.entries(files).map(([k, v]) => [k, typeof v === 'function' ? v(l) : v]),
         ),
       );
+      prepare?.(l);
       let rendered: unknown;
       try {
         rendered = await renderApp(l, app);
@@ -371,6 +373,103 @@ describe('renderers are confined to the checkout', () => {
         assert.deepEqual(canaryHits, []);
       } finally {
         await repo.stop();
+        l.remove();
+      }
+    });
+    const schemaRef = (ref: string) =>
+      JSON.stringify({ type: 'object', properties: { a: { $ref: ref } } });
+    const SCHEMA = /points outside the schema/;
+    it('values.schema.json with a $ref to an http:// URL', () =>
+      refused(
+        { ...CHART, 'app/values.schema.json': schemaRef(`${canaryUrl}/s.json`) },
+        { path: 'app' },
+        { why: SCHEMA, where: 'app/values.schema.json' },
+      ));
+    it('values.schema.json with a $ref to a file outside (file:// and relative)', async () => {
+      for (const ref of [
+        (l: ReturnType<typeof layout>) => `file://${l.outside}/secret.txt`,
+        () => '../../../../../../etc/hostname',
+      ]) {
+        await refused(
+          { ...CHART, 'app/values.schema.json': (l) => schemaRef(ref(l)) },
+          { path: 'app' },
+          { why: SCHEMA, where: 'app/values.schema.json' },
+        );
+      }
+    });
+    it('values.schema.json whose $schema is an http:// URL', () =>
+      refused(
+        { ...CHART, 'app/values.schema.json': JSON.stringify({ $schema: `${canaryUrl}/meta` }) },
+        { path: 'app' },
+        { why: SCHEMA, where: '$schema' },
+      ));
+    it('a subchart folder and a packaged subchart whose schema refers out', async () => {
+      await refused(
+        {
+          ...CHART,
+          'app/charts/sub/Chart.yaml': 'apiVersion: v2\nname: sub\nversion: 0.1.0\n',
+          'app/charts/sub/values.schema.json': schemaRef(`${canaryUrl}/s.json`),
+        },
+        { path: 'app' },
+        { why: SCHEMA, where: 'app/charts/sub/values.schema.json' },
+      );
+      const pkg = mkdtempSync(path.join(tmpdir(), 'driftless-pkg-'));
+      try {
+        mkdirSync(path.join(pkg, 'sub'));
+        writeFileSync(
+          path.join(pkg, 'sub', 'Chart.yaml'),
+          'apiVersion: v2\nname: sub\nversion: 0.1.0\n',
+        );
+        writeFileSync(
+          path.join(pkg, 'sub', 'values.schema.json'),
+          schemaRef(`${canaryUrl}/s.json`),
+        );
+        execFileSync('tar', ['czf', path.join(pkg, 'sub-0.1.0.tgz'), '-C', pkg, 'sub']);
+        const tgz = readFileSync(path.join(pkg, 'sub-0.1.0.tgz'));
+        await refused(
+          { ...CHART },
+          { path: 'app' },
+          { why: SCHEMA, where: 'app/charts/sub-0.1.0.tgz (sub/values.schema.json)' },
+          (l) => {
+            mkdirSync(path.join(l.repo, 'app', 'charts'), { recursive: true });
+            writeFileSync(path.join(l.repo, 'app', 'charts', 'sub-0.1.0.tgz'), tgz);
+          },
+        );
+      } finally {
+        rmSync(pkg, { recursive: true, force: true });
+      }
+    });
+    it('a Kustomize helmCharts chart whose schema refers to an http:// URL', () =>
+      refused(
+        {
+          'app/kustomization.yaml': 'helmCharts:\n  - name: c\n    releaseName: c\n',
+          'app/charts/c/Chart.yaml': 'apiVersion: v2\nname: c\nversion: 0.1.0\n',
+          'app/charts/c/values.yaml': '',
+          'app/charts/c/values.schema.json': schemaRef(`${canaryUrl}/s.json`),
+        },
+        { path: 'app' },
+        { why: SCHEMA, where: 'app/charts/c/values.schema.json' },
+      ));
+    it('a schema referring only to itself and a standard meta-schema renders', async () => {
+      const l = layout();
+      try {
+        l.write({
+          ...CHART,
+          'app/templates/cm.yaml': configMap('ok', 'fine'),
+          'app/values.schema.json': JSON.stringify({
+            $schema: 'http://json-schema.org/draft-07/schema#',
+            definitions: { s: { type: 'string' } },
+            properties: { a: { $ref: '#/definitions/s' } },
+          }),
+        });
+        canaryHits = [];
+        const out = await renderApp(l, { path: 'app' });
+        assert.deepEqual(
+          out.map((o) => o.object.metadata.name),
+          ['ok'],
+        );
+        assert.deepEqual(canaryHits, []);
+      } finally {
         l.remove();
       }
     });

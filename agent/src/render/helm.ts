@@ -8,6 +8,7 @@ import { parseYaml } from './parse.ts';
 import { chartLocation } from './chart-fetch.ts';
 import { prepareDependencies, remoteChart, type ChartSettings } from './chart-source.ts';
 import { confineTree } from './confine.ts';
+import { checkValuesSchemas } from './chart-schema.ts';
 import { checkFileSize, type RenderLimits } from './limits.ts';
 import type { Checkout } from './paths.ts';
 
@@ -79,6 +80,7 @@ export async function renderHelm(run: HelmRun): Promise<RenderedObject[]> {
     app: app.name,
   });
   try {
+    await checkValuesSchemas(prepared.dir, checkout.relative(dir), run.limits);
     return await template(run, bin, prepared.dir, chartName, checkout.relative(dir), valuesFiles);
   } finally {
     await prepared.cleanup();
