@@ -666,3 +666,66 @@ describe('render: helm chart dependencies', () => {
     }
   });
 });
+
+describe('render: helm values schemas', () => {
+  const schema = (body: unknown) => ({
+    'apps/app/Chart.yaml': 'apiVersion: v2\nname: app\nversion: 0.1.0\n',
+    'apps/app/templates/cm.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n',
+    'apps/app/values.schema.json': JSON.stringify(body),
+  });
+  const cases: [string, unknown, string][] = [
+    [
+      'a $ref to a URL',
+      { properties: { a: { $ref: 'https://example.invalid/s.json' } } },
+      '$ref at /properties/a/$ref',
+    ],
+    [
+      'a relative $ref (helm reads it from /)',
+      { items: [{ $ref: 'etc/hostname' }] },
+      '$ref at /items/0/$ref',
+    ],
+    [
+      'a $dynamicRef to a file',
+      { $dynamicRef: 'file:///etc/hostname' },
+      '$dynamicRef at /$dynamicRef',
+    ],
+    [
+      'a $schema that is not a standard meta-schema',
+      { $schema: 'http://127.0.0.1:1/meta' },
+      '$schema at /$schema',
+    ],
+  ];
+  for (const [name, body, where] of cases) {
+    it(`refuses ${name}`, async () => {
+      const root = await tree(schema(body));
+      try {
+        const err = await rejectsRender(
+          render({ root, app: app({ path: 'apps/app' }) }),
+          /^render apps\/app\/values\.schema\.json: \S+ at \S+ points outside the schema; /,
+        );
+        assert.ok(err.message.includes(where), err.message);
+        assert.equal(err.file, 'apps/app/values.schema.json');
+      } finally {
+        await rm(root, { recursive: true });
+      }
+    });
+  }
+  it('renders a schema that refers only to itself', async () => {
+    const root = await tree(
+      schema({
+        $schema: 'https://json-schema.org/draft/2020-12/schema',
+        $defs: { s: { type: 'string' } },
+        properties: { a: { $ref: '#/$defs/s' } },
+      }),
+    );
+    try {
+      const rendered = await render({ root, app: app({ path: 'apps/app' }) });
+      assert.deepEqual(
+        rendered.map((r) => r.object.metadata.name),
+        ['app'],
+      );
+    } finally {
+      await rm(root, { recursive: true });
+    }
+  });
+});
