@@ -302,7 +302,7 @@ describe('hub HTTP security', { timeout: 300_000 }, () => {
       const answer = await rawAnswer(hub, request);
       assert.equal(answer.status, status, `${what}: ${answer.status} ${answer.body.slice(0, 200)}`);
       assert.equal(answer.type, 'application/json', what);
-      const body = JSON.parse(answer.body);
+      const body = JSON.parse(answer.body) as { error: { status: number; message: string } };
       assert.deepEqual(Object.keys(body), ['error'], `${what}: ${answer.body}`);
       assert.equal(body.error.status, status, what);
       assert.match(body.error.message, message, what);
