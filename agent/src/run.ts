@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import {
   createLogger,
@@ -35,6 +36,7 @@ import {
   NatsTransport,
   NotEnrolledError,
   Outbox,
+  OutboxJournal,
   SecretIdentityStore,
   type LinkTransport,
 } from './link/index.ts';
@@ -109,9 +111,14 @@ export async function runAgent(argv: string[]): Promise<number> {
   await inventory.ensureNamespace();
   const approvals = new ApprovalBook();
   // With a hub, reports go to the logs and to the link's outbox; standalone, to the logs only.
-  const outbox = options.hubAddress
-    ? new Outbox({ maxMessages: options.reportBufferSize })
+  // Unacknowledged reports are kept on the work-dir volume, so a restart does not lose them.
+  const journal = options.hubAddress
+    ? new OutboxJournal({ path: join(options.workDir, 'hub-outbox.json'), logger })
     : undefined;
+  const outbox = journal
+    ? new Outbox({ maxMessages: options.reportBufferSize, restore: journal.load() })
+    : undefined;
+  if (outbox) journal?.attach(outbox);
   const identities = new SecretIdentityStore(client, options.stateNamespace);
   if (options.hubAddress && !options.enrollmentToken && !(await identities.load())) {
     // Checked before anything runs: without a token there is no way to get an identity.
@@ -215,6 +222,7 @@ export async function runAgent(argv: string[]): Promise<number> {
   if (link && !(await link.flush(5_000)))
     logger.warn('stopping with reports the hub has not acknowledged');
   await link?.stop();
+  await journal?.close();
   client.close();
   await telemetry
     .shutdown()

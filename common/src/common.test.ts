@@ -4,6 +4,8 @@ import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-tr
 import { Writable } from 'node:stream';
 import {
   Backoff,
+  canonicalJson,
+  flagEnvName,
   createLogger,
   extractTraceContext,
   FlagError,
@@ -155,5 +157,24 @@ describe('telemetry and logs', () => {
       }),
     );
     assert.equal(exporter.getFinishedSpans()[0]?.status.code, 2);
+  });
+});
+
+describe('canonicalJson', () => {
+  it('gives equal text for equal values whatever the key order, and keeps array order', () => {
+    assert.equal(
+      canonicalJson({ b: 1, a: { d: [2, 1], c: null } }),
+      '{"a":{"c":null,"d":[2,1]},"b":1}',
+    );
+    assert.equal(canonicalJson({ a: 1, b: 2 }), canonicalJson({ b: 2, a: 1 }));
+    assert.notEqual(canonicalJson([1, 2]), canonicalJson([2, 1]));
+    assert.equal(canonicalJson(undefined), 'undefined');
+  });
+});
+
+describe('flagEnvName', () => {
+  it('is the prefix and the flag name in upper snake case', () => {
+    assert.equal(flagEnvName('DRIFTLESS', 'repoUrl'), 'DRIFTLESS_REPO_URL');
+    assert.equal(flagEnvName('DRIFTLESS', 'namespace'), 'DRIFTLESS_NAMESPACE');
   });
 });

@@ -36,8 +36,17 @@ export class FlagError extends Error {
 }
 
 const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-const envName = (prefix: string, name: string, flag: Flag) =>
-  flag.env ?? `${prefix}_${kebab(name).replaceAll('-', '_').toUpperCase()}`;
+
+/**
+ * The environment variable of the flag named `name` (camelCase, as in a {@link FlagSpec}):
+ * `prefix`, `_` and the flag's kebab-case name in upper snake case (`repoUrl` with prefix
+ * `DRIFTLESS` is `DRIFTLESS_REPO_URL`). The one naming rule; a flag's `env` overrides it.
+ */
+export function flagEnvName(prefix: string, name: string): string {
+  return `${prefix}_${kebab(name).replaceAll('-', '_').toUpperCase()}`;
+}
+
+const envName = (prefix: string, name: string, flag: Flag) => flag.env ?? flagEnvName(prefix, name);
 
 function convert(flag: Flag, raw: string, source: string): unknown {
   switch (flag.type) {

@@ -1,7 +1,7 @@
 /**
  * @driftless/common: the runtime shared by hub and agent — error classes and
- * classification, the one backoff, clocks and durations, flags, logging and
- * telemetry, name and label rules, URL redaction.
+ * classification, the one backoff, clocks and durations, flags, logging,
+ * telemetry, name and label rules, URL redaction and canonical JSON.
  */
 export * from './errors.ts';
 export * from './backoff.ts';
@@ -10,4 +10,5 @@ export * from './flags.ts';
 export * from './log.ts';
 export * from './telemetry.ts';
 export * from './names.ts';
+export * from './canonical-json.ts';
 export * from './urls.ts';

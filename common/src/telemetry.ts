@@ -131,9 +131,3 @@ export function extractTraceContext(carrier: Partial<TraceCarrier> | undefined):
   if (carrier?.tracestate) c['tracestate'] = carrier.tracestate;
   return w3c.extract(ROOT_CONTEXT, c, carrierGetter);
 }
-
-/** The trace id of the active span, or '' when none. */
-export function activeTraceId(): string {
-  const sc = trace.getSpan(context.active())?.spanContext();
-  return sc && sc.traceId !== '00000000000000000000000000000000' ? sc.traceId : '';
-}

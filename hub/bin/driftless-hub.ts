@@ -60,6 +60,8 @@ async function main(): Promise<number> {
     tlsNames: f.tlsNames,
     clientCertTtlMs: f.clientCertTtl,
     tokenMaxTtlMs: f.tokenMaxTtl,
+    historyMaxAgeMs: f.historyMaxAge,
+    historyMaxPerApp: f.historyMaxPerApp,
     enrollMaxFailures: f.enrollMaxFailures,
     enrollFailureWindowMs: f.enrollFailureWindow,
     bootstrapTokenFile: f.bootstrapTokenFile,

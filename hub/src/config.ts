@@ -2,6 +2,7 @@ import type { Clock, FlagSpec, Logger } from '@driftless/common';
 import { systemClock } from '@driftless/common';
 import { API_SERVER_DEFAULTS, EVENT_STREAM_DEFAULTS, type DashboardConfig } from './api/index.ts';
 import { DEFAULT_WEBHOOK_MAX_BODY_BYTES, DELIVERY_LOG_DEFAULTS } from './webhook/index.ts';
+import { HISTORY_RETENTION_DEFAULTS } from './store/index.ts';
 
 /** Options of `startHub`; `driftless-hub` fills them from its flags ({@link HUB_FLAGS}). */
 export interface HubOptions {
@@ -23,6 +24,10 @@ export interface HubOptions {
   clientCertTtlMs?: number;
   /** Longest enrollment token lifetime, ms. */
   tokenMaxTtlMs?: number;
+  /** Sync history older than this is deleted, ms (0 keeps it by age). */
+  historyMaxAgeMs?: number;
+  /** Sync history entries kept per app (0 keeps them all). */
+  historyMaxPerApp?: number;
   /** Enrollment failures per address per window. */
   enrollMaxFailures?: number;
   /** The window of `enrollMaxFailures`, ms. */
@@ -82,6 +87,8 @@ export const HUB_DEFAULTS = {
   tlsNames: ['localhost', '127.0.0.1', '::1'],
   clientCertTtlMs: 24 * 3_600_000,
   tokenMaxTtlMs: 7 * 24 * 3_600_000,
+  historyMaxAgeMs: HISTORY_RETENTION_DEFAULTS.maxAgeMs,
+  historyMaxPerApp: HISTORY_RETENTION_DEFAULTS.maxPerApp,
   enrollMaxFailures: 5,
   enrollFailureWindowMs: 60_000,
   webhookMaxBodyBytes: DEFAULT_WEBHOOK_MAX_BODY_BYTES,
@@ -103,6 +110,8 @@ export function resolveHubOptions(o: HubOptions): ResolvedHubOptions {
     tlsNames,
     clientCertTtlMs: o.clientCertTtlMs ?? HUB_DEFAULTS.clientCertTtlMs,
     tokenMaxTtlMs: o.tokenMaxTtlMs ?? HUB_DEFAULTS.tokenMaxTtlMs,
+    historyMaxAgeMs: o.historyMaxAgeMs ?? HUB_DEFAULTS.historyMaxAgeMs,
+    historyMaxPerApp: o.historyMaxPerApp ?? HUB_DEFAULTS.historyMaxPerApp,
     enrollMaxFailures: o.enrollMaxFailures ?? HUB_DEFAULTS.enrollMaxFailures,
     enrollFailureWindowMs: o.enrollFailureWindowMs ?? HUB_DEFAULTS.enrollFailureWindowMs,
     bootstrapTokenFile: o.bootstrapTokenFile ?? '',
@@ -179,6 +188,16 @@ export const HUB_FLAGS = {
     type: 'duration',
     default: HUB_DEFAULTS.tokenMaxTtlMs,
     help: 'Longest lifetime a person may give an enrollment token.',
+  },
+  historyMaxAge: {
+    type: 'duration',
+    default: HUB_DEFAULTS.historyMaxAgeMs,
+    help: 'Sync history (and healed drift, report gaps) older than this is deleted; 0 keeps it.',
+  },
+  historyMaxPerApp: {
+    type: 'number',
+    default: HUB_DEFAULTS.historyMaxPerApp,
+    help: 'Sync history entries kept per app; older ones are deleted; 0 keeps them all.',
   },
   enrollMaxFailures: {
     type: 'number',

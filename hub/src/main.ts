@@ -2,8 +2,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { mkdir } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
-import { errorMessage, TerminalError, type Clock, type Logger } from '@driftless/common';
-import { ApiServer, apiRoutes, EventStreams, webRoutes, type Readiness } from './api/index.ts';
+import { TerminalError, type Clock, type Logger } from '@driftless/common';
+import { ApiServer, apiRoutes, EventStreams, webRoutes } from './api/index.ts';
 import { resolveHubOptions, type HubOptions, type ResolvedHubOptions } from './config.ts';
 import {
   CertificateAuthority,
@@ -13,9 +13,9 @@ import {
   NatsAuthority,
 } from './enroll/index.ts';
 import { EventBus } from './events.ts';
-import { isNatsSession, LinkServer, NatsLink, SessionRegistry } from './link/index.ts';
+import { isNatsSession, LinkServer, NatsLink, readiness, SessionRegistry } from './link/index.ts';
 import { createMetrics, type HubMetrics } from './metrics.ts';
-import { openStore, type Store } from './store/index.ts';
+import { HistoryRetention, openStore, type Store } from './store/index.ts';
 import { hintAgents, webhookRoutes, type PushEvent } from './webhook/index.ts';
 
 export type { HubOptions } from './config.ts';
@@ -64,8 +64,16 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       ? { kind: 'sqlite', path: join(o.dataDir, 'hub.db') }
       : { kind: 'postgres', connectionString: o.databaseUrl! },
   );
+  const retention = new HistoryRetention({
+    store,
+    maxAgeMs: o.historyMaxAgeMs,
+    maxPerApp: o.historyMaxPerApp,
+    log: o.log,
+    clock: o.clock,
+  });
   try {
     await store.resetConnected();
+    void retention.prune();
 
     // Step 2: the CA, created on first start or loaded.
     const { ca, created } = await CertificateAuthority.loadOrCreate({
@@ -124,7 +132,6 @@ export async function startHub(options: HubOptions): Promise<Hub> {
           events,
           metrics,
           log,
-          deliverApprovals: (session, approvals) => link.deliverApprovals(session, approvals),
           // NATS-linked agents were hinted by the replica that received the push.
           hintRelayedPush: (push) =>
             hintAgents(
@@ -162,6 +169,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
           o.dashboard.agentHubAddress || `${o.tlsNames[0] ?? 'localhost'}:${grpcPort}`,
         relay:
           natsLink && ((push) => natsLink.relayPush({ ...push, repoKeys: [...push.repoKeys] })),
+        natsLink,
       });
     } catch (err) {
       await natsLink?.close();
@@ -182,6 +190,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       caCertPem: ca.certPem,
       store,
       close: async () => {
+        retention.stop();
         await http.close();
         await natsLink?.close();
         await link.close();
@@ -189,6 +198,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       },
     };
   } catch (err) {
+    retention.stop();
     await store.close().catch(() => undefined);
     throw err;
   }
@@ -211,6 +221,8 @@ interface HttpApiDeps {
   caCertPem: string;
   agentHubAddress: string;
   relay: ((push: PushEvent) => void) | undefined;
+  /** The NATS link, when the hub has one (readiness checks its connection). */
+  natsLink: NatsLink | undefined;
 }
 
 /** Names proxy-addr (behind Fastify's `trustProxy`) takes besides addresses and ranges. */
@@ -252,7 +264,7 @@ async function startHttpApi(o: ResolvedHubOptions, d: HttpApiDeps): Promise<Http
       ...d,
       log,
       maxTokenTtlMs: o.tokenMaxTtlMs,
-      readiness: storeReadiness(d.store),
+      readiness: readiness({ store: d.store, nats: d.natsLink }),
       clock,
     },
     streams,
@@ -319,18 +331,6 @@ async function loadWebhookSecret(o: ResolvedHubOptions): Promise<string> {
   if (o.webhookSecretFile && secret === '')
     throw new HubConfigError(`--webhook-secret-file ${o.webhookSecretFile}: the file is empty`);
   return secret;
-}
-
-/** Ready when the store answers a ping; the reason names the store's error otherwise. */
-function storeReadiness(store: Store): Readiness {
-  return async () => {
-    try {
-      await store.ping();
-      return { ready: true };
-    } catch (err) {
-      return { ready: false, reason: `store: ${errorMessage(err)}` };
-    }
-  };
 }
 
 /**

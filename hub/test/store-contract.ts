@@ -162,6 +162,44 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
       assert.equal((await store.listDrift({ open: true })).length, 0);
       assert.equal((await store.listDrift({ open: false }))[0]?.healedMs, 50);
       await assert.rejects(store.ingest('nope', 1, app, 1), /cluster nope: not found/);
+      // Only a contiguous prefix is stored: a report after a hole is refused, never skipped to.
+      await assert.rejects(
+        store.ingest('prod-eu', 6, app, 60),
+        /report seq 6 from cluster prod-eu is out of order: the hub has every report up to seq 4/,
+      );
+      assert.equal((await store.getCluster('prod-eu'))?.lastAgentSeq, 4);
+    });
+
+    void it('prunes sync history by age and by count per app', async () => {
+      await enroll('history', {});
+      const sync = (id: string, finishedMs: number): Report => ({
+        kind: 'sync',
+        sync: {
+          syncId: id,
+          app: 'web',
+          revision: 'r',
+          result: 'succeeded',
+          error: '',
+          planDigest: '',
+          objects: [],
+          steps: [],
+          traceId: '',
+          startedMs: finishedMs,
+          finishedMs,
+          health: 'healthy',
+          retryable: false,
+          approvalId: '',
+        },
+      });
+      for (const [i, t] of [10, 20, 30, 40, 50].entries())
+        await store.ingest('history', i + 1, sync(`h${t}`, t), t);
+      const ids = async () =>
+        (await store.listHistory({ cluster: 'history' })).map((h) => h.syncId);
+      // The store is shared with the other contract tests: their history counts too.
+      assert.ok((await store.pruneHistory({ olderThanMs: 25, keepPerApp: 0 })) >= 2);
+      assert.deepEqual(await ids(), ['h50', 'h40', 'h30']);
+      assert.ok((await store.pruneHistory({ olderThanMs: 0, keepPerApp: 2 })) >= 1);
+      assert.deepEqual(await ids(), ['h50', 'h40']);
     });
 
     void it('marks apps gone when Hello no longer lists them', async () => {
@@ -264,6 +302,59 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
       const log = await store.listAudit({});
       assert.ok(log.some((e) => e.action === 'cluster.revoke'));
       assert.ok(log.some((e) => e.action === 'approval.create'));
+    });
+
+    void it('makes a revocation stick: open tokens revoked, enrollment refused until allowed', async () => {
+      const token = (id: string, maxUses: number) => ({
+        id,
+        secretHash: 'h'.repeat(64),
+        cluster: 'stuck',
+        labels: {},
+        createdMs: Date.now(),
+        createdBy: 'alice',
+        expiresMs: Date.now() + 60_000,
+        maxUses,
+        uses: 0,
+        revokedMs: 0,
+        lastUsedMs: 0,
+      });
+      const complete = (tokenId: string, serial: string) =>
+        store.completeEnrollment({
+          tokenId,
+          cluster: 'stuck',
+          labels: {},
+          adminLabels: {},
+          agentVersion: '1',
+          certificate: { serial, issuedMs: 1, notAfterMs: Date.now() + 1000 },
+          nowMs: Date.now(),
+        });
+      await store.createEnrollmentToken(token('et_stuck', 5), audit);
+      assert.equal(await complete('et_stuck', 'stuck-1'), true);
+      await store.recordNatsUser({
+        publicKey: 'UABC',
+        cluster: 'stuck',
+        issuedMs: 1,
+        revokedMs: 0,
+      });
+      await store.revokeCluster('stuck', 90, { ...audit, action: 'cluster.revoke' });
+      assert.equal((await store.getEnrollmentToken('et_stuck'))?.revokedMs, 90, 'uses left');
+      assert.equal((await store.getCluster('stuck'))?.enrollmentBlocked, true);
+      assert.deepEqual(
+        (await store.listRevokedNatsUsers()).map((u) => u.publicKey),
+        ['UABC'],
+      );
+      const entry = (await store.listAudit({})).find((e) => e.target === 'test/1' && e.atMs === 90);
+      assert.equal(entry?.details['enrollmentTokensRevoked'], 1);
+      // A token made after the revocation (e.g. by a script) cannot enroll the name either.
+      await store.createEnrollmentToken(token('et_stuck2', 1), audit);
+      assert.equal(await complete('et_stuck2', 'stuck-2'), false);
+      await store.allowEnrollment('stuck', 100, { ...audit, action: 'cluster.allow-enrollment' });
+      await assert.rejects(store.allowEnrollment('stuck', 101, audit), /is not blocked/);
+      await assert.rejects(store.allowEnrollment('ghost', 101, audit), /not found/);
+      assert.equal(await complete('et_stuck2', 'stuck-2'), true);
+      const c = await store.getCluster('stuck');
+      assert.equal(c?.revokedMs, 0);
+      assert.equal(c?.enrollmentBlocked, false);
     });
 
     void it('keeps API tokens and enrollment token revocation', async () => {

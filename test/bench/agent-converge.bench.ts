@@ -30,7 +30,7 @@ import {
   type Reporter,
   type SyncReport,
 } from '@driftless/agent';
-import { startCluster, startGitServer, type GitServer } from '@driftless/test';
+import { startCluster, startGitServer, waitFor, type GitServer } from '@driftless/test';
 
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 5);
 const CONFIGMAPS = 60;
@@ -241,13 +241,11 @@ async function baselineRun(
 async function cleanUp(client: KubeClient, names: string[]): Promise<void> {
   const refs = names.map((name) => ({ apiVersion: 'v1', kind: 'Namespace', namespace: '', name }));
   await Promise.all(refs.map((r) => client.delete(r)));
-  const deadline = Date.now() + 120_000;
-  while (Date.now() < deadline) {
-    const left = await Promise.all(refs.map((r) => client.get(r)));
-    if (left.every((o) => o === undefined)) return;
-    await sleep(250);
-  }
-  throw new Error(`namespaces ${names.join(', ')} still there after 2 minutes`);
+  await waitFor(
+    `namespaces ${names.join(', ')} gone`,
+    async () => (await Promise.all(refs.map((r) => client.get(r)))).every((o) => o === undefined),
+    { timeoutMs: 120_000, everyMs: 250 },
+  );
 }
 
 const median = (values: number[]): number => {

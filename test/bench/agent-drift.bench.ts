@@ -30,7 +30,7 @@ import {
   type SyncReport,
   type WatchEvent,
 } from '@driftless/agent';
-import { startCluster, startGitServer } from '@driftless/test';
+import { startCluster, startGitServer, waitFor } from '@driftless/test';
 
 const EDITS = Number(process.env['BENCH_EDITS'] ?? 200);
 const DELETES = Number(process.env['BENCH_DELETES'] ?? 40);
@@ -123,15 +123,9 @@ const watching = watcher
     if (!stopWatch.signal.aborted) throw err;
   });
 
-async function until<T>(what: string, fn: () => T | undefined): Promise<T> {
-  const deadline = performance.now() + TIMEOUT_MS;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined) return v;
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(2);
-  }
-}
+/** Polls every 2 ms, finely enough for the latencies measured here. */
+const until = <T>(what: string, fn: () => T | undefined): Promise<T> =>
+  waitFor(what, fn, { timeoutMs: TIMEOUT_MS, everyMs: 2 });
 
 interface Sample {
   writeMs: number;

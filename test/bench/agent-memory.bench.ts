@@ -17,7 +17,13 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InventoryStore, KubeClient } from '@driftless/agent';
-import { startCluster, startGitServer, type Cluster, type GitServer } from '@driftless/test';
+import {
+  startCluster,
+  startGitServer,
+  waitFor,
+  type Cluster,
+  type GitServer,
+} from '@driftless/test';
 
 const BIN = path.resolve(import.meta.dirname, '../../agent/bin/driftless-agent.ts');
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 3);
@@ -48,12 +54,14 @@ async function collectGarbage(
   stderr: () => string,
 ): Promise<NodeJS.MemoryUsage> {
   child.kill('SIGUSR1');
-  const deadline = performance.now() + 10_000;
-  let url: string | undefined;
-  while (!(url = /ws:\/\/\S+/.exec(stderr())?.[0])) {
-    if (performance.now() > deadline) throw new Error('the agent did not open its inspector');
-    await sleep(50);
-  }
+  const url = await waitFor(
+    'the agent to open its inspector',
+    () => /ws:\/\/\S+/.exec(stderr())?.[0],
+    {
+      timeoutMs: 10_000,
+      everyMs: 50,
+    },
+  );
   const ws = new WebSocket(url);
   await new Promise((resolve, reject) => {
     ws.onopen = resolve;

@@ -235,26 +235,5 @@ export async function startEnvironment(options: EnvironmentOptions = {}): Promis
   }
 }
 
-/** Polls `check` every `everyMs` until it returns a value other than undefined. */
-export async function waitFor<T>(
-  what: string,
-  check: () => Promise<T | undefined> | T | undefined,
-  { timeoutMs = 60_000, everyMs = 100 }: { timeoutMs?: number; everyMs?: number } = {},
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline)
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`,
-        { cause: last },
-      );
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
-  }
-}
+/** The harness's one polling wait, re-exported for the demo and the end-to-end tests. */
+export { waitFor } from '@driftless/test';

@@ -8,7 +8,6 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeClient } from '@driftless/agent';
 import { hubApi } from '@driftless/test';
 import { overlay, type FleetCluster } from '../demo/fleet.ts';
@@ -209,29 +208,48 @@ function fleetSuite(transport: EnvironmentTransport): void {
       return a?.revision === head && a.syncStatus === 'out-of-sync' && a.planDigest ? a : undefined;
     });
     assert.equal(pending.syncMode, 'manual');
-    await sleep(1000);
     assert.equal(await replicas('prod'), 2, 'nothing applied without an approval');
+    // A later pass must not apply either: the prod agent re-plans podinfo on every sync of a new
+    // commit, so once it reports the next commit (which leaves podinfo as it is), that pass too
+    // has come and gone without an approval.
+    const later = await env.commit(
+      {
+        'infrastructure/namespaces.yaml':
+          'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: podinfo\n  labels:\n    team: web\n    tier: frontend\n    approval: pending\n',
+      },
+      'label the namespace while prod waits for an approval',
+    );
+    const stillPending = await waitFor(
+      'prod podinfo still waiting at the later commit',
+      async () => {
+        const a = await app('prod', 'podinfo');
+        return a?.revision === later && a.syncStatus === 'out-of-sync' && a.planDigest
+          ? a
+          : undefined;
+      },
+    );
+    assert.equal(await replicas('prod'), 2, 'a later pass applies nothing without an approval');
 
     // The hub refuses an approval of a plan that is not pending, so it never reaches the agent.
-    const stale = await approve(approverToken, head, `${'0'.repeat(64)}`);
+    const stale = await approve(approverToken, later, `${'0'.repeat(64)}`);
     assert.equal(stale.status, 409, JSON.stringify(stale.body));
     assert.equal(await replicas('prod'), 2, 'a stale approval changes nothing');
     assert.equal((await app('prod', 'podinfo'))?.syncStatus, 'out-of-sync');
 
-    const good = await approve(approverToken, head, pending.planDigest);
+    const good = await approve(approverToken, later, stillPending.planDigest);
     assert.equal(good.status, 201, JSON.stringify(good.body));
     const synced = await waitFor('the approved sync in the history', async () =>
       (await history()).find(
         (s) =>
           s.cluster === 'prod' &&
-          s.revision === head &&
+          s.revision === later &&
           s.result === 'succeeded' &&
           s.app === 'podinfo',
       ),
     );
     assert.equal(synced.approvalId, good.body.id, 'the sync names its approval');
     assert.equal(await replicas('prod'), 3);
-    await allSyncedAt(head);
+    await allSyncedAt(later);
   });
 
   it('(4) the hub SIGKILLed for 30 s while commits land and drift happens: every change arrives once', async () => {
@@ -273,7 +291,21 @@ function fleetSuite(transport: EnvironmentTransport): void {
       });
     }
     assert.notEqual(rev1, rev2);
-    await sleep(Math.max(0, OUTAGE_MS - (Date.now() - killedAt)));
+    // The hub stays down for the whole outage, and (over gRPC, where the agents lose their
+    // link) until every agent has tried to reach it again after the last change, so the
+    // reports of that change had to wait in its outbox.
+    const retries = () =>
+      env.allAgents.map(
+        (a) => a.logs().filter((l) => /^hub link: .*retrying in/.test(String(l['msg']))).length,
+      );
+    const retriedBefore = retries();
+    await waitFor(
+      `the hub down for ${OUTAGE_MS} ms and every agent retrying after the last change`,
+      () =>
+        Date.now() - killedAt >= OUTAGE_MS &&
+        (transport === 'nats' || retries().every((n, i) => n > (retriedBefore[i] ?? 0))),
+      { timeoutMs: OUTAGE_MS + 60_000, everyMs: 250 },
+    );
 
     // Same data directory, ports, webhook secret (and NATS server: it stayed up, so over NATS
     // the agents' reports waited in JetStream rather than in their outboxes).
@@ -370,10 +402,17 @@ function fleetSuite(transport: EnvironmentTransport): void {
       { 'apps/podinfo/overlays/prod/kustomization.yaml': overlay('prod', 4) },
       'prod: 4 replicas (cluster revoked)',
     );
+    // The revoked agent keeps reconciling: it syncs the commit and logs the sync whose report a
+    // connected agent would send at once. Then dev's report of the same commit reaches the hub;
+    // prod's, had it been sent, would have come with it.
+    await waitFor('the prod agent logging its sync of the commit', () =>
+      env.agents.prod
+        .logs()
+        .some((l) => String(l['msg']).startsWith(`sync infrastructure@${cut.slice(0, 7)}`)),
+    );
     await waitFor('dev follows the commit', async () =>
       (await app('dev', 'infrastructure'))?.revision === cut ? true : undefined,
     );
-    await sleep(3000); // two polls: a revoked agent that could still report would have by now
     const prod = await env.api.get<{ connected: boolean; revoked: boolean }>(
       '/api/v1/clusters/prod',
     );

@@ -10,7 +10,7 @@ import {
   type V1ConfigMap,
   type V1Deployment,
 } from '@kubernetes/client-node';
-import { startCluster, type Cluster } from './index.ts';
+import { startCluster, waitFor, type Cluster } from './index.ts';
 
 const deployment: V1Deployment = {
   apiVersion: 'apps/v1',
@@ -25,21 +25,6 @@ const deployment: V1Deployment = {
     },
   },
 };
-
-async function until<T>(
-  what: string,
-  read: () => Promise<T | undefined>,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
 
 describe('startCluster', () => {
   let workloads: Cluster;
@@ -76,7 +61,7 @@ describe('startCluster', () => {
       PatchStrategy.ServerSideApply,
     );
     const apps = workloads.kubeConfig.makeApiClient(AppsV1Api);
-    const available = await until('Deployment default/web to be Available', async () => {
+    const available = await waitFor('Deployment default/web to be Available', async () => {
       const live = await apps.readNamespacedDeployment({ name: 'web', namespace: 'default' });
       const condition = live.status?.conditions?.find((c) => c.type === 'Available');
       return condition?.status === 'True' && live.status?.availableReplicas === 2

@@ -4,6 +4,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { waitFor } from './wait.ts';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/start-servers.ts', import.meta.url));
 
@@ -62,21 +63,18 @@ function isRunning(pid: number): boolean {
   }
 }
 
-/** Polls until nothing of `started` is left, or fails listing what is; resolves with the time it took. */
+/** Waits until nothing of `started` is left, or fails listing what is; resolves with the time it took. */
 async function assertAllGone(started: Started, timeoutMs: number): Promise<number> {
   const start = Date.now();
-  const deadline = start + timeoutMs;
-  for (;;) {
-    const left = [
-      ...processesUsing(started.dirs),
-      ...started.pids.filter(isRunning).map((pid) => `pid ${pid}`),
-      ...started.dirs.filter((dir) => existsSync(dir)),
-    ];
-    if (left.length === 0) return Date.now() - start;
-    if (Date.now() > deadline)
-      assert.fail(`still there after ${timeoutMs} ms:\n${left.join('\n')}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  const leftOver = () => [
+    ...processesUsing(started.dirs),
+    ...started.pids.filter(isRunning).map((pid) => `pid ${pid}`),
+    ...started.dirs.filter((dir) => existsSync(dir)),
+  ];
+  await waitFor('every server process and temp folder gone', () => leftOver().length === 0, {
+    timeoutMs,
+  }).catch(() => assert.fail(`still there after ${timeoutMs} ms:\n${leftOver().join('\n')}`));
+  return Date.now() - start;
 }
 
 describe('process hygiene', () => {

@@ -34,3 +34,4 @@ export {
   type ChartRequest,
   type OciRegistry,
 } from './charts.ts';
+export { waitFor, WAIT_DEFAULTS, type WaitOptions } from './wait.ts';

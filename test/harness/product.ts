@@ -1,4 +1,7 @@
 /**
+ * Over 400 lines on purpose: the hub and the agent launchers share the binary lookup, the
+ * watchdog wiring and the log capture; split it when a third launcher comes.
+ *
  * Launchers for the product itself — `driftless-hub` and `driftless-agent run` as separate
  * processes, the way they run in production — for end-to-end tests, the demo and benchmarks.
  * Both run under the harness's watchdog (process.ts), so neither outlives the Node process

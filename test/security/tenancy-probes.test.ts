@@ -56,6 +56,11 @@ ${subjects}`;
 const PLATFORM_SUBJECTS =
   '  - { kind: Group, name: team-a-developers, apiGroup: rbac.authorization.k8s.io }\n';
 
+/** A CRD `plural.example.com` defining `kind` of `scope`. */
+const crdYaml = (plural: string, kind: string, scope: string) =>
+  `apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: ${plural}.example.com\nspec:\n  group: example.com\n  scope: ${scope}\n  names: { kind: ${kind}, plural: ${plural} }\n  versions:\n    - { name: v1, served: true, storage: true, schema: { openAPIV3Schema: { type: object } } }\n`;
+const CRD = 'apiextensions.k8s.io/v1';
+
 /** One probe: files the tenant commits in its folder, and objects that must not appear or change. */
 interface Probe {
   name: string;
@@ -140,19 +145,28 @@ const PROBES: Probe[] = [
     error: /RoleBinding team-a\/deployer .*also declared by app infrastructure, which owns it/,
   },
   {
-    name: 'a mutating webhook and a CRD',
+    name: 'a mutating webhook',
     files: {
       'apps/team-a/hook.yaml':
         'apiVersion: admissionregistration.k8s.io/v1\nkind: MutatingWebhookConfiguration\nmetadata:\n  name: team-a-inject\nwebhooks: []\n',
-      'apps/team-a/crd.yaml':
-        'apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: gadgets.example.com\nspec:\n  group: example.com\n  scope: Namespaced\n  names: { kind: Gadget, plural: gadgets }\n  versions:\n    - { name: v1, served: true, storage: true, schema: { openAPIV3Schema: { type: object } } }\n',
     },
     absent: [
       ref('admissionregistration.k8s.io/v1', 'MutatingWebhookConfiguration', 'team-a-inject'),
-      ref('apiextensions.k8s.io/v1', 'CustomResourceDefinition', 'gadgets.example.com'),
     ],
+    error: /MutatingWebhookConfiguration team-a-inject .*cluster-scoped/,
+  },
+  {
+    // A new CRD is allowed by default; one that exists and is not the tenant's is not.
+    name: 'a CRD installed with kubectl, redefined to take it over',
+    files: { 'apps/team-a/crd.yaml': crdYaml('gizmos', 'Gizmo', 'Cluster') },
     error:
-      /CustomResourceDefinition gadgets\.example\.com .*cluster-scoped.*MutatingWebhookConfiguration team-a-inject .*cluster-scoped/,
+      /CustomResourceDefinition gizmos\.example\.com .*already exists \(created outside Driftless\).*allowedClusterKinds must list "apiextensions\.k8s\.io\/CustomResourceDefinition"/,
+  },
+  {
+    name: 'the platform’s CRD, redefined',
+    files: { 'apps/team-a/crd.yaml': crdYaml('gadgets', 'Gadget', 'Cluster') },
+    error:
+      /CustomResourceDefinition gadgets\.example\.com .*also declared by app infrastructure, which owns it/,
   },
 ];
 
@@ -171,6 +185,7 @@ describe('tenancy probes: a tenant that controls only its folder', () => {
         'infrastructure/ns.yaml':
           'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: team-a\n---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: team-b\n',
         'infrastructure/rbac.yaml': deployerBinding(PLATFORM_SUBJECTS),
+        'infrastructure/crd.yaml': crdYaml('gadgets', 'Gadget', 'Namespaced'),
         'apps/team-a/cm.yaml':
           'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  x: "1"\n',
         'apps/team-b/cm.yaml':
@@ -179,6 +194,28 @@ describe('tenancy probes: a tenant that controls only its folder', () => {
       'tenants',
     );
     t = await makeTenancyAgent({ kubeConfig: cluster.kubeConfig, git, repo });
+    // Installed by hand, outside Driftless.
+    await t.client.create(
+      {
+        apiVersion: CRD,
+        kind: 'CustomResourceDefinition',
+        metadata: { name: 'gizmos.example.com' },
+        spec: {
+          group: 'example.com',
+          scope: 'Namespaced',
+          names: { kind: 'Gizmo', plural: 'gizmos' },
+          versions: [
+            {
+              name: 'v1',
+              served: true,
+              storage: true,
+              schema: { openAPIV3Schema: { type: 'object' } },
+            },
+          ],
+        },
+      },
+      { fieldManager: 'kubectl' },
+    );
     await t.agent.reconcileOnce();
     for (const s of t.agent.statuses())
       assert.equal(s.syncStatus, 'Synced', `${s.app}: ${s.message}`);
@@ -188,16 +225,27 @@ describe('tenancy probes: a tenant that controls only its folder', () => {
     await Promise.all([cluster?.stop(), git?.stop()]);
   });
 
-  /** What the tenant must never be able to change, as resourceVersions. */
+  /**
+   * What the tenant must never be able to change: resourceVersions, and the
+   * CRDs' spec and labels (the API server writes their status by itself).
+   */
   const guarded = async () => {
     const objects = [
       ref('v1', 'Namespace', 'team-b'),
       ref('v1', 'ConfigMap', 'b-settings', 'team-b'),
       ref(RBAC, 'RoleBinding', 'deployer', 'team-a'),
     ];
-    return Promise.all(
-      objects.map(async (r) => String((await t.client.get(r))?.metadata['resourceVersion'])),
-    );
+    const crds = [
+      ref(CRD, 'CustomResourceDefinition', 'gizmos.example.com'),
+      ref(CRD, 'CustomResourceDefinition', 'gadgets.example.com'),
+    ];
+    return Promise.all([
+      ...objects.map(async (r) => String((await t.client.get(r))?.metadata['resourceVersion'])),
+      ...crds.map(async (r) => {
+        const live = await t.client.get(r);
+        return JSON.stringify([live?.['spec'], live?.metadata.labels ?? {}]);
+      }),
+    ]);
   };
 
   for (const probe of PROBES) {

@@ -1,8 +1,8 @@
 import path from 'node:path';
 import type { FlagSpec, FlagValues } from '@driftless/common';
-import { APP_DEFAULTS } from '../config/index.ts';
+import { appSpec } from '../config/index.ts';
 import { guard, type ObjectReader, type ScopeResolver } from '../guard/index.ts';
-import { NEW_OR_OWN_CRDS, type AppSpec, type KubeObject, type RenderKind } from '../model.ts';
+import type { AppSpec, KubeObject, RenderKind } from '../model.ts';
 import { render, type RenderOptions } from '../render/index.ts';
 import { oneOf, UsageError } from './io.ts';
 
@@ -100,25 +100,16 @@ export function localApp(
   const root = path.resolve(cwd, values.root || '.');
   const abs = path.resolve(cwd, target);
   const name = values.app || appNameFrom(abs);
-  const app: AppSpec = {
+  const app = appSpec({
     name,
     path: insideRoot(root, abs, 'PATH'),
     namespace: values.namespace,
     allowedNamespaces: values.allowedNamespaces,
-    // As in driftless.yaml: limited to namespaces means no cluster-scoped
-    // kinds but new or own CRDs.
-    allowedClusterKinds: values.allowedNamespaces.length > 0 ? [NEW_OR_OWN_CRDS] : ['*'],
-    serviceAccountName: '',
-    sync: APP_DEFAULTS.sync,
-    selfHeal: APP_DEFAULTS.selfHeal,
-    prune: APP_DEFAULTS.prune,
+    // As in driftless.yaml, limited to namespaces means no cluster-scoped kinds but new or
+    // own CRDs (appSpec's default). Unlike there, an empty folder is no mistake worth stopping for.
     allowEmpty: true,
     allowPlaintextSecrets: values.allowSecrets,
-    dependsOn: [],
     render: oneOf('render', values.render, RENDER_KINDS),
-    createNamespace: APP_DEFAULTS.createNamespace,
-    replace: APP_DEFAULTS.replace,
-    health: [],
     helm: {
       releaseName: values.releaseName,
       // The renderer looks values files up from the chart, then the root;
@@ -130,9 +121,7 @@ export function localApp(
       allowRemoteResources: values.allowRemoteBases,
       allowRemoteCharts: values.allowRemoteBases,
     },
-    healthTimeoutMs: APP_DEFAULTS.healthTimeoutMs,
-    ignoreDifferences: [],
-  };
+  });
   return { root, app };
 }
 

@@ -12,6 +12,7 @@
  * whole value: that is how atomic fields (e.g. `args`, a Deployment's
  * `selector`) are recorded.
  */
+import { canonicalJson } from '@driftless/common';
 
 /** A fieldsV1 tree, e.g. `{"f:spec": {"f:replicas": {}}}`. */
 export type FieldSet = { [key: string]: FieldSet };
@@ -25,22 +26,6 @@ const isRecord = (v: unknown): v is Record<string, unknown> =>
 /** Whether a node names any children; one that does not owns its whole value. */
 function hasChildren(set: FieldSet): boolean {
   return Object.keys(set).some((k) => k !== '.');
-}
-
-/**
- * JSON with sorted keys, so a `k:`/`v:` key and a live value compare equal
- * whatever order their fields come in.
- */
-function canonical(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) =>
-    isRecord(v)
-      ? Object.fromEntries(
-          Object.keys(v)
-            .sort()
-            .map((k) => [k, v[k]]),
-        )
-      : v,
-  );
 }
 
 /** Reads a fieldsV1 value from the API server, dropping anything that is not a tree. */
@@ -98,11 +83,11 @@ export function listItemSet(set: FieldSet, item: unknown, index: number): FieldS
       continue; // a key we cannot read cannot match; another key may
     }
     if (key.startsWith('v:')) {
-      if (canonical(parsed) === canonical(item)) return child;
+      if (canonicalJson(parsed) === canonicalJson(item)) return child;
     } else if (
       isRecord(parsed) &&
       isRecord(item) &&
-      Object.entries(parsed).every(([f, v]) => canonical(item[f]) === canonical(v))
+      Object.entries(parsed).every(([f, v]) => canonicalJson(item[f]) === canonicalJson(v))
     ) {
       return child;
     }

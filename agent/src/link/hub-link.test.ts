@@ -399,6 +399,8 @@ describe('HubLink', () => {
     await tick();
     s.send(0n, { $case: 'ack', value: { agentSeq: 0n } });
     await tick();
+    s.send(0n, { $case: 'ack', value: { agentSeq: 1n } }); // the app status, stored
+    await tick();
     const asks = () => s.written.filter((m) => m.body?.$case === 'renewCertificate').length;
     assert.equal(asks(), 0);
     t.clock.advance((lifetime * 2) / 3);
@@ -407,6 +409,36 @@ describe('HubLink', () => {
     t.clock.advance(60_000);
     await until(() => asks() === 2);
     assert.equal(asks(), 2, 'asked again after renewRetryMs without an answer');
+    await t.link.stop();
+  });
+
+  it('reconnects to resend when reports stay unacknowledged, and holds back beyond its window', async () => {
+    const t = await setup({ maxInFlight: 2, ackTimeoutMs: 30_000 });
+    t.link.start();
+    const s0 = await t.transport.stream(0);
+    await tick();
+    s0.send(0n, { $case: 'ack', value: { agentSeq: 0n } });
+    await tick();
+    t.reporter.syncResult(syncReport('s1'));
+    t.reporter.syncResult(syncReport('s2'));
+    await tick();
+    assert.deepEqual(
+      s0.kinds(),
+      ['0:hello', '1:appStatus', '2:syncResult'],
+      'two in flight at most',
+    );
+    s0.send(0n, { $case: 'ack', value: { agentSeq: 1n } });
+    await tick();
+    assert.deepEqual(s0.kinds().slice(1), ['1:appStatus', '2:syncResult', '3:syncResult']);
+    t.clock.advance(29_999);
+    await tick();
+    assert.equal(t.transport.streams.length, 1);
+    t.clock.advance(1); // no ack for 30 s with 2 and 3 in flight
+    const s1 = await t.transport.stream(1);
+    await tick();
+    s1.send(0n, { $case: 'ack', value: { agentSeq: 1n } });
+    await tick();
+    assert.deepEqual(s1.kinds().slice(0, 3), ['0:hello', '2:syncResult', '3:syncResult']);
     await t.link.stop();
   });
 

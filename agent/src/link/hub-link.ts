@@ -49,6 +49,10 @@ export interface HubLinkOptions {
   backoff?: BackoffOptions;
   /** Heartbeat interval on an idle stream. Default 15 s. */
   heartbeatIntervalMs?: number;
+  /** Most reports written and not yet acked by the hub. Default 1,000. */
+  maxInFlight?: number;
+  /** Reports in flight without an ack this long make the link reconnect. Default 60 s. */
+  ackTimeoutMs?: number;
   /** Fraction of the certificate's lifetime after which it is renewed. Default 2/3. */
   renewFraction?: number;
   /** How long to wait for a CertificateIssued before asking again. Default 60 s. */
@@ -63,6 +67,8 @@ export const HUB_LINK_DEFAULTS = {
   // jitter, 1,000 agents then reconnect at about 70 a second, which a hub handles.
   backoff: { initialMs: 1000, maxMs: 15_000 },
   heartbeatIntervalMs: 15_000,
+  maxInFlight: 1000,
+  ackTimeoutMs: 60_000,
   renewFraction: 2 / 3,
   renewRetryMs: 60_000,
 } as const;
@@ -84,6 +90,8 @@ function resolveHubLinkOptions(o: HubLinkOptions): ResolvedHubLinkOptions {
     clock: o.clock ?? systemClock,
     backoff: { ...HUB_LINK_DEFAULTS.backoff, ...o.backoff },
     heartbeatIntervalMs: o.heartbeatIntervalMs ?? HUB_LINK_DEFAULTS.heartbeatIntervalMs,
+    maxInFlight: o.maxInFlight ?? HUB_LINK_DEFAULTS.maxInFlight,
+    ackTimeoutMs: o.ackTimeoutMs ?? HUB_LINK_DEFAULTS.ackTimeoutMs,
     renewFraction: o.renewFraction ?? HUB_LINK_DEFAULTS.renewFraction,
     renewRetryMs: o.renewRetryMs ?? HUB_LINK_DEFAULTS.renewRetryMs,
     generateKey: o.generateKey ?? generateKeyAndCsr,
@@ -307,6 +315,8 @@ export class HubLink {
       outbox: o.outbox,
       hooks: o.hooks,
       heartbeatIntervalMs: o.heartbeatIntervalMs,
+      maxInFlight: o.maxInFlight,
+      ackTimeoutMs: o.ackTimeoutMs,
       hubSeq: this.#hubSeq,
       onHelloAck: (agentSeq) => this.#onHelloAck(agentSeq),
       onAck: () => {

@@ -30,9 +30,15 @@ export {
   DEFAULT_OUTBOX_MAX_MESSAGES,
   Outbox,
   type OutboxOptions,
+  type OutboxSnapshot,
   type OutboxStats,
   type ReportBody,
 } from './outbox.ts';
+export {
+  OUTBOX_JOURNAL_DEFAULTS,
+  OutboxJournal,
+  type OutboxJournalOptions,
+} from './outbox-journal.ts';
 export { toAppStatus, toDriftReport, toObjectRef, toSyncResult } from './convert.ts';
 export { LinkReporter, syncTraceContext } from './reporter.ts';
 export {
@@ -50,7 +56,9 @@ export {
   type NatsLinkEvent,
   type NatsTransportOptions,
 } from './nats-transport.ts';
+export { LINK_TRANSITIONS, LinkStateError } from './link-state.ts';
 export {
+  HUB_LINK_DEFAULTS,
   HubLink,
   type HubLinkOptions,
   type LinkHooks,

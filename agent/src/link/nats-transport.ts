@@ -4,7 +4,6 @@ import { errorMessage, type Logger } from '@driftless/common';
 import {
   AgentMessage,
   HubMessage,
-  UNSEQUENCED,
   type EnrollRequest,
   type EnrollResponse,
 } from '@driftless/proto';
@@ -66,12 +65,11 @@ const { UNAVAILABLE, UNAUTHENTICATED } = GrpcCode;
  * The NATS transport of the link (docs/link.md, "NATS"). Every AgentMessage
  * keeps its protobuf encoding, seq and trace context:
  * - reports (seq > 0) are published to `driftless.agent.<cluster>.up`, which
- *   the hub's JetStream stream captures; the JetStream publish ack is turned
- *   into the `HubAck` the outbox waits for, because once the stream has a
- *   report it is kept while the hub is down, and the hub ingests it later
- *   (idempotently by seq);
+ *   the hub's JetStream stream captures (kept while the hub is down); the hub
+ *   acks each on the down subject once stored, which releases it from the
+ *   outbox (the publish ack only paces writes);
  * - the Hello is a request to `driftless.agent.<cluster>.hello`, answered by
- *   one hub replica with the Ack naming the highest seq stored or streamed;
+ *   one hub replica with the Ack naming the highest seq stored;
  * - heartbeats, acks of hub messages and renewals are core NATS publishes;
  * - what the hub sends comes on `driftless.hub.<cluster>.down`.
  * The client reconnects by itself (state reported through `onStatus`); the
@@ -123,7 +121,7 @@ class NatsStream implements LinkStream {
   #ended = false;
   #inFlight = 0;
   #blocked = false;
-  /** Publish acks are reported in publication order, so the outbox's cumulative ack is right. */
+  /** Publish acks are awaited in publication order. */
   #acks: Promise<void> = Promise.resolve();
 
   constructor(o: NatsTransportOptions, identity: Identity, handlers: StreamHandlers) {
@@ -275,27 +273,22 @@ class NatsStream implements LinkStream {
     }
   }
 
-  /** Publishes a report into the stream; its publish ack becomes the outbox's ack. */
+  /**
+   * Publishes a report into the stream. The publish ack only paces the writes (and a missing
+   * one ends the stream): the report is released when the hub acks it after storing it, on
+   * the down subject, because a stream's copy can still be lost (e.g. nats-server killed
+   * before it wrote the message to disk).
+   */
   #publishReport(js: JetStreamClient, seq: bigint, data: Uint8Array): boolean {
     const max = this.#o.maxInFlight ?? 256;
     this.#inFlight++;
     const ack = js.publish(`${this.#prefix}.up`, data, {
-      // A resend of a report the stream already has (its ack was lost) is dropped by the
-      // stream within its duplicate window, and ignored by the hub's ingest after it.
-      msgID: `${natsClusterToken(this.#o.cluster)}-${seq}`,
       timeout: this.#o.publishTimeoutMs ?? 10_000,
     });
     ack.catch(() => undefined); // handled in order below
     this.#acks = this.#acks.then(async () => {
       try {
         await ack;
-        if (!this.#ended)
-          this.#handlers.onMessage(
-            HubMessage.create({
-              seq: UNSEQUENCED,
-              body: { $case: 'ack', value: { agentSeq: seq } },
-            }),
-          );
       } catch (err) {
         this.#end({
           code: UNAVAILABLE,

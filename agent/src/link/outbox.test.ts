@@ -152,10 +152,10 @@ describe('Outbox', () => {
     for (let m = o.takeUnsent(); m; m = o.takeUnsent()) sent.push(m);
     assert.deepEqual(sent.map(describeMessage), [
       '101:status:web@r1',
-      '102:dropped:4[102-105]',
-      '106:status:api@r1',
-      '107:drift:d3',
-      '108:drift:d4',
+      '102:dropped:4[102-102]',
+      '103:status:api@r1',
+      '104:drift:d3',
+      '105:drift:d4',
     ]);
     const gap = sent[1]!.body;
     assert.equal(gap?.$case, 'reportsDropped');
@@ -164,28 +164,28 @@ describe('Outbox', () => {
         gap.value.summary,
         '2 drift reports on web (apps/v1 Deployment web/a, apps/v1 Deployment web/b), 1 sync result on web, 1 sync result on api',
       );
-    // Seqs stay strictly increasing, with the dropped ones reserved inside the summary's range.
+    // Seqs stay contiguous: the hub acks only a contiguous prefix, so a hole would stall it.
     const seqs = sent.map((m) => m.seq);
     assert.deepEqual(
-      [...seqs].sort((a, b) => (a < b ? -1 : 1)),
       seqs,
+      seqs.map((_, i) => 101n + BigInt(i)),
     );
   });
 
-  it('summarises under the seqs the dropped reports had once numbering runs', () => {
+  it('summarises under one seq once numbering runs, the later reports closing up behind it', () => {
     const o = new Outbox({ clock, maxMessages: 2 });
     o.resume(0n);
     o.push(sync('web', 'a')); // 1
     o.push(sync('web', 'b')); // 2
-    o.push(sync('web', 'c')); // 3 → a dropped, the summary takes seq 1
-    o.push(sync('web', 'd')); // 4 → b dropped into the same summary
-    assert.deepEqual(drain(o), ['1:dropped:2[1-2]', '3:sync:c', '4:sync:d']);
+    o.push(sync('web', 'c')); // a dropped, the summary takes seq 1, c moves up to 2
+    o.push(sync('web', 'd')); // b dropped into the same summary, d gets 3
+    assert.deepEqual(drain(o), ['1:dropped:2[1-1]', '2:sync:c', '3:sync:d']);
     // A summary once written is frozen, and so is every report written once (the hub may
     // have stored it under its seq): only reports never sent are summarised.
     o.disconnected();
-    o.push(sync('web', 'e')); // 5 → over the bound; c and d were sent, so e is summarised
+    o.push(sync('web', 'e')); // 4 → over the bound; c and d were sent, so e is summarised
     o.resume(1n);
-    assert.deepEqual(drain(o), ['3:sync:c', '4:sync:d', '5:dropped:1[5-5]']);
+    assert.deepEqual(drain(o), ['2:sync:c', '3:sync:d', '4:dropped:1[4-4]']);
   });
 
   it('never drops AppStatus, even past the bound', () => {
@@ -208,6 +208,54 @@ describe('Outbox', () => {
     const m = o.takeUnsent()!;
     assert.equal(m.sentAtUnixMs, 1_700_000_000_000n);
     assert.equal(m.trace?.traceparent, '00-x-y-01');
+  });
+
+  it('keeps seqs contiguous when an unsent AppStatus is replaced while numbering runs', () => {
+    const o = new Outbox({ clock });
+    o.resume(0n);
+    o.push(status('web', 'r1')); // 1
+    o.push(sync('web', 's1')); // 2
+    o.push(status('web', 'r2')); // replaces 1: s1 moves to 1, the new status is 2
+    assert.deepEqual(drain(o), ['1:sync:s1', '2:status:web@r2']);
+  });
+
+  it('counts what is in flight on the current stream', () => {
+    const o = new Outbox({ clock });
+    o.resume(0n);
+    for (const id of ['a', 'b', 'c']) o.push(sync('web', id));
+    o.takeUnsent();
+    o.takeUnsent();
+    assert.equal(o.inFlight, 2);
+    o.ack(1n);
+    assert.equal(o.inFlight, 1);
+    o.disconnected();
+    assert.equal(o.inFlight, 0);
+  });
+
+  it('carries unacknowledged reports across a restart through its snapshot', () => {
+    const before = new Outbox({ clock, maxMessages: 3 });
+    before.resume(10n);
+    before.push(sync('web', 'a')); // 11, sent
+    assert.deepEqual(drain(before), ['11:sync:a']);
+    before.push(sync('web', 'b'));
+    before.push(sync('web', 'c'));
+    before.push(status('web')); // over the bound: b is summarised
+    const snapshot = JSON.parse(JSON.stringify(before.snapshot())) as ReturnType<
+      Outbox['snapshot']
+    >;
+    const after = new Outbox({ clock, maxMessages: 3, restore: snapshot });
+    assert.equal(after.takeUnsent(), undefined, 'nothing is written before the hub’s Ack');
+    assert.equal(after.stats().dropped, 1);
+    after.resume(10n); // the hub never stored 11
+    assert.deepEqual(drain(after), [
+      '11:sync:a',
+      '12:dropped:1[12-12]',
+      '13:sync:c',
+      '14:status:web@r1',
+    ]);
+    const again = new Outbox({ clock, restore: after.snapshot() });
+    again.resume(12n); // this time the hub had stored up to the summary
+    assert.deepEqual(drain(again), ['13:sync:c', '14:status:web@r1']);
   });
 
   it('rejects a nonsensical bound', () => {

@@ -23,6 +23,8 @@ export interface OutboxOptions {
   maxMessages?: number;
   /** Clock for `sent_at_unix_ms` (the time a report was queued). Default the system clock. */
   clock?: Clock;
+  /** What a previous process of this agent left unacknowledged ({@link Outbox.snapshot}). */
+  restore?: OutboxSnapshot;
 }
 
 /** Default of {@link OutboxOptions.maxMessages}. */
@@ -42,6 +44,34 @@ export interface OutboxStats {
   lastSeq: bigint;
   /** The highest seq the hub acked. */
   ackedSeq: bigint;
+  /** Written to the current stream and not yet acked. */
+  inFlight: number;
+}
+
+/** What a summary in a snapshot says about one app. */
+interface SnapshotGapApp {
+  syncs: number;
+  drifts: number;
+  objects: string[];
+  more: boolean;
+}
+
+/**
+ * The outbox's content as plain JSON, to keep across restarts: every report not acked yet
+ * (protobuf, base64), in order, with its seq when it has one.
+ */
+export interface OutboxSnapshot {
+  version: 1;
+  entries: {
+    /** Decimal seq, or null when numbering had not started. */
+    seq: string | null;
+    /** The AgentMessage (body and trace, seq 0), protobuf, base64. */
+    message: string;
+    queuedAt: number;
+    /** For a ReportsDropped: what it summarises. */
+    gap?: { count: number; byApp: [string, SnapshotGapApp][] };
+  }[];
+  dropped: number;
 }
 
 interface Entry {
@@ -60,10 +90,6 @@ interface Entry {
 
 interface GapDetail {
   count: number;
-  firstSeq: bigint | undefined;
-  lastSeq: bigint | undefined;
-  /** Dropped before numbering started: seqs are reserved for them when it does. */
-  unnumbered: number;
   /** app → counts and a few object names, for the summary people read. */
   byApp: Map<string, { syncs: number; drifts: number; objects: Set<string>; more: boolean }>;
 }
@@ -75,17 +101,22 @@ const SUMMARY_OBJECTS = 3;
  * that knows sequence numbers. Pure (no I/O), so its rules are unit-tested
  * without sockets:
  *
- * - Every report gets a seq, strictly increasing. A fresh process does not
- *   know where its previous life stopped, so reports queued before the hub's
- *   first Ack are numbered only then, above the hub's highest stored seq.
- * - Reports stay until the hub acks them (cumulatively); a new stream resends
- *   everything after the hub's Ack to the Hello, in order.
+ * - Every report gets a seq, and the seqs of what it holds are contiguous
+ *   (the hub stores only a contiguous prefix, so a hole would never be
+ *   acked): a report coalesced or summarised away gives its seq up to the
+ *   ones after it, which are renumbered while never sent. A fresh process
+ *   does not know where its previous life stopped, so reports queued before
+ *   the hub's first Ack are numbered only then, right above it.
+ * - Reports stay until the hub acks them (cumulatively, after storing them);
+ *   a new stream resends everything after the hub's Ack to the Hello, in order.
  * - An AppStatus replaces an unsent older one of the same app: only the
  *   latest state matters, and an outage then costs one message per app.
  * - Beyond `maxMessages` the oldest unsent sync results and drift reports are
- *   dropped into one ReportsDropped (count, first/last seq, summary) at the
- *   place of the first one dropped, so the hub sees an explained gap, never a
- *   silent one. AppStatus reports are never dropped.
+ *   dropped into one ReportsDropped (count, summary) at the place of the
+ *   first one dropped, so the hub sees an explained gap, never a silent one.
+ *   AppStatus reports are never dropped.
+ * - {@link snapshot} and the `restore` option carry what is unacknowledged
+ *   across a restart (see {@link OutboxJournal}).
  */
 export class Outbox {
   readonly #max: number;
@@ -93,8 +124,11 @@ export class Outbox {
   #entries: Entry[] = [];
   /** Next seq to hand out; undefined until the hub's first Ack. */
   #next: bigint | undefined;
+  /** The seq the first entry has: one above what the hub last said it stored. */
+  #base = 1n;
   #lastSeq = 0n;
   #ackedSeq = 0n;
+  #inFlight = 0;
   #dropped = 0;
   #coalesced = 0;
   /** Reports (not summaries) held, compared with the bound. */
@@ -102,6 +136,7 @@ export class Outbox {
   /** The ReportsDropped still collecting drops (never written to any stream). */
   #openGap: Entry | undefined;
   readonly #listeners = new Set<() => void>();
+  readonly #changeListeners = new Set<() => void>();
 
   constructor(options: OutboxOptions = {}) {
     const max = options.maxMessages ?? DEFAULT_OUTBOX_MAX_MESSAGES;
@@ -109,6 +144,74 @@ export class Outbox {
       throw new RangeError(`Outbox: maxMessages must be a whole number ≥ 1, got ${max}`);
     this.#max = max;
     this.#clock = options.clock ?? systemClock;
+    if (options.restore) this.#restore(options.restore);
+  }
+
+  /** Calls `listener` after every change of what the outbox holds (for its journal). */
+  onChange(listener: () => void): () => void {
+    this.#changeListeners.add(listener);
+    return () => this.#changeListeners.delete(listener);
+  }
+
+  /** What the outbox holds, as JSON to keep across a restart. */
+  snapshot(): OutboxSnapshot {
+    return {
+      version: 1,
+      dropped: this.#dropped,
+      entries: this.#entries.map((e) => ({
+        seq: e.seq === undefined ? null : e.seq.toString(),
+        message: Buffer.from(
+          AgentMessage.encode(AgentMessage.create({ trace: e.trace, body: e.body })).finish(),
+        ).toString('base64'),
+        queuedAt: e.queuedAt,
+        ...(e.gap
+          ? {
+              gap: {
+                count: e.gap.count,
+                byApp: [...e.gap.byApp].map(([app, a]): [string, SnapshotGapApp] => [
+                  app,
+                  { ...a, objects: [...a.objects] },
+                ]),
+              },
+            }
+          : {}),
+      })),
+    };
+  }
+
+  #restore(snapshot: OutboxSnapshot): void {
+    if ((snapshot.version as number) !== 1)
+      throw new RangeError(`outbox snapshot version ${String(snapshot.version)}`);
+    this.#dropped = snapshot.dropped;
+    for (const x of snapshot.entries) {
+      const m = AgentMessage.decode(Buffer.from(x.message, 'base64'));
+      if (!m.body || !REPORT_CASES.has(m.body.$case)) continue;
+      const entry: Entry = {
+        seq: x.seq === null ? undefined : BigInt(x.seq),
+        body: m.body as ReportBody,
+        trace: m.trace ?? { traceparent: '', tracestate: '' },
+        queuedAt: x.queuedAt,
+        sent: false,
+        // The previous process may have written it: its seq is frozen, as after any write.
+        everSent: x.seq !== null,
+        ...(x.gap
+          ? {
+              gap: {
+                count: x.gap.count,
+                byApp: new Map(
+                  x.gap.byApp.map(([app, a]) => [app, { ...a, objects: new Set(a.objects) }]),
+                ),
+              },
+            }
+          : {}),
+      };
+      this.#entries.push(entry);
+      if (!entry.gap) this.#reports++;
+    }
+  }
+
+  #changed(): void {
+    for (const l of [...this.#changeListeners]) l();
   }
 
   /** Calls `listener` whenever a report is queued; returns an unsubscribe function. */
@@ -126,7 +229,13 @@ export class Outbox {
       coalesced: this.#coalesced,
       lastSeq: this.#lastSeq,
       ackedSeq: this.#ackedSeq,
+      inFlight: this.#inFlight,
     };
+  }
+
+  /** Reports written to the current stream and not yet acked (cheap, for flow control). */
+  get inFlight(): number {
+    return this.#inFlight;
   }
 
   /** Apps that have an AppStatus waiting for the hub's ack. */
@@ -138,8 +247,8 @@ export class Outbox {
 
   /** Queues a report. Never blocks, never throws for a full buffer (it summarises instead). */
   push(body: ReportBody, trace: TraceContext = { traceparent: '', tracestate: '' }): void {
-    if (body.$case === 'appStatus') this.#coalesce(body.value.app);
-    if (body.$case === 'configStatus') this.#coalesceConfig();
+    let removed = body.$case === 'appStatus' && this.#coalesce(body.value.app);
+    if (body.$case === 'configStatus') removed = this.#coalesceConfig() || removed;
     const entry: Entry = {
       seq: this.#take(),
       body,
@@ -150,38 +259,39 @@ export class Outbox {
     };
     this.#entries.push(entry);
     this.#reports++;
-    while (this.#reports > this.#max && this.#dropOldest()) {
-      // each pass summarises one report
-    }
+    while (this.#reports > this.#max && this.#dropOldest()) removed = true;
+    if (removed) this.#renumber();
+    this.#changed();
     for (const l of [...this.#listeners]) l();
   }
 
   /**
    * A new stream's Hello was answered: the hub stored every seq up to
-   * `hubSeq`. Releases what it has, starts (or continues) numbering above it,
-   * and marks everything else to be (re)sent in order.
+   * `hubSeq`, and nothing above it. Releases what it has, numbers everything
+   * else contiguously above it (unchanged in the usual case: what is held
+   * starts right there), and marks it all to be (re)sent in order.
    */
   resume(hubSeq: bigint): void {
     this.#release(hubSeq);
-    // Reports never written anywhere cannot be what the hub stored under those numbers
-    // (e.g. another process used this identity): renumber them above the hub's seq.
-    if (this.#next !== undefined && hubSeq >= this.#next) {
-      this.#next = hubSeq + 1n;
-      for (const e of this.#entries) if (!e.everSent) e.seq = undefined;
-    }
-    if (this.#next === undefined || this.#next <= hubSeq) this.#next = hubSeq + 1n;
-    this.#numberPending();
+    this.#base = hubSeq + 1n;
+    this.#next = this.#base;
+    this.#renumber();
     for (const e of this.#entries) e.sent = false;
+    this.#inFlight = 0;
+    this.#changed();
   }
 
   /** The hub stored every seq up to `hubSeq`: release those reports. */
   ack(hubSeq: bigint): void {
     this.#release(hubSeq);
+    if (hubSeq + 1n > this.#base) this.#base = hubSeq + 1n;
+    this.#changed();
   }
 
   /** The stream ended: nothing is in flight any more; all is resent after the next Hello. */
   disconnected(): void {
     for (const e of this.#entries) e.sent = false;
+    this.#inFlight = 0;
   }
 
   /**
@@ -193,10 +303,14 @@ export class Outbox {
     const e = this.#entries.find((x) => !x.sent);
     if (!e || e.seq === undefined) return undefined;
     e.sent = true;
-    e.everSent = true;
+    this.#inFlight++;
+    if (!e.everSent) {
+      e.everSent = true;
+      this.#changed();
+    }
     // A summary written once is frozen: the hub may store it under its seq.
     if (e === this.#openGap) this.#openGap = undefined;
-    if (e.gap) e.body = gapBody(e.gap);
+    if (e.gap) e.body = gapBody(e.gap, e.seq);
     return AgentMessage.create({
       seq: e.seq,
       trace: e.trace,
@@ -219,45 +333,42 @@ export class Outbox {
     for (const e of this.#entries) {
       if (e.everSent && e.seq !== undefined && e.seq <= hubSeq) {
         if (!e.gap) this.#reports--;
+        if (e.sent) this.#inFlight--;
         if (e === this.#openGap) this.#openGap = undefined;
       } else keep.push(e);
     }
     this.#entries = keep;
   }
 
-  /** Numbers, in order, every report queued before numbering started. */
-  #numberPending(): void {
-    for (const e of this.#entries) {
-      if (e.seq !== undefined) continue;
-      e.seq = this.#take();
-      const g = e.gap;
-      if (g && g.unnumbered > 0) {
-        // The dropped reports get seqs of their own (never sent), so the range is real.
-        g.firstSeq ??= e.seq;
-        for (let i = 1; i < g.unnumbered; i++) this.#take();
-        g.lastSeq = this.#lastSeq;
-        g.unnumbered = 0;
-      }
-    }
+  /** Numbers what is held contiguously from {@link #base}, in order (once numbering runs). */
+  #renumber(): void {
+    if (this.#next === undefined) return;
+    let seq = this.#base;
+    for (const e of this.#entries) e.seq = seq++;
+    this.#next = seq;
+    this.#lastSeq = seq - 1n;
   }
 
-  /** Only the newest unsent ConfigStatus matters, like an app's AppStatus. */
-  #coalesceConfig(): void {
+  /** Only the newest unsent ConfigStatus matters, like an app's AppStatus; true when one went. */
+  #coalesceConfig(): boolean {
     const i = this.#entries.findIndex((e) => !e.everSent && e.body.$case === 'configStatus');
-    if (i < 0) return;
+    if (i < 0) return false;
     this.#entries.splice(i, 1);
     this.#reports--;
     this.#coalesced++;
+    return true;
   }
 
-  #coalesce(app: string): void {
+  /** Removes an unsent AppStatus of `app`; true when there was one. */
+  #coalesce(app: string): boolean {
     const i = this.#entries.findIndex(
       (e) => !e.everSent && e.body.$case === 'appStatus' && e.body.value.app === app,
     );
-    if (i < 0) return;
+    if (i < 0) return false;
     this.#entries.splice(i, 1);
     this.#reports--;
     this.#coalesced++;
+    return true;
   }
 
   /** Summarises the oldest droppable report; false when none is droppable. */
@@ -276,7 +387,7 @@ export class Outbox {
       // the order of what the hub sees stays the order things happened in.
       gap = {
         seq: victim.seq,
-        body: { $case: 'reportsDropped', value: gapBody(newGap()).value },
+        body: { $case: 'reportsDropped', value: gapBody(newGap(), undefined).value },
         trace: { traceparent: '', tracestate: '' },
         queuedAt: victim.queuedAt,
         sent: false,
@@ -290,11 +401,6 @@ export class Outbox {
     }
     const g = gap.gap!;
     g.count++;
-    if (victim.seq === undefined) g.unnumbered++;
-    else {
-      g.firstSeq ??= victim.seq;
-      g.lastSeq = victim.seq;
-    }
     const app =
       victim.body.$case === 'reportsDropped' || victim.body.$case === 'configStatus'
         ? ''
@@ -308,22 +414,37 @@ export class Outbox {
       if (a.objects.size < SUMMARY_OBJECTS) a.objects.add(object);
       else if (!a.objects.has(object)) a.more = true;
     }
-    gap.body = gapBody(g);
+    gap.body = gapBody(g, gap.seq);
     return true;
   }
 }
 
+const REPORT_CASES = new Set([
+  'appStatus',
+  'syncResult',
+  'driftReport',
+  'reportsDropped',
+  'configStatus',
+]);
+
 function newGap(): GapDetail {
-  return { count: 0, firstSeq: undefined, lastSeq: undefined, unnumbered: 0, byApp: new Map() };
+  return { count: 0, byApp: new Map() };
 }
 
-function gapBody(g: GapDetail): Extract<ReportBody, { $case: 'reportsDropped' }> {
+/**
+ * The ReportsDropped of a summary under `seq`. The dropped reports have no seqs of their own
+ * (seqs stay contiguous), so first and last seq are the summary's own.
+ */
+function gapBody(
+  g: GapDetail,
+  seq: bigint | undefined,
+): Extract<ReportBody, { $case: 'reportsDropped' }> {
   return {
     $case: 'reportsDropped',
     value: {
       count: BigInt(g.count),
-      firstSeq: g.firstSeq ?? 0n,
-      lastSeq: g.lastSeq ?? 0n,
+      firstSeq: seq ?? 0n,
+      lastSeq: seq ?? 0n,
       summary: gapSummary(g),
     },
   };

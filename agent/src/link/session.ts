@@ -33,6 +33,13 @@ export interface SessionOptions {
   hooks: LinkHooks;
   /** Heartbeat interval on an idle stream. */
   heartbeatIntervalMs: number;
+  /** Most reports written and not yet acked by the hub; more wait (and stay droppable). */
+  maxInFlight: number;
+  /**
+   * With reports in flight and no ack for this long the stream is closed and a new one resends
+   * from the hub's Ack (an ack lost on NATS, or a hub that refused a report out of order).
+   */
+  ackTimeoutMs: number;
   /** The highest hub seq processed, kept across streams (sent in each Hello). */
   hubSeq: { value: bigint };
   /** The hub answered the Hello with the highest agent seq it stored. */
@@ -63,6 +70,7 @@ export class StreamSession {
   #blocked = false;
   #open = true;
   #cancelHeartbeat: (() => void) | undefined;
+  #cancelAckWatch: (() => void) | undefined;
   /** Hub messages are handled one at a time, in order (some handling is async). */
   #inbox: Promise<void> = Promise.resolve();
 
@@ -88,6 +96,7 @@ export class StreamSession {
       onEnd: (end) => {
         this.#open = false;
         this.#cancelHeartbeat?.();
+        this.#cancelAckWatch?.();
         this.#o.outbox.disconnected();
         resolveEnd(end);
       },
@@ -132,14 +141,34 @@ export class StreamSession {
     return true;
   }
 
-  /** Writes queued reports while the stream takes them. */
+  /** Writes queued reports while the stream takes them and the hub keeps up. */
   pump(): void {
     if (!this.#acked || !this.#open) return;
-    while (!this.#blocked) {
-      const m = this.#o.outbox.takeUnsent();
-      if (!m) return;
+    const { outbox, maxInFlight } = this.#o;
+    let wrote = false;
+    while (!this.#blocked && outbox.inFlight < maxInFlight) {
+      const m = outbox.takeUnsent();
+      if (!m) break;
+      wrote = true;
       if (!this.#stream.write(m)) this.#blocked = true;
     }
+    if (wrote && !this.#cancelAckWatch) this.#watchAcks();
+  }
+
+  /** Closes the stream when reports stay in flight without an ack for `ackTimeoutMs`. */
+  #watchAcks(): void {
+    this.#cancelAckWatch?.();
+    this.#cancelAckWatch = undefined;
+    if (this.#o.outbox.inFlight === 0 || !this.#open) return;
+    this.#cancelAckWatch = clockTimeout(this.#o.clock, this.#o.ackTimeoutMs, () => {
+      this.#cancelAckWatch = undefined;
+      if (!this.#open || this.#o.outbox.inFlight === 0) return;
+      this.#o.log.warn(
+        { in_flight: this.#o.outbox.inFlight },
+        `hub link: no acknowledgement for ${this.#o.ackTimeoutMs} ms with ${this.#o.outbox.inFlight} reports in flight; reconnecting to resend`,
+      );
+      this.close();
+    });
   }
 
   /** Apps the agent knows now: from its statuses and from statuses still queued. */
@@ -172,6 +201,8 @@ export class StreamSession {
         }
         this.#o.outbox.ack(body.value.agentSeq);
         this.#o.onAck();
+        this.#watchAcks();
+        this.pump();
         return;
       case 'refreshHint':
         log.debug({ revision: body.value.revision }, 'hub link: refresh hint');

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { TerminalError, TransientError } from '@driftless/common';
+import { redactUrl, TerminalError, TransientError } from '@driftless/common';
 import { parse as parseYamlText } from 'yaml';
 import { formatBytes } from './limits.ts';
 
@@ -47,22 +47,16 @@ export class ChartNotFoundError extends TerminalError {
 
 /** `name@version from repository`, how messages name a chart; never with credentials. */
 export function describeChart(ref: Pick<ChartRef, 'repository' | 'name' | 'version'>): string {
-  return `chart ${ref.name} ${ref.version} from ${redact(ref.repository)}`;
+  return `chart ${ref.name} ${ref.version} from ${repositoryText(ref.repository)}`;
 }
 
 /** `repository/name@version`, where rendered objects of a remote chart say they came from. */
 export function chartLocation(ref: Pick<ChartRef, 'repository' | 'name' | 'version'>): string {
-  return `${redact(ref.repository)}/${ref.name}@${ref.version}`;
+  return `${repositoryText(ref.repository)}/${ref.name}@${ref.version}`;
 }
 
-function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.protocol}//${u.host}${u.pathname}`.replace(/\/+$/, '');
-  } catch {
-    return '<invalid URL>';
-  }
-}
+/** A chart repository as messages show it: redacted, without a trailing slash. */
+const repositoryText = (url: string) => redactUrl(url).replace(/\/+$/, '');
 
 /**
  * Downloads the packaged chart (`.tgz`) of `ref`: from a Helm repository by
@@ -229,7 +223,7 @@ async function get(
     o.signal?.throwIfAborted();
     const cause = (err as { cause?: { code?: string } }).cause;
     throw new ChartUnreachableError(
-      `${what}: ${redact(url.href)} is unreachable (${cause?.code ?? (err as Error).name})`,
+      `${what}: ${redactUrl(url.href)} is unreachable (${cause?.code ?? (err as Error).name})`,
       { cause: err },
     );
   }
@@ -242,18 +236,18 @@ async function get(
   if (res.status === 401 || res.status === 403) {
     await res.body?.cancel();
     throw new ChartNotFoundError(
-      `${what}: ${redact(url.href)} refused access (HTTP ${res.status})${authorization ? '; check the credentials' : '; the app sets no credentials'}`,
+      `${what}: ${redactUrl(url.href)} refused access (HTTP ${res.status})${authorization ? '; check the credentials' : '; the app sets no credentials'}`,
     );
   }
   if (res.status === 404) {
     await res.body?.cancel();
-    throw new ChartNotFoundError(`${what}: ${redact(url.href)} not found (HTTP 404)`);
+    throw new ChartNotFoundError(`${what}: ${redactUrl(url.href)} not found (HTTP 404)`);
   }
   if (!res.ok) {
     await res.body?.cancel();
-    throw new ChartUnreachableError(`${what}: ${redact(url.href)} answered HTTP ${res.status}`);
+    throw new ChartUnreachableError(`${what}: ${redactUrl(url.href)} answered HTTP ${res.status}`);
   }
-  return readLimited(res, o.maxBytes, `${what}: ${redact(url.href)}`);
+  return readLimited(res, o.maxBytes, `${what}: ${redactUrl(url.href)}`);
 }
 
 async function readLimited(res: Response, max: number, what: string): Promise<Buffer> {

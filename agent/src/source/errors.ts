@@ -4,7 +4,7 @@
  * wait for the next poll or a config change), an unreachable server can
  * (transient: retry with backoff).
  *
- * Messages name the repository by {@link displayUrl} — never with credentials —
+ * Messages name the repository by common's `redactUrl` — never with credentials —
  * and the branch, so a person can act on them.
  */
 import {
@@ -130,7 +130,10 @@ export type GitSourceError =
   | PathOutsideCheckoutError
   | PathNotFoundError;
 
-/** A repository URL fit for messages and logs: common's {@link redactUrl}. */
+/**
+ * A repository URL fit for messages and logs: common's {@link redactUrl}, under its old name
+ * for `config/flags.ts`; drop it once that file imports `redactUrl` from common.
+ */
 export const displayUrl = redactUrl;
 
 /**

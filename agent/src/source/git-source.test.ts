@@ -4,9 +4,8 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { GitHttpRequest, GitHttpResponse, HttpClient } from 'isomorphic-git';
-import { classify, errorMessage } from '@driftless/common';
+import { classify, errorMessage, redactUrl } from '@driftless/common';
 import {
-  displayUrl,
   GitAuthError,
   GitNotFoundError,
   GitSource,
@@ -177,10 +176,10 @@ describe('errors', () => {
 
   it('shows URLs without credentials, query or fragment', () => {
     assert.equal(
-      displayUrl('https://bot:tok@git.example.com/x.git?t=1#f'),
+      redactUrl('https://bot:tok@git.example.com/x.git?t=1#f'),
       'https://git.example.com/x.git',
     );
-    assert.equal(displayUrl('not a url with secret'), '<invalid URL>');
+    assert.equal(redactUrl('not a url with secret'), '<invalid URL>');
   });
 });
 

@@ -1,4 +1,7 @@
 /**
+ * Over 400 lines on purpose: the checkout's life (clone into incoming/, swap, sweep, fall
+ * back to the last good copy) is one state machine that reads best in one place.
+ *
  * The first step of every reconcile: make the desired state of one
  * `repo@branch` available on local disk, as cheaply as possible and without
  * ever losing the last good copy.
@@ -27,13 +30,13 @@ import { clone, resolveRef, type HttpClient } from 'isomorphic-git';
 import * as nodeHttp from 'isomorphic-git/http/node';
 import {
   errorMessage,
+  redactUrl,
   systemClock,
   type Clock,
   type DriftlessError,
   type Logger,
 } from '@driftless/common';
 import {
-  displayUrl,
   GitNotFoundError,
   PathNotFoundError,
   PathOutsideCheckoutError,
@@ -154,7 +157,7 @@ function resolveOptions(o: GitSourceOptions): Resolved {
       url = u.href;
     }
   } catch {
-    // Left as is: isomorphic-git reports a bad URL, and displayUrl hides it.
+    // Left as is: isomorphic-git reports a bad URL, and redactUrl hides it.
   }
   url = url.replace(/\/+$/, '');
   const headers: Record<string, string> = {};
@@ -166,7 +169,7 @@ function resolveOptions(o: GitSourceOptions): Resolved {
   }
   return {
     url,
-    display: displayUrl(url),
+    display: redactUrl(url),
     branch: o.branch,
     dir: resolve(o.dir),
     headers,

@@ -1,4 +1,7 @@
 /**
+ * Over 400 lines on purpose: the two signature formats (OpenPGP, SSH) share the parsing of
+ * the commit object and the key list, and are checked side by side.
+ *
  * Trust the commit, not only the server: with allowed keys configured, the
  * agent applies a revision only when its commit carries a valid signature by
  * one of them. Git keeps the signature in the commit object's `gpgsig`

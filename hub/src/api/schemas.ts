@@ -60,6 +60,8 @@ export const ClusterView = Type.Object(
     enrolledAt: Time,
     revoked: Type.Boolean(),
     revokedAt: Time,
+    /** Revoked, and refused enrollment until an administrator allows it again. */
+    enrollmentBlocked: Type.Boolean(),
     lastAgentSeq: Type.Integer(),
     repoUrl: Type.String(),
     branch: Type.String(),

@@ -36,6 +36,7 @@ export const clusterView = (c: ClusterRecord) => ({
   enrolledAt: iso(c.enrolledMs),
   revoked: c.revokedMs !== 0,
   revokedAt: iso(c.revokedMs),
+  enrollmentBlocked: c.enrollmentBlocked,
   lastAgentSeq: c.lastAgentSeq,
   repoUrl: c.repoUrl,
   branch: c.branch,

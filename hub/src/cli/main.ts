@@ -1,4 +1,16 @@
-import { errorMessage, FlagError, flagsHelp, parseFlags, type FlagSpec } from '@driftless/common';
+/**
+ * The `driftless` command line: flags, usage and one function per command over the hub's HTTP
+ * API. Over 400 lines because every command is a short case of one table; split it when a
+ * command grows logic of its own.
+ */
+import {
+  errorMessage,
+  FlagError,
+  flagEnvName,
+  flagsHelp,
+  parseFlags,
+  type FlagSpec,
+} from '@driftless/common';
 import { ApiError, HubClient, HubUnreachableError } from './client.ts';
 import { labelsText, renderTable, shortRev, timeText, type Column } from './table.ts';
 
@@ -7,92 +19,99 @@ const GLOBAL_FLAGS = {
   hub: {
     type: 'string',
     default: 'http://127.0.0.1:7080',
-    env: 'DRIFTLESS_HUB',
     help: 'Base URL of the hub HTTP API.',
   },
   token: {
     type: 'string',
     default: '',
-    env: 'DRIFTLESS_TOKEN',
     help: 'API token to authenticate with (its role decides what you may do).',
   },
   output: {
     type: 'string',
     default: 'table',
     short: 'o',
-    env: 'DRIFTLESS_OUTPUT',
     help: 'Output format: table (for people) or json (for scripts).',
   },
 } satisfies FlagSpec;
 
 /** Flags of individual commands; all are parsed, each command reads its own. */
 const COMMAND_FLAGS = {
-  cluster: { type: 'string', default: '', env: 'DRIFTLESS_CLI_CLUSTER', help: 'Cluster name.' },
+  cluster: { type: 'string', default: '', help: 'Cluster name.' },
   labels: {
     type: 'string',
     default: '',
-    env: 'DRIFTLESS_CLI_LABELS',
+
     help: 'Cluster labels for token create, as k=v,k2=v2.',
   },
   ttl: {
     type: 'string',
     default: '1h',
-    env: 'DRIFTLESS_CLI_TTL',
+
     help: 'How long a new enrollment token is valid, e.g. 30m, 1h, 24h.',
   },
   uses: {
     type: 'number',
     default: 1,
-    env: 'DRIFTLESS_CLI_USES',
+
     help: 'How many enrollments a new token allows.',
   },
   selector: {
     type: 'string',
     default: '',
     short: 'l',
-    env: 'DRIFTLESS_CLI_SELECTOR',
+
     help: 'Cluster label selector, e.g. env=prod,region=eu.',
   },
-  app: { type: 'string', default: '', env: 'DRIFTLESS_CLI_APP', help: 'App name.' },
+  app: { type: 'string', default: '', help: 'App name.' },
   state: {
     type: 'string',
     default: 'open',
-    env: 'DRIFTLESS_CLI_STATE',
+
     help: 'Which drift to list: open, healed or all.',
   },
   limit: {
     type: 'number',
     default: 0,
-    env: 'DRIFTLESS_CLI_LIMIT',
+
     help: 'Most rows to return (0: the hub default).',
   },
   revision: {
     type: 'string',
     default: '',
-    env: 'DRIFTLESS_CLI_REVISION',
+
     help: 'Commit SHA the approval is for.',
   },
   planDigest: {
     type: 'string',
     default: '',
-    env: 'DRIFTLESS_CLI_PLAN_DIGEST',
+
     help: 'Plan digest the approval is for (from cluster get / app list).',
   },
   name: {
     type: 'string',
     default: '',
-    env: 'DRIFTLESS_CLI_NAME',
+
     help: 'Name of a new API token.',
   },
   role: {
     type: 'string',
     default: 'viewer',
-    env: 'DRIFTLESS_CLI_ROLE',
+
     help: 'Role of a new API token: viewer, operator, approver or admin.',
   },
 } satisfies FlagSpec;
 
-const SPEC = { ...GLOBAL_FLAGS, ...COMMAND_FLAGS };
+/**
+ * Command flags read `DRIFTLESS_CLI_<FLAG>` (`--plan-digest` is `DRIFTLESS_CLI_PLAN_DIGEST`),
+ * so they cannot be mistaken for the agent's `DRIFTLESS_` variables; global flags read
+ * `DRIFTLESS_<FLAG>`. Both by common's one naming rule.
+ */
+const withEnvPrefix = <S extends FlagSpec>(spec: S, prefix: string): S =>
+  Object.fromEntries(
+    Object.entries(spec).map(([name, flag]) => [name, { ...flag, env: flagEnvName(prefix, name) }]),
+  ) as S;
+
+const SPEC = { ...GLOBAL_FLAGS, ...withEnvPrefix(COMMAND_FLAGS, 'DRIFTLESS_CLI') };
 
 const USAGE = `driftless: the Driftless command line, over the hub HTTP API
 
@@ -106,6 +125,7 @@ Commands:
   cluster list [-l SELECTOR]     list clusters
   cluster get NAME               show a cluster and its apps
   cluster revoke NAME            revoke a cluster: closes its stream, refuses it from then on
+  cluster allow-enroll NAME      let a revoked cluster enroll again (with a new token)
   app list [--cluster C] [-l SELECTOR]
                                  list apps across the fleet
   drift [-l SELECTOR] [--cluster C] [--app A] [--state open|healed|all]
@@ -263,6 +283,19 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
           c,
           () =>
             `Cluster ${c['name']} revoked: its stream is closed and its certificates are refused.\n`,
+        );
+        return 0;
+      }
+      case 'cluster allow-enroll': {
+        const name = need(arg ?? '', 'the cluster NAME', 'cluster allow-enroll');
+        const c = await client.call<Row>(
+          'POST',
+          `/api/v1/clusters/${encodeURIComponent(name)}/allow-enrollment`,
+        );
+        print(
+          c,
+          () =>
+            `Cluster ${c['name']} may enroll again: create a token with driftless token create --cluster ${c['name']}.\n`,
         );
         return 0;
       }

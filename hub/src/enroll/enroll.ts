@@ -39,8 +39,19 @@ export interface EnrollerOptions {
   clock?: Clock;
 }
 
-/** Throws InvalidArgumentError naming the first label that is not a valid Kubernetes-style label. */
+/** Most labels a cluster may have (from its token and its agent together). */
+export const MAX_LABELS = 64;
+
+/**
+ * Refuses labels that are too many or not valid Kubernetes-style key=value pairs, with an
+ * InvalidArgumentError naming the first bad one.
+ */
 export function checkLabels(labels: Labels, what: string): void {
+  const count = Object.keys(labels).length;
+  if (count > MAX_LABELS)
+    throw new InvalidArgumentError(
+      `${what}: ${count} labels, more than the ${MAX_LABELS} a cluster may have`,
+    );
   for (const [k, v] of Object.entries(labels)) {
     if (!isLabelKey(k) || !isLabelValue(v))
       throw new InvalidArgumentError(
@@ -86,6 +97,16 @@ export class Enroller {
       throw refuse(
         new UnauthenticatedError(`${what}: enrollment token is not valid`),
         'unknown token',
+      );
+    // A revoked name stays revoked until an administrator allows it (its tokens were revoked
+    // with it; a token made since is refused here too).
+    const existing = await store.getCluster(token.cluster);
+    if (existing?.enrollmentBlocked)
+      throw refuse(
+        new PermissionDeniedError(
+          `${what}: cluster ${token.cluster} was revoked; an administrator must allow its enrollment again (driftless cluster allow-enroll ${token.cluster}) before it can enroll`,
+        ),
+        'revoked cluster',
       );
     if (token.revokedMs !== 0)
       throw refuse(
@@ -149,6 +170,13 @@ export class Enroller {
         new UnauthenticatedError(`${what}: enrollment token ${token.id} was used up concurrently`),
         'raced',
       );
+    if (input.natsUserPublicKey)
+      await store.recordNatsUser({
+        publicKey: input.natsUserPublicKey,
+        cluster: token.cluster,
+        issuedMs: now,
+        revokedMs: 0,
+      });
     log.info(
       { cluster: token.cluster, tokenId: token.id, serial: issued.serial },
       'cluster enrolled',

@@ -11,6 +11,7 @@ export {
 export {
   Enroller,
   checkLabels,
+  MAX_LABELS,
   type EnrollInput,
   type EnrollOutput,
   type EnrollerOptions,

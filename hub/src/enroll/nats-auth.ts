@@ -19,6 +19,9 @@ export class NatsAuthError extends TerminalError {
   override name = 'NatsAuthError';
 }
 
+/** Default JWT directory of nats-server's account resolver (see {@link NatsAuthority.serverConfig}). */
+export const NATS_RESOLVER_DIR = 'driftless-jwt';
+
 /** Name of the NATS account every agent and the hub live in. */
 export const NATS_ACCOUNT_NAME = 'DRIFTLESS';
 
@@ -84,6 +87,18 @@ const UNLIMITED_ACCOUNT = {
   disk_storage: -1,
   streams: -1,
   consumer: -1,
+};
+
+/** The system account: clients allowed (no JetStream there). */
+const SYSTEM_ACCOUNT_LIMITS = {
+  subs: -1,
+  data: -1,
+  payload: -1,
+  imports: -1,
+  exports: -1,
+  wildcards: true,
+  conn: -1,
+  leaf: -1,
 };
 
 /**
@@ -170,22 +185,42 @@ export class NatsAuthority {
   }
 
   /**
-   * The nats-server configuration fragment that trusts this hub's operator:
-   * operator JWT, system account, and a memory resolver preloaded with both
-   * accounts. Nothing secret is in it (JWTs and public keys only).
+   * The DRIFTLESS account JWT, listing `revokedUsers` (user public key → revocation time,
+   * ms): nats-server then refuses those users' JWTs issued before that time and closes their
+   * connections as soon as it receives the JWT.
    */
-  async serverConfig(): Promise<string> {
-    const operatorJwt = await encodeOperator('driftless', this.#operator, {
-      system_account: this.#system.getPublicKey(),
-    });
-    const systemJwt = await encodeAccount('SYS', this.#system, {}, { signer: this.#operator });
-    const accountJwt = await encodeAccount(
+  async accountJwt(revokedUsers: readonly { publicKey: string; revokedMs: number }[] = []) {
+    const revocations: Record<string, number> = {};
+    // Seconds, rounded up: a JWT issued in the same second as the revocation is revoked too.
+    for (const u of revokedUsers) revocations[u.publicKey] = Math.ceil(u.revokedMs / 1000);
+    return encodeAccount(
       NATS_ACCOUNT_NAME,
       this.#account,
       {
         signing_keys: [this.#signer.getPublicKey()],
         limits: UNLIMITED_ACCOUNT,
+        ...(revokedUsers.length ? { revocations } : {}),
       },
+      { signer: this.#operator },
+    );
+  }
+
+  /**
+   * The nats-server configuration fragment that trusts this hub's operator: operator JWT,
+   * system account, and the `full` account resolver (which takes account JWT updates at run
+   * time, so a revocation reaches the server at once) preloaded with both accounts. Its JWT
+   * directory is `resolverDir` (relative paths are taken from nats-server's working
+   * directory). Nothing secret is in it (JWTs and public keys only).
+   */
+  async serverConfig(resolverDir = NATS_RESOLVER_DIR): Promise<string> {
+    const operatorJwt = await encodeOperator('driftless', this.#operator, {
+      system_account: this.#system.getPublicKey(),
+    });
+    // Connections allowed: the hub pushes account updates as a system-account user.
+    const systemJwt = await encodeAccount(
+      'SYS',
+      this.#system,
+      { limits: SYSTEM_ACCOUNT_LIMITS },
       { signer: this.#operator },
     );
     return [
@@ -193,13 +228,25 @@ export class NatsAuthority {
       '# Add listen, jetstream { store_dir: ... } and TLS settings around it.',
       `operator: ${operatorJwt}`,
       `system_account: ${this.#system.getPublicKey()}`,
-      'resolver: MEMORY',
+      `resolver: { type: full, dir: ${JSON.stringify(resolverDir)}, allow_delete: false }`,
       'resolver_preload: {',
       `  ${this.#system.getPublicKey()}: ${systemJwt}`,
-      `  ${this.#account.getPublicKey()}: ${accountJwt}`,
+      `  ${this.#account.getPublicKey()}: ${await this.accountJwt()}`,
       '}',
       '',
     ].join('\n');
+  }
+
+  /** Subject on which nats-server takes an updated JWT of the DRIFTLESS account. */
+  get accountUpdateSubject(): string {
+    return `$SYS.REQ.ACCOUNT.${this.#account.getPublicKey()}.CLAIMS.UPDATE`;
+  }
+
+  /** A user of the system account, to push account JWT updates (never logged). */
+  async systemCredentials(): Promise<NatsUserCredentials> {
+    const user = createUser();
+    const jwt = await encodeUser('driftless-hub-system', user, this.#system, {}, {});
+    return { jwt, seed: user.getSeed() };
   }
 
   /**

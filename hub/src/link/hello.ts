@@ -1,9 +1,28 @@
 import type { Hello } from '@driftless/proto';
 import { InvalidArgumentError } from '../errors.ts';
-import type { ApprovalRecord, Store } from '../store/index.ts';
+import type { Store } from '../store/index.ts';
 
 /** Longest repository URL or branch name a Hello may carry; real ones are far shorter. */
 const MAX_FOLLOWS_LENGTH = 2048;
+
+/** Most apps a Hello may list (a cluster's driftless.yaml); a bigger fleet is split in clusters. */
+export const MAX_HELLO_APPS = 1000;
+
+/** Longest app name a Hello may list. */
+const MAX_APP_NAME_LENGTH = 253;
+
+/** Refuses a Hello listing too many apps, or app names too long or with control characters. */
+export function checkHelloApps(hello: { apps: string[] }, what: string): void {
+  if (hello.apps.length > MAX_HELLO_APPS)
+    throw new InvalidArgumentError(
+      `${what}: ${hello.apps.length} apps, more than the ${MAX_HELLO_APPS} a cluster may have`,
+    );
+  for (const app of hello.apps)
+    if (app.length === 0 || app.length > MAX_APP_NAME_LENGTH || /[\u0000-\u001f\u007f]/.test(app))
+      throw new InvalidArgumentError(
+        `${what}: app name "${app.slice(0, 60)}" is empty, longer than ${MAX_APP_NAME_LENGTH} characters or holds control characters`,
+      );
+}
 
 /** Refuses a Hello whose repository URL or branch is too long or holds control characters. */
 export function checkFollows(hello: { repoUrl: string; branch: string }, what: string): void {
@@ -39,26 +58,4 @@ export async function recordHello(
     nowMs,
   );
   await store.ackHubSeq(cluster, Number(hello.lastAckedHubSeq));
-}
-
-/**
- * Hands the approvals an agent has not processed (by its own last ack) to
- * `deliver`, whichever transport it is on, and records them as delivered;
- * returns how many there were.
- */
-export async function redeliverApprovals(
-  store: Store,
-  cluster: string,
-  lastAckedHubSeq: bigint,
-  nowMs: number,
-  deliver: (pending: ApprovalRecord[]) => void,
-): Promise<number> {
-  const pending = await store.unackedApprovals(cluster, Number(lastAckedHubSeq));
-  if (pending.length === 0) return 0;
-  deliver(pending);
-  await store.markDelivered(
-    pending.map((a) => a.id),
-    nowMs,
-  );
-  return pending.length;
 }

@@ -1,5 +1,5 @@
 import { extractTraceContext, getTracer, inSpan, type Clock } from '@driftless/common';
-import { HubMessage, type AgentMessage } from '@driftless/proto';
+import { HubMessage, isSequenced, UNSEQUENCED, type AgentMessage } from '@driftless/proto';
 import { trace } from '@opentelemetry/api';
 import { InvalidArgumentError } from '../errors.ts';
 import type { EventBus } from '../events.ts';
@@ -35,7 +35,7 @@ export async function ingestReport(
   const { store, events, metrics } = deps;
   const body = msg.body!;
   const what = `report seq ${msg.seq} (${body.$case}) from cluster ${cluster}`;
-  if (msg.seq <= 0n) throw new InvalidArgumentError(`${what}: reports must carry seq > 0`);
+  if (!isSequenced(msg)) throw new InvalidArgumentError(`${what}: reports must carry seq > 0`);
   if (msg.seq > BigInt(Number.MAX_SAFE_INTEGER))
     throw new InvalidArgumentError(`${what}: seq above 2^53 is not supported by this hub`);
   // The ingest span joins the agent's trace (e.g. the sync that produced the report).
@@ -76,7 +76,7 @@ export async function ingestReport(
       span.setAttribute('driftless.duplicate', !result.applied);
       session.send(
         HubMessage.create({
-          seq: 0n,
+          seq: UNSEQUENCED,
           body: { $case: 'ack', value: { agentSeq: BigInt(result.lastSeq) } },
         }),
       );

@@ -11,6 +11,7 @@ import {
 import {
   AgentService,
   HubMessage,
+  UNSEQUENCED,
   type AgentMessage,
   type AgentServiceServer,
   type EnrollRequest,
@@ -34,11 +35,12 @@ import {
 import type { EventBus } from '../events.ts';
 import type { HubMetrics } from '../metrics.ts';
 import type { ApprovalRecord, Store } from '../store/index.ts';
+import { deliverApprovals, redeliverApprovals } from './approvals.ts';
+import { checkFollows, checkHelloApps, recordHello } from './hello.ts';
 import { ingestReport } from './ingest.ts';
-import { renewCertificate } from './renew.ts';
-import { checkFollows, recordHello, redeliverApprovals } from './hello.ts';
-import type { SessionRegistry } from './sessions.ts';
-import { type Session } from './sessions.ts';
+import { LastSeen } from './last-seen.ts';
+import { RenewalLimiter, renewCertificate } from './renew.ts';
+import type { Session, SessionRegistry } from './sessions.ts';
 
 const tracer = getTracer('@driftless/hub/link');
 
@@ -111,10 +113,14 @@ export class LinkServer {
   readonly #o: LinkServerOptions;
   readonly #clock: Clock;
   readonly #server: grpc.Server;
+  readonly #lastSeen: LastSeen;
+  readonly #renewals: RenewalLimiter;
 
   constructor(options: LinkServerOptions) {
     this.#o = options;
     this.#clock = options.clock ?? systemClock;
+    this.#lastSeen = new LastSeen(options.store, this.#clock);
+    this.#renewals = new RenewalLimiter(this.#clock);
     this.#server = new grpc.Server({
       'grpc.keepalive_time_ms': 30_000,
       'grpc.keepalive_timeout_ms': 10_000,
@@ -269,7 +275,6 @@ export class LinkServer {
       attributes: { 'driftless.cluster': cluster },
     });
     let helloSeen = false;
-    let lastTouch = 0;
     try {
       // destroyOnReturn false: leaving the loop on an error must not destroy the call before
       // its status (e.g. INVALID_ARGUMENT with the reason) is sent.
@@ -290,18 +295,13 @@ export class LinkServer {
           await this.#hello(cluster, body.value, session);
           continue;
         }
-        const now = this.#clock.now();
         switch (body.$case) {
           case 'hello':
             throw new InvalidArgumentError(
               `Connect cluster ${cluster}: a second Hello on one stream`,
             );
           case 'heartbeat':
-            // Throttled: last-seen is for people, a write per heartbeat per agent is waste.
-            if (now - lastTouch > 10_000) {
-              lastTouch = now;
-              await store.touch(cluster, now);
-            }
+            await this.#lastSeen.heartbeat(cluster);
             break;
           case 'ack':
             await store.ackHubSeq(cluster, Number(body.value.hubSeq));
@@ -333,6 +333,7 @@ export class LinkServer {
     } finally {
       span.end();
       if (sessions.unregister(session)) {
+        this.#lastSeen.forget(cluster);
         metrics.connectedAgents.set(sessions.size);
         await store.setConnected(cluster, false, this.#clock.now()).catch(() => undefined);
         events.publish({ type: 'cluster.disconnected', cluster });
@@ -361,22 +362,24 @@ export class LinkServer {
       );
     checkLabels(hello.labels, `Hello from cluster ${cluster}`);
     checkFollows(hello, `Hello from cluster ${cluster}`);
+    checkHelloApps(hello, `Hello from cluster ${cluster}`);
     // Set before registering, so a webhook delivery never sees a session without it.
     session.follows = { repoUrl: hello.repoUrl, branch: hello.branch };
     const old = sessions.register(session);
     old?.close(grpc.status.ABORTED, `cluster ${cluster}: replaced by a newer Connect stream`);
     metrics.connectedAgents.set(sessions.size);
-    const now = this.#clock.now();
-    await recordHello(store, cluster, hello, now);
+    await recordHello(store, cluster, hello, this.#clock.now());
     const c = await store.getCluster(cluster);
     session.send(
       HubMessage.create({
-        seq: 0n,
+        seq: UNSEQUENCED,
         body: { $case: 'ack', value: { agentSeq: BigInt(c?.lastAgentSeq ?? 0) } },
       }),
     );
-    const resent = await redeliverApprovals(store, cluster, hello.lastAckedHubSeq, now, (pending) =>
-      this.deliverApprovals(session, pending),
+    const resent = await redeliverApprovals(
+      { store, events, clock: this.#clock },
+      session,
+      Number(hello.lastAckedHubSeq),
     );
     events.publish({
       type: 'cluster.connected',
@@ -394,29 +397,13 @@ export class LinkServer {
     );
   }
 
-  /** Sends approvals down an open stream, under their stored hub seqs. */
-  deliverApprovals(session: Session, approvals: ApprovalRecord[]): number {
-    let sent = 0;
-    for (const a of approvals) {
-      const ok = session.send(
-        HubMessage.create({
-          seq: BigInt(a.hubSeq),
-          body: {
-            $case: 'approval',
-            value: {
-              approvalId: a.id,
-              app: a.app,
-              revision: a.revision,
-              planDigest: a.planDigest,
-              approvedBy: a.approvedBy,
-              approvedUnixMs: BigInt(a.approvedMs),
-            },
-          },
-        }),
-      );
-      if (ok) sent++;
-    }
-    return sent;
+  /**
+   * Sends approvals down a session and records as delivered those whose send succeeded
+   * (see {@link deliverApprovals}); returns those.
+   */
+  deliverApprovals(session: Session, approvals: ApprovalRecord[]): Promise<ApprovalRecord[]> {
+    const { store, events } = this.#o;
+    return deliverApprovals({ store, events, clock: this.#clock }, session, approvals);
   }
 
   async #ingest(cluster: string, msg: AgentMessage, session: Session): Promise<void> {
@@ -425,8 +412,16 @@ export class LinkServer {
   }
 
   async #renew(cluster: string, csrPem: string, session: Session): Promise<void> {
-    const { message, serial } = await renewCertificate(this.#o, cluster, csrPem);
-    session.send(message);
-    this.#o.log.info({ cluster, serial }, 'certificate renewed');
+    let renewed;
+    try {
+      renewed = await renewCertificate({ ...this.#o, renewals: this.#renewals }, cluster, csrPem);
+    } catch (err) {
+      // Over the limit: refused, but the stream (and the reports on it) goes on.
+      if (!(err instanceof RateLimitedError)) throw err;
+      this.#o.log.warn({ cluster, err: errorMessage(err) }, errorMessage(err));
+      return;
+    }
+    session.send(renewed.message);
+    this.#o.log.info({ cluster, serial: renewed.serial }, 'certificate renewed');
   }
 }

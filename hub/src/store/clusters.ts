@@ -1,4 +1,4 @@
-import { NotFoundError } from '../errors.ts';
+import { ConflictError, NotFoundError } from '../errors.ts';
 import type { Db, Queryable } from './db.ts';
 import {
   boolColumn,
@@ -10,7 +10,7 @@ import {
   type Row,
 } from './rows.ts';
 import { selectorSql } from './selector.ts';
-import type { AuditEntry, ClusterRecord, Labels, SelectorTerm } from './types.ts';
+import type { AuditEntry, ClusterRecord, Labels, NatsUserRecord, SelectorTerm } from './types.ts';
 
 /** What a Hello records about a cluster. */
 export interface HelloRecord {
@@ -26,8 +26,21 @@ export interface HelloRecord {
 export interface ClusterStore {
   getCluster(name: string): Promise<ClusterRecord | undefined>;
   listClusters(selector?: SelectorTerm[]): Promise<ClusterRecord[]>;
-  /** Revokes the cluster and every certificate issued to it. */
+  /**
+   * Revokes the cluster, every certificate and NATS user issued to it and every enrollment
+   * token still open for its name, and blocks new enrollment of the name (until
+   * {@link allowEnrollment}); audited with the number of tokens revoked.
+   */
   revokeCluster(name: string, nowMs: number, audit: AuditEntry): Promise<void>;
+  /**
+   * Lets a revoked cluster's name enroll again (with a new token). Throws NotFoundError for
+   * an unknown cluster, ConflictError when its enrollment is not blocked.
+   */
+  allowEnrollment(name: string, nowMs: number, audit: AuditEntry): Promise<void>;
+  /** Records a NATS user key issued to a cluster. */
+  recordNatsUser(user: NatsUserRecord): Promise<void>;
+  /** Every NATS user key revoked with its cluster (for the account JWT's revocations). */
+  listRevokedNatsUsers(): Promise<NatsUserRecord[]>;
   /**
    * Records a Hello: version, connected, labels (the agent's, with the token's
    * labels winning), the repository and branch it follows; apps not in `apps`
@@ -53,6 +66,7 @@ const toCluster = (r: Row): ClusterRecord => ({
   ackedHubSeq: numberColumn(r['acked_hub_seq']),
   repoUrl: String(r['repo_url']),
   branch: String(r['branch']),
+  enrollmentBlocked: boolColumn(r['enrollment_blocked']),
 });
 
 /** Throws NotFoundError unless the cluster exists. */
@@ -125,16 +139,55 @@ export function clusterStore(db: Db): ClusterStore {
     revokeCluster: (name, nowMs, audit) =>
       db.tx(async (tx) => {
         await clusterMustExist(tx, name);
-        await tx.run('UPDATE clusters SET revoked_ms = ?, connected = 0 WHERE name = ?', [
-          nowMs,
-          name,
-        ]);
+        await tx.run(
+          'UPDATE clusters SET revoked_ms = ?, connected = 0, enrollment_blocked = 1 WHERE name = ?',
+          [nowMs, name],
+        );
         await tx.run(
           'UPDATE certificates SET revoked_ms = ? WHERE cluster = ? AND revoked_ms = 0',
           [nowMs, name],
         );
+        await tx.run('UPDATE nats_users SET revoked_ms = ? WHERE cluster = ? AND revoked_ms = 0', [
+          nowMs,
+          name,
+        ]);
+        // A token with uses left would let the agent enroll again at once.
+        const tokens = await tx.run(
+          'UPDATE enrollment_tokens SET revoked_ms = ? WHERE cluster = ? AND revoked_ms = 0',
+          [nowMs, name],
+        );
+        await writeAudit(
+          tx,
+          { ...audit, details: { ...audit.details, enrollmentTokensRevoked: tokens.changes } },
+          nowMs,
+        );
+      }),
+    allowEnrollment: (name, nowMs, audit) =>
+      db.tx(async (tx) => {
+        const row = await tx.get<Row>('SELECT enrollment_blocked FROM clusters WHERE name = ?', [
+          name,
+        ]);
+        if (!row) throw new NotFoundError(`cluster ${name}: not found`);
+        if (!boolColumn(row['enrollment_blocked']))
+          throw new ConflictError(`cluster ${name}: its enrollment is not blocked`);
+        await tx.run('UPDATE clusters SET enrollment_blocked = 0 WHERE name = ?', [name]);
         await writeAudit(tx, audit, nowMs);
       }),
+    recordNatsUser: async (user) => {
+      await db.run(
+        'INSERT INTO nats_users (public_key, cluster, issued_ms, revoked_ms) VALUES (?, ?, ?, ?) ON CONFLICT (public_key) DO NOTHING',
+        [user.publicKey, user.cluster, user.issuedMs, user.revokedMs],
+      );
+    },
+    listRevokedNatsUsers: async () =>
+      (await db.all<Row>('SELECT * FROM nats_users WHERE revoked_ms <> 0 ORDER BY public_key')).map(
+        (r) => ({
+          publicKey: String(r['public_key']),
+          cluster: String(r['cluster']),
+          issuedMs: numberColumn(r['issued_ms']),
+          revokedMs: numberColumn(r['revoked_ms']),
+        }),
+      ),
     recordHello: (name, hello, nowMs) =>
       db.tx(async (tx) => {
         const row = await tx.get<Row>('SELECT admin_labels_json FROM clusters WHERE name = ?', [

@@ -28,7 +28,7 @@ export interface EnrollmentTokenStore {
   /**
    * Uses the token once, creates or updates the cluster and records the
    * certificate, atomically. Returns false (writing nothing) when the token was
-   * used up, revoked or expired in the meantime.
+   * used up, revoked or expired in the meantime, or the name's enrollment is blocked.
    */
   completeEnrollment(c: EnrollmentCompletion): Promise<boolean>;
 }
@@ -91,8 +91,9 @@ export function enrollmentTokenStore(db: Db): EnrollmentTokenStore {
       db.tx(async (tx) => {
         const used = await tx.run(
           `UPDATE enrollment_tokens SET uses = uses + 1, last_used_ms = ?
-           WHERE id = ? AND uses < max_uses AND revoked_ms = 0 AND expires_ms > ? AND cluster = ?`,
-          [c.nowMs, c.tokenId, c.nowMs, c.cluster],
+           WHERE id = ? AND uses < max_uses AND revoked_ms = 0 AND expires_ms > ? AND cluster = ?
+             AND NOT EXISTS (SELECT 1 FROM clusters WHERE name = ? AND enrollment_blocked = 1)`,
+          [c.nowMs, c.tokenId, c.nowMs, c.cluster, c.cluster],
         );
         if (used.changes !== 1) return false;
         await tx.run(

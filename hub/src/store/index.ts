@@ -5,6 +5,7 @@ import { createSqlStore, type Store } from './store.ts';
 export type * from './types.ts';
 export type { Store } from './store.ts';
 export type { DriftQuery, HistoryQuery, IngestResult } from './reports.ts';
+export { ReportOutOfOrderError } from './reports.ts';
 export type { EnrollmentCompletion } from './enrollment-tokens.ts';
 export type { HelloRecord } from './clusters.ts';
 export { parseSelector } from './selector.ts';
@@ -28,3 +29,8 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     throw err;
   }
 }
+export {
+  HistoryRetention,
+  HISTORY_RETENTION_DEFAULTS,
+  type HistoryRetentionOptions,
+} from './retention.ts';

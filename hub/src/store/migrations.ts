@@ -176,6 +176,23 @@ ALTER TABLE drifts ADD COLUMN fight_json TEXT NOT NULL DEFAULT 'null';
 `,
   },
   CONFIG_STATE_MIGRATION,
+  {
+    version: 5,
+    name: 'revocation sticks: enrollment blocked after a revocation; NATS user keys per cluster',
+    // A revoked cluster name enrolls again only after an administrator allows it; the NATS
+    // user keys issued to a cluster are kept (public keys only) so a revocation can name them
+    // in the account JWT nats-server checks.
+    sql: `
+ALTER TABLE clusters ADD COLUMN enrollment_blocked INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE nats_users (
+  public_key TEXT PRIMARY KEY,
+  cluster TEXT NOT NULL,
+  issued_ms BIGINT NOT NULL,
+  revoked_ms BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX nats_users_cluster ON nats_users (cluster);
+`,
+  },
 ];
 
 const AUTO_ID: Record<Dialect, string> = {

@@ -8,7 +8,18 @@ export interface PostgresOptions {
   connectionString: string;
   /** Pool size. Default 10. */
   maxConnections?: number;
+  /** How long a query waits for a connection before it fails (the server is down). Default 5 s. */
+  connectTimeoutMs?: number;
+  /** How long a query may take before it fails (the server hangs). Default 15 s. */
+  queryTimeoutMs?: number;
 }
+
+/** Defaults of {@link PostgresOptions}. */
+export const POSTGRES_DEFAULTS = {
+  maxConnections: 10,
+  connectTimeoutMs: 5000,
+  queryTimeoutMs: 15_000,
+} as const;
 
 /** Rewrites `?` placeholders to `$1, $2, ...` (our SQL never has `?` inside literals). */
 function numbered(sql: string): string {
@@ -25,32 +36,42 @@ const types = {
       : (pg.types.getTypeParser(oid, format) as unknown)) as typeof pg.types.getTypeParser,
 };
 
+/** Runs one statement; every failure (a lost connection too) is a {@link StoreError}. */
+async function query(
+  client: pg.Pool | pg.PoolClient,
+  sql: string,
+  params: readonly SqlValue[] = [],
+): Promise<pg.QueryResult> {
+  try {
+    return await client.query(numbered(sql), params as unknown[]);
+  } catch (err) {
+    throw new StoreError(`PostgreSQL: ${(err as Error).message} (in: ${sql.slice(0, 80)})`, {
+      cause: err,
+    });
+  }
+}
+
 /** A {@link Db} on a PostgreSQL pool (pure-JS `pg`). */
 export function openPostgresDb(options: PostgresOptions): Db {
   const pool = new pg.Pool({
     connectionString: options.connectionString,
-    max: options.maxConnections ?? 10,
+    max: options.maxConnections ?? POSTGRES_DEFAULTS.maxConnections,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? POSTGRES_DEFAULTS.connectTimeoutMs,
+    query_timeout: options.queryTimeoutMs ?? POSTGRES_DEFAULTS.queryTimeoutMs,
     types,
   });
-  // An idle client losing its connection must not crash the hub; the next query reconnects.
+  // A client losing its connection (PostgreSQL restarted) must never end the hub: an idle
+  // one is dropped by the pool, a checked-out one below; the next query reconnects.
   pool.on('error', () => undefined);
   const on = (client: pg.Pool | pg.PoolClient): Queryable => {
-    const query = async (sql: string, params: readonly SqlValue[] = []) => {
-      try {
-        return await client.query(numbered(sql), params as unknown[]);
-      } catch (err) {
-        throw new StoreError(`PostgreSQL: ${(err as Error).message} (in: ${sql.slice(0, 80)})`, {
-          cause: err,
-        });
-      }
-    };
+    const run = (sql: string, params: readonly SqlValue[] = []) => query(client, sql, params);
     return {
       all: async <T = Row>(sql: string, params?: readonly SqlValue[]) =>
-        (await query(sql, params)).rows as T[],
+        (await run(sql, params)).rows as T[],
       get: async <T = Row>(sql: string, params?: readonly SqlValue[]) =>
-        (await query(sql, params)).rows[0] as T | undefined,
+        (await run(sql, params)).rows[0] as T | undefined,
       run: async (sql: string, params?: readonly SqlValue[]) => ({
-        changes: (await query(sql, params)).rowCount ?? 0,
+        changes: (await run(sql, params)).rowCount ?? 0,
       }),
     };
   };
@@ -65,16 +86,23 @@ export function openPostgresDb(options: PostgresOptions): Db {
       } catch (err) {
         throw new StoreError(`PostgreSQL: connect: ${(err as Error).message}`, { cause: err });
       }
+      // The connection can end while the client is checked out (between two statements of
+      // this transaction): pg then emits 'error' on the client, which without a listener
+      // ends the process. The client is destroyed on release instead of going back.
+      let broken: Error | undefined;
+      const onError = (err: Error) => (broken = err);
+      client.on('error', onError);
       try {
-        await client.query('BEGIN');
+        await query(client, 'BEGIN');
         const result = await fn(on(client));
-        await client.query('COMMIT');
+        await query(client, 'COMMIT');
         return result;
       } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
+        await client.query('ROLLBACK').catch((e: unknown) => (broken ??= e as Error));
         throw err;
       } finally {
-        client.release();
+        client.off('error', onError);
+        client.release(broken ?? false);
       }
     },
     exec: async (sql) => {

@@ -1,4 +1,4 @@
-import { NotFoundError } from '../errors.ts';
+import { ConflictError, NotFoundError } from '../errors.ts';
 import type { Db, Queryable } from './db.ts';
 import { upsertConfigState } from './config-state.ts';
 import {
@@ -46,13 +46,40 @@ export interface IngestResult {
   lastSeq: number;
 }
 
+/**
+ * A report came before the one right after the cluster's last stored seq. The hub stores
+ * (and so acks) only a contiguous prefix of an agent's reports, so a lost report is resent
+ * rather than skipped; the agent resends from the hub's Ack after a reconnect.
+ */
+export class ReportOutOfOrderError extends ConflictError {
+  override name = 'ReportOutOfOrderError';
+  /** The highest seq stored: the agent must resend from the one after it. */
+  readonly lastSeq: number;
+
+  constructor(cluster: string, seq: number, lastSeq: number) {
+    super(
+      `report seq ${seq} from cluster ${cluster} is out of order: the hub has every report up to seq ${lastSeq} and needs ${lastSeq + 1} next; reconnect to resend`,
+    );
+    this.lastSeq = lastSeq;
+  }
+}
+
 /** What agents report: app states, drift, sync history and gaps. */
 export interface ReportStore {
-  /** Stores one sequenced report unless its seq was stored before (then changes nothing). */
+  /**
+   * Stores one sequenced report if it is the next one (seq = last stored + 1); a seq stored
+   * before changes nothing (a replay); a later one throws {@link ReportOutOfOrderError}.
+   */
   ingest(cluster: string, seq: number, report: Report, nowMs: number): Promise<IngestResult>;
   listApps(query: { cluster?: string; selector?: SelectorTerm[] }): Promise<AppRecord[]>;
   listDrift(q: DriftQuery): Promise<DriftRecord[]>;
   listHistory(q: HistoryQuery): Promise<SyncRecord[]>;
+  /**
+   * Deletes sync history finished before `olderThanMs` (0: none by age), and beyond the
+   * newest `keepPerApp` entries of each app (0: none by count); healed drift and report gaps
+   * older than `olderThanMs` too. Returns how many history entries went.
+   */
+  pruneHistory(q: { olderThanMs: number; keepPerApp: number }): Promise<number>;
 }
 
 /** A reported record with the cluster it came from and when it was received. */
@@ -239,18 +266,20 @@ export function reportStore(db: Db): ReportStore {
   return {
     ingest: (cluster, seq, report, nowMs) =>
       db.tx(async (tx) => {
-        // The conditional bump is the idempotency check and, on PostgreSQL, also the row lock
-        // that serialises two replicas ingesting for the same cluster.
+        // The conditional bump is the order and idempotency check and, on PostgreSQL, also the
+        // row lock that serialises two replicas ingesting for the same cluster.
         const bumped = await tx.run(
-          'UPDATE clusters SET last_agent_seq = ?, last_seen_ms = ? WHERE name = ? AND last_agent_seq < ?',
-          [seq, nowMs, cluster, seq],
+          'UPDATE clusters SET last_agent_seq = ?, last_seen_ms = ? WHERE name = ? AND last_agent_seq = ?',
+          [seq, nowMs, cluster, seq - 1],
         );
         if (bumped.changes !== 1) {
           const row = await tx.get<Row>('SELECT last_agent_seq FROM clusters WHERE name = ?', [
             cluster,
           ]);
           if (!row) throw new NotFoundError(`cluster ${cluster}: not found`);
-          return { applied: false, lastSeq: numberColumn(row['last_agent_seq']) };
+          const lastSeq = numberColumn(row['last_agent_seq']);
+          if (seq > lastSeq) throw new ReportOutOfOrderError(cluster, seq, lastSeq);
+          return { applied: false, lastSeq };
         }
         await storeReport(tx, cluster, report, nowMs);
         return { applied: true, lastSeq: seq };
@@ -280,6 +309,29 @@ export function reportStore(db: Db): ReportStore {
       );
       return rows.map(toDrift);
     },
+    pruneHistory: ({ olderThanMs, keepPerApp }) =>
+      db.tx(async (tx) => {
+        let deleted = 0;
+        if (olderThanMs > 0) {
+          deleted += (await tx.run('DELETE FROM sync_history WHERE finished_ms < ?', [olderThanMs]))
+            .changes;
+          await tx.run('DELETE FROM drifts WHERE healed = 1 AND updated_ms < ?', [olderThanMs]);
+          await tx.run('DELETE FROM report_gaps WHERE received_ms < ?', [olderThanMs]);
+        }
+        if (keepPerApp > 0)
+          deleted += (
+            await tx.run(
+              `DELETE FROM sync_history WHERE (cluster, sync_id) IN (
+                 SELECT cluster, sync_id FROM (
+                   SELECT cluster, sync_id, ROW_NUMBER() OVER (
+                     PARTITION BY cluster, app ORDER BY finished_ms DESC, sync_id DESC) AS n
+                   FROM sync_history) ranked
+                 WHERE n > ?)`,
+              [keepPerApp],
+            )
+          ).changes;
+        return deleted;
+      }),
     listHistory: async (query) => {
       const where = whereAll([
         selectorSql('cluster', query.selector ?? []),

@@ -29,6 +29,8 @@ export interface ClusterRecord {
   repoUrl: string;
   /** Branch the agent follows, from its last Hello; '' for the repository's default branch. */
   branch: string;
+  /** Revoked, and new enrollment of the name is refused until an administrator allows it. */
+  enrollmentBlocked: boolean;
 }
 
 /** Sync status of an app, from the agent's AppStatus. */
@@ -242,4 +244,13 @@ export interface SelectorTerm {
   key: string;
   op: '=' | '!=' | 'exists' | '!exists';
   value: string;
+}
+
+/** A NATS user key issued to a cluster at enrollment (public key only). */
+export interface NatsUserRecord {
+  publicKey: string;
+  cluster: string;
+  issuedMs: number;
+  /** When the cluster's revocation revoked it; 0 while valid. */
+  revokedMs: number;
 }

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { KubeClient, type KubeObject } from '@driftless/agent';
-import { startCluster, type Cluster } from '@driftless/test';
+import { startCluster, waitFor, type Cluster } from '@driftless/test';
 
 const BIN = fileURLToPath(new URL('../../../agent/bin/driftless-agent.ts', import.meta.url));
 
@@ -123,15 +123,6 @@ async function createNamespace(client: KubeClient, name: string): Promise<void> 
   await client.request('POST', '/api/v1/namespaces', {
     body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name } },
   });
-}
-
-/** Polls `check` every 200 ms until it holds; fails after 30 s naming `what`. */
-async function waitFor(what: string, check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
 }
 
 describe('driftless-agent CLI', () => {

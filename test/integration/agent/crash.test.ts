@@ -9,11 +9,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { InventoryStore, KubeClient } from '@driftless/agent';
 import {
   startCluster,
   startGitServer,
+  waitFor,
   type Cluster,
   type GitRepo,
   type GitServer,
@@ -92,21 +92,6 @@ describe('agent killed mid-apply', () => {
       .map((o) => o.metadata.name)
       .sort();
 
-  async function waitFor<T>(
-    what: string,
-    fn: () => Promise<T | undefined>,
-    timeoutMs = 90_000,
-    everyMs = 50,
-  ): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const v = await fn();
-      if (v !== undefined) return v;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await sleep(everyMs);
-    }
-  }
-
   it('converges after a restart with nothing orphaned and nothing wrongly deleted', async () => {
     // Revision 1: a namespace, a ConfigMap that revision 2 removes, and a few items.
     await repo.commit(
@@ -125,8 +110,7 @@ describe('agent killed mid-apply', () => {
     await waitFor(
       'revision 1 applied',
       async () => ((await labelled()).length === 6 ? true : undefined),
-      90_000,
-      200,
+      { timeoutMs: 90_000, everyMs: 200 },
     );
     await client.apply(
       {
@@ -145,10 +129,14 @@ describe('agent killed mid-apply', () => {
       'revision 2',
     );
     agent = startAgent();
-    const seenAtKill = await waitFor('the apply to be under way', async () => {
-      const n = (await labelled()).length;
-      return n > 20 && n < COUNT ? n : undefined;
-    });
+    const seenAtKill = await waitFor(
+      'the apply to be under way',
+      async () => {
+        const n = (await labelled()).length;
+        return n > 20 && n < COUNT ? n : undefined;
+      },
+      { timeoutMs: 90_000, everyMs: 50 },
+    );
     agent.kill('SIGKILL');
     await new Promise((r) => agent.once('exit', r));
     assert.ok(seenAtKill < COUNT + 1, `killed with ${seenAtKill} objects present`);
@@ -169,14 +157,17 @@ describe('agent killed mid-apply', () => {
         const names = await labelled();
         return names.length === COUNT && !names.includes('retired') ? true : undefined;
       },
-      120_000,
-      250,
+      { timeoutMs: 120_000, everyMs: 250 },
     );
     assert.deepEqual(await labelled(), expected);
-    const done = await waitFor('the inventory to settle', async () => {
-      const rec = await inventory.load('bulk');
-      return rec && rec.revision === (await repo.head()) ? rec : undefined;
-    });
+    const done = await waitFor(
+      'the inventory to settle',
+      async () => {
+        const rec = await inventory.load('bulk');
+        return rec && rec.revision === (await repo.head()) ? rec : undefined;
+      },
+      { timeoutMs: 90_000, everyMs: 50 },
+    );
     assert.deepEqual(
       done.objects
         .filter((r) => r.kind === 'ConfigMap')

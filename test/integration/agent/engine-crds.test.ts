@@ -59,18 +59,11 @@ describe('CRDs and their resources in one sync', () => {
     t.client.get({ apiVersion, kind, namespace, name });
 
   it('case 02: a CRD and a resource of it sync in one pass; a schema change with the new field too', async () => {
-    // An app limited to a namespace must list the cluster-scoped kinds it creates (tenancy).
-    const c: CaseFleet = await startCase(
-      '02-crd-and-cr-one-app',
-      { kubeConfig: cluster.kubeConfig, git },
-      (files) => ({
-        ...files,
-        'clusters/test/driftless.yaml': (files['clusters/test/driftless.yaml'] ?? '').replace(
-          '      namespace: c02\n',
-          '      namespace: c02\n      allowedClusterKinds: [apiextensions.k8s.io/CustomResourceDefinition]\n',
-        ),
-      }),
-    );
+    // As handed: an app limited to its namespace brings its own new CRD (tenancy default).
+    const c: CaseFleet = await startCase('02-crd-and-cr-one-app', {
+      kubeConfig: cluster.kubeConfig,
+      git,
+    });
     agents.push(c.t);
     await c.t.agent.reconcileOnce();
     const first = c.t.recorder.lastSync('c02-widgets');
@@ -104,17 +97,14 @@ describe('CRDs and their resources in one sync', () => {
     - name: kust
       path: apps/kust
       namespace: kcrd
-      allowedClusterKinds: [apiextensions.k8s.io/CustomResourceDefinition]
     - name: chart
       path: apps/chart
       namespace: hcrd
       createNamespace: true
-      allowedClusterKinds: [apiextensions.k8s.io/CustomResourceDefinition]
     - name: gated
       path: apps/gated
       namespace: mcrd
       sync: manual
-      allowedClusterKinds: [apiextensions.k8s.io/CustomResourceDefinition]
     - name: nowhere
       path: apps/nowhere
       namespace: nowhere

@@ -51,6 +51,48 @@ spec:
       schema: { openAPIV3Schema: { type: object, x-kubernetes-preserve-unknown-fields: true } }
 `;
 
+/** A CRD of `plural.group` defining `kind` (namespaced), with `labels`. */
+function crdObject(
+  plural: string,
+  kind: string,
+  group: string,
+  labels: Record<string, string> = {},
+): KubeObject {
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: `${plural}.${group}`, labels },
+    spec: {
+      group,
+      scope: 'Namespaced',
+      names: { kind, plural },
+      versions: [
+        {
+          name: 'v1',
+          served: true,
+          storage: true,
+          schema: {
+            openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
+          },
+        },
+      ],
+    },
+  };
+}
+
+/**
+ * CRDs already in the cluster that are not team-a's: one created with
+ * kubectl, one carrying the ownership labels of an app `platform` (of
+ * another agent or an earlier config).
+ */
+const existingCrds = () => [
+  crdObject('gadgets', 'Gadget', 'example.com', { app: 'installed-by-hand' }),
+  crdObject('gizmos', 'Gizmo', 'example.com', {
+    'app.kubernetes.io/managed-by': 'driftless',
+    'driftless.dev/app': 'platform',
+  }),
+];
+
 /** One manifest of every way out of namespace team-a, each with the kind named in messages. */
 const WAYS_OUT: Record<string, string> = {
   ClusterRoleBinding: crb('team-a-admin', 'team-a'),
@@ -66,10 +108,14 @@ const WAYS_OUT: Record<string, string> = {
     'apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata:\n  name: team-a-top\nvalue: 1000000000\n',
   APIService:
     'apiVersion: apiregistration.k8s.io/v1\nkind: APIService\nmetadata:\n  name: v1.team-a.example.com\nspec:\n  group: team-a.example.com\n  version: v1\n  groupPriorityMinimum: 1000\n  versionPriority: 15\n',
-  CustomResourceDefinition: TENANT_CRD.replace(/tenants/g, 'gadgets')
-    .replace('kind: Tenant', 'kind: Gadget')
-    .replace(/tenant/g, 'gadget')
-    .replace('TenantList', 'GadgetList'),
+  // CRDs that exist and are someone else's (see `existingCrds`): a tenant may
+  // create only new CRDs or its own by default.
+  'CustomResourceDefinition gadgets.example.com': JSON.stringify(
+    crdObject('gadgets', 'Gadget', 'example.com'),
+  ),
+  'CustomResourceDefinition gizmos.example.com': JSON.stringify(
+    crdObject('gizmos', 'Gizmo', 'example.com'),
+  ),
   // Cluster-scoped only by discovery: its CRD was installed by the infrastructure app.
   Tenant: 'apiVersion: example.com/v1\nkind: Tenant\nmetadata:\n  name: team-b\n',
   'Namespace team-b': ns('team-b'),
@@ -155,6 +201,11 @@ describe('tenancy on a real cluster', () => {
     });
 
     it('refuses every other way out of the namespace, each named in one message', async () => {
+      const before = new Map<string, KubeObject>();
+      for (const crd of existingCrds()) {
+        const live = await t.client.create(crd, { fieldManager: 'kubectl' });
+        before.set(crd.metadata.name, live);
+      }
       const files = Object.fromEntries(
         Object.values(WAYS_OUT).map((m, i) => [`apps/team-a/out-${i}.yaml`, m]),
       );
@@ -163,19 +214,39 @@ describe('tenancy on a real cluster', () => {
       const error = t.recorder.lastSync('team-a')?.error ?? '';
       assert.match(
         error,
-        /^guard refused app team-a \(13 problems\)/,
+        /^guard refused app team-a \(14 problems\)/,
         'one per object, and the Namespace team-b also for belonging to the infrastructure app',
       );
       for (const what of Object.keys(WAYS_OUT))
         assert.ok(error.includes(what), `${what} in: ${error}`);
-      // Nothing of it reached the cluster.
+      const adopt =
+        'it may create only new CRDs or its own; to adopt it, allowedClusterKinds must list "apiextensions.k8s.io/CustomResourceDefinition"';
+      assert.ok(
+        error.includes(
+          `CustomResourceDefinition gadgets.example.com already exists (created outside Driftless) and app team-a is limited to namespaces (team-a): ${adopt}`,
+        ),
+        error,
+      );
+      assert.ok(
+        error.includes(
+          `CustomResourceDefinition gizmos.example.com already exists (owned by app platform) and app team-a is limited to namespaces (team-a): ${adopt}`,
+        ),
+        error,
+      );
+      // Nothing of it reached the cluster; the existing CRDs are unchanged.
       assert.equal(await get('v1', 'PersistentVolume', 'team-a-host'), undefined);
       assert.equal(await get('example.com/v1', 'Tenant', 'team-b'), undefined);
       assert.equal(await get('v1', 'ConfigMap', 'coredns', 'kube-system'), undefined);
-      assert.equal(
-        await get('apiextensions.k8s.io/v1', 'CustomResourceDefinition', 'gadgets.example.com'),
-        undefined,
-      );
+      for (const [name, was] of before) {
+        const now = await get('apiextensions.k8s.io/v1', 'CustomResourceDefinition', name);
+        // (The API server writes its status; nothing else may have changed.)
+        assert.deepEqual(now?.['spec'], was['spec'], name);
+        assert.deepEqual(now?.metadata.labels, was.metadata.labels, name);
+        const managers = (now?.metadata['managedFields'] as { manager: string }[]).map(
+          (f) => f.manager,
+        );
+        assert.ok(!managers.includes('driftless'), `${name}: ${managers.join(', ')}`);
+      }
     });
 
     it('creates the cluster kinds an app lists, and still nothing else', async () => {
@@ -200,6 +271,66 @@ describe('tenancy on a real cluster', () => {
       );
       assert.ok(await get('example.com/v1', 'Tenant', 'team-b'));
       assert.deepEqual((await get('v1', 'ConfigMap', 'settings', 'team-a'))?.['data'], { v: '2' });
+    });
+
+    it('creates a new CRD and its resources by default; allowedClusterKinds: [] refuses new CRDs', async () => {
+      const widget =
+        'apiVersion: team-a.example.com/v1\nkind: Widget\nmetadata:\n  name: w1\nspec:\n  size: 1\n';
+      await repo.commit(
+        {
+          'apps/team-a/tenant.yaml': null,
+          'apps/team-a/crd.yaml': JSON.stringify(
+            crdObject('widgets', 'Widget', 'team-a.example.com'),
+          ),
+          'apps/team-a/widget.yaml': widget,
+          'clusters/test/driftless.yaml': cluster(APPS),
+        },
+        'team-a ships its own CRD',
+      );
+      await t.agent.reconcileOnce();
+      const sync = t.recorder.lastSync('team-a');
+      assert.equal(sync?.outcome, 'succeeded', sync?.error);
+      const crd = await get(
+        'apiextensions.k8s.io/v1',
+        'CustomResourceDefinition',
+        'widgets.team-a.example.com',
+      );
+      assert.equal(crd?.metadata.labels?.['driftless.dev/app'], 'team-a');
+      assert.ok(await get('team-a.example.com/v1', 'Widget', 'w1', 'team-a'));
+
+      // A resync keeps its own CRD (it exists now, and is team-a's).
+      await repo.commit({ 'apps/team-a/config.yaml': cm('settings', '3') }, 'resync');
+      await t.agent.reconcileOnce();
+      assert.equal(
+        t.recorder.lastSync('team-a')?.outcome,
+        'succeeded',
+        t.recorder.lastSync('team-a')?.error,
+      );
+
+      await repo.commit(
+        {
+          'apps/team-a/sprocket-crd.yaml': JSON.stringify(
+            crdObject('sprockets', 'Sprocket', 'team-a.example.com'),
+          ),
+          'clusters/test/driftless.yaml': cluster(`${APPS}      allowedClusterKinds: []\n`),
+        },
+        'team-a may create no cluster kinds at all',
+      );
+      await t.agent.reconcileOnce();
+      const refused = t.recorder.lastSync('team-a');
+      assert.equal(refused?.outcome, 'failed');
+      assert.match(
+        refused?.error ?? '',
+        /CustomResourceDefinition sprockets\.team-a\.example\.com in apps\/team-a\/sprocket-crd\.yaml: CustomResourceDefinition is cluster-scoped .*allowedClusterKinds must list "apiextensions\.k8s\.io\/CustomResourceDefinition"/,
+      );
+      assert.equal(
+        await get(
+          'apiextensions.k8s.io/v1',
+          'CustomResourceDefinition',
+          'sprockets.team-a.example.com',
+        ),
+        undefined,
+      );
     });
   });
 

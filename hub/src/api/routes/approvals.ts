@@ -111,16 +111,8 @@ export function approvalRoutes(deps: RouteDeps) {
         });
         // Cheap to deliver now if the agent is connected; otherwise it goes out after its next Hello.
         const session = sessions.get(cluster);
-        if (session && link.deliverApprovals(session, [approval]) === 1) {
-          await store.markDelivered([approval.id], clock.now());
-          approval.deliveredMs = clock.now();
-          events.publish({
-            type: 'approval.delivered',
-            cluster,
-            app: appName,
-            data: { id: approval.id },
-          });
-        }
+        // Marks it delivered (and announces it) only if the send succeeded.
+        if (session) await link.deliverApprovals(session, [approval]);
         return reply.code(201).send(
           approvalView(approval, {
             state: approval.deliveredMs ? 'delivered' : 'pending',

@@ -103,6 +103,30 @@ export function clusterRoutes(deps: RouteDeps) {
     );
 
     app.post(
+      '/api/v1/clusters/:name/allow-enrollment',
+      {
+        config: { role: 'admin' },
+        schema: {
+          summary: 'allow a revoked cluster to enroll again',
+          tags,
+          params: ByName,
+          response: { 200: ClusterView },
+        },
+      },
+      async (req) => {
+        const { name } = req.params;
+        const actor = actorOf(principalOf(req));
+        await store.allowEnrollment(name, clock.now(), {
+          actor,
+          action: 'cluster.allow-enrollment',
+          target: `cluster/${name}`,
+        });
+        log.info({ cluster: name, by: actor }, 'enrollment of a revoked cluster allowed');
+        return clusterView(await clusterOr404(store, name));
+      },
+    );
+
+    app.post(
       '/api/v1/clusters/:name/sync',
       {
         config: { role: 'operator' },

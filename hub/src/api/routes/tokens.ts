@@ -1,7 +1,7 @@
 import { Type } from 'typebox';
 import { parseDuration } from '@driftless/common';
 import { checkClusterName, checkLabels, mintToken } from '../../enroll/index.ts';
-import { InvalidArgumentError, NotFoundError } from '../../errors.ts';
+import { ConflictError, InvalidArgumentError, NotFoundError } from '../../errors.ts';
 import type { EnrollmentTokenRecord, Labels } from '../../store/index.ts';
 import { actorOf } from '../auth.ts';
 import { EnrollmentTokenView, List, Name } from '../schemas.ts';
@@ -102,6 +102,10 @@ export function tokenRoutes(deps: RouteDeps) {
       async (req, reply) => {
         const { cluster } = req.body;
         checkClusterName(cluster);
+        if ((await store.getCluster(cluster))?.enrollmentBlocked)
+          throw new ConflictError(
+            `create enrollment token: cluster ${cluster} was revoked; allow its enrollment again first (driftless cluster allow-enroll ${cluster})`,
+          );
         const labels = labelsOf(req.body.labels);
         const ttlMs = ttlOf(req.body.ttl, deps.maxTokenTtlMs);
         const uses = req.body.uses ?? DEFAULT_TOKEN_USES;

@@ -1,0 +1,402 @@
+import { status } from '@grpc/grpc-js';
+import type { ConsumerMessages, JsMsg, Msg, NatsConnection, Subscription } from 'nats';
+import { clockTimeout, errorMessage, type Clock, type Logger } from '@driftless/common';
+import { AgentMessage, HubMessage, UNSEQUENCED } from '@driftless/proto';
+import { checkLabels, natsSubjects, type CertificateAuthority } from '../enroll/index.ts';
+import { InvalidArgumentError } from '../errors.ts';
+import { ReportOutOfOrderError } from '../store/index.ts';
+import type { EventBus } from '../events.ts';
+import type { HubMetrics } from '../metrics.ts';
+import type { Store } from '../store/index.ts';
+import { redeliverApprovals } from './approvals.ts';
+import { checkFollows, checkHelloApps, recordHello } from './hello.ts';
+import { ingestReport } from './ingest.ts';
+import { clusterOfSubject, NATS_HUB_CONSUMER, NATS_REPORT_STREAM } from './jetstream.ts';
+import { LastSeen } from './last-seen.ts';
+import { RenewalLimiter, renewCertificate } from './renew.ts';
+import type { Session, SessionRegistry } from './sessions.ts';
+
+/** A NATS link's session (every replica has one per live NATS-linked cluster). */
+export type NatsSession = Session & { readonly nats: true };
+
+/** Whether `session` is a NATS link's. */
+export function isNatsSession(session: Session): session is NatsSession {
+  return 'nats' in session;
+}
+
+/** Why the hub refuses a cluster, as the LinkClosed it sends. */
+interface Refusal {
+  code: number;
+  details: string;
+}
+
+/** What {@link NatsAgentLink} needs. */
+export interface NatsAgentLinkOptions {
+  nc: NatsConnection;
+  store: Store;
+  ca: CertificateAuthority;
+  sessions: SessionRegistry;
+  events: EventBus;
+  metrics: HubMetrics;
+  log: Logger;
+  clock: Clock;
+  /** Validity of certificates issued on renewal. */
+  clientCertValidityMs: number;
+  /** A cluster whose heartbeats stop for this long is marked disconnected. */
+  heartbeatTimeoutMs: number;
+  /** A Hello was answered here: tell the other replicas. */
+  announceSession(cluster: string, follows: { repoUrl: string; branch: string }): void;
+}
+
+/**
+ * The agent side of the NATS link on one hub replica: Hellos, acks and renewals (one replica
+ * each, queue group), heartbeats (every replica, so each keeps a session for every live
+ * cluster, with a liveness timer on the injected clock), and the report stream, consumed
+ * through the durable consumer all replicas share into the same ingest as gRPC.
+ */
+export class NatsAgentLink {
+  readonly #o: NatsAgentLinkOptions;
+  readonly #lastSeen: LastSeen;
+  readonly #renewals: RenewalLimiter;
+  readonly #liveness = new Map<string, () => void>();
+  /** When each refused cluster was last told so, to tell it at most once per second. */
+  readonly #toldRefused = new Map<string, number>();
+  /** When each cluster was last told to resend, likewise. */
+  readonly #toldResend = new Map<string, number>();
+  readonly #subscriptions: Subscription[] = [];
+  #messages: ConsumerMessages | undefined;
+  #consuming: Promise<void> | undefined;
+
+  constructor(options: NatsAgentLinkOptions) {
+    this.#o = options;
+    this.#lastSeen = new LastSeen(options.store, options.clock);
+    this.#renewals = new RenewalLimiter(options.clock);
+  }
+
+  /** Subscribes to the agents' subjects and starts consuming reports. */
+  start(): void {
+    const { nc, log } = this.#o;
+    const agents = 'driftless.agent.*';
+    const on = (
+      kind: string,
+      what: string,
+      queue: boolean,
+      fn: (cluster: string, m: Msg) => Promise<void>,
+    ) =>
+      this.#subscriptions.push(
+        nc.subscribe(`${agents}.${kind}`, {
+          ...(queue ? { queue: 'driftless-hub' } : {}),
+          callback: (_e, m) => void this.#guard(what, m, fn),
+        }),
+      );
+    // Hellos, acks of hub messages and renewals: one replica handles each.
+    on('hello', 'Hello', true, (cluster, m) => this.#hello(cluster, m));
+    on('ack', 'ack', true, async (cluster, m) => {
+      const msg = AgentMessage.decode(m.data);
+      if (msg.body?.$case === 'ack')
+        await this.#o.store.ackHubSeq(cluster, Number(msg.body.value.hubSeq));
+    });
+    on('renew', 'renewal', true, async (cluster, m) => {
+      const msg = AgentMessage.decode(m.data);
+      if (msg.body?.$case === 'renewCertificate') await this.#renew(cluster, msg.body.value.csrPem);
+    });
+    // Heartbeats: every replica, so every replica keeps a session for every live cluster.
+    on('heartbeat', 'heartbeat', false, (cluster) => this.#heartbeat(cluster));
+    this.#consuming = this.#consume().catch((err: unknown) =>
+      log.error(
+        { err: errorMessage(err) },
+        `NATS link: report consumer stopped: ${errorMessage(err)}`,
+      ),
+    );
+  }
+
+  /** Stops consuming and forgets this replica's NATS sessions. */
+  async stop(): Promise<void> {
+    for (const cancel of this.#liveness.values()) cancel();
+    this.#liveness.clear();
+    for (const s of this.#subscriptions) s.unsubscribe();
+    this.#messages?.stop();
+    await this.#consuming;
+    for (const s of this.#o.sessions.list()) if (isNatsSession(s)) this.#o.sessions.unregister(s);
+  }
+
+  /** Runs the handler of an agent message; a failure is logged, never thrown. */
+  async #guard(
+    what: string,
+    m: Msg,
+    fn: (cluster: string, m: Msg) => Promise<void>,
+  ): Promise<void> {
+    // The subject is the identity: an agent's JWT lets it publish only under its own cluster.
+    const cluster = clusterOfSubject(m.subject);
+    try {
+      await fn(cluster, m);
+    } catch (err) {
+      this.#o.log.warn(
+        { cluster, err: errorMessage(err) },
+        `NATS link: ${what} of cluster ${cluster} failed: ${errorMessage(err)}`,
+      );
+    }
+  }
+
+  /** Why the hub refuses `cluster`, or undefined when it is enrolled and not revoked. */
+  async #refusal(cluster: string): Promise<Refusal | undefined> {
+    const c = await this.#o.store.getCluster(cluster);
+    if (!c) return { code: status.UNAUTHENTICATED, details: `cluster ${cluster} is not enrolled` };
+    if (c.revokedMs !== 0)
+      return { code: status.PERMISSION_DENIED, details: `cluster ${cluster} was revoked` };
+    return undefined;
+  }
+
+  async #hello(cluster: string, m: Msg): Promise<void> {
+    const { store, events, log } = this.#o;
+    const msg = AgentMessage.decode(m.data);
+    const reply = (h: HubMessage) => m.respond(HubMessage.encode(h).finish());
+    const refused = await this.#refusal(cluster);
+    if (refused) {
+      log.warn({ cluster, reason: refused.details }, 'NATS Hello refused');
+      reply(HubMessage.create({ body: { $case: 'linkClosed', value: refused } }));
+      return;
+    }
+    if (msg.body?.$case !== 'hello') return;
+    const hello = msg.body.value;
+    if (hello.clusterName !== cluster) {
+      reply(
+        HubMessage.create({
+          body: {
+            $case: 'linkClosed',
+            value: {
+              code: status.PERMISSION_DENIED,
+              details: `Hello names cluster "${hello.clusterName.slice(0, 63)}", but the credentials are for ${cluster}`,
+            },
+          },
+        }),
+      );
+      return;
+    }
+    checkLabels(hello.labels, `Hello from cluster ${cluster}`);
+    checkFollows(hello, `Hello from cluster ${cluster}`);
+    checkHelloApps(hello, `Hello from cluster ${cluster}`);
+    const follows = { repoUrl: hello.repoUrl, branch: hello.branch };
+    const session = this.adopt(cluster, follows);
+    await recordHello(store, cluster, hello, this.#o.clock.now());
+    // Only what is stored counts: the stream's copy of a report can still be lost (or be
+    // refused out of order), and the agent keeps every report until the hub stored it.
+    const stored = (await store.getCluster(cluster))?.lastAgentSeq ?? 0;
+    reply(
+      HubMessage.create({
+        seq: UNSEQUENCED,
+        body: { $case: 'ack', value: { agentSeq: BigInt(stored) } },
+      }),
+    );
+    const resent = await redeliverApprovals(this.#o, session, Number(hello.lastAckedHubSeq));
+    this.#o.announceSession(cluster, follows);
+    await store.setConnected(cluster, true, this.#o.clock.now());
+    events.publish({
+      type: 'cluster.connected',
+      cluster,
+      data: { agentVersion: hello.agentVersion },
+    });
+    log.info(
+      { cluster, agentVersion: hello.agentVersion, resent, link: 'nats' },
+      'agent connected',
+    );
+  }
+
+  /** This replica's session for a NATS-linked cluster (created when absent). */
+  adopt(cluster: string, follows?: { repoUrl: string; branch: string }): NatsSession {
+    const { nc, sessions, metrics } = this.#o;
+    const existing = sessions.get(cluster);
+    if (existing && isNatsSession(existing)) {
+      if (follows) existing.follows = follows;
+      return existing;
+    }
+    const down = natsSubjects.down(cluster);
+    const session: NatsSession = {
+      cluster,
+      nats: true,
+      ...(follows ? { follows } : {}),
+      send: (message) => {
+        if (nc.isClosed()) return false;
+        nc.publish(down, HubMessage.encode(message).finish());
+        return true;
+      },
+      close: (code, details) => {
+        // Only revocation closes a NATS session: tell the agent why, as a gRPC status would.
+        if (!nc.isClosed())
+          nc.publish(
+            down,
+            HubMessage.encode(
+              HubMessage.create({ body: { $case: 'linkClosed', value: { code, details } } }),
+            ).finish(),
+          );
+        this.#forget(cluster, session);
+      },
+    };
+    // A gRPC stream of the same cluster (it switched transports) is replaced, as a newer stream.
+    existing?.close(status.ABORTED, `cluster ${cluster}: replaced by its NATS link`);
+    sessions.register(session);
+    metrics.connectedAgents.set(sessions.size);
+    this.#arm(cluster, session);
+    return session;
+  }
+
+  async #heartbeat(cluster: string): Promise<void> {
+    const { store } = this.#o;
+    const refused = await this.#refusal(cluster);
+    if (refused) return this.tellRefused(cluster, refused);
+    const known = this.#o.sessions.get(cluster);
+    if (!known || !isNatsSession(known)) {
+      // E.g. this replica started after the agent's Hello: the cluster is live all the same.
+      const c = await store.getCluster(cluster);
+      const session = this.adopt(
+        cluster,
+        c?.repoUrl ? { repoUrl: c.repoUrl, branch: c.branch } : undefined,
+      );
+      await store.setConnected(cluster, true, this.#o.clock.now());
+      // Approvals made while no replica knew the cluster live (e.g. all hubs restarted) were
+      // only stored: the agent keeps its connection, so no new Hello would fetch them.
+      await redeliverApprovals(this.#o, session, c?.ackedHubSeq ?? 0);
+    } else this.#arm(cluster, known);
+    await this.#lastSeen.heartbeat(cluster);
+  }
+
+  /**
+   * Ends a refused cluster's link from the hub's side: forgets its session and sends LinkClosed
+   * down its subject, so an agent that missed the LinkClosed of the revocation itself (e.g. no
+   * replica had adopted its session yet) hears it on its next heartbeat or report. At most once
+   * a second per cluster, as every replica hears heartbeats.
+   */
+  tellRefused(cluster: string, refused: Refusal): void {
+    const { nc, sessions, clock } = this.#o;
+    const session = sessions.get(cluster);
+    if (session && isNatsSession(session)) this.#forget(cluster, session);
+    const now = clock.now();
+    if (now - (this.#toldRefused.get(cluster) ?? -Infinity) < 1000 || nc.isClosed()) return;
+    this.#toldRefused.set(cluster, now);
+    nc.publish(
+      natsSubjects.down(cluster),
+      HubMessage.encode(
+        HubMessage.create({ body: { $case: 'linkClosed', value: refused } }),
+      ).finish(),
+    );
+  }
+
+  /** (Re)starts the cluster's liveness timer: no heartbeat in time means disconnected. */
+  #arm(cluster: string, session: NatsSession): void {
+    this.#liveness.get(cluster)?.();
+    const { store, clock, events, log } = this.#o;
+    const cancel = clockTimeout(clock, this.#o.heartbeatTimeoutMs, () => {
+      if (!this.#forget(cluster, session)) return;
+      void store.setConnected(cluster, false, clock.now()).catch(() => undefined);
+      events.publish({ type: 'cluster.disconnected', cluster });
+      log.info({ cluster, link: 'nats' }, 'agent disconnected (no heartbeat)');
+    });
+    this.#liveness.set(cluster, cancel);
+  }
+
+  #forget(cluster: string, session: NatsSession): boolean {
+    this.#liveness.get(cluster)?.();
+    this.#liveness.delete(cluster);
+    this.#lastSeen.forget(cluster);
+    const was = this.#o.sessions.unregister(session);
+    if (was) this.#o.metrics.connectedAgents.set(this.#o.sessions.size);
+    return was;
+  }
+
+  /** Feeds the stream to the ingest, one report at a time, acking after the store commit. */
+  async #consume(): Promise<void> {
+    const js = this.#o.nc.jetstream();
+    const consumer = await js.consumers.get(NATS_REPORT_STREAM, NATS_HUB_CONSUMER);
+    this.#messages = await consumer.consume({ max_messages: 16 });
+    for await (const m of this.#messages) await this.#ingest(m);
+  }
+
+  async #ingest(m: JsMsg): Promise<void> {
+    const { store, events, metrics, log, clock } = this.#o;
+    const cluster = clusterOfSubject(m.subject);
+    try {
+      const msg = decodeReport(m.data, cluster);
+      const refused = await this.#refusal(cluster);
+      if (refused) {
+        log.warn({ cluster, reason: refused.details }, 'NATS report dropped');
+        m.term();
+        this.tellRefused(cluster, refused);
+        return;
+      }
+      // The hub's ack goes down the cluster's subject: it releases the report from the
+      // agent's outbox, which the stream's publish ack does not.
+      const down = {
+        send: (ack: HubMessage) => {
+          if (this.#o.nc.isClosed()) return false;
+          this.#o.nc.publish(natsSubjects.down(cluster), HubMessage.encode(ack).finish());
+          return true;
+        },
+      };
+      await ingestReport({ store, events, metrics, clock }, cluster, msg, down);
+      m.ack();
+    } catch (err) {
+      if (err instanceof ReportOutOfOrderError) {
+        // A report before it is missing from the stream (lost, or still to be redelivered):
+        // drop this copy; the agent still holds it and resends it after reconnecting.
+        log.warn(
+          { cluster, err: errorMessage(err) },
+          'NATS report out of order; agent told to resend',
+        );
+        m.term();
+        this.#tellResend(cluster, err.message);
+      } else if (err instanceof InvalidArgumentError) {
+        // A malformed report never becomes valid: drop it, as gRPC ends such a stream.
+        log.warn({ cluster, err: errorMessage(err) }, 'NATS report refused');
+        m.term();
+      } else {
+        // The store is down or busy: JetStream redelivers it.
+        log.warn({ cluster, err: errorMessage(err) }, 'NATS report not stored; redelivering');
+        m.nak(2000);
+      }
+    }
+  }
+
+  /**
+   * Tells an agent to reconnect, so that it resends every report after the hub's Ack (sent
+   * as a LinkClosed with ABORTED, which the agent retries). At most once a second per cluster:
+   * the copies after a hole arrive together.
+   */
+  #tellResend(cluster: string, details: string): void {
+    const now = this.#o.clock.now();
+    if (now - (this.#toldResend.get(cluster) ?? -Infinity) < 1000 || this.#o.nc.isClosed()) return;
+    this.#toldResend.set(cluster, now);
+    this.#o.nc.publish(
+      natsSubjects.down(cluster),
+      HubMessage.encode(
+        HubMessage.create({
+          body: { $case: 'linkClosed', value: { code: status.ABORTED, details } },
+        }),
+      ).finish(),
+    );
+  }
+
+  async #renew(cluster: string, csrPem: string): Promise<void> {
+    if (await this.#refusal(cluster)) return;
+    const { message, serial } = await renewCertificate(
+      { ...this.#o, renewals: this.#renewals },
+      cluster,
+      csrPem,
+    );
+    this.adopt(cluster).send(message);
+    this.#o.log.info({ cluster, serial, link: 'nats' }, 'certificate renewed');
+  }
+}
+
+/** Decodes a report from the stream; anything that is not one is an InvalidArgumentError. */
+function decodeReport(data: Uint8Array, cluster: string): AgentMessage {
+  let msg: AgentMessage;
+  try {
+    msg = AgentMessage.decode(data);
+  } catch (err) {
+    throw new InvalidArgumentError(`report from cluster ${cluster} is not an AgentMessage`, {
+      cause: err,
+    });
+  }
+  if (!msg.body) throw new InvalidArgumentError(`report from cluster ${cluster} has no body`);
+  return msg;
+}
