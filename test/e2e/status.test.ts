@@ -214,7 +214,10 @@ describe('status on the hub, end to end', () => {
       return c.state === 'failed' && c.revision === renamed ? c : undefined;
     }, 'the config that drops every app to be refused');
     assert.equal(refused.appliedRevision, fixed);
-    assert.match(refused.error, /spec\.apps: removes every app in force \(the config of [0-9a-f]{7}\): web, old;/);
+    assert.match(
+      refused.error,
+      /spec\.apps: removes every app in force \(the config of [0-9a-f]{7}\): web, old;/,
+    );
     assert.match(refused.error, /spec\.allowEmpty: true/);
     assert.ok(await configMap('old'), 'nothing of old was pruned');
     assert.ok(await configMap('web'), 'nothing of web was pruned');
