@@ -8,8 +8,18 @@ import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import posixPath from 'node:path/posix';
-import { TerminalError, type FlagSpec, type FlagValues } from '@driftless/common';
-import { displayUrl, type GitAuth } from '../source/index.ts';
+import {
+  DNS_SUBDOMAIN,
+  flagEnvName,
+  isDnsLabel,
+  isLabelKey,
+  isLabelValue,
+  redactUrl,
+  TerminalError,
+  type FlagSpec,
+  type FlagValues,
+} from '@driftless/common';
+import type { GitAuth } from '../source/index.ts';
 
 /** Prefix of the agent's environment variables: `--repo-url` is `DRIFTLESS_REPO_URL`. */
 export const AGENT_ENV_PREFIX = 'DRIFTLESS';
@@ -181,7 +191,7 @@ export type AgentFlagValues = FlagValues<typeof agentFlags>;
  * durations in ms, credentials loaded. Holds secrets (`gitAuth`,
  * `enrollmentToken`): log it only through {@link redactAgentOptions}.
  */
-export interface AgentOptions {
+export interface AgentFlags {
   /** Repository URL, without credentials. */
   repoUrl: string;
   /** Branch followed. */
@@ -261,7 +271,6 @@ export interface ResolveAgentOptionsIo {
   readFile?: (path: string) => string;
 }
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 /** Below this, polling would load the Git server for no benefit; hub hints cover urgency. */
 const MIN_POLL_MS = 1000;
@@ -271,17 +280,17 @@ const TOKEN_USERNAME = 'git';
 /** `--repo-url (DRIFTLESS_REPO_URL)`: how problems name a flag, for flag and env users alike. */
 function flag(name: keyof typeof agentFlags): string {
   const kebab = name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-  return `--${kebab} (${AGENT_ENV_PREFIX}_${kebab.replaceAll('-', '_').toUpperCase()})`;
+  return `--${kebab} (${flagEnvName(AGENT_ENV_PREFIX, name)})`;
 }
 
 /**
- * Validates the parsed flags and compiles them into {@link AgentOptions}.
+ * Validates the parsed flags and compiles them into {@link AgentFlags}.
  * Throws {@link AgentOptionsError} listing every problem.
  */
 export function resolveAgentOptions(
   values: AgentFlagValues,
   io: ResolveAgentOptionsIo = {},
-): AgentOptions {
+): AgentFlags {
   const problems: string[] = [];
   const v = {
     ...values,
@@ -304,7 +313,7 @@ export function resolveAgentOptions(
       problems.push(`${flag('repoUrl')} must be an http(s) URL, got ${url.protocol}`);
     } else if (url && (url.username || url.password)) {
       problems.push(
-        `${flag('repoUrl')} must not contain credentials (${displayUrl(v.repoUrl)}): use ${flag('gitPassword')} or ${flag('gitCredentialsFile')}`,
+        `${flag('repoUrl')} must not contain credentials (${redactUrl(v.repoUrl)}): use ${flag('gitPassword')} or ${flag('gitCredentialsFile')}`,
       );
     }
   }
@@ -315,7 +324,7 @@ export function resolveAgentOptions(
 
   if (v.clusterName === '') {
     problems.push(`${flag('clusterName')} is required: this cluster's name in the fleet`);
-  } else if (!DNS_LABEL.test(v.clusterName)) {
+  } else if (!isDnsLabel(v.clusterName)) {
     problems.push(
       `${flag('clusterName')} ${JSON.stringify(v.clusterName)} must be a DNS label: at most 63 lowercase letters, digits and '-'`,
     );
@@ -337,7 +346,7 @@ export function resolveAgentOptions(
 
   const gitAuth = loadGitAuth(v, io, problems);
 
-  if (!DNS_LABEL.test(v.stateNamespace)) {
+  if (!isDnsLabel(v.stateNamespace)) {
     problems.push(
       `${flag('stateNamespace')} ${JSON.stringify(v.stateNamespace)} must be a namespace name (a DNS label)`,
     );
@@ -392,7 +401,7 @@ export function resolveAgentOptions(
     problems.push(
       `${flag('commitSigningKeysFile')} and ${flag('commitSigningKeysSecret')} are exclusive: give the keys one way`,
     );
-  if (keysSecret && !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(keysSecret))
+  if (keysSecret && !DNS_SUBDOMAIN.test(keysSecret))
     problems.push(
       `${flag('commitSigningKeysSecret')} ${JSON.stringify(keysSecret)} is not a Secret name`,
     );
@@ -526,12 +535,7 @@ function parseLabels(items: readonly string[], problems: string[]): Record<strin
     const eq = item.indexOf('=');
     const key = eq < 0 ? '' : item.slice(0, eq).trim();
     const value = eq < 0 ? '' : item.slice(eq + 1).trim();
-    if (
-      !/^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/.test(
-        key,
-      ) ||
-      !/^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/.test(value)
-    ) {
+    if (!isLabelKey(key) || !isLabelValue(value)) {
       problems.push(
         `${flag('clusterLabels')}: ${JSON.stringify(item)} is not a label key=value (letters, digits, '-', '_', '.')`,
       );
@@ -560,7 +564,7 @@ function validBranch(b: string): boolean {
 }
 
 /** A copy of `options` safe to log: secrets replaced by whether they are set. */
-export function redactAgentOptions(options: AgentOptions): Record<string, unknown> {
+export function redactAgentOptions(options: AgentFlags): Record<string, unknown> {
   return {
     ...options,
     gitAuth: options.gitAuth
