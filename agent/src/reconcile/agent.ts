@@ -1,159 +1,27 @@
-import type { Tracer } from '@opentelemetry/api';
-import {
-  Backoff,
-  errorMessage,
-  jittered,
-  systemClock,
-  type Clock,
-  type Logger,
-} from '@driftless/common';
-import { type AppSpec, type ClusterConfig, type IgnoreRule, type KubeObject } from '../model.ts';
-import { clusterCapabilities, TenantClients, type KubeClient } from '../kube/index.ts';
+import { Backoff, errorMessage, jittered, type Clock } from '@driftless/common';
+import type { AppSpec, ClusterConfig } from '../model.ts';
+import { clusterCapabilities, TenantClients } from '../kube/index.ts';
 import { Ownership } from '../guard/index.ts';
 import { render } from '../render/index.ts';
 import { CommitSignatureError } from '../source/index.ts';
-import type { InventoryStore } from '../inventory/index.ts';
-import type {
-  AppStatusReport,
-  ApprovalBook,
-  DriftReport,
-  HealthState,
-  Reporter,
-  SyncReport,
-} from '../report/index.ts';
-import { DEFAULT_CONCURRENCY } from '../plan/index.ts';
-import { syncApp, type RenderSettings, type SyncOutcomeDetail } from './sync-app.ts';
-import { decideOutcome, describeOutcome, type AppOutcome } from './outcome.ts';
+import type { AppStatusReport, DriftReport, HealthState, SyncReport } from '../report/index.ts';
+import { syncApp, type SyncOutcomeDetail } from './sync-app.ts';
+import { decideOutcome, type AppOutcome } from './outcome.ts';
 import { ConfigLoader } from './config-loader.ts';
 import { GoneApps } from './gone-apps.ts';
-
-/** A checkout of the cluster's repository at one revision. */
-export interface Checkout {
-  revision: string;
-  /** Root folder of the checked-out tree. */
-  dir: string;
-  /** True when Git could not be reached and this is the last good checkout. */
-  fromCache: boolean;
-  /** Why Git could not be reached, when `fromCache`. */
-  error?: unknown;
-}
-
-/** Where checkouts come from (GitSource in production; a folder in tests). */
-export interface CheckoutSource {
-  sync(signal?: AbortSignal): Promise<Checkout>;
-}
-
-/** Drift watching as the reconciler drives it (see drift/). */
-export interface DriftTracker {
-  track(
-    app: AppSpec,
-    objects: KubeObject[],
-    sync: { revision: string; traceId: string },
-    applied?: ReadonlyMap<string, string>,
-  ): void;
-  untrack(app: string): void;
-  /** Resolves once heals in flight have finished, so they cannot land after the sync's apply. */
-  pause(app: string): Promise<void> | void;
-  resume(app: string): void;
-  driftCount(app: string): number;
-  /** Takes an app's settings (mode, selfHeal, ignore rules) at once, before its next sync. */
-  configure?(app: AppSpec): void;
-  /** Fields another controller fights over: the plan leaves them out too. */
-  ignoreRules?(app: string): IgnoreRule[];
-}
-
-/** The defaults of {@link AgentOptions}, in one place; durations in ms. */
-export const AGENT_DEFAULTS = {
-  /** Time between polls of Git (and re-plans of every app that is done). */
-  pollIntervalMs: 60_000,
-  /** The poll interval is spread by ±10 %, so agents and apps do not move in lockstep. */
-  pollJitter: 0.1,
-  /** Parallel API requests per app. */
-  concurrency: DEFAULT_CONCURRENCY,
-  /** Health poll interval while a sync waits. */
-  healthPollMs: 1000,
-  /** Health timeout of apps whose driftless.yaml entry sets none. */
-  defaultHealthTimeoutMs: 5 * 60_000,
-  /** Upper bound of one Git sync (a hung server must not stall reconciling). */
-  fetchTimeoutMs: 5 * 60_000,
-  /** First delay of an app's (or Git's) retry after a transient failure. */
-  retryInitialMs: 1000,
-  /** Cap of that backoff. */
-  retryMaxMs: 5 * 60_000,
-  /** When an app waits on a condition (health, a dependency), it is looked at again after this. */
-  requeueMs: 30_000,
-} as const;
-
-/** Options of {@link Agent}. */
-export interface AgentOptions {
-  /** This cluster's name, as enrolled. */
-  cluster: string;
-  client: KubeClient;
-  source: CheckoutSource;
-  /** Folder of the repository holding `driftless.yaml`, e.g. `clusters/dev`. */
-  clusterPath: string;
-  inventory: InventoryStore;
-  reporter: Reporter;
-  approvals: ApprovalBook;
-  drift?: DriftTracker;
-  tracer: Tracer;
-  logger: Logger;
-  clock?: Clock;
-  /** Random source in [0, 1) for jitter, injectable for tests. Default Math.random. */
-  random?: () => number;
-  /** See {@link AGENT_DEFAULTS}. */
-  pollIntervalMs?: number;
-  pollJitter?: number;
-  concurrency?: number;
-  healthPollMs?: number;
-  defaultHealthTimeoutMs?: number;
-  fetchTimeoutMs?: number;
-  retryInitialMs?: number;
-  retryMaxMs?: number;
-  requeueMs?: number;
-  /** Render limits and chart sources of every sync. Default the render defaults. */
-  render?: RenderSettings;
-  /** The identities apps act with (serviceAccountName). Default: made from `client`. */
-  tenants?: TenantClients;
-}
-
-/** {@link AgentOptions} with every default applied. */
-export type ResolvedAgentOptions = AgentOptions & {
-  -readonly [K in keyof typeof AGENT_DEFAULTS]: number;
-} & {
-  clock: Clock;
-  random: () => number;
-};
-
-/** Applies {@link AGENT_DEFAULTS} to `options`; the one place defaults are set. */
-export function resolveReconcileOptions(options: AgentOptions): ResolvedAgentOptions {
-  const out = { ...AGENT_DEFAULTS, ...options } as ResolvedAgentOptions;
-  for (const k of Object.keys(AGENT_DEFAULTS) as (keyof typeof AGENT_DEFAULTS)[])
-    if (options[k] === undefined) out[k] = AGENT_DEFAULTS[k];
-  out.clock = options.clock ?? systemClock;
-  out.random = options.random ?? Math.random;
-  return out;
-}
-
-/** What the agent knows about one app between syncs. */
-interface AppState {
-  spec: AppSpec;
-  status?: AppStatusReport;
-  /** Key of the last reported sync, to report each distinct outcome once. */
-  lastReportKey?: string;
-  /** The app's own backoff for transient failures. */
-  backoff: Backoff;
-  /** How its last sync ended and what comes next. */
-  outcome?: AppOutcome;
-  /** When it is due again (clock ms); undefined while it waits for a change. */
-  dueAt?: number;
-  /** Revision and spec of its last sync: a change of either makes it due at once. */
-  attemptKey?: string;
-  /** Health after its last successful sync, for apps that depend on it. */
-  health: HealthState;
-  /** Revision of its last successful sync. */
-  syncedRevision?: string;
-}
+import {
+  resolveReconcileOptions,
+  type AgentOptions,
+  type Checkout,
+  type ResolvedAgentOptions,
+} from './agent-options.ts';
+import {
+  attemptKey,
+  sourceProblem,
+  statusAfterSync,
+  type AppState,
+  type StatusPatch,
+} from './app-state.ts';
 
 /** Lifecycle of the agent. */
 export type AgentState = 'idle' | 'running' | 'stopping' | 'stopped';
@@ -562,27 +430,7 @@ export class Agent {
       state.syncedRevision = r.revision;
     } else if (r.outcome === 'failed') state.health = 'Unknown';
     this.#reportSync(app, r);
-    const pending =
-      r.outcome === 'planned' || r.outcome === 'waiting-approval' || r.outcome === 'approval-stale';
-    const changes = r.objects.filter((o) => o.action !== 'unchanged').length;
-    const next = describeOutcome(outcome);
-    const notes = [
-      r.outcome === 'waiting-approval' &&
-        `waiting for approval of plan ${r.planDigest.slice(0, 12)} (${changes} change(s)) at ${r.revision.slice(0, 7)}`,
-      r.outcome === 'planned' &&
-        `dry-run: ${changes} change(s) planned at ${r.revision.slice(0, 7)}`,
-      r.error && (next ? `${r.error}; ${next}` : r.error),
-      checkout.fromCache && sourceProblem(checkout),
-    ].filter(Boolean);
-    this.#setStatus(app, {
-      revision: r.revision,
-      syncStatus: r.outcome === 'succeeded' ? 'Synced' : pending ? 'OutOfSync' : 'Failed',
-      health: r.outcome === 'succeeded' ? r.health : (before?.health ?? 'Unknown'),
-      planDigest: r.planDigest,
-      pendingPlan: pending ? r.objects.filter((o) => o.action !== 'unchanged') : [],
-      message: notes.join('; '),
-      lastSyncAt: r.outcome === 'succeeded' ? r.finishedAt : undefined,
-    });
+    this.#setStatus(app, statusAfterSync(r, outcome, before, checkout));
     return detail;
   }
 
@@ -632,10 +480,7 @@ export class Agent {
     });
   }
 
-  #setStatus(
-    app: AppSpec,
-    patch: Partial<AppStatusReport> & Pick<AppStatusReport, 'syncStatus' | 'health' | 'revision'>,
-  ): void {
+  #setStatus(app: AppSpec, patch: StatusPatch): void {
     const state = this.#state_(app);
     const prev = state.status;
     const next: AppStatusReport = {
@@ -655,15 +500,4 @@ export class Agent {
     if (prev && JSON.stringify(prev) === JSON.stringify(next)) return;
     this.#o.reporter.appStatus(next);
   }
-}
-
-/** An app's revision and spec: a change of either is worth a new sync even after a terminal failure. */
-function attemptKey(app: AppSpec, revision: string): string {
-  return `${revision}|${JSON.stringify(app)}`;
-}
-
-/** Why the last good checkout is in force: Git unreachable, or a head refused (unsigned). */
-function sourceProblem(checkout: Checkout): string {
-  const message = errorMessage(checkout.error);
-  return checkout.error instanceof CommitSignatureError ? message : `Git unreachable: ${message}`;
 }
