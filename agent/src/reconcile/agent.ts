@@ -1,10 +1,11 @@
+/** The reconcile loop of one cluster: passes over Git, config and every app (see {@link Agent}). */
 import { Backoff, errorMessage, jittered, type Clock } from '@driftless/common';
 import type { AppSpec, ClusterConfig } from '../model.ts';
 import { clusterCapabilities, TenantClients } from '../kube/index.ts';
 import { Ownership } from '../guard/index.ts';
 import { render } from '../render/index.ts';
 import { CommitSignatureError } from '../source/index.ts';
-import type { AppStatusReport, DriftReport, HealthState, SyncReport } from '../report/index.ts';
+import type { AppStatusReport, DriftReport, HealthState } from '../report/index.ts';
 import { syncApp, type SyncOutcomeDetail } from './sync-app.ts';
 import { decideOutcome, type AppOutcome } from './outcome.ts';
 import { ConfigLoader } from './config-loader.ts';
@@ -15,13 +16,8 @@ import {
   type Checkout,
   type ResolvedAgentOptions,
 } from './agent-options.ts';
-import {
-  attemptKey,
-  sourceProblem,
-  statusAfterSync,
-  type AppState,
-  type StatusPatch,
-} from './app-state.ts';
+import { AppBook } from './app-book.ts';
+import { attemptKey, sourceProblem, statusAfterSync } from './app-state.ts';
 
 /** Lifecycle of the agent. */
 export type AgentState = 'idle' | 'running' | 'stopping' | 'stopped';
@@ -37,7 +33,7 @@ export type AgentState = 'idle' | 'running' | 'stopping' | 'stopped';
 export class Agent {
   readonly #o: ResolvedAgentOptions;
   readonly #clock: Clock;
-  readonly #apps = new Map<string, AppState>();
+  readonly #apps: AppBook;
   readonly #sourceBackoff: Backoff;
   readonly #config: ConfigLoader;
   readonly #gone: GoneApps;
@@ -61,6 +57,12 @@ export class Agent {
       options.tenants ?? new TenantClients(options.client, options.inventory.namespace);
     this.#ownership = new Ownership({ inventory: options.inventory, scopes: options.client });
     this.#sourceBackoff = this.#newBackoff();
+    this.#apps = new AppBook({
+      reporter: this.#o.reporter,
+      clock: this.#clock,
+      newBackoff: () => this.#newBackoff(),
+      driftCount: (app) => this.#o.drift?.driftCount(app) ?? 0,
+    });
     this.#config = new ConfigLoader({
       clusterPath: this.#o.clusterPath,
       defaultHealthTimeoutMs: this.#o.defaultHealthTimeoutMs,
@@ -110,7 +112,7 @@ export class Agent {
   noteDrift(report: DriftReport): void {
     this.#o.reporter.drift(report);
     const state = this.#apps.get(report.app);
-    if (state?.status) this.#setStatus(state.spec, state.status);
+    if (state?.status) this.#apps.setStatus(state.spec, state.status);
   }
 
   /** Starts the reconcile loop. */
@@ -244,7 +246,7 @@ export class Agent {
     this.#appsRunnable = !config.invalid && config.current !== undefined;
     if (config.invalid) {
       // Nothing runs at a commit whose config is broken: every app stays where it is.
-      this.#noteStaleConfig(config.invalid);
+      this.#apps.noteStaleConfig(config.invalid);
       return false;
     }
     if (!config.current) return false;
@@ -281,23 +283,23 @@ export class Agent {
   ): Promise<boolean> {
     let healthy = true;
     const due = config.apps.filter(
-      (app) => force || this.#isDue(this.#state_(app), checkout.revision),
+      (app) => force || this.#apps.isDue(this.#apps.entry(app), checkout.revision),
     );
     // Every due app's result, made before any starts, so a dependency listed later is awaited.
     const results = new Map(due.map((app) => [app.name, Promise.withResolvers<HealthState>()]));
     const run = async (app: AppSpec): Promise<HealthState> => {
-      const state = this.#state_(app);
+      const state = this.#apps.entry(app);
       for (const dep of app.dependsOn) {
         const h = await (results.get(dep)?.promise ?? this.#apps.get(dep)?.health ?? 'Unknown');
         if (h !== 'Healthy') {
-          this.#setStatus(app, {
+          this.#apps.setStatus(app, {
             syncStatus: 'OutOfSync',
             health: state.status?.health ?? 'Unknown',
             message: `waiting for app ${dep} to be Healthy (it is ${h})`,
             revision: checkout.revision,
           });
           state.attemptKey = attemptKey(app, checkout.revision);
-          this.#schedule(state, {
+          this.#apps.schedule(state, {
             kind: 'requeue',
             afterMs: jittered(this.#o.requeueMs, this.#o.pollJitter, this.#o.random),
           });
@@ -328,27 +330,13 @@ export class Agent {
     return healthy;
   }
 
-  /** Due: never synced, a new revision or spec, or its retry / requeue / poll time came. */
-  #isDue(state: AppState, revision: string): boolean {
-    if (state.attemptKey !== attemptKey(state.spec, revision)) return true;
-    return state.dueAt !== undefined && this.#clock.now() >= state.dueAt;
-  }
-
-  #schedule(state: AppState, outcome: AppOutcome): void {
-    state.outcome = outcome;
-    state.dueAt =
-      outcome.kind === 'done' || outcome.kind === 'retry' || outcome.kind === 'requeue'
-        ? this.#clock.now() + outcome.afterMs
-        : undefined;
-  }
-
   async #syncOne(
     app: AppSpec,
     checkout: Checkout,
     fetch: { startedAt: number; finishedAt: number; fromCache: boolean },
   ): Promise<SyncOutcomeDetail> {
     const { drift } = this.#o;
-    const state = this.#state_(app);
+    const state = this.#apps.entry(app);
     const before = state.status;
     // A new commit, a new spec or a failed app shows Syncing from its first step; a routine
     // re-check of a synced app only once it has something to write.
@@ -360,7 +348,7 @@ export class Agent {
     const onStep = (step: string) => {
       if (!isNew && step !== 'apply' && step !== 'prune' && !progressShown) return;
       progressShown = true;
-      this.#setStatus(app, {
+      this.#apps.setStatus(app, {
         syncStatus: 'Syncing',
         health:
           step === 'apply' || step === 'health' ? 'Progressing' : (before?.health ?? 'Unknown'),
@@ -412,12 +400,12 @@ export class Agent {
         random: this.#o.random,
       },
     );
-    this.#schedule(state, outcome);
+    this.#apps.schedule(state, outcome);
     if (outcome.kind === 'interrupted') {
       // Stopping is not failing: say nothing of the sync, and undo the Syncing shown.
       state.attemptKey = undefined;
       if (progressShown && before)
-        this.#setStatus(app, {
+        this.#apps.setStatus(app, {
           ...before,
           syncStatus: before.revision === checkout.revision ? before.syncStatus : 'OutOfSync',
           message: `sync of ${checkout.revision.slice(0, 7)} interrupted: the agent stopped; it resumes when the agent starts`,
@@ -429,47 +417,9 @@ export class Agent {
       state.health = r.health;
       state.syncedRevision = r.revision;
     } else if (r.outcome === 'failed') state.health = 'Unknown';
-    this.#reportSync(app, r);
-    this.#setStatus(app, statusAfterSync(r, outcome, before, checkout));
+    this.#apps.reportSync(app, r);
+    this.#apps.setStatus(app, statusAfterSync(r, outcome, before, checkout));
     return detail;
-  }
-
-  /** Every app keeps its state and says which config it runs while driftless.yaml is broken. */
-  #noteStaleConfig(invalid: { revision: string; message: string; appliedRevision: string }): void {
-    for (const state of this.#apps.values()) {
-      if (!state.status) continue;
-      this.#setStatus(state.spec, {
-        ...state.status,
-        message: `running the driftless.yaml of ${invalid.appliedRevision.slice(0, 7)}: the one at ${invalid.revision.slice(0, 7)} is invalid: ${invalid.message}`,
-      });
-    }
-  }
-
-  /**
-   * Reports a sync once per distinct result: every sync that wrote something,
-   * and otherwise only a change of outcome, revision, plan or error — an
-   * unchanged pass says nothing.
-   */
-  #reportSync(app: AppSpec, r: SyncReport): void {
-    const state = this.#state_(app);
-    const wrote = r.outcome === 'succeeded' && r.objects.some((o) => o.action !== 'unchanged');
-    const key =
-      r.outcome === 'succeeded'
-        ? `succeeded|${r.revision}`
-        : `${r.outcome}|${r.revision}|${r.planDigest}|${r.error}`;
-    if (!wrote && key === state.lastReportKey) return;
-    state.lastReportKey = key;
-    this.#o.reporter.syncResult(r);
-  }
-
-  #state_(app: AppSpec): AppState {
-    let s = this.#apps.get(app.name);
-    if (!s) {
-      s = { spec: app, backoff: this.#newBackoff(), health: 'Unknown' };
-      this.#apps.set(app.name, s);
-    }
-    s.spec = app;
-    return s;
   }
 
   #newBackoff(): Backoff {
@@ -478,26 +428,5 @@ export class Agent {
       maxMs: this.#o.retryMaxMs,
       random: this.#o.random,
     });
-  }
-
-  #setStatus(app: AppSpec, patch: StatusPatch): void {
-    const state = this.#state_(app);
-    const prev = state.status;
-    const next: AppStatusReport = {
-      app: app.name,
-      mode: app.sync,
-      healthMessage: patch.healthMessage ?? '',
-      driftCount: this.#o.drift?.driftCount(app.name) ?? 0,
-      planDigest: patch.planDigest ?? prev?.planDigest ?? '',
-      pendingPlan: patch.pendingPlan ?? [],
-      message: patch.message ?? '',
-      lastSyncAt: patch.lastSyncAt ?? prev?.lastSyncAt ?? 0,
-      revision: patch.revision,
-      syncStatus: patch.syncStatus,
-      health: patch.health,
-    };
-    state.status = next;
-    if (prev && JSON.stringify(prev) === JSON.stringify(next)) return;
-    this.#o.reporter.appStatus(next);
   }
 }
