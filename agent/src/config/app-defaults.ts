@@ -23,6 +23,7 @@ export const APP_DEFAULTS = {
   helmValuesFiles: [],
   kustomizeAllowRemoteResources: false,
   kustomizeAllowRemoteCharts: false,
+  helmAllowRemoteDependencies: false,
   healthTimeoutMs: 5 * 60_000,
   createNamespace: false,
   replace: false,
@@ -40,6 +41,7 @@ export const APP_DEFAULTS = {
   helmValuesFiles: readonly string[];
   kustomizeAllowRemoteResources: boolean;
   kustomizeAllowRemoteCharts: boolean;
+  helmAllowRemoteDependencies: boolean;
   healthTimeoutMs: number;
   createNamespace: boolean;
   replace: boolean;
@@ -61,6 +63,7 @@ export interface HelmInput {
   valuesFiles?: string[] | undefined;
   values?: Record<string, unknown> | undefined;
   chart?: HelmChartSource | undefined;
+  allowRemoteDependencies?: boolean | undefined;
 }
 
 /** `kustomize` as read, each field possibly unset. */
@@ -137,6 +140,8 @@ export function withDefaults(a: AppInput, options: ParseClusterConfigOptions): A
       valuesFiles: a.helm?.valuesFiles ?? [...APP_DEFAULTS.helmValuesFiles],
       values: a.helm?.values ?? {},
       ...(a.helm?.chart ? { chart: a.helm.chart } : {}),
+      allowRemoteDependencies:
+        a.helm?.allowRemoteDependencies ?? APP_DEFAULTS.helmAllowRemoteDependencies,
     },
     kustomize: {
       allowRemoteResources:

@@ -15,9 +15,19 @@ export function readHelm(
   appPath: string | undefined,
 ): HelmInput | undefined {
   if (node === undefined) return undefined;
-  const map = r.map(node, path, 'must be a mapping with releaseName, valuesFiles, values or chart');
+  const map = r.map(
+    node,
+    path,
+    'must be a mapping with releaseName, valuesFiles, values, chart or allowRemoteDependencies',
+  );
   if (!map) return undefined;
-  const f = r.fields(map, path, ['releaseName', 'valuesFiles', 'values', 'chart']);
+  const f = r.fields(map, path, [
+    'releaseName',
+    'valuesFiles',
+    'values',
+    'chart',
+    'allowRemoteDependencies',
+  ]);
   const releaseNameNode = f.get('releaseName');
   const releaseName = r.dnsLabel(releaseNameNode, `${path}.releaseName`, HELM_RELEASE_MAX);
   // Values files are relative to the app's path (where the chart is), so
@@ -31,7 +41,11 @@ export function readHelm(
     values = valuesNode.toJS(r.doc) as Record<string, unknown>;
   }
   const chart = readChartSource(r, f.get('chart'), `${path}.chart`);
-  return { releaseName, valuesFiles, values, chart };
+  const allowRemoteDependencies = r.bool(
+    f.get('allowRemoteDependencies'),
+    `${path}.allowRemoteDependencies`,
+  );
+  return { releaseName, valuesFiles, values, chart, allowRemoteDependencies };
 }
 
 /** `helm.chart`: a pinned chart from a Helm repository or an OCI registry. */
