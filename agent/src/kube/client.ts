@@ -1,3 +1,4 @@
+// Over 400 lines on purpose: one class whose transport, discovery cache and resource verbs share one private state; its errors live in client-errors.ts.
 import https from 'node:https';
 import http from 'node:http';
 import type { KubeConfig } from '@kubernetes/client-node';

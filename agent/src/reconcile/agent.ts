@@ -1,3 +1,4 @@
+// Over 400 lines on purpose: the loop, the pass and the per-app sync share the agent's lifecycle and abort signal; options, app state and status live beside it.
 /** The reconcile loop of one cluster: passes over Git, config and every app (see {@link Agent}). */
 import { Backoff, errorMessage, jittered, type Clock } from '@driftless/common';
 import type { AppSpec, ClusterConfig } from '../model.ts';
