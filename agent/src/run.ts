@@ -14,7 +14,7 @@ import {
   agentFlags,
   redactAgentOptions,
   resolveAgentOptions,
-  type AgentOptions,
+  type AgentFlags,
 } from './config/index.ts';
 import { KubeClient, TenantClients } from './kube/index.ts';
 import { CommitVerifier, GitSource, keysFromFile, keysFromSecret } from './source/index.ts';
@@ -231,7 +231,7 @@ export async function runAgent(argv: string[]): Promise<number> {
 }
 
 /** What every render of this agent uses: limits, the chart cache and chart credentials. */
-function renderSettings(options: AgentOptions, client: KubeClient): RenderSettings {
+function renderSettings(options: AgentFlags, client: KubeClient): RenderSettings {
   return {
     limits: options.renderLimits,
     charts: {
@@ -247,7 +247,7 @@ function renderSettings(options: AgentOptions, client: KubeClient): RenderSettin
 }
 
 /** The source's commit check when allowed signing keys are configured, else undefined. */
-function commitVerification(options: AgentOptions, client: KubeClient, logger: Logger) {
+function commitVerification(options: AgentFlags, client: KubeClient, logger: Logger) {
   const keys = options.commitSigningKeys;
   if (!keys) return undefined;
   const verifier = new CommitVerifier(

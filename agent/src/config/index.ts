@@ -21,6 +21,6 @@ export {
   redactAgentOptions,
   resolveAgentOptions,
   type AgentFlagValues,
-  type AgentOptions,
+  type AgentFlags,
   type ResolveAgentOptionsIo,
 } from './flags.ts';

@@ -1,6 +1,5 @@
-import { formatDuration } from '@driftless/common';
+import { canonicalJson, formatDuration } from '@driftless/common';
 import { Marks } from '../model.ts';
-import { canonicalJson } from '../plan/index.ts';
 import type { DriftClosure } from '../report/index.ts';
 import type { Verdict } from './compare.ts';
 import type { DriftCounters } from './metrics.ts';

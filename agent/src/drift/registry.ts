@@ -1,4 +1,4 @@
-import { Backoff, type BackoffOptions, type Logger } from '@driftless/common';
+import { Backoff, canonicalJson, type BackoffOptions, type Logger } from '@driftless/common';
 import {
   refKey,
   refOf,
@@ -7,7 +7,6 @@ import {
   type KubeObject,
   type ObjectRef,
 } from '../model.ts';
-import { canonicalJson } from '../plan/index.ts';
 import type { DriftClosure, DriftFight, DriftReport, FieldDrift } from '../report/index.ts';
 import { FightGuard, type FightOptions } from './fight.ts';
 import { RhythmDetector, type Fight, type RhythmOptions } from './rhythm.ts';

@@ -1,5 +1,5 @@
 import { groupOf, type IgnoreRule, type KubeObject } from '../model.ts';
-import { canonicalJson } from '../plan/diff.ts';
+import { canonicalJson } from '@driftless/common';
 import {
   ownsPath,
   parsePath,

@@ -1,5 +1,5 @@
 import { Marks, type KubeObject } from '../model.ts';
-import { canonicalJson } from '../plan/diff.ts';
+import { canonicalJson } from '@driftless/common';
 
 /** One segment of a field path: an object key or a list index. */
 export type PathSegment = string | number;

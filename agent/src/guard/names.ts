@@ -4,19 +4,16 @@
  * problem listed before anything is applied, not on the first one mid-apply.
  */
 
-const LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+import { DNS_SUBDOMAIN, isDnsLabel, isLabelKey, isLabelValue } from '@driftless/common';
+
+/** RFC 1123 label (namespaces) and label values, by common's rules. */
+export { isDnsLabel, isLabelValue };
+
 const LABEL_1035 = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
-const QUALIFIED_NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
-const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 
 /** RFC 1123 subdomain: most object names, API groups, label key prefixes. */
 export function isDnsSubdomain(s: string): boolean {
-  return s.length > 0 && s.length <= 253 && s.split('.').every((part) => LABEL.test(part));
-}
-
-/** RFC 1123 label: namespaces. */
-export function isDnsLabel(s: string): boolean {
-  return s.length <= 63 && LABEL.test(s);
+  return DNS_SUBDOMAIN.test(s);
 }
 
 /** RFC 1035 label (starts with a letter): Services, API versions. */
@@ -30,18 +27,7 @@ export function isPathSegment(s: string): boolean {
 }
 
 /** A label or annotation key: optional `prefix/` (subdomain) and a name of up to 63 characters. */
-export function isQualifiedName(key: string): boolean {
-  const slash = key.lastIndexOf('/');
-  const name = slash < 0 ? key : key.slice(slash + 1);
-  const prefix = slash < 0 ? undefined : key.slice(0, slash);
-  if (prefix !== undefined && !isDnsSubdomain(prefix)) return false;
-  return name.length <= 63 && QUALIFIED_NAME.test(name);
-}
-
-/** A label value: up to 63 characters, alphanumeric at both ends, may be empty. */
-export function isLabelValue(value: string): boolean {
-  return value.length <= 63 && LABEL_VALUE.test(value);
-}
+export const isQualifiedName = isLabelKey;
 
 /** Kinds whose names follow a rule other than the subdomain one, keyed by `group/kind`. */
 const NAME_RULES: Record<string, { test: (s: string) => boolean; rule: string }> = {

@@ -15,15 +15,10 @@ export function grpcCodeOf(err: unknown): number | undefined {
   return typeof code === 'number' ? code : undefined;
 }
 
-/**
- * Enrollment failed. Terminal when the hub refused the request itself (bad,
- * used or expired token, token for another cluster, bad CSR: a person must
- * act); transient when the hub was unreachable or rate-limited us. The message
- * names the cluster and the gRPC code, never the token.
- */
-export class EnrollError extends DriftlessError {
-  override name = 'EnrollError';
-  /** The gRPC status code the hub answered with, when it answered. */
+/** An answer of the hub that carries a gRPC status code, classified by common from that code. */
+export class GrpcStatusError extends DriftlessError {
+  override name = 'GrpcStatusError';
+  /** The gRPC status code the hub answered or ended with, when it did. */
   readonly code: number | undefined;
   /** The same code, where the one classifier in common reads it. */
   readonly grpcCode: number | undefined;
@@ -33,6 +28,16 @@ export class EnrollError extends DriftlessError {
     this.code = options.code;
     this.grpcCode = options.code;
   }
+}
+
+/**
+ * Enrollment failed. Terminal when the hub refused the request itself (bad,
+ * used or expired token, token for another cluster, bad CSR: a person must
+ * act); transient when the hub was unreachable or rate-limited us. The message
+ * names the cluster and the gRPC code, never the token.
+ */
+export class EnrollError extends GrpcStatusError {
+  override name = 'EnrollError';
 
   /** Whether retrying later can succeed ({@link classify} of the gRPC code). */
   get retryable(): boolean {
@@ -63,18 +68,8 @@ export class IdentityInvalidError extends TerminalError {
  * cluster for good (revoked, or a certificate the hub does not know): the link
  * stops reconnecting and waits for a person.
  */
-export class LinkClosedError extends DriftlessError {
+export class LinkClosedError extends GrpcStatusError {
   override name = 'LinkClosedError';
-  /** The gRPC status code of the end of the stream. */
-  readonly code: number | undefined;
-  /** The same code, where the one classifier in common reads it. */
-  readonly grpcCode: number | undefined;
-
-  constructor(message: string, options: { code: number | undefined; cause?: unknown }) {
-    super(message, { cause: options.cause });
-    this.code = options.code;
-    this.grpcCode = options.code;
-  }
 
   /** True when reconnecting cannot help ({@link classify} of the gRPC code). */
   get terminal(): boolean {

@@ -1,3 +1,7 @@
+/**
+ * Over 400 lines on purpose: the outbox is one pure state machine (sequence, bound, gap,
+ * ack of a contiguous prefix, snapshot for the on-disk journal) whose rules read best together.
+ */
 import { systemClock, type Clock } from '@driftless/common';
 import {
   AgentMessage,

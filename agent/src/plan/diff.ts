@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { canonicalJson } from '@driftless/common';
 
 /** One changed field: its path and the values before and after (undefined = absent). */
 export interface FieldDiff {
@@ -34,20 +35,6 @@ export function diffValues(before: unknown, after: unknown, path = ''): FieldDif
   if (before !== undefined) d.before = before;
   if (after !== undefined) d.after = after;
   return [d];
-}
-
-/** JSON with object keys sorted at every level, so equal values give equal text. */
-export function canonicalJson(value: unknown): string {
-  if (value === undefined) return 'undefined';
-  return JSON.stringify(value, (_k, v: unknown) =>
-    isRecord(v)
-      ? Object.fromEntries(
-          Object.keys(v)
-            .sort()
-            .map((k) => [k, v[k]]),
-        )
-      : v,
-  );
 }
 
 /** Hex SHA-256 of the canonical JSON of `value`. */

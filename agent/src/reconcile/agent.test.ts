@@ -8,7 +8,7 @@ import {
   testEngine,
   type TestEngine,
 } from '../../test/engine/engine.ts';
-import { AGENT_DEFAULTS, resolveReconcileOptions } from './agent.ts';
+import { AGENT_DEFAULTS, resolveReconcileOptions } from './agent-options.ts';
 
 const TWO_APPS = {
   'clusters/test/driftless.yaml': clusterYaml(appEntry('a') + appEntry('b')),

@@ -1,159 +1,24 @@
-import type { Tracer } from '@opentelemetry/api';
-import {
-  Backoff,
-  errorMessage,
-  jittered,
-  systemClock,
-  type Clock,
-  type Logger,
-} from '@driftless/common';
-import { type AppSpec, type ClusterConfig, type IgnoreRule, type KubeObject } from '../model.ts';
-import { clusterCapabilities, TenantClients, type KubeClient } from '../kube/index.ts';
+// Over 400 lines on purpose: the loop, the pass and the per-app sync share the agent's lifecycle and abort signal; options, app state and status live beside it.
+/** The reconcile loop of one cluster: passes over Git, config and every app (see {@link Agent}). */
+import { Backoff, errorMessage, jittered, type Clock } from '@driftless/common';
+import type { AppSpec, ClusterConfig } from '../model.ts';
+import { clusterCapabilities, TenantClients } from '../kube/index.ts';
 import { Ownership } from '../guard/index.ts';
 import { render } from '../render/index.ts';
 import { CommitSignatureError } from '../source/index.ts';
-import type { InventoryStore } from '../inventory/index.ts';
-import type {
-  AppStatusReport,
-  ApprovalBook,
-  DriftReport,
-  HealthState,
-  Reporter,
-  SyncReport,
-} from '../report/index.ts';
-import { DEFAULT_CONCURRENCY } from '../plan/index.ts';
-import { syncApp, type RenderSettings, type SyncOutcomeDetail } from './sync-app.ts';
-import { decideOutcome, describeOutcome, type AppOutcome } from './outcome.ts';
+import type { AppStatusReport, DriftReport, HealthState } from '../report/index.ts';
+import { syncApp, type SyncOutcomeDetail } from './sync-app.ts';
+import { decideOutcome, type AppOutcome } from './outcome.ts';
 import { ConfigLoader } from './config-loader.ts';
 import { GoneApps } from './gone-apps.ts';
-
-/** A checkout of the cluster's repository at one revision. */
-export interface Checkout {
-  revision: string;
-  /** Root folder of the checked-out tree. */
-  dir: string;
-  /** True when Git could not be reached and this is the last good checkout. */
-  fromCache: boolean;
-  /** Why Git could not be reached, when `fromCache`. */
-  error?: unknown;
-}
-
-/** Where checkouts come from (GitSource in production; a folder in tests). */
-export interface CheckoutSource {
-  sync(signal?: AbortSignal): Promise<Checkout>;
-}
-
-/** Drift watching as the reconciler drives it (see drift/). */
-export interface DriftTracker {
-  track(
-    app: AppSpec,
-    objects: KubeObject[],
-    sync: { revision: string; traceId: string },
-    applied?: ReadonlyMap<string, string>,
-  ): void;
-  untrack(app: string): void;
-  /** Resolves once heals in flight have finished, so they cannot land after the sync's apply. */
-  pause(app: string): Promise<void> | void;
-  resume(app: string): void;
-  driftCount(app: string): number;
-  /** Takes an app's settings (mode, selfHeal, ignore rules) at once, before its next sync. */
-  configure?(app: AppSpec): void;
-  /** Fields another controller fights over: the plan leaves them out too. */
-  ignoreRules?(app: string): IgnoreRule[];
-}
-
-/** The defaults of {@link AgentOptions}, in one place; durations in ms. */
-export const AGENT_DEFAULTS = {
-  /** Time between polls of Git (and re-plans of every app that is done). */
-  pollIntervalMs: 60_000,
-  /** The poll interval is spread by ±10 %, so agents and apps do not move in lockstep. */
-  pollJitter: 0.1,
-  /** Parallel API requests per app. */
-  concurrency: DEFAULT_CONCURRENCY,
-  /** Health poll interval while a sync waits. */
-  healthPollMs: 1000,
-  /** Health timeout of apps whose driftless.yaml entry sets none. */
-  defaultHealthTimeoutMs: 5 * 60_000,
-  /** Upper bound of one Git sync (a hung server must not stall reconciling). */
-  fetchTimeoutMs: 5 * 60_000,
-  /** First delay of an app's (or Git's) retry after a transient failure. */
-  retryInitialMs: 1000,
-  /** Cap of that backoff. */
-  retryMaxMs: 5 * 60_000,
-  /** When an app waits on a condition (health, a dependency), it is looked at again after this. */
-  requeueMs: 30_000,
-} as const;
-
-/** Options of {@link Agent}. */
-export interface AgentOptions {
-  /** This cluster's name, as enrolled. */
-  cluster: string;
-  client: KubeClient;
-  source: CheckoutSource;
-  /** Folder of the repository holding `driftless.yaml`, e.g. `clusters/dev`. */
-  clusterPath: string;
-  inventory: InventoryStore;
-  reporter: Reporter;
-  approvals: ApprovalBook;
-  drift?: DriftTracker;
-  tracer: Tracer;
-  logger: Logger;
-  clock?: Clock;
-  /** Random source in [0, 1) for jitter, injectable for tests. Default Math.random. */
-  random?: () => number;
-  /** See {@link AGENT_DEFAULTS}. */
-  pollIntervalMs?: number;
-  pollJitter?: number;
-  concurrency?: number;
-  healthPollMs?: number;
-  defaultHealthTimeoutMs?: number;
-  fetchTimeoutMs?: number;
-  retryInitialMs?: number;
-  retryMaxMs?: number;
-  requeueMs?: number;
-  /** Render limits and chart sources of every sync. Default the render defaults. */
-  render?: RenderSettings;
-  /** The identities apps act with (serviceAccountName). Default: made from `client`. */
-  tenants?: TenantClients;
-}
-
-/** {@link AgentOptions} with every default applied. */
-export type ResolvedAgentOptions = AgentOptions & {
-  -readonly [K in keyof typeof AGENT_DEFAULTS]: number;
-} & {
-  clock: Clock;
-  random: () => number;
-};
-
-/** Applies {@link AGENT_DEFAULTS} to `options`; the one place defaults are set. */
-export function resolveReconcileOptions(options: AgentOptions): ResolvedAgentOptions {
-  const out = { ...AGENT_DEFAULTS, ...options } as ResolvedAgentOptions;
-  for (const k of Object.keys(AGENT_DEFAULTS) as (keyof typeof AGENT_DEFAULTS)[])
-    if (options[k] === undefined) out[k] = AGENT_DEFAULTS[k];
-  out.clock = options.clock ?? systemClock;
-  out.random = options.random ?? Math.random;
-  return out;
-}
-
-/** What the agent knows about one app between syncs. */
-interface AppState {
-  spec: AppSpec;
-  status?: AppStatusReport;
-  /** Key of the last reported sync, to report each distinct outcome once. */
-  lastReportKey?: string;
-  /** The app's own backoff for transient failures. */
-  backoff: Backoff;
-  /** How its last sync ended and what comes next. */
-  outcome?: AppOutcome;
-  /** When it is due again (clock ms); undefined while it waits for a change. */
-  dueAt?: number;
-  /** Revision and spec of its last sync: a change of either makes it due at once. */
-  attemptKey?: string;
-  /** Health after its last successful sync, for apps that depend on it. */
-  health: HealthState;
-  /** Revision of its last successful sync. */
-  syncedRevision?: string;
-}
+import {
+  resolveReconcileOptions,
+  type AgentOptions,
+  type Checkout,
+  type ResolvedAgentOptions,
+} from './agent-options.ts';
+import { AppBook } from './app-book.ts';
+import { attemptKey, sourceProblem, statusAfterSync } from './app-state.ts';
 
 /** Lifecycle of the agent. */
 export type AgentState = 'idle' | 'running' | 'stopping' | 'stopped';
@@ -169,7 +34,7 @@ export type AgentState = 'idle' | 'running' | 'stopping' | 'stopped';
 export class Agent {
   readonly #o: ResolvedAgentOptions;
   readonly #clock: Clock;
-  readonly #apps = new Map<string, AppState>();
+  readonly #apps: AppBook;
   readonly #sourceBackoff: Backoff;
   readonly #config: ConfigLoader;
   readonly #gone: GoneApps;
@@ -193,6 +58,12 @@ export class Agent {
       options.tenants ?? new TenantClients(options.client, options.inventory.namespace);
     this.#ownership = new Ownership({ inventory: options.inventory, scopes: options.client });
     this.#sourceBackoff = this.#newBackoff();
+    this.#apps = new AppBook({
+      reporter: this.#o.reporter,
+      clock: this.#clock,
+      newBackoff: () => this.#newBackoff(),
+      driftCount: (app) => this.#o.drift?.driftCount(app) ?? 0,
+    });
     this.#config = new ConfigLoader({
       clusterPath: this.#o.clusterPath,
       defaultHealthTimeoutMs: this.#o.defaultHealthTimeoutMs,
@@ -243,7 +114,7 @@ export class Agent {
   noteDrift(report: DriftReport): void {
     this.#o.reporter.drift(report);
     const state = this.#apps.get(report.app);
-    if (state?.status) this.#setStatus(state.spec, state.status);
+    if (state?.status) this.#apps.setStatus(state.spec, state.status);
   }
 
   /** Starts the reconcile loop. */
@@ -377,7 +248,7 @@ export class Agent {
     this.#appsRunnable = !config.invalid && config.current !== undefined;
     if (config.invalid) {
       // Nothing runs at a commit whose config is broken: every app stays where it is.
-      this.#noteStaleConfig(config.invalid);
+      this.#apps.noteStaleConfig(config.invalid);
       return false;
     }
     if (!config.current) return false;
@@ -414,23 +285,23 @@ export class Agent {
   ): Promise<boolean> {
     let healthy = true;
     const due = config.apps.filter(
-      (app) => force || this.#isDue(this.#state_(app), checkout.revision),
+      (app) => force || this.#apps.isDue(this.#apps.entry(app), checkout.revision),
     );
     // Every due app's result, made before any starts, so a dependency listed later is awaited.
     const results = new Map(due.map((app) => [app.name, Promise.withResolvers<HealthState>()]));
     const run = async (app: AppSpec): Promise<HealthState> => {
-      const state = this.#state_(app);
+      const state = this.#apps.entry(app);
       for (const dep of app.dependsOn) {
         const h = await (results.get(dep)?.promise ?? this.#apps.get(dep)?.health ?? 'Unknown');
         if (h !== 'Healthy') {
-          this.#setStatus(app, {
+          this.#apps.setStatus(app, {
             syncStatus: 'OutOfSync',
             health: state.status?.health ?? 'Unknown',
             message: `waiting for app ${dep} to be Healthy (it is ${h})`,
             revision: checkout.revision,
           });
           state.attemptKey = attemptKey(app, checkout.revision);
-          this.#schedule(state, {
+          this.#apps.schedule(state, {
             kind: 'requeue',
             afterMs: jittered(this.#o.requeueMs, this.#o.pollJitter, this.#o.random),
           });
@@ -461,27 +332,13 @@ export class Agent {
     return healthy;
   }
 
-  /** Due: never synced, a new revision or spec, or its retry / requeue / poll time came. */
-  #isDue(state: AppState, revision: string): boolean {
-    if (state.attemptKey !== attemptKey(state.spec, revision)) return true;
-    return state.dueAt !== undefined && this.#clock.now() >= state.dueAt;
-  }
-
-  #schedule(state: AppState, outcome: AppOutcome): void {
-    state.outcome = outcome;
-    state.dueAt =
-      outcome.kind === 'done' || outcome.kind === 'retry' || outcome.kind === 'requeue'
-        ? this.#clock.now() + outcome.afterMs
-        : undefined;
-  }
-
   async #syncOne(
     app: AppSpec,
     checkout: Checkout,
     fetch: { startedAt: number; finishedAt: number; fromCache: boolean },
   ): Promise<SyncOutcomeDetail> {
     const { drift } = this.#o;
-    const state = this.#state_(app);
+    const state = this.#apps.entry(app);
     const before = state.status;
     // A new commit, a new spec or a failed app shows Syncing from its first step; a routine
     // re-check of a synced app only once it has something to write.
@@ -493,7 +350,7 @@ export class Agent {
     const onStep = (step: string) => {
       if (!isNew && step !== 'apply' && step !== 'prune' && !progressShown) return;
       progressShown = true;
-      this.#setStatus(app, {
+      this.#apps.setStatus(app, {
         syncStatus: 'Syncing',
         health:
           step === 'apply' || step === 'health' ? 'Progressing' : (before?.health ?? 'Unknown'),
@@ -545,12 +402,12 @@ export class Agent {
         random: this.#o.random,
       },
     );
-    this.#schedule(state, outcome);
+    this.#apps.schedule(state, outcome);
     if (outcome.kind === 'interrupted') {
       // Stopping is not failing: say nothing of the sync, and undo the Syncing shown.
       state.attemptKey = undefined;
       if (progressShown && before)
-        this.#setStatus(app, {
+        this.#apps.setStatus(app, {
           ...before,
           syncStatus: before.revision === checkout.revision ? before.syncStatus : 'OutOfSync',
           message: `sync of ${checkout.revision.slice(0, 7)} interrupted: the agent stopped; it resumes when the agent starts`,
@@ -562,67 +419,9 @@ export class Agent {
       state.health = r.health;
       state.syncedRevision = r.revision;
     } else if (r.outcome === 'failed') state.health = 'Unknown';
-    this.#reportSync(app, r);
-    const pending =
-      r.outcome === 'planned' || r.outcome === 'waiting-approval' || r.outcome === 'approval-stale';
-    const changes = r.objects.filter((o) => o.action !== 'unchanged').length;
-    const next = describeOutcome(outcome);
-    const notes = [
-      r.outcome === 'waiting-approval' &&
-        `waiting for approval of plan ${r.planDigest.slice(0, 12)} (${changes} change(s)) at ${r.revision.slice(0, 7)}`,
-      r.outcome === 'planned' &&
-        `dry-run: ${changes} change(s) planned at ${r.revision.slice(0, 7)}`,
-      r.error && (next ? `${r.error}; ${next}` : r.error),
-      checkout.fromCache && sourceProblem(checkout),
-    ].filter(Boolean);
-    this.#setStatus(app, {
-      revision: r.revision,
-      syncStatus: r.outcome === 'succeeded' ? 'Synced' : pending ? 'OutOfSync' : 'Failed',
-      health: r.outcome === 'succeeded' ? r.health : (before?.health ?? 'Unknown'),
-      planDigest: r.planDigest,
-      pendingPlan: pending ? r.objects.filter((o) => o.action !== 'unchanged') : [],
-      message: notes.join('; '),
-      lastSyncAt: r.outcome === 'succeeded' ? r.finishedAt : undefined,
-    });
+    this.#apps.reportSync(app, r);
+    this.#apps.setStatus(app, statusAfterSync(r, outcome, before, checkout));
     return detail;
-  }
-
-  /** Every app keeps its state and says which config it runs while driftless.yaml is broken. */
-  #noteStaleConfig(invalid: { revision: string; message: string; appliedRevision: string }): void {
-    for (const state of this.#apps.values()) {
-      if (!state.status) continue;
-      this.#setStatus(state.spec, {
-        ...state.status,
-        message: `running the driftless.yaml of ${invalid.appliedRevision.slice(0, 7)}: the one at ${invalid.revision.slice(0, 7)} is invalid: ${invalid.message}`,
-      });
-    }
-  }
-
-  /**
-   * Reports a sync once per distinct result: every sync that wrote something,
-   * and otherwise only a change of outcome, revision, plan or error — an
-   * unchanged pass says nothing.
-   */
-  #reportSync(app: AppSpec, r: SyncReport): void {
-    const state = this.#state_(app);
-    const wrote = r.outcome === 'succeeded' && r.objects.some((o) => o.action !== 'unchanged');
-    const key =
-      r.outcome === 'succeeded'
-        ? `succeeded|${r.revision}`
-        : `${r.outcome}|${r.revision}|${r.planDigest}|${r.error}`;
-    if (!wrote && key === state.lastReportKey) return;
-    state.lastReportKey = key;
-    this.#o.reporter.syncResult(r);
-  }
-
-  #state_(app: AppSpec): AppState {
-    let s = this.#apps.get(app.name);
-    if (!s) {
-      s = { spec: app, backoff: this.#newBackoff(), health: 'Unknown' };
-      this.#apps.set(app.name, s);
-    }
-    s.spec = app;
-    return s;
   }
 
   #newBackoff(): Backoff {
@@ -632,39 +431,4 @@ export class Agent {
       random: this.#o.random,
     });
   }
-
-  #setStatus(
-    app: AppSpec,
-    patch: Partial<AppStatusReport> & Pick<AppStatusReport, 'syncStatus' | 'health' | 'revision'>,
-  ): void {
-    const state = this.#state_(app);
-    const prev = state.status;
-    const next: AppStatusReport = {
-      app: app.name,
-      mode: app.sync,
-      healthMessage: patch.healthMessage ?? '',
-      driftCount: this.#o.drift?.driftCount(app.name) ?? 0,
-      planDigest: patch.planDigest ?? prev?.planDigest ?? '',
-      pendingPlan: patch.pendingPlan ?? [],
-      message: patch.message ?? '',
-      lastSyncAt: patch.lastSyncAt ?? prev?.lastSyncAt ?? 0,
-      revision: patch.revision,
-      syncStatus: patch.syncStatus,
-      health: patch.health,
-    };
-    state.status = next;
-    if (prev && JSON.stringify(prev) === JSON.stringify(next)) return;
-    this.#o.reporter.appStatus(next);
-  }
-}
-
-/** An app's revision and spec: a change of either is worth a new sync even after a terminal failure. */
-function attemptKey(app: AppSpec, revision: string): string {
-  return `${revision}|${JSON.stringify(app)}`;
-}
-
-/** Why the last good checkout is in force: Git unreachable, or a head refused (unsigned). */
-function sourceProblem(checkout: Checkout): string {
-  const message = errorMessage(checkout.error);
-  return checkout.error instanceof CommitSignatureError ? message : `Git unreachable: ${message}`;
 }

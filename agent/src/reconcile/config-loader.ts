@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { DriftlessError, errorMessage, type Clock, type Logger } from '@driftless/common';
 import type { ClusterConfig } from '../model.ts';
-import { ConfigError, parseClusterConfig } from '../config/index.ts';
+import { CLUSTER_CONFIG_FILE, ConfigError, parseClusterConfig } from '../config/index.ts';
 import { PathNotFoundError, resolveInCheckout } from '../source/index.ts';
 import type { ConfigStatusReport, Reporter } from '../report/index.ts';
 
@@ -61,7 +61,7 @@ export class ConfigLoader {
   /** The config for `checkout`, read only when its revision is new. */
   async load(checkout: { dir: string; revision: string }): Promise<LoadedConfig> {
     if (this.#last?.revision === checkout.revision) return this.#last.result;
-    const file = path.posix.join(this.#o.clusterPath, 'driftless.yaml');
+    const file = path.posix.join(this.#o.clusterPath, CLUSTER_CONFIG_FILE);
     let result: LoadedConfig;
     let report: ConfigStatusReport;
     const base = { revision: checkout.revision, file, checkedAt: this.#o.clock.now() };

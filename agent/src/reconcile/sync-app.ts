@@ -1,36 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import type { Span, Tracer } from '@opentelemetry/api';
-import {
-  classify,
-  errorMessage,
-  inSpan,
-  systemClock,
-  TerminalError,
-  type Clock,
-  type Logger,
-} from '@driftless/common';
-import {
-  refKey,
-  refOf,
-  refString,
-  type AppSpec,
-  type IgnoreRule,
-  type KubeObject,
-} from '../model.ts';
-import { clusterCapabilities, serverDetails, type KubeClient } from '../kube/index.ts';
-import { render, type RenderOptions } from '../render/index.ts';
-import { guard, type OwnershipView } from '../guard/index.ts';
-import {
-  digestOf,
-  isHook,
-  planApp,
-  syncOptionsOf,
-  type Plan,
-  type PlannedObject,
-} from '../plan/index.ts';
+import type { Span } from '@opentelemetry/api';
+import { classify, errorMessage, inSpan, systemClock, TerminalError } from '@driftless/common';
+import { refKey, refOf, type AppSpec, type KubeObject } from '../model.ts';
+import { clusterCapabilities, serverDetails } from '../kube/index.ts';
+import { render } from '../render/index.ts';
+import { guard } from '../guard/index.ts';
+import { isHook, planApp, syncOptionsOf } from '../plan/index.ts';
 import { applyPlan, ApplyError, pruneObjects, type ObjectResult } from '../apply/index.ts';
-import { unionRefs, type InventoryRecord, type InventoryStore } from '../inventory/index.ts';
-import type { ApprovalSource, ObjectChange, SyncReport } from '../report/index.ts';
+import { unionRefs, type InventoryRecord } from '../inventory/index.ts';
+import type { SyncReport } from '../report/index.ts';
 import { currentHealth, waitUntilNothingGates } from './health-wait.ts';
 import {
   digestBeforeApply,
@@ -38,59 +16,12 @@ import {
   namespaceToCreate,
   ranOnceAfter,
   renderDigest,
+  inventoryChanged,
 } from './sync-state.ts';
+import type { SyncDeps, SyncOutcomeDetail } from './sync-deps.ts';
+import { markErrors, mergeErrors, recordFetch, toChange } from './sync-report.ts';
 
-/** The render settings an agent gives every sync. */
-export type RenderSettings = Pick<RenderOptions, 'limits' | 'charts'>;
-
-/** What one sync needs from the agent around it. */
-export interface SyncDeps {
-  client: KubeClient;
-  inventory: InventoryStore;
-  approvals: ApprovalSource;
-  tracer: Tracer;
-  logger: Logger;
-  clock?: Clock;
-  /** Who owns what among the cluster's apps (guard and prune consult it). Default: no cross-app checks. */
-  ownership?: OwnershipView;
-  /** Cluster name, a span attribute. */
-  cluster: string;
-  /** Parallel API requests. Default 8. */
-  concurrency?: number;
-  /** How often health is polled while waiting. Default 1 s. */
-  healthPollMs?: number;
-  /** Render limits and chart sources. Default the render defaults. */
-  render?: RenderSettings;
-  /** When the Git fetch that produced the checkout ran, to show it in the sync's trace. */
-  fetch?: { startedAt: number; finishedAt: number; fromCache: boolean };
-  signal?: AbortSignal;
-  /** Called as each step starts (render, guard, plan, apply, prune, health), to show progress. */
-  onStep?: (step: string) => void;
-  /** Ignore rules beyond the app's own, e.g. fields the drift watcher found another controller fighting over. */
-  ignoreRules?: (app: string) => IgnoreRule[];
-  /** Called between apply and health wait so drift watching starts on what was just applied. */
-  onApplied?: (
-    app: AppSpec,
-    desired: KubeObject[],
-    revision: string,
-    traceId: string,
-    /** refKey → resourceVersion of each object this sync wrote. */
-    applied: ReadonlyMap<string, string>,
-  ) => void;
-}
-
-/** A sync's report plus what the reconciler needs to carry on. */
-export interface SyncOutcomeDetail {
-  report: SyncReport;
-  /** The plan, when planning got that far. */
-  plan?: Plan;
-  /** Desired objects as guarded, when rendering got that far. */
-  desired?: KubeObject[];
-  /** Error class when the sync failed. */
-  errorClass?: 'terminal' | 'transient' | 'waiting';
-  /** True when the sync stopped because `signal` aborted (the agent is stopping): not a failure. */
-  interrupted?: boolean;
-}
+export type { RenderSettings, SyncDeps, SyncOutcomeDetail } from './sync-deps.ts';
 
 /**
  * Syncs one app from a checkout, as one trace: render → guard → plan →
@@ -365,54 +296,5 @@ export async function syncApp(
       root.setAttribute('driftless.outcome', report.outcome);
       return detail;
     }
-  });
-}
-
-function toChange(o: PlannedObject): ObjectChange {
-  return { ref: o.ref, action: o.action, diff: o.diff, wave: o.wave };
-}
-
-function markErrors(report: SyncReport, results: ObjectResult[]): void {
-  for (const r of results) {
-    if (!r.error) continue;
-    const change = report.objects.find((o) => refString(o.ref) === refString(r.ref));
-    if (change) change.error = r.error;
-  }
-}
-
-/** Adds the checkout's Git fetch as a span of this sync's trace, at the time it really ran. */
-function recordFetch(
-  tracer: Tracer,
-  fetch: NonNullable<SyncDeps['fetch']>,
-  steps: SyncReport['steps'],
-): void {
-  const span = tracer.startSpan('fetch', {
-    startTime: fetch.startedAt,
-    attributes: { 'driftless.git.from_cache': fetch.fromCache },
-  });
-  span.end(fetch.finishedAt);
-  steps.push({ name: 'fetch', durationMs: fetch.finishedAt - fetch.startedAt });
-}
-
-/** Whether a record differs from the previous one in anything but order. */
-function inventoryChanged(previous: InventoryRecord, next: InventoryRecord): boolean {
-  const keys = (r: InventoryRecord) => r.objects.map(refKey).sort().join('|');
-  return (
-    previous.revision !== next.revision ||
-    previous.prune !== next.prune ||
-    previous.renderDigest !== next.renderDigest ||
-    keys(previous) !== keys(next) ||
-    digestOf(previous.ranOnce ?? {}) !== digestOf(next.ranOnce ?? {})
-  );
-}
-
-/** The fresh changes, keeping errors already marked on the old ones. */
-function mergeErrors(fresh: ObjectChange[], marked: ObjectChange[]): ObjectChange[] {
-  const errors = new Map(
-    marked.flatMap((o) => (o.error ? [[refKey(o.ref), o.error] as const] : [])),
-  );
-  return fresh.map((o) => {
-    const error = errors.get(refKey(o.ref));
-    return error ? { ...o, error } : o;
   });
 }

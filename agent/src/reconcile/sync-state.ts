@@ -81,3 +81,15 @@ export function namespaceToCreate(app: AppSpec, desired: KubeObject[]): KubeObje
     },
   };
 }
+
+/** Whether a record differs from the previous one in anything but order. */
+export function inventoryChanged(previous: InventoryRecord, next: InventoryRecord): boolean {
+  const keys = (r: InventoryRecord) => r.objects.map(refKey).sort().join('|');
+  return (
+    previous.revision !== next.revision ||
+    previous.prune !== next.prune ||
+    previous.renderDigest !== next.renderDigest ||
+    keys(previous) !== keys(next) ||
+    digestOf(previous.ranOnce ?? {}) !== digestOf(next.ranOnce ?? {})
+  );
+}

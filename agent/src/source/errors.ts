@@ -7,13 +7,7 @@
  * Messages name the repository by common's `redactUrl` — never with credentials —
  * and the branch, so a person can act on them.
  */
-import {
-  CODE_CLASSES,
-  classify,
-  redactUrl,
-  TerminalError,
-  TransientError,
-} from '@driftless/common';
+import { CODE_CLASSES, classify, TerminalError, TransientError } from '@driftless/common';
 
 /** Where an error happened: the repository (already without credentials) and branch. */
 export interface GitLocation {
@@ -136,12 +130,6 @@ export type GitSourceError =
   | GitProtocolError
   | PathOutsideCheckoutError
   | PathNotFoundError;
-
-/**
- * A repository URL fit for messages and logs: common's {@link redactUrl}, under its old name
- * for `config/flags.ts`; drop it once that file imports `redactUrl` from common.
- */
-export const displayUrl = redactUrl;
 
 /**
  * Turns whatever isomorphic-git, the HTTP client or the file system threw into

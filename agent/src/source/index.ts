@@ -13,7 +13,6 @@ export {
   type SyncResult,
 } from './git-source.ts';
 export {
-  displayUrl,
   GitAuthError,
   GitNotFoundError,
   GitProtocolError,

@@ -1,0 +1,62 @@
+/** What one sync of an app is given by the agent around it, and what it gives back. */
+import type { Tracer } from '@opentelemetry/api';
+import type { Clock, Logger } from '@driftless/common';
+import type { AppSpec, IgnoreRule, KubeObject } from '../model.ts';
+import type { KubeClient } from '../kube/index.ts';
+import type { RenderOptions } from '../render/index.ts';
+import type { OwnershipView } from '../guard/index.ts';
+import type { Plan } from '../plan/index.ts';
+import type { InventoryStore } from '../inventory/index.ts';
+import type { ApprovalSource, SyncReport } from '../report/index.ts';
+
+/** The render settings an agent gives every sync. */
+export type RenderSettings = Pick<RenderOptions, 'limits' | 'charts'>;
+
+/** What one sync needs from the agent around it. */
+export interface SyncDeps {
+  client: KubeClient;
+  inventory: InventoryStore;
+  approvals: ApprovalSource;
+  tracer: Tracer;
+  logger: Logger;
+  clock?: Clock;
+  /** Who owns what among the cluster's apps (guard and prune consult it). Default: no cross-app checks. */
+  ownership?: OwnershipView;
+  /** Cluster name, a span attribute. */
+  cluster: string;
+  /** Parallel API requests. Default 8. */
+  concurrency?: number;
+  /** How often health is polled while waiting. Default 1 s. */
+  healthPollMs?: number;
+  /** Render limits and chart sources. Default the render defaults. */
+  render?: RenderSettings;
+  /** When the Git fetch that produced the checkout ran, to show it in the sync's trace. */
+  fetch?: { startedAt: number; finishedAt: number; fromCache: boolean };
+  signal?: AbortSignal;
+  /** Called as each step starts (render, guard, plan, apply, prune, health), to show progress. */
+  onStep?: (step: string) => void;
+  /** Ignore rules beyond the app's own, e.g. fields the drift watcher found another controller fighting over. */
+  ignoreRules?: (app: string) => IgnoreRule[];
+  /** Called between apply and health wait so drift watching starts on what was just applied. */
+  onApplied?: (
+    app: AppSpec,
+    desired: KubeObject[],
+    revision: string,
+    traceId: string,
+    /** refKey → resourceVersion of each object this sync wrote. */
+    applied: ReadonlyMap<string, string>,
+  ) => void;
+}
+
+/** A sync's report plus what the reconciler needs to carry on. */
+export interface SyncOutcomeDetail {
+  report: SyncReport;
+  /** The plan, when planning got that far. */
+  plan?: Plan;
+  /** Desired objects as guarded, when rendering got that far. */
+  desired?: KubeObject[];
+  /** Error class when the sync failed. */
+  errorClass?: 'terminal' | 'transient' | 'waiting';
+  /** True when the sync stopped because `signal` aborted (the agent is stopping): not a failure. */
+  interrupted?: boolean;
+}
