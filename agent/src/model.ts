@@ -198,6 +198,11 @@ export interface AppSpec {
     values: Record<string, unknown>;
     /** A chart from a Helm repository or OCI registry instead of the one at `path`. Default none. */
     chart?: HelmChartSource;
+    /**
+     * Fetch `Chart.yaml` dependencies that are not vendored (in `charts/` or a
+     * `file://` folder of the checkout) from the repository each one names. Default false.
+     */
+    allowRemoteDependencies?: boolean;
   };
   /**
    * Kustomize settings: remote bases and resources, and `helmCharts` pulled

@@ -31,6 +31,30 @@ function raw(hub: { http: string }, bytes: string | Buffer): Promise<number> {
   });
 }
 
+/** Sends raw bytes and returns the whole answer (the hub closes the connection after it). */
+function rawAnswer(
+  hub: { http: string },
+  bytes: string,
+): Promise<{ status: number; type: string; body: string }> {
+  const { hostname, port } = new URL(hub.http);
+  return new Promise((resolve, reject) => {
+    const socket = tcpConnect({ host: hostname, port: Number(port) });
+    let text = '';
+    socket.setTimeout(10_000, () => socket.destroy(new Error('no answer within 10 s')));
+    socket.on('data', (d: Buffer) => (text += d.toString('utf8')));
+    socket.on('error', reject);
+    socket.on('close', () => {
+      const [head = '', body = ''] = text.split('\r\n\r\n', 2);
+      resolve({
+        status: Number(/^HTTP\/1\.[01] (\d{3})/.exec(head)?.[1] ?? 0),
+        type: /^content-type: *([^;\r]*)/im.exec(head)?.[1] ?? '',
+        body,
+      });
+    });
+    socket.write(bytes);
+  });
+}
+
 /** A request that must be answered below 500 (and JSON-shaped when it is an API error). */
 async function probe(
   hub: { http: string },
@@ -233,6 +257,55 @@ describe('hub HTTP security', { timeout: 300_000 }, () => {
         r.includes('connection:') ? r : r.replace('\r\n\r\n', '\r\nconnection: close\r\n\r\n'),
       );
       assert.ok(status < 500, `${JSON.stringify(r.slice(0, 60))}: ${status}`);
+    }
+    await stillServing(hub);
+  });
+
+  it('requests refused by the HTTP parser or the router are answered in the API error shape', async () => {
+    const cases: [string, number, RegExp][] = [
+      [
+        'POST /api/v1/tokens HTTP/1.1\r\nhost: h\r\ntransfer-encoding: chunked\r\ncontent-length: 5\r\n\r\n0\r\n\r\n',
+        400,
+        /malformed HTTP request: .*Content-Length/i,
+      ],
+      [
+        'POST /api/v1/tokens HTTP/1.1\r\nhost: h\r\ncontent-length: -1\r\n\r\n',
+        400,
+        /malformed HTTP request/,
+      ],
+      ['garbage\r\n\r\n', 400, /malformed HTTP request/],
+      [
+        `GET /api/v1/clusters HTTP/1.1\r\nhost: h\r\nx-big: ${'x'.repeat(60_000)}\r\n\r\n`,
+        431,
+        /headers are larger than the limit/,
+      ],
+      [
+        'GET * HTTP/1.1\r\nhost: h\r\nconnection: close\r\n\r\n',
+        400,
+        /GET \*: the request target must be a path/,
+      ],
+      ['OPTIONS * HTTP/1.1\r\nhost: h\r\nconnection: close\r\n\r\n', 400, /must be a path/],
+      ['GET /api/v1/clusters/%ff HTTP/1.1\r\nhost: h\r\nconnection: close\r\n\r\n', 400, /./],
+      [
+        'GET /api/v1/nothing-here HTTP/1.1\r\nhost: h\r\nconnection: close\r\n\r\n',
+        404,
+        /no such endpoint/,
+      ],
+      [
+        'DELETE /api/v1/clusters HTTP/1.1\r\nhost: h\r\nconnection: close\r\n\r\n',
+        405,
+        /method not allowed/,
+      ],
+    ];
+    for (const [request, status, message] of cases) {
+      const what = JSON.stringify(request.slice(0, 60));
+      const answer = await rawAnswer(hub, request);
+      assert.equal(answer.status, status, `${what}: ${answer.status} ${answer.body.slice(0, 200)}`);
+      assert.equal(answer.type, 'application/json', what);
+      const body = JSON.parse(answer.body) as { error: { status: number; message: string } };
+      assert.deepEqual(Object.keys(body), ['error'], `${what}: ${answer.body}`);
+      assert.equal(body.error.status, status, what);
+      assert.match(body.error.message, message, what);
     }
     await stillServing(hub);
   });

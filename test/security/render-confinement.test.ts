@@ -10,12 +10,18 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { appSpec, GitSource, render, RenderError, type AppSpec } from '@driftless/agent';
-import { DEFAULT_GIT_USER, findBinary, startGitServer, type GitServer } from '@driftless/test';
+import {
+  DEFAULT_GIT_USER,
+  findBinary,
+  startChartRepo,
+  startGitServer,
+  type GitServer,
+} from '@driftless/test';
 
 const SECRET = `s3cr3t-${process.pid}-outside-the-checkout`;
 
@@ -80,6 +86,8 @@ describe('renderers are confined to the checkout', () => {
       canaryHits.push(req.url ?? '');
       res.writeHead(200, { 'content-type': 'text/plain' }).end(configMap('fetched', SECRET));
     });
+    // A TLS or OCI attempt is no HTTP request: count connections too.
+    canary.on('connection', () => canaryHits.push('(connection)'));
     await new Promise<void>((resolve) => canary.listen(0, '127.0.0.1', resolve));
     const address = canary.address();
     canaryUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
@@ -110,6 +118,7 @@ describe('renderers are confined to the checkout', () => {
     >,
     app: Partial<AppSpec> & { path: string },
     expect: { why: RegExp; where?: string },
+    prepare?: (l: ReturnType<typeof layout>) => void,
   ) {
     const l = layout();
     canaryHits = [];
@@ -119,6 +128,7 @@ describe('renderers are confined to the checkout', () => {
           Object.entries(files).map(([k, v]) => [k, typeof v === 'function' ? v(l) : v]),
         ),
       );
+      prepare?.(l);
       let rendered: unknown;
       try {
         rendered = await renderApp(l, app);
@@ -257,6 +267,212 @@ describe('renderers are confined to the checkout', () => {
         { path: 'app' },
         { why: /outside the checkout/, where: 'outside' },
       ));
+    const dep = (name: string, repository: string) =>
+      `  - name: ${name}\n    version: 1.0.0\n    repository: ${repository}\n`;
+    const withDeps = (...deps: string[]) =>
+      `apiVersion: v2\nname: app\nversion: 0.1.0\ndependencies:\n${deps.join('')}`;
+    const NEEDS_NETWORK =
+      /dependency \S+ from \S+ is not in app\/charts\/ and fetching it needs the network: vendor it \(run "helm dependency build app" and commit app\/charts\/\) or set helm\.allowRemoteDependencies: true on app hostile/;
+    it('a Chart.yaml dependency from an http:// repository (the reported probe)', () =>
+      refused(
+        { ...CHART, 'app/Chart.yaml': withDeps(dep('x', canaryUrl)) },
+        { path: 'app' },
+        { why: NEEDS_NETWORK, where: 'dependency x' },
+      ));
+    it('a Chart.yaml dependency from an oci:// registry', () =>
+      refused(
+        {
+          ...CHART,
+          'app/Chart.yaml': withDeps(dep('x', `${canaryUrl.replace('http', 'oci')}/charts`)),
+        },
+        { path: 'app' },
+        { why: NEEDS_NETWORK, where: 'dependency x' },
+      ));
+    it('a remote dependency after a vendored and a file:// one', () =>
+      refused(
+        {
+          'app/Chart.yaml': withDeps(
+            dep('vend', 'https://charts.example.invalid'),
+            dep('lib', 'file://../lib'),
+            dep('x', canaryUrl),
+          ),
+          'app/charts/vend/Chart.yaml': 'apiVersion: v2\nname: vend\nversion: 1.0.0\n',
+          'lib/Chart.yaml': 'apiVersion: v2\nname: lib\nversion: 1.0.0\n',
+        },
+        { path: 'app' },
+        { why: NEEDS_NETWORK, where: 'dependency x' },
+      ));
+    it('a vendored subchart whose own Chart.yaml names a remote dependency is not fetched, even with the setting', async () => {
+      const l = layout();
+      try {
+        l.write({
+          'app/Chart.yaml': withDeps(dep('sub', 'https://charts.example.invalid')),
+          'app/charts/sub/Chart.yaml': `apiVersion: v2\nname: sub\nversion: 1.0.0\ndependencies:\n${dep('x', canaryUrl)}`,
+          'app/charts/sub/templates/cm.yaml': configMap('sub', 'vendored'),
+        });
+        canaryHits = [];
+        // Helm itself checks only the top chart's dependencies and fetches nothing.
+        const out = await renderApp(l, {
+          path: 'app',
+          helm: { releaseName: 'x', valuesFiles: [], values: {}, allowRemoteDependencies: true },
+        });
+        assert.deepEqual(
+          out.map((o) => o.object.metadata.name),
+          ['sub'],
+        );
+        assert.deepEqual(canaryHits, []);
+      } finally {
+        l.remove();
+      }
+    });
+    it('a Kustomize helmCharts chart, vendored, that names a remote dependency', () =>
+      refused(
+        {
+          'app/kustomization.yaml': 'helmCharts:\n  - name: c\n    releaseName: c\n',
+          'app/charts/c/Chart.yaml': `apiVersion: v2\nname: c\nversion: 0.1.0\ndependencies:\n${dep('x', canaryUrl)}`,
+          'app/charts/c/values.yaml': '',
+        },
+        { path: 'app' },
+        { why: /missing in charts\/ directory: x/ },
+      ));
+    it('with helm.allowRemoteDependencies, the dependency comes from the repository it names', async () => {
+      const l = layout();
+      const repo = await startChartRepo();
+      try {
+        mkdirSync(path.join(l.base, 'src', 'dep', 'templates'), { recursive: true });
+        writeFileSync(
+          path.join(l.base, 'src', 'dep', 'Chart.yaml'),
+          'apiVersion: v2\nname: dep\nversion: 1.0.0\n',
+        );
+        writeFileSync(
+          path.join(l.base, 'src', 'dep', 'templates', 'cm.yaml'),
+          configMap('dep', 'served'),
+        );
+        await repo.publish(path.join(l.base, 'src', 'dep'));
+        l.write({ ...CHART, 'app/Chart.yaml': withDeps(dep('dep', repo.url)) });
+        canaryHits = [];
+        const out = await render({
+          root: l.repo,
+          app: appSpec({
+            name: 'hostile',
+            namespace: 'ns',
+            path: 'app',
+            helm: { releaseName: 'x', valuesFiles: [], values: {}, allowRemoteDependencies: true },
+          }),
+          helmBin,
+          charts: { cacheDir: path.join(l.base, 'cache') },
+        });
+        assert.deepEqual(
+          out.map((o) => (o.object['data'] as Record<string, string> | undefined)?.['value']),
+          ['served'],
+        );
+        assert.ok(
+          repo.requests.some((r) => r.path.endsWith('/index.yaml')),
+          'the repository served index.yaml',
+        );
+        assert.deepEqual(canaryHits, []);
+      } finally {
+        await repo.stop();
+        l.remove();
+      }
+    });
+    const schemaRef = (ref: string) =>
+      JSON.stringify({ type: 'object', properties: { a: { $ref: ref } } });
+    const SCHEMA = /points outside the schema/;
+    it('values.schema.json with a $ref to an http:// URL', () =>
+      refused(
+        { ...CHART, 'app/values.schema.json': schemaRef(`${canaryUrl}/s.json`) },
+        { path: 'app' },
+        { why: SCHEMA, where: 'app/values.schema.json' },
+      ));
+    it('values.schema.json with a $ref to a file outside (file:// and relative)', async () => {
+      for (const ref of [
+        (l: ReturnType<typeof layout>) => `file://${l.outside}/secret.txt`,
+        () => '../../../../../../etc/hostname',
+      ]) {
+        await refused(
+          { ...CHART, 'app/values.schema.json': (l) => schemaRef(ref(l)) },
+          { path: 'app' },
+          { why: SCHEMA, where: 'app/values.schema.json' },
+        );
+      }
+    });
+    it('values.schema.json whose $schema is an http:// URL', () =>
+      refused(
+        { ...CHART, 'app/values.schema.json': JSON.stringify({ $schema: `${canaryUrl}/meta` }) },
+        { path: 'app' },
+        { why: SCHEMA, where: '$schema' },
+      ));
+    it('a subchart folder and a packaged subchart whose schema refers out', async () => {
+      await refused(
+        {
+          ...CHART,
+          'app/charts/sub/Chart.yaml': 'apiVersion: v2\nname: sub\nversion: 0.1.0\n',
+          'app/charts/sub/values.schema.json': schemaRef(`${canaryUrl}/s.json`),
+        },
+        { path: 'app' },
+        { why: SCHEMA, where: 'app/charts/sub/values.schema.json' },
+      );
+      const pkg = mkdtempSync(path.join(tmpdir(), 'driftless-pkg-'));
+      try {
+        mkdirSync(path.join(pkg, 'sub'));
+        writeFileSync(
+          path.join(pkg, 'sub', 'Chart.yaml'),
+          'apiVersion: v2\nname: sub\nversion: 0.1.0\n',
+        );
+        writeFileSync(
+          path.join(pkg, 'sub', 'values.schema.json'),
+          schemaRef(`${canaryUrl}/s.json`),
+        );
+        execFileSync('tar', ['czf', path.join(pkg, 'sub-0.1.0.tgz'), '-C', pkg, 'sub']);
+        const tgz = readFileSync(path.join(pkg, 'sub-0.1.0.tgz'));
+        await refused(
+          { ...CHART },
+          { path: 'app' },
+          { why: SCHEMA, where: 'app/charts/sub-0.1.0.tgz (sub/values.schema.json)' },
+          (l) => {
+            mkdirSync(path.join(l.repo, 'app', 'charts'), { recursive: true });
+            writeFileSync(path.join(l.repo, 'app', 'charts', 'sub-0.1.0.tgz'), tgz);
+          },
+        );
+      } finally {
+        rmSync(pkg, { recursive: true, force: true });
+      }
+    });
+    it('a Kustomize helmCharts chart whose schema refers to an http:// URL', () =>
+      refused(
+        {
+          'app/kustomization.yaml': 'helmCharts:\n  - name: c\n    releaseName: c\n',
+          'app/charts/c/Chart.yaml': 'apiVersion: v2\nname: c\nversion: 0.1.0\n',
+          'app/charts/c/values.yaml': '',
+          'app/charts/c/values.schema.json': schemaRef(`${canaryUrl}/s.json`),
+        },
+        { path: 'app' },
+        { why: SCHEMA, where: 'app/charts/c/values.schema.json' },
+      ));
+    it('a schema referring only to itself and a standard meta-schema renders', async () => {
+      const l = layout();
+      try {
+        l.write({
+          ...CHART,
+          'app/templates/cm.yaml': configMap('ok', 'fine'),
+          'app/values.schema.json': JSON.stringify({
+            $schema: 'http://json-schema.org/draft-07/schema#',
+            definitions: { s: { type: 'string' } },
+            properties: { a: { $ref: '#/definitions/s' } },
+          }),
+        });
+        canaryHits = [];
+        const out = await renderApp(l, { path: 'app' });
+        assert.deepEqual(
+          out.map((o) => o.object.metadata.name),
+          ['ok'],
+        );
+        assert.deepEqual(canaryHits, []);
+      } finally {
+        l.remove();
+      }
+    });
     it('a packaged subchart (charts/*.tgz) holding a symlink to a file outside leaks nothing', async () => {
       const l = layout();
       try {

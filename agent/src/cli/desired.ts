@@ -52,7 +52,7 @@ export const renderFlags = {
   allowRemoteBases: {
     type: 'boolean',
     default: false,
-    help: 'Let Kustomize fetch remote bases and resources over the network; off by default, as for the agent.',
+    help: 'Let Kustomize fetch remote bases, resources and charts, and Helm fetch chart dependencies that are not vendored, over the network; off by default, as for the agent.',
   },
 } as const satisfies FlagSpec;
 
@@ -116,6 +116,7 @@ export function localApp(
       // people type them relative to where they stand, so resolve them here.
       valuesFiles: values.values.map((f) => insideRoot(root, path.resolve(cwd, f), 'values file')),
       values: {},
+      allowRemoteDependencies: values.allowRemoteBases,
     },
     kustomize: {
       allowRemoteResources: values.allowRemoteBases,

@@ -51,7 +51,12 @@ describe('parseClusterConfig', () => {
         allowPlaintextSecrets: false,
         dependsOn: ['infrastructure'],
         render: 'auto',
-        helm: { releaseName: 'podinfo', valuesFiles: [], values: {} },
+        helm: {
+          releaseName: 'podinfo',
+          valuesFiles: [],
+          values: {},
+          allowRemoteDependencies: false,
+        },
         kustomize: { allowRemoteResources: false, allowRemoteCharts: false },
         healthTimeoutMs: 300_000,
         createNamespace: false,
@@ -73,7 +78,12 @@ describe('parseClusterConfig', () => {
         allowPlaintextSecrets: false,
         dependsOn: [],
         render: 'auto',
-        helm: { releaseName: 'infrastructure', valuesFiles: [], values: {} },
+        helm: {
+          releaseName: 'infrastructure',
+          valuesFiles: [],
+          values: {},
+          allowRemoteDependencies: false,
+        },
         kustomize: { allowRemoteResources: false, allowRemoteCharts: false },
         healthTimeoutMs: APP_DEFAULTS.healthTimeoutMs,
         createNamespace: false,
@@ -104,6 +114,7 @@ describe('parseClusterConfig', () => {
         values:
           replicaCount: 3
           image: { tag: "1.2.3" }
+        allowRemoteDependencies: true
       kustomize:
         allowRemoteResources: true
       healthTimeout: 90s
@@ -142,6 +153,7 @@ describe('parseClusterConfig', () => {
         releaseName: 'web-prod',
         valuesFiles: ['values.yaml', '../values/prod.yaml'],
         values: { replicaCount: 3, image: { tag: '1.2.3' } },
+        allowRemoteDependencies: true,
       },
       kustomize: { allowRemoteResources: true, allowRemoteCharts: false },
       healthTimeoutMs: 90_000,
@@ -322,7 +334,7 @@ describe('parseClusterConfig', () => {
       `12:13: spec.apps[1].path: "apps/../../etc" must not contain '..'`,
       '13:18: spec.apps[1].namespace: must be a string, got 12',
       '14:45: spec.apps[1].helm.valuesFiles[0]: "../../../x.yaml" leaves the repository (relative to .)',
-      '14:63: spec.apps[1].helm.extra: unknown field; allowed: releaseName, valuesFiles, values, chart',
+      '14:63: spec.apps[1].helm.extra: unknown field; allowed: releaseName, valuesFiles, values, chart, allowRemoteDependencies',
       '15:42: spec.apps[1].kustomize.allowRemoteResources: must be true or false, got "true"',
     ]);
   });

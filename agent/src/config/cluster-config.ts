@@ -61,6 +61,7 @@ export const APP_DEFAULTS = {
   helmValuesFiles: [],
   kustomizeAllowRemoteResources: false,
   kustomizeAllowRemoteCharts: false,
+  helmAllowRemoteDependencies: false,
   healthTimeoutMs: 5 * 60_000,
   createNamespace: false,
   replace: false,
@@ -78,6 +79,7 @@ export const APP_DEFAULTS = {
   helmValuesFiles: readonly string[];
   kustomizeAllowRemoteResources: boolean;
   kustomizeAllowRemoteCharts: boolean;
+  helmAllowRemoteDependencies: boolean;
   healthTimeoutMs: number;
   createNamespace: boolean;
   replace: boolean;
@@ -433,6 +435,7 @@ interface HelmInput {
   valuesFiles?: string[] | undefined;
   values?: Record<string, unknown> | undefined;
   chart?: HelmChartSource | undefined;
+  allowRemoteDependencies?: boolean | undefined;
 }
 
 function readHelm(
@@ -442,9 +445,19 @@ function readHelm(
   appPath: string | undefined,
 ): HelmInput | undefined {
   if (node === undefined) return undefined;
-  const map = r.map(node, path, 'must be a mapping with releaseName, valuesFiles, values or chart');
+  const map = r.map(
+    node,
+    path,
+    'must be a mapping with releaseName, valuesFiles, values, chart or allowRemoteDependencies',
+  );
   if (!map) return undefined;
-  const f = r.fields(map, path, ['releaseName', 'valuesFiles', 'values', 'chart']);
+  const f = r.fields(map, path, [
+    'releaseName',
+    'valuesFiles',
+    'values',
+    'chart',
+    'allowRemoteDependencies',
+  ]);
   const releaseNameNode = f.get('releaseName');
   const releaseName = r.dnsLabel(releaseNameNode, `${path}.releaseName`, HELM_RELEASE_MAX);
   // Values files are relative to the app's path (where the chart is), so
@@ -458,7 +471,11 @@ function readHelm(
     values = valuesNode.toJS(r.doc) as Record<string, unknown>;
   }
   const chart = readChartSource(r, f.get('chart'), `${path}.chart`);
-  return { releaseName, valuesFiles, values, chart };
+  const allowRemoteDependencies = r.bool(
+    f.get('allowRemoteDependencies'),
+    `${path}.allowRemoteDependencies`,
+  );
+  return { releaseName, valuesFiles, values, chart, allowRemoteDependencies };
 }
 
 /** `helm.chart`: a pinned chart from a Helm repository or an OCI registry. */
@@ -625,6 +642,8 @@ function withDefaults(a: AppInput, options: ParseClusterConfigOptions): AppSpec 
       valuesFiles: a.helm?.valuesFiles ?? [...APP_DEFAULTS.helmValuesFiles],
       values: a.helm?.values ?? {},
       ...(a.helm?.chart ? { chart: a.helm.chart } : {}),
+      allowRemoteDependencies:
+        a.helm?.allowRemoteDependencies ?? APP_DEFAULTS.helmAllowRemoteDependencies,
     },
     kustomize: {
       allowRemoteResources:

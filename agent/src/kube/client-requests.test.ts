@@ -30,6 +30,8 @@ describe('KubeClient requests', () => {
     const refs = [
       { apiVersion: 'v1', kind: 'ConfigMap', namespace: 'team-a', name: 'cfg' },
       { apiVersion: 'v1', kind: 'Namespace', namespace: '', name: 'team-a' },
+      // discovery also lists pods/log with kind Pod: a subresource is never the kind's path
+      { apiVersion: 'v1', kind: 'Pod', namespace: 'team-a', name: 'p' },
       { apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'web', name: 'front' },
       { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', namespace: '', name: 'r' },
     ];
@@ -41,10 +43,18 @@ describe('KubeClient requests', () => {
       [
         'GET /api/v1/namespaces/team-a/configmaps/cfg',
         'GET /api/v1/namespaces/team-a',
+        'GET /api/v1/namespaces/team-a/pods/p',
         'GET /apis/apps/v1/namespaces/web/deployments/front',
         'GET /apis/rbac.authorization.k8s.io/v1/clusterroles/r',
       ],
     );
+  });
+
+  it('leaves out a namespace given for a cluster-scoped kind', async () => {
+    const calls = await callsOf(() =>
+      api.client.get({ apiVersion: 'v1', kind: 'Namespace', namespace: 'stray', name: 'team-a' }),
+    );
+    assert.equal(calls[0]?.path, '/api/v1/namespaces/team-a');
   });
 
   it('escapes names and namespaces in the path', async () => {

@@ -113,6 +113,14 @@ interface Dependency {
   repository?: unknown;
 }
 
+/** Whether {@link prepareDependencies} may reach the network. */
+export interface DependencyPolicy {
+  /** Fetch dependencies from the repositories `Chart.yaml` names (`helm.allowRemoteDependencies`). */
+  allowRemote: boolean;
+  /** The app, named in messages. */
+  app: string;
+}
+
 /** A chart folder ready for `helm template`, and how to clean it up. */
 export interface PreparedChart {
   dir: string;
@@ -127,11 +135,17 @@ export interface PreparedChart {
  * When something is missing, the chart is copied to a private folder and the
  * packages added there: the checkout is never written to. A dependency that
  * cannot be fetched fails with a message that says how to vendor it.
+ *
+ * Anyone who can edit the chart's folder picks the repositories, so nothing
+ * is fetched unless `policy.allowRemote` (the app's
+ * `helm.allowRemoteDependencies`): without it the first dependency that would
+ * need the network fails the render before any request is made.
  */
 export async function prepareDependencies(
   checkout: Checkout,
   dir: string,
   ctx: Context,
+  policy: DependencyPolicy,
 ): Promise<PreparedChart> {
   const rel = checkout.relative(dir);
   const chart = readYaml(await readFile(path.join(dir, 'Chart.yaml'), 'utf8')) as {
@@ -143,6 +157,13 @@ export async function prepareDependencies(
   const vendored = await vendoredNames(dir);
   const missing = deps.filter((d) => !vendored.has(d.name));
   if (missing.length === 0) return { dir, cleanup: async () => undefined };
+  const remote = missing.find((d) => isRemote(d.repository));
+  if (remote && !policy.allowRemote) {
+    throw new RenderError(
+      `render ${rel}: dependency ${remote.name} from ${String(remote.repository)} is not in ${rel}/charts/ and fetching it needs the network: vendor it (run "helm dependency build ${rel}" and commit ${rel}/charts/) or set helm.allowRemoteDependencies: true on app ${policy.app} in driftless.yaml`,
+      { file: rel },
+    );
+  }
   const locked = await lockedVersions(dir);
 
   const tmp = await mkdtemp(path.join(tmpdir(), 'driftless-chart-'));
@@ -177,7 +198,7 @@ export async function prepareDependencies(
         });
         continue;
       }
-      if (!/^(https?|oci):\/\//.test(repository)) {
+      if (!isRemote(repository)) {
         throw new RenderError(
           `render ${rel}: dependency ${dep.name} is not in charts/ and has no repository URL to fetch it from${repository ? ` (${repository} is a local repository name)` : ''}; ${vendorHint}`,
           { file: rel },
@@ -211,6 +232,11 @@ export async function prepareDependencies(
     await cleanup();
     throw err;
   }
+}
+
+/** A repository the agent would fetch from: a Helm repository or an OCI registry. */
+function isRemote(repository: unknown): boolean {
+  return typeof repository === 'string' && /^(https?|oci):\/\//.test(repository);
 }
 
 /** Names of the charts in `charts/`: folders by their name, packages by the name before the version. */

@@ -8,6 +8,7 @@ import { parseYaml } from './parse.ts';
 import { chartLocation } from './chart-fetch.ts';
 import { prepareDependencies, remoteChart, type ChartSettings } from './chart-source.ts';
 import { confineTree } from './confine.ts';
+import { checkValuesSchemas } from './chart-schema.ts';
 import { checkFileSize, type RenderLimits } from './limits.ts';
 import type { Checkout } from './paths.ts';
 
@@ -53,8 +54,10 @@ export interface HelmRun {
  * `app.helm.values` on top. Each object's source is the chart file named
  * by Helm's `# Source:` comment, as a path in the repository.
  *
- * Helm gets no network and no repository configuration: dependencies must
- * be vendored in the chart's `charts/` folder.
+ * Helm itself gets no network and no repository configuration. Dependencies
+ * not vendored in the chart's `charts/` folder (or a `file://` folder of the
+ * checkout) are fetched by the agent only when the app sets
+ * `helm.allowRemoteDependencies`; otherwise the render fails naming them.
  */
 export async function renderHelm(run: HelmRun): Promise<RenderedObject[]> {
   const { checkout, dir, app } = run;
@@ -72,8 +75,12 @@ export async function renderHelm(run: HelmRun): Promise<RenderedObject[]> {
     ...(run.signal ? { signal: run.signal } : {}),
   });
   const chartName = await readChartName(checkout, dir);
-  const prepared = await prepareDependencies(checkout, dir, ctx);
+  const prepared = await prepareDependencies(checkout, dir, ctx, {
+    allowRemote: app.helm.allowRemoteDependencies ?? false,
+    app: app.name,
+  });
   try {
+    await checkValuesSchemas(prepared.dir, checkout.relative(dir), run.limits);
     return await template(run, bin, prepared.dir, chartName, checkout.relative(dir), valuesFiles);
   } finally {
     await prepared.cleanup();

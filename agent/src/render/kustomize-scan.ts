@@ -1,6 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parseAllDocuments, parseDocument } from 'yaml';
+import { checkValuesSchemas } from './chart-schema.ts';
 import { RenderError } from './errors.ts';
 import { checkFileSize, type RenderLimits } from './limits.ts';
 import type { Checkout } from './paths.ts';
@@ -225,6 +226,13 @@ class Scanner {
       globals !== null && typeof globals === 'object' && 'chartHome' in globals
         ? String(globals.chartHome)
         : 'charts';
+    // helm template (run by kustomize) follows the references of a values schema.
+    const home = await this.#checkout
+      .resolve(chartHomeRef, 'helmGlobals.chartHome', dir)
+      .catch(() => undefined);
+    if (home !== undefined && (await stat(home)).isDirectory()) {
+      await checkValuesSchemas(home, this.#checkout.relative(home), this.#policy.limits);
+    }
     for (const [i, entry] of value.entries()) {
       const field = `helmCharts[${i}]`;
       if (entry === null || typeof entry !== 'object') continue;

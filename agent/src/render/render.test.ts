@@ -1,4 +1,5 @@
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
+import { createServer, type Server } from 'node:http';
 import { appSpec } from '../config/index.ts';
 import assert from 'node:assert/strict';
 import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
@@ -565,6 +566,163 @@ describe('render: helm', () => {
       await rejectsRender(
         render({ root, app: helmApp() }),
         /^render apps\/web\/chart: helm template: Error: YAML parse error on apps\/web\/chart\/templates\/cm\.yaml: /,
+      );
+    } finally {
+      await rm(root, { recursive: true });
+    }
+  });
+});
+
+describe('render: helm chart dependencies', () => {
+  /** Counts every connection, so a TLS or OCI attempt shows as well as an HTTP request. */
+  let listener: Server;
+  let connections = 0;
+  let url = '';
+  before(async () => {
+    listener = createServer((_req, res) => res.writeHead(404).end());
+    listener.on('connection', () => connections++);
+    await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+    const address = listener.address();
+    url = `127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  });
+  after(() => {
+    listener.closeAllConnections();
+    listener.close();
+  });
+
+  const sub = {
+    'libs/sub/Chart.yaml': 'apiVersion: v2\nname: sub\nversion: 0.1.0\n',
+    'libs/sub/templates/cm.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: sub\n',
+  };
+  const chart = (deps: string[]) => ({
+    'apps/app/Chart.yaml': `apiVersion: v2\nname: app\nversion: 0.1.0\ndependencies:\n${deps.join('')}`,
+    'apps/app/templates/cm.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n',
+    ...sub,
+  });
+  const local = '  - name: sub\n    version: 0.1.0\n    repository: file://../../libs/sub\n';
+  const depsApp = (allowRemoteDependencies?: boolean) =>
+    app({
+      path: 'apps/app',
+      helm: {
+        releaseName: 'web',
+        valuesFiles: [],
+        values: {},
+        ...(allowRemoteDependencies === undefined ? {} : { allowRemoteDependencies }),
+      },
+    });
+
+  for (const scheme of ['http', 'oci']) {
+    it(`refuses a ${scheme}:// dependency without helm.allowRemoteDependencies, before any connection`, async () => {
+      const remote = `  - name: x\n    version: 1.0.0\n    repository: ${scheme}://${url}/charts\n`;
+      // The file:// dependency first: nothing is fetched even after one that needs no network.
+      const root = await tree(chart([local, remote]));
+      connections = 0;
+      try {
+        const err = await rejectsRender(
+          render({ root, app: depsApp() }),
+          /^render apps\/app: dependency x from \S+ is not in apps\/app\/charts\/ and fetching it needs the network: vendor it \(run "helm dependency build apps\/app" and commit apps\/app\/charts\/\) or set helm\.allowRemoteDependencies: true on app web in driftless\.yaml$/,
+        );
+        assert.equal(err.file, 'apps/app');
+        assert.equal(connections, 0, 'no connection was made');
+      } finally {
+        await rm(root, { recursive: true });
+      }
+    });
+  }
+
+  it('with helm.allowRemoteDependencies the agent asks the repository the dependency names', async () => {
+    const root = await tree(
+      chart([`  - name: x\n    version: 1.0.0\n    repository: http://${url}/charts\n`]),
+    );
+    connections = 0;
+    try {
+      await rejectsRender(
+        render({ root, app: depsApp(true) }),
+        /dependency x 1\.0\.0 cannot be fetched/,
+      );
+      assert.ok(connections > 0, 'the repository was asked');
+    } finally {
+      await rm(root, { recursive: true });
+    }
+  });
+
+  it('renders vendored and file:// dependencies without the setting', async () => {
+    const root = await tree({
+      ...chart([
+        local,
+        '  - name: vend\n    version: 0.1.0\n    repository: https://charts.example.invalid\n',
+      ]),
+      'apps/app/charts/vend/Chart.yaml': 'apiVersion: v2\nname: vend\nversion: 0.1.0\n',
+      'apps/app/charts/vend/templates/cm.yaml':
+        'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: vend\n',
+    });
+    connections = 0;
+    try {
+      const rendered = await render({ root, app: depsApp(false) });
+      assert.deepEqual(rendered.map((r) => r.object.metadata.name).sort(), ['app', 'sub', 'vend']);
+      assert.equal(connections, 0);
+    } finally {
+      await rm(root, { recursive: true });
+    }
+  });
+});
+
+describe('render: helm values schemas', () => {
+  const schema = (body: unknown) => ({
+    'apps/app/Chart.yaml': 'apiVersion: v2\nname: app\nversion: 0.1.0\n',
+    'apps/app/templates/cm.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n',
+    'apps/app/values.schema.json': JSON.stringify(body),
+  });
+  const cases: [string, unknown, string][] = [
+    [
+      'a $ref to a URL',
+      { properties: { a: { $ref: 'https://example.invalid/s.json' } } },
+      '$ref at /properties/a/$ref',
+    ],
+    [
+      'a relative $ref (helm reads it from /)',
+      { items: [{ $ref: 'etc/hostname' }] },
+      '$ref at /items/0/$ref',
+    ],
+    [
+      'a $dynamicRef to a file',
+      { $dynamicRef: 'file:///etc/hostname' },
+      '$dynamicRef at /$dynamicRef',
+    ],
+    [
+      'a $schema that is not a standard meta-schema',
+      { $schema: 'http://127.0.0.1:1/meta' },
+      '$schema at /$schema',
+    ],
+  ];
+  for (const [name, body, where] of cases) {
+    it(`refuses ${name}`, async () => {
+      const root = await tree(schema(body));
+      try {
+        const err = await rejectsRender(
+          render({ root, app: app({ path: 'apps/app' }) }),
+          /^render apps\/app\/values\.schema\.json: \S+ at \S+ points outside the schema; /,
+        );
+        assert.ok(err.message.includes(where), err.message);
+        assert.equal(err.file, 'apps/app/values.schema.json');
+      } finally {
+        await rm(root, { recursive: true });
+      }
+    });
+  }
+  it('renders a schema that refers only to itself', async () => {
+    const root = await tree(
+      schema({
+        $schema: 'https://json-schema.org/draft/2020-12/schema',
+        $defs: { s: { type: 'string' } },
+        properties: { a: { $ref: '#/$defs/s' } },
+      }),
+    );
+    try {
+      const rendered = await render({ root, app: app({ path: 'apps/app' }) });
+      assert.deepEqual(
+        rendered.map((r) => r.object.metadata.name),
+        ['app'],
       );
     } finally {
       await rm(root, { recursive: true });

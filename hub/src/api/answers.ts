@@ -1,3 +1,5 @@
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { ErrorObject } from 'ajv';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { errorMessage, type Logger } from '@driftless/common';
@@ -113,4 +115,36 @@ export function sendError(
   if (err instanceof RateLimitedError)
     void reply.header('retry-after', Math.ceil(err.retryAfterMs / 1000));
   return reply.code(status).type('application/json').send({ error: { status, message } });
+}
+
+/** Status and message of a request Node's HTTP parser refused before any route saw it. */
+export function describeClientError(err: NodeJS.ErrnoException & { reason?: string }): {
+  status: number;
+  message: string;
+} {
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT')
+    return { status: 408, message: 'the request took longer to arrive than the hub waits' };
+  if (err.code === 'HPE_HEADER_OVERFLOW')
+    return { status: 431, message: 'the request headers are larger than the limit' };
+  const reason = (err.reason ?? err.message).slice(0, 200);
+  return { status: 400, message: `malformed HTTP request: ${reason}` };
+}
+
+/**
+ * Answers a request Node's HTTP parser refused (both Content-Length and Transfer-Encoding,
+ * a bad request line, headers too large, too slow) in the API's error shape, then closes
+ * the connection: after such a request the byte stream cannot be trusted.
+ */
+export function answerClientError(err: NodeJS.ErrnoException, socket: Duplex, log: Logger): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const { status, message } = describeClientError(err);
+  log.debug({ code: err.code, status }, 'HTTP request refused by the parser');
+  const body = JSON.stringify({ error: { status, message } });
+  if (socket.writable)
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n` +
+        `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+        `connection: close\r\n\r\n${body}`,
+    );
+  else socket.destroy();
 }

@@ -226,5 +226,27 @@ export const Selector = Type.Optional(
 /** A name in a path or query (cluster, app, token id): bounded, never empty. */
 export const Name = Type.String({ minLength: 1, maxLength: 253 });
 
+const REVISION_ERROR = 'is not a hex commit SHA (7 to 64 hex digits)';
+
+/**
+ * A commit SHA in a request: full, or a prefix of at least 7 hex digits, in either case as git
+ * takes it. Handlers pass it through {@link normaliseRevision} (stored and compared lower-case).
+ */
+export const Revision = Type.String({
+  pattern: '^[0-9a-fA-F]{7,64}$',
+  description: 'a commit SHA, or a prefix of at least 7 hex digits; either case',
+  'x-error': REVISION_ERROR,
+});
+
+/** {@link Revision}, or '' for "none". */
+export const OptionalRevision = Type.String({
+  pattern: '^([0-9a-fA-F]{7,64})?$',
+  description: 'a commit SHA, or a prefix of at least 7 hex digits; either case; empty: none',
+  'x-error': REVISION_ERROR,
+});
+
+/** A revision as the hub stores and compares it: lower case. */
+export const normaliseRevision = (revision: string): string => revision.toLowerCase();
+
 /** Short free text in a body. */
 export const Text = Type.String({ maxLength: 1024 });

@@ -8,7 +8,7 @@ import { FailureLimiter } from '../enroll/index.ts';
 import { httpStatusFor, InvalidArgumentError, NotFoundError } from '../errors.ts';
 import type { HubMetrics } from '../metrics.ts';
 import type { Store } from '../store/index.ts';
-import { pathOf, sendError } from './answers.ts';
+import { answerClientError, pathOf, sendError } from './answers.ts';
 import { authenticate } from './auth.ts';
 import { registerOpenApi } from './openapi.ts';
 import { ErrorBody } from './schemas.ts';
@@ -112,6 +112,7 @@ export class ApiServer {
   readonly #limits: ApiServerLimits;
   readonly #limiter: FailureLimiter;
   readonly #methods = new MethodIndex();
+  #closing = false;
 
   private constructor(options: ApiServerOptions) {
     this.#o = options;
@@ -150,6 +151,7 @@ export class ApiServer {
 
   /** Stops accepting and ends open connections (event streams included). */
   async close(): Promise<void> {
+    this.#closing = true;
     await this.#app.close();
   }
 
@@ -168,6 +170,10 @@ export class ApiServer {
       routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
       // Malformed URLs (`/api/v1/clusters/%ff`) and the like: a 400 in the usual shape.
       frameworkErrors: (err, req, reply) => void sendError(err, req, reply, log),
+      // Requests the HTTP parser refuses (both Content-Length and Transfer-Encoding, ...).
+      clientErrorHandler: (err, socket) => answerClientError(err, socket, log),
+      // Requests arriving while the hub stops: our 503 (see #refuse), not Fastify's.
+      return503OnClosing: false,
     }).withTypeProvider<TypeBoxTypeProvider>();
     app.server.headersTimeout = limits.headersTimeoutMs;
     app.setValidatorCompiler(({ schema, httpPart }) =>
@@ -175,7 +181,11 @@ export class ApiServer {
     );
     app.decorateRequest('principal', undefined);
     app.addHook('onRoute', (route) => this.#prepareRoute(route));
-    app.addHook('onRequest', (req) => this.#authenticate(req));
+    app.addHook('onRequest', async (req, reply) => {
+      if (this.#closing) return this.#stopping(req, reply);
+      this.#refuseTarget(req);
+      await this.#authenticate(req);
+    });
     app.addHook('onResponse', async (req, reply) => this.#measure(req, reply));
     app.setErrorHandler((err, req, reply) => sendError(err, req, reply, log));
     app.setNotFoundHandler((req, reply) => this.#notFound(req, reply));
@@ -239,6 +249,29 @@ export class ApiServer {
         parent,
       );
     };
+  }
+
+  /** A request that arrives while the hub stops: 503, in the API's error shape. */
+  #stopping(req: FastifyRequest, reply: FastifyReply): FastifyReply {
+    const status = 503;
+    const message = `${req.method} ${pathOf(req)}: the hub is stopping; retry`;
+    return reply
+      .code(status)
+      .header('connection', 'close')
+      .type('application/json')
+      .send({ error: { status, message } });
+  }
+
+  /**
+   * Refuses a request target that is not a path (`GET *`, `OPTIONS *`, `CONNECT host:port`):
+   * no route serves one, and the dashboard must not answer it.
+   */
+  #refuseTarget(req: FastifyRequest): void {
+    const target = req.raw.url ?? '';
+    if (!target.startsWith('/'))
+      throw new InvalidArgumentError(
+        `${req.method} ${target.slice(0, 100)}: the request target must be a path such as /api/v1/clusters`,
+      );
   }
 
   async #authenticate(req: FastifyRequest): Promise<void> {

@@ -191,6 +191,12 @@ describe('charts from Helm repositories and OCI registries', () => {
     );
   });
 
+  /** The chart at `apps/app`, allowed to fetch its dependencies. */
+  const depsApp = {
+    path: 'apps/app',
+    helm: { releaseName: 'web', valuesFiles: [], values: {}, allowRemoteDependencies: true },
+  };
+
   it('resolves Chart.yaml dependencies from an HTTP repository (Chart.lock pins) and an OCI registry, without writing to the checkout', async () => {
     const { root, run } = setup({
       ...Object.fromEntries(
@@ -211,7 +217,7 @@ describe('charts from Helm repositories and OCI registries', () => {
       ].join('\n'),
       'apps/app/Chart.lock': `dependencies:\n  - name: redis\n    version: 17.3.0\n    repository: ${openRepo.url}\n  - name: ocichart\n    version: 2.1.0\n    repository: oci://${registry.host}/charts\n`,
     });
-    const out = await run({ path: 'apps/app' });
+    const out = await run(depsApp);
     assert.deepEqual(
       out
         .map((o) => o.object['data'])
@@ -237,7 +243,7 @@ describe('charts from Helm repositories and OCI registries', () => {
       ),
       'apps/app/Chart.yaml': `apiVersion: v2\nname: app\nversion: 0.1.0\ndependencies:\n  - name: gone\n    version: 1.0.0\n    repository: http://127.0.0.1:${port}/charts\n`,
     });
-    await assert.rejects(run({ path: 'apps/app' }), (err: unknown) => {
+    await assert.rejects(run(depsApp), (err: unknown) => {
       assert.ok(err instanceof ChartUnreachableError, String(err));
       assert.match(err.message, /dependency gone 1\.0\.0 cannot be fetched: .*unreachable/);
       assert.match(err.message, /helm dependency build apps\/app.*commit apps\/app\/charts\//);
@@ -253,7 +259,7 @@ describe('charts from Helm repositories and OCI registries', () => {
       'apps/app/Chart.yaml': `apiVersion: v2\nname: app\nversion: 0.1.0\ndependencies:\n  - name: redis\n    version: ^17.0.0\n    repository: ${openRepo.url}\n`,
     });
     await assert.rejects(
-      run({ path: 'apps/app' }),
+      run(depsApp),
       (err: unknown) =>
         err instanceof RenderError &&
         /not an exact version; commit a Chart\.lock/.test(err.message),

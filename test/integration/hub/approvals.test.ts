@@ -115,7 +115,7 @@ describe('approvals on the hub', { timeout: 60_000 }, () => {
         agentVersion: 'test',
         lastAckedHubSeq: 0n,
         labels: {},
-        apps: ['web', 'api', 'auto'],
+        apps: ['web', 'api', 'auto', 'twice', 'race', 'upper'],
         repoUrl: 'http://git.example/fleet.git',
         branch: 'main',
       },
@@ -149,6 +149,60 @@ describe('approvals on the hub', { timeout: 60_000 }, () => {
     assert.equal(sent.body?.$case, 'approval');
     if (sent.body?.$case === 'approval') assert.equal(sent.body.value.revision, REV1);
     assert.equal(short.body.state, 'delivered');
+  });
+
+  it('a second approval of the same pending plan returns the first (200); it is never stored twice', async () => {
+    await report(waiting('twice', REV1, PLAN1));
+    const first = await approve('twice', REV1, PLAN1);
+    assert.equal(first.status, 201, JSON.stringify(first.body));
+    for (const revision of [REV1, REV1.slice(0, 7), REV1.toUpperCase()]) {
+      const again = await approve('twice', revision, PLAN1);
+      assert.equal(again.status, 200, `${revision}: ${JSON.stringify(again.body)}`);
+      assert.equal(again.body.id, first.body.id);
+      assert.notEqual(again.body.state, 'stale');
+    }
+    const stored = await approvalsOf('twice');
+    assert.equal(stored.length, 1, JSON.stringify(stored));
+    assert.notEqual(stored[0].state, 'stale');
+
+    // Sent at the same moment: one is created, the other returns it.
+    await report(waiting('race', REV1, PLAN1));
+    const answers = await Promise.all([1, 2, 3].map(() => approve('race', REV1, PLAN1)));
+    assert.deepEqual(answers.map((a) => a.status).sort(), [200, 200, 201]);
+    assert.equal(new Set(answers.map((a) => a.body.id)).size, 1);
+    assert.equal((await approvalsOf('race')).length, 1);
+
+    // A new plan at the same revision is a new approval.
+    await report(waiting('twice', REV1, PLAN2));
+    const next = await approve('twice', REV1, PLAN2);
+    assert.equal(next.status, 201, JSON.stringify(next.body));
+    assert.notEqual(next.body.id, first.body.id);
+  });
+
+  it('takes an upper-case SHA, full or short, as git does, and stores it lower-case', async () => {
+    await report(waiting('upper', REV1, PLAN1));
+    const short = await approve('upper', REV1.slice(0, 9).toUpperCase(), PLAN1);
+    assert.equal(short.status, 201, JSON.stringify(short.body));
+    assert.equal(short.body.revision, REV1);
+    const bad = await approve('upper', 'G'.repeat(8), PLAN1);
+    assert.equal(bad.status, 400);
+    assert.match(bad.body.error.message, /field "revision" is not a hex commit SHA/);
+
+    // Refresh hints take a revision too: normalised, and a non-SHA is refused.
+    const operator = (
+      await api(hub, admin, 'POST', '/api/v1/api-tokens', { name: 'olga', role: 'operator' })
+    ).body.token;
+    const refresh = (revision: string) =>
+      api(hub, operator, 'POST', '/api/v1/clusters/prod-eu/refresh', { revision });
+    assert.equal((await refresh('main')).status, 400);
+    const sent = await refresh(REV2.toUpperCase());
+    assert.equal(sent.status, 202, JSON.stringify(sent.body));
+    for (;;) {
+      const m = await agent.next();
+      if (m.body?.$case !== 'refreshHint') continue;
+      assert.equal(m.body.value.revision, REV2);
+      break;
+    }
   });
 
   it('refuses an approval for an app that waits on no plan', async () => {

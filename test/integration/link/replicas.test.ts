@@ -297,7 +297,9 @@ describe('hub replicas on one PostgreSQL, fan-out over NATS', { timeout: 240_000
         e.cluster === 'east' &&
         e.app === 'web' &&
         sha !== '' &&
-        e.data?.['revision'] === sha,
+        e.data?.['revision'] === sha &&
+        // A sync first shows as syncing at the new revision; wait for its result.
+        e.data?.['syncStatus'] !== 'syncing',
       opened,
       abort.signal,
     );

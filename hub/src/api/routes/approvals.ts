@@ -4,7 +4,7 @@ import { NotFoundError } from '../../errors.ts';
 import type { AppRecord, ApprovalRecord, Store, SyncRecord } from '../../store/index.ts';
 import { approvalState, pendingPlanOf, resolveApproval } from '../approval-state.ts';
 import { actorOf } from '../auth.ts';
-import { ApprovalView, List, Name } from '../schemas.ts';
+import { ApprovalView, List, Name, normaliseRevision, Revision } from '../schemas.ts';
 import { principalOf, type ApiApp } from '../types.ts';
 import { approvalView } from '../views.ts';
 import { clusterOr404, type RouteDeps } from './deps.ts';
@@ -16,11 +16,7 @@ const HISTORY_WINDOW = 1000;
 const CreateBody = Type.Object({
   cluster: Name,
   app: Name,
-  revision: Type.String({
-    pattern: '^[0-9a-f]{7,64}$',
-    description: 'the pending revision: its full SHA or a prefix of at least 7 hex digits',
-    'x-error': 'is not a hex commit SHA (7 to 64 lower-case hex digits)',
-  }),
+  revision: { ...Revision, description: 'the pending revision: its full SHA or a prefix' },
   planDigest: Type.String({ minLength: 1, maxLength: 200 }),
 });
 
@@ -41,10 +37,49 @@ async function withState(store: Store, approvals: ApprovalRecord[]) {
   });
 }
 
+/**
+ * Runs `fn` after every earlier call for the same `key` has ended, so two approvals of one
+ * app are never checked and stored at the same time.
+ */
+function serialised() {
+  const tails = new Map<string, Promise<unknown>>();
+  return async <T>(key: string, fn: () => Promise<T>): Promise<T> => {
+    const before = tails.get(key) ?? Promise.resolve();
+    const run = before.then(fn, fn);
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    tails.set(key, tail);
+    try {
+      return await run;
+    } finally {
+      if (tails.get(key) === tail) tails.delete(key);
+    }
+  };
+}
+
+/**
+ * An approval of `app` already given for `revision` and `planDigest` that is still good
+ * (pending, delivered or applied), or undefined.
+ */
+async function existingApproval(
+  store: Store,
+  target: { cluster: string; app: string; revision: string; planDigest: string },
+) {
+  const same = (await store.listApprovals({ cluster: target.cluster })).filter(
+    (a) =>
+      a.app === target.app && a.revision === target.revision && a.planDigest === target.planDigest,
+  );
+  if (same.length === 0) return undefined;
+  return (await withState(store, same)).find((v) => v.state !== 'stale');
+}
+
 /** Approvals: list (with what became of each) and create (only for the pending plan). */
 export function approvalRoutes(deps: RouteDeps) {
   const { store, sessions, link, events, clock } = deps;
   const tags = ['approvals'];
+  const oneAtATime = serialised();
   return (app: ApiApp): void => {
     app.get(
       '/api/v1/approvals',
@@ -72,53 +107,71 @@ export function approvalRoutes(deps: RouteDeps) {
       '/api/v1/approvals',
       {
         config: { role: 'approver' },
-        schema: { summary: WHAT, tags, body: CreateBody, response: { 201: ApprovalView } },
+        schema: {
+          summary: WHAT,
+          tags,
+          body: CreateBody,
+          response: {
+            200: { ...ApprovalView, description: 'the plan was already approved: that approval' },
+            201: ApprovalView,
+          },
+        },
       },
       async (req, reply) => {
         const { cluster, app: appName, planDigest } = req.body;
-        await clusterOr404(store, cluster);
-        const record = (await store.listApps({ cluster })).find((a) => a.app === appName);
-        if (!record)
-          throw new NotFoundError(`${WHAT}: app ${appName} of cluster ${cluster}: not found`);
-        const what = `${WHAT} for ${cluster}/${appName}`;
-        const revision = resolveApproval(what, pendingPlanOf(record), {
-          revision: req.body.revision,
-          planDigest,
-        });
-        const principal = principalOf(req);
-        const approval = await store.createApproval(
-          {
-            id: `ap_${randomUUID()}`,
+        return oneAtATime(`${cluster}\n${appName}`, async () => {
+          await clusterOr404(store, cluster);
+          const record = (await store.listApps({ cluster })).find((a) => a.app === appName);
+          if (!record)
+            throw new NotFoundError(`${WHAT}: app ${appName} of cluster ${cluster}: not found`);
+          const what = `${WHAT} for ${cluster}/${appName}`;
+          const revision = resolveApproval(what, pendingPlanOf(record), {
+            revision: normaliseRevision(req.body.revision),
+            planDigest,
+          });
+          // Approving the same plan again changes nothing: the first approval stands.
+          const existing = await existingApproval(store, {
             cluster,
             app: appName,
             revision,
             planDigest,
-            approvedBy: principal.name,
-            approvedMs: clock.now(),
-          },
-          {
-            actor: actorOf(principal),
-            action: 'approval.create',
-            target: `cluster/${cluster}/app/${appName}`,
-            details: { revision, planDigest },
-          },
-        );
-        events.publish({
-          type: 'approval.created',
-          cluster,
-          app: appName,
-          data: { id: approval.id, revision, planDigest },
+          });
+          if (existing) return reply.code(200).send(existing);
+          const principal = principalOf(req);
+          const approval = await store.createApproval(
+            {
+              id: `ap_${randomUUID()}`,
+              cluster,
+              app: appName,
+              revision,
+              planDigest,
+              approvedBy: principal.name,
+              approvedMs: clock.now(),
+            },
+            {
+              actor: actorOf(principal),
+              action: 'approval.create',
+              target: `cluster/${cluster}/app/${appName}`,
+              details: { revision, planDigest },
+            },
+          );
+          events.publish({
+            type: 'approval.created',
+            cluster,
+            app: appName,
+            data: { id: approval.id, revision, planDigest },
+          });
+          // Cheap to deliver now if the agent is connected; otherwise it goes out after its next Hello.
+          const session = sessions.get(cluster);
+          // Marks it delivered (and announces it) only if the send succeeded.
+          if (session) await link.deliverApprovals(session, [approval]);
+          return reply.code(201).send(
+            approvalView(approval, {
+              state: approval.deliveredMs ? 'delivered' : 'pending',
+              stateReason: '',
+            }),
+          );
         });
-        // Cheap to deliver now if the agent is connected; otherwise it goes out after its next Hello.
-        const session = sessions.get(cluster);
-        // Marks it delivered (and announces it) only if the send succeeded.
-        if (session) await link.deliverApprovals(session, [approval]);
-        return reply.code(201).send(
-          approvalView(approval, {
-            state: approval.deliveredMs ? 'delivered' : 'pending',
-            stateReason: '',
-          }),
-        );
       },
     );
   };

@@ -4,7 +4,16 @@ import { HubMessage } from '@driftless/proto';
 import { ConflictError } from '../../errors.ts';
 import { parseSelector } from '../../store/index.ts';
 import { actorOf } from '../auth.ts';
-import { ClusterDetailView, ClusterView, List, Name, Selector, Text } from '../schemas.ts';
+import {
+  ClusterDetailView,
+  ClusterView,
+  List,
+  Name,
+  normaliseRevision,
+  OptionalRevision,
+  Selector,
+  Text,
+} from '../schemas.ts';
 import { principalOf, type ApiApp } from '../types.ts';
 import { appView, clusterView, configView } from '../views.ts';
 import { clusterOr404, type RouteDeps } from './deps.ts';
@@ -15,7 +24,7 @@ const SyncNowBody = Type.Object({
 });
 const RefreshBody = Type.Object({
   repoUrl: Type.Optional(Text),
-  revision: Type.Optional(Type.String({ maxLength: 64 })),
+  revision: Type.Optional(OptionalRevision),
 });
 const Sent = Type.Object({
   cluster: Type.String(),
@@ -176,7 +185,7 @@ export function clusterRoutes(deps: RouteDeps) {
       async (req, reply) => {
         const { name } = req.params;
         const repoUrl = req.body?.repoUrl ?? '';
-        const revision = req.body?.revision ?? '';
+        const revision = normaliseRevision(req.body?.revision ?? '');
         await clusterOr404(store, name);
         const session = sessions.get(name);
         if (!session)
