@@ -3,7 +3,9 @@
  * real `driftless-hub` and a real `driftless-agent run` enrolled with a token. A sync shows as
  * syncing with its step while it runs; a typo in driftless.yaml shows as the cluster's config
  * failed (message, file:line), the apps keep their last good state and say they run an older
- * config, and the history has no `succeeded` at the broken commit.
+ * config, and the history has no `succeeded` at the broken commit. A config that drops every app
+ * is refused as a config failure and prunes nothing; an app removed from the config shows as gone
+ * (and its objects are pruned); a deleted driftless.yaml is one short message with no agent path.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -39,6 +41,20 @@ const cm = (value: string) =>
   `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\ndata:\n  value: "${value}"\n`;
 const driftless = (extra = '') =>
   `apiVersion: driftless.dev/v1alpha1\nkind: Cluster\nspec:\n  apps:\n    - name: web\n      path: apps/web\n      namespace: web\n${extra}`;
+
+interface AppItem {
+  app: string;
+  gone: boolean;
+  syncStatus: string;
+  message: string;
+}
+
+const named = (name: string, value: string) =>
+  `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\ndata:\n  value: "${value}"\n`;
+const appEntry = (name: string) =>
+  `    - name: ${name}\n      path: apps/${name}\n      namespace: web\n      prune: true\n`;
+const clusterOf = (names: string[]) =>
+  `apiVersion: driftless.dev/v1alpha1\nkind: Cluster\nspec:\n  apps:\n${names.map(appEntry).join('')}`;
 
 /** Resolves with the first truthy result of `probe`, polling every 100 ms; fails after 60 s. */
 async function until<T>(probe: () => Promise<T | undefined | false>, what: string): Promise<T> {
@@ -157,5 +173,84 @@ describe('status on the hub, end to end', () => {
       name: 'web',
     });
     assert.deepEqual(live?.['data'], { value: 'v2' });
+  });
+
+  it('refuses a config that drops every app, marks a removed app gone, and says a missing file in a few words', async () => {
+    const apps = async () =>
+      (await api.get<{ items: AppItem[] }>('/api/v1/apps?cluster=test')).items;
+    const configMap = (name: string) =>
+      client.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: 'web', name });
+    // A valid config again, with two apps that prune: the stale-config message goes away.
+    const fixed = await repo.commit(
+      {
+        'clusters/test/driftless.yaml': clusterOf(['web', 'old']),
+        'apps/web/cm.yaml': cm('v4'),
+        'apps/old/cm.yaml': named('old', 'o1'),
+      },
+      'two apps',
+    );
+    await until(async () => {
+      const all = await apps();
+      return (
+        ['web', 'old'].every((n) =>
+          all.some((a) => a.app === n && a.syncStatus === 'synced' && !a.gone),
+        ) && (await configMap('old'))
+      );
+    }, 'web and old synced');
+    assert.equal((await view()).config.state, 'valid');
+    for (const a of await apps())
+      assert.doesNotMatch(a.message, /running the driftless\.yaml of/, `${a.app}: ${a.message}`);
+
+    // Every app renamed: refused as a config failure; both apps and their objects stay.
+    const renamed = await repo.commit(
+      {
+        'clusters/test/driftless.yaml': clusterOf(['web2']),
+        'apps/web2/cm.yaml': named('web2', 'w'),
+      },
+      'rename every app',
+    );
+    const refused = await until(async () => {
+      const c = (await view()).config;
+      return c.state === 'failed' && c.revision === renamed ? c : undefined;
+    }, 'the config that drops every app to be refused');
+    assert.equal(refused.appliedRevision, fixed);
+    assert.match(
+      refused.error,
+      /spec\.apps: removes every app in force \(the config of [0-9a-f]{7}\): web, old;/,
+    );
+    assert.match(refused.error, /spec\.allowEmpty: true/);
+    assert.ok(await configMap('old'), 'nothing of old was pruned');
+    assert.ok(await configMap('web'), 'nothing of web was pruned');
+    assert.equal(await configMap('web2'), undefined, 'the refused config applied nothing');
+    assert.deepEqual(
+      (await apps()).filter((a) => a.gone).map((a) => a.app),
+      [],
+      'no app is shown gone while the config is refused',
+    );
+
+    // Removing one app still works: it is pruned and the hub shows it gone, with why.
+    const kept = await repo.commit(
+      { 'clusters/test/driftless.yaml': clusterOf(['web']), 'apps/web2/cm.yaml': null },
+      'remove old',
+    );
+    const old = await until(
+      async () => (await apps()).find((a) => a.app === 'old' && a.gone),
+      'old shown gone',
+    );
+    assert.equal(old.message, `removed from clusters/test/driftless.yaml at ${kept.slice(0, 7)}`);
+    await until(async () => (await configMap('old')) === undefined, "old's ConfigMap pruned");
+    const webNow = (await apps()).find((a) => a.app === 'web');
+    assert.equal(webNow?.gone, false);
+    assert.equal((await view()).config.state, 'valid');
+
+    // driftless.yaml deleted: one short message naming the file, no path of the agent's.
+    const deleted = await repo.commit({ 'clusters/test/driftless.yaml': null }, 'delete config');
+    const missing = await until(async () => {
+      const c = (await view()).config;
+      return c.state === 'failed' && c.revision === deleted ? c : undefined;
+    }, 'the hub to show the config missing');
+    assert.equal(missing.error, `clusters/test/driftless.yaml not found at ${deleted.slice(0, 7)}`);
+    assert.equal(missing.appliedRevision, kept);
+    assert.ok(await configMap('web'), 'a missing config prunes nothing');
   });
 });

@@ -121,6 +121,7 @@ export function toConfigStatus(r: ConfigStatusReport): ConfigStatus {
     line: r.line,
     appliedRevision: r.appliedRevision,
     checkedUnixMs: toUnixMs(r.checkedAt),
+    apps: r.valid ? (r.apps ?? []) : [],
   };
 }
 

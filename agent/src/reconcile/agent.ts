@@ -199,6 +199,7 @@ export class Agent {
       reporter: this.#o.reporter,
       logger: this.#o.logger,
       clock: this.#clock,
+      heldApps: () => this.#o.inventory.apps(),
     });
     this.#gone = new GoneApps({
       inventory: this.#o.inventory,

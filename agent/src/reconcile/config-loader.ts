@@ -3,7 +3,7 @@ import path from 'node:path';
 import { DriftlessError, errorMessage, type Clock, type Logger } from '@driftless/common';
 import type { ClusterConfig } from '../model.ts';
 import { ConfigError, parseClusterConfig } from '../config/index.ts';
-import { resolveInCheckout } from '../source/index.ts';
+import { PathNotFoundError, resolveInCheckout } from '../source/index.ts';
 import type { ConfigStatusReport, Reporter } from '../report/index.ts';
 
 /** The config in force, and why the newest one is not, when it is not. */
@@ -22,11 +22,26 @@ export interface ConfigLoaderOptions {
   reporter: Reporter;
   logger: Logger;
   clock: Clock;
+  /**
+   * The apps the cluster holds (their inventories), asked when no config was
+   * read since the start, so a config that drops every one of them is refused
+   * after a restart too. Default: none known.
+   */
+  heldApps?: () => Promise<string[]>;
 }
 
 /** `driftless.yaml` could not be read at a commit (missing, unreadable). */
 export class ConfigReadError extends DriftlessError {
   override name = 'ConfigReadError';
+}
+
+/**
+ * A valid-looking `driftless.yaml` that removes every app of the config in
+ * force (e.g. each one renamed) without `spec.allowEmpty: true`. Terminal: it
+ * is refused like any invalid file, so nothing is pruned.
+ */
+export class AllAppsRemovedError extends ConfigError {
+  override name = 'AllAppsRemovedError';
 }
 
 /**
@@ -55,11 +70,22 @@ export class ConfigLoader {
       const config = parseClusterConfig(text, file, {
         defaultHealthTimeoutMs: this.#o.defaultHealthTimeoutMs,
       });
+      await this.#refuseDroppingEveryApp(config, text, file);
       this.#current = { config, revision: checkout.revision };
       result = { current: this.#current };
-      report = { ...base, valid: true, error: '', line: 0, appliedRevision: checkout.revision };
+      report = {
+        ...base,
+        valid: true,
+        error: '',
+        line: 0,
+        appliedRevision: checkout.revision,
+        apps: config.apps.map((a) => a.name),
+      };
     } catch (err) {
-      const message = errorMessage(err);
+      // A read error's own message is the whole story; its cause (with the agent's paths) is debug.
+      const message = err instanceof ConfigReadError ? err.message : errorMessage(err);
+      if (err instanceof ConfigReadError)
+        this.#o.logger.debug({ file, err: errorMessage(err) }, `cannot read ${file}`);
       const appliedRevision = this.#current?.revision ?? '';
       result = {
         ...(this.#current ? { current: this.#current } : {}),
@@ -73,15 +99,48 @@ export class ConfigLoader {
     return result;
   }
 
+  /** Throws {@link AllAppsRemovedError} when `config` keeps none of the apps in force. */
+  async #refuseDroppingEveryApp(config: ClusterConfig, text: string, file: string): Promise<void> {
+    if (config.allowEmpty) return;
+    const before = this.#current
+      ? this.#current.config.apps.map((a) => a.name)
+      : ((await this.#o.heldApps?.()) ?? []);
+    if (before.length === 0) return;
+    const kept = new Set(config.apps.map((a) => a.name));
+    if (before.some((name) => kept.has(name))) return;
+    const line = text.split('\n').findIndex((l) => /^\s*apps\s*:/.test(l)) + 1;
+    const since = this.#current ? ` (the config of ${this.#current.revision.slice(0, 7)})` : '';
+    throw new AllAppsRemovedError(file, [
+      {
+        file,
+        line,
+        column: 1,
+        path: 'spec.apps',
+        message: `removes every app in force${since}: ${before.join(', ')}; that would remove them all (and prune those with prune: true). Keep at least one, or set spec.allowEmpty: true to allow it`,
+      },
+    ]);
+  }
+
   async #read(checkout: { dir: string; revision: string }, file: string): Promise<string> {
     try {
       return await readFile(await resolveInCheckout(checkout, file), 'utf8');
     } catch (err) {
-      const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
-      throw new ConfigReadError(
-        `cannot read ${file} at ${checkout.revision.slice(0, 7)}: ${missing ? 'no such file' : errorMessage(err)}`,
-        { cause: err },
-      );
+      const at = checkout.revision.slice(0, 7);
+      const missing =
+        err instanceof PathNotFoundError || (err as NodeJS.ErrnoException).code === 'ENOENT';
+      // Never the checkout's absolute path: it is the agent's, not the repository's.
+      const why = missing ? 'not found' : `cannot be read (${errnoCode(err) ?? 'error'})`;
+      throw new ConfigReadError(`${file} ${why} at ${at}`, { cause: err });
     }
   }
+}
+
+/** The errno code (`EACCES`, `EISDIR`, …) of a file-system error, or of its cause. */
+function errnoCode(err: unknown): string | undefined {
+  for (let e = err, i = 0; e instanceof Error && i < 8; i++) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (typeof code === 'string') return code;
+    e = e.cause;
+  }
+  return undefined;
 }

@@ -1,7 +1,7 @@
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { RenderedObject } from '../model.ts';
-import { RenderError } from './errors.ts';
+import { fsCause, RenderError } from './errors.ts';
 import { parseJson, parseYaml } from './parse.ts';
 import type { Checkout } from './paths.ts';
 import { KUSTOMIZATION_FILES } from './kustomize-scan.ts';
@@ -44,10 +44,7 @@ export async function renderDirectory(
   for (const { file, source } of sources) {
     signal?.throwIfAborted();
     const text = await readFile(file, 'utf8').catch((err: unknown) => {
-      throw new RenderError(`render ${source}: cannot read: ${(err as Error).message}`, {
-        file: source,
-        cause: err,
-      });
+      throw new RenderError(`render ${source}: cannot read`, { file: source, cause: fsCause(err) });
     });
     const objects = file.endsWith('.json')
       ? parseJson(text, { file: source })

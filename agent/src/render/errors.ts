@@ -24,3 +24,14 @@ export class RenderError extends TerminalError {
 export class RenderTimeoutError extends TransientError {
   override name = 'RenderTimeoutError';
 }
+
+/**
+ * A file-system error reduced to its code (`EACCES`, `ENOENT`, …), to carry as
+ * a `cause`: Node's own message names the absolute path, which is the agent's
+ * work directory and not something a user of the repository should see.
+ */
+export function fsCause(err: unknown): Error {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  const name = typeof code === 'string' ? code : 'file-system error';
+  return Object.assign(new Error(name), { code: name });
+}

@@ -1,6 +1,6 @@
 import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { RenderError } from './errors.ts';
+import { fsCause, RenderError } from './errors.ts';
 
 /**
  * The checkout being rendered. Every file a renderer reads must resolve
@@ -20,7 +20,8 @@ export class Checkout {
     try {
       return new Checkout(await realpath(root));
     } catch (err) {
-      throw new RenderError(`render: checkout root ${root} does not exist`, { cause: err });
+      // The root is the agent's own work directory: not for a user's eyes, so not named.
+      throw new RenderError('render: the checkout of this commit is gone', { cause: fsCause(err) });
     }
   }
 

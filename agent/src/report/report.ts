@@ -83,6 +83,8 @@ export interface ConfigStatusReport {
   appliedRevision: string;
   /** When the file was read, ms since the epoch. */
   checkedAt: number;
+  /** When valid, the names of the apps the file lists (the hub marks the others gone). */
+  apps?: string[];
 }
 
 /** A field that differs from Git. */

@@ -112,10 +112,17 @@ export class PathNotFoundError extends TerminalError {
   /** The revision that lacks it. */
   readonly revision: string;
 
+  /**
+   * `cause` is the file-system error; only its code is kept, so no message
+   * names the checkout's absolute path (the agent's own work directory).
+   */
   constructor(path: string, revision: string, cause?: unknown) {
-    super(`path ${JSON.stringify(path)} does not exist in revision ${revision.slice(0, 12)}`, {
-      cause,
-    });
+    const code = (cause as { code?: unknown } | undefined)?.code;
+    const why = typeof code === 'string' && code !== 'ENOENT' && code !== 'ENOTDIR' ? code : '';
+    super(
+      `${path} not found at ${revision.slice(0, 7)}`,
+      why ? { cause: Object.assign(new Error(why), { code: why }) } : {},
+    );
     this.path = path;
     this.revision = revision;
   }

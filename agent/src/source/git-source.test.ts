@@ -348,7 +348,8 @@ describe('GitSource', () => {
       source.readFile('apps/nope.yaml'),
       (err: Error) =>
         err instanceof PathNotFoundError &&
-        err.message === `path "apps/nope.yaml" does not exist in revision ${SHA.slice(0, 12)}`,
+        err.message === `apps/nope.yaml not found at ${SHA.slice(0, 7)}` &&
+        errorMessage(err) === err.message,
     );
   });
 });

@@ -3,7 +3,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { systemClock } from '@driftless/common';
-import { AgentMessage, ConfigState, type ConfigStatus, type HubMessage } from '@driftless/proto';
+import {
+  AgentMessage,
+  AppStatus,
+  ConfigState,
+  type ConfigStatus,
+  type HubMessage,
+} from '@driftless/proto';
 import { EventBus, type HubEvent } from '../events.ts';
 import { createMetrics } from '../metrics.ts';
 import type { Store } from '../store/index.ts';
@@ -42,6 +48,7 @@ describe('config state ingest', () => {
     line: 0,
     appliedRevision: GOOD,
     checkedUnixMs: 5n,
+    apps: [],
     ...over,
   });
 
@@ -73,5 +80,42 @@ describe('config state ingest', () => {
       name: 'InvalidArgumentError',
     });
     assert.equal((await store.listConfigStates({ cluster: 'dev' }))[0]?.revision, BROKEN);
+  });
+
+  it('marks the apps a valid config no longer lists gone, and says why', async () => {
+    const app = (seq: bigint, name: string) =>
+      ingestReport(
+        deps,
+        'dev',
+        AgentMessage.create({
+          seq,
+          body: {
+            $case: 'appStatus',
+            value: AppStatus.create({ app: name, revision: GOOD, message: 'old words' }),
+          },
+        }),
+        session,
+      );
+    await app(3n, 'web');
+    await app(4n, 'api');
+    // An invalid config, or a valid one that does not say its apps, marks nothing gone.
+    await send(5n, status({ state: ConfigState.CONFIG_STATE_INVALID, apps: ['web'] }));
+    await send(6n, status({ apps: [] }));
+    assert.deepEqual(
+      (await store.listApps({ cluster: 'dev' })).filter((a) => a.gone).map((a) => a.app),
+      [],
+    );
+    await send(7n, status({ revision: 'c'.repeat(40), apps: ['web'] }));
+    const apps = new Map((await store.listApps({ cluster: 'dev' })).map((a) => [a.app, a]));
+    assert.equal(apps.get('web')?.gone, false);
+    assert.equal(apps.get('web')?.message, 'old words');
+    assert.equal(apps.get('api')?.gone, true);
+    assert.equal(apps.get('api')?.message, 'removed from clusters/dev/driftless.yaml at ccccccc');
+    // A report of the app (listed again) brings it back.
+    await app(8n, 'api');
+    assert.equal(
+      (await store.listApps({ cluster: 'dev' })).find((a) => a.app === 'api')?.gone,
+      false,
+    );
   });
 });

@@ -116,6 +116,7 @@ export function configReport(c: ConfigStatus, what: string): Report {
       line: c.line,
       appliedRevision: c.appliedRevision,
       checkedMs: ms(c.checkedUnixMs),
+      apps: c.apps,
     },
   };
 }

@@ -63,6 +63,35 @@ export async function upsertConfigState(
   );
 }
 
+/**
+ * Marks gone every app of `cluster` that a valid config no longer lists, with
+ * a message saying so (replacing what the agent last said of it). An empty
+ * list is "not known" (as in Hello): nothing is marked. A report of the app
+ * brings it back.
+ */
+export async function markRemovedApps(
+  q: Queryable,
+  cluster: string,
+  c: { valid: boolean; apps?: string[]; file: string; revision: string },
+  nowMs: number,
+): Promise<void> {
+  if (!c.valid || !c.apps?.length) return;
+  const listed = new Set(c.apps);
+  const known = await q.all<Row>('SELECT app FROM apps WHERE cluster = ? AND gone = ?', [
+    cluster,
+    0,
+  ]);
+  const message = `removed from ${c.file} at ${c.revision.slice(0, 7)}`;
+  for (const r of known) {
+    const app = String(r['app']);
+    if (listed.has(app)) continue;
+    await q.run(
+      'UPDATE apps SET gone = ?, message = ?, updated_ms = ? WHERE cluster = ? AND app = ?',
+      [1, message, nowMs, cluster, app],
+    );
+  }
+}
+
 /** The config state of one cluster, or of every cluster that reported one. */
 export async function listConfigStates(
   q: Queryable,

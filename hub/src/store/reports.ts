@@ -1,6 +1,6 @@
 import { ConflictError, NotFoundError } from '../errors.ts';
 import type { Db, Queryable } from './db.ts';
-import { upsertConfigState } from './config-state.ts';
+import { markRemovedApps, upsertConfigState } from './config-state.ts';
 import {
   boolColumn,
   fromJsonText,
@@ -256,7 +256,8 @@ async function storeReport(tx: Queryable, cluster: string, report: Report, nowMs
       });
       break;
     case 'config':
-      return upsertConfigState(tx, cluster, report.config, nowMs);
+      await upsertConfigState(tx, cluster, report.config, nowMs);
+      return markRemovedApps(tx, cluster, report.config, nowMs);
   }
   await tx.run(statement.sql, statement.params);
 }

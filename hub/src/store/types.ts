@@ -164,7 +164,11 @@ export type Report =
   | { kind: 'sync'; sync: Omit<SyncRecord, 'cluster' | 'receivedMs'> }
   | { kind: 'drift'; drift: Omit<DriftRecord, 'cluster' | 'updatedMs'> }
   | { kind: 'gap'; gap: Omit<GapRecord, 'cluster' | 'receivedMs'> }
-  | { kind: 'config'; config: Omit<ConfigStateRecord, 'cluster' | 'updatedMs'> };
+  | {
+      kind: 'config';
+      /** `apps`: when valid, the apps the file lists; the cluster's others are marked gone. */
+      config: Omit<ConfigStateRecord, 'cluster' | 'updatedMs'> & { apps?: string[] };
+    };
 
 /** An enrollment token as stored: the secret itself is never kept, only its SHA-256. */
 export interface EnrollmentTokenRecord {

@@ -319,6 +319,46 @@ describe('status that never lies, on a real cluster', () => {
     assert.equal(await value('steady', 'steady'), 'v5');
   });
 
+  it('refuses a config that renames every app, also for an agent that just started, and prunes nothing', async () => {
+    const renamed = await repo.commit(
+      {
+        'clusters/test/driftless.yaml': clusterYaml(app('doomed')),
+        'apps/doomed/cm.yaml': cm('doomed', 'd1'),
+      },
+      'every app renamed',
+    );
+    assert.equal(await agent.reconcileOnce(), false);
+    const refused = recorder.configs.at(-1);
+    assert.equal(refused?.valid, false);
+    assert.equal(refused?.revision, renamed);
+    assert.match(refused?.error ?? '', /spec\.apps: removes every app in force .*: steady, flaky;/);
+    assert.equal(await value('steady', 'steady'), 'v5', 'nothing of steady was pruned');
+    assert.equal(await value('doomed', 'doomed'), undefined, 'nothing of the new config ran');
+    // An agent that never read a good config knows the apps in force from their inventories.
+    const fresh = newAgent();
+    assert.equal(await fresh.reconcileOnce(), false);
+    assert.match(recorder.configs.at(-1)?.error ?? '', /removes every app in force: .*steady/);
+    assert.equal(await value('steady', 'steady'), 'v5');
+
+    // driftless.yaml deleted: one short message, no path of the agent's own work directory.
+    const deleted = await repo.commit({ 'clusters/test/driftless.yaml': null }, 'config gone');
+    assert.equal(await agent.reconcileOnce(), false);
+    assert.equal(
+      recorder.configs.at(-1)?.error,
+      `clusters/test/driftless.yaml not found at ${deleted.slice(0, 7)}`,
+    );
+    assert.doesNotMatch(JSON.stringify(recorder.statuses.slice(-5)), new RegExp(workDir));
+
+    await repo.commit(
+      { 'clusters/test/driftless.yaml': clusterYaml(app('steady') + app('flaky')) },
+      'back again',
+    );
+    assert.equal(await agent.reconcileOnce(), true);
+    assert.equal(recorder.configs.at(-1)?.valid, true);
+    assert.deepEqual(recorder.configs.at(-1)?.apps, ['steady', 'flaky']);
+    assert.doesNotMatch(recorder.status('steady')?.message ?? '', /running the driftless\.yaml/);
+  });
+
   it('a SIGTERM mid-sync reports no failure and no SyncFailed Event, and the next start resumes it', async () => {
     await agent.stop();
     const failedBefore = (await events('SyncFailed')).length;

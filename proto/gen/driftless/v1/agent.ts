@@ -846,6 +846,12 @@ export interface ConfigStatus {
    */
   appliedRevision: string;
   checkedUnixMs: bigint;
+  /**
+   * When VALID, the apps the file lists: the hub marks every other app of the cluster gone
+   * (removed from Git) at once, as it does from Hello.apps. Empty means "not known" (an agent
+   * that does not send it): the hub marks nothing gone. Ignored when INVALID.
+   */
+  apps: string[];
 }
 
 /**
@@ -3176,7 +3182,7 @@ export const DriftFight: MessageFns<DriftFight> = {
 };
 
 function createBaseConfigStatus(): ConfigStatus {
-  return { revision: "", state: 0, error: "", file: "", line: 0, appliedRevision: "", checkedUnixMs: 0n };
+  return { revision: "", state: 0, error: "", file: "", line: 0, appliedRevision: "", checkedUnixMs: 0n, apps: [] };
 }
 
 export const ConfigStatus: MessageFns<ConfigStatus> = {
@@ -3204,6 +3210,9 @@ export const ConfigStatus: MessageFns<ConfigStatus> = {
         throw new globalThis.Error("value provided for field message.checkedUnixMs of type int64 too large");
       }
       writer.uint32(56).int64(message.checkedUnixMs);
+    }
+    for (const v of message.apps) {
+      writer.uint32(66).string(v!);
     }
     return writer;
   },
@@ -3277,6 +3286,14 @@ export const ConfigStatus: MessageFns<ConfigStatus> = {
             message.checkedUnixMs = reader.int64() as bigint;
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.apps.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3306,6 +3323,7 @@ export const ConfigStatus: MessageFns<ConfigStatus> = {
         : isSet(object.checked_unix_ms)
         ? BigInt(object.checked_unix_ms)
         : 0n,
+      apps: globalThis.Array.isArray(object?.apps) ? object.apps.map((e: any) => globalThis.String(e)) : [],
     };
   },
 
@@ -3332,6 +3350,9 @@ export const ConfigStatus: MessageFns<ConfigStatus> = {
     if (message.checkedUnixMs !== 0n) {
       obj.checkedUnixMs = message.checkedUnixMs.toString();
     }
+    if (message.apps?.length) {
+      obj.apps = message.apps;
+    }
     return obj;
   },
 
@@ -3349,6 +3370,7 @@ export const ConfigStatus: MessageFns<ConfigStatus> = {
     message.checkedUnixMs = (object.checkedUnixMs !== undefined && object.checkedUnixMs !== null)
       ? BigInt(object.checkedUnixMs)
       : 0n;
+    message.apps = object.apps?.map((e) => e) || [];
     return message;
   },
 };
