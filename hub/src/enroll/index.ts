@@ -1,3 +1,7 @@
+/**
+ * Cluster enrollment and identity: enrollment tokens, the hub's certificate authority, NATS
+ * credentials, and the checks on names and labels an agent presents.
+ */
 export {
   CertificateAuthority,
   CaError,

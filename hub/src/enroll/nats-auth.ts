@@ -74,21 +74,6 @@ export interface NatsUserCredentials {
   seed: Uint8Array;
 }
 
-const UNLIMITED_ACCOUNT = {
-  subs: -1,
-  data: -1,
-  payload: -1,
-  imports: -1,
-  exports: -1,
-  wildcards: true,
-  conn: -1,
-  leaf: -1,
-  mem_storage: -1,
-  disk_storage: -1,
-  streams: -1,
-  consumer: -1,
-};
-
 /** The system account: clients allowed (no JetStream there). */
 const SYSTEM_ACCOUNT_LIMITS = {
   subs: -1,
@@ -99,6 +84,15 @@ const SYSTEM_ACCOUNT_LIMITS = {
   wildcards: true,
   conn: -1,
   leaf: -1,
+};
+
+/** The hub's account: as the system account's, and unlimited JetStream. */
+const UNLIMITED_ACCOUNT = {
+  ...SYSTEM_ACCOUNT_LIMITS,
+  mem_storage: -1,
+  disk_storage: -1,
+  streams: -1,
+  consumer: -1,
 };
 
 /**

@@ -1,9 +1,6 @@
 // A ConfigStatus from an agent becomes the cluster's config state: stored (newest wins),
 // announced on the event bus, and an unknown state refused rather than guessed.
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { systemClock } from '@driftless/common';
 import {
@@ -15,7 +12,8 @@ import {
 } from '@driftless/proto';
 import { EventBus, type HubEvent } from '../events.ts';
 import { createMetrics } from '../metrics.ts';
-import { openStore, type Store } from '../store/index.ts';
+import type { Store } from '../store/index.ts';
+import { storeWithCluster } from '../../test/enrolled-store.ts';
 import { ingestReport, type IngestDeps } from './ingest.ts';
 
 const GOOD = 'a'.repeat(40);
@@ -28,36 +26,7 @@ describe('config state ingest', () => {
   const session = { send: (_m: HubMessage) => true };
 
   before(async () => {
-    store = await openStore({
-      kind: 'sqlite',
-      path: join(mkdtempSync(join(tmpdir(), 'driftless-config-')), 'hub.db'),
-    });
-    const now = Date.now();
-    await store.createEnrollmentToken(
-      {
-        id: 'et_c',
-        secretHash: 'h'.repeat(64),
-        cluster: 'dev',
-        labels: {},
-        createdMs: now,
-        createdBy: 'test',
-        expiresMs: now + 60_000,
-        maxUses: 1,
-        uses: 0,
-        revokedMs: 0,
-        lastUsedMs: 0,
-      },
-      { actor: 'test', action: 'token.create', target: 'token/et_c' },
-    );
-    await store.completeEnrollment({
-      tokenId: 'et_c',
-      cluster: 'dev',
-      labels: {},
-      adminLabels: {},
-      agentVersion: '1',
-      certificate: { serial: 'c1', issuedMs: now, notAfterMs: now + 60_000 },
-      nowMs: now,
-    });
+    store = await storeWithCluster('dev');
     const bus = new EventBus();
     bus.subscribe((e) => void events.push(e));
     deps = { store, events: bus, metrics: createMetrics(), clock: systemClock };

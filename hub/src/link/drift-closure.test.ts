@@ -2,9 +2,6 @@
 // them, and serves them in the drift view: a fight is open drift, and a drift closed by a sync
 // or changed back by someone is not shown as healed by the agent.
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { systemClock } from '@driftless/common';
 import {
@@ -16,7 +13,8 @@ import {
 } from '@driftless/proto';
 import { EventBus } from '../events.ts';
 import { createMetrics } from '../metrics.ts';
-import { openStore, type Store } from '../store/index.ts';
+import type { Store } from '../store/index.ts';
+import { storeWithCluster } from '../../test/enrolled-store.ts';
 import { driftView } from '../api/views.ts';
 import { ingestReport, type IngestDeps } from './ingest.ts';
 
@@ -53,36 +51,7 @@ describe('drift closure and fights on the hub', () => {
     ingestReport(deps, 'prod-eu', AgentMessage.create({ seq: ++seq, body }), session);
 
   before(async () => {
-    store = await openStore({
-      kind: 'sqlite',
-      path: join(mkdtempSync(join(tmpdir(), 'driftless-closure-')), 'hub.db'),
-    });
-    const now = Date.now();
-    await store.createEnrollmentToken(
-      {
-        id: 'et_t',
-        secretHash: 'h'.repeat(64),
-        cluster: 'prod-eu',
-        labels: {},
-        createdMs: now,
-        createdBy: 'test',
-        expiresMs: now + 60_000,
-        maxUses: 1,
-        uses: 0,
-        revokedMs: 0,
-        lastUsedMs: 0,
-      },
-      { actor: 'test', action: 'token.create', target: 'token/et_t' },
-    );
-    await store.completeEnrollment({
-      tokenId: 'et_t',
-      cluster: 'prod-eu',
-      labels: {},
-      adminLabels: {},
-      agentVersion: '1',
-      certificate: { serial: 's1', issuedMs: now, notAfterMs: now + 60_000 },
-      nowMs: now,
-    });
+    store = await storeWithCluster('prod-eu');
     deps = { store, events: new EventBus(), metrics: createMetrics(), clock: systemClock };
   });
   after(async () => {

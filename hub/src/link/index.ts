@@ -1,4 +1,9 @@
-export { LinkServer, grpcCodeFor, type LinkServerOptions } from './server.ts';
+/**
+ * The agent link: the hub's end of the agents' outbound streams over gRPC and NATS (hello,
+ * reports, heartbeats, approvals, certificate renewal), and hub-to-hub fan-out.
+ */
+export { grpcCodeFor } from './grpc-errors.ts';
+export { LinkServer, type LinkServerOptions } from './server.ts';
 export { SessionRegistry, type Session } from './sessions.ts';
 export {
   NatsLink,

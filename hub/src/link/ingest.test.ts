@@ -3,9 +3,6 @@
 // In-process (no gRPC): the hub process exports spans only over OTLP, and what is checked
 // here is the parenting, which a recording span processor shows directly.
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { initTelemetry, systemClock } from '@driftless/common';
 import {
@@ -17,7 +14,8 @@ import {
 } from '@driftless/proto';
 import { EventBus } from '../events.ts';
 import { createMetrics } from '../metrics.ts';
-import { openStore, type Store } from '../store/index.ts';
+import type { Store } from '../store/index.ts';
+import { storeWithCluster } from '../../test/enrolled-store.ts';
 import { ingestReport, type IngestDeps } from './ingest.ts';
 
 type SpanProcessor = NonNullable<Parameters<typeof initTelemetry>[0]['spanProcessors']>[number];
@@ -67,36 +65,7 @@ describe('ingest joins the agent trace', () => {
   const session = { send: (m: HubMessage) => sent.push(m) > 0 };
 
   before(async () => {
-    store = await openStore({
-      kind: 'sqlite',
-      path: join(mkdtempSync(join(tmpdir(), 'driftless-ingest-')), 'hub.db'),
-    });
-    const now = Date.now();
-    await store.createEnrollmentToken(
-      {
-        id: 'et_t',
-        secretHash: 'h'.repeat(64),
-        cluster: 'prod-eu',
-        labels: {},
-        createdMs: now,
-        createdBy: 'test',
-        expiresMs: now + 60_000,
-        maxUses: 1,
-        uses: 0,
-        revokedMs: 0,
-        lastUsedMs: 0,
-      },
-      { actor: 'test', action: 'token.create', target: 'token/et_t' },
-    );
-    await store.completeEnrollment({
-      tokenId: 'et_t',
-      cluster: 'prod-eu',
-      labels: {},
-      adminLabels: {},
-      agentVersion: '1',
-      certificate: { serial: 's1', issuedMs: now, notAfterMs: now + 60_000 },
-      nowMs: now,
-    });
+    store = await storeWithCluster('prod-eu');
     deps = { store, events: new EventBus(), metrics: createMetrics(), clock: systemClock };
   });
   after(async () => {

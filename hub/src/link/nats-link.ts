@@ -1,42 +1,36 @@
 import { status } from '@grpc/grpc-js';
 import { randomUUID } from 'node:crypto';
 import { connect, jwtAuthenticator, type NatsConnection } from 'nats';
-import { errorMessage, systemClock, type Clock, type Logger } from '@driftless/common';
-import type { CertificateAuthority, NatsAuthority } from '../enroll/index.ts';
-import type { EventBus } from '../events.ts';
-import type { HubMetrics } from '../metrics.ts';
-import type { Store } from '../store/index.ts';
+import { errorMessage, systemClock, type Logger } from '@driftless/common';
+import type { NatsAuthority } from '../enroll/index.ts';
 import { HubFanout, type RelayedPush } from './hub-fanout.ts';
 import { ensureReportStream } from './jetstream.ts';
-import { isNatsSession, NatsAgentLink } from './nats-agent-link.ts';
+import { isNatsSession, NatsAgentLink, type NatsAgentLinkOptions } from './nats-agent-link.ts';
 import { NatsRevocations } from './nats-revocations.ts';
-import type { SessionRegistry } from './sessions.ts';
 
 export { HUB_FANOUT_SUBJECTS, type RelayedPush } from './hub-fanout.ts';
 export { NATS_HUB_CONSUMER, NATS_REPORT_STREAM } from './jetstream.ts';
 export { isNatsSession } from './nats-agent-link.ts';
 
-/** Options of {@link NatsLink}. */
-export interface NatsLinkOptions {
+/**
+ * Options of {@link NatsLink}: those of its agent link it passes on (`heartbeatTimeoutMs`
+ * default 45 s), and its own.
+ */
+export interface NatsLinkOptions
+  extends
+    Pick<
+      NatsAgentLinkOptions,
+      'store' | 'ca' | 'sessions' | 'events' | 'metrics' | 'log' | 'clientCertValidityMs'
+    >,
+    Partial<Pick<NatsAgentLinkOptions, 'heartbeatTimeoutMs' | 'clock'>> {
   /** NATS server URLs, comma-separated. */
   servers: string;
   auth: NatsAuthority;
-  store: Store;
-  ca: CertificateAuthority;
-  sessions: SessionRegistry;
-  events: EventBus;
-  metrics: HubMetrics;
-  log: Logger;
   /**
    * Hints this replica's gRPC-linked agents about a Git push another replica's webhook
    * received (its NATS-linked agents were hinted by that replica directly). Default: none.
    */
   hintRelayedPush?(push: RelayedPush): void;
-  /** Validity of certificates issued on renewal. */
-  clientCertValidityMs: number;
-  /** A cluster whose heartbeats stop for this long is marked disconnected. Default 45 s. */
-  heartbeatTimeoutMs?: number;
-  clock?: Clock;
 }
 
 /** Defaults of {@link NatsLinkOptions}. */

@@ -2,7 +2,6 @@ import * as grpc from '@grpc/grpc-js';
 import {
   errorMessage,
   getTracer,
-  isRetryable,
   inSpan,
   systemClock,
   type Clock,
@@ -24,12 +23,9 @@ import {
   type Enroller,
 } from '../enroll/index.ts';
 import {
-  ConflictError,
   InvalidArgumentError,
-  NotFoundError,
   PermissionDeniedError,
   RateLimitedError,
-  StoreError,
   UnauthenticatedError,
 } from '../errors.ts';
 import type { EventBus } from '../events.ts';
@@ -37,33 +33,13 @@ import type { HubMetrics } from '../metrics.ts';
 import type { ApprovalRecord, Store } from '../store/index.ts';
 import { deliverApprovals, redeliverApprovals } from './approvals.ts';
 import { checkFollows, checkHelloApps, recordHello } from './hello.ts';
+import { toServiceError } from './grpc-errors.ts';
 import { ingestReport } from './ingest.ts';
 import { LastSeen } from './last-seen.ts';
 import { RenewalLimiter, renewCertificate } from './renew.ts';
 import type { Session, SessionRegistry } from './sessions.ts';
 
 const tracer = getTracer('@driftless/hub/link');
-
-/** gRPC status for a hub error; the message travels as the status details. */
-export function grpcCodeFor(err: unknown): grpc.status {
-  if (err instanceof InvalidArgumentError) return grpc.status.INVALID_ARGUMENT;
-  if (err instanceof UnauthenticatedError) return grpc.status.UNAUTHENTICATED;
-  if (err instanceof PermissionDeniedError) return grpc.status.PERMISSION_DENIED;
-  if (err instanceof RateLimitedError) return grpc.status.RESOURCE_EXHAUSTED;
-  if (err instanceof NotFoundError) return grpc.status.NOT_FOUND;
-  if (err instanceof ConflictError) return grpc.status.FAILED_PRECONDITION;
-  if (err instanceof StoreError)
-    return isRetryable(err) ? grpc.status.UNAVAILABLE : grpc.status.INTERNAL;
-  return grpc.status.INTERNAL;
-}
-
-function toServiceError(err: unknown): Partial<grpc.ServiceError> {
-  const code = grpcCodeFor(err);
-  // Unexpected errors may carry internals; the agent gets a generic line, the log has the rest.
-  const details =
-    code === grpc.status.INTERNAL ? 'internal error in the hub; see its logs' : errorMessage(err);
-  return Object.assign(new Error(details), { code, details });
-}
 
 /** Options of {@link LinkServer}. */
 export interface LinkServerOptions {

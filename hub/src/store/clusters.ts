@@ -1,3 +1,4 @@
+import { redactUrl } from '@driftless/common';
 import { ConflictError, NotFoundError } from '../errors.ts';
 import type { Db, Queryable } from './db.ts';
 import {
@@ -17,7 +18,7 @@ export interface HelloRecord {
   agentVersion: string;
   labels: Labels;
   apps: string[];
-  /** Stored without user info, so a URL with a token in it never reaches the store. */
+  /** Stored by `redactUrl` (no user info, query or fragment), so a token never reaches the store. */
   repoUrl: string;
   branch: string;
 }
@@ -84,25 +85,6 @@ export async function replaceLabels(tx: Queryable, cluster: string, labels: Labe
       key,
       value,
     ]);
-}
-
-/**
- * `url` without user info (`https://user:token@host/x` → `https://host/x`, and
- * `user@host:path` kept only as `host:path`), so a credential an agent was
- * configured with by mistake is not stored or shown.
- */
-function withoutCredentials(url: string): string {
-  try {
-    const u = new URL(url);
-    if (!u.username && !u.password) return url;
-    u.username = '';
-    u.password = '';
-    return u.toString();
-  } catch {
-    // scp-like `git@host:org/repo.git`: the user is a login name, not a secret, but drop any
-    // `user:password@` all the same.
-    return url.replace(/^[^@/]*@/, '');
-  }
 }
 
 /** Marks the cluster's apps missing from `listed` gone, and listed ones back. */
@@ -201,7 +183,7 @@ export function clusterStore(db: Db): ClusterStore {
             hello.agentVersion,
             toJsonText(labels),
             nowMs,
-            withoutCredentials(hello.repoUrl),
+            hello.repoUrl ? redactUrl(hello.repoUrl) : '',
             hello.branch,
             name,
           ],

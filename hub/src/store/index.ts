@@ -1,3 +1,4 @@
+/** The hub's records (clusters, apps, reports, approvals, tokens, audit), in SQLite or PostgreSQL. */
 import { openPostgresDb } from './postgres.ts';
 import { openSqliteDb } from './sqlite.ts';
 import { createSqlStore, type Store } from './store.ts';

@@ -82,13 +82,11 @@ export function upsert<T>(
   writers: ColumnWriters<T>,
   record: T,
 ): { sql: string; params: SqlValue[] } {
-  const columns = writers.map(([c]) => c);
-  const updates = columns.filter((c) => !key.includes(c)).map((c) => `${c} = excluded.${c}`);
-  return {
-    sql: `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})
-          ON CONFLICT (${key.join(', ')}) DO ${updates.length ? `UPDATE SET ${updates.join(', ')}` : 'NOTHING'}`,
-    params: writers.map(([, value]) => value(record)),
-  };
+  const updates = writers
+    .map(([c]) => c)
+    .filter((c) => !key.includes(c))
+    .map((c) => `${c} = excluded.${c}`);
+  return insertOnConflict(table, key, writers, record, updates);
 }
 
 /** `INSERT … ON CONFLICT (key) DO NOTHING` for the columns of `writers`. */
@@ -98,10 +96,21 @@ export function insertIfAbsent<T>(
   writers: ColumnWriters<T>,
   record: T,
 ): { sql: string; params: SqlValue[] } {
+  return insertOnConflict(table, key, writers, record, []);
+}
+
+/** `INSERT … ON CONFLICT (key) DO UPDATE SET updates`, or `DO NOTHING` when there are none. */
+function insertOnConflict<T>(
+  table: string,
+  key: readonly string[],
+  writers: ColumnWriters<T>,
+  record: T,
+  updates: readonly string[],
+): { sql: string; params: SqlValue[] } {
   const columns = writers.map(([c]) => c);
   return {
     sql: `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})
-          ON CONFLICT (${key.join(', ')}) DO NOTHING`,
+          ON CONFLICT (${key.join(', ')}) DO ${updates.length ? `UPDATE SET ${updates.join(', ')}` : 'NOTHING'}`,
     params: writers.map(([, value]) => value(record)),
   };
 }

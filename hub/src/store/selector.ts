@@ -1,13 +1,12 @@
+import { isLabelKey, isLabelValue } from '@driftless/common';
 import { InvalidArgumentError } from '../errors.ts';
 import type { SelectorTerm } from './types.ts';
-
-const KEY = /^[A-Za-z0-9]([-A-Za-z0-9_./]{0,252}[A-Za-z0-9])?$/;
-const VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
 
 /**
  * Parses a Kubernetes-style equality selector: `env=prod,region=eu`,
  * `tier!=db`, `gpu` (label present), `!legacy` (label absent). Empty text
- * selects everything. Throws InvalidArgumentError naming the bad term.
+ * selects everything. Keys and values follow the label rules of `@driftless/common` names, so a
+ * selector names only labels a cluster can carry. Throws InvalidArgumentError naming the bad term.
  */
 export function parseSelector(text: string | undefined | null): SelectorTerm[] {
   if (!text || !text.trim()) return [];
@@ -21,7 +20,7 @@ export function parseSelector(text: string | undefined | null): SelectorTerm[] {
     else result = { key: term, op: 'exists', value: '' };
     result.key = result.key.trim();
     result.value = result.value.trim();
-    if (!KEY.test(result.key) || !VALUE.test(result.value))
+    if (!isLabelKey(result.key) || !isLabelValue(result.value))
       throw new InvalidArgumentError(
         `label selector "${text}": term "${term}" is not key=value, key!=value, key or !key with a valid label key and value`,
       );

@@ -63,8 +63,6 @@ function configMap(appName: string, name: string): KubeObject {
 /** Objects changed once each to measure drift → heal latency (one each: no fight). */
 const LATENCY_SAMPLES = 10;
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 describe('drift watcher on a real API server', { timeout: 120_000 }, () => {
   let cluster: Awaited<ReturnType<typeof startCluster>>;
   let client: KubeClient;
@@ -287,7 +285,12 @@ describe('drift watcher on a real API server', { timeout: 120_000 }, () => {
     const fighter = (async () => {
       while (fighting) {
         await scale('autoscaler-x', 'contested', 3);
-        await sleep(150);
+        // Like a controller: revert again once the watcher has healed the field back.
+        await waitUntil(
+          'the watcher to heal the contested replicas',
+          async () => !fighting || (await replicasOf('contested')) !== 3,
+          30_000,
+        );
       }
     })();
     let fight: DriftReport;

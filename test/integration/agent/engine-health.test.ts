@@ -6,8 +6,13 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { startCluster, startGitServer, type Cluster, type GitServer } from '@driftless/test';
+import {
+  startCluster,
+  startGitServer,
+  waitFor,
+  type Cluster,
+  type GitServer,
+} from '@driftless/test';
 import { clusterYaml, makeAgent, type TestAgent } from './fleet.ts';
 import { startCase } from './cases.ts';
 
@@ -122,16 +127,16 @@ spec:
       };
       const pass = t.agent.reconcileOnce();
       // Play the widget's controller: once the widget exists, check wave 1 waits, then set it Ready.
-      const deadline = Date.now() + 60_000;
-      while (
-        !(await t.client.resource('cel.example.com/v1', 'Widget')) ||
-        !(await t.client.get(widget))
-      ) {
+      await waitFor('the widget created', async () => {
         const failed = t.recorder.lastSync('widgets');
+        if (failed) return { failed };
+        return (
+          !!(await t.client.resource('cel.example.com/v1', 'Widget')) &&
+          !!(await t.client.get(widget)) && { failed: undefined }
+        );
+      }).then(({ failed }) => {
         if (failed) throw new Error(`the sync ended before the widget was Ready: ${failed.error}`);
-        if (Date.now() > deadline) throw new Error('the widget was never created');
-        await sleep(100);
-      }
+      });
       assert.equal(await t.client.get(afterWidget), undefined, 'wave 1 waits for the widget');
       const r = await t.client.mustResource(widget);
       await t.client.request('PATCH', `${t.client.collectionPath(r, 'cel')}/w1`, {

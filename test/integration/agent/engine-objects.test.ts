@@ -7,7 +7,6 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { KubeClient, KubeObject, ObjectRef } from '@driftless/agent';
 import {
   startCluster,
@@ -15,6 +14,7 @@ import {
   type Cluster,
   type GitRepo,
   type GitServer,
+  waitFor,
 } from '@driftless/test';
 import { clusterYaml, makeAgent, type TestAgent } from './fleet.ts';
 import { caseFiles, startCase, type CaseFleet } from './cases.ts';
@@ -42,11 +42,7 @@ async function patchAs(client: KubeClient, manager: string, ref: ObjectRef, patc
 
 /** Polls `check` until it holds, failing with `what` after `timeoutMs`. */
 async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await sleep(200);
-  }
+  await waitFor(what, check, { timeoutMs, everyMs: 200 });
 }
 
 function job(name: string, image: string, extra = '', annotations = ''): string {

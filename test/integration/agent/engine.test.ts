@@ -6,13 +6,13 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { initTelemetry } from '@driftless/common';
 import { InventoryStore, type DriftReport } from '@driftless/agent';
 import {
   startCluster,
   startGitServer,
+  waitFor,
   type Cluster,
   type GitRepo,
   type GitServer,
@@ -160,17 +160,17 @@ describe('agent engine on a real cluster', () => {
     match: (r: DriftReport) => boolean,
     timeoutMs = 10_000,
   ): Promise<DriftReport> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const found = t.recorder.drifts.find(match);
-      if (found) return found;
-      if (Date.now() > deadline) {
+    return waitFor(
+      'a matching drift report',
+      () => {
+        const found = t.recorder.drifts.find(match);
+        if (found) return found;
         throw new Error(
-          `no matching drift report; got ${JSON.stringify(t.recorder.drifts.map((d) => [d.app, d.ref.name, d.type, d.healed]))}`,
+          `got ${JSON.stringify(t.recorder.drifts.map((d) => [d.app, d.ref.name, d.type, d.healed]))}`,
         );
-      }
-      await sleep(50);
-    }
+      },
+      { timeoutMs, everyMs: 50 },
+    );
   }
 
   it('heals a hand-scaled Deployment and a deleted ConfigMap, naming the field path and the manager', async () => {
@@ -244,7 +244,10 @@ describe('agent engine on a real cluster', () => {
     assert.equal(report.healed, false);
     assert.equal(report.changedBy, 'night-shift');
     assert.deepEqual(report.fields, [{ path: '.data.level', desired: 'prod', live: 'debug' }]);
-    await sleep(1000);
+    // The drift count is refreshed after the watcher chose not to heal: the later event.
+    await waitFor('the drift counted in the app status', () =>
+      t.agent.statuses().find((s) => s.app === 'kust')?.driftCount === 1 ? true : undefined,
+    );
     assert.deepEqual(
       (await get('v1', 'ConfigMap', 'kust', 'prod-settings'))?.['data'],
       { level: 'debug' },

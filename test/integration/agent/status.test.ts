@@ -30,6 +30,7 @@ import {
 import {
   startCluster,
   startGitServer,
+  waitFor,
   type Cluster,
   type GitRepo,
   type GitServer,
@@ -73,11 +74,7 @@ const ALL_APPS = app('steady') + app('flaky') + app('doomed');
 
 /** Resolves once `condition` holds, polling every 50 ms; fails naming `what` after 30 s. */
 async function until(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  await waitFor(what, condition, { timeoutMs: 30_000, everyMs: 50 });
 }
 
 describe('status that never lies, on a real cluster', () => {

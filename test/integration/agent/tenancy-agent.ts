@@ -20,7 +20,7 @@ import {
   TenantClients,
   type GitSourceOptions,
 } from '@driftless/agent';
-import type { GitRepo, GitServer } from '@driftless/test';
+import { waitFor, type GitRepo, type GitServer } from '@driftless/test';
 import { Recorder } from './fleet.ts';
 
 /** An agent, its clients and what it reported. */
@@ -107,11 +107,13 @@ export async function eventually<T>(
   check: () => Promise<T | undefined>,
   timeoutMs = 20_000,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  const found = await waitFor(
+    what,
+    async () => {
+      const value = await check();
+      return value === undefined ? undefined : { value };
+    },
+    { timeoutMs, everyMs: 50 },
+  );
+  return found.value;
 }

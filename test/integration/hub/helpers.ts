@@ -17,6 +17,8 @@ import {
   type HubMessage,
 } from '@driftless/proto';
 
+import { startedLines } from '../link/helpers.ts';
+
 x509.cryptoProvider.set(webcrypto as never);
 
 const HUB_BIN = resolve(import.meta.dirname, '../../../hub/bin/driftless-hub.ts');
@@ -80,8 +82,13 @@ export async function startHubProcess(options: {
     });
   });
   const addr = await Promise.race([listening, exited]);
-  // The token line follows the listening line at once on a first start.
-  await new Promise((r) => setTimeout(r, 100));
+  await Promise.race([
+    startedLines(
+      () => stderr,
+      () => bootstrapToken,
+    ),
+    exited,
+  ]);
   return {
     grpc: addr.grpc,
     http: addr.http,

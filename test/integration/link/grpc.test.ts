@@ -9,10 +9,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeClient } from '@driftless/agent';
 import {
   startCluster,
@@ -417,7 +416,18 @@ describe('agent ↔ hub link over gRPC', { timeout: 240_000 }, () => {
     await waitFor('rev 5 applied while cut off', async () =>
       (await liveRev('web')) === '5' ? true : undefined,
     );
-    await sleep(1500);
+    // The rev 5 report is made and kept in the agent's outbox journal, unacknowledged: the
+    // later event after which it would have reached the hub, had the link not been cut.
+    await waitFor('the rev 5 report kept in the agent outbox', async () => {
+      const journal = JSON.parse(await readFile(path.join(workDir, 'hub-outbox.json'), 'utf8')) as {
+        entries: { message: string }[];
+      };
+      return journal.entries.some((e) =>
+        Buffer.from(e.message, 'base64').toString('latin1').includes(head),
+      )
+        ? true
+        : undefined;
+    });
     const c = (await api(hub, admin, 'GET', `/api/v1/clusters/${CLUSTER}`)).body;
     assert.equal(c.connected, false);
     assert.notEqual((await hubApp('web'))?.revision, head, 'nothing reaches the hub any more');

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { waitFor as waitUntil } from '@driftless/test';
 
 const HUB_BIN = resolve(import.meta.dirname, '../../../hub/bin/driftless-hub.ts');
 const AGENT_BIN = resolve(import.meta.dirname, '../../../agent/bin/driftless-agent.ts');
@@ -70,7 +70,13 @@ export async function startHub(options: {
     });
   });
   const addr = await Promise.race([listening, exited]);
-  await sleep(100); // the token line follows the listening line on a first start
+  await Promise.race([
+    startedLines(
+      () => stderr,
+      () => bootstrapToken,
+    ),
+    exited,
+  ]);
   const end = async (signal: NodeJS.Signals) => {
     if (proc.exitCode !== null || proc.signalCode !== null) return;
     const done = new Promise((r) => proc.once('exit', r));
@@ -165,28 +171,37 @@ export function startAgent(env: Record<string, string>): AgentProcess {
   };
 }
 
-/** Polls `fn` until it returns a value other than undefined. */
+/** Polls `fn` until it returns a value other than undefined (`false` and `null` count as values). */
 export async function waitFor<T>(
   what: string,
   fn: () => Promise<T | undefined> | T | undefined,
   timeoutMs = 30_000,
   everyMs = 100,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(
-        `timed out after ${timeoutMs}ms waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`,
-      );
-    await sleep(everyMs);
-  }
+  const found = await waitUntil(
+    what,
+    async () => {
+      const value = await fn();
+      return value === undefined ? undefined : { value };
+    },
+    { timeoutMs, everyMs },
+  );
+  return found.value;
+}
+
+/**
+ * Waits for the hub's "hub started" log line, which comes after its stdout lines; on a first
+ * start (the hub says so on stderr before that line) also for the bootstrap token line.
+ */
+export async function startedLines(
+  stderr: () => string,
+  bootstrapToken: () => string | undefined,
+): Promise<void> {
+  await waitFor('the hub started log line', () =>
+    stderr().includes('"msg":"hub started"') ? true : undefined,
+  );
+  if (stderr().includes('first start:'))
+    await waitFor('the bootstrap admin token line', bootstrapToken);
 }
 
 /** The file's text (for the hub CA). */

@@ -1,3 +1,4 @@
+/** The HTTP API's routes: one module per resource, each mapping requests onto the store. */
 import type { RouteModule } from '../server.ts';
 import type { EventStreams } from '../sse.ts';
 import { apiTokenRoutes } from './api-tokens.ts';
