@@ -341,11 +341,13 @@ export class Agent {
     const state = this.#apps.entry(app);
     const before = state.status;
     // A new commit, a new spec or a failed app shows Syncing from its first step; a routine
-    // re-check of a synced app only once it has something to write.
+    // re-check of a synced app, or of one that waits on an approval of this same attempt, only
+    // once it has something to write (a waiting app must not flicker, nor lose its pending plan).
+    const sameAttempt = state.attemptKey === attemptKey(app, checkout.revision);
     const isNew =
-      state.syncedRevision !== checkout.revision ||
-      state.attemptKey !== attemptKey(app, checkout.revision) ||
-      before?.syncStatus !== 'Synced';
+      !sameAttempt ||
+      (before?.syncStatus !== 'OutOfSync' &&
+        (state.syncedRevision !== checkout.revision || before?.syncStatus !== 'Synced'));
     let progressShown = false;
     const onStep = (step: string) => {
       if (!isNew && step !== 'apply' && step !== 'prune' && !progressShown) return;
