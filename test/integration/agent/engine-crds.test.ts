@@ -129,7 +129,13 @@ describe('CRDs and their resources in one sync', () => {
         },
         'CRDs in every renderer',
       );
-      t = await makeAgent({ kubeConfig: cluster.kubeConfig, git, repo });
+      // Its own state namespace: the case 02 agent above holds its app in the default one.
+      t = await makeAgent({
+        kubeConfig: cluster.kubeConfig,
+        git,
+        repo,
+        stateNamespace: 'crds-agent',
+      });
       agents.push(t);
       await t.agent.reconcileOnce();
     });

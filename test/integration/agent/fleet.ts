@@ -151,7 +151,13 @@ export async function makeAgent(options: {
   pollIntervalMs?: number;
   /** Drift watcher options beyond the defaults (a clock, fight settings). */
   drift?: Partial<DriftWatcherOptions>;
+  /**
+   * Namespace of the agent's inventories and Events; default `driftless-system`. Agents that
+   * share a cluster in one test file need their own, as two real clusters would.
+   */
+  stateNamespace?: string;
 }): Promise<TestAgent> {
+  const stateNamespace = options.stateNamespace ?? 'driftless-system';
   const workDir = await mkdtemp(path.join(os.tmpdir(), 'driftless-agent-test-'));
   const client = await KubeClient.fromKubeConfig(options.kubeConfig);
   const logger = createLogger({ name: 'agent-test', level: process.env['LOG_LEVEL'] ?? 'silent' });
@@ -162,12 +168,12 @@ export async function makeAgent(options: {
     auth: options.git.credentials,
     logger,
   });
-  const inventory = new InventoryStore(client, 'driftless-system');
+  const inventory = new InventoryStore(client, stateNamespace);
   await inventory.ensureNamespace();
   const recorder = new Recorder();
   const reporter = new FanoutReporter(
     recorder,
-    new EventReporter({ client, cluster: 'test', namespace: 'driftless-system', logger }),
+    new EventReporter({ client, cluster: 'test', namespace: stateNamespace, logger }),
   );
   const approvals = new ApprovalBook();
   // Drift goes through the agent, as in production (see agent/src/run.ts).
