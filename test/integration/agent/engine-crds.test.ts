@@ -129,13 +129,7 @@ describe('CRDs and their resources in one sync', () => {
         },
         'CRDs in every renderer',
       );
-      // Its own state namespace: the case 02 agent above holds its app in the default one.
-      t = await makeAgent({
-        kubeConfig: cluster.kubeConfig,
-        git,
-        repo,
-        stateNamespace: 'crds-agent',
-      });
+      t = await makeAgent({ kubeConfig: cluster.kubeConfig, git, repo });
       agents.push(t);
       await t.agent.reconcileOnce();
     });

@@ -143,6 +143,16 @@ export interface TestAgent {
   close(): Promise<void>;
 }
 
+const agentsPerCluster = new Map<string, number>();
+
+/** `driftless-system` for a cluster's first test agent, `driftless-system-N` after. */
+function defaultStateNamespace(kubeConfig: KubeConfig): string {
+  const server = kubeConfig.getCurrentCluster()?.server ?? '';
+  const n = (agentsPerCluster.get(server) ?? 0) + 1;
+  agentsPerCluster.set(server, n);
+  return n === 1 ? 'driftless-system' : `driftless-system-${n}`;
+}
+
 /** Builds an agent for `repo` on the cluster of `kubeConfig`; the loop is not started. */
 export async function makeAgent(options: {
   kubeConfig: KubeConfig;
@@ -152,12 +162,14 @@ export async function makeAgent(options: {
   /** Drift watcher options beyond the defaults (a clock, fight settings). */
   drift?: Partial<DriftWatcherOptions>;
   /**
-   * Namespace of the agent's inventories and Events; default `driftless-system`. Agents that
-   * share a cluster in one test file need their own, as two real clusters would.
+   * Namespace of the agent's inventories and Events. Default: `driftless-system` for the first
+   * agent made on a cluster, `driftless-system-N` for later ones, since agents that share a
+   * cluster in one test file must not share state (a fresh agent refuses a config that drops
+   * every app the cluster holds), just as two real clusters would not.
    */
   stateNamespace?: string;
 }): Promise<TestAgent> {
-  const stateNamespace = options.stateNamespace ?? 'driftless-system';
+  const stateNamespace = options.stateNamespace ?? defaultStateNamespace(options.kubeConfig);
   const workDir = await mkdtemp(path.join(os.tmpdir(), 'driftless-agent-test-'));
   const client = await KubeClient.fromKubeConfig(options.kubeConfig);
   const logger = createLogger({ name: 'agent-test', level: process.env['LOG_LEVEL'] ?? 'silent' });
