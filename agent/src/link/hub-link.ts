@@ -51,7 +51,11 @@ export interface HubLinkOptions {
   heartbeatIntervalMs?: number;
   /** Most reports written and not yet acked by the hub. Default 1,000. */
   maxInFlight?: number;
-  /** Reports in flight without an ack this long make the link reconnect. Default 60 s. */
+  /**
+   * Reports in flight without an ack this long make the link reconnect and resend. Default
+   * 15 s: a hub acks within milliseconds of its commit, so a longer silence means a report (or
+   * its ack) was lost on the way, and the hub would show stale state until the resend.
+   */
   ackTimeoutMs?: number;
   /** Fraction of the certificate's lifetime after which it is renewed. Default 2/3. */
   renewFraction?: number;
@@ -68,7 +72,7 @@ export const HUB_LINK_DEFAULTS = {
   backoff: { initialMs: 1000, maxMs: 15_000 },
   heartbeatIntervalMs: 15_000,
   maxInFlight: 1000,
-  ackTimeoutMs: 60_000,
+  ackTimeoutMs: 15_000,
   renewFraction: 2 / 3,
   renewRetryMs: 60_000,
 } as const;
