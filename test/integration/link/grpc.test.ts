@@ -408,8 +408,15 @@ describe('agent ↔ hub link over gRPC', { timeout: 240_000 }, () => {
   it('a revoked cluster is cut off and cannot reconnect; the agent keeps reconciling', async () => {
     const rv = await api(hub, admin, 'POST', `/api/v1/clusters/${CLUSTER}/revoke`);
     assert.equal(rv.status, 200, JSON.stringify(rv.body));
-    await waitFor('the agent sees the refusal', () =>
-      agent.logs().some((l) => String(l['msg']).startsWith('hub link refused')) ? true : undefined,
+    // The stream may end by a reset before the refusal arrives: then the refusal comes on the
+    // next connect, after a reconnect backoff of up to 15 s (jittered).
+    await waitFor(
+      'the agent sees the refusal',
+      () =>
+        agent.logs().some((l) => String(l['msg']).startsWith('hub link refused'))
+          ? true
+          : undefined,
+      60_000,
     );
     await repo.commit({ 'apps/web/settings.yaml': settings('5') }, 'web: rev 5');
     const head = await repo.head();
