@@ -3,7 +3,7 @@
  * in-memory cluster behind {@link DriftClient} with just enough server-side
  * apply (merge, field ownership, force take-over) to act like the real one.
  */
-import { createLogger, type Clock, type Logger } from '@driftless/common';
+import { createLogger, type Logger } from '@driftless/common';
 import { Marks, refKey, refOf, type KubeObject, type ObjectRef } from '../../src/model.ts';
 import { KubeApiError, type WatchEvent } from '../../src/kube/index.ts';
 import type { DriftReport, Reporter } from '../../src/report/index.ts';
@@ -14,60 +14,8 @@ export async function flush(): Promise<void> {
   for (let i = 0; i < 30; i++) await new Promise<void>((resolve) => setImmediate(resolve));
 }
 
-interface Timer {
-  at: number;
-  resolve: () => void;
-}
-
-/** A clock whose time moves only through {@link FakeClock.advance}. */
-export class FakeClock implements Clock {
-  #now = 1_700_000_000_000;
-  #timers: Timer[] = [];
-
-  now(): number {
-    return this.#now;
-  }
-
-  sleep(ms: number, signal?: AbortSignal): Promise<void> {
-    return new Promise((resolve, reject) => {
-      if (signal?.aborted) return reject(new Error('aborted'));
-      const timer: Timer = {
-        at: this.#now + ms,
-        resolve: () => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve();
-        },
-      };
-      const onAbort = () => {
-        this.#timers = this.#timers.filter((t) => t !== timer);
-        reject(new Error('aborted'));
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.#timers.push(timer);
-    });
-  }
-
-  /** Timers not yet fired. */
-  get pending(): number {
-    return this.#timers.length;
-  }
-
-  /** Moves time forward by `ms`, firing due timers in order and letting their work run. */
-  async advance(ms: number): Promise<void> {
-    const target = this.#now + ms;
-    await flush();
-    for (;;) {
-      const due = this.#timers.filter((t) => t.at <= target).sort((a, b) => a.at - b.at)[0];
-      if (!due) break;
-      this.#timers = this.#timers.filter((t) => t !== due);
-      this.#now = Math.max(this.#now, due.at);
-      due.resolve();
-      await flush();
-    }
-    this.#now = target;
-    await flush();
-  }
-}
+/** The drift tests' manual clock: the one the engine tests use. */
+export { ManualClock as FakeClock } from '../engine/clock.ts';
 
 /** A logger that writes nothing. */
 export function silentLogger(): Logger {

@@ -55,6 +55,11 @@ export class ManualClock implements Clock {
     });
   }
 
+  /** Timers not yet fired. */
+  get pending(): number {
+    return this.#timers.length;
+  }
+
   /** Delays of the timers not yet fired, from now, in ms. */
   pendingDelays(): number[] {
     return this.#timers.map((t) => t.at - this.#now).sort((a, b) => a - b);
