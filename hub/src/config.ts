@@ -52,6 +52,12 @@ export interface HubOptions {
   webhookSecret?: string;
   /** File holding the webhook secret; a trailing newline is ignored. */
   webhookSecretFile?: string;
+  /**
+   * File holding the key (base64 or hex of 32 bytes) that encrypts stored
+   * secrets (notification webhook URLs, tokens); '' creates `secrets.key` in
+   * the data directory (SQLite only: PostgreSQL replicas must share a file).
+   */
+  secretsKeyFile?: string;
   /** Largest webhook body accepted, bytes. */
   webhookMaxBodyBytes?: number;
   /** How long a webhook delivery id is remembered to refuse replays, ms. */
@@ -123,6 +129,7 @@ export function resolveHubOptions(o: HubOptions): ResolvedHubOptions {
     webDir: o.webDir ?? '',
     webhookSecret: o.webhookSecret ?? '',
     webhookSecretFile: o.webhookSecretFile ?? '',
+    secretsKeyFile: o.secretsKeyFile ?? '',
     webhookMaxBodyBytes: o.webhookMaxBodyBytes ?? HUB_DEFAULTS.webhookMaxBodyBytes,
     webhookReplayWindowMs: o.webhookReplayWindowMs ?? HUB_DEFAULTS.webhookReplayWindowMs,
     trustedProxies: o.trustedProxies ?? [...HUB_DEFAULTS.trustedProxies],
@@ -243,6 +250,11 @@ export const HUB_FLAGS = {
     type: 'string',
     default: '',
     help: 'File holding the Git webhook secret (a trailing newline is ignored), e.g. a mounted Kubernetes Secret; used instead of --webhook-secret.',
+  },
+  secretsKeyFile: {
+    type: 'string',
+    default: '',
+    help: 'File holding the key that encrypts stored secrets (notification webhook URLs and tokens, Git host tokens): 32 bytes as base64 or hex, e.g. from "openssl rand -base64 32". Empty creates secrets.key (mode 0600) in the data directory; required with --store postgres, where every replica needs the same key.',
   },
   webhookReplayWindow: {
     type: 'duration',

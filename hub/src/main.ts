@@ -16,6 +16,7 @@ import { EventBus } from './events.ts';
 import { isNatsSession, LinkServer, NatsLink, readiness, SessionRegistry } from './link/index.ts';
 import { createMetrics, type HubMetrics } from './metrics.ts';
 import { HistoryRetention, openStore, type Store } from './store/index.ts';
+import { loadSecretBox, type SecretBox } from './secrets/index.ts';
 import { hintAgents, webhookRoutes, type PushEvent } from './webhook/index.ts';
 
 export type { HubOptions } from './config.ts';
@@ -33,6 +34,8 @@ export interface Hub {
   /** PEM of the CA certificate (agents pin it). */
   caCertPem: string;
   store: Store;
+  /** Encrypts and decrypts the secrets the hub stores (notification destinations, Git tokens). */
+  secrets: SecretBox;
   /** Stops both servers and closes the store. */
   close(): Promise<void>;
 }
@@ -59,6 +62,12 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     );
   const webhookSecret = await loadWebhookSecret(o);
   await mkdir(o.dataDir, { recursive: true, mode: 0o700 });
+  const secrets = await loadSecretBox({
+    keyFile: o.secretsKeyFile,
+    dataDir: o.dataDir,
+    store: o.store,
+  });
+  if (secrets.created) log.info({ path: secrets.path }, 'created the secrets key');
   const store = await openStore(
     o.store === 'sqlite'
       ? { kind: 'sqlite', path: join(o.dataDir, 'hub.db') }
@@ -189,6 +198,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       caCreated: created,
       caCertPem: ca.certPem,
       store,
+      secrets: secrets.box,
       close: async () => {
         retention.stop();
         await http.close();
