@@ -68,6 +68,8 @@ async function main(): Promise<number> {
     webhookSecret: f.webhookSecret,
     webhookSecretFile: f.webhookSecretFile,
     webhookReplayWindowMs: f.webhookReplayWindow,
+    commitStatusLabel: f.commitStatusLabel,
+    dashboardUrl: f.dashboardUrl,
     trustedProxies: f.trustedProxies,
     apiMaxFailures: f.apiMaxFailures,
     sseMaxStreams: f.sseMaxStreams,

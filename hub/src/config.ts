@@ -58,6 +58,13 @@ export interface HubOptions {
    * the data directory (SQLite only: PostgreSQL replicas must share a file).
    */
   secretsKeyFile?: string;
+  /**
+   * Cluster label whose value groups clusters into one Git commit-status context
+   * (`driftless/<label>:<value>`); '' posts one status per cluster (`driftless/<cluster>`).
+   */
+  commitStatusLabel?: string;
+  /** The dashboard's public base URL, linked from commit statuses; '' links nothing. */
+  dashboardUrl?: string;
   /** Largest webhook body accepted, bytes. */
   webhookMaxBodyBytes?: number;
   /** How long a webhook delivery id is remembered to refuse replays, ms. */
@@ -130,6 +137,8 @@ export function resolveHubOptions(o: HubOptions): ResolvedHubOptions {
     webhookSecret: o.webhookSecret ?? '',
     webhookSecretFile: o.webhookSecretFile ?? '',
     secretsKeyFile: o.secretsKeyFile ?? '',
+    commitStatusLabel: o.commitStatusLabel ?? '',
+    dashboardUrl: o.dashboardUrl ?? '',
     webhookMaxBodyBytes: o.webhookMaxBodyBytes ?? HUB_DEFAULTS.webhookMaxBodyBytes,
     webhookReplayWindowMs: o.webhookReplayWindowMs ?? HUB_DEFAULTS.webhookReplayWindowMs,
     trustedProxies: o.trustedProxies ?? [...HUB_DEFAULTS.trustedProxies],
@@ -255,6 +264,16 @@ export const HUB_FLAGS = {
     type: 'string',
     default: '',
     help: 'File holding the key that encrypts stored secrets (notification webhook URLs and tokens, Git host tokens): 32 bytes as base64 or hex, e.g. from "openssl rand -base64 32". Empty creates secrets.key (mode 0600) in the data directory; required with --store postgres, where every replica needs the same key.',
+  },
+  commitStatusLabel: {
+    type: 'string',
+    default: '',
+    help: 'Cluster label (e.g. env) whose value groups clusters into one Git commit status per commit, with context driftless/<label>:<value>; empty posts one status per cluster, with context driftless/<cluster>. Hosts and tokens are set with driftless commit-status (docs/commit-status.md).',
+  },
+  dashboardUrl: {
+    type: 'string',
+    default: '',
+    help: 'Public base URL of the dashboard (e.g. https://driftless.example.com), linked from Git commit statuses; empty posts statuses without a link.',
   },
   webhookReplayWindow: {
     type: 'duration',

@@ -12,6 +12,7 @@ import {
   mintToken,
   NatsAuthority,
 } from './enroll/index.ts';
+import { startCommitStatus, type CommitStatusService } from './commit-status/index.ts';
 import { EventBus } from './events.ts';
 import { isNatsSession, LinkServer, NatsLink, readiness, SessionRegistry } from './link/index.ts';
 import { createMetrics, type HubMetrics } from './metrics.ts';
@@ -80,6 +81,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     log: o.log,
     clock: o.clock,
   });
+  let commitStatus: CommitStatusService | undefined;
   try {
     await store.resetConnected();
     void retention.prune();
@@ -163,11 +165,23 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     }
     const grpcHost = o.grpcAddress.slice(0, o.grpcAddress.lastIndexOf(':'));
 
+    // Step 3b: Git commit statuses, decided from the reports and posted to the Git hosts.
+    commitStatus = startCommitStatus({
+      store,
+      events,
+      secrets: secrets.box,
+      log,
+      clock,
+      labelKey: o.commitStatusLabel,
+      dashboardUrl: o.dashboardUrl,
+    });
+
     // Step 4: the HTTP API: resources, the event streams, the dashboard and the webhook.
     let http: HttpApi;
     try {
       http = await startHttpApi(o, {
         store,
+        secrets: secrets.box,
         sessions,
         link,
         events,
@@ -201,6 +215,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       secrets: secrets.box,
       close: async () => {
         retention.stop();
+        await commitStatus?.stop();
         await http.close();
         await natsLink?.close();
         await link.close();
@@ -209,6 +224,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     };
   } catch (err) {
     retention.stop();
+    await commitStatus?.stop();
     await store.close().catch(() => undefined);
     throw err;
   }
@@ -223,6 +239,7 @@ interface HttpApi {
 /** What the HTTP API needs from the parts started before it. */
 interface HttpApiDeps {
   store: Store;
+  secrets: SecretBox;
   sessions: SessionRegistry;
   link: LinkServer;
   events: EventBus;

@@ -11,6 +11,8 @@ export type { EnrollmentCompletion } from './enrollment-tokens.ts';
 export type { HelloRecord } from './clusters.ts';
 export { parseSelector } from './selector.ts';
 export { MIGRATIONS, migrate } from './migrations.ts';
+export type * from './commit-statuses.ts';
+export { STATUS_POST_LOG_SIZE } from './commit-statuses.ts';
 
 /** Where the state lives: an SQLite file (the default) or a PostgreSQL database. */
 export type StoreOptions =

@@ -1,4 +1,5 @@
 import type { Db, Dialect } from './db.ts';
+import { COMMIT_STATUS_MIGRATION } from './commit-statuses.ts';
 import { CONFIG_STATE_MIGRATION } from './config-state.ts';
 
 /** One schema change. Versions only ever grow; a released migration is never edited. */
@@ -193,6 +194,7 @@ CREATE TABLE nats_users (
 CREATE INDEX nats_users_cluster ON nats_users (cluster);
 `,
   },
+  COMMIT_STATUS_MIGRATION,
 ];
 
 const AUTO_ID: Record<Dialect, string> = {

@@ -3,6 +3,7 @@ import { approvalStore, type ApprovalStore } from './approvals.ts';
 import { auditStore, type AuditStore } from './audit.ts';
 import { certificateStore, type CertificateStore } from './certificates.ts';
 import { clusterStore, type ClusterStore } from './clusters.ts';
+import { commitStatusStore, type CommitStatusStore } from './commit-statuses.ts';
 import { configStateStore, type ConfigStateStore } from './config-state.ts';
 import type { Db } from './db.ts';
 import { enrollmentTokenStore, type EnrollmentTokenStore } from './enrollment-tokens.ts';
@@ -24,7 +25,8 @@ export interface Store
     ConfigStateStore,
     ApprovalStore,
     ApiTokenStore,
-    AuditStore {
+    AuditStore,
+    CommitStatusStore {
   close(): Promise<void>;
   /** Cheap query for /readyz. */
   ping(): Promise<void>;
@@ -46,5 +48,6 @@ export async function createSqlStore(db: Db): Promise<Store> {
     ...approvalStore(db),
     ...apiTokenStore(db),
     ...auditStore(db),
+    ...commitStatusStore(db),
   };
 }

@@ -3,6 +3,7 @@ import { NotFoundError } from '../../errors.ts';
 import type { EventBus } from '../../events.ts';
 import type { LinkServer, SessionRegistry } from '../../link/index.ts';
 import type { HubMetrics } from '../../metrics.ts';
+import type { SecretBox } from '../../secrets/index.ts';
 import type { ClusterRecord, Store } from '../../store/index.ts';
 
 /** Whether the hub can serve: its store (and link) answer. `reason` says what is wrong. */
@@ -11,6 +12,8 @@ export type Readiness = () => Promise<{ ready: true } | { ready: false; reason: 
 /** What the resource routes need. */
 export interface RouteDeps {
   store: Store;
+  /** Seals the secrets the hub stores (Git host tokens); never shown by the API. */
+  secrets: SecretBox;
   sessions: SessionRegistry;
   link: LinkServer;
   events: EventBus;

@@ -6,6 +6,7 @@ import { appRoutes } from './apps.ts';
 import { approvalRoutes } from './approvals.ts';
 import { auditRoutes } from './audit.ts';
 import { clusterRoutes } from './clusters.ts';
+import { commitStatusRoutes } from './commit-status.ts';
 import type { RouteDeps } from './deps.ts';
 import { driftRoutes } from './drift.ts';
 import { eventRoutes } from './events.ts';
@@ -30,6 +31,7 @@ export function apiRoutes(deps: RouteDeps, streams: EventStreams): RouteModule[]
     tokenRoutes(deps),
     approvalRoutes(deps),
     auditRoutes(deps),
+    commitStatusRoutes(deps),
     eventRoutes(streams),
   ];
 }
