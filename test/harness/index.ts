@@ -35,3 +35,10 @@ export {
   type OciRegistry,
 } from './charts.ts';
 export { waitFor, WAIT_DEFAULTS, type WaitOptions } from './wait.ts';
+export {
+  startGitHostReceiver,
+  type GitHostReceiver,
+  type GitHostReceiverOptions,
+  type HostRequest,
+  type ReceivedStatus,
+} from './git-hosts.ts';

@@ -12,6 +12,7 @@ import {
   type FlagSpec,
 } from '@driftless/common';
 import { ApiError, HubClient, HubUnreachableError } from './client.ts';
+import { runCommitStatusCli } from './commit-status.ts';
 import { labelsText, renderTable, shortRev, timeText, type Column } from './table.ts';
 
 /** Flags every command takes. */
@@ -162,6 +163,7 @@ const col = (header: string, cell: (r: Row) => unknown): Column<Row> => ({
 
 /** Runs the CLI with `argv` (without node and script); resolves to the exit code. */
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  if (argv[0] === 'commit-status') return runCommitStatusCli(argv.slice(1), io);
   let parsed;
   try {
     parsed = parseFlags(SPEC, argv, { envPrefix: 'DRIFTLESS', env: io.env ?? process.env });
