@@ -162,8 +162,8 @@ function posterSuite(name: string, open: () => Promise<Store>) {
       assert.equal(await p.round(), 1);
       const [held] = await store.listCommitStatuses({ sha: key.sha });
       assert.equal(held?.attempts, 1);
-      assert.match(held!.lastError, /HTTP 401/);
-      assert.ok(held!.nextAttemptMs > Date.now() + 3_000_000, 'a refused token is not hammered');
+      assert.match(held.lastError, /HTTP 401/);
+      assert.ok(held.nextAttemptMs > Date.now() + 3_000_000, 'a refused token is not hammered');
       assert.equal(await p.round(), 0, 'nothing due');
       for (const post of await store.listStatusPosts({ sha: key.sha }))
         assert.ok(!post.error.includes(wrong), 'no token in the post log');
