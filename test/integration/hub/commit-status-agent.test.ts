@@ -6,7 +6,9 @@
  * message; a commit replaced before it was applied shows which commit superseded it; a host
  * answering 500 is retried; the host token shows in no log and no API answer.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -28,6 +30,7 @@ import {
   type Hub,
   type HubApi,
 } from '@driftless/test';
+import { runCli } from '../../../hub/src/cli/index.ts';
 import { startFailingWebhook, type FailingWebhook } from '../agent/status-webhook.ts';
 
 const TOKEN = `ghp_${randomBytes(12).toString('hex')}`;
@@ -248,5 +251,53 @@ describe('Git commit statuses from a real agent', () => {
     });
     const forbidden = await hubApi(hub, viewer.token).request('GET', '/api/v1/commit-status/hosts');
     assert.equal(forbidden.status, 403);
+  });
+
+  it('manages hosts with the CLI, reading the token from a file and never printing it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'driftless-cli-'));
+    const secret = `gitea_${randomBytes(12).toString('hex')}`;
+    writeFileSync(join(dir, 'token'), secret + '\n', { mode: 0o600 });
+    const cli = async (...args: string[]) => {
+      let out = '';
+      let err = '';
+      const code = await runCli(
+        ['commit-status', ...args, '--hub', hub.httpUrl, '--token', hub.adminToken],
+        { stdout: (t) => (out += t), stderr: (t) => (err += t), env: {} },
+      );
+      return { code, out, err };
+    };
+    try {
+      const set = await cli(
+        'host',
+        'set',
+        'gitea',
+        '--kind',
+        'gitea',
+        '--match',
+        'gitea.example.com',
+        '--host-token-file',
+        join(dir, 'token'),
+      );
+      assert.equal(set.code, 0, set.err);
+      assert.match(
+        set.out,
+        /statuses for gitea\.example\.com go to https:\/\/gitea\.example\.com\/api\/v1/,
+      );
+      const list = await cli('host', 'list', '-o', 'json');
+      assert.equal(list.code, 0, list.err);
+      const hosts = JSON.parse(list.out) as { name: string; tokenSet: boolean }[];
+      assert.deepEqual(hosts.find((h) => h.name === 'gitea')?.tokenSet, true);
+      const posts = await cli('posts', '--limit', '5');
+      assert.equal(posts.code, 0, posts.err);
+      assert.match(posts.out, /^AT\s+COMMIT\s+CONTEXT/);
+      for (const r of [set, list, posts]) assert.ok(!(r.out + r.err).includes(secret));
+      assert.equal((await cli('host', 'delete', 'gitea')).code, 0);
+      const missing = await cli('host', 'delete', 'gitea');
+      assert.equal(missing.code, 1);
+      assert.match(missing.err, /commit-status host gitea: not found/);
+      assert.equal((await cli('host', 'set', 'x')).code, 2, 'usage error without --kind');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

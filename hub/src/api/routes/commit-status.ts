@@ -37,27 +37,24 @@ const HostView = Type.Object(
   { title: 'CommitStatusHost' },
 );
 
-const PutHostBody = Type.Object(
-  {
-    kind: Kind,
-    match: Type.String({
+const PutHostBody = Type.Object({
+  kind: Kind,
+  match: Type.String({
+    minLength: 1,
+    maxLength: 300,
+    description: 'host[:port][/path-prefix] of the repository URLs it serves',
+  }),
+  apiUrl: Type.Optional(
+    Type.String({ maxLength: 2048, description: "API root; default: the kind's usual one" }),
+  ),
+  token: Type.Optional(
+    Type.String({
       minLength: 1,
-      maxLength: 300,
-      description: 'host[:port][/path-prefix] of the repository URLs it serves',
+      maxLength: 4096,
+      description: 'required when creating; kept when omitted on update',
     }),
-    apiUrl: Type.Optional(
-      Type.String({ maxLength: 2048, description: "API root; default: the kind's usual one" }),
-    ),
-    token: Type.Optional(
-      Type.String({
-        minLength: 1,
-        maxLength: 4096,
-        description: 'required when creating; kept when omitted on update',
-      }),
-    ),
-  },
-  { additionalProperties: false },
-);
+  ),
+});
 
 const StatusView = Type.Object(
   {
