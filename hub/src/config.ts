@@ -3,6 +3,7 @@ import { systemClock } from '@driftless/common';
 import { API_SERVER_DEFAULTS, EVENT_STREAM_DEFAULTS, type DashboardConfig } from './api/index.ts';
 import { DEFAULT_WEBHOOK_MAX_BODY_BYTES, DELIVERY_LOG_DEFAULTS } from './webhook/index.ts';
 import { HISTORY_RETENTION_DEFAULTS } from './store/index.ts';
+import { NOTIFIER_DEFAULTS } from './notify/index.ts';
 
 /** Options of `startHub`; `driftless-hub` fills them from its flags ({@link HUB_FLAGS}). */
 export interface HubOptions {
@@ -63,8 +64,14 @@ export interface HubOptions {
    * (`driftless/<label>:<value>`); '' posts one status per cluster (`driftless/<cluster>`).
    */
   commitStatusLabel?: string;
-  /** The dashboard's public base URL, linked from commit statuses; '' links nothing. */
-  dashboardUrl?: string;
+  /** The dashboard's public base URL, linked from notifications; '' leaves those links out. */
+  publicUrl?: string;
+  /** A cluster without an agent stream this long is announced disconnected, ms. */
+  notifyDisconnectGraceMs?: number;
+  /** Delay before the first retry of a failed notification (doubling per attempt), ms. */
+  notifyRetryInitialMs?: number;
+  /** Attempts before a notification delivery is given up. */
+  notifyMaxAttempts?: number;
   /** Largest webhook body accepted, bytes. */
   webhookMaxBodyBytes?: number;
   /** How long a webhook delivery id is remembered to refuse replays, ms. */
@@ -111,6 +118,9 @@ export const HUB_DEFAULTS = {
   sseMaxStreams: EVENT_STREAM_DEFAULTS.maxStreams,
   sseMaxStreamsPerToken: EVENT_STREAM_DEFAULTS.maxStreamsPerToken,
   sseMaxBufferBytes: EVENT_STREAM_DEFAULTS.maxBufferedBytes,
+  notifyDisconnectGraceMs: NOTIFIER_DEFAULTS.disconnectGraceMs,
+  notifyRetryInitialMs: NOTIFIER_DEFAULTS.delivery.retryInitialMs,
+  notifyMaxAttempts: NOTIFIER_DEFAULTS.delivery.maxAttempts,
 };
 
 /** Fills every unset option from {@link HUB_DEFAULTS}; called once by `startHub`. */
@@ -138,7 +148,10 @@ export function resolveHubOptions(o: HubOptions): ResolvedHubOptions {
     webhookSecretFile: o.webhookSecretFile ?? '',
     secretsKeyFile: o.secretsKeyFile ?? '',
     commitStatusLabel: o.commitStatusLabel ?? '',
-    dashboardUrl: o.dashboardUrl ?? '',
+    publicUrl: o.publicUrl ?? '',
+    notifyDisconnectGraceMs: o.notifyDisconnectGraceMs ?? HUB_DEFAULTS.notifyDisconnectGraceMs,
+    notifyRetryInitialMs: o.notifyRetryInitialMs ?? HUB_DEFAULTS.notifyRetryInitialMs,
+    notifyMaxAttempts: o.notifyMaxAttempts ?? HUB_DEFAULTS.notifyMaxAttempts,
     webhookMaxBodyBytes: o.webhookMaxBodyBytes ?? HUB_DEFAULTS.webhookMaxBodyBytes,
     webhookReplayWindowMs: o.webhookReplayWindowMs ?? HUB_DEFAULTS.webhookReplayWindowMs,
     trustedProxies: o.trustedProxies ?? [...HUB_DEFAULTS.trustedProxies],
@@ -270,10 +283,25 @@ export const HUB_FLAGS = {
     default: '',
     help: 'Cluster label (e.g. env) whose value groups clusters into one Git commit status per commit, with context driftless/<label>:<value>; empty posts one status per cluster, with context driftless/<cluster>. Hosts and tokens are set with driftless commit-status (docs/commit-status.md).',
   },
-  dashboardUrl: {
+  publicUrl: {
     type: 'string',
     default: '',
-    help: 'Public base URL of the dashboard (e.g. https://driftless.example.com), linked from Git commit statuses; empty posts statuses without a link.',
+    help: 'The address people open the dashboard at, e.g. https://driftless.example.com; notifications and Git commit statuses link to its cluster and app pages. Empty leaves dashboard links out of both.',
+  },
+  notifyDisconnectGrace: {
+    type: 'duration',
+    default: HUB_DEFAULTS.notifyDisconnectGraceMs,
+    help: 'How long a cluster may be without an agent stream (on any hub replica) before a cluster.disconnected notification is sent; short outages and agent restarts within it send nothing.',
+  },
+  notifyRetryInitial: {
+    type: 'duration',
+    default: HUB_DEFAULTS.notifyRetryInitialMs,
+    help: 'Delay before the first retry of a notification a destination failed (network error, HTTP 5xx or 429); it doubles per attempt up to 5 minutes.',
+  },
+  notifyMaxAttempts: {
+    type: 'number',
+    default: HUB_DEFAULTS.notifyMaxAttempts,
+    help: 'Attempts at delivering one notification before it is logged as failed for good.',
   },
   webhookReplayWindow: {
     type: 'duration',

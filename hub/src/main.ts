@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { TerminalError, type Clock, type Logger } from '@driftless/common';
-import { ApiServer, apiRoutes, EventStreams, webRoutes } from './api/index.ts';
+import { ApiServer, apiRoutes, EventStreams, webRoutes, type RouteDeps } from './api/index.ts';
 import { resolveHubOptions, type HubOptions, type ResolvedHubOptions } from './config.ts';
 import {
   CertificateAuthority,
@@ -17,6 +17,7 @@ import { EventBus } from './events.ts';
 import { isNatsSession, LinkServer, NatsLink, readiness, SessionRegistry } from './link/index.ts';
 import { createMetrics, type HubMetrics } from './metrics.ts';
 import { HistoryRetention, openStore, type Store } from './store/index.ts';
+import { Notifier } from './notify/index.ts';
 import { loadSecretBox, type SecretBox } from './secrets/index.ts';
 import { hintAgents, webhookRoutes, type PushEvent } from './webhook/index.ts';
 
@@ -103,6 +104,20 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     // Step 3: enrollment and the gRPC link.
     const metrics = createMetrics();
     const events = new EventBus();
+    const notifier = new Notifier({
+      store,
+      events,
+      box: secrets.box,
+      links: {
+        publicUrl: o.publicUrl,
+        commitUrlTemplate: o.dashboard.commitUrlTemplate,
+        traceUrlTemplate: o.dashboard.traceUrlTemplate,
+      },
+      disconnectGraceMs: o.notifyDisconnectGraceMs,
+      delivery: { retryInitialMs: o.notifyRetryInitialMs, maxAttempts: o.notifyMaxAttempts },
+      log,
+      clock,
+    });
     const sessions = new SessionRegistry();
     const clientCertValidityMs = o.clientCertTtlMs;
     const enroller = new Enroller({
@@ -173,7 +188,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       log,
       clock,
       labelKey: o.commitStatusLabel,
-      dashboardUrl: o.dashboardUrl,
+      dashboardUrl: o.publicUrl,
     });
 
     // Step 4: the HTTP API: resources, the event streams, the dashboard and the webhook.
@@ -193,6 +208,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
         relay:
           natsLink && ((push) => natsLink.relayPush({ ...push, repoKeys: [...push.repoKeys] })),
         natsLink,
+        notifications: { secrets: secrets.box, notifier },
       });
     } catch (err) {
       await natsLink?.close();
@@ -200,7 +216,10 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       throw err;
     }
 
-    // Step 5: the first admin token, only when no API token exists at all.
+    // Step 5: notifications, derived from the events the link and the API publish.
+    notifier.start();
+
+    // Step 6: the first admin token, only when no API token exists at all.
     const bootstrapToken = await bootstrapAdmin(store, clock);
     if (bootstrapToken && o.bootstrapTokenFile)
       await writeFile(o.bootstrapTokenFile, bootstrapToken + '\n', { mode: 0o600 });
@@ -216,6 +235,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       close: async () => {
         retention.stop();
         await commitStatus?.stop();
+        await notifier.stop();
         await http.close();
         await natsLink?.close();
         await link.close();
@@ -250,6 +270,7 @@ interface HttpApiDeps {
   relay: ((push: PushEvent) => void) | undefined;
   /** The NATS link, when the hub has one (readiness checks its connection). */
   natsLink: NatsLink | undefined;
+  notifications: RouteDeps['notifications'];
 }
 
 /** Names proxy-addr (behind Fastify's `trustProxy`) takes besides addresses and ranges. */

@@ -42,3 +42,5 @@ export {
   type HostRequest,
   type ReceivedStatus,
 } from './git-hosts.ts';
+export * from './receivers.ts';
+export * from './alertmanager.ts';

@@ -8,6 +8,7 @@ import { configStateStore, type ConfigStateStore } from './config-state.ts';
 import type { Db } from './db.ts';
 import { enrollmentTokenStore, type EnrollmentTokenStore } from './enrollment-tokens.ts';
 import { migrate } from './migrations.ts';
+import { notificationStore, type NotificationStore } from './notifications.ts';
 import { reportStore, type ReportStore } from './reports.ts';
 
 /**
@@ -26,6 +27,7 @@ export interface Store
     ApprovalStore,
     ApiTokenStore,
     AuditStore,
+    NotificationStore,
     CommitStatusStore {
   close(): Promise<void>;
   /** Cheap query for /readyz. */
@@ -49,5 +51,6 @@ export async function createSqlStore(db: Db): Promise<Store> {
     ...apiTokenStore(db),
     ...auditStore(db),
     ...commitStatusStore(db),
+    ...notificationStore(db),
   };
 }

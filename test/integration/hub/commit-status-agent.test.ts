@@ -79,7 +79,7 @@ describe('Git commit statuses from a real agent', () => {
     [cluster, git, hub, github] = await Promise.all([
       startCluster(),
       startGitServer(),
-      startHub({ args: ['--dashboard-url', DASHBOARD] }),
+      startHub({ args: ['--public-url', DASHBOARD] }),
       startGitHostReceiver({ kind: 'github', token: TOKEN, repos: ['acme/fleet'] }),
     ]);
     api = hubApi(hub);

@@ -13,6 +13,7 @@ import { eventRoutes } from './events.ts';
 import { healthRoutes } from './health.ts';
 import { historyRoutes } from './history.ts';
 import { metricsRoutes } from './metrics.ts';
+import { notificationRoutes } from './notifications.ts';
 import { tokenRoutes } from './tokens.ts';
 
 export { webRoutes, DEFAULT_WEB_DIR, type DashboardConfig, type WebRoutesOptions } from './web.ts';
@@ -33,5 +34,6 @@ export function apiRoutes(deps: RouteDeps, streams: EventStreams): RouteModule[]
     auditRoutes(deps),
     commitStatusRoutes(deps),
     eventRoutes(streams),
+    ...(deps.notifications ? [notificationRoutes({ ...deps, ...deps.notifications })] : []),
   ];
 }
