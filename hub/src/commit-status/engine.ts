@@ -27,10 +27,17 @@ export interface CommitStatusEngineOptions {
   dashboardUrl?: string;
   /** Every cluster is looked at again this often, ms (hosts added, another replica's reports). */
   resyncMs?: number;
+  /** A commit status nothing changed for this long is forgotten (not removed from the host), ms. */
+  keepMs?: number;
 }
 
 /** The engine's defaults, set once. */
-export const ENGINE_DEFAULTS = { labelKey: '', dashboardUrl: '', resyncMs: 60_000 };
+export const ENGINE_DEFAULTS = {
+  labelKey: '',
+  dashboardUrl: '',
+  resyncMs: 60_000,
+  keepMs: 90 * 24 * 3_600_000,
+};
 
 type ResolvedEngineOptions = Required<Omit<CommitStatusEngineOptions, 'onDecided'>> &
   Pick<CommitStatusEngineOptions, 'onDecided'>;
@@ -99,7 +106,12 @@ export class CommitStatusEngine {
 
   #resync(): void {
     if (this.#stopped) return;
-    void this.#o.store.listClusters().then(
+    const { store, clock, keepMs, log } = this.#o;
+    const now = clock.now();
+    void store
+      .pruneCommitStatuses(now - keepMs, now)
+      .catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'commit statuses: prune'));
+    void store.listClusters().then(
       (all) => {
         for (const c of all) this.#mark(c.name);
       },
@@ -165,7 +177,8 @@ export class CommitStatusEngine {
     const apps = (
       await Promise.all(scope.clusters.map((c) => store.listApps({ cluster: c.name })))
     ).flat();
-    const configs = (await store.listConfigStates({})).filter((c) => names.has(c.cluster));
+    const single = scope.clusters.length === 1 ? { cluster: scope.clusters[0]!.name } : {};
+    const configs = (await store.listConfigStates(single)).filter((c) => names.has(c.cluster));
     const pending = await store.listCommitStatuses({
       context: scope.context,
       repoUrl: scope.repoUrl,

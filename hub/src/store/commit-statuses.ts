@@ -136,6 +136,11 @@ export interface CommitStatusStore {
     nowMs: number,
     failure: { error: string; httpStatus: number; nextAttemptMs: number },
   ): Promise<void>;
+  /**
+   * Forgets the statuses of commits nothing changed since `olderThanMs` (and that no replica
+   * is posting right now); returns how many. Their statuses stay on the Git host.
+   */
+  pruneCommitStatuses(olderThanMs: number, nowMs: number): Promise<number>;
   /** The newest posts first (default 100). */
   listStatusPosts(q: {
     limit?: number;
@@ -184,6 +189,7 @@ CREATE TABLE commit_statuses (
 );
 CREATE INDEX commit_statuses_due ON commit_statuses (next_attempt_ms);
 CREATE INDEX commit_statuses_context ON commit_statuses (context, repo_url);
+CREATE INDEX commit_statuses_updated ON commit_statuses (updated_ms);
 CREATE TABLE commit_status_posts (
   id {{id}},
   at_ms BIGINT NOT NULL,
@@ -453,6 +459,13 @@ export function commitStatusStore(db: Db): CommitStatusStore {
           error: f.error,
         });
       }),
+    pruneCommitStatuses: async (olderThanMs, nowMs) =>
+      (
+        await db.run('DELETE FROM commit_statuses WHERE updated_ms < ? AND claim_until_ms <= ?', [
+          olderThanMs,
+          nowMs,
+        ])
+      ).changes,
     listStatusPosts: async (q) => {
       const where = whereAll([
         optionalCondition('repo_url = ?', q.repoUrl),

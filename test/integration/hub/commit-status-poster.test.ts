@@ -183,6 +183,18 @@ function posterSuite(name: string, open: () => Promise<Store>) {
       const got = receivers.gitlab.statuses.slice(before).map((s) => s.sha);
       assert.deepEqual([...got].sort(), keys.map((k) => k.sha).sort(), 'each posted exactly once');
     });
+
+    it('forgets old statuses, but not one a replica is posting', async () => {
+      const busy = await want(store, 'github', 'acme/fleet');
+      const now = Date.now();
+      assert.equal((await store.claimDueStatuses('replica-c', now, now + 60_000, 100)).length, 1);
+      const forgotten = await store.pruneCommitStatuses(now + 1, now);
+      assert.ok(forgotten > 0);
+      assert.deepEqual(
+        (await store.listCommitStatuses({})).map((s) => s.sha),
+        [busy.sha],
+      );
+    });
   });
 }
 
