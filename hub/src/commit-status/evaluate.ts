@@ -7,7 +7,8 @@
  *                 └───────▶ superseded            (a newer commit took its place first)
  *
  * `success` and `superseded` are final; `failure` turns into `success` when the same commit
- * later syncs and is healthy, never back into `pending` (a retry would flicker the status).
+ * later syncs and is healthy, never back into `pending` (a retry would flicker the status),
+ * and keeps its first message. So a commit gets a handful of posts per context at most.
  */
 import type { CommitState } from '../store/commit-statuses.ts';
 import type { AppRecord, ConfigStateRecord } from '../store/index.ts';
@@ -15,7 +16,9 @@ import type { AppRecord, ConfigStateRecord } from '../store/index.ts';
 /** Which stored states may change into each state ({@link TRANSITIONS}[to] lists the froms). */
 export const TRANSITIONS: Readonly<Record<CommitState, readonly (CommitState | 'none')[]>> = {
   pending: ['none', 'pending'],
-  failure: ['none', 'pending', 'failure'],
+  // Not from failure: a retrying agent rewrites its message each attempt, and GitHub keeps at
+  // most 1000 statuses per commit and context; the first failure's message stands.
+  failure: ['none', 'pending'],
   success: ['none', 'pending', 'failure'],
   superseded: ['pending'],
 };
