@@ -13,6 +13,7 @@ import { healthRoutes } from './health.ts';
 import { historyRoutes } from './history.ts';
 import { metricsRoutes } from './metrics.ts';
 import { tokenRoutes } from './tokens.ts';
+import { treeRoutes } from './tree.ts';
 
 export { webRoutes, DEFAULT_WEB_DIR, type DashboardConfig, type WebRoutesOptions } from './web.ts';
 export type { RouteDeps, Readiness } from './deps.ts';
@@ -25,6 +26,7 @@ export function apiRoutes(deps: RouteDeps, streams: EventStreams): RouteModule[]
     apiTokenRoutes(deps),
     clusterRoutes(deps),
     appRoutes(deps),
+    treeRoutes(deps),
     driftRoutes(deps),
     historyRoutes(deps),
     tokenRoutes(deps),
