@@ -8,6 +8,7 @@ import {
   type Logger,
 } from '@driftless/common';
 import {
+  AgentMessage,
   HubMessage,
   TreeErrorCode,
   TreeResponse,
@@ -215,7 +216,9 @@ export class TreeRequests {
   #fromAgentOverNats(m: Msg): void {
     const cluster = clusterOfSubject(m.subject);
     try {
-      this.answer(cluster, TreeResponse.decode(m.data));
+      // The agent publishes the whole AgentMessage, as on every other subject.
+      const body = AgentMessage.decode(m.data).body;
+      if (body?.$case === 'treeResponse') this.answer(cluster, body.value);
     } catch (err) {
       this.#o.log.warn(
         { cluster, err: errorMessage(err) },
