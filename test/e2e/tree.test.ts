@@ -8,8 +8,10 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { copyFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import {
   createEnrollmentToken,
   createHubDataDir,
@@ -29,6 +31,9 @@ import {
   type NatsServer,
   type PostgresServer,
 } from '@driftless/test';
+
+const CLI = resolve(import.meta.dirname, '../../hub/bin/driftless.ts');
+const run = promisify(execFile);
 
 const AGENTS = {
   east: { replica: 'a', transport: 'grpc' },
@@ -244,6 +249,21 @@ describe('the live object tree through the agent', { timeout: 300_000 }, () => {
       'north',
     );
     assertShopTree(await fullTree(hubs.b, 'north'), 'north');
+  });
+
+  it('`driftless app get CLUSTER/APP --tree` prints it as an indented tree', async () => {
+    await fullTree(hubs.a, 'east');
+    const { stdout } = await run(process.execPath, [CLI, 'app', 'get', 'east/shop', '--tree'], {
+      env: { ...process.env, DRIFTLESS_HUB: hubs.b.httpUrl, DRIFTLESS_TOKEN: hubs.b.adminToken },
+    });
+    const lines = stdout.split('\n');
+    assert.match(lines[0] ?? '', /^east\/shop /);
+    const at = (re: RegExp) => lines.findIndex((l) => re.test(l));
+    const web = at(/^[├└]─ Deployment east-shop\/web {2}healthy$/);
+    const rs = at(/^[│ ] {2}[├└]─ ReplicaSet east-shop\/web-[a-z0-9]+ {2}healthy$/);
+    const pod = at(/^[│ ] {2}[│ ] {2}[├└]─ Pod east-shop\/web-[a-z0-9]+-[a-z0-9]+ {2}healthy$/);
+    assert.ok(web >= 0 && rs > web && pod > rs, stdout);
+    assert.ok(at(/ScalingReplicaSet/) > web, 'Events under the Deployment');
   });
 
   it('a viewer token reads it, and each read is in the audit log', async () => {
