@@ -99,8 +99,14 @@ function TreeItem({ n, byParent }: { n: TreeNode; byParent: Map<string, TreeNode
   const expandable = kids.length > 0 || n.events.length > 0;
   const info = HEALTH[n.health] ?? HEALTH.unknown;
   const why = n.message.replace(/^[^:]*: /, '');
+  const name = n.namespace ? `${n.namespace}/${n.name}` : n.name;
   return (
-    <li role="treeitem" aria-expanded={expandable ? open : undefined} class={`tone-${info.tone}`}>
+    <li
+      role="treeitem"
+      aria-label={`${n.kind} ${name}`}
+      aria-expanded={expandable ? open : undefined}
+      class={`tone-${info.tone}`}
+    >
       <div class="tree-node">
         {expandable ? (
           <button
@@ -115,7 +121,7 @@ function TreeItem({ n, byParent }: { n: TreeNode; byParent: Map<string, TreeNode
           <span class="toggle" aria-hidden="true" />
         )}
         <span class="kind">{n.kind}</span>
-        <span class="name">{n.namespace ? `${n.namespace}/${n.name}` : n.name}</span>
+        <span class="name">{name}</span>
         <Badge info={info} compact />
         {n.health !== 'healthy' && why && <span class="why">{why}</span>}
         {n.events.length > 0 && (
