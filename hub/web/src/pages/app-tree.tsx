@@ -105,7 +105,7 @@ function TreeItem({ n, byParent }: { n: TreeNode; byParent: Map<string, TreeNode
       role="treeitem"
       aria-label={`${n.kind} ${name}`}
       aria-expanded={expandable ? open : undefined}
-      class={`tone-${info.tone}`}
+      data-health={n.health}
     >
       <div class="tree-node">
         {expandable ? (
@@ -123,7 +123,7 @@ function TreeItem({ n, byParent }: { n: TreeNode; byParent: Map<string, TreeNode
         <span class="kind">{n.kind}</span>
         <span class="name">{name}</span>
         <Badge info={info} compact />
-        {n.health !== 'healthy' && why && <span class="why">{why}</span>}
+        {n.health !== 'healthy' && why && <span class={`why text-${info.tone}`}>{why}</span>}
         {n.events.length > 0 && (
           <span class="muted">
             {n.events.length} event{n.events.length === 1 ? '' : 's'}
