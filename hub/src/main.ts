@@ -13,7 +13,14 @@ import {
   NatsAuthority,
 } from './enroll/index.ts';
 import { EventBus } from './events.ts';
-import { isNatsSession, LinkServer, NatsLink, readiness, SessionRegistry } from './link/index.ts';
+import {
+  isNatsSession,
+  LinkServer,
+  NatsLink,
+  readiness,
+  SessionRegistry,
+  TreeRequests,
+} from './link/index.ts';
 import { createMetrics, type HubMetrics } from './metrics.ts';
 import { HistoryRetention, openStore, type Store } from './store/index.ts';
 import { hintAgents, webhookRoutes, type PushEvent } from './webhook/index.ts';
@@ -93,6 +100,12 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     const metrics = createMetrics();
     const events = new EventBus();
     const sessions = new SessionRegistry();
+    const trees = new TreeRequests({
+      sessions,
+      connectedAnywhere: async (cluster) => (await store.getCluster(cluster))?.connected ?? false,
+      log,
+      clock,
+    });
     const clientCertValidityMs = o.clientCertTtlMs;
     const enroller = new Enroller({
       store,
@@ -117,6 +130,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       log,
       clientCertValidityMs,
       serverNames: o.tlsNames,
+      trees,
       clock,
     });
     const grpcPort = await link.listen(o.grpcAddress);
@@ -140,6 +154,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
               (s) => !isNatsSession(s),
             ),
           clientCertValidityMs,
+          trees,
           clock,
         });
       } catch (err) {
@@ -161,6 +176,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
         store,
         sessions,
         link,
+        trees,
         events,
         metrics,
         webhookSecret,
@@ -215,6 +231,7 @@ interface HttpApiDeps {
   store: Store;
   sessions: SessionRegistry;
   link: LinkServer;
+  trees: TreeRequests;
   events: EventBus;
   metrics: HubMetrics;
   webhookSecret: string;
