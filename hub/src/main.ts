@@ -14,7 +14,14 @@ import {
 } from './enroll/index.ts';
 import { startCommitStatus, type CommitStatusService } from './commit-status/index.ts';
 import { EventBus } from './events.ts';
-import { isNatsSession, LinkServer, NatsLink, readiness, SessionRegistry } from './link/index.ts';
+import {
+  isNatsSession,
+  LinkServer,
+  NatsLink,
+  readiness,
+  SessionRegistry,
+  TreeRequests,
+} from './link/index.ts';
 import { createMetrics, type HubMetrics } from './metrics.ts';
 import { HistoryRetention, openStore, type Store } from './store/index.ts';
 import { Notifier } from './notify/index.ts';
@@ -119,6 +126,12 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       clock,
     });
     const sessions = new SessionRegistry();
+    const trees = new TreeRequests({
+      sessions,
+      connectedAnywhere: async (cluster) => (await store.getCluster(cluster))?.connected ?? false,
+      log,
+      clock,
+    });
     const clientCertValidityMs = o.clientCertTtlMs;
     const enroller = new Enroller({
       store,
@@ -143,6 +156,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       log,
       clientCertValidityMs,
       serverNames: o.tlsNames,
+      trees,
       clock,
     });
     const grpcPort = await link.listen(o.grpcAddress);
@@ -166,6 +180,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
               (s) => !isNatsSession(s),
             ),
           clientCertValidityMs,
+          trees,
           clock,
         });
       } catch (err) {
@@ -199,6 +214,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
         secrets: secrets.box,
         sessions,
         link,
+        trees,
         events,
         metrics,
         webhookSecret,
@@ -262,6 +278,7 @@ interface HttpApiDeps {
   secrets: SecretBox;
   sessions: SessionRegistry;
   link: LinkServer;
+  trees: TreeRequests;
   events: EventBus;
   metrics: HubMetrics;
   webhookSecret: string;

@@ -14,7 +14,9 @@ import { healthRoutes } from './health.ts';
 import { historyRoutes } from './history.ts';
 import { metricsRoutes } from './metrics.ts';
 import { notificationRoutes } from './notifications.ts';
+import { operationRoutes } from './operations.ts';
 import { tokenRoutes } from './tokens.ts';
+import { treeRoutes } from './tree.ts';
 
 export { webRoutes, DEFAULT_WEB_DIR, type DashboardConfig, type WebRoutesOptions } from './web.ts';
 export type { RouteDeps, Readiness } from './deps.ts';
@@ -26,7 +28,9 @@ export function apiRoutes(deps: RouteDeps, streams: EventStreams): RouteModule[]
     metricsRoutes(deps.metrics),
     apiTokenRoutes(deps),
     clusterRoutes(deps),
+    operationRoutes(deps),
     appRoutes(deps),
+    treeRoutes(deps),
     driftRoutes(deps),
     historyRoutes(deps),
     tokenRoutes(deps),
