@@ -107,6 +107,16 @@ describe('commit status state machine', () => {
     assert.equal(d[A]?.supersededBy, B);
     assert.equal(d[A]?.description, `superseded by ${B.slice(0, 7)} before it was synced`);
     assert.deepEqual(d[A]?.from, ['pending'], 'only a pending commit is superseded');
+    const shared = bySha(
+      scope([app({ cluster: 'eu', app: 'web', revision: B, updatedMs: 3 })], {
+        clusters: ['eu', 'us'],
+        pending: [A],
+      }),
+    );
+    assert.equal(
+      shared[A]?.description,
+      `superseded by ${B.slice(0, 7)} before it reached every cluster`,
+    );
   });
 
   it('names cluster/app in a scope of several clusters, and leaves out dry-run and gone apps', () => {

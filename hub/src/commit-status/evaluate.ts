@@ -91,7 +91,10 @@ export function evaluateScope(input: ScopeInput): Decision[] {
       decisions.push({
         sha,
         state: 'superseded',
-        description: `superseded by ${short(head)} before it was synced`,
+        // In a scope of several clusters some may have applied it: it did not reach them all.
+        description: many
+          ? `superseded by ${short(head)} before it reached every cluster`
+          : `superseded by ${short(head)} before it was synced`,
         supersededBy: head,
         from: TRANSITIONS.superseded,
       });
