@@ -135,6 +135,13 @@ describe('commit status state machine', () => {
     assert.equal(d[A]?.description, 'us/web failed: boom');
   });
 
+  it('is not success in a label scope while one of its clusters has reported nothing at the commit', () => {
+    const d = bySha(
+      scope([app({ cluster: 'eu', app: 'web', revision: A })], { clusters: ['eu', 'us'] }),
+    );
+    assert.equal(d[A]?.state, 'pending');
+  });
+
   it('says which apps wait for approval', () => {
     const d = bySha(scope([app({ app: 'web', revision: A, syncStatus: 'out-of-sync' })]));
     assert.equal(d[A]?.state, 'pending');

@@ -63,7 +63,8 @@ const short = (sha: string) => sha.slice(0, 7);
  * Decides the status of every commit the scope's agents are at, or were at while pending:
  * - `failure` when an app at the commit failed its sync (or is degraded after it), or the
  *   commit's driftless.yaml is invalid, with that message;
- * - `success` when every app of the scope is at the commit, synced and healthy;
+ * - `success` when every app of the scope is at the commit, synced and healthy, and every
+ *   cluster of the scope reported apps at it;
  * - `pending` otherwise, for the newest commit (older ones only keep a status they have);
  * - `superseded` for a pending commit no app and no config is at any more.
  */
@@ -129,7 +130,11 @@ function decideCommit(
       `${name(degraded)} degraded: ${firstLine(degraded.healthMessage || degraded.message)}`,
     );
   const done = at.filter((a) => a.syncStatus === 'synced' && a.health === 'healthy');
-  if (total > 0 && at.length === total && done.length === total) {
+  // A cluster of the scope that reported no app at the commit (not connected yet, or still
+  // on an older commit) has not got it: no success while one is missing.
+  const reached = new Set(at.map((a) => a.cluster));
+  const everywhere = input.clusters.every((c) => reached.has(c));
+  if (total > 0 && everywhere && at.length === total && done.length === total) {
     const where = input.clusters.length > 1 ? ` on ${input.clusters.length} clusters` : '';
     return decide('success', `${total} app(s) synced and healthy${where}`);
   }
