@@ -120,7 +120,10 @@ const SPECS: Record<GitHostKind, HostSpec> = {
     root: '/api/v1',
     route: (p) =>
       ownerRepo(new RegExp(`^/api/v1/repos/${SEGMENT}/${SEGMENT}/statuses/${SHA}$`).exec(p)),
-    authOk: (req, token) => req.headers.authorization === `token ${token}`,
+    // Gitea takes `token <t>` (what the hub sends) and `Bearer <t>` alike.
+    authOk: (req, token) =>
+      req.headers.authorization === `token ${token}` ||
+      req.headers.authorization === `Bearer ${token}`,
     states: ['pending', 'success', 'error', 'failure', 'warning'],
     contextField: 'context',
     descriptionMax: Infinity,
