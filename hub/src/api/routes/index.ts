@@ -12,6 +12,7 @@ import { eventRoutes } from './events.ts';
 import { healthRoutes } from './health.ts';
 import { historyRoutes } from './history.ts';
 import { metricsRoutes } from './metrics.ts';
+import { notificationRoutes } from './notifications.ts';
 import { operationRoutes } from './operations.ts';
 import { tokenRoutes } from './tokens.ts';
 import { treeRoutes } from './tree.ts';
@@ -35,5 +36,6 @@ export function apiRoutes(deps: RouteDeps, streams: EventStreams): RouteModule[]
     approvalRoutes(deps),
     auditRoutes(deps),
     eventRoutes(streams),
+    ...(deps.notifications ? [notificationRoutes({ ...deps, ...deps.notifications })] : []),
   ];
 }
