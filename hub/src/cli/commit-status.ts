@@ -56,8 +56,7 @@ export const commitStatusCommands = [
   }),
   defineCommand({
     name: 'commit-status host set',
-    usage:
-      'NAME --kind github|gitlab|gitea --match HOST[:PORT][/PREFIX] [--api-url URL] [--host-token-file FILE|-]',
+    usage: 'NAME --kind KIND --match HOST[:PORT][/PREFIX] [--api-url URL] [--host-token-file F]',
     summary: 'add or change a Git host and its token (admin)',
     description:
       'The token is read from a file, or from stdin with -, never from a flag (flags show in the process list); it is required for a new host and kept when omitted. Without --api-url the usual API root of the kind is used.',
