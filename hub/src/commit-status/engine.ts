@@ -168,9 +168,11 @@ export class CommitStatusEngine {
   async evaluateCluster(cluster: string): Promise<Decision[]> {
     const { store, clock } = this.#o;
     // Step 1: the scope, and the host that takes statuses for its repository.
+    const hosts = await store.listStatusHosts();
+    if (hosts.length === 0) return [];
     const scope = await this.scopeOf(cluster);
     if (!scope) return [];
-    const match = matchHost(scope.repoUrl, await store.listStatusHosts());
+    const match = matchHost(scope.repoUrl, hosts);
     if (!match) return [];
     // Step 2: what its agents report, and the commits still pending there.
     const names = new Set(scope.clusters.map((c) => c.name));
