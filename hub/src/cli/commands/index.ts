@@ -10,6 +10,9 @@ import { clusterCommands } from './clusters.ts';
 import { fleetCommands } from './fleet.ts';
 import { operationCommands } from './operations.ts';
 import { tokenCommands } from './tokens.ts';
+import { eventCommands } from './events.ts';
+import { versionCommands } from './version.ts';
+import { waitCommands } from './wait.ts';
 
 /** Every command. */
 export const COMMANDS: readonly AnyCommand[] = [
@@ -17,6 +20,9 @@ export const COMMANDS: readonly AnyCommand[] = [
   ...appCommands,
   ...operationCommands,
   ...approvalCommands,
+  ...waitCommands,
+  ...eventCommands,
   ...fleetCommands,
   ...tokenCommands,
+  ...versionCommands,
 ];
