@@ -303,7 +303,7 @@ describe('driftless day-2 verbs', { timeout: 600_000 }, () => {
     assert.match(
       timedOut.stderr,
       new RegExp(
-        `driftless: wait: timed out after 2\\.0s; not at ${later.slice(0, 12)} yet: prod \\(web: at [0-9a-f]{12}, not yet at ${later.slice(0, 12)}\\)`,
+        `driftless: wait: timed out after 2s; not at ${later.slice(0, 12)} yet: prod \\(web: at [0-9a-f]{12}, not yet at ${later.slice(0, 12)}\\)`,
       ),
     );
     assert.match(timedOut.stdout, /^prod\s+waiting\s+web: at/m);
