@@ -7,6 +7,7 @@
  * And `cli()` runs `hub/bin/driftless.ts` as a person would, with pipes (no terminal).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { KubeClient } from '@driftless/agent';
@@ -66,6 +67,11 @@ export interface CliFleet {
   first: string;
   /** Runs `driftless ARGS` against the hub with the admin token; never throws. */
   cli(args: string[], env?: NodeJS.ProcessEnv): Promise<CliResult>;
+  /**
+   * Runs `driftless ARGS` on a terminal (a pseudo-terminal from util-linux `script`), typing
+   * `input`; resolves with the exit code and what the terminal showed (stdout and stderr).
+   */
+  cliOnTerminal(args: string[], input: string): Promise<{ code: number; screen: string }>;
   /** Starts `driftless ARGS` and returns the child, for commands that follow (events, wait). */
   spawnCli(args: string[]): ChildProcess;
   /** An app as `GET /api/v1/apps` lists it. */
@@ -165,6 +171,16 @@ export async function startCliFleet(): Promise<CliFleet> {
           const e = err as { code: number; stdout: string; stderr: string };
           return { code: e.code, stdout: e.stdout, stderr: e.stderr };
         }
+      },
+      async cliOnTerminal(args, input) {
+        const command = [process.execPath, CLI, ...args].map((a) => `'${a}'`).join(' ');
+        const child = spawn('script', ['-qec', command, '/dev/null'], { env, stdio: 'pipe' });
+        let screen = '';
+        child.stdout.on('data', (d: Buffer) => (screen += d.toString()));
+        child.stderr.on('data', (d: Buffer) => (screen += d.toString()));
+        child.stdin.end(input);
+        const [code] = (await once(child, 'exit')) as [number];
+        return { code, screen };
       },
       spawnCli: (args) => spawn(process.execPath, [CLI, ...args], { env, stdio: 'pipe' }),
       stop,

@@ -189,6 +189,39 @@ describe('driftless day-2 verbs', { timeout: 600_000 }, () => {
     assert.deepEqual(JSON.parse(after.stdout), []);
   });
 
+  it('app diff shows an update field by field; approve on a terminal asks, and approves only on yes', async () => {
+    const v2 = await f.repo.commit({ 'apps/web/cm.yaml': webConfigMap('v2') }, 'web v2');
+    assert.equal((await f.cli(['refresh', 'prod'])).code, 0);
+    await waitFor('prod web to wait for an approval at v2', async () => {
+      const a = await f.app('prod');
+      return a?.['revision'] === v2 && a['syncStatus'] === 'out-of-sync' && a['planDigest'] !== '';
+    });
+    const diff = await f.cli(['app', 'diff', 'prod/web']);
+    assert.equal(diff.code, 0, diff.stderr);
+    assert.match(diff.stdout, /: 0 to create, 1 to update, 0 to delete\n/);
+    assert.match(
+      diff.stdout,
+      /^=== ConfigMap prod\/web \(v1\): update\n--- live\n\+\+\+ git\n@@ \.data\.value @@\n-v1\n\+v2$/m,
+    );
+
+    const declined = await f.cliOnTerminal(['approve', 'prod/web'], 'n\n');
+    assert.equal(declined.code, 1, declined.screen);
+    assert.match(declined.screen, /Approve this plan of prod\/web\? \[y\/N\]/);
+    assert.match(declined.screen, /Not approved\./);
+    const approvals = async () =>
+      (await f.api.get<{ items: Json[] }>('/api/v1/approvals')).items.filter(
+        (a) => a['revision'] === v2,
+      );
+    assert.equal((await approvals()).length, 0, 'no approval after no');
+
+    const accepted = await f.cliOnTerminal(['approve', 'prod/web'], 'y\n');
+    assert.equal(accepted.code, 0, accepted.screen);
+    assert.match(accepted.screen, new RegExp(`Approved prod/web at ${v2.slice(0, 12)}`));
+    assert.equal((await approvals()).length, 1);
+    const landed = await f.cli(['wait', '--cluster', 'prod', '--revision', v2, '--timeout', '90s']);
+    assert.equal(landed.code, 0, landed.stderr);
+  });
+
   it('sync and refresh reach an app, a cluster or a selector, audited; the agent is told', async () => {
     const app = await f.cli(['sync', 'stg-a/web']);
     assert.equal(app.code, 0, app.stderr);

@@ -70,8 +70,13 @@ export async function waitForRevision(o: WaitOptions): Promise<ClusterRollout[]>
   const stop = new AbortController();
   const onAbort = () => stop.abort();
   o.signal?.addEventListener('abort', onAbort, { once: true });
-  // Wakes the loop early: an event came in.
-  let wake: () => void = () => {};
+  // Wakes the loop early: an event came in (remembered if it came while the loop was reading).
+  let changed = false;
+  let wakeUp: () => void = () => {};
+  const wake = () => {
+    changed = true;
+    wakeUp();
+  };
   const following = followEvents({
     client: o.client,
     cluster: o.cluster,
@@ -88,6 +93,7 @@ export async function waitForRevision(o: WaitOptions): Promise<ClusterRollout[]>
   let last = '';
   try {
     for (;;) {
+      changed = false;
       const verdicts = await readRollout(o);
       const failed = verdicts.filter((v) => v.state === 'failed');
       if (failed.length > 0)
@@ -107,7 +113,9 @@ export async function waitForRevision(o: WaitOptions): Promise<ClusterRollout[]>
       if (line !== last) o.progress(`waiting for ${line}`);
       last = line;
       // Until an event, the next poll or the deadline, whichever comes first.
-      const woken = new Promise<void>((resolve) => (wake = resolve));
+      const woken = changed
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => (wakeUp = resolve));
       const nap = new AbortController();
       await Promise.race([
         woken,
