@@ -255,35 +255,42 @@ describe('driftless day-2 verbs', { timeout: 600_000 }, () => {
       assert.ok(actions.includes(want), `audit has ${want}: ${actions.join(', ')}`);
   });
 
-  it('events follows the stream, filtered by type and cluster', async () => {
-    const child = f.spawnCli([
-      'events',
-      '--type',
-      'sync',
-      '--cluster',
-      'stg-b',
-      '-o',
-      'json',
-      '--count',
-      '1',
-    ]);
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = once(child, 'exit');
+  it('events follows the stream, filtered by type, cluster and selector', async () => {
+    /** Starts `driftless events ARGS --count 1 -o json`; resolves with its one event. */
+    const follow = (args: string[]) => {
+      const child = f.spawnCli(['events', ...args, '-o', 'json', '--count', '1']);
+      const out = { stdout: '', stderr: '' };
+      child.stdout!.on('data', (d: Buffer) => (out.stdout += d.toString()));
+      child.stderr!.on('data', (d: Buffer) => (out.stderr += d.toString()));
+      const exited = once(child, 'exit');
+      return {
+        child,
+        following: () =>
+          waitFor('events to say it follows the stream', () => out.stderr.includes('following')),
+        async event() {
+          const [code] = (await exited) as [number];
+          assert.equal(code, 0, out.stderr);
+          return JSON.parse(out.stdout.trim()) as Json;
+        },
+      };
+    };
+    const byCluster = follow(['--type', 'sync', '--cluster', 'stg-b']);
+    const bySelector = follow(['--type', 'app.updated', '-l', 'env=prod']);
     try {
-      await waitFor('events to say it follows the stream', () => stderr.includes('following'));
+      await Promise.all([byCluster.following(), bySelector.following()]);
       await commitStaging('events');
-      const [code] = (await exited) as [number];
-      assert.equal(code, 0, stderr);
-      const event = JSON.parse(stdout.trim()) as Json;
-      assert.equal(event['type'], 'sync.recorded');
-      assert.equal(event['cluster'], 'stg-b');
-      assert.equal(event['app'], 'web');
-      assert.equal(event['data']['result'], 'succeeded');
+      assert.equal((await f.cli(['refresh', 'prod'])).code, 0);
+      const synced = await byCluster.event();
+      assert.equal(synced['type'], 'sync.recorded');
+      assert.equal(synced['cluster'], 'stg-b');
+      assert.equal(synced['app'], 'web');
+      assert.equal(synced['data']['result'], 'succeeded');
+      const updated = await bySelector.event();
+      assert.equal(updated['type'], 'app.updated');
+      assert.equal(updated['cluster'], 'prod');
     } finally {
-      child.kill();
+      byCluster.child.kill();
+      bySelector.child.kill();
     }
   });
 
