@@ -89,18 +89,6 @@ export interface Command<S extends FlagSpec = FlagSpec> {
   run: (ctx: CommandContext<S>) => Promise<number>;
 }
 
-/**
- * A command group that parses its own arguments (e.g. `suspend`, `commit-status`): `run` gets
- * the whole command line, its own word first, and resolves to the exit code.
- */
-export interface ExternalCommand {
-  /** The first word, e.g. `suspend`. */
-  name: string;
-  usage: string;
-  summary: string;
-  external: (argv: string[], io: CliIo) => Promise<number>;
-}
-
 /** A command of any flag set, as the registry holds it. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyCommand = Command<any>;

@@ -25,9 +25,7 @@ import {
   type CliIo,
   type OutputFormat,
 } from './command.ts';
-import { COMMANDS, EXTERNAL_COMMANDS } from './commands/index.ts';
-
-export type { CliIo } from './command.ts';
+import { COMMANDS } from './commands/index.ts';
 
 /** The environment prefix of the global flags (`DRIFTLESS_HUB`, `DRIFTLESS_TOKEN`). */
 const ENV_PREFIX = 'DRIFTLESS';
@@ -67,7 +65,7 @@ function findCommand(positionals: string[]): AnyCommand | undefined {
 
 /** `driftless --help`: every command, one line each. */
 function usage(): string {
-  const lines = [...COMMANDS, ...EXTERNAL_COMMANDS].map((c) => {
+  const lines = COMMANDS.map((c) => {
     const head = `  ${c.name} ${c.usage}`.trimEnd();
     return head.length <= 44
       ? `${head.padEnd(46)}${c.summary}`
@@ -125,8 +123,6 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     io.stdout(`driftless ${formatVersion()}\n`);
     return EXIT.ok;
   }
-  const external = EXTERNAL_COMMANDS.find((c) => c.name === argv[0]);
-  if (external) return external.external(argv, io);
   try {
     // Step 1: find the command among the arguments.
     const first = parseFlags(ALL_FLAGS, argv, { envPrefix: ENV_PREFIX, env });

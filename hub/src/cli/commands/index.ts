@@ -3,22 +3,16 @@
  * group is a file exporting a list of commands (see command.ts, `Command`); adding one is
  * one line here.
  */
-import type { AnyCommand, ExternalCommand } from '../command.ts';
+import type { AnyCommand } from '../command.ts';
 import { appCommands } from './apps.ts';
 import { approvalCommands } from './approvals.ts';
 import { clusterCommands } from './clusters.ts';
-import { fleetCommands } from './fleet.ts';
-import { operationCommands } from './operations.ts';
-import { tokenCommands } from './tokens.ts';
 import { eventCommands } from './events.ts';
 import { versionCommands } from './version.ts';
 import { waitCommands } from './wait.ts';
-
-/**
- * Command groups that parse their own arguments, by first word. Wiring one is one line:
- * `{ name: 'suspend', usage: '…', summary: '…', external: (argv, io) => runSuspendCli(argv, io) }`.
- */
-export const EXTERNAL_COMMANDS: readonly ExternalCommand[] = [];
+import { fleetCommands } from './fleet.ts';
+import { operationCommands } from './operations.ts';
+import { tokenCommands } from './tokens.ts';
 
 /** Every command. */
 export const COMMANDS: readonly AnyCommand[] = [
@@ -29,6 +23,6 @@ export const COMMANDS: readonly AnyCommand[] = [
   ...waitCommands,
   ...eventCommands,
   ...fleetCommands,
-  ...tokenCommands,
   ...versionCommands,
+  ...tokenCommands,
 ];
