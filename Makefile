@@ -19,7 +19,9 @@ export PATH := $(DRIFTLESS_CACHE)/bin/current:$(PATH)
 
 TEST_CONCURRENCY ?= 2
 UNIT_TESTS := 'common/src/**/*.test.ts' 'agent/src/**/*.test.ts' 'hub/src/**/*.test.ts' 'hub/web/src/**/*.test.ts' 'proto/**/*.test.ts'
-INTEGRATION_TESTS := 'test/harness/**/*.test.ts' 'test/integration/**/*.test.ts' 'test/security/**/*.test.ts'
+# The image test builds both images (minutes): `make test-images`, not part of these.
+IMAGE_TESTS := 'test/integration/packaging/images.test.ts'
+INTEGRATION_TESTS := 'test/harness/**/*.test.ts' 'test/integration/**/!(images).test.ts' 'test/security/**/*.test.ts'
 E2E_TESTS := 'test/e2e/**/*.test.ts'
 # Part of INTEGRATION_TESTS too; `make security` runs them alone.
 SECURITY_TESTS := 'test/security/**/*.test.ts'
@@ -117,3 +119,9 @@ install: release ## put driftless, driftless-agent and driftless-hub into $(PREF
 
 uninstall: ## remove what make install put into $(PREFIX)
 	npm uninstall -g --prefix "$(PREFIX)" driftless
+
+image: deps web ## the agent and hub images as OCI archives in dist/images (buildah; BASE=auto|local|IMAGE)
+	deploy/images/build.sh --out dist/images --base "$(or $(BASE),auto)"
+
+test-images: setup web ## build the images and test them: run, push to a registry, install the charts
+	node --test --test-concurrency=1 $(IMAGE_TESTS)
