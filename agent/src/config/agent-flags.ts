@@ -58,6 +58,11 @@ export const agentFlags = {
     default: 60_000,
     help: 'How often the agent asks Git whether the branch moved; each check is one small request, and hub refresh hints come sooner.',
   },
+  resyncInterval: {
+    type: 'duration',
+    default: 10 * 60_000,
+    help: "How long after a sync an app is planned again when neither Git nor the cluster's APIs moved (a periodic full resync; drift in between is caught by the watches).",
+  },
   workDir: {
     type: 'string',
     default: join(tmpdir(), 'driftless-agent'),

@@ -39,6 +39,8 @@ export interface AgentFlags {
   stateNamespace: string;
   /** Interval between checks of the branch head. */
   pollIntervalMs: number;
+  /** Periodic full resync of an app that did not fail. */
+  resyncIntervalMs: number;
   /** Absolute work directory for checkouts. */
   workDir: string;
   /** Kubeconfig path; undefined means in-cluster, else the client's default lookup. */
@@ -172,6 +174,9 @@ export function resolveAgentOptions(
   if (!(v.pollInterval >= MIN_POLL_MS)) {
     problems.push(`${flag('pollInterval')} must be at least 1s`);
   }
+  if (!(v.resyncInterval >= MIN_POLL_MS)) {
+    problems.push(`${flag('resyncInterval')} must be at least 1s`);
+  }
   if (v.workDir.trim() === '') problems.push(`${flag('workDir')} must not be empty`);
   if (!LOG_LEVELS.includes(v.logLevel)) {
     problems.push(
@@ -233,6 +238,7 @@ export function resolveAgentOptions(
     gitAuth,
     stateNamespace: v.stateNamespace,
     pollIntervalMs: v.pollInterval,
+    resyncIntervalMs: v.resyncInterval,
     workDir: resolve(v.workDir),
     kubeconfig: v.kubeconfig.trim() || undefined,
     hubAddress: v.hubAddress.trim() || undefined,

@@ -12,6 +12,7 @@ import { eventRoutes } from './events.ts';
 import { healthRoutes } from './health.ts';
 import { historyRoutes } from './history.ts';
 import { metricsRoutes } from './metrics.ts';
+import { operationRoutes } from './operations.ts';
 import { tokenRoutes } from './tokens.ts';
 
 export { webRoutes, DEFAULT_WEB_DIR, type DashboardConfig, type WebRoutesOptions } from './web.ts';
@@ -24,6 +25,7 @@ export function apiRoutes(deps: RouteDeps, streams: EventStreams): RouteModule[]
     metricsRoutes(deps.metrics),
     apiTokenRoutes(deps),
     clusterRoutes(deps),
+    operationRoutes(deps),
     appRoutes(deps),
     driftRoutes(deps),
     historyRoutes(deps),
