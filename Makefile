@@ -104,7 +104,6 @@ clean: ## remove installed dependencies and build output (the binary cache stays
 
 # Packaging (docs/install.md): plain-JavaScript bundles, the release tarball,
 # `make install`, and the container images.
-VERSION := $(shell node -p 'require("./package.json").version' 2>/dev/null)
 PREFIX ?= $(HOME)/.local
 
 bundle: deps web ## bundle driftless, driftless-agent and driftless-hub into dist/bin (plain JavaScript) with the dashboard in dist/web
@@ -113,8 +112,9 @@ bundle: deps web ## bundle driftless, driftless-agent and driftless-hub into dis
 release: deps web ## the release artifact dist/release/driftless-VERSION.tgz: an npm package that needs no checkout
 	node deploy/release.ts --out dist/release
 
-install: release ## put driftless, driftless-agent and driftless-hub into $(PREFIX)/bin (default ~/.local/bin)
-	npm install -g --prefix "$(PREFIX)" --offline --no-audit --no-fund dist/release/driftless-$(VERSION).tgz
+install: deps web ## put driftless, driftless-agent and driftless-hub into $(PREFIX)/bin (default ~/.local/bin)
+	tarball=$$(node deploy/release.ts --out dist/release) && \
+	  npm install -g --prefix "$(PREFIX)" --offline --no-audit --no-fund "$$tarball"
 	@echo "installed into $(PREFIX)/bin (needs Node.js 22.12+ on PATH to run)"
 
 uninstall: ## remove what make install put into $(PREFIX)
