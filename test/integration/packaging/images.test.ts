@@ -100,6 +100,22 @@ describe('container images', { timeout: 30 * 60_000 }, () => {
     assert.match(stdout, new RegExp(`^driftless-agent ${VERSION.replaceAll('.', '\\.')}\\b`));
   });
 
+  it("the programs are commands on each image's PATH, the CLI in the hub image too", async () => {
+    const agentHelp = await runUnpacked(image('agent'), {
+      entrypoint: ['driftless-agent', '--help'],
+    });
+    assert.match(agentHelp.stdout, /^Usage: driftless-agent <command>/m);
+    const cliHelp = await runUnpacked(image('hub'), { entrypoint: ['driftless', '--help'] });
+    assert.match(cliHelp.stdout, /^Usage: driftless <command>/m);
+    const hubVersion = await runUnpacked(image('hub'), {
+      entrypoint: ['driftless-hub', '--version'],
+    });
+    assert.match(
+      hubVersion.stdout,
+      new RegExp(`^driftless-hub ${VERSION.replaceAll('.', '\\.')}\\b`),
+    );
+  });
+
   it('the agent carries the helm, kustomize and git it runs', async () => {
     const agent = image('agent');
     const helmVersion = await runUnpacked(agent, { entrypoint: ['helm', 'version', '--short'] });
