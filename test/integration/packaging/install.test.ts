@@ -119,10 +119,16 @@ describe('the release tarball, installed', { timeout: 5 * 60_000 }, () => {
     assert.match(r.stdout, /^Usage: driftless <command>/m);
   });
 
-  it('driftless version names the release', async () => {
-    const r = await installed(['driftless', 'version']);
+  it('driftless version names the release of the CLI and of the hub', async () => {
+    const r = await installed(['driftless', 'version', '-o', 'json']);
     assert.equal(r.code, 0, r.stderr);
-    assert.ok(r.stdout.includes(VERSION), r.stdout);
+    const versions = JSON.parse(r.stdout) as {
+      cli: { version: string };
+      hub: { version: string; url: string };
+    };
+    assert.equal(versions.cli.version, VERSION);
+    assert.equal(versions.hub.version, VERSION);
+    assert.equal(versions.hub.url, hub.httpUrl);
   });
 
   it('driftless-agent --version and driftless-hub --version name the release', async () => {
