@@ -60,6 +60,7 @@ local_base() {
     log "building a local base from Debian $debian_suite packages (a few minutes, once)"
     mkdir -p "$cache"
     work=$(mktemp -d "$cache/base.XXXXXX")
+    trap 'rm -rf "$work"' EXIT
     # Like Debian's slim images: no recommends, no docs, man pages or translations.
     mmdebstrap --quiet --variant=minbase --include=ca-certificates \
       --aptopt='APT::Install-Recommends "false"' \
@@ -93,6 +94,8 @@ esac
 if [[ $base == oci-archive:* ]]; then
   "${buildah[@]}" pull --quiet "$base" >/dev/null
   base=localhost/driftless/base:node24-$debian_suite
+elif ! "${buildah[@]}" inspect --type image "$base" >/dev/null 2>&1; then
+  "${buildah[@]}" pull --quiet "$base" >/dev/null
 fi
 log "base: $base"
 
