@@ -111,6 +111,26 @@ function posterSuite(name: string, open: () => Promise<Store>) {
         gitlab: await want(store, 'gitlab', 'group/sub/fleet'),
         gitea: await want(store, 'gitea', 'acme/fleet'),
       };
+      const pending = await store.listCommitStatuses({
+        context: 'driftless/prod-eu',
+        repoUrl: keys.gitea.repoUrl,
+        states: ['pending'],
+      });
+      assert.deepEqual(
+        pending.map((s) => s.sha),
+        [keys.gitea.sha],
+        "the engine finds a scope's pending commits",
+      );
+      assert.equal(
+        await store.setDesiredStatus(
+          keys.gitea,
+          { ...pending[0]!, state: 'superseded', supersededBy: 'f'.repeat(40) },
+          ['success'],
+          Date.now(),
+        ),
+        false,
+        'a transition from a state it is not in changes nothing',
+      );
       assert.equal(await poster().round(), 3);
       for (const kind of ['github', 'gitlab', 'gitea'] as const) {
         const r = receivers[kind];
