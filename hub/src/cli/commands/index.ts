@@ -10,6 +10,7 @@ import { clusterCommands } from './clusters.ts';
 import { fleetCommands } from './fleet.ts';
 import { operationCommands } from './operations.ts';
 import { tokenCommands } from './tokens.ts';
+import { notifyCommands } from '../notify.ts';
 
 /** Every command. */
 export const COMMANDS: readonly AnyCommand[] = [
@@ -19,4 +20,5 @@ export const COMMANDS: readonly AnyCommand[] = [
   ...approvalCommands,
   ...fleetCommands,
   ...tokenCommands,
+  ...notifyCommands,
 ];
