@@ -32,6 +32,7 @@ describe('make demo', { timeout: 180_000 }, () => {
     const { code, out } = await runDemo(['--check']);
     assert.equal(code, 0, out);
     assert.match(out, /Converged [\d.]+ s after start\./);
+    assert.match(out, /notification: \[notify\.test\] .* \(signature ok\)/);
     assert.match(out, /Hub \(dashboard\)\s+http:\/\/127\.0\.0\.1:\d+\//);
     assert.match(out, /Admin API token\s+at_[0-9a-f]{16}\.\S+/);
     assert.match(out, /Fleet repository\s+http:\/\/driftless:[^@\s]+@127\.0\.0\.1:\d+\/fleet\.git/);
