@@ -40,8 +40,10 @@ import {
   Outbox,
   OutboxJournal,
   SecretIdentityStore,
+  treeAnswerer,
   type LinkTransport,
 } from './link/index.ts';
+import { TreeReader } from './tree/index.ts';
 
 /** The link's transport: gRPC, or NATS (which still enrolls over gRPC). */
 function linkTransport(
@@ -201,7 +203,20 @@ export async function runAgent(argv: string[]): Promise<number> {
           transport: linkTransport(options, logger),
           identities,
           outbox,
-          hooks: { refresh: () => agent.refresh(), statuses: () => agent.statuses(), approvals },
+          hooks: {
+            refresh: () => agent.refresh(),
+            statuses: () => agent.statuses(),
+            approvals,
+            tree: treeAnswerer(
+              new TreeReader({
+                cluster: options.clusterName,
+                client,
+                inventory: (app) => inventory.load(app),
+                appRules: (app) => agent.appSpec(app)?.health,
+                limits: { deadlineMs: options.treeDeadlineMs },
+              }),
+            ),
+          },
           enrollment: { token: options.enrollmentToken, caPem: options.hubCaPem },
           logger,
         })

@@ -13,7 +13,14 @@ import {
   NatsAuthority,
 } from './enroll/index.ts';
 import { EventBus } from './events.ts';
-import { isNatsSession, LinkServer, NatsLink, readiness, SessionRegistry } from './link/index.ts';
+import {
+  isNatsSession,
+  LinkServer,
+  NatsLink,
+  readiness,
+  SessionRegistry,
+  TreeRequests,
+} from './link/index.ts';
 import { createMetrics, type HubMetrics } from './metrics.ts';
 import { HistoryRetention, openStore, type Store } from './store/index.ts';
 import { Notifier } from './notify/index.ts';
@@ -117,6 +124,12 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       clock,
     });
     const sessions = new SessionRegistry();
+    const trees = new TreeRequests({
+      sessions,
+      connectedAnywhere: async (cluster) => (await store.getCluster(cluster))?.connected ?? false,
+      log,
+      clock,
+    });
     const clientCertValidityMs = o.clientCertTtlMs;
     const enroller = new Enroller({
       store,
@@ -141,6 +154,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       log,
       clientCertValidityMs,
       serverNames: o.tlsNames,
+      trees,
       clock,
     });
     const grpcPort = await link.listen(o.grpcAddress);
@@ -164,6 +178,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
               (s) => !isNatsSession(s),
             ),
           clientCertValidityMs,
+          trees,
           clock,
         });
       } catch (err) {
@@ -185,6 +200,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
         store,
         sessions,
         link,
+        trees,
         events,
         metrics,
         webhookSecret,
@@ -245,6 +261,7 @@ interface HttpApiDeps {
   store: Store;
   sessions: SessionRegistry;
   link: LinkServer;
+  trees: TreeRequests;
   events: EventBus;
   metrics: HubMetrics;
   webhookSecret: string;

@@ -123,6 +123,11 @@ export const agentFlags = {
     default: 5 * 60_000,
     help: 'How long a sync waits for an app to become Healthy when its driftless.yaml entry sets no healthTimeout.',
   },
+  treeDeadline: {
+    type: 'duration',
+    default: 5_000,
+    help: "The longest the agent takes to read an app's live object tree for the hub; past it the agent answers with what it has read, marked partial, and a request may ask for less.",
+  },
   applyConcurrency: {
     type: 'number',
     default: 8,

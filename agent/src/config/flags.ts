@@ -65,6 +65,8 @@ export interface AgentFlags {
   logLevel: string;
   /** Health timeout of apps that set none. */
   healthTimeoutMs: number;
+  /** Longest read of an app's object tree for the hub, ms. */
+  treeDeadlineMs: number;
   /** Parallel applies per wave. */
   applyConcurrency: number;
   /** Most bytes read from Git for one ref lookup or clone. */
@@ -184,6 +186,7 @@ export function resolveAgentOptions(
     );
   }
   if (!(v.healthTimeout > 0)) problems.push(`${flag('healthTimeout')} must be positive`);
+  if (!(v.treeDeadline > 0)) problems.push(`${flag('treeDeadline')} must be positive`);
   for (const name of [
     'gitMaxFetchBytes',
     'renderMaxFileBytes',
@@ -251,6 +254,7 @@ export function resolveAgentOptions(
     reportBufferSize: v.reportBufferSize,
     logLevel: v.logLevel,
     healthTimeoutMs: v.healthTimeout,
+    treeDeadlineMs: v.treeDeadline,
     applyConcurrency: v.applyConcurrency,
     gitMaxFetchBytes: v.gitMaxFetchBytes,
     renderLimits: {

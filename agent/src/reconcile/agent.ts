@@ -104,6 +104,11 @@ export class Agent {
     return [...this.#apps.values()].flatMap((a) => (a.status ? [a.status] : []));
   }
 
+  /** The spec of `app` as the cluster's driftless.yaml last listed it; undefined when it does not. */
+  appSpec(app: string): AppSpec | undefined {
+    return this.#apps.get(app)?.spec;
+  }
+
   /** What comes next for `app` after its last sync (for tests, metrics and people). */
   outcomeOf(app: string): AppOutcome | undefined {
     return this.#apps.get(app)?.outcome;

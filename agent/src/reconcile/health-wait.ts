@@ -86,8 +86,8 @@ export interface HealthWait {
 /**
  * Polls the objects' health until none of them gates (see `gatesWave`:
  * Healthy, or only waiting on a consumer or a load balancer), and returns
- * the aggregate then. Each poll asks only for the objects that still gated
- * at the last one, so a rollout of one Deployment among many ConfigMaps
+ * the aggregate then. Each poll asks only for the objects that were not
+ * Healthy at the last one, so a rollout of one Deployment among many ConfigMaps
  * costs one request per poll, not one per kind. Degraded, or the app's
  * health timeout passing, is a {@link WaitingError} naming what is not healthy.
  */
@@ -108,19 +108,22 @@ export async function waitUntilNothingGates(
       signal: w.signal,
       rules: app.health,
     });
-    const gating = new Set(
-      h.objects.filter((o) => gatesWave(o.health)).map((o) => refString(o.ref)),
-    );
-    settled.push(...h.objects.filter((o) => !gating.has(refString(o.ref))));
-    if (gating.size === 0) return { ...aggregateHealth(settled), objects: settled };
-    const all = [...settled, ...h.objects.filter((o) => gating.has(refString(o.ref)))];
-    const now = { ...aggregateHealth(all), objects: all };
+    const all = [...settled, ...h.objects];
+    if (!h.objects.some((o) => gatesWave(o.health)))
+      return { ...aggregateHealth(all), objects: all };
+    const now = aggregateHealth(all);
     if (now.status === 'Degraded' || clock.now() >= deadline) {
       throw new WaitingError(
         `app ${app.name} is ${now.status} after ${Math.round((clock.now() - started) / 1000)}s: ${now.message}`,
       );
     }
-    pending = pending.filter((o) => gating.has(refString(refOf(o))));
+    // Healthy objects are not asked again; the rest (gating, or waiting without gating) are.
+    const unsettled = new Set<string>();
+    for (const o of h.objects) {
+      if (o.health.status === 'Healthy') settled.push(o);
+      else unsettled.add(refString(o.ref));
+    }
+    pending = pending.filter((o) => unsettled.has(refString(refOf(o))));
     await clock.sleep(delay, w.signal);
     delay = Math.min(w.pollMs, delay * 2);
   }

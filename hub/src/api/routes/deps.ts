@@ -1,7 +1,7 @@
 import type { Clock, Logger } from '@driftless/common';
 import { NotFoundError } from '../../errors.ts';
 import type { EventBus } from '../../events.ts';
-import type { LinkServer, SessionRegistry } from '../../link/index.ts';
+import type { LinkServer, SessionRegistry, TreeRequests } from '../../link/index.ts';
 import type { HubMetrics } from '../../metrics.ts';
 import type { Notifier } from '../../notify/index.ts';
 import type { SecretBox } from '../../secrets/index.ts';
@@ -15,6 +15,8 @@ export interface RouteDeps {
   store: Store;
   sessions: SessionRegistry;
   link: LinkServer;
+  /** Object-tree requests to agents over their streams. */
+  trees: TreeRequests;
   events: EventBus;
   metrics: HubMetrics;
   log: Logger;

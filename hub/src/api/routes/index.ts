@@ -15,6 +15,7 @@ import { metricsRoutes } from './metrics.ts';
 import { notificationRoutes } from './notifications.ts';
 import { operationRoutes } from './operations.ts';
 import { tokenRoutes } from './tokens.ts';
+import { treeRoutes } from './tree.ts';
 
 export { webRoutes, DEFAULT_WEB_DIR, type DashboardConfig, type WebRoutesOptions } from './web.ts';
 export type { RouteDeps, Readiness } from './deps.ts';
@@ -28,6 +29,7 @@ export function apiRoutes(deps: RouteDeps, streams: EventStreams): RouteModule[]
     clusterRoutes(deps),
     operationRoutes(deps),
     appRoutes(deps),
+    treeRoutes(deps),
     driftRoutes(deps),
     historyRoutes(deps),
     tokenRoutes(deps),

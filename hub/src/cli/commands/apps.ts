@@ -3,6 +3,7 @@ import { defineCommand, oneArg, parseAppRef } from '../command.ts';
 import { clusterFlag, limitFlag, query, selectorFlag } from '../flags.ts';
 import { getApp, listApps, pendingPlanOf } from '../lookup.ts';
 import { planText } from '../plan-text.ts';
+import { fetchAppTree, renderTree } from '../tree.ts';
 import {
   col,
   fieldsText,
@@ -39,15 +40,30 @@ export const appCommands = [
   }),
   defineCommand({
     name: 'app get',
-    usage: 'CLUSTER/APP',
+    usage: 'CLUSTER/APP [--tree]',
     summary: 'show an app: status, message, revision, mode, pending plan, open drift',
     description: `JSON and YAML carry the app as GET /api/v1/apps lists it, plus "drift" (its open
 drift records) and "pendingPlanSummary".
 
+With --tree: the app's live objects instead, read by the cluster's agent (docs/cli.md).
+
 Example:
-  driftless app get prod/podinfo`,
-    flags: {},
+  driftless app get prod/podinfo
+  driftless app get prod/podinfo --tree`,
+    flags: {
+      tree: {
+        type: 'boolean',
+        default: false,
+        help: "Print the app's live object tree (managed objects, their children, health, Events).",
+      },
+    },
     async run(ctx) {
+      if (ctx.flags.tree) {
+        const { cluster, app } = parseAppRef('app get', oneArg('app get', ctx.args, 'CLUSTER/APP'));
+        const tree = await fetchAppTree(ctx.client, cluster, app);
+        ctx.print(tree, () => renderTree(tree));
+        return 0;
+      }
       const { cluster, app, a } = await appArg('app get', ctx);
       const { items: drift } = await ctx.client.call<{ items: Row[] }>(
         'GET',
