@@ -146,14 +146,14 @@ describe('EventDeriver', () => {
     await a.stop();
     await b.stop();
     assert.deepEqual(
-      emitted.map((e): string => e.kind),
+      emitted.map((e) => `${e.kind}`),
       ['cluster.disconnected'],
     );
     await store.setConnected('edge', true, clock.now());
     await a.handle(ev('cluster.connected'));
     await b.handle(ev('cluster.connected'));
     assert.deepEqual(
-      emitted.map((e): string => e.kind),
+      emitted.map((e) => `${e.kind}`),
       ['cluster.disconnected', 'cluster.reconnected'],
     );
   });
