@@ -5,6 +5,7 @@
  * never printed back.
  */
 import { CliError, defineCommand, oneArg, UsageError } from './command.ts';
+import { limitFlag, selectorFlag } from './flags.ts';
 import { clip, col, renderTable, timeText, type Row } from './table.ts';
 
 /** Flags that carry a destination's settings; the secret ones go to `secret`. */
@@ -145,8 +146,7 @@ export const notifyCommands = [
         help: 'Event kinds, comma-separated (e.g. sync.failed,sync.succeeded); empty means every kind.',
       },
       selector: {
-        type: 'string',
-        default: '',
+        ...selectorFlag,
         help: 'Cluster label selector, e.g. env=prod,!canary; empty means every cluster.',
       },
       apps: {
@@ -227,10 +227,11 @@ export const notifyCommands = [
     flags: {
       destination: { type: 'string', default: '', help: 'Only deliveries to this destination.' },
       status: { type: 'string', default: '', help: 'Only deliveries in this state.' },
-      limit: { type: 'number', default: 50, help: 'How many at most.' },
+      limit: limitFlag,
     },
     async run({ client, flags, print }) {
-      const q = new URLSearchParams({ limit: String(flags.limit) });
+      const q = new URLSearchParams();
+      if (flags.limit) q.set('limit', String(flags.limit));
       if (flags.destination) q.set('destination', flags.destination);
       if (flags.status) q.set('status', flags.status);
       const { items } = await client.call<{ items: Row[] }>(
