@@ -104,8 +104,7 @@ export interface LedgerEpisode {
   /** When it closed; 0 while open. */
   healedMs: number;
   closedBy: string;
-  /** The manager a fight was with, '' when none is known; see `fought`. */
-  fightManager: string;
+  /** Some report of the episode named a fight with another controller. */
   fought: boolean;
 }
 
@@ -195,7 +194,6 @@ const toEpisode = (r: Row): LedgerEpisode => ({
   healed: numberColumn(r['healed']) === 1,
   healedMs: numberColumn(r['healed_ms']),
   closedBy: String(r['closed_by']),
-  fightManager: fromJsonText<{ manager?: string } | null>(r['fight_json'], null)?.manager ?? '',
   fought: numberColumn(r['fought']) === 1 || String(r['fight_json']) !== 'null',
 });
 

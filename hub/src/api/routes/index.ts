@@ -11,6 +11,7 @@ import { driftRoutes } from './drift.ts';
 import { eventRoutes } from './events.ts';
 import { healthRoutes } from './health.ts';
 import { historyRoutes } from './history.ts';
+import { ledgerRoutes } from './ledger.ts';
 import { metricsRoutes } from './metrics.ts';
 import { tokenRoutes } from './tokens.ts';
 
@@ -26,6 +27,7 @@ export function apiRoutes(deps: RouteDeps, streams: EventStreams): RouteModule[]
     clusterRoutes(deps),
     appRoutes(deps),
     driftRoutes(deps),
+    ledgerRoutes(deps),
     historyRoutes(deps),
     tokenRoutes(deps),
     approvalRoutes(deps),
