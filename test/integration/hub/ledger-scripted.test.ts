@@ -11,7 +11,9 @@ import {
   DriftType,
   type AgentMessageBody,
 } from '@driftless/proto';
+import type { FlagValues } from '@driftless/common';
 import { startPostgres, waitFor, type PostgresServer } from '@driftless/test';
+import { driftLedgerCommand, LEDGER_FLAGS } from '../../../hub/src/cli/ledger.ts';
 import {
   api,
   connect,
@@ -454,6 +456,41 @@ function ledgerSuite(store: 'sqlite' | 'postgres'): void {
         { headers: { authorization: `Bearer ${admin}` } },
       );
       assert.equal((await filtered.text()).trimEnd().split('\r\n').length, 2, 'header + e6');
+    });
+
+    it('driftless drift ledger prints the same numbers, and the CSV with --csv', async () => {
+      const defaults = Object.fromEntries(
+        Object.entries(LEDGER_FLAGS).map(([k, v]) => [k, v.default]),
+      ) as FlagValues<typeof LEDGER_FLAGS>;
+      const run = async (flags: Partial<typeof defaults>, output = 'table') => {
+        let out = '';
+        const code = await driftLedgerCommand({
+          hub: hub.http,
+          token: admin,
+          flags: { ...defaults, from: '2026-10-01', to: '2026-10-08', ...flags },
+          output,
+          print: (value, table) => (out += output === 'json' ? JSON.stringify(value) : table()),
+          stdout: (text) => (out += text),
+        });
+        assert.equal(code, 0);
+        return out;
+      };
+      const text = await run({});
+      assert.match(
+        text,
+        /Episodes +8 \(1\.14\/day\): 5 healed, 1 closed otherwise, 1 open, 1 fights/,
+      );
+      assert.match(
+        text,
+        /Time to detect +median 750 ms, p90 2\.5 s \(6 with a known change time\)/,
+      );
+      assert.match(text, /Time to heal +median 1\.2 s, p90 14 s \(5 healed\)/);
+      assert.match(text, /kubectl-edit +5 +0 +1 +950 ms +14\.4 s/);
+      const json = JSON.parse(await run({ manager: 'kubectl-patch' }, 'json'));
+      assert.equal(json.summary.episodes, 1);
+      const csv = await run({ csv: true, cluster: 'dev-us' });
+      assert.equal(csv.trimEnd().split('\r\n').length, 2, 'header + e6');
+      await assert.rejects(run({ from: 'last week' }), /from "last week": use an ISO 8601 date/);
     });
   });
 }
