@@ -14,6 +14,7 @@ export type {
   LedgerCounts,
   LedgerEpisode,
   LedgerQuery,
+  LedgerStore,
   ManagerCounts,
   ObjectCounts,
 } from './ledger.ts';
