@@ -21,6 +21,7 @@ export type {
 export { ReportOutOfOrderError } from './reports.ts';
 export type { EnrollmentCompletion } from './enrollment-tokens.ts';
 export type { HelloRecord } from './clusters.ts';
+export type * from './notifications.ts';
 export { parseSelector } from './selector.ts';
 export { MIGRATIONS, migrate } from './migrations.ts';
 

@@ -8,6 +8,7 @@ import type { Db } from './db.ts';
 import { enrollmentTokenStore, type EnrollmentTokenStore } from './enrollment-tokens.ts';
 import { ledgerStore, type LedgerStore } from './ledger.ts';
 import { migrate } from './migrations.ts';
+import { notificationStore, type NotificationStore } from './notifications.ts';
 import { reportStore, type ReportStore } from './reports.ts';
 
 /**
@@ -26,7 +27,8 @@ export interface Store
     ConfigStateStore,
     ApprovalStore,
     ApiTokenStore,
-    AuditStore {
+    AuditStore,
+    NotificationStore {
   close(): Promise<void>;
   /** Cheap query for /readyz. */
   ping(): Promise<void>;
@@ -49,5 +51,6 @@ export async function createSqlStore(db: Db): Promise<Store> {
     ...approvalStore(db),
     ...apiTokenStore(db),
     ...auditStore(db),
+    ...notificationStore(db),
   };
 }
