@@ -1,13 +1,14 @@
 /**
- * `driftless drift ledger`: the drift ledger of a window (docs/drift-ledger.md) as tables, JSON,
- * or the per-episode CSV for audits. The command registry wires {@link driftLedgerCommand}
- * with {@link LEDGER_FLAGS}.
+ * `driftless drift ledger`: the drift ledger of a window (docs/drift-ledger.md) as tables,
+ * JSON or YAML, or the per-episode CSV for audits.
  */
 import { errorMessage, FlagError, type FlagSpec, type FlagValues } from '@driftless/common';
 import { ApiError, HubClient, HubUnreachableError } from './client.ts';
+import { defineCommand } from './command.ts';
+import { appFlag, clusterFlag, selectorFlag } from './flags.ts';
 import { renderTable, timeText, type Column } from './table.ts';
 
-/** Flags of `driftless drift ledger` (the selector, cluster and app flags are the usual ones). */
+/** Flags of `driftless drift ledger`. */
 export const LEDGER_FLAGS = {
   from: {
     type: 'string',
@@ -19,14 +20,9 @@ export const LEDGER_FLAGS = {
     default: '',
     help: 'End of the window, exclusive, in the same forms as --from; default now.',
   },
-  selector: {
-    type: 'string',
-    default: '',
-    short: 'l',
-    help: 'Cluster label selector, e.g. env=prod,region=eu.',
-  },
-  cluster: { type: 'string', default: '', help: 'Cluster name.' },
-  app: { type: 'string', default: '', help: 'App name.' },
+  selector: selectorFlag,
+  cluster: clusterFlag,
+  app: appFlag,
   manager: {
     type: 'string',
     default: '',
@@ -193,3 +189,29 @@ export async function driftLedgerCommand(run: DriftLedgerRun): Promise<number> {
   run.print(ledger, () => ledgerText(ledger));
   return 0;
 }
+
+/** The drift ledger commands, for the registry (commands/index.ts). */
+export const ledgerCommands = [
+  defineCommand({
+    name: 'drift ledger',
+    usage: '[--from DATE] [--to DATE] [-l SELECTOR] [--manager M] [--csv]',
+    summary: 'drift ledger: time to detect and heal, who drifts most; --csv for audits',
+    description: `Over a window (default: the last 30 days), per cluster, app and field manager: drift
+episodes by how they stand, time to detect and time to heal (median, p90), the managers, fields
+and objects that drift most (docs/drift-ledger.md). With --csv: every episode, one row each.
+
+Examples:
+  driftless drift ledger -l env=prod
+  driftless drift ledger --from 2026-11-01 --to 2026-12-01 --csv > drift-2026-11.csv`,
+    flags: LEDGER_FLAGS,
+    run: (ctx) =>
+      driftLedgerCommand({
+        hub: ctx.flags.hub,
+        token: ctx.flags.token,
+        flags: ctx.flags,
+        output: ctx.output,
+        print: ctx.print,
+        stdout: ctx.io.stdout,
+      }),
+  }),
+];

@@ -11,9 +11,8 @@ import {
   DriftType,
   type AgentMessageBody,
 } from '@driftless/proto';
-import type { FlagValues } from '@driftless/common';
 import { startPostgres, waitFor, type PostgresServer } from '@driftless/test';
-import { driftLedgerCommand, LEDGER_FLAGS } from '../../../hub/src/cli/ledger.ts';
+import { runCli } from '../../../hub/src/cli/index.ts';
 import {
   api,
   connect,
@@ -459,38 +458,36 @@ function ledgerSuite(store: 'sqlite' | 'postgres'): void {
     });
 
     it('driftless drift ledger prints the same numbers, and the CSV with --csv', async () => {
-      const defaults = Object.fromEntries(
-        Object.entries(LEDGER_FLAGS).map(([k, v]) => [k, v.default]),
-      ) as FlagValues<typeof LEDGER_FLAGS>;
-      const run = async (flags: Partial<typeof defaults>, output = 'table') => {
+      const run = async (...args: string[]) => {
         let out = '';
-        const code = await driftLedgerCommand({
-          hub: hub.http,
-          token: admin,
-          flags: { ...defaults, from: '2026-10-01', to: '2026-10-08', ...flags },
-          output,
-          print: (value, table) => (out += output === 'json' ? JSON.stringify(value) : table()),
-          stdout: (text) => (out += text),
-        });
-        assert.equal(code, 0);
-        return out;
+        let err = '';
+        const code = await runCli(
+          ['drift', 'ledger', '--hub', hub.http, '--token', admin, ...args],
+          { stdout: (t) => (out += t), stderr: (t) => (err += t), env: {} },
+        );
+        return { code, out, err };
       };
-      const text = await run({});
+      const window = ['--from', '2026-10-01', '--to', '2026-10-08'];
+      const text = await run(...window);
+      assert.equal(text.code, 0, text.err);
       assert.match(
-        text,
+        text.out,
         /Episodes +8 \(1\.14\/day\): 5 healed, 1 closed otherwise, 1 open, 1 fights/,
       );
       assert.match(
-        text,
+        text.out,
         /Time to detect +median 750 ms, p90 2\.5 s \(6 with a known change time\)/,
       );
-      assert.match(text, /Time to heal +median 1\.2 s, p90 14 s \(5 healed\)/);
-      assert.match(text, /kubectl-edit +5 +0 +1 +950 ms +14\.4 s/);
-      const json = JSON.parse(await run({ manager: 'kubectl-patch' }, 'json'));
-      assert.equal(json.summary.episodes, 1);
-      const csv = await run({ csv: true, cluster: 'dev-us' });
-      assert.equal(csv.trimEnd().split('\r\n').length, 2, 'header + e6');
-      await assert.rejects(run({ from: 'last week' }), /from "last week": use an ISO 8601 date/);
+      assert.match(text.out, /Time to heal +median 1\.2 s, p90 14 s \(5 healed\)/);
+      assert.match(text.out, /kubectl-edit +5 +0 +1 +950 ms +14\.4 s/);
+      const json = await run(...window, '--manager', 'kubectl-patch', '-o', 'json');
+      assert.equal(JSON.parse(json.out).summary.episodes, 1);
+      const csv = await run(...window, '--csv', '--cluster', 'dev-us');
+      assert.equal(csv.out.trimEnd().split('\r\n').length, 2, 'header + e6');
+      const bad = await run('--from', 'last week');
+      assert.equal(bad.code, 1);
+      assert.match(bad.err, /from "last week": use an ISO 8601 date/);
+      assert.equal((await run('--csv', '-o', 'json')).code, 2, 'a usage error');
     });
   });
 }

@@ -8,6 +8,7 @@ import { appCommands } from './apps.ts';
 import { approvalCommands } from './approvals.ts';
 import { clusterCommands } from './clusters.ts';
 import { fleetCommands } from './fleet.ts';
+import { ledgerCommands } from '../ledger.ts';
 import { operationCommands } from './operations.ts';
 import { tokenCommands } from './tokens.ts';
 
@@ -18,5 +19,6 @@ export const COMMANDS: readonly AnyCommand[] = [
   ...operationCommands,
   ...approvalCommands,
   ...fleetCommands,
+  ...ledgerCommands,
   ...tokenCommands,
 ];
