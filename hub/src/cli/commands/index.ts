@@ -7,6 +7,9 @@ import type { AnyCommand } from '../command.ts';
 import { appCommands } from './apps.ts';
 import { approvalCommands } from './approvals.ts';
 import { clusterCommands } from './clusters.ts';
+import { eventCommands } from './events.ts';
+import { versionCommands } from './version.ts';
+import { waitCommands } from './wait.ts';
 import { fleetCommands } from './fleet.ts';
 import { ledgerCommands } from '../ledger.ts';
 import { operationCommands } from './operations.ts';
@@ -18,7 +21,10 @@ export const COMMANDS: readonly AnyCommand[] = [
   ...appCommands,
   ...operationCommands,
   ...approvalCommands,
+  ...waitCommands,
+  ...eventCommands,
   ...fleetCommands,
   ...ledgerCommands,
+  ...versionCommands,
   ...tokenCommands,
 ];
