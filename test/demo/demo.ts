@@ -11,6 +11,7 @@
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startEnvironment, waitFor, type Environment, type HubApp } from './environment.ts';
+import { printNotifications } from './notifications.ts';
 
 const USAGE = `Usage: node test/demo/demo.ts [--check] [--poll-interval 1m]
 
@@ -160,6 +161,8 @@ async function main(): Promise<number> {
     await starting.then((e) => e.stop()).catch(() => {});
     return 0;
   }
+  // Notifications: a local receiver prints each one the hub sends (docs/notifications.md).
+  const notifications = await printNotifications(env.hub, log);
   try {
     log('waiting for both clusters to converge ...');
     const head = await env.repo.head();
@@ -189,6 +192,7 @@ async function main(): Promise<number> {
     return 0;
   } finally {
     await env.stop();
+    await notifications.stop();
     log('stopped.');
   }
 }

@@ -67,6 +67,7 @@ describe('make demo', { timeout: 600_000 }, () => {
         { timeoutMs: 300_000, everyMs: 250 },
       );
       assert.match(out, /\nConverged [\d.]+ s after start\./, out);
+      assert.match(out, /notification: \[notify\.test\] .* \(signature ok\)/);
       for (const row of [
         /dev\s+infrastructure\s+[0-9a-f]{12}\s+synced\s+auto\s+healthy/,
         /dev\s+podinfo\s+[0-9a-f]{12}\s+synced\s+auto\s+healthy/,

@@ -12,8 +12,10 @@ import { eventCommands } from './events.ts';
 import { versionCommands } from './version.ts';
 import { waitCommands } from './wait.ts';
 import { fleetCommands } from './fleet.ts';
+import { ledgerCommands } from '../ledger.ts';
 import { operationCommands } from './operations.ts';
 import { tokenCommands } from './tokens.ts';
+import { notifyCommands } from '../notify.ts';
 
 /** Every command. */
 export const COMMANDS: readonly AnyCommand[] = [
@@ -24,7 +26,9 @@ export const COMMANDS: readonly AnyCommand[] = [
   ...waitCommands,
   ...eventCommands,
   ...fleetCommands,
+  ...ledgerCommands,
   ...versionCommands,
   ...tokenCommands,
   ...commitStatusCommands,
+  ...notifyCommands,
 ];
