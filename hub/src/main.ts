@@ -14,7 +14,7 @@ import {
 } from './enroll/index.ts';
 import { EventBus } from './events.ts';
 import { isNatsSession, LinkServer, NatsLink, readiness, SessionRegistry } from './link/index.ts';
-import { createMetrics, type HubMetrics } from './metrics.ts';
+import { createMetrics, observeFleet, type HubMetrics } from './metrics.ts';
 import { HistoryRetention, openStore, type Store } from './store/index.ts';
 import { hintAgents, webhookRoutes, type PushEvent } from './webhook/index.ts';
 
@@ -91,6 +91,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
 
     // Step 3: enrollment and the gRPC link.
     const metrics = createMetrics();
+    observeFleet(metrics.registry, store);
     const events = new EventBus();
     const sessions = new SessionRegistry();
     const clientCertValidityMs = o.clientCertTtlMs;

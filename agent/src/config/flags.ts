@@ -61,6 +61,8 @@ export interface AgentFlags {
   reportBufferSize: number;
   /** pino log level. */
   logLevel: string;
+  /** `host:port` of the /metrics endpoint; '' serves none. */
+  metricsAddress: string;
   /** Health timeout of apps that set none. */
   healthTimeoutMs: number;
   /** Parallel applies per wave. */
@@ -244,6 +246,7 @@ export function resolveAgentOptions(
     clusterLabels,
     reportBufferSize: v.reportBufferSize,
     logLevel: v.logLevel,
+    metricsAddress: v.metricsAddress.trim(),
     healthTimeoutMs: v.healthTimeout,
     applyConcurrency: v.applyConcurrency,
     gitMaxFetchBytes: v.gitMaxFetchBytes,

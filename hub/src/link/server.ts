@@ -3,6 +3,7 @@ import {
   errorMessage,
   getTracer,
   inSpan,
+  SpanAttr,
   systemClock,
   type Clock,
   type Logger,
@@ -153,7 +154,7 @@ export class LinkServer {
       const out = await inSpan(
         tracer,
         'AgentService/Enroll',
-        { 'driftless.cluster': req.clusterName, 'net.peer.ip': peer },
+        { [SpanAttr.cluster]: req.clusterName, 'client.address': peer },
         () =>
           enroller.enroll(
             {
@@ -248,7 +249,7 @@ export class LinkServer {
         fail(Object.assign(new Error(details), { code, details, fromClose: true })),
     };
     const span = tracer.startSpan('AgentService/Connect', {
-      attributes: { 'driftless.cluster': cluster },
+      attributes: { [SpanAttr.cluster]: cluster },
     });
     let helloSeen = false;
     try {
