@@ -41,6 +41,7 @@ spec:
     - name: web
       path: apps/web
       namespace: web
+      createNamespace: true
       selfHeal: true
 `;
 
@@ -53,7 +54,7 @@ interface HistoryItem {
 interface DriftItem {
   driftId: string;
   objectRef: string;
-  closedBy: string;
+  healed: boolean;
   lastSyncTraceId: string;
 }
 
@@ -152,12 +153,18 @@ describe('traces in Jaeger, end to end', () => {
 
     const childrenOf = (parent: JaegerSpan) =>
       trace.spans.filter((s) => parentOf(s) === parent.spanID);
-    assert.deepEqual(
-      childrenOf(sync)
-        .map((s) => s.operationName)
-        .sort(),
-      ['apply', 'fetch', 'guard', 'health', 'ingest syncResult', 'plan', 'prune', 'render'],
-    );
+    // The agent's steps, and the hub storing the result and each status change on the way.
+    assert.deepEqual([...new Set(childrenOf(sync).map((s) => s.operationName))].sort(), [
+      'apply',
+      'fetch',
+      'guard',
+      'health',
+      'ingest appStatus',
+      'ingest syncResult',
+      'plan',
+      'prune',
+      'render',
+    ]);
     // One span per apply wave: the ConfigMaps are in waves 0 and 1.
     const apply = childrenOf(sync).find((s) => s.operationName === 'apply')!;
     const waves = childrenOf(apply).map((s) => s.operationName);
@@ -210,7 +217,7 @@ describe('traces in Jaeger, end to end', () => {
     const drift = await waitFor('the hand edit healed, as the hub records it', async () =>
       (
         await api.get<{ items: DriftItem[] }>('/api/v1/drift?cluster=test&app=web&state=all')
-      ).items.find((d) => d.objectRef.endsWith('ConfigMap web/first') && d.closedBy === 'heal'),
+      ).items.find((d) => d.objectRef === 'v1 ConfigMap web/first' && d.healed),
     );
     assert.equal(drift.lastSyncTraceId, syncTraceId);
 
