@@ -1,5 +1,4 @@
 import { join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
 import {
   createLogger,
   errorMessage,
@@ -8,6 +7,8 @@ import {
   initTelemetry,
   parseFlags,
   SpanAttr,
+  systemClock,
+  TerminalError,
   type Logger,
 } from '@driftless/common';
 import {
@@ -17,7 +18,8 @@ import {
   resolveAgentOptions,
   type AgentFlags,
 } from './config/index.ts';
-import { KubeClient, TenantClients } from './kube/index.ts';
+import { AGENT_VERSION } from './version.ts';
+import { KubeClient, loadClusterAccess, TenantClients } from './kube/index.ts';
 import { CommitVerifier, GitSource, keysFromFile, keysFromSecret } from './source/index.ts';
 import { InventoryStore } from './inventory/index.ts';
 import { DriftWatcher } from './drift/index.ts';
@@ -28,7 +30,7 @@ import {
   LogReporter,
   type Reporter,
 } from './report/index.ts';
-import { Agent, type RenderSettings } from './reconcile/index.ts';
+import { Agent, ServedApiWatch, type RenderSettings } from './reconcile/index.ts';
 import { AgentMetrics, serveMetrics } from './metrics/index.ts';
 import { chartCredentials } from './render/index.ts';
 import {
@@ -40,8 +42,10 @@ import {
   Outbox,
   OutboxJournal,
   SecretIdentityStore,
+  treeAnswerer,
   type LinkTransport,
 } from './link/index.ts';
+import { TreeReader } from './tree/index.ts';
 
 /** The link's transport: gRPC, or NATS (which still enrolls over gRPC). */
 function linkTransport(
@@ -73,7 +77,7 @@ function linkTransport(
 }
 
 /** The agent's version, reported to the hub and as `service.version`. */
-export const AGENT_VERSION = '0.1.0';
+export { AGENT_VERSION } from './version.ts';
 
 const RUN_HELP = `Usage: driftless-agent run [flags]
 
@@ -111,10 +115,11 @@ export async function runAgent(argv: string[]): Promise<number> {
     `driftless-agent ${AGENT_VERSION} starting for cluster ${options.clusterName}`,
   );
 
-  const kubeConfig = new KubeConfig();
-  if (options.kubeconfig) kubeConfig.loadFromFile(options.kubeconfig);
-  else kubeConfig.loadFromDefault();
-  const client = await KubeClient.fromKubeConfig(kubeConfig);
+  const access = loadClusterAccess(options.kubeconfig ? [options.kubeconfig] : []);
+  if (!access) {
+    throw new TerminalError('no kubeconfig: pass --kubeconfig, set KUBECONFIG, or run in a pod');
+  }
+  const client = await KubeClient.fromKubeConfig(access);
   const inventory = new InventoryStore(client, options.stateNamespace);
   await inventory.ensureNamespace();
   const approvals = new ApprovalBook();
@@ -167,10 +172,18 @@ export async function runAgent(argv: string[]): Promise<number> {
     },
     logger,
   });
+  // CRDs and APIServices coming or going re-render apps gated on the cluster's capabilities.
+  const servedApis = new ServedApiWatch({
+    source: client,
+    clock: systemClock,
+    logger,
+    onChange: () => agent.nudge(),
+  });
   const agent = new Agent({
     cluster: options.clusterName,
     client,
     tenants,
+    servedApis,
     source: new GitSource({
       url: options.repoUrl,
       branch: options.branch,
@@ -189,6 +202,7 @@ export async function runAgent(argv: string[]): Promise<number> {
     tracer: getTracer('driftless-agent', AGENT_VERSION),
     logger,
     pollIntervalMs: options.pollIntervalMs,
+    resyncIntervalMs: options.resyncIntervalMs,
     concurrency: options.applyConcurrency,
     defaultHealthTimeoutMs: options.healthTimeoutMs,
   });
@@ -204,7 +218,20 @@ export async function runAgent(argv: string[]): Promise<number> {
           transport: linkTransport(options, logger),
           identities,
           outbox,
-          hooks: { refresh: () => agent.refresh(), statuses: () => agent.statuses(), approvals },
+          hooks: {
+            refresh: () => agent.refresh(),
+            statuses: () => agent.statuses(),
+            approvals,
+            tree: treeAnswerer(
+              new TreeReader({
+                cluster: options.clusterName,
+                client,
+                inventory: (app) => inventory.load(app),
+                appRules: (app) => agent.appSpec(app)?.health,
+                limits: { deadlineMs: options.treeDeadlineMs },
+              }),
+            ),
+          },
           enrollment: { token: options.enrollmentToken, caPem: options.hubCaPem },
           logger,
         })
@@ -236,12 +263,14 @@ export async function runAgent(argv: string[]): Promise<number> {
       { address: metricsServer.address },
       `serving metrics at http://${metricsServer.address}/metrics`,
     );
+  servedApis.start();
   agent.start();
   link?.start();
   await stopped;
   // Stop producing reports first, then give the hub a moment to acknowledge the last ones.
   await agent.stop();
   await drift.stop();
+  await servedApis.stop();
   if (link && !(await link.flush(5_000)))
     logger.warn('stopping with reports the hub has not acknowledged');
   await link?.stop();

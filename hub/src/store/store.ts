@@ -7,6 +7,7 @@ import { configStateStore, type ConfigStateStore } from './config-state.ts';
 import type { Db } from './db.ts';
 import { enrollmentTokenStore, type EnrollmentTokenStore } from './enrollment-tokens.ts';
 import { migrate } from './migrations.ts';
+import { notificationStore, type NotificationStore } from './notifications.ts';
 import { reportStore, type ReportStore } from './reports.ts';
 
 /**
@@ -24,7 +25,8 @@ export interface Store
     ConfigStateStore,
     ApprovalStore,
     ApiTokenStore,
-    AuditStore {
+    AuditStore,
+    NotificationStore {
   close(): Promise<void>;
   /** Cheap query for /readyz. */
   ping(): Promise<void>;
@@ -46,5 +48,6 @@ export async function createSqlStore(db: Db): Promise<Store> {
     ...approvalStore(db),
     ...apiTokenStore(db),
     ...auditStore(db),
+    ...notificationStore(db),
   };
 }
