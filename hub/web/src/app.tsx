@@ -20,6 +20,7 @@ import { ClusterPage } from './pages/cluster.tsx';
 import { AppPage } from './pages/app-page.tsx';
 import { ApprovalsPage } from './pages/approvals.tsx';
 import { TokensPage } from './pages/tokens.tsx';
+import { NotificationsPage } from './pages/notifications.tsx';
 import { Notice } from './components.tsx';
 
 /** Checks a token against the hub: whoami and the dashboard config. */
@@ -188,6 +189,7 @@ function Shell() {
     ['drift', 'Drift', href('drift'), true],
     ['approvals', 'Approvals', href('approvals'), true],
     ['tokens', 'Enrollment', href('tokens'), can('admin')],
+    ['notifications', 'Notifications', href('notifications'), true],
   ];
   return (
     <div class="shell">
@@ -257,6 +259,8 @@ function Page() {
       return b && c ? <AppPage cluster={b} app={c} /> : <Overview />;
     case 'approvals':
       return <ApprovalsPage />;
+    case 'notifications':
+      return <NotificationsPage />;
     case 'tokens':
       return can('admin') ? (
         <TokensPage />

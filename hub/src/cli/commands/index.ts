@@ -7,9 +7,13 @@ import type { AnyCommand } from '../command.ts';
 import { appCommands } from './apps.ts';
 import { approvalCommands } from './approvals.ts';
 import { clusterCommands } from './clusters.ts';
+import { eventCommands } from './events.ts';
+import { versionCommands } from './version.ts';
+import { waitCommands } from './wait.ts';
 import { fleetCommands } from './fleet.ts';
 import { operationCommands } from './operations.ts';
 import { tokenCommands } from './tokens.ts';
+import { notifyCommands } from '../notify.ts';
 
 /** Every command. */
 export const COMMANDS: readonly AnyCommand[] = [
@@ -17,6 +21,10 @@ export const COMMANDS: readonly AnyCommand[] = [
   ...appCommands,
   ...operationCommands,
   ...approvalCommands,
+  ...waitCommands,
+  ...eventCommands,
   ...fleetCommands,
+  ...versionCommands,
   ...tokenCommands,
+  ...notifyCommands,
 ];
