@@ -234,7 +234,9 @@ for (const transport of ['grpc', 'nats'] as const)
 
       const heal = await waitFor(`the heal span of drift ${drift.driftId} in Jaeger`, async () => {
         for (const t of await jaeger.findTraces('driftless-agent', 'heal')) {
-          const span = t.spans.find((s) => tagOf(s, 'driftless.drift.id') === drift.driftId);
+          const span = t.spans.find(
+            (s) => s.operationName === 'heal' && tagOf(s, 'driftless.drift.id') === drift.driftId,
+          );
           if (span) return { trace: t, span };
         }
         return undefined;
