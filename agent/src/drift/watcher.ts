@@ -300,6 +300,7 @@ export class DriftWatcher {
       if (event.object.metadata['resourceVersion'] === t.verifiedRv && !t.drift) return;
     }
     t.lastSeen = event.object;
+    t.eventAt ??= this.#o.clock.now();
     this.#scheduler.request(t);
   }
 
@@ -310,16 +311,19 @@ export class DriftWatcher {
     if (!t || !app?.spec) return;
     if (app.paused) return void (t.dirty = true);
     if (!t.needsGet && t.lastSeen && t.lastSeen.metadata['resourceVersion'] === t.verifiedRv)
-      return; // the event of our own heal, seen before the heal's answer came back
+      return void (t.eventAt = undefined); // the event of our own heal, seen before the heal's answer came back
     const { epoch, spec } = app;
     const version = t.version;
     await this.#scheduler.inSlot(async () => {
+      // What this comparison sees includes every event so far; later ones start afresh.
+      const eventAt = t.eventAt;
+      t.eventAt = undefined;
       const verdict = await this.#compare(t, app);
       if (!verdict || !this.#registry.current(t)) return;
       if (app.paused || app.epoch !== epoch) return void (t.dirty = true);
       if (t.version !== version) return this.#scheduler.request(t);
       // The heal runs inside the check, so one object never has two heals in flight.
-      await this.#conclude(t, app, spec, verdict);
+      await this.#conclude(t, app, spec, verdict, eventAt);
     });
   }
 
@@ -352,7 +356,13 @@ export class DriftWatcher {
   }
 
   /** Acts on a verdict: close, open or update the drift, and heal when the app asks for it. */
-  async #conclude(t: Tracked, app: AppState, spec: AppSpec, verdict: Verdict): Promise<void> {
+  async #conclude(
+    t: Tracked,
+    app: AppState,
+    spec: AppSpec,
+    verdict: Verdict,
+    eventAt: number | undefined,
+  ): Promise<void> {
     const now = this.#o.clock.now();
     if (verdict.kind === 'in-line') return this.#episodes.inLine(t, verdict.resourceVersion, now);
     if (verdict.kind === 'deleted' && (await deletedByDesign(this.#o.client, t, verdict.last))) {
@@ -365,7 +375,7 @@ export class DriftWatcher {
       this.#kinds.sync(this.#registry.kindsInUse());
       return;
     }
-    const drift = this.#episodes.outOfLine(t, verdict, now, app.sync.traceId);
+    const drift = this.#episodes.outOfLine(t, verdict, now, app.sync.traceId, eventAt);
     if (verdict.kind === 'modified' && this.#healer.findFight(t, drift, verdict, now)) return;
     // Read the app's settings as they are now: configure() may have changed them meanwhile.
     const current = app.spec ?? spec;

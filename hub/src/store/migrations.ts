@@ -1,5 +1,6 @@
 import type { Db, Dialect } from './db.ts';
 import { CONFIG_STATE_MIGRATION } from './config-state.ts';
+import { LEDGER_MIGRATION } from './ledger.ts';
 import { NOTIFICATIONS_MIGRATION } from './notifications.ts';
 
 /** One schema change. Versions only ever grow; a released migration is never edited. */
@@ -195,6 +196,7 @@ CREATE INDEX nats_users_cluster ON nats_users (cluster);
 `,
   },
   NOTIFICATIONS_MIGRATION,
+  LEDGER_MIGRATION,
 ];
 
 const AUTO_ID: Record<Dialect, string> = {

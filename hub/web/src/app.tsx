@@ -16,6 +16,7 @@ import {
 } from './session.ts';
 import { Overview } from './pages/overview.tsx';
 import { DriftPage } from './pages/drift.tsx';
+import { LedgerPage } from './pages/ledger.tsx';
 import { ClusterPage } from './pages/cluster.tsx';
 import { AppPage } from './pages/app-page.tsx';
 import { ApprovalsPage } from './pages/approvals.tsx';
@@ -187,6 +188,7 @@ function Shell() {
   const nav: [string, string, string, boolean][] = [
     ['', 'Fleet', href(), true],
     ['drift', 'Drift', href('drift'), true],
+    ['ledger', 'Ledger', href('ledger'), true],
     ['approvals', 'Approvals', href('approvals'), true],
     ['tokens', 'Enrollment', href('tokens'), can('admin')],
     ['notifications', 'Notifications', href('notifications'), true],
@@ -253,6 +255,8 @@ function Page() {
       return <Overview />;
     case 'drift':
       return <DriftPage />;
+    case 'ledger':
+      return <LedgerPage />;
     case 'clusters':
       return b ? <ClusterPage name={b} /> : <Overview />;
     case 'apps':

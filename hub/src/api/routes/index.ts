@@ -11,6 +11,7 @@ import { driftRoutes } from './drift.ts';
 import { eventRoutes } from './events.ts';
 import { healthRoutes } from './health.ts';
 import { historyRoutes } from './history.ts';
+import { ledgerRoutes } from './ledger.ts';
 import { metricsRoutes } from './metrics.ts';
 import { notificationRoutes } from './notifications.ts';
 import { operationRoutes } from './operations.ts';
@@ -31,6 +32,7 @@ export function apiRoutes(deps: RouteDeps, streams: EventStreams): RouteModule[]
     appRoutes(deps),
     treeRoutes(deps),
     driftRoutes(deps),
+    ledgerRoutes(deps),
     historyRoutes(deps),
     tokenRoutes(deps),
     approvalRoutes(deps),

@@ -11,6 +11,7 @@ import { eventCommands } from './events.ts';
 import { versionCommands } from './version.ts';
 import { waitCommands } from './wait.ts';
 import { fleetCommands } from './fleet.ts';
+import { ledgerCommands } from '../ledger.ts';
 import { operationCommands } from './operations.ts';
 import { tokenCommands } from './tokens.ts';
 import { notifyCommands } from '../notify.ts';
@@ -24,6 +25,7 @@ export const COMMANDS: readonly AnyCommand[] = [
   ...waitCommands,
   ...eventCommands,
   ...fleetCommands,
+  ...ledgerCommands,
   ...versionCommands,
   ...tokenCommands,
   ...notifyCommands,
