@@ -92,6 +92,8 @@ export const Marks = {
   revision: 'driftless.dev/revision',
   /** Annotation: the trace id of the sync that last wrote the object. */
   traceId: 'driftless.dev/trace-id',
+  /** Annotation: W3C traceparent of that sync's root span, so a heal can link to it. */
+  traceparent: 'driftless.dev/traceparent',
   /** Annotation (input): apply order within a phase; lower first, default 0. */
   syncWave: 'driftless.dev/sync-wave',
   /**

@@ -6,6 +6,7 @@ import {
   getTracer,
   initTelemetry,
   parseFlags,
+  SpanAttr,
   systemClock,
   TerminalError,
   type Logger,
@@ -30,6 +31,7 @@ import {
   type Reporter,
 } from './report/index.ts';
 import { Agent, ServedApiWatch, type RenderSettings } from './reconcile/index.ts';
+import { AgentMetrics, serveMetrics } from './metrics/index.ts';
 import { chartCredentials } from './render/index.ts';
 import {
   GrpcTransport,
@@ -101,6 +103,12 @@ export async function runAgent(argv: string[]): Promise<number> {
   const telemetry = initTelemetry({
     serviceName: 'driftless-agent',
     serviceVersion: AGENT_VERSION,
+    // Every span of this agent is about this cluster and this repository (never with credentials).
+    resourceAttributes: {
+      [SpanAttr.cluster]: options.clusterName,
+      [SpanAttr.repository]: options.repoUrl,
+      ...(options.branch ? { [SpanAttr.branch]: options.branch } : {}),
+    },
   });
   logger.info(
     { options: redactAgentOptions(options) },
@@ -131,8 +139,15 @@ export async function runAgent(argv: string[]): Promise<number> {
       `cluster ${options.clusterName} is not enrolled with the hub at ${options.hubAddress} (no Secret ${identities.where}) and no enrollment token is given: create one with "driftless token create --cluster ${options.clusterName}" and set DRIFTLESS_ENROLLMENT_TOKEN, or run without --hub-address`,
     );
   }
+  // Counted for Prometheus whether or not /metrics is served (the drift watcher comes below).
+  const metrics = new AgentMetrics({
+    cluster: options.clusterName,
+    heals: (app) => drift.heals(app),
+    drift: () => drift.metrics,
+  });
   // Always logs and Kubernetes Events; the hub too when the agent is linked.
   const local: Reporter[] = [
+    metrics,
     new LogReporter(logger),
     new EventReporter({
       client,
@@ -240,6 +255,14 @@ export async function runAgent(argv: string[]): Promise<number> {
       }
     });
   });
+  const metricsServer = options.metricsAddress
+    ? await serveMetrics(options.metricsAddress, metrics.registry)
+    : undefined;
+  if (metricsServer)
+    logger.info(
+      { address: metricsServer.address },
+      `serving metrics at http://${metricsServer.address}/metrics`,
+    );
   servedApis.start();
   agent.start();
   link?.start();
@@ -252,6 +275,7 @@ export async function runAgent(argv: string[]): Promise<number> {
     logger.warn('stopping with reports the hub has not acknowledged');
   await link?.stop();
   await journal?.close();
+  await metricsServer?.close();
   client.close();
   await telemetry
     .shutdown()

@@ -199,6 +199,12 @@ export class DriftWatcher {
       .flatMap((t) => fightRules(t));
   }
 
+  /** Whether drift of `app` is healed under its current settings (for metrics). */
+  heals(app: string): boolean {
+    const spec = this.#registry.app(app)?.spec;
+    return spec ? healAllowed(spec) : false;
+  }
+
   /** Stops watching every object of `app` (the app was removed from the cluster's config). */
   untrack(app: AppSpec | string): void {
     const name = typeof app === 'string' ? app : app.name;

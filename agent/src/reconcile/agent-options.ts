@@ -30,7 +30,7 @@ export interface DriftTracker {
   track(
     app: AppSpec,
     objects: KubeObject[],
-    sync: { revision: string; traceId: string },
+    sync: { revision: string; traceId: string; traceparent?: string },
     applied?: ReadonlyMap<string, string>,
   ): void;
   untrack(app: string): void;

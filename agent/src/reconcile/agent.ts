@@ -417,8 +417,8 @@ export class Agent {
           signal: this.#abort.signal,
           ignoreRules: (name) => drift?.ignoreRules?.(name) ?? [],
           onStep,
-          onApplied: (a, desired, revision, traceId, applied) =>
-            drift?.track(a, desired, { revision, traceId }, applied),
+          onApplied: (a, desired, revision, traceId, applied, traceparent = '') =>
+            drift?.track(a, desired, { revision, traceId, traceparent }, applied),
         },
         app,
         checkout,

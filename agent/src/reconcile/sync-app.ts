@@ -1,6 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { Span } from '@opentelemetry/api';
-import { classify, errorMessage, inSpan, systemClock, TerminalError } from '@driftless/common';
+import {
+  classify,
+  errorMessage,
+  injectTraceContext,
+  inSpan,
+  markFailed,
+  SpanAttr,
+  systemClock,
+  TerminalError,
+} from '@driftless/common';
 import { refKey, refOf, type AppSpec, type KubeObject } from '../model.ts';
 import { clusterCapabilities, serverDetails } from '../kube/index.ts';
 import { render } from '../render/index.ts';
@@ -38,13 +47,16 @@ export async function syncApp(
   const started = clock.now();
   const steps: SyncReport['steps'] = [];
   const attrs = {
-    'driftless.cluster': deps.cluster,
-    'driftless.app': app.name,
-    'driftless.revision': checkout.revision,
-    'driftless.mode': app.sync,
+    [SpanAttr.cluster]: deps.cluster,
+    [SpanAttr.app]: app.name,
+    [SpanAttr.revision]: checkout.revision,
+    [SpanAttr.mode]: app.sync,
+    ...(app.namespace ? { [SpanAttr.namespace]: app.namespace } : {}),
   };
   return inSpan(deps.tracer, 'sync', attrs, async (root) => {
     const traceId = root.spanContext().traceId;
+    // Stamped on applied objects, so a later heal can link to this very span.
+    const traceparent = injectTraceContext().traceparent;
     const report: SyncReport = {
       syncId: randomUUID(),
       app: app.name,
@@ -193,7 +205,7 @@ export async function syncApp(
             ).status,
         );
         report.outcome = 'succeeded';
-        deps.onApplied?.(app, watched, checkout.revision, traceId, new Map());
+        deps.onApplied?.(app, watched, checkout.revision, traceId, new Map(), traceparent);
         return finish();
       }
       // Inventory first: record everything we are about to create, so a crash
@@ -216,6 +228,8 @@ export async function syncApp(
               plan,
               revision: checkout.revision,
               traceId,
+              traceparent,
+              tracer: deps.tracer,
               concurrency: deps.concurrency,
               hookTimeoutMs: app.healthTimeoutMs,
               signal: deps.signal,
@@ -246,6 +260,7 @@ export async function syncApp(
             r.resourceVersion ? [[refKey(r.ref), r.resourceVersion] as const] : [],
           ),
         ),
+        traceparent,
       );
 
       // Prune: only what the inventory has, Git no longer has, and carries our marks.
@@ -279,8 +294,7 @@ export async function syncApp(
       report.outcome = 'failed';
       report.error = errorMessage(err);
       report.retryable = detail.errorClass !== 'terminal';
-      root.recordException(err instanceof Error ? err : new Error(String(err)));
-      root.setStatus({ code: 2, message: report.error });
+      markFailed(root, err);
       deps.logger.error(
         { app: app.name, revision: checkout.revision, err: report.error },
         `sync ${app.name} failed: ${report.error}`,
@@ -293,7 +307,7 @@ export async function syncApp(
 
     function finish(): SyncOutcomeDetail {
       report.finishedAt = clock.now();
-      root.setAttribute('driftless.outcome', report.outcome);
+      root.setAttribute(SpanAttr.outcome, report.outcome);
       return detail;
     }
   });

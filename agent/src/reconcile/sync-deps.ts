@@ -45,6 +45,8 @@ export interface SyncDeps {
     traceId: string,
     /** refKey → resourceVersion of each object this sync wrote. */
     applied: ReadonlyMap<string, string>,
+    /** W3C traceparent of the sync's root span, as stamped on the objects. */
+    traceparent?: string,
   ) => void;
 }
 

@@ -3,6 +3,7 @@ import {
   errorMessage,
   getTracer,
   inSpan,
+  SpanAttr,
   systemClock,
   type Clock,
   type Logger,
@@ -156,7 +157,7 @@ export class LinkServer {
       const out = await inSpan(
         tracer,
         'AgentService/Enroll',
-        { 'driftless.cluster': req.clusterName, 'net.peer.ip': peer },
+        { [SpanAttr.cluster]: req.clusterName, 'client.address': peer },
         () =>
           enroller.enroll(
             {
@@ -251,7 +252,7 @@ export class LinkServer {
         fail(Object.assign(new Error(details), { code, details, fromClose: true })),
     };
     const span = tracer.startSpan('AgentService/Connect', {
-      attributes: { 'driftless.cluster': cluster },
+      attributes: { [SpanAttr.cluster]: cluster },
     });
     let helloSeen = false;
     try {
