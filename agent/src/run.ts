@@ -28,6 +28,7 @@ import {
   type Reporter,
 } from './report/index.ts';
 import { Agent, type RenderSettings } from './reconcile/index.ts';
+import { ConfigMapSuspensionStore, SuspensionBook } from './suspend/index.ts';
 import { chartCredentials } from './render/index.ts';
 import {
   GrpcTransport,
@@ -110,6 +111,12 @@ export async function runAgent(argv: string[]): Promise<number> {
   const inventory = new InventoryStore(client, options.stateNamespace);
   await inventory.ensureNamespace();
   const approvals = new ApprovalBook();
+  // Break-glass pauses are kept in the state namespace, so a restart keeps pausing until they end.
+  const suspensions = new SuspensionBook({
+    store: new ConfigMapSuspensionStore(client, options.stateNamespace),
+    logger,
+  });
+  await suspensions.restore();
   // With a hub, reports go to the logs and to the link's outbox; standalone, to the logs only.
   // Unacknowledged reports are kept on the work-dir volume, so a restart does not lose them.
   const journal = options.hubAddress
@@ -151,6 +158,7 @@ export async function runAgent(argv: string[]): Promise<number> {
       drift: (r) => agent.noteDrift(r),
     },
     logger,
+    suspended: (app) => suspensions.forApp(app),
   });
   const agent = new Agent({
     cluster: options.clusterName,
@@ -170,6 +178,7 @@ export async function runAgent(argv: string[]): Promise<number> {
     inventory,
     reporter,
     approvals,
+    suspensions,
     drift,
     tracer: getTracer('driftless-agent', AGENT_VERSION),
     logger,
@@ -189,7 +198,12 @@ export async function runAgent(argv: string[]): Promise<number> {
           transport: linkTransport(options, logger),
           identities,
           outbox,
-          hooks: { refresh: () => agent.refresh(), statuses: () => agent.statuses(), approvals },
+          hooks: {
+            refresh: () => agent.refresh(),
+            statuses: () => agent.statuses(),
+            approvals,
+            suspensions,
+          },
           enrollment: { token: options.enrollmentToken, caPem: options.hubCaPem },
           logger,
         })
@@ -218,6 +232,7 @@ export async function runAgent(argv: string[]): Promise<number> {
   await stopped;
   // Stop producing reports first, then give the hub a moment to acknowledge the last ones.
   await agent.stop();
+  await suspensions.stop();
   await drift.stop();
   if (link && !(await link.flush(5_000)))
     logger.warn('stopping with reports the hub has not acknowledged');

@@ -133,6 +133,11 @@ export async function syncApp(
       report.objects = plan.objects.map(toChange);
       const changes = plan.counts.create + plan.counts.update + plan.counts.delete;
 
+      // Paused (break-glass or `suspend: true`): report the plan, write nothing.
+      if (changes > 0 && deps.suspension?.(app.name)) {
+        report.outcome = 'suspended';
+        return finish();
+      }
       // Mode: dry-run never writes; manual writes only with an approval of this exact plan.
       if (changes > 0 && app.sync === 'dry-run') {
         report.outcome = 'planned';
