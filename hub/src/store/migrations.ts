@@ -1,5 +1,6 @@
 import type { Db, Dialect } from './db.ts';
 import { CONFIG_STATE_MIGRATION } from './config-state.ts';
+import { SUSPENSIONS_MIGRATION } from './suspensions.ts';
 
 /** One schema change. Versions only ever grow; a released migration is never edited. */
 export interface Migration {
@@ -193,6 +194,7 @@ CREATE TABLE nats_users (
 CREATE INDEX nats_users_cluster ON nats_users (cluster);
 `,
   },
+  SUSPENSIONS_MIGRATION,
 ];
 
 const AUTO_ID: Record<Dialect, string> = {

@@ -8,6 +8,7 @@ import type { Db } from './db.ts';
 import { enrollmentTokenStore, type EnrollmentTokenStore } from './enrollment-tokens.ts';
 import { migrate } from './migrations.ts';
 import { reportStore, type ReportStore } from './reports.ts';
+import { suspensionStore, type SuspensionStore } from './suspensions.ts';
 
 /**
  * The hub's state. One interface, two implementations of the same SQL
@@ -23,6 +24,7 @@ export interface Store
     ReportStore,
     ConfigStateStore,
     ApprovalStore,
+    SuspensionStore,
     ApiTokenStore,
     AuditStore {
   close(): Promise<void>;
@@ -44,6 +46,7 @@ export async function createSqlStore(db: Db): Promise<Store> {
     ...reportStore(db),
     ...configStateStore(db),
     ...approvalStore(db),
+    ...suspensionStore(db),
     ...apiTokenStore(db),
     ...auditStore(db),
   };
