@@ -161,12 +161,14 @@ export class SuspensionBook {
     const list = [...this.#hub];
     // Saves run one after the other, so the last set written is the last set known.
     this.#saving = this.#saving.then(() =>
-      store.save(list).catch((err: unknown) =>
-        this.#log.error(
-          { err: errorMessage(err) },
-          `cannot keep the pauses for a restart: ${errorMessage(err)}`,
+      store
+        .save(list)
+        .catch((err: unknown) =>
+          this.#log.error(
+            { err: errorMessage(err) },
+            `cannot keep the pauses for a restart: ${errorMessage(err)}`,
+          ),
         ),
-      ),
     );
   }
 

@@ -13,6 +13,7 @@ import {
 } from '@driftless/common';
 import { ApiError, HubClient, HubUnreachableError } from './client.ts';
 import { labelsText, renderTable, shortRev, timeText, type Column } from './table.ts';
+import { runSuspendCli } from './suspend.ts';
 
 /** Flags every command takes. */
 const GLOBAL_FLAGS = {
@@ -162,6 +163,7 @@ const col = (header: string, cell: (r: Row) => unknown): Column<Row> => ({
 
 /** Runs the CLI with `argv` (without node and script); resolves to the exit code. */
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  if (argv[0] === 'suspend' || argv[0] === 'resume') return runSuspendCli(argv, io);
   let parsed;
   try {
     parsed = parseFlags(SPEC, argv, { envPrefix: 'DRIFTLESS', env: io.env ?? process.env });

@@ -86,7 +86,8 @@ export function pauseEnd(
     throw new InvalidArgumentError(
       `${what}: a duration is required (for, e.g. "30m", or until): a pause never lasts forever`,
     );
-  if (untilMs <= nowMs) throw new InvalidArgumentError(`${what}: the pause would end before it begins`);
+  if (untilMs <= nowMs)
+    throw new InvalidArgumentError(`${what}: the pause would end before it begins`);
   if (untilMs - nowMs > maxMs)
     throw new InvalidArgumentError(
       `${what}: ${formatDuration(untilMs - nowMs)} is longer than the longest pause this hub allows (${formatDuration(maxMs)}, --max-suspension)`,
