@@ -96,7 +96,7 @@ describe('SuspensionBook', () => {
     );
     const s = book.forApp('web');
     assert.equal(s?.source, 'git');
-    assert.equal(describeSuspension(s!), 'suspended in Git (clusters/dev/driftless.yaml)');
+    assert.equal(describeSuspension(s), 'suspended in Git (clusters/dev/driftless.yaml)');
     book.setGit([{ name: 'web', suspend: true }], 'clusters/dev/driftless.yaml');
     assert.equal(changes, 2, 'the same Git pauses again are no change');
     await clock.advance(24 * 3_600_000);
