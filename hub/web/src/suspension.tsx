@@ -22,7 +22,7 @@ export function PauseBadge({ s }: { s: Suspension | null | undefined }) {
       compact
       info={{
         tone: 'warn',
-        symbol: '⏸',
+        symbol: '‖',
         text: s.source === 'git' ? 'Paused in Git' : `Paused until ${when(s.until)}`,
       }}
     />
@@ -34,7 +34,7 @@ export function PauseBanner({ s }: { s: Suspension | null | undefined }) {
   if (!s) return null;
   return (
     <section class="card suspension-banner" role="status" aria-label="paused">
-      <strong>⏸ {describePause(s)}</strong>
+      <strong>‖ {describePause(s)}</strong>
       <p class="muted small">
         The agent applies and heals nothing here while paused; it still reports drift and new
         commits (as out of sync). The pause ends by itself{s.until ? ` at ${when(s.until)}` : ''}.

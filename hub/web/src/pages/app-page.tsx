@@ -16,9 +16,9 @@ const RESULT: Record<
   succeeded: { tone: 'ok', symbol: '✓', text: 'Succeeded' },
   failed: { tone: 'bad', symbol: '✕', text: 'Failed' },
   planned: { tone: 'info', symbol: '◇', text: 'Planned (dry run)' },
-  'waiting-approval': { tone: 'warn', symbol: '⏸', text: 'Waiting for approval' },
+  'waiting-approval': { tone: 'warn', symbol: '‖', text: 'Waiting for approval' },
   'approval-stale': { tone: 'warn', symbol: '⚠', text: 'Approval stale' },
-  suspended: { tone: 'warn', symbol: '⏸', text: 'Paused: not applied' },
+  suspended: { tone: 'warn', symbol: '‖', text: 'Paused: not applied' },
 };
 
 export function AppPage({ cluster, app }: { cluster: string; app: string }) {
