@@ -66,7 +66,11 @@ describe('dashboard: pauses and operator actions', { timeout: 150_000 }, () => {
     hub = await startDashboardHub();
     admin = hub.bootstrapToken!;
     const mk = async (name: string, role: string) =>
-      (await api(hub, admin, 'POST', '/api/v1/api-tokens', { name, role })).body.token as string;
+      (
+        (await api(hub, admin, 'POST', '/api/v1/api-tokens', { name, role })).body as {
+          token: string;
+        }
+      ).token;
     operator = await mk('olga', 'operator');
     viewer = await mk('vera', 'viewer');
     agent = await startAgent(hub, admin, 'prod-eu', { env: 'prod' });
@@ -194,7 +198,7 @@ describe('dashboard: pauses and operator actions', { timeout: 150_000 }, () => {
 
     const audit = await api(hub, admin, 'GET', '/api/v1/audit?limit=20');
     assert.ok(
-      (audit.body.items as { action: string; target: string }[]).some(
+      (audit.body as { items: { action: string; target: string }[] }).items.some(
         (e) => e.action === 'cluster.suspend' && e.target === 'cluster/prod-eu/app/web',
       ),
       'the pause is audited',
