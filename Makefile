@@ -26,7 +26,7 @@ SECURITY_TESTS := 'test/security/**/*.test.ts'
 BROWSER_TESTS := 'test/browser/**/*.test.ts'
 WEB_SOURCES := $(shell find hub/web/src hub/web/public -type f 2>/dev/null) hub/web/index.html hub/web/vite.config.ts hub/web/package.json
 
-.PHONY: help setup node deps tools build web typecheck lint format proto verify test unit integration security e2e browser bench demo clean
+.PHONY: help setup node deps tools build web typecheck lint format proto verify test unit integration security e2e browser bench demo clean bundle release install uninstall image test-images
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -97,5 +97,23 @@ bench: setup ## benchmarks; results are recorded in docs/benchmarks.md
 demo: setup web ## run hub, two local clusters, agents and a Git server
 	node test/demo/demo.ts
 
-clean: ## remove installed dependencies (the binary cache stays)
-	rm -rf node_modules */node_modules .toolchain hub/web/dist
+clean: ## remove installed dependencies and build output (the binary cache stays)
+	rm -rf node_modules */node_modules .toolchain hub/web/dist dist
+
+# Packaging (docs/install.md): plain-JavaScript bundles, the release tarball,
+# `make install`, and the container images.
+VERSION := $(shell node -p 'require("./package.json").version' 2>/dev/null)
+PREFIX ?= $(HOME)/.local
+
+bundle: deps web ## bundle driftless, driftless-agent and driftless-hub into dist/bin (plain JavaScript) with the dashboard in dist/web
+	node deploy/bundle.ts --out dist
+
+release: deps web ## the release artifact dist/release/driftless-VERSION.tgz: an npm package that needs no checkout
+	node deploy/release.ts --out dist/release
+
+install: release ## put driftless, driftless-agent and driftless-hub into $(PREFIX)/bin (default ~/.local/bin)
+	npm install -g --prefix "$(PREFIX)" --offline --no-audit --no-fund dist/release/driftless-$(VERSION).tgz
+	@echo "installed into $(PREFIX)/bin (needs Node.js 22.12+ on PATH to run)"
+
+uninstall: ## remove what make install put into $(PREFIX)
+	npm uninstall -g --prefix "$(PREFIX)" driftless

@@ -11,7 +11,9 @@ const noDeepImports = {
 };
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/**', '.toolchain/**', 'proto/gen/**', 'hub/web/dist/**'] },
+  {
+    ignores: ['**/node_modules/**', '.toolchain/**', 'proto/gen/**', 'hub/web/dist/**', 'dist/**'],
+  },
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {

@@ -51,6 +51,15 @@ export {
 export { applyPlan, pruneObjects, withSyncMarks, ApplyError } from './apply/index.ts';
 export { InventoryStore, type InventoryRecord } from './inventory/index.ts';
 export { healthOf, aggregateHealth } from './health/index.ts';
+export {
+  TreeReader,
+  TreeTimeoutError,
+  UnknownAppError,
+  TREE_DEFAULTS,
+  type AppTree,
+  type TreeLimits,
+  type TreeReaderOptions,
+} from './tree/index.ts';
 export { DriftWatcher, type DriftWatcherOptions } from './drift/index.ts';
 export * from './report/index.ts';
 export {

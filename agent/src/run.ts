@@ -1,5 +1,4 @@
 import { join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
 import {
   createLogger,
   errorMessage,
@@ -7,6 +6,8 @@ import {
   getTracer,
   initTelemetry,
   parseFlags,
+  systemClock,
+  TerminalError,
   type Logger,
 } from '@driftless/common';
 import {
@@ -16,7 +17,8 @@ import {
   resolveAgentOptions,
   type AgentFlags,
 } from './config/index.ts';
-import { KubeClient, TenantClients } from './kube/index.ts';
+import { AGENT_VERSION } from './version.ts';
+import { KubeClient, loadClusterAccess, TenantClients } from './kube/index.ts';
 import { CommitVerifier, GitSource, keysFromFile, keysFromSecret } from './source/index.ts';
 import { InventoryStore } from './inventory/index.ts';
 import { DriftWatcher } from './drift/index.ts';
@@ -27,7 +29,7 @@ import {
   LogReporter,
   type Reporter,
 } from './report/index.ts';
-import { Agent, type RenderSettings } from './reconcile/index.ts';
+import { Agent, ServedApiWatch, type RenderSettings } from './reconcile/index.ts';
 import { ConfigMapSuspensionStore, SuspensionBook } from './suspend/index.ts';
 import { chartCredentials } from './render/index.ts';
 import {
@@ -39,8 +41,10 @@ import {
   Outbox,
   OutboxJournal,
   SecretIdentityStore,
+  treeAnswerer,
   type LinkTransport,
 } from './link/index.ts';
+import { TreeReader } from './tree/index.ts';
 
 /** The link's transport: gRPC, or NATS (which still enrolls over gRPC). */
 function linkTransport(
@@ -72,7 +76,7 @@ function linkTransport(
 }
 
 /** The agent's version, reported to the hub and as `service.version`. */
-export const AGENT_VERSION = '0.1.0';
+export { AGENT_VERSION } from './version.ts';
 
 const RUN_HELP = `Usage: driftless-agent run [flags]
 
@@ -104,10 +108,11 @@ export async function runAgent(argv: string[]): Promise<number> {
     `driftless-agent ${AGENT_VERSION} starting for cluster ${options.clusterName}`,
   );
 
-  const kubeConfig = new KubeConfig();
-  if (options.kubeconfig) kubeConfig.loadFromFile(options.kubeconfig);
-  else kubeConfig.loadFromDefault();
-  const client = await KubeClient.fromKubeConfig(kubeConfig);
+  const access = loadClusterAccess(options.kubeconfig ? [options.kubeconfig] : []);
+  if (!access) {
+    throw new TerminalError('no kubeconfig: pass --kubeconfig, set KUBECONFIG, or run in a pod');
+  }
+  const client = await KubeClient.fromKubeConfig(access);
   const inventory = new InventoryStore(client, options.stateNamespace);
   await inventory.ensureNamespace();
   const approvals = new ApprovalBook();
@@ -160,10 +165,18 @@ export async function runAgent(argv: string[]): Promise<number> {
     logger,
     suspended: (app) => suspensions.forApp(app),
   });
+  // CRDs and APIServices coming or going re-render apps gated on the cluster's capabilities.
+  const servedApis = new ServedApiWatch({
+    source: client,
+    clock: systemClock,
+    logger,
+    onChange: () => agent.nudge(),
+  });
   const agent = new Agent({
     cluster: options.clusterName,
     client,
     tenants,
+    servedApis,
     source: new GitSource({
       url: options.repoUrl,
       branch: options.branch,
@@ -183,6 +196,7 @@ export async function runAgent(argv: string[]): Promise<number> {
     tracer: getTracer('driftless-agent', AGENT_VERSION),
     logger,
     pollIntervalMs: options.pollIntervalMs,
+    resyncIntervalMs: options.resyncIntervalMs,
     concurrency: options.applyConcurrency,
     defaultHealthTimeoutMs: options.healthTimeoutMs,
   });
@@ -203,6 +217,15 @@ export async function runAgent(argv: string[]): Promise<number> {
             statuses: () => agent.statuses(),
             approvals,
             suspensions,
+            tree: treeAnswerer(
+              new TreeReader({
+                cluster: options.clusterName,
+                client,
+                inventory: (app) => inventory.load(app),
+                appRules: (app) => agent.appSpec(app)?.health,
+                limits: { deadlineMs: options.treeDeadlineMs },
+              }),
+            ),
           },
           enrollment: { token: options.enrollmentToken, caPem: options.hubCaPem },
           logger,
@@ -227,6 +250,7 @@ export async function runAgent(argv: string[]): Promise<number> {
       }
     });
   });
+  servedApis.start();
   agent.start();
   link?.start();
   await stopped;
@@ -234,6 +258,7 @@ export async function runAgent(argv: string[]): Promise<number> {
   await agent.stop();
   await suspensions.stop();
   await drift.stop();
+  await servedApis.stop();
   if (link && !(await link.flush(5_000)))
     logger.warn('stopping with reports the hub has not acknowledged');
   await link?.stop();

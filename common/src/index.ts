@@ -1,7 +1,8 @@
 /**
  * @driftless/common: the runtime shared by hub and agent — error classes and
  * classification, the one backoff, clocks and durations, flags, logging,
- * telemetry, name and label rules, URL redaction and canonical JSON.
+ * telemetry, name and label rules, URL redaction, canonical JSON and the
+ * Driftless version.
  */
 export * from './errors.ts';
 export * from './backoff.ts';
@@ -12,3 +13,4 @@ export * from './telemetry.ts';
 export * from './names.ts';
 export * from './canonical-json.ts';
 export * from './urls.ts';
+export * from './version.ts';

@@ -6,6 +6,7 @@ import {
   errorMessage,
   flagsHelp,
   FlagError,
+  formatVersion,
   initTelemetry,
   parseFlags,
 } from '@driftless/common';
@@ -16,6 +17,7 @@ const usage = `driftless-hub: the Driftless hub (enrollment, agent link, fleet s
 Usage: driftless-hub [flags]
        driftless-hub nats-config [--data-dir DIR]   print the nats-server configuration that
                                                      trusts this hub (creates its NATS keys)
+       driftless-hub --version                      print the hub's version
 
 Flags (each also read from its environment variable):
 ${flagsHelp(HUB_FLAGS, HUB_ENV_PREFIX)}
@@ -23,6 +25,10 @@ ${flagsHelp(HUB_FLAGS, HUB_ENV_PREFIX)}
 
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
+  if (args[0] === '--version' || args[0] === 'version') {
+    process.stdout.write(`driftless-hub ${formatVersion()}\n`);
+    return 0;
+  }
   const natsConfig = args[0] === 'nats-config';
   if (natsConfig) args.shift();
   let parsed;
@@ -69,6 +75,11 @@ async function main(): Promise<number> {
     webhookSecret: f.webhookSecret,
     webhookSecretFile: f.webhookSecretFile,
     webhookReplayWindowMs: f.webhookReplayWindow,
+    secretsKeyFile: f.secretsKeyFile,
+    publicUrl: f.publicUrl,
+    notifyDisconnectGraceMs: f.notifyDisconnectGrace,
+    notifyRetryInitialMs: f.notifyRetryInitial,
+    notifyMaxAttempts: f.notifyMaxAttempts,
     trustedProxies: f.trustedProxies,
     apiMaxFailures: f.apiMaxFailures,
     sseMaxStreams: f.sseMaxStreams,

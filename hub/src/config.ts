@@ -3,6 +3,7 @@ import { systemClock } from '@driftless/common';
 import { API_SERVER_DEFAULTS, EVENT_STREAM_DEFAULTS, type DashboardConfig } from './api/index.ts';
 import { DEFAULT_WEBHOOK_MAX_BODY_BYTES, DELIVERY_LOG_DEFAULTS } from './webhook/index.ts';
 import { HISTORY_RETENTION_DEFAULTS } from './store/index.ts';
+import { NOTIFIER_DEFAULTS } from './notify/index.ts';
 
 /** Options of `startHub`; `driftless-hub` fills them from its flags ({@link HUB_FLAGS}). */
 export interface HubOptions {
@@ -54,6 +55,20 @@ export interface HubOptions {
   webhookSecret?: string;
   /** File holding the webhook secret; a trailing newline is ignored. */
   webhookSecretFile?: string;
+  /**
+   * File holding the key (base64 or hex of 32 bytes) that encrypts stored
+   * secrets (notification webhook URLs, tokens); '' creates `secrets.key` in
+   * the data directory (SQLite only: PostgreSQL replicas must share a file).
+   */
+  secretsKeyFile?: string;
+  /** The dashboard's public base URL, linked from notifications; '' leaves those links out. */
+  publicUrl?: string;
+  /** A cluster without an agent stream this long is announced disconnected, ms. */
+  notifyDisconnectGraceMs?: number;
+  /** Delay before the first retry of a failed notification (doubling per attempt), ms. */
+  notifyRetryInitialMs?: number;
+  /** Attempts before a notification delivery is given up. */
+  notifyMaxAttempts?: number;
   /** Largest webhook body accepted, bytes. */
   webhookMaxBodyBytes?: number;
   /** How long a webhook delivery id is remembered to refuse replays, ms. */
@@ -101,6 +116,9 @@ export const HUB_DEFAULTS = {
   sseMaxStreams: EVENT_STREAM_DEFAULTS.maxStreams,
   sseMaxStreamsPerToken: EVENT_STREAM_DEFAULTS.maxStreamsPerToken,
   sseMaxBufferBytes: EVENT_STREAM_DEFAULTS.maxBufferedBytes,
+  notifyDisconnectGraceMs: NOTIFIER_DEFAULTS.disconnectGraceMs,
+  notifyRetryInitialMs: NOTIFIER_DEFAULTS.delivery.retryInitialMs,
+  notifyMaxAttempts: NOTIFIER_DEFAULTS.delivery.maxAttempts,
 };
 
 /** Fills every unset option from {@link HUB_DEFAULTS}; called once by `startHub`. */
@@ -127,6 +145,11 @@ export function resolveHubOptions(o: HubOptions): ResolvedHubOptions {
     webDir: o.webDir ?? '',
     webhookSecret: o.webhookSecret ?? '',
     webhookSecretFile: o.webhookSecretFile ?? '',
+    secretsKeyFile: o.secretsKeyFile ?? '',
+    publicUrl: o.publicUrl ?? '',
+    notifyDisconnectGraceMs: o.notifyDisconnectGraceMs ?? HUB_DEFAULTS.notifyDisconnectGraceMs,
+    notifyRetryInitialMs: o.notifyRetryInitialMs ?? HUB_DEFAULTS.notifyRetryInitialMs,
+    notifyMaxAttempts: o.notifyMaxAttempts ?? HUB_DEFAULTS.notifyMaxAttempts,
     webhookMaxBodyBytes: o.webhookMaxBodyBytes ?? HUB_DEFAULTS.webhookMaxBodyBytes,
     webhookReplayWindowMs: o.webhookReplayWindowMs ?? HUB_DEFAULTS.webhookReplayWindowMs,
     trustedProxies: o.trustedProxies ?? [...HUB_DEFAULTS.trustedProxies],
@@ -252,6 +275,31 @@ export const HUB_FLAGS = {
     type: 'string',
     default: '',
     help: 'File holding the Git webhook secret (a trailing newline is ignored), e.g. a mounted Kubernetes Secret; used instead of --webhook-secret.',
+  },
+  secretsKeyFile: {
+    type: 'string',
+    default: '',
+    help: 'File holding the key that encrypts stored secrets (notification webhook URLs and tokens, Git host tokens): 32 bytes as base64 or hex, e.g. from "openssl rand -base64 32". Empty creates secrets.key (mode 0600) in the data directory; required with --store postgres, where every replica needs the same key.',
+  },
+  publicUrl: {
+    type: 'string',
+    default: '',
+    help: 'The address people open the dashboard at, e.g. https://driftless.example.com; notifications link to its cluster and app pages. Empty leaves dashboard links out of notifications.',
+  },
+  notifyDisconnectGrace: {
+    type: 'duration',
+    default: HUB_DEFAULTS.notifyDisconnectGraceMs,
+    help: 'How long a cluster may be without an agent stream (on any hub replica) before a cluster.disconnected notification is sent; short outages and agent restarts within it send nothing.',
+  },
+  notifyRetryInitial: {
+    type: 'duration',
+    default: HUB_DEFAULTS.notifyRetryInitialMs,
+    help: 'Delay before the first retry of a notification a destination failed (network error, HTTP 5xx or 429); it doubles per attempt up to 5 minutes.',
+  },
+  notifyMaxAttempts: {
+    type: 'number',
+    default: HUB_DEFAULTS.notifyMaxAttempts,
+    help: 'Attempts at delivering one notification before it is logged as failed for good.',
   },
   webhookReplayWindow: {
     type: 'duration',

@@ -42,6 +42,19 @@ export class RateLimitedError extends TransientError {
 }
 
 /**
+ * Something the request needs is not reachable now (an agent that is not connected, no channel to
+ * the hub replica holding its stream); asking again later may work.
+ */
+export class UnavailableError extends TransientError {
+  override name = 'UnavailableError';
+}
+
+/** The answer did not come within the request's deadline (e.g. an agent that did not answer). */
+export class DeadlineExceededError extends TransientError {
+  override name = 'DeadlineExceededError';
+}
+
+/**
  * The store failed. Classified by its cause (SQLSTATE, SQLite result code)
  * through the one classifier in common: an unreachable or busy database is
  * transient, a broken constraint terminal.
@@ -58,6 +71,8 @@ export function httpStatusFor(err: unknown): number {
   if (err instanceof NotFoundError) return 404;
   if (err instanceof ConflictError) return 409;
   if (err instanceof RateLimitedError) return 429;
+  if (err instanceof UnavailableError) return 503;
+  if (err instanceof DeadlineExceededError) return 504;
   if (err instanceof StoreError) return isRetryable(err) ? 503 : 500;
   return 500;
 }

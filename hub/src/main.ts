@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { TerminalError, type Clock, type Logger } from '@driftless/common';
-import { ApiServer, apiRoutes, EventStreams, webRoutes } from './api/index.ts';
+import { ApiServer, apiRoutes, EventStreams, webRoutes, type RouteDeps } from './api/index.ts';
 import { resolveHubOptions, type HubOptions, type ResolvedHubOptions } from './config.ts';
 import {
   CertificateAuthority,
@@ -13,9 +13,18 @@ import {
   NatsAuthority,
 } from './enroll/index.ts';
 import { EventBus } from './events.ts';
-import { isNatsSession, LinkServer, NatsLink, readiness, SessionRegistry } from './link/index.ts';
+import {
+  isNatsSession,
+  LinkServer,
+  NatsLink,
+  readiness,
+  SessionRegistry,
+  TreeRequests,
+} from './link/index.ts';
 import { createMetrics, type HubMetrics } from './metrics.ts';
 import { HistoryRetention, openStore, type Store } from './store/index.ts';
+import { Notifier } from './notify/index.ts';
+import { loadSecretBox, type SecretBox } from './secrets/index.ts';
 import { hintAgents, webhookRoutes, type PushEvent } from './webhook/index.ts';
 
 export type { HubOptions } from './config.ts';
@@ -33,6 +42,8 @@ export interface Hub {
   /** PEM of the CA certificate (agents pin it). */
   caCertPem: string;
   store: Store;
+  /** Encrypts and decrypts the secrets the hub stores (notification destinations, Git tokens). */
+  secrets: SecretBox;
   /** Stops both servers and closes the store. */
   close(): Promise<void>;
 }
@@ -59,6 +70,12 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     );
   const webhookSecret = await loadWebhookSecret(o);
   await mkdir(o.dataDir, { recursive: true, mode: 0o700 });
+  const secrets = await loadSecretBox({
+    keyFile: o.secretsKeyFile,
+    dataDir: o.dataDir,
+    store: o.store,
+  });
+  if (secrets.created) log.info({ path: secrets.path }, 'created the secrets key');
   const store = await openStore(
     o.store === 'sqlite'
       ? { kind: 'sqlite', path: join(o.dataDir, 'hub.db') }
@@ -92,7 +109,27 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     // Step 3: enrollment and the gRPC link.
     const metrics = createMetrics();
     const events = new EventBus();
+    const notifier = new Notifier({
+      store,
+      events,
+      box: secrets.box,
+      links: {
+        publicUrl: o.publicUrl,
+        commitUrlTemplate: o.dashboard.commitUrlTemplate,
+        traceUrlTemplate: o.dashboard.traceUrlTemplate,
+      },
+      disconnectGraceMs: o.notifyDisconnectGraceMs,
+      delivery: { retryInitialMs: o.notifyRetryInitialMs, maxAttempts: o.notifyMaxAttempts },
+      log,
+      clock,
+    });
     const sessions = new SessionRegistry();
+    const trees = new TreeRequests({
+      sessions,
+      connectedAnywhere: async (cluster) => (await store.getCluster(cluster))?.connected ?? false,
+      log,
+      clock,
+    });
     const clientCertValidityMs = o.clientCertTtlMs;
     const enroller = new Enroller({
       store,
@@ -117,6 +154,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       log,
       clientCertValidityMs,
       serverNames: o.tlsNames,
+      trees,
       clock,
     });
     const grpcPort = await link.listen(o.grpcAddress);
@@ -140,6 +178,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
               (s) => !isNatsSession(s),
             ),
           clientCertValidityMs,
+          trees,
           clock,
         });
       } catch (err) {
@@ -161,6 +200,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
         store,
         sessions,
         link,
+        trees,
         events,
         metrics,
         webhookSecret,
@@ -170,6 +210,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
         relay:
           natsLink && ((push) => natsLink.relayPush({ ...push, repoKeys: [...push.repoKeys] })),
         natsLink,
+        notifications: { secrets: secrets.box, notifier },
       });
     } catch (err) {
       await natsLink?.close();
@@ -177,7 +218,10 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       throw err;
     }
 
-    // Step 5: the first admin token, only when no API token exists at all.
+    // Step 5: notifications, derived from the events the link and the API publish.
+    notifier.start();
+
+    // Step 6: the first admin token, only when no API token exists at all.
     const bootstrapToken = await bootstrapAdmin(store, clock);
     if (bootstrapToken && o.bootstrapTokenFile)
       await writeFile(o.bootstrapTokenFile, bootstrapToken + '\n', { mode: 0o600 });
@@ -189,8 +233,10 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       caCreated: created,
       caCertPem: ca.certPem,
       store,
+      secrets: secrets.box,
       close: async () => {
         retention.stop();
+        await notifier.stop();
         await http.close();
         await natsLink?.close();
         await link.close();
@@ -215,6 +261,7 @@ interface HttpApiDeps {
   store: Store;
   sessions: SessionRegistry;
   link: LinkServer;
+  trees: TreeRequests;
   events: EventBus;
   metrics: HubMetrics;
   webhookSecret: string;
@@ -223,6 +270,7 @@ interface HttpApiDeps {
   relay: ((push: PushEvent) => void) | undefined;
   /** The NATS link, when the hub has one (readiness checks its connection). */
   natsLink: NatsLink | undefined;
+  notifications: RouteDeps['notifications'];
 }
 
 /** Names proxy-addr (behind Fastify's `trustProxy`) takes besides addresses and ranges. */

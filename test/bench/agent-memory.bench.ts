@@ -8,7 +8,8 @@
 // /proc/<pid>/status 5 times, 1 s apart. Fresh clusters and processes each run. Results go to
 // docs/benchmarks.md ("Agent").
 //
-//   node --expose-gc test/bench/agent-memory.bench.ts   (BENCH_RUNS=N, default 3; BENCH_OBJECTS=N, default 1000)
+//   node --expose-gc test/bench/agent-memory.bench.ts   (BENCH_RUNS=N, default 3; BENCH_OBJECTS=N, default 1000;
+//   BENCH_AGENT_BIN=dist/bin/driftless-agent.mjs for the bundle)
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -25,7 +26,10 @@ import {
   type GitServer,
 } from '@driftless/test';
 
-const BIN = path.resolve(import.meta.dirname, '../../agent/bin/driftless-agent.ts');
+// BENCH_AGENT_BIN=dist/bin/driftless-agent.mjs measures the bundle (`make bundle`), as images run it.
+const BIN = path.resolve(
+  process.env['BENCH_AGENT_BIN'] ?? path.join(import.meta.dirname, '../../agent/bin/driftless-agent.ts'),
+);
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 3);
 const LARGE = Number(process.env['BENCH_OBJECTS'] ?? 1000);
 const SMALL = 10;

@@ -35,3 +35,5 @@ export {
   type OciRegistry,
 } from './charts.ts';
 export { waitFor, WAIT_DEFAULTS, type WaitOptions } from './wait.ts';
+export * from './receivers.ts';
+export * from './alertmanager.ts';

@@ -8,7 +8,7 @@
  * that started it, even when that process is SIGKILLed.
  */
 import { execFileSync } from 'node:child_process';
-import { createHmac } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Cluster } from './cluster.ts';
@@ -31,6 +31,21 @@ const HOOK_SCRIPT = join(import.meta.dirname, 'push-hook.ts');
 // but a loaded 2-core machine running two clusters can be slow.
 const HUB_STOP_TIMEOUT_MS = 10_000;
 const AGENT_STOP_TIMEOUT_MS = 10_000;
+
+let sharedKeyFile: string | undefined;
+
+/**
+ * A secrets key file (`--secrets-key-file`) shared by every hub this test process starts, as
+ * replicas on one PostgreSQL database must share their key; created on first use.
+ */
+export function sharedSecretsKeyFile(): string {
+  if (sharedKeyFile === undefined) {
+    const file = join(createTempDir('secrets-key').path, 'secrets.key');
+    writeFileSync(file, randomBytes(32).toString('base64') + '\n', { mode: 0o600 });
+    sharedKeyFile = file;
+  }
+  return sharedKeyFile;
+}
 
 /**
  * The environment of a product process: ours, minus any DRIFTLESS_* or OTEL_* setting that
@@ -182,7 +197,8 @@ export async function startHub(options: StartHubOptions = {}): Promise<Hub> {
     '--bootstrap-token-file',
     tokenFile,
   ];
-  if (options.databaseUrl) args.push('--database-url', options.databaseUrl);
+  if (options.databaseUrl)
+    args.push('--database-url', options.databaseUrl, '--secrets-key-file', sharedSecretsKeyFile());
   if (options.webhookSecret !== undefined) {
     // A file, not the flag: a flag shows in the process list (docs/hub.md).
     const secretFile = join(dir.path, 'webhook-secret');

@@ -1,58 +1,24 @@
 import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
 import path from 'node:path';
-import type { KubeConfig } from '@kubernetes/client-node';
 import { errorMessage, TerminalError, TransientError } from '@driftless/common';
-import { KubeApiError, KubeClient } from '../kube/index.ts';
+import { KubeApiError, KubeClient, loadClusterAccess, type ClusterAccess } from '../kube/index.ts';
 import { UsageError } from './io.ts';
 
 /**
- * The kubeconfig a command uses: `--kubeconfig` (whose environment variable
- * is KUBECONFIG, as for kubectl), else `~/.kube/config`, else the pod's
- * service account when running in a cluster. Undefined when there is none.
+ * The cluster a command talks to: `--kubeconfig` (whose environment variable
+ * is KUBECONFIG, as for kubectl; several files are merged as kubectl merges
+ * them), else `~/.kube/config`, else the pod's service account when running
+ * in a cluster. Undefined when there is none.
+ * @throws UsageError when every listed file is missing; TerminalError when the kubeconfig is unusable.
  */
-export async function loadKubeConfig(
-  flag: string,
-  env: NodeJS.ProcessEnv,
-): Promise<KubeConfig | undefined> {
-  // Loaded on use: the client library takes most of a second to import,
-  // which `render --offline` never needs.
-  const { KubeConfig } = await import('@kubernetes/client-node');
-  const kubeConfig = new KubeConfig();
+export function loadKubeConfig(flag: string, env: NodeJS.ProcessEnv): ClusterAccess | undefined {
   const files = flag.split(path.delimiter).filter(Boolean);
-  const home = path.join(env['HOME'] || homedir(), '.kube', 'config');
-  try {
-    if (files.length > 0) {
-      const missing = files.filter((f) => !existsSync(f));
-      if (missing.length === files.length) {
-        throw new UsageError(`kubeconfig ${files.join(path.delimiter)}: no such file`);
-      }
-      // KUBECONFIG may list several files; like kubectl, merge them and let
-      // the first file that sets the current context win.
-      for (const [i, file] of files.filter((f) => existsSync(f)).entries()) {
-        if (i === 0) {
-          kubeConfig.loadFromFile(file);
-          continue;
-        }
-        const more = new KubeConfig();
-        more.loadFromFile(file);
-        kubeConfig.mergeConfig(more, kubeConfig.getCurrentContext() !== '');
-      }
-    } else if (existsSync(home)) {
-      kubeConfig.loadFromFile(home);
-    } else if (env['KUBERNETES_SERVICE_HOST']) {
-      kubeConfig.loadFromCluster();
-    } else {
-      return undefined;
-    }
-  } catch (err) {
-    if (err instanceof UsageError) throw err;
-    throw new TerminalError(`read kubeconfig: ${errorMessage(err)}`, { cause: err });
+  if (files.length > 0 && files.every((f) => !existsSync(f))) {
+    throw new UsageError(`kubeconfig ${files.join(path.delimiter)}: no such file`);
   }
-  if (!kubeConfig.getCurrentCluster()) {
-    throw new TerminalError('kubeconfig has no current context with a cluster');
-  }
-  return kubeConfig;
+  // An unset flag must not fall back to this process's KUBECONFIG: the flag's
+  // environment variable was already read into `flag`.
+  return loadClusterAccess(files, { env: { ...env, KUBECONFIG: '' } });
 }
 
 /**
@@ -61,14 +27,14 @@ export async function loadKubeConfig(
  * a message naming the cluster, instead of deep inside the first real step.
  * Unreachable is transient; an answer with an error status is terminal.
  */
-export async function connect(kubeConfig: KubeConfig, timeoutMs = 30_000): Promise<KubeClient> {
-  const client = await KubeClient.fromKubeConfig(kubeConfig, { timeoutMs, maxSockets: 8 });
+export async function connect(access: ClusterAccess, timeoutMs = 30_000): Promise<KubeClient> {
+  const client = await KubeClient.fromKubeConfig(access, { timeoutMs, maxSockets: 8 });
   try {
     await client.request('GET', '/version');
     return client;
   } catch (err) {
     client.close();
-    const cluster = describeCluster(kubeConfig);
+    const cluster = describeCluster(access);
     if (err instanceof KubeApiError) {
       throw new TerminalError(`cluster ${cluster} refused us: ${errorMessage(err)}`, {
         cause: err,
@@ -81,6 +47,6 @@ export async function connect(kubeConfig: KubeConfig, timeoutMs = 30_000): Promi
 }
 
 /** `server (context name)`, how messages name the cluster a command talks to. */
-export function describeCluster(kubeConfig: KubeConfig): string {
-  return `${kubeConfig.getCurrentCluster()?.server ?? '?'} (context ${kubeConfig.getCurrentContext()})`;
+export function describeCluster(access: ClusterAccess): string {
+  return `${access.server.href.replace(/\/$/, '')} (context ${access.contextName})`;
 }

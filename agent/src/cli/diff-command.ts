@@ -71,7 +71,7 @@ export async function diffCommand(argv: readonly string[], io: CliIo): Promise<n
   const { values } = parsed;
   const format = oneOf('output', values.output, ['text', 'json'] as const);
   const local = localApp(onePath(parsed.positionals), values, io.cwd);
-  const kubeConfig = await loadKubeConfig(values.kubeconfig, io.env);
+  const kubeConfig = loadKubeConfig(values.kubeconfig, io.env);
   if (!kubeConfig) {
     throw new TerminalError(
       'diff needs a cluster: no kubeconfig (set --kubeconfig or KUBECONFIG, or create ~/.kube/config)',

@@ -64,7 +64,7 @@ export async function exportCommand(argv: readonly string[], io: CliIo): Promise
     throw new UsageError(`unexpected argument ${positionals[0]}: export takes --namespace NS`);
   if (!values.namespace) throw new UsageError('missing --namespace: the namespace to export');
   const format = outputFormat(values.output);
-  const kubeConfig = await loadKubeConfig(values.kubeconfig, io.env);
+  const kubeConfig = loadKubeConfig(values.kubeconfig, io.env);
   if (!kubeConfig) {
     throw new TerminalError(
       'export needs a cluster: no kubeconfig (set --kubeconfig or KUBECONFIG, or create ~/.kube/config)',

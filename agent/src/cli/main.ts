@@ -1,4 +1,4 @@
-import { errorMessage, FlagError } from '@driftless/common';
+import { errorMessage, FlagError, formatVersion } from '@driftless/common';
 import { GuardError } from '../guard/index.ts';
 import { ExitCode, UsageError, type CliIo } from './io.ts';
 
@@ -15,6 +15,7 @@ Commands:
   diff PATH               Show what a sync of a folder would change in the current kubeconfig's cluster.
   export --namespace NS   Print what runs in a namespace as clean manifests, to bring it into Git.
   help [COMMAND]          Show this help, or the help of a command.
+  version                 Print the agent's version (also --version).
 
 Every flag can also be set by an environment variable, DRIFTLESS_ and the
 flag's name (--allowed-namespaces is DRIFTLESS_ALLOWED_NAMESPACES); a flag
@@ -53,6 +54,10 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
   }
   if (name === '-h' || name === '--help') {
     io.stdout.write(TOP_HELP);
+    return ExitCode.ok;
+  }
+  if (name === 'version' || name === '--version') {
+    io.stdout.write(`driftless-agent ${formatVersion()}\n`);
     return ExitCode.ok;
   }
   if (name === 'help') {

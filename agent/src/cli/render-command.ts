@@ -63,7 +63,7 @@ export async function renderCommand(argv: readonly string[], io: CliIo): Promise
   const local = localApp(onePath(parsed.positionals), values, io.cwd);
   const warn = (message: string) => io.stderr.write(`warning: ${message}\n`);
 
-  const kubeConfig = values.offline ? undefined : await loadKubeConfig(values.kubeconfig, io.env);
+  const kubeConfig = values.offline ? undefined : loadKubeConfig(values.kubeconfig, io.env);
   let client: KubeClient | undefined;
   if (kubeConfig) {
     try {

@@ -58,6 +58,11 @@ export const agentFlags = {
     default: 60_000,
     help: 'How often the agent asks Git whether the branch moved; each check is one small request, and hub refresh hints come sooner.',
   },
+  resyncInterval: {
+    type: 'duration',
+    default: 10 * 60_000,
+    help: "How long after a sync an app is planned again when neither Git nor the cluster's APIs moved (a periodic full resync; drift in between is caught by the watches).",
+  },
   workDir: {
     type: 'string',
     default: join(tmpdir(), 'driftless-agent'),
@@ -117,6 +122,11 @@ export const agentFlags = {
     type: 'duration',
     default: 5 * 60_000,
     help: 'How long a sync waits for an app to become Healthy when its driftless.yaml entry sets no healthTimeout.',
+  },
+  treeDeadline: {
+    type: 'duration',
+    default: 5_000,
+    help: "The longest the agent takes to read an app's live object tree for the hub; past it the agent answers with what it has read, marked partial, and a request may ask for less.",
   },
   applyConcurrency: {
     type: 'number',

@@ -39,6 +39,8 @@ export interface AgentFlags {
   stateNamespace: string;
   /** Interval between checks of the branch head. */
   pollIntervalMs: number;
+  /** Periodic full resync of an app that did not fail. */
+  resyncIntervalMs: number;
   /** Absolute work directory for checkouts. */
   workDir: string;
   /** Kubeconfig path; undefined means in-cluster, else the client's default lookup. */
@@ -63,6 +65,8 @@ export interface AgentFlags {
   logLevel: string;
   /** Health timeout of apps that set none. */
   healthTimeoutMs: number;
+  /** Longest read of an app's object tree for the hub, ms. */
+  treeDeadlineMs: number;
   /** Parallel applies per wave. */
   applyConcurrency: number;
   /** Most bytes read from Git for one ref lookup or clone. */
@@ -172,6 +176,9 @@ export function resolveAgentOptions(
   if (!(v.pollInterval >= MIN_POLL_MS)) {
     problems.push(`${flag('pollInterval')} must be at least 1s`);
   }
+  if (!(v.resyncInterval >= MIN_POLL_MS)) {
+    problems.push(`${flag('resyncInterval')} must be at least 1s`);
+  }
   if (v.workDir.trim() === '') problems.push(`${flag('workDir')} must not be empty`);
   if (!LOG_LEVELS.includes(v.logLevel)) {
     problems.push(
@@ -179,6 +186,7 @@ export function resolveAgentOptions(
     );
   }
   if (!(v.healthTimeout > 0)) problems.push(`${flag('healthTimeout')} must be positive`);
+  if (!(v.treeDeadline > 0)) problems.push(`${flag('treeDeadline')} must be positive`);
   for (const name of [
     'gitMaxFetchBytes',
     'renderMaxFileBytes',
@@ -233,6 +241,7 @@ export function resolveAgentOptions(
     gitAuth,
     stateNamespace: v.stateNamespace,
     pollIntervalMs: v.pollInterval,
+    resyncIntervalMs: v.resyncInterval,
     workDir: resolve(v.workDir),
     kubeconfig: v.kubeconfig.trim() || undefined,
     hubAddress: v.hubAddress.trim() || undefined,
@@ -245,6 +254,7 @@ export function resolveAgentOptions(
     reportBufferSize: v.reportBufferSize,
     logLevel: v.logLevel,
     healthTimeoutMs: v.healthTimeout,
+    treeDeadlineMs: v.treeDeadline,
     applyConcurrency: v.applyConcurrency,
     gitMaxFetchBytes: v.gitMaxFetchBytes,
     renderLimits: {

@@ -1,10 +1,12 @@
 // Over 400 lines on purpose: one class whose transport, discovery cache and resource verbs share one private state; its errors live in client-errors.ts.
 import https from 'node:https';
 import http from 'node:http';
-import type { KubeConfig } from '@kubernetes/client-node';
-import { TerminalError, TransientError } from '@driftless/common';
+import { TransientError } from '@driftless/common';
 import type { KubeObject, ObjectRef } from '../model.ts';
 import { apiError, KubeApiError, UnknownKindError } from './client-errors.ts';
+import type { Credentials } from './credentials.ts';
+import { clusterAccessFromText, type ClusterAccess } from './kubeconfig.ts';
+import { AGENT_VERSION } from '../version.ts';
 
 // The errors lived here first; callers and tests import them with the client.
 export * from './client-errors.ts';
@@ -54,14 +56,74 @@ interface GroupVersionEntry {
 }
 
 /**
+ * Anything {@link KubeClient.fromKubeConfig} accepts: resolved cluster access
+ * (see kube/kubeconfig.ts), or an object that exports kubeconfig YAML (such as
+ * a client library's KubeConfig in tests), whose current context is used.
+ */
+export type KubeConfigInput = ClusterAccess | { exportConfig(): string };
+
+/** The connection pool and credentials that a client and its impersonating copies share. */
+class Connection {
+  readonly access: ClusterAccess;
+  readonly #maxSockets: number;
+  #agent: http.Agent | undefined;
+  #tls: { cert?: Buffer; key?: Buffer } = {};
+
+  constructor(access: ClusterAccess, maxSockets: number) {
+    this.access = access;
+    this.#maxSockets = maxSockets;
+  }
+
+  /** The pool for `creds`; a new one when a credential plugin rotated the client certificate. */
+  agentFor(creds: Credentials): http.Agent {
+    if (
+      this.#agent &&
+      sameBuffer(creds.cert, this.#tls.cert) &&
+      sameBuffer(creds.key, this.#tls.key)
+    ) {
+      return this.#agent;
+    }
+    const old = this.#agent;
+    const base = { keepAlive: true, maxSockets: this.#maxSockets };
+    const { access } = this;
+    this.#tls = { cert: creds.cert, key: creds.key };
+    this.#agent =
+      access.server.protocol === 'https:'
+        ? new https.Agent({
+            ...base,
+            ca: access.ca,
+            cert: creds.cert,
+            key: creds.key,
+            rejectUnauthorized: !access.insecureSkipTlsVerify,
+            servername: access.serverName,
+          })
+        : new http.Agent(base);
+    // Requests in flight on the old pool finish; its idle sockets close.
+    old?.destroy();
+    return this.#agent;
+  }
+
+  close(): void {
+    this.#agent?.destroy();
+  }
+}
+
+function sameBuffer(a: Buffer | undefined, b: Buffer | undefined): boolean {
+  return a === b || (a !== undefined && b !== undefined && a.equals(b));
+}
+
+/** The User-Agent every request carries, so audit logs and API metrics name the agent. */
+export const USER_AGENT = `driftless-agent/${AGENT_VERSION} (${process.platform}/${process.arch})`;
+
+/**
  * A small Kubernetes REST client over node:https: discovery with refresh (so
  * CRDs created moments ago are found), server-side apply (also as dry-run),
- * get, list, delete and watch of any kind. Credentials come from a loaded
- * KubeConfig; the client never logs them.
+ * get, list, delete and watch of any kind. Credentials come from resolved
+ * cluster access (kube/kubeconfig.ts); the client never logs them.
  */
 export class KubeClient {
   readonly server: URL;
-  readonly #agent: http.Agent;
+  readonly #connection: Connection;
   readonly #headers: Record<string, string>;
   readonly #timeoutMs: number;
   readonly #refreshMs: number;
@@ -70,13 +132,12 @@ export class KubeClient {
   readonly #pending = new Map<string, Promise<GroupVersionEntry>>();
 
   private constructor(
-    server: URL,
-    agent: http.Agent,
+    connection: Connection,
     headers: Record<string, string>,
     options: KubeClientOptions,
   ) {
-    this.server = server;
-    this.#agent = agent;
+    this.server = connection.access.server;
+    this.#connection = connection;
     this.#headers = headers;
     this.#timeoutMs = options.timeoutMs ?? 30_000;
     this.#refreshMs = options.discoveryRefreshMs ?? 2_000;
@@ -91,43 +152,28 @@ export class KubeClient {
    */
   impersonating(user: string): KubeClient {
     const headers = { ...this.#headers, 'impersonate-user': user };
-    return new KubeClient(this.server, this.#agent, headers, this.#options);
+    return new KubeClient(this.#connection, headers, this.#options);
   }
 
-  /** A client for the current context of `kubeConfig`. */
+  /**
+   * A client for `config`: resolved cluster access, or the current context
+   * of an object exporting kubeconfig YAML.
+   * @throws TerminalError when the kubeconfig cannot be used.
+   */
   static async fromKubeConfig(
-    kubeConfig: KubeConfig,
+    config: KubeConfigInput,
     options: KubeClientOptions = {},
   ): Promise<KubeClient> {
-    const cluster = kubeConfig.getCurrentCluster();
-    if (!cluster) throw new TerminalError('kubeconfig has no current cluster');
-    const server = new URL(cluster.server);
-    const tls: https.RequestOptions = {};
-    await kubeConfig.applyToHTTPSOptions(tls);
-    const headers = Object.fromEntries(
-      Object.entries((tls.headers ?? {}) as Record<string, unknown>).map(([k, v]) => [
-        k,
-        String(v),
-      ]),
-    );
-    const agentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? 16 };
-    const agent =
-      server.protocol === 'https:'
-        ? new https.Agent({
-            ...agentOptions,
-            ca: tls.ca,
-            cert: tls.cert,
-            key: tls.key,
-            rejectUnauthorized: tls.rejectUnauthorized ?? true,
-            servername: tls.servername,
-          })
-        : new http.Agent(agentOptions);
-    return new KubeClient(server, agent, headers, options);
+    const access = 'exportConfig' in config ? clusterAccessFromText(config.exportConfig()) : config;
+    const connection = new Connection(access, options.maxSockets ?? 16);
+    // Fail now, not on the first request, when a credential plugin or token file is broken.
+    connection.agentFor(await access.credentials.get());
+    return new KubeClient(connection, { 'user-agent': USER_AGENT }, options);
   }
 
   /** Closes idle connections. */
   close(): void {
-    this.#agent.destroy();
+    this.#connection.close();
   }
 
   /** Sends one request and parses the JSON answer; errors become {@link KubeApiError}. */
@@ -139,7 +185,30 @@ export class KubeClient {
     throw apiError(method, path, status, text);
   }
 
-  #send(method: string, path: string, options: RequestOptions): Promise<http.IncomingMessage> {
+  /**
+   * Sends one request with fresh credentials. A 401 answer makes the
+   * credential source fetch again (a rotated token file, an expired plugin
+   * credential) and the request is sent once more.
+   */
+  async #send(
+    method: string,
+    path: string,
+    options: RequestOptions,
+  ): Promise<http.IncomingMessage> {
+    const res = await this.#sendOnce(method, path, options);
+    if (res.statusCode !== 401) return res;
+    res.resume();
+    this.#connection.access.credentials.invalidate();
+    return this.#sendOnce(method, path, options);
+  }
+
+  async #sendOnce(
+    method: string,
+    path: string,
+    options: RequestOptions,
+  ): Promise<http.IncomingMessage> {
+    const creds = await this.#connection.access.credentials.get();
+    const agent = this.#connection.agentFor(creds);
     const url = new URL(path, this.server);
     for (const [k, v] of Object.entries(options.query ?? {})) {
       if (v !== undefined) url.searchParams.set(k, String(v));
@@ -151,8 +220,9 @@ export class KubeClient {
         url,
         {
           method,
-          agent: this.#agent,
+          agent,
           headers: {
+            ...creds.headers,
             ...this.#headers,
             accept: options.accept ?? 'application/json',
             ...(body === undefined

@@ -2,3 +2,5 @@
 export * from './client.ts';
 export * from './discovery.ts';
 export * from './impersonate.ts';
+export * from './credentials.ts';
+export * from './kubeconfig.ts';

@@ -41,6 +41,7 @@ export {
 } from './outbox-journal.ts';
 export { toAppStatus, toDriftReport, toObjectRef, toSyncResult } from './convert.ts';
 export { LinkReporter, syncTraceContext } from './reporter.ts';
+export { askedLimits, toTreeResponse, treeAnswerer, treeErrorResponse } from './tree-convert.ts';
 export {
   GrpcTransport,
   type EnrollExtension,

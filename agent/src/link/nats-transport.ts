@@ -70,7 +70,8 @@ const { UNAVAILABLE, UNAUTHENTICATED } = GrpcCode;
  *   outbox (the publish ack only paces writes);
  * - the Hello is a request to `driftless.agent.<cluster>.hello`, answered by
  *   one hub replica with the Ack naming the highest seq stored;
- * - heartbeats, acks of hub messages and renewals are core NATS publishes;
+ * - heartbeats, acks of hub messages, renewals and object-tree answers
+ *   (`driftless.agent.<cluster>.tree`) are core NATS publishes;
  * - what the hub sends comes on `driftless.hub.<cluster>.down`.
  * The client reconnects by itself (state reported through `onStatus`); the
  * "stream" ends only when the connection closes for good, a Hello is not
@@ -267,6 +268,10 @@ class NatsStream implements LinkStream {
         return true;
       case 'renewCertificate':
         nc.publish(`${this.#prefix}.renew`, data);
+        return true;
+      case 'treeResponse':
+        // Every hub replica listens; the one waiting for this request id takes it.
+        nc.publish(`${this.#prefix}.tree`, data);
         return true;
       default:
         return this.#publishReport(js, m.seq, data);

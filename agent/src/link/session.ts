@@ -2,9 +2,12 @@ import { clockTimeout, errorMessage, type Clock, type Logger } from '@driftless/
 import {
   AgentMessage,
   isSequenced,
+  TreeErrorCode,
   UNSEQUENCED,
   type AgentMessageBody,
   type HubMessage,
+  type TreeRequest,
+  type TreeResponse,
 } from '@driftless/proto';
 import type { Identity } from './identity.ts';
 import type { Outbox } from './outbox.ts';
@@ -23,6 +26,11 @@ export interface LinkHooks {
   approvals: { add(approval: Approval): void };
   /** Where the hub's pauses go (the agent's SuspensionBook); none: they are acked and ignored. */
   suspensions?: { setHub(items: Suspension[]): void };
+  /**
+   * Answers a TreeRequest (the live object tree of one app); never rejects: failures are
+   * error responses. Optional: without it the agent answers TREE_ERROR_CODE_UNSUPPORTED.
+   */
+  tree?(request: TreeRequest): Promise<TreeResponse>;
 }
 
 /** What one {@link StreamSession} needs from the link. */
@@ -190,6 +198,26 @@ export class StreamSession {
     });
   }
 
+  /** Reads the requested tree and writes the answer (seq 0) on this stream, if still open. */
+  async #answerTree(request: TreeRequest): Promise<void> {
+    const { hooks, log } = this.#o;
+    log.info({ app: request.app, request: request.requestId }, 'hub link: object tree requested');
+    const response: TreeResponse = hooks.tree
+      ? await hooks.tree(request)
+      : {
+          requestId: request.requestId,
+          app: request.app,
+          nodes: [],
+          errorCode: TreeErrorCode.TREE_ERROR_CODE_UNSUPPORTED,
+          error: 'this agent does not serve object trees',
+          partial: false,
+          truncated: false,
+          note: '',
+          collectedUnixMs: 0n,
+        };
+    this.write({ $case: 'treeResponse', value: response });
+  }
+
   async #onHubMessage(m: HubMessage): Promise<void> {
     const body = m.body;
     if (!body || !this.#open) return;
@@ -251,6 +279,10 @@ export class StreamSession {
         hooks.suspensions?.setHub(items);
         break;
       }
+      case 'treeRequest':
+        // Answered on its own, so a slow read never holds up acks and approvals behind it.
+        void this.#answerTree(body.value);
+        return;
     }
     if (isSequenced(m) && this.#open) {
       const hubSeq = this.#o.hubSeq;

@@ -8,6 +8,7 @@ import type { InventoryStore } from '../inventory/index.ts';
 import type { ApprovalBook, Reporter } from '../report/index.ts';
 import { DEFAULT_CONCURRENCY } from '../plan/index.ts';
 import type { RenderSettings } from './sync-app.ts';
+import type { ServedApis } from './served-apis.ts';
 
 /** A checkout of the cluster's repository at one revision. */
 export interface Checkout {
@@ -48,8 +49,14 @@ export interface DriftTracker {
 
 /** The defaults of {@link AgentOptions}, in one place; durations in ms. */
 export const AGENT_DEFAULTS = {
-  /** Time between polls of Git (and re-plans of every app that is done). */
+  /** Time between polls of Git: one `ls-refs`; apps are planned again only when something moved. */
   pollIntervalMs: 60_000,
+  /**
+   * Periodic full resync: an app whose last sync did not fail is planned again
+   * this long after it, even when neither Git nor the cluster's APIs moved
+   * (drift in between is caught by the drift watches).
+   */
+  resyncIntervalMs: 10 * 60_000,
   /** The poll interval is spread by ±10 %, so agents and apps do not move in lockstep. */
   pollJitter: 0.1,
   /** Parallel API requests per app. */
@@ -89,6 +96,7 @@ export interface AgentOptions {
   random?: () => number;
   /** See {@link AGENT_DEFAULTS}. */
   pollIntervalMs?: number;
+  resyncIntervalMs?: number;
   pollJitter?: number;
   concurrency?: number;
   healthPollMs?: number;
@@ -99,6 +107,12 @@ export interface AgentOptions {
   requeueMs?: number;
   /** Render limits and chart sources of every sync. Default the render defaults. */
   render?: RenderSettings;
+  /**
+   * Tells when the cluster starts or stops serving an API, so renders reading
+   * its capabilities are redone. Without it, only new commits, hints and the
+   * periodic resync re-plan.
+   */
+  servedApis?: ServedApis;
   /** The identities apps act with (serviceAccountName). Default: made from `client`. */
   tenants?: TenantClients;
 }

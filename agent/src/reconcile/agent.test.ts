@@ -94,6 +94,52 @@ describe('Agent', () => {
     assert.equal(e.reporter.syncsOf('b').at(-1)?.outcome, 'succeeded', 'a new commit retries it');
   });
 
+  it('makes no API request on a poll where nothing moved; a commit, a served-API change and the resync re-plan', async () => {
+    const servedApis = { generation: 0 };
+    e = testEngine(TWO_APPS, {
+      pollIntervalMs: 60_000,
+      resyncIntervalMs: 600_000,
+      pollJitter: 0,
+      servedApis,
+    });
+    const plans = (name: string) =>
+      e!.kube.calls.filter((c) => c.verb === 'apply' && c.ref.endsWith(`/${name}`)).length;
+    let passes = 0;
+    const nextPass = async () => {
+      passes++;
+      await waitFor(() => e!.agent.ticks >= passes, `pass ${passes}`);
+    };
+    e.agent.start();
+    await nextPass();
+    const afterFirst = e.kube.calls.length;
+    assert.ok(plans('a-config') > 0);
+
+    await e.clock.advance(60_000);
+    await nextPass();
+    assert.equal(e.kube.calls.length, afterFirst, 'an unmoved poll sends no API request');
+
+    servedApis.generation++;
+    e.agent.nudge();
+    await nextPass();
+    assert.ok(e.kube.calls.length > afterFirst, 'a CRD that appeared re-plans every app');
+    const afterApis = e.kube.calls.length;
+
+    e.commit({ 'apps/a/cm.yaml': configMap('a-config', { k: 'v2' }) });
+    await e.clock.advance(60_000);
+    await nextPass();
+    assert.ok(e.kube.calls.length > afterApis, 'a new commit re-plans');
+    const afterCommit = e.kube.calls.length;
+
+    for (let t = 0; t < 8; t++) {
+      await e.clock.advance(60_000);
+      await nextPass();
+    }
+    assert.equal(e.kube.calls.length, afterCommit, 'eight unmoved polls send nothing');
+    await e.clock.advance(120_000);
+    await nextPass();
+    assert.ok(e.kube.calls.length > afterCommit, 'the periodic resync re-plans');
+  });
+
   it('jitters the poll interval', async () => {
     e = testEngine(TWO_APPS, { pollIntervalMs: 60_000, random: () => 1 });
     e.agent.start();

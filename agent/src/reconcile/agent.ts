@@ -50,6 +50,8 @@ export class Agent {
   #forceNext = true;
   #nextPollAt = 0;
   #appsRunnable = false;
+  /** What the last full pass planned at: a pass where none of it moved and no app is due is skipped. */
+  #planned: { revision: string; apis: number } | undefined;
   #loop: Promise<void> | undefined;
   readonly #abort = new AbortController();
   #ticks = 0;
@@ -144,6 +146,11 @@ export class Agent {
     return [...this.#apps.values()].flatMap((a) => (a.status ? [a.status] : []));
   }
 
+  /** The spec of `app` as the cluster's driftless.yaml last listed it; undefined when it does not. */
+  appSpec(app: string): AppSpec | undefined {
+    return this.#apps.get(app)?.spec;
+  }
+
   /** What comes next for `app` after its last sync (for tests, metrics and people). */
   outcomeOf(app: string): AppOutcome | undefined {
     return this.#apps.get(app)?.outcome;
@@ -169,6 +176,15 @@ export class Agent {
   /** Asks for a pass of every app now (new commit hint, approval, sync-now). */
   refresh(): void {
     this.#forceNext = true;
+    this.#pendingWake = true;
+    this.#wake?.();
+  }
+
+  /**
+   * Wakes the loop for a pass that re-plans only if something moved (the
+   * cluster's served APIs changed); unlike {@link refresh}, forces nothing.
+   */
+  nudge(): void {
     this.#pendingWake = true;
     this.#wake?.();
   }
@@ -297,6 +313,20 @@ export class Agent {
 
     this.#o.suspensions?.setGit(config.current.config.apps, this.#config.file);
     for (const app of config.current.config.apps) this.#o.drift?.configure?.(app);
+    // Nothing moved — same commit, same served APIs, no app or gone app due: no render, no request.
+    const apis = this.#o.servedApis?.generation ?? 0;
+    const apisMoved = this.#planned !== undefined && this.#planned.apis !== apis;
+    if (
+      !force &&
+      !apisMoved &&
+      this.#planned?.revision === checkout.revision &&
+      !this.#anythingDue(config.current.config, checkout.revision)
+    ) {
+      return healthy;
+    }
+    // A CRD or APIService came or went: every app renders again against what is served now.
+    if (apisMoved) force = true;
+    this.#planned = { revision: checkout.revision, apis };
     // Ownership: what every app declares and holds, so no two apps fight over an object.
     const signal = this.#abort.signal;
     await this.#ownership.begin(config.current.config.apps, checkout.revision, (app) =>
@@ -318,6 +348,12 @@ export class Agent {
     }
     const synced = await this.#syncApps(config.current.config, checkout, fetch, force);
     return healthy && synced;
+  }
+
+  #anythingDue(config: ClusterConfig, revision: string): boolean {
+    if (config.apps.some((app) => this.#apps.isDue(this.#apps.entry(app), revision))) return true;
+    const gone = this.#gone.nextDueAt();
+    return gone !== undefined && gone <= this.#clock.now();
   }
 
   /** Syncs every due app; an app starts once all it depends on is Healthy. */
@@ -443,7 +479,7 @@ export class Agent {
       },
       {
         backoff: state.backoff,
-        pollIntervalMs: this.#o.pollIntervalMs,
+        resyncIntervalMs: this.#o.resyncIntervalMs,
         pollJitter: this.#o.pollJitter,
         requeueMs: this.#o.requeueMs,
         random: this.#o.random,

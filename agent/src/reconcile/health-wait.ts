@@ -86,8 +86,10 @@ export interface HealthWait {
 /**
  * Polls the objects' health until none of them gates (see `gatesWave`:
  * Healthy, or only waiting on a consumer or a load balancer), and returns
- * the aggregate then. Degraded, or the app's health timeout passing, is a
- * {@link WaitingError} naming what is not healthy.
+ * the aggregate then. Each poll asks only for the objects that were not
+ * Healthy at the last one, so a rollout of one Deployment among many ConfigMaps
+ * costs one request per poll, not one per kind. Degraded, or the app's
+ * health timeout passing, is a {@link WaitingError} naming what is not healthy.
  */
 export async function waitUntilNothingGates(
   w: HealthWait,
@@ -96,20 +98,32 @@ export async function waitUntilNothingGates(
   const { clock, app } = w;
   const started = clock.now();
   const deadline = started + app.healthTimeoutMs;
+  const settled: ObjectHealth[] = [];
+  let pending = objects;
   // Rollouts often finish within a second: look again soon, then every poll interval.
   let delay = Math.min(100, w.pollMs);
   for (;;) {
-    const h = await currentHealth(w.client, objects, {
+    const h = await currentHealth(w.client, pending, {
       concurrency: w.concurrency,
       signal: w.signal,
       rules: app.health,
     });
-    if (!h.objects.some((o) => gatesWave(o.health))) return h;
-    if (h.status === 'Degraded' || clock.now() >= deadline) {
+    const all = [...settled, ...h.objects];
+    if (!h.objects.some((o) => gatesWave(o.health)))
+      return { ...aggregateHealth(all), objects: all };
+    const now = aggregateHealth(all);
+    if (now.status === 'Degraded' || clock.now() >= deadline) {
       throw new WaitingError(
-        `app ${app.name} is ${h.status} after ${Math.round((clock.now() - started) / 1000)}s: ${h.message}`,
+        `app ${app.name} is ${now.status} after ${Math.round((clock.now() - started) / 1000)}s: ${now.message}`,
       );
     }
+    // Healthy objects are not asked again; the rest (gating, or waiting without gating) are.
+    const unsettled = new Set<string>();
+    for (const o of h.objects) {
+      if (o.health.status === 'Healthy') settled.push(o);
+      else unsettled.add(refString(o.ref));
+    }
+    pending = pending.filter((o) => unsettled.has(refString(refOf(o))));
     await clock.sleep(delay, w.signal);
     delay = Math.min(w.pollMs, delay * 2);
   }

@@ -3,3 +3,4 @@ export * from './sync-app.ts';
 export { currentHealth, type CurrentHealth } from './health-wait.ts';
 export * from './agent-options.ts';
 export * from './agent.ts';
+export * from './served-apis.ts';

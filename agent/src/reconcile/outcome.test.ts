@@ -5,7 +5,7 @@ import { decideOutcome, describeOutcome, type OutcomeTiming } from './outcome.ts
 
 const timing = (random = 0.5): OutcomeTiming => ({
   backoff: new Backoff({ initialMs: 1000, maxMs: 8000, random: () => random }),
-  pollIntervalMs: 60_000,
+  resyncIntervalMs: 60_000,
   pollJitter: 0.1,
   requeueMs: 30_000,
   random: () => random,

@@ -33,8 +33,9 @@ export interface FinishedSync {
 export interface OutcomeTiming {
   /** The app's own backoff: grows with each transient failure, reset on success. */
   backoff: Backoff;
-  pollIntervalMs: number;
-  /** Fraction the poll interval is spread by, so apps and agents do not move in lockstep. */
+  /** After a sync that did not fail, the app is planned again this long later even when nothing moved. */
+  resyncIntervalMs: number;
+  /** Fraction the resync and requeue delays are spread by, so apps and agents do not move in lockstep. */
   pollJitter: number;
   requeueMs: number;
   random: () => number;
@@ -45,7 +46,7 @@ export function decideOutcome(sync: FinishedSync, t: OutcomeTiming): AppOutcome 
   if (sync.interrupted) return { kind: 'interrupted' };
   if (sync.outcome !== 'failed') {
     t.backoff.reset();
-    return { kind: 'done', afterMs: jittered(t.pollIntervalMs, t.pollJitter, t.random) };
+    return { kind: 'done', afterMs: jittered(t.resyncIntervalMs, t.pollJitter, t.random) };
   }
   switch (sync.errorClass ?? 'transient') {
     case 'terminal':

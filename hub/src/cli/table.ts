@@ -34,3 +34,45 @@ export function timeText(iso: unknown): string {
 export function shortRev(rev: unknown): string {
   return typeof rev === 'string' && rev ? rev.slice(0, 12) : '-';
 }
+
+/** A digest (plan digest, trace id) shortened to 12 characters; `-` when empty. */
+export function shortDigest(digest: unknown): string {
+  if (typeof digest !== 'string' || !digest) return '-';
+  const bare = digest.replace(/^sha256:/, '');
+  return bare.slice(0, 12);
+}
+
+/** A row of API JSON, read loosely for display. */
+export type Row = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** A column whose cell is `cell(row)` as text: `-` for empty, JSON for objects. */
+export function col(header: string, cell: (r: Row) => unknown): Column<Row> {
+  return {
+    header,
+    cell: (r) => {
+      const v = cell(r);
+      if (v === undefined || v === null || v === '') return '-';
+      if (typeof v === 'string') return v;
+      return typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v);
+    },
+  };
+}
+
+/** `label:   value` lines, the labels padded to one width, for a single object. */
+export function fieldsText(fields: readonly (readonly [string, unknown])[]): string {
+  const width = Math.max(...fields.map(([k]) => k.length)) + 2;
+  return (
+    fields
+      .map(
+        ([k, v]) =>
+          `${`${k}:`.padEnd(width)}${v === undefined || v === null || v === '' ? '-' : typeof v === 'object' ? JSON.stringify(v) : String(v as string | number | boolean)}`,
+      )
+      .join('\n') + '\n'
+  );
+}
+
+/** Text cut to `max` characters on one line, with `…` when cut. */
+export function clip(text: unknown, max = 80): string {
+  const s = typeof text === 'string' ? text.replace(/\s+/g, ' ').trim() : '';
+  return s.length > max ? `${s.slice(0, max - 1)}…` : s;
+}

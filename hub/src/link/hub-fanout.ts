@@ -19,6 +19,8 @@ export const HUB_FANOUT_SUBJECTS = {
   hints: 'driftless.hubs.hints',
   /** A cluster was revoked: every replica closes the cluster's stream. */
   revocations: 'driftless.hubs.revocations',
+  /** An object tree asked on one replica: the replica holding the agent's gRPC stream asks it. */
+  trees: 'driftless.hubs.trees',
 };
 
 /**

@@ -22,3 +22,8 @@ export {
   type ReadinessDeps,
   type ReadinessResult,
 } from './readiness.ts';
+export {
+  TreeRequests,
+  type TreeAsk,
+  type TreeRequestsOptions,
+} from './tree-requests.ts';

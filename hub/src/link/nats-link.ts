@@ -7,6 +7,7 @@ import { HubFanout, type RelayedPush } from './hub-fanout.ts';
 import { ensureReportStream } from './jetstream.ts';
 import { isNatsSession, NatsAgentLink, type NatsAgentLinkOptions } from './nats-agent-link.ts';
 import { NatsRevocations } from './nats-revocations.ts';
+import type { TreeRequests } from './tree-requests.ts';
 
 export { HUB_FANOUT_SUBJECTS, type RelayedPush } from './hub-fanout.ts';
 export { NATS_HUB_CONSUMER, NATS_REPORT_STREAM } from './jetstream.ts';
@@ -31,6 +32,8 @@ export interface NatsLinkOptions
    * received (its NATS-linked agents were hinted by that replica directly). Default: none.
    */
   hintRelayedPush?(push: RelayedPush): void;
+  /** Object-tree requests: agents' answers over NATS, and requests relayed between replicas. */
+  trees?: TreeRequests;
 }
 
 /** Defaults of {@link NatsLinkOptions}. */
@@ -50,6 +53,8 @@ export class NatsLink {
   readonly #fanout: HubFanout;
   readonly #revocations: NatsRevocations;
   readonly #log: Logger;
+  readonly #trees: TreeRequests | undefined;
+  readonly #replica: string;
   /** Whether the connection to nats-server is up (the client reconnects by itself). */
   #up = true;
 
@@ -64,6 +69,8 @@ export class NatsLink {
     });
     const clock = o.clock ?? systemClock;
     const replica = randomUUID();
+    this.#replica = replica;
+    this.#trees = o.trees;
     this.#fanout = new HubFanout({
       nc,
       replica,
@@ -116,6 +123,7 @@ export class NatsLink {
       void link.#watchStatus(o.log);
       link.#agents.start();
       link.#fanout.start();
+      link.#trees?.attachNats(nc, link.#replica);
       link.#pushRevocations();
       return link;
     } catch (err) {
@@ -165,6 +173,7 @@ export class NatsLink {
   /** Stops consuming and closes the connection (sessions of NATS clusters are forgotten). */
   async close(): Promise<void> {
     this.#fanout.stop();
+    this.#trees?.detachNats();
     await this.#agents.stop();
     await this.#revocations.close();
     await this.#nc.drain().catch(() => undefined);

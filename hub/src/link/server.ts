@@ -39,6 +39,7 @@ import { deliverSuspensions, watchSuspensions } from './suspensions.ts';
 import { LastSeen } from './last-seen.ts';
 import { RenewalLimiter, renewCertificate } from './renew.ts';
 import type { Session, SessionRegistry } from './sessions.ts';
+import type { TreeRequests } from './tree-requests.ts';
 
 const tracer = getTracer('@driftless/hub/link');
 
@@ -55,6 +56,8 @@ export interface LinkServerOptions {
   clientCertValidityMs: number;
   /** Names (DNS or IP) the hub's TLS server certificate is valid for. */
   serverNames: string[];
+  /** Where agents' answers to object-tree requests go. Default: none (answers are dropped). */
+  trees?: TreeRequests;
   clock?: Clock;
 }
 
@@ -289,6 +292,9 @@ export class LinkServer {
             break;
           case 'renewCertificate':
             await this.#renew(cluster, body.value.csrPem, session);
+            break;
+          case 'treeResponse':
+            this.#o.trees?.answer(cluster, body.value);
             break;
           case 'appStatus':
           case 'syncResult':

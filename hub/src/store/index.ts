@@ -9,6 +9,7 @@ export type { DriftQuery, HistoryQuery, IngestResult } from './reports.ts';
 export { ReportOutOfOrderError } from './reports.ts';
 export type { EnrollmentCompletion } from './enrollment-tokens.ts';
 export type { HelloRecord } from './clusters.ts';
+export type * from './notifications.ts';
 export { parseSelector } from './selector.ts';
 export { MIGRATIONS, migrate } from './migrations.ts';
 

@@ -1,6 +1,7 @@
 import type { Db, Dialect } from './db.ts';
 import { CONFIG_STATE_MIGRATION } from './config-state.ts';
 import { SUSPENSIONS_MIGRATION } from './suspensions.ts';
+import { NOTIFICATIONS_MIGRATION } from './notifications.ts';
 
 /** One schema change. Versions only ever grow; a released migration is never edited. */
 export interface Migration {
@@ -194,6 +195,7 @@ CREATE TABLE nats_users (
 CREATE INDEX nats_users_cluster ON nats_users (cluster);
 `,
   },
+  NOTIFICATIONS_MIGRATION,
   SUSPENSIONS_MIGRATION,
 ];
 

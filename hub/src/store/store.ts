@@ -7,6 +7,7 @@ import { configStateStore, type ConfigStateStore } from './config-state.ts';
 import type { Db } from './db.ts';
 import { enrollmentTokenStore, type EnrollmentTokenStore } from './enrollment-tokens.ts';
 import { migrate } from './migrations.ts';
+import { notificationStore, type NotificationStore } from './notifications.ts';
 import { reportStore, type ReportStore } from './reports.ts';
 import { suspensionStore, type SuspensionStore } from './suspensions.ts';
 
@@ -26,7 +27,8 @@ export interface Store
     ApprovalStore,
     SuspensionStore,
     ApiTokenStore,
-    AuditStore {
+    AuditStore,
+    NotificationStore {
   close(): Promise<void>;
   /** Cheap query for /readyz. */
   ping(): Promise<void>;
@@ -49,5 +51,6 @@ export async function createSqlStore(db: Db): Promise<Store> {
     ...suspensionStore(db),
     ...apiTokenStore(db),
     ...auditStore(db),
+    ...notificationStore(db),
   };
 }

@@ -16,6 +16,7 @@ import {
   type EnrollResponse,
   type HubMessage,
 } from '@driftless/proto';
+import { sharedSecretsKeyFile } from '@driftless/test';
 
 import { startedLines } from '../link/helpers.ts';
 
@@ -55,7 +56,9 @@ export async function startHubProcess(options: {
     '127.0.0.1:0',
     '--store',
     options.store ?? 'sqlite',
-    ...(options.databaseUrl ? ['--database-url', options.databaseUrl] : []),
+    ...(options.databaseUrl
+      ? ['--database-url', options.databaseUrl, '--secrets-key-file', sharedSecretsKeyFile()]
+      : []),
     ...(options.args ?? []),
   ];
   const proc = spawn(process.execPath, args, {

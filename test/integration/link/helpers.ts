@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { waitFor as waitUntil } from '@driftless/test';
+import { sharedSecretsKeyFile, waitFor as waitUntil } from '@driftless/test';
 
 const HUB_BIN = resolve(import.meta.dirname, '../../../hub/bin/driftless-hub.ts');
 const AGENT_BIN = resolve(import.meta.dirname, '../../../agent/bin/driftless-agent.ts');
@@ -46,6 +46,8 @@ export async function startHub(options: {
       '--http-address',
       options.httpAddress ?? '127.0.0.1:0',
       ...(options.args ?? []),
+      // Replicas on one PostgreSQL database share their secrets key.
+      ...(options.args?.includes('postgres') ? ['--secrets-key-file', sharedSecretsKeyFile()] : []),
     ],
     {
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,8 +1,10 @@
 import type { Clock, Logger } from '@driftless/common';
 import { NotFoundError } from '../../errors.ts';
 import type { EventBus } from '../../events.ts';
-import type { LinkServer, SessionRegistry } from '../../link/index.ts';
+import type { LinkServer, SessionRegistry, TreeRequests } from '../../link/index.ts';
 import type { HubMetrics } from '../../metrics.ts';
+import type { Notifier } from '../../notify/index.ts';
+import type { SecretBox } from '../../secrets/index.ts';
 import type { ClusterRecord, Store } from '../../store/index.ts';
 
 /** Whether the hub can serve: its store (and link) answer. `reason` says what is wrong. */
@@ -13,6 +15,8 @@ export interface RouteDeps {
   store: Store;
   sessions: SessionRegistry;
   link: LinkServer;
+  /** Object-tree requests to agents over their streams. */
+  trees: TreeRequests;
   events: EventBus;
   metrics: HubMetrics;
   log: Logger;
@@ -23,6 +27,8 @@ export interface RouteDeps {
   /** What `/readyz` reports. */
   readiness: Readiness;
   clock: Clock;
+  /** Notifications (routes/notifications.ts): the secrets box and the notifier. */
+  notifications?: { secrets: SecretBox; notifier: Notifier };
 }
 
 /** The cluster named `name`, or NotFoundError. */

@@ -13,7 +13,10 @@ import { healthRoutes } from './health.ts';
 import { historyRoutes } from './history.ts';
 import { suspendRoutes } from './suspend.ts';
 import { metricsRoutes } from './metrics.ts';
+import { notificationRoutes } from './notifications.ts';
+import { operationRoutes } from './operations.ts';
 import { tokenRoutes } from './tokens.ts';
+import { treeRoutes } from './tree.ts';
 
 export { webRoutes, DEFAULT_WEB_DIR, type DashboardConfig, type WebRoutesOptions } from './web.ts';
 export type { RouteDeps, Readiness } from './deps.ts';
@@ -25,7 +28,9 @@ export function apiRoutes(deps: RouteDeps, streams: EventStreams): RouteModule[]
     metricsRoutes(deps.metrics),
     apiTokenRoutes(deps),
     clusterRoutes(deps),
+    operationRoutes(deps),
     appRoutes(deps),
+    treeRoutes(deps),
     driftRoutes(deps),
     historyRoutes(deps),
     tokenRoutes(deps),
@@ -33,5 +38,6 @@ export function apiRoutes(deps: RouteDeps, streams: EventStreams): RouteModule[]
     suspendRoutes(deps),
     auditRoutes(deps),
     eventRoutes(streams),
+    ...(deps.notifications ? [notificationRoutes({ ...deps, ...deps.notifications })] : []),
   ];
 }

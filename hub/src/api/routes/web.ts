@@ -5,8 +5,14 @@ import { Type } from 'typebox';
 import { NotFoundError } from '../../errors.ts';
 import type { ApiApp } from '../types.ts';
 
-/** Where `make web` (Vite) writes the dashboard's bundle. */
-export const DEFAULT_WEB_DIR = resolve(import.meta.dirname, '../../../web/dist');
+/** Set by deploy/bundle.ts in the bundled hub: the dashboard's folder relative to the bundle. */
+declare const __DRIFTLESS_WEB_DIR__: string | undefined;
+
+/** Where `make web` (Vite) writes the dashboard's bundle, or where the bundled hub carries it. */
+export const DEFAULT_WEB_DIR =
+  typeof __DRIFTLESS_WEB_DIR__ === 'string'
+    ? resolve(import.meta.dirname, __DRIFTLESS_WEB_DIR__)
+    : resolve(import.meta.dirname, '../../../web/dist');
 
 /** What the dashboard needs to know about this hub: `GET /api/v1/config`. */
 export interface DashboardConfig {

@@ -6,6 +6,7 @@ import { driftInfo, duration, HEALTH, needsApproval, SYNC, when } from '../model
 import { href } from '../router.ts';
 import { useEventTick, useFleet, useLoad, useSession } from '../session.ts';
 import { OperatorActions, PauseBadge, PauseBanner } from '../suspension.tsx';
+import { AppTreeSection } from './app-tree.tsx';
 import { ApproveButton } from './approvals.tsx';
 import { DriftCard } from './drift.tsx';
 
@@ -146,6 +147,8 @@ export function AppPage({ cluster, app }: { cluster: string; app: string }) {
           )}
         </section>
       )}
+
+      <AppTreeSection cluster={cluster} app={app} />
 
       <h2>Open drift</h2>
       {drift.error && <Notice kind="error">{drift.error}</Notice>}

@@ -96,6 +96,73 @@ export function suspensionSourceToJSON(object: SuspensionSource): string {
   }
 }
 
+/** TreeErrorCode says why a TreeResponse has no tree. */
+export const TreeErrorCode = {
+  TREE_ERROR_CODE_UNSPECIFIED: 0,
+  /** TREE_ERROR_CODE_UNKNOWN_APP - The cluster's driftless.yaml lists no such app and the agent holds no inventory of it. */
+  TREE_ERROR_CODE_UNKNOWN_APP: 1,
+  /** TREE_ERROR_CODE_TIMEOUT - The deadline passed before anything could be read. */
+  TREE_ERROR_CODE_TIMEOUT: 2,
+  /** TREE_ERROR_CODE_FAILED - Reading the cluster failed (e.g. the API server is unreachable); see error. */
+  TREE_ERROR_CODE_FAILED: 3,
+  /** TREE_ERROR_CODE_UNSUPPORTED - The agent does not serve trees. */
+  TREE_ERROR_CODE_UNSUPPORTED: 4,
+  UNRECOGNIZED: -1,
+} as const;
+
+export type TreeErrorCode = typeof TreeErrorCode[keyof typeof TreeErrorCode];
+
+export namespace TreeErrorCode {
+  export type TREE_ERROR_CODE_UNSPECIFIED = typeof TreeErrorCode.TREE_ERROR_CODE_UNSPECIFIED;
+  export type TREE_ERROR_CODE_UNKNOWN_APP = typeof TreeErrorCode.TREE_ERROR_CODE_UNKNOWN_APP;
+  export type TREE_ERROR_CODE_TIMEOUT = typeof TreeErrorCode.TREE_ERROR_CODE_TIMEOUT;
+  export type TREE_ERROR_CODE_FAILED = typeof TreeErrorCode.TREE_ERROR_CODE_FAILED;
+  export type TREE_ERROR_CODE_UNSUPPORTED = typeof TreeErrorCode.TREE_ERROR_CODE_UNSUPPORTED;
+  export type UNRECOGNIZED = typeof TreeErrorCode.UNRECOGNIZED;
+}
+
+export function treeErrorCodeFromJSON(object: any): TreeErrorCode {
+  switch (object) {
+    case 0:
+    case "TREE_ERROR_CODE_UNSPECIFIED":
+      return TreeErrorCode.TREE_ERROR_CODE_UNSPECIFIED;
+    case 1:
+    case "TREE_ERROR_CODE_UNKNOWN_APP":
+      return TreeErrorCode.TREE_ERROR_CODE_UNKNOWN_APP;
+    case 2:
+    case "TREE_ERROR_CODE_TIMEOUT":
+      return TreeErrorCode.TREE_ERROR_CODE_TIMEOUT;
+    case 3:
+    case "TREE_ERROR_CODE_FAILED":
+      return TreeErrorCode.TREE_ERROR_CODE_FAILED;
+    case 4:
+    case "TREE_ERROR_CODE_UNSUPPORTED":
+      return TreeErrorCode.TREE_ERROR_CODE_UNSUPPORTED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return TreeErrorCode.UNRECOGNIZED;
+  }
+}
+
+export function treeErrorCodeToJSON(object: TreeErrorCode): string {
+  switch (object) {
+    case TreeErrorCode.TREE_ERROR_CODE_UNSPECIFIED:
+      return "TREE_ERROR_CODE_UNSPECIFIED";
+    case TreeErrorCode.TREE_ERROR_CODE_UNKNOWN_APP:
+      return "TREE_ERROR_CODE_UNKNOWN_APP";
+    case TreeErrorCode.TREE_ERROR_CODE_TIMEOUT:
+      return "TREE_ERROR_CODE_TIMEOUT";
+    case TreeErrorCode.TREE_ERROR_CODE_FAILED:
+      return "TREE_ERROR_CODE_FAILED";
+    case TreeErrorCode.TREE_ERROR_CODE_UNSUPPORTED:
+      return "TREE_ERROR_CODE_UNSUPPORTED";
+    case TreeErrorCode.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** SyncStatus says whether the cluster matches Git for an app. */
 export const SyncStatus = {
   SYNC_STATUS_UNSPECIFIED: 0,
@@ -717,6 +784,7 @@ export interface AgentMessage {
     | { $case: "renewCertificate"; value: RenewCertificate }
     | { $case: "reportsDropped"; value: ReportsDropped }
     | { $case: "configStatus"; value: ConfigStatus }
+    | { $case: "treeResponse"; value: TreeResponse }
     | undefined;
 }
 
@@ -987,6 +1055,7 @@ export interface HubMessage {
     | { $case: "certificateIssued"; value: CertificateIssued }
     | { $case: "linkClosed"; value: LinkClosed }
     | { $case: "suspensions"; value: Suspensions }
+    | { $case: "treeRequest"; value: TreeRequest }
     | undefined;
 }
 
@@ -1077,6 +1146,91 @@ export interface CertificateIssued {
   /** PEM CA bundle to trust from now on. */
   caBundlePem: string;
   notAfterUnixMs: bigint;
+}
+
+/**
+ * TreeRequest asks the agent for the live object tree of one app: its managed objects and their
+ * children by owner reference, with health and recent Kubernetes Events. Read-only: the agent
+ * only gets and lists. Sent with seq 0 (about this connection only, never resent): a person waits
+ * for the answer, and one lost with its connection is simply asked again.
+ */
+export interface TreeRequest {
+  /** Chosen by the hub, unique per request; the TreeResponse carries it back. */
+  requestId: string;
+  app: string;
+  /** Bounds of the answer; a zero field means the agent's default. */
+  limits?: TreeLimits | undefined;
+}
+
+/** TreeLimits bound one TreeResponse. The agent applies the smaller of each and its own maximum. */
+export interface TreeLimits {
+  /** Most nodes (objects) in the answer; managed objects come first. */
+  maxNodes: number;
+  /** Most Events per node, newest first. */
+  maxEventsPerNode: number;
+  /** Most bytes of the encoded TreeResponse (it must fit a NATS message and a gRPC frame). */
+  maxBytes: number;
+  /**
+   * How long the agent may take, from receipt; past it the agent answers with what it has
+   * (partial = true), or with TREE_ERROR_TIMEOUT when it has nothing.
+   */
+  deadlineMs: number;
+}
+
+/** TreeResponse answers one TreeRequest, sent with seq 0. Either nodes or error is set. */
+export interface TreeResponse {
+  requestId: string;
+  app: string;
+  /**
+   * Every node of the tree, parents before their children; a node's parent is the node whose
+   * uid is its parent_uid (none for the app's managed objects).
+   */
+  nodes: TreeNode[];
+  /** Why there is no tree; UNSPECIFIED when nodes are given. */
+  errorCode: TreeErrorCode;
+  /** The error for people, e.g. "app shop: not an app of cluster dev"; empty unless error_code. */
+  error: string;
+  /** The deadline passed before every object was read: the tree is what the agent had by then. */
+  partial: boolean;
+  /** A size bound (nodes, Events, bytes) left something out; see note. */
+  truncated: boolean;
+  /** What partial or truncated left out, for people, e.g. "42 nodes over the limit of 200". */
+  note: string;
+  collectedUnixMs: bigint;
+}
+
+/** TreeNode is one live object in an app's tree. */
+export interface TreeNode {
+  object?:
+    | ObjectRef
+    | undefined;
+  /** metadata.uid; empty for a managed object that is missing from the cluster. */
+  uid: string;
+  /** uid of the owner this node hangs under; empty for the app's managed objects. */
+  parentUid: string;
+  /** Whether the app manages the object (it is in the app's inventory), rather than a child. */
+  managed: boolean;
+  health: HealthStatus;
+  /** Why, for people, e.g. "Deployment shop/web: 1 of 3 replicas available". */
+  statusMessage: string;
+  /** Recent Kubernetes Events about the object, newest first. */
+  events: TreeEvent[];
+  /** metadata.creationTimestamp; 0 when missing. */
+  createdUnixMs: bigint;
+}
+
+/** TreeEvent is one Kubernetes Event about a tree node. */
+export interface TreeEvent {
+  /** "Normal" or "Warning". */
+  type: string;
+  reason: string;
+  message: string;
+  /** How many times it happened (a series counts as one Event). */
+  count: number;
+  /** When it last happened. */
+  lastSeenUnixMs: bigint;
+  /** The component that reported it, e.g. "deployment-controller". */
+  source: string;
 }
 
 /** ObjectRef names one Kubernetes object. */
@@ -1603,6 +1757,9 @@ export const AgentMessage: MessageFns<AgentMessage> = {
       case "configStatus":
         ConfigStatus.encode(message.body.value, writer.uint32(162).fork()).join();
         break;
+      case "treeResponse":
+        TreeResponse.encode(message.body.value, writer.uint32(202).fork()).join();
+        break;
     }
     return writer;
   },
@@ -1716,6 +1873,14 @@ export const AgentMessage: MessageFns<AgentMessage> = {
             message.body = { $case: "configStatus", value: ConfigStatus.decode(reader, reader.uint32()) };
             continue;
           }
+          case 25: {
+            if (tag !== 202) {
+              break;
+            }
+
+            message.body = { $case: "treeResponse", value: TreeResponse.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1767,6 +1932,10 @@ export const AgentMessage: MessageFns<AgentMessage> = {
         ? { $case: "configStatus", value: ConfigStatus.fromJSON(object.configStatus) }
         : isSet(object.config_status)
         ? { $case: "configStatus", value: ConfigStatus.fromJSON(object.config_status) }
+        : isSet(object.treeResponse)
+        ? { $case: "treeResponse", value: TreeResponse.fromJSON(object.treeResponse) }
+        : isSet(object.tree_response)
+        ? { $case: "treeResponse", value: TreeResponse.fromJSON(object.tree_response) }
         : undefined,
     };
   },
@@ -1800,6 +1969,8 @@ export const AgentMessage: MessageFns<AgentMessage> = {
       obj.reportsDropped = ReportsDropped.toJSON(message.body.value);
     } else if (message.body?.$case === "configStatus") {
       obj.configStatus = ConfigStatus.toJSON(message.body.value);
+    } else if (message.body?.$case === "treeResponse") {
+      obj.treeResponse = TreeResponse.toJSON(message.body.value);
     }
     return obj;
   },
@@ -1868,6 +2039,12 @@ export const AgentMessage: MessageFns<AgentMessage> = {
       case "configStatus": {
         if (object.body?.value !== undefined && object.body?.value !== null) {
           message.body = { $case: "configStatus", value: ConfigStatus.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "treeResponse": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "treeResponse", value: TreeResponse.fromPartial(object.body.value) };
         }
         break;
       }
@@ -3886,6 +4063,9 @@ export const HubMessage: MessageFns<HubMessage> = {
       case "suspensions":
         Suspensions.encode(message.body.value, writer.uint32(130).fork()).join();
         break;
+      case "treeRequest":
+        TreeRequest.encode(message.body.value, writer.uint32(162).fork()).join();
+        break;
     }
     return writer;
   },
@@ -3967,6 +4147,14 @@ export const HubMessage: MessageFns<HubMessage> = {
             message.body = { $case: "suspensions", value: Suspensions.decode(reader, reader.uint32()) };
             continue;
           }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.body = { $case: "treeRequest", value: TreeRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4004,6 +4192,10 @@ export const HubMessage: MessageFns<HubMessage> = {
         ? { $case: "linkClosed", value: LinkClosed.fromJSON(object.link_closed) }
         : isSet(object.suspensions)
         ? { $case: "suspensions", value: Suspensions.fromJSON(object.suspensions) }
+        : isSet(object.treeRequest)
+        ? { $case: "treeRequest", value: TreeRequest.fromJSON(object.treeRequest) }
+        : isSet(object.tree_request)
+        ? { $case: "treeRequest", value: TreeRequest.fromJSON(object.tree_request) }
         : undefined,
     };
   },
@@ -4027,6 +4219,8 @@ export const HubMessage: MessageFns<HubMessage> = {
       obj.linkClosed = LinkClosed.toJSON(message.body.value);
     } else if (message.body?.$case === "suspensions") {
       obj.suspensions = Suspensions.toJSON(message.body.value);
+    } else if (message.body?.$case === "treeRequest") {
+      obj.treeRequest = TreeRequest.toJSON(message.body.value);
     }
     return obj;
   },
@@ -4077,6 +4271,12 @@ export const HubMessage: MessageFns<HubMessage> = {
       case "suspensions": {
         if (object.body?.value !== undefined && object.body?.value !== null) {
           message.body = { $case: "suspensions", value: Suspensions.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "treeRequest": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "treeRequest", value: TreeRequest.fromPartial(object.body.value) };
         }
         break;
       }
@@ -4942,6 +5142,839 @@ export const CertificateIssued: MessageFns<CertificateIssued> = {
     message.notAfterUnixMs = (object.notAfterUnixMs !== undefined && object.notAfterUnixMs !== null)
       ? BigInt(object.notAfterUnixMs)
       : 0n;
+    return message;
+  },
+};
+
+function createBaseTreeRequest(): TreeRequest {
+  return { requestId: "", app: "", limits: undefined };
+}
+
+export const TreeRequest: MessageFns<TreeRequest> = {
+  encode(message: TreeRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.app !== "") {
+      writer.uint32(18).string(message.app);
+    }
+    if (message.limits !== undefined) {
+      TreeLimits.encode(message.limits, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TreeRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTreeRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.app = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.limits = TreeLimits.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TreeRequest {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      app: isSet(object.app) ? globalThis.String(object.app) : "",
+      limits: isSet(object.limits) ? TreeLimits.fromJSON(object.limits) : undefined,
+    };
+  },
+
+  toJSON(message: TreeRequest): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.app !== "") {
+      obj.app = message.app;
+    }
+    if (message.limits !== undefined) {
+      obj.limits = TreeLimits.toJSON(message.limits);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TreeRequest>, I>>(base?: I): TreeRequest {
+    return TreeRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TreeRequest>, I>>(object: I): TreeRequest {
+    const message = createBaseTreeRequest();
+    message.requestId = object.requestId ?? "";
+    message.app = object.app ?? "";
+    message.limits = (object.limits !== undefined && object.limits !== null)
+      ? TreeLimits.fromPartial(object.limits)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseTreeLimits(): TreeLimits {
+  return { maxNodes: 0, maxEventsPerNode: 0, maxBytes: 0, deadlineMs: 0 };
+}
+
+export const TreeLimits: MessageFns<TreeLimits> = {
+  encode(message: TreeLimits, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.maxNodes !== 0) {
+      writer.uint32(8).uint32(message.maxNodes);
+    }
+    if (message.maxEventsPerNode !== 0) {
+      writer.uint32(16).uint32(message.maxEventsPerNode);
+    }
+    if (message.maxBytes !== 0) {
+      writer.uint32(24).uint32(message.maxBytes);
+    }
+    if (message.deadlineMs !== 0) {
+      writer.uint32(32).uint32(message.deadlineMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TreeLimits {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTreeLimits();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.maxNodes = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.maxEventsPerNode = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.maxBytes = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.deadlineMs = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TreeLimits {
+    return {
+      maxNodes: isSet(object.maxNodes)
+        ? globalThis.Number(object.maxNodes)
+        : isSet(object.max_nodes)
+        ? globalThis.Number(object.max_nodes)
+        : 0,
+      maxEventsPerNode: isSet(object.maxEventsPerNode)
+        ? globalThis.Number(object.maxEventsPerNode)
+        : isSet(object.max_events_per_node)
+        ? globalThis.Number(object.max_events_per_node)
+        : 0,
+      maxBytes: isSet(object.maxBytes)
+        ? globalThis.Number(object.maxBytes)
+        : isSet(object.max_bytes)
+        ? globalThis.Number(object.max_bytes)
+        : 0,
+      deadlineMs: isSet(object.deadlineMs)
+        ? globalThis.Number(object.deadlineMs)
+        : isSet(object.deadline_ms)
+        ? globalThis.Number(object.deadline_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: TreeLimits): unknown {
+    const obj: any = {};
+    if (message.maxNodes !== 0) {
+      obj.maxNodes = Math.round(message.maxNodes);
+    }
+    if (message.maxEventsPerNode !== 0) {
+      obj.maxEventsPerNode = Math.round(message.maxEventsPerNode);
+    }
+    if (message.maxBytes !== 0) {
+      obj.maxBytes = Math.round(message.maxBytes);
+    }
+    if (message.deadlineMs !== 0) {
+      obj.deadlineMs = Math.round(message.deadlineMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TreeLimits>, I>>(base?: I): TreeLimits {
+    return TreeLimits.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TreeLimits>, I>>(object: I): TreeLimits {
+    const message = createBaseTreeLimits();
+    message.maxNodes = object.maxNodes ?? 0;
+    message.maxEventsPerNode = object.maxEventsPerNode ?? 0;
+    message.maxBytes = object.maxBytes ?? 0;
+    message.deadlineMs = object.deadlineMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseTreeResponse(): TreeResponse {
+  return {
+    requestId: "",
+    app: "",
+    nodes: [],
+    errorCode: 0,
+    error: "",
+    partial: false,
+    truncated: false,
+    note: "",
+    collectedUnixMs: 0n,
+  };
+}
+
+export const TreeResponse: MessageFns<TreeResponse> = {
+  encode(message: TreeResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.app !== "") {
+      writer.uint32(18).string(message.app);
+    }
+    for (const v of message.nodes) {
+      TreeNode.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.errorCode !== 0) {
+      writer.uint32(32).int32(message.errorCode);
+    }
+    if (message.error !== "") {
+      writer.uint32(42).string(message.error);
+    }
+    if (message.partial !== false) {
+      writer.uint32(48).bool(message.partial);
+    }
+    if (message.truncated !== false) {
+      writer.uint32(56).bool(message.truncated);
+    }
+    if (message.note !== "") {
+      writer.uint32(66).string(message.note);
+    }
+    if (message.collectedUnixMs !== 0n) {
+      if (BigInt.asIntN(64, message.collectedUnixMs) !== message.collectedUnixMs) {
+        throw new globalThis.Error("value provided for field message.collectedUnixMs of type int64 too large");
+      }
+      writer.uint32(72).int64(message.collectedUnixMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TreeResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTreeResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.app = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.nodes.push(TreeNode.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.errorCode = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.partial = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.truncated = reader.bool();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.note = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.collectedUnixMs = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TreeResponse {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      app: isSet(object.app) ? globalThis.String(object.app) : "",
+      nodes: globalThis.Array.isArray(object?.nodes) ? object.nodes.map((e: any) => TreeNode.fromJSON(e)) : [],
+      errorCode: isSet(object.errorCode)
+        ? treeErrorCodeFromJSON(object.errorCode)
+        : isSet(object.error_code)
+        ? treeErrorCodeFromJSON(object.error_code)
+        : 0,
+      error: isSet(object.error) ? globalThis.String(object.error) : "",
+      partial: isSet(object.partial) ? globalThis.Boolean(object.partial) : false,
+      truncated: isSet(object.truncated) ? globalThis.Boolean(object.truncated) : false,
+      note: isSet(object.note) ? globalThis.String(object.note) : "",
+      collectedUnixMs: isSet(object.collectedUnixMs)
+        ? BigInt(object.collectedUnixMs)
+        : isSet(object.collected_unix_ms)
+        ? BigInt(object.collected_unix_ms)
+        : 0n,
+    };
+  },
+
+  toJSON(message: TreeResponse): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.app !== "") {
+      obj.app = message.app;
+    }
+    if (message.nodes?.length) {
+      obj.nodes = message.nodes.map((e) => TreeNode.toJSON(e));
+    }
+    if (message.errorCode !== 0) {
+      obj.errorCode = treeErrorCodeToJSON(message.errorCode);
+    }
+    if (message.error !== "") {
+      obj.error = message.error;
+    }
+    if (message.partial !== false) {
+      obj.partial = message.partial;
+    }
+    if (message.truncated !== false) {
+      obj.truncated = message.truncated;
+    }
+    if (message.note !== "") {
+      obj.note = message.note;
+    }
+    if (message.collectedUnixMs !== 0n) {
+      obj.collectedUnixMs = message.collectedUnixMs.toString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TreeResponse>, I>>(base?: I): TreeResponse {
+    return TreeResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TreeResponse>, I>>(object: I): TreeResponse {
+    const message = createBaseTreeResponse();
+    message.requestId = object.requestId ?? "";
+    message.app = object.app ?? "";
+    message.nodes = object.nodes?.map((e) => TreeNode.fromPartial(e)) || [];
+    message.errorCode = object.errorCode ?? 0;
+    message.error = object.error ?? "";
+    message.partial = object.partial ?? false;
+    message.truncated = object.truncated ?? false;
+    message.note = object.note ?? "";
+    message.collectedUnixMs = (object.collectedUnixMs !== undefined && object.collectedUnixMs !== null)
+      ? BigInt(object.collectedUnixMs)
+      : 0n;
+    return message;
+  },
+};
+
+function createBaseTreeNode(): TreeNode {
+  return {
+    object: undefined,
+    uid: "",
+    parentUid: "",
+    managed: false,
+    health: 0,
+    statusMessage: "",
+    events: [],
+    createdUnixMs: 0n,
+  };
+}
+
+export const TreeNode: MessageFns<TreeNode> = {
+  encode(message: TreeNode, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.object !== undefined) {
+      ObjectRef.encode(message.object, writer.uint32(10).fork()).join();
+    }
+    if (message.uid !== "") {
+      writer.uint32(18).string(message.uid);
+    }
+    if (message.parentUid !== "") {
+      writer.uint32(26).string(message.parentUid);
+    }
+    if (message.managed !== false) {
+      writer.uint32(32).bool(message.managed);
+    }
+    if (message.health !== 0) {
+      writer.uint32(40).int32(message.health);
+    }
+    if (message.statusMessage !== "") {
+      writer.uint32(50).string(message.statusMessage);
+    }
+    for (const v of message.events) {
+      TreeEvent.encode(v!, writer.uint32(58).fork()).join();
+    }
+    if (message.createdUnixMs !== 0n) {
+      if (BigInt.asIntN(64, message.createdUnixMs) !== message.createdUnixMs) {
+        throw new globalThis.Error("value provided for field message.createdUnixMs of type int64 too large");
+      }
+      writer.uint32(64).int64(message.createdUnixMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TreeNode {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTreeNode();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.object = ObjectRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.uid = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.parentUid = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.managed = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.health = reader.int32() as any;
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.statusMessage = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.events.push(TreeEvent.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.createdUnixMs = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TreeNode {
+    return {
+      object: isSet(object.object) ? ObjectRef.fromJSON(object.object) : undefined,
+      uid: isSet(object.uid) ? globalThis.String(object.uid) : "",
+      parentUid: isSet(object.parentUid)
+        ? globalThis.String(object.parentUid)
+        : isSet(object.parent_uid)
+        ? globalThis.String(object.parent_uid)
+        : "",
+      managed: isSet(object.managed) ? globalThis.Boolean(object.managed) : false,
+      health: isSet(object.health) ? healthStatusFromJSON(object.health) : 0,
+      statusMessage: isSet(object.statusMessage)
+        ? globalThis.String(object.statusMessage)
+        : isSet(object.status_message)
+        ? globalThis.String(object.status_message)
+        : "",
+      events: globalThis.Array.isArray(object?.events)
+        ? object.events.map((e: any) => TreeEvent.fromJSON(e))
+        : [],
+      createdUnixMs: isSet(object.createdUnixMs)
+        ? BigInt(object.createdUnixMs)
+        : isSet(object.created_unix_ms)
+        ? BigInt(object.created_unix_ms)
+        : 0n,
+    };
+  },
+
+  toJSON(message: TreeNode): unknown {
+    const obj: any = {};
+    if (message.object !== undefined) {
+      obj.object = ObjectRef.toJSON(message.object);
+    }
+    if (message.uid !== "") {
+      obj.uid = message.uid;
+    }
+    if (message.parentUid !== "") {
+      obj.parentUid = message.parentUid;
+    }
+    if (message.managed !== false) {
+      obj.managed = message.managed;
+    }
+    if (message.health !== 0) {
+      obj.health = healthStatusToJSON(message.health);
+    }
+    if (message.statusMessage !== "") {
+      obj.statusMessage = message.statusMessage;
+    }
+    if (message.events?.length) {
+      obj.events = message.events.map((e) => TreeEvent.toJSON(e));
+    }
+    if (message.createdUnixMs !== 0n) {
+      obj.createdUnixMs = message.createdUnixMs.toString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TreeNode>, I>>(base?: I): TreeNode {
+    return TreeNode.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TreeNode>, I>>(object: I): TreeNode {
+    const message = createBaseTreeNode();
+    message.object = (object.object !== undefined && object.object !== null)
+      ? ObjectRef.fromPartial(object.object)
+      : undefined;
+    message.uid = object.uid ?? "";
+    message.parentUid = object.parentUid ?? "";
+    message.managed = object.managed ?? false;
+    message.health = object.health ?? 0;
+    message.statusMessage = object.statusMessage ?? "";
+    message.events = object.events?.map((e) => TreeEvent.fromPartial(e)) || [];
+    message.createdUnixMs = (object.createdUnixMs !== undefined && object.createdUnixMs !== null)
+      ? BigInt(object.createdUnixMs)
+      : 0n;
+    return message;
+  },
+};
+
+function createBaseTreeEvent(): TreeEvent {
+  return { type: "", reason: "", message: "", count: 0, lastSeenUnixMs: 0n, source: "" };
+}
+
+export const TreeEvent: MessageFns<TreeEvent> = {
+  encode(message: TreeEvent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.type !== "") {
+      writer.uint32(10).string(message.type);
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    if (message.message !== "") {
+      writer.uint32(26).string(message.message);
+    }
+    if (message.count !== 0) {
+      writer.uint32(32).uint32(message.count);
+    }
+    if (message.lastSeenUnixMs !== 0n) {
+      if (BigInt.asIntN(64, message.lastSeenUnixMs) !== message.lastSeenUnixMs) {
+        throw new globalThis.Error("value provided for field message.lastSeenUnixMs of type int64 too large");
+      }
+      writer.uint32(40).int64(message.lastSeenUnixMs);
+    }
+    if (message.source !== "") {
+      writer.uint32(50).string(message.source);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TreeEvent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTreeEvent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.type = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.count = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.lastSeenUnixMs = reader.int64() as bigint;
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.source = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TreeEvent {
+    return {
+      type: isSet(object.type) ? globalThis.String(object.type) : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+      count: isSet(object.count) ? globalThis.Number(object.count) : 0,
+      lastSeenUnixMs: isSet(object.lastSeenUnixMs)
+        ? BigInt(object.lastSeenUnixMs)
+        : isSet(object.last_seen_unix_ms)
+        ? BigInt(object.last_seen_unix_ms)
+        : 0n,
+      source: isSet(object.source) ? globalThis.String(object.source) : "",
+    };
+  },
+
+  toJSON(message: TreeEvent): unknown {
+    const obj: any = {};
+    if (message.type !== "") {
+      obj.type = message.type;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    if (message.count !== 0) {
+      obj.count = Math.round(message.count);
+    }
+    if (message.lastSeenUnixMs !== 0n) {
+      obj.lastSeenUnixMs = message.lastSeenUnixMs.toString();
+    }
+    if (message.source !== "") {
+      obj.source = message.source;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TreeEvent>, I>>(base?: I): TreeEvent {
+    return TreeEvent.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TreeEvent>, I>>(object: I): TreeEvent {
+    const message = createBaseTreeEvent();
+    message.type = object.type ?? "";
+    message.reason = object.reason ?? "";
+    message.message = object.message ?? "";
+    message.count = object.count ?? 0;
+    message.lastSeenUnixMs = (object.lastSeenUnixMs !== undefined && object.lastSeenUnixMs !== null)
+      ? BigInt(object.lastSeenUnixMs)
+      : 0n;
+    message.source = object.source ?? "";
     return message;
   },
 };

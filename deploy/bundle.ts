@@ -1,0 +1,103 @@
+/**
+ * Bundles the three Driftless programs into plain JavaScript for the
+ * artifacts that carry no checkout (the npm release package and the
+ * container images): Node strips types only outside node_modules, so these
+ * must not be TypeScript.
+ *
+ *   node deploy/bundle.ts [--out DIR]      default DIR: dist
+ *
+ * Writes DIR/bin/driftless.mjs, DIR/bin/driftless-agent.mjs and
+ * DIR/bin/driftless-hub.mjs, and copies the built dashboard (hub/web/dist,
+ * from `make web`) to DIR/web, where the bundled hub looks for it.
+ * Packages listed in EXTERNAL stay imports and must be installed beside the
+ * bundles (see deploy/release.ts); today every dependency is pure
+ * JavaScript and bundled.
+ */
+import { execFileSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { build } from 'esbuild';
+
+const ROOT = resolve(import.meta.dirname, '..');
+
+/** The programs: entry point (relative to the root) -> bundle name. */
+export const PROGRAMS = {
+  'hub/bin/driftless.ts': 'driftless',
+  'agent/bin/driftless-agent.ts': 'driftless-agent',
+  'hub/bin/driftless-hub.ts': 'driftless-hub',
+} as const;
+
+/**
+ * Imports left to the runtime: optional add-ons some libraries try to load
+ * (pg's native binding, ws's native helpers), none of which Driftless uses.
+ */
+export const EXTERNAL: readonly string[] = ['pg-native', 'bufferutil', 'utf-8-validate'];
+
+/** Where the bundled hub finds the dashboard, relative to the bundle's folder. */
+const WEB_DIR_FROM_BIN = '../web';
+
+function rootVersion(): string {
+  const pkg = JSON.parse(readFileSync(resolve(ROOT, 'package.json'), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
+}
+
+/** The checkout's commit, or '' (a source tarball has no .git). DRIFTLESS_COMMIT overrides. */
+function commit(): string {
+  const fromEnv = process.env['DRIFTLESS_COMMIT'];
+  if (fromEnv !== undefined) return fromEnv;
+  try {
+    return execFileSync('git', ['rev-parse', 'HEAD'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
+  } catch {
+    return '';
+  }
+}
+
+/** Bundles the programs into `out`/bin and copies the dashboard into `out`/web. */
+export async function bundle(out: string): Promise<void> {
+  const webDist = resolve(ROOT, 'hub/web/dist');
+  if (!existsSync(resolve(webDist, 'index.html'))) {
+    throw new Error('hub/web/dist/index.html is missing: run make web first');
+  }
+  rmSync(resolve(out, 'bin'), { recursive: true, force: true });
+  rmSync(resolve(out, 'web'), { recursive: true, force: true });
+  mkdirSync(resolve(out, 'bin'), { recursive: true });
+  await build({
+    absWorkingDir: ROOT,
+    entryPoints: Object.entries(PROGRAMS).map(([entry, name]) => ({ in: entry, out: name })),
+    outdir: resolve(out, 'bin'),
+    outExtension: { '.js': '.mjs' },
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node22.12',
+    external: [...EXTERNAL],
+    // CommonJS dependencies call require() for Node's built-ins; an ES module has none.
+    banner: {
+      js: "import { createRequire as __driftlessCreateRequire } from 'node:module';\nconst require = __driftlessCreateRequire(import.meta.url);",
+    },
+    define: {
+      __DRIFTLESS_VERSION__: JSON.stringify(rootVersion()),
+      __DRIFTLESS_COMMIT__: JSON.stringify(commit()),
+      __DRIFTLESS_WEB_DIR__: JSON.stringify(WEB_DIR_FROM_BIN),
+    },
+    legalComments: 'linked',
+    sourcemap: false,
+    minifySyntax: true,
+    minifyWhitespace: true,
+    keepNames: true,
+    logLevel: 'warning',
+  });
+  cpSync(webDist, resolve(out, 'web'), { recursive: true });
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({ options: { out: { type: 'string', default: 'dist' } } });
+  await bundle(resolve(values.out));
+}

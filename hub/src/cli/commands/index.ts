@@ -1,0 +1,24 @@
+/**
+ * The registry of `driftless` commands, in the order `driftless --help` lists them. A verb
+ * group is a file exporting a list of commands (see command.ts, `Command`); adding one is
+ * one line here.
+ */
+import type { AnyCommand } from '../command.ts';
+import { appCommands } from './apps.ts';
+import { approvalCommands } from './approvals.ts';
+import { clusterCommands } from './clusters.ts';
+import { fleetCommands } from './fleet.ts';
+import { operationCommands } from './operations.ts';
+import { tokenCommands } from './tokens.ts';
+import { suspendCommands } from '../suspend.ts';
+
+/** Every command. */
+export const COMMANDS: readonly AnyCommand[] = [
+  ...clusterCommands,
+  ...appCommands,
+  ...operationCommands,
+  ...suspendCommands,
+  ...approvalCommands,
+  ...fleetCommands,
+  ...tokenCommands,
+];
