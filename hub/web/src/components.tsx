@@ -145,6 +145,8 @@ function Comparison(props: {
   to: string;
   multi: boolean;
 }) {
+  // Every line starts with its side's label, padded to one width, so the values stay aligned.
+  const width = Math.max(props.fromLabel.length, props.toLabel.length) + 2;
   return (
     <div class="vdiff">
       <div class="vdiff-path">
@@ -154,7 +156,12 @@ function Comparison(props: {
         <pre class="diff compare" aria-label={`${props.fromLabel} and ${props.toLabel}`}>
           {lineDiff(props.from, props.to).map((l, i) => (
             <span key={i} class={l.op === '-' ? 'side-git' : l.op === '+' ? 'side-live' : ''}>
-              {l.op === '-' ? `${props.fromLabel}: ` : l.op === '+' ? `${props.toLabel}: ` : '  '}
+              {(l.op === '-'
+                ? `${props.fromLabel}:`
+                : l.op === '+'
+                  ? `${props.toLabel}:`
+                  : ''
+              ).padEnd(width)}
               {l.text}
               {'\n'}
             </span>
