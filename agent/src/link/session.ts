@@ -281,7 +281,12 @@ export class StreamSession {
       }
       case 'treeRequest':
         // Answered on its own, so a slow read never holds up acks and approvals behind it.
-        void this.#answerTree(body.value);
+        this.#answerTree(body.value).catch((err: unknown) =>
+          log.warn(
+            { err: errorMessage(err), app: body.value.app },
+            `hub link: answering the object tree of app ${body.value.app} failed: ${errorMessage(err)}`,
+          ),
+        );
         return;
     }
     if (isSequenced(m) && this.#open) {

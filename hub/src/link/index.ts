@@ -22,8 +22,4 @@ export {
   type ReadinessDeps,
   type ReadinessResult,
 } from './readiness.ts';
-export {
-  TreeRequests,
-  type TreeAsk,
-  type TreeRequestsOptions,
-} from './tree-requests.ts';
+export { TreeRequests, type TreeAsk, type TreeRequestsOptions } from './tree-requests.ts';
