@@ -172,18 +172,24 @@ describe('break-glass pauses, end to end (gRPC and NATS)', () => {
       assert.match(shown.actor, /admin/);
 
       await editLive(c, 'edited by hand');
-      const drift = await waitFor(`${c}: the hand edit reported as drift held by the pause`, async () => {
-        const d = await openDrift(c);
-        return d?.message.includes('not healed while paused') ? d : undefined;
-      });
+      const drift = await waitFor(
+        `${c}: the hand edit reported as drift held by the pause`,
+        async () => {
+          const d = await openDrift(c);
+          return d?.message.includes('not healed while paused') ? d : undefined;
+        },
+      );
       assert.match(drift.message, /incident 42/);
       assert.equal(await live(c), 'edited by hand', 'a selfHeal app does not heal while paused');
 
       const rev = await commitValue(c, `${c}-v2`);
-      const waiting = await waitFor(`${c}/web out of sync at the new commit, not applied`, async () => {
-        const a = await web(c);
-        return a?.revision === rev && a.syncStatus === 'out-of-sync' ? a : undefined;
-      });
+      const waiting = await waitFor(
+        `${c}/web out of sync at the new commit, not applied`,
+        async () => {
+          const a = await web(c);
+          return a?.revision === rev && a.syncStatus === 'out-of-sync' ? a : undefined;
+        },
+      );
       assert.match(waiting.message, /not applied until the pause ends/);
       assert.equal(await live(c), 'edited by hand', 'the new commit is not applied while paused');
 

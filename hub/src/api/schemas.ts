@@ -105,7 +105,8 @@ export const AppView = Type.Object(
     updatedAt: Time,
     gone: Type.Boolean(),
     suspension: Type.Union([SuspensionView, Type.Null()], {
-      description: "the pause the agent applies to the app (its own or its cluster's); null if none",
+      description:
+        "the pause the agent applies to the app (its own or its cluster's); null if none",
     }),
   },
   { title: 'App' },
