@@ -1,6 +1,7 @@
 import { canonicalJson, formatDuration } from '@driftless/common';
+import { writeTimeOf } from '../fields/index.ts';
 import { Marks } from '../model.ts';
-import type { DriftClosure } from '../report/index.ts';
+import type { DriftChangeSource, DriftClosure } from '../report/index.ts';
 import type { Verdict } from './compare.ts';
 import type { DriftCounters } from './metrics.ts';
 import type { OpenDrift, Tracked } from './registry.ts';
@@ -70,14 +71,16 @@ export class Episodes {
   /**
    * The object is out of line: opens an episode (a new one when the kind of
    * drift changed), or updates the open one; reports it when what is
-   * reported changed. `syncTraceId` is the trace of the app's last sync; `held`, when set, is
-   * why the drift is not healed (a pause), put in its message.
+   * reported changed. `syncTraceId` is the trace of the app's last sync; `eventAt` when the
+   * first watch event this check looked at arrived (undefined when none did); `held`, when set,
+   * is why the drift is not healed (a pause), put in its message.
    */
   outOfLine(
     t: Tracked,
     verdict: Exclude<Verdict, { kind: 'in-line' }>,
     now: number,
     syncTraceId: string,
+    eventAt?: number,
     held?: string,
   ): OpenDrift {
     t.verifiedRv = undefined;
@@ -96,6 +99,7 @@ export class Episodes {
         fields,
         changedBy,
         detectedAt: now,
+        ...changeTime(verdict, changedBy, eventAt, now),
         message: '',
         lastSyncTraceId,
         reported: '',
@@ -140,4 +144,24 @@ export class Episodes {
     drift.reported = shape;
     this.#o.sender.send(t, drift, { healed: false, healedAt: 0 });
   }
+}
+
+/**
+ * When the change behind a new episode most likely happened: the changing manager's
+ * managedFields time (whole seconds, written by the API server with the change) when it is no
+ * later than the watch event that showed the change (a later one means clocks disagree, or the
+ * manager wrote again since); else the watch event's arrival; else unknown (a drift found when
+ * tracking began, before any event).
+ */
+export function changeTime(
+  verdict: Exclude<Verdict, { kind: 'in-line' }>,
+  changedBy: string,
+  eventAt: number | undefined,
+  now: number,
+): { changedAt?: number; changedAtSource?: DriftChangeSource } {
+  const written = verdict.kind === 'modified' ? writeTimeOf(verdict.live, changedBy) : 0;
+  if (written > 0 && written <= (eventAt ?? now))
+    return { changedAt: written, changedAtSource: 'managed-fields' };
+  if (eventAt !== undefined) return { changedAt: eventAt, changedAtSource: 'watch-event' };
+  return {};
 }

@@ -7,7 +7,13 @@ import {
   type KubeObject,
   type ObjectRef,
 } from '../model.ts';
-import type { DriftClosure, DriftFight, DriftReport, FieldDrift } from '../report/index.ts';
+import type {
+  DriftChangeSource,
+  DriftClosure,
+  DriftFight,
+  DriftReport,
+  FieldDrift,
+} from '../report/index.ts';
 import { FightGuard, type FightOptions } from './fight.ts';
 import { RhythmDetector, type Fight, type RhythmOptions } from './rhythm.ts';
 
@@ -26,6 +32,9 @@ export interface OpenDrift {
   fields: FieldDrift[];
   changedBy: string;
   detectedAt: number;
+  /** When the change most likely happened; see {@link DriftReport.changedAt}. */
+  changedAt?: number | undefined;
+  changedAtSource?: DriftChangeSource | undefined;
   message: string;
   lastSyncTraceId: string;
   /** Set while another manager fights over some of the fields. */
@@ -43,6 +52,8 @@ export interface Tracked {
   desiredJson: string;
   /** Grows when `desired` changes, so a check that read the old one is dropped. */
   version: number;
+  /** When the first event not yet compared arrived: the change time of last resort. */
+  eventAt?: number | undefined;
   /** The newest state the watch delivered. */
   lastSeen?: KubeObject;
   /** The object was deleted or left our label selector: read it before comparing. */

@@ -303,6 +303,7 @@ export class DriftWatcher {
       if (event.object.metadata['resourceVersion'] === t.verifiedRv && !t.drift) return;
     }
     t.lastSeen = event.object;
+    t.eventAt ??= this.#o.clock.now();
     this.#scheduler.request(t);
   }
 
@@ -313,16 +314,19 @@ export class DriftWatcher {
     if (!t || !app?.spec) return;
     if (app.paused) return void (t.dirty = true);
     if (!t.needsGet && t.lastSeen && t.lastSeen.metadata['resourceVersion'] === t.verifiedRv)
-      return; // the event of our own heal, seen before the heal's answer came back
+      return void (t.eventAt = undefined); // the event of our own heal, seen before the heal's answer came back
     const { epoch, spec } = app;
     const version = t.version;
     await this.#scheduler.inSlot(async () => {
+      // What this comparison sees includes every event so far; later ones start afresh.
+      const eventAt = t.eventAt;
+      t.eventAt = undefined;
       const verdict = await this.#compare(t, app);
       if (!verdict || !this.#registry.current(t)) return;
       if (app.paused || app.epoch !== epoch) return void (t.dirty = true);
       if (t.version !== version) return this.#scheduler.request(t);
       // The heal runs inside the check, so one object never has two heals in flight.
-      await this.#conclude(t, app, spec, verdict);
+      await this.#conclude(t, app, spec, verdict, eventAt);
     });
   }
 
@@ -355,7 +359,13 @@ export class DriftWatcher {
   }
 
   /** Acts on a verdict: close, open or update the drift, and heal when the app asks for it. */
-  async #conclude(t: Tracked, app: AppState, spec: AppSpec, verdict: Verdict): Promise<void> {
+  async #conclude(
+    t: Tracked,
+    app: AppState,
+    spec: AppSpec,
+    verdict: Verdict,
+    eventAt: number | undefined,
+  ): Promise<void> {
     const now = this.#o.clock.now();
     if (verdict.kind === 'in-line') return this.#episodes.inLine(t, verdict.resourceVersion, now);
     if (verdict.kind === 'deleted' && (await deletedByDesign(this.#o.client, t, verdict.last))) {
@@ -375,6 +385,7 @@ export class DriftWatcher {
       verdict,
       now,
       app.sync.traceId,
+      eventAt,
       pause && heldMessage(pause),
     );
     if (verdict.kind === 'modified' && this.#healer.findFight(t, drift, verdict, now)) return;

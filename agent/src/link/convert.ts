@@ -1,6 +1,7 @@
 import {
   ChangeAction,
   ConfigState,
+  DriftChangeTimeSource,
   DriftClosedBy,
   DriftType,
   HealthStatus,
@@ -22,6 +23,7 @@ import { groupOf, type ObjectRef, type SyncMode as AppSyncMode } from '../model.
 import type {
   AppStatusReport,
   ConfigStatusReport,
+  DriftChangeSource,
   DriftClosure,
   DriftReport,
   HealthState,
@@ -203,6 +205,12 @@ export function toDriftReport(r: DriftReport): DriftReportMessage {
     })),
     changedBy: r.changedBy,
     detectedUnixMs: r.detectedAt > 0 ? toUnixMs(r.detectedAt) : 0n,
+    ...(r.changedAt && r.changedAt > 0
+      ? {
+          changedUnixMs: toUnixMs(r.changedAt),
+          changedAtSource: CHANGE_SOURCE[r.changedAtSource ?? 'watch-event'],
+        }
+      : {}),
     healed: r.healed,
     healedUnixMs: r.healedAt > 0 ? toUnixMs(r.healedAt) : 0n,
     message: r.message,
@@ -219,6 +227,11 @@ export function toDriftReport(r: DriftReport): DriftReportMessage {
       : {}),
   };
 }
+
+const CHANGE_SOURCE: Record<DriftChangeSource, DriftChangeTimeSource> = {
+  'managed-fields': DriftChangeTimeSource.DRIFT_CHANGE_TIME_SOURCE_MANAGED_FIELDS,
+  'watch-event': DriftChangeTimeSource.DRIFT_CHANGE_TIME_SOURCE_WATCH_EVENT,
+};
 
 const CLOSED_BY: Record<DriftClosure, DriftClosedBy> = {
   '': DriftClosedBy.DRIFT_CLOSED_BY_UNSPECIFIED,

@@ -110,6 +110,16 @@ export interface DriftReport {
   changedBy: string;
   detectedAt: number;
   /**
+   * When the live change most likely happened (ms since the epoch), for time-to-detect;
+   * `changedAtSource` says how it is known. Absent when unknown.
+   */
+  changedAt?: number;
+  /**
+   * `managed-fields`: the changing manager's managedFields time (whole seconds, API server's
+   * clock); `watch-event`: when the agent received the event that showed the change.
+   */
+  changedAtSource?: DriftChangeSource;
+  /**
    * True once the drift is closed: the object is back in line with Git (or no
    * longer in Git); `closedBy` says how. Only `closedBy: 'heal'` means the
    * agent's heal wrote it. (The name is kept from the wire contract.)
@@ -129,6 +139,9 @@ export interface DriftReport {
   /** Trace id of the sync that last wrote the object (from its annotation). */
   lastSyncTraceId: string;
 }
+
+/** Where a drift's {@link DriftReport.changedAt} comes from. */
+export type DriftChangeSource = 'managed-fields' | 'watch-event';
 
 /**
  * How a drift was closed: `heal` (the agent's heal), `sync` (a sync or a

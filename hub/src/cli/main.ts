@@ -8,6 +8,7 @@ import {
   FlagError,
   flagEnvName,
   flagsHelp,
+  formatVersion,
   parseFlags,
   type FlagSpec,
 } from '@driftless/common';
@@ -117,6 +118,11 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     return EXIT.usage;
   };
   let command: AnyCommand | undefined;
+  // `--version` alone answers without a hub, as every program's does.
+  if (argv.length === 1 && argv[0] === '--version') {
+    io.stdout(`driftless ${formatVersion()}\n`);
+    return EXIT.ok;
+  }
   try {
     // Step 1: find the command among the arguments.
     const first = parseFlags(ALL_FLAGS, argv, { envPrefix: ENV_PREFIX, env });

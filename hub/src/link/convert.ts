@@ -1,6 +1,7 @@
 import {
   ChangeAction,
   ConfigState,
+  DriftChangeTimeSource,
   DriftClosedBy,
   DriftType,
   HealthStatus,
@@ -69,6 +70,10 @@ const CLOSED_BY: Record<number, string> = {
   [DriftClosedBy.DRIFT_CLOSED_BY_REVERTED]: 'reverted',
   [DriftClosedBy.DRIFT_CLOSED_BY_LEFT_GIT]: 'left-git',
   [DriftClosedBy.DRIFT_CLOSED_BY_DELETED_BY_KUBERNETES]: 'deleted-by-kubernetes',
+};
+const CHANGE_SOURCE: Record<number, 'managed-fields' | 'watch-event'> = {
+  [DriftChangeTimeSource.DRIFT_CHANGE_TIME_SOURCE_MANAGED_FIELDS]: 'managed-fields',
+  [DriftChangeTimeSource.DRIFT_CHANGE_TIME_SOURCE_WATCH_EVENT]: 'watch-event',
 };
 const ACTION: Record<number, string> = {
   [ChangeAction.CHANGE_ACTION_CREATE]: 'create',
@@ -212,6 +217,9 @@ export function driftReport(d: DriftReport, what: string): Report {
       })),
       changedBy: d.changedBy,
       detectedMs: ms(d.detectedUnixMs),
+      changedMs: ms(d.changedUnixMs ?? 0n),
+      changedSource:
+        (d.changedUnixMs ?? 0n) > 0n ? (CHANGE_SOURCE[d.changedAtSource ?? 0] ?? '') : '',
       healed: d.healed,
       healedMs: ms(d.healedUnixMs),
       message: d.message,

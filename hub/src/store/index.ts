@@ -6,6 +6,18 @@ import { createSqlStore, type Store } from './store.ts';
 export type * from './types.ts';
 export type { Store } from './store.ts';
 export type { DriftQuery, HistoryQuery, IngestResult } from './reports.ts';
+export type {
+  DayCounts,
+  EpisodeCounts,
+  EpisodeCursor,
+  FieldCounts,
+  LedgerCounts,
+  LedgerEpisode,
+  LedgerQuery,
+  LedgerStore,
+  ManagerCounts,
+  ObjectCounts,
+} from './ledger.ts';
 export { ReportOutOfOrderError } from './reports.ts';
 export type { EnrollmentCompletion } from './enrollment-tokens.ts';
 export type { HelloRecord } from './clusters.ts';

@@ -6,6 +6,7 @@ import { clusterStore, type ClusterStore } from './clusters.ts';
 import { configStateStore, type ConfigStateStore } from './config-state.ts';
 import type { Db } from './db.ts';
 import { enrollmentTokenStore, type EnrollmentTokenStore } from './enrollment-tokens.ts';
+import { ledgerStore, type LedgerStore } from './ledger.ts';
 import { migrate } from './migrations.ts';
 import { notificationStore, type NotificationStore } from './notifications.ts';
 import { reportStore, type ReportStore } from './reports.ts';
@@ -23,6 +24,7 @@ export interface Store
     CertificateStore,
     ClusterStore,
     ReportStore,
+    LedgerStore,
     ConfigStateStore,
     ApprovalStore,
     SuspensionStore,
@@ -46,6 +48,7 @@ export async function createSqlStore(db: Db): Promise<Store> {
     ...certificateStore(db),
     ...clusterStore(db),
     ...reportStore(db),
+    ...ledgerStore(db),
     ...configStateStore(db),
     ...approvalStore(db),
     ...suspensionStore(db),

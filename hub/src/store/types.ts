@@ -135,6 +135,10 @@ export interface DriftRecord {
   fields: FieldDriftRecord[];
   changedBy: string;
   detectedMs: number;
+  /** When the live change most likely happened (for time to detect); 0 when unknown. */
+  changedMs?: number;
+  /** Where `changedMs` comes from: `managed-fields`, `watch-event`, or '' when unknown. */
+  changedSource?: '' | 'managed-fields' | 'watch-event';
   /** The drift is closed (the name predates `closedBy`). */
   healed: boolean;
   healedMs: number;
@@ -145,6 +149,8 @@ export interface DriftRecord {
   closedBy?: string;
   /** Another controller keeps re-writing these fields: a fight, shown as such, never green. */
   fight?: { manager: string; paths: string[]; periodMs: number } | null;
+  /** Some report of this episode named a fight (it stays set after the fight ended). */
+  fought?: boolean;
 }
 
 /** Time one sync step took. */

@@ -12,6 +12,7 @@ import { eventRoutes } from './events.ts';
 import { healthRoutes } from './health.ts';
 import { historyRoutes } from './history.ts';
 import { suspendRoutes } from './suspend.ts';
+import { ledgerRoutes } from './ledger.ts';
 import { metricsRoutes } from './metrics.ts';
 import { notificationRoutes } from './notifications.ts';
 import { operationRoutes } from './operations.ts';
@@ -32,6 +33,7 @@ export function apiRoutes(deps: RouteDeps, streams: EventStreams): RouteModule[]
     appRoutes(deps),
     treeRoutes(deps),
     driftRoutes(deps),
+    ledgerRoutes(deps),
     historyRoutes(deps),
     tokenRoutes(deps),
     approvalRoutes(deps),

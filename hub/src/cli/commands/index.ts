@@ -7,10 +7,15 @@ import type { AnyCommand } from '../command.ts';
 import { appCommands } from './apps.ts';
 import { approvalCommands } from './approvals.ts';
 import { clusterCommands } from './clusters.ts';
+import { eventCommands } from './events.ts';
+import { versionCommands } from './version.ts';
+import { waitCommands } from './wait.ts';
 import { fleetCommands } from './fleet.ts';
+import { ledgerCommands } from '../ledger.ts';
 import { operationCommands } from './operations.ts';
 import { tokenCommands } from './tokens.ts';
 import { suspendCommands } from '../suspend.ts';
+import { notifyCommands } from '../notify.ts';
 
 /** Every command. */
 export const COMMANDS: readonly AnyCommand[] = [
@@ -19,6 +24,11 @@ export const COMMANDS: readonly AnyCommand[] = [
   ...operationCommands,
   ...suspendCommands,
   ...approvalCommands,
+  ...waitCommands,
+  ...eventCommands,
   ...fleetCommands,
+  ...ledgerCommands,
+  ...versionCommands,
   ...tokenCommands,
+  ...notifyCommands,
 ];

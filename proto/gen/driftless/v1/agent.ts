@@ -632,6 +632,64 @@ export function driftClosedByToJSON(object: DriftClosedBy): string {
   }
 }
 
+/** DriftChangeTimeSource says where a drift's change time comes from. */
+export const DriftChangeTimeSource = {
+  DRIFT_CHANGE_TIME_SOURCE_UNSPECIFIED: 0,
+  /**
+   * DRIFT_CHANGE_TIME_SOURCE_MANAGED_FIELDS - The managedFields time of the manager that changed the drifted fields: written by the API
+   * server with the change, in whole seconds (so up to 1 s early).
+   */
+  DRIFT_CHANGE_TIME_SOURCE_MANAGED_FIELDS: 1,
+  /**
+   * DRIFT_CHANGE_TIME_SOURCE_WATCH_EVENT - When the agent received the watch event (or list) that showed the change: used when no
+   * managedFields entry names the writer (deletions, removed fields) or its time is later.
+   */
+  DRIFT_CHANGE_TIME_SOURCE_WATCH_EVENT: 2,
+  UNRECOGNIZED: -1,
+} as const;
+
+export type DriftChangeTimeSource = typeof DriftChangeTimeSource[keyof typeof DriftChangeTimeSource];
+
+export namespace DriftChangeTimeSource {
+  export type DRIFT_CHANGE_TIME_SOURCE_UNSPECIFIED = typeof DriftChangeTimeSource.DRIFT_CHANGE_TIME_SOURCE_UNSPECIFIED;
+  export type DRIFT_CHANGE_TIME_SOURCE_MANAGED_FIELDS =
+    typeof DriftChangeTimeSource.DRIFT_CHANGE_TIME_SOURCE_MANAGED_FIELDS;
+  export type DRIFT_CHANGE_TIME_SOURCE_WATCH_EVENT = typeof DriftChangeTimeSource.DRIFT_CHANGE_TIME_SOURCE_WATCH_EVENT;
+  export type UNRECOGNIZED = typeof DriftChangeTimeSource.UNRECOGNIZED;
+}
+
+export function driftChangeTimeSourceFromJSON(object: any): DriftChangeTimeSource {
+  switch (object) {
+    case 0:
+    case "DRIFT_CHANGE_TIME_SOURCE_UNSPECIFIED":
+      return DriftChangeTimeSource.DRIFT_CHANGE_TIME_SOURCE_UNSPECIFIED;
+    case 1:
+    case "DRIFT_CHANGE_TIME_SOURCE_MANAGED_FIELDS":
+      return DriftChangeTimeSource.DRIFT_CHANGE_TIME_SOURCE_MANAGED_FIELDS;
+    case 2:
+    case "DRIFT_CHANGE_TIME_SOURCE_WATCH_EVENT":
+      return DriftChangeTimeSource.DRIFT_CHANGE_TIME_SOURCE_WATCH_EVENT;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return DriftChangeTimeSource.UNRECOGNIZED;
+  }
+}
+
+export function driftChangeTimeSourceToJSON(object: DriftChangeTimeSource): string {
+  switch (object) {
+    case DriftChangeTimeSource.DRIFT_CHANGE_TIME_SOURCE_UNSPECIFIED:
+      return "DRIFT_CHANGE_TIME_SOURCE_UNSPECIFIED";
+    case DriftChangeTimeSource.DRIFT_CHANGE_TIME_SOURCE_MANAGED_FIELDS:
+      return "DRIFT_CHANGE_TIME_SOURCE_MANAGED_FIELDS";
+    case DriftChangeTimeSource.DRIFT_CHANGE_TIME_SOURCE_WATCH_EVENT:
+      return "DRIFT_CHANGE_TIME_SOURCE_WATCH_EVENT";
+    case DriftChangeTimeSource.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** ChangeAction is what a plan does to one object. */
 export const ChangeAction = {
   CHANGE_ACTION_UNSPECIFIED: 0,
@@ -947,7 +1005,19 @@ export interface DriftReport {
    * rhythm (an HPA on spec.replicas): the agent stopped healing those fields. The drift stays
    * open; the hub shows it as a fight, never as healthy.
    */
-  fight?: DriftFight | undefined;
+  fight?:
+    | DriftFight
+    | undefined;
+  /**
+   * When the live change most likely happened (ms since the epoch), so the hub can tell how long
+   * detection took: see changed_at_source. 0 when unknown (an older agent, or a drift found when
+   * the agent started tracking the object). The same on every report of one drift_id.
+   */
+  changedUnixMs?:
+    | bigint
+    | undefined;
+  /** Where changed_unix_ms comes from. */
+  changedAtSource?: DriftChangeTimeSource | undefined;
 }
 
 /** DriftFight names a controller that owns fields Git also declares. */
@@ -3077,6 +3147,8 @@ function createBaseDriftReport(): DriftReport {
     lastSyncTraceId: "",
     closedBy: undefined,
     fight: undefined,
+    changedUnixMs: undefined,
+    changedAtSource: undefined,
   };
 }
 
@@ -3126,6 +3198,15 @@ export const DriftReport: MessageFns<DriftReport> = {
     }
     if (message.fight !== undefined) {
       DriftFight.encode(message.fight, writer.uint32(106).fork()).join();
+    }
+    if (message.changedUnixMs !== undefined) {
+      if (BigInt.asIntN(64, message.changedUnixMs) !== message.changedUnixMs) {
+        throw new globalThis.Error("value provided for field message.changedUnixMs of type int64 too large");
+      }
+      writer.uint32(560).int64(message.changedUnixMs);
+    }
+    if (message.changedAtSource !== undefined) {
+      writer.uint32(568).int32(message.changedAtSource);
     }
     return writer;
   },
@@ -3247,6 +3328,22 @@ export const DriftReport: MessageFns<DriftReport> = {
             message.fight = DriftFight.decode(reader, reader.uint32());
             continue;
           }
+          case 70: {
+            if (tag !== 560) {
+              break;
+            }
+
+            message.changedUnixMs = reader.int64() as bigint;
+            continue;
+          }
+          case 71: {
+            if (tag !== 568) {
+              break;
+            }
+
+            message.changedAtSource = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3298,6 +3395,16 @@ export const DriftReport: MessageFns<DriftReport> = {
         ? driftClosedByFromJSON(object.closed_by)
         : undefined,
       fight: isSet(object.fight) ? DriftFight.fromJSON(object.fight) : undefined,
+      changedUnixMs: isSet(object.changedUnixMs)
+        ? BigInt(object.changedUnixMs)
+        : isSet(object.changed_unix_ms)
+        ? BigInt(object.changed_unix_ms)
+        : undefined,
+      changedAtSource: isSet(object.changedAtSource)
+        ? driftChangeTimeSourceFromJSON(object.changedAtSource)
+        : isSet(object.changed_at_source)
+        ? driftChangeTimeSourceFromJSON(object.changed_at_source)
+        : undefined,
     };
   },
 
@@ -3342,6 +3449,12 @@ export const DriftReport: MessageFns<DriftReport> = {
     if (message.fight !== undefined) {
       obj.fight = DriftFight.toJSON(message.fight);
     }
+    if (message.changedUnixMs !== undefined) {
+      obj.changedUnixMs = message.changedUnixMs.toString();
+    }
+    if (message.changedAtSource !== undefined) {
+      obj.changedAtSource = driftChangeTimeSourceToJSON(message.changedAtSource);
+    }
     return obj;
   },
 
@@ -3371,6 +3484,10 @@ export const DriftReport: MessageFns<DriftReport> = {
     message.fight = (object.fight !== undefined && object.fight !== null)
       ? DriftFight.fromPartial(object.fight)
       : undefined;
+    message.changedUnixMs = (object.changedUnixMs !== undefined && object.changedUnixMs !== null)
+      ? BigInt(object.changedUnixMs)
+      : undefined;
+    message.changedAtSource = object.changedAtSource ?? undefined;
     return message;
   },
 };
