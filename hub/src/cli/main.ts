@@ -65,12 +65,8 @@ function findCommand(positionals: string[]): AnyCommand | undefined {
 
 /** `driftless --help`: every command, one line each. */
 function usage(): string {
-  const lines = COMMANDS.map((c) => {
-    const head = `  ${c.name} ${c.usage}`.trimEnd();
-    return head.length <= 44
-      ? `${head.padEnd(46)}${c.summary}`
-      : `${head}\n${' '.repeat(46)}${c.summary}`;
-  });
+  // Name and arguments, the summary indented below: one shape whatever their length.
+  const lines = COMMANDS.map((c) => `  ${`${c.name} ${c.usage}`.trimEnd()}\n      ${c.summary}`);
   return `driftless: the Driftless command line, over the hub HTTP API
 
 Usage: driftless <command> [arguments] [flags]
