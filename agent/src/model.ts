@@ -183,6 +183,11 @@ export interface AppSpec {
   sync: SyncMode;
   /** Heal drift (true) or only report it. Default false. */
   selfHeal: boolean;
+  /**
+   * Paused from Git: plan and report (drift too) but apply and heal nothing, until a commit
+   * sets it back. Default false. (A time-limited pause comes from the hub; see agent/src/suspend.)
+   */
+  suspend: boolean;
   /** Delete objects removed from Git. Default false. */
   prune: boolean;
   /** Allow a render with no objects to prune everything. Default false. */

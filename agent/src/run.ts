@@ -32,6 +32,7 @@ import {
 } from './report/index.ts';
 import { Agent, ServedApiWatch, type RenderSettings } from './reconcile/index.ts';
 import { AgentMetrics, serveMetrics } from './metrics/index.ts';
+import { ConfigMapSuspensionStore, SuspensionBook } from './suspend/index.ts';
 import { chartCredentials } from './render/index.ts';
 import {
   GrpcTransport,
@@ -123,6 +124,12 @@ export async function runAgent(argv: string[]): Promise<number> {
   const inventory = new InventoryStore(client, options.stateNamespace);
   await inventory.ensureNamespace();
   const approvals = new ApprovalBook();
+  // Break-glass pauses are kept in the state namespace, so a restart keeps pausing until they end.
+  const suspensions = new SuspensionBook({
+    store: new ConfigMapSuspensionStore(client, options.stateNamespace),
+    logger,
+  });
+  await suspensions.restore();
   // With a hub, reports go to the logs and to the link's outbox; standalone, to the logs only.
   // Unacknowledged reports are kept on the work-dir volume, so a restart does not lose them.
   const journal = options.hubAddress
@@ -171,6 +178,7 @@ export async function runAgent(argv: string[]): Promise<number> {
       drift: (r) => agent.noteDrift(r),
     },
     logger,
+    suspended: (app) => suspensions.forApp(app),
   });
   // CRDs and APIServices coming or going re-render apps gated on the cluster's capabilities.
   const servedApis = new ServedApiWatch({
@@ -198,6 +206,7 @@ export async function runAgent(argv: string[]): Promise<number> {
     inventory,
     reporter,
     approvals,
+    suspensions,
     drift,
     tracer: getTracer('driftless-agent', AGENT_VERSION),
     logger,
@@ -222,6 +231,7 @@ export async function runAgent(argv: string[]): Promise<number> {
             refresh: () => agent.refresh(),
             statuses: () => agent.statuses(),
             approvals,
+            suspensions,
             tree: treeAnswerer(
               new TreeReader({
                 cluster: options.clusterName,
@@ -269,6 +279,7 @@ export async function runAgent(argv: string[]): Promise<number> {
   await stopped;
   // Stop producing reports first, then give the hub a moment to acknowledge the last ones.
   await agent.stop();
+  await suspensions.stop();
   await drift.stop();
   await servedApis.stop();
   if (link && !(await link.flush(5_000)))

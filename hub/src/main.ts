@@ -313,6 +313,7 @@ async function startHttpApi(o: ResolvedHubOptions, d: HttpApiDeps): Promise<Http
       ...d,
       log,
       maxTokenTtlMs: o.tokenMaxTtlMs,
+      maxSuspensionMs: o.maxSuspensionMs,
       readiness: readiness({ store: d.store, nats: d.natsLink }),
       clock,
     },

@@ -36,6 +36,7 @@ import { deliverApprovals, redeliverApprovals } from './approvals.ts';
 import { checkFollows, checkHelloApps, recordHello } from './hello.ts';
 import { toServiceError } from './grpc-errors.ts';
 import { ingestReport } from './ingest.ts';
+import { deliverSuspensions, watchSuspensions } from './suspensions.ts';
 import { LastSeen } from './last-seen.ts';
 import { RenewalLimiter, renewCertificate } from './renew.ts';
 import type { Session, SessionRegistry } from './sessions.ts';
@@ -95,10 +96,13 @@ export class LinkServer {
   readonly #server: grpc.Server;
   readonly #lastSeen: LastSeen;
   readonly #renewals: RenewalLimiter;
+  readonly #unwatchSuspensions: () => void;
 
   constructor(options: LinkServerOptions) {
     this.#o = options;
     this.#clock = options.clock ?? systemClock;
+    // Pauses made on any replica go down the streams this replica holds (NATS ones included).
+    this.#unwatchSuspensions = watchSuspensions({ ...options, clock: this.#clock });
     this.#lastSeen = new LastSeen(options.store, this.#clock);
     this.#renewals = new RenewalLimiter(this.#clock);
     this.#server = new grpc.Server({
@@ -133,6 +137,7 @@ export class LinkServer {
 
   /** Closes every stream and stops; waits at most `graceMs` for calls in flight. */
   async close(graceMs = 2000): Promise<void> {
+    this.#unwatchSuspensions();
     this.#o.sessions.closeAll(grpc.status.UNAVAILABLE, 'hub is shutting down');
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
@@ -364,6 +369,7 @@ export class LinkServer {
       session,
       Number(hello.lastAckedHubSeq),
     );
+    await deliverSuspensions({ store, clock: this.#clock }, session, { onlyIfEverPaused: true });
     events.publish({
       type: 'cluster.connected',
       cluster,

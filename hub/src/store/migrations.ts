@@ -1,5 +1,6 @@
 import type { Db, Dialect } from './db.ts';
 import { CONFIG_STATE_MIGRATION } from './config-state.ts';
+import { SUSPENSIONS_MIGRATION } from './suspensions.ts';
 import { LEDGER_MIGRATION } from './ledger.ts';
 import { NOTIFICATIONS_MIGRATION } from './notifications.ts';
 
@@ -196,6 +197,7 @@ CREATE INDEX nats_users_cluster ON nats_users (cluster);
 `,
   },
   NOTIFICATIONS_MIGRATION,
+  SUSPENSIONS_MIGRATION,
   LEDGER_MIGRATION,
 ];
 

@@ -14,6 +14,7 @@ import { fleetCommands } from './fleet.ts';
 import { ledgerCommands } from '../ledger.ts';
 import { operationCommands } from './operations.ts';
 import { tokenCommands } from './tokens.ts';
+import { suspendCommands } from '../suspend.ts';
 import { notifyCommands } from '../notify.ts';
 
 /** Every command. */
@@ -21,6 +22,7 @@ export const COMMANDS: readonly AnyCommand[] = [
   ...clusterCommands,
   ...appCommands,
   ...operationCommands,
+  ...suspendCommands,
   ...approvalCommands,
   ...waitCommands,
   ...eventCommands,
