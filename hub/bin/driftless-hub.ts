@@ -66,6 +66,7 @@ async function main(): Promise<number> {
     tlsNames: f.tlsNames,
     clientCertTtlMs: f.clientCertTtl,
     tokenMaxTtlMs: f.tokenMaxTtl,
+    maxSuspensionMs: f.maxSuspension,
     historyMaxAgeMs: f.historyMaxAge,
     historyMaxPerApp: f.historyMaxPerApp,
     enrollMaxFailures: f.enrollMaxFailures,

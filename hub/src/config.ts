@@ -25,6 +25,8 @@ export interface HubOptions {
   clientCertTtlMs?: number;
   /** Longest enrollment token lifetime, ms. */
   tokenMaxTtlMs?: number;
+  /** Longest break-glass pause (`driftless suspend`), ms. */
+  maxSuspensionMs?: number;
   /** Sync history older than this is deleted, ms (0 keeps it by age). */
   historyMaxAgeMs?: number;
   /** Sync history entries kept per app (0 keeps them all). */
@@ -107,6 +109,7 @@ export const HUB_DEFAULTS = {
   tlsNames: ['localhost', '127.0.0.1', '::1'],
   clientCertTtlMs: 24 * 3_600_000,
   tokenMaxTtlMs: 7 * 24 * 3_600_000,
+  maxSuspensionMs: 24 * 3_600_000,
   historyMaxAgeMs: HISTORY_RETENTION_DEFAULTS.maxAgeMs,
   historyMaxPerApp: HISTORY_RETENTION_DEFAULTS.maxPerApp,
   enrollMaxFailures: 5,
@@ -133,6 +136,7 @@ export function resolveHubOptions(o: HubOptions): ResolvedHubOptions {
     tlsNames,
     clientCertTtlMs: o.clientCertTtlMs ?? HUB_DEFAULTS.clientCertTtlMs,
     tokenMaxTtlMs: o.tokenMaxTtlMs ?? HUB_DEFAULTS.tokenMaxTtlMs,
+    maxSuspensionMs: o.maxSuspensionMs ?? HUB_DEFAULTS.maxSuspensionMs,
     historyMaxAgeMs: o.historyMaxAgeMs ?? HUB_DEFAULTS.historyMaxAgeMs,
     historyMaxPerApp: o.historyMaxPerApp ?? HUB_DEFAULTS.historyMaxPerApp,
     enrollMaxFailures: o.enrollMaxFailures ?? HUB_DEFAULTS.enrollMaxFailures,
@@ -217,6 +221,11 @@ export const HUB_FLAGS = {
     type: 'duration',
     default: HUB_DEFAULTS.tokenMaxTtlMs,
     help: 'Longest lifetime a person may give an enrollment token.',
+  },
+  maxSuspension: {
+    type: 'duration',
+    default: HUB_DEFAULTS.maxSuspensionMs,
+    help: 'Longest break-glass pause (driftless suspend) a person may ask for; a pause always ends.',
   },
   historyMaxAge: {
     type: 'duration',

@@ -22,7 +22,7 @@ import {
   SessionRegistry,
   TreeRequests,
 } from './link/index.ts';
-import { createMetrics, type HubMetrics } from './metrics.ts';
+import { createMetrics, observeFleet, type HubMetrics } from './metrics.ts';
 import { HistoryRetention, openStore, type Store } from './store/index.ts';
 import { Notifier } from './notify/index.ts';
 import { loadSecretBox, type SecretBox } from './secrets/index.ts';
@@ -110,6 +110,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
 
     // Step 3: enrollment and the gRPC link.
     const metrics = createMetrics();
+    observeFleet(metrics.registry, store);
     const events = new EventBus();
     const notifier = new Notifier({
       store,
@@ -329,6 +330,7 @@ async function startHttpApi(o: ResolvedHubOptions, d: HttpApiDeps): Promise<Http
       ...d,
       log,
       maxTokenTtlMs: o.tokenMaxTtlMs,
+      maxSuspensionMs: o.maxSuspensionMs,
       readiness: readiness({ store: d.store, nats: d.natsLink }),
       clock,
     },

@@ -83,7 +83,12 @@ Driftless is running.
   Kubeconfig prod   ${clusters.prod.kubeconfigPath}
   Agent logs        ${env.agents.dev.process.logPath}
                     ${env.agents.prod.process.logPath}
-  Hub log           ${hub.process.logPath}
+  Hub log           ${hub.process.logPath}${
+    env.jaeger
+      ? `
+  Jaeger (traces)   ${env.jaeger.queryUrl}/api/traces?service=driftless-agent  (OTLP in at ${env.jaeger.otlpHttpUrl}; the dashboard's trace links open each trace)`
+      : ''
+  }
 
 The fleet as the hub sees it:
 ${appTable(apps)}
@@ -155,7 +160,7 @@ async function main(): Promise<number> {
 
   const started = Date.now();
   const log = (line: string) => process.stdout.write(`${line}\n`);
-  const starting = startEnvironment({ pollInterval: values['poll-interval'], log });
+  const starting = startEnvironment({ pollInterval: values['poll-interval'], log, tracing: true });
   const env = await Promise.race([starting, stopSignal.then(() => undefined)]);
   if (!env) {
     await starting.then((e) => e.stop()).catch(() => {});

@@ -22,6 +22,14 @@ export {
   type ClusterTimings,
   type StartClusterOptions,
 } from './cluster.ts';
+export {
+  startJaeger,
+  tagOf,
+  type Jaeger,
+  type JaegerOptions,
+  type JaegerSpan,
+  type JaegerTrace,
+} from './jaeger.ts';
 export { readNatsInfo, startNats, type NatsOptions, type NatsServer } from './nats.ts';
 export { startPostgres, type PostgresOptions, type PostgresServer } from './postgres.ts';
 export * from './product.ts';

@@ -24,6 +24,9 @@ const CLOSED_MESSAGE: Record<Exclude<DriftClosure, ''>, string> = {
     'closed: Kubernetes deleted the object by design (a finished run-once object)',
 };
 
+/** How the message of drift that a pause holds back from healing begins. */
+export const HELD_PREFIX = 'not healed while paused: ';
+
 /** The message of a fight, for the report and the log. */
 export function fightMessage(drift: OpenDrift): string {
   const f = drift.fight;
@@ -69,7 +72,8 @@ export class Episodes {
    * The object is out of line: opens an episode (a new one when the kind of
    * drift changed), or updates the open one; reports it when what is
    * reported changed. `syncTraceId` is the trace of the app's last sync; `eventAt` when the
-   * first watch event this check looked at arrived (undefined when none did).
+   * first watch event this check looked at arrived (undefined when none did); `held`, when set,
+   * is why the drift is not healed (a pause), put in its message.
    */
   outOfLine(
     t: Tracked,
@@ -77,6 +81,7 @@ export class Episodes {
     now: number,
     syncTraceId: string,
     eventAt?: number,
+    held?: string,
   ): OpenDrift {
     t.verifiedRv = undefined;
     t.closeHint = undefined;
@@ -106,6 +111,10 @@ export class Episodes {
     }
     const drift = t.drift;
     this.markFight(t, drift);
+    if (!drift.fight) {
+      if (held) drift.message = held;
+      else if (drift.message.startsWith(HELD_PREFIX)) drift.message = '';
+    }
     this.report(t, drift);
     return drift;
   }
@@ -124,7 +133,13 @@ export class Episodes {
 
   /** Reports the open episode when what it says changed since it was last reported. */
   report(t: Tracked, drift: OpenDrift): void {
-    const shape = canonicalJson({ type: drift.type, fields: drift.fields, fight: drift.fight });
+    const held = drift.message.startsWith(HELD_PREFIX) ? drift.message : '';
+    const shape = canonicalJson({
+      type: drift.type,
+      fields: drift.fields,
+      fight: drift.fight,
+      held,
+    });
     if (drift.reported === shape) return;
     drift.reported = shape;
     this.#o.sender.send(t, drift, { healed: false, healedAt: 0 });

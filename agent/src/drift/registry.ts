@@ -23,6 +23,8 @@ export interface SyncMarks {
   revision: string;
   /** Trace id of the sync; drift reports link back to it. */
   traceId: string;
+  /** W3C traceparent of the sync's root span; heal spans link to it. '' when unknown. */
+  traceparent?: string;
 }
 
 /** The open drift of one object, from detection until it is healed or back in line. */

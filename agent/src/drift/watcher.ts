@@ -1,4 +1,5 @@
 import { errorMessage, isRetryable, type Logger } from '@driftless/common';
+import { describeSuspension, type Suspension } from '../suspend/index.ts';
 import {
   Marks,
   refKey,
@@ -11,7 +12,7 @@ import {
 import { objectError, type WatchEvent } from '../kube/index.ts';
 import { deletedByDesign } from './by-design.ts';
 import { compareWithGit, fightRules, type Verdict } from './compare.ts';
-import { Episodes } from './episodes.ts';
+import { Episodes, HELD_PREFIX } from './episodes.ts';
 import { DriftWatcherError } from './errors.ts';
 import { Healer } from './healer.ts';
 import { KindWatches } from './kinds.ts';
@@ -199,6 +200,12 @@ export class DriftWatcher {
       .flatMap((t) => fightRules(t));
   }
 
+  /** Whether drift of `app` is healed under its current settings (for metrics). */
+  heals(app: string): boolean {
+    const spec = this.#registry.app(app)?.spec;
+    return spec ? healAllowed(spec) : false;
+  }
+
   /** Stops watching every object of `app` (the app was removed from the cluster's config). */
   untrack(app: AppSpec | string): void {
     const name = typeof app === 'string' ? app : app.name;
@@ -229,6 +236,14 @@ export class DriftWatcher {
     if (!state?.paused) return;
     state.paused = false;
     this.#scheduler.resumeApp(name);
+  }
+
+  /**
+   * Checks the open drift of `app` again: a pause began or ended, so it is now held (and says
+   * so) or healed.
+   */
+  recheck(app: string): void {
+    for (const t of this.#registry.ofApp(app)) if (t.drift) this.#scheduler.request(t);
   }
 
   /** Objects of `app` drifted from Git now and not healed (yet). */
@@ -369,13 +384,27 @@ export class DriftWatcher {
       this.#kinds.sync(this.#registry.kindsInUse());
       return;
     }
-    const drift = this.#episodes.outOfLine(t, verdict, now, app.sync.traceId, eventAt);
+    // Paused apps report drift with the pause that holds the heal back.
+    const pause = healAllowed(app.spec ?? spec) ? this.#o.suspended(t.app) : undefined;
+    const drift = this.#episodes.outOfLine(
+      t,
+      verdict,
+      now,
+      app.sync.traceId,
+      eventAt,
+      pause && heldMessage(pause),
+    );
     if (verdict.kind === 'modified' && this.#healer.findFight(t, drift, verdict, now)) return;
     // Read the app's settings as they are now: configure() may have changed them meanwhile.
     const current = app.spec ?? spec;
-    if (!healAllowed(current)) return;
+    if (!healAllowed(current) || pause) return;
     await this.#healer.healOrWait(t, app, drift, verdict, current.ignoreDifferences);
   }
+}
+
+/** The message of drift a pause holds back from healing. */
+function heldMessage(s: Suspension): string {
+  return `${HELD_PREFIX}${describeSuspension(s)}`;
 }
 
 /** Whether drift of an app with these settings is healed: `selfHeal`, and never in `dry-run`. */

@@ -262,7 +262,7 @@ async function planObject(obj: KubeObject, c: ObjectContext): Promise<PlannedObj
     throw objectError('plan', ref, err);
   }
   const dry = tried.value;
-  if (!live) return { ...base, action: 'create', diff: diffValues(undefined, comparable(dry)) };
+  if (!live) return { ...base, action: 'create', diff: diffValues(undefined, comparable(obj)) };
   const adopt = adoptableManagers(live);
   const after = adopt.length > 0 ? withoutAdoptedFields(dry, live, obj) : dry;
   // Ignored fields: left out of the diff, and applied with their live values.

@@ -1,6 +1,7 @@
 import type { Db, Dialect } from './db.ts';
 import { COMMIT_STATUS_MIGRATION } from './commit-statuses.ts';
 import { CONFIG_STATE_MIGRATION } from './config-state.ts';
+import { SUSPENSIONS_MIGRATION } from './suspensions.ts';
 import { LEDGER_MIGRATION } from './ledger.ts';
 import { NOTIFICATIONS_MIGRATION } from './notifications.ts';
 
@@ -198,6 +199,7 @@ CREATE INDEX nats_users_cluster ON nats_users (cluster);
   },
   NOTIFICATIONS_MIGRATION,
   COMMIT_STATUS_MIGRATION,
+  SUSPENSIONS_MIGRATION,
   LEDGER_MIGRATION,
 ];
 

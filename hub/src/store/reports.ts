@@ -109,6 +109,7 @@ const APP_COLUMNS: ColumnWriters<Received<AppReport>> = [
   ['pending_plan_json', (r) => toJsonText(r.value.pendingPlan)],
   ['message', (r) => r.value.message],
   ['last_sync_ms', (r) => r.value.lastSyncMs],
+  ['suspension_json', (r) => toJsonText(r.value.suspension ?? null)],
   ['updated_ms', (r) => r.nowMs],
   // A report of an app brings it back if a Hello had marked it gone.
   ['gone', () => 0],
@@ -178,6 +179,7 @@ const toApp = (r: Row): AppRecord => ({
   lastSyncMs: numberColumn(r['last_sync_ms']),
   updatedMs: numberColumn(r['updated_ms']),
   gone: boolColumn(r['gone']),
+  suspension: fromJsonText(r['suspension_json'], null),
 });
 
 const toDrift = (r: Row): DriftRecord => ({

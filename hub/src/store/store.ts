@@ -11,6 +11,7 @@ import { ledgerStore, type LedgerStore } from './ledger.ts';
 import { migrate } from './migrations.ts';
 import { notificationStore, type NotificationStore } from './notifications.ts';
 import { reportStore, type ReportStore } from './reports.ts';
+import { suspensionStore, type SuspensionStore } from './suspensions.ts';
 
 /**
  * The hub's state. One interface, two implementations of the same SQL
@@ -27,6 +28,7 @@ export interface Store
     LedgerStore,
     ConfigStateStore,
     ApprovalStore,
+    SuspensionStore,
     ApiTokenStore,
     AuditStore,
     NotificationStore,
@@ -51,6 +53,7 @@ export async function createSqlStore(db: Db): Promise<Store> {
     ...ledgerStore(db),
     ...configStateStore(db),
     ...approvalStore(db),
+    ...suspensionStore(db),
     ...apiTokenStore(db),
     ...auditStore(db),
     ...commitStatusStore(db),

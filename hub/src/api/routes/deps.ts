@@ -24,6 +24,8 @@ export interface RouteDeps {
   log: Logger;
   /** Longest enrollment token lifetime a person may ask for, ms. */
   maxTokenTtlMs: number;
+  /** Longest break-glass pause a person may ask for, ms. Default 24 h. */
+  maxSuspensionMs?: number;
   /** What `/readyz` reports. */
   readiness: Readiness;
   clock: Clock;

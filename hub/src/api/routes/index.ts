@@ -12,6 +12,7 @@ import { driftRoutes } from './drift.ts';
 import { eventRoutes } from './events.ts';
 import { healthRoutes } from './health.ts';
 import { historyRoutes } from './history.ts';
+import { suspendRoutes } from './suspend.ts';
 import { ledgerRoutes } from './ledger.ts';
 import { metricsRoutes } from './metrics.ts';
 import { notificationRoutes } from './notifications.ts';
@@ -37,6 +38,7 @@ export function apiRoutes(deps: RouteDeps, streams: EventStreams): RouteModule[]
     historyRoutes(deps),
     tokenRoutes(deps),
     approvalRoutes(deps),
+    suspendRoutes(deps),
     auditRoutes(deps),
     commitStatusRoutes(deps),
     eventRoutes(streams),

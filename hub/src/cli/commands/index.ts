@@ -15,6 +15,7 @@ import { fleetCommands } from './fleet.ts';
 import { ledgerCommands } from '../ledger.ts';
 import { operationCommands } from './operations.ts';
 import { tokenCommands } from './tokens.ts';
+import { suspendCommands } from '../suspend.ts';
 import { notifyCommands } from '../notify.ts';
 
 /** Every command. */
@@ -22,6 +23,7 @@ export const COMMANDS: readonly AnyCommand[] = [
   ...clusterCommands,
   ...appCommands,
   ...operationCommands,
+  ...suspendCommands,
   ...approvalCommands,
   ...waitCommands,
   ...eventCommands,
