@@ -127,8 +127,10 @@ describe('the live object tree on the app page', { timeout: 240_000 }, () => {
     await waitFor(
       'three Healthy Pods under the ReplicaSet',
       async () => {
-        await page.getByRole('button', { name: 'Refresh' }).click();
-        await page.getByRole('button', { name: 'Refresh' }).waitFor();
+        // The page has the operators' cluster Refresh too; this one asks the agent for the tree.
+        const refresh = page.getByRole('button', { name: 'Refresh live objects' });
+        await refresh.click();
+        await refresh.and(page.locator(':enabled')).waitFor();
         const expand = rs.getByRole('button', { name: /^Expand ReplicaSet/ });
         if (await expand.count()) await expand.first().click();
         const pods = rs.getByRole('treeitem', { name: /^Pod podinfo\/podinfo-/ });

@@ -64,7 +64,12 @@ export function AppTreeSection({ cluster, app }: { cluster: string; app: string 
     <section class="card tree" aria-labelledby="tree-title">
       <div class="card-head">
         <h2 id="tree-title">Live objects</h2>
-        <button type="button" onClick={() => tree.reload()} disabled={tree.loading}>
+        <button
+          type="button"
+          aria-label="Refresh live objects"
+          onClick={() => tree.reload()}
+          disabled={tree.loading}
+        >
           {tree.loading ? 'Reading…' : 'Refresh'}
         </button>
       </div>
