@@ -14,6 +14,7 @@ import {
 } from './enroll/index.ts';
 import { EventBus } from './events.ts';
 import {
+  IngestBatcher,
   isNatsSession,
   LinkServer,
   NatsLink,
@@ -131,6 +132,16 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       clock,
     });
     const clientCertValidityMs = o.clientCertTtlMs;
+    // Group commit of agents' reports, shared by gRPC and NATS; a few transactions at once
+    // on PostgreSQL's pool, one on SQLite (one writer).
+    const ingestBatch =
+      o.ingestBatchMax > 1
+        ? new IngestBatcher({
+            store,
+            maxReports: o.ingestBatchMax,
+            concurrency: o.store === 'postgres' ? 4 : 1,
+          })
+        : undefined;
     const enroller = new Enroller({
       store,
       ca,
@@ -155,6 +166,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       clientCertValidityMs,
       serverNames: o.tlsNames,
       trees,
+      ingestBatch,
       clock,
     });
     const grpcPort = await link.listen(o.grpcAddress);
@@ -179,6 +191,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
             ),
           clientCertValidityMs,
           trees,
+          ingestBatch,
           clock,
         });
       } catch (err) {
