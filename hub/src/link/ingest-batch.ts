@@ -36,8 +36,8 @@ export function resolveIngestBatchOptions(o: IngestBatchOptions): Required<Inges
 
 interface Pending {
   item: IngestItem;
-  resolve(result: IngestResult): void;
-  reject(err: unknown): void;
+  resolve: (result: IngestResult) => void;
+  reject: (err: unknown) => void;
 }
 
 /**

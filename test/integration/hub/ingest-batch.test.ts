@@ -189,8 +189,7 @@ suite('sqlite', () =>
   openSqliteDb({ path: join(mkdtempSync(join(tmpdir(), 'driftless-batch-')), 'hub.db') }),
 );
 
-let pg: PostgresServer | undefined;
-after(() => pg?.stop());
-pg = await startPostgres();
+const pg: PostgresServer = await startPostgres();
+after(() => pg.stop());
 const pgUrl = pg.connectionString;
 suite('postgres', () => openPostgresDb({ connectionString: pgUrl }));
