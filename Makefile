@@ -19,7 +19,9 @@ export PATH := $(DRIFTLESS_CACHE)/bin/current:$(PATH)
 
 TEST_CONCURRENCY ?= 2
 UNIT_TESTS := 'common/src/**/*.test.ts' 'agent/src/**/*.test.ts' 'hub/src/**/*.test.ts' 'hub/web/src/**/*.test.ts' 'proto/**/*.test.ts'
-INTEGRATION_TESTS := 'test/harness/**/*.test.ts' 'test/integration/**/*.test.ts' 'test/security/**/*.test.ts'
+# The image test builds both images (minutes): `make test-images`, not part of these.
+IMAGE_TESTS := 'test/integration/packaging/images.test.ts'
+INTEGRATION_TESTS := 'test/harness/**/*.test.ts' 'test/integration/**/!(images).test.ts' 'test/security/**/*.test.ts'
 E2E_TESTS := 'test/e2e/**/*.test.ts'
 # Part of INTEGRATION_TESTS too; `make security` runs them alone.
 SECURITY_TESTS := 'test/security/**/*.test.ts'
@@ -102,7 +104,6 @@ clean: ## remove installed dependencies and build output (the binary cache stays
 
 # Packaging (docs/install.md): plain-JavaScript bundles, the release tarball,
 # `make install`, and the container images.
-VERSION := $(shell node -p 'require("./package.json").version' 2>/dev/null)
 PREFIX ?= $(HOME)/.local
 
 bundle: deps web ## bundle driftless, driftless-agent and driftless-hub into dist/bin (plain JavaScript) with the dashboard in dist/web
@@ -111,9 +112,16 @@ bundle: deps web ## bundle driftless, driftless-agent and driftless-hub into dis
 release: deps web ## the release artifact dist/release/driftless-VERSION.tgz: an npm package that needs no checkout
 	node deploy/release.ts --out dist/release
 
-install: release ## put driftless, driftless-agent and driftless-hub into $(PREFIX)/bin (default ~/.local/bin)
-	npm install -g --prefix "$(PREFIX)" --offline --no-audit --no-fund dist/release/driftless-$(VERSION).tgz
+install: deps web ## put driftless, driftless-agent and driftless-hub into $(PREFIX)/bin (default ~/.local/bin)
+	tarball=$$(node deploy/release.ts --out dist/release) && \
+	  npm install -g --prefix "$(PREFIX)" --offline --no-audit --no-fund "$$tarball"
 	@echo "installed into $(PREFIX)/bin (needs Node.js 22.12+ on PATH to run)"
 
 uninstall: ## remove what make install put into $(PREFIX)
 	npm uninstall -g --prefix "$(PREFIX)" driftless
+
+image: deps web ## the agent and hub images as OCI archives in dist/images (buildah; BASE=auto|local|IMAGE)
+	deploy/images/build.sh --out dist/images --base "$(or $(BASE),auto)"
+
+test-images: setup web ## build the images and test them: run, push to a registry, install the charts
+	node --test --test-concurrency=1 $(IMAGE_TESTS)

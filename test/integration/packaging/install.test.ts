@@ -1,0 +1,186 @@
+/**
+ * The release artifact as a user gets it: the npm package tarball that
+ * `make release` builds, installed with `npm install -g --prefix` from an
+ * empty npm cache with the registry switched off (it has no dependencies),
+ * then its commands run from outside the checkout — help, versions, the
+ * agent's render of a folder, and the CLI against a real hub.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { cpSync, existsSync, readFileSync, realpathSync } from 'node:fs';
+import { delimiter, dirname, join, resolve } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { parseAllDocuments } from 'yaml';
+import { findBinary, startHub, type Hub } from '../../harness/index.ts';
+import { createTempDir, type TempDir } from '../../harness/process.ts';
+import { enroll, makeAgentKey } from '../hub/helpers.ts';
+
+const execFileAsync = promisify(execFile);
+const ROOT = resolve(import.meta.dirname, '../../..');
+const VERSION = (
+  JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }
+).version;
+
+/** An exit code with the output, whether the command succeeded or not. */
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+describe('the release tarball, installed', { timeout: 5 * 60_000 }, () => {
+  let dir: TempDir;
+  let prefix: string;
+  let work: string;
+  let hub: Hub;
+  let env: NodeJS.ProcessEnv;
+
+  /** Runs an installed command by name from PATH, in a folder outside the checkout. */
+  const installed = async (args: readonly string[], cwd = work): Promise<Result> => {
+    const [command, ...rest] = args;
+    assert.ok(command);
+    try {
+      const { stdout, stderr } = await execFileAsync(command, rest, { cwd, env });
+      return { code: 0, stdout, stderr };
+    } catch (err) {
+      const e = err as { code: number; stdout: string; stderr: string };
+      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+    }
+  };
+
+  before(
+    async () => {
+      dir = createTempDir('install');
+      prefix = join(dir.path, 'prefix');
+      work = join(dir.path, 'work');
+      // Step 1: build the tarball as make release does.
+      const { stdout } = await execFileAsync(
+        process.execPath,
+        [join(ROOT, 'deploy/release.ts'), '--out', join(dir.path, 'release')],
+        { cwd: ROOT, maxBuffer: 16 * 1024 * 1024 },
+      );
+      const tarball = stdout.trim();
+      assert.ok(tarball.endsWith(`driftless-${VERSION}.tgz`), tarball);
+      // Step 2: install it offline, from an empty cache: nothing may come from a registry.
+      await execFileAsync('npm', [
+        'install',
+        '--global',
+        '--prefix',
+        prefix,
+        '--cache',
+        join(dir.path, 'npm-cache'),
+        '--offline',
+        '--no-audit',
+        '--no-fund',
+        tarball,
+      ]);
+      cpSync(join(import.meta.dirname, 'fixtures/greeter'), join(work, 'greeter'), {
+        recursive: true,
+      });
+      hub = await startHub();
+      // Only the installed commands, Node, and the renderers the agent runs are on PATH.
+      env = {
+        PATH: [
+          join(prefix, 'bin'),
+          dirname(process.execPath),
+          dirname(findBinary('helm')),
+          dirname(findBinary('kustomize')),
+          '/usr/bin',
+          '/bin',
+        ].join(delimiter),
+        HOME: work,
+        DRIFTLESS_HUB: hub.httpUrl,
+        DRIFTLESS_TOKEN: hub.adminToken,
+      };
+    },
+    { timeout: 4 * 60_000 },
+  );
+  after(async () => {
+    await hub?.stop();
+    dir?.remove();
+  });
+
+  it('installs the three commands as JavaScript outside the checkout', () => {
+    for (const name of ['driftless', 'driftless-agent', 'driftless-hub']) {
+      const target = realpathSync(join(prefix, 'bin', name));
+      assert.equal(
+        target,
+        join(prefix, 'lib/node_modules/driftless/bin', `${name}.mjs`),
+        `${name} runs the installed bundle`,
+      );
+    }
+    assert.equal(existsSync(join(prefix, 'lib/node_modules/driftless/node_modules')), false);
+  });
+
+  it('driftless --help', async () => {
+    const r = await installed(['driftless', '--help']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^Usage: driftless <command>/m);
+  });
+
+  it('driftless version names the release of the CLI and of the hub', async () => {
+    const r = await installed(['driftless', 'version', '-o', 'json']);
+    assert.equal(r.code, 0, r.stderr);
+    const versions = JSON.parse(r.stdout) as {
+      cli: { version: string };
+      hub: { version: string; url: string };
+    };
+    assert.equal(versions.cli.version, VERSION);
+    assert.equal(versions.hub.version, VERSION);
+    assert.equal(versions.hub.url, hub.httpUrl);
+  });
+
+  it('driftless-agent --version and driftless-hub --version name the release', async () => {
+    for (const name of ['driftless-agent', 'driftless-hub']) {
+      const r = await installed([name, '--version']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, new RegExp(`^${name} ${VERSION.replaceAll('.', '\\.')}\\b`));
+    }
+  });
+
+  it('driftless-agent render prints what a folder renders to, with kustomize and helm', async () => {
+    const r = await installed(
+      ['driftless-agent', 'render', '.', '-n', 'greeter', '--app', 'greeter'],
+      join(work, 'greeter'),
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const objects = parseAllDocuments(r.stdout).map((d) => d.toJS() as Record<string, unknown>);
+    assert.deepEqual(
+      objects.map((o) => [o['kind'], (o['metadata'] as { name: string }).name, o['data']]),
+      [
+        [
+          'ConfigMap',
+          'greeter-config',
+          { greeting: 'hello from the image', 'rendered-by': 'kustomize' },
+        ],
+      ],
+    );
+  });
+
+  it('driftless cluster list shows an enrolled cluster of a real hub', async () => {
+    const created = await installed([
+      'driftless',
+      'token',
+      'create',
+      '--cluster',
+      'edge-1',
+      '--labels',
+      'env=edge',
+      '-o',
+      'json',
+    ]);
+    assert.equal(created.code, 0, created.stderr);
+    const token = (JSON.parse(created.stdout) as { token: string }).token;
+    await enroll(
+      { grpc: hub.grpcAddress, caPem: readFileSync(hub.caFile, 'utf8') },
+      { token, clusterName: 'edge-1', csrPem: (await makeAgentKey()).csrPem },
+    );
+    const list = await installed(['driftless', 'cluster', 'list', '-o', 'json']);
+    assert.equal(list.code, 0, list.stderr);
+    assert.deepEqual(
+      (JSON.parse(list.stdout) as { name: string }[]).map((c) => c.name),
+      ['edge-1'],
+    );
+  });
+});
