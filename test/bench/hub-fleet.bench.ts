@@ -152,16 +152,25 @@ const dataDir = hub.dataDir;
 const idle = await hubMetrics(hub);
 const key = await makeAgentKey();
 let t0 = performance.now();
-const identities = await inBatches(AGENTS, 64, async (i) => {
+const identities = await inBatches(AGENTS, 16, async (i) => {
   const t = await api(hub, admin, 'POST', '/api/v1/tokens', {
     cluster: name(i),
     labels: { env: i % 4 === 0 ? 'prod' : 'dev', region: i % 2 ? 'eu' : 'us' },
   });
-  const res = await enroll(hub, {
-    token: (t.body as { token: string }).token,
-    clusterName: name(i),
-    csrPem: key.csrPem,
-  });
+  // As an agent does: a hub too busy to answer (UNAVAILABLE) is asked again.
+  const res = await (async function attempt(left: number): ReturnType<typeof enroll> {
+    try {
+      return await enroll(hub, {
+        token: (t.body as { token: string }).token,
+        clusterName: name(i),
+        csrPem: key.csrPem,
+      });
+    } catch (err) {
+      if ((err as { code?: number }).code !== 14 || left === 0) throw err;
+      log(`enroll ${name(i)}: ${(err as Error).message}; again`);
+      return attempt(left - 1);
+    }
+  })(5);
   if ((i + 1) % 1000 === 0) log(`enrolled ${i + 1}`);
   return { keyPem: key.keyPem, certPem: res.certificatePem };
 });
