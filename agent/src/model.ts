@@ -92,6 +92,8 @@ export const Marks = {
   revision: 'driftless.dev/revision',
   /** Annotation: the trace id of the sync that last wrote the object. */
   traceId: 'driftless.dev/trace-id',
+  /** Annotation: W3C traceparent of that sync's root span, so a heal can link to it. */
+  traceparent: 'driftless.dev/traceparent',
   /** Annotation (input): apply order within a phase; lower first, default 0. */
   syncWave: 'driftless.dev/sync-wave',
   /**
@@ -181,6 +183,11 @@ export interface AppSpec {
   sync: SyncMode;
   /** Heal drift (true) or only report it. Default false. */
   selfHeal: boolean;
+  /**
+   * Paused from Git: plan and report (drift too) but apply and heal nothing, until a commit
+   * sets it back. Default false. (A time-limited pause comes from the hub; see agent/src/suspend.)
+   */
+  suspend: boolean;
   /** Delete objects removed from Git. Default false. */
   prune: boolean;
   /** Allow a render with no objects to prune everything. Default false. */

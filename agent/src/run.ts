@@ -6,6 +6,7 @@ import {
   getTracer,
   initTelemetry,
   parseFlags,
+  SpanAttr,
   systemClock,
   TerminalError,
   type Logger,
@@ -30,6 +31,8 @@ import {
   type Reporter,
 } from './report/index.ts';
 import { Agent, ServedApiWatch, type RenderSettings } from './reconcile/index.ts';
+import { AgentMetrics, serveMetrics } from './metrics/index.ts';
+import { ConfigMapSuspensionStore, SuspensionBook } from './suspend/index.ts';
 import { chartCredentials } from './render/index.ts';
 import {
   GrpcTransport,
@@ -101,6 +104,12 @@ export async function runAgent(argv: string[]): Promise<number> {
   const telemetry = initTelemetry({
     serviceName: 'driftless-agent',
     serviceVersion: AGENT_VERSION,
+    // Every span of this agent is about this cluster and this repository (never with credentials).
+    resourceAttributes: {
+      [SpanAttr.cluster]: options.clusterName,
+      [SpanAttr.repository]: options.repoUrl,
+      ...(options.branch ? { [SpanAttr.branch]: options.branch } : {}),
+    },
   });
   logger.info(
     { options: redactAgentOptions(options) },
@@ -115,6 +124,12 @@ export async function runAgent(argv: string[]): Promise<number> {
   const inventory = new InventoryStore(client, options.stateNamespace);
   await inventory.ensureNamespace();
   const approvals = new ApprovalBook();
+  // Break-glass pauses are kept in the state namespace, so a restart keeps pausing until they end.
+  const suspensions = new SuspensionBook({
+    store: new ConfigMapSuspensionStore(client, options.stateNamespace),
+    logger,
+  });
+  await suspensions.restore();
   // With a hub, reports go to the logs and to the link's outbox; standalone, to the logs only.
   // Unacknowledged reports are kept on the work-dir volume, so a restart does not lose them.
   const journal = options.hubAddress
@@ -131,8 +146,15 @@ export async function runAgent(argv: string[]): Promise<number> {
       `cluster ${options.clusterName} is not enrolled with the hub at ${options.hubAddress} (no Secret ${identities.where}) and no enrollment token is given: create one with "driftless token create --cluster ${options.clusterName}" and set DRIFTLESS_ENROLLMENT_TOKEN, or run without --hub-address`,
     );
   }
+  // Counted for Prometheus whether or not /metrics is served (the drift watcher comes below).
+  const metrics = new AgentMetrics({
+    cluster: options.clusterName,
+    heals: (app) => drift.heals(app),
+    drift: () => drift.metrics,
+  });
   // Always logs and Kubernetes Events; the hub too when the agent is linked.
   const local: Reporter[] = [
+    metrics,
     new LogReporter(logger),
     new EventReporter({
       client,
@@ -156,6 +178,7 @@ export async function runAgent(argv: string[]): Promise<number> {
       drift: (r) => agent.noteDrift(r),
     },
     logger,
+    suspended: (app) => suspensions.forApp(app),
   });
   // CRDs and APIServices coming or going re-render apps gated on the cluster's capabilities.
   const servedApis = new ServedApiWatch({
@@ -183,6 +206,7 @@ export async function runAgent(argv: string[]): Promise<number> {
     inventory,
     reporter,
     approvals,
+    suspensions,
     drift,
     tracer: getTracer('driftless-agent', AGENT_VERSION),
     logger,
@@ -207,6 +231,7 @@ export async function runAgent(argv: string[]): Promise<number> {
             refresh: () => agent.refresh(),
             statuses: () => agent.statuses(),
             approvals,
+            suspensions,
             tree: treeAnswerer(
               new TreeReader({
                 cluster: options.clusterName,
@@ -240,18 +265,28 @@ export async function runAgent(argv: string[]): Promise<number> {
       }
     });
   });
+  const metricsServer = options.metricsAddress
+    ? await serveMetrics(options.metricsAddress, metrics.registry)
+    : undefined;
+  if (metricsServer)
+    logger.info(
+      { address: metricsServer.address },
+      `serving metrics at http://${metricsServer.address}/metrics`,
+    );
   servedApis.start();
   agent.start();
   link?.start();
   await stopped;
   // Stop producing reports first, then give the hub a moment to acknowledge the last ones.
   await agent.stop();
+  await suspensions.stop();
   await drift.stop();
   await servedApis.stop();
   if (link && !(await link.flush(5_000)))
     logger.warn('stopping with reports the hub has not acknowledged');
   await link?.stop();
   await journal?.close();
+  await metricsServer?.close();
   client.close();
   await telemetry
     .shutdown()

@@ -1,19 +1,65 @@
 import {
   context,
+  isSpanContextValid,
   ROOT_CONTEXT,
   SpanStatusCode,
   trace,
   type Attributes,
   type Context,
+  type Link,
   type Span,
+  type SpanContext,
   type Tracer,
 } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { resourceFromAttributes } from '@opentelemetry/resources';
+import { detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
+import {
+  ATTR_ERROR_TYPE,
+  ATTR_K8S_CLUSTER_NAME,
+  ATTR_K8S_NAMESPACE_NAME,
+  ATTR_SERVICE_NAME,
+  ATTR_SERVICE_VERSION,
+} from '@opentelemetry/semantic-conventions';
 import { BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { errorMessage } from './errors.ts';
+
+/**
+ * Span and resource attribute names: OpenTelemetry semantic conventions where one exists
+ * (`k8s.*` and `error.type` are stable; `vcs.*` are still incubating, so they are spelled out
+ * here rather than imported from the package's unstable entry point), `driftless.*` otherwise.
+ */
+export const SpanAttr = {
+  /** The cluster's name as the agent knows it (its `--cluster-name`). */
+  cluster: ATTR_K8S_CLUSTER_NAME,
+  /** The app's default namespace; on a heal, the object's namespace. */
+  namespace: ATTR_K8S_NAMESPACE_NAME,
+  /** The Git commit a sync applies (semantic conventions: `vcs.ref.head.revision`). */
+  revision: 'vcs.ref.head.revision',
+  /** The branch the agent follows (`vcs.ref.head.name`). */
+  branch: 'vcs.ref.head.name',
+  /** The repository URL, without credentials (`vcs.repository.url.full`). */
+  repository: 'vcs.repository.url.full',
+  /** Class of the failure: the error's `name`, e.g. `ApplyError`. */
+  errorType: ATTR_ERROR_TYPE,
+  /** The app's name in the cluster's driftless.yaml. */
+  app: 'driftless.app',
+  /** How the app syncs: auto, manual, dry-run. */
+  mode: 'driftless.sync.mode',
+  /** How the sync ended: succeeded, failed, planned, waiting-approval, approval-stale. */
+  outcome: 'driftless.sync.outcome',
+  /** The sync wave an apply span writes. */
+  wave: 'driftless.apply.wave',
+  /** The apply phase of a wave: crd, namespace, pre-hook, cluster, namespaced, post-hook. */
+  phase: 'driftless.apply.phase',
+  /** `group/version Kind` of the object a span is about. */
+  objectKind: 'driftless.object.kind',
+  /** Name of the object a span is about. */
+  objectName: 'driftless.object.name',
+  /** Drift episode id. */
+  driftId: 'driftless.drift.id',
+} as const;
 
 /** Options of {@link initTelemetry}. */
 export interface TelemetryOptions {
@@ -21,6 +67,11 @@ export interface TelemetryOptions {
   serviceName: string;
   /** `service.version`. */
   serviceVersion?: string;
+  /**
+   * More resource attributes, e.g. `{ [SpanAttr.cluster]: 'prod-eu' }` for an agent.
+   * OTEL_RESOURCE_ATTRIBUTES adds to them (and wins on a clash).
+   */
+  resourceAttributes?: Attributes;
   /** Extra processors, e.g. an in-memory exporter in tests. */
   spanProcessors?: SpanProcessor[];
   /** Environment to read OTEL_* variables from. Default process.env. */
@@ -59,16 +110,35 @@ export function otlpRequested(env: NodeJS.ProcessEnv): boolean {
 export function initTelemetry(options: TelemetryOptions): Telemetry {
   const env = options.env ?? process.env;
   const processors = [...(options.spanProcessors ?? [])];
-  if (otlpRequested(env)) processors.push(new BatchSpanProcessor(new OTLPTraceExporter()));
-  const provider = new NodeTracerProvider({
-    resource: resourceFromAttributes({
-      'service.name': env['OTEL_SERVICE_NAME'] ?? options.serviceName,
-      ...(options.serviceVersion ? { 'service.version': options.serviceVersion } : {}),
-    }),
-    spanProcessors: processors,
-  });
+  if (otlpRequested(env)) {
+    const url = otlpTracesUrl(env);
+    processors.push(new BatchSpanProcessor(new OTLPTraceExporter(url ? { url } : {})));
+  }
+  const resource = resourceFromAttributes({
+    ...options.resourceAttributes,
+    ...(options.serviceVersion ? { [ATTR_SERVICE_VERSION]: options.serviceVersion } : {}),
+  })
+    .merge(env === process.env ? detectResources({ detectors: [envDetector] }) : null)
+    .merge(
+      resourceFromAttributes({
+        [ATTR_SERVICE_NAME]: env['OTEL_SERVICE_NAME'] || options.serviceName,
+      }),
+    );
+  const provider = new NodeTracerProvider({ resource, spanProcessors: processors });
   provider.register();
   return { exporting: processors.length > 0, shutdown: () => provider.shutdown() };
+}
+
+/**
+ * Where OTLP/HTTP spans go: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT as it is, or
+ * OTEL_EXPORTER_OTLP_ENDPOINT with `/v1/traces` appended (the OTLP exporter
+ * specification); undefined leaves the exporter's default (http://localhost:4318).
+ */
+export function otlpTracesUrl(env: NodeJS.ProcessEnv): string | undefined {
+  const traces = env['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'];
+  if (traces) return traces;
+  const base = env['OTEL_EXPORTER_OTLP_ENDPOINT'];
+  return base ? `${base.replace(/\/+$/, '')}/v1/traces` : undefined;
 }
 
 /** A tracer of the global provider (a no-op one until {@link initTelemetry}). */
@@ -91,13 +161,23 @@ export async function inSpan<T>(
     try {
       return await fn(span);
     } catch (err) {
-      span.recordException(err instanceof Error ? err : new Error(String(err)));
-      span.setStatus({ code: SpanStatusCode.ERROR, message: errorMessage(err) });
+      markFailed(span, err);
       throw err;
     } finally {
       span.end();
     }
   });
+}
+
+/**
+ * Marks `span` as failed by `err`: the exception event, ERROR status with the
+ * message, and `error.type` (the error's class name).
+ */
+export function markFailed(span: Span, err: unknown): void {
+  const error = err instanceof Error ? err : new Error(String(err));
+  span.recordException(error);
+  span.setAttribute(SpanAttr.errorType, error.name || 'Error');
+  span.setStatus({ code: SpanStatusCode.ERROR, message: errorMessage(err) });
 }
 
 /** W3C trace context as carried in messages between agent and hub. */
@@ -130,4 +210,25 @@ export function extractTraceContext(carrier: Partial<TraceCarrier> | undefined):
   if (carrier?.traceparent) c['traceparent'] = carrier.traceparent;
   if (carrier?.tracestate) c['tracestate'] = carrier.tracestate;
   return w3c.extract(ROOT_CONTEXT, c, carrierGetter);
+}
+
+/** The span a W3C `traceparent` names; undefined when it is empty or malformed. */
+export function spanContextOf(traceparent: string): SpanContext | undefined {
+  if (!traceparent) return undefined;
+  const sc = trace.getSpanContext(extractTraceContext({ traceparent }));
+  return sc && isSpanContextValid(sc) ? sc : undefined;
+}
+
+/**
+ * A span link to the span a W3C `traceparent` names (e.g. the sync that set a
+ * value, read back from an object's annotation); no link when it is unusable.
+ */
+export function linksTo(traceparent: string, attributes?: Attributes): Link[] {
+  const sc = spanContextOf(traceparent);
+  return sc ? [{ context: sc, ...(attributes ? { attributes } : {}) }] : [];
+}
+
+/** The trace id of a W3C `traceparent`; '' when it is empty or malformed. */
+export function traceIdOf(traceparent: string): string {
+  return spanContextOf(traceparent)?.traceId ?? '';
 }

@@ -26,6 +26,8 @@ export interface HubOptions {
   clientCertTtlMs?: number;
   /** Longest enrollment token lifetime, ms. */
   tokenMaxTtlMs?: number;
+  /** Longest break-glass pause (`driftless suspend`), ms. */
+  maxSuspensionMs?: number;
   /** Sync history older than this is deleted, ms (0 keeps it by age). */
   historyMaxAgeMs?: number;
   /** Sync history entries kept per app (0 keeps them all). */
@@ -60,6 +62,11 @@ export interface HubOptions {
    * the data directory (SQLite only: PostgreSQL replicas must share a file).
    */
   secretsKeyFile?: string;
+  /**
+   * Cluster label whose value groups clusters into one Git commit-status context
+   * (`driftless/<label>:<value>`); '' posts one status per cluster (`driftless/<cluster>`).
+   */
+  commitStatusLabel?: string;
   /** The dashboard's public base URL, linked from notifications; '' leaves those links out. */
   publicUrl?: string;
   /** A cluster without an agent stream this long is announced disconnected, ms. */
@@ -105,6 +112,7 @@ export const HUB_DEFAULTS = {
   tlsNames: ['localhost', '127.0.0.1', '::1'],
   clientCertTtlMs: 24 * 3_600_000,
   tokenMaxTtlMs: 7 * 24 * 3_600_000,
+  maxSuspensionMs: 24 * 3_600_000,
   historyMaxAgeMs: HISTORY_RETENTION_DEFAULTS.maxAgeMs,
   historyMaxPerApp: HISTORY_RETENTION_DEFAULTS.maxPerApp,
   enrollMaxFailures: 5,
@@ -132,6 +140,7 @@ export function resolveHubOptions(o: HubOptions): ResolvedHubOptions {
     tlsNames,
     clientCertTtlMs: o.clientCertTtlMs ?? HUB_DEFAULTS.clientCertTtlMs,
     tokenMaxTtlMs: o.tokenMaxTtlMs ?? HUB_DEFAULTS.tokenMaxTtlMs,
+    maxSuspensionMs: o.maxSuspensionMs ?? HUB_DEFAULTS.maxSuspensionMs,
     historyMaxAgeMs: o.historyMaxAgeMs ?? HUB_DEFAULTS.historyMaxAgeMs,
     historyMaxPerApp: o.historyMaxPerApp ?? HUB_DEFAULTS.historyMaxPerApp,
     enrollMaxFailures: o.enrollMaxFailures ?? HUB_DEFAULTS.enrollMaxFailures,
@@ -146,6 +155,7 @@ export function resolveHubOptions(o: HubOptions): ResolvedHubOptions {
     webhookSecret: o.webhookSecret ?? '',
     webhookSecretFile: o.webhookSecretFile ?? '',
     secretsKeyFile: o.secretsKeyFile ?? '',
+    commitStatusLabel: o.commitStatusLabel ?? '',
     publicUrl: o.publicUrl ?? '',
     notifyDisconnectGraceMs: o.notifyDisconnectGraceMs ?? HUB_DEFAULTS.notifyDisconnectGraceMs,
     notifyRetryInitialMs: o.notifyRetryInitialMs ?? HUB_DEFAULTS.notifyRetryInitialMs,
@@ -217,6 +227,11 @@ export const HUB_FLAGS = {
     default: HUB_DEFAULTS.tokenMaxTtlMs,
     help: 'Longest lifetime a person may give an enrollment token.',
   },
+  maxSuspension: {
+    type: 'duration',
+    default: HUB_DEFAULTS.maxSuspensionMs,
+    help: 'Longest break-glass pause (driftless suspend) a person may ask for; a pause always ends.',
+  },
   historyMaxAge: {
     type: 'duration',
     default: HUB_DEFAULTS.historyMaxAgeMs,
@@ -277,10 +292,15 @@ export const HUB_FLAGS = {
     default: '',
     help: 'File holding the key that encrypts stored secrets (notification webhook URLs and tokens, Git host tokens): 32 bytes as base64 or hex, e.g. from "openssl rand -base64 32". Empty creates secrets.key (mode 0600) in the data directory; required with --store postgres, where every replica needs the same key.',
   },
+  commitStatusLabel: {
+    type: 'string',
+    default: '',
+    help: 'Cluster label (e.g. env) whose value groups clusters into one Git commit status per commit, with context driftless/<label>:<value>; empty posts one status per cluster, with context driftless/<cluster>. Hosts and tokens are set with driftless commit-status (docs/commit-status.md).',
+  },
   publicUrl: {
     type: 'string',
     default: '',
-    help: 'The address people open the dashboard at, e.g. https://driftless.example.com; notifications link to its cluster and app pages. Empty leaves dashboard links out of notifications.',
+    help: 'The address people open the dashboard at, e.g. https://driftless.example.com; notifications and Git commit statuses link to its cluster and app pages. Empty leaves dashboard links out of both.',
   },
   notifyDisconnectGrace: {
     type: 'duration',

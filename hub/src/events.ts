@@ -13,6 +13,8 @@ export type HubEventType =
   | 'config.updated'
   | 'approval.created'
   | 'approval.delivered'
+  | 'cluster.suspended'
+  | 'cluster.resumed'
   | 'token.created'
   | 'token.revoked';
 

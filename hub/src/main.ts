@@ -12,6 +12,7 @@ import {
   mintToken,
   NatsAuthority,
 } from './enroll/index.ts';
+import { startCommitStatus, type CommitStatusService } from './commit-status/index.ts';
 import { EventBus } from './events.ts';
 import {
   IngestBatcher,
@@ -22,7 +23,7 @@ import {
   SessionRegistry,
   TreeRequests,
 } from './link/index.ts';
-import { createMetrics, type HubMetrics } from './metrics.ts';
+import { createMetrics, observeFleet, type HubMetrics } from './metrics.ts';
 import { HistoryRetention, openStore, type Store } from './store/index.ts';
 import { Notifier } from './notify/index.ts';
 import { loadSecretBox, type SecretBox } from './secrets/index.ts';
@@ -89,6 +90,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     log: o.log,
     clock: o.clock,
   });
+  let commitStatus: CommitStatusService | undefined;
   try {
     await store.resetConnected();
     void retention.prune();
@@ -109,6 +111,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
 
     // Step 3: enrollment and the gRPC link.
     const metrics = createMetrics();
+    observeFleet(metrics.registry, store);
     const events = new EventBus();
     const notifier = new Notifier({
       store,
@@ -206,11 +209,23 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     }
     const grpcHost = o.grpcAddress.slice(0, o.grpcAddress.lastIndexOf(':'));
 
+    // Step 3b: Git commit statuses, decided from the reports and posted to the Git hosts.
+    commitStatus = startCommitStatus({
+      store,
+      events,
+      secrets: secrets.box,
+      log,
+      clock,
+      labelKey: o.commitStatusLabel,
+      dashboardUrl: o.publicUrl,
+    });
+
     // Step 4: the HTTP API: resources, the event streams, the dashboard and the webhook.
     let http: HttpApi;
     try {
       http = await startHttpApi(o, {
         store,
+        secrets: secrets.box,
         sessions,
         link,
         trees,
@@ -249,6 +264,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       secrets: secrets.box,
       close: async () => {
         retention.stop();
+        await commitStatus?.stop();
         await notifier.stop();
         await http.close();
         await natsLink?.close();
@@ -258,6 +274,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     };
   } catch (err) {
     retention.stop();
+    await commitStatus?.stop();
     await store.close().catch(() => undefined);
     throw err;
   }
@@ -272,6 +289,7 @@ interface HttpApi {
 /** What the HTTP API needs from the parts started before it. */
 interface HttpApiDeps {
   store: Store;
+  secrets: SecretBox;
   sessions: SessionRegistry;
   link: LinkServer;
   trees: TreeRequests;
@@ -325,6 +343,7 @@ async function startHttpApi(o: ResolvedHubOptions, d: HttpApiDeps): Promise<Http
       ...d,
       log,
       maxTokenTtlMs: o.tokenMaxTtlMs,
+      maxSuspensionMs: o.maxSuspensionMs,
       readiness: readiness({ store: d.store, nats: d.natsLink }),
       clock,
     },

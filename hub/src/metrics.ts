@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { AppRecord, ClusterRecord } from './store/index.ts';
 
 /** The hub's Prometheus metrics, on their own registry (so tests can run several hubs). */
 export interface HubMetrics {
@@ -11,7 +12,18 @@ export interface HubMetrics {
   apiDuration: Histogram<'method' | 'route'>;
   ingestDuration: Histogram<'type'>;
   webhookDeliveries: Counter<'provider' | 'result'>;
+  /** Seconds from an agent sending (or first queueing) a report to this hub storing it. */
+  reportDelay: Histogram<'type'>;
 }
+
+/** The part of the store the fleet gauges read at each scrape. */
+export interface FleetSource {
+  listClusters(): Promise<ClusterRecord[]>;
+  listApps(query: Record<string, never>): Promise<AppRecord[]>;
+}
+
+/** Buckets of {@link HubMetrics.reportDelay}: sub-second live delivery up to an hour of outage. */
+const DELAY_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
 
 /** Creates the metrics; process metrics (resident memory, CPU, event loop lag) included. */
 export function createMetrics(): HubMetrics {
@@ -69,5 +81,60 @@ export function createMetrics(): HubMetrics {
       labelNames: ['provider', 'result'],
       registers,
     }),
+    reportDelay: new Histogram({
+      name: 'driftless_hub_report_delay_seconds',
+      help: 'Time from an agent sending (or first queueing) a report to this hub storing it: the ingest lag, including any time the agent was cut off from the hub.',
+      labelNames: ['type'],
+      buckets: DELAY_BUCKETS,
+      registers,
+    }),
   };
+}
+
+/**
+ * Adds the fleet's state, read from the store at each scrape, to `registry`:
+ * per app its sync status and health (value 1 on the current combination),
+ * per cluster whether an agent stream is open and when the agent was last
+ * heard. Every hub replica of a shared store reports the same values; alert
+ * rules aggregate with `max by`.
+ */
+export function observeFleet(registry: Registry, store: FleetSource): void {
+  const registers = [registry];
+  new Gauge({
+    name: 'driftless_hub_app_status',
+    help: 'Apps of the fleet: 1 for the current sync status (unknown, synced, out-of-sync, syncing, failed) and health (unknown, healthy, progressing, degraded, missing) of each app; apps no longer in their cluster config are left out.',
+    labelNames: ['cluster', 'app', 'sync_status', 'health'],
+    registers,
+    async collect() {
+      this.reset();
+      for (const a of await store.listApps({})) {
+        if (a.gone) continue;
+        this.set(
+          { cluster: a.cluster, app: a.app, sync_status: a.syncStatus, health: a.health },
+          1,
+        );
+      }
+    },
+  });
+  const clusters = async () => (await store.listClusters()).filter((c) => c.revokedMs === 0);
+  new Gauge({
+    name: 'driftless_hub_cluster_connected',
+    help: 'Enrolled, unrevoked clusters: 1 while the agent has a stream open to a hub replica, 0 otherwise.',
+    labelNames: ['cluster'],
+    registers,
+    async collect() {
+      this.reset();
+      for (const c of await clusters()) this.set({ cluster: c.name }, c.connected ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'driftless_hub_cluster_last_seen_timestamp_seconds',
+    help: "When the hub last received a message from the cluster's agent, in seconds since the epoch; 0 if never.",
+    labelNames: ['cluster'],
+    registers,
+    async collect() {
+      this.reset();
+      for (const c of await clusters()) this.set({ cluster: c.name }, c.lastSeenMs / 1000);
+    },
+  });
 }

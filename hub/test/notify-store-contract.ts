@@ -193,6 +193,19 @@ export function notificationStoreSuite(
       );
     });
 
+    void it('pruning deletes finished deliveries older than the retention, never pending ones', async () => {
+      const d = { eventKey: 'prune#1', ruleId: 'hook-r', destination: 'hook', event: {} };
+      assert.equal(await a.enqueueDelivery(d, limit, 3000), 'queued');
+      const before = (await a.listDeliveries({ destination: 'hook', limit: 1000 })).length;
+      // Everything sent above was last updated before 2000; the new one is pending.
+      const pruned = await a.pruneDeliveries(2000);
+      assert.ok(pruned >= 2, `pruned ${pruned}`);
+      const left = await a.listDeliveries({ destination: 'hook', limit: 1000 });
+      assert.equal(left.length, before - pruned);
+      assert.ok(left.some((x) => x.eventKey === 'prune#1' && x.status === 'pending'));
+      assert.ok(left.every((x) => x.status !== 'sent' || x.updatedMs >= 2000));
+    });
+
     void it('beyond the rate limit deliveries are held, then summarised once after the window', async () => {
       await a.createRule(
         rule('limited', 'hook', { rateLimitMax: 2, rateLimitWindowMs: 1000 }),

@@ -300,21 +300,22 @@ describe('dashboard', { timeout: 150_000 }, () => {
     await screenshot(page, 'dashboard-overview.png');
   });
 
-  it('3. the drift view shows field paths, desired vs live, and the manager that changed it', async () => {
+  it('3. the drift view shows field paths, Git beside live, and the manager that changed it', async () => {
     await page.getByRole('link', { name: 'Drift', exact: true }).click();
     const card = page.locator('li[data-drift="pay-drift"]');
     await card.waitFor();
     const text = await card.innerText();
     assert.match(text, /apps\/v1 Deployment payments\/api/);
     assert.match(text, /spec\.template\.spec\.containers\[name=api\]\.image/);
-    assert.match(text, /desired \(Git\)\s+ghcr\.io\/acme\/payments:1\.4\.2\s/);
-    assert.match(text, /live \(cluster\)\s+ghcr\.io\/acme\/payments:1\.4\.2-debug/);
+    assert.match(text, /Git\s+ghcr\.io\/acme\/payments:1\.4\.2\s/);
+    assert.match(text, /live\s+ghcr\.io\/acme\/payments:1\.4\.2-debug/);
     assert.match(text, /Changed by\s+kubectl-set/i);
     assert.match(text, /prod-us \/ payments/);
-    // A multi-line value gets a line diff.
+    // A multi-line value gets a line diff, Git's lines beside live's, neither marked as a removal.
     const multi = page.locator('li[data-drift="dev-drift-2"] pre.diff');
-    assert.match(await multi.locator('.del').innerText(), /"cpu": "500m"/);
-    assert.match(await multi.locator('.add').innerText(), /"cpu": "2"/);
+    assert.match(await multi.locator('.side-git').innerText(), /Git: +"cpu": "500m"/);
+    assert.match(await multi.locator('.side-live').innerText(), /live: +"cpu": "2"/);
+    assert.equal(await multi.locator('.del, .add').count(), 0);
     // Healed drift is out of the default (open) list.
     assert.equal(await page.locator('li[data-drift="dev-drift-0"]').count(), 0);
     await page.getByLabel('Cluster', { exact: true }).fill('dev-eu');

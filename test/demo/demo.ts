@@ -8,9 +8,10 @@
  * (prod's manual podinfo waiting for an approval), prints the same summary and stops: the
  * non-interactive form that test/e2e/demo.test.ts runs.
  */
-import { join, relative } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startEnvironment, waitFor, type Environment, type HubApp } from './environment.ts';
+import { printNotifications } from './notifications.ts';
 
 const USAGE = `Usage: node test/demo/demo.ts [--check] [--poll-interval 1m]
 
@@ -35,7 +36,7 @@ function converged(apps: HubApp[], head: string): boolean {
   );
 }
 
-/** The fleet as a small table, as `driftless app list` would show it. */
+/** The fleet as a small table, as `driftless app list` shows it. */
 function appTable(apps: HubApp[]): string {
   const rows = [
     ['CLUSTER', 'APP', 'REVISION', 'SYNC', 'MODE', 'HEALTH'],
@@ -52,27 +53,25 @@ function appTable(apps: HubApp[]): string {
   return rows.map((r) => '    ' + r.map((c, i) => c.padEnd(widths[i]!)).join('  ')).join('\n');
 }
 
-/**
- * How to run the same Node in a person's shell: `make` may have put Node 24 from .toolchain/
- * first on its own PATH only, and an older system `node` cannot run .ts files.
- */
-function nodeCommand(): string {
-  const rel = relative(process.cwd(), process.execPath);
-  return rel.startsWith('..') ? 'node' : rel;
-}
+/** The folder holding `bin/driftless`, the launcher that runs the CLI from this checkout. */
+const BIN_DIR = resolve(import.meta.dirname, '../../bin');
 
-/** Everything a person needs to use the running demo, with commands to copy. */
+/**
+ * Everything a person needs to use the running demo, with commands to copy. Every line that
+ * starts with `$ ` is a command that works as printed, in the order printed, in one shell
+ * (test/e2e/demo.test.ts runs them so): none carries a value that an earlier step changes —
+ * approve approves the plan pending when it runs, wait reads the revision from Git. The
+ * approval comes before the push, so prod's plan cannot move under it.
+ */
 function summary(env: Environment, apps: HubApp[]): string {
   const { hub, git, repo, clusters } = env;
   const cloneUrl = repo.url.replace(
     '://',
     `://${encodeURIComponent(git.credentials.username)}:${encodeURIComponent(git.credentials.password)}@`,
   );
-  const prod = apps.find((a) => a.cluster === 'prod' && a.app === 'podinfo');
   const pki = (cluster: 'dev' | 'prod', file: string) => join(clusters[cluster].dir, 'pki', file);
   const curlKube = (cluster: 'dev' | 'prod') =>
-    `curl -s --cacert ${pki(cluster, 'ca.crt')} --cert ${pki(cluster, 'admin.crt')} --key ${pki(cluster, 'admin.key')}`;
-  const node = nodeCommand();
+    `curl -sf --cacert ${pki(cluster, 'ca.crt')} --cert ${pki(cluster, 'admin.crt')} --key ${pki(cluster, 'admin.key')}`;
   return `
 Driftless is running.
 
@@ -84,37 +83,52 @@ Driftless is running.
   Kubeconfig prod   ${clusters.prod.kubeconfigPath}
   Agent logs        ${env.agents.dev.process.logPath}
                     ${env.agents.prod.process.logPath}
-  Hub log           ${hub.process.logPath}
+  Hub log           ${hub.process.logPath}${
+    env.jaeger
+      ? `
+  Jaeger (traces)   ${env.jaeger.queryUrl}/api/traces?service=driftless-agent  (OTLP in at ${env.jaeger.otlpHttpUrl}; the dashboard's trace links open each trace)`
+      : ''
+  }
 
 The fleet as the hub sees it:
 ${appTable(apps)}
 
-Things to try (in another terminal, from ${process.cwd()}):
+Things to try, in another terminal, in this order (the lines after $; \`make install\` puts
+driftless on your PATH, the first line does it for this shell only):
 
-  export DRIFTLESS_HUB=${hub.httpUrl} DRIFTLESS_TOKEN=${hub.adminToken}
-  ${node} hub/bin/driftless.ts app list
+  $ export PATH="${BIN_DIR}:$PATH"
+  $ export DRIFTLESS_HUB=${hub.httpUrl} DRIFTLESS_TOKEN=${hub.adminToken}
+  $ driftless version
+  $ driftless app list
 
-  1. Change dev through Git: clone, set 3 replicas in dev's overlay and push. The Git server's
-     post-receive hook calls the hub's webhook, the hub hints the dev agent, dev applies it.
-       git clone ${cloneUrl} /tmp/driftless-fleet && cd /tmp/driftless-fleet
-       sed -i 's/count: 1/count: 3/' apps/podinfo/overlays/dev/kustomization.yaml
-       git -c user.name=you -c user.email=you@example.com commit -qam 'dev: 3 replicas' && git push
-       cd - && ${node} hub/bin/driftless.ts app list --cluster dev
+  1. prod's podinfo is sync: manual: its first plan waits for an approval. See it field by
+     field, approve exactly the plan shown (drop --yes to be asked first), and wait until prod
+     runs it, synced and healthy:
+  $ driftless approvals
+  $ driftless app diff prod/podinfo
+  $ driftless approve prod/podinfo --yes
+  $ driftless wait --cluster prod --app podinfo --revision "$(git ls-remote ${cloneUrl} HEAD | cut -f1)" --timeout 2m
+  $ ${curlKube('prod')} '${clusters.prod.server}/apis/apps/v1/namespaces/podinfo/deployments/podinfo' | grep '"replicas"'
 
-  2. Cause drift in dev (what "kubectl scale" does) and watch it be detected and healed:
-       ${curlKube('dev')} -X PATCH -H 'Content-Type: application/merge-patch+json' \\
-         '${clusters.dev.server}/apis/apps/v1/namespaces/podinfo/deployments/podinfo?fieldManager=kubectl-edit' \\
-         -d '{"spec":{"replicas":5}}' >/dev/null
-       ${node} hub/bin/driftless.ts drift --state all
+  2. Change dev through Git: clone, set 3 replicas in dev's overlay and push. The Git server's
+     post-receive hook calls the hub's webhook, the hub hints the agents, dev applies it;
+     wait returns once dev runs the new commit, synced and healthy.
+  $ fleet=$(mktemp -d) && git clone -q ${cloneUrl} "$fleet"
+  $ sed -i 's/count: 1/count: 3/' "$fleet/apps/podinfo/overlays/dev/kustomization.yaml"
+  $ git -C "$fleet" -c user.name=you -c user.email=you@example.com commit -qam 'dev: 3 replicas'
+  $ git -C "$fleet" push -q
+  $ driftless wait -l env=dev --revision "$(git -C "$fleet" rev-parse HEAD)" --timeout 2m
+  $ driftless app get dev/podinfo
+
+  3. Cause drift in dev (what "kubectl scale" does) and see it detected and healed:
+  $ ${curlKube('dev')} -X PATCH -H 'Content-Type: application/merge-patch+json' \\
+      '${clusters.dev.server}/apis/apps/v1/namespaces/podinfo/deployments/podinfo?fieldManager=kubectl-edit' \\
+      -d '{"spec":{"replicas":5}}' >/dev/null
+  $ driftless drift --cluster dev --state all
      (with kubectl: KUBECONFIG=${clusters.dev.kubeconfigPath} kubectl -n podinfo scale deploy/podinfo --replicas 5)
 
-  3. Approve prod's podinfo: it is sync: manual, so its plan waits for an approval of exactly
-     this revision and plan digest (see the dashboard's approvals, or app list):
-       ${node} hub/bin/driftless.ts approve --cluster prod --app podinfo \\
-         --revision ${prod?.revision ?? '<revision>'} --plan-digest ${prod?.planDigest ?? '<plan digest>'}
-       ${curlKube('prod')} '${clusters.prod.server}/apis/apps/v1/namespaces/podinfo/deployments/podinfo' | grep '"replicas"'
-
-  docs/demo.md walks through these and more. Ctrl-C stops everything.
+  docs/demo.md walks through these and more (driftless events, history, sync). Ctrl-C stops
+  everything.
 `;
 }
 
@@ -146,12 +160,14 @@ async function main(): Promise<number> {
 
   const started = Date.now();
   const log = (line: string) => process.stdout.write(`${line}\n`);
-  const starting = startEnvironment({ pollInterval: values['poll-interval'], log });
+  const starting = startEnvironment({ pollInterval: values['poll-interval'], log, tracing: true });
   const env = await Promise.race([starting, stopSignal.then(() => undefined)]);
   if (!env) {
     await starting.then((e) => e.stop()).catch(() => {});
     return 0;
   }
+  // Notifications: a local receiver prints each one the hub sends (docs/notifications.md).
+  const notifications = await printNotifications(env.hub, log);
   try {
     log('waiting for both clusters to converge ...');
     const head = await env.repo.head();
@@ -181,6 +197,7 @@ async function main(): Promise<number> {
     return 0;
   } finally {
     await env.stop();
+    await notifications.stop();
     log('stopped.');
   }
 }

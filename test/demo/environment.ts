@@ -18,6 +18,7 @@ import {
   startCluster,
   startGitServer,
   startHub,
+  startJaeger,
   startNats,
   type AgentProcess,
   type Cluster,
@@ -25,6 +26,7 @@ import {
   type GitServer,
   type Hub,
   type HubApi,
+  type Jaeger,
   type NatsServer,
 } from '@driftless/test';
 import { FLEET_CLUSTERS, fleetFiles, type FleetCluster } from './fleet.ts';
@@ -43,6 +45,11 @@ export interface EnvironmentOptions {
    * `--nats-url` and the agents `--transport nats --nats-url` (they still enroll over gRPC).
    */
   transport?: EnvironmentTransport;
+  /**
+   * Start Jaeger and have the hub and the agents export their spans to it over OTLP; the
+   * dashboard's trace links open the trace in Jaeger's query API. Default: false.
+   */
+  tracing?: boolean;
 }
 
 /** The link between agents and hub in an {@link Environment}. */
@@ -79,6 +86,8 @@ export interface Environment {
   transport: EnvironmentTransport;
   /** The nats-server the hub and agents use, with `transport: 'nats'`. */
   nats: NatsServer | undefined;
+  /** Jaeger, with `tracing: true`. */
+  jaeger: Jaeger | undefined;
   /** Commits to the fleet and, when the hub has a webhook, delivers the push; resolves with the sha. */
   commit(files: Record<string, string | null>, message: string): Promise<string>;
   /** Delivers the push of `sha` (already committed) to the hub's webhook receiver. */
@@ -113,6 +122,7 @@ export async function startEnvironment(options: EnvironmentOptions = {}): Promis
   const webhook = options.webhook ?? true;
   const pollInterval = options.pollInterval ?? '1m';
   const transport = options.transport ?? 'grpc';
+  const jaeger: Jaeger | undefined = options.tracing ? await startJaeger() : undefined;
   const stops: (() => Promise<void>)[] = [];
   const allAgents: AgentProcess[] = [];
   let hub: Hub | undefined;
@@ -124,6 +134,7 @@ export async function startEnvironment(options: EnvironmentOptions = {}): Promis
     await Promise.all(allAgents.map((a) => a.stop()));
     await hub?.stop();
     await Promise.all(stops.map((s) => s()));
+    await jaeger?.stop();
   };
   try {
     log(
@@ -131,15 +142,20 @@ export async function startEnvironment(options: EnvironmentOptions = {}): Promis
     );
     const webhookSecret = webhook ? randomBytes(24).toString('hex') : undefined;
     let nats: NatsServer | undefined;
-    let hubArgs: string[] = [];
+    // The module-built Jaeger has no UI bundle: trace links open its JSON query API.
+    const traceArgs = jaeger
+      ? ['--trace-url-template', `${jaeger.queryUrl}/api/traces/{traceId}`]
+      : [];
+    const hubEnv = jaeger?.otelEnv() ?? {};
+    let hubArgs: string[] = traceArgs;
     const startFirstHub = async (): Promise<Hub> => {
-      if (transport === 'grpc') return startHub({ webhookSecret });
+      if (transport === 'grpc') return startHub({ webhookSecret, args: hubArgs, env: hubEnv });
       // The operator's steps (docs/hub.md, "NATS"): the hub's keys and the server trusting them.
       const dataDir = createHubDataDir();
       nats = await startNats({ jetstream: true, config: hubNatsConfig(dataDir) });
       stops.push(() => nats!.stop());
-      hubArgs = ['--nats-url', nats.url];
-      return startHub({ dataDir, webhookSecret, args: hubArgs });
+      hubArgs = [...traceArgs, '--nats-url', nats.url];
+      return startHub({ dataDir, webhookSecret, args: hubArgs, env: hubEnv });
     };
     const [dev, prod, git, firstHub] = await Promise.all([
       startCluster({ workloads: true, name: 'dev' }),
@@ -171,6 +187,7 @@ export async function startEnvironment(options: EnvironmentOptions = {}): Promis
         pollInterval,
         transport,
         ...(nats ? { natsUrl: nats.url } : {}),
+        ...(jaeger ? { env: jaeger.otelEnv() } : {}),
       });
       allAgents.push(agent);
       return agent;
@@ -197,6 +214,7 @@ export async function startEnvironment(options: EnvironmentOptions = {}): Promis
       pollInterval,
       transport,
       nats,
+      jaeger,
       async commit(files, message) {
         const sha = await repo.commit(files, message);
         // GitRepo.commit writes the repository directly, so no hook runs: deliver it here.
@@ -223,6 +241,7 @@ export async function startEnvironment(options: EnvironmentOptions = {}): Promis
           httpPort: old.httpPort,
           webhookSecret: old.webhookSecret,
           args: hubArgs,
+          env: hubEnv,
         });
         return hub;
       },

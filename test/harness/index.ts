@@ -22,6 +22,14 @@ export {
   type ClusterTimings,
   type StartClusterOptions,
 } from './cluster.ts';
+export {
+  startJaeger,
+  tagOf,
+  type Jaeger,
+  type JaegerOptions,
+  type JaegerSpan,
+  type JaegerTrace,
+} from './jaeger.ts';
 export { readNatsInfo, startNats, type NatsOptions, type NatsServer } from './nats.ts';
 export { startPostgres, type PostgresOptions, type PostgresServer } from './postgres.ts';
 export * from './product.ts';
@@ -35,5 +43,12 @@ export {
   type OciRegistry,
 } from './charts.ts';
 export { waitFor, WAIT_DEFAULTS, type WaitOptions } from './wait.ts';
+export {
+  startGitHostReceiver,
+  type GitHostReceiver,
+  type GitHostReceiverOptions,
+  type HostRequest,
+  type ReceivedStatus,
+} from './git-hosts.ts';
 export * from './receivers.ts';
 export * from './alertmanager.ts';

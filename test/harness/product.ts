@@ -124,6 +124,8 @@ export interface StartHubOptions {
   logLevel?: string;
   /** Give up when the hub is not listening after this long. Default: 30000 ms. */
   startTimeoutMs?: number;
+  /** More environment variables, e.g. `OTEL_*` to export spans. Default: none. */
+  env?: Record<string, string>;
 }
 
 /** A running `driftless-hub` process. */
@@ -213,7 +215,7 @@ export async function startHub(options: StartHubOptions = {}): Promise<Hub> {
     command: process.execPath,
     args,
     dir,
-    env: productEnv({ LOG_LEVEL: options.logLevel ?? 'info' }),
+    env: productEnv({ LOG_LEVEL: options.logLevel ?? 'info', ...options.env }),
     stopTimeoutMs: HUB_STOP_TIMEOUT_MS,
   });
   // stdout and stderr share the log file; the `listening` line is the only one with that event.

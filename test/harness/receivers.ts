@@ -54,6 +54,8 @@ export interface ReceiverOptions {
   webhookHmacKey?: string;
   /** Oldest signature timestamp accepted, seconds from now. Default 300. */
   webhookMaxSkewSeconds?: number;
+  /** Called with each request once checked (e.g. to print it). */
+  onRequest?: (request: ReceivedRequest) => void;
 }
 
 /** Slack's documented Block Kit limits, checked here independently of the product's copy. */
@@ -134,7 +136,9 @@ export async function startReceivers(options: ReceiverOptions = {}): Promise<Rec
           : kind === 'webhook'
             ? 204
             : 200;
-      requests.push({ kind, channel, headers, body, problems, status });
+      const received = { kind, channel, headers, body, problems, status };
+      requests.push(received);
+      options.onRequest?.(received);
       if (kind === 'slack-api') {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(

@@ -1,4 +1,4 @@
-import { WaitingError } from '@driftless/common';
+import { inSpan, SpanAttr, WaitingError } from '@driftless/common';
 import { Marks, refString, type KubeObject, type ObjectRef } from '../model.ts';
 import { ObjectError, objectError, type KubeClient } from '../kube/index.ts';
 import {
@@ -69,41 +69,73 @@ export async function applyPlan(options: ApplyOptions): Promise<ObjectResult[]> 
   );
   const steps = groupSteps(writes);
   for (const [i, step] of steps.entries()) {
-    const first = step[0];
-    const isHookStep = first?.phase === Phase.preHook || first?.phase === Phase.postHook;
-    if (!isHookStep) await checkProvisional(step, o);
-    const todo = step.filter((p) => p.action !== 'unchanged');
-    const outcomes = await mapLimit(todo, o.concurrency, async (p): Promise<ObjectResult> => {
-      try {
-        const out = isHookStep ? await runHook(p, o) : await writeObject(p, o);
-        const rv = out?.metadata['resourceVersion'];
-        const r: ObjectResult = {
-          ref: p.ref,
-          action: p.action,
-          ...(typeof rv === 'string' && !isHookStep ? { resourceVersion: rv } : {}),
-        };
-        o.onApplied?.(r);
-        return r;
-      } catch (err) {
-        const e = err instanceof ObjectError ? err : objectError('apply', p.ref, err);
-        return { ref: p.ref, action: p.action, error: e.message, cause: e };
-      }
-    });
-    results.push(...outcomes);
-    const failed = outcomes.filter((r) => r.error);
-    if (failed.length > 0) {
-      throw new ApplyError(failureMessage(failed), results, failed[0]?.cause);
-    }
-    if (first?.phase === Phase.crd) await waitForCrds(o.client, step, o);
-    const next = steps[i + 1];
-    if (
-      (first?.phase === Phase.namespaced || first?.phase === Phase.cluster) &&
-      next &&
-      o.waitForWave
-    )
-      await o.waitForWave(step);
+    // One span per phase and wave, inside the sync's `apply` span.
+    const attributes = waveAttributes(step);
+    const name = `apply ${attributes[SpanAttr.phase]} wave ${attributes[SpanAttr.wave]}`;
+    await inSpan(o.tracer, name, attributes, () => applyStep(step, steps[i + 1], o, results));
   }
   return results;
+}
+
+/** The phases by name, for span names and attributes. */
+const PHASE_NAMES: Readonly<Record<number, string>> = {
+  [Phase.crd]: 'crd',
+  [Phase.namespace]: 'namespace',
+  [Phase.preHook]: 'pre-hook',
+  [Phase.cluster]: 'cluster',
+  [Phase.namespaced]: 'namespaced',
+  [Phase.postHook]: 'post-hook',
+};
+
+/** Phase, wave and object count of one apply step, as span attributes. */
+function waveAttributes(step: PlannedObject[]): Record<string, string | number> {
+  const first = step[0];
+  return {
+    [SpanAttr.phase]: PHASE_NAMES[first?.phase ?? Phase.namespaced] ?? 'namespaced',
+    [SpanAttr.wave]: first?.wave ?? 0,
+    'driftless.apply.objects': step.filter((p) => p.action !== 'unchanged').length,
+  };
+}
+
+/** Applies one step (a phase's wave) and waits for what must come before the next one. */
+async function applyStep(
+  step: PlannedObject[],
+  next: PlannedObject[] | undefined,
+  o: ResolvedApplyOptions,
+  results: ObjectResult[],
+): Promise<void> {
+  const first = step[0];
+  const isHookStep = first?.phase === Phase.preHook || first?.phase === Phase.postHook;
+  if (!isHookStep) await checkProvisional(step, o);
+  const todo = step.filter((p) => p.action !== 'unchanged');
+  const outcomes = await mapLimit(todo, o.concurrency, async (p): Promise<ObjectResult> => {
+    try {
+      const out = isHookStep ? await runHook(p, o) : await writeObject(p, o);
+      const rv = out?.metadata['resourceVersion'];
+      const r: ObjectResult = {
+        ref: p.ref,
+        action: p.action,
+        ...(typeof rv === 'string' && !isHookStep ? { resourceVersion: rv } : {}),
+      };
+      o.onApplied?.(r);
+      return r;
+    } catch (err) {
+      const e = err instanceof ObjectError ? err : objectError('apply', p.ref, err);
+      return { ref: p.ref, action: p.action, error: e.message, cause: e };
+    }
+  });
+  results.push(...outcomes);
+  const failed = outcomes.filter((r) => r.error);
+  if (failed.length > 0) {
+    throw new ApplyError(failureMessage(failed), results, failed[0]?.cause);
+  }
+  if (first?.phase === Phase.crd) await waitForCrds(o.client, step, o);
+  if (
+    (first?.phase === Phase.namespaced || first?.phase === Phase.cluster) &&
+    next &&
+    o.waitForWave
+  )
+    await o.waitForWave(step);
 }
 
 /**

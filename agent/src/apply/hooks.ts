@@ -65,7 +65,7 @@ export async function runHook(
     await waitGone(client, p.ref, uid, o);
   }
   const created = await client.apply(
-    withSyncMarks(p.desired as KubeObject, o.revision, o.traceId),
+    withSyncMarks(p.desired as KubeObject, o.revision, o.traceId, o.traceparent),
     {
       fieldManager: Marks.fieldManager,
       force: true,

@@ -1,4 +1,5 @@
-import { systemClock, type Clock } from '@driftless/common';
+import { getTracer, systemClock, type Clock } from '@driftless/common';
+import type { Tracer } from '@opentelemetry/api';
 import type { KubeClient } from '../kube/index.ts';
 import type { Plan, PlannedObject } from '../plan/index.ts';
 import type { ObjectResult } from './apply.ts';
@@ -10,6 +11,10 @@ export interface ApplyOptions {
   /** Written into every applied object's annotations. */
   revision: string;
   traceId: string;
+  /** W3C traceparent of the sync, written next to the trace id (a heal links to it). Default: none. */
+  traceparent?: string;
+  /** Tracer of the per-wave spans. Default: the global provider's. */
+  tracer?: Tracer;
   /** Parallel requests within one step. Default 8. */
   concurrency?: number;
   /** How long to wait for a CRD to be Established, an object to be gone, a hook to finish. Default 60 s. */
@@ -49,5 +54,7 @@ export function resolveApplyOptions(o: ApplyOptions): ResolvedApplyOptions {
     crdTimeoutMs: o.crdTimeoutMs ?? APPLY_DEFAULTS.crdTimeoutMs,
     hookTimeoutMs: o.hookTimeoutMs ?? APPLY_DEFAULTS.hookTimeoutMs,
     clock: o.clock ?? systemClock,
+    traceparent: o.traceparent ?? '',
+    tracer: o.tracer ?? getTracer('@driftless/agent/apply'),
   };
 }

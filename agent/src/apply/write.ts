@@ -4,20 +4,29 @@ import type { KubeClient } from '../kube/index.ts';
 import { takeOverManagedFields, type PlannedObject } from '../plan/index.ts';
 import type { ResolvedApplyOptions } from './options.ts';
 
-/** The object as sent: Git's fields plus our revision and trace annotations. */
-export function withSyncMarks(obj: KubeObject, revision: string, traceId: string): KubeObject {
+/**
+ * The object as sent: Git's fields plus our revision and trace annotations
+ * (trace id, and the sync span's W3C traceparent when known).
+ */
+export function withSyncMarks(
+  obj: KubeObject,
+  revision: string,
+  traceId: string,
+  traceparent = '',
+): KubeObject {
   const annotations: Record<string, string> = {
     ...(obj.metadata.annotations ?? {}),
     [Marks.revision]: revision,
   };
   if (traceId) annotations[Marks.traceId] = traceId;
+  if (traceparent) annotations[Marks.traceparent] = traceparent;
   return { ...obj, metadata: { ...obj.metadata, annotations } };
 }
 
 /** Writes one object: replaced, adopted, or plainly applied. */
 export async function writeObject(p: PlannedObject, o: ResolvedApplyOptions): Promise<KubeObject> {
   const { client, signal } = o;
-  const desired = withSyncMarks(p.desired as KubeObject, o.revision, o.traceId);
+  const desired = withSyncMarks(p.desired as KubeObject, o.revision, o.traceId, o.traceparent);
   if (p.replace && p.live) {
     await client.delete(p.ref, { uid: uidOf(p.live), signal });
     await waitGone(client, p.ref, uidOf(p.live), o);

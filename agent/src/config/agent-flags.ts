@@ -113,6 +113,11 @@ export const agentFlags = {
     default: 10_000,
     help: 'How many reports the agent keeps for the hub while it is unreachable; beyond it the oldest sync results and drift reports are summarised in one message, and the latest status of every app is always kept.',
   },
+  metricsAddress: {
+    type: 'string',
+    default: '',
+    help: 'Where to serve Prometheus metrics at /metrics, as host:port or :port (e.g. :9464); empty serves none.',
+  },
   logLevel: {
     type: 'string',
     default: 'info',

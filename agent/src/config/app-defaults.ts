@@ -14,6 +14,7 @@ export const APP_DEFAULTS = {
   namespace: '',
   sync: 'auto',
   selfHeal: false,
+  suspend: false,
   prune: false,
   allowEmpty: false,
   allowPlaintextSecrets: false,
@@ -32,6 +33,7 @@ export const APP_DEFAULTS = {
   namespace: string;
   sync: SyncMode;
   selfHeal: boolean;
+  suspend: boolean;
   prune: boolean;
   allowEmpty: boolean;
   allowPlaintextSecrets: boolean;
@@ -94,6 +96,7 @@ export function appSpec(fields: Pick<AppSpec, 'name' | 'path'> & Partial<AppSpec
     serviceAccountName: undefined,
     sync: undefined,
     selfHeal: undefined,
+    suspend: undefined,
     prune: undefined,
     allowEmpty: undefined,
     allowPlaintextSecrets: undefined,
@@ -129,6 +132,7 @@ export function withDefaults(a: AppInput, options: ParseClusterConfigOptions): A
     serviceAccountName: a.serviceAccountName ?? APP_DEFAULTS.serviceAccountName,
     sync: a.sync ?? APP_DEFAULTS.sync,
     selfHeal: a.selfHeal ?? APP_DEFAULTS.selfHeal,
+    suspend: a.suspend ?? APP_DEFAULTS.suspend,
     prune: a.prune ?? APP_DEFAULTS.prune,
     allowEmpty: a.allowEmpty ?? APP_DEFAULTS.allowEmpty,
     allowPlaintextSecrets: a.allowPlaintextSecrets ?? APP_DEFAULTS.allowPlaintextSecrets,

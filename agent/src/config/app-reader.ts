@@ -29,6 +29,7 @@ const APP_FIELDS = [
   'serviceAccountName',
   'sync',
   'selfHeal',
+  'suspend',
   'prune',
   'allowEmpty',
   'allowPlaintextSecrets',
@@ -76,6 +77,7 @@ export function readApp(
   const { allowedClusterKinds, serviceAccountName } = readTenancy(r, f, path);
   const sync = r.oneOf(f.get('sync'), `${path}.sync`, SYNC_MODES);
   const selfHeal = r.bool(f.get('selfHeal'), `${path}.selfHeal`);
+  const suspend = r.bool(f.get('suspend'), `${path}.suspend`);
   const prune = r.bool(f.get('prune'), `${path}.prune`);
   const allowEmpty = r.bool(f.get('allowEmpty'), `${path}.allowEmpty`);
   const allowPlaintextSecrets = r.bool(
@@ -113,6 +115,7 @@ export function readApp(
       serviceAccountName,
       sync,
       selfHeal,
+      suspend,
       prune,
       allowEmpty,
       allowPlaintextSecrets,

@@ -46,6 +46,7 @@ describe('parseClusterConfig', () => {
         serviceAccountName: '',
         sync: 'manual',
         selfHeal: true,
+        suspend: false,
         prune: true,
         allowEmpty: false,
         allowPlaintextSecrets: false,
@@ -73,6 +74,7 @@ describe('parseClusterConfig', () => {
         serviceAccountName: '',
         sync: 'auto',
         selfHeal: false,
+        suspend: false,
         prune: false,
         allowEmpty: false,
         allowPlaintextSecrets: false,
@@ -104,6 +106,7 @@ describe('parseClusterConfig', () => {
       serviceAccountName: web-deployer
       sync: dry-run
       selfHeal: false
+      suspend: true
       prune: true
       allowEmpty: true
       allowPlaintextSecrets: true
@@ -144,6 +147,7 @@ describe('parseClusterConfig', () => {
       serviceAccountName: 'web-deployer',
       sync: 'dry-run',
       selfHeal: false,
+      suspend: true,
       prune: true,
       allowEmpty: true,
       allowPlaintextSecrets: true,

@@ -63,6 +63,8 @@ export interface AgentFlags {
   reportBufferSize: number;
   /** pino log level. */
   logLevel: string;
+  /** `host:port` of the /metrics endpoint; '' serves none. */
+  metricsAddress: string;
   /** Health timeout of apps that set none. */
   healthTimeoutMs: number;
   /** Longest read of an app's object tree for the hub, ms. */
@@ -253,6 +255,7 @@ export function resolveAgentOptions(
     clusterLabels,
     reportBufferSize: v.reportBufferSize,
     logLevel: v.logLevel,
+    metricsAddress: v.metricsAddress.trim(),
     healthTimeoutMs: v.healthTimeout,
     treeDeadlineMs: v.treeDeadline,
     applyConcurrency: v.applyConcurrency,

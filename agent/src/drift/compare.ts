@@ -66,12 +66,15 @@ export async function compareWithGit(
     t.needsGet = false;
     t.lastSeen = live;
     const desired = desiredFor(t, rules, live);
-    const dry = await client.apply(withSyncMarks(desired, sync.revision, sync.traceId), {
-      fieldManager: Marks.fieldManager,
-      dryRun: true,
-      force: true,
-      signal,
-    });
+    const dry = await client.apply(
+      withSyncMarks(desired, sync.revision, sync.traceId, sync.traceparent),
+      {
+        fieldManager: Marks.fieldManager,
+        dryRun: true,
+        force: true,
+        signal,
+      },
+    );
     const liveRv = live.metadata['resourceVersion'] as string | undefined;
     if (dry.metadata['resourceVersion'] === liveRv || attempt >= 3) {
       const liveView = comparable(live);

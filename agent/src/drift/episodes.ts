@@ -1,6 +1,7 @@
 import { canonicalJson, formatDuration } from '@driftless/common';
+import { writeTimeOf } from '../fields/index.ts';
 import { Marks } from '../model.ts';
-import type { DriftClosure } from '../report/index.ts';
+import type { DriftChangeSource, DriftClosure } from '../report/index.ts';
 import type { Verdict } from './compare.ts';
 import type { DriftCounters } from './metrics.ts';
 import type { OpenDrift, Tracked } from './registry.ts';
@@ -22,6 +23,9 @@ const CLOSED_MESSAGE: Record<Exclude<DriftClosure, ''>, string> = {
   'deleted-by-kubernetes':
     'closed: Kubernetes deleted the object by design (a finished run-once object)',
 };
+
+/** How the message of drift that a pause holds back from healing begins. */
+export const HELD_PREFIX = 'not healed while paused: ';
 
 /** The message of a fight, for the report and the log. */
 export function fightMessage(drift: OpenDrift): string {
@@ -67,13 +71,17 @@ export class Episodes {
   /**
    * The object is out of line: opens an episode (a new one when the kind of
    * drift changed), or updates the open one; reports it when what is
-   * reported changed. `syncTraceId` is the trace of the app's last sync.
+   * reported changed. `syncTraceId` is the trace of the app's last sync; `eventAt` when the
+   * first watch event this check looked at arrived (undefined when none did); `held`, when set,
+   * is why the drift is not healed (a pause), put in its message.
    */
   outOfLine(
     t: Tracked,
     verdict: Exclude<Verdict, { kind: 'in-line' }>,
     now: number,
     syncTraceId: string,
+    eventAt?: number,
+    held?: string,
   ): OpenDrift {
     t.verifiedRv = undefined;
     t.closeHint = undefined;
@@ -91,6 +99,7 @@ export class Episodes {
         fields,
         changedBy,
         detectedAt: now,
+        ...changeTime(verdict, changedBy, eventAt, now),
         message: '',
         lastSyncTraceId,
         reported: '',
@@ -102,6 +111,10 @@ export class Episodes {
     }
     const drift = t.drift;
     this.markFight(t, drift);
+    if (!drift.fight) {
+      if (held) drift.message = held;
+      else if (drift.message.startsWith(HELD_PREFIX)) drift.message = '';
+    }
     this.report(t, drift);
     return drift;
   }
@@ -120,9 +133,35 @@ export class Episodes {
 
   /** Reports the open episode when what it says changed since it was last reported. */
   report(t: Tracked, drift: OpenDrift): void {
-    const shape = canonicalJson({ type: drift.type, fields: drift.fields, fight: drift.fight });
+    const held = drift.message.startsWith(HELD_PREFIX) ? drift.message : '';
+    const shape = canonicalJson({
+      type: drift.type,
+      fields: drift.fields,
+      fight: drift.fight,
+      held,
+    });
     if (drift.reported === shape) return;
     drift.reported = shape;
     this.#o.sender.send(t, drift, { healed: false, healedAt: 0 });
   }
+}
+
+/**
+ * When the change behind a new episode most likely happened: the changing manager's
+ * managedFields time (whole seconds, written by the API server with the change) when it is no
+ * later than the watch event that showed the change (a later one means clocks disagree, or the
+ * manager wrote again since); else the watch event's arrival; else unknown (a drift found when
+ * tracking began, before any event).
+ */
+export function changeTime(
+  verdict: Exclude<Verdict, { kind: 'in-line' }>,
+  changedBy: string,
+  eventAt: number | undefined,
+  now: number,
+): { changedAt?: number; changedAtSource?: DriftChangeSource } {
+  const written = verdict.kind === 'modified' ? writeTimeOf(verdict.live, changedBy) : 0;
+  if (written > 0 && written <= (eventAt ?? now))
+    return { changedAt: written, changedAtSource: 'managed-fields' };
+  if (eventAt !== undefined) return { changedAt: eventAt, changedAtSource: 'watch-event' };
+  return {};
 }

@@ -1,10 +1,15 @@
 import {
   errorMessage,
   formatDuration,
+  getTracer,
   isRetryable,
+  linksTo,
+  markFailed,
+  SpanAttr,
   type Clock,
   type Logger,
 } from '@driftless/common';
+import { context, type Tracer } from '@opentelemetry/api';
 import { Marks, refString, type IgnoreRule } from '../model.ts';
 import { objectError } from '../kube/index.ts';
 import { withSyncMarks } from '../apply/index.ts';
@@ -25,6 +30,8 @@ export interface HealerOptions {
   episodes: Episodes;
   counters: DriftCounters;
   scheduler: CheckScheduler;
+  /** Tracer of the heal spans. Default: the global provider's. */
+  tracer?: Tracer;
 }
 
 /**
@@ -105,18 +112,60 @@ export class Healer {
     return true;
   }
 
-  /** Applies `desired` and reports the drift healed (or, with a fight, still open), or the failure. */
+  /**
+   * Heals in a trace of its own (a heal is not part of any sync), linked to
+   * the sync that set the value: the traceparent on the live object, else the
+   * app's last sync. Reports sent meanwhile carry the heal's context, so the
+   * hub's ingest span joins the heal's trace.
+   */
   async #heal(
     t: Tracked,
     app: AppState,
     drift: OpenDrift,
     desired: Tracked['desired'],
   ): Promise<void> {
+    const tracer = this.#o.tracer ?? getTracer('@driftless/agent/drift');
+    const setBy =
+      t.lastSeen?.metadata.annotations?.[Marks.traceparent] || app.sync.traceparent || '';
+    await tracer.startActiveSpan(
+      'heal',
+      {
+        root: true,
+        links: linksTo(setBy, { 'driftless.link': 'sync-that-set-the-value' }),
+        attributes: {
+          [SpanAttr.app]: t.app,
+          [SpanAttr.revision]: app.sync.revision,
+          [SpanAttr.objectKind]: `${t.ref.apiVersion} ${t.ref.kind}`,
+          [SpanAttr.objectName]: t.ref.name,
+          ...(t.ref.namespace ? { [SpanAttr.namespace]: t.ref.namespace } : {}),
+          [SpanAttr.driftId]: drift.driftId,
+          'driftless.drift.changed_by': drift.changedBy,
+        },
+      },
+      context.active(),
+      async (span) => {
+        try {
+          const failure = await this.#healNow(t, app, drift, desired);
+          if (failure) markFailed(span, failure);
+        } finally {
+          span.end();
+        }
+      },
+    );
+  }
+
+  /** Applies `desired` and reports the drift healed (or, with a fight, still open), or the failure (returned). */
+  async #healNow(
+    t: Tracked,
+    app: AppState,
+    drift: OpenDrift,
+    desired: Tracked['desired'],
+  ): Promise<unknown> {
     const { clock, logger, sender, counters } = this.#o;
     const started = clock.now();
     try {
       const healed = await this.#o.client.apply(
-        withSyncMarks(desired, app.sync.revision, app.sync.traceId),
+        withSyncMarks(desired, app.sync.revision, app.sync.traceId, app.sync.traceparent),
         { fieldManager: Marks.fieldManager, force: true, signal: t.abort.signal },
       );
       const now = clock.now();
@@ -143,7 +192,7 @@ export class Healer {
         `healed drift of ${refString(t.ref)}`,
       );
     } catch (err) {
-      if (t.abort.signal.aborted) return;
+      if (t.abort.signal.aborted) return undefined;
       counters.healFailures++;
       const error = objectError('heal', t.ref, err);
       const retry = isRetryable(error);
@@ -155,6 +204,8 @@ export class Healer {
       );
       sender.send(t, drift, { healed: false, healedAt: 0 });
       if (retry) this.#o.scheduler.requestLater(t, delay);
+      return error;
     }
+    return undefined;
   }
 }

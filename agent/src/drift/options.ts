@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { systemClock, type BackoffOptions, type Clock, type Logger } from '@driftless/common';
 import type { KubeClient } from '../kube/index.ts';
 import type { Reporter } from '../report/index.ts';
+import type { Suspension } from '../suspend/index.ts';
 import type { FightOptions } from './fight.ts';
 import type { RhythmOptions } from './rhythm.ts';
 
@@ -35,6 +36,11 @@ export interface DriftWatcherOptions {
   watchTimeoutSeconds?: number;
   /** Makes drift ids. Default random UUIDs. */
   newId?: () => string;
+  /**
+   * The pause in force for an app, if any: its drift is still reported, not healed, and says
+   * why. Default: never paused.
+   */
+  suspended?: (app: string) => Suspension | undefined;
 }
 
 /** Defaults of {@link DriftWatcherOptions}. */
@@ -58,6 +64,7 @@ export interface ResolvedDriftOptions {
   concurrency: number;
   watchTimeoutSeconds: number;
   newId: () => string;
+  suspended: (app: string) => Suspension | undefined;
 }
 
 /** Fills in the defaults of {@link DriftWatcherOptions}, once. */
@@ -74,5 +81,6 @@ export function resolveDriftOptions(options: DriftWatcherOptions): ResolvedDrift
     concurrency: options.concurrency ?? DRIFT_DEFAULTS.concurrency,
     watchTimeoutSeconds: options.watchTimeoutSeconds ?? DRIFT_DEFAULTS.watchTimeoutSeconds,
     newId: options.newId ?? randomUUID,
+    suspended: options.suspended ?? (() => undefined),
   };
 }

@@ -7,7 +7,13 @@ import {
   type KubeObject,
   type ObjectRef,
 } from '../model.ts';
-import type { DriftClosure, DriftFight, DriftReport, FieldDrift } from '../report/index.ts';
+import type {
+  DriftChangeSource,
+  DriftClosure,
+  DriftFight,
+  DriftReport,
+  FieldDrift,
+} from '../report/index.ts';
 import { FightGuard, type FightOptions } from './fight.ts';
 import { RhythmDetector, type Fight, type RhythmOptions } from './rhythm.ts';
 
@@ -17,6 +23,8 @@ export interface SyncMarks {
   revision: string;
   /** Trace id of the sync; drift reports link back to it. */
   traceId: string;
+  /** W3C traceparent of the sync's root span; heal spans link to it. '' when unknown. */
+  traceparent?: string;
 }
 
 /** The open drift of one object, from detection until it is healed or back in line. */
@@ -26,6 +34,9 @@ export interface OpenDrift {
   fields: FieldDrift[];
   changedBy: string;
   detectedAt: number;
+  /** When the change most likely happened; see {@link DriftReport.changedAt}. */
+  changedAt?: number | undefined;
+  changedAtSource?: DriftChangeSource | undefined;
   message: string;
   lastSyncTraceId: string;
   /** Set while another manager fights over some of the fields. */
@@ -43,6 +54,8 @@ export interface Tracked {
   desiredJson: string;
   /** Grows when `desired` changes, so a check that read the old one is dropped. */
   version: number;
+  /** When the first event not yet compared arrived: the change time of last resort. */
+  eventAt?: number | undefined;
   /** The newest state the watch delivered. */
   lastSeen?: KubeObject;
   /** The object was deleted or left our label selector: read it before comparing. */

@@ -34,6 +34,9 @@ export class DriftSender {
       fields: drift.fields,
       changedBy: drift.changedBy,
       detectedAt: drift.detectedAt,
+      ...(drift.changedAt === undefined
+        ? {}
+        : { changedAt: drift.changedAt, changedAtSource: drift.changedAtSource ?? 'watch-event' }),
       healed: outcome.healed,
       healedAt: outcome.healedAt,
       closedBy: outcome.healed ? (outcome.closedBy ?? 'heal') : '',

@@ -1,4 +1,5 @@
 import { errorMessage, isRetryable, type Logger } from '@driftless/common';
+import { describeSuspension, type Suspension } from '../suspend/index.ts';
 import {
   Marks,
   refKey,
@@ -11,7 +12,7 @@ import {
 import { objectError, type WatchEvent } from '../kube/index.ts';
 import { deletedByDesign } from './by-design.ts';
 import { compareWithGit, fightRules, type Verdict } from './compare.ts';
-import { Episodes } from './episodes.ts';
+import { Episodes, HELD_PREFIX } from './episodes.ts';
 import { DriftWatcherError } from './errors.ts';
 import { Healer } from './healer.ts';
 import { KindWatches } from './kinds.ts';
@@ -199,6 +200,12 @@ export class DriftWatcher {
       .flatMap((t) => fightRules(t));
   }
 
+  /** Whether drift of `app` is healed under its current settings (for metrics). */
+  heals(app: string): boolean {
+    const spec = this.#registry.app(app)?.spec;
+    return spec ? healAllowed(spec) : false;
+  }
+
   /** Stops watching every object of `app` (the app was removed from the cluster's config). */
   untrack(app: AppSpec | string): void {
     const name = typeof app === 'string' ? app : app.name;
@@ -229,6 +236,14 @@ export class DriftWatcher {
     if (!state?.paused) return;
     state.paused = false;
     this.#scheduler.resumeApp(name);
+  }
+
+  /**
+   * Checks the open drift of `app` again: a pause began or ended, so it is now held (and says
+   * so) or healed.
+   */
+  recheck(app: string): void {
+    for (const t of this.#registry.ofApp(app)) if (t.drift) this.#scheduler.request(t);
   }
 
   /** Objects of `app` drifted from Git now and not healed (yet). */
@@ -294,6 +309,7 @@ export class DriftWatcher {
       if (event.object.metadata['resourceVersion'] === t.verifiedRv && !t.drift) return;
     }
     t.lastSeen = event.object;
+    t.eventAt ??= this.#o.clock.now();
     this.#scheduler.request(t);
   }
 
@@ -304,16 +320,19 @@ export class DriftWatcher {
     if (!t || !app?.spec) return;
     if (app.paused) return void (t.dirty = true);
     if (!t.needsGet && t.lastSeen && t.lastSeen.metadata['resourceVersion'] === t.verifiedRv)
-      return; // the event of our own heal, seen before the heal's answer came back
+      return void (t.eventAt = undefined); // the event of our own heal, seen before the heal's answer came back
     const { epoch, spec } = app;
     const version = t.version;
     await this.#scheduler.inSlot(async () => {
+      // What this comparison sees includes every event so far; later ones start afresh.
+      const eventAt = t.eventAt;
+      t.eventAt = undefined;
       const verdict = await this.#compare(t, app);
       if (!verdict || !this.#registry.current(t)) return;
       if (app.paused || app.epoch !== epoch) return void (t.dirty = true);
       if (t.version !== version) return this.#scheduler.request(t);
       // The heal runs inside the check, so one object never has two heals in flight.
-      await this.#conclude(t, app, spec, verdict);
+      await this.#conclude(t, app, spec, verdict, eventAt);
     });
   }
 
@@ -346,7 +365,13 @@ export class DriftWatcher {
   }
 
   /** Acts on a verdict: close, open or update the drift, and heal when the app asks for it. */
-  async #conclude(t: Tracked, app: AppState, spec: AppSpec, verdict: Verdict): Promise<void> {
+  async #conclude(
+    t: Tracked,
+    app: AppState,
+    spec: AppSpec,
+    verdict: Verdict,
+    eventAt: number | undefined,
+  ): Promise<void> {
     const now = this.#o.clock.now();
     if (verdict.kind === 'in-line') return this.#episodes.inLine(t, verdict.resourceVersion, now);
     if (verdict.kind === 'deleted' && (await deletedByDesign(this.#o.client, t, verdict.last))) {
@@ -359,13 +384,27 @@ export class DriftWatcher {
       this.#kinds.sync(this.#registry.kindsInUse());
       return;
     }
-    const drift = this.#episodes.outOfLine(t, verdict, now, app.sync.traceId);
+    // Paused apps report drift with the pause that holds the heal back.
+    const pause = healAllowed(app.spec ?? spec) ? this.#o.suspended(t.app) : undefined;
+    const drift = this.#episodes.outOfLine(
+      t,
+      verdict,
+      now,
+      app.sync.traceId,
+      eventAt,
+      pause && heldMessage(pause),
+    );
     if (verdict.kind === 'modified' && this.#healer.findFight(t, drift, verdict, now)) return;
     // Read the app's settings as they are now: configure() may have changed them meanwhile.
     const current = app.spec ?? spec;
-    if (!healAllowed(current)) return;
+    if (!healAllowed(current) || pause) return;
     await this.#healer.healOrWait(t, app, drift, verdict, current.ignoreDifferences);
   }
+}
+
+/** The message of drift a pause holds back from healing. */
+function heldMessage(s: Suspension): string {
+  return `${HELD_PREFIX}${describeSuspension(s)}`;
 }
 
 /** Whether drift of an app with these settings is healed: `selfHeal`, and never in `dry-run`. */

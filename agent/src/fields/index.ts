@@ -5,6 +5,7 @@
  */
 export {
   changedByOf,
+  writeTimeOf,
   ownersOf,
   ownsPath,
   parsePath,

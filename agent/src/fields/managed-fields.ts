@@ -128,6 +128,20 @@ export function ownersOf(live: KubeObject, path: string): FieldOwner[] {
 }
 
 /**
+ * When `manager` last wrote `live` (its newest managedFields entry outside the status
+ * subresource), ms since the epoch with whole-second resolution; 0 when no entry says.
+ */
+export function writeTimeOf(live: KubeObject, manager: string): number {
+  if (!manager) return 0;
+  return Math.max(
+    0,
+    ...entriesOf(live)
+      .filter((e) => e.manager === manager && e.subresource !== 'status')
+      .map((e) => timeOf(e)),
+  );
+}
+
+/**
  * Who most likely changed the drifted `paths` of `live`: the newest manager
  * (other than Driftless) owning one of them. When none owns any — a field
  * someone removed has no owner left — falls back to the newest manager that

@@ -450,6 +450,27 @@ export class KubeClient {
   }
 
   /**
+   * One page of a collection: at most `limit` objects, and whether the
+   * server has more (then `complete` is false and the items are only a part).
+   */
+  async listPage(
+    apiVersion: string,
+    kind: string,
+    options: { namespace?: string; limit: number; signal?: AbortSignal },
+  ): Promise<{ items: KubeObject[]; complete: boolean }> {
+    const r = await this.mustResource({ apiVersion, kind });
+    const page = await this.request<{ items: KubeObject[]; metadata: { continue?: string } }>(
+      'GET',
+      this.collectionPath(r, options.namespace ?? ''),
+      { query: { limit: options.limit }, signal: options.signal },
+    );
+    return {
+      items: page.items.map((item) => ({ ...item, apiVersion, kind })),
+      complete: !page.metadata.continue,
+    };
+  }
+
+  /**
    * Watches a collection from `resourceVersion`, calling `onEvent` for each
    * event until the server closes the stream or `signal` aborts. Resolves when
    * the stream ends; a 410 Gone arrives as an ERROR event (the caller re-lists).

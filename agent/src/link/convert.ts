@@ -1,6 +1,7 @@
 import {
   ChangeAction,
   ConfigState,
+  DriftChangeTimeSource,
   DriftClosedBy,
   DriftType,
   HealthStatus,
@@ -13,12 +14,16 @@ import {
   type DriftReport as DriftReportMessage,
   type ObjectChange as ObjectChangeMessage,
   type ObjectRef as ObjectRefMessage,
+  type Suspension as SuspensionMessage,
+  SuspensionSource,
   type SyncResult,
 } from '@driftless/proto';
+import type { Suspension } from '../suspend/index.ts';
 import { groupOf, type ObjectRef, type SyncMode as AppSyncMode } from '../model.ts';
 import type {
   AppStatusReport,
   ConfigStatusReport,
+  DriftChangeSource,
   DriftClosure,
   DriftReport,
   HealthState,
@@ -56,6 +61,7 @@ const OUTCOME: Record<AgentSyncOutcome, SyncOutcome> = {
   planned: SyncOutcome.SYNC_OUTCOME_PLANNED,
   'waiting-approval': SyncOutcome.SYNC_OUTCOME_WAITING_APPROVAL,
   'approval-stale': SyncOutcome.SYNC_OUTCOME_APPROVAL_STALE,
+  suspended: SyncOutcome.SYNC_OUTCOME_SUSPENDED,
 };
 const ACTION: Record<ObjectChange['action'], ChangeAction> = {
   create: ChangeAction.CHANGE_ACTION_CREATE,
@@ -108,7 +114,42 @@ export function toAppStatus(r: AppStatusReport): AppStatus {
     message: r.message,
     lastSyncUnixMs: r.lastSyncAt > 0 ? toUnixMs(r.lastSyncAt) : 0n,
     syncMode: MODE[r.mode] ?? SyncMode.SYNC_MODE_UNSPECIFIED,
+    suspension: r.suspension && toSuspension(r.suspension),
   };
+}
+
+/** A pause in the contract's form. */
+export function toSuspension(s: Suspension): SuspensionMessage {
+  return {
+    app: s.app,
+    untilUnixMs: s.untilMs > 0 ? toUnixMs(s.untilMs) : 0n,
+    reason: s.reason,
+    actor: s.actor,
+    sinceUnixMs: toUnixMs(s.sinceMs),
+    source:
+      s.source === 'git'
+        ? SuspensionSource.SUSPENSION_SOURCE_GIT
+        : SuspensionSource.SUSPENSION_SOURCE_HUB,
+    suspensionId: s.id,
+  };
+}
+
+/**
+ * The hub's pauses from a Suspensions message; entries that are not hub pauses with an end are
+ * dropped (the hub never pauses without one).
+ */
+export function fromHubSuspensions(items: readonly SuspensionMessage[]): Suspension[] {
+  return items
+    .filter((s) => s.untilUnixMs > 0n && s.suspensionId !== '')
+    .map((s) => ({
+      id: s.suspensionId,
+      app: s.app,
+      untilMs: Number(s.untilUnixMs),
+      reason: s.reason,
+      actor: s.actor,
+      sinceMs: Number(s.sinceUnixMs),
+      source: 'hub' as const,
+    }));
 }
 
 /** ConfigStatusReport → ConfigStatus. */
@@ -122,6 +163,7 @@ export function toConfigStatus(r: ConfigStatusReport): ConfigStatus {
     appliedRevision: r.appliedRevision,
     checkedUnixMs: toUnixMs(r.checkedAt),
     apps: r.valid ? (r.apps ?? []) : [],
+    suspensions: (r.suspensions ?? []).map(toSuspension),
   };
 }
 
@@ -163,6 +205,12 @@ export function toDriftReport(r: DriftReport): DriftReportMessage {
     })),
     changedBy: r.changedBy,
     detectedUnixMs: r.detectedAt > 0 ? toUnixMs(r.detectedAt) : 0n,
+    ...(r.changedAt && r.changedAt > 0
+      ? {
+          changedUnixMs: toUnixMs(r.changedAt),
+          changedAtSource: CHANGE_SOURCE[r.changedAtSource ?? 'watch-event'],
+        }
+      : {}),
     healed: r.healed,
     healedUnixMs: r.healedAt > 0 ? toUnixMs(r.healedAt) : 0n,
     message: r.message,
@@ -179,6 +227,11 @@ export function toDriftReport(r: DriftReport): DriftReportMessage {
       : {}),
   };
 }
+
+const CHANGE_SOURCE: Record<DriftChangeSource, DriftChangeTimeSource> = {
+  'managed-fields': DriftChangeTimeSource.DRIFT_CHANGE_TIME_SOURCE_MANAGED_FIELDS,
+  'watch-event': DriftChangeTimeSource.DRIFT_CHANGE_TIME_SOURCE_WATCH_EVENT,
+};
 
 const CLOSED_BY: Record<DriftClosure, DriftClosedBy> = {
   '': DriftClosedBy.DRIFT_CLOSED_BY_UNSPECIFIED,

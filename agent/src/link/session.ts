@@ -12,6 +12,8 @@ import {
 import type { Identity } from './identity.ts';
 import type { Outbox } from './outbox.ts';
 import type { Approval, AppStatusReport } from '../report/index.ts';
+import type { Suspension } from '../suspend/index.ts';
+import { fromHubSuspensions } from './convert.ts';
 import type { LinkStream, LinkTransport, StreamEnd } from './transport.ts';
 
 /** What the link drives in the agent, and reads from it. */
@@ -22,6 +24,8 @@ export interface LinkHooks {
   statuses(): AppStatusReport[];
   /** Where approvals go (the agent's ApprovalBook; the engine checks revision and digest). */
   approvals: { add(approval: Approval): void };
+  /** Where the hub's pauses go (the agent's SuspensionBook); none: they are acked and ignored. */
+  suspensions?: { setHub(items: Suspension[]): void };
   /**
    * Answers a TreeRequest (the live object tree of one app); never rejects: failures are
    * error responses. Optional: without it the agent answers TREE_ERROR_CODE_UNSUPPORTED.
@@ -266,6 +270,15 @@ export class StreamSession {
       case 'certificateIssued':
         if (!(await this.#o.onCertificate(body.value))) return; // not stored: not acked
         break;
+      case 'suspensions': {
+        const items = fromHubSuspensions(body.value.items);
+        log.info(
+          { suspensions: items.map((s) => ({ app: s.app || '(cluster)', until: s.untilMs })) },
+          `hub link: ${items.length} pause(s) from the hub`,
+        );
+        hooks.suspensions?.setHub(items);
+        break;
+      }
       case 'treeRequest':
         // Answered on its own, so a slow read never holds up acks and approvals behind it.
         this.#answerTree(body.value).catch((err: unknown) =>

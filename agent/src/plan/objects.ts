@@ -111,6 +111,7 @@ export function comparable(obj: KubeObject): Record<string, unknown> {
   const annotations = { ...(metadata.annotations ?? {}) };
   delete annotations[Marks.revision];
   delete annotations[Marks.traceId];
+  delete annotations[Marks.traceparent];
   if (Object.keys(annotations).length > 0) meta.annotations = annotations;
   else delete meta.annotations;
   return { ...rest, metadata: meta };

@@ -13,6 +13,7 @@ import { respectIgnored } from '../fields/index.ts';
 import { KubeApiError, objectError, type KubeClient } from '../kube/index.ts';
 import { diffValues, digestOf } from './diff.ts';
 import { DEFAULT_CONCURRENCY, mapLimit } from './limit.ts';
+import { liveSnapshot } from './live-snapshot.ts';
 import { hookFor, isHook, type HookEvent } from './hooks.ts';
 import { replaceRefusal, syncOptionsOf } from './sync-options.ts';
 import { adoptableManagers, withoutAdoptedFields } from './adopt.ts';
@@ -122,9 +123,12 @@ export async function planApp(options: PlanOptions): Promise<Plan> {
         return [`${spec?.group ?? ''}/${spec?.names?.kind ?? ''}`, refKey(refOf(o))] as const;
       }),
   );
+  // One LIST per kind and namespace holding several of the app's objects, not a GET each.
+  const live = await liveSnapshot(client, ordinary, { concurrency, signal });
   const context: ObjectContext = {
     client,
     signal,
+    live,
     creatingNamespaces,
     crdKinds,
     changingCrds: new Set(),
@@ -177,6 +181,8 @@ export async function planApp(options: PlanOptions): Promise<Plan> {
 interface ObjectContext {
   client: KubeClient;
   signal: AbortSignal | undefined;
+  /** Live objects read ahead (see liveSnapshot); null: known not to exist. */
+  live: ReadonlyMap<string, KubeObject | null>;
   creatingNamespaces: ReadonlySet<string>;
   /** `group/kind` → refKey of the CRD in this render that defines it. */
   crdKinds: ReadonlyMap<string, string>;
@@ -215,8 +221,9 @@ async function planObject(obj: KubeObject, c: ObjectContext): Promise<PlannedObj
   }
 
   // Both requests at once: the plan step is two round trips per object otherwise.
+  const known = c.live.get(refKey(ref));
   const [got, tried] = await Promise.allSettled([
-    c.client.get(ref, c.signal),
+    known === undefined ? c.client.get(ref, c.signal) : Promise.resolve(known ?? undefined),
     c.client.apply(obj, { fieldManager: Marks.fieldManager, dryRun: true, signal: c.signal }),
   ]);
   if (got.status === 'rejected') throw objectError('plan', ref, got.reason);
@@ -255,7 +262,7 @@ async function planObject(obj: KubeObject, c: ObjectContext): Promise<PlannedObj
     throw objectError('plan', ref, err);
   }
   const dry = tried.value;
-  if (!live) return { ...base, action: 'create', diff: diffValues(undefined, comparable(dry)) };
+  if (!live) return { ...base, action: 'create', diff: diffValues(undefined, comparable(obj)) };
   const adopt = adoptableManagers(live);
   const after = adopt.length > 0 ? withoutAdoptedFields(dry, live, obj) : dry;
   // Ignored fields: left out of the diff, and applied with their live values.

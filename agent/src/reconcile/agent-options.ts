@@ -1,4 +1,5 @@
 /** What the reconcile loop is given: its collaborators (checkout, drift tracker) and options. */
+import type { SuspensionBook } from '../suspend/index.ts';
 import type { Tracer } from '@opentelemetry/api';
 import { systemClock, type Clock, type Logger } from '@driftless/common';
 import type { AppSpec, IgnoreRule, KubeObject } from '../model.ts';
@@ -30,7 +31,7 @@ export interface DriftTracker {
   track(
     app: AppSpec,
     objects: KubeObject[],
-    sync: { revision: string; traceId: string },
+    sync: { revision: string; traceId: string; traceparent?: string },
     applied?: ReadonlyMap<string, string>,
   ): void;
   untrack(app: string): void;
@@ -42,6 +43,8 @@ export interface DriftTracker {
   configure?(app: AppSpec): void;
   /** Fields another controller fights over: the plan leaves them out too. */
   ignoreRules?(app: string): IgnoreRule[];
+  /** Checks the app's open drift again (a pause ended: heal it, or say it is held). */
+  recheck?(app: string): void;
 }
 
 /** The defaults of {@link AgentOptions}, in one place; durations in ms. */
@@ -83,6 +86,8 @@ export interface AgentOptions {
   inventory: InventoryStore;
   reporter: Reporter;
   approvals: ApprovalBook;
+  /** Break-glass pauses (hub and Git); apps it pauses are planned, never applied. Default none. */
+  suspensions?: SuspensionBook;
   drift?: DriftTracker;
   tracer: Tracer;
   logger: Logger;

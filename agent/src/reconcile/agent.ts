@@ -6,7 +6,13 @@ import { clusterCapabilities, TenantClients } from '../kube/index.ts';
 import { Ownership } from '../guard/index.ts';
 import { render } from '../render/index.ts';
 import { CommitSignatureError } from '../source/index.ts';
-import type { AppStatusReport, DriftReport, HealthState } from '../report/index.ts';
+import type {
+  AppStatusReport,
+  ConfigStatusReport,
+  DriftReport,
+  HealthState,
+  Reporter,
+} from '../report/index.ts';
 import { syncApp, type SyncOutcomeDetail } from './sync-app.ts';
 import { decideOutcome, type AppOutcome } from './outcome.ts';
 import { ConfigLoader } from './config-loader.ts';
@@ -52,6 +58,8 @@ export class Agent {
   readonly #tickListeners = new Set<() => void>();
   readonly #tenants: TenantClients;
   readonly #ownership: Ownership;
+  /** The last config status reported, re-sent with the pauses whenever they change. */
+  #lastConfigStatus: ConfigStatusReport | undefined;
 
   constructor(options: AgentOptions) {
     this.#o = resolveReconcileOptions(options);
@@ -65,11 +73,12 @@ export class Agent {
       clock: this.#clock,
       newBackoff: () => this.#newBackoff(),
       driftCount: (app) => this.#o.drift?.driftCount(app) ?? 0,
+      suspension: (app) => this.#o.suspensions?.forApp(app),
     });
     this.#config = new ConfigLoader({
       clusterPath: this.#o.clusterPath,
       defaultHealthTimeoutMs: this.#o.defaultHealthTimeoutMs,
-      reporter: this.#o.reporter,
+      reporter: this.#configReporter(),
       logger: this.#o.logger,
       clock: this.#clock,
       heldApps: () => this.#o.inventory.apps(),
@@ -87,6 +96,39 @@ export class Agent {
       },
     });
     options.approvals.onApproval(() => this.refresh());
+    options.suspensions?.onChange(() => this.#suspensionsChanged());
+  }
+
+  /** The reporter of config statuses: each carries the pauses in force and is kept to re-send. */
+  #configReporter(): Reporter {
+    const reporter = this.#o.reporter;
+    return {
+      appStatus: (r) => reporter.appStatus(r),
+      syncResult: (r) => reporter.syncResult(r),
+      drift: (r) => reporter.drift(r),
+      configStatus: (r) => {
+        this.#lastConfigStatus = r;
+        reporter.configStatus?.({ ...r, suspensions: this.#o.suspensions?.all() ?? [] });
+      },
+    };
+  }
+
+  /**
+   * A pause began or ended: say so in every app's status and the config status, look at open
+   * drift again (held, or healed now), and run a pass (what the pause held back is applied).
+   */
+  #suspensionsChanged(): void {
+    const last = this.#lastConfigStatus;
+    if (last)
+      this.#o.reporter.configStatus?.({
+        ...last,
+        suspensions: this.#o.suspensions?.all() ?? [],
+      });
+    for (const state of this.#apps.values()) {
+      if (state.status) this.#apps.setStatus(state.spec, state.status);
+      this.#o.drift?.recheck?.(state.spec.name);
+    }
+    this.refresh();
   }
 
   /** Current lifecycle state. */
@@ -269,6 +311,7 @@ export class Agent {
     }
     if (!config.current) return false;
 
+    this.#o.suspensions?.setGit(config.current.config.apps, this.#config.file);
     for (const app of config.current.config.apps) this.#o.drift?.configure?.(app);
     // Nothing moved — same commit, same served APIs, no app or gone app due: no render, no request.
     const apis = this.#o.servedApis?.generation ?? 0;
@@ -296,12 +339,13 @@ export class Agent {
       }),
     );
     // Apps that left Git: prune them if they asked for it, else let go — each on its own.
-    const gone = await this.#gone.remove(
-      new Set(config.current.config.apps.map((a) => a.name)),
-      this.#abort.signal,
-      force,
-    );
-    if (!gone) healthy = false;
+    // A pause of the whole cluster holds that back too, and a pause of an app keeps it.
+    if (!this.#o.suspensions?.forApp('')) {
+      const kept = config.current.config.apps.map((a) => a.name);
+      for (const s of this.#o.suspensions?.all() ?? []) kept.push(s.app);
+      const gone = await this.#gone.remove(new Set(kept), this.#abort.signal, force);
+      if (!gone) healthy = false;
+    }
     const synced = await this.#syncApps(config.current.config, checkout, fetch, force);
     return healthy && synced;
   }
@@ -416,9 +460,10 @@ export class Agent {
           fetch,
           signal: this.#abort.signal,
           ignoreRules: (name) => drift?.ignoreRules?.(name) ?? [],
+          suspension: (name) => this.#o.suspensions?.forApp(name),
           onStep,
-          onApplied: (a, desired, revision, traceId, applied) =>
-            drift?.track(a, desired, { revision, traceId }, applied),
+          onApplied: (a, desired, revision, traceId, applied, traceparent = '') =>
+            drift?.track(a, desired, { revision, traceId, traceparent }, applied),
         },
         app,
         checkout,

@@ -5,6 +5,7 @@
 import type { Backoff, Clock } from '@driftless/common';
 import type { AppSpec } from '../model.ts';
 import type { AppStatusReport, Reporter, SyncReport } from '../report/index.ts';
+import type { Suspension } from '../suspend/index.ts';
 import type { AppOutcome } from './outcome.ts';
 import { attemptKey, type AppState, type StatusPatch } from './app-state.ts';
 
@@ -16,6 +17,8 @@ export interface AppBookOptions {
   newBackoff: () => Backoff;
   /** The app's current count of drifted objects, shown in its status. */
   driftCount: (app: string) => number;
+  /** The pause in force for the app, shown in its status. Default: none. */
+  suspension?: (app: string) => Suspension | undefined;
 }
 
 /** Every app the agent syncs, by name. */
@@ -113,6 +116,8 @@ export class AppBook {
       syncStatus: patch.syncStatus,
       health: patch.health,
     };
+    const suspension = this.#o.suspension?.(app.name);
+    if (suspension) next.suspension = suspension;
     state.status = next;
     if (prev && JSON.stringify(prev) === JSON.stringify(next)) return;
     this.#o.reporter.appStatus(next);

@@ -49,13 +49,18 @@ export function statusAfterSync(
   checkout: Checkout,
 ): StatusPatch {
   const pending =
-    r.outcome === 'planned' || r.outcome === 'waiting-approval' || r.outcome === 'approval-stale';
+    r.outcome === 'planned' ||
+    r.outcome === 'waiting-approval' ||
+    r.outcome === 'approval-stale' ||
+    r.outcome === 'suspended';
   const changes = r.objects.filter((o) => o.action !== 'unchanged').length;
   const next = describeOutcome(outcome);
   const notes = [
     r.outcome === 'waiting-approval' &&
       `waiting for approval of plan ${r.planDigest.slice(0, 12)} (${changes} change(s)) at ${r.revision.slice(0, 7)}`,
     r.outcome === 'planned' && `dry-run: ${changes} change(s) planned at ${r.revision.slice(0, 7)}`,
+    r.outcome === 'suspended' &&
+      `paused: ${changes} change(s) at ${r.revision.slice(0, 7)} not applied until the pause ends`,
     r.error && (next ? `${r.error}; ${next}` : r.error),
     checkout.fromCache && sourceProblem(checkout),
   ].filter(Boolean);

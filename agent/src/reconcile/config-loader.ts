@@ -59,9 +59,14 @@ export class ConfigLoader {
   }
 
   /** The config for `checkout`, read only when its revision is new. */
+  /** The file read, e.g. `clusters/dev/driftless.yaml`. */
+  get file(): string {
+    return path.posix.join(this.#o.clusterPath, CLUSTER_CONFIG_FILE);
+  }
+
   async load(checkout: { dir: string; revision: string }): Promise<LoadedConfig> {
     if (this.#last?.revision === checkout.revision) return this.#last.result;
-    const file = path.posix.join(this.#o.clusterPath, CLUSTER_CONFIG_FILE);
+    const file = this.file;
     let result: LoadedConfig;
     let report: ConfigStatusReport;
     const base = { revision: checkout.revision, file, checkedAt: this.#o.clock.now() };

@@ -1,6 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { Span } from '@opentelemetry/api';
-import { classify, errorMessage, inSpan, systemClock, TerminalError } from '@driftless/common';
+import {
+  classify,
+  errorMessage,
+  injectTraceContext,
+  inSpan,
+  markFailed,
+  SpanAttr,
+  systemClock,
+  TerminalError,
+} from '@driftless/common';
 import { refKey, refOf, type AppSpec, type KubeObject } from '../model.ts';
 import { clusterCapabilities, serverDetails } from '../kube/index.ts';
 import { render } from '../render/index.ts';
@@ -35,16 +44,25 @@ export async function syncApp(
   checkout: { dir: string; revision: string },
 ): Promise<SyncOutcomeDetail> {
   const clock = deps.clock ?? systemClock;
-  const started = clock.now();
+  // The sync began with the fetch of its checkout, so its duration holds the fetch step too.
+  const started = Math.min(deps.fetch?.startedAt ?? clock.now(), clock.now());
   const steps: SyncReport['steps'] = [];
+  // Steps are measured end to end from here: the work between two steps (reading or saving
+  // the inventory) counts to the step after it, so the steps add up to the sync's duration
+  // except for the time between the fetch and the first step (config, ownership, waiting for
+  // dependencies), which the dashboard shows as such.
+  let mark = clock.now();
   const attrs = {
-    'driftless.cluster': deps.cluster,
-    'driftless.app': app.name,
-    'driftless.revision': checkout.revision,
-    'driftless.mode': app.sync,
+    [SpanAttr.cluster]: deps.cluster,
+    [SpanAttr.app]: app.name,
+    [SpanAttr.revision]: checkout.revision,
+    [SpanAttr.mode]: app.sync,
+    ...(app.namespace ? { [SpanAttr.namespace]: app.namespace } : {}),
   };
   return inSpan(deps.tracer, 'sync', attrs, async (root) => {
     const traceId = root.spanContext().traceId;
+    // Stamped on applied objects, so a later heal can link to this very span.
+    const traceparent = injectTraceContext().traceparent;
     const report: SyncReport = {
       syncId: randomUUID(),
       app: app.name,
@@ -65,12 +83,13 @@ export async function syncApp(
     const detail: SyncOutcomeDetail = { report };
     /** Runs one named step as a child span and records its duration. */
     const step = async <T>(name: string, fn: (span: Span) => Promise<T>): Promise<T> => {
-      const t0 = clock.now();
       deps.onStep?.(name);
       try {
         return await inSpan(deps.tracer, name, attrs, fn);
       } finally {
-        steps.push({ name, durationMs: clock.now() - t0 });
+        const end = clock.now();
+        steps.push({ name, durationMs: end - mark });
+        mark = end;
       }
     };
     if (deps.fetch) recordFetch(deps.tracer, deps.fetch, steps);
@@ -133,6 +152,32 @@ export async function syncApp(
       report.objects = plan.objects.map(toChange);
       const changes = plan.counts.create + plan.counts.update + plan.counts.delete;
 
+      // Paused (break-glass or `suspend: true`): report the plan, write nothing.
+      if (changes > 0 && deps.suspension?.(app.name)) {
+        report.outcome = 'suspended';
+        // Git has not moved since the last sync (e.g. the agent restarted while paused): every
+        // change is drift, so watch the objects to report it (and hold its heal). After a new
+        // commit the watcher keeps what it watched, at the last applied revision.
+        if (previous?.revision === checkout.revision)
+          deps.onApplied?.(
+            app,
+            desired.filter(
+              (o) =>
+                !isHook(o) &&
+                !syncOptionsOf(o).createOnly &&
+                plan.objects.some(
+                  (p) =>
+                    refKey(p.ref) === refKey(refOf(o)) &&
+                    !p.ranOnce &&
+                    (p.action === 'update' || p.action === 'unchanged'),
+                ),
+            ),
+            checkout.revision,
+            traceId,
+            new Map(),
+          );
+        return finish();
+      }
       // Mode: dry-run never writes; manual writes only with an approval of this exact plan.
       if (changes > 0 && app.sync === 'dry-run') {
         report.outcome = 'planned';
@@ -193,7 +238,7 @@ export async function syncApp(
             ).status,
         );
         report.outcome = 'succeeded';
-        deps.onApplied?.(app, watched, checkout.revision, traceId, new Map());
+        deps.onApplied?.(app, watched, checkout.revision, traceId, new Map(), traceparent);
         return finish();
       }
       // Inventory first: record everything we are about to create, so a crash
@@ -216,6 +261,8 @@ export async function syncApp(
               plan,
               revision: checkout.revision,
               traceId,
+              traceparent,
+              tracer: deps.tracer,
               concurrency: deps.concurrency,
               hookTimeoutMs: app.healthTimeoutMs,
               signal: deps.signal,
@@ -246,6 +293,7 @@ export async function syncApp(
             r.resourceVersion ? [[refKey(r.ref), r.resourceVersion] as const] : [],
           ),
         ),
+        traceparent,
       );
 
       // Prune: only what the inventory has, Git no longer has, and carries our marks.
@@ -279,8 +327,7 @@ export async function syncApp(
       report.outcome = 'failed';
       report.error = errorMessage(err);
       report.retryable = detail.errorClass !== 'terminal';
-      root.recordException(err instanceof Error ? err : new Error(String(err)));
-      root.setStatus({ code: 2, message: report.error });
+      markFailed(root, err);
       deps.logger.error(
         { app: app.name, revision: checkout.revision, err: report.error },
         `sync ${app.name} failed: ${report.error}`,
@@ -293,7 +340,10 @@ export async function syncApp(
 
     function finish(): SyncOutcomeDetail {
       report.finishedAt = clock.now();
-      root.setAttribute('driftless.outcome', report.outcome);
+      // What ran after the last step (writing the inventory, reporting) counts to it.
+      const last = steps.at(-1);
+      if (last && last.name !== 'fetch') last.durationMs += report.finishedAt - mark;
+      root.setAttribute(SpanAttr.outcome, report.outcome);
       return detail;
     }
   });

@@ -8,6 +8,7 @@ import type { OwnershipView } from '../guard/index.ts';
 import type { Plan } from '../plan/index.ts';
 import type { InventoryStore } from '../inventory/index.ts';
 import type { ApprovalSource, SyncReport } from '../report/index.ts';
+import type { Suspension } from '../suspend/index.ts';
 
 /** The render settings an agent gives every sync. */
 export type RenderSettings = Pick<RenderOptions, 'limits' | 'charts'>;
@@ -33,6 +34,11 @@ export interface SyncDeps {
   /** When the Git fetch that produced the checkout ran, to show it in the sync's trace. */
   fetch?: { startedAt: number; finishedAt: number; fromCache: boolean };
   signal?: AbortSignal;
+  /**
+   * The pause in force for the app, if any: the sync plans and reports, but applies and prunes
+   * nothing. Default: never paused.
+   */
+  suspension?: (app: string) => Suspension | undefined;
   /** Called as each step starts (render, guard, plan, apply, prune, health), to show progress. */
   onStep?: (step: string) => void;
   /** Ignore rules beyond the app's own, e.g. fields the drift watcher found another controller fighting over. */
@@ -45,6 +51,8 @@ export interface SyncDeps {
     traceId: string,
     /** refKey → resourceVersion of each object this sync wrote. */
     applied: ReadonlyMap<string, string>,
+    /** W3C traceparent of the sync's root span, as stamped on the objects. */
+    traceparent?: string,
   ) => void;
 }
 

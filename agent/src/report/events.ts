@@ -60,6 +60,7 @@ export class EventReporter implements Reporter {
         planned: 'Planned',
         'waiting-approval': 'WaitingApproval',
         'approval-stale': 'ApprovalStale',
+        suspended: 'Suspended',
       }[r.outcome],
       type: failed ? 'Warning' : 'Normal',
       note: `app ${r.app} ${note}`,

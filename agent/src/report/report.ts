@@ -1,6 +1,7 @@
 import type { Logger } from '@driftless/common';
 import { refString, type ObjectRef, type SyncMode } from '../model.ts';
 import type { Action, FieldDiff } from '../plan/index.ts';
+import type { Suspension } from '../suspend/index.ts';
 
 /** Whether the cluster matches Git for an app. */
 export type SyncStatus = 'Synced' | 'OutOfSync' | 'Syncing' | 'Failed' | 'Unknown';
@@ -33,11 +34,13 @@ export interface AppStatusReport {
   pendingPlan: ObjectChange[];
   message: string;
   lastSyncAt: number;
+  /** The pause in force for the app (its own or its cluster's); absent when none. */
+  suspension?: Suspension;
 }
 
 /** How a sync ended. */
 export type SyncOutcome =
-  'succeeded' | 'failed' | 'planned' | 'waiting-approval' | 'approval-stale';
+  'succeeded' | 'failed' | 'planned' | 'waiting-approval' | 'approval-stale' | 'suspended';
 
 /** One sync of one app at one revision. */
 export interface SyncReport {
@@ -85,6 +88,8 @@ export interface ConfigStatusReport {
   checkedAt: number;
   /** When valid, the names of the apps the file lists (the hub marks the others gone). */
   apps?: string[];
+  /** Every pause the agent holds now (hub's and Git's); re-sent whenever it changes. */
+  suspensions?: Suspension[];
 }
 
 /** A field that differs from Git. */
@@ -105,6 +110,16 @@ export interface DriftReport {
   changedBy: string;
   detectedAt: number;
   /**
+   * When the live change most likely happened (ms since the epoch), for time-to-detect;
+   * `changedAtSource` says how it is known. Absent when unknown.
+   */
+  changedAt?: number;
+  /**
+   * `managed-fields`: the changing manager's managedFields time (whole seconds, API server's
+   * clock); `watch-event`: when the agent received the event that showed the change.
+   */
+  changedAtSource?: DriftChangeSource;
+  /**
    * True once the drift is closed: the object is back in line with Git (or no
    * longer in Git); `closedBy` says how. Only `closedBy: 'heal'` means the
    * agent's heal wrote it. (The name is kept from the wire contract.)
@@ -124,6 +139,9 @@ export interface DriftReport {
   /** Trace id of the sync that last wrote the object (from its annotation). */
   lastSyncTraceId: string;
 }
+
+/** Where a drift's {@link DriftReport.changedAt} comes from. */
+export type DriftChangeSource = 'managed-fields' | 'watch-event';
 
 /**
  * How a drift was closed: `heal` (the agent's heal), `sync` (a sync or a

@@ -173,6 +173,15 @@ export class FakeKube {
     return { items: structuredClone(items), resourceVersion: String(this.#rv) };
   }
 
+  async listPage(
+    apiVersion: string,
+    kind: string,
+    options: { namespace?: string; limit: number },
+  ): Promise<{ items: KubeObject[]; complete: boolean }> {
+    const { items } = await this.list(apiVersion, kind, { namespace: options.namespace });
+    return { items: items.slice(0, options.limit), complete: items.length <= options.limit };
+  }
+
   async request(method: string, path: string, options: { body?: unknown } = {}): Promise<unknown> {
     if (method === 'POST' && path.endsWith('/events')) {
       const body = options.body as Record<string, unknown>;

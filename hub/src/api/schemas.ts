@@ -35,6 +35,20 @@ const ObjectRef = Type.Object({
   name: Type.String(),
 });
 
+/** A pause as the agent applies it (see views.ts suspensionView). */
+export const SuspensionView = Type.Object(
+  {
+    id: Type.String(),
+    app: Type.String({ description: "the app paused; '' for the whole cluster" }),
+    source: Type.Union([Type.Literal('hub'), Type.Literal('git')]),
+    reason: Type.String(),
+    actor: Type.String(),
+    since: Time,
+    until: { ...Time, description: 'when it ends by itself; null for a pause from Git' },
+  },
+  { title: 'Suspension' },
+);
+
 /** The state of a cluster's driftless.yaml (see views.ts configView). */
 export const ConfigStateView = Type.Object(
   {
@@ -45,6 +59,9 @@ export const ConfigStateView = Type.Object(
     file: Type.String(),
     line: Type.Integer(),
     checkedAt: Time,
+    suspensions: Type.Array(SuspensionView, {
+      description: 'every pause the agent applies now (from the hub and from Git)',
+    }),
   },
   { title: 'ConfigState' },
 );
@@ -87,6 +104,10 @@ export const AppView = Type.Object(
     lastSync: Time,
     updatedAt: Time,
     gone: Type.Boolean(),
+    suspension: Type.Union([SuspensionView, Type.Null()], {
+      description:
+        "the pause the agent applies to the app (its own or its cluster's); null if none",
+    }),
   },
   { title: 'App' },
 );

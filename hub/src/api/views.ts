@@ -1,4 +1,5 @@
 import type {
+  AgentSuspension,
   ApiTokenRecord,
   AppRecord,
   ApprovalRecord,
@@ -25,6 +26,17 @@ function jsonValue(text: string): unknown {
     return text;
   }
 }
+
+/** A pause as the agent applies it. */
+export const suspensionView = (s: AgentSuspension) => ({
+  id: s.id,
+  app: s.app,
+  source: s.source,
+  reason: s.reason,
+  actor: s.actor,
+  since: iso(s.sinceMs),
+  until: iso(s.untilMs),
+});
 
 /** A cluster. */
 export const clusterView = (c: ClusterRecord) => ({
@@ -57,6 +69,7 @@ export const configView = (c: ConfigStateRecord | undefined) =>
         file: c.file,
         line: c.line,
         checkedAt: iso(c.checkedMs),
+        suspensions: c.suspensions.map(suspensionView),
       }
     : {
         state: 'unknown' as const,
@@ -66,6 +79,7 @@ export const configView = (c: ConfigStateRecord | undefined) =>
         file: '',
         line: 0,
         checkedAt: null,
+        suspensions: [],
       };
 
 /** An app of a cluster. */
@@ -84,6 +98,7 @@ export const appView = (a: AppRecord) => ({
   lastSync: iso(a.lastSyncMs),
   updatedAt: iso(a.updatedMs),
   gone: a.gone,
+  suspension: a.suspension ? suspensionView(a.suspension) : null,
 });
 
 /** A drift record. */

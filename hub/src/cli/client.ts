@@ -16,6 +16,9 @@ export class HubUnreachableError extends TransientError {
   override name = 'HubUnreachableError';
 }
 
+/** How long one API call may take, ms. */
+const REQUEST_TIMEOUT_MS = 30_000;
+
 /** A small client of the hub's HTTP API (see docs/api.md). */
 export class HubClient {
   readonly #base: string;
@@ -27,26 +30,64 @@ export class HubClient {
     this.#token = options.token;
   }
 
+  /** The hub's base URL, without a trailing slash. */
+  get base(): string {
+    return this.#base;
+  }
+
   /** Calls `method path` with an optional JSON body and returns the parsed JSON answer. */
   async call<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
-    let res: Response;
+    const res = await this.#fetch(method, path, {
+      body,
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    });
+    const text = await res.text();
+    return this.#parse<T>(method, path, res, text);
+  }
+
+  /**
+   * Opens `GET path` as a stream (server-sent events): resolves with the response once the
+   * hub answered 2xx; ApiError or HubUnreachableError as for {@link call} otherwise.
+   */
+  async stream(path: string, options: { headers?: Record<string, string>; signal?: AbortSignal }) {
+    const res = await this.#fetch('GET', path, {
+      headers: { accept: 'text/event-stream', ...options.headers },
+      signal: options.signal,
+    });
+    if (!res.ok) this.#parse('GET', path, res, await res.text());
+    return res;
+  }
+
+  async #fetch(
+    method: string,
+    path: string,
+    o: { body?: unknown; headers?: Record<string, string>; signal?: AbortSignal | undefined },
+  ): Promise<Response> {
     try {
-      res = await fetch(this.#base + path, {
+      return await fetch(this.#base + path, {
         method,
         headers: {
           ...(this.#token ? { authorization: `Bearer ${this.#token}` } : {}),
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...(o.body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...o.headers,
         },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(30_000),
+        body: o.body === undefined ? undefined : JSON.stringify(o.body),
+        ...(o.signal ? { signal: o.signal } : {}),
       });
     } catch (err) {
+      if (
+        o.signal?.aborted &&
+        !(o.signal.reason instanceof DOMException && o.signal.reason.name === 'TimeoutError')
+      )
+        throw err;
       throw new HubUnreachableError(
         `cannot reach the hub at ${this.#base}: ${errorMessage(err)} (set --hub or DRIFTLESS_HUB)`,
         { cause: err },
       );
     }
-    const text = await res.text();
+  }
+
+  #parse<T>(method: string, path: string, res: Response, text: string): T {
     let parsed: unknown;
     try {
       parsed = text ? JSON.parse(text) : undefined;

@@ -8,6 +8,7 @@ import {
   FlagError,
   flagEnvName,
   flagsHelp,
+  formatVersion,
   parseFlags,
   type FlagSpec,
 } from '@driftless/common';
@@ -64,12 +65,8 @@ function findCommand(positionals: string[]): AnyCommand | undefined {
 
 /** `driftless --help`: every command, one line each. */
 function usage(): string {
-  const lines = COMMANDS.map((c) => {
-    const head = `  ${c.name} ${c.usage}`.trimEnd();
-    return head.length <= 44
-      ? `${head.padEnd(46)}${c.summary}`
-      : `${head}\n${' '.repeat(46)}${c.summary}`;
-  });
+  // Name and arguments, the summary indented below: one shape whatever their length.
+  const lines = COMMANDS.map((c) => `  ${`${c.name} ${c.usage}`.trimEnd()}\n      ${c.summary}`);
   return `driftless: the Driftless command line, over the hub HTTP API
 
 Usage: driftless <command> [arguments] [flags]
@@ -117,6 +114,11 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     return EXIT.usage;
   };
   let command: AnyCommand | undefined;
+  // `--version` alone answers without a hub, as every program's does.
+  if (argv.length === 1 && argv[0] === '--version') {
+    io.stdout(`driftless ${formatVersion()}\n`);
+    return EXIT.ok;
+  }
   try {
     // Step 1: find the command among the arguments.
     const first = parseFlags(ALL_FLAGS, argv, { envPrefix: ENV_PREFIX, env });

@@ -48,6 +48,7 @@ describe('config state ingest', () => {
     line: 0,
     appliedRevision: GOOD,
     checkedUnixMs: 5n,
+    suspensions: [],
     apps: [],
     ...over,
   });

@@ -1,6 +1,7 @@
 import {
   ChangeAction,
   ConfigState,
+  DriftChangeTimeSource,
   DriftClosedBy,
   DriftType,
   HealthStatus,
@@ -14,10 +15,13 @@ import {
   type ObjectChange,
   type ObjectRef,
   type ReportsDropped,
+  type Suspension,
+  SuspensionSource,
   type SyncResult,
 } from '@driftless/proto';
 import { InvalidArgumentError } from '../errors.ts';
 import type {
+  AgentSuspension,
   DriftTypeName,
   HealthName,
   ObjectRefRecord,
@@ -53,6 +57,7 @@ const OUTCOME: Record<number, SyncResultName> = {
   [SyncOutcome.SYNC_OUTCOME_PLANNED]: 'planned',
   [SyncOutcome.SYNC_OUTCOME_WAITING_APPROVAL]: 'waiting-approval',
   [SyncOutcome.SYNC_OUTCOME_APPROVAL_STALE]: 'approval-stale',
+  [SyncOutcome.SYNC_OUTCOME_SUSPENDED]: 'suspended',
 };
 const DRIFT: Record<number, DriftTypeName> = {
   [DriftType.DRIFT_TYPE_MODIFIED]: 'modified',
@@ -65,6 +70,10 @@ const CLOSED_BY: Record<number, string> = {
   [DriftClosedBy.DRIFT_CLOSED_BY_REVERTED]: 'reverted',
   [DriftClosedBy.DRIFT_CLOSED_BY_LEFT_GIT]: 'left-git',
   [DriftClosedBy.DRIFT_CLOSED_BY_DELETED_BY_KUBERNETES]: 'deleted-by-kubernetes',
+};
+const CHANGE_SOURCE: Record<number, 'managed-fields' | 'watch-event'> = {
+  [DriftChangeTimeSource.DRIFT_CHANGE_TIME_SOURCE_MANAGED_FIELDS]: 'managed-fields',
+  [DriftChangeTimeSource.DRIFT_CHANGE_TIME_SOURCE_WATCH_EVENT]: 'watch-event',
 };
 const ACTION: Record<number, string> = {
   [ChangeAction.CHANGE_ACTION_CREATE]: 'create',
@@ -117,6 +126,7 @@ export function configReport(c: ConfigStatus, what: string): Report {
       appliedRevision: c.appliedRevision,
       checkedMs: ms(c.checkedUnixMs),
       apps: c.apps,
+      suspensions: c.suspensions.map((s) => suspension(s, what)),
     },
   };
 }
@@ -137,7 +147,28 @@ export function appReport(a: AppStatus, what: string): Report {
       pendingPlan: a.pendingPlan.map(objectChange),
       message: a.message,
       lastSyncMs: ms(a.lastSyncUnixMs),
+      suspension: a.suspension ? suspension(a.suspension, what) : null,
     },
+  };
+}
+
+/** A pause the agent says it applies; one from neither the hub nor Git is refused. */
+function suspension(s: Suspension, what: string): AgentSuspension {
+  const source =
+    s.source === SuspensionSource.SUSPENSION_SOURCE_HUB
+      ? 'hub'
+      : s.source === SuspensionSource.SUSPENSION_SOURCE_GIT
+        ? 'git'
+        : undefined;
+  if (!source) throw new InvalidArgumentError(`${what}: suspension source ${s.source} is unknown`);
+  return {
+    id: required(s.suspensionId, 'suspension_id', what),
+    app: s.app,
+    untilMs: ms(s.untilUnixMs),
+    reason: s.reason.slice(0, 1024),
+    actor: s.actor.slice(0, 1024),
+    sinceMs: ms(s.sinceUnixMs),
+    source,
   };
 }
 
@@ -186,6 +217,9 @@ export function driftReport(d: DriftReport, what: string): Report {
       })),
       changedBy: d.changedBy,
       detectedMs: ms(d.detectedUnixMs),
+      changedMs: ms(d.changedUnixMs ?? 0n),
+      changedSource:
+        (d.changedUnixMs ?? 0n) > 0n ? (CHANGE_SOURCE[d.changedAtSource ?? 0] ?? '') : '',
       healed: d.healed,
       healedMs: ms(d.healedUnixMs),
       message: d.message,

@@ -1,6 +1,6 @@
-import { extractTraceContext, getTracer, inSpan, type Clock } from '@driftless/common';
+import { extractTraceContext, getTracer, inSpan, SpanAttr, type Clock } from '@driftless/common';
 import { HubMessage, isSequenced, UNSEQUENCED, type AgentMessage } from '@driftless/proto';
-import { trace } from '@opentelemetry/api';
+import { trace, type Attributes } from '@opentelemetry/api';
 import { InvalidArgumentError } from '../errors.ts';
 import type { EventBus } from '../events.ts';
 import type { HubMetrics } from '../metrics.ts';
@@ -46,7 +46,7 @@ export async function ingestReport(
   await inSpan(
     tracer,
     `ingest ${body.$case}`,
-    { 'driftless.cluster': cluster, 'driftless.seq': Number(msg.seq) },
+    { [SpanAttr.cluster]: cluster, 'driftless.seq': Number(msg.seq) },
     async (span) => {
       const traceId = trace.getSpanContext(parent)?.traceId ?? span.spanContext().traceId;
       let report: Report;
@@ -69,11 +69,18 @@ export async function ingestReport(
         default:
           throw new InvalidArgumentError(`${what}: not a report`);
       }
+      span.setAttributes(reportAttributes(report));
       const end = metrics.ingestDuration.startTimer({ type: report.kind });
       // Resolves after the commit, so the ack below never runs ahead of the store.
       const writer = deps.batch ?? store;
       const result = await writer.ingest(cluster, Number(msg.seq), report, deps.clock.now());
       end();
+      // How late the report arrived; resends of a stored one say nothing new.
+      if (result.applied && msg.sentAtUnixMs > 0n)
+        metrics.reportDelay.observe(
+          { type: report.kind },
+          Math.max(0, deps.clock.now() - Number(msg.sentAtUnixMs)) / 1000,
+        );
       metrics.reportsIngested.inc({
         type: report.kind,
         result: result.applied ? 'applied' : 'duplicate',
@@ -89,6 +96,24 @@ export async function ingestReport(
     },
     parent,
   );
+}
+
+/** What an ingest span says about its report: the app, and for a sync its revision and outcome. */
+function reportAttributes(report: Report): Attributes {
+  switch (report.kind) {
+    case 'sync':
+      return {
+        [SpanAttr.app]: report.sync.app,
+        [SpanAttr.revision]: report.sync.revision,
+        [SpanAttr.outcome]: report.sync.result,
+      };
+    case 'app':
+      return { [SpanAttr.app]: report.app.app };
+    case 'drift':
+      return { [SpanAttr.app]: report.drift.app, [SpanAttr.driftId]: report.drift.driftId };
+    default:
+      return {};
+  }
 }
 
 /** Announces a stored report to the dashboard's event stream. */

@@ -9,6 +9,7 @@ import type { EventBus } from '../events.ts';
 import type { HubMetrics } from '../metrics.ts';
 import type { Store } from '../store/index.ts';
 import { redeliverApprovals } from './approvals.ts';
+import { deliverSuspensions } from './suspensions.ts';
 import { checkFollows, checkHelloApps, recordHello } from './hello.ts';
 import { ingestReport } from './ingest.ts';
 import type { IngestBatcher } from './ingest-batch.ts';
@@ -195,6 +196,7 @@ export class NatsAgentLink {
       }),
     );
     const resent = await redeliverApprovals(this.#o, session, Number(hello.lastAckedHubSeq));
+    await deliverSuspensions(this.#o, session, { onlyIfEverPaused: true });
     this.#o.announceSession(cluster, follows);
     await store.setConnected(cluster, true, this.#o.clock.now());
     events.publish({
@@ -262,6 +264,7 @@ export class NatsAgentLink {
       // Approvals made while no replica knew the cluster live (e.g. all hubs restarted) were
       // only stored: the agent keeps its connection, so no new Hello would fetch them.
       await redeliverApprovals(this.#o, session, c?.ackedHubSeq ?? 0);
+      await deliverSuspensions(this.#o, session, { onlyIfEverPaused: true });
     } else this.#arm(cluster, known);
     await this.#lastSeen.heartbeat(cluster);
   }

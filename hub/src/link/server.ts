@@ -3,6 +3,7 @@ import {
   errorMessage,
   getTracer,
   inSpan,
+  SpanAttr,
   systemClock,
   type Clock,
   type Logger,
@@ -36,6 +37,7 @@ import { checkFollows, checkHelloApps, recordHello } from './hello.ts';
 import { toServiceError } from './grpc-errors.ts';
 import { ingestReport } from './ingest.ts';
 import type { IngestBatcher } from './ingest-batch.ts';
+import { deliverSuspensions, watchSuspensions } from './suspensions.ts';
 import { LastSeen } from './last-seen.ts';
 import { RenewalLimiter, renewCertificate } from './renew.ts';
 import type { Session, SessionRegistry } from './sessions.ts';
@@ -97,10 +99,13 @@ export class LinkServer {
   readonly #server: grpc.Server;
   readonly #lastSeen: LastSeen;
   readonly #renewals: RenewalLimiter;
+  readonly #unwatchSuspensions: () => void;
 
   constructor(options: LinkServerOptions) {
     this.#o = options;
     this.#clock = options.clock ?? systemClock;
+    // Pauses made on any replica go down the streams this replica holds (NATS ones included).
+    this.#unwatchSuspensions = watchSuspensions({ ...options, clock: this.#clock });
     this.#lastSeen = new LastSeen(options.store, this.#clock);
     this.#renewals = new RenewalLimiter(this.#clock);
     this.#server = new grpc.Server({
@@ -135,6 +140,7 @@ export class LinkServer {
 
   /** Closes every stream and stops; waits at most `graceMs` for calls in flight. */
   async close(graceMs = 2000): Promise<void> {
+    this.#unwatchSuspensions();
     this.#o.sessions.closeAll(grpc.status.UNAVAILABLE, 'hub is shutting down');
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
@@ -159,7 +165,7 @@ export class LinkServer {
       const out = await inSpan(
         tracer,
         'AgentService/Enroll',
-        { 'driftless.cluster': req.clusterName, 'net.peer.ip': peer },
+        { [SpanAttr.cluster]: req.clusterName, 'client.address': peer },
         () =>
           enroller.enroll(
             {
@@ -254,7 +260,7 @@ export class LinkServer {
         fail(Object.assign(new Error(details), { code, details, fromClose: true })),
     };
     const span = tracer.startSpan('AgentService/Connect', {
-      attributes: { 'driftless.cluster': cluster },
+      attributes: { [SpanAttr.cluster]: cluster },
     });
     let helloSeen = false;
     try {
@@ -366,6 +372,7 @@ export class LinkServer {
       session,
       Number(hello.lastAckedHubSeq),
     );
+    await deliverSuspensions({ store, clock: this.#clock }, session, { onlyIfEverPaused: true });
     events.publish({
       type: 'cluster.connected',
       cluster,

@@ -82,12 +82,20 @@ export class EventDeriver {
     });
   }
 
-  /** Stops listening and cancels pending disconnection checks; resolves when the queue is idle. */
+  /**
+   * Stops listening and cancels pending disconnection checks; resolves when the
+   * queue is idle, or after a few seconds when the store hangs.
+   */
   async stop(): Promise<void> {
     this.#unsubscribe?.();
     for (const cancel of this.#graceTimers.values()) cancel();
     this.#graceTimers.clear();
-    await this.#queue;
+    const gaveUp = new AbortController();
+    await Promise.race([
+      this.#queue,
+      this.#o.clock.sleep(5_000, gaveUp.signal).catch(() => undefined),
+    ]);
+    gaveUp.abort();
   }
 
   /** Derives the notifications of one hub event (exposed for tests). */

@@ -29,6 +29,8 @@ export interface DispatcherSettings {
   leaseMs: number;
   /** Deliveries claimed per round. */
   batch: number;
+  /** Finished deliveries are kept in the log this long, ms. */
+  logRetentionMs: number;
 }
 
 /** Defaults of {@link DispatcherSettings}. */
@@ -39,7 +41,13 @@ export const DISPATCHER_DEFAULTS: DispatcherSettings = {
   retryMaxMs: 5 * 60_000,
   leaseMs: 60_000,
   batch: 20,
+  logRetentionMs: 30 * 86_400_000,
 };
+
+/** How long `stop()` waits for a send in progress (a hung store or destination) before it returns, ms. */
+const STOP_WAIT_MS = 5_000;
+/** How often finished deliveries older than the retention are deleted, ms. */
+const PRUNE_EVERY_MS = 3_600_000;
 
 /** Options of {@link Dispatcher}. */
 export interface DispatcherOptions {
@@ -68,6 +76,7 @@ export class Dispatcher {
   #cancelTimer: (() => void) | undefined;
   #running: Promise<void> | undefined;
   #again = false;
+  #lastPruneMs = 0;
 
   constructor(options: DispatcherOptions) {
     this.#o = options;
@@ -83,7 +92,12 @@ export class Dispatcher {
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#cancelTimer?.();
-    await this.#running;
+    const gaveUp = new AbortController();
+    await Promise.race([
+      this.#running,
+      this.#o.clock.sleep(STOP_WAIT_MS, gaveUp.signal).catch(() => undefined),
+    ]);
+    gaveUp.abort();
   }
 
   /** Queues `event` for every rule that routes it; returns how many it was queued (or held) for. */
@@ -134,6 +148,11 @@ export class Dispatcher {
 
   /** One round: summaries of held deliveries whose window passed, then every due delivery. */
   async #round(): Promise<void> {
+    const now = this.#o.clock.now();
+    if (now - this.#lastPruneMs >= PRUNE_EVERY_MS) {
+      this.#lastPruneMs = now;
+      await this.#o.store.pruneDeliveries(now - this.#o.settings.logRetentionMs);
+    }
     await this.#summarize();
     for (;;) {
       const claimed = await this.#o.store.claimDeliveries({

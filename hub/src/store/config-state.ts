@@ -1,5 +1,5 @@
 import type { Db, Queryable, Row } from './db.ts';
-import type { ConfigStateRecord } from './types.ts';
+import type { AgentSuspension, ConfigStateRecord } from './types.ts';
 
 /** The driftless.yaml state of each cluster, as the agents last reported it. */
 export interface ConfigStateStore {
@@ -39,16 +39,18 @@ CREATE TABLE cluster_config (
 export async function upsertConfigState(
   q: Queryable,
   cluster: string,
-  c: Omit<ConfigStateRecord, 'cluster' | 'updatedMs'>,
+  c: Omit<ConfigStateRecord, 'cluster' | 'updatedMs' | 'suspensions'> & {
+    suspensions?: AgentSuspension[];
+  },
   nowMs: number,
 ): Promise<void> {
   await q.run(
-    `INSERT INTO cluster_config (cluster, revision, valid, error, file, line, applied_revision, checked_ms, updated_ms)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+    `INSERT INTO cluster_config (cluster, revision, valid, error, file, line, applied_revision, checked_ms, updated_ms, suspensions_json)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (cluster) DO UPDATE SET revision = excluded.revision, valid = excluded.valid,
        error = excluded.error, file = excluded.file, line = excluded.line,
        applied_revision = excluded.applied_revision, checked_ms = excluded.checked_ms,
-       updated_ms = excluded.updated_ms`,
+       updated_ms = excluded.updated_ms, suspensions_json = excluded.suspensions_json`,
     [
       cluster,
       c.revision,
@@ -59,6 +61,7 @@ export async function upsertConfigState(
       c.appliedRevision,
       c.checkedMs,
       nowMs,
+      JSON.stringify(c.suspensions ?? []),
     ],
   );
 }
@@ -114,5 +117,15 @@ function toRecord(r: Row): ConfigStateRecord {
     appliedRevision: String(r['applied_revision']),
     checkedMs: Number(r['checked_ms']),
     updatedMs: Number(r['updated_ms']),
+    suspensions: parseSuspensions(r['suspensions_json']),
   };
+}
+
+function parseSuspensions(text: unknown): AgentSuspension[] {
+  try {
+    const v = typeof text === 'string' ? (JSON.parse(text) as unknown) : [];
+    return Array.isArray(v) ? (v as AgentSuspension[]) : [];
+  } catch {
+    return [];
+  }
 }

@@ -12,12 +12,26 @@ export type {
   IngestOutcome,
   IngestResult,
 } from './reports.ts';
+export type {
+  DayCounts,
+  EpisodeCounts,
+  EpisodeCursor,
+  FieldCounts,
+  LedgerCounts,
+  LedgerEpisode,
+  LedgerQuery,
+  LedgerStore,
+  ManagerCounts,
+  ObjectCounts,
+} from './ledger.ts';
 export { ReportOutOfOrderError } from './reports.ts';
 export type { EnrollmentCompletion } from './enrollment-tokens.ts';
 export type { HelloRecord } from './clusters.ts';
 export type * from './notifications.ts';
 export { parseSelector } from './selector.ts';
 export { MIGRATIONS, migrate } from './migrations.ts';
+export type * from './commit-statuses.ts';
+export { STATUS_POST_LOG_SIZE } from './commit-statuses.ts';
 
 /** Where the state lives: an SQLite file (the default) or a PostgreSQL database. */
 export type StoreOptions =

@@ -1,5 +1,8 @@
 import type { Db, Dialect } from './db.ts';
+import { COMMIT_STATUS_MIGRATION } from './commit-statuses.ts';
 import { CONFIG_STATE_MIGRATION } from './config-state.ts';
+import { SUSPENSIONS_MIGRATION } from './suspensions.ts';
+import { LEDGER_MIGRATION } from './ledger.ts';
 import { NOTIFICATIONS_MIGRATION } from './notifications.ts';
 
 /** One schema change. Versions only ever grow; a released migration is never edited. */
@@ -195,6 +198,9 @@ CREATE INDEX nats_users_cluster ON nats_users (cluster);
 `,
   },
   NOTIFICATIONS_MIGRATION,
+  COMMIT_STATUS_MIGRATION,
+  SUSPENSIONS_MIGRATION,
+  LEDGER_MIGRATION,
 ];
 
 const AUTO_ID: Record<Dialect, string> = {

@@ -140,6 +140,11 @@ export interface NotificationStore {
     limit?: number;
   }): Promise<DeliveryRecord[]>;
   /**
+   * Deletes finished deliveries (sent, failed, held and summarised) last
+   * updated before `olderThanMs`; returns how many.
+   */
+  pruneDeliveries(olderThanMs: number): Promise<number>;
+  /**
    * Held deliveries of rules whose rate-limit window has passed since the
    * oldest of them and no summary reported yet, grouped by rule.
    */
@@ -411,6 +416,14 @@ export function notificationStore(db: Db): NotificationStore {
         [...params, q.limit ?? 100],
       );
       return rows.map(toDelivery);
+    },
+    pruneDeliveries: async (olderThanMs) => {
+      const { changes } = await db.run(
+        `DELETE FROM notify_deliveries WHERE updated_ms < ?
+         AND (status IN ('sent', 'failed') OR (status = 'held' AND summary_id <> 0))`,
+        [olderThanMs],
+      );
+      return changes;
     },
     heldForSummary: async (nowMs) => {
       const rows = await db.all<Row>(

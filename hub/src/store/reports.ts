@@ -128,6 +128,7 @@ const APP_COLUMNS: ColumnWriters<Received<AppReport>> = [
   ['pending_plan_json', (r) => toJsonText(r.value.pendingPlan)],
   ['message', (r) => r.value.message],
   ['last_sync_ms', (r) => r.value.lastSyncMs],
+  ['suspension_json', (r) => toJsonText(r.value.suspension ?? null)],
   ['updated_ms', (r) => r.nowMs],
   // A report of an app brings it back if a Hello had marked it gone.
   ['gone', () => 0],
@@ -169,6 +170,8 @@ const DRIFT_COLUMNS: ColumnWriters<Received<DriftReport>> = [
   ['updated_ms', (r) => r.nowMs],
   ['closed_by', (r) => r.value.closedBy ?? ''],
   ['fight_json', (r) => toJsonText(r.value.fight ?? null)],
+  ['changed_ms', (r) => r.value.changedMs ?? 0],
+  ['changed_source', (r) => r.value.changedSource ?? ''],
 ];
 
 const GAP_COLUMNS: ColumnWriters<Received<GapReport>> = [
@@ -195,6 +198,7 @@ const toApp = (r: Row): AppRecord => ({
   lastSyncMs: numberColumn(r['last_sync_ms']),
   updatedMs: numberColumn(r['updated_ms']),
   gone: boolColumn(r['gone']),
+  suspension: fromJsonText(r['suspension_json'], null),
 });
 
 const toDrift = (r: Row): DriftRecord => ({
@@ -220,6 +224,9 @@ const toDrift = (r: Row): DriftRecord => ({
   updatedMs: numberColumn(r['updated_ms']),
   closedBy: String(r['closed_by']),
   fight: fromJsonText<DriftRecord['fight']>(r['fight_json'], null),
+  changedMs: numberColumn(r['changed_ms']),
+  changedSource: String(r['changed_source']) as DriftRecord['changedSource'],
+  fought: boolColumn(r['fought']),
 });
 
 const toSync = (r: Row): SyncRecord => ({
@@ -266,7 +273,15 @@ async function storeReport(tx: Queryable, cluster: string, report: Report, nowMs
         nowMs,
         value: report.drift,
       });
-      break;
+      await tx.run(statement.sql, statement.params);
+      // A fight ends before its episode closes, and the closing report carries none: remember
+      // that there was one, for the drift ledger.
+      if (report.drift.fight)
+        await tx.run('UPDATE drifts SET fought = 1 WHERE cluster = ? AND drift_id = ?', [
+          cluster,
+          report.drift.driftId,
+        ]);
+      return;
     case 'gap':
       statement = insertIfAbsent('report_gaps', ['cluster', 'first_seq'], GAP_COLUMNS, {
         cluster,

@@ -3,12 +3,15 @@ import { approvalStore, type ApprovalStore } from './approvals.ts';
 import { auditStore, type AuditStore } from './audit.ts';
 import { certificateStore, type CertificateStore } from './certificates.ts';
 import { clusterStore, type ClusterStore } from './clusters.ts';
+import { commitStatusStore, type CommitStatusStore } from './commit-statuses.ts';
 import { configStateStore, type ConfigStateStore } from './config-state.ts';
 import type { Db } from './db.ts';
 import { enrollmentTokenStore, type EnrollmentTokenStore } from './enrollment-tokens.ts';
+import { ledgerStore, type LedgerStore } from './ledger.ts';
 import { migrate } from './migrations.ts';
 import { notificationStore, type NotificationStore } from './notifications.ts';
 import { reportStore, type ReportStore } from './reports.ts';
+import { suspensionStore, type SuspensionStore } from './suspensions.ts';
 
 /**
  * The hub's state. One interface, two implementations of the same SQL
@@ -22,11 +25,14 @@ export interface Store
     CertificateStore,
     ClusterStore,
     ReportStore,
+    LedgerStore,
     ConfigStateStore,
     ApprovalStore,
+    SuspensionStore,
     ApiTokenStore,
     AuditStore,
-    NotificationStore {
+    NotificationStore,
+    CommitStatusStore {
   close(): Promise<void>;
   /** Cheap query for /readyz. */
   ping(): Promise<void>;
@@ -44,10 +50,13 @@ export async function createSqlStore(db: Db): Promise<Store> {
     ...certificateStore(db),
     ...clusterStore(db),
     ...reportStore(db),
+    ...ledgerStore(db),
     ...configStateStore(db),
     ...approvalStore(db),
+    ...suspensionStore(db),
     ...apiTokenStore(db),
     ...auditStore(db),
+    ...commitStatusStore(db),
     ...notificationStore(db),
   };
 }

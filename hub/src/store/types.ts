@@ -41,7 +41,13 @@ export type HealthName = 'unknown' | 'healthy' | 'progressing' | 'degraded' | 'm
 export type SyncModeName = 'unknown' | 'auto' | 'manual' | 'dry-run';
 /** How a sync attempt ended. */
 export type SyncResultName =
-  'unknown' | 'succeeded' | 'failed' | 'planned' | 'waiting-approval' | 'approval-stale';
+  | 'unknown'
+  | 'succeeded'
+  | 'failed'
+  | 'planned'
+  | 'waiting-approval'
+  | 'approval-stale'
+  | 'suspended';
 /** How a live object departed from Git. */
 export type DriftTypeName = 'unknown' | 'modified' | 'deleted';
 
@@ -72,6 +78,42 @@ export interface AppRecord {
   updatedMs: number;
   /** True when the cluster's driftless.yaml no longer lists the app. */
   gone: boolean;
+  /** The pause the agent says is in force for the app (its own or the cluster's); null if none. */
+  suspension: AgentSuspension | null;
+}
+
+/**
+ * A pause as an agent reports it applies it: from the hub (time-limited) or from Git
+ * (`suspend: true`, untilMs 0). The hub shows these, not what it asked for.
+ */
+export interface AgentSuspension {
+  id: string;
+  /** '' for the whole cluster. */
+  app: string;
+  /** When it ends, ms since the epoch; 0 for a pause from Git. */
+  untilMs: number;
+  reason: string;
+  actor: string;
+  sinceMs: number;
+  source: 'hub' | 'git';
+}
+
+/** A pause asked for on the hub (`driftless suspend`), as stored. */
+export interface SuspensionRecord {
+  /** `su_<uuid>`. */
+  id: string;
+  cluster: string;
+  /** '' for every app of the cluster. */
+  app: string;
+  reason: string;
+  /** Who paused it (API token name and id). */
+  actor: string;
+  sinceMs: number;
+  /** When it ends by itself, ms since the epoch. */
+  untilMs: number;
+  /** When a person ended it early (or a newer pause of the scope replaced it); 0 if not. */
+  endedMs: number;
+  endedBy: string;
 }
 
 /** One Git-declared field whose live value differs. Values are JSON text as sent. */
@@ -93,6 +135,10 @@ export interface DriftRecord {
   fields: FieldDriftRecord[];
   changedBy: string;
   detectedMs: number;
+  /** When the live change most likely happened (for time to detect); 0 when unknown. */
+  changedMs?: number;
+  /** Where `changedMs` comes from: `managed-fields`, `watch-event`, or '' when unknown. */
+  changedSource?: '' | 'managed-fields' | 'watch-event';
   /** The drift is closed (the name predates `closedBy`). */
   healed: boolean;
   healedMs: number;
@@ -103,6 +149,8 @@ export interface DriftRecord {
   closedBy?: string;
   /** Another controller keeps re-writing these fields: a fight, shown as such, never green. */
   fight?: { manager: string; paths: string[]; periodMs: number } | null;
+  /** Some report of this episode named a fight (it stays set after the fight ended). */
+  fought?: boolean;
 }
 
 /** Time one sync step took. */
@@ -156,18 +204,28 @@ export interface ConfigStateRecord {
   appliedRevision: string;
   checkedMs: number;
   updatedMs: number;
+  /** Every pause the agent said it applies (hub's and Git's), with its last config status. */
+  suspensions: AgentSuspension[];
 }
 
 /** One sequenced report from an agent, in store form. */
 export type Report =
-  | { kind: 'app'; app: Omit<AppRecord, 'cluster' | 'updatedMs' | 'gone'> }
+  | {
+      kind: 'app';
+      app: Omit<AppRecord, 'cluster' | 'updatedMs' | 'gone' | 'suspension'> & {
+        suspension?: AgentSuspension | null;
+      };
+    }
   | { kind: 'sync'; sync: Omit<SyncRecord, 'cluster' | 'receivedMs'> }
   | { kind: 'drift'; drift: Omit<DriftRecord, 'cluster' | 'updatedMs'> }
   | { kind: 'gap'; gap: Omit<GapRecord, 'cluster' | 'receivedMs'> }
   | {
       kind: 'config';
       /** `apps`: when valid, the apps the file lists; the cluster's others are marked gone. */
-      config: Omit<ConfigStateRecord, 'cluster' | 'updatedMs'> & { apps?: string[] };
+      config: Omit<ConfigStateRecord, 'cluster' | 'updatedMs' | 'suspensions'> & {
+        apps?: string[];
+        suspensions?: AgentSuspension[];
+      };
     };
 
 /** An enrollment token as stored: the secret itself is never kept, only its SHA-256. */

@@ -37,6 +37,21 @@ export interface ClusterConfigState {
   file: string;
   line: number;
   checkedAt: string | null;
+  /** Every pause the agent applies now (from the hub and from Git). */
+  suspensions?: Suspension[];
+}
+
+/** A pause of applying and healing, as the agent applies it (see docs/api.md). */
+export interface Suspension {
+  id: string;
+  /** '' for the whole cluster. */
+  app: string;
+  source: 'hub' | 'git';
+  reason: string;
+  actor: string;
+  since: string | null;
+  /** null for a pause from Git (it ends when Git says so). */
+  until: string | null;
 }
 
 export interface Cluster {
@@ -87,6 +102,8 @@ export interface App {
   lastSync: string | null;
   updatedAt: string | null;
   gone: boolean;
+  /** The pause the agent applies to the app (its own or its cluster's); null if none. */
+  suspension?: Suspension | null;
 }
 
 export interface ClusterDetail extends Cluster {

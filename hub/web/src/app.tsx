@@ -16,10 +16,12 @@ import {
 } from './session.ts';
 import { Overview } from './pages/overview.tsx';
 import { DriftPage } from './pages/drift.tsx';
+import { LedgerPage } from './pages/ledger.tsx';
 import { ClusterPage } from './pages/cluster.tsx';
 import { AppPage } from './pages/app-page.tsx';
 import { ApprovalsPage } from './pages/approvals.tsx';
 import { TokensPage } from './pages/tokens.tsx';
+import { NotificationsPage } from './pages/notifications.tsx';
 import { Notice } from './components.tsx';
 
 /** Checks a token against the hub: whoami and the dashboard config. */
@@ -186,8 +188,10 @@ function Shell() {
   const nav: [string, string, string, boolean][] = [
     ['', 'Fleet', href(), true],
     ['drift', 'Drift', href('drift'), true],
+    ['ledger', 'Ledger', href('ledger'), true],
     ['approvals', 'Approvals', href('approvals'), true],
     ['tokens', 'Enrollment', href('tokens'), can('admin')],
+    ['notifications', 'Notifications', href('notifications'), true],
   ];
   return (
     <div class="shell">
@@ -251,12 +255,16 @@ function Page() {
       return <Overview />;
     case 'drift':
       return <DriftPage />;
+    case 'ledger':
+      return <LedgerPage />;
     case 'clusters':
       return b ? <ClusterPage name={b} /> : <Overview />;
     case 'apps':
       return b && c ? <AppPage cluster={b} app={c} /> : <Overview />;
     case 'approvals':
       return <ApprovalsPage />;
+    case 'notifications':
+      return <NotificationsPage />;
     case 'tokens':
       return can('admin') ? (
         <TokensPage />

@@ -86,15 +86,21 @@ export function TraceLink(props: { traceId: string; cluster: string; app: string
   );
 }
 
-/** Desired vs live of one field: both values, then a line diff when they are multi-line. */
+/**
+ * Two values of one field, then a line diff when they are multi-line. A `change` (a plan) reads
+ * as from → to; a `comparison` (drift: Git against live) puts the two side by side with neither
+ * marked as the one to keep.
+ */
 export function ValueDiff(props: {
   path: string;
   fromLabel: string;
   toLabel: string;
   from: string;
   to: string;
+  kind?: 'change' | 'comparison';
 }) {
   const multi = props.from.includes('\n') || props.to.includes('\n');
+  if (props.kind === 'comparison') return <Comparison {...props} multi={multi} />;
   return (
     <div class="vdiff">
       <div class="vdiff-path">
@@ -130,7 +136,58 @@ export function ValueDiff(props: {
   );
 }
 
-/** Field drift: desired (Git) against live (cluster). */
+/** Git's value and the live one side by side, neither marked as right. */
+function Comparison(props: {
+  path: string;
+  fromLabel: string;
+  toLabel: string;
+  from: string;
+  to: string;
+  multi: boolean;
+}) {
+  // Every line starts with its side's label, padded to one width, so the values stay aligned.
+  const width = Math.max(props.fromLabel.length, props.toLabel.length) + 2;
+  return (
+    <div class="vdiff">
+      <div class="vdiff-path">
+        <code>{props.path}</code>
+      </div>
+      {props.multi ? (
+        <pre class="diff compare" aria-label={`${props.fromLabel} and ${props.toLabel}`}>
+          {lineDiff(props.from, props.to).map((l, i) => (
+            <span key={i} class={l.op === '-' ? 'side-git' : l.op === '+' ? 'side-live' : ''}>
+              {(l.op === '-'
+                ? `${props.fromLabel}:`
+                : l.op === '+'
+                  ? `${props.toLabel}:`
+                  : ''
+              ).padEnd(width)}
+              {l.text}
+              {'\n'}
+            </span>
+          ))}
+        </pre>
+      ) : (
+        <dl class="vdiff-pair compare">
+          <div class="side-git">
+            <dt>{props.fromLabel}</dt>
+            <dd>
+              <code>{props.from}</code>
+            </dd>
+          </div>
+          <div class="side-live">
+            <dt>{props.toLabel}</dt>
+            <dd>
+              <code>{props.to}</code>
+            </dd>
+          </div>
+        </dl>
+      )}
+    </div>
+  );
+}
+
+/** Field drift: Git's value against the live one, side by side. */
 export function DriftFields({
   fields,
 }: {
@@ -142,15 +199,72 @@ export function DriftFields({
       {fields.map((f) => (
         <ValueDiff
           key={f.path}
+          kind="comparison"
           path={f.path}
-          fromLabel="desired (Git)"
-          toLabel="live (cluster)"
+          fromLabel="Git"
+          toLabel="live"
           from={showValue(f.desired)}
           to={showValue(f.live)}
         />
       ))}
     </div>
   );
+}
+
+/** Fields the API server fills in; a plan from an older agent may still carry them. */
+const SERVER_FILLED = [
+  'managedFields',
+  'uid',
+  'resourceVersion',
+  'creationTimestamp',
+  'generation',
+  'selfLink',
+];
+
+/**
+ * The manifest of an object a plan creates, from the plan's whole-object entry (JSON text),
+ * without the fields the API server fills in.
+ */
+export function createdManifest(afterJson: string): unknown {
+  let obj: unknown;
+  try {
+    obj = JSON.parse(afterJson);
+  } catch {
+    return afterJson;
+  }
+  if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) return obj;
+  const { status: _status, metadata, ...rest } = obj as Record<string, unknown>;
+  if (metadata === null || typeof metadata !== 'object') return rest;
+  const meta = Object.fromEntries(
+    Object.entries(metadata as Record<string, unknown>).filter(([k]) => !SERVER_FILLED.includes(k)),
+  );
+  return { ...rest, metadata: meta };
+}
+
+/** A value as compact YAML-like lines, for reading (not for applying). */
+export function compactYaml(value: unknown, indent = ''): string {
+  if (Array.isArray(value)) {
+    if (!value.length) return '[]';
+    return value
+      .map((v) => {
+        const inner = compactYaml(v, indent + '  ');
+        return `${indent}- ${inner.trimStart()}`;
+      })
+      .join('\n');
+  }
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>);
+    if (!entries.length) return '{}';
+    return entries
+      .map(([k, v]) => {
+        const nested = v !== null && typeof v === 'object' && Object.keys(v).length > 0;
+        return nested
+          ? `${indent}${k}:\n${compactYaml(v, indent + '  ')}`
+          : `${indent}${k}: ${compactYaml(v)}`;
+      })
+      .join('\n');
+  }
+  return typeof value === 'string' ? JSON.stringify(value) : String(value);
 }
 
 const ACTION: Record<string, string> = {
@@ -173,19 +287,25 @@ export function PlanView({ plan }: { plan: PlanChange[] }) {
             <code>{objectName(c.object)}</code>
             {c.wave !== 0 && <span class="muted">wave {c.wave}</span>}
           </div>
-          {c.diff.length > 0 && (
-            <div class="vdiffs">
-              {c.diff.map((d) => (
-                <ValueDiff
-                  key={d.path}
-                  path={d.path}
-                  fromLabel="live now"
-                  toLabel="after sync"
-                  from={showJsonText(d.before)}
-                  to={showJsonText(d.after)}
-                />
-              ))}
-            </div>
+          {c.action === 'create' && c.diff.length === 1 && c.diff[0]?.after ? (
+            <pre class="manifest" aria-label={`manifest of ${objectName(c.object)}`}>
+              {compactYaml(createdManifest(c.diff[0].after))}
+            </pre>
+          ) : (
+            c.diff.length > 0 && (
+              <div class="vdiffs">
+                {c.diff.map((d) => (
+                  <ValueDiff
+                    key={d.path}
+                    path={d.path}
+                    fromLabel="live now"
+                    toLabel="after sync"
+                    from={showJsonText(d.before)}
+                    to={showJsonText(d.after)}
+                  />
+                ))}
+              </div>
+            )
           )}
         </li>
       ))}

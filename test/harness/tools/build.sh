@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the pinned binaries the test harness runs (etcd, kube-apiserver,
-# kube-controller-manager, kube-scheduler, kwok, kustomize, helm, nats-server, and the
-# distribution OCI registry)
+# kube-controller-manager, kube-scheduler, kwok, kustomize, helm, nats-server, the
+# distribution OCI registry, and Jaeger v2 as the OTLP trace backend)
 # from their Go modules into a cache outside the repository, keyed by version.
 # Idempotent: a binary already in the cache is not built again.
 set -euo pipefail
@@ -13,6 +13,7 @@ KUSTOMIZE_VERSION=5.8.1
 HELM_VERSION=3.21.4
 NATS_VERSION=2.14.5
 DISTRIBUTION_VERSION=3.1.2
+JAEGER_VERSION=1.76.0
 
 CACHE="${DRIFTLESS_CACHE:-$HOME/.cache/driftless}"
 export GOFLAGS="${GOFLAGS:-} -mod=mod"
@@ -86,6 +87,20 @@ build_etcd() {
   (cd "$mod" && go mod tidy && go build -trimpath -ldflags "-s -w" -o "$OUT/etcd" go.etcd.io/etcd/server/v3)
 }
 
+# Jaeger's go.mod has a replace line, so `go install …@v` refuses it: build inside a
+# writable copy of the downloaded module instead. The UI assets are not in the module;
+# the binary serves Jaeger's placeholder page and the full query API.
+build_jaeger() {
+  local src="$CACHE/src/jaeger-$JAEGER_VERSION" dir
+  dir=$(cd / && go mod download -json "github.com/jaegertracing/jaeger@v$JAEGER_VERSION" |
+    sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  rm -rf "$src"; mkdir -p "$(dirname "$src")"
+  cp -r "$dir" "$src"; chmod -R u+w "$src"
+  (cd "$src" && go build -trimpath \
+    -ldflags "-s -w -X github.com/jaegertracing/jaeger/internal/version.latestVersion=v$JAEGER_VERSION" \
+    -o "$OUT/jaeger" ./cmd/jaeger)
+}
+
 go_install() { GOBIN="$OUT" go install -trimpath "$@"; }
 
 build_once kube-apiserver "$K8S_VERSION" build_kubernetes
@@ -96,6 +111,8 @@ build_once helm "$HELM_VERSION" go_install -ldflags "-s -w -X helm.sh/helm/v3/in
 build_once nats-server "$NATS_VERSION" go_install -ldflags "-s -w" "github.com/nats-io/nats-server/v2@v$NATS_VERSION"
 # The OCI registry that serves charts in the chart-source tests.
 build_once registry "$DISTRIBUTION_VERSION" go_install -ldflags "-s -w" "github.com/distribution/distribution/v3/cmd/registry@v$DISTRIBUTION_VERSION"
+# The OTLP receiver and query API the trace tests read spans back from.
+build_once jaeger "$JAEGER_VERSION" build_jaeger
 
 # One folder with every binary, which the harness puts first on PATH.
 mkdir -p "$CACHE/bin/current"

@@ -85,6 +85,11 @@ describe('agent engine on a real cluster', () => {
       ['fetch', 'render', 'guard', 'plan', 'apply', 'prune', 'health'],
     );
     assert.equal(web?.metadata.annotations?.['driftless.dev/trace-id'], sync?.traceId);
+    // The full W3C context of the sync's root span, so a later heal can link to it.
+    assert.equal(
+      web?.metadata.annotations?.['driftless.dev/traceparent'],
+      `00-${sync?.traceId}-${sync?.spanId}-01`,
+    );
   });
 
   it('records each sync as one trace with a span per step and the sync as attributes', () => {
@@ -93,25 +98,30 @@ describe('agent engine on a real cluster', () => {
     const root = trace.find((s) => s.name === 'sync');
     assert.ok(root, 'a root sync span');
     assert.equal(root.parentSpanContext, undefined);
-    assert.deepEqual(
+    const childrenOf = (parent: (typeof trace)[number] | undefined) =>
       trace
-        .filter((s) => s !== root)
-        .map((s) => [s.name, s.parentSpanContext?.spanId === root.spanContext().spanId])
-        .sort(),
-      [
-        ['apply', true],
-        ['fetch', true],
-        ['guard', true],
-        ['health', true],
-        ['plan', true],
-        ['prune', true],
-        ['render', true],
-      ],
+        .filter((s) => s.parentSpanContext?.spanId === parent?.spanContext().spanId)
+        .map((s) => s.name)
+        .sort();
+    assert.deepEqual(childrenOf(root), [
+      'apply',
+      'fetch',
+      'guard',
+      'health',
+      'plan',
+      'prune',
+      'render',
+    ]);
+    // Each phase and wave the apply wrote is a span inside the apply step.
+    const waves = childrenOf(trace.find((s) => s.name === 'apply'));
+    assert.ok(
+      waves.length > 0 && waves.every((n) => /^apply [a-z-]+ wave -?\d+$/.test(n)),
+      String(waves),
     );
-    assert.equal(root.attributes['driftless.cluster'], 'test');
+    assert.equal(root.attributes['k8s.cluster.name'], 'test');
     assert.equal(root.attributes['driftless.app'], 'web');
-    assert.equal(root.attributes['driftless.revision'], sync?.revision);
-    assert.equal(root.attributes['driftless.outcome'], 'succeeded');
+    assert.equal(root.attributes['vcs.ref.head.revision'], sync?.revision);
+    assert.equal(root.attributes['driftless.sync.outcome'], 'succeeded');
     const plan = trace.find((s) => s.name === 'plan');
     assert.equal(plan?.attributes['driftless.plan.create'], 5);
     assert.equal(plan?.attributes['driftless.plan.digest'], sync?.planDigest);

@@ -13,6 +13,8 @@ export type Readiness = () => Promise<{ ready: true } | { ready: false; reason: 
 /** What the resource routes need. */
 export interface RouteDeps {
   store: Store;
+  /** Seals the secrets the hub stores (Git host tokens); never shown by the API. */
+  secrets: SecretBox;
   sessions: SessionRegistry;
   link: LinkServer;
   /** Object-tree requests to agents over their streams. */
@@ -22,6 +24,8 @@ export interface RouteDeps {
   log: Logger;
   /** Longest enrollment token lifetime a person may ask for, ms. */
   maxTokenTtlMs: number;
+  /** Longest break-glass pause a person may ask for, ms. Default 24 h. */
+  maxSuspensionMs?: number;
   /** What `/readyz` reports. */
   readiness: Readiness;
   clock: Clock;

@@ -6,11 +6,14 @@ import { appRoutes } from './apps.ts';
 import { approvalRoutes } from './approvals.ts';
 import { auditRoutes } from './audit.ts';
 import { clusterRoutes } from './clusters.ts';
+import { commitStatusRoutes } from './commit-status.ts';
 import type { RouteDeps } from './deps.ts';
 import { driftRoutes } from './drift.ts';
 import { eventRoutes } from './events.ts';
 import { healthRoutes } from './health.ts';
 import { historyRoutes } from './history.ts';
+import { suspendRoutes } from './suspend.ts';
+import { ledgerRoutes } from './ledger.ts';
 import { metricsRoutes } from './metrics.ts';
 import { notificationRoutes } from './notifications.ts';
 import { operationRoutes } from './operations.ts';
@@ -31,10 +34,13 @@ export function apiRoutes(deps: RouteDeps, streams: EventStreams): RouteModule[]
     appRoutes(deps),
     treeRoutes(deps),
     driftRoutes(deps),
+    ledgerRoutes(deps),
     historyRoutes(deps),
     tokenRoutes(deps),
     approvalRoutes(deps),
+    suspendRoutes(deps),
     auditRoutes(deps),
+    commitStatusRoutes(deps),
     eventRoutes(streams),
     ...(deps.notifications ? [notificationRoutes({ ...deps, ...deps.notifications })] : []),
   ];

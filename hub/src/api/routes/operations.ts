@@ -39,7 +39,7 @@ export function operationRoutes(deps: RouteDeps) {
   const { store, sessions, clock, log } = deps;
   const tags = ['operations'];
 
-  /** Sends `op` to `cluster` if it is connected; audits what was sent. */
+  /** Audits and sends `op` to `cluster` if it is connected to this hub; says why not otherwise. */
   const send = async (
     op: Operation,
     cluster: ClusterRecord,
@@ -51,6 +51,7 @@ export function operationRoutes(deps: RouteDeps) {
     if (cluster.revokedMs !== 0) return { cluster: name, app, sent: false, reason: 'revoked' };
     const session = sessions.get(name);
     if (!session) return { cluster: name, app, sent: false, reason: 'not connected' };
+    // Audited before it is sent: no hint goes out unrecorded.
     await store.audit(
       {
         actor,
@@ -60,14 +61,19 @@ export function operationRoutes(deps: RouteDeps) {
       },
       clock.now(),
     );
-    session.send(
+    const sent = session.send(
       op === 'sync'
         ? HubMessage.create({ seq: 0n, body: { $case: 'syncNow', value: { app } } })
         : HubMessage.create({
             seq: 0n,
-            body: { $case: 'refreshHint', value: { repoUrl: cluster.repoUrl, revision: '' } },
+            // The URL exactly as the agent sent it, as the webhook's hints carry it.
+            body: {
+              $case: 'refreshHint',
+              value: { repoUrl: session.follows?.repoUrl ?? '', revision: '' },
+            },
           }),
     );
+    if (!sent) return { cluster: name, app, sent: false, reason: 'not connected' };
     log.info({ cluster: name, app: app || '(all)', by: actor, op }, `${op} sent to the agent`);
     return { cluster: name, app, sent: true, reason: '' };
   };

@@ -1,11 +1,11 @@
 // One app on one cluster: state, revision (linked to its commit), the plan waiting when it
 // is out of sync, its open drift, and its sync history with per-step durations and traces.
-import { useState } from 'preact/hooks';
-import { HubCallError, query, type Approval, type Drift, type SyncRecord } from '../api.ts';
+import { query, type Approval, type Drift, type SyncRecord } from '../api.ts';
 import { Ago, Badge, Notice, PageHeader, PlanView, Revision, TraceLink } from '../components.tsx';
 import { driftInfo, duration, HEALTH, needsApproval, SYNC, when } from '../model.ts';
 import { href } from '../router.ts';
 import { useEventTick, useFleet, useLoad, useSession } from '../session.ts';
+import { OperatorActions, PauseBadge, PauseBanner } from '../suspension.tsx';
 import { AppTreeSection } from './app-tree.tsx';
 import { ApproveButton } from './approvals.tsx';
 import { DriftCard } from './drift.tsx';
@@ -17,14 +17,14 @@ const RESULT: Record<
   succeeded: { tone: 'ok', symbol: '✓', text: 'Succeeded' },
   failed: { tone: 'bad', symbol: '✕', text: 'Failed' },
   planned: { tone: 'info', symbol: '◇', text: 'Planned (dry run)' },
-  'waiting-approval': { tone: 'warn', symbol: '⏸', text: 'Waiting for approval' },
+  'waiting-approval': { tone: 'warn', symbol: '‖', text: 'Waiting for approval' },
   'approval-stale': { tone: 'warn', symbol: '⚠', text: 'Approval stale' },
+  suspended: { tone: 'warn', symbol: '‖', text: 'Paused: not applied' },
 };
 
 export function AppPage({ cluster, app }: { cluster: string; app: string }) {
-  const { api, can } = useSession();
+  const { api } = useSession();
   const fleet = useFleet();
-  const [note, setNote] = useState<{ kind: 'ok' | 'error'; text: string } | undefined>();
   const mine = (e: { cluster?: string; app?: string }) => e.cluster === cluster;
   const tick = useEventTick(mine);
   const history = useLoad(
@@ -50,15 +50,6 @@ export function AppPage({ cluster, app }: { cluster: string; app: string }) {
       </Notice>
     );
 
-  const syncNow = async () => {
-    try {
-      await api.post(`/api/v1/clusters/${encodeURIComponent(cluster)}/sync`, { app });
-      setNote({ kind: 'ok', text: `Sync of ${app} requested.` });
-    } catch (err) {
-      setNote({ kind: 'error', text: err instanceof HubCallError ? err.message : String(err) });
-    }
-  };
-
   return (
     <>
       <nav class="crumbs" aria-label="Breadcrumb">
@@ -77,25 +68,19 @@ export function AppPage({ cluster, app }: { cluster: string; app: string }) {
             <Badge info={HEALTH[a.health]} />
             <Badge info={driftInfo(a.driftCount)} />
             {a.gone && <Badge info={{ tone: 'muted', symbol: '⌫', text: 'Removed from Git' }} />}
+            <PauseBadge s={a.suspension} />
           </span>
         }
         actions={
-          can('operator') && (
-            <button
-              type="button"
-              class="btn"
-              disabled={!c?.connected}
-              title={
-                c?.connected ? 'Ask the agent to sync this app now' : 'The cluster is not connected'
-              }
-              onClick={() => void syncNow()}
-            >
-              Sync now
-            </button>
-          )
+          <OperatorActions
+            cluster={cluster}
+            app={app}
+            connected={c?.connected ?? false}
+            paused={a.suspension?.app === app ? a.suspension : null}
+          />
         }
       />
-      {note && <Notice kind={note.kind}>{note.text}</Notice>}
+      <PauseBanner s={a.suspension} />
 
       <section class="card">
         <dl class="facts grid">
@@ -205,7 +190,7 @@ export function AppPage({ cluster, app }: { cluster: string; app: string }) {
                 </td>
                 <td class="num">{duration(s.durationMs)}</td>
                 <td>
-                  <Steps steps={s.steps} />
+                  <Steps steps={s.steps} durationMs={s.durationMs} />
                 </td>
                 <td>
                   <TraceLink traceId={s.traceId} cluster={cluster} app={app} />
@@ -220,30 +205,59 @@ export function AppPage({ cluster, app }: { cluster: string; app: string }) {
   );
 }
 
-/** Per-step durations: a proportional bar, and the numbers in words. */
-function Steps({ steps }: { steps: { name: string; durationMs: number }[] }) {
-  const total = steps.reduce((n, s) => n + s.durationMs, 0) || 1;
+/**
+ * Per-step durations against the sync's own duration: a bar whose segments are each step's
+ * share of it, the time in no step (config and ownership checks, waiting for dependencies)
+ * shown as such, and the numbers in words.
+ */
+export function Steps({
+  steps,
+  durationMs,
+}: {
+  steps: { name: string; durationMs: number }[];
+  durationMs: number;
+}) {
   if (!steps.length) return <span class="muted">—</span>;
+  const { parts, total } = stepParts(steps, durationMs);
   return (
     <div class="steps">
       <div class="steps-bar" aria-hidden="true">
-        {steps.map((s, i) => (
+        {parts.map((p, i) => (
           <span
             key={i}
-            class={`step step-${i % 6}`}
-            style={{ width: `${Math.max(2, (100 * s.durationMs) / total)}%` }}
-            title={`${s.name}: ${duration(s.durationMs)}`}
+            class={p.gap ? 'step step-gap' : `step step-${i % 6}`}
+            style={{ width: `${(100 * p.durationMs) / total}%` }}
+            title={`${p.name}: ${duration(p.durationMs)}`}
           />
         ))}
       </div>
       <ul class="steps-list">
-        {steps.map((s, i) => (
-          <li key={i}>
-            <span class={`swatch step-${i % 6}`} aria-hidden="true" />
-            {s.name} <span class="num">{duration(s.durationMs)}</span>
+        {parts.map((p, i) => (
+          <li key={i} class={p.gap ? 'muted' : undefined}>
+            <span class={p.gap ? 'swatch step-gap' : `swatch step-${i % 6}`} aria-hidden="true" />
+            {p.name} <span class="num">{duration(p.durationMs)}</span>
           </li>
         ))}
       </ul>
     </div>
   );
+}
+
+/**
+ * The segments of a sync's step bar: its steps and, when they add up to less than the sync's
+ * duration, the rest as one gap after the fetch (where the agent's pass works between the
+ * fetch and this app's first step). `total` is what the widths are shares of.
+ */
+export function stepParts(
+  steps: { name: string; durationMs: number }[],
+  durationMs: number,
+): { parts: { name: string; durationMs: number; gap: boolean }[]; total: number } {
+  const sum = steps.reduce((n, s) => n + s.durationMs, 0);
+  const parts = steps.map((s) => ({ ...s, gap: false }));
+  const rest = durationMs - sum;
+  if (rest > 0) {
+    const at = steps[0]?.name === 'fetch' ? 1 : 0;
+    parts.splice(at, 0, { name: 'in no step', durationMs: rest, gap: true });
+  }
+  return { parts, total: Math.max(sum, durationMs) || 1 };
 }

@@ -1,10 +1,11 @@
-// One cluster: its labels, agent, connection and apps; sync-now and revocation.
+// One cluster: its labels, agent, connection, pause and apps; operator actions and revocation.
 import { useState } from 'preact/hooks';
 import { HubCallError } from '../api.ts';
 import { Ago, Badge, LabelChips, Notice, PageHeader, Revision, RoleNote } from '../components.tsx';
 import { driftInfo, HEALTH, SYNC, when } from '../model.ts';
 import { href } from '../router.ts';
 import { useFleet, useSession } from '../session.ts';
+import { OperatorActions, PauseBadge, PauseBanner } from '../suspension.tsx';
 
 export function ClusterPage({ name }: { name: string }) {
   const { api, can } = useSession();
@@ -26,6 +27,8 @@ export function ClusterPage({ name }: { name: string }) {
     }
   };
   const path = `/api/v1/clusters/${encodeURIComponent(name)}`;
+  // The agent's own word on a pause of the whole cluster.
+  const clusterPause = c.config?.suspensions?.find((s) => s.app === '') ?? null;
 
   return (
     <>
@@ -47,23 +50,7 @@ export function ClusterPage({ name }: { name: string }) {
         }
         actions={
           <>
-            {can('operator') ? (
-              <button
-                type="button"
-                class="btn"
-                disabled={!c.connected}
-                title={
-                  c.connected
-                    ? 'Ask the agent to sync every app now'
-                    : 'The cluster is not connected'
-                }
-                onClick={() =>
-                  void act(() => api.post(`${path}/sync`, {}), 'Sync requested for every app.')
-                }
-              >
-                Sync all now
-              </button>
-            ) : null}
+            <OperatorActions cluster={name} connected={c.connected} paused={clusterPause} />
             {can('admin') && !c.revoked && !confirming && (
               <button type="button" class="btn danger" onClick={() => setConfirming(true)}>
                 Revoke cluster…
@@ -94,6 +81,7 @@ export function ClusterPage({ name }: { name: string }) {
         </div>
       )}
       {result && <Notice kind={result.kind}>{result.text}</Notice>}
+      <PauseBanner s={clusterPause} />
 
       <section class="card">
         <dl class="facts grid">
@@ -167,7 +155,8 @@ export function ClusterPage({ name }: { name: string }) {
               <tr key={a.app} class={a.gone ? 'gone' : ''}>
                 <th scope="row">
                   <a href={href('apps', name, a.app)}>{a.app}</a>
-                  {a.gone && <span class="muted small"> (removed from Git)</span>}
+                  {a.gone && <span class="muted small"> (removed from Git)</span>}{' '}
+                  <PauseBadge s={a.suspension} />
                 </th>
                 <td>
                   <Badge info={SYNC[a.syncStatus]} />

@@ -1,4 +1,4 @@
-// Fleet-wide drift: every drifted object with its fields, desired against live, and the
+// Fleet-wide drift: every drifted object with its fields, Git against live, and the
 // manager that changed it. Reloads when the hub announces drift.
 import { useEffect, useState } from 'preact/hooks';
 import { query, type Drift } from '../api.ts';
@@ -57,7 +57,7 @@ export function DriftPage() {
     <>
       <PageHeader
         title="Drift"
-        sub="Objects whose live state differs from Git: which fields, desired against live, and who changed them."
+        sub="Objects whose live state differs from Git: which fields, Git against live, and who changed them."
       />
       <section class="filters" aria-label="Filters">
         <div class="field">

@@ -45,6 +45,57 @@ export const protobufFileName = "driftless/v1/agent.proto";
  *   for a real state.
  */
 
+/** SuspensionSource says where a pause comes from. */
+export const SuspensionSource = {
+  SUSPENSION_SOURCE_UNSPECIFIED: 0,
+  /** SUSPENSION_SOURCE_HUB - `driftless suspend` (or the dashboard): time-limited, audited on the hub. */
+  SUSPENSION_SOURCE_HUB: 1,
+  /** SUSPENSION_SOURCE_GIT - `suspend: true` on the app in driftless.yaml: until a commit removes it. */
+  SUSPENSION_SOURCE_GIT: 2,
+  UNRECOGNIZED: -1,
+} as const;
+
+export type SuspensionSource = typeof SuspensionSource[keyof typeof SuspensionSource];
+
+export namespace SuspensionSource {
+  export type SUSPENSION_SOURCE_UNSPECIFIED = typeof SuspensionSource.SUSPENSION_SOURCE_UNSPECIFIED;
+  export type SUSPENSION_SOURCE_HUB = typeof SuspensionSource.SUSPENSION_SOURCE_HUB;
+  export type SUSPENSION_SOURCE_GIT = typeof SuspensionSource.SUSPENSION_SOURCE_GIT;
+  export type UNRECOGNIZED = typeof SuspensionSource.UNRECOGNIZED;
+}
+
+export function suspensionSourceFromJSON(object: any): SuspensionSource {
+  switch (object) {
+    case 0:
+    case "SUSPENSION_SOURCE_UNSPECIFIED":
+      return SuspensionSource.SUSPENSION_SOURCE_UNSPECIFIED;
+    case 1:
+    case "SUSPENSION_SOURCE_HUB":
+      return SuspensionSource.SUSPENSION_SOURCE_HUB;
+    case 2:
+    case "SUSPENSION_SOURCE_GIT":
+      return SuspensionSource.SUSPENSION_SOURCE_GIT;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return SuspensionSource.UNRECOGNIZED;
+  }
+}
+
+export function suspensionSourceToJSON(object: SuspensionSource): string {
+  switch (object) {
+    case SuspensionSource.SUSPENSION_SOURCE_UNSPECIFIED:
+      return "SUSPENSION_SOURCE_UNSPECIFIED";
+    case SuspensionSource.SUSPENSION_SOURCE_HUB:
+      return "SUSPENSION_SOURCE_HUB";
+    case SuspensionSource.SUSPENSION_SOURCE_GIT:
+      return "SUSPENSION_SOURCE_GIT";
+    case SuspensionSource.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** TreeErrorCode says why a TreeResponse has no tree. */
 export const TreeErrorCode = {
   TREE_ERROR_CODE_UNSPECIFIED: 0,
@@ -331,6 +382,11 @@ export const SyncOutcome = {
    * cluster changed since), so nothing was applied; the new plan needs a new approval.
    */
   SYNC_OUTCOME_APPROVAL_STALE: 5,
+  /**
+   * SYNC_OUTCOME_SUSPENDED - The app (or its cluster) is paused (see Suspension): the plan was computed and reported;
+   * nothing was applied or pruned.
+   */
+  SYNC_OUTCOME_SUSPENDED: 6,
   UNRECOGNIZED: -1,
 } as const;
 
@@ -343,6 +399,7 @@ export namespace SyncOutcome {
   export type SYNC_OUTCOME_PLANNED = typeof SyncOutcome.SYNC_OUTCOME_PLANNED;
   export type SYNC_OUTCOME_WAITING_APPROVAL = typeof SyncOutcome.SYNC_OUTCOME_WAITING_APPROVAL;
   export type SYNC_OUTCOME_APPROVAL_STALE = typeof SyncOutcome.SYNC_OUTCOME_APPROVAL_STALE;
+  export type SYNC_OUTCOME_SUSPENDED = typeof SyncOutcome.SYNC_OUTCOME_SUSPENDED;
   export type UNRECOGNIZED = typeof SyncOutcome.UNRECOGNIZED;
 }
 
@@ -366,6 +423,9 @@ export function syncOutcomeFromJSON(object: any): SyncOutcome {
     case 5:
     case "SYNC_OUTCOME_APPROVAL_STALE":
       return SyncOutcome.SYNC_OUTCOME_APPROVAL_STALE;
+    case 6:
+    case "SYNC_OUTCOME_SUSPENDED":
+      return SyncOutcome.SYNC_OUTCOME_SUSPENDED;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -387,6 +447,8 @@ export function syncOutcomeToJSON(object: SyncOutcome): string {
       return "SYNC_OUTCOME_WAITING_APPROVAL";
     case SyncOutcome.SYNC_OUTCOME_APPROVAL_STALE:
       return "SYNC_OUTCOME_APPROVAL_STALE";
+    case SyncOutcome.SYNC_OUTCOME_SUSPENDED:
+      return "SYNC_OUTCOME_SUSPENDED";
     case SyncOutcome.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -565,6 +627,64 @@ export function driftClosedByToJSON(object: DriftClosedBy): string {
     case DriftClosedBy.DRIFT_CLOSED_BY_DELETED_BY_KUBERNETES:
       return "DRIFT_CLOSED_BY_DELETED_BY_KUBERNETES";
     case DriftClosedBy.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** DriftChangeTimeSource says where a drift's change time comes from. */
+export const DriftChangeTimeSource = {
+  DRIFT_CHANGE_TIME_SOURCE_UNSPECIFIED: 0,
+  /**
+   * DRIFT_CHANGE_TIME_SOURCE_MANAGED_FIELDS - The managedFields time of the manager that changed the drifted fields: written by the API
+   * server with the change, in whole seconds (so up to 1 s early).
+   */
+  DRIFT_CHANGE_TIME_SOURCE_MANAGED_FIELDS: 1,
+  /**
+   * DRIFT_CHANGE_TIME_SOURCE_WATCH_EVENT - When the agent received the watch event (or list) that showed the change: used when no
+   * managedFields entry names the writer (deletions, removed fields) or its time is later.
+   */
+  DRIFT_CHANGE_TIME_SOURCE_WATCH_EVENT: 2,
+  UNRECOGNIZED: -1,
+} as const;
+
+export type DriftChangeTimeSource = typeof DriftChangeTimeSource[keyof typeof DriftChangeTimeSource];
+
+export namespace DriftChangeTimeSource {
+  export type DRIFT_CHANGE_TIME_SOURCE_UNSPECIFIED = typeof DriftChangeTimeSource.DRIFT_CHANGE_TIME_SOURCE_UNSPECIFIED;
+  export type DRIFT_CHANGE_TIME_SOURCE_MANAGED_FIELDS =
+    typeof DriftChangeTimeSource.DRIFT_CHANGE_TIME_SOURCE_MANAGED_FIELDS;
+  export type DRIFT_CHANGE_TIME_SOURCE_WATCH_EVENT = typeof DriftChangeTimeSource.DRIFT_CHANGE_TIME_SOURCE_WATCH_EVENT;
+  export type UNRECOGNIZED = typeof DriftChangeTimeSource.UNRECOGNIZED;
+}
+
+export function driftChangeTimeSourceFromJSON(object: any): DriftChangeTimeSource {
+  switch (object) {
+    case 0:
+    case "DRIFT_CHANGE_TIME_SOURCE_UNSPECIFIED":
+      return DriftChangeTimeSource.DRIFT_CHANGE_TIME_SOURCE_UNSPECIFIED;
+    case 1:
+    case "DRIFT_CHANGE_TIME_SOURCE_MANAGED_FIELDS":
+      return DriftChangeTimeSource.DRIFT_CHANGE_TIME_SOURCE_MANAGED_FIELDS;
+    case 2:
+    case "DRIFT_CHANGE_TIME_SOURCE_WATCH_EVENT":
+      return DriftChangeTimeSource.DRIFT_CHANGE_TIME_SOURCE_WATCH_EVENT;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return DriftChangeTimeSource.UNRECOGNIZED;
+  }
+}
+
+export function driftChangeTimeSourceToJSON(object: DriftChangeTimeSource): string {
+  switch (object) {
+    case DriftChangeTimeSource.DRIFT_CHANGE_TIME_SOURCE_UNSPECIFIED:
+      return "DRIFT_CHANGE_TIME_SOURCE_UNSPECIFIED";
+    case DriftChangeTimeSource.DRIFT_CHANGE_TIME_SOURCE_MANAGED_FIELDS:
+      return "DRIFT_CHANGE_TIME_SOURCE_MANAGED_FIELDS";
+    case DriftChangeTimeSource.DRIFT_CHANGE_TIME_SOURCE_WATCH_EVENT:
+      return "DRIFT_CHANGE_TIME_SOURCE_WATCH_EVENT";
+    case DriftChangeTimeSource.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
   }
@@ -796,6 +916,12 @@ export interface AppStatus {
   lastSyncUnixMs: bigint;
   /** How the app syncs, so the hub knows whether to offer approval. */
   syncMode: SyncMode;
+  /**
+   * The pause in force for this app now, as the agent applies it (its own, or its cluster's; the
+   * one ending last when several hold); unset when the app is not paused. While paused the agent
+   * plans and reports drift but applies and heals nothing.
+   */
+  suspension?: Suspension | undefined;
 }
 
 /** SyncResult reports one finished sync attempt of one app at one revision. */
@@ -879,7 +1005,19 @@ export interface DriftReport {
    * rhythm (an HPA on spec.replicas): the agent stopped healing those fields. The drift stays
    * open; the hub shows it as a fight, never as healthy.
    */
-  fight?: DriftFight | undefined;
+  fight?:
+    | DriftFight
+    | undefined;
+  /**
+   * When the live change most likely happened (ms since the epoch), so the hub can tell how long
+   * detection took: see changed_at_source. 0 when unknown (an older agent, or a drift found when
+   * the agent started tracking the object). The same on every report of one drift_id.
+   */
+  changedUnixMs?:
+    | bigint
+    | undefined;
+  /** Where changed_unix_ms comes from. */
+  changedAtSource?: DriftChangeTimeSource | undefined;
 }
 
 /** DriftFight names a controller that owns fields Git also declares. */
@@ -920,6 +1058,12 @@ export interface ConfigStatus {
    * that does not send it): the hub marks nothing gone. Ignored when INVALID.
    */
   apps: string[];
+  /**
+   * Every pause the agent holds now (from the hub and from Git), as it applies them: expired ones
+   * are gone. The agent sends a fresh ConfigStatus whenever this set changes, so the hub shows what
+   * the agent does, not what was asked.
+   */
+  suspensions: Suspension[];
 }
 
 /**
@@ -970,7 +1114,7 @@ export interface HubMessage {
    * Sequence number, strictly increasing per cluster, with the same rule as AgentMessage.seq:
    * 0 for messages that are about this connection only (Ack, and hints the agent can do
    * without: RefreshHint, SyncNow); > 0 for messages that must not be lost (Approval,
-   * CertificateIssued), which the hub resends until the agent acks them.
+   * CertificateIssued, Suspensions), which the hub resends until the agent acks them.
    */
   seq: bigint;
   body?:
@@ -980,8 +1124,37 @@ export interface HubMessage {
     | { $case: "syncNow"; value: SyncNow }
     | { $case: "certificateIssued"; value: CertificateIssued }
     | { $case: "linkClosed"; value: LinkClosed }
+    | { $case: "suspensions"; value: Suspensions }
     | { $case: "treeRequest"; value: TreeRequest }
     | undefined;
+}
+
+/**
+ * Suspensions is the whole set of break-glass pauses the hub holds for this cluster
+ * (`driftless suspend`), sent with seq > 0 after every Hello and whenever the set changes. It
+ * replaces the hub pauses the agent held (so a resume is a set without that pause); pauses from
+ * Git (`suspend: true`) are the agent's own and not part of it. The agent keeps the set across
+ * restarts and ends each pause at until_unix_ms on its own clock, hub or no hub.
+ */
+export interface Suspensions {
+  items: Suspension[];
+}
+
+/** Suspension is one pause of applying and healing, for one app or a whole cluster. */
+export interface Suspension {
+  /** The app paused; empty for every app of the cluster. */
+  app: string;
+  /** When the pause ends by itself; 0 only for a pause from Git, which ends when Git says so. */
+  untilUnixMs: bigint;
+  /** Why, in the words of whoever paused it. */
+  reason: string;
+  /** Who paused it: the hub user, or the file for a pause from Git. */
+  actor: string;
+  /** When it was paused. */
+  sinceUnixMs: bigint;
+  source: SuspensionSource;
+  /** Unique per pause (chosen by the hub; the file and app for Git). */
+  suspensionId: string;
 }
 
 /**
@@ -2351,6 +2524,7 @@ function createBaseAppStatus(): AppStatus {
     message: "",
     lastSyncUnixMs: 0n,
     syncMode: 0,
+    suspension: undefined,
   };
 }
 
@@ -2391,6 +2565,9 @@ export const AppStatus: MessageFns<AppStatus> = {
     }
     if (message.syncMode !== 0) {
       writer.uint32(88).int32(message.syncMode);
+    }
+    if (message.suspension !== undefined) {
+      Suspension.encode(message.suspension, writer.uint32(322).fork()).join();
     }
     return writer;
   },
@@ -2496,6 +2673,14 @@ export const AppStatus: MessageFns<AppStatus> = {
             message.syncMode = reader.int32() as any;
             continue;
           }
+          case 40: {
+            if (tag !== 322) {
+              break;
+            }
+
+            message.suspension = Suspension.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2549,6 +2734,7 @@ export const AppStatus: MessageFns<AppStatus> = {
         : isSet(object.sync_mode)
         ? syncModeFromJSON(object.sync_mode)
         : 0,
+      suspension: isSet(object.suspension) ? Suspension.fromJSON(object.suspension) : undefined,
     };
   },
 
@@ -2587,6 +2773,9 @@ export const AppStatus: MessageFns<AppStatus> = {
     if (message.syncMode !== 0) {
       obj.syncMode = syncModeToJSON(message.syncMode);
     }
+    if (message.suspension !== undefined) {
+      obj.suspension = Suspension.toJSON(message.suspension);
+    }
     return obj;
   },
 
@@ -2608,6 +2797,9 @@ export const AppStatus: MessageFns<AppStatus> = {
       ? BigInt(object.lastSyncUnixMs)
       : 0n;
     message.syncMode = object.syncMode ?? 0;
+    message.suspension = (object.suspension !== undefined && object.suspension !== null)
+      ? Suspension.fromPartial(object.suspension)
+      : undefined;
     return message;
   },
 };
@@ -2955,6 +3147,8 @@ function createBaseDriftReport(): DriftReport {
     lastSyncTraceId: "",
     closedBy: undefined,
     fight: undefined,
+    changedUnixMs: undefined,
+    changedAtSource: undefined,
   };
 }
 
@@ -3004,6 +3198,15 @@ export const DriftReport: MessageFns<DriftReport> = {
     }
     if (message.fight !== undefined) {
       DriftFight.encode(message.fight, writer.uint32(106).fork()).join();
+    }
+    if (message.changedUnixMs !== undefined) {
+      if (BigInt.asIntN(64, message.changedUnixMs) !== message.changedUnixMs) {
+        throw new globalThis.Error("value provided for field message.changedUnixMs of type int64 too large");
+      }
+      writer.uint32(560).int64(message.changedUnixMs);
+    }
+    if (message.changedAtSource !== undefined) {
+      writer.uint32(568).int32(message.changedAtSource);
     }
     return writer;
   },
@@ -3125,6 +3328,22 @@ export const DriftReport: MessageFns<DriftReport> = {
             message.fight = DriftFight.decode(reader, reader.uint32());
             continue;
           }
+          case 70: {
+            if (tag !== 560) {
+              break;
+            }
+
+            message.changedUnixMs = reader.int64() as bigint;
+            continue;
+          }
+          case 71: {
+            if (tag !== 568) {
+              break;
+            }
+
+            message.changedAtSource = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3176,6 +3395,16 @@ export const DriftReport: MessageFns<DriftReport> = {
         ? driftClosedByFromJSON(object.closed_by)
         : undefined,
       fight: isSet(object.fight) ? DriftFight.fromJSON(object.fight) : undefined,
+      changedUnixMs: isSet(object.changedUnixMs)
+        ? BigInt(object.changedUnixMs)
+        : isSet(object.changed_unix_ms)
+        ? BigInt(object.changed_unix_ms)
+        : undefined,
+      changedAtSource: isSet(object.changedAtSource)
+        ? driftChangeTimeSourceFromJSON(object.changedAtSource)
+        : isSet(object.changed_at_source)
+        ? driftChangeTimeSourceFromJSON(object.changed_at_source)
+        : undefined,
     };
   },
 
@@ -3220,6 +3449,12 @@ export const DriftReport: MessageFns<DriftReport> = {
     if (message.fight !== undefined) {
       obj.fight = DriftFight.toJSON(message.fight);
     }
+    if (message.changedUnixMs !== undefined) {
+      obj.changedUnixMs = message.changedUnixMs.toString();
+    }
+    if (message.changedAtSource !== undefined) {
+      obj.changedAtSource = driftChangeTimeSourceToJSON(message.changedAtSource);
+    }
     return obj;
   },
 
@@ -3249,6 +3484,10 @@ export const DriftReport: MessageFns<DriftReport> = {
     message.fight = (object.fight !== undefined && object.fight !== null)
       ? DriftFight.fromPartial(object.fight)
       : undefined;
+    message.changedUnixMs = (object.changedUnixMs !== undefined && object.changedUnixMs !== null)
+      ? BigInt(object.changedUnixMs)
+      : undefined;
+    message.changedAtSource = object.changedAtSource ?? undefined;
     return message;
   },
 };
@@ -3359,7 +3598,17 @@ export const DriftFight: MessageFns<DriftFight> = {
 };
 
 function createBaseConfigStatus(): ConfigStatus {
-  return { revision: "", state: 0, error: "", file: "", line: 0, appliedRevision: "", checkedUnixMs: 0n, apps: [] };
+  return {
+    revision: "",
+    state: 0,
+    error: "",
+    file: "",
+    line: 0,
+    appliedRevision: "",
+    checkedUnixMs: 0n,
+    apps: [],
+    suspensions: [],
+  };
 }
 
 export const ConfigStatus: MessageFns<ConfigStatus> = {
@@ -3390,6 +3639,9 @@ export const ConfigStatus: MessageFns<ConfigStatus> = {
     }
     for (const v of message.apps) {
       writer.uint32(66).string(v!);
+    }
+    for (const v of message.suspensions) {
+      Suspension.encode(v!, writer.uint32(322).fork()).join();
     }
     return writer;
   },
@@ -3471,6 +3723,14 @@ export const ConfigStatus: MessageFns<ConfigStatus> = {
             message.apps.push(reader.string());
             continue;
           }
+          case 40: {
+            if (tag !== 322) {
+              break;
+            }
+
+            message.suspensions.push(Suspension.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3501,6 +3761,9 @@ export const ConfigStatus: MessageFns<ConfigStatus> = {
         ? BigInt(object.checked_unix_ms)
         : 0n,
       apps: globalThis.Array.isArray(object?.apps) ? object.apps.map((e: any) => globalThis.String(e)) : [],
+      suspensions: globalThis.Array.isArray(object?.suspensions)
+        ? object.suspensions.map((e: any) => Suspension.fromJSON(e))
+        : [],
     };
   },
 
@@ -3530,6 +3793,9 @@ export const ConfigStatus: MessageFns<ConfigStatus> = {
     if (message.apps?.length) {
       obj.apps = message.apps;
     }
+    if (message.suspensions?.length) {
+      obj.suspensions = message.suspensions.map((e) => Suspension.toJSON(e));
+    }
     return obj;
   },
 
@@ -3548,6 +3814,7 @@ export const ConfigStatus: MessageFns<ConfigStatus> = {
       ? BigInt(object.checkedUnixMs)
       : 0n;
     message.apps = object.apps?.map((e) => e) || [];
+    message.suspensions = object.suspensions?.map((e) => Suspension.fromPartial(e)) || [];
     return message;
   },
 };
@@ -3910,6 +4177,9 @@ export const HubMessage: MessageFns<HubMessage> = {
       case "linkClosed":
         LinkClosed.encode(message.body.value, writer.uint32(122).fork()).join();
         break;
+      case "suspensions":
+        Suspensions.encode(message.body.value, writer.uint32(130).fork()).join();
+        break;
       case "treeRequest":
         TreeRequest.encode(message.body.value, writer.uint32(162).fork()).join();
         break;
@@ -3986,6 +4256,14 @@ export const HubMessage: MessageFns<HubMessage> = {
             message.body = { $case: "linkClosed", value: LinkClosed.decode(reader, reader.uint32()) };
             continue;
           }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.body = { $case: "suspensions", value: Suspensions.decode(reader, reader.uint32()) };
+            continue;
+          }
           case 20: {
             if (tag !== 162) {
               break;
@@ -4029,6 +4307,8 @@ export const HubMessage: MessageFns<HubMessage> = {
         ? { $case: "linkClosed", value: LinkClosed.fromJSON(object.linkClosed) }
         : isSet(object.link_closed)
         ? { $case: "linkClosed", value: LinkClosed.fromJSON(object.link_closed) }
+        : isSet(object.suspensions)
+        ? { $case: "suspensions", value: Suspensions.fromJSON(object.suspensions) }
         : isSet(object.treeRequest)
         ? { $case: "treeRequest", value: TreeRequest.fromJSON(object.treeRequest) }
         : isSet(object.tree_request)
@@ -4054,6 +4334,8 @@ export const HubMessage: MessageFns<HubMessage> = {
       obj.certificateIssued = CertificateIssued.toJSON(message.body.value);
     } else if (message.body?.$case === "linkClosed") {
       obj.linkClosed = LinkClosed.toJSON(message.body.value);
+    } else if (message.body?.$case === "suspensions") {
+      obj.suspensions = Suspensions.toJSON(message.body.value);
     } else if (message.body?.$case === "treeRequest") {
       obj.treeRequest = TreeRequest.toJSON(message.body.value);
     }
@@ -4103,6 +4385,12 @@ export const HubMessage: MessageFns<HubMessage> = {
         }
         break;
       }
+      case "suspensions": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "suspensions", value: Suspensions.fromPartial(object.body.value) };
+        }
+        break;
+      }
       case "treeRequest": {
         if (object.body?.value !== undefined && object.body?.value !== null) {
           message.body = { $case: "treeRequest", value: TreeRequest.fromPartial(object.body.value) };
@@ -4110,6 +4398,262 @@ export const HubMessage: MessageFns<HubMessage> = {
         break;
       }
     }
+    return message;
+  },
+};
+
+function createBaseSuspensions(): Suspensions {
+  return { items: [] };
+}
+
+export const Suspensions: MessageFns<Suspensions> = {
+  encode(message: Suspensions, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.items) {
+      Suspension.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Suspensions {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSuspensions();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.items.push(Suspension.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Suspensions {
+    return {
+      items: globalThis.Array.isArray(object?.items) ? object.items.map((e: any) => Suspension.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: Suspensions): unknown {
+    const obj: any = {};
+    if (message.items?.length) {
+      obj.items = message.items.map((e) => Suspension.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Suspensions>, I>>(base?: I): Suspensions {
+    return Suspensions.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Suspensions>, I>>(object: I): Suspensions {
+    const message = createBaseSuspensions();
+    message.items = object.items?.map((e) => Suspension.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseSuspension(): Suspension {
+  return { app: "", untilUnixMs: 0n, reason: "", actor: "", sinceUnixMs: 0n, source: 0, suspensionId: "" };
+}
+
+export const Suspension: MessageFns<Suspension> = {
+  encode(message: Suspension, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.app !== "") {
+      writer.uint32(10).string(message.app);
+    }
+    if (message.untilUnixMs !== 0n) {
+      if (BigInt.asIntN(64, message.untilUnixMs) !== message.untilUnixMs) {
+        throw new globalThis.Error("value provided for field message.untilUnixMs of type int64 too large");
+      }
+      writer.uint32(16).int64(message.untilUnixMs);
+    }
+    if (message.reason !== "") {
+      writer.uint32(26).string(message.reason);
+    }
+    if (message.actor !== "") {
+      writer.uint32(34).string(message.actor);
+    }
+    if (message.sinceUnixMs !== 0n) {
+      if (BigInt.asIntN(64, message.sinceUnixMs) !== message.sinceUnixMs) {
+        throw new globalThis.Error("value provided for field message.sinceUnixMs of type int64 too large");
+      }
+      writer.uint32(40).int64(message.sinceUnixMs);
+    }
+    if (message.source !== 0) {
+      writer.uint32(48).int32(message.source);
+    }
+    if (message.suspensionId !== "") {
+      writer.uint32(58).string(message.suspensionId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Suspension {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSuspension();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.app = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.untilUnixMs = reader.int64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.actor = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.sinceUnixMs = reader.int64() as bigint;
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.source = reader.int32() as any;
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.suspensionId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Suspension {
+    return {
+      app: isSet(object.app) ? globalThis.String(object.app) : "",
+      untilUnixMs: isSet(object.untilUnixMs)
+        ? BigInt(object.untilUnixMs)
+        : isSet(object.until_unix_ms)
+        ? BigInt(object.until_unix_ms)
+        : 0n,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      actor: isSet(object.actor) ? globalThis.String(object.actor) : "",
+      sinceUnixMs: isSet(object.sinceUnixMs)
+        ? BigInt(object.sinceUnixMs)
+        : isSet(object.since_unix_ms)
+        ? BigInt(object.since_unix_ms)
+        : 0n,
+      source: isSet(object.source) ? suspensionSourceFromJSON(object.source) : 0,
+      suspensionId: isSet(object.suspensionId)
+        ? globalThis.String(object.suspensionId)
+        : isSet(object.suspension_id)
+        ? globalThis.String(object.suspension_id)
+        : "",
+    };
+  },
+
+  toJSON(message: Suspension): unknown {
+    const obj: any = {};
+    if (message.app !== "") {
+      obj.app = message.app;
+    }
+    if (message.untilUnixMs !== 0n) {
+      obj.untilUnixMs = message.untilUnixMs.toString();
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.actor !== "") {
+      obj.actor = message.actor;
+    }
+    if (message.sinceUnixMs !== 0n) {
+      obj.sinceUnixMs = message.sinceUnixMs.toString();
+    }
+    if (message.source !== 0) {
+      obj.source = suspensionSourceToJSON(message.source);
+    }
+    if (message.suspensionId !== "") {
+      obj.suspensionId = message.suspensionId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Suspension>, I>>(base?: I): Suspension {
+    return Suspension.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Suspension>, I>>(object: I): Suspension {
+    const message = createBaseSuspension();
+    message.app = object.app ?? "";
+    message.untilUnixMs = (object.untilUnixMs !== undefined && object.untilUnixMs !== null)
+      ? BigInt(object.untilUnixMs)
+      : 0n;
+    message.reason = object.reason ?? "";
+    message.actor = object.actor ?? "";
+    message.sinceUnixMs = (object.sinceUnixMs !== undefined && object.sinceUnixMs !== null)
+      ? BigInt(object.sinceUnixMs)
+      : 0n;
+    message.source = object.source ?? 0;
+    message.suspensionId = object.suspensionId ?? "";
     return message;
   },
 };

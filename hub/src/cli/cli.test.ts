@@ -1,0 +1,218 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { runCli } from './main.ts';
+import { planText } from './plan-text.ts';
+import { evaluateRollout } from './rollout.ts';
+import { parseEvents } from './sse.ts';
+import type { Row } from './table.ts';
+import { typeMatches } from './commands/events.ts';
+
+const REV = 'a'.repeat(40);
+const LATER = 'b'.repeat(40);
+
+async function* chunks(...parts: string[]) {
+  for (const p of parts) yield p;
+}
+
+async function cli(argv: string[]) {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(argv, {
+    stdout: (t) => (stdout += t),
+    stderr: (t) => (stderr += t),
+    env: {},
+  });
+  return { code, stdout, stderr };
+}
+
+describe('runCli without a hub', () => {
+  it('answers usage errors with exit code 2 and help with 0', async () => {
+    assert.equal((await cli([])).code, 2);
+    const unknown = await cli(['frobnicate']);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /unknown command "frobnicate"/);
+    const group = await cli(['app']);
+    assert.equal(group.code, 2);
+    assert.match(group.stderr, /driftless app get CLUSTER\/APP/);
+    const flag = await cli(['app', 'list', '--plan-digest', 'x']);
+    assert.equal(flag.code, 2);
+    assert.match(flag.stderr, /unknown flag --plan-digest\nRun driftless app list --help/);
+    assert.equal((await cli(['app', 'list', '-o', 'xml'])).code, 2);
+    assert.equal((await cli(['wait', '--revision', 'HEAD'])).code, 2);
+    const help = await cli(['wait', '--help']);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /^Usage: driftless wait --revision SHA/);
+    assert.match(help.stdout, /DRIFTLESS_CLI_TIMEOUT, default 10m/);
+    const version = await cli(['--version']);
+    assert.equal(version.code, 0);
+    assert.match(version.stdout, /^driftless \d+\.\d+\.\d+/);
+  });
+});
+
+describe('parseEvents', () => {
+  it('reads frames split anywhere, with ids, types, multi-line data and comments', async () => {
+    const got = [];
+    for await (const e of parseEvents(
+      chunks(
+        'retry: 3000\n: connected\n\nid: 7\nevent: sync.rec',
+        'orded\ndata: {"a":1}\n\n',
+        ': keepalive\r\n\r\ndata: one\ndata: two\n\n',
+      ),
+    ))
+      got.push(e);
+    assert.deepEqual(got, [
+      { id: '7', type: 'sync.recorded', data: { a: 1 } },
+      { id: '7', type: 'message', data: 'one\ntwo' },
+    ]);
+  });
+  it('matches --type by full type or first word', () => {
+    assert.ok(typeMatches('drift.updated', 'drift'));
+    assert.ok(typeMatches('drift.updated', 'drift.*'));
+    assert.ok(typeMatches('drift.updated', 'drift.updated'));
+    assert.ok(!typeMatches('drift.updated', 'dri'));
+    assert.ok(!typeMatches('sync.recorded', 'drift'));
+  });
+});
+
+describe('planText', () => {
+  it('shows an update as hunks of live against Git, a create as its manifest, a delete by name', () => {
+    const text = planText([
+      {
+        object: { group: 'apps', version: 'v1', kind: 'Deployment', namespace: 'web', name: 'web' },
+        action: 'update',
+        wave: 0,
+        diff: [{ path: '.spec.replicas', before: '2', after: '3' }],
+      },
+      {
+        object: { group: '', version: 'v1', kind: 'ConfigMap', namespace: 'web', name: 'cfg' },
+        action: 'create',
+        wave: 1,
+        diff: [{ path: '.', before: '', after: '{"kind":"ConfigMap","data":{"a":"b"}}' }],
+      },
+      {
+        object: { group: '', version: 'v1', kind: 'Namespace', namespace: '', name: 'old' },
+        action: 'delete',
+        wave: 0,
+        diff: [],
+      },
+      {
+        object: { version: 'v1', kind: 'Service', namespace: 'web', name: 's' },
+        action: 'unchanged',
+        diff: [],
+      },
+    ]);
+    assert.equal(
+      text,
+      [
+        '=== Deployment web/web (apps/v1): update',
+        '--- live',
+        '+++ git',
+        '@@ .spec.replicas @@',
+        '-2',
+        '+3',
+        '',
+        '=== ConfigMap web/cfg (v1): create, wave 1',
+        '--- live (absent)',
+        '+++ git',
+        '+kind: ConfigMap',
+        '+data:',
+        '+  a: b',
+        '',
+        '=== Namespace old (v1): delete',
+        '    in the inventory and no longer in Git: pruned (when the app prunes)',
+        '',
+        '(1 object unchanged)',
+        '',
+      ].join('\n'),
+    );
+  });
+});
+
+describe('evaluateRollout', () => {
+  const cluster = (name: string, extra: Row = {}): Row => ({
+    name,
+    connected: true,
+    revoked: false,
+    config: { state: 'valid', revision: REV },
+    ...extra,
+  });
+  const app = (c: string, extra: Row): Row => ({
+    cluster: c,
+    app: 'web',
+    revision: REV,
+    syncStatus: 'synced',
+    syncMode: 'auto',
+    health: 'healthy',
+    message: '',
+    healthMessage: '',
+    gone: false,
+    ...extra,
+  });
+  const judge = (clusters: Row[], apps: Row[], history: Record<string, Row[]> = {}) =>
+    evaluateRollout({
+      revision: REV.slice(0, 10),
+      app: '',
+      clusters,
+      apps,
+      history: async (c) => history[c] ?? [],
+    });
+
+  it('is done when synced and healthy at the revision, and waits otherwise, saying why', async () => {
+    const v = await judge(
+      [cluster('a'), cluster('b'), cluster('c', { connected: false }), cluster('d')],
+      [
+        app('a', {}),
+        app('b', { syncMode: 'manual', syncStatus: 'out-of-sync' }),
+        app('c', { revision: LATER.replace(/b/g, 'c'), syncStatus: 'synced' }),
+      ],
+    );
+    assert.deepEqual(
+      v.map((x) => [x.cluster, x.state, x.reason]),
+      [
+        ['a', 'done', '1 app synced and healthy'],
+        ['b', 'waiting', 'web: waits for an approval (driftless approve b/web)'],
+        [
+          'c',
+          'waiting',
+          'web: at cccccccccccc, not yet at aaaaaaaaaa (the agent is not connected)',
+        ],
+        ['d', 'waiting', 'no app reported yet'],
+      ],
+    );
+  });
+
+  it('counts a later revision only after a succeeded sync at the waited one', async () => {
+    const moved = app('a', { revision: LATER });
+    const applied = {
+      a: [
+        { revision: LATER, result: 'succeeded' },
+        { revision: REV, result: 'succeeded' },
+      ],
+    };
+    assert.equal((await judge([cluster('a')], [moved], applied))[0]!.state, 'done');
+    const skipped = { a: [{ revision: REV, result: 'failed' }] };
+    assert.equal((await judge([cluster('a')], [moved], skipped))[0]!.state, 'waiting');
+  });
+
+  it('fails on a sync failure the agent will not retry, an invalid config or a revoked cluster', async () => {
+    const failed = app('a', { syncStatus: 'failed', message: 'guard: bad' });
+    const terminal = {
+      a: [{ revision: REV, result: 'failed', retryable: false, error: 'guard: Bad_Name' }],
+    };
+    const retrying = {
+      a: [{ revision: REV, result: 'failed', retryable: true, error: 'apply: 503' }],
+    };
+    const [f] = await judge([cluster('a')], [failed], terminal);
+    assert.equal(f!.state, 'failed');
+    assert.equal(f!.reason, 'web: sync failed at aaaaaaaaaaaa: guard: Bad_Name');
+    assert.equal((await judge([cluster('a')], [failed], retrying))[0]!.state, 'waiting');
+    const bad = cluster('a', {
+      config: { state: 'failed', revision: REV, error: 'line 3: unknown field' },
+    });
+    assert.match(
+      (await judge([bad], [app('a', {})]))[0]!.reason,
+      /driftless\.yaml at aaaaaaaaaaaa is invalid: line 3/,
+    );
+    assert.equal((await judge([cluster('a', { revoked: true })], []))[0]!.state, 'failed');
+  });
+});

@@ -1,0 +1,258 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createLogger, type Clock } from '@driftless/common';
+import { storeWithCluster } from '../../test/enrolled-store.ts';
+import { EventBus, type HubEvent } from '../events.ts';
+import type { Store } from '../store/index.ts';
+import { EventDeriver } from './derive.ts';
+import { commitLink, dashboardLink, traceLink, type NotificationEvent } from './model.ts';
+import { slackMessage, SLACK_LIMITS } from './providers/index.ts';
+import { labelsMatch } from './rules.ts';
+import { parseSelector } from '../store/index.ts';
+
+/** A clock whose timers fire only when the test moves time on. */
+class ManualClock implements Clock {
+  #now = 1_000_000;
+  #timers: { at: number; resolve: () => void }[] = [];
+  now(): number {
+    return this.#now;
+  }
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const timer = { at: this.#now + ms, resolve };
+      this.#timers.push(timer);
+      signal?.addEventListener('abort', () => {
+        this.#timers = this.#timers.filter((t) => t !== timer);
+        reject(signal.reason as Error);
+      });
+    });
+  }
+  advance(ms: number): void {
+    this.#now += ms;
+    const due = this.#timers.filter((t) => t.at <= this.#now);
+    this.#timers = this.#timers.filter((t) => t.at > this.#now);
+    for (const t of due) t.resolve();
+  }
+}
+
+const log = createLogger({ name: 'notify-test', level: 'silent' });
+const links = { publicUrl: 'https://hub.example/', commitUrlTemplate: '', traceUrlTemplate: '' };
+
+/** Lets queued promise callbacks run (timers resolved by the manual clock, the deriver queue). */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+}
+
+describe('EventDeriver', () => {
+  let store: Store;
+  const clock = new ManualClock();
+  const emitted: NotificationEvent[] = [];
+  const deriver = (s: Store) =>
+    new EventDeriver({
+      store: s,
+      events: new EventBus(),
+      links,
+      disconnectGraceMs: 60_000,
+      emit: async (e) => {
+        emitted.push(e);
+      },
+      log,
+      clock,
+    });
+  let a: EventDeriver;
+  let b: EventDeriver;
+  let seq = 0;
+  const ev = (type: HubEvent['type'], extra: Partial<HubEvent> = {}): HubEvent => ({
+    id: 0,
+    atMs: 0,
+    type,
+    cluster: 'edge',
+    ...extra,
+  });
+  const appReport = (health: 'healthy' | 'degraded' | 'progressing', message = '') =>
+    store.ingest(
+      'edge',
+      ++seq,
+      {
+        kind: 'app',
+        app: {
+          app: 'web',
+          revision: 'a'.repeat(40),
+          syncStatus: 'synced',
+          syncMode: 'auto',
+          health,
+          healthMessage: message,
+          driftCount: 0,
+          planDigest: '',
+          pendingPlan: [],
+          message: '',
+          lastSyncMs: 0,
+        },
+      },
+      clock.now(),
+    );
+
+  before(async () => {
+    store = await storeWithCluster('edge');
+    // Two derivers on one store stand for two replicas seeing the same events.
+    a = deriver(store);
+    b = deriver(store);
+  });
+  after(() => store.close());
+
+  it('health: one degraded per episode, one recovery, nothing for the first healthy report', async () => {
+    emitted.length = 0;
+    for (const [health, msg] of [
+      ['healthy', ''],
+      ['progressing', ''],
+      ['degraded', 'Deployment web: 0/3 ready'],
+      ['degraded', 'Deployment web: 1/3 ready'],
+      ['healthy', ''],
+    ] as const) {
+      await appReport(health, msg);
+      await a.handle(ev('app.updated', { app: 'web' }));
+      await b.handle(ev('app.updated', { app: 'web' }));
+    }
+    assert.deepEqual(
+      emitted.map((e) => [e.kind, e.severity, e.outcome, e.alert?.firing]),
+      [
+        ['health.degraded', 'error', 'bad', true],
+        ['health.recovered', 'error', 'good', false],
+      ],
+    );
+    assert.equal(emitted[0]!.message, 'Deployment web: 0/3 ready');
+    assert.equal(emitted[0]!.links.dashboard, 'https://hub.example/#/clusters/edge/apps/web');
+    assert.notEqual(emitted[0]!.key, emitted[1]!.key);
+  });
+
+  it('disconnection: nothing within the grace period, one after it, one reconnection', async () => {
+    emitted.length = 0;
+    await store.setConnected('edge', true, clock.now());
+    // Back within the grace period: nothing.
+    await store.setConnected('edge', false, clock.now());
+    await a.handle(ev('cluster.disconnected'));
+    clock.advance(30_000);
+    await store.setConnected('edge', true, clock.now());
+    await a.handle(ev('cluster.connected'));
+    clock.advance(60_000);
+    await settle();
+    assert.equal(emitted.length, 0);
+    // Gone for longer: one notification, even with both replicas timing it.
+    await store.setConnected('edge', false, clock.now());
+    await a.handle(ev('cluster.disconnected'));
+    await b.handle(ev('cluster.disconnected'));
+    clock.advance(60_000);
+    await settle();
+    await a.stop();
+    await b.stop();
+    assert.deepEqual(
+      emitted.map((e) => e.kind),
+      ['cluster.disconnected'],
+    );
+    await store.setConnected('edge', true, clock.now());
+    await a.handle(ev('cluster.connected'));
+    await b.handle(ev('cluster.connected'));
+    assert.deepEqual(
+      emitted.map((e) => e.kind),
+      ['cluster.disconnected', 'cluster.reconnected'],
+    );
+  });
+
+  it('config: one error until it is valid again', async () => {
+    emitted.length = 0;
+    const config = (valid: boolean, revision: string) =>
+      store.ingest(
+        'edge',
+        ++seq,
+        {
+          kind: 'config',
+          config: {
+            revision,
+            valid,
+            error: valid ? '' : 'driftless.yaml:3:5: spec.apps: expected a list',
+            file: 'clusters/edge/driftless.yaml',
+            line: valid ? 0 : 3,
+            appliedRevision: '',
+            checkedMs: clock.now(),
+          },
+        },
+        clock.now(),
+      );
+    for (const [valid, rev] of [
+      [false, 'b'],
+      [false, 'c'],
+      [true, 'd'],
+    ] as const) {
+      await config(valid, rev.repeat(40));
+      await a.handle(ev('config.updated'));
+    }
+    assert.deepEqual(
+      emitted.map((e) => [e.kind, e.revision.slice(0, 1)]),
+      [
+        ['config.error', 'b'],
+        ['config.fixed', 'd'],
+      ],
+    );
+    assert.match(emitted[0]!.message, /expected a list/);
+  });
+});
+
+describe('links and selectors', () => {
+  it('commit links come from the template, or from known hosts; never with credentials', () => {
+    const s = { publicUrl: '', commitUrlTemplate: '', traceUrlTemplate: '' };
+    const v = { revision: 'abc1234', cluster: 'c', app: 'a' };
+    assert.equal(
+      commitLink(s, { ...v, repoUrl: 'https://user:pw@github.com/acme/fleet.git' }),
+      'https://github.com/acme/fleet/commit/abc1234',
+    );
+    assert.equal(
+      commitLink(s, { ...v, repoUrl: 'git@gitlab.com:acme/fleet.git' }),
+      'https://gitlab.com/acme/fleet/-/commit/abc1234',
+    );
+    assert.equal(commitLink(s, { ...v, repoUrl: 'https://git.internal/acme/fleet.git' }), '');
+    assert.equal(
+      commitLink(
+        { ...s, commitUrlTemplate: '{repo}/commit/{revision}?app={app}' },
+        { ...v, repoUrl: 'https://git.internal/acme/fleet.git' },
+      ),
+      'https://git.internal/acme/fleet/commit/abc1234?app=a',
+    );
+    assert.equal(
+      traceLink({ ...s, traceUrlTemplate: 'http://jaeger/trace/{traceId}' }, 'f00'),
+      'http://jaeger/trace/f00',
+    );
+    assert.equal(dashboardLink(s, 'c', 'a'), '');
+  });
+
+  it('labels match selectors as the API reads them', () => {
+    const labels = { env: 'prod', region: 'eu' };
+    assert.ok(labelsMatch(parseSelector('env=prod,region!=us,!canary'), labels));
+    assert.ok(!labelsMatch(parseSelector('env=prod,gpu'), labels));
+    assert.ok(labelsMatch(parseSelector(''), labels));
+  });
+
+  it('Slack messages stay within the documented limits whatever the input', () => {
+    const m = slackMessage({
+      version: 1,
+      key: 'k',
+      kind: 'sync.failed',
+      severity: 'error',
+      outcome: 'bad',
+      atMs: 0,
+      title: '🔥'.repeat(400),
+      message: '<&>'.repeat(5000),
+      cluster: 'c',
+      labels: Object.fromEntries(Array.from({ length: 500 }, (_, i) => [`k${i}`, 'v'])),
+      app: 'a',
+      revision: 'r',
+      links: { commit: '', trace: '', dashboard: `https://x/${'p'.repeat(4000)}` },
+    }) as { attachments: { blocks: { type: string; text?: { text: string } }[] }[] };
+    const blocks = m.attachments[0]!.blocks;
+    assert.ok(blocks.length <= SLACK_LIMITS.blocks);
+    const header = blocks.find((b) => b.type === 'header')!;
+    assert.ok(Array.from(header.text!.text).length <= SLACK_LIMITS.headerText);
+    for (const b of blocks.filter((x) => x.type === 'section' && x.text))
+      assert.ok(Array.from(b.text!.text).length <= SLACK_LIMITS.sectionText);
+    assert.ok(!blocks.some((b) => b.type === 'actions'), 'a link beyond the URL limit is left out');
+  });
+});
