@@ -7,8 +7,8 @@
 // reports, event-loop lag and open fds; then the fleet-wide drift query and the clusters list
 // at this size. Results go to docs/benchmarks.md ("Hub at fleet scale").
 //   node test/bench/hub-fleet.bench.ts [--agents 10000] [--reports 24] [--store sqlite|postgres]
-//        [--batch-max 256] [--rounds batched,unbatched] [--unbatched-reports 4]
-// (the baseline sends fewer reports per agent: at one commit each it is the slow round).
+//        [--batch-max 256] [--rounds batched,unbatched] [--unbatched-reports N]
+// (--unbatched-reports: fewer reports for the baseline round; default the same as --reports).
 // Each agent's first 20 reports are the status of its 20 apps; the rest alternate a drift and
 // a sync result. Agents share one key pair (key generation is not what is measured); every
 // agent still has its own certificate, CN and TLS connection.
@@ -39,7 +39,7 @@ const { values } = parseArgs({
     store: { type: 'string', default: 'sqlite' },
     'batch-max': { type: 'string', default: '256' },
     rounds: { type: 'string', default: 'batched,unbatched' },
-    'unbatched-reports': { type: 'string', default: '4' },
+    'unbatched-reports': { type: 'string', default: '' },
   },
 });
 const AGENTS = Number(values.agents);
@@ -192,7 +192,10 @@ for (const [r, round] of rounds.entries()) {
     throw new Error('the first round runs the hub with its default --ingest-batch-max 256');
   }
   const before = await hubMetrics(hub);
-  const n = round === 'unbatched' ? Number(values['unbatched-reports']) : REPORTS;
+  const n =
+    round === 'unbatched' && values['unbatched-reports']
+      ? Number(values['unbatched-reports'])
+      : REPORTS;
 
   // 2. Connect every agent (its own TLS connection) and wait for each Hello's ack.
   t0 = performance.now();
