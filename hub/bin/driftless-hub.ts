@@ -86,6 +86,7 @@ async function main(): Promise<number> {
     sseMaxStreams: f.sseMaxStreams,
     sseMaxStreamsPerToken: f.sseMaxStreamsPerToken,
     sseMaxBufferBytes: f.sseMaxBuffer,
+    ingestBatchMax: f.ingestBatchMax,
     natsUrl: f.natsUrl || undefined,
     dashboard: {
       commitUrlTemplate: f.commitUrlTemplate,

@@ -4,6 +4,7 @@ import { API_SERVER_DEFAULTS, EVENT_STREAM_DEFAULTS, type DashboardConfig } from
 import { DEFAULT_WEBHOOK_MAX_BODY_BYTES, DELIVERY_LOG_DEFAULTS } from './webhook/index.ts';
 import { HISTORY_RETENTION_DEFAULTS } from './store/index.ts';
 import { NOTIFIER_DEFAULTS } from './notify/index.ts';
+import { INGEST_BATCH_DEFAULTS } from './link/ingest-batch.ts';
 
 /** Options of `startHub`; `driftless-hub` fills them from its flags ({@link HUB_FLAGS}). */
 export interface HubOptions {
@@ -88,6 +89,8 @@ export interface HubOptions {
   sseMaxStreamsPerToken?: number;
   /** Bytes an event stream may have unsent before its reader is dropped. */
   sseMaxBufferBytes?: number;
+  /** Most agent reports committed in one transaction (group commit); 1: one per report. */
+  ingestBatchMax?: number;
   log: Logger;
   clock?: Clock;
 }
@@ -121,6 +124,7 @@ export const HUB_DEFAULTS = {
   sseMaxStreams: EVENT_STREAM_DEFAULTS.maxStreams,
   sseMaxStreamsPerToken: EVENT_STREAM_DEFAULTS.maxStreamsPerToken,
   sseMaxBufferBytes: EVENT_STREAM_DEFAULTS.maxBufferedBytes,
+  ingestBatchMax: INGEST_BATCH_DEFAULTS.maxReports,
   notifyDisconnectGraceMs: NOTIFIER_DEFAULTS.disconnectGraceMs,
   notifyRetryInitialMs: NOTIFIER_DEFAULTS.delivery.retryInitialMs,
   notifyMaxAttempts: NOTIFIER_DEFAULTS.delivery.maxAttempts,
@@ -163,6 +167,7 @@ export function resolveHubOptions(o: HubOptions): ResolvedHubOptions {
     sseMaxStreams: o.sseMaxStreams ?? HUB_DEFAULTS.sseMaxStreams,
     sseMaxStreamsPerToken: o.sseMaxStreamsPerToken ?? HUB_DEFAULTS.sseMaxStreamsPerToken,
     sseMaxBufferBytes: o.sseMaxBufferBytes ?? HUB_DEFAULTS.sseMaxBufferBytes,
+    ingestBatchMax: o.ingestBatchMax ?? HUB_DEFAULTS.ingestBatchMax,
     clock: o.clock ?? systemClock,
   };
 }
@@ -341,6 +346,11 @@ export const HUB_FLAGS = {
     type: 'number',
     default: HUB_DEFAULTS.sseMaxBufferBytes,
     help: 'Bytes of events an event stream may have unsent; a reader slower than that is disconnected (it reconnects and re-reads) instead of the hub buffering without bound.',
+  },
+  ingestBatchMax: {
+    type: 'number',
+    default: HUB_DEFAULTS.ingestBatchMax,
+    help: 'Most agent reports committed in one transaction: reports arriving together, from any agents, share one commit and each is acked after it; 1 commits every report alone.',
   },
   logLevel: {
     type: 'string',

@@ -15,6 +15,7 @@ import {
 import { startCommitStatus, type CommitStatusService } from './commit-status/index.ts';
 import { EventBus } from './events.ts';
 import {
+  IngestBatcher,
   isNatsSession,
   LinkServer,
   NatsLink,
@@ -134,6 +135,16 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       clock,
     });
     const clientCertValidityMs = o.clientCertTtlMs;
+    // Group commit of agents' reports, shared by gRPC and NATS; a few transactions at once
+    // on PostgreSQL's pool, one on SQLite (one writer).
+    const ingestBatch =
+      o.ingestBatchMax > 1
+        ? new IngestBatcher({
+            store,
+            maxReports: o.ingestBatchMax,
+            concurrency: o.store === 'postgres' ? 4 : 1,
+          })
+        : undefined;
     const enroller = new Enroller({
       store,
       ca,
@@ -158,6 +169,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       clientCertValidityMs,
       serverNames: o.tlsNames,
       trees,
+      ingestBatch,
       clock,
     });
     const grpcPort = await link.listen(o.grpcAddress);
@@ -182,6 +194,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
             ),
           clientCertValidityMs,
           trees,
+          ingestBatch,
           clock,
         });
       } catch (err) {

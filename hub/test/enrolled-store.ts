@@ -12,6 +12,12 @@ export async function storeWithCluster(cluster: string): Promise<Store> {
     kind: 'sqlite',
     path: join(mkdtempSync(join(tmpdir(), 'driftless-link-')), 'hub.db'),
   });
+  await enrollCluster(store, cluster);
+  return store;
+}
+
+/** Enrolls `cluster` (no labels) in `store` through a single-use token, as an agent would. */
+export async function enrollCluster(store: Store, cluster: string): Promise<void> {
   const now = Date.now();
   const tokenId = `et_${cluster}`;
   await store.createEnrollmentToken(
@@ -36,8 +42,7 @@ export async function storeWithCluster(cluster: string): Promise<Store> {
     labels: {},
     adminLabels: {},
     agentVersion: '1',
-    certificate: { serial: 's1', issuedMs: now, notAfterMs: now + 60_000 },
+    certificate: { serial: `s-${cluster}`, issuedMs: now, notAfterMs: now + 60_000 },
     nowMs: now,
   });
-  return store;
 }

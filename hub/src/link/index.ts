@@ -5,6 +5,7 @@
 export { grpcCodeFor } from './grpc-errors.ts';
 export { LinkServer, type LinkServerOptions } from './server.ts';
 export { SessionRegistry, type Session } from './sessions.ts';
+export { IngestBatcher, INGEST_BATCH_DEFAULTS, type IngestBatchOptions } from './ingest-batch.ts';
 export {
   NatsLink,
   NATS_HUB_CONSUMER,

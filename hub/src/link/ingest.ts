@@ -6,6 +6,7 @@ import type { EventBus } from '../events.ts';
 import type { HubMetrics } from '../metrics.ts';
 import type { Report, Store } from '../store/index.ts';
 import { appReport, configReport, driftReport, gapReport, syncReport } from './convert.ts';
+import type { IngestBatcher } from './ingest-batch.ts';
 import type { Session } from './sessions.ts';
 
 const tracer = getTracer('@driftless/hub/link');
@@ -16,6 +17,8 @@ export interface IngestDeps {
   events: EventBus;
   metrics: HubMetrics;
   clock: Clock;
+  /** Group commit shared by the streams; default none: one transaction per report. */
+  batch?: Pick<IngestBatcher, 'ingest'>;
 }
 
 /**
@@ -68,7 +71,9 @@ export async function ingestReport(
       }
       span.setAttributes(reportAttributes(report));
       const end = metrics.ingestDuration.startTimer({ type: report.kind });
-      const result = await store.ingest(cluster, Number(msg.seq), report, deps.clock.now());
+      // Resolves after the commit, so the ack below never runs ahead of the store.
+      const writer = deps.batch ?? store;
+      const result = await writer.ingest(cluster, Number(msg.seq), report, deps.clock.now());
       end();
       // How late the report arrived; resends of a stored one say nothing new.
       if (result.applied && msg.sentAtUnixMs > 0n)

@@ -12,6 +12,7 @@ import { redeliverApprovals } from './approvals.ts';
 import { deliverSuspensions } from './suspensions.ts';
 import { checkFollows, checkHelloApps, recordHello } from './hello.ts';
 import { ingestReport } from './ingest.ts';
+import type { IngestBatcher } from './ingest-batch.ts';
 import { clusterOfSubject, NATS_HUB_CONSUMER, NATS_REPORT_STREAM } from './jetstream.ts';
 import { LastSeen } from './last-seen.ts';
 import { RenewalLimiter, renewCertificate } from './renew.ts';
@@ -45,6 +46,11 @@ export interface NatsAgentLinkOptions {
   clientCertValidityMs: number;
   /** A cluster whose heartbeats stop for this long is marked disconnected. */
   heartbeatTimeoutMs: number;
+  /**
+   * Group commit of reports: the stream is then consumed for many clusters at once (each
+   * cluster's reports still in order). Default none: one report at a time.
+   */
+  ingestBatch?: IngestBatcher;
   /** A Hello was answered here: tell the other replicas. */
   announceSession(cluster: string, follows: { repoUrl: string; branch: string }): void;
 }
@@ -310,8 +316,29 @@ export class NatsAgentLink {
   async #consume(): Promise<void> {
     const js = this.#o.nc.jetstream();
     const consumer = await js.consumers.get(NATS_REPORT_STREAM, NATS_HUB_CONSUMER);
-    this.#messages = await consumer.consume({ max_messages: 16 });
-    for await (const m of this.#messages) await this.#ingest(m);
+    const batch = this.#o.ingestBatch;
+    this.#messages = await consumer.consume({ max_messages: batch ? 512 : 16 });
+    if (!batch) {
+      for await (const m of this.#messages) await this.#ingest(m);
+      return;
+    }
+    // One chain per cluster keeps its reports in order; different clusters share batches.
+    const chains = new Map<string, Promise<void>>();
+    let inFlight = 0;
+    let drained: (() => void) | undefined;
+    for await (const m of this.#messages) {
+      const cluster = clusterOfSubject(m.subject);
+      const next = (chains.get(cluster) ?? Promise.resolve()).then(() => this.#ingest(m));
+      chains.set(cluster, next);
+      inFlight++;
+      void next.then(() => {
+        inFlight--;
+        if (chains.get(cluster) === next) chains.delete(cluster);
+        drained?.();
+      });
+      // Bounded: at most one batch's worth of reports waits in the hub at once.
+      while (inFlight >= 512) await new Promise<void>((resolve) => (drained = resolve));
+    }
   }
 
   async #ingest(m: JsMsg): Promise<void> {
@@ -335,7 +362,8 @@ export class NatsAgentLink {
           return true;
         },
       };
-      await ingestReport({ store, events, metrics, clock }, cluster, msg, down);
+      const batch = this.#o.ingestBatch;
+      await ingestReport({ store, events, metrics, clock, batch }, cluster, msg, down);
       m.ack();
     } catch (err) {
       if (err instanceof ReportOutOfOrderError) {

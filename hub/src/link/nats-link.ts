@@ -23,7 +23,7 @@ export interface NatsLinkOptions
       NatsAgentLinkOptions,
       'store' | 'ca' | 'sessions' | 'events' | 'metrics' | 'log' | 'clientCertValidityMs'
     >,
-    Partial<Pick<NatsAgentLinkOptions, 'heartbeatTimeoutMs' | 'clock'>> {
+    Partial<Pick<NatsAgentLinkOptions, 'heartbeatTimeoutMs' | 'clock' | 'ingestBatch'>> {
   /** NATS server URLs, comma-separated. */
   servers: string;
   auth: NatsAuthority;
@@ -101,6 +101,7 @@ export class NatsLink {
       log: o.log,
       clock,
       clientCertValidityMs: o.clientCertValidityMs,
+      ingestBatch: o.ingestBatch,
       heartbeatTimeoutMs: o.heartbeatTimeoutMs ?? NATS_LINK_DEFAULTS.heartbeatTimeoutMs,
       announceSession: (cluster, follows) => this.#fanout.announceSession(cluster, follows),
     });

@@ -36,6 +36,7 @@ import { deliverApprovals, redeliverApprovals } from './approvals.ts';
 import { checkFollows, checkHelloApps, recordHello } from './hello.ts';
 import { toServiceError } from './grpc-errors.ts';
 import { ingestReport } from './ingest.ts';
+import type { IngestBatcher } from './ingest-batch.ts';
 import { deliverSuspensions, watchSuspensions } from './suspensions.ts';
 import { LastSeen } from './last-seen.ts';
 import { RenewalLimiter, renewCertificate } from './renew.ts';
@@ -59,6 +60,8 @@ export interface LinkServerOptions {
   serverNames: string[];
   /** Where agents' answers to object-tree requests go. Default: none (answers are dropped). */
   trees?: TreeRequests;
+  /** Group commit of reports (shared with the NATS link). Default: one transaction per report. */
+  ingestBatch?: IngestBatcher;
   clock?: Clock;
 }
 
@@ -396,8 +399,13 @@ export class LinkServer {
   }
 
   async #ingest(cluster: string, msg: AgentMessage, session: Session): Promise<void> {
-    const { store, events, metrics } = this.#o;
-    await ingestReport({ store, events, metrics, clock: this.#clock }, cluster, msg, session);
+    const { store, events, metrics, ingestBatch: batch } = this.#o;
+    await ingestReport(
+      { store, events, metrics, clock: this.#clock, batch },
+      cluster,
+      msg,
+      session,
+    );
   }
 
   async #renew(cluster: string, csrPem: string, session: Session): Promise<void> {

@@ -5,7 +5,13 @@ import { createSqlStore, type Store } from './store.ts';
 
 export type * from './types.ts';
 export type { Store } from './store.ts';
-export type { DriftQuery, HistoryQuery, IngestResult } from './reports.ts';
+export type {
+  DriftQuery,
+  HistoryQuery,
+  IngestItem,
+  IngestOutcome,
+  IngestResult,
+} from './reports.ts';
 export type {
   DayCounts,
   EpisodeCounts,

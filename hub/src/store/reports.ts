@@ -46,6 +46,17 @@ export interface IngestResult {
   lastSeq: number;
 }
 
+/** One report for {@link ReportStore.ingestMany}: the arguments of {@link ReportStore.ingest}. */
+export interface IngestItem {
+  cluster: string;
+  seq: number;
+  report: Report;
+  nowMs: number;
+}
+
+/** What became of one {@link IngestItem}: what `ingest` would return, or the error it would throw. */
+export type IngestOutcome = { ok: true; result: IngestResult } | { ok: false; error: Error };
+
 /**
  * A report came before the one right after the cluster's last stored seq. The hub stores
  * (and so acks) only a contiguous prefix of an agent's reports, so a lost report is resent
@@ -71,6 +82,14 @@ export interface ReportStore {
    * before changes nothing (a replay); a later one throws {@link ReportOutOfOrderError}.
    */
   ingest(cluster: string, seq: number, report: Report, nowMs: number): Promise<IngestResult>;
+  /**
+   * Stores several reports in one transaction, in the given order (so seq n and n + 1 of one
+   * cluster may share it). Each item's outcome is what {@link ingest} would give: a replay, a
+   * {@link ReportOutOfOrderError} or an unknown cluster affects that item only. Any other
+   * failure (a write the database refuses, a lost connection) rolls every item back and
+   * throws a StoreError; the caller then stores them one by one.
+   */
+  ingestMany(items: readonly IngestItem[]): Promise<IngestOutcome[]>;
   listApps(query: { cluster?: string; selector?: SelectorTerm[] }): Promise<AppRecord[]>;
   listDrift(q: DriftQuery): Promise<DriftRecord[]>;
   listHistory(q: HistoryQuery): Promise<SyncRecord[]>;
@@ -277,29 +296,50 @@ async function storeReport(tx: Queryable, cluster: string, report: Report, nowMs
   await tx.run(statement.sql, statement.params);
 }
 
+/**
+ * Stores reports in order inside one transaction. A refused item (replay, out of order,
+ * unknown cluster) wrote nothing, so it is an outcome and the transaction goes on; any error
+ * thrown aborts it.
+ */
+async function ingestInTx(tx: Queryable, items: readonly IngestItem[]): Promise<IngestOutcome[]> {
+  const out: IngestOutcome[] = [];
+  for (const { cluster, seq, report, nowMs } of items) {
+    // The conditional bump is the order and idempotency check and, on PostgreSQL, also the
+    // row lock that serialises two replicas ingesting for the same cluster.
+    const bumped = await tx.run(
+      'UPDATE clusters SET last_agent_seq = ?, last_seen_ms = ? WHERE name = ? AND last_agent_seq = ?',
+      [seq, nowMs, cluster, seq - 1],
+    );
+    if (bumped.changes === 1) {
+      await storeReport(tx, cluster, report, nowMs);
+      out.push({ ok: true, result: { applied: true, lastSeq: seq } });
+      continue;
+    }
+    const row = await tx.get<Row>('SELECT last_agent_seq FROM clusters WHERE name = ?', [cluster]);
+    if (!row) {
+      out.push({ ok: false, error: new NotFoundError(`cluster ${cluster}: not found`) });
+      continue;
+    }
+    const lastSeq = numberColumn(row['last_agent_seq']);
+    out.push(
+      seq > lastSeq
+        ? { ok: false, error: new ReportOutOfOrderError(cluster, seq, lastSeq) }
+        : { ok: true, result: { applied: false, lastSeq } },
+    );
+  }
+  return out;
+}
+
 /** The {@link ReportStore} over `db`. */
 export function reportStore(db: Db): ReportStore {
   return {
-    ingest: (cluster, seq, report, nowMs) =>
-      db.tx(async (tx) => {
-        // The conditional bump is the order and idempotency check and, on PostgreSQL, also the
-        // row lock that serialises two replicas ingesting for the same cluster.
-        const bumped = await tx.run(
-          'UPDATE clusters SET last_agent_seq = ?, last_seen_ms = ? WHERE name = ? AND last_agent_seq = ?',
-          [seq, nowMs, cluster, seq - 1],
-        );
-        if (bumped.changes !== 1) {
-          const row = await tx.get<Row>('SELECT last_agent_seq FROM clusters WHERE name = ?', [
-            cluster,
-          ]);
-          if (!row) throw new NotFoundError(`cluster ${cluster}: not found`);
-          const lastSeq = numberColumn(row['last_agent_seq']);
-          if (seq > lastSeq) throw new ReportOutOfOrderError(cluster, seq, lastSeq);
-          return { applied: false, lastSeq };
-        }
-        await storeReport(tx, cluster, report, nowMs);
-        return { applied: true, lastSeq: seq };
-      }),
+    ingest: async (cluster, seq, report, nowMs) => {
+      const [outcome] = await db.tx((tx) => ingestInTx(tx, [{ cluster, seq, report, nowMs }]));
+      if (!outcome!.ok) throw outcome!.error;
+      return outcome!.result;
+    },
+    ingestMany: (items) =>
+      items.length === 0 ? Promise.resolve([]) : db.tx((tx) => ingestInTx(tx, items)),
     listApps: async ({ cluster, selector = [] }) => {
       const sel = selectorSql('cluster', selector);
       const where = whereAll([optionalCondition('cluster = ?', cluster), sel]);

@@ -1,0 +1,342 @@
+// Hub at fleet scale: N simulated agents (this process: each with its own hub-signed client
+// certificate and its own gRPC/mTLS connection) stream reports to a real `driftless-hub`
+// process sharing the machine. Two rounds on the same enrolled fleet and data: group commit
+// (the default `--ingest-batch-max`), then the hub restarted with `--ingest-batch-max 1` (one
+// transaction per report) as the baseline. Per round: reports/s counted by acks (an ack is
+// sent only after the commit), ack latency, hub RSS per connected agent, hub CPU per 1,000
+// reports, event-loop lag and open fds; then the fleet-wide drift query and the clusters list
+// at this size. Results go to docs/benchmarks.md ("Hub at fleet scale").
+//   node test/bench/hub-fleet.bench.ts [--agents 10000] [--reports 24] [--store sqlite|postgres]
+//        [--batch-max 256] [--rounds batched,unbatched] [--unbatched-reports N]
+// (--unbatched-reports: fewer reports for the baseline round; default the same as --reports).
+// Each agent's first 20 reports are the status of its 20 apps; the rest alternate a drift and
+// a sync result. Agents share one key pair (key generation is not what is measured); every
+// agent still has its own certificate, CN and TLS connection.
+import { parseArgs } from 'node:util';
+import {
+  DriftType,
+  HealthStatus,
+  SyncMode,
+  SyncOutcome,
+  SyncStatus,
+  type AgentMessageBody,
+} from '@driftless/proto';
+import { startPostgres } from '@driftless/test';
+import {
+  api,
+  connect,
+  enroll,
+  makeAgentKey,
+  startHubProcess,
+  type AgentStream,
+  type HubProcess,
+} from '../integration/hub/helpers.ts';
+
+const { values } = parseArgs({
+  options: {
+    agents: { type: 'string', default: '10000' },
+    reports: { type: 'string', default: '24' },
+    store: { type: 'string', default: 'sqlite' },
+    'batch-max': { type: 'string', default: '256' },
+    rounds: { type: 'string', default: 'batched,unbatched' },
+    'unbatched-reports': { type: 'string', default: '' },
+  },
+});
+const AGENTS = Number(values.agents);
+const REPORTS = Number(values.reports);
+const APPS = 20;
+const store = values.store === 'postgres' ? 'postgres' : 'sqlite';
+const rounds = values.rounds.split(',').map((r) => r.trim());
+const log = (msg: string) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${msg}`);
+
+const pgServer = store === 'postgres' ? await startPostgres() : undefined;
+const name = (i: number) => `fleet-${String(i).padStart(5, '0')}`;
+
+async function inBatches<T>(n: number, size: number, fn: (i: number) => Promise<T>): Promise<T[]> {
+  const out: T[] = [];
+  for (let i = 0; i < n; i += size)
+    out.push(
+      ...(await Promise.all(Array.from({ length: Math.min(size, n - i) }, (_, j) => fn(i + j)))),
+    );
+  return out;
+}
+
+/** Report j (1-based) of agent i in a round; ids repeat across rounds except sync ids. */
+const report = (i: number, j: number, seq: number): AgentMessageBody => {
+  const now = BigInt(Date.now());
+  if (j <= APPS)
+    return {
+      $case: 'appStatus',
+      value: {
+        app: `app-${j - 1}`,
+        revision: 'a'.repeat(40),
+        syncStatus: SyncStatus.SYNC_STATUS_SYNCED,
+        health: HealthStatus.HEALTH_STATUS_HEALTHY,
+        healthMessage: '',
+        driftCount: 0,
+        planDigest: '',
+        pendingPlan: [],
+        message: '',
+        lastSyncUnixMs: now,
+        syncMode: SyncMode.SYNC_MODE_AUTO,
+      },
+    };
+  if (j % 2 === 1)
+    return {
+      $case: 'driftReport',
+      value: {
+        driftId: `${name(i)}-d${j}`,
+        app: `app-${j % APPS}`,
+        object: {
+          group: 'apps',
+          version: 'v1',
+          kind: 'Deployment',
+          namespace: 'ns',
+          name: `w${j}`,
+        },
+        type: DriftType.DRIFT_TYPE_MODIFIED,
+        fields: [{ path: 'spec.replicas', desiredJson: '3', liveJson: '5' }],
+        changedBy: 'kubectl-edit',
+        detectedUnixMs: now,
+        healed: false,
+        healedUnixMs: 0n,
+        message: '',
+        lastSyncTraceId: '',
+      },
+    };
+  return {
+    $case: 'syncResult',
+    value: {
+      syncId: `${name(i)}-s${seq}`,
+      app: `app-${j % APPS}`,
+      revision: 'a'.repeat(40),
+      result: SyncOutcome.SYNC_OUTCOME_SUCCEEDED,
+      error: '',
+      planDigest: 'p',
+      objects: [],
+      steps: [{ name: 'fetch', durationMs: 10 }],
+      traceId: '',
+      startedUnixMs: now - 100n,
+      finishedUnixMs: now,
+      health: HealthStatus.HEALTH_STATUS_HEALTHY,
+      retryable: false,
+      approvalId: '',
+    },
+  };
+};
+
+/** The hub's own gauges from /metrics. */
+async function hubMetrics(hub: HubProcess) {
+  const m = String((await api(hub, undefined, 'GET', '/metrics')).body);
+  const num = (metric: string) =>
+    Number(new RegExp(`^${metric}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'm').exec(m)?.[1] ?? NaN);
+  return {
+    rssMiB: num('process_resident_memory_bytes') / 2 ** 20,
+    cpuS: num('process_cpu_seconds_total'),
+    lagP99Ms: num('nodejs_eventloop_lag_p99_seconds') * 1000,
+    fds: num('process_open_fds'),
+  };
+}
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return +s[Math.min(s.length - 1, Math.floor(p * s.length))]!.toFixed(1);
+};
+const loadAvg = async () =>
+  (await import('node:fs/promises')).readFile('/proc/loadavg', 'utf8').then((s) => s.trim());
+
+// 1. One hub, a fleet of enrolled agents (token over the API, CSR, Enroll over gRPC).
+let hub = await startHubProcess({ store, databaseUrl: pgServer?.connectionString });
+const admin = hub.bootstrapToken!;
+const dataDir = hub.dataDir;
+const idle = await hubMetrics(hub);
+const key = await makeAgentKey();
+let t0 = performance.now();
+const identities = await inBatches(AGENTS, 16, async (i) => {
+  const t = await api(hub, admin, 'POST', '/api/v1/tokens', {
+    cluster: name(i),
+    labels: { env: i % 4 === 0 ? 'prod' : 'dev', region: i % 2 ? 'eu' : 'us' },
+  });
+  // As an agent does: a hub too busy to answer (UNAVAILABLE) is asked again.
+  const res = await (async function attempt(left: number): ReturnType<typeof enroll> {
+    try {
+      return await enroll(hub, {
+        token: (t.body as { token: string }).token,
+        clusterName: name(i),
+        csrPem: key.csrPem,
+      });
+    } catch (err) {
+      if ((err as { code?: number }).code !== 14 || left === 0) throw err;
+      log(`enroll ${name(i)}: ${(err as Error).message}; again`);
+      return attempt(left - 1);
+    }
+  })(5);
+  if ((i + 1) % 1000 === 0) log(`enrolled ${i + 1}`);
+  return { keyPem: key.keyPem, certPem: res.certificatePem };
+});
+const enrollMs = performance.now() - t0;
+
+const results: Record<string, unknown> = {};
+let seqBase = 0;
+for (const [r, round] of rounds.entries()) {
+  const batchMax = round === 'unbatched' ? '1' : values['batch-max'];
+  if (r > 0) {
+    await hub.stop();
+    hub = await startHubProcess({
+      store,
+      dataDir,
+      databaseUrl: pgServer?.connectionString,
+      args: ['--ingest-batch-max', batchMax],
+    });
+  } else if (batchMax !== '256') {
+    throw new Error('the first round runs the hub with its default --ingest-batch-max 256');
+  }
+  const before = await hubMetrics(hub);
+  const n =
+    round === 'unbatched' && values['unbatched-reports']
+      ? Number(values['unbatched-reports'])
+      : REPORTS;
+
+  // 2. Connect every agent (its own TLS connection) and wait for each Hello's ack.
+  t0 = performance.now();
+  const streams: AgentStream[] = await inBatches(AGENTS, 200, async (i) => {
+    const s = connect(hub, identities[i]!);
+    s.send(0n, {
+      $case: 'hello',
+      value: {
+        clusterName: name(i),
+        agentVersion: 'bench',
+        lastAckedHubSeq: 0n,
+        labels: {},
+        apps: [],
+        repoUrl: 'http://git.example/fleet.git',
+        branch: 'main',
+      },
+    });
+    await s.next(120_000);
+    return s;
+  });
+  const connectMs = performance.now() - t0;
+  await new Promise((resolve) => setTimeout(resolve, 2000)); // let RSS settle after the burst
+  const connected = await hubMetrics(hub);
+  log(`${round}: ${AGENTS} connected in ${Math.round(connectMs)} ms`);
+
+  // 3. Every agent sends its reports at once; an ack of seq s acks every report up to s.
+  const latencies: number[] = [];
+  t0 = performance.now();
+  const lagSamples: number[] = [];
+  let streamsEnded = 0;
+  let unacked = 0;
+  const sampler = setInterval(
+    () => void hubMetrics(hub).then((m) => lagSamples.push(m.lagP99Ms)),
+    2000,
+  );
+  await Promise.all(
+    streams.map(async (s, i) => {
+      const sentAt: number[] = [];
+      for (let j = 1; j <= n; j++) {
+        sentAt.push(performance.now());
+        s.send(BigInt(seqBase + j), report(i, j, seqBase + j));
+      }
+      let acked = 0;
+      // A stream the hub ends (e.g. UNAVAILABLE when the store cannot keep up) is counted,
+      // not waited for: the simulator does not reconnect.
+      const ended = s.status.then((st) => {
+        throw Object.assign(new Error(`stream ended: ${st.code} ${st.details}`), { ended: true });
+      });
+      ended.catch(() => undefined); // closed at the end of the round: not an error then
+      while (acked < n) {
+        let m;
+        try {
+          m = await Promise.race([s.next(600_000), ended]);
+        } catch (err) {
+          if (!(err as { ended?: boolean }).ended) throw err;
+          streamsEnded++;
+          unacked += n - acked;
+          return;
+        }
+        if (m.body?.$case !== 'ack') continue;
+        const upTo = Number(m.body.value.agentSeq) - seqBase;
+        const now = performance.now();
+        for (; acked < upTo; acked++) latencies.push(now - sentAt[acked]!);
+      }
+    }),
+  );
+  const ingestMs = performance.now() - t0;
+  clearInterval(sampler);
+  const loaded = await hubMetrics(hub);
+  const total = AGENTS * n;
+  log(`${round}: ${total} reports in ${Math.round(ingestMs)} ms`);
+
+  // 4. Fleet-wide queries at this size (every agent still connected).
+  const query = async (path: string, n: number) => {
+    const ms: number[] = [];
+    for (let k = 0; k < n; k++) {
+      const q0 = performance.now();
+      const res = await api(hub, admin, 'GET', path);
+      if (res.status !== 200) throw new Error(`${path}: ${res.status} ${JSON.stringify(res.body)}`);
+      ms.push(performance.now() - q0);
+    }
+    return ms;
+  };
+  const drift: number[] = [];
+  for (const selector of ['', 'env=prod', 'env=dev,region=eu', 'region=us'])
+    drift.push(
+      ...(await query(`/api/v1/drift?limit=500&selector=${encodeURIComponent(selector)}`, 25)),
+    );
+  const clusters = await query('/api/v1/clusters', 10);
+  const oneCluster = await query(`/api/v1/clusters/${name(0)}`, 10);
+
+  results[round] = {
+    ingestBatchMax: Number(batchMax),
+    connect: { ms: Math.round(connectMs), perSecond: Math.round(AGENTS / (connectMs / 1000)) },
+    ingest: {
+      reports: total,
+      ms: Math.round(ingestMs),
+      reportsPerSecond: Math.round((total - unacked) / (ingestMs / 1000)),
+      streamsEnded,
+      unacked,
+      ackLatencyMs: { p50: pct(latencies, 0.5), p99: pct(latencies, 0.99), max: pct(latencies, 1) },
+      hubCpuSecondsPer1000Reports: +(((loaded.cpuS - connected.cpuS) / total) * 1000).toFixed(3),
+      hubEventLoopLagP99Ms: {
+        median: lagSamples.length ? pct(lagSamples, 0.5) : null,
+        max: lagSamples.length ? pct(lagSamples, 1) : null,
+      },
+    },
+    hub: {
+      rssMiB: {
+        start: Math.round(before.rssMiB),
+        connected: Math.round(connected.rssMiB),
+        afterIngest: Math.round(loaded.rssMiB),
+      },
+      rssKiBPerConnectedAgent: Math.round(((connected.rssMiB - before.rssMiB) * 1024) / AGENTS),
+      openFds: loaded.fds,
+    },
+    driftQueryMs: { p50: pct(drift, 0.5), p99: pct(drift, 0.99), max: pct(drift, 1) },
+    clustersListMs: { p50: pct(clusters, 0.5), max: pct(clusters, 1) },
+    oneClusterMs: { p50: pct(oneCluster, 0.5), max: pct(oneCluster, 1) },
+    loadAvg: await loadAvg(),
+  };
+  log(JSON.stringify(results[round]));
+  for (const s of streams) s.close();
+  seqBase += n;
+}
+
+console.log(
+  JSON.stringify(
+    {
+      store,
+      agents: AGENTS,
+      reportsPerAgent: REPORTS,
+      appsPerCluster: APPS,
+      enroll: { totalMs: Math.round(enrollMs), perAgentMs: +(enrollMs / AGENTS).toFixed(1) },
+      hubRssIdleMiB: Math.round(idle.rssMiB),
+      rounds: results,
+    },
+    null,
+    2,
+  ),
+);
+await hub.stop();
+await pgServer?.stop();
+process.exit(0);
