@@ -28,7 +28,8 @@ import {
 
 // BENCH_AGENT_BIN=dist/bin/driftless-agent.mjs measures the bundle (`make bundle`), as images run it.
 const BIN = path.resolve(
-  process.env['BENCH_AGENT_BIN'] ?? path.join(import.meta.dirname, '../../agent/bin/driftless-agent.ts'),
+  process.env['BENCH_AGENT_BIN'] ??
+    path.join(import.meta.dirname, '../../agent/bin/driftless-agent.ts'),
 );
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 3);
 const LARGE = Number(process.env['BENCH_OBJECTS'] ?? 1000);
