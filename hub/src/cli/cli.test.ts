@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { runCli } from './main.ts';
 import { planText } from './plan-text.ts';
@@ -47,6 +49,25 @@ describe('runCli without a hub', () => {
     const version = await cli(['--version']);
     assert.equal(version.code, 0);
     assert.match(version.stdout, /^driftless \d+\.\d+\.\d+/);
+  });
+});
+
+describe('driftless version without a hub', () => {
+  it("prints the CLI's version, then fails with exit 1 naming the hub it could not reach", async () => {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    await new Promise((resolve) => server.close(resolve));
+    let stdout = '';
+    let stderr = '';
+    const code = await runCli(['version'], {
+      stdout: (t) => (stdout += t),
+      stderr: (t) => (stderr += t),
+      env: { DRIFTLESS_HUB: `http://127.0.0.1:${port}` },
+    });
+    assert.equal(code, 1);
+    assert.match(stdout, /^CLI: {2}\d+\.\d+\.\d+/);
+    assert.match(stderr, /cannot reach the hub at http:\/\/127\.0\.0\.1:\d+/);
   });
 });
 
