@@ -72,6 +72,13 @@ describe('driftless version without a hub', () => {
 });
 
 describe('parseEvents', () => {
+  it('reads a CRLF split between two chunks as one line end', async () => {
+    const got = [];
+    for await (const e of parseEvents(chunks('data: a\r', '\ndata: b\r', '\n\r', '\n')))
+      got.push(e.data);
+    assert.deepEqual(got, ['a\nb']);
+  });
+
   it('reads frames split anywhere, with ids, types, multi-line data and comments', async () => {
     const got = [];
     for await (const e of parseEvents(

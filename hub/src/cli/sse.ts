@@ -54,7 +54,8 @@ export async function* parseEvents(chunks: AsyncIterable<string>): AsyncGenerato
   for await (const chunk of chunks) {
     buffer += chunk;
     let nl: number;
-    while ((nl = buffer.search(/\r\n|\n|\r/)) >= 0) {
+    // A CR ending the chunk may be the first half of a CRLF: wait for the next chunk to tell.
+    while ((nl = buffer.search(/\r\n|\n|\r(?!$)/)) >= 0) {
       const line = buffer.slice(0, nl);
       buffer = buffer.slice(nl + (buffer.startsWith('\r\n', nl) ? 2 : 1));
       if (line === '') {
