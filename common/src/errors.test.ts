@@ -171,5 +171,11 @@ describe('classify', () => {
     });
     assert.equal(errorMessage(err), 'apply Deployment web/api: field is immutable');
     assert.equal(errorMessage(new DriftlessError('a', { cause: new AggregateError([]) })), 'a');
+    // A cause there only to classify (an HTTP status) adds no "[object Object]".
+    assert.equal(
+      errorMessage(new DriftlessError('HTTP 500', { cause: { status: 500 } })),
+      'HTTP 500',
+    );
+    assert.equal(errorMessage(new DriftlessError('a', { cause: { message: 'b' } })), 'a: b');
   });
 });

@@ -305,12 +305,24 @@ export function isAbort(err: unknown, signal?: AbortSignal): boolean {
   return false;
 }
 
-/** The message of any thrown value, with the chain of causes appended. */
+/** The `message` of a plain object when it is a string, else ''. */
+function messageField(o: object): string {
+  const m = (o as { message?: unknown }).message;
+  return typeof m === 'string' ? m : '';
+}
+
+/**
+ * The message of any thrown value, with the chain of causes appended. A cause that is a plain
+ * object without a message (e.g. `{ status: 503 }`, there for {@link classify}) adds nothing.
+ */
 export function errorMessage(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   const cause = err.cause;
   if (cause === undefined || cause === err) return err.message;
-  const inner = errorMessage(cause);
+  const inner =
+    typeof cause === 'object' && cause !== null && !(cause instanceof Error)
+      ? messageField(cause)
+      : errorMessage(cause);
   if (!inner) return err.message;
   return err.message.includes(inner) ? err.message : `${err.message}: ${inner}`;
 }

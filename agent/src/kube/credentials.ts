@@ -154,21 +154,24 @@ export class ExecCredentialSource implements CredentialSource {
       };
     }
     env['KUBERNETES_EXEC_INFO'] = JSON.stringify({ apiVersion, kind: 'ExecCredential', spec });
+    const timeoutMs = this.#options.timeoutMs ?? 30_000;
     const stdout = await new Promise<string>((resolve, reject) => {
-      execFile(
+      const child = execFile(
         command,
         args,
-        { env, timeout: this.#options.timeoutMs ?? 30_000, maxBuffer: 1 << 20 },
+        { env, timeout: timeoutMs, maxBuffer: 1 << 20 },
         (err, out, stderr) => {
           if (!err) return resolve(out);
-          const detail = String(stderr).trim().split('\n')[0]?.slice(0, 200) || errorMessage(err);
           reject(
-            new TransientError(`${where}: exec plugin ${command} failed: ${detail}`, {
-              cause: err,
-            }),
+            new TransientError(
+              `${where}: exec plugin ${command} failed: ${execFailure(err, String(stderr), timeoutMs)}`,
+              { cause: err },
+            ),
           );
         },
       );
+      // Not interactive: the plugin reads end-of-file at once, as kubectl gives it without a terminal.
+      child.stdin?.end();
     });
     return this.#accept(stdout);
   }
@@ -205,4 +208,19 @@ export class ExecCredentialSource implements CredentialSource {
     this.#cached = { creds, expiresAt };
     return creds;
   }
+}
+
+/**
+ * Why a plugin run failed, in one line: a timeout, else the first line of its stderr, else how
+ * it ended. Never the command line: its arguments may hold secrets.
+ */
+function execFailure(err: Error, stderr: string, timeoutMs: number): string {
+  const e = err as Error & { killed?: boolean; signal?: string | null; code?: unknown };
+  if (e.code === 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER') return 'printed more than 1 MiB';
+  if (e.killed && e.signal) return `no answer within ${timeoutMs / 1000} s`;
+  const line = stderr.trim().split('\n')[0]?.slice(0, 200);
+  if (line) return line;
+  if (typeof e.code === 'number') return `exited with code ${e.code}`;
+  if (typeof e.code === 'string') return e.code;
+  return e.signal ? `ended by ${e.signal}` : 'failed to run';
 }

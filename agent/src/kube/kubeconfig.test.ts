@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { KubeConfig } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import { clusterAccessFromText, inClusterAccess, loadClusterAccess } from './kubeconfig.ts';
-import { staticCredentials } from './credentials.ts';
+import { ExecCredentialSource, staticCredentials } from './credentials.ts';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
@@ -228,5 +228,46 @@ describe('kubeconfig', () => {
     assert.equal((await source.get()).headers['authorization'], 'Bearer one');
     now = 1000;
     assert.equal((await source.get()).headers['authorization'], 'Bearer two');
+  });
+});
+
+describe('exec credential plugins, run as kubectl runs them without a terminal', () => {
+  const source = (command: string, args: string[] = [], timeoutMs = 20_000) =>
+    new ExecCredentialSource({
+      exec: { apiVersion: 'client.authentication.k8s.io/v1', command, args },
+      where: 'kubeconfig user u',
+      cluster: { server: 'https://127.0.0.1:6443', cluster: {} },
+      base: {},
+      timeoutMs,
+    });
+  const script = (body: string) => {
+    const file = path.join(tempDir(), 'plugin.sh');
+    writeFileSync(file, `#!/bin/sh\n${body}\n`);
+    chmodSync(file, 0o755);
+    return file;
+  };
+
+  it('gives the plugin end-of-file on stdin', async () => {
+    const plugin = script(
+      `cat >/dev/null
+echo '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"t1"}}'`,
+    );
+    const creds = await source(plugin).get();
+    assert.equal(creds.headers['authorization'], 'Bearer t1');
+  });
+
+  it('names why a plugin failed in one line, never with its arguments', async () => {
+    const silent = script('exit 3');
+    await assert.rejects(source(silent, ['--client-secret', 's3cr3t']).get(), (err: Error) => {
+      assert.match(err.message, /exec plugin .*plugin\.sh failed: exited with code 3$/);
+      assert.doesNotMatch(err.message, /s3cr3t|\n/);
+      return true;
+    });
+    const slow = script('exec sleep 30');
+    await assert.rejects(source(slow, ['s3cr3t'], 300).get(), (err: Error) => {
+      assert.match(err.message, /failed: no answer within 0\.3 s$/);
+      assert.doesNotMatch(err.message, /s3cr3t/);
+      return true;
+    });
   });
 });

@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { runCli } from './main.ts';
 import { planText } from './plan-text.ts';
 import { evaluateRollout } from './rollout.ts';
-import { parseEvents } from './sse.ts';
+import { followEvents, parseEvents } from './sse.ts';
+import type { HubClient } from './client.ts';
 import type { Row } from './table.ts';
 import { typeMatches } from './commands/events.ts';
 
@@ -49,7 +52,33 @@ describe('runCli without a hub', () => {
   });
 });
 
+describe('driftless version without a hub', () => {
+  it("prints the CLI's version, then fails with exit 1 naming the hub it could not reach", async () => {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    await new Promise((resolve) => server.close(resolve));
+    let stdout = '';
+    let stderr = '';
+    const code = await runCli(['version'], {
+      stdout: (t) => (stdout += t),
+      stderr: (t) => (stderr += t),
+      env: { DRIFTLESS_HUB: `http://127.0.0.1:${port}` },
+    });
+    assert.equal(code, 1);
+    assert.match(stdout, /^CLI: {2}\d+\.\d+\.\d+/);
+    assert.match(stderr, /cannot reach the hub at http:\/\/127\.0\.0\.1:\d+/);
+  });
+});
+
 describe('parseEvents', () => {
+  it('reads a CRLF split between two chunks as one line end', async () => {
+    const got = [];
+    for await (const e of parseEvents(chunks('data: a\r', '\ndata: b\r', '\n\r', '\n')))
+      got.push(e.data);
+    assert.deepEqual(got, ['a\nb']);
+  });
+
   it('reads frames split anywhere, with ids, types, multi-line data and comments', async () => {
     const got = [];
     for await (const e of parseEvents(
@@ -215,4 +244,47 @@ describe('evaluateRollout', () => {
     );
     assert.equal((await judge([cluster('a', { revoked: true })], []))[0]!.state, 'failed');
   });
+});
+
+describe('followEvents', () => {
+  it(
+    'reopens a stream that went silent (no event, no keepalive), sending Last-Event-ID',
+    { timeout: 20_000 },
+    async () => {
+      const asked: (string | undefined)[] = [];
+      const client = {
+        base: 'http://hub.test',
+        stream: (_path: string, o: { headers?: Record<string, string>; signal?: AbortSignal }) => {
+          asked.push(o.headers?.['last-event-id']);
+          const n = asked.length;
+          const body = new ReadableStream<Uint8Array>({
+            start(c) {
+              c.enqueue(new TextEncoder().encode(`id: ${n}\ndata: {"n":${n}}\n\n`));
+              // The first connection then says nothing more and never closes, as a dropped one.
+              if (n > 1) c.close();
+              else o.signal?.addEventListener('abort', () => c.error(o.signal?.reason));
+            },
+          });
+          return Promise.resolve(new Response(body));
+        },
+      } as unknown as HubClient;
+      const stop = new AbortController();
+      const got: unknown[] = [];
+      const retried: string[] = [];
+      await followEvents({
+        client,
+        signal: stop.signal,
+        idleMs: 50,
+        backoff: { initialMs: 1, maxMs: 1 },
+        onRetry: (err) => retried.push((err as Error).message),
+        onEvent: (e) => {
+          got.push((e.data as { n: number }).n);
+          if (got.length === 2) stop.abort();
+        },
+      });
+      assert.deepEqual(got, [1, 2]);
+      assert.deepEqual(asked, [undefined, '1']);
+      assert.match(retried[0] ?? '', /nothing from the hub for/);
+    },
+  );
 });

@@ -34,10 +34,16 @@ export interface FollowOptions {
   clock?: Clock;
   /** Reconnect delays; defaults {@link FOLLOW_DEFAULTS}. */
   backoff?: { initialMs: number; maxMs: number };
+  /**
+   * A stream that brings nothing (not even the hub's keepalive, sent every 15 s) for this long
+   * is taken as broken and reopened, ms: a connection dropped without a close never ends by
+   * itself. Default {@link FOLLOW_DEFAULTS}.
+   */
+  idleMs?: number;
 }
 
 /** Defaults of {@link FollowOptions}. */
-export const FOLLOW_DEFAULTS = { backoff: { initialMs: 500, maxMs: 15_000 } };
+export const FOLLOW_DEFAULTS = { backoff: { initialMs: 500, maxMs: 15_000 }, idleMs: 45_000 };
 
 /** Splits a stream of text into SSE frames and yields their events. */
 export async function* parseEvents(chunks: AsyncIterable<string>): AsyncGenerator<StreamEvent> {
@@ -48,7 +54,8 @@ export async function* parseEvents(chunks: AsyncIterable<string>): AsyncGenerato
   for await (const chunk of chunks) {
     buffer += chunk;
     let nl: number;
-    while ((nl = buffer.search(/\r\n|\n|\r/)) >= 0) {
+    // A CR ending the chunk may be the first half of a CRLF: wait for the next chunk to tell.
+    while ((nl = buffer.search(/\r\n|\n|\r(?!$)/)) >= 0) {
       const line = buffer.slice(0, nl);
       buffer = buffer.slice(nl + (buffer.startsWith('\r\n', nl) ? 2 : 1));
       if (line === '') {
@@ -87,25 +94,38 @@ export async function followEvents(options: FollowOptions): Promise<void> {
   const path = `/api/v1/events${query({ cluster: options.cluster ?? '' })}`;
   let lastId = '';
   let opened = false;
+  const idleMs = options.idleMs ?? FOLLOW_DEFAULTS.idleMs;
   while (!options.signal.aborted) {
+    const idle = new AbortController();
+    let lastDataAt = clock.now();
+    // Covers the wait for the answer's headers too.
+    void watchIdle(clock, idle, idleMs, () => lastDataAt);
     try {
       const res = await options.client.stream(path, {
         headers: lastId ? { 'last-event-id': lastId } : {},
-        signal: options.signal,
+        signal: AbortSignal.any([options.signal, idle.signal]),
       });
       options.onOpen?.(opened);
       opened = true;
       backoff.reset();
-      const text = (res.body ?? new ReadableStream<Uint8Array>()).pipeThrough(
-        new TextDecoderStream(),
-      );
+      const seen = new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, controller) {
+          lastDataAt = clock.now();
+          controller.enqueue(chunk);
+        },
+      });
+      const text = (res.body ?? new ReadableStream<Uint8Array>())
+        .pipeThrough(seen)
+        .pipeThrough(new TextDecoderStream());
       for await (const event of parseEvents(text)) {
         if (event.id) lastId = event.id;
         await options.onEvent(event);
       }
       throw new Error('the hub ended the event stream');
-    } catch (err) {
-      if (isAbort(err, options.signal)) return;
+    } catch (caught) {
+      if (options.signal.aborted) return;
+      const err: unknown = idle.signal.aborted ? idle.signal.reason : caught;
+      if (!idle.signal.aborted && isAbort(err)) return;
       const status = (err as { status?: number }).status;
       if (status !== undefined && status !== 429 && status < 500) throw err;
       const delay = backoff.next();
@@ -115,6 +135,29 @@ export async function followEvents(options: FollowOptions): Promise<void> {
       } catch {
         return;
       }
+    } finally {
+      idle.abort(new Error('stream closed'));
     }
+  }
+}
+
+/** Aborts `idle` once no data came for `idleMs` (as `lastDataAt` tells); ends when it aborts. */
+async function watchIdle(
+  clock: Clock,
+  idle: AbortController,
+  idleMs: number,
+  lastDataAt: () => number,
+): Promise<void> {
+  try {
+    while (!idle.signal.aborted) {
+      const quiet = clock.now() - lastDataAt();
+      if (quiet >= idleMs) {
+        idle.abort(new Error(`nothing from the hub for ${Math.round(idleMs / 1000)} s`));
+        return;
+      }
+      await clock.sleep(idleMs - quiet, idle.signal);
+    }
+  } catch {
+    // The stream closed: nothing to watch.
   }
 }

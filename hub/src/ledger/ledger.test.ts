@@ -109,6 +109,15 @@ describe('ledger window', () => {
   });
   it('refuses times without a zone, reversed windows and blank filters mean none', () => {
     assert.throws(() => resolveLedgerQuery({ from: '2026-11-01T10:00' }, now), /ISO 8601/);
+    // Days a month does not have are refused, not rolled over into the next month.
+    for (const day of ['2026-02-31', '2026-11-31T10:00:00Z', '2026-02-29'])
+      assert.throws(() => resolveLedgerQuery({ from: day }, now), /from "20.*ISO 8601/);
+    assert.equal(
+      new Date(resolveLedgerQuery({ from: '2028-02-29' }, Date.parse('2028-03-01')).fromMs)
+        .toISOString()
+        .slice(0, 10),
+      '2028-02-29',
+    );
     assert.throws(
       () => resolveLedgerQuery({ from: '2026-11-02', to: '2026-11-01' }, now),
       /before/,

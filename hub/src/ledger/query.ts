@@ -47,7 +47,9 @@ export function parseInstant(text: string, what: string): number {
   const t = text.trim();
   const ok = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2}))?$/.test(t);
   const ms = ok ? Date.parse(/T/.test(t) ? t : `${t}T00:00:00Z`) : NaN;
-  if (Number.isNaN(ms))
+  // Date.parse rolls a day past the month's end over (2026-02-31 is March 3): refuse it instead.
+  const day = t.slice(0, 10);
+  if (Number.isNaN(ms) || new Date(`${day}T00:00:00Z`).toISOString().slice(0, 10) !== day)
     throw new InvalidArgumentError(
       `${what} "${t.slice(0, 64)}": use an ISO 8601 date (2026-11-01) or date-time with a zone (2026-11-01T10:00:00Z)`,
     );

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { createLogger, type Clock } from '@driftless/common';
 import { storeWithCluster } from '../../test/enrolled-store.ts';
@@ -7,6 +9,7 @@ import type { Store } from '../store/index.ts';
 import { EventDeriver } from './derive.ts';
 import { commitLink, dashboardLink, traceLink, type NotificationEvent } from './model.ts';
 import { slackMessage, SLACK_LIMITS } from './providers/index.ts';
+import { postJson } from './providers/http.ts';
 import { labelsMatch } from './rules.ts';
 import { parseSelector } from '../store/index.ts';
 
@@ -254,5 +257,29 @@ describe('links and selectors', () => {
     for (const b of blocks.filter((x) => x.type === 'section' && x.text))
       assert.ok(Array.from(b.text!.text).length <= SLACK_LIMITS.sectionText);
     assert.ok(!blocks.some((b) => b.type === 'actions'), 'a link beyond the URL limit is left out');
+  });
+});
+
+describe('postJson', () => {
+  it('reads only the head of an answer that never ends, and names it in the error', async () => {
+    const server = createServer((_req, res) => {
+      res.writeHead(500, { 'content-type': 'text/plain' });
+      res.write('upstream broke\n' + 'x'.repeat(8192));
+      // Never ended: the connection stays open until the client lets go.
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      await assert.rejects(
+        postJson('webhook destination w', `http://127.0.0.1:${port}/`, '{}'),
+        (err: Error) => {
+          assert.equal(err.message, 'webhook destination w: HTTP 500: upstream broke');
+          return true;
+        },
+      );
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
   });
 });

@@ -274,6 +274,10 @@ describe('driftless day-2 verbs', { timeout: 600_000 }, () => {
         },
       };
     };
+    // A cluster the hub does not know is one line and exit 1, not a stream followed forever.
+    const unknown = await f.cli(['events', '--cluster', 'nope', '--count', '1']);
+    assert.equal(unknown.code, 1, unknown.stderr);
+    assert.match(unknown.stderr, /^driftless: cluster nope: not found/);
     const byCluster = follow(['--type', 'sync', '--cluster', 'stg-b']);
     const bySelector = follow(['--type', 'app.updated', '-l', 'env=prod']);
     try {

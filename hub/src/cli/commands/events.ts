@@ -2,7 +2,7 @@
 import { stringify as yamlText } from 'yaml';
 import { defineCommand } from '../command.ts';
 import { clusterFlag, selectorFlag } from '../flags.ts';
-import { listClusters } from '../lookup.ts';
+import { getCluster, listClusters } from '../lookup.ts';
 import { followEvents, type StreamEvent } from '../sse.ts';
 import { timeText, type Row } from '../table.ts';
 
@@ -64,6 +64,8 @@ Examples:
       },
     },
     async run({ client, flags, io, output }) {
+      // A misspelt cluster would otherwise be followed, silently, forever.
+      if (flags.cluster) await getCluster(client, flags.cluster);
       const stop = new AbortController();
       const onAbort = () => stop.abort();
       io.signal?.addEventListener('abort', onAbort, { once: true });

@@ -12,9 +12,16 @@ export const versionCommands = [
     description: `The hub's version comes from its /healthz answer (no token needed). When the hub
 cannot be reached, the CLI's version is printed and the exit code is 1.`,
     flags: {},
-    async run({ client, print }) {
+    async run({ client, print, io }) {
       const cli = cliVersion();
-      const health = await client.call<Row>('GET', '/healthz');
+      let health: Row;
+      try {
+        health = await client.call<Row>('GET', '/healthz');
+      } catch (err) {
+        // The CLI's own version is known either way; the error (exit 1) says why the hub's is not.
+        io.stdout(`CLI:  ${withCommit(cli)}\n`);
+        throw err;
+      }
       const hub = {
         version: typeof health['version'] === 'string' ? health['version'] : 'unknown',
         ...(typeof health['commit'] === 'string' ? { commit: health['commit'] } : {}),

@@ -48,12 +48,36 @@ export async function postJson(
       cause: (err as { cause?: unknown }).cause ?? err,
     });
   }
-  const text = (await res.text().catch(() => '')).slice(0, 4096);
+  const text = await head(res, 4096);
   if (res.status < 200 || res.status > 299)
     throw new DeliveryError(`${what}: HTTP ${res.status}${snippet(text)}`, {
       cause: { status: res.status },
     });
   return { status: res.status, body: text };
+}
+
+/**
+ * The first `max` bytes of `res`'s body as text; the rest is not read (a destination's answer
+ * may be endless). '' when the body cannot be read.
+ */
+async function head(res: Response, max: number): Promise<string> {
+  if (!res.body) return '';
+  const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  try {
+    while (size < max) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      parts.push(value);
+      size += value.byteLength;
+    }
+  } catch {
+    // What came before the error is still worth showing.
+  } finally {
+    reader.cancel().catch(() => undefined);
+  }
+  return Buffer.concat(parts).subarray(0, max).toString('utf8');
 }
 
 /** The first line of an error body, short and printable, for the delivery log. */
