@@ -94,9 +94,15 @@ describe('Agent', () => {
     assert.equal(e.reporter.syncsOf('b').at(-1)?.outcome, 'succeeded', 'a new commit retries it');
   });
 
-  it('makes no API request on a poll where nothing moved; a commit, a served-API change and the resync re-plan', async () => {
+  it('makes no API request on a poll where nothing moved; a commit, a served-API change and the resync (self-healing apps only) re-plan', async () => {
     const servedApis = { generation: 0 };
-    e = testEngine(TWO_APPS, {
+    const healing = {
+      ...TWO_APPS,
+      'clusters/test/driftless.yaml': clusterYaml(
+        appEntry('a', '      selfHeal: true\n') + appEntry('b'),
+      ),
+    };
+    e = testEngine(healing, {
       pollIntervalMs: 60_000,
       resyncIntervalMs: 600_000,
       pollJitter: 0,
@@ -135,9 +141,16 @@ describe('Agent', () => {
       await nextPass();
     }
     assert.equal(e.kube.calls.length, afterCommit, 'eight unmoved polls send nothing');
+    const touching = (name: string) =>
+      e!.kube.calls.filter((c) => c.ref.endsWith(`/${name}`)).length;
+    const bBefore = touching('b-config');
+    const aBefore = touching('a-config');
     await e.clock.advance(120_000);
-    await nextPass();
-    assert.ok(e.kube.calls.length > afterCommit, 'the periodic resync re-plans');
+    await waitFor(
+      () => touching('a-config') > aBefore,
+      'the periodic resync of the self-healing app',
+    );
+    assert.equal(touching('b-config'), bBefore, 'an auto app without selfHeal is left alone');
   });
 
   it('jitters the poll interval', async () => {

@@ -479,7 +479,12 @@ export class Agent {
       },
       {
         backoff: state.backoff,
-        resyncIntervalMs: this.#o.resyncIntervalMs,
+        // Without selfHeal, drift is reported and left alone (as Argo CD's automated sync without
+        // self-heal): a periodic resync would put it back behind the person's back.
+        resyncIntervalMs:
+          app.sync === 'auto' && !app.selfHeal
+            ? Number.POSITIVE_INFINITY
+            : this.#o.resyncIntervalMs,
         pollJitter: this.#o.pollJitter,
         requeueMs: this.#o.requeueMs,
         random: this.#o.random,
