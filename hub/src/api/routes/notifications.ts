@@ -19,7 +19,7 @@ import {
   type Store,
 } from '../../store/index.ts';
 import type { Clock } from '@driftless/common';
-import { actorOf } from '../auth.ts';
+import { actorOf, allows } from '../auth.ts';
 import { Limit, List, Name } from '../schemas.ts';
 import { principalOf, type ApiApp } from '../types.ts';
 import { iso } from '../views.ts';
@@ -124,7 +124,15 @@ const ruleView = (r: RuleRecord) => ({
 /** A string field of a stored event; '' when missing or not a string. */
 const text = (v: unknown): string => (typeof v === 'string' ? v : '');
 
-const deliveryView = (d: DeliveryRecord) => ({
+/**
+ * What a destination answered is shown to admins only: a destination may point at an address
+ * only the hub reaches, and the delivery log must not let a viewer read what it serves.
+ * Others see the error up to its HTTP status.
+ */
+export const errorFor = (error: string, admin: boolean): string =>
+  admin ? error : error.replace(/^(.*?: HTTP \d{3}): .*$/s, '$1');
+
+const deliveryView = (d: DeliveryRecord, admin: boolean) => ({
   id: d.id,
   rule: d.ruleId,
   destination: d.destination,
@@ -133,9 +141,13 @@ const deliveryView = (d: DeliveryRecord) => ({
   title: text(d.event['title']),
   cluster: text(d.event['cluster']),
   app: text(d.event['app']),
-  attempts: d.attempts.map((a) => ({ at: iso(a.atMs), outcome: a.outcome, error: a.error })),
+  attempts: d.attempts.map((a) => ({
+    at: iso(a.atMs),
+    outcome: a.outcome,
+    error: errorFor(a.error, admin),
+  })),
   nextAttemptAt: d.status === 'pending' ? iso(d.nextAttemptMs) : null,
-  lastError: d.lastError,
+  lastError: errorFor(d.lastError, admin),
   summaryId: d.summaryId,
   createdAt: iso(d.createdMs),
   updatedAt: iso(d.updatedMs),
@@ -350,7 +362,8 @@ export function notificationRoutes(deps: NotificationRouteDeps) {
           status: q.status,
           limit: q.limit ?? 100,
         });
-        return { items: items.map(deliveryView) };
+        const admin = allows(principalOf(req).role, 'admin');
+        return { items: items.map((d) => deliveryView(d, admin)) };
       },
     );
   };
