@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createLogger, type Clock } from '@driftless/common';
 import { TreeResponse, type HubMessage, type TreeRequest } from '@driftless/proto';
-import { DeadlineExceededError, UnavailableError } from '../errors.ts';
+import { DeadlineExceededError, RateLimitedError, UnavailableError } from '../errors.ts';
 import { SessionRegistry, type Session } from './sessions.ts';
 import { TreeRequests } from './tree-requests.ts';
 
@@ -62,6 +62,24 @@ function setup(connectedAnywhere = false) {
 }
 
 describe('TreeRequests', () => {
+  it('answers 429 beyond the reads one cluster may have in flight, and takes more once one ends', async () => {
+    const { sessions, trees } = setup();
+    const session = fakeSession('east');
+    sessions.register(session);
+    const asks = [trees.ask(ask), trees.ask(ask), trees.ask(ask), trees.ask(ask)];
+    await assert.rejects(trees.ask(ask), RateLimitedError);
+    assert.equal(session.sent.length, 4, 'the refused read never reached the agent');
+    const first = session.sent[0]!;
+    trees.answer('east', TreeResponse.create({ requestId: first.requestId, app: 'shop' }));
+    await asks[0];
+    const fifth = trees.ask(ask);
+    assert.equal(session.sent.length, 5);
+    for (const r of session.sent.slice(1)) {
+      trees.answer('east', TreeResponse.create({ requestId: r.requestId, app: 'shop' }));
+    }
+    await Promise.all([...asks.slice(1), fifth]);
+  });
+
   it("sends the request down the cluster's session and resolves with the agent's answer", async () => {
     const { sessions, trees } = setup();
     const session = fakeSession('east');

@@ -15,7 +15,7 @@ import {
   UNSEQUENCED,
   type TreeLimits,
 } from '@driftless/proto';
-import { DeadlineExceededError, UnavailableError } from '../errors.ts';
+import { DeadlineExceededError, RateLimitedError, UnavailableError } from '../errors.ts';
 import { HUB_FANOUT_SUBJECTS } from './hub-fanout.ts';
 import { clusterOfSubject } from './jetstream.ts';
 import { isNatsSession } from './nats-agent-link.ts';
@@ -38,6 +38,11 @@ export interface TreeRequestsOptions {
   connectedAnywhere(cluster: string): Promise<boolean>;
   log: Logger;
   clock?: Clock;
+  /**
+   * Tree reads of one cluster this replica has in flight at most; more answer 429, so no role
+   * can multiply the load a tree puts on a cluster's API server. Default 4.
+   */
+  maxInFlightPerCluster?: number;
 }
 
 /** Subject of the agents' tree answers over NATS (`driftless.agent.<cluster>.tree`). */
@@ -64,6 +69,7 @@ export class TreeRequests {
   readonly #o: TreeRequestsOptions;
   readonly #clock: Clock;
   readonly #pending = new Map<string, Pending>();
+  readonly #inFlight = new Map<string, number>();
   #nats: { nc: NatsConnection; replica: string; subscriptions: Subscription[] } | undefined;
 
   constructor(options: TreeRequestsOptions) {
@@ -107,9 +113,29 @@ export class TreeRequests {
 
   /**
    * The agent's answer to `ask`. Throws UnavailableError (503) when no stream of the cluster can
-   * be reached, DeadlineExceededError (504) when no answer came within the deadline.
+   * be reached, DeadlineExceededError (504) when no answer came within the deadline,
+   * RateLimitedError (429) when this cluster has `maxInFlightPerCluster` reads in flight.
    */
   async ask(ask: TreeAsk): Promise<TreeResponse> {
+    const max = this.#o.maxInFlightPerCluster ?? 4;
+    const n = this.#inFlight.get(ask.cluster) ?? 0;
+    if (n >= max) {
+      throw new RateLimitedError(
+        `cluster ${ask.cluster}: ${n} tree reads are in flight already; try again when one ends`,
+        { retryAfterMs: 1000 },
+      );
+    }
+    this.#inFlight.set(ask.cluster, n + 1);
+    try {
+      return await this.#ask(ask);
+    } finally {
+      const left = (this.#inFlight.get(ask.cluster) ?? 1) - 1;
+      if (left > 0) this.#inFlight.set(ask.cluster, left);
+      else this.#inFlight.delete(ask.cluster);
+    }
+  }
+
+  async #ask(ask: TreeAsk): Promise<TreeResponse> {
     const session = this.#o.sessions.get(ask.cluster);
     if (session) return this.#askDown(session, ask);
     if (this.#nats) return this.#askRelayed(this.#nats, ask);
