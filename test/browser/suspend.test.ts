@@ -224,7 +224,7 @@ describe('dashboard: pauses and operator actions', { timeout: 150_000 }, () => {
     await page.getByRole('button', { name: 'Sync now' }).click();
     await page.getByText('Sync of app web requested.').waitFor();
     assert.equal((await nextOf(agent, 'syncNow')).value.app, 'web');
-    await page.getByRole('button', { name: 'Refresh' }).click();
+    await page.getByRole('button', { name: 'Refresh', exact: true }).click();
     await page.getByText('Refresh of prod-eu requested.').waitFor();
     await nextOf(agent, 'refreshHint');
   });
