@@ -89,6 +89,9 @@ Examples:
         ) as Row;
         if (flags.type.length > 0 && !flags.type.some((p) => typeMatches(e.type, p))) return;
         if (!(await matches(ev['cluster'] as string | undefined))) return;
+        // Events are matched concurrently: one that finished matching after --count was reached
+        // is not printed.
+        if (flags.count > 0 && printed >= flags.count) return;
         io.stdout(
           output === 'json'
             ? `${JSON.stringify(ev)}\n`
