@@ -1,35 +1,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createLogger, type Clock } from '@driftless/common';
+import { createLogger } from '@driftless/common';
 import { TreeResponse, type HubMessage, type TreeRequest } from '@driftless/proto';
 import { DeadlineExceededError, RateLimitedError, UnavailableError } from '../errors.ts';
 import { SessionRegistry, type Session } from './sessions.ts';
 import { TreeRequests } from './tree-requests.ts';
-
-/** A clock whose timers fire only when the test moves time on. */
-class ManualClock implements Clock {
-  #now = 0;
-  #timers: { at: number; resolve: () => void }[] = [];
-  now(): number {
-    return this.#now;
-  }
-  sleep(ms: number, signal?: AbortSignal): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const timer = { at: this.#now + ms, resolve };
-      this.#timers.push(timer);
-      signal?.addEventListener('abort', () => {
-        this.#timers = this.#timers.filter((t) => t !== timer);
-        reject(signal.reason as Error);
-      });
-    });
-  }
-  advance(ms: number): void {
-    this.#now += ms;
-    const due = this.#timers.filter((t) => t.at <= this.#now);
-    this.#timers = this.#timers.filter((t) => t.at > this.#now);
-    for (const t of due) t.resolve();
-  }
-}
+import { ManualClock } from '../../test/manual-clock.ts';
 
 const log = createLogger({ name: 'tree-requests-test', level: 'silent' });
 const ask = { cluster: 'east', app: 'shop', deadlineMs: 1000, limits: {} as never };

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { createLogger, type Clock } from '@driftless/common';
+import { createLogger } from '@driftless/common';
 import { storeWithCluster } from '../../test/enrolled-store.ts';
 import { EventBus, type HubEvent } from '../events.ts';
 import type { Store } from '../store/index.ts';
@@ -12,31 +12,7 @@ import { slackMessage, SLACK_LIMITS } from './providers/index.ts';
 import { postJson } from './providers/http.ts';
 import { labelsMatch } from './rules.ts';
 import { parseSelector } from '../store/index.ts';
-
-/** A clock whose timers fire only when the test moves time on. */
-class ManualClock implements Clock {
-  #now = 1_000_000;
-  #timers: { at: number; resolve: () => void }[] = [];
-  now(): number {
-    return this.#now;
-  }
-  sleep(ms: number, signal?: AbortSignal): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const timer = { at: this.#now + ms, resolve };
-      this.#timers.push(timer);
-      signal?.addEventListener('abort', () => {
-        this.#timers = this.#timers.filter((t) => t !== timer);
-        reject(signal.reason as Error);
-      });
-    });
-  }
-  advance(ms: number): void {
-    this.#now += ms;
-    const due = this.#timers.filter((t) => t.at <= this.#now);
-    this.#timers = this.#timers.filter((t) => t.at > this.#now);
-    for (const t of due) t.resolve();
-  }
-}
+import { ManualClock } from '../../test/manual-clock.ts';
 
 const log = createLogger({ name: 'notify-test', level: 'silent' });
 const links = { publicUrl: 'https://hub.example/', commitUrlTemplate: '', traceUrlTemplate: '' };
@@ -48,7 +24,7 @@ async function settle(): Promise<void> {
 
 describe('EventDeriver', () => {
   let store: Store;
-  const clock = new ManualClock();
+  const clock = new ManualClock(1_000_000);
   const emitted: NotificationEvent[] = [];
   const deriver = (s: Store) =>
     new EventDeriver({
