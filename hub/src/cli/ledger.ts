@@ -6,6 +6,7 @@ import { errorMessage, FlagError, type FlagSpec, type FlagValues } from '@driftl
 import { ApiError, HubClient, HubUnreachableError } from './client.ts';
 import { defineCommand } from './command.ts';
 import { appFlag, clusterFlag, selectorFlag } from './flags.ts';
+import { requireCluster } from './lookup.ts';
 import { renderTable, timeText, type Column } from './table.ts';
 
 /** Flags of `driftless drift ledger`. */
@@ -178,13 +179,14 @@ async function fetchCsv(hub: string, token: string, path: string): Promise<strin
  */
 export async function driftLedgerCommand(run: DriftLedgerRun): Promise<number> {
   const { flags, output } = run;
+  const client = new HubClient({ base: run.hub, token: run.token });
+  await requireCluster(client, flags.cluster);
   if (flags.csv) {
     if (output !== 'table')
       throw new FlagError('drift ledger: --csv prints CSV; leave out --output');
     run.stdout(await fetchCsv(run.hub, run.token, ledgerPath('.csv', flags)));
     return 0;
   }
-  const client = new HubClient({ base: run.hub, token: run.token });
   const ledger = await client.call<Row>('GET', ledgerPath('', flags));
   run.print(ledger, () => ledgerText(ledger));
   return 0;

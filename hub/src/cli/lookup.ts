@@ -41,10 +41,19 @@ export async function listClusters(client: HubClient, selector: string): Promise
 }
 
 /** Apps of the fleet, of one cluster or of the clusters matching `selector`. */
+/**
+ * Refuses a `--cluster` filter naming a cluster the hub does not know (NotFound, exit 1), so a
+ * misspelt name is not answered with an empty list. Nothing to check when `name` is unset.
+ */
+export async function requireCluster(client: HubClient, name: string | undefined): Promise<void> {
+  if (name) await getCluster(client, name);
+}
+
 export async function listApps(
   client: HubClient,
   filter: { cluster?: string; selector?: string },
 ): Promise<Row[]> {
+  await requireCluster(client, filter.cluster);
   return (await client.call<{ items: Row[] }>('GET', `/api/v1/apps${query(filter)}`)).items;
 }
 

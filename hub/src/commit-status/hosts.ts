@@ -16,6 +16,7 @@
  */
 import { DriftlessError } from '@driftless/common';
 import type { CommitState, GitHostKind } from '../store/commit-statuses.ts';
+import { HUB_USER_AGENT } from '../user-agent.ts';
 
 /** Every host kind, for flags and validation. */
 export const GIT_HOST_KINDS: readonly GitHostKind[] = ['github', 'gitlab', 'gitea'];
@@ -95,7 +96,7 @@ export function buildStatusRequest(p: StatusPost): StatusRequest {
   const description = clip(p.description, limits.description);
   const context = clip(p.context, limits.context);
   const target = p.targetUrl.length <= limits.targetUrl ? p.targetUrl : '';
-  const json = { 'Content-Type': 'application/json', 'User-Agent': 'driftless-hub' };
+  const json = { 'Content-Type': 'application/json', 'User-Agent': HUB_USER_AGENT };
   if (p.kind === 'gitlab')
     return {
       method: 'POST',

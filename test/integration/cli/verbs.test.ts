@@ -97,6 +97,11 @@ describe('driftless day-2 verbs', { timeout: 600_000 }, () => {
       [['refresh', 'stg-b/nope'], /app stg-b\/nope: not found/],
       [['approve', 'nope/web', '--yes'], /cluster nope: not found/],
       [['sync', '-l', 'env=nowhere'], /no cluster matches env=nowhere/],
+      [['app', 'list', '--cluster', 'nope'], /cluster nope: not found/],
+      [['approvals', '--cluster', 'nope'], /cluster nope: not found/],
+      [['drift', '--cluster', 'nope'], /cluster nope: not found/],
+      [['history', '--cluster', 'nope'], /cluster nope: not found/],
+      [['drift', 'ledger', '--cluster', 'nope'], /cluster nope: not found/],
       [
         ['wait', '--revision', f.first, '-l', 'env=nowhere', '--timeout', '5s'],
         /no cluster matches -l env=nowhere/,

@@ -1,6 +1,7 @@
 /** `driftless drift` and `driftless history`: fleet-wide lists. */
 import { defineCommand } from '../command.ts';
 import { appFlag, clusterFlag, limitFlag, query, selectorFlag } from '../flags.ts';
+import { requireCluster } from '../lookup.ts';
 import { clip, col, renderTable, shortDigest, shortRev, timeText, type Row } from '../table.ts';
 
 /** The columns of a sync history table; `withTarget` adds cluster and app. */
@@ -31,6 +32,7 @@ export const fleetCommands = [
       limit: limitFlag,
     },
     async run({ client, flags, print }) {
+      await requireCluster(client, flags.cluster);
       const { items } = await client.call<{ items: Row[] }>(
         'GET',
         `/api/v1/drift${query({ selector: flags.selector, cluster: flags.cluster, app: flags.app, state: flags.state, limit: flags.limit })}`,
@@ -57,6 +59,7 @@ export const fleetCommands = [
     summary: 'list sync history across the fleet',
     flags: { cluster: clusterFlag, app: appFlag, selector: selectorFlag, limit: limitFlag },
     async run({ client, flags, print }) {
+      await requireCluster(client, flags.cluster);
       const { items } = await client.call<{ items: Row[] }>(
         'GET',
         `/api/v1/history${query({ cluster: flags.cluster, app: flags.app, selector: flags.selector, limit: flags.limit })}`,

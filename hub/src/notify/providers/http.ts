@@ -1,4 +1,5 @@
 import { DriftlessError, TerminalError } from '@driftless/common';
+import { HUB_USER_AGENT } from '../../user-agent.ts';
 
 /** A destination refused or failed a delivery; classified by its `cause` (the HTTP status). */
 export class DeliveryError extends DriftlessError {
@@ -35,7 +36,11 @@ export async function postJson(
   try {
     res = await fetch(url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json; charset=utf-8', ...headers },
+      headers: {
+        'content-type': 'application/json; charset=utf-8',
+        'user-agent': HUB_USER_AGENT,
+        ...headers,
+      },
       body,
       redirect: 'error',
       signal: signal
