@@ -1,4 +1,4 @@
-import { driftlessVersion } from '@driftless/common';
+import { releaseVersion } from '@driftless/common';
 
 /** The agent's version, as `driftless-agent --version`, the Hello and the User-Agent report it. */
-export const AGENT_VERSION = driftlessVersion().version;
+export const AGENT_VERSION = releaseVersion();

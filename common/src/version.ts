@@ -32,6 +32,17 @@ export function driftlessVersion(): DriftlessVersion {
   return cached;
 }
 
+/**
+ * Only the release version, e.g. `0.1.0`: without the commit, so it never runs
+ * git. For what every process computes at start (the agent's Hello and
+ * User-Agent, the hub's User-Agent). Never throws.
+ */
+export function releaseVersion(): string {
+  if (cached) return cached.version;
+  if (typeof __DRIFTLESS_VERSION__ === 'string') return __DRIFTLESS_VERSION__;
+  return readRootVersion(new URL('package.json', REPO_ROOT)) ?? UNKNOWN_VERSION;
+}
+
 /** `0.1.0 (commit 0123456789ab)`, or just the version when the commit is unknown. */
 export function formatVersion(v: DriftlessVersion = driftlessVersion()): string {
   return v.commit ? `${v.version} (commit ${v.commit.slice(0, 12)})` : v.version;
@@ -43,11 +54,12 @@ function bundledVersion(): DriftlessVersion | undefined {
   return commit ? { version: __DRIFTLESS_VERSION__, commit } : { version: __DRIFTLESS_VERSION__ };
 }
 
+/** common/src/version.ts -> the repository root, when running from a checkout. */
+const REPO_ROOT = new URL('../../', import.meta.url);
+
 function checkoutVersion(): DriftlessVersion {
-  // common/src/version.ts -> the repository root.
-  const root = new URL('../../', import.meta.url);
-  const version = readRootVersion(new URL('package.json', root)) ?? UNKNOWN_VERSION;
-  const commit = readCommit(root);
+  const version = readRootVersion(new URL('package.json', REPO_ROOT)) ?? UNKNOWN_VERSION;
+  const commit = readCommit(REPO_ROOT);
   return commit ? { version, commit } : { version };
 }
 

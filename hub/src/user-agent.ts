@@ -1,4 +1,4 @@
-import { driftlessVersion } from '@driftless/common';
+import { releaseVersion } from '@driftless/common';
 
 /** The User-Agent of the hub's own requests (notifications, commit statuses), so receivers' logs name it. */
-export const HUB_USER_AGENT = `driftless-hub/${driftlessVersion().version}`;
+export const HUB_USER_AGENT = `driftless-hub/${releaseVersion()}`;
