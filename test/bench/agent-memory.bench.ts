@@ -1,7 +1,9 @@
-// Agent resident memory. `driftless-agent run` as its own process, started exactly as users start
-// it: from the checkout through the `bin/driftless-agent` launcher ("source"), and as the agent
-// image runs the bundle (`make bundle`; the `agent` stage's ENTRYPOINT and ENV of
-// deploy/images/Containerfile, read from that file) ("bundle"). Default flags, a 1 h poll.
+// Agent resident memory. `driftless-agent run` as its own process, started as users start it:
+// "source" through the checkout's `bin/driftless-agent` launcher (its Node flags and compile
+// cache; one `run --help` first fills the cache, as any earlier start would have); "bundle" as
+// the agent image runs the bundle (`make bundle`; the `agent` stage's ENTRYPOINT and ENV of
+// deploy/images/Containerfile, read from that file, so also what the chart runs); "plain" the
+// bundle under plain `node`, as the release package's command runs it. Default flags, 1 h poll.
 //
 // Rows, for each program: Node alone with the program's Node flags and environment (no import),
 // the agent with no app (Node plus our imports, no objects: the bare runtime's share), one app of
@@ -10,20 +12,20 @@
 // (the drift watcher lists every object labelled as ours cluster-wide); the sizes of one program
 // run at the same time, 10,000 on its own. We wait until every app's inventory ConfigMap records
 // the head revision with every object, then until the agent's CPU time stops growing (under 20 ms
-// a second, 3 s in a row), then take the median of 5 VmRSS samples 1 s apart ("settled") and
-// VmHWM ("peak": the most the process ever held, the sync included). Then the benchmark opens
-// the agent's inspector (NODE_OPTIONS=--inspect-port=0 opens nothing until SIGUSR1), forces a
-// full garbage collection and reads process.memoryUsage() and VmRSS again. Fresh clusters and
-// processes each round; the programs alternate in order between rounds.
+// a second, 3 s in a row: "when CPU quiet"), then 60 s more, and take the median of 5 VmRSS
+// samples 1 s apart ("settled") and VmHWM ("peak": the most the process ever held, the sync
+// included). Then the benchmark opens the agent's inspector (NODE_OPTIONS=--inspect-port=0 opens
+// nothing until SIGUSR1), forces a full garbage collection and reads process.memoryUsage() and
+// VmRSS again. Fresh clusters and processes each round; the programs alternate in order.
 //
 //   node --expose-gc test/bench/agent-memory.bench.ts
-//     BENCH_RUNS=N (default 3) · BENCH_PROGRAMS=source,bundle · BENCH_SIZES=0,10,1000,10000
-//     BENCH_DETAIL=1 also prints each measurement as it is taken; BENCH_IDLE_S=N waits N s more
-//     after the CPU is quiet before sampling (default 0)
+//     BENCH_RUNS=N (default 3) · BENCH_PROGRAMS=source,bundle,plain · BENCH_SIZES=0,10,1000,10000
+//     BENCH_DETAIL=1 also prints each measurement as it is taken; BENCH_IDLE_S=N: how long after
+//     the CPU is quiet "settled" is sampled (default 60)
 //     BENCH_ENV='K=V …' adds variables to every program's environment, to try settings
 //     (e.g. BENCH_ENV='MALLOC_ARENA_MAX=1'); BENCH_NODE_FLAGS='--flag …' adds Node flags to the
 //     bundle's command line (also those NODE_OPTIONS refuses)
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -56,7 +58,7 @@ const EXTRA_ENV: Record<string, string> = Object.fromEntries(
     }),
 );
 const SYNC_DEADLINE_MS = 900_000;
-const IDLE_S = Number(process.env['BENCH_IDLE_S'] ?? 0);
+const IDLE_S = Number(process.env['BENCH_IDLE_S'] ?? 60);
 
 /** How one program is started: command, arguments before `run`, extra environment. */
 interface Program {
@@ -64,18 +66,45 @@ interface Program {
   command: string;
   args: string[];
   env: Record<string, string>;
+  /** The Node flags and environment it runs with, for the "Node alone" row. */
+  nodeFlags: string[];
+  nodeEnv: Record<string, string>;
   /** The command line as documented, for the report. */
   shown: string;
 }
 
-/** `bin/driftless-agent run`, the launcher of a checkout. */
+/**
+ * `bin/driftless-agent run`, the launcher of a checkout; its Node flags and malloc setting are
+ * read from the launcher (bin/driftless) for the "Node alone" row.
+ */
 function sourceProgram(): Program {
+  const launcher = readFileSync(path.join(ROOT, 'bin/driftless'), 'utf8');
+  const agentCase = /driftless-agent\)([\s\S]*?);;/.exec(launcher)?.[1] ?? '';
+  const flags = /flags=\(([^)]*)\)/.exec(agentCase)?.[1]?.split(/\s+/).filter(Boolean) ?? [];
+  const arenas = /MALLOC_ARENA_MAX:-(\d+)/.exec(agentCase)?.[1];
   return {
     name: 'source',
     command: path.join(ROOT, 'bin/driftless-agent'),
     args: [],
     env: { DRIFTLESS_NODE: process.execPath },
+    nodeFlags: flags,
+    nodeEnv: arenas ? { MALLOC_ARENA_MAX: arenas } : {},
     shown: 'bin/driftless-agent run',
+  };
+}
+
+/** The bundle run by plain `node`, as the release package's `driftless-agent` command runs it. */
+function plainBundleProgram(): Program {
+  const bundle = path.join(ROOT, 'dist/bin/driftless-agent.mjs');
+  if (!existsSync(bundle)) throw new Error(`${bundle} is missing: run make bundle first`);
+  return {
+    name: 'bundle, plain node',
+    command: process.execPath,
+    args: [bundle],
+    env: {},
+    nodeFlags: [],
+    nodeEnv: {},
+    shown: 'node dist/bin/driftless-agent.mjs run',
   };
 }
 
@@ -112,16 +141,19 @@ function bundleProgram(): Program {
     command: process.execPath,
     args: args.map((a) => (a === '/opt/driftless/bin/driftless-agent.mjs' ? bundle : a)),
     env,
+    nodeFlags: args.filter((a) => a.startsWith('-')),
+    nodeEnv: env,
     shown: `${Object.entries(env)
       .map(([k, v]) => `${k}=${v}`)
       .join(' ')} node ${args.join(' ')} run`,
   };
 }
 
-const PROGRAMS = (process.env['BENCH_PROGRAMS'] ?? 'source,bundle').split(',').map((name) => {
+const PROGRAMS = (process.env['BENCH_PROGRAMS'] ?? 'source,bundle,plain').split(',').map((name) => {
   if (name === 'source') return sourceProgram();
   if (name === 'bundle') return bundleProgram();
-  throw new Error(`BENCH_PROGRAMS: unknown program ${name} (source, bundle)`);
+  if (name === 'plain') return plainBundleProgram();
+  throw new Error(`BENCH_PROGRAMS: unknown program ${name} (source, bundle, plain)`);
 });
 
 function status(pid: number, field: string): number {
@@ -237,6 +269,9 @@ interface Measure {
   objects: number;
   syncedS: number;
   cpuS: number;
+  /** VmRSS when the CPU went quiet. */
+  quietMiB: number;
+  /** Median VmRSS of 5 samples, IDLE_S after that. */
   rssMiB: number;
   peakMiB: number;
   anonMiB: number;
@@ -279,7 +314,7 @@ async function measure(
   const apps = appsOf(count === 'node' ? 0 : count);
   const env: Record<string, string | undefined> = {
     ...process.env,
-    ...program.env,
+    ...(count === 'node' ? program.nodeEnv : program.env),
     ...EXTRA_ENV,
     NODE_OPTIONS: `--inspect-port=0 ${EXTRA_ENV['NODE_OPTIONS'] ?? ''}`.trim(),
   };
@@ -358,6 +393,8 @@ async function measure(
     const syncedS = (performance.now() - started) / 1000;
     await cpuQuiet(pid, deadline);
     if (child.exitCode !== null) throw new Error(`agent exited ${child.exitCode}: ${stderr}`);
+    const quietMiB = status(pid, 'VmRSS');
+    // V8 hands back the room the heap grew into some time after the process goes quiet.
     await sleep(IDLE_S * 1000);
     const samples: number[] = [];
     for (let i = 0; i < 5; i++) {
@@ -375,6 +412,7 @@ async function measure(
       objects: count === 'node' ? -1 : count,
       syncedS: count === 'node' || apps.length === 0 ? Number.NaN : syncedS,
       cpuS,
+      quietMiB,
       rssMiB: median(samples),
       peakMiB,
       ...parts,
@@ -422,6 +460,13 @@ async function round(program: Program, git: GitServer, run: number): Promise<Mea
   return results;
 }
 
+// The source launcher's first start fills Node's compile cache; measure the starts after it.
+if (PROGRAMS.some((p) => p.name === 'source'))
+  execFileSync(path.join(ROOT, 'bin/driftless-agent'), ['run', '--help'], {
+    env: { ...process.env, DRIFTLESS_NODE: process.execPath },
+    stdio: 'ignore',
+  });
+
 const loads: number[] = [loadavg()[0] ?? 0];
 const git = await startGitServer();
 const all: Measure[] = [];
@@ -453,8 +498,8 @@ const out: string[] = [
   '',
   ...PROGRAMS.map((p) => `- ${p.name}: \`${p.shown}\``),
   '',
-  '| program | managing | RSS settled | peak RSS (VmHWM) | peak ÷ settled | anonymous / file-backed | RSS after full GC | V8 heap used / total after GC | external | code space | start → synced (s) | CPU (s) |',
-  '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  `| program | managing | RSS when CPU quiet | RSS settled (${IDLE_S} s later) | peak RSS (VmHWM) | peak ÷ settled | anonymous / file-backed | RSS after full GC | V8 heap used / total after GC | external | code space | start → synced (s) | CPU (s) |`,
+  '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
 ];
 for (const p of PROGRAMS)
   for (const objects of [-1, ...SIZES]) {
@@ -462,6 +507,7 @@ for (const p of PROGRAMS)
     if (m.length === 0) continue;
     out.push(
       `| ${p.name} | ${label(objects)} | ${[
+        range(m.map((x) => x.quietMiB)),
         range(m.map((x) => x.rssMiB)),
         range(m.map((x) => x.peakMiB)),
         range(
