@@ -20,6 +20,7 @@
 //
 //   node --expose-gc test/bench/agent-memory.bench.ts
 //     BENCH_RUNS=N (default 3) · BENCH_PROGRAMS=source,bundle,plain · BENCH_SIZES=0,10,1000,10000
+//     BENCH_BUNDLE=path/to/driftless-agent.mjs measures another bundle (default dist/bin/…)
 //     BENCH_DETAIL=1 also prints each measurement as it is taken; BENCH_IDLE_S=N: how long after
 //     the CPU is quiet "settled" is sampled (default 60)
 //     BENCH_ENV='K=V …' adds variables to every program's environment, to try settings
@@ -58,6 +59,10 @@ const EXTRA_ENV: Record<string, string> = Object.fromEntries(
     }),
 );
 const SYNC_DEADLINE_MS = 900_000;
+/** BENCH_BUNDLE: another bundle (e.g. an older build), for the bundle and plain rows. */
+const BUNDLE = path.resolve(
+  process.env['BENCH_BUNDLE'] ?? path.join(ROOT, 'dist/bin/driftless-agent.mjs'),
+);
 const IDLE_S = Number(process.env['BENCH_IDLE_S'] ?? 60);
 
 /** How one program is started: command, arguments before `run`, extra environment. */
@@ -95,7 +100,7 @@ function sourceProgram(): Program {
 
 /** The bundle run by plain `node`, as the release package's `driftless-agent` command runs it. */
 function plainBundleProgram(): Program {
-  const bundle = path.join(ROOT, 'dist/bin/driftless-agent.mjs');
+  const bundle = BUNDLE;
   if (!existsSync(bundle)) throw new Error(`${bundle} is missing: run make bundle first`);
   return {
     name: 'bundle, plain node',
@@ -134,7 +139,7 @@ function bundleProgram(): Program {
   const extra = (process.env['BENCH_NODE_FLAGS'] ?? '').split(/\s+/).filter(Boolean);
   const args = [...extra, ...entryArgs];
   if (node !== 'node') throw new Error(`the agent image runs ${node}, not node`);
-  const bundle = path.join(ROOT, 'dist/bin/driftless-agent.mjs');
+  const bundle = BUNDLE;
   if (!existsSync(bundle)) throw new Error(`${bundle} is missing: run make bundle first`);
   return {
     name: 'bundle',
