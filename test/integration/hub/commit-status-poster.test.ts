@@ -179,6 +179,24 @@ function posterSuite(name: string, open: () => Promise<Store>) {
       assert.equal(posts[0]!.answer, 'Internal Server Error');
     });
 
+    it('refuses to post to a loopback API root unless allowed, naming the reason; nothing reaches the host', async () => {
+      const github = receivers.github;
+      const before = github.requests.length;
+      const key = await want(store, 'github', 'acme/fleet');
+      // The hub's default: only public addresses.
+      const p = poster({ guard: new OutboundGuard(), terminalRetryMs: 3_600_000 });
+      assert.equal(await p.round(), 1);
+      const [held] = await store.listCommitStatuses({ sha: key.sha });
+      assert.match(
+        held!.lastError,
+        /^post pending status to github 127\.0\.0\.1:\d+ for acme\/fleet@[0-9a-f]{7}: refused: 127\.0\.0\.1 is a loopback address; the hub sends only to public addresses unless --allow-private-destinations allows it$/,
+      );
+      assert.ok(held!.nextAttemptMs > Date.now() + 3_000_000, 'terminal: not retried at once');
+      assert.equal(github.requests.length, before, 'nothing reached the host');
+      const [post] = await store.listStatusPosts({ sha: key.sha });
+      assert.deepEqual([post!.result, post!.httpStatus, post!.answer], ['failed', 0, '']);
+    });
+
     it('holds a status refused for its token until the token is replaced, never showing the token', async () => {
       const wrong = 'wrong-' + randomBytes(8).toString('hex');
       const gitea = receivers.gitea;
