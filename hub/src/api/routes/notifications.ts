@@ -3,6 +3,7 @@ import { Type } from 'typebox';
 import { errorMessage } from '@driftless/common';
 import { InvalidArgumentError, NotFoundError } from '../../errors.ts';
 import {
+  checkDestinationUrls,
   DESTINATION_KINDS,
   NOTIFICATION_KINDS,
   SEVERITIES,
@@ -10,7 +11,7 @@ import {
   secretSummary,
   type Notifier,
 } from '../../notify/index.ts';
-import { answerOf, ForbiddenDestinationError, OutboundGuard } from '../../outbound/index.ts';
+import { answerOf, OutboundGuard } from '../../outbound/index.ts';
 import type { SecretBox } from '../../secrets/index.ts';
 import {
   parseSelector,
@@ -389,34 +390,4 @@ export function notificationRoutes(deps: NotificationRouteDeps) {
       },
     );
   };
-}
-
-/** Destination fields holding a URL the hub will send to. */
-const URL_FIELDS = ['webhookUrl', 'url', 'apiUrl'];
-
-/**
- * Refuses a destination whose URLs point at addresses the hub may not send to (checked again
- * on every send), with the guard's error naming the destination and the reason.
- */
-async function checkDestinationUrls(
-  guard: OutboundGuard,
-  d: {
-    name: string;
-    kind: string;
-    config?: Record<string, string>;
-    secret?: Record<string, string>;
-  },
-): Promise<void> {
-  for (const part of [d.config ?? {}, d.secret ?? {}])
-    for (const field of URL_FIELDS) {
-      const url = part[field];
-      if (!url) continue;
-      try {
-        await guard.check(`destination ${d.name}`, url);
-      } catch (err) {
-        if (err instanceof ForbiddenDestinationError)
-          throw new InvalidArgumentError(err.message, { cause: err });
-        throw err;
-      }
-    }
 }
