@@ -103,7 +103,7 @@ function plainBundleProgram(): Program {
   const bundle = BUNDLE;
   if (!existsSync(bundle)) throw new Error(`${bundle} is missing: run make bundle first`);
   return {
-    name: 'bundle, plain node',
+    name: 'plain',
     command: process.execPath,
     args: [bundle],
     env: {},
