@@ -1,5 +1,5 @@
 import { WaitingError, type Clock } from '@driftless/common';
-import { Marks, refOf, refString, type HealthRule, type KubeObject } from '../model.ts';
+import { Marks, refKey, refOf, refString, type HealthRule, type KubeObject } from '../model.ts';
 import type { KubeClient } from '../kube/index.ts';
 import { DEFAULT_CONCURRENCY, isRunOnce, mapLimit } from '../plan/index.ts';
 import {
@@ -88,38 +88,54 @@ export interface HealthWait {
  * Healthy, or only waiting on a consumer or a load balancer), and returns
  * the aggregate then. Each poll asks only for the objects that were not
  * Healthy at the last one, so a rollout of one Deployment among many ConfigMaps
- * costs one request per poll, not one per kind. Degraded, or the app's
- * health timeout passing, is a {@link WaitingError} naming what is not healthy.
+ * costs one request per poll, not one per kind. `atApply` (refKey → health)
+ * stands in for the first poll of the objects it has: their health judged
+ * from the answer of the apply that just wrote them, so no older than that
+ * apply. Degraded, or the app's health timeout passing, is a
+ * {@link WaitingError} naming what is not healthy.
  */
 export async function waitUntilNothingGates(
   w: HealthWait,
   objects: KubeObject[],
+  atApply: ReadonlyMap<string, Health> = new Map(),
 ): Promise<CurrentHealth> {
   const { clock, app } = w;
   const started = clock.now();
   const deadline = started + app.healthTimeoutMs;
   const settled: ObjectHealth[] = [];
   let pending = objects;
+  let known = objects.flatMap((o) => {
+    const health = atApply.get(refKey(refOf(o)));
+    return health ? [{ ref: refOf(o), health }] : [];
+  });
   // Rollouts often finish within a second: look again soon, then every poll interval.
   let delay = Math.min(100, w.pollMs);
   for (;;) {
-    const h = await currentHealth(w.client, pending, {
-      concurrency: w.concurrency,
-      signal: w.signal,
-      rules: app.health,
-    });
-    const all = [...settled, ...h.objects];
-    if (!h.objects.some((o) => gatesWave(o.health)))
-      return { ...aggregateHealth(all), objects: all };
-    const now = aggregateHealth(all);
-    if (now.status === 'Degraded' || clock.now() >= deadline) {
+    const judged = new Set(known.map((k) => refKey(k.ref)));
+    const ask = pending.filter((o) => !judged.has(refKey(refOf(o))));
+    const polled =
+      ask.length === 0
+        ? []
+        : (
+            await currentHealth(w.client, ask, {
+              concurrency: w.concurrency,
+              signal: w.signal,
+              rules: app.health,
+            })
+          ).objects;
+    const now = [...known, ...polled];
+    known = [];
+    const all = [...settled, ...now];
+    if (!now.some((o) => gatesWave(o.health))) return { ...aggregateHealth(all), objects: all };
+    const worst = aggregateHealth(all);
+    if (worst.status === 'Degraded' || clock.now() >= deadline) {
       throw new WaitingError(
-        `app ${app.name} is ${now.status} after ${Math.round((clock.now() - started) / 1000)}s: ${now.message}`,
+        `app ${app.name} is ${worst.status} after ${Math.round((clock.now() - started) / 1000)}s: ${worst.message}`,
       );
     }
     // Healthy objects are not asked again; the rest (gating, or waiting without gating) are.
     const unsettled = new Set<string>();
-    for (const o of h.objects) {
+    for (const o of now) {
       if (o.health.status === 'Healthy') settled.push(o);
       else unsettled.add(refString(o.ref));
     }
