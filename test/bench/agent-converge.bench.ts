@@ -11,8 +11,9 @@
 // and Healthy. Baseline: the same objects with a plain loop of server-side applies (a new
 // KubeClient with the same settings, the same concurrency: each app's Namespace, then its
 // other objects 8 at a time, all apps at once), then listed every 100 ms until every object
-// is Healthy. Every request either side sends is counted by verb and resource. Fresh
-// namespaces each run; the order alternates; one unmeasured round warms up first. Results go
+// is Healthy. Every request either side sends is counted by verb and resource. Each side runs
+// on its own fresh cluster (three fake nodes), both started together each round; the order
+// alternates; one unmeasured round warms up first. Results go
 // to docs/benchmarks.md ("Agent").
 //
 //   node --expose-gc test/bench/agent-converge.bench.ts
@@ -36,7 +37,7 @@ import {
   type Reporter,
   type SyncReport,
 } from '@driftless/agent';
-import { startCluster, startGitServer, waitFor, type GitServer } from '@driftless/test';
+import { startCluster, startGitServer, type Cluster, type GitServer } from '@driftless/test';
 import { countRequests, total, type RequestCounts } from './kube-requests.ts';
 
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 3);
@@ -248,22 +249,6 @@ async function bareRun(
   return { ms, sync, after: {}, steps: [] };
 }
 
-/** Deletes the run's namespaces and waits until they are gone, so pods never pile up. */
-async function cleanUp(client: KubeClient, run: string): Promise<void> {
-  const selector = `${RUN_LABEL}=${run}`;
-  const { items } = await client.list('v1', 'Namespace', { labelSelector: selector });
-  const names = [...items.map((n) => n.metadata.name), `${run}-inventory`];
-  await mapLimit(names, 16, (name) =>
-    client.delete({ apiVersion: 'v1', kind: 'Namespace', namespace: '', name }),
-  );
-  await waitFor(
-    `namespaces of ${run} gone`,
-    async () =>
-      (await client.list('v1', 'Namespace', { labelSelector: selector })).items.length === 0,
-    { timeoutMs: 600_000, everyMs: 500 },
-  );
-}
-
 /** Two more fake nodes for kwok (it manages every node): 200 one-replica Deployments fit. */
 async function addNodes(client: KubeClient, count: number): Promise<void> {
   const resources = { cpu: '32', memory: '256Gi', pods: '110' };
@@ -348,33 +333,47 @@ const workloads: Workload[] = [
   },
 ].filter((w) => WORKLOADS.includes(w.name));
 
-const [cluster, git] = await Promise.all([startCluster({ workloads: true }), startGitServer()]);
-const admin = await KubeClient.fromKubeConfig(cluster.kubeConfig);
+/** A fresh workloads cluster with three fake nodes (330 pods). */
+async function freshCluster(): Promise<Cluster> {
+  const cluster = await startCluster({ workloads: true });
+  const admin = await KubeClient.fromKubeConfig(cluster.kubeConfig);
+  try {
+    await addNodes(admin, 2);
+  } finally {
+    admin.close();
+  }
+  return cluster;
+}
+
+const git = await startGitServer();
 const out: string[] = [];
 try {
-  await addNodes(admin, 2);
   for (const w of workloads) {
     const load0 = loadavg()[0] ?? 0;
     const agentRuns: Run[] = [];
     const bareRuns: Run[] = [];
     for (let i = 0; i <= RUNS; i++) {
       const measured = i > 0;
-      const runAgent = async () => {
-        const r = await agentRun(w, git, cluster.kubeConfig, `${w.name}-agent-${i}`);
-        if (measured) agentRuns.push(r);
-        await cleanUp(admin, `${w.name}-agent-${i}`);
-      };
-      const runBare = async () => {
-        const r = await bareRun(w, cluster.kubeConfig, `${w.name}-bare-${i}`);
-        if (measured) bareRuns.push(r);
-        await cleanUp(admin, `${w.name}-bare-${i}`);
-      };
-      if (i % 2) {
-        await runAgent();
-        await runBare();
-      } else {
-        await runBare();
-        await runAgent();
+      // Each side on its own fresh cluster, started together: no clean-up between them.
+      const [forAgent, forBare] = await Promise.all([freshCluster(), freshCluster()]);
+      try {
+        const runAgent = async () => {
+          const r = await agentRun(w, git, forAgent.kubeConfig, `${w.name}-agent-${i}`);
+          if (measured) agentRuns.push(r);
+        };
+        const runBare = async () => {
+          const r = await bareRun(w, forBare.kubeConfig, `${w.name}-bare-${i}`);
+          if (measured) bareRuns.push(r);
+        };
+        if (i % 2) {
+          await runAgent();
+          await runBare();
+        } else {
+          await runBare();
+          await runAgent();
+        }
+      } finally {
+        await Promise.all([forAgent.stop(), forBare.stop()]);
       }
       (globalThis as { gc?: () => void }).gc?.();
       console.error(
@@ -384,7 +383,6 @@ try {
     out.push(report(w, agentRuns, bareRuns, [load0, loadavg()[0] ?? 0]));
   }
 } finally {
-  admin.close();
-  await Promise.all([cluster.stop(), git.stop()]);
+  await git.stop();
 }
 console.log(out.join('\n\n'));

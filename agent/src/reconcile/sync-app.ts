@@ -104,7 +104,11 @@ export async function syncApp(
           signal: deps.signal,
           ...deps.render,
           // Helm renders for this cluster: its version and every API it serves.
-          cluster: () => clusterCapabilities(deps.client, { signal: deps.signal }),
+          cluster: () =>
+            clusterCapabilities(deps.client, {
+              signal: deps.signal,
+              generation: deps.apisGeneration?.(),
+            }),
         });
         span.setAttribute('driftless.objects', out.length);
         return out;

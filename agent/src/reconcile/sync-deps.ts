@@ -31,6 +31,12 @@ export interface SyncDeps {
   healthPollMs?: number;
   /** Render limits and chart sources. Default the render defaults. */
   render?: RenderSettings;
+  /**
+   * The cluster's served-API generation now (see served-apis.ts): while it
+   * holds, renders reuse one discovery of the cluster. Default: none, each
+   * render asks.
+   */
+  apisGeneration?: () => number | undefined;
   /** When the Git fetch that produced the checkout ran, to show it in the sync's trace. */
   fetch?: { startedAt: number; finishedAt: number; fromCache: boolean };
   signal?: AbortSignal;
