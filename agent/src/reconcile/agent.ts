@@ -461,6 +461,7 @@ export class Agent {
           concurrency: this.#o.concurrency,
           healthPollMs: this.#o.healthPollMs,
           apisGeneration: () => this.#o.servedApis?.generation,
+          observed: (ref) => drift?.observed?.(ref),
           ...(this.#o.render ? { render: this.#o.render } : {}),
           fetch,
           signal: this.#abort.signal,

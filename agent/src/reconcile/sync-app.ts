@@ -226,6 +226,7 @@ export async function syncApp(
         pollMs: deps.healthPollMs ?? 1000,
         concurrency: deps.concurrency,
         signal: deps.signal,
+        ...(deps.observed ? { observed: deps.observed } : {}),
       };
       if (changes === 0) {
         // Nothing to write: only record what moved on.
