@@ -2,8 +2,8 @@
  * What the agent asks of a real API server and Git server, request by request: a cold sync of
  * an app into a Namespace it creates reads and dry-runs nothing inside that Namespace and writes
  * each object once; an app in a Namespace that exists is still dry-run object by object (the
- * plan refuses a bad object before anything is written); and a poll where nothing moved is one
- * Git request and no API request.
+ * plan refuses a bad object before anything is written); a rollout is followed through the drift
+ * watch, not polled; and a poll where nothing moved is one Git request and no API request.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -192,5 +192,68 @@ describe('API and Git requests of the agent', () => {
       assert.match(p.url, /\/idle\.git\/git-upload-pack$/);
       assert.ok(p.responseBytes < 200, `a small ls-refs answer: ${p.responseBytes} bytes`);
     }
+  });
+});
+
+describe('API requests of a health wait', () => {
+  let cluster: Cluster;
+  let git: GitServer;
+  let t: TestAgent | undefined;
+
+  before(async () => {
+    [cluster, git] = await Promise.all([startCluster({ workloads: true }), startGitServer()]);
+  });
+  after(async () => {
+    await t?.close();
+    await Promise.all([cluster?.stop(), git?.stop()]);
+  });
+
+  it('reads a rolling-out Deployment once, then follows its watch (a read every 10 s at most), and never reads what the apply showed Healthy', async () => {
+    const labels = { app: 'web' };
+    const repo = await git.createRepo('rollout');
+    await repo.commit(
+      {
+        'clusters/test/driftless.yaml': clusterYaml(app('rollout')),
+        'apps/rollout/namespace.yaml': JSON.stringify({
+          apiVersion: 'v1',
+          kind: 'Namespace',
+          metadata: { name: 'rollout' },
+        }),
+        'apps/rollout/objects.yaml': [
+          ...configMaps(3),
+          JSON.stringify({
+            apiVersion: 'apps/v1',
+            kind: 'Deployment',
+            metadata: { name: 'web' },
+            spec: {
+              replicas: 1,
+              selector: { matchLabels: labels },
+              template: {
+                metadata: { labels },
+                spec: { containers: [{ name: 'main', image: 'registry.local/web:1.0' }] },
+              },
+            },
+          }),
+        ].join('\n---\n'),
+      },
+      'rollout app',
+    );
+    t = await makeAgent({ kubeConfig: cluster.kubeConfig, git, repo });
+    const sent = record(t.client);
+    assert.equal(await t.agent.reconcileOnce(), true);
+    const status = t.agent.statuses().find((s) => s.app === 'rollout');
+    assert.equal(status?.health, 'Healthy');
+    const reads = (resource: string) =>
+      sent.filter((r) => r.method === 'GET' && r.path.includes(`/namespaces/rollout/${resource}`))
+        .length;
+    assert.equal(reads('configmaps'), 0, 'ConfigMaps: judged from the apply');
+    const healthMs =
+      t.recorder.lastSync('rollout')?.steps.find((s) => s.name === 'health')?.durationMs ?? 0;
+    assert.ok(healthMs > 0);
+    const bound = 1 + Math.ceil(healthMs / 10_000);
+    assert.ok(
+      reads('deployments') <= bound,
+      `${reads('deployments')} reads of the Deployment in a ${healthMs} ms wait (at most ${bound})`,
+    );
   });
 });
