@@ -303,6 +303,7 @@ export class Agent {
     } else this.#sourceBackoff.reset();
 
     const config = await this.#config.load(checkout);
+    const configAt = this.#clock.now();
     this.#appsRunnable = !config.invalid && config.current !== undefined;
     if (config.invalid) {
       // Nothing runs at a commit whose config is broken: every app stays where it is.
@@ -338,6 +339,7 @@ export class Agent {
         cluster: () => clusterCapabilities(this.#o.client, { signal }),
       }),
     );
+    const ownershipAt = this.#clock.now();
     // Apps that left Git: prune them if they asked for it, else let go — each on its own.
     // A pause of the whole cluster holds that back too, and a pause of an app keeps it.
     if (!this.#o.suspensions?.forApp('')) {
@@ -346,6 +348,17 @@ export class Agent {
       const gone = await this.#gone.remove(new Set(kept), this.#abort.signal, force);
       if (!gone) healthy = false;
     }
+    logger.debug(
+      {
+        revision: checkout.revision,
+        fetchStartedAt: fetch.startedAt,
+        fetchedAt: fetch.finishedAt,
+        configAt,
+        ownershipAt,
+        goneAt: this.#clock.now(),
+      },
+      'reconcile pass: apps start',
+    );
     const synced = await this.#syncApps(config.current.config, checkout, fetch, force);
     return healthy && synced;
   }
@@ -441,7 +454,9 @@ export class Agent {
       });
     };
     state.attemptKey = attemptKey(app, checkout.revision);
+    const pauseAt = this.#clock.now();
     await drift?.pause(app.name);
+    const syncAt = this.#clock.now();
     let detail: SyncOutcomeDetail;
     try {
       detail = await syncApp(
@@ -503,6 +518,10 @@ export class Agent {
       return detail;
     }
     const r = detail.report;
+    this.#o.logger.debug(
+      { app: app.name, revision: r.revision, outcome: r.outcome, pauseAt, syncAt, steps: r.steps },
+      `sync ${app.name}: ${r.outcome}`,
+    );
     if (r.outcome === 'succeeded') {
       state.health = r.health;
       state.syncedRevision = r.revision;

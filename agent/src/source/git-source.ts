@@ -112,6 +112,18 @@ export interface SyncResult extends Checkout {
   error?: DriftlessError;
   /** How long the call took. */
   durationMs: number;
+  /** How long each step took, in ms: the head lookup, the clone, the signature check. */
+  phases: SyncPhases;
+}
+
+/** Where the time of one {@link GitSource.sync} went, in ms; a step that did not run is 0. */
+export interface SyncPhases {
+  /** Asking the server for the branch head (`ls-refs`). */
+  lsRefsMs: number;
+  /** Fetching the commit's tree and writing it out. */
+  cloneMs: number;
+  /** Checking the commit's signature. */
+  verifyMs: number;
 }
 
 /** The pointer file; written whole by rename. */
@@ -278,20 +290,27 @@ export class GitSource {
   }
 
   async #sync(signal: AbortSignal | undefined): Promise<SyncResult> {
-    const started = this.#o.clock.now();
-    const result = (r: Omit<SyncResult, 'durationMs'>): SyncResult => ({
-      ...r,
-      durationMs: this.#o.clock.now() - started,
-    });
+    const clock = this.#o.clock;
+    const started = clock.now();
+    const phases: SyncPhases = { lsRefsMs: 0, cloneMs: 0, verifyMs: 0 };
+    const result = (r: Omit<SyncResult, 'durationMs' | 'phases'>): SyncResult => {
+      const out = { ...r, durationMs: clock.now() - started, phases };
+      this.#o.logger?.debug(
+        { revision: r.revision, changed: r.changed, durationMs: out.durationMs, ...phases },
+        'git sync done',
+      );
+      return out;
+    };
     // Reuse what a previous process left on disk before asking the network.
     const before = await this.#load();
     try {
       const head = await this.remoteHead(signal);
+      phases.lsRefsMs = clock.now() - started;
       if (before?.revision === head) {
         this.#o.logger?.debug({ revision: head }, 'git head unchanged; no fetch');
         return result({ ...before, changed: false, fromCache: false });
       }
-      const checkout = await this.#checkout(head, signal);
+      const checkout = await this.#checkout(head, signal, phases);
       this.#o.logger?.info(
         { revision: checkout.revision, previous: before?.revision },
         'checked out new revision',
@@ -362,13 +381,22 @@ export class GitSource {
   }
 
   /** Makes `head` the current checkout: from disk when still there, else a fresh shallow clone. */
-  async #checkout(head: string, signal: AbortSignal | undefined): Promise<Checkout> {
+  async #checkout(
+    head: string,
+    signal: AbortSignal | undefined,
+    phases: SyncPhases,
+  ): Promise<Checkout> {
+    const clock = this.#o.clock;
     let target = join(this.#o.dir, CHECKOUTS, head);
     let revision = head;
+    let at = clock.now();
     if (!fs.existsSync(target)) {
       ({ revision, dir: target } = await this.#clone(signal));
+      phases.cloneMs = clock.now() - at;
+      at = clock.now();
     }
     await this.#o.verify?.({ revision, dir: target });
+    phases.verifyMs = clock.now() - at;
     await this.#writeCurrent(revision);
     this.#current = { revision, dir: target };
     // The switch is done; failing to tidy up must not turn it into a failed sync.
