@@ -228,7 +228,7 @@ export async function runAgent(argv: string[]): Promise<number> {
           identities,
           outbox,
           hooks: {
-            refresh: () => agent.refresh(),
+            refresh: (revision) => agent.refresh(revision ? { revision } : {}),
             statuses: () => agent.statuses(),
             approvals,
             suspensions,

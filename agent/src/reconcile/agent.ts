@@ -4,7 +4,8 @@ import { Backoff, errorMessage, jittered, type Clock } from '@driftless/common';
 import type { AppSpec, ClusterConfig } from '../model.ts';
 import { clusterCapabilities, TenantClients } from '../kube/index.ts';
 import { Ownership } from '../guard/index.ts';
-import { render } from '../render/index.ts';
+import { render, RenderInputs, type RenderOptions } from '../render/index.ts';
+import type { RenderedObject } from '../model.ts';
 import { CommitSignatureError } from '../source/index.ts';
 import type {
   AppStatusReport,
@@ -48,6 +49,8 @@ export class Agent {
   #wake: (() => void) | undefined;
   #pendingWake = false;
   #forceNext = true;
+  /** The commit the last refresh hint named, for the next pass's fetch (a hint only). */
+  #hint: string | undefined;
   #nextPollAt = 0;
   #appsRunnable = false;
   /** What the last full pass planned at: a pass where none of it moved and no app is due is skipped. */
@@ -58,6 +61,8 @@ export class Agent {
   readonly #tickListeners = new Set<() => void>();
   readonly #tenants: TenantClients;
   readonly #ownership: Ownership;
+  /** What each app's last render read, so an app a commit did not touch is not rendered again. */
+  readonly #inputs = new RenderInputs();
   /** The last config status reported, re-sent with the pauses whenever they change. */
   #lastConfigStatus: ConfigStatusReport | undefined;
 
@@ -92,6 +97,7 @@ export class Agent {
       release: (name) => {
         this.#o.drift?.untrack(name);
         this.#apps.delete(name);
+        this.#inputs.forget(name);
         return this.#tenants.forget(name);
       },
     });
@@ -173,8 +179,12 @@ export class Agent {
     this.#loop = this.#run();
   }
 
-  /** Asks for a pass of every app now (new commit hint, approval, sync-now). */
-  refresh(): void {
+  /**
+   * Asks for a pass of every app now (new commit hint, approval, sync-now). `revision`, from a
+   * hub's refresh hint, lets the fetch start early; Git still decides what the head is.
+   */
+  refresh(options: { revision?: string } = {}): void {
+    if (options.revision) this.#hint = options.revision;
     this.#forceNext = true;
     this.#pendingWake = true;
     this.#wake?.();
@@ -280,8 +290,11 @@ export class Agent {
     const now = this.#clock.now();
     const polled = force || now >= this.#nextPollAt;
     const fetchStart = this.#clock.now();
+    const hint = this.#hint;
+    this.#hint = undefined;
     const checkout = await this.#o.source.sync(
       AbortSignal.any([this.#abort.signal, AbortSignal.timeout(this.#o.fetchTimeoutMs)]),
+      hint ? { hint } : {},
     );
     const fetch = {
       startedAt: fetchStart,
@@ -330,14 +343,18 @@ export class Agent {
     this.#planned = { revision: checkout.revision, apis };
     // Ownership: what every app declares and holds, so no two apps fight over an object.
     const signal = this.#abort.signal;
-    await this.#ownership.begin(config.current.config.apps, checkout.revision, (app) =>
-      render({
-        root: checkout.dir,
-        app,
-        signal,
-        ...this.#o.render,
-        cluster: () => clusterCapabilities(this.#o.client, { signal }),
-      }),
+    await this.#ownership.begin(
+      config.current.config.apps,
+      checkout.revision,
+      (app) =>
+        this.#render({
+          root: checkout.dir,
+          app,
+          signal,
+          ...this.#o.render,
+          cluster: () => clusterCapabilities(this.#o.client, { signal }),
+        }),
+      (app) => this.#inputs.key(app, checkout.dir),
     );
     const ownershipAt = this.#clock.now();
     // Apps that left Git: prune them if they asked for it, else let go — each on its own.
@@ -362,6 +379,14 @@ export class Agent {
     const synced = await this.#syncApps(config.current.config, checkout, fetch, force);
     return healthy && synced;
   }
+
+  /** Renders, and remembers what the render read (see render/inputs.ts). */
+  #render = async (options: RenderOptions): Promise<RenderedObject[]> => {
+    let inputs: string[] | undefined;
+    const out = await render({ ...options, onInputs: (paths) => (inputs = paths) });
+    this.#inputs.note(options.app, inputs);
+    return out;
+  };
 
   #anythingDue(config: ClusterConfig, revision: string): boolean {
     if (config.apps.some((app) => this.#apps.isDue(this.#apps.entry(app), revision))) return true;
@@ -472,6 +497,7 @@ export class Agent {
           concurrency: this.#o.concurrency,
           healthPollMs: this.#o.healthPollMs,
           ...(this.#o.render ? { render: this.#o.render } : {}),
+          renderer: this.#render,
           fetch,
           signal: this.#abort.signal,
           ignoreRules: (name) => drift?.ignoreRules?.(name) ?? [],

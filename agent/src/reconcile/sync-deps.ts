@@ -1,7 +1,7 @@
 /** What one sync of an app is given by the agent around it, and what it gives back. */
 import type { Tracer } from '@opentelemetry/api';
 import type { Clock, Logger } from '@driftless/common';
-import type { AppSpec, IgnoreRule, KubeObject } from '../model.ts';
+import type { AppSpec, IgnoreRule, KubeObject, RenderedObject } from '../model.ts';
 import type { KubeClient } from '../kube/index.ts';
 import type { RenderOptions } from '../render/index.ts';
 import type { OwnershipView } from '../guard/index.ts';
@@ -31,6 +31,8 @@ export interface SyncDeps {
   healthPollMs?: number;
   /** Render limits and chart sources. Default the render defaults. */
   render?: RenderSettings;
+  /** Renders the app (e.g. noting what it read). Default render/'s `render`. */
+  renderer?: (options: RenderOptions) => Promise<RenderedObject[]>;
   /** When the Git fetch that produced the checkout ran, to show it in the sync's trace. */
   fetch?: { startedAt: number; finishedAt: number; fromCache: boolean };
   signal?: AbortSignal;

@@ -12,7 +12,7 @@
  * <dir>/checkouts/<sha>/      complete checkouts; only ever renamed into place whole
  * <dir>/incoming/<random>/    a clone in progress; swept before each fetch
  * ```
- * A new revision is cloned (shallow, single branch) into `incoming/`, then
+ * A new revision is fetched (shallow, that commit only) into `incoming/`, then
  * renamed into `checkouts/`, then `current.json` is replaced by rename. Each
  * step is atomic on one file system, so a failure or a crash at any point
  * leaves the previous checkout intact and current. The previous checkout is
@@ -43,6 +43,7 @@ import {
   toGitSourceError,
   type GitLocation,
 } from './errors.ts';
+import { fetchCommit, FetchProtocolError } from './fetch-v2.ts';
 import { lsRemoteRef } from './ls-refs.ts';
 import { DEFAULT_MAX_FETCH_BYTES, limitResponses } from './response-limit.ts';
 
@@ -225,6 +226,10 @@ export class GitSource {
   #running: Promise<SyncResult> | undefined;
   /** Set once the server has refused the one-request ref lookup. */
   #twoStep = false;
+  /** Set once the server has refused the one-request fetch: isomorphic-git's clone from then on. */
+  #v1Fetch = false;
+  /** The removal of old checkouts after the last switch, done off the sync's path. */
+  #tidy: Promise<void> = Promise.resolve();
 
   constructor(options: GitSourceOptions) {
     this.#o = resolveOptions(options);
@@ -281,15 +286,26 @@ export class GitSource {
    * and fetches only when it moved. When Git fails, returns the last good
    * checkout with `fromCache` and the error; throws only when there is none,
    * or when `signal` aborts.
+   *
+   * `hint` is a commit the caller was told is the new head (a hub's refresh
+   * hint). It is only a hint: it is fetched while the server is asked for the
+   * head, and used only when the server names that very commit as the head;
+   * otherwise it is thrown away and the head the server named is fetched.
    */
-  async sync(signal?: AbortSignal): Promise<SyncResult> {
-    this.#running ??= this.#sync(signal).finally(() => {
+  async sync(signal?: AbortSignal, options: { hint?: string } = {}): Promise<SyncResult> {
+    this.#running ??= this.#sync(signal, options.hint).finally(() => {
       this.#running = undefined;
     });
     return this.#running;
   }
 
-  async #sync(signal: AbortSignal | undefined): Promise<SyncResult> {
+  /** Resolves once the old checkouts a sync left to remove are gone (tests, shutdown). */
+  async settled(): Promise<void> {
+    await this.#running?.catch(() => undefined);
+    await this.#tidy;
+  }
+
+  async #sync(signal: AbortSignal | undefined, hint: string | undefined): Promise<SyncResult> {
     const clock = this.#o.clock;
     const started = clock.now();
     const phases: SyncPhases = { lsRefsMs: 0, cloneMs: 0, verifyMs: 0 };
@@ -303,20 +319,31 @@ export class GitSource {
     };
     // Reuse what a previous process left on disk before asking the network.
     const before = await this.#load();
+    await this.#tidy;
+    let early: Promise<Checkout> | undefined;
     try {
+      // Leftovers of a crashed or aborted fetch: never complete, never used.
+      await rm(join(this.#o.dir, INCOMING), { recursive: true, force: true });
+      early = this.#fetchHinted(hint, before, signal);
       const head = await this.remoteHead(signal);
       phases.lsRefsMs = clock.now() - started;
+      const hinted = await early?.catch(() => undefined);
+      early = undefined;
+      if (hinted && hinted.revision !== head) await this.#discard(hinted);
       if (before?.revision === head) {
         this.#o.logger?.debug({ revision: head }, 'git head unchanged; no fetch');
         return result({ ...before, changed: false, fromCache: false });
       }
-      const checkout = await this.#checkout(head, signal, phases);
+      const fetched = hinted?.revision === head ? hinted : undefined;
+      if (fetched) phases.cloneMs = Math.max(0, clock.now() - started - phases.lsRefsMs);
+      const checkout = await this.#checkout(head, signal, phases, fetched);
       this.#o.logger?.info(
-        { revision: checkout.revision, previous: before?.revision },
+        { revision: checkout.revision, previous: before?.revision, hinted: fetched !== undefined },
         'checked out new revision',
       );
       return result({ ...checkout, changed: true, fromCache: false });
     } catch (err) {
+      await early?.then((c) => this.#discard(c)).catch(() => undefined);
       signal?.throwIfAborted();
       const error = toGitSourceError(err, this.#where, { hasCredentials: this.#o.hasCredentials });
       if (!before) throw error;
@@ -326,6 +353,27 @@ export class GitSource {
       );
       return result({ ...before, changed: false, fromCache: true, error });
     }
+  }
+
+  /**
+   * Starts fetching the hinted commit into `incoming/`, to be used only if the server then
+   * names it as the head; undefined when there is nothing worth fetching (no hint, not a
+   * SHA-1, the current or an existing checkout, a server without the one-request fetch).
+   */
+  #fetchHinted(
+    hint: string | undefined,
+    before: Checkout | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<Checkout> | undefined {
+    if (!hint || !/^[0-9a-f]{40}$/.test(hint) || hint === before?.revision) return undefined;
+    if (this.#twoStep || this.#v1Fetch) return undefined;
+    if (fs.existsSync(join(this.#o.dir, CHECKOUTS, hint))) return undefined;
+    return this.#fetchV2(hint, signal);
+  }
+
+  /** Removes a fetch that will not be used. */
+  async #discard(fetched: Checkout): Promise<void> {
+    await rm(fetched.dir, { recursive: true, force: true });
   }
 
   /**
@@ -380,39 +428,85 @@ export class GitSource {
     return this.#current;
   }
 
-  /** Makes `head` the current checkout: from disk when still there, else a fresh shallow clone. */
+  /**
+   * Makes `head` the current checkout: from disk when still there, else `fetched` (the hinted
+   * commit, already fetched into `incoming/`), else a fresh shallow fetch.
+   */
   async #checkout(
     head: string,
     signal: AbortSignal | undefined,
     phases: SyncPhases,
+    fetched: Checkout | undefined,
   ): Promise<Checkout> {
     const clock = this.#o.clock;
     let target = join(this.#o.dir, CHECKOUTS, head);
     let revision = head;
     let at = clock.now();
-    if (!fs.existsSync(target)) {
-      ({ revision, dir: target } = await this.#clone(signal));
-      phases.cloneMs = clock.now() - at;
+    if (fs.existsSync(target)) {
+      if (fetched) await this.#discard(fetched);
+    } else {
+      ({ revision, dir: target } = await this.#place(fetched ?? (await this.#fetch(head, signal))));
+      if (!fetched) phases.cloneMs = clock.now() - at;
       at = clock.now();
     }
     await this.#o.verify?.({ revision, dir: target });
     phases.verifyMs = clock.now() - at;
     await this.#writeCurrent(revision);
     this.#current = { revision, dir: target };
-    // The switch is done; failing to tidy up must not turn it into a failed sync.
-    await this.#prune().catch((err: unknown) =>
+    // The switch is done; tidying up runs after it (the next sync waits for it), and failing
+    // to tidy up must not turn it into a failed sync.
+    this.#tidy = this.#prune().catch((err: unknown) =>
       this.#o.logger?.warn({ err: errorMessage(err) }, 'could not remove old checkouts'),
     );
     return this.#current;
   }
 
-  /** Clones the branch into `incoming/`, then renames it into `checkouts/<sha>`. */
-  async #clone(signal: AbortSignal | undefined): Promise<Checkout> {
-    const incoming = join(this.#o.dir, INCOMING);
-    // Leftovers of a crashed or aborted clone: never complete, never used.
-    await rm(incoming, { recursive: true, force: true });
-    const tmp = join(incoming, randomBytes(6).toString('hex'));
+  /** Fetches `head` into `incoming/`: one v2 request when the server takes it, else a clone. */
+  async #fetch(head: string, signal: AbortSignal | undefined): Promise<Checkout> {
+    if (!this.#twoStep && !this.#v1Fetch && /^[0-9a-f]{40}$/.test(head)) {
+      try {
+        return await this.#fetchV2(head, signal);
+      } catch (err) {
+        if (!(err instanceof FetchProtocolError)) throw err;
+        this.#v1Fetch = true;
+        this.#o.logger?.info(
+          { url: this.#o.display, err: errorMessage(err) },
+          'git server refused the one-request fetch; cloning instead from now on',
+        );
+      }
+    }
+    return this.#clone(signal);
+  }
+
+  /** A new folder under `incoming/`, for a fetch in progress. */
+  async #incoming(): Promise<string> {
+    const tmp = join(this.#o.dir, INCOMING, randomBytes(6).toString('hex'));
     await mkdir(tmp, { recursive: true });
+    return tmp;
+  }
+
+  /** Fetches exactly `sha` (depth 1) into `incoming/` in one request (see fetch-v2.ts). */
+  async #fetchV2(sha: string, signal: AbortSignal | undefined): Promise<Checkout> {
+    const tmp = await this.#incoming();
+    try {
+      await fetchCommit({
+        http: transport(this.#o, signal),
+        url: this.#o.url,
+        headers: this.#o.headers,
+        sha,
+        branch: this.#o.branch,
+        dir: tmp,
+      });
+      return { revision: sha, dir: tmp };
+    } catch (err) {
+      await rm(tmp, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  /** Clones the branch (shallow) into `incoming/` with isomorphic-git. */
+  async #clone(signal: AbortSignal | undefined): Promise<Checkout> {
+    const tmp = await this.#incoming();
     try {
       await clone({
         fs,
@@ -426,19 +520,20 @@ export class GitSource {
         headers: { ...this.#o.headers },
       });
       // The branch may have moved since remoteHead: record what was fetched.
-      const revision = await resolveRef({ fs, dir: tmp, ref: 'HEAD' });
-      const target = join(this.#o.dir, CHECKOUTS, revision);
-      await mkdir(join(this.#o.dir, CHECKOUTS), { recursive: true });
-      if (fs.existsSync(target)) {
-        await rm(tmp, { recursive: true, force: true });
-      } else {
-        await rename(tmp, target);
-      }
-      return { revision, dir: target };
+      return { revision: await resolveRef({ fs, dir: tmp, ref: 'HEAD' }), dir: tmp };
     } catch (err) {
       await rm(tmp, { recursive: true, force: true });
       throw err;
     }
+  }
+
+  /** Renames a complete fetch from `incoming/` into `checkouts/<sha>`. */
+  async #place(fetched: Checkout): Promise<Checkout> {
+    const target = join(this.#o.dir, CHECKOUTS, fetched.revision);
+    await mkdir(join(this.#o.dir, CHECKOUTS), { recursive: true });
+    if (fs.existsSync(target)) await this.#discard(fetched);
+    else await rename(fetched.dir, target);
+    return { revision: fetched.revision, dir: target };
   }
 
   async #writeCurrent(revision: string): Promise<void> {

@@ -98,6 +98,8 @@ describe('GitSource against git http-backend', () => {
     const third = await repo.commit({ 'apps/web/deploy.yaml': null }, 'remove web');
     assert.equal((await src.sync()).revision, third);
     await assert.rejects(src.readFile('apps/web/deploy.yaml'), { name: 'PathNotFoundError' });
+    // Old checkouts are removed after the switch, off the sync's path.
+    await src.settled();
     assert.deepEqual(readdirSync(path.join(dir, 'checkouts')).sort(), [second, third].sort());
     assert.ok(!existsSync(path.join(dir, 'checkouts', first)));
   });
@@ -243,7 +245,8 @@ describe('GitSource against git http-backend', () => {
   });
 });
 
-/** True for the head check's request (Git-Protocol v2 ls-refs), as opposed to a fetch. */
-function isLsRefs(req: { headers?: Record<string, string> }): boolean {
-  return req.headers?.['Git-Protocol'] === 'version=2';
+/** True for the head check's request (a v2 `ls-refs` command), as opposed to a fetch. */
+function isLsRefs(req: { body?: unknown }): boolean {
+  const first: unknown = Array.isArray(req.body) ? req.body[0] : undefined;
+  return first instanceof Uint8Array && Buffer.from(first).toString().includes('command=ls-refs');
 }
