@@ -93,21 +93,23 @@ export class Ownership implements OwnershipView {
     contentKey?: (app: AppSpec) => Promise<string | undefined>,
   ): Promise<void> {
     const held = new Map<string, Set<string>>();
-    await Promise.all(
+    // Read while the apps render; awaited (and its error thrown) once they have.
+    const loading = Promise.all(
       apps.map(async (app) => {
         const record = await this.#o.inventory.load(app.name);
         held.set(app.name, new Set((record?.objects ?? []).map(refKey)));
       }),
     );
+    loading.catch(() => undefined);
     const names = new Set(apps.map((a) => a.name));
     for (const name of this.#declared.keys()) if (!names.has(name)) this.#declared.delete(name);
-    // A few at a time: renders run helm and kustomize processes.
     const keyed = await Promise.all(
       apps.map(async (app) => ({
         app,
         key: (await contentKey?.(app)) ?? cacheKey(app, revision),
       })),
     );
+    // A few at a time: renders run helm and kustomize processes.
     const queue = keyed.filter(({ app, key }) => this.#declared.get(app.name)?.key !== key);
     const worker = async () => {
       for (let next = queue.shift(); next; next = queue.shift()) {
@@ -120,6 +122,7 @@ export class Ownership implements OwnershipView {
       }
     };
     await Promise.all([worker(), worker(), worker()]);
+    await loading;
     this.#order = apps.map((a) => a.name);
     this.#held = held;
   }

@@ -63,6 +63,11 @@ export class Agent {
   readonly #ownership: Ownership;
   /** What each app's last render read, so an app a commit did not touch is not rendered again. */
   readonly #inputs = new RenderInputs();
+  /**
+   * Renders the declare step made during this pass, each taken by the app's sync (once) so it
+   * does not render the same commit again; emptied when the pass ends.
+   */
+  readonly #passRenders = new Map<string, { root: string; spec: string; out: RenderedObject[] }>();
   /** The last config status reported, re-sent with the pauses whenever they change. */
   #lastConfigStatus: ConfigStatusReport | undefined;
 
@@ -343,17 +348,23 @@ export class Agent {
     this.#planned = { revision: checkout.revision, apis };
     // Ownership: what every app declares and holds, so no two apps fight over an object.
     const signal = this.#abort.signal;
+    this.#passRenders.clear();
     await this.#ownership.begin(
       config.current.config.apps,
       checkout.revision,
-      (app) =>
-        this.#render({
+      async (app) => {
+        const out = await this.#render({
           root: checkout.dir,
           app,
           signal,
           ...this.#o.render,
           cluster: () => clusterCapabilities(this.#o.client, { signal }),
-        }),
+        });
+        // Only a render of files alone: a chart's may change once a dependency adds a CRD.
+        if (this.#inputs.filesOnly(app))
+          this.#passRenders.set(app.name, { root: checkout.dir, spec: JSON.stringify(app), out });
+        return out;
+      },
       (app) => this.#inputs.key(app, checkout.dir),
     );
     const ownershipAt = this.#clock.now();
@@ -376,9 +387,22 @@ export class Agent {
       },
       'reconcile pass: apps start',
     );
-    const synced = await this.#syncApps(config.current.config, checkout, fetch, force);
-    return healthy && synced;
+    try {
+      const synced = await this.#syncApps(config.current.config, checkout, fetch, force);
+      return healthy && synced;
+    } finally {
+      this.#passRenders.clear();
+    }
   }
+
+  /** The sync's render: the declare step's of this pass when it made one, else a new one. */
+  #syncRender = async (options: RenderOptions): Promise<RenderedObject[]> => {
+    const made = this.#passRenders.get(options.app.name);
+    this.#passRenders.delete(options.app.name);
+    if (made && made.root === options.root && made.spec === JSON.stringify(options.app))
+      return made.out;
+    return this.#render(options);
+  };
 
   /** Renders, and remembers what the render read (see render/inputs.ts). */
   #render = async (options: RenderOptions): Promise<RenderedObject[]> => {
@@ -497,7 +521,7 @@ export class Agent {
           concurrency: this.#o.concurrency,
           healthPollMs: this.#o.healthPollMs,
           ...(this.#o.render ? { render: this.#o.render } : {}),
-          renderer: this.#render,
+          renderer: this.#syncRender,
           fetch,
           signal: this.#abort.signal,
           ignoreRules: (name) => drift?.ignoreRules?.(name) ?? [],

@@ -95,6 +95,11 @@ export class RenderInputs {
     else this.#inputs.set(app.name, { spec: JSON.stringify(app), paths });
   }
 
+  /** Whether the last render of `app` (as specified now) read the checkout's files alone. */
+  filesOnly(app: AppSpec): boolean {
+    return this.#inputs.get(app.name)?.spec === JSON.stringify(app);
+  }
+
   /** Forgets an app (it left Git). */
   forget(app: string): void {
     this.#inputs.delete(app);
