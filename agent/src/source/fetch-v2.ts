@@ -11,13 +11,14 @@
  * indexed, so what arrives is that commit or nothing: the sha cannot be lied about.
  */
 import * as fs from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  checkout,
   indexPack,
   init,
+  readBlob,
   readCommit,
+  readTree,
   writeRef,
   type GitHttpResponse,
   type HttpClient,
@@ -152,10 +153,41 @@ export async function fetchCommit(options: FetchCommitOptions): Promise<void> {
   await mkdir(packDir, { recursive: true });
   const name = `pack-${Buffer.from(pack.subarray(pack.length - 20)).toString('hex')}.pack`;
   await writeFile(join(packDir, name), pack);
-  await indexPack({ fs, dir, filepath: join('.git', 'objects', 'pack', name) });
+  const cache = {};
+  await indexPack({ fs, dir, filepath: join('.git', 'objects', 'pack', name), cache });
   // The commit must be in what came: its id is the hash of its content.
-  await readCommit({ fs, dir, oid: sha });
+  const { commit } = await readCommit({ fs, dir, oid: sha, cache });
   await writeFile(join(dir, '.git', 'shallow'), `${sha}\n`);
   await writeRef({ fs, dir, ref: `refs/heads/${branch}`, value: sha, force: true });
-  await checkout({ fs, dir, ref: branch });
+  await writeTree(dir, dir, commit.tree, cache);
+}
+
+/**
+ * Writes the tree `oid` out into `into` (a working tree without an index: nothing reads one).
+ * Names a checkout must not hold (`..`, `.git`, a slash) are refused, as Git refuses them.
+ */
+async function writeTree(root: string, into: string, oid: string, cache: object): Promise<void> {
+  const { tree } = await readTree({ fs, dir: root, oid, cache });
+  for (const entry of tree) {
+    const name = entry.path;
+    if (
+      name === '' ||
+      name === '.' ||
+      name === '..' ||
+      /[/\\\0]/.test(name) ||
+      name.toLowerCase() === '.git'
+    )
+      throw new Error(`git checkout: the tree holds an entry named ${JSON.stringify(name)}`);
+    const target = join(into, name);
+    if (entry.type === 'tree') {
+      await mkdir(target);
+      await writeTree(root, target, entry.oid, cache);
+    } else if (entry.type === 'commit') {
+      await mkdir(target); // a submodule: an empty folder, as git leaves it
+    } else {
+      const { blob } = await readBlob({ fs, dir: root, oid: entry.oid, cache });
+      if (entry.mode === '120000') await symlink(Buffer.from(blob).toString('utf8'), target);
+      else await writeFile(target, blob, { mode: entry.mode === '100755' ? 0o755 : 0o644 });
+    }
+  }
 }

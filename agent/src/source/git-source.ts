@@ -1,5 +1,5 @@
 /**
- * Over 400 lines on purpose: the checkout's life (clone into incoming/, swap, sweep, fall
+ * Over 400 lines on purpose: the checkout's life (fetch into incoming/, swap, sweep, fall
  * back to the last good copy) is one state machine that reads best in one place.
  *
  * The first step of every reconcile: make the desired state of one
@@ -10,7 +10,7 @@
  * ```
  * <dir>/current.json          which checkout is current, for which url and branch
  * <dir>/checkouts/<sha>/      complete checkouts; only ever renamed into place whole
- * <dir>/incoming/<random>/    a clone in progress; swept before each fetch
+ * <dir>/incoming/<random>/    a fetch in progress; swept before each sync
  * ```
  * A new revision is fetched (shallow, that commit only) into `incoming/`, then
  * renamed into `checkouts/`, then `current.json` is replaced by rename. Each
@@ -24,108 +24,32 @@
  */
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import { mkdir, readdir, readFile, realpath, rename, rm, writeFile } from 'node:fs/promises';
-import { isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { clone, resolveRef, type HttpClient } from 'isomorphic-git';
-import * as nodeHttp from 'isomorphic-git/http/node';
-import {
-  errorMessage,
-  redactUrl,
-  systemClock,
-  type Clock,
-  type DriftlessError,
-  type Logger,
-} from '@driftless/common';
-import {
-  GitNotFoundError,
-  PathNotFoundError,
-  PathOutsideCheckoutError,
-  toGitSourceError,
-  type GitLocation,
-} from './errors.ts';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { clone, resolveRef } from 'isomorphic-git';
+import { errorMessage } from '@driftless/common';
+import { resolveInCheckout } from './checkout-path.ts';
+import { GitNotFoundError, toGitSourceError, type GitLocation } from './errors.ts';
 import { fetchCommit, FetchProtocolError } from './fetch-v2.ts';
 import { lsRemoteRef } from './ls-refs.ts';
-import { DEFAULT_MAX_FETCH_BYTES, limitResponses } from './response-limit.ts';
+import {
+  resolveOptions,
+  transport,
+  type Checkout,
+  type GitSourceOptions,
+  type Resolved,
+  type SyncPhases,
+  type SyncResult,
+} from './source-options.ts';
 
-/** Basic-auth credentials for the repository; a token goes in `password`. */
-export interface GitAuth {
-  username: string;
-  password: string;
-}
-
-/** Options of {@link GitSource}. */
-export interface GitSourceOptions {
-  /**
-   * Repository URL, `http(s)://…`. Credentials embedded in it are moved to
-   * `auth` (unless `auth` is given) and never shown or stored on disk.
-   */
-  url: string;
-  /** Branch to follow. */
-  branch: string;
-  /** Work directory for checkouts; created if missing and reused across restarts. */
-  dir: string;
-  /** Credentials sent with every request. Default none. */
-  auth?: GitAuth;
-  /** Measures how long a sync took. Default the system clock. */
-  clock?: Clock;
-  /** Where progress and fallbacks are logged. Default silent. */
-  logger?: Logger;
-  /** The HTTP transport. Default isomorphic-git's Node client. */
-  http?: HttpClient;
-  /** Complete checkouts kept on disk, the current one included; at least 1. Default 2. */
-  keepCheckouts?: number;
-  /**
-   * A request whose connection stays silent this long fails (transient), so a
-   * server that stops answering cannot hang a sync. It bounds silence, not
-   * the whole fetch; bound that with the AbortSignal. Default 60 s.
-   */
-  idleTimeoutMs?: number;
-  /**
-   * Most response bytes read for one ref lookup or one clone; past it the
-   * fetch fails with a {@link GitResponseTooLargeError}, so a hostile or broken
-   * server streaming an endless answer cannot exhaust the agent's memory.
-   * Default {@link DEFAULT_MAX_FETCH_BYTES} (512 MiB).
-   */
-  maxFetchBytes?: number;
-  /**
-   * Checks a revision before it becomes current (commit signatures, see
-   * verify.ts); when it throws, the last checkout that passed stays current
-   * and the error is returned with it. Default none.
-   */
-  verify?: (checkout: Checkout) => Promise<unknown>;
-}
-
-/** A checkout on disk. */
-export interface Checkout {
-  /** The commit sha checked out. */
-  revision: string;
-  /** Absolute path of its working tree. */
-  dir: string;
-}
-
-/** Result of {@link GitSource.sync}. */
-export interface SyncResult extends Checkout {
-  /** True when this call moved the current checkout to another revision (always on a first clone). */
-  changed: boolean;
-  /** True when Git could not be asked or fetched from, and this is the last good checkout. */
-  fromCache: boolean;
-  /** Why Git failed, when `fromCache`; classified (see errors.ts). */
-  error?: DriftlessError;
-  /** How long the call took. */
-  durationMs: number;
-  /** How long each step took, in ms: the head lookup, the clone, the signature check. */
-  phases: SyncPhases;
-}
-
-/** Where the time of one {@link GitSource.sync} went, in ms; a step that did not run is 0. */
-export interface SyncPhases {
-  /** Asking the server for the branch head (`ls-refs`). */
-  lsRefsMs: number;
-  /** Fetching the commit's tree and writing it out. */
-  cloneMs: number;
-  /** Checking the commit's signature. */
-  verifyMs: number;
-}
+export type {
+  Checkout,
+  GitAuth,
+  GitSourceOptions,
+  SyncPhases,
+  SyncResult,
+} from './source-options.ts';
+export { resolveInCheckout } from './checkout-path.ts';
 
 /** The pointer file; written whole by rename. */
 interface CurrentFile {
@@ -137,82 +61,6 @@ interface CurrentFile {
 const CURRENT = 'current.json';
 const CHECKOUTS = 'checkouts';
 const INCOMING = 'incoming';
-
-/** Compiled options: credentials out of the URL, defaults applied. */
-interface Resolved {
-  url: string;
-  display: string;
-  branch: string;
-  dir: string;
-  headers: Record<string, string>;
-  hasCredentials: boolean;
-  clock: Clock;
-  logger: Logger | undefined;
-  http: HttpClient;
-  keep: number;
-  idleTimeoutMs: number;
-  maxFetchBytes: number;
-  verify: GitSourceOptions['verify'];
-}
-
-function resolveOptions(o: GitSourceOptions): Resolved {
-  let url = o.url;
-  let auth = o.auth;
-  try {
-    const u = new URL(o.url);
-    if (u.username || u.password) {
-      auth ??= {
-        username: decodeURIComponent(u.username),
-        password: decodeURIComponent(u.password),
-      };
-      u.username = '';
-      u.password = '';
-      url = u.href;
-    }
-  } catch {
-    // Left as is: isomorphic-git reports a bad URL, and redactUrl hides it.
-  }
-  url = url.replace(/\/+$/, '');
-  const headers: Record<string, string> = {};
-  // Sent up front rather than after a 401 challenge: that would double the
-  // requests of every poll.
-  if (auth) {
-    const basic = Buffer.from(`${auth.username}:${auth.password}`).toString('base64');
-    headers['Authorization'] = `Basic ${basic}`;
-  }
-  return {
-    url,
-    display: redactUrl(url),
-    branch: o.branch,
-    dir: resolve(o.dir),
-    headers,
-    hasCredentials: auth !== undefined,
-    clock: o.clock ?? systemClock,
-    logger: o.logger,
-    http: o.http ?? nodeHttp,
-    keep: Math.max(1, o.keepCheckouts ?? 2),
-    idleTimeoutMs: o.idleTimeoutMs ?? 60_000,
-    maxFetchBytes: o.maxFetchBytes ?? DEFAULT_MAX_FETCH_BYTES,
-    verify: o.verify,
-  };
-}
-
-/**
- * The transport of one operation: every request carries the operation's abort
- * signal (isomorphic-git's clone takes none) and the idle timeout, which the
- * Node client applies to the socket.
- */
-function transport(o: Resolved, signal: AbortSignal | undefined): HttpClient {
-  const base: HttpClient = {
-    request: (req) =>
-      o.http.request({
-        ...req,
-        signal,
-        fetchOptions: { ...(req.fetchOptions as object | undefined), timeout: o.idleTimeoutMs },
-      }),
-  };
-  return limitResponses(base, o.maxFetchBytes, o.display);
-}
 
 /**
  * One repository branch kept checked out on disk. Calls to {@link sync} do not
@@ -566,33 +414,4 @@ export class GitSource {
       await rm(trash, { recursive: true, force: true });
     }
   }
-}
-
-/**
- * The absolute, symlink-free path of `path` inside `checkout`. Refuses
- * absolute paths and any path — through `..` or a symlink committed to the
- * repository — that resolves outside the checkout, since a repository must
- * never make the agent read the node's files.
- */
-export async function resolveInCheckout(checkout: Checkout, path: string): Promise<string> {
-  if (isAbsolute(path)) throw new PathOutsideCheckoutError(path);
-  const root = await realpath(checkout.dir);
-  const joined = resolve(root, path);
-  if (!inside(root, joined)) throw new PathOutsideCheckoutError(path);
-  let real: string;
-  try {
-    real = await realpath(joined);
-  } catch (err) {
-    throw new PathNotFoundError(path, checkout.revision, err);
-  }
-  if (!inside(root, real)) throw new PathOutsideCheckoutError(path);
-  // The repository's own metadata is not part of the desired state.
-  const rel = relative(root, real);
-  if (rel === '.git' || rel.startsWith(`.git${sep}`)) throw new PathOutsideCheckoutError(path);
-  return real;
-}
-
-function inside(root: string, path: string): boolean {
-  const rel = relative(root, path);
-  return rel === '' || (!rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel));
 }
