@@ -358,7 +358,11 @@ export class Agent {
           app,
           signal,
           ...this.#o.render,
-          cluster: () => clusterCapabilities(this.#o.client, { signal }),
+          cluster: () =>
+            clusterCapabilities(this.#o.client, {
+              signal,
+              generation: this.#o.servedApis?.generation,
+            }),
         });
         // Only a render of files alone: a chart's may change once a dependency adds a CRD.
         if (this.#inputs.filesOnly(app))
@@ -520,6 +524,8 @@ export class Agent {
           cluster: this.#o.cluster,
           concurrency: this.#o.concurrency,
           healthPollMs: this.#o.healthPollMs,
+          apisGeneration: () => this.#o.servedApis?.generation,
+          observed: (ref) => drift?.observed?.(ref),
           ...(this.#o.render ? { render: this.#o.render } : {}),
           renderer: this.#syncRender,
           fetch,
