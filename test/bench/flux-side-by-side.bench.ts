@@ -22,15 +22,17 @@
 //
 //   node --expose-gc test/bench/flux-side-by-side.bench.ts
 //   BENCH_ROUNDS=3  BENCH_APPS=50,200  BENCH_SAMPLES=5  BENCH_INTERVAL=10  BENCH_IDLE_S=60
-//   BENCH_COLD_TIMEOUT_S=900  BENCH_TOOLS=flux,driftless  BENCH_RESULTS=<json file>
-import { writeFileSync } from 'node:fs';
+//   BENCH_COLD_TIMEOUT_S=900  BENCH_TOOLS=flux,driftless  BENCH_RESULTS=<json file, rewritten
+//   after every phase>; `--report [FILE]` prints the table of a saved results file.
+import { readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startGitServer } from '@driftless/test';
 import { createAudit } from './lib/audit.ts';
-import { machineLoad, median, spread } from './lib/measure.ts';
+import { machineLoad } from './lib/measure.ts';
 import { FLUX_VERSION } from './flux/flux.ts';
 import { runPhase, type PhaseResult, type Tool } from './flux/phase.ts';
+import { report, type ReportSettings } from './flux/report.ts';
 import { OBJECTS_PER_APP } from './flux/workload.ts';
 
 const env = (name: string, fallback: string): string => process.env[name] ?? fallback;
@@ -44,146 +46,66 @@ const TOOLS = env('BENCH_TOOLS', 'flux,driftless').split(',') as Tool[];
 const RESULTS = env('BENCH_RESULTS', join(tmpdir(), 'flux-side-by-side.json'));
 
 const log = (line: string) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
-const loadBefore = machineLoad();
-log(`start: ${loadBefore}`);
 
-const results: PhaseResult[] = [];
-const audit = createAudit(TOOLS);
-const git = await startGitServer();
-try {
-  for (let round = 0; round < ROUNDS; round++) {
-    const order = round % 2 === 0 ? TOOLS : [...TOOLS].reverse();
+/** What BENCH_RESULTS holds, rewritten after every phase. */
+interface Saved {
+  settings: ReportSettings;
+  results: PhaseResult[];
+}
+
+/** Runs every phase: per size, ROUNDS rounds of one phase per tool, the order alternating. */
+async function measureAll(): Promise<Saved> {
+  const settings: ReportSettings = {
+    fluxVersion: FLUX_VERSION,
+    rounds: ROUNDS,
+    sizes: SIZES,
+    objectsPerApp: OBJECTS_PER_APP,
+    intervalS: INTERVAL_S,
+    idleS: IDLE_S,
+    samples: SAMPLES,
+    loadBefore: machineLoad(),
+    loadAfter: '',
+  };
+  log(`start: ${settings.loadBefore}`);
+  const saved: Saved = { settings, results: [] };
+  const audit = createAudit(TOOLS);
+  const git = await startGitServer();
+  try {
     for (const [k, apps] of SIZES.entries())
-      for (const tool of order) {
-        log(`round ${round + 1}/${ROUNDS}: ${tool}, ${apps} apps`);
-        results.push(
-          await runPhase({
-            tool,
-            apps,
-            round,
-            intervalS: INTERVAL_S,
-            idleS: IDLE_S,
-            samples: k === 0 ? SAMPLES : 0,
-            coldTimeoutS: COLD_TIMEOUT_S,
-            git,
-            audit,
-            log,
-          }),
-        );
-        writeFileSync(RESULTS, JSON.stringify(results, null, 1));
-        (globalThis as { gc?: () => void }).gc?.();
+      for (let round = 0; round < ROUNDS; round++) {
+        const order = round % 2 === 0 ? TOOLS : [...TOOLS].reverse();
+        for (const tool of order) {
+          log(`round ${round + 1}/${ROUNDS}: ${tool}, ${apps} apps`);
+          saved.results.push(
+            await runPhase({
+              tool,
+              apps,
+              round,
+              intervalS: INTERVAL_S,
+              idleS: IDLE_S,
+              samples: k === 0 ? SAMPLES : 0,
+              coldTimeoutS: COLD_TIMEOUT_S,
+              git,
+              audit,
+              log,
+            }),
+          );
+          settings.loadAfter = machineLoad();
+          writeFileSync(RESULTS, JSON.stringify(saved, null, 1));
+          (globalThis as { gc?: () => void }).gc?.();
+        }
       }
+  } finally {
+    await git.stop();
+    audit.remove();
   }
-} finally {
-  await git.stop();
-  audit.remove();
+  return saved;
 }
 
-// ---- the table -------------------------------------------------------------------------------
-const of = (tool: Tool, apps: number) =>
-  results.filter((r) => r.tool === tool && r.apps === apps && r.error === undefined);
-const ms = (v: number) => `${v.toFixed(0)} ms`;
-const sec = (v: number) => `${(v / 1000).toFixed(1)} s`;
-const int = (v: number) => v.toFixed(0);
-const one = (v: number) => v.toFixed(1);
-
-/** A row: Flux and Driftless median (min–max) and the ratio of the medians. */
-function row(what: string, pick: (tool: Tool) => number[], format: (v: number) => string): string {
-  const [flux, ours] = [pick('flux'), pick('driftless')];
-  const ratio = median(ours) / median(flux);
-  return `| ${what} | ${spread(flux, format)} | ${spread(ours, format)} | ${Number.isFinite(ratio) ? ratio.toFixed(2) : 'n/a'} |`;
-}
-
-const [first] = SIZES;
-const pooled = (key: 'pollApplied' | 'hintApplied' | 'driftCorrected') => (tool: Tool) =>
-  of(tool, first!).flatMap((r) => r[key]);
-const lines = [
-  `Flux ${FLUX_VERSION}; ${ROUNDS} rounds; ${SIZES.join(' and ')} apps × ${OBJECTS_PER_APP} objects; poll interval ${INTERVAL_S} s for both (Flux GitRepository and Kustomization interval); idle window ${IDLE_S} s; ${SAMPLES} latency samples per round.`,
-  `Load: ${loadBefore} before; ${machineLoad()} after; 1-minute load per phase: ${results
-    .map((r) => `${r.tool[0]}${r.apps}/${r.round + 1}: ${r.load.map(one).join('→')}`)
-    .join(', ')}.`,
-  '',
-  '| workload | Flux, median (min–max) | Driftless, median (min–max) | Driftless ÷ Flux |',
-  '| --- | --- | --- | --- |',
-  row(`commit → applied, both polling every ${INTERVAL_S} s`, pooled('pollApplied'), ms),
-  row(
-    'commit → applied, best trigger (Flux requestedAt annotation / Driftless webhook hint)',
-    pooled('hintApplied'),
-    ms,
-  ),
-  row(
-    `drift → corrected (Flux at its ${INTERVAL_S} s interval, Driftless from its watch)`,
-    pooled('driftCorrected'),
-    ms,
-  ),
-];
-for (const apps of SIZES) {
-  const pick = (f: (r: PhaseResult) => number | undefined) => (tool: Tool) =>
-    of(tool, apps)
-      .map(f)
-      .filter((v): v is number => v !== undefined);
-  lines.push(
-    row(
-      `cold, ${apps} apps: all Deployments Available`,
-      pick((r) => r.availableMs),
-      sec,
-    ),
-    row(
-      `cold, ${apps} apps: tool reports all ready`,
-      pick((r) => r.readyMs),
-      sec,
-    ),
-    row(
-      `cold, ${apps} apps: API requests until ready`,
-      pick((r) => r.coldRequests?.total),
-      int,
-    ),
-    row(
-      `RSS peak, ${apps} apps (MiB)`,
-      pick((r) => r.peakRssMiB),
-      int,
-    ),
-    row(
-      `RSS idle, ${apps} apps (MiB)`,
-      pick((r) => r.idleRssMiB),
-      int,
-    ),
-    row(
-      `idle API requests/min, ${apps} apps`,
-      pick((r) => r.idleRequestsPerMin),
-      int,
-    ),
-    row(
-      `idle CPU s/min, ${apps} apps`,
-      pick((r) => r.idleCpuPerMin),
-      (v) => v.toFixed(2),
-    ),
-  );
-}
-const failed = results.filter((r) => r.error !== undefined);
-if (failed.length)
-  lines.push(
-    '',
-    'Phases that did not finish (not in the medians):',
-    ...failed.map((r) => `- ${r.tool}, ${r.apps} apps, round ${r.round + 1}: ${r.error}`),
-  );
-lines.push(
-  '',
-  'Requests by verb (median per phase): cold / idle per minute',
-  ...SIZES.flatMap((apps) =>
-    (['flux', 'driftless'] as const).map((tool) => {
-      const verbs = [
-        ...new Set(of(tool, apps).flatMap((r) => Object.keys(r.coldRequests?.byVerb ?? {}))),
-      ].sort();
-      return `- ${tool}, ${apps} apps: ${verbs
-        .map(
-          (v) =>
-            `${v} ${int(median(of(tool, apps).map((r) => r.coldRequests?.byVerb[v] ?? 0)))} / ${int(
-              median(of(tool, apps).map((r) => ((r.idleByVerb?.[v] ?? 0) * 60) / IDLE_S)),
-            )}`,
-        )
-        .join(', ')}`;
-    }),
-  ),
-);
-console.log(lines.join('\n'));
+// `--report FILE` prints the table of a saved BENCH_RESULTS file (e.g. of a run cut short).
+const reportFlag = process.argv.indexOf('--report');
+const saved: Saved =
+  reportFlag > 0
+    ? (JSON.parse(readFileSync(process.argv[reportFlag + 1] ?? RESULTS, 'utf8')) as Saved)
+    : await measureAll();
+console.log(report(saved.results, saved.settings));

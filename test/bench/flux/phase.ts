@@ -54,7 +54,8 @@ export interface PhaseResult {
   idleRssMiB?: number;
   peakRssMiB?: number;
   idleRequestsPerMin?: number;
-  idleByVerb?: Record<string, number>;
+  /** Idle API requests per minute by verb. */
+  idlePerMinByVerb?: Record<string, number>;
   idleCpuPerMin?: number;
   pollApplied: number[];
   hintApplied: number[];
@@ -211,7 +212,9 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseResult> {
     const minutes = (a1 - a0) / 60_000;
     result.idleRssMiB = median(rss);
     result.idleRequestsPerMin = idle.total / minutes;
-    result.idleByVerb = idle.byVerb;
+    result.idlePerMinByVerb = Object.fromEntries(
+      Object.entries(idle.byVerb).map(([verb, n]) => [verb, n / minutes]),
+    );
     result.idleCpuPerMin = (cpu1 - cpu0) / minutes;
     result.load.push(load1());
     o.log(
