@@ -6,7 +6,7 @@
  * GitRepository for the fleet repository (basic auth from a Secret) and one Kustomization per app
  * (`wait: true`, so Ready means every object is healthy, as Driftless's Healthy does).
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { binaryCacheDir, freePort, waitFor, type GitRepo } from '@driftless/test';
@@ -168,6 +168,9 @@ export async function startFluxControllers(kubeconfigPath: string): Promise<Flux
     await freePort(),
     await freePort(),
   ];
+  // source-controller refuses a storage path that does not exist.
+  const artifacts = join(dir.path, 'artifacts');
+  mkdirSync(artifacts);
   const env = { ...process.env, KUBECONFIG: kubeconfigPath, RUNTIME_NAMESPACE: NAMESPACE };
   const common = [
     '--enable-leader-election=false',
@@ -180,7 +183,7 @@ export async function startFluxControllers(kubeconfigPath: string): Promise<Flux
       command: binary('source-controller'),
       args: [
         ...common,
-        `--storage-path=${join(dir.path, 'artifacts')}`,
+        `--storage-path=${artifacts}`,
         `--storage-addr=127.0.0.1:${storage}`,
         `--storage-adv-addr=127.0.0.1:${storage}`,
         `--metrics-addr=127.0.0.1:${sourceMetrics}`,
