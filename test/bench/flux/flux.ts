@@ -133,7 +133,11 @@ export async function requestFluxReconcile(kube: BenchKube): Promise<void> {
   );
 }
 
-/** Whether every Kustomization is Ready and applied `revision` (a commit sha). */
+/**
+ * Whether every Kustomization applied `revision` (a commit sha) and passed its health checks
+ * (condition Healthy). Not Ready: at a short interval some Kustomization is always in the middle
+ * of its next reconciliation, with Ready Unknown, although everything is applied and healthy.
+ */
 export async function fluxReady(kube: BenchKube, apps: number, revision: string): Promise<boolean> {
   const items = await kube.list(`${KUSTOMIZE}/namespaces/${NAMESPACE}/kustomizations`);
   const ready = items.filter((k) => {
@@ -141,7 +145,7 @@ export async function fluxReady(kube: BenchKube, apps: number, revision: string)
       { lastAppliedRevision?: string; conditions?: { type: string; status: string }[] } | undefined;
     return (
       status?.lastAppliedRevision?.endsWith(revision) === true &&
-      status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true
+      status.conditions?.some((c) => c.type === 'Healthy' && c.status === 'True') === true
     );
   });
   return ready.length === apps;
