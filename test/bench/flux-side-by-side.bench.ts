@@ -5,7 +5,7 @@
 // phase and a Driftless phase per size, the order alternating from round to round. A phase starts
 // the tool cold on `apps` apps × 10 objects (test/bench/flux/workload.ts) and measures:
 //   - tool start → every Deployment Available, and → the tool reports every app ready (Flux:
-//     every Kustomization Ready at the head with `wait: true`; Driftless: the hub shows every app
+//     every Kustomization applied the head and Healthy, `wait: true`; Driftless: the hub shows every app
 //     Synced at the head and Healthy), and the API requests the tool sent until then;
 //   - RSS peak (sum of the tool's processes, sampled every 250 ms; Flux = its two controllers,
 //     Driftless = the agent; the hub is outside the cluster and not counted);

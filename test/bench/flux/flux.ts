@@ -4,7 +4,7 @@
  * source-controller and kustomize-controller as processes on this machine with a kubeconfig
  * (no leader election; the artifact server, metrics and health on free loopback ports), one
  * GitRepository for the fleet repository (basic auth from a Secret) and one Kustomization per app
- * (`wait: true`, so Ready means every object is healthy, as Driftless's Healthy does).
+ * (`wait: true`, so its Healthy condition means every object is healthy, as Driftless's Healthy does).
  */
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
