@@ -249,18 +249,22 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseResult> {
       await sleep(500 + Math.random() * 1500);
       result.hintApplied.push(await commitAndWait(true));
     }
+    // Each drift is a different ConfigMap edited by a different field manager: the same manager
+    // re-writing the same field after every heal is a fight, which Driftless stops healing
+    // (docs/agent.md, "Fights"), and is not what this measures.
     for (let s = 0; s < o.samples; s++) {
       await sleep(Math.random() * o.intervalS * 1000);
+      const name = `config-${1 + (s % 5)}`;
       await kube.request(
         'PATCH',
-        `/api/v1/namespaces/${appName(0)}/configmaps/config-1?fieldManager=bench-drift`,
+        `/api/v1/namespaces/${appName(0)}/configmaps/${name}?fieldManager=bench-drift-${s}`,
         { data: { level: `drifted-${s}` } },
         'application/merge-patch+json',
       );
       const t = performance.now();
       await waitFor(
         `${o.tool}: drift ${s} corrected`,
-        async () => (await configData(kube, 'config-1'))['level'] === 'info',
+        async () => (await configData(kube, name))['level'] === 'info',
         latencyOptions,
       );
       result.driftCorrected.push(performance.now() - t);

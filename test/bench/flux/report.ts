@@ -27,8 +27,9 @@ const one = (v: number) => v.toFixed(1);
 
 /** The Markdown report. */
 export function report(results: PhaseResult[], s: ReportSettings): string {
+  // A phase that failed part-way still counts with what it measured before the failure.
   const of = (tool: Tool, apps: number) =>
-    results.filter((r) => r.tool === tool && r.apps === apps && r.error === undefined);
+    results.filter((r) => r.tool === tool && r.apps === apps);
   const row = (what: string, pick: (tool: Tool) => number[], format: (v: number) => string) => {
     const [flux, ours] = [pick('flux'), pick('driftless')];
     const ratio = median(ours) / median(flux);
@@ -39,7 +40,7 @@ export function report(results: PhaseResult[], s: ReportSettings): string {
     of(tool, first).flatMap((r) => r[key]);
   const rounds = (tool: Tool, apps: number) => of(tool, apps).length;
   const lines = [
-    `Flux ${s.fluxVersion}; ${s.sizes.join(' and ')} apps × ${s.objectsPerApp} objects; finished phases (Flux / Driftless): ${s.sizes
+    `Flux ${s.fluxVersion}; ${s.sizes.join(' and ')} apps × ${s.objectsPerApp} objects; phases (Flux / Driftless): ${s.sizes
       .map((apps) => `${apps} apps ${rounds('flux', apps)} / ${rounds('driftless', apps)}`)
       .join(
         ', ',
@@ -109,7 +110,7 @@ export function report(results: PhaseResult[], s: ReportSettings): string {
   if (failed.length)
     lines.push(
       '',
-      'Phases that did not finish (not in the medians):',
+      'Phases that did not finish (what they measured before the failure is in the medians):',
       ...failed.map((r) => `- ${r.tool}, ${r.apps} apps, round ${r.round + 1}: ${r.error}`),
     );
   lines.push(
