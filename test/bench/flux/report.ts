@@ -33,7 +33,7 @@ export function report(results: PhaseResult[], s: ReportSettings): string {
   const row = (what: string, pick: (tool: Tool) => number[], format: (v: number) => string) => {
     const [flux, ours] = [pick('flux'), pick('driftless')];
     const ratio = median(ours) / median(flux);
-    return `| ${what} | ${spread(flux, format)} | ${spread(ours, format)} | ${Number.isFinite(ratio) ? ratio.toFixed(2) : 'n/a'} |`;
+    return `| ${what} | ${spread(flux, format)} | ${spread(ours, format)} | ${!Number.isFinite(ratio) ? 'n/a' : ratio === 0 || ratio >= 0.1 ? ratio.toFixed(2) : ratio.toPrecision(2)} |`;
   };
   const first = s.sizes[0]!;
   const pooled = (key: 'pollApplied' | 'hintApplied' | 'driftCorrected') => (tool: Tool) =>
