@@ -8,7 +8,7 @@
 # - each controller's go.mod says `replace …/api => ./api`, and the module zip has no
 #   ./api folder: the matching `…/api` module version is put there;
 # - pins listed in PINS below: dependency versions the module proxy does not serve,
-#   replaced by the nearest version it does serve (listed in the report of the build).
+#   replaced by the nearest version it does serve (docs/benchmarks.md, "Side by side with Flux").
 set -euo pipefail
 
 FLUX_VERSION=${FLUX_VERSION:-1.9.6}
@@ -61,6 +61,8 @@ build_controller() {
       (cd "$src" && go mod edit -replace "$pin")
     fi
   done
+  # tidy also resolves test-only dependencies, some of which the proxy may not serve; the build
+  # (-mod=mod) fetches what the binary needs and fails loudly if something is missing.
   (cd "$src" && go mod tidy >/dev/null 2>&1 || true)
   (cd "$src" && go build -trimpath -ldflags "-s -w" -o "$OUT/$name" .)
   mkdir -p "$OUT/crd"
