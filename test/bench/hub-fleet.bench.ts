@@ -1,17 +1,21 @@
 // Hub at fleet scale: N simulated agents (this process: each with its own hub-signed client
 // certificate and its own gRPC/mTLS connection) stream reports to a real `driftless-hub`
-// process sharing the machine. Two rounds on the same enrolled fleet and data: group commit
+// process sharing the machine. Rounds on the same enrolled fleet and data: group commit
 // (the default `--ingest-batch-max`), then the hub restarted with `--ingest-batch-max 1` (one
 // transaction per report) as the baseline. Per round: reports/s counted by acks (an ack is
 // sent only after the commit), ack latency, hub RSS per connected agent, hub CPU per 1,000
-// reports, event-loop lag and open fds; then the fleet-wide drift query and the clusters list
-// at this size. Results go to docs/benchmarks.md ("Hub at fleet scale").
-//   node test/bench/hub-fleet.bench.ts [--agents 10000] [--reports 24] [--store sqlite|postgres]
-//        [--batch-max 256] [--rounds batched,unbatched] [--unbatched-reports N]
-// (--unbatched-reports: fewer reports for the baseline round; default the same as --reports).
+// reports (from /proc), event-loop lag and the cost of one /metrics scrape; then, with every
+// agent connected, the fleet-wide drift query, the clusters and apps lists and the
+// dashboard's first paint in Chromium. Results go to docs/benchmarks.md ("Hub at fleet scale").
+//   node --expose-gc test/bench/hub-fleet.bench.ts [--agents 10000] [--reports 24]
+//        [--store sqlite|postgres] [--batch-max 256] [--rounds batched,unbatched]
+//        [--unbatched-reports N] [--enroll-concurrency 32] [--connect-concurrency 200]
+//        [--drift-queries 25] [--first-paint 3]
+// Every flag also reads HUB_FLEET_<NAME> from the environment (HUB_FLEET_AGENTS=2000 ...).
 // Each agent's first 20 reports are the status of its 20 apps; the rest alternate a drift and
 // a sync result. Agents share one key pair (key generation is not what is measured); every
-// agent still has its own certificate, CN and TLS connection.
+// agent still has its own certificate, CN and TLS connection. Enrollment uses the hub's real
+// path (token from the API, Enroll with a CSR) over one shared HTTP/2 session.
 import { parseArgs } from 'node:util';
 import {
   DriftType,
@@ -32,6 +36,7 @@ import {
   type AgentStream,
   type HubProcess,
 } from '../integration/hub/helpers.ts';
+import { ensureDashboardBuilt, launchBrowser, newPage, signIn } from '../browser/fleet.ts';
 
 // Every size is a flag with an environment variable as its default, so a CI job or a
 // shell loop sets them without editing the command.
@@ -47,6 +52,7 @@ const { values } = parseArgs({
     'enroll-concurrency': { type: 'string', default: env('ENROLL_CONCURRENCY', '32') },
     'connect-concurrency': { type: 'string', default: env('CONNECT_CONCURRENCY', '200') },
     'drift-queries': { type: 'string', default: env('DRIFT_QUERIES', '25') },
+    'first-paint': { type: 'string', default: env('FIRST_PAINT', '3') },
   },
 });
 const AGENTS = Number(values.agents);
@@ -264,6 +270,7 @@ for (const [r, round] of rounds.entries()) {
         },
       });
       await s.next(120_000);
+      if ((i + 1) % 1000 === 0) log(`${round}: connected ${i + 1}`);
       return s;
     },
   );
@@ -329,10 +336,36 @@ for (const [r, round] of rounds.entries()) {
   const drift: number[] = [];
   for (const selector of ['', 'env=prod', 'env=dev,region=eu', 'region=us'])
     drift.push(
-      ...(await query(`/api/v1/drift?limit=500&selector=${encodeURIComponent(selector)}`, 25)),
+      ...(await query(
+        `/api/v1/drift?limit=500&selector=${encodeURIComponent(selector)}`,
+        Number(values['drift-queries']),
+      )),
     );
   const clusters = await query('/api/v1/clusters', 10);
   const oneCluster = await query(`/api/v1/clusters/${name(0)}`, 10);
+  const appsAll = await query('/api/v1/apps', 1);
+  const appsPage = await query('/api/v1/apps?limit=5000', 3);
+
+  // 5. Dashboard first paint: Chromium signs in and waits for the first matrix row (the
+  // dashboard reads the clusters and the first page of apps, then paints). Each sample is a
+  // fresh browser context; every agent is still connected.
+  const firstPaint: number[] = [];
+  if (values['first-paint'] !== '0') {
+    ensureDashboardBuilt();
+    const browser = await launchBrowser();
+    try {
+      for (let k = 0; k < Number(values['first-paint']); k++) {
+        const { context, page } = await newPage(browser);
+        const p0 = performance.now();
+        await signIn(page, hub, admin);
+        await page.locator(`tr[data-cluster="${name(0)}"]`).waitFor({ timeout: 120_000 });
+        firstPaint.push(performance.now() - p0);
+        await context.close();
+      }
+    } finally {
+      await browser.close();
+    }
+  }
 
   results[round] = {
     ingestBatchMax: Number(batchMax),
@@ -360,6 +393,10 @@ for (const [r, round] of rounds.entries()) {
     driftQueryMs: { p50: pct(drift, 0.5), p99: pct(drift, 0.99), max: pct(drift, 1) },
     clustersListMs: { p50: pct(clusters, 0.5), max: pct(clusters, 1) },
     oneClusterMs: { p50: pct(oneCluster, 0.5), max: pct(oneCluster, 1) },
+    appsListMs: { all: pct(appsAll, 0.5), firstPageOf5000: pct(appsPage, 0.5) },
+    dashboardFirstPaintMs: firstPaint.length
+      ? { median: pct(firstPaint, 0.5), min: pct(firstPaint, 0), max: pct(firstPaint, 1) }
+      : null,
     loadAvg: await loadAvg(),
   };
   log(JSON.stringify(results[round]));
