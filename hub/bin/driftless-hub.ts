@@ -81,6 +81,7 @@ async function main(): Promise<number> {
     notifyDisconnectGraceMs: f.notifyDisconnectGrace,
     notifyRetryInitialMs: f.notifyRetryInitial,
     notifyMaxAttempts: f.notifyMaxAttempts,
+    allowPrivateDestinations: f.allowPrivateDestinations,
     trustedProxies: f.trustedProxies,
     apiMaxFailures: f.apiMaxFailures,
     sseMaxStreams: f.sseMaxStreams,

@@ -75,6 +75,11 @@ export interface HubOptions {
   notifyRetryInitialMs?: number;
   /** Attempts before a notification delivery is given up. */
   notifyMaxAttempts?: number;
+  /**
+   * Non-public addresses (CIDR ranges, addresses, host names, `*.suffix`) notification
+   * destinations and Git commit-status hosts may point at; empty: public addresses only.
+   */
+  allowPrivateDestinations?: string[];
   /** Largest webhook body accepted, bytes. */
   webhookMaxBodyBytes?: number;
   /** How long a webhook delivery id is remembered to refuse replays, ms. */
@@ -128,6 +133,7 @@ export const HUB_DEFAULTS = {
   notifyDisconnectGraceMs: NOTIFIER_DEFAULTS.disconnectGraceMs,
   notifyRetryInitialMs: NOTIFIER_DEFAULTS.delivery.retryInitialMs,
   notifyMaxAttempts: NOTIFIER_DEFAULTS.delivery.maxAttempts,
+  allowPrivateDestinations: [] as string[],
 };
 
 /** Fills every unset option from {@link HUB_DEFAULTS}; called once by `startHub`. */
@@ -160,6 +166,9 @@ export function resolveHubOptions(o: HubOptions): ResolvedHubOptions {
     notifyDisconnectGraceMs: o.notifyDisconnectGraceMs ?? HUB_DEFAULTS.notifyDisconnectGraceMs,
     notifyRetryInitialMs: o.notifyRetryInitialMs ?? HUB_DEFAULTS.notifyRetryInitialMs,
     notifyMaxAttempts: o.notifyMaxAttempts ?? HUB_DEFAULTS.notifyMaxAttempts,
+    allowPrivateDestinations: o.allowPrivateDestinations ?? [
+      ...HUB_DEFAULTS.allowPrivateDestinations,
+    ],
     webhookMaxBodyBytes: o.webhookMaxBodyBytes ?? HUB_DEFAULTS.webhookMaxBodyBytes,
     webhookReplayWindowMs: o.webhookReplayWindowMs ?? HUB_DEFAULTS.webhookReplayWindowMs,
     trustedProxies: o.trustedProxies ?? [...HUB_DEFAULTS.trustedProxies],
@@ -316,6 +325,11 @@ export const HUB_FLAGS = {
     type: 'number',
     default: HUB_DEFAULTS.notifyMaxAttempts,
     help: 'Attempts at delivering one notification before it is logged as failed for good.',
+  },
+  allowPrivateDestinations: {
+    type: 'list',
+    default: [...HUB_DEFAULTS.allowPrivateDestinations],
+    help: 'Non-public addresses notification destinations (Slack, Teams, webhook, Alertmanager URLs) and Git commit-status hosts may point at: CIDR ranges (10.0.0.0/8, fd00::/8), addresses, host names (alertmanager.monitoring.svc) or *.suffix (*.corp.example). Empty (default) sends only to public addresses: loopback, link-local (cloud metadata), private, carrier-grade NAT, unique-local and reserved addresses are refused, also when a name resolves to one.',
   },
   webhookReplayWindow: {
     type: 'duration',

@@ -26,6 +26,7 @@ import {
 import { createMetrics, observeFleet, type HubMetrics } from './metrics.ts';
 import { HistoryRetention, openStore, type Store } from './store/index.ts';
 import { Notifier } from './notify/index.ts';
+import { AllowListError, OutboundGuard } from './outbound/index.ts';
 import { loadSecretBox, type SecretBox } from './secrets/index.ts';
 import { hintAgents, webhookRoutes, type PushEvent } from './webhook/index.ts';
 
@@ -71,6 +72,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       '--store postgres needs --database-url (or DRIFTLESS_HUB_DATABASE_URL)',
     );
   const webhookSecret = await loadWebhookSecret(o);
+  const guard = outboundGuard(o, log);
   await mkdir(o.dataDir, { recursive: true, mode: 0o700 });
   const secrets = await loadSecretBox({
     keyFile: o.secretsKeyFile,
@@ -124,6 +126,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       },
       disconnectGraceMs: o.notifyDisconnectGraceMs,
       delivery: { retryInitialMs: o.notifyRetryInitialMs, maxAttempts: o.notifyMaxAttempts },
+      guard,
       log,
       clock,
     });
@@ -218,6 +221,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       clock,
       labelKey: o.commitStatusLabel,
       dashboardUrl: o.publicUrl,
+      guard,
     });
 
     // Step 4: the HTTP API: resources, the event streams, the dashboard and the webhook.
@@ -238,6 +242,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
         relay:
           natsLink && ((push) => natsLink.relayPush({ ...push, repoKeys: [...push.repoKeys] })),
         natsLink,
+        guard,
         notifications: { secrets: secrets.box, notifier },
       });
     } catch (err) {
@@ -270,6 +275,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
         await natsLink?.close();
         await link.close();
         await store.close();
+        await guard.close();
       },
     };
   } catch (err) {
@@ -302,6 +308,26 @@ interface HttpApiDeps {
   /** The NATS link, when the hub has one (readiness checks its connection). */
   natsLink: NatsLink | undefined;
   notifications: RouteDeps['notifications'];
+  /** Which addresses notification destinations and Git hosts may point at. */
+  guard: OutboundGuard;
+}
+
+/** The outbound guard of `--allow-private-destinations`; a bad entry is a config error. */
+function outboundGuard(o: ResolvedHubOptions, log: Logger): OutboundGuard {
+  let guard: OutboundGuard;
+  try {
+    guard = new OutboundGuard({ allow: o.allowPrivateDestinations });
+  } catch (err) {
+    if (err instanceof AllowListError)
+      throw new HubConfigError(`--allow-private-destinations: ${err.message}`);
+    throw err;
+  }
+  if (guard.allowed.length)
+    log.info(
+      { allowed: guard.allowed },
+      'notification destinations and Git hosts may point at these non-public addresses',
+    );
+  return guard;
 }
 
 /** Names proxy-addr (behind Fastify's `trustProxy`) takes besides addresses and ranges. */

@@ -126,7 +126,7 @@ export function notificationStoreSuite(
         await a.recordAttempt(
           id,
           owner === 'A' ? 'B' : 'A',
-          { atMs: 101, outcome: 'sent', error: '' },
+          { atMs: 101, outcome: 'sent', error: '', answer: '' },
           { status: 'sent', nextAttemptMs: 0 },
         ),
         false,
@@ -135,7 +135,12 @@ export function notificationStoreSuite(
         await a.recordAttempt(
           id,
           owner,
-          { atMs: 101, outcome: 'failed', error: 'HTTP 500' },
+          {
+            atMs: 101,
+            outcome: 'failed',
+            error: 'webhook hook: HTTP 500',
+            answer: 'upstream broke',
+          },
           { status: 'pending', nextAttemptMs: 200 },
         ),
         true,
@@ -150,7 +155,7 @@ export function notificationStoreSuite(
       await b.recordAttempt(
         id,
         'B',
-        { atMs: 201, outcome: 'sent', error: '' },
+        { atMs: 201, outcome: 'sent', error: '', answer: '' },
         { status: 'sent', nextAttemptMs: 0 },
       );
       const [logged] = await a.listDeliveries({ destination: 'hook' });
@@ -159,7 +164,15 @@ export function notificationStoreSuite(
         logged?.attempts.map((x) => x.outcome),
         ['failed', 'sent'],
       );
-      assert.equal(logged?.attempts[0]?.error, 'HTTP 500');
+      // What the destination answered is kept apart from the error, per attempt.
+      assert.deepEqual(
+        logged?.attempts.map((x) => [x.error, x.answer]),
+        [
+          ['webhook hook: HTTP 500', 'upstream broke'],
+          ['', ''],
+        ],
+      );
+      assert.equal(logged?.lastAnswer, '');
     });
 
     void it('an expired lease lets another replica take the delivery over', async () => {
@@ -177,7 +190,7 @@ export function notificationStoreSuite(
         await a.recordAttempt(
           mine.id,
           'A',
-          { atMs: 1601, outcome: 'sent', error: '' },
+          { atMs: 1601, outcome: 'sent', error: '', answer: '' },
           { status: 'sent', nextAttemptMs: 0 },
         ),
         false,
@@ -186,7 +199,7 @@ export function notificationStoreSuite(
         await b.recordAttempt(
           mine.id,
           'B',
-          { atMs: 1601, outcome: 'sent', error: '' },
+          { atMs: 1601, outcome: 'sent', error: '', answer: '' },
           { status: 'sent', nextAttemptMs: 0 },
         ),
         true,

@@ -1,14 +1,23 @@
-// Agent convergence from cold: a fresh in-process agent (new Git checkout, new Kubernetes client
-// with empty discovery cache, empty inventory) syncs one plain-YAML app of 100 objects (a
-// Namespace, 60 ConfigMaps, 29 Services, 10 Deployments of one replica) on a `workloads`
-// cluster, so Deployments become Available; timed from its first reconcileOnce() to every app
-// Synced and Healthy (when reconcileOnce() resolves). Side by side, in the same run, the same
-// 100 objects applied by a plain loop of server-side applies with the agent's KubeClient (one
-// at a time, and 8 at a time as the agent does), then waited on until every object is Healthy
-// (healthOf, polled every 100 ms). Each run uses fresh namespaces; the order of agent and
-// baselines alternates between runs. Results go to docs/benchmarks.md ("Agent").
+// Agent convergence from cold, side by side with a bare server-side-apply loop. Two workloads on
+// a `workloads` cluster (Deployments become Available on kwok's fake nodes):
+//   fleet — BENCH_APPS apps (default 200) of 10 objects each from one repository: a Namespace,
+//           a Deployment of one replica, a Service and 7 ConfigMaps per app;
+//   big   — one app of BENCH_OBJECTS objects (default 1,000): a Namespace, 10 Deployments,
+//           40 Services and the rest ConfigMaps.
+// Agent: a fresh in-process agent wired as `driftless-agent run` wires it (drift watcher
+// reporting through the agent, production defaults: 8 requests at a time per app, one client
+// of 16 connections) with a new Git checkout, a new KubeClient (empty discovery cache) and an
+// empty inventory; timed from its first reconcileOnce() until it resolves with every app Synced
+// and Healthy. Baseline: the same objects with a plain loop of server-side applies (a new
+// KubeClient with the same settings, the same concurrency: each app's Namespace, then its
+// other objects 8 at a time, all apps at once), then listed every 100 ms until every object
+// is Healthy. Every request either side sends is counted by verb and resource. Each side runs
+// on its own fresh cluster (three fake nodes), both started together each round; the order
+// alternates; one unmeasured round warms up first. Results go
+// to docs/benchmarks.md ("Agent").
 //
-//   node --expose-gc test/bench/agent-converge.bench.ts   (BENCH_RUNS=N, default 5)
+//   node --expose-gc test/bench/agent-converge.bench.ts
+//   (BENCH_RUNS=N, default 3; BENCH_WORKLOADS=fleet,big; BENCH_APPS=N; BENCH_OBJECTS=N)
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -24,45 +33,58 @@ import {
   InventoryStore,
   KubeClient,
   healthOf,
-  type AppStatusReport,
-  type DriftReport,
   type KubeObject,
   type Reporter,
   type SyncReport,
 } from '@driftless/agent';
-import { startCluster, startGitServer, waitFor, type GitServer } from '@driftless/test';
+import { startCluster, startGitServer, type Cluster, type GitServer } from '@driftless/test';
+import { countRequests, total, type RequestCounts } from './kube-requests.ts';
 
-const RUNS = Number(process.env['BENCH_RUNS'] ?? 5);
-const CONFIGMAPS = 60;
-const SERVICES = 29;
-const DEPLOYMENTS = 10;
+const RUNS = Number(process.env['BENCH_RUNS'] ?? 3);
+const WORKLOADS = (process.env['BENCH_WORKLOADS'] ?? 'fleet,big').split(',');
+const APPS = Number(process.env['BENCH_APPS'] ?? 200);
+const OBJECTS = Number(process.env['BENCH_OBJECTS'] ?? 1000);
+/** Requests at a time per app, as the agent's default. */
+const PER_APP = 8;
+const RUN_LABEL = 'bench.driftless.dev/run';
 
-/** The 100 objects of one run, in namespace `ns` (the first is the Namespace). */
-function objects(ns: string): KubeObject[] {
-  const out: KubeObject[] = [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } }];
-  for (let i = 0; i < CONFIGMAPS; i++)
+interface Workload {
+  name: string;
+  apps: number;
+  /** Objects of one app: Deployments, Services, ConfigMaps (plus the Namespace). */
+  shape: { deployments: number; services: number; configMaps: number };
+}
+
+/** The objects of one app in namespace `ns` (the first is the Namespace), labelled `run`. */
+function objects(w: Workload, ns: string, run: string): KubeObject[] {
+  const meta = (name: string) => ({ name, namespace: ns, labels: { [RUN_LABEL]: run } });
+  const out: KubeObject[] = [
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: { [RUN_LABEL]: run } } },
+  ];
+  const { deployments, services, configMaps } = w.shape;
+  for (let i = 0; i < configMaps; i++)
     out.push({
       apiVersion: 'v1',
       kind: 'ConfigMap',
-      metadata: { name: `config-${i}`, namespace: ns },
+      metadata: meta(`config-${i}`),
       data: { index: String(i), level: 'info', owner: 'bench' },
     });
-  for (let i = 0; i < SERVICES; i++)
+  for (let i = 0; i < services; i++)
     out.push({
       apiVersion: 'v1',
       kind: 'Service',
-      metadata: { name: `svc-${i}`, namespace: ns },
+      metadata: meta(`svc-${i}`),
       spec: {
-        selector: { app: `web-${i % DEPLOYMENTS}` },
+        selector: { app: `web-${i % deployments}` },
         ports: [{ port: 80, targetPort: 8080 }],
       },
     });
-  for (let i = 0; i < DEPLOYMENTS; i++) {
+  for (let i = 0; i < deployments; i++) {
     const labels = { app: `web-${i}` };
     out.push({
       apiVersion: 'apps/v1',
       kind: 'Deployment',
-      metadata: { name: `web-${i}`, namespace: ns, labels },
+      metadata: { ...meta(`web-${i}`), labels: { ...labels, [RUN_LABEL]: run } },
       spec: {
         replicas: 1,
         selector: { matchLabels: labels },
@@ -76,95 +98,75 @@ function objects(ns: string): KubeObject[] {
   return out;
 }
 
-/** The same objects as the app's files in Git (namespaced objects take the app's namespace). */
-function appFiles(app: string, ns: string): Record<string, string> {
-  const strip = (o: KubeObject): KubeObject => {
-    const { namespace, ...metadata } = o.metadata;
-    void namespace;
-    return { ...o, metadata };
-  };
-  const [namespace, ...rest] = objects(ns);
-  return {
-    'clusters/bench/driftless.yaml': `apiVersion: driftless.dev/v1alpha1\nkind: Cluster\nspec:\n  apps:\n    - name: ${app}\n      path: apps/${app}\n      namespace: ${ns}\n      prune: true\n      selfHeal: true\n`,
-    [`apps/${app}/namespace.yaml`]: JSON.stringify(namespace),
-    [`apps/${app}/objects.yaml`]: rest.map((o) => JSON.stringify(strip(o))).join('\n---\n'),
-  };
+const namespaceOf = (run: string, app: number) => `${run}-a${app}`;
+
+/** The repository: every app's objects under apps/<name>, listed in clusters/bench. */
+function repoFiles(w: Workload, run: string): Record<string, string> {
+  const files: Record<string, string> = {};
+  const entries: string[] = [];
+  for (let a = 0; a < w.apps; a++) {
+    const name = `app-${a}`;
+    const ns = namespaceOf(run, a);
+    entries.push(
+      `    - name: ${name}\n      path: apps/${name}\n      namespace: ${ns}\n      prune: true\n      selfHeal: true`,
+    );
+    const [namespace, ...rest] = objects(w, ns, run);
+    const strip = (o: KubeObject): KubeObject => {
+      const { namespace: _ns, ...metadata } = o.metadata;
+      return { ...o, metadata };
+    };
+    files[`apps/${name}/namespace.yaml`] = JSON.stringify(namespace);
+    files[`apps/${name}/objects.yaml`] = rest.map((o) => JSON.stringify(strip(o))).join('\n---\n');
+  }
+  files['clusters/bench/driftless.yaml'] =
+    `apiVersion: driftless.dev/v1alpha1\nkind: Cluster\nspec:\n  apps:\n${entries.join('\n')}\n`;
+  return files;
 }
 
-/** Keeps sync reports; drift goes through the agent as in production. */
-class Recorder implements Reporter {
-  syncs: SyncReport[] = [];
-  appStatus(r: AppStatusReport): void {
-    void r;
-  }
-  syncResult(r: SyncReport): void {
-    this.syncs.push(r);
-  }
-  drift(r: DriftReport): void {
-    void r;
-  }
-}
-
-interface AgentRun {
+interface Run {
   ms: number;
-  steps: Record<string, number>;
-  /** API requests by kind, until reconcileOnce() resolved. */
-  sync: Record<string, number>;
-  /** API requests by kind in the 3 s after it (the drift watcher's first check of everything). */
-  after: Record<string, number>;
+  /** Requests until converged. */
+  sync: RequestCounts;
+  /** Requests in the 3 s after (agent: the drift watcher's first checks). */
+  after: RequestCounts;
+  /** Per app: step name → ms (agent only). */
+  steps: Record<string, number>[];
 }
 
-/** Counts the client's API requests by kind (GET, LIST, SSA, SSA dry-run, ...) into `into()`. */
-function countRequests(client: KubeClient, into: () => Record<string, number>): void {
-  const request = client.request.bind(client);
-  client.request = (method, path, options) => {
-    const query = options?.query ?? {};
-    const what =
-      method === 'PATCH'
-        ? query['dryRun']
-          ? 'SSA dry-run'
-          : 'SSA'
-        : method !== 'GET'
-          ? method
-          : query['limit'] !== undefined
-            ? 'LIST'
-            : /^\/apis?(\/[^/]+)?\/v\w+$/.test(path)
-              ? 'discovery'
-              : 'GET';
-    const counts = into();
-    counts[what] = (counts[what] ?? 0) + 1;
-    return request(method, path, options);
+/** Runs `fn` over `items`, `limit` at a time. */
+async function mapLimit<T>(items: T[], limit: number, fn: (t: T) => Promise<unknown>) {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++] as T);
   };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
-/** A fresh agent with production defaults (health poll 1 s, 8 requests at a time). */
 async function agentRun(
+  w: Workload,
   git: GitServer,
   kubeConfig: Parameters<typeof KubeClient.fromKubeConfig>[0],
-  i: number,
-): Promise<AgentRun> {
-  const app = `conv-${i}`;
-  const repo = await git.createRepo(app);
-  await repo.commit(appFiles(app, `agent-${i}`), 'bench app');
+  run: string,
+): Promise<Run> {
+  const repo = await git.createRepo(run);
+  await repo.commit(repoFiles(w, run), 'bench apps');
   const workDir = await mkdtemp(path.join(tmpdir(), 'driftless-bench-'));
   const logger = createLogger({ name: 'bench', level: 'silent' });
   const client = await KubeClient.fromKubeConfig(kubeConfig);
-  const sync: Record<string, number> = {};
-  const after: Record<string, number> = {};
-  let counting: Record<string, number> = {};
-  countRequests(client, () => counting);
-  const inventory = new InventoryStore(client, `driftless-bench-${i}`);
+  const sync: RequestCounts = {};
+  const after: RequestCounts = {};
+  let counting: RequestCounts = {};
+  const inventoryNamespace = `${run}-inventory`;
+  countRequests(client, () => counting, inventoryNamespace);
+  const inventory = new InventoryStore(client, inventoryNamespace);
   await inventory.ensureNamespace();
-  const recorder = new Recorder();
-  const drift = new DriftWatcher({
-    client,
-    logger,
-    reporter: {
-      appStatus: () => undefined,
-      syncResult: () => undefined,
-      drift: (r) => agent.noteDrift(r),
-    },
-  });
+  const syncs: SyncReport[] = [];
+  const reporter: Reporter = {
+    appStatus: () => undefined,
+    syncResult: (r) => void syncs.push(r),
+    drift: (r) => agent.noteDrift(r),
+  };
+  const drift = new DriftWatcher({ client, logger, reporter });
   const agent: Agent = new Agent({
     cluster: 'bench',
     client,
@@ -177,7 +179,7 @@ async function agentRun(
     }),
     clusterPath: 'clusters/bench',
     inventory,
-    reporter: recorder,
+    reporter,
     approvals: new ApprovalBook(),
     drift,
     tracer: trace.getTracer('bench'),
@@ -188,64 +190,84 @@ async function agentRun(
   const started = performance.now();
   const ok = await agent.reconcileOnce();
   const ms = performance.now() - started;
-  const status = agent.statuses().find((s) => s.app === app);
-  const report = recorder.syncs.at(-1);
-  if (!ok || status?.syncStatus !== 'Synced' || status.health !== 'Healthy')
-    throw new Error(`agent run ${i} did not converge: ${JSON.stringify(status)} ${report?.error}`);
+  const bad = agent.statuses().filter((s) => s.syncStatus !== 'Synced' || s.health !== 'Healthy');
+  if (!ok || bad.length > 0 || agent.statuses().length !== w.apps)
+    throw new Error(`agent run ${run} did not converge: ${JSON.stringify(bad.slice(0, 3))}`);
   counting = after;
   await sleep(3000);
   await drift.stop();
   client.close();
   await rm(workDir, { recursive: true, force: true });
-  return {
-    ms,
-    steps: Object.fromEntries((report?.steps ?? []).map((s) => [s.name, s.durationMs])),
-    sync,
-    after,
-  };
+  const steps = syncs.map((r) => Object.fromEntries(r.steps.map((s) => [s.name, s.durationMs])));
+  return { ms, sync, after, steps };
 }
 
-/** Applies the objects with `parallel` requests at a time, then waits until all are Healthy. */
-async function baselineRun(
-  client: KubeClient,
-  ns: string,
-  parallel: number,
-): Promise<{ applyMs: number; healthyMs: number }> {
-  const [namespace, ...rest] = objects(ns);
-  const started = performance.now();
+/** The same objects by a plain SSA loop at the agent's concurrency, then polled until Healthy. */
+async function bareRun(
+  w: Workload,
+  kubeConfig: Parameters<typeof KubeClient.fromKubeConfig>[0],
+  run: string,
+): Promise<Run> {
+  const client = await KubeClient.fromKubeConfig(kubeConfig);
+  const sync: RequestCounts = {};
+  countRequests(client, () => sync);
+  const apps = Array.from({ length: w.apps }, (_, a) => objects(w, namespaceOf(run, a), run));
   const apply = (o: KubeObject) => client.apply(o, { fieldManager: 'bench', force: true });
-  await apply(namespace!);
-  for (let i = 0; i < rest.length; i += parallel)
-    await Promise.all(rest.slice(i, i + parallel).map(apply));
-  const applyMs = performance.now() - started;
+  const started = performance.now();
+  await Promise.all(
+    apps.map(async ([namespace, ...rest]) => {
+      await apply(namespace as KubeObject);
+      await mapLimit(rest, PER_APP, apply);
+    }),
+  );
+  const want = apps.flatMap((objs) => objs.slice(1));
+  const kinds = [
+    ['v1', 'ConfigMap'],
+    ['v1', 'Service'],
+    ['apps/v1', 'Deployment'],
+  ] as const;
   for (;;) {
     const live = (
       await Promise.all(
-        (['v1 ConfigMap', 'v1 Service', 'apps/v1 Deployment'] as const).map(async (k) => {
-          const [apiVersion, kind] = k.split(' ') as [string, string];
-          return (await client.list(apiVersion, kind, { namespace: ns })).items;
-        }),
+        kinds.map(
+          async ([apiVersion, kind]) =>
+            (await client.list(apiVersion, kind, { labelSelector: `${RUN_LABEL}=${run}` })).items,
+        ),
       )
     ).flat();
-    const byName = new Map(live.map((o) => [`${o.kind}/${o.metadata.name}`, o]));
-    if (
-      rest.every((o) => healthOf(byName.get(`${o.kind}/${o.metadata.name}`)).status === 'Healthy')
-    )
-      break;
+    const byKey = new Map(
+      live.map((o) => [`${o.kind}/${o.metadata.namespace}/${o.metadata.name}`, o]),
+    );
+    const healthy = (o: KubeObject) =>
+      healthOf(byKey.get(`${o.kind}/${o.metadata.namespace}/${o.metadata.name}`)).status ===
+      'Healthy';
+    if (want.every(healthy)) break;
     await sleep(100);
   }
-  return { applyMs, healthyMs: performance.now() - started };
+  const ms = performance.now() - started;
+  client.close();
+  return { ms, sync, after: {}, steps: [] };
 }
 
-/** Deletes namespaces and waits until they are gone, so pods never pile up on the fake node. */
-async function cleanUp(client: KubeClient, names: string[]): Promise<void> {
-  const refs = names.map((name) => ({ apiVersion: 'v1', kind: 'Namespace', namespace: '', name }));
-  await Promise.all(refs.map((r) => client.delete(r)));
-  await waitFor(
-    `namespaces ${names.join(', ')} gone`,
-    async () => (await Promise.all(refs.map((r) => client.get(r)))).every((o) => o === undefined),
-    { timeoutMs: 120_000, everyMs: 250 },
-  );
+/** Two more fake nodes for kwok (it manages every node): 200 one-replica Deployments fit. */
+async function addNodes(client: KubeClient, count: number): Promise<void> {
+  const resources = { cpu: '32', memory: '256Gi', pods: '110' };
+  for (let i = 1; i <= count; i++) {
+    const name = `kwok-node-${i}`;
+    await client.create(
+      {
+        apiVersion: 'v1',
+        kind: 'Node',
+        metadata: {
+          name,
+          annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
+          labels: { type: 'kwok', 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux' },
+        },
+        status: { allocatable: resources, capacity: resources },
+      },
+      { fieldManager: 'bench' },
+    );
+  }
 }
 
 const median = (values: number[]): number => {
@@ -256,91 +278,111 @@ const median = (values: number[]): number => {
 const s = (ms: number): string => (ms / 1000).toFixed(2);
 const range = (values: number[], format: (v: number) => string = s): string =>
   `${format(median(values))} (${format(Math.min(...values))}–${format(Math.max(...values))})`;
+const perApp = (n: number, apps: number) => (apps === 1 ? String(n) : (n / apps).toFixed(1));
 
-const load0 = loadavg()[0] ?? 0;
-const [cluster, git] = await Promise.all([startCluster({ workloads: true }), startGitServer()]);
-const client = await KubeClient.fromKubeConfig(cluster.kubeConfig);
-const agentRuns: AgentRun[] = [];
-const serial: { applyMs: number; healthyMs: number }[] = [];
-const parallel: { applyMs: number; healthyMs: number }[] = [];
-try {
-  // One unmeasured round warms the API server, the Git server and the page cache.
-  for (let i = 0; i <= RUNS; i++) {
-    const measured = i > 0;
-    const runAgent = async () => {
-      const r = await agentRun(git, cluster.kubeConfig, i);
-      if (measured) agentRuns.push(r);
-    };
-    const runBaselines = async () => {
-      const a = await baselineRun(client, `serial-${i}`, 1);
-      const b = await baselineRun(client, `parallel-${i}`, 8);
-      if (!measured) return;
-      serial.push(a);
-      parallel.push(b);
-    };
-    if (i % 2) {
-      await runAgent();
-      await runBaselines();
-    } else {
-      await runBaselines();
-      await runAgent();
-    }
-    await cleanUp(client, [`agent-${i}`, `serial-${i}`, `parallel-${i}`, `driftless-bench-${i}`]);
-    (globalThis as { gc?: () => void }).gc?.();
-  }
-} finally {
-  client.close();
-  await Promise.all([cluster.stop(), git.stop()]);
-}
-
-const ratio = (a: number[], b: number[]): string =>
-  range(
-    a.map((v, k) => v / (b[k] ?? Number.NaN)),
-    (v) => `${v.toFixed(1)}×`,
+function report(w: Workload, agent: Run[], bare: Run[], load: [number, number]): string {
+  const ratio = range(
+    agent.map((r, k) => r.ms / (bare[k]?.ms ?? Number.NaN)),
+    (v) => `${v.toFixed(2)}×`,
   );
-const agentMs = agentRuns.map((r) => r.ms);
-const kinds = [
-  ...new Set(agentRuns.flatMap((r) => [...Object.keys(r.sync), ...Object.keys(r.after)])),
-].sort();
-const requestRow = (when: string, of: (r: AgentRun) => Record<string, number>): string =>
-  `| ${when} | ${kinds.map((k) => median(agentRuns.map((r) => of(r)[k] ?? 0))).join(' | ')} | ${median(
-    agentRuns.map((r) => Object.values(of(r)).reduce((a, b) => a + b, 0)),
-  )} |`;
-const stepNames = ['fetch', 'render', 'guard', 'plan', 'apply', 'prune', 'health'];
-console.log(
-  [
-    `${availableParallelism()} CPUs, load average ${load0.toFixed(1)} before / ${(loadavg()[0] ?? 0).toFixed(1)} after, Node ${process.version}; median (min–max) of ${RUNS} runs; 100 objects (1 Namespace, ${CONFIGMAPS} ConfigMaps, ${SERVICES} Services, ${DEPLOYMENTS} Deployments × 1 replica), workloads cluster.`,
+  const each = w.apps === 1 ? 'the app' : 'per app';
+  const kinds = [
+    ...new Set(
+      [...agent, ...bare].flatMap((r) => [...Object.keys(r.sync), ...Object.keys(r.after)]),
+    ),
+  ].sort();
+  const row = (what: string, runs: Run[], of: (r: Run) => RequestCounts) =>
+    `| ${what} | ${perApp(median(runs.map((r) => total(of(r)))), w.apps)} | ${kinds
+      .filter((k) => runs.some((r) => of(r)[k]))
+      .map((k) => `${k} ${perApp(median(runs.map((r) => of(r)[k] ?? 0)), w.apps)}`)
+      .join(', ')} |`;
+  const stepNames = ['fetch', 'render', 'guard', 'plan', 'apply', 'prune', 'health'];
+  const steps = agent.flatMap((r) => r.steps);
+  return [
+    `### ${w.name}: ${w.apps} app(s) × ${1 + w.shape.configMaps + w.shape.services + w.shape.deployments} objects`,
     '',
-    '| what | applied (s) | all Healthy (s) | agent ÷ this (all Healthy) |',
-    '| --- | --- | --- | --- |',
-    `| agent, first reconcileOnce() → Synced + Healthy (applied: sum of steps fetch … apply) | ${range(
-      agentRuns.map((r) =>
-        ['fetch', 'render', 'guard', 'plan', 'apply'].reduce(
-          (sum, n) => sum + (r.steps[n] ?? 0),
-          0,
-        ),
-      ),
-    )} | ${range(agentMs)} | 1.0× |`,
-    `| SSA loop, 1 at a time, then wait Healthy (100 ms poll) | ${range(serial.map((r) => r.applyMs))} | ${range(serial.map((r) => r.healthyMs))} | ${ratio(
-      agentMs,
-      serial.map((r) => r.healthyMs),
-    )} |`,
-    `| SSA loop, 8 at a time, then wait Healthy (100 ms poll) | ${range(parallel.map((r) => r.applyMs))} | ${range(parallel.map((r) => r.healthyMs))} | ${ratio(
-      agentMs,
-      parallel.map((r) => r.healthyMs),
-    )} |`,
+    `${availableParallelism()} CPUs, load average ${load[0].toFixed(1)} before / ${load[1].toFixed(1)} after, Node ${process.version}; median (min–max) of ${agent.length} runs.`,
     '',
-    'Agent sync steps (from its SyncReport), median (min–max) in s:',
+    '| what | all Synced and Healthy (s) | agent ÷ bare loop |',
+    '| --- | --- | --- |',
+    `| agent, first reconcileOnce() | ${range(agent.map((r) => r.ms))} | ${ratio} |`,
+    `| bare SSA loop (${PER_APP} per app at a time), then listed every 100 ms until Healthy | ${range(bare.map((r) => r.ms))} | 1 |`,
+    '',
+    `Agent sync steps, median (min–max) over every app of every run, in s:`,
     '',
     `| ${stepNames.join(' | ')} |`,
     `| ${stepNames.map(() => '---').join(' | ')} |`,
-    `| ${stepNames.map((n) => range(agentRuns.map((r) => r.steps[n] ?? Number.NaN))).join(' | ')} |`,
+    `| ${stepNames.map((n) => range(steps.map((st) => st[n] ?? 0))).join(' | ')} |`,
     '',
-    'Agent API requests (median of runs; watches not counted):',
+    `API requests ${each} (median of runs; watches opened are counted as WATCH):`,
     '',
-    `| when | ${kinds.join(' | ')} | total |`,
-    `| --- | ${kinds.map(() => '---').join(' | ')} | --- |`,
-    requestRow('first reconcileOnce()', (r) => r.sync),
-    requestRow('the 3 s after it', (r) => r.after),
-  ].join('\n'),
-);
+    '| when | total | by verb and resource |',
+    '| --- | --- | --- |',
+    row('agent, until converged', agent, (r) => r.sync),
+    row('agent, the 3 s after', agent, (r) => r.after),
+    row('bare loop, until Healthy', bare, (r) => r.sync),
+  ].join('\n');
+}
+
+const workloads: Workload[] = [
+  { name: 'fleet', apps: APPS, shape: { deployments: 1, services: 1, configMaps: 7 } },
+  {
+    name: 'big',
+    apps: 1,
+    shape: { deployments: 10, services: 40, configMaps: OBJECTS - 51 },
+  },
+].filter((w) => WORKLOADS.includes(w.name));
+
+/** A fresh workloads cluster with three fake nodes (330 pods). */
+async function freshCluster(): Promise<Cluster> {
+  const cluster = await startCluster({ workloads: true });
+  const admin = await KubeClient.fromKubeConfig(cluster.kubeConfig);
+  try {
+    await addNodes(admin, 2);
+  } finally {
+    admin.close();
+  }
+  return cluster;
+}
+
+const git = await startGitServer();
+const out: string[] = [];
+try {
+  for (const w of workloads) {
+    const load0 = loadavg()[0] ?? 0;
+    const agentRuns: Run[] = [];
+    const bareRuns: Run[] = [];
+    for (let i = 0; i <= RUNS; i++) {
+      const measured = i > 0;
+      // Each side on its own fresh cluster, started together: no clean-up between them.
+      const [forAgent, forBare] = await Promise.all([freshCluster(), freshCluster()]);
+      try {
+        const runAgent = async () => {
+          const r = await agentRun(w, git, forAgent.kubeConfig, `${w.name}-agent-${i}`);
+          if (measured) agentRuns.push(r);
+        };
+        const runBare = async () => {
+          const r = await bareRun(w, forBare.kubeConfig, `${w.name}-bare-${i}`);
+          if (measured) bareRuns.push(r);
+        };
+        if (i % 2) {
+          await runAgent();
+          await runBare();
+        } else {
+          await runBare();
+          await runAgent();
+        }
+      } finally {
+        await Promise.all([forAgent.stop(), forBare.stop()]);
+      }
+      (globalThis as { gc?: () => void }).gc?.();
+      console.error(
+        `${w.name} round ${i}: agent ${s(agentRuns.at(-1)?.ms ?? 0)} s, bare ${s(bareRuns.at(-1)?.ms ?? 0)} s`,
+      );
+    }
+    out.push(report(w, agentRuns, bareRuns, [load0, loadavg()[0] ?? 0]));
+  }
+} finally {
+  await git.stop();
+}
+console.log(out.join('\n\n'));

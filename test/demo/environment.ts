@@ -8,6 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import {
+  LOOPBACK_DESTINATIONS,
   createEnrollmentToken,
   createHubDataDir,
   hubApi,
@@ -148,14 +149,23 @@ export async function startEnvironment(options: EnvironmentOptions = {}): Promis
       : [];
     const hubEnv = jaeger?.otelEnv() ?? {};
     let hubArgs: string[] = traceArgs;
+    // The demo's notification receiver listens on loopback, which the hub refuses unless allowed.
+    const allowPrivateDestinations = LOOPBACK_DESTINATIONS;
     const startFirstHub = async (): Promise<Hub> => {
-      if (transport === 'grpc') return startHub({ webhookSecret, args: hubArgs, env: hubEnv });
+      if (transport === 'grpc')
+        return startHub({ webhookSecret, args: hubArgs, env: hubEnv, allowPrivateDestinations });
       // The operator's steps (docs/hub.md, "NATS"): the hub's keys and the server trusting them.
       const dataDir = createHubDataDir();
       nats = await startNats({ jetstream: true, config: hubNatsConfig(dataDir) });
       stops.push(() => nats!.stop());
       hubArgs = [...traceArgs, '--nats-url', nats.url];
-      return startHub({ dataDir, webhookSecret, args: hubArgs, env: hubEnv });
+      return startHub({
+        dataDir,
+        webhookSecret,
+        args: hubArgs,
+        env: hubEnv,
+        allowPrivateDestinations,
+      });
     };
     const [dev, prod, git, firstHub] = await Promise.all([
       startCluster({ workloads: true, name: 'dev' }),
@@ -242,6 +252,7 @@ export async function startEnvironment(options: EnvironmentOptions = {}): Promis
           webhookSecret: old.webhookSecret,
           args: hubArgs,
           env: hubEnv,
+          allowPrivateDestinations,
         });
         return hub;
       },

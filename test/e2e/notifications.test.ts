@@ -12,6 +12,7 @@ import { KubeClient } from '@driftless/agent';
 import {
   createEnrollmentToken,
   hubApi,
+  LOOPBACK_DESTINATIONS,
   startAgent,
   startCluster,
   startGitServer,
@@ -81,6 +82,7 @@ describe('notifications, end to end', { timeout: 300_000 }, () => {
   before(async () => {
     [cluster, git, r] = await Promise.all([startCluster(), startGitServer(), startReceivers()]);
     hub = await startHub({
+      allowPrivateDestinations: LOOPBACK_DESTINATIONS,
       args: [
         '--public-url',
         'http://driftless.test',

@@ -98,6 +98,9 @@ async function killServer(server: ServerProcess): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // Hub
 
+/** Where the harness's receivers (Slack, Teams, webhook, Git hosts, Alertmanager) listen. */
+export const LOOPBACK_DESTINATIONS: readonly string[] = ['127.0.0.0/8', '::1'];
+
 /** Options of {@link startHub}. */
 export interface StartHubOptions {
   /** Store: `sqlite` (in the data directory) or `postgres` (needs `databaseUrl`). Default: `sqlite`. */
@@ -118,6 +121,12 @@ export interface StartHubOptions {
   httpPort?: number;
   /** The admin API token of an earlier start of this data directory; read from it when omitted. */
   adminToken?: string;
+  /**
+   * `--allow-private-destinations`: the non-public addresses notification destinations and Git
+   * hosts may point at. The harness's receivers listen on loopback, so a test that sends to
+   * them passes {@link LOOPBACK_DESTINATIONS}. Default: none (the hub's default).
+   */
+  allowPrivateDestinations?: readonly string[];
   /** Extra `driftless-hub` flags, after the harness's own. */
   args?: readonly string[];
   /** Hub log level (`LOG_LEVEL`). Default: `info`. */
@@ -207,6 +216,8 @@ export async function startHub(options: StartHubOptions = {}): Promise<Hub> {
     writeFileSync(secretFile, options.webhookSecret, { mode: 0o600 });
     args.push('--webhook-secret-file', secretFile);
   }
+  if (options.allowPrivateDestinations?.length)
+    args.push('--allow-private-destinations', options.allowPrivateDestinations.join(','));
   args.push(...(options.args ?? []));
 
   hubStarts++;

@@ -1,4 +1,5 @@
 import { inSpan, SpanAttr, WaitingError } from '@driftless/common';
+import type { Health } from '../health/index.ts';
 import { Marks, refString, type KubeObject, type ObjectRef } from '../model.ts';
 import { ObjectError, objectError, type KubeClient } from '../kube/index.ts';
 import {
@@ -24,6 +25,8 @@ export interface ObjectResult {
   resourceVersion?: string;
   /** The failure itself, with its cause chain, when `error` is set. */
   cause?: Error;
+  /** Its health as the apply's answer shows it, when the options' `judge` was given. */
+  health?: Health;
 }
 
 /**
@@ -116,6 +119,7 @@ async function applyStep(
         ref: p.ref,
         action: p.action,
         ...(typeof rv === 'string' && !isHookStep ? { resourceVersion: rv } : {}),
+        ...(out && o.judge && !isHookStep ? { health: o.judge(out) } : {}),
       };
       o.onApplied?.(r);
       return r;

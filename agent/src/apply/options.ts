@@ -1,5 +1,7 @@
 import { getTracer, systemClock, type Clock } from '@driftless/common';
 import type { Tracer } from '@opentelemetry/api';
+import type { Health } from '../health/index.ts';
+import type { KubeObject } from '../model.ts';
 import type { KubeClient } from '../kube/index.ts';
 import type { Plan, PlannedObject } from '../plan/index.ts';
 import type { ObjectResult } from './apply.ts';
@@ -31,13 +33,18 @@ export interface ApplyOptions {
   signal?: AbortSignal;
   /** Called with each object right after it was written. */
   onApplied?: (result: ObjectResult) => void;
+  /**
+   * Judges an object's health from the apply's answer (the object as stored
+   * by that very write), into {@link ObjectResult.health}. Default: not judged.
+   */
+  judge?: (applied: KubeObject) => Health;
 }
 
 /** {@link ApplyOptions} with every default applied. */
 export type ResolvedApplyOptions = Required<
-  Omit<ApplyOptions, 'waitForWave' | 'signal' | 'onApplied'>
+  Omit<ApplyOptions, 'waitForWave' | 'signal' | 'onApplied' | 'judge'>
 > &
-  Pick<ApplyOptions, 'waitForWave' | 'signal' | 'onApplied'>;
+  Pick<ApplyOptions, 'waitForWave' | 'signal' | 'onApplied' | 'judge'>;
 
 /** Defaults of {@link ApplyOptions}. */
 export const APPLY_DEFAULTS = {

@@ -8,6 +8,7 @@ import {
   type AppSpec,
   type IgnoreRule,
   type KubeObject,
+  type ObjectRef,
 } from '../model.ts';
 import { objectError, type WatchEvent } from '../kube/index.ts';
 import { deletedByDesign } from './by-design.ts';
@@ -128,6 +129,18 @@ export class DriftWatcher {
       counters: this.#counters,
       scheduler: this.#scheduler,
     });
+  }
+
+  /**
+   * The newest copy of a tracked object its watch delivered; null when it is
+   * tracked and nothing changed it since it was tracked; undefined when it is
+   * not tracked or must be read again (deleted, watch re-listing). Health
+   * waits read it instead of asking the API server (reconcile/health-wait.ts).
+   */
+  observed(ref: ObjectRef): KubeObject | null | undefined {
+    const t = this.#registry.get(refKey(ref));
+    if (!t || t.needsGet) return undefined;
+    return t.lastSeen ?? null;
   }
 
   /** Where the watcher is in its life. */

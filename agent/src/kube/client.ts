@@ -62,9 +62,19 @@ interface GroupVersionEntry {
  */
 export type KubeConfigInput = ClusterAccess | { exportConfig(): string };
 
-/** The connection pool and credentials that a client and its impersonating copies share. */
+/**
+ * The connection pool, credentials and discovery cache that a client and its
+ * impersonating copies share: what the server serves is the same for every
+ * identity, so one cluster is discovered once, not once per tenant.
+ */
 class Connection {
   readonly access: ClusterAccess;
+  /** Discovery per group version. */
+  readonly groupVersions = new Map<string, GroupVersionEntry>();
+  /** Discovery requests in flight per group version. */
+  readonly pending = new Map<string, Promise<GroupVersionEntry>>();
+  /** Writes (not dry-runs) of CustomResourceDefinitions and APIServices sent so far. */
+  apiWrites = 0;
   readonly #maxSockets: number;
   #agent: http.Agent | undefined;
   #tls: { cert?: Buffer; key?: Buffer } = {};
@@ -112,6 +122,9 @@ function sameBuffer(a: Buffer | undefined, b: Buffer | undefined): boolean {
   return a === b || (a !== undefined && b !== undefined && a.equals(b));
 }
 
+/** Kinds whose writes change what the cluster serves. */
+const SERVING_KINDS = new Set(['CustomResourceDefinition', 'APIService']);
+
 /** The User-Agent every request carries, so audit logs and API metrics name the agent. */
 export const USER_AGENT = `driftless-agent/${AGENT_VERSION} (${process.platform}/${process.arch})`;
 
@@ -128,8 +141,6 @@ export class KubeClient {
   readonly #timeoutMs: number;
   readonly #refreshMs: number;
   readonly #options: KubeClientOptions;
-  readonly #groupVersions = new Map<string, GroupVersionEntry>();
-  readonly #pending = new Map<string, Promise<GroupVersionEntry>>();
 
   private constructor(
     connection: Connection,
@@ -169,6 +180,23 @@ export class KubeClient {
     // Fail now, not on the first request, when a credential plugin or token file is broken.
     connection.agentFor(await access.credentials.get());
     return new KubeClient(connection, { 'user-agent': USER_AGENT }, options);
+  }
+
+  /**
+   * What clients sharing this client's connections have in common (its
+   * impersonating copies): a key for caches of what the cluster serves.
+   */
+  get scope(): object {
+    return this.#connection;
+  }
+
+  /**
+   * Writes of CustomResourceDefinitions and APIServices sent through this
+   * client's connections so far: when it grows, what the cluster serves may
+   * have changed before any watch tells.
+   */
+  get apiWrites(): number {
+    return this.#connection.apiWrites;
   }
 
   /** Closes idle connections. */
@@ -247,9 +275,9 @@ export class KubeClient {
 
   /** Discovery for one group version, fetched at most once per refresh interval. */
   async #groupVersion(apiVersion: string, refresh: boolean): Promise<GroupVersionEntry> {
-    const cached = this.#groupVersions.get(apiVersion);
+    const cached = this.#connection.groupVersions.get(apiVersion);
     if (cached && (!refresh || Date.now() - cached.fetchedAt < this.#refreshMs)) return cached;
-    const inflight = this.#pending.get(apiVersion);
+    const inflight = this.#connection.pending.get(apiVersion);
     if (inflight) return inflight;
     const load = (async () => {
       const path = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
@@ -277,10 +305,10 @@ export class KubeClient {
         if (!(err instanceof KubeApiError && err.statusCode === 404)) throw err;
       }
       const entry = { fetchedAt: Date.now(), resources };
-      this.#groupVersions.set(apiVersion, entry);
+      this.#connection.groupVersions.set(apiVersion, entry);
       return entry;
-    })().finally(() => this.#pending.delete(apiVersion));
-    this.#pending.set(apiVersion, load);
+    })().finally(() => this.#connection.pending.delete(apiVersion));
+    this.#connection.pending.set(apiVersion, load);
     return load;
   }
 
@@ -346,6 +374,7 @@ export class KubeClient {
       namespace: obj.metadata.namespace ?? '',
       name: obj.metadata.name,
     };
+    if (!options.dryRun && SERVING_KINDS.has(obj.kind)) this.#connection.apiWrites++;
     return this.request<KubeObject>('PATCH', await this.#objectPath(ref), {
       body: obj,
       contentType: 'application/apply-patch+yaml',

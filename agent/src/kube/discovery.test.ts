@@ -149,6 +149,34 @@ describe('clusterCapabilities', () => {
     }
   });
 
+  it('reuses one discovery per cluster connection while the served-API generation holds and no CRD was written', async () => {
+    const api = await startFakeKubeApi(aggregated);
+    const versionCalls = () =>
+      api.requests.filter((r: RecordedRequest) => r.path === '/version').length;
+    const tenant = api.client.impersonating('system:serviceaccount:shop:deployer');
+    try {
+      await clusterCapabilities(api.client, { generation: 1 });
+      await clusterCapabilities(tenant, { generation: 1 });
+      await clusterCapabilities(api.client, { generation: 1 });
+      assert.equal(versionCalls(), 1, 'same generation: one discovery, shared by the tenant');
+      await clusterCapabilities(api.client, { generation: 2 });
+      assert.equal(versionCalls(), 2, 'the served APIs changed: asked again');
+      const crd = {
+        apiVersion: 'apiextensions.k8s.io/v1',
+        kind: 'CustomResourceDefinition',
+        metadata: { name: 'gadgets.example.com' },
+      };
+      await tenant.apply(crd, { fieldManager: 'test', dryRun: true }).catch(() => undefined);
+      await clusterCapabilities(api.client, { generation: 2 });
+      assert.equal(versionCalls(), 2, 'a dry-run changes nothing');
+      await tenant.apply(crd, { fieldManager: 'test' }).catch(() => undefined);
+      await clusterCapabilities(api.client, { generation: 2 });
+      assert.equal(versionCalls(), 3, 'a CRD written through the connection: asked again');
+    } finally {
+      await api.close();
+    }
+  });
+
   it('fails with the server’s error, transient when it is unavailable, and does not keep it', async () => {
     let down = true;
     const api = await startFakeKubeApi((r) =>

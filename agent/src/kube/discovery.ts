@@ -23,6 +23,14 @@ export interface CapabilitiesOptions {
   maxAgeMs?: number;
   /** Time source for the age. Default `Date.now`. */
   now?: () => number;
+  /**
+   * The served-API generation of the cluster (see reconcile/served-apis.ts).
+   * When given, a finished discovery is reused at any age while the
+   * generation is the same and no CRD or APIService was written through the
+   * client's connections since (that write may be served before the watch
+   * tells). Default: not given, `maxAgeMs` alone decides.
+   */
+  generation?: number;
   signal?: AbortSignal;
 }
 
@@ -32,17 +40,22 @@ export const CAPABILITIES_DEFAULTS = { maxAgeMs: 0 } as const;
 interface CacheEntry {
   /** When the discovery finished; undefined while it runs. */
   at: number | undefined;
+  /** The served-API generation and CRD writes it was asked at. */
+  version: string;
   value: Promise<ClusterCapabilities>;
 }
 
-const cache = new WeakMap<KubeClient, CacheEntry>();
+/** Per cluster connection: a client and its impersonating copies share one discovery. */
+const cache = new WeakMap<object, CacheEntry>();
 
 /**
  * The cluster's version and served APIs, from `/version` and aggregated
  * discovery of `/api` and `/apis` (three requests; servers without
- * aggregated discovery are asked per group version). Cached per client for
- * `maxAgeMs` after it finished (a running one is always shared); a failed one is dropped. Errors are the client's
- * (transient when the server cannot be reached).
+ * aggregated discovery are asked per group version). Cached per cluster
+ * connection (a client and its impersonating copies) for `maxAgeMs` after it
+ * finished, or while `generation` holds; a running one is always shared, a
+ * failed one dropped. Errors are the client's (transient when the server
+ * cannot be reached).
  */
 export async function clusterCapabilities(
   client: KubeClient,
@@ -50,17 +63,25 @@ export async function clusterCapabilities(
 ): Promise<ClusterCapabilities> {
   const now = options.now ?? Date.now;
   const maxAgeMs = options.maxAgeMs ?? CAPABILITIES_DEFAULTS.maxAgeMs;
-  const cached = cache.get(client);
-  if (cached && (cached.at === undefined || now() - cached.at < maxAgeMs)) return cached.value;
+  const key = client.scope;
+  const version = `${options.generation ?? ''}/${client.apiWrites}`;
+  const cached = cache.get(key);
+  if (
+    cached &&
+    (cached.at === undefined ||
+      now() - cached.at < maxAgeMs ||
+      (options.generation !== undefined && cached.version === version))
+  )
+    return cached.value;
   const value = discover(client, options.signal);
-  const entry: CacheEntry = { at: undefined, value };
-  cache.set(client, entry);
+  const entry: CacheEntry = { at: undefined, version, value };
+  cache.set(key, entry);
   value.then(
     () => {
       entry.at = now();
     },
     () => {
-      if (cache.get(client) === entry) cache.delete(client);
+      if (cache.get(key) === entry) cache.delete(key);
     },
   );
   return value;

@@ -90,10 +90,11 @@ export class ImmutableFieldError extends TerminalError {
  * the live cluster, and deletes for inventory objects no longer in Git that
  * carry our marks. Nothing is written.
  *
- * Objects that cannot be dry-run yet are planned from their manifest: those
- * in a Namespace this plan creates, and those whose kind a CRD of this plan
- * creates or changes (`provisional`: the apply dry-runs them once the CRD is
- * Established). Helm hooks due on `hookEvent` are planned as creates (they
+ * Namespaces are planned first; objects in one that does not exist yet are
+ * planned as creates from their manifest without any request (they can be
+ * neither read nor dry-run). Objects whose kind a CRD of this plan creates
+ * or changes are planned from their manifest too (`provisional`: the apply
+ * dry-runs them once the CRD is Established). Helm hooks due on `hookEvent` are planned as creates (they
  * are replaced); other hooks are left out. An immutable-field change fails
  * with {@link ImmutableFieldError} unless the object may be replaced.
  */
@@ -123,32 +124,57 @@ export async function planApp(options: PlanOptions): Promise<Plan> {
         return [`${spec?.group ?? ''}/${spec?.names?.kind ?? ''}`, refKey(refOf(o))] as const;
       }),
   );
-  // One LIST per kind and namespace holding several of the app's objects, not a GET each.
-  const live = await liveSnapshot(client, ordinary, { concurrency, signal });
+  const live = new Map<string, KubeObject | null>();
   const context: ObjectContext = {
     client,
     signal,
     live,
     creatingNamespaces,
+    unborn: new Set(),
     crdKinds,
     changingCrds: new Set(),
     ranOnce: options.ranOnce ?? new Map(),
     replace: options.replace ?? false,
     ignore: options.ignore ?? [],
   };
+  const snapshot = async (objects: KubeObject[]) => {
+    // One LIST per kind and namespace holding several of the app's objects, not a GET each.
+    for (const [k, v] of await liveSnapshot(client, objects, { concurrency, signal }))
+      live.set(k, v);
+  };
+  const inCreating = (o: KubeObject) => creatingNamespaces.has(o.metadata.namespace ?? '');
+  const namespaces = ordinary.filter((o) => phaseOf(o) === Phase.namespace);
+  const others = ordinary.filter((o) => phaseOf(o) !== Phase.namespace);
 
-  // CRDs first: whether they change decides how objects of their kinds are planned.
+  // Namespaces first (and, meanwhile, what lives elsewhere): objects in a Namespace that does
+  // not exist yet can be neither read nor dry-run, so they cost no request at all.
+  const [namespacePlans] = await Promise.all([
+    (async () => {
+      await snapshot(namespaces);
+      return mapLimit(namespaces, concurrency, (o) => planObject(o, context));
+    })(),
+    snapshot(others.filter((o) => !inCreating(o))),
+  ]);
+  for (const p of namespacePlans) if (p.action === 'create') context.unborn.add(p.ref.name);
+  await snapshot(
+    others.filter((o) => inCreating(o) && !context.unborn.has(o.metadata.namespace ?? '')),
+  );
+
+  // CRDs next: whether they change decides how objects of their kinds are planned.
   const crds = await mapLimit(
-    ordinary.filter((o) => phaseOf(o) === Phase.crd),
+    others.filter((o) => phaseOf(o) === Phase.crd),
     concurrency,
     (o) => planObject(o, context),
   );
   for (const c of crds) if (c.action !== 'unchanged') context.changingCrds.add(refKey(c.ref));
-  const rest = await mapLimit(
-    ordinary.filter((o) => phaseOf(o) !== Phase.crd),
-    concurrency,
-    (o) => planObject(o, context),
-  );
+  const rest = [
+    ...namespacePlans,
+    ...(await mapLimit(
+      others.filter((o) => phaseOf(o) !== Phase.crd),
+      concurrency,
+      (o) => planObject(o, context),
+    )),
+  ];
   const hookPlans = hooks.map(({ obj, hook }): PlannedObject => ({
     ref: refOf(obj),
     action: 'create',
@@ -182,8 +208,10 @@ interface ObjectContext {
   client: KubeClient;
   signal: AbortSignal | undefined;
   /** Live objects read ahead (see liveSnapshot); null: known not to exist. */
-  live: ReadonlyMap<string, KubeObject | null>;
+  live: Map<string, KubeObject | null>;
   creatingNamespaces: ReadonlySet<string>;
+  /** Namespaces of this plan that do not exist yet: nothing in them can be read or dry-run. */
+  unborn: Set<string>;
   /** `group/kind` → refKey of the CRD in this render that defines it. */
   crdKinds: ReadonlyMap<string, string>;
   /** refKeys of CRDs this plan creates or changes. */
@@ -218,6 +246,14 @@ async function planObject(obj: KubeObject, c: ObjectContext): Promise<PlannedObj
         `unknown kind ${obj.kind} (${obj.apiVersion}): the cluster does not serve it and no CRD of this app defines it`,
       ),
     );
+  }
+
+  // In a Namespace this plan creates: the object cannot exist, and a dry-run would only be
+  // refused for want of its Namespace; it is created as Git declares it.
+  if (c.unborn.has(obj.metadata.namespace ?? '')) {
+    if (isRunOnce(obj) && c.ranOnce.get(refKey(ref)) === manifestDigest(obj))
+      return { ...base, action: 'unchanged', diff: [], ranOnce: true };
+    return { ...base, action: 'create', diff: diffValues(undefined, comparable(obj)) };
   }
 
   // Both requests at once: the plan step is two round trips per object otherwise.

@@ -2,7 +2,7 @@
 import type { SuspensionBook } from '../suspend/index.ts';
 import type { Tracer } from '@opentelemetry/api';
 import { systemClock, type Clock, type Logger } from '@driftless/common';
-import type { AppSpec, IgnoreRule, KubeObject } from '../model.ts';
+import type { AppSpec, IgnoreRule, KubeObject, ObjectRef } from '../model.ts';
 import type { KubeClient, TenantClients } from '../kube/index.ts';
 import type { InventoryStore } from '../inventory/index.ts';
 import type { ApprovalBook, Reporter } from '../report/index.ts';
@@ -43,6 +43,11 @@ export interface DriftTracker {
   configure?(app: AppSpec): void;
   /** Fields another controller fights over: the plan leaves them out too. */
   ignoreRules?(app: string): IgnoreRule[];
+  /**
+   * The newest copy of a tracked object its watch delivered; null: tracked,
+   * nothing delivered since; undefined: not tracked.
+   */
+  observed?(ref: ObjectRef): KubeObject | null | undefined;
   /** Checks the app's open drift again (a pause ended: heal it, or say it is held). */
   recheck?(app: string): void;
 }

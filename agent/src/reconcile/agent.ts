@@ -335,7 +335,11 @@ export class Agent {
         app,
         signal,
         ...this.#o.render,
-        cluster: () => clusterCapabilities(this.#o.client, { signal }),
+        cluster: () =>
+          clusterCapabilities(this.#o.client, {
+            signal,
+            generation: this.#o.servedApis?.generation,
+          }),
       }),
     );
     // Apps that left Git: prune them if they asked for it, else let go — each on its own.
@@ -456,6 +460,8 @@ export class Agent {
           cluster: this.#o.cluster,
           concurrency: this.#o.concurrency,
           healthPollMs: this.#o.healthPollMs,
+          apisGeneration: () => this.#o.servedApis?.generation,
+          observed: (ref) => drift?.observed?.(ref),
           ...(this.#o.render ? { render: this.#o.render } : {}),
           fetch,
           signal: this.#abort.signal,

@@ -1,5 +1,13 @@
 import { WaitingError, type Clock } from '@driftless/common';
-import { Marks, refOf, refString, type HealthRule, type KubeObject } from '../model.ts';
+import {
+  Marks,
+  refKey,
+  refOf,
+  refString,
+  type HealthRule,
+  type KubeObject,
+  type ObjectRef,
+} from '../model.ts';
 import type { KubeClient } from '../kube/index.ts';
 import { DEFAULT_CONCURRENCY, isRunOnce, mapLimit } from '../plan/index.ts';
 import {
@@ -31,6 +39,8 @@ export async function currentHealth(
     concurrency?: number;
     signal?: AbortSignal;
     rules?: readonly HealthRule[];
+    /** Called with each object read and its health. */
+    onRead?: (obj: KubeObject, health: ObjectHealth) => void;
   } = {},
 ): Promise<CurrentHealth> {
   const rules = options.rules ?? [];
@@ -51,10 +61,12 @@ export async function currentHealth(
       const first = group[0] as KubeObject;
       const app = first.metadata.labels?.[Marks.app];
       if (group.length === 1 || !app) {
-        return mapLimit(group, 4, async (o) => ({
-          ref: refOf(o),
-          health: healthOf(await client.get(refOf(o), options.signal), o),
-        }));
+        return mapLimit(group, 4, async (o) => {
+          const obj = await client.get(refOf(o), options.signal);
+          const judged = { ref: refOf(o), health: healthOf(obj, o) };
+          if (obj) options.onRead?.(obj, judged);
+          return judged;
+        });
       }
       const { items } = await client.list(first.apiVersion, first.kind, {
         namespace: first.metadata.namespace ?? '',
@@ -62,10 +74,12 @@ export async function currentHealth(
         signal: options.signal,
       });
       const live = new Map(items.map((i) => [i.metadata.name, i]));
-      return group.map((o) => ({
-        ref: refOf(o),
-        health: healthOf(live.get(o.metadata.name), o),
-      }));
+      return group.map((o) => {
+        const obj = live.get(o.metadata.name);
+        const judged = { ref: refOf(o), health: healthOf(obj, o) };
+        if (obj) options.onRead?.(obj, judged);
+        return judged;
+      });
     },
   );
   const all = perGroup.flat();
@@ -81,50 +95,110 @@ export interface HealthWait {
   pollMs: number;
   concurrency?: number;
   signal?: AbortSignal;
+  /**
+   * The newest copy of an object the drift watches delivered, if it is
+   * watched. An object read from the API server once is then judged from
+   * what its watch delivers, and asked for again only every `watchTrustMs`.
+   * Default: none, every poll asks the API server.
+   */
+  observed?: (ref: ObjectRef) => KubeObject | null | undefined;
+  /** How long watch data alone judges an object before the API server is asked again. Default 10 s. */
+  watchTrustMs?: number;
+}
+
+/** Where an object's latest judgement came from: the API server at `rv`, read at `at`. */
+interface Read {
+  rv: bigint;
+  at: number;
+  health: ObjectHealth;
+}
+
+/** A resourceVersion as a number, when it is one (etcd's are); undefined otherwise. */
+function revision(obj: KubeObject | undefined): bigint | undefined {
+  const rv = obj?.metadata['resourceVersion'];
+  return typeof rv === 'string' && /^\d+$/.test(rv) ? BigInt(rv) : undefined;
 }
 
 /**
  * Polls the objects' health until none of them gates (see `gatesWave`:
  * Healthy, or only waiting on a consumer or a load balancer), and returns
  * the aggregate then. Each poll asks only for the objects that were not
- * Healthy at the last one, so a rollout of one Deployment among many ConfigMaps
- * costs one request per poll, not one per kind. Degraded, or the app's
- * health timeout passing, is a {@link WaitingError} naming what is not healthy.
+ * Healthy at the last one, so a rollout of one Deployment among many
+ * ConfigMaps costs one request per poll, not one per kind. `atApply`
+ * (refKey → health) stands in for the first poll of the objects it has:
+ * their health judged from the answer of the apply that just wrote them, so
+ * no older than that apply. With `observed`, an object read once is then
+ * judged from the copies its watch delivers that are newer than that read
+ * (none newer: it has not changed), with a read every `watchTrustMs` in case
+ * the watch fell behind; objects not watched are read every poll. Degraded, or the app's health timeout
+ * passing, is a {@link WaitingError} naming what is not healthy.
  */
 export async function waitUntilNothingGates(
   w: HealthWait,
   objects: KubeObject[],
+  atApply: ReadonlyMap<string, Health> = new Map(),
 ): Promise<CurrentHealth> {
   const { clock, app } = w;
   const started = clock.now();
   const deadline = started + app.healthTimeoutMs;
+  const trustMs = w.watchTrustMs ?? 10_000;
   const settled: ObjectHealth[] = [];
+  const reads = new Map<string, Read>();
   let pending = objects;
+  let first = true;
   // Rollouts often finish within a second: look again soon, then every poll interval.
   let delay = Math.min(100, w.pollMs);
   for (;;) {
-    const h = await currentHealth(w.client, pending, {
-      concurrency: w.concurrency,
-      signal: w.signal,
-      rules: app.health,
-    });
-    const all = [...settled, ...h.objects];
-    if (!h.objects.some((o) => gatesWave(o.health)))
-      return { ...aggregateHealth(all), objects: all };
-    const now = aggregateHealth(all);
-    if (now.status === 'Degraded' || clock.now() >= deadline) {
+    const now: ObjectHealth[] = [];
+    const ask: KubeObject[] = [];
+    for (const o of pending) {
+      const ref = refOf(o);
+      const key = refKey(ref);
+      const applied = first ? atApply.get(key) : undefined;
+      const read = reads.get(key);
+      if (applied) now.push({ ref, health: applied });
+      else if (read && w.observed && clock.now() - read.at < trustMs) {
+        // Tracked before the read (reads come after the sync tracked its objects): a copy
+        // delivered after the read is newer; none, or an older one, means no change since.
+        const seen = w.observed(ref);
+        const rv = seen ? revision(seen) : undefined;
+        if (seen === undefined || (seen && rv === undefined)) ask.push(o);
+        else if (seen && rv !== undefined && rv > read.rv)
+          now.push({ ref, health: objectHealth(seen, app.health) });
+        else now.push(read.health);
+      } else ask.push(o);
+    }
+    first = false;
+    if (ask.length > 0) {
+      const polled = await currentHealth(w.client, ask, {
+        concurrency: w.concurrency,
+        signal: w.signal,
+        rules: app.health,
+        onRead: (obj, health) => {
+          const rv = revision(obj);
+          if (rv !== undefined) reads.set(refKey(refOf(obj)), { rv, at: clock.now(), health });
+        },
+      });
+      now.push(...polled.objects);
+    }
+    const all = [...settled, ...now];
+    if (!now.some((o) => gatesWave(o.health))) return { ...aggregateHealth(all), objects: all };
+    const worst = aggregateHealth(all);
+    if (worst.status === 'Degraded' || clock.now() >= deadline) {
       throw new WaitingError(
-        `app ${app.name} is ${now.status} after ${Math.round((clock.now() - started) / 1000)}s: ${now.message}`,
+        `app ${app.name} is ${worst.status} after ${Math.round((clock.now() - started) / 1000)}s: ${worst.message}`,
       );
     }
     // Healthy objects are not asked again; the rest (gating, or waiting without gating) are.
     const unsettled = new Set<string>();
-    for (const o of h.objects) {
+    for (const o of now) {
       if (o.health.status === 'Healthy') settled.push(o);
       else unsettled.add(refString(o.ref));
     }
     pending = pending.filter((o) => unsettled.has(refString(refOf(o))));
-    await clock.sleep(delay, w.signal);
+    // Looking at watch data costs no request: look often while only it is looked at.
+    const watched = w.observed !== undefined && pending.every((o) => reads.has(refKey(refOf(o))));
+    await clock.sleep(watched ? Math.min(delay, 200) : delay, w.signal);
     delay = Math.min(w.pollMs, delay * 2);
   }
 }

@@ -16,6 +16,7 @@ import { render } from '../render/index.ts';
 import { guard } from '../guard/index.ts';
 import { isHook, planApp, syncOptionsOf } from '../plan/index.ts';
 import { applyPlan, ApplyError, pruneObjects, type ObjectResult } from '../apply/index.ts';
+import { healthOf, type Health } from '../health/index.ts';
 import { unionRefs, type InventoryRecord } from '../inventory/index.ts';
 import type { SyncReport } from '../report/index.ts';
 import { currentHealth, waitUntilNothingGates } from './health-wait.ts';
@@ -103,7 +104,11 @@ export async function syncApp(
           signal: deps.signal,
           ...deps.render,
           // Helm renders for this cluster: its version and every API it serves.
-          cluster: () => clusterCapabilities(deps.client, { signal: deps.signal }),
+          cluster: () =>
+            clusterCapabilities(deps.client, {
+              signal: deps.signal,
+              generation: deps.apisGeneration?.(),
+            }),
         });
         span.setAttribute('driftless.objects', out.length);
         return out;
@@ -221,6 +226,7 @@ export async function syncApp(
         pollMs: deps.healthPollMs ?? 1000,
         concurrency: deps.concurrency,
         signal: deps.signal,
+        ...(deps.observed ? { observed: deps.observed } : {}),
       };
       if (changes === 0) {
         // Nothing to write: only record what moved on.
@@ -253,6 +259,8 @@ export async function syncApp(
 
       // Apply: phases and waves in order, hooks around them, waiting for health between waves.
       const applied: ObjectResult[] = [];
+      // Health as each apply's answer shows it: the first health poll of what was written.
+      const atApply = new Map<string, Health>();
       await step('apply', async (span) => {
         try {
           applied.push(
@@ -267,10 +275,13 @@ export async function syncApp(
               hookTimeoutMs: app.healthTimeoutMs,
               signal: deps.signal,
               clock,
+              judge: (obj) => healthOf(obj, app.health),
+              onApplied: (r) => void (r.health && atApply.set(refKey(r.ref), r.health)),
               waitForWave: async (objs) =>
                 void (await waitUntilNothingGates(
                   healthWait,
                   objs.filter((o) => !o.ranOnce).map((o) => o.desired as KubeObject),
+                  atApply,
                 )),
             })),
           );
@@ -311,7 +322,7 @@ export async function syncApp(
 
       // Health: wait until nothing gates, up to the app's timeout.
       report.health = await step('health', async (span) => {
-        const h = (await waitUntilNothingGates(healthWait, present)).status;
+        const h = (await waitUntilNothingGates(healthWait, present, atApply)).status;
         span.setAttribute('driftless.health', h);
         return h;
       });

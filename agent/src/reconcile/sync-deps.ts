@@ -1,7 +1,7 @@
 /** What one sync of an app is given by the agent around it, and what it gives back. */
 import type { Tracer } from '@opentelemetry/api';
 import type { Clock, Logger } from '@driftless/common';
-import type { AppSpec, IgnoreRule, KubeObject } from '../model.ts';
+import type { AppSpec, IgnoreRule, KubeObject, ObjectRef } from '../model.ts';
 import type { KubeClient } from '../kube/index.ts';
 import type { RenderOptions } from '../render/index.ts';
 import type { OwnershipView } from '../guard/index.ts';
@@ -31,6 +31,18 @@ export interface SyncDeps {
   healthPollMs?: number;
   /** Render limits and chart sources. Default the render defaults. */
   render?: RenderSettings;
+  /**
+   * The cluster's served-API generation now (see served-apis.ts): while it
+   * holds, renders reuse one discovery of the cluster. Default: none, each
+   * render asks.
+   */
+  apisGeneration?: () => number | undefined;
+  /**
+   * The newest copy of an object the drift watches delivered (see
+   * DriftWatcher.observed): the health wait reads it instead of polling.
+   * Default: none, the health wait polls.
+   */
+  observed?: (ref: ObjectRef) => KubeObject | null | undefined;
   /** When the Git fetch that produced the checkout ran, to show it in the sync's trace. */
   fetch?: { startedAt: number; finishedAt: number; fromCache: boolean };
   signal?: AbortSignal;

@@ -107,6 +107,10 @@ export class FakeKube {
   }
 
   /** Every kind is served, with the verbs server-side apply needs. */
+  /** What a real client shares with its impersonating copies (a cache key). */
+  readonly scope: object = {};
+  readonly apiWrites = 0;
+
   async resource(apiVersion: string, kind: string): Promise<ApiResource> {
     const [group, version] = apiVersion.includes('/') ? apiVersion.split('/') : ['', apiVersion];
     return {

@@ -1,6 +1,6 @@
 /**
  * The commit-status APIs of GitHub, GitLab and Gitea: the request each documents, its state
- * names and its field limits, and one post over `fetch`.
+ * names and its field limits, and one post through the outbound guard.
  *
  * - GitHub: `POST /repos/{owner}/{repo}/statuses/{sha}`, body `state` (error, failure, pending,
  *   success), `target_url`, `description`, `context`; `Authorization: Bearer`; REST API docs,
@@ -14,7 +14,14 @@
  *   `Authorization: token`; its swagger `CreateStatusOption`. Its columns are unbounded text;
  *   we keep to 1000 characters.
  */
-import { DriftlessError } from '@driftless/common';
+import { DriftlessError, errorMessage } from '@driftless/common';
+import {
+  answerLine,
+  ForbiddenDestinationError,
+  readHead,
+  type Answered,
+  type OutboundGuard,
+} from '../outbound/index.ts';
 import type { CommitState, GitHostKind } from '../store/commit-statuses.ts';
 import { HUB_USER_AGENT } from '../user-agent.ts';
 
@@ -131,14 +138,22 @@ export function buildStatusRequest(p: StatusPost): StatusRequest {
   };
 }
 
-/** A host refused or failed a post; `status` is its HTTP status (0: no answer), for `classify`. */
-export class StatusPostError extends DriftlessError {
+/**
+ * A host refused or failed a post; `status` is its HTTP status (0: no answer), for `classify`.
+ * What the host answered (its `message`) is in `answer`, never in the message.
+ */
+export class StatusPostError extends DriftlessError implements Answered {
   override name = 'StatusPostError';
   readonly status: number | undefined;
+  readonly answer: string;
 
-  constructor(message: string, options: { status?: number; cause?: unknown } = {}) {
+  constructor(
+    message: string,
+    options: { status?: number; cause?: unknown; answer?: string } = {},
+  ) {
     super(message, { cause: options.cause });
     this.status = options.status;
+    this.answer = options.answer ?? '';
   }
 }
 
@@ -146,34 +161,41 @@ export class StatusPostError extends DriftlessError {
 export const POST_TIMEOUT_MS = 10_000;
 
 /**
- * Posts one status and returns the host's HTTP status (2xx). Throws {@link StatusPostError}
- * naming the host, repository and commit, with the host's own message when it gave one;
- * the token is never part of it.
+ * Posts one status through `guard` (which addresses may be reached; redirects are not
+ * followed) and returns the host's HTTP status (2xx). Throws {@link StatusPostError} naming
+ * the host, repository and commit, with the host's own message as its `answer`; the guard's
+ * ForbiddenDestinationError when the API root may not be reached. The token is never part of
+ * either.
  */
 export async function postStatus(
   p: StatusPost,
-  fetchFn: typeof fetch = fetch,
+  guard: OutboundGuard,
   timeoutMs = POST_TIMEOUT_MS,
 ): Promise<number> {
   const req = buildStatusRequest(p);
   const what = `post ${p.state} status to ${p.kind} ${hostOf(req.url)} for ${p.repoPath}@${p.sha.slice(0, 7)}`;
   let res: Response;
   try {
-    res = await fetchFn(req.url, {
+    res = await guard.fetch(what, req.url, {
       method: req.method,
       headers: req.headers,
       body: JSON.stringify(req.body),
       signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (err) {
-    throw new StatusPostError(`${what}: ${scrub((err as Error).message, p.token)}`, {
-      cause: err,
-    });
+    if (err instanceof ForbiddenDestinationError) throw err;
+    throw new StatusPostError(`${what}: ${scrub(errorMessage(err), p.token)}`, { cause: err });
   }
-  const text = await res.text().catch(() => '');
+  const text = await readHead(res);
   if (res.ok) return res.status;
-  throw new StatusPostError(`${what}: HTTP ${res.status}${hostMessage(text, p.token)}`, {
+  if (res.status >= 300 && res.status <= 399)
+    throw new StatusPostError(
+      `${what}: HTTP ${res.status}: a redirect, which the hub does not follow; set the API URL it redirects to`,
+      { status: res.status },
+    );
+  throw new StatusPostError(`${what}: HTTP ${res.status}`, {
     status: res.status,
+    answer: hostMessage(text, p.token),
   });
 }
 
@@ -195,7 +217,7 @@ function hostMessage(body: string, token: string): string {
   } catch {
     message = '';
   }
-  return message ? `: ${clip(scrub(message, token), 200)}` : '';
+  return answerLine(scrub(message, token));
 }
 
 function scrub(text: string, token: string): string {

@@ -6,6 +6,7 @@
  */
 import type { Clock, Logger } from '@driftless/common';
 import type { EventBus } from '../events.ts';
+import type { OutboundGuard } from '../outbound/index.ts';
 import type { SecretBox } from '../secrets/index.ts';
 import type { Store } from '../store/index.ts';
 import { CommitStatusEngine } from './engine.ts';
@@ -38,6 +39,8 @@ export interface CommitStatusOptions {
   labelKey: string;
   /** See {@link CommitStatusEngineOptions.dashboardUrl}. */
   dashboardUrl: string;
+  /** Which addresses posts may go to (`--allow-private-destinations`). */
+  guard: OutboundGuard;
 }
 
 /** The running engine and poster. */
@@ -50,7 +53,13 @@ export interface CommitStatusService {
 /** Starts the engine (listening to `events`) and the poster. */
 export function startCommitStatus(o: CommitStatusOptions): CommitStatusService {
   const log = o.log.child({ component: 'commit-status' });
-  const poster = new StatusPoster({ store: o.store, secrets: o.secrets, log, clock: o.clock });
+  const poster = new StatusPoster({
+    store: o.store,
+    secrets: o.secrets,
+    log,
+    clock: o.clock,
+    guard: o.guard,
+  });
   const engine = new CommitStatusEngine({
     store: o.store,
     events: o.events,

@@ -9,6 +9,7 @@ import {
   type Clock,
   type Logger,
 } from '@driftless/common';
+import { answerOf, OutboundGuard } from '../outbound/index.ts';
 import type { SecretBox } from '../secrets/index.ts';
 import type { CommitStatusRecord, CommitStatusStore } from '../store/commit-statuses.ts';
 import { postStatus, StatusPostError } from './hosts.ts';
@@ -19,8 +20,8 @@ export interface StatusPosterOptions {
   secrets: Pick<SecretBox, 'open'>;
   log: Logger;
   clock?: Clock;
-  /** `fetch` to post with (tests inject none: they run real receivers). */
-  fetch?: typeof fetch;
+  /** Which addresses posts may go to; default only public ones ({@link OutboundGuard}). */
+  guard?: OutboundGuard;
   /** Names this replica's claims; default host name, pid and a random suffix. */
   owner?: string;
   /** How often due statuses (retries) are looked for without a kick, ms. */
@@ -49,11 +50,12 @@ export const POSTER_DEFAULTS = {
   terminalRetryMs: 60 * 60_000,
 };
 
-type Resolved = Required<Omit<StatusPosterOptions, 'fetch'>> & Pick<StatusPosterOptions, 'fetch'>;
+type Resolved = Required<StatusPosterOptions>;
 
 function resolve(o: StatusPosterOptions): Resolved {
   return {
     ...POSTER_DEFAULTS,
+    guard: o.guard ?? new OutboundGuard(),
     clock: systemClock,
     owner: `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
     random: Math.random,
@@ -146,7 +148,7 @@ export class StatusPoster {
           context: claim.context,
           targetUrl: claim.targetUrl,
         },
-        this.#o.fetch,
+        this.#o.guard,
       );
       await store.recordStatusPosted(claim, owner, clock.now(), status);
       log.info(
@@ -168,8 +170,10 @@ export class StatusPoster {
               this.#o.random,
             );
       const now = clock.now();
+      const answer = answerOf(err);
       await store.recordStatusFailed(claim, owner, now, {
         error: message,
+        answer,
         httpStatus: httpStatusOf(err) ?? 0,
         nextAttemptMs: now + delay,
       });
@@ -180,6 +184,7 @@ export class StatusPoster {
           attempt: claim.attempts + 1,
           retryInMs: delay,
           reason: why.reason,
+          answer,
         },
         `commit status ${claim.context} on ${claim.sha.slice(0, 7)} not posted: ${message}`,
       );

@@ -1,5 +1,6 @@
 import { isDnsLabel } from '@driftless/common';
 import { InvalidArgumentError } from '../errors.ts';
+import { ForbiddenDestinationError, type OutboundGuard } from '../outbound/index.ts';
 import type { SecretBox } from '../secrets/index.ts';
 import type { DestinationKind, DestinationRecord } from '../store/index.ts';
 import type { OpenDestination } from './providers/index.ts';
@@ -141,6 +142,28 @@ export function sealDestination(
     createdMs: meta.createdMs,
     createdBy: meta.createdBy,
   };
+}
+
+/**
+ * Refuses a destination whose URLs point at addresses the hub may not send to (`guard`; checked
+ * again on every send): InvalidArgumentError with the guard's message, naming the destination
+ * and the reason, never the URL.
+ */
+export async function checkDestinationUrls(
+  guard: OutboundGuard,
+  input: DestinationInput,
+): Promise<void> {
+  for (const part of [input.config ?? {}, input.secret ?? {}])
+    for (const [field, url] of Object.entries(part)) {
+      if (!URL_FIELDS.has(field) || !url) continue;
+      try {
+        await guard.check(`destination ${input.name}`, url);
+      } catch (err) {
+        if (err instanceof ForbiddenDestinationError)
+          throw new InvalidArgumentError(err.message, { cause: err });
+        throw err;
+      }
+    }
 }
 
 /** Opens a destination's secret for sending. Throws SealedSecretError if the key does not fit. */

@@ -8,6 +8,7 @@ import {
   type Clock,
   type Logger,
 } from '@driftless/common';
+import { answerOf } from '../outbound/index.ts';
 import type { SecretBox } from '../secrets/index.ts';
 import type { DeliveryRecord, DestinationKind, RuleRecord, Store } from '../store/index.ts';
 import { openDestination } from './destinations.ts';
@@ -190,11 +191,13 @@ export class Dispatcher {
       await store.recordAttempt(
         d.id,
         this.owner,
-        { atMs: clock.now(), outcome: 'sent', error: '' },
+        { atMs: clock.now(), outcome: 'sent', error: '', answer: '' },
         { status: 'sent', nextAttemptMs: 0 },
       );
     } catch (err) {
       const error = errorMessage(err).slice(0, 500);
+      // What the destination answered goes apart: admins see it, viewers see the error.
+      const answer = answerOf(err);
       const retry = classify(err) === 'transient' && attempt < settings.maxAttempts;
       const delay = jittered(
         Math.min(settings.retryMaxMs, settings.retryInitialMs * 2 ** (attempt - 1)),
@@ -205,13 +208,13 @@ export class Dispatcher {
       await store.recordAttempt(
         d.id,
         this.owner,
-        { atMs: now, outcome: 'failed', error },
+        { atMs: now, outcome: 'failed', error, answer },
         retry
           ? { status: 'pending', nextAttemptMs: now + delay }
           : { status: 'failed', nextAttemptMs: 0 },
       );
       log.warn(
-        { delivery: d.id, destination: d.destination, attempt, retry, err: error },
+        { delivery: d.id, destination: d.destination, attempt, retry, err: error, answer },
         retry ? 'notification not delivered; will retry' : 'notification not delivered; gave up',
       );
       if (retry) clockTimeout(clock, delay, () => this.kick());

@@ -7,6 +7,7 @@ export { DISPATCHER_DEFAULTS, type DispatcherSettings } from './dispatcher.ts';
 export {
   DESTINATION_KINDS,
   openDestination,
+  checkDestinationUrls,
   sealDestination,
   secretSummary,
   type DestinationInput,

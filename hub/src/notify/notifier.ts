@@ -1,5 +1,6 @@
 import type { Clock, Logger } from '@driftless/common';
 import type { EventBus } from '../events.ts';
+import { OutboundGuard } from '../outbound/index.ts';
 import type { SecretBox } from '../secrets/index.ts';
 import type { DestinationKind, Store } from '../store/index.ts';
 import { EventDeriver } from './derive.ts';
@@ -18,7 +19,12 @@ export interface NotifierOptions {
   disconnectGraceMs?: number;
   /** Retry and polling settings. */
   delivery?: Partial<DispatcherSettings>;
-  /** Providers per kind (tests replace them); default the real ones. */
+  /**
+   * Which addresses the real providers may send to; default only public ones
+   * ({@link OutboundGuard}).
+   */
+  guard?: OutboundGuard;
+  /** Providers per kind (tests replace them); default the real ones, through `guard`. */
   providers?: Record<DestinationKind, Provider>;
   log: Logger;
   clock: Clock;
@@ -45,7 +51,8 @@ export class Notifier {
     this.#dispatcher = new Dispatcher({
       store: o.store,
       box: o.box,
-      providers: o.providers ?? defaultProviders(() => o.clock.now()),
+      providers:
+        o.providers ?? defaultProviders(o.guard ?? new OutboundGuard(), () => o.clock.now()),
       settings: { ...NOTIFIER_DEFAULTS.delivery, ...o.delivery },
       log: o.log,
       clock: o.clock,
@@ -82,7 +89,8 @@ export class Notifier {
 
   /**
    * Sends a test notification to `destination` now, bypassing rules and the
-   * delivery log; throws the destination's error (no secret in it).
+   * delivery log; throws the destination's error (no secret in it; what the
+   * destination answered is its `answer`, see answerOf).
    */
   async test(destination: string, actor: string): Promise<void> {
     const now = this.#clock.now();

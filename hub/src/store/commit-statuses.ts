@@ -62,8 +62,10 @@ export interface CommitStatusRecord extends CommitStatusKey, DesiredStatus {
   attempts: number;
   /** Not before this time (ms), after a failure. */
   nextAttemptMs: number;
-  /** The last failure, '' after a success. */
+  /** The last failure, '' after a success; never what the host answered. */
   lastError: string;
+  /** What the host answered to the last failed post (its `message`); admins only. */
+  lastAnswer: string;
   createdMs: number;
   updatedMs: number;
 }
@@ -79,6 +81,8 @@ export interface StatusPostRecord extends CommitStatusKey {
   result: 'posted' | 'failed';
   httpStatus: number;
   error: string;
+  /** What the host answered (its `message`), '' for none; admins only. */
+  answer: string;
   attempt: number;
 }
 
@@ -134,7 +138,7 @@ export interface CommitStatusStore {
     claim: CommitStatusRecord,
     owner: string,
     nowMs: number,
-    failure: { error: string; httpStatus: number; nextAttemptMs: number },
+    failure: { error: string; answer: string; httpStatus: number; nextAttemptMs: number },
   ): Promise<void>;
   /**
    * Forgets the statuses of commits nothing changed since `olderThanMs` (and that no replica
@@ -238,6 +242,7 @@ const toStatus = (r: Row): CommitStatusRecord => ({
   attempts: numberColumn(r['attempts']),
   nextAttemptMs: numberColumn(r['next_attempt_ms']),
   lastError: String(r['last_error']),
+  lastAnswer: String(r['last_answer']),
   createdMs: numberColumn(r['created_ms']),
   updatedMs: numberColumn(r['updated_ms']),
 });
@@ -254,6 +259,7 @@ const toPost = (r: Row): StatusPostRecord => ({
   result: String(r['result']) as StatusPostRecord['result'],
   httpStatus: numberColumn(r['http_status']),
   error: String(r['error']),
+  answer: String(r['answer']),
   attempt: numberColumn(r['attempt']),
 });
 
@@ -265,11 +271,11 @@ async function logPost(
   tx: Queryable,
   claim: CommitStatusRecord,
   nowMs: number,
-  result: { result: 'posted' | 'failed'; httpStatus: number; error: string },
+  result: { result: 'posted' | 'failed'; httpStatus: number; error: string; answer: string },
 ): Promise<void> {
   await tx.run(
     `INSERT INTO commit_status_posts (at_ms, repo_url, sha, context, host, state, description,
-       result, http_status, error, attempt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       result, http_status, error, answer, attempt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     [
       nowMs,
       ...keyParams(claim),
@@ -279,6 +285,7 @@ async function logPost(
       result.result,
       result.httpStatus,
       result.error,
+      result.answer,
       claim.attempts + 1,
     ],
   );
@@ -434,19 +441,24 @@ export function commitStatusStore(db: Db): CommitStatusStore {
       db.tx(async (tx) => {
         await tx.run(
           `UPDATE commit_statuses SET posted_version = ?, posted_state = ?, posted_ms = ?,
-             attempts = 0, next_attempt_ms = 0, last_error = '', claim_owner = '',
+             attempts = 0, next_attempt_ms = 0, last_error = '', last_answer = '', claim_owner = '',
              claim_until_ms = 0 WHERE ${KEY_WHERE} AND claim_owner = ?`,
           [claim.version, claim.state, nowMs, ...keyParams(claim), owner],
         );
-        await logPost(tx, claim, nowMs, { result: 'posted', httpStatus, error: '' });
+        await logPost(tx, claim, nowMs, {
+          result: 'posted',
+          httpStatus,
+          error: '',
+          answer: '',
+        });
       }),
     recordStatusFailed: (claim, owner, nowMs, f) =>
       db.tx(async (tx) => {
         // Only while the version is the one tried: a newer wanted state starts afresh.
         await tx.run(
-          `UPDATE commit_statuses SET attempts = attempts + 1, next_attempt_ms = ?, last_error = ?
-             WHERE ${KEY_WHERE} AND claim_owner = ? AND version = ?`,
-          [f.nextAttemptMs, f.error, ...keyParams(claim), owner, claim.version],
+          `UPDATE commit_statuses SET attempts = attempts + 1, next_attempt_ms = ?, last_error = ?,
+             last_answer = ? WHERE ${KEY_WHERE} AND claim_owner = ? AND version = ?`,
+          [f.nextAttemptMs, f.error, f.answer, ...keyParams(claim), owner, claim.version],
         );
         await tx.run(
           `UPDATE commit_statuses SET claim_owner = '', claim_until_ms = 0
@@ -457,6 +469,7 @@ export function commitStatusStore(db: Db): CommitStatusStore {
           result: 'failed',
           httpStatus: f.httpStatus,
           error: f.error,
+          answer: f.answer,
         });
       }),
     pruneCommitStatuses: async (olderThanMs, nowMs) =>

@@ -1,4 +1,5 @@
-import type { Db, Dialect } from './db.ts';
+import type { Db, Dialect, Queryable } from './db.ts';
+import { ANSWERS_MIGRATION } from './answers.ts';
 import { COMMIT_STATUS_MIGRATION } from './commit-statuses.ts';
 import { CONFIG_STATE_MIGRATION } from './config-state.ts';
 import { SUSPENSIONS_MIGRATION } from './suspensions.ts';
@@ -12,6 +13,8 @@ export interface Migration {
   name: string;
   /** DDL for both dialects; `{{id}}` becomes the auto-increment key of the dialect. */
   sql: string;
+  /** Rewrites existing rows after `sql`, in the same transaction (when SQL alone cannot). */
+  data?: (q: Queryable) => Promise<void>;
 }
 
 /**
@@ -203,6 +206,7 @@ CREATE INDEX nats_users_cluster ON nats_users (cluster);
   SUSPENSIONS_MIGRATION,
   LEDGER_MIGRATION,
   FLEET_INDEXES_MIGRATION,
+  ANSWERS_MIGRATION,
 ];
 
 const AUTO_ID: Record<Dialect, string> = {
@@ -235,6 +239,7 @@ export async function migrate(
         const text = stmt.replace(/^--.*$/gm, '').trim();
         if (text) await q.run(text);
       }
+      await m.data?.(q);
       await q.run('INSERT INTO schema_migrations (version, name, applied_ms) VALUES (?, ?, ?)', [
         m.version,
         m.name,

@@ -47,8 +47,13 @@ export type DeliveryStatus = 'pending' | 'sent' | 'failed' | 'held';
 export interface DeliveryAttempt {
   atMs: number;
   outcome: 'sent' | 'failed';
-  /** Why it failed (no secret); '' when sent. */
+  /** Why it failed (no secret, nor what the destination answered); '' when sent. */
   error: string;
+  /**
+   * What the destination answered (the first line of its body, or Slack's error code); ''
+   * when none. Admins only: the destination may be an address only the hub reaches.
+   */
+  answer: string;
 }
 
 /** One notification to one rule's destination. */
@@ -64,6 +69,8 @@ export interface DeliveryRecord {
   attempts: DeliveryAttempt[];
   nextAttemptMs: number;
   lastError: string;
+  /** What the destination answered to the last attempt (see {@link DeliveryAttempt.answer}). */
+  lastAnswer: string;
   /** For a held delivery: the id of the summary delivery that reported it; 0 until then. */
   summaryId: number;
   createdMs: number;
@@ -247,9 +254,13 @@ const toDelivery = (r: Row): DeliveryRecord => ({
   destination: String(r['destination']),
   event: fromJsonText(r['event_json'], {}),
   status: String(r['status']) as DeliveryStatus,
-  attempts: fromJsonText(r['attempts_json'], []),
+  attempts: fromJsonText<DeliveryAttempt[]>(r['attempts_json'], []).map((a) => ({
+    ...a,
+    answer: a.answer ?? '',
+  })),
   nextAttemptMs: numberColumn(r['next_attempt_ms']),
   lastError: String(r['last_error']),
+  lastAnswer: String(r['last_answer']),
   summaryId: numberColumn(r['summary_id']),
   createdMs: numberColumn(r['created_ms']),
   updatedMs: numberColumn(r['updated_ms']),
@@ -384,13 +395,14 @@ export function notificationStore(db: Db): NotificationStore {
         const attempts = [...fromJsonText<DeliveryAttempt[]>(row['attempts_json'], []), attempt];
         const { changes } = await tx.run(
           `UPDATE notify_deliveries SET status = ?, attempts_json = ?, next_attempt_ms = ?,
-             last_error = ?, claimed_by = '', lease_until_ms = 0, updated_ms = ?
+             last_error = ?, last_answer = ?, claimed_by = '', lease_until_ms = 0, updated_ms = ?
            WHERE id = ? AND claimed_by = ?`,
           [
             next.status,
             toJsonText(attempts),
             next.nextAttemptMs,
             attempt.error,
+            attempt.answer,
             attempt.atMs,
             id,
             owner,

@@ -16,6 +16,7 @@ import { KubeClient } from '@driftless/agent';
 import {
   createEnrollmentToken,
   hubApi,
+  LOOPBACK_DESTINATIONS,
   startAgent,
   startCluster,
   startGitHostReceiver,
@@ -79,7 +80,10 @@ describe('Git commit statuses from a real agent', () => {
     [cluster, git, hub, github] = await Promise.all([
       startCluster(),
       startGitServer(),
-      startHub({ args: ['--public-url', DASHBOARD] }),
+      startHub({
+        args: ['--public-url', DASHBOARD],
+        allowPrivateDestinations: LOOPBACK_DESTINATIONS,
+      }),
       startGitHostReceiver({ kind: 'github', token: TOKEN, repos: ['acme/fleet'] }),
     ]);
     api = hubApi(hub);

@@ -13,6 +13,7 @@ import { KubeClient } from '@driftless/agent';
 import {
   createEnrollmentToken,
   hubApi,
+  LOOPBACK_DESTINATIONS,
   startAgent,
   startCluster,
   startGitHostReceiver,
@@ -57,7 +58,10 @@ describe('Git commit statuses per environment label, on GitLab', () => {
     [cluster, git, hub, gitlab] = await Promise.all([
       startCluster(),
       startGitServer(),
-      startHub({ args: ['--commit-status-label', 'env', '--public-url', PUBLIC] }),
+      startHub({
+        args: ['--commit-status-label', 'env', '--public-url', PUBLIC],
+        allowPrivateDestinations: LOOPBACK_DESTINATIONS,
+      }),
       startGitHostReceiver({ kind: 'gitlab', token: TOKEN, repos: ['platform/team/fleet'] }),
     ]);
     client = await KubeClient.fromKubeConfig(cluster.kubeConfig);

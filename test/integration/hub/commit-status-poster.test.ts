@@ -19,6 +19,7 @@ import {
   type PostgresServer,
 } from '@driftless/test';
 import { hostTokenContext, StatusPoster } from '../../../hub/src/commit-status/index.ts';
+import { OutboundGuard } from '../../../hub/src/outbound/index.ts';
 import { AesGcmSecretBox } from '../../../hub/src/secrets/index.ts';
 import { openStore, type GitHostKind, type Store } from '../../../hub/src/store/index.ts';
 
@@ -27,6 +28,8 @@ const secrets = new AesGcmSecretBox([randomBytes(32)]);
 const audit = { actor: 'test', action: 'commit-status-host.create', target: 'test' };
 const TOKEN = 'host-token-' + randomBytes(8).toString('hex');
 const sha = () => randomBytes(20).toString('hex');
+// The receivers listen on loopback, which the hub refuses unless the operator allows it.
+const LOOPBACK_ALLOWED = new OutboundGuard({ allow: ['127.0.0.0/8'] });
 
 /** Registers a receiver as host `name` (with `token`) on the store. */
 async function addHost(store: Store, name: string, r: GitHostReceiver, token = TOKEN) {
@@ -79,6 +82,7 @@ function posterSuite(name: string, open: () => Promise<Store>) {
         store,
         secrets,
         log,
+        guard: LOOPBACK_ALLOWED,
         intervalMs: 50,
         retryInitialMs: 50,
         retryMaxMs: 200,
@@ -170,7 +174,27 @@ function posterSuite(name: string, open: () => Promise<Store>) {
           ['posted', 201, 3],
         ],
       );
-      assert.match(posts[0]!.error, /HTTP 500: Internal Server Error/);
+      // The host's message is its answer, apart from the error everyone reads.
+      assert.match(posts[0]!.error, /: HTTP 500$/);
+      assert.equal(posts[0]!.answer, 'Internal Server Error');
+    });
+
+    it('refuses to post to a loopback API root unless allowed, naming the reason; nothing reaches the host', async () => {
+      const github = receivers.github;
+      const before = github.requests.length;
+      const key = await want(store, 'github', 'acme/fleet');
+      // The hub's default: only public addresses.
+      const p = poster({ guard: new OutboundGuard(), terminalRetryMs: 3_600_000 });
+      assert.equal(await p.round(), 1);
+      const [held] = await store.listCommitStatuses({ sha: key.sha });
+      assert.match(
+        held!.lastError,
+        /^post pending status to github 127\.0\.0\.1:\d+ for acme\/fleet@[0-9a-f]{7}: refused: 127\.0\.0\.1 is a loopback address; the hub sends only to public addresses unless --allow-private-destinations allows it$/,
+      );
+      assert.ok(held!.nextAttemptMs > Date.now() + 3_000_000, 'terminal: not retried at once');
+      assert.equal(github.requests.length, before, 'nothing reached the host');
+      const [post] = await store.listStatusPosts({ sha: key.sha });
+      assert.deepEqual([post!.result, post!.httpStatus, post!.answer], ['failed', 0, '']);
     });
 
     it('holds a status refused for its token until the token is replaced, never showing the token', async () => {
@@ -182,7 +206,8 @@ function posterSuite(name: string, open: () => Promise<Store>) {
       assert.equal(await p.round(), 1);
       const [held] = await store.listCommitStatuses({ sha: key.sha });
       assert.equal(held?.attempts, 1);
-      assert.match(held.lastError, /HTTP 401/);
+      assert.match(held.lastError, /: HTTP 401$/);
+      assert.equal(held.lastAnswer, 'token is required');
       assert.ok(held.nextAttemptMs > Date.now() + 3_000_000, 'a refused token is not hammered');
       assert.equal(await p.round(), 0, 'nothing due');
       for (const post of await store.listStatusPosts({ sha: key.sha }))
@@ -220,6 +245,7 @@ function posterSuite(name: string, open: () => Promise<Store>) {
 
 const dir = mkdtempSync(join(tmpdir(), 'driftless-commit-status-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
+after(() => LOOPBACK_ALLOWED.close());
 posterSuite('SQLite', () => openStore({ kind: 'sqlite', path: join(dir, 'hub.db') }));
 
 let pg: PostgresServer | undefined;

@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { startReceivers, type Receivers } from '@driftless/test';
+import { LOOPBACK_DESTINATIONS, startReceivers, type Receivers } from '@driftless/test';
 import { startHubProcess, type HubProcess } from './helpers.ts';
 
 const CLI = resolve(import.meta.dirname, '../../../hub/bin/driftless.ts');
@@ -18,7 +18,10 @@ describe('driftless notify', { timeout: 60_000 }, () => {
   let env: NodeJS.ProcessEnv;
   before(async () => {
     [hub, r] = await Promise.all([
-      startHubProcess({}),
+      // The receiver listens on loopback, which the hub refuses unless allowed.
+      startHubProcess({
+        args: ['--allow-private-destinations', LOOPBACK_DESTINATIONS.join(',')],
+      }),
       startReceivers({ webhookHmacKey: HMAC_KEY }),
     ]);
     env = { ...process.env, DRIFTLESS_HUB: hub.http, DRIFTLESS_TOKEN: hub.bootstrapToken };

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { HealthStatus, SyncOutcome, type AgentMessageBody } from '@driftless/proto';
 import {
+  LOOPBACK_DESTINATIONS,
   startPostgres,
   startReceivers,
   waitFor,
@@ -74,6 +75,9 @@ describe('notifications through two hub replicas on PostgreSQL', { timeout: 180_
   const seqs: Record<string, bigint> = {};
 
   const hubArgs = [
+    // The receivers listen on loopback, which the hub refuses unless allowed.
+    '--allow-private-destinations',
+    LOOPBACK_DESTINATIONS.join(','),
     '--public-url',
     'http://driftless.test',
     '--trace-url-template',
@@ -246,13 +250,18 @@ describe('notifications through two hub replicas on PostgreSQL', { timeout: 180_
     assert.match(bodies[1]!['title']!, /2 notifications held back by rule dev-all/);
     assert.match(bodies[1]!['message']!, /1× sync.failed dev-us\/b/);
     assert.match(bodies[1]!['message']!, /1× sync.failed dev-us\/c/);
-    const log = await api(a, admin, 'GET', '/api/v1/notifications/deliveries?destination=dev-hook');
-    assert.deepEqual(log.body.items.map((d: any) => d.status).sort(), [
-      'held',
-      'held',
-      'sent',
-      'sent',
-    ]);
+    // The receiver has both; the hub records each as sent right after its answer.
+    const statuses = await waitFor('the summary recorded as sent', async () => {
+      const log = await api(
+        a,
+        admin,
+        'GET',
+        '/api/v1/notifications/deliveries?destination=dev-hook',
+      );
+      const all: string[] = log.body.items.map((d: any) => d.status).sort();
+      return !all.includes('pending') && all;
+    });
+    assert.deepEqual(statuses, ['held', 'held', 'sent', 'sent']);
   });
 
   it('a failing destination is retried with backoff; the log shows the failures, then sent', async () => {
@@ -267,8 +276,26 @@ describe('notifications through two hub replicas on PostgreSQL', { timeout: 180_
       delivered.attempts.map((x: any) => x.outcome),
       ['failed', 'failed', 'sent'],
     );
-    assert.match(delivered.attempts[0].error, /HTTP 500/);
+    assert.match(delivered.attempts[0].error, /: HTTP 500$/);
     assert.ok(!delivered.attempts[0].error.includes('prod-secret-path'));
+    // What the destination answered: its own field, for admins only; never in the error.
+    assert.equal(delivered.attempts[0].answer, 'failing on purpose');
+    const viewer = await api(a, admin, 'POST', '/api/v1/api-tokens', {
+      name: 'notify-viewer',
+      role: 'viewer',
+    });
+    const seen = await api(
+      b,
+      viewer.body.token,
+      'GET',
+      '/api/v1/notifications/deliveries?rule=prod-failures',
+    );
+    const same = seen.body.items.find((x: any) => x.id === delivered.id);
+    assert.deepEqual(
+      same.attempts.map((x: any) => [x.error, x.answer]),
+      delivered.attempts.map((x: any) => [x.error, '']),
+    );
+    assert.ok(!JSON.stringify(seen.body).includes('failing on purpose'));
     assert.equal(
       r
         .valid('slack-webhook', 'prod-secret-path')
@@ -279,7 +306,7 @@ describe('notifications through two hub replicas on PostgreSQL', { timeout: 180_
 
   it('a test message goes straight to the destination', async () => {
     const res = await api(a, admin, 'POST', '/api/v1/notifications/destinations/dev-hook/test');
-    assert.deepEqual(res.body, { sent: true, error: '' });
+    assert.deepEqual(res.body, { sent: true, error: '', answer: '' });
     assert.ok(r.valid('webhook', 'dev').some((m) => (m.body as any).kind === 'notify.test'));
     const none = await api(a, admin, 'POST', '/api/v1/notifications/destinations/nope/test');
     assert.equal(none.status, 404);

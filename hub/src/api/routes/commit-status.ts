@@ -2,13 +2,17 @@ import { Type } from 'typebox';
 import { defaultApiUrl, hostTokenContext, parseMatch } from '../../commit-status/index.ts';
 import { InvalidArgumentError, NotFoundError } from '../../errors.ts';
 import type { CommitStatusRecord, StatusHostRecord, StatusPostRecord } from '../../store/index.ts';
-import { actorOf } from '../auth.ts';
+import { ForbiddenDestinationError, OutboundGuard } from '../../outbound/index.ts';
+import { actorOf, allows } from '../auth.ts';
 import { List, Revision, normaliseRevision } from '../schemas.ts';
 import { principalOf, type ApiApp } from '../types.ts';
 import { iso } from '../views.ts';
 import type { RouteDeps } from './deps.ts';
 
 const Time = Type.Union([Type.String({ format: 'date-time' }), Type.Null()]);
+const Answer = Type.String({
+  description: "what the Git host answered (its message); admins only, '' for others",
+});
 const Kind = Type.Union([Type.Literal('github'), Type.Literal('gitlab'), Type.Literal('gitea')]);
 const State = Type.Union([
   Type.Literal('pending'),
@@ -73,6 +77,7 @@ const StatusView = Type.Object(
     attempts: Type.Integer(),
     nextAttemptAt: Time,
     lastError: Type.String(),
+    lastAnswer: Answer,
     updatedAt: Time,
   },
   { title: 'CommitStatus' },
@@ -91,6 +96,7 @@ const PostView = Type.Object(
     result: Type.Union([Type.Literal('posted'), Type.Literal('failed')]),
     httpStatus: Type.Integer({ description: "the host's HTTP status; 0 when it did not answer" }),
     error: Type.String(),
+    answer: Answer,
     attempt: Type.Integer(),
   },
   { title: 'CommitStatusPost' },
@@ -107,7 +113,8 @@ const hostView = (h: StatusHostRecord) => ({
   updatedAt: iso(h.updatedMs),
 });
 
-const statusView = (s: CommitStatusRecord) => ({
+/** What the API shows of a status; the host's answer to admins only (see docs/commit-status.md). */
+const statusView = (s: CommitStatusRecord, admin: boolean) => ({
   repoUrl: s.repoUrl,
   sha: s.sha,
   context: s.context,
@@ -123,10 +130,16 @@ const statusView = (s: CommitStatusRecord) => ({
   attempts: s.attempts,
   nextAttemptAt: iso(s.nextAttemptMs),
   lastError: s.lastError,
+  lastAnswer: admin ? s.lastAnswer : '',
   updatedAt: iso(s.updatedMs),
 });
 
-const postView = (p: StatusPostRecord) => ({ ...p, at: iso(p.atMs), atMs: undefined });
+const postView = (p: StatusPostRecord, admin: boolean) => ({
+  ...p,
+  at: iso(p.atMs),
+  atMs: undefined,
+  answer: admin ? p.answer : '',
+});
 
 /** Checks an API root: an absolute http(s) URL without credentials, query or fragment. */
 function checkApiUrl(text: string): string {
@@ -149,8 +162,9 @@ function checkApiUrl(text: string): string {
  * Git commit statuses: the hosts that take them (admin; tokens sealed, never shown, every
  * change audited in its transaction), the status of each commit, and the log of posts.
  */
-export function commitStatusRoutes(deps: Pick<RouteDeps, 'store' | 'clock' | 'secrets'>) {
+export function commitStatusRoutes(deps: Pick<RouteDeps, 'store' | 'clock' | 'secrets' | 'guard'>) {
   const { store, clock, secrets } = deps;
+  const guard = deps.guard ?? new OutboundGuard();
   const tags = ['Commit statuses'];
   return (app: ApiApp): void => {
     app.get(
@@ -186,6 +200,13 @@ export function commitStatusRoutes(deps: Pick<RouteDeps, 'store' | 'clock' | 'se
         const old = await store.getStatusHost(name);
         if (!old && !token)
           throw new InvalidArgumentError(`commit-status host ${name}: a new host needs a token`);
+        try {
+          await guard.check(`commit-status host ${name}: apiUrl`, apiUrl);
+        } catch (err) {
+          if (err instanceof ForbiddenDestinationError)
+            throw new InvalidArgumentError(err.message, { cause: err });
+          throw err;
+        }
         const now = clock.now();
         const record: StatusHostRecord = {
           name,
@@ -246,6 +267,7 @@ export function commitStatusRoutes(deps: Pick<RouteDeps, 'store' | 'clock' | 'se
       },
       async (req) => {
         const { sha, context, limit } = req.query;
+        const admin = allows(principalOf(req).role, 'admin');
         const prefix = sha && normaliseRevision(sha);
         const items = await store.listCommitStatuses({
           ...(context ? { context } : {}),
@@ -255,7 +277,7 @@ export function commitStatusRoutes(deps: Pick<RouteDeps, 'store' | 'clock' | 'se
           items: items
             .filter((s) => !prefix || s.sha.startsWith(prefix))
             .slice(0, limit ?? 100)
-            .map(statusView),
+            .map((s) => statusView(s, admin)),
         };
       },
     );
@@ -276,13 +298,14 @@ export function commitStatusRoutes(deps: Pick<RouteDeps, 'store' | 'clock' | 'se
       },
       async (req) => {
         const { sha, limit } = req.query;
+        const admin = allows(principalOf(req).role, 'admin');
         const prefix = sha && normaliseRevision(sha);
         const items = await store.listStatusPosts({ limit: prefix ? 1000 : (limit ?? 100) });
         return {
           items: items
             .filter((p) => !prefix || p.sha.startsWith(prefix))
             .slice(0, limit ?? 100)
-            .map(postView),
+            .map((p) => postView(p, admin)),
         };
       },
     );

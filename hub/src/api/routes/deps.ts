@@ -4,6 +4,7 @@ import type { EventBus } from '../../events.ts';
 import type { LinkServer, SessionRegistry, TreeRequests } from '../../link/index.ts';
 import type { HubMetrics } from '../../metrics.ts';
 import type { Notifier } from '../../notify/index.ts';
+import type { OutboundGuard } from '../../outbound/index.ts';
 import type { SecretBox } from '../../secrets/index.ts';
 import type { ClusterRecord, Store } from '../../store/index.ts';
 
@@ -29,6 +30,8 @@ export interface RouteDeps {
   /** What `/readyz` reports. */
   readiness: Readiness;
   clock: Clock;
+  /** Which addresses configured URLs may point at; default only public ones. */
+  guard?: OutboundGuard;
   /** Notifications (routes/notifications.ts): the secrets box and the notifier. */
   notifications?: { secrets: SecretBox; notifier: Notifier };
 }

@@ -3,6 +3,7 @@ import { Type } from 'typebox';
 import { errorMessage } from '@driftless/common';
 import { InvalidArgumentError, NotFoundError } from '../../errors.ts';
 import {
+  checkDestinationUrls,
   DESTINATION_KINDS,
   NOTIFICATION_KINDS,
   SEVERITIES,
@@ -10,6 +11,7 @@ import {
   secretSummary,
   type Notifier,
 } from '../../notify/index.ts';
+import { answerOf, OutboundGuard } from '../../outbound/index.ts';
 import type { SecretBox } from '../../secrets/index.ts';
 import {
   parseSelector,
@@ -30,9 +32,13 @@ export interface NotificationRouteDeps {
   clock: Clock;
   secrets: SecretBox;
   notifier: Notifier;
+  /** Checks destination URLs when they are set; default only public addresses. */
+  guard?: OutboundGuard;
 }
 
 const Time = Type.Union([Type.String({ format: 'date-time' }), Type.Null()]);
+const ANSWER_HELP =
+  "what the destination answered (the first line of its body, or Slack's error code); admins only, '' for others";
 const Str = (max: number) => Type.String({ maxLength: max });
 
 /** A destination as the API shows it: settings, whether it has a secret and its host; never the secret. */
@@ -74,9 +80,17 @@ const DeliveryView = Type.Object(
     title: Type.String(),
     cluster: Type.String(),
     app: Type.String(),
-    attempts: Type.Array(Type.Object({ at: Time, outcome: Type.String(), error: Type.String() })),
+    attempts: Type.Array(
+      Type.Object({
+        at: Time,
+        outcome: Type.String(),
+        error: Type.String(),
+        answer: Type.String({ description: ANSWER_HELP }),
+      }),
+    ),
     nextAttemptAt: Time,
     lastError: Type.String(),
+    lastAnswer: Type.String({ description: ANSWER_HELP }),
     summaryId: Type.Integer({ description: 'for a held delivery, the summary that reported it' }),
     createdAt: Time,
     updatedAt: Time,
@@ -125,14 +139,11 @@ const ruleView = (r: RuleRecord) => ({
 const text = (v: unknown): string => (typeof v === 'string' ? v : '');
 
 /**
- * What a destination answered is shown to admins only: a destination may point at an address
+ * A delivery as the API shows it to `admin`s or others. What the destination answered is
+ * stored apart from the error and shown to admins only: a destination may point at an address
  * only the hub reaches, and the delivery log must not let a viewer read what it serves.
- * Others see the error up to its HTTP status.
  */
-export const errorFor = (error: string, admin: boolean): string =>
-  admin ? error : error.replace(/^(.*?: HTTP \d{3}): .*$/s, '$1');
-
-const deliveryView = (d: DeliveryRecord, admin: boolean) => ({
+export const deliveryView = (d: DeliveryRecord, admin: boolean) => ({
   id: d.id,
   rule: d.ruleId,
   destination: d.destination,
@@ -144,10 +155,12 @@ const deliveryView = (d: DeliveryRecord, admin: boolean) => ({
   attempts: d.attempts.map((a) => ({
     at: iso(a.atMs),
     outcome: a.outcome,
-    error: errorFor(a.error, admin),
+    error: a.error,
+    answer: admin ? a.answer : '',
   })),
   nextAttemptAt: d.status === 'pending' ? iso(d.nextAttemptMs) : null,
-  lastError: errorFor(d.lastError, admin),
+  lastError: d.lastError,
+  lastAnswer: admin ? d.lastAnswer : '',
   summaryId: d.summaryId,
   createdAt: iso(d.createdMs),
   updatedAt: iso(d.updatedMs),
@@ -160,6 +173,7 @@ const deliveryView = (d: DeliveryRecord, admin: boolean) => ({
  */
 export function notificationRoutes(deps: NotificationRouteDeps) {
   const { store, clock, secrets, notifier } = deps;
+  const guard = deps.guard ?? new OutboundGuard();
   const tags = ['Notifications'];
   const destinationView = (d: DestinationRecord) => ({
     name: d.name,
@@ -196,6 +210,7 @@ export function notificationRoutes(deps: NotificationRouteDeps) {
           createdMs: clock.now(),
           createdBy: actor,
         });
+        await checkDestinationUrls(guard, req.body);
         await store.createDestination(record, {
           actor,
           action: 'notify.destination.create',
@@ -240,7 +255,13 @@ export function notificationRoutes(deps: NotificationRouteDeps) {
           summary: 'send a test notification now',
           tags,
           params: Type.Object({ name: Name }),
-          response: { 200: Type.Object({ sent: Type.Boolean(), error: Type.String() }) },
+          response: {
+            200: Type.Object({
+              sent: Type.Boolean(),
+              error: Type.String(),
+              answer: Type.String({ description: 'what the destination answered, if anything' }),
+            }),
+          },
         },
       },
       async (req) => {
@@ -249,10 +270,12 @@ export function notificationRoutes(deps: NotificationRouteDeps) {
         if (!(await store.getDestination(name)))
           throw new NotFoundError(`destination ${name}: not found`);
         let error = '';
+        let answer = '';
         try {
           await notifier.test(name, actor);
         } catch (err) {
           error = errorMessage(err).slice(0, 500);
+          answer = answerOf(err);
         }
         await store.audit(
           {
@@ -263,7 +286,7 @@ export function notificationRoutes(deps: NotificationRouteDeps) {
           },
           clock.now(),
         );
-        return { sent: !error, error };
+        return { sent: !error, error, answer };
       },
     );
 

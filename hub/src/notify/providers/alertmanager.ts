@@ -1,4 +1,5 @@
 import type { NotificationEvent } from '../model.ts';
+import type { OutboundGuard } from '../../outbound/index.ts';
 import { postJson, truncate } from './http.ts';
 import type { Provider } from './provider.ts';
 
@@ -46,16 +47,18 @@ export function alertOf(e: NotificationEvent, nowMs: number): Record<string, unk
 }
 
 /**
- * Alertmanager: POST `<url>/api/v2/alerts` (config `url`), with an optional
- * bearer token (secret `token`), so its routing, grouping and silences apply.
+ * Alertmanager: POST `<url>/api/v2/alerts` (config `url`) through `guard`, with
+ * an optional bearer token (secret `token`), so its routing, grouping and
+ * silences apply.
  */
-export function alertmanagerProvider(now: () => number): Provider {
+export function alertmanagerProvider(guard: OutboundGuard, now: () => number): Provider {
   return {
     async send(e, d, signal) {
       const base = (d.config['url'] ?? '').replace(/\/+$/, '');
       const headers: Record<string, string> = {};
       if (d.secret['token']) headers['authorization'] = `Bearer ${d.secret['token']}`;
       await postJson(
+        guard,
         `Alertmanager destination ${d.name}`,
         `${base}/api/v2/alerts`,
         JSON.stringify([alertOf(e, now())]),

@@ -1,14 +1,36 @@
 import { DriftlessError, TerminalError } from '@driftless/common';
+import {
+  answerLine,
+  ForbiddenDestinationError,
+  readHead,
+  type Answered,
+  type OutboundGuard,
+} from '../../outbound/index.ts';
 import { HUB_USER_AGENT } from '../../user-agent.ts';
 
-/** A destination refused or failed a delivery; classified by its `cause` (the HTTP status). */
-export class DeliveryError extends DriftlessError {
+/**
+ * A destination refused or failed a delivery; classified by its `cause` (the HTTP status).
+ * What the destination answered is in `answer`, never in the message.
+ */
+export class DeliveryError extends DriftlessError implements Answered {
   override name = 'DeliveryError';
+  readonly answer: string;
+
+  constructor(message: string, options: { cause?: unknown; answer?: string } = {}) {
+    super(message, { cause: options.cause });
+    this.answer = options.answer ?? '';
+  }
 }
 
 /** A destination's settings cannot work (e.g. Slack answers `channel_not_found`); not retried. */
-export class DestinationRefusedError extends TerminalError {
+export class DestinationRefusedError extends TerminalError implements Answered {
   override name = 'DestinationRefusedError';
+  readonly answer: string;
+
+  constructor(message: string, options: { answer?: string } = {}) {
+    super(message);
+    this.answer = options.answer ?? '';
+  }
 }
 
 /** How long one delivery request may take, ms. */
@@ -21,11 +43,14 @@ export interface HttpAnswer {
 }
 
 /**
- * POSTs `body` to `url` and returns the answer when it is 2xx. Otherwise throws
- * {@link DeliveryError} whose cause carries the status (so 5xx and 429 retry, other
- * 4xx do not). Messages name `what` (the destination), never the URL: it may be the secret.
+ * POSTs `body` to `url` through `guard` and returns the answer when it is 2xx. Otherwise
+ * throws {@link DeliveryError} whose cause carries the status (so 5xx and 429 retry, other
+ * 4xx and redirects do not) and whose `answer` is the first line of the body; a URL the guard
+ * refuses throws its ForbiddenDestinationError. Messages name `what` (the destination), never
+ * the URL: it may be the secret.
  */
 export async function postJson(
+  guard: OutboundGuard,
   what: string,
   url: string,
   body: string,
@@ -34,7 +59,7 @@ export async function postJson(
 ): Promise<HttpAnswer> {
   let res: Response;
   try {
-    res = await fetch(url, {
+    res = await guard.fetch(what, url, {
       method: 'POST',
       headers: {
         'content-type': 'application/json; charset=utf-8',
@@ -42,56 +67,30 @@ export async function postJson(
         ...headers,
       },
       body,
-      redirect: 'error',
       signal: signal
         ? AbortSignal.any([signal, AbortSignal.timeout(DELIVERY_TIMEOUT_MS)])
         : AbortSignal.timeout(DELIVERY_TIMEOUT_MS),
     });
   } catch (err) {
+    if (err instanceof ForbiddenDestinationError) throw err;
     const code = (err as { cause?: { code?: string } }).cause?.code;
     throw new DeliveryError(`${what}: cannot reach the destination${code ? ` (${code})` : ''}`, {
       cause: (err as { cause?: unknown }).cause ?? err,
     });
   }
-  const text = await head(res, 4096);
+  if (res.status >= 300 && res.status <= 399) {
+    await res.body?.cancel().catch(() => undefined);
+    throw new DestinationRefusedError(
+      `${what}: HTTP ${res.status}: a redirect, which the hub does not follow; give the final URL`,
+    );
+  }
+  const text = await readHead(res, 4096);
   if (res.status < 200 || res.status > 299)
-    throw new DeliveryError(`${what}: HTTP ${res.status}${snippet(text)}`, {
+    throw new DeliveryError(`${what}: HTTP ${res.status}`, {
       cause: { status: res.status },
+      answer: answerLine(text),
     });
   return { status: res.status, body: text };
-}
-
-/**
- * The first `max` bytes of `res`'s body as text; the rest is not read (a destination's answer
- * may be endless). '' when the body cannot be read.
- */
-async function head(res: Response, max: number): Promise<string> {
-  if (!res.body) return '';
-  const reader = (res.body as ReadableStream<Uint8Array>).getReader();
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  try {
-    while (size < max) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      parts.push(value);
-      size += value.byteLength;
-    }
-  } catch {
-    // What came before the error is still worth showing.
-  } finally {
-    reader.cancel().catch(() => undefined);
-  }
-  return Buffer.concat(parts).subarray(0, max).toString('utf8');
-}
-
-/** The first line of an error body, short and printable, for the delivery log. */
-function snippet(text: string): string {
-  const line = text
-    .split('\n')[0]!
-    .replace(/[^\x20-\x7e]/g, '')
-    .slice(0, 200);
-  return line ? `: ${line}` : '';
 }
 
 /** `text` cut to at most `max` characters (code points never split), marked with an ellipsis. */

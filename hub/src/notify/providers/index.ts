@@ -1,4 +1,5 @@
 /** The destinations notifications go to: one provider per kind. */
+import type { OutboundGuard } from '../../outbound/index.ts';
 import type { DestinationKind } from '../../store/index.ts';
 import { alertmanagerProvider } from './alertmanager.ts';
 import type { Provider } from './provider.ts';
@@ -13,12 +14,18 @@ export { SLACK_LIMITS, slackMessage } from './slack.ts';
 export { ADAPTIVE_CARD_VERSION, teamsMessage } from './teams.ts';
 export { SIGNATURE_HEADER, signWebhook, TIMESTAMP_HEADER } from './webhook.ts';
 
-/** A provider per destination kind; `now` stamps webhook signatures and alert end times. */
-export function providers(now: () => number): Record<DestinationKind, Provider> {
+/**
+ * A provider per destination kind, each sending through `guard` (which addresses may be
+ * reached); `now` stamps webhook signatures and alert end times.
+ */
+export function providers(
+  guard: OutboundGuard,
+  now: () => number,
+): Record<DestinationKind, Provider> {
   return {
-    slack: slackProvider,
-    teams: teamsProvider,
-    webhook: webhookProvider(now),
-    alertmanager: alertmanagerProvider(now),
+    slack: slackProvider(guard),
+    teams: teamsProvider(guard),
+    webhook: webhookProvider(guard, now),
+    alertmanager: alertmanagerProvider(guard, now),
   };
 }

@@ -1,4 +1,5 @@
 import type { NotificationEvent } from '../model.ts';
+import { answerLine, type OutboundGuard } from '../../outbound/index.ts';
 import { DeliveryError, DestinationRefusedError, postJson, truncate } from './http.ts';
 import type { Provider } from './provider.ts';
 
@@ -118,20 +119,22 @@ function emojiText(e: NotificationEvent): string {
 
 /**
  * Slack: an incoming webhook (secret `webhookUrl`) or a bot token (secret
- * `token`, config `channel`) posting with chat.postMessage. Slack answers bot
- * calls 200 with `ok: false` on errors; those are refused (not retried) except
- * `ratelimited`.
+ * `token`, config `channel`) posting with chat.postMessage, through `guard`.
+ * Slack answers bot calls 200 with `ok: false` on errors; those are refused
+ * (not retried) except `ratelimited`. Slack's error code is the answer, kept
+ * apart from the message like every destination's answer.
  */
-export const slackProvider: Provider = {
+export const slackProvider = (guard: OutboundGuard): Provider => ({
   async send(e, d, signal) {
     const what = `Slack destination ${d.name}`;
     const body = slackMessage(e);
     if (d.secret['webhookUrl']) {
-      await postJson(what, d.secret['webhookUrl'], JSON.stringify(body), {}, signal);
+      await postJson(guard, what, d.secret['webhookUrl'], JSON.stringify(body), {}, signal);
       return;
     }
     const api = (d.config['apiUrl'] || 'https://slack.com/api').replace(/\/+$/, '');
     const answer = await postJson(
+      guard,
       what,
       `${api}/chat.postMessage`,
       JSON.stringify({ channel: d.config['channel'], ...body }),
@@ -150,6 +153,8 @@ export const slackProvider: Provider = {
       throw new DeliveryError(`${what}: rate limited by Slack`, {
         cause: { status: 429 },
       });
-    throw new DestinationRefusedError(`${what}: chat.postMessage: ${reason}`);
+    throw new DestinationRefusedError(`${what}: chat.postMessage refused the message`, {
+      answer: answerLine(reason),
+    });
   },
-};
+});

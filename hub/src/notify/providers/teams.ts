@@ -1,4 +1,5 @@
 import type { NotificationEvent } from '../model.ts';
+import type { OutboundGuard } from '../../outbound/index.ts';
 import { postJson, truncate } from './http.ts';
 import type { Provider } from './provider.ts';
 
@@ -78,10 +79,14 @@ export function teamsMessage(e: NotificationEvent): Record<string, unknown> {
   };
 }
 
-/** Microsoft Teams: a workflow ("When a Teams webhook request is received") URL, secret `webhookUrl`. */
-export const teamsProvider: Provider = {
+/**
+ * Microsoft Teams: a workflow ("When a Teams webhook request is received") URL, secret
+ * `webhookUrl`, sent through `guard`.
+ */
+export const teamsProvider = (guard: OutboundGuard): Provider => ({
   async send(e, d, signal) {
     await postJson(
+      guard,
       `Teams destination ${d.name}`,
       d.secret['webhookUrl'] ?? '',
       JSON.stringify(teamsMessage(e)),
@@ -89,4 +94,4 @@ export const teamsProvider: Provider = {
       signal,
     );
   },
-};
+});

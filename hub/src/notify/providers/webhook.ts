@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type { NotificationEvent } from '../model.ts';
+import type { OutboundGuard } from '../../outbound/index.ts';
 import { postJson } from './http.ts';
 import type { Provider } from './provider.ts';
 
@@ -15,10 +16,10 @@ export function signWebhook(key: string, timestamp: number, body: string): strin
 
 /**
  * The generic webhook: POSTs the {@link NotificationEvent} itself as JSON
- * (schema in docs/notifications.md) to secret `url`, signed with secret
- * `hmacKey` when set. `now` gives the timestamp (injected clock).
+ * (schema in docs/notifications.md) to secret `url` through `guard`, signed
+ * with secret `hmacKey` when set. `now` gives the timestamp (injected clock).
  */
-export function webhookProvider(now: () => number): Provider {
+export function webhookProvider(guard: OutboundGuard, now: () => number): Provider {
   return {
     async send(e, d, signal) {
       const body = JSON.stringify(e satisfies NotificationEvent);
@@ -26,7 +27,14 @@ export function webhookProvider(now: () => number): Provider {
       const headers: Record<string, string> = { [TIMESTAMP_HEADER]: String(timestamp) };
       if (d.secret['hmacKey'])
         headers[SIGNATURE_HEADER] = signWebhook(d.secret['hmacKey'], timestamp, body);
-      await postJson(`webhook destination ${d.name}`, d.secret['url'] ?? '', body, headers, signal);
+      await postJson(
+        guard,
+        `webhook destination ${d.name}`,
+        d.secret['url'] ?? '',
+        body,
+        headers,
+        signal,
+      );
     },
   };
 }

@@ -35,8 +35,10 @@ interface Delivery {
   status: 'pending' | 'sent' | 'failed' | 'held';
   kind: string;
   title: string;
-  attempts: { at: string | null; outcome: string; error: string }[];
+  attempts: { at: string | null; outcome: string; error: string; answer: string }[];
   lastError: string;
+  /** What the destination answered; the API gives it to admins only. */
+  lastAnswer: string;
   createdAt: string | null;
 }
 
@@ -256,6 +258,7 @@ export function NotificationsPage() {
                 <td>
                   {d.attempts.length}
                   {d.lastError && <div class="muted">{d.lastError}</div>}
+                  {d.lastAnswer && <div class="muted">answered: {d.lastAnswer}</div>}
                 </td>
               </tr>
             ))}

@@ -1,0 +1,57 @@
+/**
+ * What a destination answered, kept apart from error text: the delivery log and the
+ * commit-status post log show it to admins only (a destination may be an address only the hub
+ * reaches; what it serves must not reach viewers through an error message).
+ */
+
+/** Longest answer kept, characters. */
+export const ANSWER_MAX = 200;
+
+/** An error that carries what the destination answered (never part of its message). */
+export interface Answered {
+  /** The first line of the answer, printable, at most {@link ANSWER_MAX} characters; '' for none. */
+  readonly answer: string;
+}
+
+/** The answer an error (or one of its causes) carries; '' when none. */
+export function answerOf(err: unknown): string {
+  for (let e = err, i = 0; typeof e === 'object' && e !== null && i < 8; i++) {
+    const a = (e as Partial<Answered>).answer;
+    if (typeof a === 'string') return a;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return '';
+}
+
+/** The first line of `text`, printable ASCII only, cut to {@link ANSWER_MAX} characters. */
+export function answerLine(text: string): string {
+  return text
+    .split('\n')[0]!
+    .replace(/[^\x20-\x7e]/g, '')
+    .trim()
+    .slice(0, ANSWER_MAX);
+}
+
+/**
+ * The first `max` bytes of `res`'s body as text; the rest is not read (a destination's answer
+ * may be endless). '' when the body cannot be read.
+ */
+export async function readHead(res: Response, max = 4096): Promise<string> {
+  if (!res.body) return '';
+  const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  try {
+    while (size < max) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      parts.push(value);
+      size += value.byteLength;
+    }
+  } catch {
+    // What came before the error is still worth showing.
+  } finally {
+    reader.cancel().catch(() => undefined);
+  }
+  return Buffer.concat(parts).subarray(0, max).toString('utf8');
+}
