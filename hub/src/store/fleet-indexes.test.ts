@@ -21,7 +21,7 @@ it('migration 10 upgrades a store holding drift, and the drift list answers the 
     for (const [cluster, env] of [
       ['a', 'prod'],
       ['b', 'dev'],
-    ])
+    ] as const)
       await db.tx(async (tx) => {
         await tx.run('INSERT INTO clusters (name) VALUES (?)', [cluster]);
         await tx.run("INSERT INTO cluster_labels (cluster, key, value) VALUES (?, 'env', ?)", [
