@@ -20,38 +20,15 @@ import {
   readCommit,
   readTree,
   writeRef,
-  type GitHttpResponse,
   type HttpClient,
 } from 'isomorphic-git';
-import { pktLine } from './ls-refs.ts';
+import { commandRequest, concat, httpStatusError, postUploadPack } from './upload-pack.ts';
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /** The body of a v2 `fetch` of `sha` alone, shallow, without progress messages. */
 export function fetchRequest(sha: string): Uint8Array {
-  const parts = [
-    pktLine('command=fetch\n'),
-    pktLine('agent=driftless\n'),
-    encoder.encode('0001'), // delimiter: capabilities end, arguments follow
-    pktLine('no-progress\n'),
-    pktLine('ofs-delta\n'),
-    pktLine('deepen 1\n'),
-    pktLine(`want ${sha}\n`),
-    pktLine('done\n'),
-    encoder.encode('0000'),
-  ];
-  return concat(parts);
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return commandRequest('fetch', ['no-progress', 'ofs-delta', 'deepen 1', `want ${sha}`, 'done']);
 }
 
 /** A v2 `fetch` answer that is not a pack: an `ERR` line, a band-3 error, or broken framing. */
@@ -99,12 +76,6 @@ export function parseFetchResponse(bytes: Uint8Array): Uint8Array {
   throw new FetchProtocolError('git fetch: the answer was cut short');
 }
 
-async function readBody(res: GitHttpResponse): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = [];
-  if (res.body) for await (const chunk of res.body) chunks.push(chunk);
-  return concat(chunks);
-}
-
 /** Options of {@link fetchCommit}. */
 export interface FetchCommitOptions {
   http: HttpClient;
@@ -127,24 +98,8 @@ export interface FetchCommitOptions {
  */
 export async function fetchCommit(options: FetchCommitOptions): Promise<void> {
   const { http, url, headers, sha, branch, dir } = options;
-  const res = await http.request({
-    method: 'POST',
-    url: `${url}/git-upload-pack`,
-    headers: {
-      ...headers,
-      'Content-Type': 'application/x-git-upload-pack-request',
-      Accept: 'application/x-git-upload-pack-result',
-      'Git-Protocol': 'version=2',
-    },
-    // As one buffer with Content-Length, which CGI servers such as git http-backend need.
-    body: [fetchRequest(sha)] as unknown as AsyncIterableIterator<Uint8Array>,
-  });
-  const body = await readBody(res);
-  if (res.statusCode !== 200)
-    throw Object.assign(new Error(`HTTP Error: ${res.statusCode} ${res.statusMessage}`), {
-      code: 'HttpError',
-      data: { statusCode: res.statusCode, statusMessage: res.statusMessage, response: '' },
-    });
+  const { res, body } = await postUploadPack(http, url, headers, fetchRequest(sha));
+  if (res.statusCode !== 200) throw httpStatusError(res);
   const pack = parseFetchResponse(body);
   if (pack.length < 32 || decoder.decode(pack.subarray(0, 4)) !== 'PACK')
     throw new FetchProtocolError('git fetch: the answer is not a pack');

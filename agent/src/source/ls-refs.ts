@@ -11,33 +11,14 @@
  * that does not understand it gets the two-request path instead, and is
  * remembered so it is not asked again.
  */
-import { listServerRefs, type GitHttpResponse, type HttpClient } from 'isomorphic-git';
+import { listServerRefs, type HttpClient } from 'isomorphic-git';
+import { commandRequest, httpStatusError, postUploadPack } from './upload-pack.ts';
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-/** One pkt-line: 4 hex digits of length (including themselves), then the payload. */
-export function pktLine(payload: string): Uint8Array {
-  const bytes = encoder.encode(payload);
-  return encoder.encode((bytes.length + 4).toString(16).padStart(4, '0') + payload);
-}
 
 /** The body of a v2 `ls-refs` request limited to refs starting with `prefix`. */
 export function lsRefsRequest(prefix: string): Uint8Array {
-  const parts = [
-    pktLine('command=ls-refs\n'),
-    pktLine('agent=driftless\n'),
-    encoder.encode('0001'), // delimiter: capabilities end, arguments follow
-    pktLine(`ref-prefix ${prefix}\n`),
-    encoder.encode('0000'), // flush: end of request
-  ];
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return commandRequest('ls-refs', [`ref-prefix ${prefix}`]);
 }
 
 /**
@@ -61,18 +42,6 @@ export function parseLsRefsResponse(bytes: Uint8Array): Map<string, string> | un
     at += len;
   }
   return undefined; // no flush: truncated
-}
-
-async function readBody(res: GitHttpResponse): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = [];
-  if (res.body) for await (const chunk of res.body) chunks.push(chunk);
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
 }
 
 /** Options of {@link lsRemoteRef}. */
@@ -103,29 +72,13 @@ export interface LsRemoteRefResult {
 export async function lsRemoteRef(options: LsRemoteRefOptions): Promise<LsRemoteRefResult> {
   const { http, url, ref, headers } = options;
   if (!options.twoStep) {
-    const res = await http.request({
-      method: 'POST',
-      url: `${url}/git-upload-pack`,
-      headers: {
-        ...headers,
-        'Content-Type': 'application/x-git-upload-pack-request',
-        Accept: 'application/x-git-upload-pack-result',
-        'Git-Protocol': 'version=2',
-      },
-      // The node client sends an array as one buffer with Content-Length,
-      // which CGI servers such as git http-backend need.
-      body: [lsRefsRequest(ref)] as unknown as AsyncIterableIterator<Uint8Array>,
-    });
-    const body = await readBody(res);
+    const { res, body } = await postUploadPack(http, url, headers, lsRefsRequest(ref));
     if (res.statusCode === 200) {
       const refs = parseLsRefsResponse(body);
       if (refs) return { sha: refs.get(ref), twoStep: false };
     } else if (res.statusCode === 401 || res.statusCode === 403 || res.statusCode >= 500) {
       // The same status would come back from the two-step path: report it now.
-      throw Object.assign(new Error(`HTTP Error: ${res.statusCode} ${res.statusMessage}`), {
-        code: 'HttpError',
-        data: { statusCode: res.statusCode, statusMessage: res.statusMessage, response: '' },
-      });
+      throw httpStatusError(res);
     }
   }
   const refs = await listServerRefs({
