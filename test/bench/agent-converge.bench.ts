@@ -39,6 +39,7 @@ import {
 } from '@driftless/agent';
 import { startCluster, startGitServer, type Cluster, type GitServer } from '@driftless/test';
 import { countRequests, total, type RequestCounts } from './kube-requests.ts';
+import { median } from './lib/measure.ts';
 
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 3);
 const WORKLOADS = (process.env['BENCH_WORKLOADS'] ?? 'fleet,big').split(',');
@@ -270,11 +271,6 @@ async function addNodes(client: KubeClient, count: number): Promise<void> {
   }
 }
 
-const median = (values: number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
-};
 const s = (ms: number): string => (ms / 1000).toFixed(2);
 const range = (values: number[], format: (v: number) => string = s): string =>
   `${format(median(values))} (${format(Math.min(...values))}–${format(Math.max(...values))})`;

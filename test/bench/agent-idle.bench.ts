@@ -11,7 +11,6 @@
 //   node --expose-gc test/bench/agent-idle.bench.ts
 //   (BENCH_RUNS=N, default 3; BENCH_APPS=N; BENCH_POLL=15s; BENCH_WINDOW_S=120)
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import https from 'node:https';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -20,6 +19,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeClient } from '@driftless/agent';
 import { startCluster, startGitServer, type Cluster, type GitServer } from '@driftless/test';
+import { cpuQuiet, cpuSeconds, median } from './lib/measure.ts';
 
 const BIN = path.resolve(
   process.env['BENCH_AGENT_BIN'] ??
@@ -32,11 +32,6 @@ const WINDOW_S = Number(process.env['BENCH_WINDOW_S'] ?? 120);
 const OBJECTS_PER_APP = 10;
 
 /** User + system CPU seconds of a process (fields 14 and 15 of /proc/<pid>/stat, 1/100 s ticks). */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
 
 /** `apiserver_request_total` summed by `verb resource` (dry-runs marked), from /metrics. */
 async function requestTotals(cluster: Cluster): Promise<Map<string, number>> {
@@ -148,15 +143,7 @@ async function measure(cluster: Cluster, baseline: Cluster, git: GitServer, run:
       await sleep(1000);
     }
     const syncedS = (performance.now() - started) / 1000;
-    // Quiet: under 20 ms of CPU a second, three seconds in a row (drift watches listed).
-    let quiet = 0;
-    let cpu = cpuSeconds(pid);
-    while (quiet < 3 && performance.now() < deadline) {
-      await sleep(1000);
-      const now = cpuSeconds(pid);
-      quiet = now - cpu < 0.02 ? quiet + 1 : 0;
-      cpu = now;
-    }
+    await cpuQuiet(pid, deadline);
     const [api0, base0] = await Promise.all([requestTotals(cluster), requestTotals(baseline)]);
     const git0 = git.requests.length;
     const cpu0 = cpuSeconds(pid);
@@ -190,11 +177,6 @@ async function measure(cluster: Cluster, baseline: Cluster, git: GitServer, run:
   }
 }
 
-const median = (values: number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
-};
 const range = (values: number[], digits = 1): string =>
   `${median(values).toFixed(digits)} (${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)})`;
 

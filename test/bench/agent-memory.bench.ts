@@ -41,6 +41,7 @@ import {
   type Cluster,
   type GitServer,
 } from '@driftless/test';
+import { cpuQuiet, cpuSeconds, median } from './lib/measure.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 3);
@@ -200,11 +201,6 @@ function largestMappings(pid: number, count = 12): string[] {
 }
 
 /** User + system CPU seconds of a process (fields 14 and 15 of /proc/<pid>/stat, 1/100 s ticks). */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
 
 interface HeapFigures {
   heapUsed: number;
@@ -294,18 +290,6 @@ function appsOf(count: number): { name: string; objects: number }[] {
     name: apps === 1 ? 'bulk' : `bulk-${i}`,
     objects: Math.min(PER_APP, count - i * PER_APP),
   }));
-}
-
-/** Waits until `pid` has used under 20 ms of CPU a second, three seconds in a row. */
-async function cpuQuiet(pid: number, deadline: number): Promise<void> {
-  let quiet = 0;
-  let cpu = cpuSeconds(pid);
-  while (quiet < 3 && performance.now() < deadline) {
-    await sleep(1000);
-    const now = cpuSeconds(pid);
-    quiet = now - cpu < 0.02 ? quiet + 1 : 0;
-    cpu = now;
-  }
 }
 
 /** Starts `program` for `count` objects (with a cluster) or Node alone (without) and measures it. */
@@ -435,11 +419,6 @@ async function measure(
   }
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
-}
 const range = (values: number[], digits = 0): string =>
   values.every(Number.isNaN)
     ? '–'

@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { startCluster, type ServerProcess } from '@driftless/test';
+import { cpuSeconds as processCpuSeconds, median } from './lib/measure.ts';
 
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 5);
 
@@ -26,12 +27,9 @@ function rssMiB(pid: number | undefined): number {
 }
 
 /** User + system CPU seconds of a process (fields 14 and 15 of /proc/<pid>/stat, in clock ticks of 1/100 s). */
-function cpuSeconds(pid: number | undefined): number {
-  if (pid === undefined) return Number.NaN;
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
+
+const cpuSeconds = (pid: number | undefined): number =>
+  pid === undefined ? Number.NaN : processCpuSeconds(pid);
 
 async function measure(workloads: boolean): Promise<Run> {
   const started = Date.now();
@@ -48,11 +46,6 @@ async function measure(workloads: boolean): Promise<Run> {
   return { startMs, stopMs: Date.now() - stopStarted, rssMiB: rss, cpuSeconds: cpu };
 }
 
-const median = (values: number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
-};
 const seconds = (ms: number): string => (ms / 1000).toFixed(2);
 const range = (values: number[], format: (v: number) => string): string =>
   `${format(median(values))} (${format(Math.min(...values))}–${format(Math.max(...values))})`;

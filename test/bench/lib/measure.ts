@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** The median of `values` (NaN when empty). */
 export function median(values: readonly number[]): number {
@@ -55,4 +56,19 @@ export function machineLoad(): string {
 /** The 1-minute load average now. */
 export function load1(): number {
   return loadavg()[0] ?? Number.NaN;
+}
+
+/**
+ * Waits until `pid` has used under 20 ms of CPU a second, three seconds in a row, or until
+ * `deadline` (a `performance.now()` time, ms) passes.
+ */
+export async function cpuQuiet(pid: number, deadline: number): Promise<void> {
+  let quiet = 0;
+  let cpu = cpuSeconds(pid);
+  while (quiet < 3 && performance.now() < deadline) {
+    await sleep(1000);
+    const now = cpuSeconds(pid);
+    quiet = now - cpu < 0.02 ? quiet + 1 : 0;
+    cpu = now;
+  }
 }
