@@ -1,7 +1,8 @@
 /**
  * What the agent asks of a real API server and Git server, request by request: a cold sync of
- * an app into a Namespace it creates reads and dry-runs nothing inside that Namespace and writes
- * each object once; an app in a Namespace that exists is still dry-run object by object (the
+ * an app into a Namespace it creates reads nothing inside that Namespace, dry-runs each object
+ * once (the schema check, which refuses a bad object before anything is written) and writes each
+ * object once; an app in a Namespace that exists is still dry-run object by object (the
  * plan refuses a bad object before anything is written); a rollout is followed through the drift
  * watch, not polled; and a poll where nothing moved is one Git request and no API request.
  */
@@ -68,7 +69,7 @@ describe('API and Git requests of the agent', () => {
     await Promise.all([cluster?.stop(), git?.stop()]);
   });
 
-  it('creates an app in a Namespace it brings without reading or dry-running anything in it, writing each object once', async () => {
+  it('creates an app in a Namespace it brings without reading anything in it, dry-running (schema) and writing each object once', async () => {
     const repo = await git.createRepo('cold');
     await repo.commit(
       {
@@ -92,15 +93,21 @@ describe('API and Git requests of the agent', () => {
 
     const inside = sent.filter((r) => r.path.includes('/namespaces/cold/'));
     assert.deepEqual(
-      inside.filter((r) => r.method !== 'PATCH' || r.dryRun),
+      inside.filter((r) => r.method !== 'PATCH'),
       [],
-      'no GET, LIST or dry-run inside the new Namespace',
+      'no GET or LIST inside the new Namespace',
     );
-    const writes = inside.map((r) => r.path.replace(/^.*\/namespaces\/cold\//, '')).sort();
-    assert.deepEqual(writes, [
+    const objects = [
       ...Array.from({ length: 7 }, (_, i) => `configmaps/c${i}`).sort(),
       'services/web',
-    ]);
+    ];
+    const paths = (dryRun: boolean) =>
+      inside
+        .filter((r) => r.dryRun === dryRun)
+        .map((r) => r.path.replace(/^.*\/namespaces\/cold\//, ''))
+        .sort();
+    assert.deepEqual(paths(true), objects, 'one dry-run each: the schema check');
+    assert.deepEqual(paths(false), objects, 'one write each');
     const namespace = sent.filter((r) => r.path === '/api/v1/namespaces/cold');
     assert.deepEqual(
       namespace.map((r) => `${r.method}${r.dryRun ? ' dry-run' : ''}`).sort(),
@@ -109,6 +116,51 @@ describe('API and Git requests of the agent', () => {
     );
     const live = await admin.list('v1', 'ConfigMap', { namespace: 'cold' });
     assert.equal(live.items.filter((c) => /^c\d$/.test(c.metadata.name)).length, 7);
+  });
+
+  it('refuses an object of a new Namespace that its schema refuses before writing anything, the Namespace included', async () => {
+    const wrongType = JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'typed' },
+      data: { count: 3 },
+    });
+    const undeclared = JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'extra' },
+      spec: { selector: { app: 'web' }, ports: [{ port: 80 }], bogus: true },
+    });
+    for (const [name, bad, what] of [
+      ['coldtyped', wrongType, /ConfigMap coldtyped\/typed/],
+      ['coldfield', undeclared, /Service coldfield\/extra/],
+    ] as const) {
+      const repo = await git.createRepo(name);
+      await repo.commit(
+        {
+          'clusters/test/driftless.yaml': clusterYaml(app(name)),
+          [`apps/${name}/namespace.yaml`]: JSON.stringify({
+            apiVersion: 'v1',
+            kind: 'Namespace',
+            metadata: { name },
+          }),
+          [`apps/${name}/objects.yaml`]: [...configMaps(3), bad].join('\n---\n'),
+        },
+        `${name} app with a bad object`,
+      );
+      const t = await makeAgent({ kubeConfig: cluster.kubeConfig, git, repo });
+      agents.push(t);
+      await t.agent.reconcileOnce();
+      const status = t.agent.statuses().find((s) => s.app === name);
+      assert.notEqual(status?.syncStatus, 'Synced');
+      assert.match(t.recorder.lastSync(name)?.error ?? '', what);
+      const namespaces = await admin.list('v1', 'Namespace');
+      assert.equal(
+        namespaces.items.some((n) => n.metadata.name === name),
+        false,
+        `nothing written: no Namespace ${name}`,
+      );
+    }
   });
 
   it('still dry-runs each object of an app in a Namespace that exists, and refuses a bad one before writing', async () => {
