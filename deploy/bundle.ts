@@ -14,7 +14,7 @@
  * JavaScript and bundled.
  */
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
@@ -94,7 +94,24 @@ export async function bundle(out: string): Promise<void> {
     keepNames: true,
     logLevel: 'warning',
   });
+  for (const name of Object.values(PROGRAMS)) asciiOnly(resolve(out, 'bin', `${name}.mjs`));
   cpSync(webDist, resolve(out, 'web'), { recursive: true });
+}
+
+/**
+ * Escapes the few characters outside ASCII that esbuild leaves in place (it keeps them in
+ * regular expression literals, e.g. isomorphic-git's `/[\ud800-\uffff]/`) as `\uXXXX`, which
+ * means the same there and in strings. Node keeps a program's source in memory for as long as
+ * it runs, one byte a character when all of it is Latin-1 and two bytes otherwise: one such
+ * character doubles what the agent's 4 MB of source costs.
+ */
+function asciiOnly(file: string): void {
+  const text = readFileSync(file, 'utf8');
+  const escaped = text.replace(
+    /[^\x00-\x7f]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+  if (escaped !== text) writeFileSync(file, escaped);
 }
 
 if (import.meta.main) {

@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import {
   createLogger,
   errorMessage,
@@ -31,51 +30,10 @@ import {
   type Reporter,
 } from './report/index.ts';
 import { Agent, ServedApiWatch, type RenderSettings } from './reconcile/index.ts';
-import { AgentMetrics, serveMetrics } from './metrics/index.ts';
 import { ConfigMapSuspensionStore, SuspensionBook } from './suspend/index.ts';
 import { chartCredentials } from './render/index.ts';
-import {
-  GrpcTransport,
-  HubLink,
-  LinkReporter,
-  NatsTransport,
-  NotEnrolledError,
-  Outbox,
-  OutboxJournal,
-  SecretIdentityStore,
-  treeAnswerer,
-  type LinkTransport,
-} from './link/index.ts';
-import { TreeReader } from './tree/index.ts';
-
-/** The link's transport: gRPC, or NATS (which still enrolls over gRPC). */
-function linkTransport(
-  options: {
-    hubAddress?: string;
-    hubServerName?: string;
-    transport: string;
-    natsUrl?: string;
-    clusterName: string;
-  },
-  logger: Logger,
-): LinkTransport {
-  const grpc = new GrpcTransport({
-    address: options.hubAddress!,
-    serverName: options.hubServerName,
-  });
-  if (options.transport !== 'nats' || !options.natsUrl) return grpc;
-  return new NatsTransport({
-    servers: options.natsUrl,
-    cluster: options.clusterName,
-    enrollVia: grpc,
-    logger,
-    // The client reconnects by itself; its state changes are logged (never its credentials).
-    onStatus: (e) =>
-      e.type === 'error'
-        ? logger.warn({ nats: e }, `hub link: NATS: ${e.error}`)
-        : logger.info({ nats: e }, `hub link: NATS ${e.type}`),
-  });
-}
+import type { MetricsServer } from './metrics/index.ts';
+import { loadOptionalModule } from './optional-module.ts';
 
 /** The agent's version, reported to the hub and as `service.version`. */
 export { AGENT_VERSION } from './version.ts';
@@ -131,30 +89,21 @@ export async function runAgent(argv: string[]): Promise<number> {
   });
   await suspensions.restore();
   // With a hub, reports go to the logs and to the link's outbox; standalone, to the logs only.
-  // Unacknowledged reports are kept on the work-dir volume, so a restart does not lose them.
-  const journal = options.hubAddress
-    ? new OutboxJournal({ path: join(options.workDir, 'hub-outbox.json'), logger })
+  // The link's code (gRPC, the protocol, X.509, NATS) is loaded only for a hub.
+  const hubAddress = options.hubAddress;
+  const hub = hubAddress
+    ? await (
+        await loadOptionalModule('the hub link', () => import('./link/start.ts'))
+      ).prepareHubLink({ ...options, hubAddress, agentVersion: AGENT_VERSION }, client, logger)
     : undefined;
-  const outbox = journal
-    ? new Outbox({ maxMessages: options.reportBufferSize, restore: journal.load() })
+  // Prometheus metrics only when /metrics is served: nobody could read them otherwise.
+  // (The drift watcher comes below; it is read at each scrape, once the endpoint serves.)
+  const metrics = options.metricsAddress
+    ? await agentMetrics(options.clusterName, () => drift)
     : undefined;
-  if (outbox) journal?.attach(outbox);
-  const identities = new SecretIdentityStore(client, options.stateNamespace);
-  if (options.hubAddress && !options.enrollmentToken && !(await identities.load())) {
-    // Checked before anything runs: without a token there is no way to get an identity.
-    throw new NotEnrolledError(
-      `cluster ${options.clusterName} is not enrolled with the hub at ${options.hubAddress} (no Secret ${identities.where}) and no enrollment token is given: create one with "driftless token create --cluster ${options.clusterName}" and set DRIFTLESS_ENROLLMENT_TOKEN, or run without --hub-address`,
-    );
-  }
-  // Counted for Prometheus whether or not /metrics is served (the drift watcher comes below).
-  const metrics = new AgentMetrics({
-    cluster: options.clusterName,
-    heals: (app) => drift.heals(app),
-    drift: () => drift.metrics,
-  });
   // Always logs and Kubernetes Events; the hub too when the agent is linked.
-  const local: Reporter[] = [
-    metrics,
+  const reporter: Reporter = new FanoutReporter(
+    ...(metrics ? [metrics.reporter] : []),
     new LogReporter(logger),
     new EventReporter({
       client,
@@ -162,10 +111,7 @@ export async function runAgent(argv: string[]): Promise<number> {
       namespace: options.stateNamespace,
       logger,
     }),
-  ];
-  const reporter: Reporter = new FanoutReporter(
-    ...local,
-    ...(outbox ? [new LinkReporter(outbox, logger)] : []),
+    ...(hub ? [hub.reporter] : []),
   );
   // Drift reports go through the agent, which also refreshes the app's drift count.
   // Apps with a serviceAccountName act as it, heals included.
@@ -216,36 +162,14 @@ export async function runAgent(argv: string[]): Promise<number> {
     defaultHealthTimeoutMs: options.healthTimeoutMs,
   });
 
-  const link =
-    outbox && options.hubAddress
-      ? new HubLink({
-          cluster: options.clusterName,
-          agentVersion: AGENT_VERSION,
-          repoUrl: options.repoUrl,
-          branch: options.branch,
-          labels: options.clusterLabels,
-          transport: linkTransport(options, logger),
-          identities,
-          outbox,
-          hooks: {
-            refresh: () => agent.refresh(),
-            statuses: () => agent.statuses(),
-            approvals,
-            suspensions,
-            tree: treeAnswerer(
-              new TreeReader({
-                cluster: options.clusterName,
-                client,
-                inventory: (app) => inventory.load(app),
-                appRules: (app) => agent.appSpec(app)?.health,
-                limits: { deadlineMs: options.treeDeadlineMs },
-              }),
-            ),
-          },
-          enrollment: { token: options.enrollmentToken, caPem: options.hubCaPem },
-          logger,
-        })
-      : undefined;
+  const link = await hub?.link({
+    refresh: () => agent.refresh(),
+    statuses: () => agent.statuses(),
+    approvals,
+    suspensions,
+    inventory: (app) => inventory.load(app),
+    appRules: (app) => agent.appSpec(app)?.health,
+  });
 
   let exitCode = 0;
   const stopped = new Promise<void>((resolve) => {
@@ -265,14 +189,10 @@ export async function runAgent(argv: string[]): Promise<number> {
       }
     });
   });
-  const metricsServer = options.metricsAddress
-    ? await serveMetrics(options.metricsAddress, metrics.registry)
-    : undefined;
-  if (metricsServer)
-    logger.info(
-      { address: metricsServer.address },
-      `serving metrics at http://${metricsServer.address}/metrics`,
-    );
+  const metricsServer =
+    metrics && options.metricsAddress
+      ? await metrics.serve(options.metricsAddress, logger)
+      : undefined;
   servedApis.start();
   agent.start();
   link?.start();
@@ -285,7 +205,7 @@ export async function runAgent(argv: string[]): Promise<number> {
   if (link && !(await link.flush(5_000)))
     logger.warn('stopping with reports the hub has not acknowledged');
   await link?.stop();
-  await journal?.close();
+  await hub?.close();
   await metricsServer?.close();
   client.close();
   await telemetry
@@ -306,6 +226,36 @@ function renderSettings(options: AgentFlags, client: KubeClient): RenderSettings
         readSecret: (name) =>
           client.get({ apiVersion: 'v1', kind: 'Secret', namespace: options.stateNamespace, name }),
       }),
+    },
+  };
+}
+
+/**
+ * Prometheus metrics of this agent: the reporter that counts syncs and drift, and the endpoint
+ * that serves them. prom-client is loaded only here.
+ */
+async function agentMetrics(
+  cluster: string,
+  drift: () => DriftWatcher,
+): Promise<{ reporter: Reporter; serve(address: string, logger: Logger): Promise<MetricsServer> }> {
+  const { AgentMetrics, serveMetrics } = await loadOptionalModule(
+    'the metrics endpoint',
+    () => import('./metrics/index.ts'),
+  );
+  const metrics = new AgentMetrics({
+    cluster,
+    heals: (app) => drift().heals(app),
+    drift: () => drift().metrics,
+  });
+  return {
+    reporter: metrics,
+    serve: async (address, logger) => {
+      const server = await serveMetrics(address, metrics.registry);
+      logger.info(
+        { address: server.address },
+        `serving metrics at http://${server.address}/metrics`,
+      );
+      return server;
     },
   };
 }

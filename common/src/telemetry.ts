@@ -11,7 +11,11 @@ import {
   type SpanContext,
   type Tracer,
 } from '@opentelemetry/api';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import {
+  ExportResultCode,
+  W3CTraceContextPropagator,
+  type ExportResult,
+} from '@opentelemetry/core';
 import { detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import {
   ATTR_ERROR_TYPE,
@@ -20,9 +24,13 @@ import {
   ATTR_SERVICE_NAME,
   ATTR_SERVICE_VERSION,
 } from '@opentelemetry/semantic-conventions';
-import { BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import {
+  BatchSpanProcessor,
+  type ReadableSpan,
+  type SpanExporter,
+  type SpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { errorMessage } from './errors.ts';
 
 /**
@@ -112,7 +120,7 @@ export function initTelemetry(options: TelemetryOptions): Telemetry {
   const processors = [...(options.spanProcessors ?? [])];
   if (otlpRequested(env)) {
     const url = otlpTracesUrl(env);
-    processors.push(new BatchSpanProcessor(new OTLPTraceExporter(url ? { url } : {})));
+    processors.push(new BatchSpanProcessor(new LazyOtlpExporter(url)));
   }
   const resource = resourceFromAttributes({
     ...options.resourceAttributes,
@@ -127,6 +135,47 @@ export function initTelemetry(options: TelemetryOptions): Telemetry {
   const provider = new NodeTracerProvider({ resource, spanProcessors: processors });
   provider.register();
   return { exporting: processors.length > 0, shutdown: () => provider.shutdown() };
+}
+
+/**
+ * The OTLP/HTTP (protobuf) span exporter, loaded with the first batch of spans: a process that
+ * exports nothing never loads its code (about 4 MiB resident). A failed load fails that batch,
+ * and the next batch tries again.
+ */
+class LazyOtlpExporter implements SpanExporter {
+  readonly #url: string | undefined;
+  #exporter: Promise<SpanExporter> | undefined;
+
+  constructor(url: string | undefined) {
+    this.#url = url;
+  }
+
+  #load(): Promise<SpanExporter> {
+    this.#exporter ??= import('@opentelemetry/exporter-trace-otlp-proto').then(
+      ({ OTLPTraceExporter }) => new OTLPTraceExporter(this.#url ? { url: this.#url } : {}),
+      (err: unknown) => {
+        this.#exporter = undefined;
+        throw new Error(`cannot load the OTLP exporter: ${errorMessage(err)}`, { cause: err });
+      },
+    );
+    return this.#exporter;
+  }
+
+  export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
+    this.#load().then(
+      (exporter) => exporter.export(spans, done),
+      (error: unknown) =>
+        done({ code: ExportResultCode.FAILED, error: error instanceof Error ? error : undefined }),
+    );
+  }
+
+  async shutdown(): Promise<void> {
+    await (await this.#exporter?.catch(() => undefined))?.shutdown();
+  }
+
+  async forceFlush(): Promise<void> {
+    await (await this.#exporter?.catch(() => undefined))?.forceFlush?.();
+  }
 }
 
 /**

@@ -1,17 +1,33 @@
-// Agent resident memory: `driftless-agent run` as its own process (as in production, default
-// flags but a 1 h poll interval) manages one app of 1,000 small ConfigMaps (plus its Namespace)
-// on a plain cluster; side by side, at the same time, the same agent on a second plain cluster
-// manages 10 ConfigMaps (the baseline). Each agent has its own cluster, because the drift watcher
-// lists and watches every object labelled as ours cluster-wide. We wait until the inventory
-// ConfigMap records the head revision with every object, then until the agent's CPU time stops
-// growing (drift watches listed, every object checked once), then sample VmRSS from
-// /proc/<pid>/status 5 times, 1 s apart. Fresh clusters and processes each run. Results go to
-// docs/benchmarks.md ("Agent").
+// Agent resident memory. `driftless-agent run` as its own process, started as users start it:
+// "source" through the checkout's `bin/driftless-agent` launcher (its Node flags and compile
+// cache; one `run --help` first fills the cache, as any earlier start would have); "bundle" as
+// the agent image runs the bundle (`make bundle`; the `agent` stage's ENTRYPOINT and ENV of
+// deploy/images/Containerfile, read from that file, so also what the chart runs); "plain" the
+// bundle under plain `node`, as the release package's command runs it. Default flags, 1 h poll.
 //
-//   node --expose-gc test/bench/agent-memory.bench.ts   (BENCH_RUNS=N, default 3; BENCH_OBJECTS=N, default 1000;
-//   BENCH_AGENT_BIN=dist/bin/driftless-agent.mjs for the bundle)
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+// Rows, for each program: Node alone with the program's Node flags and environment (no import),
+// the agent with no app (Node plus our imports, no objects: the bare runtime's share), one app of
+// 10 ConfigMaps, one app of 1,000 and ten apps of 1,000 (10,000; one app is limited to 5,000 by
+// --render-max-objects). Every app also has its Namespace. Each agent has its own plain cluster
+// (the drift watcher lists every object labelled as ours cluster-wide); the sizes of one program
+// run at the same time, 10,000 on its own. We wait until every app's inventory ConfigMap records
+// the head revision with every object, then until the agent's CPU time stops growing (under 20 ms
+// a second, 3 s in a row: "when CPU quiet"), then 60 s more, and take the median of 5 VmRSS
+// samples 1 s apart ("settled") and VmHWM ("peak": the most the process ever held, the sync
+// included). Then the benchmark opens the agent's inspector (NODE_OPTIONS=--inspect-port=0 opens
+// nothing until SIGUSR1), forces a full garbage collection and reads process.memoryUsage() and
+// VmRSS again. Fresh clusters and processes each round; the programs alternate in order.
+//
+//   node --expose-gc test/bench/agent-memory.bench.ts
+//     BENCH_RUNS=N (default 3) · BENCH_PROGRAMS=source,bundle,plain · BENCH_SIZES=0,10,1000,10000
+//     BENCH_BUNDLE=path/to/driftless-agent.mjs measures another bundle (default dist/bin/…)
+//     BENCH_DETAIL=1 also prints each measurement as it is taken; BENCH_IDLE_S=N: how long after
+//     the CPU is quiet "settled" is sampled (default 60)
+//     BENCH_ENV='K=V …' adds variables to every program's environment, to try settings
+//     (e.g. BENCH_ENV='MALLOC_ARENA_MAX=1'); BENCH_NODE_FLAGS='--flag …' adds Node flags to the
+//     bundle's command line (also those NODE_OPTIONS refuses)
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -26,20 +42,161 @@ import {
   type GitServer,
 } from '@driftless/test';
 
-// BENCH_AGENT_BIN=dist/bin/driftless-agent.mjs measures the bundle (`make bundle`), as images run it.
-const BIN = path.resolve(
-  process.env['BENCH_AGENT_BIN'] ??
-    path.join(import.meta.dirname, '../../agent/bin/driftless-agent.ts'),
-);
+const ROOT = path.resolve(import.meta.dirname, '../..');
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 3);
-const LARGE = Number(process.env['BENCH_OBJECTS'] ?? 1000);
-const SMALL = 10;
+const DETAIL = process.env['BENCH_DETAIL'] === '1';
+const SIZES = (process.env['BENCH_SIZES'] ?? '0,10,1000,10000').split(',').map(Number);
+/** Objects per app: above this, the objects are spread over apps of this size. */
+const PER_APP = 1000;
+/** BENCH_ENV: variables added to every program's environment. */
+const EXTRA_ENV: Record<string, string> = Object.fromEntries(
+  (process.env['BENCH_ENV'] ?? '')
+    .split(/\s+(?=\w+=)/)
+    .filter(Boolean)
+    .map((kv) => {
+      const at = kv.indexOf('=');
+      return [kv.slice(0, at), kv.slice(at + 1)];
+    }),
+);
+const SYNC_DEADLINE_MS = 900_000;
+/** BENCH_BUNDLE: another bundle (e.g. an older build), for the bundle and plain rows. */
+const BUNDLE = path.resolve(
+  process.env['BENCH_BUNDLE'] ?? path.join(ROOT, 'dist/bin/driftless-agent.mjs'),
+);
+const IDLE_S = Number(process.env['BENCH_IDLE_S'] ?? 60);
+
+/** How one program is started: command, arguments before `run`, extra environment. */
+interface Program {
+  name: string;
+  command: string;
+  args: string[];
+  env: Record<string, string>;
+  /** The Node flags and environment it runs with, for the "Node alone" row. */
+  nodeFlags: string[];
+  nodeEnv: Record<string, string>;
+  /** The command line as documented, for the report. */
+  shown: string;
+}
+
+/**
+ * `bin/driftless-agent run`, the launcher of a checkout; its Node flags and malloc setting are
+ * read from the launcher (bin/driftless) for the "Node alone" row.
+ */
+function sourceProgram(): Program {
+  const launcher = readFileSync(path.join(ROOT, 'bin/driftless'), 'utf8');
+  const agentCase = /driftless-agent\)([\s\S]*?);;/.exec(launcher)?.[1] ?? '';
+  const flags = /flags=\(([^)]*)\)/.exec(agentCase)?.[1]?.split(/\s+/).filter(Boolean) ?? [];
+  const arenas = /MALLOC_ARENA_MAX:-(\d+)/.exec(agentCase)?.[1];
+  return {
+    name: 'source',
+    command: path.join(ROOT, 'bin/driftless-agent'),
+    args: [],
+    env: { DRIFTLESS_NODE: process.execPath },
+    nodeFlags: flags,
+    nodeEnv: arenas ? { MALLOC_ARENA_MAX: arenas } : {},
+    shown: 'bin/driftless-agent run',
+  };
+}
+
+/** The bundle run by plain `node`, as the release package's `driftless-agent` command runs it. */
+function plainBundleProgram(): Program {
+  const bundle = BUNDLE;
+  if (!existsSync(bundle)) throw new Error(`${bundle} is missing: run make bundle first`);
+  return {
+    name: 'plain',
+    command: process.execPath,
+    args: [bundle],
+    env: {},
+    nodeFlags: [],
+    nodeEnv: {},
+    shown: 'node dist/bin/driftless-agent.mjs run',
+  };
+}
+
+/**
+ * The agent image's command with the bundle in place of /opt/driftless/bin: the `agent` stage's
+ * ENTRYPOINT (JSON form) and the variables its ENV and the runtime stage's ENV set (DRIFTLESS_*
+ * left out: the benchmark sets those).
+ */
+function bundleProgram(): Program {
+  const file = readFileSync(path.join(ROOT, 'deploy/images/Containerfile'), 'utf8').replace(
+    /\\\n/g,
+    ' ',
+  );
+  const stage = (name: string) => {
+    const start = file.search(new RegExp(`^FROM \\S+ AS ${name}$`, 'm'));
+    const next = file.slice(start + 1).search(/^FROM /m);
+    return file.slice(start, next < 0 ? undefined : start + 1 + next);
+  };
+  const env: Record<string, string> = {};
+  for (const text of [stage('runtime'), stage('agent')])
+    for (const line of text.matchAll(/^ENV (.+)$/gm))
+      for (const [, key, value] of (line[1] ?? '').matchAll(/(\w+)=(\S+)/g))
+        if (key && value !== undefined && !key.startsWith('DRIFTLESS_')) env[key] = value;
+  const entry = /^ENTRYPOINT (\[.+\])$/m.exec(stage('agent'))?.[1];
+  if (!entry) throw new Error('no ENTRYPOINT in the agent stage of deploy/images/Containerfile');
+  const [node, ...entryArgs] = JSON.parse(entry) as string[];
+  const extra = (process.env['BENCH_NODE_FLAGS'] ?? '').split(/\s+/).filter(Boolean);
+  const args = [...extra, ...entryArgs];
+  if (node !== 'node') throw new Error(`the agent image runs ${node}, not node`);
+  const bundle = BUNDLE;
+  if (!existsSync(bundle)) throw new Error(`${bundle} is missing: run make bundle first`);
+  return {
+    name: 'bundle',
+    command: process.execPath,
+    args: args.map((a) => (a === '/opt/driftless/bin/driftless-agent.mjs' ? bundle : a)),
+    env,
+    nodeFlags: args.filter((a) => a.startsWith('-')),
+    nodeEnv: env,
+    shown: `${Object.entries(env)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ')} node ${args.join(' ')} run`,
+  };
+}
+
+const PROGRAMS = (process.env['BENCH_PROGRAMS'] ?? 'source,bundle,plain').split(',').map((name) => {
+  if (name === 'source') return sourceProgram();
+  if (name === 'bundle') return bundleProgram();
+  if (name === 'plain') return plainBundleProgram();
+  throw new Error(`BENCH_PROGRAMS: unknown program ${name} (source, bundle, plain)`);
+});
 
 function status(pid: number, field: string): number {
   const match = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(
     readFileSync(`/proc/${pid}/status`, 'utf8'),
   );
   return match?.[1] ? Number(match[1]) / 1024 : Number.NaN;
+}
+
+/** Anonymous (heap, malloc, stacks) and file-backed (the node binary, libraries) resident MiB. */
+function rssParts(pid: number): { anonMiB: number; fileMiB: number } {
+  const text = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB$`, 'm').exec(text)?.[1] ?? 0);
+  return { anonMiB: kb('Anonymous') / 1024, fileMiB: (kb('Rss') - kb('Anonymous')) / 1024 };
+}
+
+/** The largest anonymous mappings of a process by resident size, for BENCH_DETAIL. */
+function largestMappings(pid: number, count = 12): string[] {
+  const maps: { what: string; sizeKiB: number; rssKiB: number }[] = [];
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const head = /^([0-9a-f]+)-([0-9a-f]+) (\S+) \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (head)
+      maps.push({
+        what: `${head[3]} ${head[4] || '[anon]'}`,
+        sizeKiB: (parseInt(head[2]!, 16) - parseInt(head[1]!, 16)) / 1024,
+        rssKiB: 0,
+      });
+    const rss = /^Rss:\s+(\d+) kB$/.exec(line);
+    const last = maps.at(-1);
+    if (rss && last) last.rssKiB = Number(rss[1]);
+  }
+  return maps
+    .sort((a, b) => b.rssKiB - a.rssKiB)
+    .slice(0, count)
+    .map(
+      (m) =>
+        `${m.what} size ${(m.sizeKiB / 1024).toFixed(1)} MiB rss ${(m.rssKiB / 1024).toFixed(1)} MiB`,
+    );
 }
 
 /** User + system CPU seconds of a process (fields 14 and 15 of /proc/<pid>/stat, 1/100 s ticks). */
@@ -49,23 +206,27 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+interface HeapFigures {
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+  code: number;
+  /** V8's own malloc'ed memory (compiler zones and the like), now and at its peak. */
+  malloced: number;
+  peakMalloced: number;
+}
+
 /**
  * Opens the inspector of a process started with `--inspect-port=0` (SIGUSR1; it prints its
- * address on stderr), forces a full garbage collection and returns the process's
- * `process.memoryUsage()`: what the heap keeps alive, apart from the room V8 grew into.
+ * address on stderr), forces a full garbage collection and returns the heap figures: what the
+ * heap keeps alive, apart from the room V8 grew into.
  */
-async function collectGarbage(
-  child: ChildProcess,
-  stderr: () => string,
-): Promise<NodeJS.MemoryUsage> {
+async function collectGarbage(child: ChildProcess, stderr: () => string): Promise<HeapFigures> {
   child.kill('SIGUSR1');
   const url = await waitFor(
     'the agent to open its inspector',
     () => /ws:\/\/\S+/.exec(stderr())?.[0],
-    {
-      timeoutMs: 10_000,
-      everyMs: 50,
-    },
+    { timeoutMs: 10_000, everyMs: 50 },
   );
   const ws = new WebSocket(url);
   await new Promise((resolve, reject) => {
@@ -91,54 +252,119 @@ async function collectGarbage(
   await call('HeapProfiler.collectGarbage');
   await call('HeapProfiler.collectGarbage');
   const usage = await call('Runtime.evaluate', {
-    expression: 'JSON.stringify(process.memoryUsage())',
+    expression: `(() => { const v8 = process.getBuiltinModule('node:v8'); const h = v8.getHeapStatistics();
+      return JSON.stringify({ ...process.memoryUsage(), malloced: h.malloced_memory, peakMalloced: h.peak_malloced_memory,
+        code: v8.getHeapSpaceStatistics().find((s) => s.space_name === 'code_space')?.space_used_size ?? 0 }); })()`,
   });
   ws.close();
-  return JSON.parse(usage.result?.result?.value ?? '{}') as NodeJS.MemoryUsage;
+  const m = JSON.parse(usage.result?.result?.value ?? '{}') as Record<string, number>;
+  const mib = (k: string) => (m[k] ?? Number.NaN) / 2 ** 20;
+  return {
+    heapUsed: mib('heapUsed'),
+    heapTotal: mib('heapTotal'),
+    external: mib('external'),
+    code: mib('code'),
+    malloced: mib('malloced'),
+    peakMalloced: mib('peakMalloced'),
+  };
 }
 
 interface Measure {
+  program: string;
   objects: number;
-  /** After a forced full GC (through the inspector). */
-  gcRssMiB: number;
-  heapUsedMiB: number;
   syncedS: number;
-  settledS: number;
   cpuS: number;
+  /** VmRSS when the CPU went quiet. */
+  quietMiB: number;
+  /** Median VmRSS of 5 samples, IDLE_S after that. */
   rssMiB: number;
   peakMiB: number;
+  anonMiB: number;
+  fileMiB: number;
+  /** After a forced full GC (through the inspector). */
+  gcRssMiB: number;
+  heap: HeapFigures;
 }
 
-/** Starts one agent on `cluster` for an app of `count` ConfigMaps and measures it. */
+/** The apps of a workload of `count` ConfigMaps: one app up to PER_APP, else apps of PER_APP. */
+function appsOf(count: number): { name: string; objects: number }[] {
+  if (count === 0) return [];
+  const apps = Math.ceil(count / PER_APP);
+  return Array.from({ length: apps }, (_, i) => ({
+    name: apps === 1 ? 'bulk' : `bulk-${i}`,
+    objects: Math.min(PER_APP, count - i * PER_APP),
+  }));
+}
+
+/** Waits until `pid` has used under 20 ms of CPU a second, three seconds in a row. */
+async function cpuQuiet(pid: number, deadline: number): Promise<void> {
+  let quiet = 0;
+  let cpu = cpuSeconds(pid);
+  while (quiet < 3 && performance.now() < deadline) {
+    await sleep(1000);
+    const now = cpuSeconds(pid);
+    quiet = now - cpu < 0.02 ? quiet + 1 : 0;
+    cpu = now;
+  }
+}
+
+/** Starts `program` for `count` objects (with a cluster) or Node alone (without) and measures it. */
 async function measure(
-  cluster: Cluster,
-  git: GitServer,
-  count: number,
+  program: Program,
+  count: number | 'node',
   run: number,
+  cluster?: Cluster,
+  git?: GitServer,
 ): Promise<Measure> {
-  const repo = await git.createRepo(`fleet-${count}-${run}`);
-  const items: string[] = [];
-  for (let i = 0; i < count; i++)
-    items.push(
-      `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: item-${i}\ndata:\n  index: "${i}"\n`,
-    );
-  await repo.commit(
-    {
-      'clusters/bench/driftless.yaml':
-        'apiVersion: driftless.dev/v1alpha1\nkind: Cluster\nspec:\n  apps:\n    - name: bulk\n      path: apps/bulk\n      namespace: bulk\n      prune: true\n      selfHeal: true\n',
-      'apps/bulk/namespace.yaml': 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: bulk\n',
-      'apps/bulk/items.yaml': items.join('---\n'),
-    },
-    'bulk app',
-  );
-  const head = await repo.head();
-  const workDir = await mkdtemp(path.join(tmpdir(), 'driftless-bench-'));
-  const client = await KubeClient.fromKubeConfig(cluster.kubeConfig);
-  const started = performance.now();
-  // --inspect-port=0 opens nothing until SIGUSR1, after the RSS samples (see collectGarbage).
-  const child: ChildProcess = spawn(process.execPath, ['--inspect-port=0', BIN, 'run'], {
-    env: {
-      ...process.env,
+  const apps = appsOf(count === 'node' ? 0 : count);
+  const env: Record<string, string | undefined> = {
+    ...process.env,
+    ...(count === 'node' ? program.nodeEnv : program.env),
+    ...EXTRA_ENV,
+    NODE_OPTIONS: `--inspect-port=0 ${EXTRA_ENV['NODE_OPTIONS'] ?? ''}`.trim(),
+  };
+  let command = program.command;
+  let args = [...program.args, 'run'];
+  let head = '';
+  let workDir: string | undefined;
+  let client: KubeClient | undefined;
+  if (count === 'node') {
+    // Node with the program's flags and environment, importing nothing.
+    const nodeFlags =
+      program.name === 'bundle' ? program.args.filter((a) => a.startsWith('-')) : [];
+    command = process.execPath;
+    args = [...nodeFlags, '-e', 'setInterval(() => {}, 1 << 30)'];
+  } else {
+    if (!cluster || !git) throw new Error('an agent needs a cluster and a git server');
+    const repo = await git.createRepo(`fleet-${program.name}-${count}-${run}`);
+    const files: Record<string, string> = {
+      'clusters/bench/driftless.yaml': `apiVersion: driftless.dev/v1alpha1\nkind: Cluster\nspec:\n${
+        apps.length === 0
+          ? '  allowEmpty: true\n  apps: []\n'
+          : '  apps:\n' +
+            apps
+              .map(
+                (a) =>
+                  `    - name: ${a.name}\n      path: apps/${a.name}\n      namespace: ${a.name}\n      prune: true\n      selfHeal: true\n`,
+              )
+              .join('')
+      }`,
+    };
+    for (const app of apps) {
+      const items: string[] = [];
+      for (let i = 0; i < app.objects; i++)
+        items.push(
+          `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: item-${i}\ndata:\n  index: "${i}"\n`,
+        );
+      files[`apps/${app.name}/namespace.yaml`] =
+        `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${app.name}\n`;
+      files[`apps/${app.name}/items.yaml`] = items.join('---\n');
+    }
+    await repo.commit(files, 'bulk apps');
+    head = await repo.head();
+    workDir = await mkdtemp(path.join(tmpdir(), 'driftless-bench-'));
+    client = await KubeClient.fromKubeConfig(cluster.kubeConfig);
+    Object.assign(env, {
       DRIFTLESS_REPO_URL: repo.url,
       DRIFTLESS_CLUSTER_NAME: 'bench',
       DRIFTLESS_GIT_USERNAME: git.credentials.username,
@@ -147,59 +373,65 @@ async function measure(
       DRIFTLESS_WORK_DIR: workDir,
       DRIFTLESS_POLL_INTERVAL: '1h',
       DRIFTLESS_LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+    });
+  }
+  const started = performance.now();
+  const child: ChildProcess = spawn(command, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
   const exited = new Promise((resolve) => child.once('exit', resolve));
   const pid = child.pid!;
   try {
-    const inventory = new InventoryStore(client, 'driftless-system');
-    const deadline = performance.now() + 180_000;
-    for (;;) {
+    const deadline = performance.now() + SYNC_DEADLINE_MS;
+    const inventory = client && new InventoryStore(client, 'driftless-system');
+    const pending = new Set(apps);
+    while (pending.size > 0) {
       if (child.exitCode !== null) throw new Error(`agent exited ${child.exitCode}: ${stderr}`);
-      const record = await inventory.load('bulk').catch(() => undefined);
-      if (record?.revision === head && record.objects.length === count + 1) break;
+      for (const app of pending) {
+        const record = await inventory?.load(app.name).catch(() => undefined);
+        if (record?.revision === head && record.objects.length === app.objects + 1)
+          pending.delete(app);
+      }
       if (performance.now() > deadline) throw new Error(`agent (${count}) did not sync: ${stderr}`);
-      await sleep(100);
+      if (pending.size > 0) await sleep(200);
     }
     const syncedS = (performance.now() - started) / 1000;
-    // Settled: under 20 ms of CPU a second, three seconds in a row.
-    let quiet = 0;
-    let cpu = cpuSeconds(pid);
-    while (quiet < 3 && performance.now() < deadline) {
-      await sleep(1000);
-      const now = cpuSeconds(pid);
-      quiet = now - cpu < 0.02 ? quiet + 1 : 0;
-      cpu = now;
-    }
-    const settledS = (performance.now() - started) / 1000 - 3;
+    await cpuQuiet(pid, deadline);
+    if (child.exitCode !== null) throw new Error(`agent exited ${child.exitCode}: ${stderr}`);
+    const quietMiB = status(pid, 'VmRSS');
+    // V8 hands back the room the heap grew into some time after the process goes quiet.
+    await sleep(IDLE_S * 1000);
     const samples: number[] = [];
     for (let i = 0; i < 5; i++) {
       samples.push(status(pid, 'VmRSS'));
       await sleep(1000);
     }
+    const parts = rssParts(pid);
+    if (DETAIL) console.error(`${program.name} ${count}:\n  ${largestMappings(pid).join('\n  ')}`);
     const cpuS = cpuSeconds(pid);
     const peakMiB = status(pid, 'VmHWM');
-    const usage = await collectGarbage(child, () => stderr);
+    const heap = await collectGarbage(child, () => stderr);
     await sleep(1000);
-    return {
-      objects: count,
-      syncedS,
-      settledS,
+    const m: Measure = {
+      program: program.name,
+      objects: count === 'node' ? -1 : count,
+      syncedS: count === 'node' || apps.length === 0 ? Number.NaN : syncedS,
       cpuS,
+      quietMiB,
       rssMiB: median(samples),
       peakMiB,
+      ...parts,
       gcRssMiB: status(pid, 'VmRSS'),
-      heapUsedMiB: usage.heapUsed / 2 ** 20,
+      heap,
     };
+    if (DETAIL) console.error(JSON.stringify(m));
+    return m;
   } finally {
     child.kill('SIGTERM');
     await Promise.race([exited, sleep(10_000)]);
     if (child.exitCode === null) child.kill('SIGKILL');
-    client.close();
-    await rm(workDir, { recursive: true, force: true });
+    client?.close();
+    if (workDir) await rm(workDir, { recursive: true, force: true });
   }
 }
 
@@ -209,66 +441,127 @@ function median(values: number[]): number {
   return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
 }
 const range = (values: number[], digits = 0): string =>
-  `${median(values).toFixed(digits)} (${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)})`;
+  values.every(Number.isNaN)
+    ? '–'
+    : `${median(values).toFixed(digits)} (${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)})`;
 
-const load0 = loadavg()[0] ?? 0;
+/** One round of a program: Node alone and the small sizes at once, then 10,000 on its own. */
+async function round(program: Program, git: GitServer, run: number): Promise<Measure[]> {
+  const withCluster = async (count: number) => {
+    const cluster = await startCluster();
+    try {
+      return await measure(program, count, run, cluster, git);
+    } finally {
+      await cluster.stop();
+    }
+  };
+  const small = SIZES.filter((s) => s < 10_000);
+  const large = SIZES.filter((s) => s >= 10_000);
+  const results = await Promise.all([
+    measure(program, 'node', run),
+    ...small.map((s) => withCluster(s)),
+  ]);
+  for (const s of large) results.push(await withCluster(s));
+  return results;
+}
+
+// The source launcher's first start fills Node's compile cache; measure the starts after it.
+if (PROGRAMS.some((p) => p.name === 'source'))
+  execFileSync(path.join(ROOT, 'bin/driftless-agent'), ['run', '--help'], {
+    env: { ...process.env, DRIFTLESS_NODE: process.execPath },
+    stdio: 'ignore',
+  });
+
+const loads: number[] = [loadavg()[0] ?? 0];
 const git = await startGitServer();
-const large: Measure[] = [];
-const small: Measure[] = [];
+const all: Measure[] = [];
 try {
   for (let run = 0; run < RUNS; run++) {
-    const [a, b] = await Promise.all([startCluster(), startCluster()]);
-    try {
-      const [l, s] = await Promise.all([measure(a, git, LARGE, run), measure(b, git, SMALL, run)]);
-      large.push(l);
-      small.push(s);
-    } finally {
-      await Promise.all([a.stop(), b.stop()]);
+    const order = run % 2 ? [...PROGRAMS].reverse() : PROGRAMS;
+    for (const program of order) {
+      all.push(...(await round(program, git, run)));
+      loads.push(loadavg()[0] ?? 0);
+      (globalThis as { gc?: () => void }).gc?.();
     }
-    (globalThis as { gc?: () => void }).gc?.();
   }
 } finally {
   await git.stop();
 }
 
-const line = (m: Measure[]): string =>
-  `| ${m[0]?.objects} ConfigMaps + Namespace | ${[
-    range(m.map((x) => x.rssMiB)),
-    range(m.map((x) => x.peakMiB)),
-    range(m.map((x) => x.gcRssMiB)),
-    range(
-      m.map((x) => x.heapUsedMiB),
-      1,
-    ),
-    range(
-      m.map((x) => x.syncedS),
-      1,
-    ),
-    range(
-      m.map((x) => x.settledS),
-      1,
-    ),
-    range(
-      m.map((x) => x.cpuS),
-      1,
-    ),
-  ].join(' | ')} |`;
-console.log(
-  [
-    `${availableParallelism()} CPUs, load average ${load0.toFixed(1)} before / ${(loadavg()[0] ?? 0).toFixed(1)} after, Node ${process.version}; median (min–max) of ${RUNS} runs, both agents running at the same time, each on its own plain cluster.`,
-    '',
-    '| agent managing | RSS settled (MiB) | peak RSS, VmHWM (MiB) | RSS after full GC (MiB) | V8 heap used after full GC (MiB) | start → inventory at head (s) | start → CPU quiet (s) | CPU used (s) |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- |',
-    line(large),
-    line(small),
-    '',
-    `Difference, ${LARGE} − ${SMALL} objects: ${range(
-      large.map((l, i) => l.rssMiB - (small[i]?.rssMiB ?? Number.NaN)),
-    )} MiB settled, ${range(large.map((l, i) => l.peakMiB - (small[i]?.peakMiB ?? Number.NaN)))} MiB peak, ${range(
-      large.map((l, i) => l.gcRssMiB - (small[i]?.gcRssMiB ?? Number.NaN)),
-    )} MiB RSS after GC, ${range(
-      large.map((l, i) => l.heapUsedMiB - (small[i]?.heapUsedMiB ?? Number.NaN)),
-      1,
-    )} MiB V8 heap after GC.`,
-  ].join('\n'),
-);
+const rows = (program: string, objects: number) =>
+  all.filter((m) => m.program === program && m.objects === objects);
+const label = (objects: number) =>
+  objects < 0
+    ? 'Node alone (same flags)'
+    : objects === 0
+      ? 'agent, no app'
+      : objects <= PER_APP
+        ? `1 app, ${objects.toLocaleString('en')} ConfigMaps`
+        : `${appsOf(objects).length} apps, ${objects.toLocaleString('en')} ConfigMaps`;
+const out: string[] = [
+  `${availableParallelism()} CPUs, load average ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)} during the run, Node ${process.version}; median (min–max) of ${RUNS} runs.`,
+  '',
+  ...PROGRAMS.map((p) => `- ${p.name}: \`${p.shown}\``),
+  '',
+  `| program | managing | RSS when CPU quiet | RSS settled (${IDLE_S} s later) | peak RSS (VmHWM) | peak ÷ settled | anonymous / file-backed | RSS after full GC | V8 heap used / total after GC | external | code space | start → synced (s) | CPU (s) |`,
+  '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+];
+for (const p of PROGRAMS)
+  for (const objects of [-1, ...SIZES]) {
+    const m = rows(p.name, objects);
+    if (m.length === 0) continue;
+    out.push(
+      `| ${p.name} | ${label(objects)} | ${[
+        range(m.map((x) => x.quietMiB)),
+        range(m.map((x) => x.rssMiB)),
+        range(m.map((x) => x.peakMiB)),
+        range(
+          m.map((x) => x.peakMiB / x.rssMiB),
+          2,
+        ),
+        `${median(m.map((x) => x.anonMiB)).toFixed(0)} / ${median(m.map((x) => x.fileMiB)).toFixed(0)}`,
+        range(m.map((x) => x.gcRssMiB)),
+        `${range(
+          m.map((x) => x.heap.heapUsed),
+          1,
+        )} / ${median(m.map((x) => x.heap.heapTotal)).toFixed(1)}`,
+        range(
+          m.map((x) => x.heap.external),
+          1,
+        ),
+        range(
+          m.map((x) => x.heap.code),
+          1,
+        ),
+        range(
+          m.map((x) => x.syncedS),
+          1,
+        ),
+        range(
+          m.map((x) => x.cpuS),
+          1,
+        ),
+      ].join(' | ')} |`,
+    );
+  }
+out.push('', 'Per managed object, run by run (settled RSS; V8 heap after a full GC), in KiB:', '');
+const slope = (p: string, a: number, b: number, pick: (m: Measure) => number) => {
+  const as = rows(p, a);
+  const bs = rows(p, b);
+  const n = Math.min(as.length, bs.length);
+  const values = Array.from(
+    { length: n },
+    (_, i) => ((pick(bs[i]!) - pick(as[i]!)) * 1024) / (b - a),
+  );
+  return n ? range(values, 1) : '–';
+};
+for (const p of PROGRAMS)
+  for (const [a, b] of [
+    [10, 1000],
+    [1000, 10_000],
+  ] as const)
+    if (SIZES.includes(a) && SIZES.includes(b))
+      out.push(
+        `- ${p.name}, ${a.toLocaleString('en')} → ${b.toLocaleString('en')} objects: ${slope(p.name, a, b, (m) => m.rssMiB)} KiB RSS, ${slope(p.name, a, b, (m) => m.heap.heapUsed)} KiB heap`,
+      );
+console.log(out.join('\n'));

@@ -20,9 +20,13 @@ import { createHash, createPublicKey, verify as cryptoVerify, type KeyObject } f
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { readObject } from 'isomorphic-git';
-import * as openpgp from 'openpgp';
+import type { Key, Signature } from 'openpgp';
 import { TerminalError, TransientError, errorMessage } from '@driftless/common';
 import type { KubeObject, ObjectRef } from '../model.ts';
+import { loadOptionalModule } from '../optional-module.ts';
+
+/** OpenPGP, loaded the first time an OpenPGP key or signature is read. */
+const loadOpenPgp = () => loadOptionalModule('OpenPGP signature checks', () => import('openpgp'));
 
 /** The head commit is unsigned or not signed by an allowed key. Terminal until a new commit. */
 export class CommitSignatureError extends TerminalError {
@@ -105,7 +109,7 @@ export class CommitVerifier {
 
 /** Allowed keys, parsed. */
 export interface AllowedKeys {
-  openpgp: openpgp.Key[];
+  openpgp: Key[];
   ssh: { blob: Buffer; fingerprint: string }[];
 }
 
@@ -116,6 +120,7 @@ export async function parseAllowedKeys(text: string): Promise<AllowedKeys> {
     text.match(/-----BEGIN PGP PUBLIC KEY BLOCK-----[\s\S]*?-----END PGP PUBLIC KEY BLOCK-----/g) ??
     [];
   for (const block of armored) {
+    const openpgp = await loadOpenPgp();
     out.openpgp.push(...(await openpgp.readKeys({ armoredKeys: block })));
   }
   const rest = armored.reduce((t, block) => t.replace(block, ''), text);
@@ -195,7 +200,8 @@ async function verifyOpenPgp(
   revision: string,
   keys: AllowedKeys,
 ): Promise<Signer> {
-  let signature: openpgp.Signature;
+  const openpgp = await loadOpenPgp();
+  let signature: Signature;
   try {
     signature = await openpgp.readSignature({ armoredSignature: armored });
   } catch (err) {
