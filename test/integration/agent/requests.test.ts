@@ -163,6 +163,49 @@ describe('API and Git requests of the agent', () => {
     }
   });
 
+  it('names an object of a new Namespace that only validation refuses in a failed sync, and its next plan writes nothing', async () => {
+    // An invalid port passes the schema: the server judges it only after finding its Namespace,
+    // so the first apply is where it fails; the sync must say so, not claim Synced.
+    const bad = JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'bad', annotations: { 'driftless.dev/sync-wave': '1' } },
+      spec: { ports: [{ port: 99999 }] },
+    });
+    const repo = await git.createRepo('coldinvalid');
+    await repo.commit(
+      {
+        'clusters/test/driftless.yaml': clusterYaml(app('coldinvalid')),
+        'apps/coldinvalid/namespace.yaml': JSON.stringify({
+          apiVersion: 'v1',
+          kind: 'Namespace',
+          metadata: { name: 'coldinvalid' },
+        }),
+        'apps/coldinvalid/objects.yaml': [...configMaps(2), bad].join('\n---\n'),
+      },
+      'coldinvalid app with an invalid Service',
+    );
+    const t = await makeAgent({ kubeConfig: cluster.kubeConfig, git, repo });
+    agents.push(t);
+    await t.agent.reconcileOnce();
+    const first = t.recorder.lastSync('coldinvalid');
+    assert.equal(first?.outcome, 'failed');
+    assert.match(first?.error ?? '', /Service coldinvalid\/bad/);
+    assert.notEqual(t.agent.statuses().find((s) => s.app === 'coldinvalid')?.syncStatus, 'Synced');
+
+    // The Namespace exists now: the next plan dry-runs everything and refuses before writing.
+    const sent = record(t.client);
+    await t.agent.reconcileOnce();
+    const again = t.recorder.lastSync('coldinvalid');
+    assert.equal(again?.outcome, 'failed');
+    assert.match(again?.error ?? '', /Service coldinvalid\/bad/);
+    assert.deepEqual(
+      sent.filter((r) => r.method === 'PATCH' && !r.dryRun).map((r) => r.path),
+      [],
+      'nothing written by the second sync',
+    );
+  });
+
   it('still dry-runs each object of an app in a Namespace that exists, and refuses a bad one before writing', async () => {
     await admin.apply(
       { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'warm' } },
