@@ -206,6 +206,68 @@ describe('API and Git requests of the agent', () => {
     );
   });
 
+  it('judges an object of an earlier wave afresh at the end: what its apply showed is not the health of the app later', async () => {
+    const rules = [
+      '      health:',
+      "        - group: ''",
+      '          kind: ConfigMap',
+      `          healthy: "object.metadata.name != 'second' || (has(object.metadata.annotations) && 'go' in object.metadata.annotations)"`,
+      `          degraded: "has(object.metadata.annotations) && 'broken' in object.metadata.annotations"`,
+      '',
+    ].join('\n');
+    const cm = (name: string, wave: string) =>
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name, annotations: { 'driftless.dev/sync-wave': wave } },
+        data: { name },
+      });
+    await admin.apply(
+      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'waves' } },
+      { fieldManager: 'test' },
+    );
+    const repo = await git.createRepo('waves');
+    await repo.commit(
+      {
+        'clusters/test/driftless.yaml': clusterYaml(app('waves', rules)),
+        'apps/waves/objects.yaml': [cm('first', '0'), cm('second', '1'), cm('third', '2')].join(
+          '\n---\n',
+        ),
+      },
+      'two waves',
+    );
+    const t = await makeAgent({ kubeConfig: cluster.kubeConfig, git, repo });
+    agents.push(t);
+    const pass = t.agent.reconcileOnce();
+    const ref = (name: string) => ({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      namespace: 'waves',
+      name,
+    });
+    // Wave 1 is written and waited for (until it has `go`): meanwhile the wave-0 object, Healthy
+    // when applied, breaks. The final wait must see that, not what wave 0's apply showed.
+    await waitFor(
+      'the second wave written',
+      async () => (await admin.get(ref('second'))) !== undefined,
+      {
+        timeoutMs: 60_000,
+      },
+    );
+    const annotate = (name: string, key: string) =>
+      admin.request('PATCH', `/api/v1/namespaces/waves/configmaps/${name}`, {
+        body: { metadata: { annotations: { [key]: 'yes' } } },
+        contentType: 'application/merge-patch+json',
+      });
+    await annotate('first', 'broken');
+    await annotate('second', 'go');
+    await pass;
+    const sync = t.recorder.lastSync('waves');
+    assert.notEqual(sync?.health, 'Healthy', JSON.stringify(sync));
+    assert.notEqual(sync?.outcome, 'succeeded');
+    assert.match(sync?.error ?? '', /ConfigMap waves\/first Degraded/);
+  });
+
   it('still dry-runs each object of an app in a Namespace that exists, and refuses a bad one before writing', async () => {
     await admin.apply(
       { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'warm' } },
