@@ -94,6 +94,7 @@ test: setup web ## every test: unit, integration, end-to-end and dashboard
 	node --test --test-concurrency=$(TEST_CONCURRENCY) $(UNIT_TESTS) $(INTEGRATION_TESTS) $(E2E_TESTS) $(BROWSER_TESTS)
 
 bench: setup ## benchmarks; results are recorded in docs/benchmarks.md
+	test/bench/flux/build.sh
 	for f in test/bench/*.bench.ts; do echo "== $$f"; node --expose-gc "$$f"; done
 
 demo: setup web ## run hub, two local clusters, agents and a Git server

@@ -163,7 +163,7 @@ export async function runAgent(argv: string[]): Promise<number> {
   });
 
   const link = await hub?.link({
-    refresh: () => agent.refresh(),
+    refresh: (revision) => agent.refresh(revision ? { revision } : {}),
     statuses: () => agent.statuses(),
     approvals,
     suspensions,

@@ -1,14 +1,21 @@
 // Commit → applied in both clusters, end to end with the real processes: the environment of
 // `make demo` (two workloads clusters, the Git server, `driftless-hub` on SQLite, two
-// `driftless-agent run` processes over gRPC+mTLS). Each run commits a new label on the podinfo
-// Namespace (infrastructure/, an auto app in both clusters) and times, from the moment the
-// commit is in the repository, (a) until both clusters' API servers show the label and (b) until
-// the hub's API shows both clusters' infrastructure app Synced at the commit.
+// `driftless-agent run` processes over gRPC+mTLS, or NATS with BENCH_TRANSPORT=nats). Each run
+// commits a new label on the podinfo Namespace (infrastructure/, an auto app in both clusters)
+// and times, from the moment the commit is in the repository, (a) until both clusters' API
+// servers show the label (a watch on Namespaces in each cluster, so the bench adds no polling
+// load while the agents work) and (b) until the hub's API shows both clusters' infrastructure
+// app Synced at the commit (polled every 10 ms once (a) is reached).
 //
 // Two modes, each in its own fresh environment:
 //   webhook  agents poll every 1m; each commit is followed by a signed GitHub-style push
 //            delivery to the hub, which sends the agents a RefreshHint (the webhook POST is
-//            inside the measured time);
+//            inside the measured time). The agents log at debug level, and the bench reads
+//            back from the hub's and the agents' logs where each run's time went (hint, ls-refs,
+//            fetch, config, ownership, render, guard, plan, apply), per cluster.
+//            With BENCH_BASELINE=<tree> (another checkout of this repository with its
+//            node_modules, e.g. main), a second environment runs that tree's agents, and the
+//            runs alternate between the two, so both see the same machine load.
 //   polling  no webhook (the receiver is off); agents poll every 10 s, the shortest interval
 //            we would suggest for a real fleet, so the expected wait is half of that.
 // A random 0–2 s pause comes before each commit; in polling mode each commit thus lands soon after
@@ -16,121 +23,209 @@
 // Results go to docs/benchmarks.md ("End to end").
 //
 //   node --expose-gc test/bench/e2e-commit-to-applied.bench.ts   (BENCH_RUNS=N, default 10;
-//   BENCH_POLL_INTERVAL=10s)
+//   BENCH_POLL_INTERVAL=10s; BENCH_MODES=webhook,polling; BENCH_TRANSPORT=grpc|nats;
+//   BENCH_BASELINE=/path/to/other/tree)
 import { availableParallelism, loadavg } from 'node:os';
-import { performance } from 'node:perf_hooks';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeClient } from '@driftless/agent';
-import { startEnvironment, waitFor, type Environment } from '../demo/environment.ts';
+import {
+  startEnvironment,
+  waitFor,
+  type Environment,
+  type EnvironmentTransport,
+} from '../demo/environment.ts';
+import {
+  agentMilestones,
+  hubHintAt,
+  phaseTable,
+  readLog,
+  spread,
+  type Milestone,
+} from './e2e-breakdown.ts';
 
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 10);
 const POLL_INTERVAL = process.env['BENCH_POLL_INTERVAL'] ?? '10s';
+const MODES = (process.env['BENCH_MODES'] ?? 'webhook,polling').split(',');
+const TRANSPORT = (process.env['BENCH_TRANSPORT'] ?? 'grpc') as EnvironmentTransport;
+const BASELINE = process.env['BENCH_BASELINE'];
 const CLUSTERS = ['dev', 'prod'] as const;
+const APP = 'infrastructure';
 
 const namespace = (run: string) =>
   `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: podinfo\n  labels:\n    team: web\n    bench-run: "${run}"\n`;
 
-/** Median, min and max of `values`, in ms with one decimal. */
-function stats(values: number[]): string {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length / 2;
-  const median =
-    sorted.length % 2 ? sorted[Math.floor(mid)]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-  const f = (n: number) => n.toFixed(0);
-  return `${f(median)} ms (min ${f(sorted[0]!)}, max ${f(sorted.at(-1)!)})`;
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ');
+
+/** One environment under test: its agents' build and what its runs measured. */
+interface Subject {
+  name: string;
+  env: Environment;
+  kube: KubeClient[];
+  /** Per cluster: when each `bench-run` label was first seen by the watch, ms since the epoch. */
+  seen: Map<string, number>[];
+  stopWatches: AbortController;
+  applied: number[];
+  hub: number[];
+  /** Per cluster and run: the milestones from the commit to the apply, then the rest. */
+  phases: Milestone[][];
+  after: Milestone[][];
 }
 
-async function measure(mode: 'webhook' | 'polling'): Promise<{ applied: number[]; hub: number[] }> {
-  const env: Environment = await startEnvironment({
+async function open(
+  name: string,
+  mode: 'webhook' | 'polling',
+  agentBin?: string,
+): Promise<Subject> {
+  const env = await startEnvironment({
     webhook: mode === 'webhook',
     pollInterval: mode === 'webhook' ? '1m' : POLL_INTERVAL,
+    transport: TRANSPORT,
+    agentLogLevel: 'debug',
+    ...(agentBin ? { agentBin } : {}),
   });
   const kube = await Promise.all(
     CLUSTERS.map((c) => KubeClient.fromKubeConfig(env.clusters[c].kubeConfig)),
   );
+  const head = await env.repo.head();
+  await waitFor(
+    `${name}: the fleet at its first commit`,
+    async () =>
+      (await env.apps()).filter(
+        (a) => a.app === APP && a.revision === head && a.syncStatus === 'synced',
+      ).length === 2
+        ? true
+        : undefined,
+    { timeoutMs: 120_000 },
+  );
+  const stopWatches = new AbortController();
+  const seen = await Promise.all(kube.map((client) => watchLabels(client, stopWatches.signal)));
+  return { name, env, kube, seen, stopWatches, applied: [], hub: [], phases: [], after: [] };
+}
+
+/** Watches the cluster's Namespaces and records when podinfo first shows each `bench-run` label. */
+async function watchLabels(client: KubeClient, signal: AbortSignal): Promise<Map<string, number>> {
+  const seen = new Map<string, number>();
+  const { resourceVersion } = await client.list('v1', 'Namespace');
+  void client
+    .watch('v1', 'Namespace', { resourceVersion, signal, timeoutSeconds: 3600 }, (event) => {
+      const at = Date.now();
+      const meta = (
+        event.object as { metadata?: { name?: string; labels?: Record<string, string> } }
+      ).metadata;
+      const label = meta?.labels?.['bench-run'];
+      if (meta?.name === 'podinfo' && label !== undefined && !seen.has(label)) seen.set(label, at);
+    })
+    .catch((err: unknown) => {
+      if (!signal.aborted) console.error(`namespace watch ended: ${String(err)}`);
+    });
+  return seen;
+}
+
+async function close(s: Subject): Promise<void> {
+  s.stopWatches.abort();
+  for (const client of s.kube) client.close();
+  await s.env.stop();
+}
+
+/** One commit in `s`, timed until applied in both clusters and Synced on the hub. */
+async function run(s: Subject, mode: 'webhook' | 'polling', label: string): Promise<void> {
+  const { env } = s;
+  const sha = await env.repo.commit(
+    { 'infrastructure/namespaces.yaml': namespace(label) },
+    `bench ${label}`,
+  );
+  // The clock starts when the commit is in the repository, as after a `git push`.
+  const t0 = Date.now();
+  if (mode === 'webhook') await env.commitDelivered(sha);
+  // The watches record the label's arrival; this only looks at what they recorded.
+  const seen = await waitFor(
+    `${s.name} run ${label} applied in both clusters`,
+    () => {
+      const at = s.seen.map((m) => m.get(label));
+      return at.every((x): x is number => x !== undefined) ? at : undefined;
+    },
+    { timeoutMs: 120_000, everyMs: 2 },
+  );
+  const hubAt = await waitFor(
+    `${s.name} run ${label} shown on the hub`,
+    async () =>
+      (await env.apps()).filter(
+        (a) => a.app === APP && a.revision === sha && a.syncStatus === 'synced',
+      ).length === 2
+        ? Date.now()
+        : undefined,
+    { timeoutMs: 120_000, everyMs: 10 },
+  );
+  s.applied.push(Math.max(...seen) - t0);
+  s.hub.push(hubAt - t0);
+  const hubLog = readLog(env.hub.process.logPath);
+  const hinted = hubHintAt(hubLog, sha);
+  CLUSTERS.forEach((c, i) => {
+    const { before, after } = agentMilestones(readLog(env.agents[c].process.logPath), sha, APP);
+    s.phases.push([
+      { name: 'commit', at: t0 },
+      ...(hinted ? [{ name: 'webhook POST → hints sent', at: hinted }] : []),
+      ...before,
+      { name: 'applied, seen by the watch', at: seen[i]! },
+    ]);
+    s.after.push([
+      before.at(-1) ?? { name: 'commit', at: t0 },
+      ...after,
+      { name: 'Synced on the hub, seen by the bench', at: hubAt },
+    ]);
+  });
+  console.log(
+    `${s.name} ${mode} run ${label}: applied in both ${s.applied.at(-1)!.toFixed(0)} ms, on the hub ${s.hub.at(-1)!.toFixed(0)} ms (load ${load()})`,
+  );
+}
+
+async function measure(mode: 'webhook' | 'polling'): Promise<Subject[]> {
+  const subjects: Subject[] = [];
   try {
-    const head = await env.repo.head();
-    await waitFor(
-      'the fleet at its first commit',
-      async () =>
-        (await env.apps()).filter(
-          (a) => a.app === 'infrastructure' && a.revision === head && a.syncStatus === 'synced',
-        ).length === 2
-          ? true
-          : undefined,
-      { timeoutMs: 120_000 },
-    );
-    const applied: number[] = [];
-    const hub: number[] = [];
-    for (let run = 1; run <= RUNS; run++) {
-      await sleep(Math.random() * 2000);
-      const label = `${mode}-${run}`;
-      // The clock starts when the commit is in the repository, as after a `git push`.
-      const sha = await env.repo.commit(
-        { 'infrastructure/namespaces.yaml': namespace(label) },
-        `bench ${label}`,
-      );
-      const t0 = performance.now();
-      if (mode === 'webhook') await env.commitDelivered(sha);
-      const seen: (number | undefined)[] = [undefined, undefined];
-      let hubAt: number | undefined;
-      await waitFor(
-        `run ${label} applied in both clusters and shown on the hub`,
-        async () => {
-          await Promise.all(
-            kube.map(async (client, i) => {
-              if (seen[i] !== undefined) return;
-              const ns = await client.get({
-                apiVersion: 'v1',
-                kind: 'Namespace',
-                namespace: '',
-                name: 'podinfo',
-              });
-              const labels = (ns?.['metadata'] as { labels?: Record<string, string> } | undefined)
-                ?.labels;
-              if (labels?.['bench-run'] === label) seen[i] = performance.now();
-            }),
-          );
-          if (hubAt === undefined) {
-            const synced = (await env.apps()).filter(
-              (a) => a.app === 'infrastructure' && a.revision === sha && a.syncStatus === 'synced',
-            );
-            if (synced.length === 2) hubAt = performance.now();
-          }
-          return seen.every((s) => s !== undefined) && hubAt !== undefined ? true : undefined;
-        },
-        { timeoutMs: 120_000, everyMs: 10 },
-      );
-      applied.push(Math.max(...(seen as number[])) - t0);
-      hub.push(hubAt! - t0);
-      console.log(
-        `${mode} run ${run}: applied in both ${applied.at(-1)!.toFixed(0)} ms, on the hub ${hub.at(-1)!.toFixed(0)} ms`,
-      );
+    subjects.push(await open('this tree', mode));
+    if (BASELINE && mode === 'webhook')
+      subjects.push(await open('baseline', mode, join(BASELINE, 'agent/bin/driftless-agent.ts')));
+    for (let r = 1; r <= RUNS; r++) {
+      // Alternate who goes first, so neither always runs right after the other's commit.
+      const order = r % 2 ? subjects : [...subjects].reverse();
+      for (const s of order) {
+        await sleep(Math.random() * 2000);
+        await run(s, mode, `${mode}-${r}`);
+      }
     }
-    return { applied, hub };
+    return subjects;
   } finally {
-    for (const client of kube) client.close();
-    await env.stop();
+    await Promise.all(subjects.map(close));
   }
 }
 
 console.log(
-  `e2e commit → applied: ${RUNS} runs per mode, polling-only interval ${POLL_INTERVAL}; ${availableParallelism()} CPUs, load ${loadavg()
-    .map((l) => l.toFixed(1))
-    .join(' ')}, Node ${process.version}`,
+  `e2e commit → applied: ${RUNS} runs per mode (${MODES.join(', ')}), ${TRANSPORT}, polling-only interval ${POLL_INTERVAL}${BASELINE ? `, baseline ${BASELINE}` : ''}; ${availableParallelism()} CPUs, load ${load()}, Node ${process.version}`,
 );
-const webhook = await measure('webhook');
-const polling = await measure('polling');
+const results: { mode: string; subjects: Subject[] }[] = [];
+for (const mode of MODES as ('webhook' | 'polling')[])
+  results.push({ mode, subjects: await measure(mode) });
+
 console.log(
-  '\n| mode | commit → applied in both clusters, median (min, max) | commit → both Synced on the hub |',
+  '\n| mode | agents | commit → applied in both clusters, ms: median (min–max) | commit → both Synced on the hub |',
 );
-console.log('| --- | --- | --- |');
-console.log(`| webhook hint (poll 1m) | ${stats(webhook.applied)} | ${stats(webhook.hub)} |`);
-console.log(
-  `| polling only (poll ${POLL_INTERVAL}) | ${stats(polling.applied)} | ${stats(polling.hub)} |`,
-);
-console.log(
-  `load after: ${loadavg()
-    .map((l) => l.toFixed(1))
-    .join(' ')}`,
-);
+console.log('| --- | --- | --- | --- |');
+for (const { mode, subjects } of results)
+  for (const s of subjects)
+    console.log(
+      `| ${mode === 'webhook' ? 'webhook hint (poll 1m)' : `polling only (poll ${POLL_INTERVAL})`} | ${s.name} | ${spread(s.applied)} | ${spread(s.hub)} |`,
+    );
+for (const { mode, subjects } of results) {
+  if (mode !== 'webhook') continue;
+  for (const s of subjects) {
+    console.log(`\nWhere the time goes, ${s.name} (${TRANSPORT}; each cluster of each run):\n`);
+    console.log(phaseTable(s.phases));
+    console.log('');
+    console.log(phaseTable(s.after));
+  }
+}
+console.log(`\nload after: ${load()}`);

@@ -2,6 +2,7 @@
 // and gRPC connection) stream reports to a real `driftless-hub` process; then fleet-wide drift
 // queries at that size, and the hub's resident memory. Results go to docs/benchmarks.md ("Hub").
 //   node test/bench/hub-ingest.bench.ts [--agents 1000] [--reports 20] [--store sqlite|postgres]
+// Each flag also reads HUB_INGEST_<NAME> from the environment (HUB_INGEST_AGENTS=2000 ...).
 import { parseArgs } from 'node:util';
 import {
   DriftType,
@@ -21,11 +22,12 @@ import {
   type AgentStream,
 } from '../integration/hub/helpers.ts';
 
+const env = (name: string, fallback: string) => process.env[`HUB_INGEST_${name}`] ?? fallback;
 const { values } = parseArgs({
   options: {
-    agents: { type: 'string', default: '1000' },
-    reports: { type: 'string', default: '20' },
-    store: { type: 'string', default: 'sqlite' },
+    agents: { type: 'string', default: env('AGENTS', '1000') },
+    reports: { type: 'string', default: env('REPORTS', '20') },
+    store: { type: 'string', default: env('STORE', 'sqlite') },
   },
 });
 const AGENTS = Number(values.agents);

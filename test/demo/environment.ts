@@ -51,6 +51,10 @@ export interface EnvironmentOptions {
    * dashboard's trace links open the trace in Jaeger's query API. Default: false.
    */
   tracing?: boolean;
+  /** The agents' `DRIFTLESS_LOG_LEVEL` (e.g. `debug` for timings). Default: `info`. */
+  agentLogLevel?: string;
+  /** The agents' entry script (another tree's, to compare builds). Default: this tree's. */
+  agentBin?: string;
 }
 
 /** The link between agents and hub in an {@link Environment}. */
@@ -196,6 +200,8 @@ export async function startEnvironment(options: EnvironmentOptions = {}): Promis
         labels: LABELS[cluster],
         pollInterval,
         transport,
+        ...(options.agentLogLevel ? { logLevel: options.agentLogLevel } : {}),
+        ...(options.agentBin ? { bin: options.agentBin } : {}),
         ...(nats ? { natsUrl: nats.url } : {}),
         ...(jaeger ? { env: jaeger.otelEnv() } : {}),
       });

@@ -500,6 +500,8 @@ export interface StartAgentOptions {
   natsUrl?: string;
   /** More DRIFTLESS_* variables. */
   env?: Record<string, string>;
+  /** The agent's entry script, e.g. another tree's, to compare builds. Default: this tree's. */
+  bin?: string;
 }
 
 /** A running `driftless-agent run` process. */
@@ -561,7 +563,7 @@ export function startAgent(options: StartAgentOptions): AgentProcess {
   const process_ = startProcess({
     name: `driftless-agent-${options.clusterName}-${agentStarts}`,
     command: process.execPath,
-    args: [AGENT_BIN, 'run'],
+    args: [options.bin ?? AGENT_BIN, 'run'],
     dir,
     env: productEnv(env),
     stopTimeoutMs: AGENT_STOP_TIMEOUT_MS,

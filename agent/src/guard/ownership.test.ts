@@ -101,6 +101,32 @@ describe('ownership', () => {
     assert.equal(again.renders, 0);
   });
 
+  it('with content keys, renders at a new revision only the apps whose key moved', async () => {
+    const ownership = new Ownership({
+      inventory: { load: async () => undefined },
+      scopes: discovery,
+    });
+    const keys: Record<string, string | undefined> = { base: 'k1', 'team-a': 'k1' };
+    const calls: string[] = [];
+    const begin = (revision: string) =>
+      ownership.begin(
+        APPS,
+        revision,
+        async (a: AppSpec) => {
+          calls.push(`${a.name}@${revision}`);
+          return a.name === 'team-a' ? [] : rendered(a.name);
+        },
+        async (a: AppSpec) => keys[a.name],
+      );
+    await begin('rev1');
+    assert.deepEqual(calls.splice(0).sort(), ['base@rev1', 'team-a@rev1', 'team-b@rev1']);
+    keys['team-a'] = 'k2';
+    await begin('rev2');
+    // base kept its key; team-b has none, so the revision decides; team-a's moved.
+    assert.deepEqual(calls.splice(0).sort(), ['team-a@rev2', 'team-b@rev2']);
+    assert.deepEqual(ownership.ownerOf('team-b', own('base')), { owner: 'base', reason: 'order' });
+  });
+
   it('counts nothing an app may not create as declared by it', async () => {
     const ownership = new Ownership({
       inventory: { load: async (a) => (a === 'base' ? { objects: [ns('team-b')] } : undefined) },

@@ -80,7 +80,9 @@ export class Ownership implements OwnershipView {
   /**
    * Starts a pass over `apps` (in driftless.yaml order) at `revision`: loads
    * every app's inventory and learns what each app declares, calling `render`
-   * only for apps whose revision or spec changed since it last did. A render
+   * only for apps whose revision or spec changed since it last did — or, with
+   * `contentKey`, whose key changed (a digest of what the render reads, so a
+   * commit that leaves an app's files alone does not render it). A render
    * that fails leaves that app's declaration unknown, never empty. Inventory
    * read errors are thrown (the pass then fails and retries).
    */
@@ -88,29 +90,39 @@ export class Ownership implements OwnershipView {
     apps: AppSpec[],
     revision: string,
     render: (app: AppSpec) => Promise<RenderedObject[]>,
+    contentKey?: (app: AppSpec) => Promise<string | undefined>,
   ): Promise<void> {
     const held = new Map<string, Set<string>>();
-    await Promise.all(
+    // Read while the apps render; awaited (and its error thrown) once they have.
+    const loading = Promise.all(
       apps.map(async (app) => {
         const record = await this.#o.inventory.load(app.name);
         held.set(app.name, new Set((record?.objects ?? []).map(refKey)));
       }),
     );
+    loading.catch(() => undefined);
     const names = new Set(apps.map((a) => a.name));
     for (const name of this.#declared.keys()) if (!names.has(name)) this.#declared.delete(name);
-    // A few at a time: renders run helm and kustomize processes.
-    const queue = apps.filter(
-      (app) => this.#declared.get(app.name)?.key !== cacheKey(app, revision),
+    const keyed = await Promise.all(
+      apps.map(async (app) => ({
+        app,
+        key: (await contentKey?.(app)) ?? cacheKey(app, revision),
+      })),
     );
+    // A few at a time: renders run helm and kustomize processes.
+    const queue = keyed.filter(({ app, key }) => this.#declared.get(app.name)?.key !== key);
     const worker = async () => {
-      for (let app = queue.shift(); app; app = queue.shift()) {
+      for (let next = queue.shift(); next; next = queue.shift()) {
+        const { app, key } = next;
         const keys = await render(app)
           .then((rendered) => declaredKeys(rendered, app, this.#o.scopes))
           .catch(() => undefined);
-        this.#declared.set(app.name, { key: cacheKey(app, revision), keys });
+        // A failed render is tried again at the next commit, as before content keys.
+        this.#declared.set(app.name, { key: keys ? key : cacheKey(app, revision), keys });
       }
     };
     await Promise.all([worker(), worker(), worker()]);
+    await loading;
     this.#order = apps.map((a) => a.name);
     this.#held = held;
   }

@@ -18,8 +18,11 @@ import type { LinkStream, LinkTransport, StreamEnd } from './transport.ts';
 
 /** What the link drives in the agent, and reads from it. */
 export interface LinkHooks {
-  /** Reconcile now (a RefreshHint or SyncNow from the hub). */
-  refresh(): void;
+  /**
+   * Reconcile now (a RefreshHint or SyncNow from the hub). `revision` is the commit a hint
+   * names, a hint only: the agent checks it against Git before using it.
+   */
+  refresh(revision?: string): void;
   /** The latest status of every app, re-sent after each Hello so the hub's view is whole. */
   statuses(): AppStatusReport[];
   /** Where approvals go (the agent's ApprovalBook; the engine checks revision and digest). */
@@ -238,7 +241,7 @@ export class StreamSession {
         return;
       case 'refreshHint':
         log.debug({ revision: body.value.revision }, 'hub link: refresh hint');
-        hooks.refresh();
+        hooks.refresh(body.value.revision || undefined);
         break;
       case 'syncNow':
         log.info({ app: body.value.app || '(all)' }, 'hub link: sync requested by the hub');

@@ -77,7 +77,7 @@ export async function prepareHubLink(
         identities,
         outbox,
         hooks: {
-          refresh: () => hooks.refresh(),
+          refresh: (revision) => hooks.refresh(revision),
           statuses: () => hooks.statuses(),
           approvals: hooks.approvals,
           ...(hooks.suspensions ? { suspensions: hooks.suspensions } : {}),

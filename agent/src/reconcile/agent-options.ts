@@ -23,7 +23,11 @@ export interface Checkout {
 
 /** Where checkouts come from (GitSource in production; a folder in tests). */
 export interface CheckoutSource {
-  sync(signal?: AbortSignal): Promise<Checkout>;
+  /**
+   * The checkout of the branch's head. `hint` is a commit the hub said is the new head: a
+   * source may fetch it early, but must use it only once Git itself names it the head.
+   */
+  sync(signal?: AbortSignal, options?: { hint?: string }): Promise<Checkout>;
 }
 
 /** Drift watching as the reconciler drives it (see drift/). */

@@ -47,6 +47,27 @@ describe('Agent', () => {
     assert.equal(e.agent.outcomeOf('b')?.kind, 'done');
   });
 
+  it("hands a hub hint's revision to the next fetch only, as a hint", async () => {
+    const hints: (string | undefined)[] = [];
+    const head = 'f'.repeat(40);
+    let dir = '';
+    e = testEngine(TWO_APPS, {
+      source: {
+        sync: async (_signal, options) => {
+          hints.push(options?.hint);
+          return { revision: head, dir, fromCache: false };
+        },
+      },
+    });
+    dir = e.dir;
+    e.agent.refresh({ revision: 'c'.repeat(40) });
+    await e.agent.reconcileOnce();
+    await e.agent.reconcileOnce();
+    assert.deepEqual(hints, ['c'.repeat(40), undefined]);
+    // What is applied is the head the source named, not the hint.
+    assert.equal(e.reporter.syncsOf('a')[0]?.revision, head);
+  });
+
   it('classifies a 409 in apply as transient and a 422 as terminal', async () => {
     e = testEngine(TWO_APPS);
     e.kube.fail({ verb: 'apply', status: 409, reason: 'Conflict', match: onlyA });

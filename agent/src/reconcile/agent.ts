@@ -4,7 +4,8 @@ import { Backoff, errorMessage, jittered, type Clock } from '@driftless/common';
 import type { AppSpec, ClusterConfig } from '../model.ts';
 import { clusterCapabilities, TenantClients } from '../kube/index.ts';
 import { Ownership } from '../guard/index.ts';
-import { render } from '../render/index.ts';
+import { render, RenderInputs, type RenderOptions } from '../render/index.ts';
+import type { RenderedObject } from '../model.ts';
 import { CommitSignatureError } from '../source/index.ts';
 import type {
   AppStatusReport,
@@ -48,6 +49,8 @@ export class Agent {
   #wake: (() => void) | undefined;
   #pendingWake = false;
   #forceNext = true;
+  /** The commit the last refresh hint named, for the next pass's fetch (a hint only). */
+  #hint: string | undefined;
   #nextPollAt = 0;
   #appsRunnable = false;
   /** What the last full pass planned at: a pass where none of it moved and no app is due is skipped. */
@@ -58,6 +61,13 @@ export class Agent {
   readonly #tickListeners = new Set<() => void>();
   readonly #tenants: TenantClients;
   readonly #ownership: Ownership;
+  /** What each app's last render read, so an app a commit did not touch is not rendered again. */
+  readonly #inputs = new RenderInputs();
+  /**
+   * Renders the declare step made during this pass, each taken by the app's sync (once) so it
+   * does not render the same commit again; emptied when the pass ends.
+   */
+  readonly #passRenders = new Map<string, { root: string; spec: string; out: RenderedObject[] }>();
   /** The last config status reported, re-sent with the pauses whenever they change. */
   #lastConfigStatus: ConfigStatusReport | undefined;
 
@@ -92,6 +102,7 @@ export class Agent {
       release: (name) => {
         this.#o.drift?.untrack(name);
         this.#apps.delete(name);
+        this.#inputs.forget(name);
         return this.#tenants.forget(name);
       },
     });
@@ -173,8 +184,12 @@ export class Agent {
     this.#loop = this.#run();
   }
 
-  /** Asks for a pass of every app now (new commit hint, approval, sync-now). */
-  refresh(): void {
+  /**
+   * Asks for a pass of every app now (new commit hint, approval, sync-now). `revision`, from a
+   * hub's refresh hint, lets the fetch start early; Git still decides what the head is.
+   */
+  refresh(options: { revision?: string } = {}): void {
+    if (options.revision) this.#hint = options.revision;
     this.#forceNext = true;
     this.#pendingWake = true;
     this.#wake?.();
@@ -280,8 +295,11 @@ export class Agent {
     const now = this.#clock.now();
     const polled = force || now >= this.#nextPollAt;
     const fetchStart = this.#clock.now();
+    const hint = this.#hint;
+    this.#hint = undefined;
     const checkout = await this.#o.source.sync(
       AbortSignal.any([this.#abort.signal, AbortSignal.timeout(this.#o.fetchTimeoutMs)]),
+      hint ? { hint } : {},
     );
     const fetch = {
       startedAt: fetchStart,
@@ -303,6 +321,7 @@ export class Agent {
     } else this.#sourceBackoff.reset();
 
     const config = await this.#config.load(checkout);
+    const configAt = this.#clock.now();
     this.#appsRunnable = !config.invalid && config.current !== undefined;
     if (config.invalid) {
       // Nothing runs at a commit whose config is broken: every app stays where it is.
@@ -329,19 +348,30 @@ export class Agent {
     this.#planned = { revision: checkout.revision, apis };
     // Ownership: what every app declares and holds, so no two apps fight over an object.
     const signal = this.#abort.signal;
-    await this.#ownership.begin(config.current.config.apps, checkout.revision, (app) =>
-      render({
-        root: checkout.dir,
-        app,
-        signal,
-        ...this.#o.render,
-        cluster: () =>
-          clusterCapabilities(this.#o.client, {
-            signal,
-            generation: this.#o.servedApis?.generation,
-          }),
-      }),
+    this.#passRenders.clear();
+    await this.#ownership.begin(
+      config.current.config.apps,
+      checkout.revision,
+      async (app) => {
+        const out = await this.#render({
+          root: checkout.dir,
+          app,
+          signal,
+          ...this.#o.render,
+          cluster: () =>
+            clusterCapabilities(this.#o.client, {
+              signal,
+              generation: this.#o.servedApis?.generation,
+            }),
+        });
+        // Only a render of files alone: a chart's may change once a dependency adds a CRD.
+        if (this.#inputs.filesOnly(app))
+          this.#passRenders.set(app.name, { root: checkout.dir, spec: JSON.stringify(app), out });
+        return out;
+      },
+      (app) => this.#inputs.key(app, checkout.dir),
     );
+    const ownershipAt = this.#clock.now();
     // Apps that left Git: prune them if they asked for it, else let go — each on its own.
     // A pause of the whole cluster holds that back too, and a pause of an app keeps it.
     if (!this.#o.suspensions?.forApp('')) {
@@ -350,9 +380,41 @@ export class Agent {
       const gone = await this.#gone.remove(new Set(kept), this.#abort.signal, force);
       if (!gone) healthy = false;
     }
-    const synced = await this.#syncApps(config.current.config, checkout, fetch, force);
-    return healthy && synced;
+    logger.debug(
+      {
+        revision: checkout.revision,
+        fetchStartedAt: fetch.startedAt,
+        fetchedAt: fetch.finishedAt,
+        configAt,
+        ownershipAt,
+        goneAt: this.#clock.now(),
+      },
+      'reconcile pass: apps start',
+    );
+    try {
+      const synced = await this.#syncApps(config.current.config, checkout, fetch, force);
+      return healthy && synced;
+    } finally {
+      this.#passRenders.clear();
+    }
   }
+
+  /** The sync's render: the declare step's of this pass when it made one, else a new one. */
+  #syncRender = async (options: RenderOptions): Promise<RenderedObject[]> => {
+    const made = this.#passRenders.get(options.app.name);
+    this.#passRenders.delete(options.app.name);
+    if (made && made.root === options.root && made.spec === JSON.stringify(options.app))
+      return made.out;
+    return this.#render(options);
+  };
+
+  /** Renders, and remembers what the render read (see render/inputs.ts). */
+  #render = async (options: RenderOptions): Promise<RenderedObject[]> => {
+    let inputs: string[] | undefined;
+    const out = await render({ ...options, onInputs: (paths) => (inputs = paths) });
+    this.#inputs.note(options.app, inputs);
+    return out;
+  };
 
   #anythingDue(config: ClusterConfig, revision: string): boolean {
     if (config.apps.some((app) => this.#apps.isDue(this.#apps.entry(app), revision))) return true;
@@ -445,7 +507,9 @@ export class Agent {
       });
     };
     state.attemptKey = attemptKey(app, checkout.revision);
+    const pauseAt = this.#clock.now();
     await drift?.pause(app.name);
+    const syncAt = this.#clock.now();
     let detail: SyncOutcomeDetail;
     try {
       detail = await syncApp(
@@ -463,6 +527,7 @@ export class Agent {
           apisGeneration: () => this.#o.servedApis?.generation,
           observed: (ref) => drift?.observed?.(ref),
           ...(this.#o.render ? { render: this.#o.render } : {}),
+          renderer: this.#syncRender,
           fetch,
           signal: this.#abort.signal,
           ignoreRules: (name) => drift?.ignoreRules?.(name) ?? [],
@@ -509,6 +574,10 @@ export class Agent {
       return detail;
     }
     const r = detail.report;
+    this.#o.logger.debug(
+      { app: app.name, revision: r.revision, outcome: r.outcome, pauseAt, syncAt, steps: r.steps },
+      `sync ${app.name}: ${r.outcome}`,
+    );
     if (r.outcome === 'succeeded') {
       state.health = r.health;
       state.syncedRevision = r.revision;

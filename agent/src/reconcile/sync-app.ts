@@ -98,7 +98,7 @@ export async function syncApp(
     try {
       // Render: what Git declares at this revision.
       const rendered = await step('render', async (span) => {
-        const out = await render({
+        const out = await (deps.renderer ?? render)({
           root: checkout.dir,
           app,
           signal: deps.signal,

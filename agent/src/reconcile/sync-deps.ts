@@ -1,7 +1,7 @@
 /** What one sync of an app is given by the agent around it, and what it gives back. */
 import type { Tracer } from '@opentelemetry/api';
 import type { Clock, Logger } from '@driftless/common';
-import type { AppSpec, IgnoreRule, KubeObject, ObjectRef } from '../model.ts';
+import type { AppSpec, IgnoreRule, KubeObject, ObjectRef, RenderedObject } from '../model.ts';
 import type { KubeClient } from '../kube/index.ts';
 import type { RenderOptions } from '../render/index.ts';
 import type { OwnershipView } from '../guard/index.ts';
@@ -31,6 +31,8 @@ export interface SyncDeps {
   healthPollMs?: number;
   /** Render limits and chart sources. Default the render defaults. */
   render?: RenderSettings;
+  /** Renders the app (e.g. noting what it read). Default render/'s `render`. */
+  renderer?: (options: RenderOptions) => Promise<RenderedObject[]>;
   /**
    * The cluster's served-API generation now (see served-apis.ts): while it
    * holds, renders reuse one discovery of the cluster. Default: none, each

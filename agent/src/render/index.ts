@@ -4,6 +4,7 @@
  * the file it came from.
  */
 export { render, type RenderOptions, type Renderer } from './render.ts';
+export { inputsDigest, INPUT_DIGEST_DEFAULTS, RenderInputs } from './inputs.ts';
 export { RenderError, RenderTimeoutError } from './errors.ts';
 export { DEFAULT_TOOL_TIMEOUT_MS } from './exec.ts';
 export { DEFAULT_KUBE_VERSION } from './helm.ts';

@@ -26,6 +26,8 @@ export interface ScanResult {
   helmCharts: boolean;
   /** Some `helmCharts` entry will be pulled from the network. */
   pullsCharts: boolean;
+  /** Every folder whose kustomization was read (symlink-free), the root first. */
+  dirs: string[];
 }
 
 /**
@@ -107,12 +109,12 @@ export async function scanKustomizationTree(
 ): Promise<ScanResult> {
   const scanner = new Scanner(checkout, policy);
   await scanner.kustomization(dir);
-  return scanner.result;
+  return { ...scanner.result, dirs: [...scanner.seen] };
 }
 
 class Scanner {
-  readonly result: ScanResult = { helmCharts: false, pullsCharts: false };
-  readonly #seen = new Set<string>();
+  readonly result = { helmCharts: false, pullsCharts: false };
+  readonly seen = new Set<string>();
   readonly #checkout: Checkout;
   readonly #policy: ScanPolicy;
 
@@ -122,8 +124,8 @@ class Scanner {
   }
 
   async kustomization(dir: string): Promise<void> {
-    if (this.#seen.has(dir)) return;
-    this.#seen.add(dir);
+    if (this.seen.has(dir)) return;
+    this.seen.add(dir);
     const file = await findKustomization(dir);
     if (file === undefined) return;
     const source = this.#checkout.relative(file);

@@ -21,6 +21,8 @@ export interface KustomizeRun {
   helmBin?: string;
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** Told the folders the render read (see RenderOptions.onInputs). */
+  onInputs?: (paths: string[] | undefined) => void;
 }
 
 /**
@@ -66,6 +68,13 @@ export async function renderKustomize(run: KustomizeRun): Promise<RenderedObject
     ...(run.timeoutMs === undefined ? {} : { timeoutMs: run.timeoutMs }),
     ...(run.signal === undefined ? {} : { signal: run.signal }),
   });
+  // With the root-only load restrictor, kustomize reads files only below the folders of the
+  // kustomizations the scan read; what the network or helm add is not known from here.
+  run.onInputs?.(
+    allowRemoteResources || scan.helmCharts
+      ? undefined
+      : scan.dirs.map((d) => run.checkout.relative(d)),
+  );
   const source = `kustomize build ${rel}`;
   return parseYaml(output, { file: source }).map((object) => ({ object, source }));
 }

@@ -37,6 +37,12 @@ export interface RenderOptions {
   charts?: ChartSettings;
   /** Size and count limits of this render. Default {@link RENDER_LIMIT_DEFAULTS}. */
   limits?: Partial<RenderLimits>;
+  /**
+   * Told, once the render has succeeded, the paths (relative to the checkout, `.` for all of
+   * it) whose files alone decide the result, or undefined when more does (charts, the network,
+   * the cluster's APIs). See inputs.ts.
+   */
+  onInputs?: (paths: string[] | undefined) => void;
 }
 
 /** The renderer actually used, once `auto` is decided. */
@@ -78,6 +84,7 @@ async function renderWith(options: RenderOptions, limits: RenderLimits): Promise
     case 'kustomize':
       return renderKustomize({
         ...common,
+        ...(options.onInputs === undefined ? {} : { onInputs: options.onInputs }),
         ...(options.kustomizeBin === undefined ? {} : { bin: options.kustomizeBin }),
         ...(options.helmBin === undefined ? {} : { helmBin: options.helmBin }),
       });
@@ -89,9 +96,15 @@ async function renderWith(options: RenderOptions, limits: RenderLimits): Promise
         ...(options.apiVersions === undefined ? {} : { apiVersions: options.apiVersions }),
         ...(options.cluster === undefined ? {} : { cluster: options.cluster }),
         ...(options.charts === undefined ? {} : { charts: options.charts }),
+      }).then((out) => {
+        options.onInputs?.(undefined);
+        return out;
       });
-    case 'directory':
-      return renderDirectory(checkout, target, limits, options.signal);
+    case 'directory': {
+      const out = await renderDirectory(checkout, target, limits, options.signal);
+      options.onInputs?.([checkout.relative(target)]);
+      return out;
+    }
   }
 }
 

@@ -311,12 +311,14 @@ describe('GitSource', () => {
   it('measures the sync with the given clock', async () => {
     const dir = workDirWith(SHA, { 'a.yaml': 'a' });
     let now = 1000;
-    const clock = { now: () => (now += 250), sleep: () => Promise.resolve() };
-    const { http } = fakeHttp(() => ({ body: lsRefsAnswer({ 'refs/heads/main': SHA }) }));
-    assert.equal(
-      (await new GitSource({ url: URL, branch: 'main', dir, http, clock }).sync()).durationMs,
-      250,
-    );
+    const clock = { now: () => now, sleep: () => Promise.resolve() };
+    const { http } = fakeHttp(() => {
+      now += 250; // the server takes 250 ms to answer
+      return { body: lsRefsAnswer({ 'refs/heads/main': SHA }) };
+    });
+    const result = await new GitSource({ url: URL, branch: 'main', dir, http, clock }).sync();
+    assert.equal(result.durationMs, 250);
+    assert.deepEqual(result.phases, { lsRefsMs: 250, cloneMs: 0, verifyMs: 0 });
   });
 
   it('refuses paths that leave the checkout, also through symlinks and into .git', async () => {

@@ -1,5 +1,5 @@
 /**
- * Over 400 lines on purpose: the checkout's life (clone into incoming/, swap, sweep, fall
+ * Over 400 lines on purpose: the checkout's life (fetch into incoming/, swap, sweep, fall
  * back to the last good copy) is one state machine that reads best in one place.
  *
  * The first step of every reconcile: make the desired state of one
@@ -10,9 +10,9 @@
  * ```
  * <dir>/current.json          which checkout is current, for which url and branch
  * <dir>/checkouts/<sha>/      complete checkouts; only ever renamed into place whole
- * <dir>/incoming/<random>/    a clone in progress; swept before each fetch
+ * <dir>/incoming/<random>/    a fetch in progress; swept before each sync
  * ```
- * A new revision is cloned (shallow, single branch) into `incoming/`, then
+ * A new revision is fetched (shallow, that commit only) into `incoming/`, then
  * renamed into `checkouts/`, then `current.json` is replaced by rename. Each
  * step is atomic on one file system, so a failure or a crash at any point
  * leaves the previous checkout intact and current. The previous checkout is
@@ -24,95 +24,32 @@
  */
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import { mkdir, readdir, readFile, realpath, rename, rm, writeFile } from 'node:fs/promises';
-import { isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { clone, resolveRef, type HttpClient } from 'isomorphic-git';
-import * as nodeHttp from 'isomorphic-git/http/node';
-import {
-  errorMessage,
-  redactUrl,
-  systemClock,
-  type Clock,
-  type DriftlessError,
-  type Logger,
-} from '@driftless/common';
-import {
-  GitNotFoundError,
-  PathNotFoundError,
-  PathOutsideCheckoutError,
-  toGitSourceError,
-  type GitLocation,
-} from './errors.ts';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { clone, resolveRef } from 'isomorphic-git';
+import { errorMessage } from '@driftless/common';
+import { resolveInCheckout } from './checkout-path.ts';
+import { GitNotFoundError, toGitSourceError, type GitLocation } from './errors.ts';
+import { fetchCommit, FetchProtocolError } from './fetch-v2.ts';
 import { lsRemoteRef } from './ls-refs.ts';
-import { DEFAULT_MAX_FETCH_BYTES, limitResponses } from './response-limit.ts';
+import {
+  resolveOptions,
+  transport,
+  type Checkout,
+  type GitSourceOptions,
+  type Resolved,
+  type SyncPhases,
+  type SyncResult,
+} from './source-options.ts';
 
-/** Basic-auth credentials for the repository; a token goes in `password`. */
-export interface GitAuth {
-  username: string;
-  password: string;
-}
-
-/** Options of {@link GitSource}. */
-export interface GitSourceOptions {
-  /**
-   * Repository URL, `http(s)://…`. Credentials embedded in it are moved to
-   * `auth` (unless `auth` is given) and never shown or stored on disk.
-   */
-  url: string;
-  /** Branch to follow. */
-  branch: string;
-  /** Work directory for checkouts; created if missing and reused across restarts. */
-  dir: string;
-  /** Credentials sent with every request. Default none. */
-  auth?: GitAuth;
-  /** Measures how long a sync took. Default the system clock. */
-  clock?: Clock;
-  /** Where progress and fallbacks are logged. Default silent. */
-  logger?: Logger;
-  /** The HTTP transport. Default isomorphic-git's Node client. */
-  http?: HttpClient;
-  /** Complete checkouts kept on disk, the current one included; at least 1. Default 2. */
-  keepCheckouts?: number;
-  /**
-   * A request whose connection stays silent this long fails (transient), so a
-   * server that stops answering cannot hang a sync. It bounds silence, not
-   * the whole fetch; bound that with the AbortSignal. Default 60 s.
-   */
-  idleTimeoutMs?: number;
-  /**
-   * Most response bytes read for one ref lookup or one clone; past it the
-   * fetch fails with a {@link GitResponseTooLargeError}, so a hostile or broken
-   * server streaming an endless answer cannot exhaust the agent's memory.
-   * Default {@link DEFAULT_MAX_FETCH_BYTES} (512 MiB).
-   */
-  maxFetchBytes?: number;
-  /**
-   * Checks a revision before it becomes current (commit signatures, see
-   * verify.ts); when it throws, the last checkout that passed stays current
-   * and the error is returned with it. Default none.
-   */
-  verify?: (checkout: Checkout) => Promise<unknown>;
-}
-
-/** A checkout on disk. */
-export interface Checkout {
-  /** The commit sha checked out. */
-  revision: string;
-  /** Absolute path of its working tree. */
-  dir: string;
-}
-
-/** Result of {@link GitSource.sync}. */
-export interface SyncResult extends Checkout {
-  /** True when this call moved the current checkout to another revision (always on a first clone). */
-  changed: boolean;
-  /** True when Git could not be asked or fetched from, and this is the last good checkout. */
-  fromCache: boolean;
-  /** Why Git failed, when `fromCache`; classified (see errors.ts). */
-  error?: DriftlessError;
-  /** How long the call took. */
-  durationMs: number;
-}
+export type {
+  Checkout,
+  GitAuth,
+  GitSourceOptions,
+  SyncPhases,
+  SyncResult,
+} from './source-options.ts';
+export { resolveInCheckout } from './checkout-path.ts';
 
 /** The pointer file; written whole by rename. */
 interface CurrentFile {
@@ -124,82 +61,6 @@ interface CurrentFile {
 const CURRENT = 'current.json';
 const CHECKOUTS = 'checkouts';
 const INCOMING = 'incoming';
-
-/** Compiled options: credentials out of the URL, defaults applied. */
-interface Resolved {
-  url: string;
-  display: string;
-  branch: string;
-  dir: string;
-  headers: Record<string, string>;
-  hasCredentials: boolean;
-  clock: Clock;
-  logger: Logger | undefined;
-  http: HttpClient;
-  keep: number;
-  idleTimeoutMs: number;
-  maxFetchBytes: number;
-  verify: GitSourceOptions['verify'];
-}
-
-function resolveOptions(o: GitSourceOptions): Resolved {
-  let url = o.url;
-  let auth = o.auth;
-  try {
-    const u = new URL(o.url);
-    if (u.username || u.password) {
-      auth ??= {
-        username: decodeURIComponent(u.username),
-        password: decodeURIComponent(u.password),
-      };
-      u.username = '';
-      u.password = '';
-      url = u.href;
-    }
-  } catch {
-    // Left as is: isomorphic-git reports a bad URL, and redactUrl hides it.
-  }
-  url = url.replace(/\/+$/, '');
-  const headers: Record<string, string> = {};
-  // Sent up front rather than after a 401 challenge: that would double the
-  // requests of every poll.
-  if (auth) {
-    const basic = Buffer.from(`${auth.username}:${auth.password}`).toString('base64');
-    headers['Authorization'] = `Basic ${basic}`;
-  }
-  return {
-    url,
-    display: redactUrl(url),
-    branch: o.branch,
-    dir: resolve(o.dir),
-    headers,
-    hasCredentials: auth !== undefined,
-    clock: o.clock ?? systemClock,
-    logger: o.logger,
-    http: o.http ?? nodeHttp,
-    keep: Math.max(1, o.keepCheckouts ?? 2),
-    idleTimeoutMs: o.idleTimeoutMs ?? 60_000,
-    maxFetchBytes: o.maxFetchBytes ?? DEFAULT_MAX_FETCH_BYTES,
-    verify: o.verify,
-  };
-}
-
-/**
- * The transport of one operation: every request carries the operation's abort
- * signal (isomorphic-git's clone takes none) and the idle timeout, which the
- * Node client applies to the socket.
- */
-function transport(o: Resolved, signal: AbortSignal | undefined): HttpClient {
-  const base: HttpClient = {
-    request: (req) =>
-      o.http.request({
-        ...req,
-        signal,
-        fetchOptions: { ...(req.fetchOptions as object | undefined), timeout: o.idleTimeoutMs },
-      }),
-  };
-  return limitResponses(base, o.maxFetchBytes, o.display);
-}
 
 /**
  * One repository branch kept checked out on disk. Calls to {@link sync} do not
@@ -213,6 +74,10 @@ export class GitSource {
   #running: Promise<SyncResult> | undefined;
   /** Set once the server has refused the one-request ref lookup. */
   #twoStep = false;
+  /** Set once the server has refused the one-request fetch: isomorphic-git's clone from then on. */
+  #v1Fetch = false;
+  /** The removal of old checkouts after the last switch, done off the sync's path. */
+  #tidy: Promise<void> = Promise.resolve();
 
   constructor(options: GitSourceOptions) {
     this.#o = resolveOptions(options);
@@ -269,35 +134,64 @@ export class GitSource {
    * and fetches only when it moved. When Git fails, returns the last good
    * checkout with `fromCache` and the error; throws only when there is none,
    * or when `signal` aborts.
+   *
+   * `hint` is a commit the caller was told is the new head (a hub's refresh
+   * hint). It is only a hint: it is fetched while the server is asked for the
+   * head, and used only when the server names that very commit as the head;
+   * otherwise it is thrown away and the head the server named is fetched.
    */
-  async sync(signal?: AbortSignal): Promise<SyncResult> {
-    this.#running ??= this.#sync(signal).finally(() => {
+  async sync(signal?: AbortSignal, options: { hint?: string } = {}): Promise<SyncResult> {
+    this.#running ??= this.#sync(signal, options.hint).finally(() => {
       this.#running = undefined;
     });
     return this.#running;
   }
 
-  async #sync(signal: AbortSignal | undefined): Promise<SyncResult> {
-    const started = this.#o.clock.now();
-    const result = (r: Omit<SyncResult, 'durationMs'>): SyncResult => ({
-      ...r,
-      durationMs: this.#o.clock.now() - started,
-    });
+  /** Resolves once the old checkouts a sync left to remove are gone (tests, shutdown). */
+  async settled(): Promise<void> {
+    await this.#running?.catch(() => undefined);
+    await this.#tidy;
+  }
+
+  async #sync(signal: AbortSignal | undefined, hint: string | undefined): Promise<SyncResult> {
+    const clock = this.#o.clock;
+    const started = clock.now();
+    const phases: SyncPhases = { lsRefsMs: 0, cloneMs: 0, verifyMs: 0 };
+    const result = (r: Omit<SyncResult, 'durationMs' | 'phases'>): SyncResult => {
+      const out = { ...r, durationMs: clock.now() - started, phases };
+      this.#o.logger?.debug(
+        { revision: r.revision, changed: r.changed, durationMs: out.durationMs, ...phases },
+        'git sync done',
+      );
+      return out;
+    };
     // Reuse what a previous process left on disk before asking the network.
     const before = await this.#load();
+    await this.#tidy;
+    let early: Promise<Checkout> | undefined;
     try {
+      // Leftovers of a crashed or aborted fetch: never complete, never used.
+      await rm(join(this.#o.dir, INCOMING), { recursive: true, force: true });
+      early = this.#fetchHinted(hint, before, signal);
       const head = await this.remoteHead(signal);
+      phases.lsRefsMs = clock.now() - started;
+      const hinted = await early?.catch(() => undefined);
+      early = undefined;
+      if (hinted && hinted.revision !== head) await this.#discard(hinted);
       if (before?.revision === head) {
         this.#o.logger?.debug({ revision: head }, 'git head unchanged; no fetch');
         return result({ ...before, changed: false, fromCache: false });
       }
-      const checkout = await this.#checkout(head, signal);
+      const fetched = hinted?.revision === head ? hinted : undefined;
+      if (fetched) phases.cloneMs = Math.max(0, clock.now() - started - phases.lsRefsMs);
+      const checkout = await this.#checkout(head, signal, phases, fetched);
       this.#o.logger?.info(
-        { revision: checkout.revision, previous: before?.revision },
+        { revision: checkout.revision, previous: before?.revision, hinted: fetched !== undefined },
         'checked out new revision',
       );
       return result({ ...checkout, changed: true, fromCache: false });
     } catch (err) {
+      await early?.then((c) => this.#discard(c)).catch(() => undefined);
       signal?.throwIfAborted();
       const error = toGitSourceError(err, this.#where, { hasCredentials: this.#o.hasCredentials });
       if (!before) throw error;
@@ -307,6 +201,27 @@ export class GitSource {
       );
       return result({ ...before, changed: false, fromCache: true, error });
     }
+  }
+
+  /**
+   * Starts fetching the hinted commit into `incoming/`, to be used only if the server then
+   * names it as the head; undefined when there is nothing worth fetching (no hint, not a
+   * SHA-1, the current or an existing checkout, a server without the one-request fetch).
+   */
+  #fetchHinted(
+    hint: string | undefined,
+    before: Checkout | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<Checkout> | undefined {
+    if (!hint || !/^[0-9a-f]{40}$/.test(hint) || hint === before?.revision) return undefined;
+    if (this.#twoStep || this.#v1Fetch) return undefined;
+    if (fs.existsSync(join(this.#o.dir, CHECKOUTS, hint))) return undefined;
+    return this.#fetchV2(hint, signal);
+  }
+
+  /** Removes a fetch that will not be used. */
+  async #discard(fetched: Checkout): Promise<void> {
+    await rm(fetched.dir, { recursive: true, force: true });
   }
 
   /**
@@ -361,30 +276,85 @@ export class GitSource {
     return this.#current;
   }
 
-  /** Makes `head` the current checkout: from disk when still there, else a fresh shallow clone. */
-  async #checkout(head: string, signal: AbortSignal | undefined): Promise<Checkout> {
+  /**
+   * Makes `head` the current checkout: from disk when still there, else `fetched` (the hinted
+   * commit, already fetched into `incoming/`), else a fresh shallow fetch.
+   */
+  async #checkout(
+    head: string,
+    signal: AbortSignal | undefined,
+    phases: SyncPhases,
+    fetched: Checkout | undefined,
+  ): Promise<Checkout> {
+    const clock = this.#o.clock;
     let target = join(this.#o.dir, CHECKOUTS, head);
     let revision = head;
-    if (!fs.existsSync(target)) {
-      ({ revision, dir: target } = await this.#clone(signal));
+    let at = clock.now();
+    if (fs.existsSync(target)) {
+      if (fetched) await this.#discard(fetched);
+    } else {
+      ({ revision, dir: target } = await this.#place(fetched ?? (await this.#fetch(head, signal))));
+      if (!fetched) phases.cloneMs = clock.now() - at;
+      at = clock.now();
     }
     await this.#o.verify?.({ revision, dir: target });
+    phases.verifyMs = clock.now() - at;
     await this.#writeCurrent(revision);
     this.#current = { revision, dir: target };
-    // The switch is done; failing to tidy up must not turn it into a failed sync.
-    await this.#prune().catch((err: unknown) =>
+    // The switch is done; tidying up runs after it (the next sync waits for it), and failing
+    // to tidy up must not turn it into a failed sync.
+    this.#tidy = this.#prune().catch((err: unknown) =>
       this.#o.logger?.warn({ err: errorMessage(err) }, 'could not remove old checkouts'),
     );
     return this.#current;
   }
 
-  /** Clones the branch into `incoming/`, then renames it into `checkouts/<sha>`. */
-  async #clone(signal: AbortSignal | undefined): Promise<Checkout> {
-    const incoming = join(this.#o.dir, INCOMING);
-    // Leftovers of a crashed or aborted clone: never complete, never used.
-    await rm(incoming, { recursive: true, force: true });
-    const tmp = join(incoming, randomBytes(6).toString('hex'));
+  /** Fetches `head` into `incoming/`: one v2 request when the server takes it, else a clone. */
+  async #fetch(head: string, signal: AbortSignal | undefined): Promise<Checkout> {
+    if (!this.#twoStep && !this.#v1Fetch && /^[0-9a-f]{40}$/.test(head)) {
+      try {
+        return await this.#fetchV2(head, signal);
+      } catch (err) {
+        if (!(err instanceof FetchProtocolError)) throw err;
+        this.#v1Fetch = true;
+        this.#o.logger?.info(
+          { url: this.#o.display, err: errorMessage(err) },
+          'git server refused the one-request fetch; cloning instead from now on',
+        );
+      }
+    }
+    return this.#clone(signal);
+  }
+
+  /** A new folder under `incoming/`, for a fetch in progress. */
+  async #incoming(): Promise<string> {
+    const tmp = join(this.#o.dir, INCOMING, randomBytes(6).toString('hex'));
     await mkdir(tmp, { recursive: true });
+    return tmp;
+  }
+
+  /** Fetches exactly `sha` (depth 1) into `incoming/` in one request (see fetch-v2.ts). */
+  async #fetchV2(sha: string, signal: AbortSignal | undefined): Promise<Checkout> {
+    const tmp = await this.#incoming();
+    try {
+      await fetchCommit({
+        http: transport(this.#o, signal),
+        url: this.#o.url,
+        headers: this.#o.headers,
+        sha,
+        branch: this.#o.branch,
+        dir: tmp,
+      });
+      return { revision: sha, dir: tmp };
+    } catch (err) {
+      await rm(tmp, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  /** Clones the branch (shallow) into `incoming/` with isomorphic-git. */
+  async #clone(signal: AbortSignal | undefined): Promise<Checkout> {
+    const tmp = await this.#incoming();
     try {
       await clone({
         fs,
@@ -398,19 +368,20 @@ export class GitSource {
         headers: { ...this.#o.headers },
       });
       // The branch may have moved since remoteHead: record what was fetched.
-      const revision = await resolveRef({ fs, dir: tmp, ref: 'HEAD' });
-      const target = join(this.#o.dir, CHECKOUTS, revision);
-      await mkdir(join(this.#o.dir, CHECKOUTS), { recursive: true });
-      if (fs.existsSync(target)) {
-        await rm(tmp, { recursive: true, force: true });
-      } else {
-        await rename(tmp, target);
-      }
-      return { revision, dir: target };
+      return { revision: await resolveRef({ fs, dir: tmp, ref: 'HEAD' }), dir: tmp };
     } catch (err) {
       await rm(tmp, { recursive: true, force: true });
       throw err;
     }
+  }
+
+  /** Renames a complete fetch from `incoming/` into `checkouts/<sha>`. */
+  async #place(fetched: Checkout): Promise<Checkout> {
+    const target = join(this.#o.dir, CHECKOUTS, fetched.revision);
+    await mkdir(join(this.#o.dir, CHECKOUTS), { recursive: true });
+    if (fs.existsSync(target)) await this.#discard(fetched);
+    else await rename(fetched.dir, target);
+    return { revision: fetched.revision, dir: target };
   }
 
   async #writeCurrent(revision: string): Promise<void> {
@@ -443,33 +414,4 @@ export class GitSource {
       await rm(trash, { recursive: true, force: true });
     }
   }
-}
-
-/**
- * The absolute, symlink-free path of `path` inside `checkout`. Refuses
- * absolute paths and any path — through `..` or a symlink committed to the
- * repository — that resolves outside the checkout, since a repository must
- * never make the agent read the node's files.
- */
-export async function resolveInCheckout(checkout: Checkout, path: string): Promise<string> {
-  if (isAbsolute(path)) throw new PathOutsideCheckoutError(path);
-  const root = await realpath(checkout.dir);
-  const joined = resolve(root, path);
-  if (!inside(root, joined)) throw new PathOutsideCheckoutError(path);
-  let real: string;
-  try {
-    real = await realpath(joined);
-  } catch (err) {
-    throw new PathNotFoundError(path, checkout.revision, err);
-  }
-  if (!inside(root, real)) throw new PathOutsideCheckoutError(path);
-  // The repository's own metadata is not part of the desired state.
-  const rel = relative(root, real);
-  if (rel === '.git' || rel.startsWith(`.git${sep}`)) throw new PathOutsideCheckoutError(path);
-  return real;
-}
-
-function inside(root: string, path: string): boolean {
-  const rel = relative(root, path);
-  return rel === '' || (!rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel));
 }

@@ -10,6 +10,7 @@ export {
   type Checkout,
   type GitAuth,
   type GitSourceOptions,
+  type SyncPhases,
   type SyncResult,
 } from './git-source.ts';
 export {

@@ -17,7 +17,7 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /** One pkt-line: 4 hex digits of length (including themselves), then the payload. */
-function pktLine(payload: string): Uint8Array {
+export function pktLine(payload: string): Uint8Array {
   const bytes = encoder.encode(payload);
   return encoder.encode((bytes.length + 4).toString(16).padStart(4, '0') + payload);
 }

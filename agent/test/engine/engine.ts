@@ -66,6 +66,8 @@ export interface TestEngine {
   kube: FakeKube;
   reporter: RecordingReporter;
   clock: ManualClock;
+  /** The checkout folder. */
+  dir: string;
   /** Commits `files` (path → text, null deletes) as a new revision. */
   commit(files: Record<string, string | null>): string;
   /** A new Agent on the same checkout, cluster and reporter, as after a restart. */
@@ -126,6 +128,7 @@ export function testEngine(
     kube,
     reporter,
     clock,
+    dir,
     commit: write,
     close: () => rmSync(dir, { recursive: true, force: true }),
   };

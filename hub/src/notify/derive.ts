@@ -196,7 +196,7 @@ export class EventDeriver {
 
   async #health(cluster: string, app: string): Promise<void> {
     const { store } = this.#o;
-    const a = (await store.listApps({ cluster })).find((x) => x.app === app);
+    const [a] = await store.listApps({ cluster, app });
     if (!a || a.gone) return;
     const state =
       a.health === 'healthy'

@@ -6,6 +6,7 @@ import { createSqlStore, type Store } from './store.ts';
 export type * from './types.ts';
 export type { Store } from './store.ts';
 export type {
+  AppQuery,
   DriftQuery,
   HistoryQuery,
   IngestItem,

@@ -5,6 +5,7 @@ import { CONFIG_STATE_MIGRATION } from './config-state.ts';
 import { SUSPENSIONS_MIGRATION } from './suspensions.ts';
 import { LEDGER_MIGRATION } from './ledger.ts';
 import { NOTIFICATIONS_MIGRATION } from './notifications.ts';
+import { FLEET_INDEXES_MIGRATION } from './fleet-indexes.ts';
 
 /** One schema change. Versions only ever grow; a released migration is never edited. */
 export interface Migration {
@@ -204,6 +205,7 @@ CREATE INDEX nats_users_cluster ON nats_users (cluster);
   COMMIT_STATUS_MIGRATION,
   SUSPENSIONS_MIGRATION,
   LEDGER_MIGRATION,
+  FLEET_INDEXES_MIGRATION,
   ANSWERS_MIGRATION,
 ];
 

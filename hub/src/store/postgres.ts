@@ -12,6 +12,12 @@ export interface PostgresOptions {
   connectTimeoutMs?: number;
   /** How long a query may take before it fails (the server hangs). Default 15 s. */
   queryTimeoutMs?: number;
+  /**
+   * How long a query may wait for one of the pool's connections to be free before it fails.
+   * Apart from `connectTimeoutMs`, so a burst (thousands of agents saying Hello at once) queues
+   * instead of failing after the connect timeout. Default 60 s.
+   */
+  queueTimeoutMs?: number;
 }
 
 /** Defaults of {@link PostgresOptions}. */
@@ -19,7 +25,52 @@ export const POSTGRES_DEFAULTS = {
   maxConnections: 10,
   connectTimeoutMs: 5000,
   queryTimeoutMs: 15_000,
+  queueTimeoutMs: 60_000,
 } as const;
+
+/**
+ * At most `size` holders at once; the others wait in arrival order, each at most `timeoutMs`.
+ * In front of pg's pool, whose own wait counts against its connect timeout.
+ */
+class Slots {
+  readonly #waiting: { grant: () => void; timer: NodeJS.Timeout }[] = [];
+  #free: number;
+  readonly timeoutMs: number;
+
+  constructor(size: number, timeoutMs: number) {
+    this.#free = size;
+    this.timeoutMs = timeoutMs;
+  }
+
+  /** Resolves with the release function once a slot is free; rejects after the timeout. */
+  take(): Promise<() => void> {
+    const release = () => {
+      const next = this.#waiting.shift();
+      if (next) {
+        clearTimeout(next.timer);
+        next.grant();
+      } else this.#free++;
+    };
+    if (this.#free > 0) {
+      this.#free--;
+      return Promise.resolve(release);
+    }
+    return new Promise((resolve, reject) => {
+      const entry = {
+        grant: () => resolve(release),
+        timer: setTimeout(() => {
+          this.#waiting.splice(this.#waiting.indexOf(entry), 1);
+          reject(
+            new StoreError(
+              `PostgreSQL: every pooled connection stayed busy for ${this.timeoutMs} ms`,
+            ),
+          );
+        }, this.timeoutMs),
+      };
+      this.#waiting.push(entry);
+    });
+  }
+}
 
 /** Rewrites `?` placeholders to `$1, $2, ...` (our SQL never has `?` inside literals). */
 function numbered(sql: string): string {
@@ -53,9 +104,11 @@ async function query(
 
 /** A {@link Db} on a PostgreSQL pool (pure-JS `pg`). */
 export function openPostgresDb(options: PostgresOptions): Db {
+  const max = options.maxConnections ?? POSTGRES_DEFAULTS.maxConnections;
+  const slots = new Slots(max, options.queueTimeoutMs ?? POSTGRES_DEFAULTS.queueTimeoutMs);
   const pool = new pg.Pool({
     connectionString: options.connectionString,
-    max: options.maxConnections ?? POSTGRES_DEFAULTS.maxConnections,
+    max,
     connectionTimeoutMillis: options.connectTimeoutMs ?? POSTGRES_DEFAULTS.connectTimeoutMs,
     query_timeout: options.queryTimeoutMs ?? POSTGRES_DEFAULTS.queryTimeoutMs,
     types,
@@ -64,7 +117,19 @@ export function openPostgresDb(options: PostgresOptions): Db {
   // one is dropped by the pool, a checked-out one below; the next query reconnects.
   pool.on('error', () => undefined);
   const on = (client: pg.Pool | pg.PoolClient): Queryable => {
-    const run = (sql: string, params: readonly SqlValue[] = []) => query(client, sql, params);
+    // A statement outside a transaction takes a slot for itself; inside one, the
+    // transaction holds it already.
+    const run =
+      client instanceof pg.Pool
+        ? async (sql: string, params: readonly SqlValue[] = []) => {
+            const release = await slots.take();
+            try {
+              return await query(client, sql, params);
+            } finally {
+              release();
+            }
+          }
+        : (sql: string, params: readonly SqlValue[] = []) => query(client, sql, params);
     return {
       all: async <T = Row>(sql: string, params?: readonly SqlValue[]) =>
         (await run(sql, params)).rows as T[],
@@ -80,10 +145,12 @@ export function openPostgresDb(options: PostgresOptions): Db {
     dialect: 'postgres',
     ...direct,
     tx: async (fn) => {
+      const releaseSlot = await slots.take();
       let client: pg.PoolClient;
       try {
         client = await pool.connect();
       } catch (err) {
+        releaseSlot();
         throw new StoreError(`PostgreSQL: connect: ${(err as Error).message}`, { cause: err });
       }
       // The connection can end while the client is checked out (between two statements of
@@ -103,6 +170,7 @@ export function openPostgresDb(options: PostgresOptions): Db {
       } finally {
         client.off('error', onError);
         client.release(broken ?? false);
+        releaseSlot();
       }
     },
     exec: async (sql) => {

@@ -29,6 +29,17 @@ export interface DriftQuery {
   limit?: number;
 }
 
+/** Filters and page of {@link ReportStore.listApps}. */
+export interface AppQuery {
+  cluster?: string;
+  app?: string;
+  selector?: SelectorTerm[];
+  /** Only apps after this one in (cluster, app) order: the next page. */
+  after?: { cluster: string; app: string };
+  /** At most this many; default all. */
+  limit?: number;
+}
+
 /** Filters of {@link ReportStore.listHistory}. */
 export interface HistoryQuery {
   selector?: SelectorTerm[];
@@ -90,7 +101,8 @@ export interface ReportStore {
    * throws a StoreError; the caller then stores them one by one.
    */
   ingestMany(items: readonly IngestItem[]): Promise<IngestOutcome[]>;
-  listApps(query: { cluster?: string; selector?: SelectorTerm[] }): Promise<AppRecord[]>;
+  /** Apps ordered by cluster and app; `app` (with `cluster`) reads one app's row alone. */
+  listApps(query: AppQuery): Promise<AppRecord[]>;
   listDrift(q: DriftQuery): Promise<DriftRecord[]>;
   listHistory(q: HistoryQuery): Promise<SyncRecord[]>;
   /**
@@ -340,12 +352,20 @@ export function reportStore(db: Db): ReportStore {
     },
     ingestMany: (items) =>
       items.length === 0 ? Promise.resolve([]) : db.tx((tx) => ingestInTx(tx, items)),
-    listApps: async ({ cluster, selector = [] }) => {
+    listApps: async ({ cluster, app, selector = [], after, limit }) => {
       const sel = selectorSql('cluster', selector);
-      const where = whereAll([optionalCondition('cluster = ?', cluster), sel]);
+      const where = whereAll([
+        optionalCondition('cluster = ?', cluster),
+        optionalCondition('app = ?', app),
+        // A row-value comparison walks the primary key (cluster, app) from the cursor on.
+        after
+          ? { sql: '(cluster, app) > (?, ?)', params: [after.cluster, after.app] }
+          : { sql: '', params: [] },
+        sel,
+      ]);
       const rows = await db.all<Row>(
-        `SELECT * FROM apps ${where.sql} ORDER BY cluster, app`,
-        where.params,
+        `SELECT * FROM apps ${where.sql} ORDER BY cluster, app${limit === undefined ? '' : ' LIMIT ?'}`,
+        limit === undefined ? where.params : [...where.params, limit],
       );
       return rows.map(toApp);
     },

@@ -7,6 +7,11 @@ import { openEventStream, type HubEvent, type StreamState } from './events.ts';
 const FULL_RELOAD_AT = 40;
 /** Events are gathered for this long, so a burst becomes one batch of reads. */
 const BATCH_MS = 250;
+/**
+ * Apps per read of the full load. The first page is on screen while the rest arrive, so a
+ * fleet of 10,000 clusters × 20 apps paints after one page, not after 200,000 apps.
+ */
+const APP_PAGE = 5000;
 
 type Listener = () => void;
 
@@ -25,6 +30,11 @@ export class Fleet {
 
   version = 0;
   loaded = false;
+  /** False while a full load is still reading pages of apps (totals are partial until then). */
+  complete = false;
+  #generation = 0;
+  /** The apps read so far by a full load in progress. */
+  #pages: Map<string, App[]> | undefined;
   error: string | undefined;
   stream: StreamState = 'connecting';
 
@@ -134,6 +144,7 @@ export class Fleet {
           const { apps, ...cluster } = d;
           this.#clusters.set(name, cluster);
           this.#apps.set(name, apps);
+          this.#pages?.set(name, apps);
         } catch {
           // Gone or unreachable: the next full load settles it.
         }
@@ -144,22 +155,38 @@ export class Fleet {
   }
 
   async #loadAll(): Promise<void> {
+    // A newer full load (refresh, resync) supersedes this one between pages.
+    const generation = ++this.#generation;
     try {
-      const [clusters, apps] = await Promise.all([
-        this.#api.list<Cluster>('/api/v1/clusters'),
-        this.#api.list<App>('/api/v1/apps'),
-      ]);
+      const clusters = await this.#api.list<Cluster>('/api/v1/clusters');
+      if (generation !== this.#generation) return;
       this.#clusters = new Map(clusters.map((c) => [c.name, c]));
-      const byCluster = new Map<string, App[]>();
-      for (const a of apps) {
-        const list = byCluster.get(a.cluster);
-        if (list) list.push(a);
-        else byCluster.set(a.cluster, [a]);
-      }
-      this.#apps = byCluster;
-      this.error = undefined;
-      this.loaded = true;
-      this.#index();
+      const previous = this.#apps;
+      const pages = new Map<string, App[]>();
+      this.#pages = pages;
+      let after: string | undefined;
+      do {
+        const page = await this.#api.get<{ items: App[]; next?: string }>(
+          `/api/v1/apps?limit=${APP_PAGE}${after ? `&after=${encodeURIComponent(after)}` : ''}`,
+        );
+        if (generation !== this.#generation) return;
+        for (const a of page.items) {
+          const list = pages.get(a.cluster);
+          // A cluster re-read from an event while pages load already has its newer apps.
+          if (!list) pages.set(a.cluster, [a]);
+          else if (!list.some((x) => x.app === a.app)) list.push(a);
+        }
+        after = page.next;
+        this.complete = after === undefined;
+        // Clusters no page has reached yet keep what the previous load showed.
+        this.#apps = this.complete ? pages : new Map([...previous, ...pages]);
+        this.error = undefined;
+        this.loaded = true;
+        this.#index();
+        this.#changed();
+      } while (after !== undefined);
+      this.#pages = undefined;
+      return;
     } catch (err) {
       this.error = (err as Error).message;
     }

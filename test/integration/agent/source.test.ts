@@ -1,7 +1,8 @@
 /**
  * GitSource against a real `git http-backend` with basic auth: clone, the
- * one-request head check, new commits, outages, bad credentials, a missing
- * branch, restarts on the same work directory and a fetch cut off midway.
+ * one-request head check, new commits (one v2 fetch), hub hints (used only when
+ * Git names the same head), outages, bad credentials, a missing branch,
+ * restarts on the same work directory and a fetch cut off midway.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -98,8 +99,67 @@ describe('GitSource against git http-backend', () => {
     const third = await repo.commit({ 'apps/web/deploy.yaml': null }, 'remove web');
     assert.equal((await src.sync()).revision, third);
     await assert.rejects(src.readFile('apps/web/deploy.yaml'), { name: 'PathNotFoundError' });
+    // Old checkouts are removed after the switch, off the sync's path.
+    await src.settled();
     assert.deepEqual(readdirSync(path.join(dir, 'checkouts')).sort(), [second, third].sort());
     assert.ok(!existsSync(path.join(dir, 'checkouts', first)));
+  });
+
+  it('fetches a new commit in one request after the head check, and nothing more', async () => {
+    const { repo } = await newRepo();
+    const dir = await workDir();
+    const src = source(repo, dir);
+    await src.sync();
+    const next = await repo.commit({ 'apps/web/deploy.yaml': 'replicas: 4\n' }, 'scale');
+    const { result, requests } = await requestsDuring(() => src.sync());
+    assert.equal(result.revision, next);
+    assert.equal(requests, 2, 'ls-refs, then one fetch of that commit');
+    assert.equal(await src.readFile('apps/web/deploy.yaml'), 'replicas: 4\n');
+    assert.deepEqual(
+      server.requests.slice(-2).map((r) => [r.method, r.url.replace(/^.*\.git/, '')]),
+      [
+        ['POST', '/git-upload-pack'],
+        ['POST', '/git-upload-pack'],
+      ],
+    );
+  });
+
+  it('uses a hinted commit only once Git names it the head', async () => {
+    const { repo } = await newRepo();
+    const dir = await workDir();
+    const src = source(repo, dir);
+    await src.sync();
+    const next = await repo.commit({ 'apps/web/deploy.yaml': 'replicas: 5\n' }, 'scale');
+    const { result, requests } = await requestsDuring(() => src.sync(undefined, { hint: next }));
+    assert.equal(result.revision, next);
+    assert.equal(result.changed, true);
+    assert.equal(requests, 2, 'the hinted fetch and ls-refs, side by side');
+    assert.equal(await src.readFile('apps/web/deploy.yaml'), 'replicas: 5\n');
+  });
+
+  it('ignores a hint that is not the head: an older commit, or one that does not exist', async () => {
+    const { repo } = await newRepo();
+    const dir = await workDir();
+    const src = source(repo, dir);
+    await src.sync();
+    const second = await repo.commit({ 'apps/web/deploy.yaml': 'replicas: 2\n' }, 'two');
+    const third = await repo.commit({ 'apps/web/deploy.yaml': 'replicas: 3\n' }, 'three');
+    // The hub names a commit Git has, but not as the head: the head is what is checked out.
+    const older = await src.sync(undefined, { hint: second });
+    assert.equal(older.revision, third);
+    assert.equal(await src.readFile('apps/web/deploy.yaml'), 'replicas: 3\n');
+    await src.settled();
+    assert.ok(!existsSync(path.join(dir, 'checkouts', second)), 'the hinted commit is not kept');
+    assert.deepEqual(readdirSync(path.join(dir, 'incoming')), []);
+    // A commit that does not exist, at an unchanged head: nothing changes.
+    const bogus = await src.sync(undefined, { hint: 'f'.repeat(40) });
+    assert.equal(bogus.revision, third);
+    assert.equal(bogus.changed, false);
+    assert.equal(bogus.fromCache, false);
+    assert.equal(bogus.error, undefined);
+    // A hint naming the current commit costs just the head check.
+    const { requests } = await requestsDuring(() => src.sync(undefined, { hint: third }));
+    assert.equal(requests, 1);
   });
 
   it('returns the last good checkout while the server is down, and catches up after', async () => {
@@ -243,7 +303,8 @@ describe('GitSource against git http-backend', () => {
   });
 });
 
-/** True for the head check's request (Git-Protocol v2 ls-refs), as opposed to a fetch. */
-function isLsRefs(req: { headers?: Record<string, string> }): boolean {
-  return req.headers?.['Git-Protocol'] === 'version=2';
+/** True for the head check's request (a v2 `ls-refs` command), as opposed to a fetch. */
+function isLsRefs(req: { body?: unknown }): boolean {
+  const first: unknown = Array.isArray(req.body) ? req.body[0] : undefined;
+  return first instanceof Uint8Array && Buffer.from(first).toString().includes('command=ls-refs');
 }

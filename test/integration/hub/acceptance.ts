@@ -525,6 +525,27 @@ export function hubAcceptance(
       // Nothing is connected right after a restart; everything else is as it was.
       for (const c of beforeState.clusters.items) c.connected = false;
       assert.deepEqual(afterState, beforeState);
+      // Pages of one app, each naming the next, add up to the whole list.
+      const paged: unknown[] = [];
+      let next: string | undefined = '';
+      while (next !== undefined) {
+        const page = await api(
+          hub,
+          admin,
+          'GET',
+          `/api/v1/apps?limit=1${next ? `&after=${encodeURIComponent(next)}` : ''}`,
+        );
+        assert.equal(page.status, 200);
+        paged.push(...page.body.items);
+        next = page.body.next;
+      }
+      assert.deepEqual(paged, afterState.apps.items);
+      const badCursor = await api(hub, admin, 'GET', '/api/v1/apps?limit=1&after=nocluster');
+      assert.equal(badCursor.status, 400);
+      assert.match(
+        badCursor.body.error.message,
+        /after "nocluster": not a cursor of the form cluster\/app/,
+      );
       // The CA survived: the old certificate still connects, and its seq is remembered.
       const s = connect(hub, agents['dev-us']!);
       s.send(0n, hello('dev-us'));

@@ -60,7 +60,7 @@ export function Overview() {
         title="Fleet"
         sub={
           fleet.loaded
-            ? `${t.clusters} clusters · ${t.apps} apps${terms.length || search ? ' (filtered)' : ''}`
+            ? `${t.clusters} clusters · ${t.apps} apps${terms.length || search ? ' (filtered)' : ''}${fleet.complete ? '' : ' · loading apps…'}`
             : 'Loading…'
         }
         actions={

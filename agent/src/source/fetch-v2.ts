@@ -1,0 +1,193 @@
+/**
+ * Fetches one commit into a fresh repository in a single HTTP request: Git protocol v2's
+ * `fetch` command with `want <sha>` and `deepen 1` (a shallow copy of that commit's tree, no
+ * history), the pack indexed and the tree checked out by isomorphic-git.
+ *
+ * Why not isomorphic-git's `clone`: it speaks protocol v1, which costs two requests (the ref
+ * advertisement, then the pack) on top of the `ls-refs` the agent already made, and on a Git
+ * server every request starts processes. v2 over HTTP is stateless, so the pack is asked for
+ * directly, by the sha `ls-refs` returned (or a hint named, checked against `ls-refs` before
+ * it is used, see git-source.ts). The pack's objects are named by their content hash when
+ * indexed, so what arrives is that commit or nothing: the sha cannot be lied about.
+ */
+import * as fs from 'node:fs';
+import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  indexPack,
+  init,
+  readBlob,
+  readCommit,
+  readTree,
+  writeRef,
+  type GitHttpResponse,
+  type HttpClient,
+} from 'isomorphic-git';
+import { pktLine } from './ls-refs.ts';
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** The body of a v2 `fetch` of `sha` alone, shallow, without progress messages. */
+export function fetchRequest(sha: string): Uint8Array {
+  const parts = [
+    pktLine('command=fetch\n'),
+    pktLine('agent=driftless\n'),
+    encoder.encode('0001'), // delimiter: capabilities end, arguments follow
+    pktLine('no-progress\n'),
+    pktLine('ofs-delta\n'),
+    pktLine('deepen 1\n'),
+    pktLine(`want ${sha}\n`),
+    pktLine('done\n'),
+    encoder.encode('0000'),
+  ];
+  return concat(parts);
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** A v2 `fetch` answer that is not a pack: an `ERR` line, a band-3 error, or broken framing. */
+export class FetchProtocolError extends Error {
+  override readonly name = 'FetchProtocolError';
+}
+
+/**
+ * The pack of a v2 `fetch` answer: the `packfile` section's band-1 data. Sections before it
+ * (`shallow-info`, `acknowledgments`) are skipped. Throws {@link FetchProtocolError} for an
+ * `ERR` line, a band-3 (error) message, or an answer without a complete pack section.
+ */
+export function parseFetchResponse(bytes: Uint8Array): Uint8Array {
+  const pack: Uint8Array[] = [];
+  let inPack = false;
+  let at = 0;
+  while (at + 4 <= bytes.length) {
+    const len = Number.parseInt(decoder.decode(bytes.subarray(at, at + 4)), 16);
+    if (Number.isNaN(len)) throw new FetchProtocolError('git fetch: malformed answer');
+    if (len === 0) {
+      if (!inPack) throw new FetchProtocolError('git fetch: the answer holds no pack');
+      return concat(pack);
+    }
+    if (len < 4) {
+      at += 4; // delimiter (0001) or response-end (0002)
+      continue;
+    }
+    if (at + len > bytes.length) break;
+    const payload = bytes.subarray(at + 4, at + len);
+    at += len;
+    if (inPack) {
+      const band = payload[0];
+      if (band === 1) pack.push(payload.subarray(1));
+      else if (band === 3)
+        throw new FetchProtocolError(
+          `git fetch: the server failed: ${decoder.decode(payload.subarray(1)).trim().slice(0, 200)}`,
+        );
+      continue;
+    }
+    const line = decoder.decode(payload).replace(/\n$/, '');
+    if (line.startsWith('ERR '))
+      throw new FetchProtocolError(`git fetch: the server refused: ${line.slice(4, 204)}`);
+    if (line === 'packfile') inPack = true;
+  }
+  throw new FetchProtocolError('git fetch: the answer was cut short');
+}
+
+async function readBody(res: GitHttpResponse): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  if (res.body) for await (const chunk of res.body) chunks.push(chunk);
+  return concat(chunks);
+}
+
+/** Options of {@link fetchCommit}. */
+export interface FetchCommitOptions {
+  http: HttpClient;
+  /** Repository URL without credentials. */
+  url: string;
+  /** Sent with the request, e.g. `Authorization`. */
+  headers: Record<string, string>;
+  /** The commit to fetch: 40 hex digits (SHA-1 repositories). */
+  sha: string;
+  /** The branch it is checked out as (HEAD points at it). */
+  branch: string;
+  /** An empty folder that becomes the working tree, its `.git` beside the files. */
+  dir: string;
+}
+
+/**
+ * Fetches `sha` alone (depth 1) and checks it out into `dir`, laid out as a shallow clone of
+ * `branch` at that commit. HTTP errors are thrown as isomorphic-git shapes them (for
+ * toGitSourceError); a server that sends no pack throws {@link FetchProtocolError}.
+ */
+export async function fetchCommit(options: FetchCommitOptions): Promise<void> {
+  const { http, url, headers, sha, branch, dir } = options;
+  const res = await http.request({
+    method: 'POST',
+    url: `${url}/git-upload-pack`,
+    headers: {
+      ...headers,
+      'Content-Type': 'application/x-git-upload-pack-request',
+      Accept: 'application/x-git-upload-pack-result',
+      'Git-Protocol': 'version=2',
+    },
+    // As one buffer with Content-Length, which CGI servers such as git http-backend need.
+    body: [fetchRequest(sha)] as unknown as AsyncIterableIterator<Uint8Array>,
+  });
+  const body = await readBody(res);
+  if (res.statusCode !== 200)
+    throw Object.assign(new Error(`HTTP Error: ${res.statusCode} ${res.statusMessage}`), {
+      code: 'HttpError',
+      data: { statusCode: res.statusCode, statusMessage: res.statusMessage, response: '' },
+    });
+  const pack = parseFetchResponse(body);
+  if (pack.length < 32 || decoder.decode(pack.subarray(0, 4)) !== 'PACK')
+    throw new FetchProtocolError('git fetch: the answer is not a pack');
+  await init({ fs, dir, defaultBranch: branch });
+  const packDir = join(dir, '.git', 'objects', 'pack');
+  await mkdir(packDir, { recursive: true });
+  const name = `pack-${Buffer.from(pack.subarray(pack.length - 20)).toString('hex')}.pack`;
+  await writeFile(join(packDir, name), pack);
+  const cache = {};
+  await indexPack({ fs, dir, filepath: join('.git', 'objects', 'pack', name), cache });
+  // The commit must be in what came: its id is the hash of its content.
+  const { commit } = await readCommit({ fs, dir, oid: sha, cache });
+  await writeFile(join(dir, '.git', 'shallow'), `${sha}\n`);
+  await writeRef({ fs, dir, ref: `refs/heads/${branch}`, value: sha, force: true });
+  await writeTree(dir, dir, commit.tree, cache);
+}
+
+/**
+ * Writes the tree `oid` out into `into` (a working tree without an index: nothing reads one).
+ * Names a checkout must not hold (`..`, `.git`, a slash) are refused, as Git refuses them.
+ */
+async function writeTree(root: string, into: string, oid: string, cache: object): Promise<void> {
+  const { tree } = await readTree({ fs, dir: root, oid, cache });
+  for (const entry of tree) {
+    const name = entry.path;
+    if (
+      name === '' ||
+      name === '.' ||
+      name === '..' ||
+      /[/\\\0]/.test(name) ||
+      name.toLowerCase() === '.git'
+    )
+      throw new Error(`git checkout: the tree holds an entry named ${JSON.stringify(name)}`);
+    const target = join(into, name);
+    if (entry.type === 'tree') {
+      await mkdir(target);
+      await writeTree(root, target, entry.oid, cache);
+    } else if (entry.type === 'commit') {
+      await mkdir(target); // a submodule: an empty folder, as git leaves it
+    } else {
+      const { blob } = await readBlob({ fs, dir: root, oid: entry.oid, cache });
+      if (entry.mode === '120000') await symlink(Buffer.from(blob).toString('utf8'), target);
+      else await writeFile(target, blob, { mode: entry.mode === '100755' ? 0o755 : 0o644 });
+    }
+  }
+}

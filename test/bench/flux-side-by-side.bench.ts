@@ -1,0 +1,111 @@
+// Driftless side by side with Flux (source-controller + kustomize-controller, built from their Go
+// modules by test/bench/flux/build.sh; `make bench` runs it first). The same workload against the
+// same kind of cluster (a fresh harness workloads cluster per phase: real kube-apiserver + etcd +
+// controller-manager + scheduler + kwok) in the same run, interleaved: each round runs a Flux
+// phase and a Driftless phase per size, the order alternating from round to round. A phase starts
+// the tool cold on `apps` apps × 10 objects (test/bench/flux/workload.ts) and measures:
+//   - tool start → every Deployment Available, and → the tool reports every app ready (Flux:
+//     every Kustomization applied the head and Healthy, `wait: true`; Driftless: the hub shows every app
+//     Synced at the head and Healthy), and the API requests the tool sent until then;
+//   - RSS peak (sum of the tool's processes, sampled every 250 ms; Flux = its two controllers,
+//     Driftless = the agent; the hub is outside the cluster and not counted);
+//   - idle for BENCH_IDLE_S: RSS (median of 1 s samples), API requests per minute, CPU s per minute;
+//   - on the first size only: commit → applied with both tools polling every BENCH_INTERVAL s
+//     (a random pause of up to one interval before each commit), with each tool's best trigger
+//     (Flux: `reconcile.fluxcd.io/requestedAt` on the GitRepository; Driftless: the Git host's
+//     push webhook to the hub, which hints the agent), and drift → corrected (a merge patch of a
+//     managed ConfigMap field; Flux corrects at its Kustomization interval, Driftless from its
+//     watch).
+// API requests are counted from the API server's audit log: each tool has its own identity (a
+// token of its own user), and only those users are audited (test/bench/lib/audit.ts). Results go
+// to docs/benchmarks.md ("Side by side with Flux").
+//
+//   node --expose-gc test/bench/flux-side-by-side.bench.ts
+//   BENCH_ROUNDS=3  BENCH_APPS=50,200  BENCH_SAMPLES=5  BENCH_INTERVAL=10  BENCH_IDLE_S=60
+//   BENCH_COLD_TIMEOUT_S=900  BENCH_TOOLS=flux,driftless  BENCH_RESULTS=<json file, rewritten
+//   after every phase>; `--report [FILE]` prints the table of a saved results file.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startGitServer } from '@driftless/test';
+import { createAudit } from './lib/audit.ts';
+import { machineLoad } from './lib/measure.ts';
+import { FLUX_VERSION } from './flux/flux.ts';
+import { runPhase, type PhaseResult, type Tool } from './flux/phase.ts';
+import { report, type ReportSettings } from './flux/report.ts';
+import { OBJECTS_PER_APP } from './flux/workload.ts';
+
+const env = (name: string, fallback: string): string => process.env[name] ?? fallback;
+const ROUNDS = Number(env('BENCH_ROUNDS', '3'));
+const SIZES = env('BENCH_APPS', '50,200').split(',').map(Number);
+const SAMPLES = Number(env('BENCH_SAMPLES', '5'));
+const INTERVAL_S = Number(env('BENCH_INTERVAL', '10'));
+const IDLE_S = Number(env('BENCH_IDLE_S', '60'));
+const COLD_TIMEOUT_S = Number(env('BENCH_COLD_TIMEOUT_S', '900'));
+const TOOLS = env('BENCH_TOOLS', 'flux,driftless').split(',') as Tool[];
+const RESULTS = env('BENCH_RESULTS', join(tmpdir(), 'flux-side-by-side.json'));
+
+const log = (line: string) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
+
+/** What BENCH_RESULTS holds, rewritten after every phase. */
+interface Saved {
+  settings: ReportSettings;
+  results: PhaseResult[];
+}
+
+/** Runs every phase: per size, ROUNDS rounds of one phase per tool, the order alternating. */
+async function measureAll(): Promise<Saved> {
+  const settings: ReportSettings = {
+    fluxVersion: FLUX_VERSION,
+    rounds: ROUNDS,
+    sizes: SIZES,
+    objectsPerApp: OBJECTS_PER_APP,
+    intervalS: INTERVAL_S,
+    idleS: IDLE_S,
+    samples: SAMPLES,
+    loadBefore: machineLoad(),
+    loadAfter: '',
+  };
+  log(`start: ${settings.loadBefore}`);
+  const saved: Saved = { settings, results: [] };
+  const audit = createAudit(TOOLS);
+  const git = await startGitServer();
+  try {
+    for (const [k, apps] of SIZES.entries())
+      for (let round = 0; round < ROUNDS; round++) {
+        const order = round % 2 === 0 ? TOOLS : [...TOOLS].reverse();
+        for (const tool of order) {
+          log(`round ${round + 1}/${ROUNDS}: ${tool}, ${apps} apps`);
+          saved.results.push(
+            await runPhase({
+              tool,
+              apps,
+              round,
+              intervalS: INTERVAL_S,
+              idleS: IDLE_S,
+              samples: k === 0 ? SAMPLES : 0,
+              coldTimeoutS: COLD_TIMEOUT_S,
+              git,
+              audit,
+              log,
+            }),
+          );
+          settings.loadAfter = machineLoad();
+          writeFileSync(RESULTS, JSON.stringify(saved, null, 1));
+          (globalThis as { gc?: () => void }).gc?.();
+        }
+      }
+  } finally {
+    await git.stop();
+    audit.remove();
+  }
+  return saved;
+}
+
+// `--report FILE` prints the table of a saved BENCH_RESULTS file (e.g. of a run cut short).
+const reportFlag = process.argv.indexOf('--report');
+const saved: Saved =
+  reportFlag > 0
+    ? (JSON.parse(readFileSync(process.argv[reportFlag + 1] ?? RESULTS, 'utf8')) as Saved)
+    : await measureAll();
+console.log(report(saved.results, saved.settings));

@@ -1,0 +1,74 @@
+/**
+ * Driftless the way the side-by-side benchmark runs it against Flux: a `driftless-hub` with the
+ * Git webhook receiver on (so a push can be turned into a refresh hint, Driftless's best
+ * trigger) and one `driftless-agent run` process for the cluster, enrolled with a token, polling
+ * the fleet repository at the same interval as Flux. The hub runs outside the cluster and is not
+ * counted in the agent's memory or CPU (Flux has no such part); its requests never reach the
+ * cluster.
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  createEnrollmentToken,
+  hubApi,
+  notifyPush,
+  startAgent,
+  startHub,
+  type AgentProcess,
+  type GitRepo,
+  type Hub,
+} from '@driftless/test';
+import { appName } from './workload.ts';
+
+/** A hub with its webhook receiver on, started before the agent (and before any clock). */
+export function startBenchHub(): Promise<Hub> {
+  return startHub({ webhookSecret: randomBytes(24).toString('hex'), logLevel: 'warn' });
+}
+
+/** What the agent gets. */
+export interface DriftlessConfig {
+  hub: Hub;
+  repo: GitRepo;
+  credentials: { username: string; password: string };
+  /** The tool's own kubeconfig (its audited identity). */
+  kubeconfigPath: string;
+  /** `--poll-interval`, e.g. `10s`. */
+  interval: string;
+}
+
+/** Creates the enrollment token; resolves with a function that starts the agent with it. */
+export async function prepareAgent(config: DriftlessConfig): Promise<() => AgentProcess> {
+  const token = await createEnrollmentToken(config.hub, 'bench');
+  return () =>
+    startAgent({
+      cluster: { kubeconfigPath: config.kubeconfigPath },
+      clusterName: 'bench',
+      repoUrl: config.repo.url,
+      gitCredentials: config.credentials,
+      hub: config.hub,
+      token,
+      pollInterval: config.interval,
+      logLevel: 'warn',
+    });
+}
+
+/** Driftless's best trigger: the Git host's push webhook to the hub, which hints the agent. */
+export async function notifyDriftless(hub: Hub, repo: GitRepo, sha: string): Promise<void> {
+  await notifyPush(hub, repo, sha);
+}
+
+/** Whether the hub shows every app Synced at `revision` and Healthy. */
+export async function driftlessReady(hub: Hub, apps: number, revision: string): Promise<boolean> {
+  const { items } = await hubApi(hub).get<{
+    items: { app: string; revision: string; syncStatus: string; health: string }[];
+  }>('/api/v1/apps');
+  const names = new Set(Array.from({ length: apps }, (_, i) => appName(i)));
+  return (
+    items.filter(
+      (a) =>
+        names.has(a.app) &&
+        a.revision === revision &&
+        a.syncStatus.toLowerCase() === 'synced' &&
+        a.health.toLowerCase() === 'healthy',
+    ).length === apps
+  );
+}
