@@ -177,6 +177,34 @@ describe('clusterCapabilities', () => {
     }
   });
 
+  it('asks again after a minute though the served-API generation holds (a CRD whose watch event came before discovery served it, or a watch that cannot see CRDs)', async () => {
+    let widgets = false;
+    const api = await startFakeKubeApi((r, res) => {
+      const answer = aggregated(r, res);
+      if (r.path !== '/apis' || widgets || typeof answer !== 'object') return answer;
+      const body = answer.body as { items: Array<{ metadata: { name?: string } }> };
+      return {
+        ...answer,
+        body: { ...body, items: body.items.filter((g) => g.metadata.name !== 'example.com') },
+      };
+    });
+    let clock = 1_000_000;
+    const now = () => clock;
+    try {
+      const before = await clusterCapabilities(api.client, { generation: 7, now });
+      assert.ok(!before.apiVersions.includes('example.com/v1/Widget'));
+      widgets = true;
+      clock += 30_000;
+      const soon = await clusterCapabilities(api.client, { generation: 7, now });
+      assert.ok(!soon.apiVersions.includes('example.com/v1/Widget'), 'reused within a minute');
+      clock += 31_000;
+      const later = await clusterCapabilities(api.client, { generation: 7, now });
+      assert.ok(later.apiVersions.includes('example.com/v1/Widget'), 'asked again after a minute');
+    } finally {
+      await api.close();
+    }
+  });
+
   it('fails with the server’s error, transient when it is unavailable, and does not keep it', async () => {
     let down = true;
     const api = await startFakeKubeApi((r) =>

@@ -25,17 +25,24 @@ export interface CapabilitiesOptions {
   now?: () => number;
   /**
    * The served-API generation of the cluster (see reconcile/served-apis.ts).
-   * When given, a finished discovery is reused at any age while the
-   * generation is the same and no CRD or APIService was written through the
-   * client's connections since (that write may be served before the watch
-   * tells). Default: not given, `maxAgeMs` alone decides.
+   * When given, a finished discovery is reused for up to `generationMaxAgeMs`
+   * while the generation is the same and no CRD or APIService was written
+   * through the client's connections since (that write may be served before
+   * the watch tells). Default: not given, `maxAgeMs` alone decides.
    */
   generation?: number;
+  /**
+   * How long a discovery is reused while `generation` holds, ms. Bounded:
+   * discovery may start serving a new CRD only after its watch event moved
+   * the generation, and a watch the agent may not run never moves it.
+   * Default one minute.
+   */
+  generationMaxAgeMs?: number;
   signal?: AbortSignal;
 }
 
 /** The defaults of {@link CapabilitiesOptions}. */
-export const CAPABILITIES_DEFAULTS = { maxAgeMs: 0 } as const;
+export const CAPABILITIES_DEFAULTS = { maxAgeMs: 0, generationMaxAgeMs: 60_000 } as const;
 
 interface CacheEntry {
   /** When the discovery finished; undefined while it runs. */
@@ -53,7 +60,7 @@ const cache = new WeakMap<object, CacheEntry>();
  * discovery of `/api` and `/apis` (three requests; servers without
  * aggregated discovery are asked per group version). Cached per cluster
  * connection (a client and its impersonating copies) for `maxAgeMs` after it
- * finished, or while `generation` holds; a running one is always shared, a
+ * finished, or while `generation` holds (up to `generationMaxAgeMs`); a running one is always shared, a
  * failed one dropped. Errors are the client's (transient when the server
  * cannot be reached).
  */
@@ -63,6 +70,7 @@ export async function clusterCapabilities(
 ): Promise<ClusterCapabilities> {
   const now = options.now ?? Date.now;
   const maxAgeMs = options.maxAgeMs ?? CAPABILITIES_DEFAULTS.maxAgeMs;
+  const generationMaxAgeMs = options.generationMaxAgeMs ?? CAPABILITIES_DEFAULTS.generationMaxAgeMs;
   const key = client.scope;
   const version = `${options.generation ?? ''}/${client.apiWrites}`;
   const cached = cache.get(key);
@@ -70,7 +78,9 @@ export async function clusterCapabilities(
     cached &&
     (cached.at === undefined ||
       now() - cached.at < maxAgeMs ||
-      (options.generation !== undefined && cached.version === version))
+      (options.generation !== undefined &&
+        cached.version === version &&
+        now() - cached.at < generationMaxAgeMs))
   )
     return cached.value;
   const value = discover(client, options.signal);

@@ -91,8 +91,9 @@ export class ImmutableFieldError extends TerminalError {
  * carry our marks. Nothing is written.
  *
  * Namespaces are planned first; objects in one that does not exist yet are
- * planned as creates from their manifest without any request (they can be
- * neither read nor dry-run). Objects whose kind a CRD of this plan creates
+ * planned as creates from their manifest without being read; their dry-run
+ * is only refused for the missing Namespace once their schema passed, so a
+ * schema refusal still fails the plan. Objects whose kind a CRD of this plan creates
  * or changes are planned from their manifest too (`provisional`: the apply
  * dry-runs them once the CRD is Established). Helm hooks due on `hookEvent` are planned as creates (they
  * are replaced); other hooks are left out. An immutable-field change fails
@@ -248,11 +249,24 @@ async function planObject(obj: KubeObject, c: ObjectContext): Promise<PlannedObj
     );
   }
 
-  // In a Namespace this plan creates: the object cannot exist, and a dry-run would only be
-  // refused for want of its Namespace; it is created as Git declares it.
+  // In a Namespace this plan creates: the object cannot exist, so it is not read; it is
+  // created as Git declares it. Its dry-run is still sent: the server checks it against its
+  // schema (field types, undeclared fields) before it finds the Namespace missing, so a bad
+  // object is refused before anything, the Namespace included, is written.
   if (c.unborn.has(obj.metadata.namespace ?? '')) {
     if (isRunOnce(obj) && c.ranOnce.get(refKey(ref)) === manifestDigest(obj))
       return { ...base, action: 'unchanged', diff: [], ranOnce: true };
+    try {
+      await c.client.apply(obj, {
+        fieldManager: Marks.fieldManager,
+        dryRun: true,
+        signal: c.signal,
+      });
+    } catch (err) {
+      // The CRD this plan changes defines its schema: the apply dry-runs it once Established.
+      if (definedBy && c.changingCrds.has(definedBy)) return fromManifest(undefined);
+      if (!isNotFound(err)) throw objectError('plan', ref, err);
+    }
     return { ...base, action: 'create', diff: diffValues(undefined, comparable(obj)) };
   }
 

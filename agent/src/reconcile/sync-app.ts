@@ -277,12 +277,16 @@ export async function syncApp(
               clock,
               judge: (obj) => healthOf(obj, app.health),
               onApplied: (r) => void (r.health && atApply.set(refKey(r.ref), r.health)),
-              waitForWave: async (objs) =>
-                void (await waitUntilNothingGates(
+              waitForWave: async (objs) => {
+                await waitUntilNothingGates(
                   healthWait,
                   objs.filter((o) => !o.ranOnce).map((o) => o.desired as KubeObject),
                   atApply,
-                )),
+                );
+                // An apply's answer judges its object once, right after it: later waves and
+                // the final wait read the object as it is then, not as it was written.
+                for (const o of objs) atApply.delete(refKey(o.ref));
+              },
             })),
           );
         } catch (err) {

@@ -1,7 +1,18 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { classify, errorMessage } from '@driftless/common';
+import { answerOf, OutboundGuard } from '../outbound/index.ts';
 import { evaluateScope, TRANSITIONS, type ScopeInput } from './evaluate.ts';
-import { buildStatusRequest, clip, HOST_LIMITS, type StatusPost } from './hosts.ts';
+import {
+  buildStatusRequest,
+  clip,
+  HOST_LIMITS,
+  postStatus,
+  StatusPostError,
+  type StatusPost,
+} from './hosts.ts';
 import { matchHost, parseRepoUrl } from './remote.ts';
 
 const A = 'a'.repeat(40);
@@ -247,5 +258,44 @@ describe('host requests', () => {
     assert.throws(() => buildStatusRequest({ ...post, repoPath: 'a/b/c' }), /owner\/repo/);
     assert.equal(clip('a\n b   c', 10), 'a b c');
     assert.equal(clip('abcdef', 4), 'abc…');
+  });
+});
+
+describe('postStatus', () => {
+  it('names only the failure code of a host it cannot reach; the detail is for admins', async () => {
+    const guard = new OutboundGuard({ allow: ['127.0.0.0/8'] });
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    try {
+      await assert.rejects(
+        postStatus(
+          {
+            kind: 'gitea',
+            apiUrl: `http://127.0.0.1:${port}/api/v1`,
+            token: 'tok-123',
+            repoPath: 'team/app',
+            sha: 'abcdef0123456789',
+            state: 'success',
+            description: 'synced',
+            context: 'driftless/prod',
+            targetUrl: '',
+          },
+          guard,
+        ),
+        (err: Error) => {
+          assert.ok(err instanceof StatusPostError, String(err));
+          assert.match(errorMessage(err), /: cannot reach the host \(ECONNREFUSED\)$/);
+          // The host as configured names it; what connecting to it said is for admins.
+          assert.doesNotMatch(errorMessage(err), /connect ECONNREFUSED/);
+          assert.match(answerOf(err), new RegExp(`ECONNREFUSED 127\\.0\\.0\\.1:${port}`));
+          assert.equal(classify(err), 'transient');
+          return true;
+        },
+      );
+    } finally {
+      await guard.close();
+    }
   });
 });

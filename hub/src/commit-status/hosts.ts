@@ -14,11 +14,12 @@
  *   `Authorization: token`; its swagger `CreateStatusOption`. Its columns are unbounded text;
  *   we keep to 1000 characters.
  */
-import { DriftlessError, errorMessage } from '@driftless/common';
+import { DriftlessError } from '@driftless/common';
 import {
   answerLine,
   ForbiddenDestinationError,
   readHead,
+  unanswered,
   type Answered,
   type OutboundGuard,
 } from '../outbound/index.ts';
@@ -184,7 +185,12 @@ export async function postStatus(
     });
   } catch (err) {
     if (err instanceof ForbiddenDestinationError) throw err;
-    throw new StatusPostError(`${what}: ${scrub(errorMessage(err), p.token)}`, { cause: err });
+    // The code for everyone; the detail (address, certificate names) is for admins.
+    const u = unanswered(err, (text) => scrub(text, p.token));
+    throw new StatusPostError(`${what}: cannot reach the host${u.label ? ` (${u.label})` : ''}`, {
+      cause: u.cause,
+      answer: u.answer,
+    });
   }
   const text = await readHead(res);
   if (res.ok) return res.status;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { createLogger } from '@driftless/common';
+import { classify, createLogger, errorMessage } from '@driftless/common';
 import { storeWithCluster } from '../../test/enrolled-store.ts';
 import { EventBus, type HubEvent } from '../events.ts';
 import type { Store } from '../store/index.ts';
@@ -242,6 +242,24 @@ describe('links and selectors', () => {
 
 describe('postJson', () => {
   after(() => LOOPBACK_ALLOWED.close());
+  it('names only the failure code of a destination it cannot reach; the detail is for admins', async () => {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await assert.rejects(
+      postJson(LOOPBACK_ALLOWED, 'webhook destination w', `http://127.0.0.1:${port}/`, '{}'),
+      (err: Error) => {
+        assert.equal(
+          errorMessage(err),
+          'webhook destination w: cannot reach the destination (ECONNREFUSED)',
+        );
+        assert.match(answerOf(err), new RegExp(`ECONNREFUSED 127\\.0\\.0\\.1:${port}`));
+        assert.equal(classify(err), 'transient');
+        return true;
+      },
+    );
+  });
   it('reads only the head of an answer that never ends, and keeps it apart from the error', async () => {
     const server = createServer((_req, res) => {
       res.writeHead(500, { 'content-type': 'text/plain' });

@@ -3,6 +3,7 @@
  * commit-status post log show it to admins only (a destination may be an address only the hub
  * reaches; what it serves must not reach viewers through an error message).
  */
+import { errorMessage } from '@driftless/common';
 
 /** Longest answer kept, characters. */
 export const ANSWER_MAX = 200;
@@ -54,4 +55,22 @@ export async function readHead(res: Response, max = 4096): Promise<string> {
     reader.cancel().catch(() => undefined);
   }
   return Buffer.concat(parts).subarray(0, max).toString('utf8');
+}
+
+/**
+ * What a request that got no answer failed with, split for who may see it: `label`, the
+ * failure's code (`ECONNREFUSED`, `UND_ERR_CONNECT_TIMEOUT`) or `TimeoutError`/`AbortError`,
+ * for the error everyone reads; `cause`, just what classifies it; `answer`, the detail (the
+ * address connected to, a certificate's names), for admins. `scrub` removes secrets from it.
+ */
+export function unanswered(
+  err: unknown,
+  scrub: (text: string) => string = (t) => t,
+): { label: string; cause: { code?: unknown; name?: unknown }; answer: string } {
+  const inner = (err as { cause?: unknown } | undefined)?.cause ?? err;
+  const code = (inner as { code?: unknown } | undefined)?.code;
+  const name = (inner as { name?: unknown } | undefined)?.name;
+  const label =
+    typeof code === 'string' ? code : name === 'TimeoutError' || name === 'AbortError' ? name : '';
+  return { label, cause: { code, name }, answer: answerLine(scrub(errorMessage(inner))) };
 }

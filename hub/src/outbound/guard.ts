@@ -139,7 +139,10 @@ export class OutboundGuard {
     await this.#agent.close();
   }
 
-  /** The URL's host; throws when the URL is not http(s) or its host is a forbidden IP literal. */
+  /**
+   * The URL's host; throws when the URL is not http(s), holds credentials or its host is a
+   * forbidden IP literal.
+   */
   #hostOf(what: string, url: string): string {
     let u: URL;
     try {
@@ -149,6 +152,11 @@ export class OutboundGuard {
     }
     if (u.protocol !== 'http:' && u.protocol !== 'https:')
       throw new ForbiddenDestinationError(`${what}: use an http or https URL, not ${u.protocol}`);
+    // The HTTP client would refuse it with the whole URL, credentials included, in its message.
+    if (u.username || u.password)
+      throw new ForbiddenDestinationError(
+        `${what}: the URL holds a user name or password; give it without them (the hub sends no credentials from a URL)`,
+      );
     const hostname = u.hostname.replace(/^\[|\]$/g, '');
     const ip = parseIp(hostname);
     if (ip) {

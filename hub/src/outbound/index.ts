@@ -4,7 +4,7 @@
  * error text. See docs/notifications.md, "Where destinations may point".
  */
 export { AllowList, AllowListError, nonPublicReason, parseIp } from './address.ts';
-export { ANSWER_MAX, answerLine, answerOf, readHead, type Answered } from './answer.ts';
+export { ANSWER_MAX, answerLine, answerOf, readHead, unanswered, type Answered } from './answer.ts';
 export {
   ALLOW_FLAG,
   ForbiddenDestinationError,

@@ -239,6 +239,31 @@ describe('the outbound guard', () => {
     await guard.close();
   });
 
+  it('refuses a URL holding credentials without naming them, at check and at send, allowed or not', async () => {
+    const guard = new OutboundGuard({ allow: ['127.0.0.0/8'], resolve: table({}) });
+    const url = `http://hook-user:s3cret-pass@127.0.0.1:${port}/creds`;
+    const noCredentials = (err: Error) => {
+      assert.ok(err instanceof ForbiddenDestinationError, String(err));
+      assert.match(err.message, /^destination ops: the URL holds a user name or password/);
+      assert.doesNotMatch(err.message, /s3cret|hook-user/);
+      return true;
+    };
+    await assert.rejects(guard.check('destination ops', url), noCredentials);
+    await assert.rejects(
+      guard.fetch('destination ops', url, { method: 'POST', headers: {}, body: '{}' }),
+      noCredentials,
+    );
+    await assert.rejects(
+      guard.fetch('destination ops', `http://:s3cret-pass@127.0.0.1:${port}/creds`, {
+        method: 'GET',
+        headers: {},
+      }),
+      noCredentials,
+    );
+    assert.deepEqual(paths, [], 'nothing reached the receiver');
+    await guard.close();
+  });
+
   it('sends to what the allow list allows, by range or by name, and never follows a redirect', async () => {
     const byRange = new OutboundGuard({
       allow: ['127.0.0.0/8'],

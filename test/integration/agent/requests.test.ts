@@ -1,7 +1,8 @@
 /**
  * What the agent asks of a real API server and Git server, request by request: a cold sync of
- * an app into a Namespace it creates reads and dry-runs nothing inside that Namespace and writes
- * each object once; an app in a Namespace that exists is still dry-run object by object (the
+ * an app into a Namespace it creates reads nothing inside that Namespace, dry-runs each object
+ * once (the schema check, which refuses a bad object before anything is written) and writes each
+ * object once; an app in a Namespace that exists is still dry-run object by object (the
  * plan refuses a bad object before anything is written); a rollout is followed through the drift
  * watch, not polled; and a poll where nothing moved is one Git request and no API request.
  */
@@ -68,7 +69,7 @@ describe('API and Git requests of the agent', () => {
     await Promise.all([cluster?.stop(), git?.stop()]);
   });
 
-  it('creates an app in a Namespace it brings without reading or dry-running anything in it, writing each object once', async () => {
+  it('creates an app in a Namespace it brings without reading anything in it, dry-running (schema) and writing each object once', async () => {
     const repo = await git.createRepo('cold');
     await repo.commit(
       {
@@ -92,15 +93,21 @@ describe('API and Git requests of the agent', () => {
 
     const inside = sent.filter((r) => r.path.includes('/namespaces/cold/'));
     assert.deepEqual(
-      inside.filter((r) => r.method !== 'PATCH' || r.dryRun),
+      inside.filter((r) => r.method !== 'PATCH'),
       [],
-      'no GET, LIST or dry-run inside the new Namespace',
+      'no GET or LIST inside the new Namespace',
     );
-    const writes = inside.map((r) => r.path.replace(/^.*\/namespaces\/cold\//, '')).sort();
-    assert.deepEqual(writes, [
+    const objects = [
       ...Array.from({ length: 7 }, (_, i) => `configmaps/c${i}`).sort(),
       'services/web',
-    ]);
+    ];
+    const paths = (dryRun: boolean) =>
+      inside
+        .filter((r) => r.dryRun === dryRun)
+        .map((r) => r.path.replace(/^.*\/namespaces\/cold\//, ''))
+        .sort();
+    assert.deepEqual(paths(true), objects, 'one dry-run each: the schema check');
+    assert.deepEqual(paths(false), objects, 'one write each');
     const namespace = sent.filter((r) => r.path === '/api/v1/namespaces/cold');
     assert.deepEqual(
       namespace.map((r) => `${r.method}${r.dryRun ? ' dry-run' : ''}`).sort(),
@@ -109,6 +116,156 @@ describe('API and Git requests of the agent', () => {
     );
     const live = await admin.list('v1', 'ConfigMap', { namespace: 'cold' });
     assert.equal(live.items.filter((c) => /^c\d$/.test(c.metadata.name)).length, 7);
+  });
+
+  it('refuses an object of a new Namespace that its schema refuses before writing anything, the Namespace included', async () => {
+    const wrongType = JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'typed' },
+      data: { count: 3 },
+    });
+    const undeclared = JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'extra' },
+      spec: { selector: { app: 'web' }, ports: [{ port: 80 }], bogus: true },
+    });
+    for (const [name, bad, what] of [
+      ['coldtyped', wrongType, /ConfigMap coldtyped\/typed/],
+      ['coldfield', undeclared, /Service coldfield\/extra/],
+    ] as const) {
+      const repo = await git.createRepo(name);
+      await repo.commit(
+        {
+          'clusters/test/driftless.yaml': clusterYaml(app(name)),
+          [`apps/${name}/namespace.yaml`]: JSON.stringify({
+            apiVersion: 'v1',
+            kind: 'Namespace',
+            metadata: { name },
+          }),
+          [`apps/${name}/objects.yaml`]: [...configMaps(3), bad].join('\n---\n'),
+        },
+        `${name} app with a bad object`,
+      );
+      const t = await makeAgent({ kubeConfig: cluster.kubeConfig, git, repo });
+      agents.push(t);
+      await t.agent.reconcileOnce();
+      const status = t.agent.statuses().find((s) => s.app === name);
+      assert.notEqual(status?.syncStatus, 'Synced');
+      assert.match(t.recorder.lastSync(name)?.error ?? '', what);
+      const namespaces = await admin.list('v1', 'Namespace');
+      assert.equal(
+        namespaces.items.some((n) => n.metadata.name === name),
+        false,
+        `nothing written: no Namespace ${name}`,
+      );
+    }
+  });
+
+  it('names an object of a new Namespace that only validation refuses in a failed sync, and its next plan writes nothing', async () => {
+    // An invalid port passes the schema: the server judges it only after finding its Namespace,
+    // so the first apply is where it fails; the sync must say so, not claim Synced.
+    const bad = JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'bad', annotations: { 'driftless.dev/sync-wave': '1' } },
+      spec: { ports: [{ port: 99999 }] },
+    });
+    const repo = await git.createRepo('coldinvalid');
+    await repo.commit(
+      {
+        'clusters/test/driftless.yaml': clusterYaml(app('coldinvalid')),
+        'apps/coldinvalid/namespace.yaml': JSON.stringify({
+          apiVersion: 'v1',
+          kind: 'Namespace',
+          metadata: { name: 'coldinvalid' },
+        }),
+        'apps/coldinvalid/objects.yaml': [...configMaps(2), bad].join('\n---\n'),
+      },
+      'coldinvalid app with an invalid Service',
+    );
+    const t = await makeAgent({ kubeConfig: cluster.kubeConfig, git, repo });
+    agents.push(t);
+    await t.agent.reconcileOnce();
+    const first = t.recorder.lastSync('coldinvalid');
+    assert.equal(first?.outcome, 'failed');
+    assert.match(first?.error ?? '', /Service coldinvalid\/bad/);
+    assert.notEqual(t.agent.statuses().find((s) => s.app === 'coldinvalid')?.syncStatus, 'Synced');
+
+    // The Namespace exists now: the next plan dry-runs everything and refuses before writing.
+    const sent = record(t.client);
+    await t.agent.reconcileOnce();
+    const again = t.recorder.lastSync('coldinvalid');
+    assert.equal(again?.outcome, 'failed');
+    assert.match(again?.error ?? '', /Service coldinvalid\/bad/);
+    assert.deepEqual(
+      sent.filter((r) => r.method === 'PATCH' && !r.dryRun).map((r) => r.path),
+      [],
+      'nothing written by the second sync',
+    );
+  });
+
+  it('judges an object of an earlier wave afresh at the end: what its apply showed is not the health of the app later', async () => {
+    const rules = [
+      '      health:',
+      "        - group: ''",
+      '          kind: ConfigMap',
+      `          healthy: "object.metadata.name != 'second' || (has(object.metadata.annotations) && 'go' in object.metadata.annotations)"`,
+      `          degraded: "has(object.metadata.annotations) && 'broken' in object.metadata.annotations"`,
+      '',
+    ].join('\n');
+    const cm = (name: string, wave: string) =>
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name, annotations: { 'driftless.dev/sync-wave': wave } },
+        data: { name },
+      });
+    await admin.apply(
+      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'waves' } },
+      { fieldManager: 'test' },
+    );
+    const repo = await git.createRepo('waves');
+    await repo.commit(
+      {
+        'clusters/test/driftless.yaml': clusterYaml(app('waves', rules)),
+        'apps/waves/objects.yaml': [cm('first', '0'), cm('second', '1'), cm('third', '2')].join(
+          '\n---\n',
+        ),
+      },
+      'two waves',
+    );
+    const t = await makeAgent({ kubeConfig: cluster.kubeConfig, git, repo });
+    agents.push(t);
+    const pass = t.agent.reconcileOnce();
+    const ref = (name: string) => ({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      namespace: 'waves',
+      name,
+    });
+    // Wave 1 is written and waited for (until it has `go`): meanwhile the wave-0 object, Healthy
+    // when applied, breaks. The final wait must see that, not what wave 0's apply showed.
+    await waitFor(
+      'the second wave written',
+      async () => (await admin.get(ref('second'))) !== undefined,
+      {
+        timeoutMs: 60_000,
+      },
+    );
+    const annotate = (name: string, key: string) =>
+      admin.request('PATCH', `/api/v1/namespaces/waves/configmaps/${name}`, {
+        body: { metadata: { annotations: { [key]: 'yes' } } },
+        contentType: 'application/merge-patch+json',
+      });
+    await annotate('first', 'broken');
+    await annotate('second', 'go');
+    await pass;
+    const sync = t.recorder.lastSync('waves');
+    assert.notEqual(sync?.health, 'Healthy', JSON.stringify(sync));
+    assert.notEqual(sync?.outcome, 'succeeded');
+    assert.match(sync?.error ?? '', /ConfigMap waves\/first Degraded/);
   });
 
   it('still dry-runs each object of an app in a Namespace that exists, and refuses a bad one before writing', async () => {

@@ -249,6 +249,19 @@ describe('Git commit statuses from a real agent', () => {
     });
     assert.equal(refused.status, 400);
     assert.match(JSON.stringify(refused.body), /a new host needs a token/);
+    // The stored token goes only where it was given for: a new API root needs it again.
+    const moved = await api.request<{ error: { message: string } }>(
+      'PUT',
+      '/api/v1/commit-status/hosts/github',
+      { kind: 'github', match: new URL(repo.url).host, apiUrl: 'https://api.elsewhere.example' },
+    );
+    assert.equal(moved.status, 400, JSON.stringify(moved.body));
+    assert.equal(
+      moved.body.error.message,
+      'commit-status host github: a new apiUrl needs the token again (the stored token is sent only to the API root it was given for)',
+    );
+    const kept = await api.get<{ apiUrl: string }>('/api/v1/commit-status/hosts/github');
+    assert.equal(kept.apiUrl, github.apiUrl);
     const viewer = await api.post<{ token: string }>('/api/v1/api-tokens', {
       name: 'viewer',
       role: 'viewer',

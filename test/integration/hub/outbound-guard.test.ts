@@ -69,6 +69,14 @@ describe(
           { name: 'metadata', kind: 'webhook', secret: { url: 'http://169.254.169.254/latest' } },
           /^destination metadata: refused: 169\.254\.169\.254 is a link-local address/,
         ],
+        [
+          {
+            name: 'creds',
+            kind: 'webhook',
+            secret: { url: 'https://hook-user:s3cret-pass@hooks.example.com/x' },
+          },
+          /^destination creds: the URL holds a user name or password; give it without them \(the hub sends no credentials from a URL\)$/,
+        ],
       ];
       for (const [body, message] of cases) {
         const res = await api.request<ErrorBody>(

@@ -200,6 +200,11 @@ export function commitStatusRoutes(deps: Pick<RouteDeps, 'store' | 'clock' | 'se
         const old = await store.getStatusHost(name);
         if (!old && !token)
           throw new InvalidArgumentError(`commit-status host ${name}: a new host needs a token`);
+        // Else an admin could send the sealed token, which no one can read, to a server of theirs.
+        if (old && !token && old.apiUrl !== apiUrl)
+          throw new InvalidArgumentError(
+            `commit-status host ${name}: a new apiUrl needs the token again (the stored token is sent only to the API root it was given for)`,
+          );
         try {
           await guard.check(`commit-status host ${name}: apiUrl`, apiUrl);
         } catch (err) {

@@ -3,6 +3,7 @@ import {
   answerLine,
   ForbiddenDestinationError,
   readHead,
+  unanswered,
   type Answered,
   type OutboundGuard,
 } from '../../outbound/index.ts';
@@ -73,10 +74,7 @@ export async function postJson(
     });
   } catch (err) {
     if (err instanceof ForbiddenDestinationError) throw err;
-    const code = (err as { cause?: { code?: string } }).cause?.code;
-    throw new DeliveryError(`${what}: cannot reach the destination${code ? ` (${code})` : ''}`, {
-      cause: (err as { cause?: unknown }).cause ?? err,
-    });
+    throw unreachable(what, err);
   }
   if (res.status >= 300 && res.status <= 399) {
     await res.body?.cancel().catch(() => undefined);
@@ -91,6 +89,15 @@ export async function postJson(
       answer: answerLine(text),
     });
   return { status: res.status, body: text };
+}
+
+/** The error of a request that got no answer: its code for everyone, its detail for admins. */
+function unreachable(what: string, err: unknown): DeliveryError {
+  const u = unanswered(err);
+  return new DeliveryError(
+    `${what}: cannot reach the destination${u.label ? ` (${u.label})` : ''}`,
+    { cause: u.cause, answer: u.answer },
+  );
 }
 
 /** `text` cut to at most `max` characters (code points never split), marked with an ellipsis. */
