@@ -137,15 +137,15 @@ for (const transport of ['grpc', 'nats'] as const)
       const { traceId } = await syncOf(revision);
       assert.match(traceId, /^[0-9a-f]{32}$/);
 
-      // Jaeger has the whole trace once the hub's ingest span has arrived next to the agent's.
+      // Jaeger has the whole trace once every span the test reads has arrived: the hub exports
+      // its ingest spans in batches, the status change's possibly after the sync result's.
       const trace = await waitFor(
         `trace ${traceId} with the agent's sync and the hub's ingest`,
         async () => {
           const t = await jaeger.trace(traceId);
           const names = new Set(t?.spans.map((s) => s.operationName));
-          return t && names.has('sync') && names.has('health') && names.has('ingest syncResult')
-            ? t
-            : undefined;
+          const all = ['sync', 'health', 'ingest syncResult', 'ingest appStatus'];
+          return t && all.every((n) => names.has(n)) ? t : undefined;
         },
       );
       const sync = trace.spans.find((s) => s.operationName === 'sync')!;
