@@ -6,6 +6,7 @@
  * A milestone an agent does not log (an older build) is left out; its time counts to the next.
  */
 import { readFileSync } from 'node:fs';
+import { median, spread as measureSpread } from './lib/measure.ts';
 
 /** One point of a run, ms since the epoch. */
 export interface Milestone {
@@ -95,18 +96,7 @@ export function agentMilestones(
 
 /** Median, min and max of `values` as `median (min–max)` in whole ms; `–` when empty. */
 export function spread(values: number[]): string {
-  if (values.length === 0) return '–';
-  const s = [...values].sort((a, b) => a - b);
-  const mid = s.length / 2;
-  const median = s.length % 2 ? s[Math.floor(mid)]! : (s[mid - 1]! + s[mid]!) / 2;
-  return `${median.toFixed(0)} (${s[0]!.toFixed(0)}–${s.at(-1)!.toFixed(0)})`;
-}
-
-/** The median of `values`. */
-export function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = s.length / 2;
-  return s.length % 2 ? s[Math.floor(mid)]! : (s[mid - 1]! + s[mid]!) / 2;
+  return values.length === 0 ? '–' : measureSpread(values, (v) => v.toFixed(0));
 }
 
 /**
