@@ -15,9 +15,10 @@
  */
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { build } from 'esbuild';
+import { build, type Plugin } from 'esbuild';
 
 const ROOT = resolve(import.meta.dirname, '..');
 
@@ -78,6 +79,7 @@ export async function bundle(out: string): Promise<void> {
     format: 'esm',
     target: 'node22.12',
     external: [...EXTERNAL],
+    plugins: [builtinsThroughRequire],
     // CommonJS dependencies call require() for Node's built-ins; an ES module has none.
     banner: {
       js: "import { createRequire as __driftlessCreateRequire } from 'node:module';\nconst require = __driftlessCreateRequire(import.meta.url);",
@@ -97,6 +99,31 @@ export async function bundle(out: string): Promise<void> {
   for (const name of Object.values(PROGRAMS)) asciiOnly(resolve(out, 'bin', `${name}.mjs`));
   cpSync(webDist, resolve(out, 'web'), { recursive: true });
 }
+
+/**
+ * Loads Node's built-in modules with require() where the sources import them: an `import` of a
+ * built-in gives Node's ES module wrapper, which reads every export of the module at once, and
+ * some exports are getters that load more: `node:http`'s WebSocket, CloseEvent and MessageEvent
+ * load Node's copy of undici (the fetch implementation), about 13 MiB resident that the agent
+ * never uses. Through require() the exports are read when the code reads them. The same module
+ * objects either way; only when each part is loaded differs.
+ */
+const builtinsThroughRequire: Plugin = {
+  name: 'builtins-through-require',
+  setup(b) {
+    const builtins = new Set(builtinModules);
+    b.onResolve({ filter: /^[a-z_0-9:/]+$/ }, (args) => {
+      if (args.kind !== 'import-statement' && args.kind !== 'dynamic-import') return undefined;
+      const bare = args.path.replace(/^node:/, '');
+      if (!builtins.has(bare)) return undefined;
+      return { path: `node:${bare}`, namespace: 'builtin-require' };
+    });
+    b.onLoad({ filter: /.*/, namespace: 'builtin-require' }, (args) => ({
+      contents: `module.exports = require(${JSON.stringify(args.path)});`,
+      loader: 'js',
+    }));
+  },
+};
 
 /**
  * Escapes the few characters outside ASCII that esbuild leaves in place (it keeps them in
