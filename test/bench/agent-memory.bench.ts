@@ -497,10 +497,23 @@ const range = (values: number[], digits = 0): string =>
 
 /** One round of a program: Node alone and the small sizes at once, then 10,000 on its own. */
 async function round(program: Program, git: GitServer, run: number): Promise<Measure[]> {
+  // A program that fails (a bad flag, a crash) loses its row, not the run.
+  const noted = async (count: string, m: Promise<Measure>): Promise<Measure[]> => {
+    try {
+      const result = await m;
+      console.error(`measured ${JSON.stringify(result)}`);
+      return [result];
+    } catch (err) {
+      console.error(
+        `${program.name} ${count}: ${err instanceof Error ? err.message : String(err)}`,
+      );
+      return [];
+    }
+  };
   const withCluster = async (count: string) => {
     const cluster = await startCluster();
     try {
-      return await measure(program, count, run, cluster, git);
+      return await noted(count, measure(program, count, run, cluster, git));
     } finally {
       await cluster.stop();
     }
@@ -509,11 +522,10 @@ async function round(program: Program, git: GitServer, run: number): Promise<Mea
     appsOf(s).length > 20 || appsOf(s).reduce((n, a) => n + a.objects, 0) >= 10_000;
   const small = SIZES.filter((s) => !alone(s));
   const large = SIZES.filter(alone);
-  const results = await Promise.all([
-    measure(program, 'node', run),
-    ...small.map((s) => withCluster(s)),
-  ]);
-  for (const s of large) results.push(await withCluster(s));
+  const results = (
+    await Promise.all([noted('node', measure(program, 'node', run)), ...small.map(withCluster)])
+  ).flat();
+  for (const s of large) results.push(...(await withCluster(s)));
   return results;
 }
 
