@@ -22,6 +22,7 @@ import { openPostgresDb } from '../../hub/src/store/postgres.ts';
 import { driftFromRow, reportStore } from '../../hub/src/store/reports.ts';
 import { parseSelector, selectorSql } from '../../hub/src/store/selector.ts';
 import type { SelectorTerm } from '../../hub/src/store/types.ts';
+import { fleetClusterName, seedFleet } from './lib/fleet-seed.ts';
 import { openSqliteDb } from '../../hub/src/store/sqlite.ts';
 
 const env = (name: string, fallback: string) => process.env[`HUB_DRIFT_${name}`] ?? fallback;
@@ -44,7 +45,7 @@ const SELECTORS = ['', 'env=prod', 'env=dev,region=eu', 'region=us'].map(parseSe
 const RARE = parseSelector('team=rare');
 const RARE_CLUSTERS = 10;
 const log = (msg: string) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${msg}`);
-const name = (i: number) => `fleet-${String(i).padStart(5, '0')}`;
+const name = fleetClusterName;
 
 const pgServer = values.store === 'postgres' ? await startPostgres() : undefined;
 const sqlitePath = join(mkdtempSync(join(tmpdir(), 'driftless-drift-bench-')), 'hub.db');
@@ -59,52 +60,7 @@ const store = reportStore(db);
 // 1. The fleet: clusters with labels, 20 apps each, DRIFTS drift records each (every other
 // one healed), written in transactions of 250 clusters.
 let t0 = performance.now();
-for (let b = 0; b < CLUSTERS; b += 250)
-  await db.tx(async (tx) => {
-    for (let i = b; i < Math.min(CLUSTERS, b + 250); i++) {
-      const labels = { env: i % 4 === 0 ? 'prod' : 'dev', region: i % 2 ? 'eu' : 'us' };
-      await tx.run('INSERT INTO clusters (name, labels_json) VALUES (?, ?)', [
-        name(i),
-        JSON.stringify(labels),
-      ]);
-      for (const [key, value] of Object.entries(labels))
-        await tx.run('INSERT INTO cluster_labels (cluster, key, value) VALUES (?, ?, ?)', [
-          name(i),
-          key,
-          value,
-        ]);
-      for (let a = 0; a < APPS; a++)
-        await tx.run(
-          `INSERT INTO apps (cluster, app, revision, sync_status, health, updated_ms) VALUES (?, ?, ?, 'synced', 'healthy', ?)`,
-          [name(i), `app-${String(a).padStart(2, '0')}`, 'a'.repeat(40), Date.now()],
-        );
-      for (let d = 0; d < DRIFTS; d++)
-        await tx.run(
-          `INSERT INTO drifts (cluster, drift_id, app, object_json, object_ref, drift_type, fields_json,
-             changed_by, detected_ms, healed, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          [
-            name(i),
-            `d${d}`,
-            `app-${String(d % APPS).padStart(2, '0')}`,
-            JSON.stringify({
-              group: 'apps',
-              version: 'v1',
-              kind: 'Deployment',
-              namespace: 'ns',
-              name: `w${d}`,
-            }),
-            `apps/v1 Deployment ns/w${d}`,
-            'modified',
-            JSON.stringify([{ path: 'spec.replicas', desiredJson: '3', liveJson: '5' }]),
-            'kubectl-edit',
-            // Spread over time, so "newest first" is a real order, not insertion order.
-            1_700_000_000_000 + ((i * 7919 + d * 104729) % (CLUSTERS * DRIFTS)) * 1000,
-            d % 2,
-            Date.now(),
-          ],
-        );
-    }
-  });
+await seedFleet(db, { clusters: CLUSTERS, apps: APPS, drifts: DRIFTS });
 for (let i = 0; i < RARE_CLUSTERS; i++)
   await db.run("INSERT INTO cluster_labels (cluster, key, value) VALUES (?, 'team', 'rare')", [
     name(Math.floor((i * CLUSTERS) / RARE_CLUSTERS)),
@@ -173,7 +129,8 @@ async function plan(label: string, where: string, params: unknown[]): Promise<st
   // The label makes the text new: a cached EXPLAIN statement keeps the plan it was made with.
   const sql = `${explain} /* ${label} */ SELECT * FROM drifts WHERE ${where} ORDER BY ${label.includes('few') ? '+' : ''}detected_ms DESC, cluster, drift_id LIMIT 500`;
   const rows = await db.all<Record<string, unknown>>(sql, params as string[]);
-  return rows.map((r) => String(r['detail'] ?? r['QUERY PLAN']));
+  // An array constant of thousands of names is cut short.
+  return rows.map((r) => String(r['detail'] ?? r['QUERY PLAN']).slice(0, 240));
 }
 
 const load = async () => (await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ');
@@ -220,14 +177,13 @@ if (db.dialect === 'sqlite') {
     0,
   ]);
 } else {
-  const { textArrayLiteral } = await import('../../hub/src/store/selector-plan.ts');
   const names = async (terms: SelectorTerm[]) => {
     const where = selectorSql('name', terms);
-    const rows = await db.all<{ name: string }>(
-      `SELECT name FROM clusters WHERE ${where.sql}`,
+    const row = await db.get<{ names: string }>(
+      `SELECT array_agg(name)::text AS names FROM clusters WHERE ${where.sql}`,
       where.params,
     );
-    return textArrayLiteral(rows.map((c) => c.name));
+    return row!.names;
   };
   plans['current env=prod'] = await plan('current', 'cluster = ANY(?::text[]) AND healed = ?', [
     await names(parseSelector('env=prod')),

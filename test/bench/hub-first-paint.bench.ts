@@ -94,11 +94,11 @@ async function startHub(bin: string, dataDir: string, databaseUrl?: string): Pro
     env: { ...process.env, LOG_LEVEL: 'warn', OTEL_TRACES_EXPORTER: 'none' },
   });
   let stderr = '';
-  proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   let token = '';
   const http = await new Promise<string>((ok, fail) => {
     proc.once('exit', (code) => fail(new Error(`${bin} exited with ${code}: ${stderr}`)));
-    createInterface({ input: proc.stdout! }).on('line', (line) => {
+    createInterface({ input: proc.stdout }).on('line', (line) => {
       const ev = JSON.parse(line) as { event: string; http: string; token: string };
       if (ev.event === 'bootstrap-admin-token') token = ev.token;
       if (ev.event === 'listening') ok(ev.http);
@@ -174,7 +174,7 @@ try {
   buildDashboard(join(ROOT, 'hub/web'));
   const bins: Record<Kind, string> = {
     current: join(ROOT, 'hub/bin/driftless-hub.ts'),
-    previous: previousHub(values.previous!),
+    previous: previousHub(values.previous),
   };
   for (const kind of ['current', 'previous'] as const) {
     const dataDir = mkdtempSync(join(tmpdir(), `driftless-paint-${kind}-`));

@@ -43,11 +43,11 @@ export async function seedFleet(db: Db, o: FleetSeedOptions): Promise<void> {
             key,
             value,
           ]);
-        for (let a = 0; a < o.apps; a++)
-          await tx.run(
-            `INSERT INTO apps (cluster, app, revision, sync_status, health, updated_ms) VALUES (?, ?, ?, 'synced', 'healthy', ?)`,
-            [name, appName(a), 'a'.repeat(40), now],
-          );
+        // One statement for the cluster's apps (PostgreSQL at load: 20× fewer round trips).
+        await tx.run(
+          `INSERT INTO apps (cluster, app, revision, sync_status, health, updated_ms) VALUES ${Array.from({ length: o.apps }, () => "(?, ?, ?, 'synced', 'healthy', ?)").join(', ')}`,
+          Array.from({ length: o.apps }, (_, a) => [name, appName(a), 'a'.repeat(40), now]).flat(),
+        );
         for (let d = 0; d < o.drifts; d++)
           await tx.run(
             `INSERT INTO drifts (cluster, drift_id, app, object_json, object_ref, drift_type, fields_json,
