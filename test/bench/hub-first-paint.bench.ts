@@ -95,16 +95,18 @@ async function startHub(bin: string, dataDir: string, databaseUrl?: string): Pro
   });
   let stderr = '';
   proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  // Both lines come on a new store, in either order.
   let token = '';
-  const http = await new Promise<string>((ok, fail) => {
+  let http = '';
+  await new Promise<void>((ok, fail) => {
     proc.once('exit', (code) => fail(new Error(`${bin} exited with ${code}: ${stderr}`)));
     createInterface({ input: proc.stdout }).on('line', (line) => {
       const ev = JSON.parse(line) as { event: string; http: string; token: string };
       if (ev.event === 'bootstrap-admin-token') token = ev.token;
-      if (ev.event === 'listening') ok(ev.http);
+      if (ev.event === 'listening') http = ev.http;
+      if (token && http) ok();
     });
   });
-  if (!token) throw new Error(`${bin}: no bootstrap token on a new store`);
   return {
     http,
     token,
