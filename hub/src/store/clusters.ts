@@ -23,10 +23,22 @@ export interface HelloRecord {
   branch: string;
 }
 
+/** A page of {@link ClusterStore.listClusters}: clusters named after `after`, `limit` at most. */
+export interface ClusterPage {
+  /** Only clusters whose name sorts after this one (the last name of the previous page). */
+  after?: string;
+  /** At most this many; every one when absent. */
+  limit?: number;
+}
+
 /** Enrolled clusters: identity, labels, liveness, revocation. */
 export interface ClusterStore {
   getCluster(name: string): Promise<ClusterRecord | undefined>;
-  listClusters(selector?: SelectorTerm[]): Promise<ClusterRecord[]>;
+  /**
+   * Clusters matching `selector`, in name order; with `page`, only those after `page.after`
+   * and at most `page.limit` of them (keyset paging by name; every one when absent).
+   */
+  listClusters(selector?: SelectorTerm[], page?: ClusterPage): Promise<ClusterRecord[]>;
   /**
    * Revokes the cluster, every certificate and NATS user issued to it and every enrollment
    * token still open for its name, and blocks new enrollment of the name (until
@@ -110,11 +122,18 @@ export function clusterStore(db: Db): ClusterStore {
       const r = await db.get<Row>('SELECT * FROM clusters WHERE name = ?', [name]);
       return r && toCluster(r);
     },
-    listClusters: async (selector = []) => {
+    listClusters: async (selector = [], page = {}) => {
       const sel = selectorSql('name', selector);
+      // `name > ?` walks the primary key from the cursor on, so a page costs its own rows.
+      const after = page.after === undefined ? '' : ' AND name > ?';
+      const limit = page.limit === undefined ? '' : ' LIMIT ?';
       const rows = await db.all<Row>(
-        `SELECT * FROM clusters WHERE ${sel.sql} ORDER BY name`,
-        sel.params,
+        `SELECT * FROM clusters WHERE ${sel.sql}${after} ORDER BY name${limit}`,
+        [
+          ...sel.params,
+          ...(page.after === undefined ? [] : [page.after]),
+          ...(page.limit === undefined ? [] : [page.limit]),
+        ],
       );
       return rows.map(toCluster);
     },

@@ -4,7 +4,7 @@ import type { AgentSuspension, ConfigStateRecord } from './types.ts';
 /** The driftless.yaml state of each cluster, as the agents last reported it. */
 export interface ConfigStateStore {
   /** The state of one cluster, or of every cluster that reported one. */
-  listConfigStates(q: { cluster?: string }): Promise<ConfigStateRecord[]>;
+  listConfigStates(q: ConfigStateFilter): Promise<ConfigStateRecord[]>;
 }
 
 /** The {@link ConfigStateStore} over `db` (rows are written by the report ingest). */
@@ -95,14 +95,27 @@ export async function markRemovedApps(
   }
 }
 
-/** The config state of one cluster, or of every cluster that reported one. */
+/** Which config states {@link listConfigStates} reads: one cluster, a name range, or all. */
+export interface ConfigStateFilter {
+  cluster?: string;
+  /** Clusters named after `after` up to and including `through` (a page of clusters). */
+  names?: { after: string; through: string };
+}
+
+/** The config state of one cluster, of a name range, or of every cluster that reported one. */
 export async function listConfigStates(
   q: Queryable,
-  filter: { cluster?: string } = {},
+  filter: ConfigStateFilter = {},
 ): Promise<ConfigStateRecord[]> {
-  const rows = filter.cluster
-    ? await q.all('SELECT * FROM cluster_config WHERE cluster = ?', [filter.cluster])
-    : await q.all('SELECT * FROM cluster_config ORDER BY cluster');
+  const { cluster, names } = filter;
+  const rows = cluster
+    ? await q.all('SELECT * FROM cluster_config WHERE cluster = ?', [cluster])
+    : names
+      ? await q.all(
+          'SELECT * FROM cluster_config WHERE cluster > ? AND cluster <= ? ORDER BY cluster',
+          [names.after, names.through],
+        )
+      : await q.all('SELECT * FROM cluster_config ORDER BY cluster');
   return rows.map(toRecord);
 }
 

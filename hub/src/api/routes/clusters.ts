@@ -7,7 +7,7 @@ import { actorOf } from '../auth.ts';
 import {
   ClusterDetailView,
   ClusterView,
-  List,
+  MAX_LIMIT,
   Name,
   normaliseRevision,
   OptionalRevision,
@@ -44,17 +44,57 @@ export function clusterRoutes(deps: RouteDeps) {
         schema: {
           summary: 'list clusters',
           tags,
-          querystring: Type.Object({ selector: Selector }),
-          response: { 200: List(ClusterView) },
+          querystring: Type.Object({
+            selector: Selector,
+            limit: Type.Optional(
+              Type.Integer({
+                minimum: 1,
+                maximum: MAX_LIMIT,
+                description: 'clusters at most (a page); every cluster when absent',
+              }),
+            ),
+            after: Type.Optional(
+              Type.String({
+                minLength: 1,
+                maxLength: 253,
+                description: 'the `next` of the previous page: clusters named after this one',
+              }),
+            ),
+          }),
+          response: {
+            200: Type.Object({
+              items: Type.Array(ClusterView),
+              next: Type.Optional(
+                Type.String({ description: 'cursor of the next page; absent on the last one' }),
+              ),
+            }),
+          },
         },
       },
       async (req) => {
-        const configs = new Map((await store.listConfigStates({})).map((c) => [c.cluster, c]));
+        const { limit, after } = req.query;
+        const clusters = await store.listClusters(parseSelector(req.query.selector), {
+          after,
+          limit,
+        });
+        const last = clusters.at(-1);
+        // A page reads the config states of its own name range only, not the whole fleet's.
+        const states =
+          limit === undefined
+            ? await store.listConfigStates({})
+            : last
+              ? await store.listConfigStates({ names: { after: after ?? '', through: last.name } })
+              : [];
+        const configs = new Map(states.map((c) => [c.cluster, c]));
+        // A full page may have more behind it; a short one is the last.
+        const next =
+          limit !== undefined && clusters.length === limit && last ? last.name : undefined;
         return {
-          items: (await store.listClusters(parseSelector(req.query.selector))).map((c) => ({
+          items: clusters.map((c) => ({
             ...clusterView(c),
             config: configView(configs.get(c.name)),
           })),
+          ...(next ? { next } : {}),
         };
       },
     );
