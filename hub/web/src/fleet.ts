@@ -1,5 +1,5 @@
-// The fleet as the dashboard holds it: every cluster and its apps, loaded once and then
-// kept current from the hub's event stream by re-reading only the clusters that changed.
+// The fleet as the dashboard holds it: every cluster and its apps, loaded once (page by
+// page, painting after the first) and then kept current from the hub's event stream by re-reading only the clusters that changed.
 import type { App, Cluster, ClusterDetail, HubApi } from './api.ts';
 import { openEventStream, type HubEvent, type StreamState } from './events.ts';
 
@@ -8,16 +8,21 @@ const FULL_RELOAD_AT = 40;
 /** Events are gathered for this long, so a burst becomes one batch of reads. */
 const BATCH_MS = 250;
 /**
- * Apps per read of the full load. The first page is on screen while the rest arrive, so a
- * fleet of 10,000 clusters × 20 apps paints after one page, not after 200,000 apps. The
- * first page is small (the first ~50 clusters fill the screen) and read alongside the
- * clusters list; later pages are larger, so the whole fleet takes few reads.
+ * Clusters and apps per read of the full load. The first pages are on screen while the rest
+ * arrive, so a fleet of 10,000 clusters × 20 apps paints after one page of each, not after
+ * every cluster and 200,000 apps. The first pages are small (the first ~50 clusters fill the
+ * screen) and read together; later pages are larger, so the whole fleet takes few reads.
  */
+const FIRST_CLUSTER_PAGE = 200;
+const CLUSTER_PAGE = 5000;
 const FIRST_APP_PAGE = 1000;
 const APP_PAGE = 5000;
 
-const appsPath = (limit: number, after: string | undefined) =>
-  `/api/v1/apps?limit=${limit}${after ? `&after=${encodeURIComponent(after)}` : ''}`;
+const pagePath = (path: string, limit: number, after: string | undefined) =>
+  `${path}?limit=${limit}${after ? `&after=${encodeURIComponent(after)}` : ''}`;
+
+/** One page of a paged list: `next` is the `after` of the following page, absent on the last. */
+type Page<T> = { items: T[]; next?: string };
 
 type Listener = () => void;
 
@@ -36,11 +41,11 @@ export class Fleet {
 
   version = 0;
   loaded = false;
-  /** False while a full load is still reading pages of apps (totals are partial until then). */
+  /** False while a full load is still reading pages of clusters or apps (totals are partial). */
   complete = false;
   #generation = 0;
-  /** The apps read so far by a full load in progress. */
-  #pages: Map<string, App[]> | undefined;
+  /** The clusters and apps read so far by a full load in progress. */
+  #pages: { clusters: Map<string, Cluster>; apps: Map<string, App[]> } | undefined;
   error: string | undefined;
   stream: StreamState = 'connecting';
 
@@ -150,7 +155,8 @@ export class Fleet {
           const { apps, ...cluster } = d;
           this.#clusters.set(name, cluster);
           this.#apps.set(name, apps);
-          this.#pages?.set(name, apps);
+          this.#pages?.clusters.set(name, cluster);
+          this.#pages?.apps.set(name, apps);
         } catch {
           // Gone or unreachable: the next full load settles it.
         }
@@ -164,38 +170,50 @@ export class Fleet {
     // A newer full load (refresh, resync) supersedes this one between pages.
     const generation = ++this.#generation;
     try {
-      type Page = { items: App[]; next?: string };
-      // The clusters and the first page of apps are read at once; nothing paints before both.
-      const [clusters, first] = await Promise.all([
-        this.#api.list<Cluster>('/api/v1/clusters'),
-        this.#api.get<Page>(appsPath(FIRST_APP_PAGE, undefined)),
-      ]);
-      if (generation !== this.#generation) return;
-      this.#clusters = new Map(clusters.map((c) => [c.name, c]));
-      const previous = this.#apps;
-      const pages = new Map<string, App[]>();
+      const previous = { clusters: this.#clusters, apps: this.#apps };
+      const pages = { clusters: new Map<string, Cluster>(), apps: new Map<string, App[]>() };
       this.#pages = pages;
-      let after: string | undefined;
-      let next: Page | undefined = first;
-      do {
-        const page: Page = next ?? (await this.#api.get<Page>(appsPath(APP_PAGE, after)));
-        next = undefined;
+      // The first page of clusters and of apps are read at once; nothing paints before both.
+      let clusterPage: Promise<Page<Cluster>> | undefined = this.#api.get<Page<Cluster>>(
+        pagePath('/api/v1/clusters', FIRST_CLUSTER_PAGE, undefined),
+      );
+      let appPage: Promise<Page<App>> | undefined = this.#api.get<Page<App>>(
+        pagePath('/api/v1/apps', FIRST_APP_PAGE, undefined),
+      );
+      while (clusterPage || appPage) {
+        const [clusters, apps]: [Page<Cluster> | undefined, Page<App> | undefined] =
+          await Promise.all([clusterPage, appPage]);
         if (generation !== this.#generation) return;
-        for (const a of page.items) {
-          const list = pages.get(a.cluster);
-          // A cluster re-read from an event while pages load already has its newer apps.
-          if (!list) pages.set(a.cluster, [a]);
+        // The following pages are asked for before this one is indexed.
+        clusterPage =
+          clusters?.next === undefined
+            ? undefined
+            : this.#api.get<Page<Cluster>>(
+                pagePath('/api/v1/clusters', CLUSTER_PAGE, clusters.next),
+              );
+        appPage =
+          apps?.next === undefined
+            ? undefined
+            : this.#api.get<Page<App>>(pagePath('/api/v1/apps', APP_PAGE, apps.next));
+        // A cluster re-read from an event while pages load already holds its newer state.
+        for (const c of clusters?.items ?? [])
+          if (!pages.clusters.has(c.name)) pages.clusters.set(c.name, c);
+        for (const a of apps?.items ?? []) {
+          const list = pages.apps.get(a.cluster);
+          if (!list) pages.apps.set(a.cluster, [a]);
           else if (!list.some((x) => x.app === a.app)) list.push(a);
         }
-        after = page.next;
-        this.complete = after === undefined;
-        // Clusters no page has reached yet keep what the previous load showed.
-        this.#apps = this.complete ? pages : new Map([...previous, ...pages]);
+        this.complete = !clusterPage && !appPage;
+        // What no page has reached yet keeps what the previous load showed.
+        this.#clusters = this.complete
+          ? pages.clusters
+          : new Map([...previous.clusters, ...pages.clusters]);
+        this.#apps = this.complete ? pages.apps : new Map([...previous.apps, ...pages.apps]);
         this.error = undefined;
         this.loaded = true;
         this.#index();
         this.#changed();
-      } while (after !== undefined);
+      }
       this.#pages = undefined;
       return;
     } catch (err) {

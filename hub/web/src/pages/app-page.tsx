@@ -43,6 +43,8 @@ export function AppPage({ cluster, app }: { cluster: string; app: string }) {
   if (!fleet.loaded) return <p class="muted">Loading…</p>;
   const a = fleet.appsOf(cluster).find((x) => x.app === app);
   const c = fleet.cluster(cluster);
+  // An app not read yet may still be on a later page of the load.
+  if (!a && !fleet.complete) return <p class="muted">Loading…</p>;
   if (!a)
     return (
       <Notice kind="error">

@@ -13,7 +13,8 @@ export function ClusterPage({ name }: { name: string }) {
   const [result, setResult] = useState<{ kind: 'ok' | 'error'; text: string } | undefined>();
   const [confirming, setConfirming] = useState(false);
   const c = fleet.cluster(name);
-  if (!fleet.loaded) return <p class="muted">Loading…</p>;
+  // A cluster not read yet may still be on a later page of the load.
+  if (!fleet.loaded || (!c && !fleet.complete)) return <p class="muted">Loading…</p>;
   if (!c) return <Notice kind="error">No cluster named {name} has enrolled.</Notice>;
   const apps = fleet.appsOf(name).sort((a, b) => a.app.localeCompare(b.app));
 

@@ -62,7 +62,7 @@ export function Overview() {
         title="Fleet"
         sub={
           fleet.loaded
-            ? `${t.clusters} clusters · ${t.apps} apps${terms.length || search ? ' (filtered)' : ''}${fleet.complete ? '' : ' · loading apps…'}`
+            ? `${t.clusters} clusters · ${t.apps} apps${terms.length || search ? ' (filtered)' : ''}${fleet.complete ? '' : ' · loading…'}`
             : 'Loading…'
         }
         actions={
