@@ -464,10 +464,14 @@ export class Agent {
         results.get(app.name)?.resolve(this.#apps.entry(app).health);
       else toSync.push(app);
     }
-    // Moved (new commit or spec) first; the others wait until every moved app is past its plan.
+    // Apps whose inputs moved (or are not known) first; the others (a retry, a resync) wait
+    // until every moved app is past its plan.
     const moved = new Set(
       toSync
-        .filter((app) => this.#apps.entry(app).attemptKey !== attemptKey(app, checkout.revision))
+        .filter((app) => {
+          const key = this.#passKeys.get(app.name);
+          return key === undefined || key !== this.#apps.entry(app).inputsKey;
+        })
         .map((app) => app.name),
     );
     const unplanned = new Set(moved);
@@ -677,14 +681,9 @@ export class Agent {
     } else if (r.outcome === 'failed') state.health = 'Unknown';
     this.#apps.reportSync(app, r);
     this.#apps.setStatus(app, statusAfterSync(r, outcome, before, checkout));
+    state.inputsKey = await this.#inputs.key(app, checkout.dir);
     if (r.outcome === 'succeeded')
-      state.carry = carryBasis(
-        app,
-        r.revision,
-        await this.#inputs.key(app, checkout.dir),
-        detail.desired,
-        detail.plan,
-      );
+      state.carry = carryBasis(app, r.revision, state.inputsKey, detail.desired, detail.plan);
     return detail;
   }
 

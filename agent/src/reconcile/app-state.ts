@@ -25,6 +25,8 @@ export interface AppState {
   dueAt?: number;
   /** Revision and spec of its last sync: a change of either makes it due at once. */
   attemptKey?: string;
+  /** Its render-inputs key at its last sync (see RenderInputs.key). */
+  inputsKey?: string;
   /** Health after its last successful sync, for apps that depend on it. */
   health: HealthState;
   /** Revision of its last successful sync, or the revision it was carried to since. */

@@ -94,11 +94,7 @@ export interface CarryContext {
  * inputs key as at its last plan, no open drift or fight, and every object it declares still
  * its own.
  */
-export function carryRefusal(
-  app: AppSpec,
-  state: AppState,
-  c: CarryContext,
-): string | undefined {
+export function carryRefusal(app: AppSpec, state: AppState, c: CarryContext): string | undefined {
   const basis = state.carry;
   const status = state.status;
   if (c.forced) return 'every app is planned this pass';
