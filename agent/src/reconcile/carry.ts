@@ -168,6 +168,7 @@ export function carriedReport(
     finishedAt,
     health,
     approvalId: '',
+    carriedFrom: basis.appliedRevision,
   };
 }
 

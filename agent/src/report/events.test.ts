@@ -33,6 +33,22 @@ const sync = (over: Partial<SyncReport>): SyncReport => ({
 });
 
 describe('EventReporter', () => {
+  it('records a carried app as SourcesUnchanged, never as a sync that changed objects', async () => {
+    const kube = new FakeKube();
+    reporter(kube).syncResult(
+      sync({ carriedFrom: 'b'.repeat(40), steps: [{ name: 'carry', durationMs: 0 }] }),
+    );
+    await settle();
+    const [event] = kube.events;
+    assert.equal(event?.['reason'], 'SourcesUnchanged');
+    assert.equal(event?.['type'], 'Normal');
+    assert.match(
+      String(event?.['note']),
+      /sources unchanged since bbbbbbb, nothing planned or applied/,
+    );
+    assert.doesNotMatch(String(event?.['note']), /synced/);
+  });
+
   it('records an invalid driftless.yaml as a Warning in the state namespace, and its repair as Normal', async () => {
     const kube = new FakeKube();
     const r = reporter(kube);

@@ -42,8 +42,9 @@ export class EventReporter implements Reporter {
   syncResult(r: SyncReport): void {
     const failed = r.outcome === 'failed' || r.outcome === 'approval-stale';
     const changed = r.objects.filter((o) => o.action !== 'unchanged').length;
-    const note =
-      r.outcome === 'succeeded'
+    const note = r.carriedFrom
+      ? `at ${r.revision.slice(0, 7)}: sources unchanged since ${r.carriedFrom.slice(0, 7)}, nothing planned or applied`
+      : r.outcome === 'succeeded'
         ? `synced ${r.revision.slice(0, 7)}: ${changed} object(s) changed, health ${r.health}; trace ${r.traceId}`
         : `${r.outcome} at ${r.revision.slice(0, 7)}${r.error ? `: ${r.error}` : ''}; trace ${r.traceId}`;
     this.#emit({
@@ -54,14 +55,16 @@ export class EventReporter implements Reporter {
         name: `driftless-app-${r.app}`,
       },
       action: 'Sync',
-      reason: {
-        succeeded: 'Synced',
-        failed: 'SyncFailed',
-        planned: 'Planned',
-        'waiting-approval': 'WaitingApproval',
-        'approval-stale': 'ApprovalStale',
-        suspended: 'Suspended',
-      }[r.outcome],
+      reason: r.carriedFrom
+        ? 'SourcesUnchanged'
+        : {
+            succeeded: 'Synced',
+            failed: 'SyncFailed',
+            planned: 'Planned',
+            'waiting-approval': 'WaitingApproval',
+            'approval-stale': 'ApprovalStale',
+            suspended: 'Suspended',
+          }[r.outcome],
       type: failed ? 'Warning' : 'Normal',
       note: `app ${r.app} ${note}`,
     });
