@@ -234,4 +234,48 @@ describe('carry-forward', () => {
     assert.ok(firstC >= 0 && aApply >= 0, 'both were planned');
     assert.ok(aApply < firstC, 'a, which the commit moved, was planned before c');
   });
+
+  it('does not hold a moved app that depends on an app due only for a retry', async () => {
+    e = testEngine(
+      {
+        ...FILES,
+        'clusters/test/driftless.yaml': clusterYaml(
+          appEntry('c') + appEntry('a', '      dependsOn: [c]\n'),
+        ),
+        'apps/c/cm.yaml': configMap('c-config'),
+      },
+      { pollIntervalMs: 600_000, retryInitialMs: 1000 },
+    );
+    e.kube.fail({ verb: 'apply', status: 503, match: (ref) => ref.name === 'c-config', times: 1 });
+    await started();
+    const r1 = e.commit({ 'apps/a/cm.yaml': configMap('a-config', { k: 'v2' }) });
+    const ticks = e.agent.ticks;
+    await e.clock.advance(5000);
+    while (e.agent.ticks <= ticks) await new Promise((r) => setImmediate(r));
+    assert.equal(e.reporter.status('c')?.syncStatus, 'Synced');
+    assert.equal(e.reporter.status('a')?.syncStatus, 'Synced');
+    assert.equal(e.reporter.status('a')?.revision, r1);
+  });
+
+  it('keeps the periodic resync of a self-healing app that was carried', async () => {
+    const drift = new SeeingTracker();
+    e = testEngine(
+      {
+        ...FILES,
+        'clusters/test/driftless.yaml': clusterYaml(
+          appEntry('a') + appEntry('b', '      selfHeal: true\n'),
+        ),
+      },
+      { drift, pollIntervalMs: 600_000, resyncIntervalMs: 120_000, pollJitter: 0 },
+    );
+    await started();
+    const before = touching('b-config').length;
+    await hinted(e.commit({ 'apps/a/cm.yaml': configMap('a-config', { k: 'v2' }) }));
+    assert.equal(touching('b-config').length, before, 'carried');
+    assert.match(e.reporter.status('b')!.message, /unchanged since/);
+    const ticks = e.agent.ticks;
+    await e.clock.advance(120_000);
+    while (e.agent.ticks <= ticks) await new Promise((r) => setImmediate(r));
+    assert.ok(touching('b-config').length > before, 'planned at its resync, as before the carry');
+  });
 });
