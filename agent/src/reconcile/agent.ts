@@ -459,10 +459,13 @@ export class Agent {
     // Every due app's result, made before any starts, so a dependency listed later is awaited.
     const results = new Map(due.map((app) => [app.name, Promise.withResolvers<HealthState>()]));
     const toSync: AppSpec[] = [];
+    const carried: (() => void)[] = [];
     for (const app of due) {
-      if (this.#carry(app, checkout.revision, planAll))
+      const report = this.#carry(app, checkout.revision, planAll);
+      if (report) {
+        carried.push(report);
         results.get(app.name)?.resolve(this.#apps.entry(app).health);
-      else toSync.push(app);
+      } else toSync.push(app);
     }
     // Apps whose inputs moved (or are not known) first; the others (a retry, a resync) wait
     // until every moved app is past its plan.
@@ -507,8 +510,13 @@ export class Agent {
       if (detail.report.outcome === 'failed' && detail.errorClass !== 'terminal') healthy = false;
       return state.health;
     };
-    await Promise.all(
-      toSync.map((app) =>
+    // Carried apps report once the moved ones are past their plan: reports are not on its path.
+    const reported = movedPlanned.promise.then(() => {
+      for (const report of carried) report();
+    });
+    await Promise.all([
+      reported,
+      ...toSync.map((app) =>
         run(app).then(
           (h) => {
             planned(app.name);
@@ -526,16 +534,17 @@ export class Agent {
           },
         ),
       ),
-    );
+    ]);
     return healthy;
   }
 
   /**
    * Carries `app` to `revision` when the commit left its sources alone and it is in sync (see
    * carry.ts): its status and history say the new revision, unchanged since the one applied;
-   * nothing is planned or written, and its resync stays when it was. False: sync it.
+   * nothing is planned or written, and its resync stays when it was. Returns what reports it
+   * (to call once the moved apps are past their plan); undefined: sync it.
    */
-  #carry(app: AppSpec, revision: string, planAll: boolean): boolean {
+  #carry(app: AppSpec, revision: string, planAll: boolean): (() => void) | undefined {
     const state: AppState = this.#apps.entry(app);
     const { drift } = this.#o;
     const started = this.#clock.now();
@@ -555,20 +564,22 @@ export class Agent {
     if (refusal !== undefined || !basis || !before) {
       if (state.carry)
         this.#o.logger.debug({ app: app.name, revision }, `carry ${app.name}: no: ${refusal}`);
-      return false;
+      return undefined;
     }
     state.attemptKey = attemptKey(app, revision);
     state.syncedRevision = revision;
-    this.#apps.reportSync(
-      app,
-      carriedReport(app, basis, revision, state.health, started, this.#clock.now()),
-    );
-    this.#apps.setStatus(app, carriedStatus(before, basis, revision));
-    this.#o.logger.debug(
-      { app: app.name, revision, since: basis.appliedRevision },
-      `carry ${app.name}: sources unchanged since ${basis.appliedRevision.slice(0, 7)}`,
-    );
-    return true;
+    const decided = this.#clock.now();
+    return () => {
+      this.#apps.reportSync(
+        app,
+        carriedReport(app, basis, revision, state.health, started, decided),
+      );
+      this.#apps.setStatus(app, carriedStatus(state.status ?? before, basis, revision));
+      this.#o.logger.debug(
+        { app: app.name, revision, since: basis.appliedRevision },
+        `carry ${app.name}: sources unchanged since ${basis.appliedRevision.slice(0, 7)}`,
+      );
+    };
   }
 
   /** Syncs one app; `pastPlan` is called once it has planned (it applies, or stops). */

@@ -40,11 +40,13 @@ export class EventReporter implements Reporter {
   appStatus(_report: AppStatusReport): void {}
 
   syncResult(r: SyncReport): void {
+    // A carried app was not synced: nothing happened in the cluster to record (as no sync
+    // operation, no Event); its status and the hub's history say it reached the revision.
+    if (r.carriedFrom) return;
     const failed = r.outcome === 'failed' || r.outcome === 'approval-stale';
     const changed = r.objects.filter((o) => o.action !== 'unchanged').length;
-    const note = r.carriedFrom
-      ? `at ${r.revision.slice(0, 7)}: sources unchanged since ${r.carriedFrom.slice(0, 7)}, nothing planned or applied`
-      : r.outcome === 'succeeded'
+    const note =
+      r.outcome === 'succeeded'
         ? `synced ${r.revision.slice(0, 7)}: ${changed} object(s) changed, health ${r.health}; trace ${r.traceId}`
         : `${r.outcome} at ${r.revision.slice(0, 7)}${r.error ? `: ${r.error}` : ''}; trace ${r.traceId}`;
     this.#emit({
@@ -55,16 +57,14 @@ export class EventReporter implements Reporter {
         name: `driftless-app-${r.app}`,
       },
       action: 'Sync',
-      reason: r.carriedFrom
-        ? 'SourcesUnchanged'
-        : {
-            succeeded: 'Synced',
-            failed: 'SyncFailed',
-            planned: 'Planned',
-            'waiting-approval': 'WaitingApproval',
-            'approval-stale': 'ApprovalStale',
-            suspended: 'Suspended',
-          }[r.outcome],
+      reason: {
+        succeeded: 'Synced',
+        failed: 'SyncFailed',
+        planned: 'Planned',
+        'waiting-approval': 'WaitingApproval',
+        'approval-stale': 'ApprovalStale',
+        suspended: 'Suspended',
+      }[r.outcome],
       type: failed ? 'Warning' : 'Normal',
       note: `app ${r.app} ${note}`,
     });
