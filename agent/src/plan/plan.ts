@@ -10,7 +10,12 @@ import {
   type ObjectRef,
 } from '../model.ts';
 import { respectIgnored } from '../fields/index.ts';
-import { KubeApiError, objectError, type KubeClient } from '../kube/index.ts';
+import {
+  conformsToServedSchema,
+  KubeApiError,
+  objectError,
+  type KubeClient,
+} from '../kube/index.ts';
 import { diffValues, digestOf } from './diff.ts';
 import { DEFAULT_CONCURRENCY, mapLimit } from './limit.ts';
 import { liveSnapshot } from './live-snapshot.ts';
@@ -250,12 +255,20 @@ async function planObject(obj: KubeObject, c: ObjectContext): Promise<PlannedObj
   }
 
   // In a Namespace this plan creates: the object cannot exist, so it is not read; it is
-  // created as Git declares it. Its dry-run is still sent: the server checks it against its
-  // schema (field types, undeclared fields) before it finds the Namespace missing, so a bad
-  // object is refused before anything, the Namespace included, is written.
+  // created as Git declares it. It is still checked against its schema (field types,
+  // undeclared fields), so a bad object is refused before anything, the Namespace included,
+  // is written: against the schema the server serves when that certainly passes it, else by
+  // a dry-run, which the server checks against its schema before it finds the Namespace
+  // missing (and, for that miss, waits 50 ms in its namespace admission: kube/openapi.ts).
   if (c.unborn.has(obj.metadata.namespace ?? '')) {
     if (isRunOnce(obj) && c.ranOnce.get(refKey(ref)) === manifestDigest(obj))
       return { ...base, action: 'unchanged', diff: [], ranOnce: true };
+    const created = {
+      ...base,
+      action: 'create' as const,
+      diff: diffValues(undefined, comparable(obj)),
+    };
+    if (!definedBy && (await conformsToServedSchema(c.client, obj))) return created;
     try {
       await c.client.apply(obj, {
         fieldManager: Marks.fieldManager,
@@ -267,7 +280,7 @@ async function planObject(obj: KubeObject, c: ObjectContext): Promise<PlannedObj
       if (definedBy && c.changingCrds.has(definedBy)) return fromManifest(undefined);
       if (!isNotFound(err)) throw objectError('plan', ref, err);
     }
-    return { ...base, action: 'create', diff: diffValues(undefined, comparable(obj)) };
+    return created;
   }
 
   // Both requests at once: the plan step is two round trips per object otherwise.
