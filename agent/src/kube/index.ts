@@ -5,3 +5,4 @@ export * from './impersonate.ts';
 export * from './credentials.ts';
 export * from './kubeconfig.ts';
 export { conformsToServedSchema } from './openapi.ts';
+export { mayApplyAny, type WriteScope } from './access-review.ts';

@@ -3,7 +3,9 @@
  * (kube/openapi.ts), against a real API server: whatever it passes, the server's own
  * server-side apply dry-run passes its schema checks too (it answers 404 for the missing
  * Namespace, which it checks only after the schema); what the server refuses, the check
- * refuses too, so the plan asks the server and fails with the server's answer.
+ * refuses too, so the plan asks the server and fails with the server's answer. Where the
+ * identity may not create the kind (the server refuses a dry-run for that first), the plan
+ * still dry-runs.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -11,6 +13,7 @@ import {
   conformsToServedSchema,
   KubeApiError,
   KubeClient,
+  planApp,
   type KubeObject,
 } from '@driftless/agent';
 import { startCluster, type Cluster } from '@driftless/test';
@@ -252,5 +255,70 @@ describe('client-side schema check of objects in a new Namespace, against a real
     } finally {
       fresh.close();
     }
+  });
+
+  it('still dry-runs, and fails the plan, where the identity may not create the kind: the server refuses that before anything else', async () => {
+    const role = (name: string, verbs: string[]): KubeObject => ({
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRole',
+      metadata: { name },
+      rules: [
+        { apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'list', 'create', 'patch'] },
+        { apiGroups: [''], resources: ['configmaps'], verbs },
+      ],
+    });
+    const binding = (name: string): KubeObject => ({
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: { name },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
+      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name }],
+    });
+    for (const [name, verbs] of [
+      ['may-read', ['get', 'list']],
+      ['may-create', ['get', 'list', 'patch', 'create']],
+    ] as const) {
+      await client.apply(role(name, [...verbs]), { fieldManager: 'test' });
+      await client.apply(binding(name), { fieldManager: 'test' });
+    }
+    const desired = (ns: string): KubeObject[] => [
+      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } },
+      { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c', namespace: ns }, data: {} },
+    ];
+    const sent = (c: KubeClient) => {
+      const paths: string[] = [];
+      const request = c.request.bind(c);
+      c.request = (method, path, options) => {
+        if (options?.query?.['dryRun']) paths.push(path);
+        return request(method, path, options);
+      };
+      return paths;
+    };
+    const plan = (user: string, ns: string) =>
+      planApp({
+        client: limited[user] as KubeClient,
+        app: ns,
+        revision: 'r',
+        desired: desired(ns),
+        inventory: [],
+        prune: false,
+      });
+    const limited: Record<string, KubeClient> = {
+      'may-read': client.impersonating('may-read'),
+      'may-create': client.impersonating('may-create'),
+    };
+    const refused = sent(limited['may-read'] as KubeClient);
+    await assert.rejects(
+      plan('may-read', 'rbac-refused'),
+      /ConfigMap rbac-refused\/c.*forbidden/is,
+    );
+    assert.ok(
+      refused.includes('/api/v1/namespaces/rbac-refused/configmaps/c'),
+      'the ConfigMap was dry-run: only the server can judge it',
+    );
+    const allowed = sent(limited['may-create'] as KubeClient);
+    const ok = await plan('may-create', 'rbac-allowed');
+    assert.equal(ok.counts.create, 2);
+    assert.deepEqual(allowed, ['/api/v1/namespaces/rbac-allowed'], 'only the Namespace dry-run');
   });
 });
