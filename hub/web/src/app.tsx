@@ -27,11 +27,8 @@ import { Notice } from './components.tsx';
 /** Checks a token against the hub: whoami and the dashboard config. */
 async function signIn(token: string): Promise<{ me: Principal; config: DashboardConfig }> {
   const api = new HubApi(token);
-  // Both at once: one round trip before the fleet's first reads, not two.
-  const [me, config] = await Promise.all([
-    api.get<Principal>('/api/v1/whoami'),
-    api.get<DashboardConfig>('/api/v1/config'),
-  ]);
+  const me = await api.get<Principal>('/api/v1/whoami');
+  const config = await api.get<DashboardConfig>('/api/v1/config');
   return { me, config };
 }
 
