@@ -51,7 +51,15 @@ const tracer = getTracer('@driftless/hub/link');
  * agent sends its outbox in a burst after a reconnect; with one report at a time a stream
  * gets one report per transaction, however many transactions the hub could share.
  */
-const REPORT_WINDOW = 64;
+const REPORT_WINDOW = 16;
+
+/**
+ * Reports waiting for the group commit (from all streams) beyond which a stream reads nothing
+ * more until its own are committed; HTTP/2 flow control then holds the rest at the agents.
+ * Without it, 10,000 agents sending 24 reports at once had 240,000 reports decoded and
+ * queued in the hub (2.4 GiB) while it committed 4 a second.
+ */
+const BACKLOG_LIMIT = 4096;
 
 /** How often the hub pings an agent's connection to find dead ones, ms. */
 const KEEPALIVE_TIME_MS = 30_000;
@@ -347,7 +355,8 @@ export class LinkServer {
             const stored = this.#ingest(cluster, msg, acks).catch(failStream);
             inFlight.add(stored);
             void stored.finally(() => inFlight.delete(stored));
-            if (inFlight.size >= window) await Promise.race(inFlight);
+            const backlog = this.#o.ingestBatch?.waiting ?? 0;
+            if (inFlight.size >= window || backlog >= BACKLOG_LIMIT) await Promise.race(inFlight);
             break;
           }
         }

@@ -24,9 +24,10 @@ describe('a hub keeps the stream of an agent that answers its pings late', () =>
 
   before(async () => {
     hub = await startHubProcess({});
-    const token = (
-      await api(hub, hub.bootstrapToken, 'POST', '/api/v1/tokens', { cluster: 'slow' })
-    ).body.token as string;
+    const created = await api(hub, hub.bootstrapToken, 'POST', '/api/v1/tokens', {
+      cluster: 'slow',
+    });
+    const { token } = created.body as { token: string };
     const key = await makeAgentKey();
     const res = await enroll(hub, { token, clusterName: 'slow', csrPem: key.csrPem });
     const file = join(mkdtempSync(join(tmpdir(), 'driftless-stall-')), 'agent.json');
@@ -59,7 +60,7 @@ describe('a hub keeps the stream of an agent that answers its pings late', () =>
     );
     assert.doesNotMatch(out, /ended /, 'the hub dropped the stream');
     assert.match(out, /ack 1\n/);
-    const connected = await api(hub, hub.bootstrapToken, 'GET', '/api/v1/clusters/slow');
-    assert.equal(connected.body.connected, true);
+    const cluster = await api(hub, hub.bootstrapToken, 'GET', '/api/v1/clusters/slow');
+    assert.equal((cluster.body as { connected: boolean }).connected, true);
   });
 });
