@@ -34,7 +34,6 @@ import type { HubMetrics } from '../metrics.ts';
 import type { ApprovalRecord, Store } from '../store/index.ts';
 import { deliverApprovals, redeliverApprovals } from './approvals.ts';
 import { checkFollows, checkHelloApps, recordHello } from './hello.ts';
-import { coalescingAcks } from './acks.ts';
 import { toServiceError } from './grpc-errors.ts';
 import { ingestReport } from './ingest.ts';
 import type { IngestBatcher } from './ingest-batch.ts';
@@ -305,8 +304,7 @@ export class LinkServer {
     };
     // Reports are handed to the store without waiting for the previous one's commit (the
     // group commit keeps a cluster's reports in seq order), up to a window; their acks go
-    // down after the commit, coalesced. Without group commit, one at a time as before.
-    const acks = coalescingAcks(session);
+    // down after the commit, one per report. Without group commit, one at a time as before.
     const window = this.#o.ingestBatch ? REPORT_WINDOW : 1;
     const inFlight = new Set<Promise<void>>();
     let helloSeen = false;
@@ -352,7 +350,7 @@ export class LinkServer {
           case 'driftReport':
           case 'reportsDropped':
           case 'configStatus': {
-            const stored = this.#ingest(cluster, msg, acks).catch(failStream);
+            const stored = this.#ingest(cluster, msg, session).catch(failStream);
             inFlight.add(stored);
             void stored.finally(() => inFlight.delete(stored));
             const backlog = this.#o.ingestBatch?.waiting ?? 0;
@@ -363,7 +361,6 @@ export class LinkServer {
       }
       // The agent closed its side: what it sent is stored and acked before the stream ends.
       await Promise.all(inFlight);
-      acks.flush();
       if (!closed) {
         closed = true;
         call.end();
