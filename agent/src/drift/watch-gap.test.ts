@@ -23,4 +23,20 @@ describe('DriftWatcher while a watch is down', () => {
     assert.notEqual(watcher.observed(ref), undefined, 'the re-list delivered it');
     await watcher.stop();
   });
+
+  it('counts a change the watch saw as unchecked until a check compared it with Git', async () => {
+    const cm = configMap('shop');
+    const { clock, cluster, watcher } = await setup([cm]);
+    await clock.advance(1_000);
+    assert.equal(watcher.unchecked('shop'), 0, 'in line after the sync');
+    cluster.update(
+      refOf(cm),
+      (o) => (o.metadata.annotations = { ...o.metadata.annotations, unrelated: 'x' }),
+    );
+    assert.equal(watcher.unchecked('shop'), 1, 'seen, not compared yet');
+    await clock.advance(1_000);
+    assert.equal(watcher.unchecked('shop'), 0, 'compared: still in line');
+    assert.equal(watcher.driftCount('shop'), 0);
+    await watcher.stop();
+  });
 });

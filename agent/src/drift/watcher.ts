@@ -264,6 +264,18 @@ export class DriftWatcher {
     return this.#registry.driftCount(typeof app === 'string' ? app : app.name);
   }
 
+  /**
+   * Objects of `app` the watch saw change (or must read again) whose check has not started
+   * yet (waiting out the debounce, or held by a pause): until it has compared them with Git,
+   * nothing says they are still in line. Open drift is not counted.
+   */
+  unchecked(app: string): number {
+    let n = 0;
+    for (const t of this.#registry.ofApp(app))
+      if (!t.drift && (t.needsGet || t.dirty || t.eventAt !== undefined)) n++;
+    return n;
+  }
+
   /** Stops every watch, timer and check; resolves once all have ended. Idempotent. */
   stop(): Promise<void> {
     this.#stopping ??= this.#shutdown();
