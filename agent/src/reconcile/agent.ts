@@ -554,6 +554,7 @@ export class Agent {
       forced: planAll,
       now: started,
       driftCount: drift?.driftCount(app.name) ?? 0,
+      unchecked: drift?.unchecked?.(app.name) ?? 0,
       fighting: (drift?.ignoreRules?.(app.name) ?? []).length > 0,
       suspended: this.#o.suspensions?.forApp(app.name) !== undefined,
       ownership: this.#ownership,
