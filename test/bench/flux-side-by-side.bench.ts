@@ -4,9 +4,10 @@
 // controller-manager + scheduler + kwok) in the same run, interleaved: each round runs a Flux
 // phase and a Driftless phase per size, the order alternating from round to round. A phase starts
 // the tool cold on `apps` apps × 10 objects (test/bench/flux/workload.ts) and measures:
-//   - tool start → every Deployment Available, and → the tool reports every app ready (Flux:
-//     every Kustomization applied the head and Healthy, `wait: true`; Driftless: the hub shows every app
-//     Synced at the head and Healthy), and the API requests the tool sent until then;
+//   - tool start → every Deployment Available, and → the tool has reported every app ready, each
+//     app latched the first time it is seen (Flux: its Kustomization applied the head and is
+//     Healthy, `wait: true`; Driftless: the hub shows the app Synced at the head and Healthy), and
+//     the API requests the tool sent until then;
 //   - RSS peak (sum of the tool's processes, sampled every 250 ms; Flux = its two controllers,
 //     Driftless = the agent; the hub is outside the cluster and not counted);
 //   - idle for BENCH_IDLE_S: RSS (median of 1 s samples), API requests per minute, CPU s per minute;

@@ -149,21 +149,24 @@ export async function requestFluxReconcile(kube: BenchKube): Promise<void> {
 }
 
 /**
- * Whether every Kustomization applied `revision` (a commit sha) and passed its health checks
- * (condition Healthy). Not Ready: at a short interval some Kustomization is always in the middle
- * of its next reconciliation, with Ready Unknown, although everything is applied and healthy.
+ * The apps whose Kustomization applied `revision` (a commit sha) and passed its health checks
+ * (condition Healthy True) as of now. Every reconciliation, also one with nothing to change,
+ * sets Healthy to Unknown while its health checks run, so at a short interval some are always
+ * Unknown: callers latch each app the first time it is seen (phase.ts).
  */
-export async function fluxReady(kube: BenchKube, apps: number, revision: string): Promise<boolean> {
+export async function fluxReadyApps(kube: BenchKube, revision: string): Promise<string[]> {
   const items = await kube.list(`${KUSTOMIZE}/namespaces/${NAMESPACE}/kustomizations`);
-  const ready = items.filter((k) => {
-    const status = k['status'] as
-      { lastAppliedRevision?: string; conditions?: { type: string; status: string }[] } | undefined;
-    return (
-      status?.lastAppliedRevision?.endsWith(revision) === true &&
-      status.conditions?.some((c) => c.type === 'Healthy' && c.status === 'True') === true
-    );
-  });
-  return ready.length === apps;
+  return items
+    .filter((k) => {
+      const status = k['status'] as
+        | { lastAppliedRevision?: string; conditions?: { type: string; status: string }[] }
+        | undefined;
+      return (
+        status?.lastAppliedRevision?.endsWith(revision) === true &&
+        status.conditions?.some((c) => c.type === 'Healthy' && c.status === 'True') === true
+      );
+    })
+    .map((k) => k.metadata?.name ?? '');
 }
 
 /** The two controllers, running. */
