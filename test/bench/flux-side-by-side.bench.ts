@@ -107,6 +107,14 @@ async function measureAll(resume: boolean): Promise<Saved> {
     saved.results.some((r) => r.tool === tool && r.apps === apps && r.round === round);
   log(`start: ${machineLoad()}; code ${settings.commits!.join(', ')}; results in ${RESULTS}`);
   const audit = createAudit(TOOLS);
+  // A run stopped with a signal leaves its results file, not the audit folder with the tokens
+  // (the harness's watchdogs stop the servers).
+  for (const signal of ['SIGINT', 'SIGTERM'] as const)
+    process.once(signal, () => {
+      audit.remove();
+      log(`stopped by ${signal}; the phases so far are in ${RESULTS}`);
+      process.exit(1);
+    });
   const git = await startGitServer();
   try {
     for (let round = 0; round < ROUNDS; round++)

@@ -136,7 +136,11 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseResult> {
   const stops: (() => Promise<void>)[] = [];
   let sampler: NodeJS.Timeout | undefined;
   try {
-    const cluster = await startCluster({ workloads: true, apiServerArgs: o.audit.apiServerArgs });
+    // The harness's Service range, a /24, holds 254 cluster IPs; 200 apps have 400 Services.
+    const cluster = await startCluster({
+      workloads: true,
+      apiServerArgs: [...o.audit.apiServerArgs, '--service-cluster-ip-range=10.0.0.0/16'],
+    });
     stops.push(() => cluster.stop());
     const kube = benchKube(cluster.kubeconfigPath);
     stops.push(async () => kube.close());
