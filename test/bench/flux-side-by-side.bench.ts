@@ -101,6 +101,8 @@ async function measureAll(resume: boolean): Promise<Saved> {
     const before = JSON.parse(readFileSync(RESULTS, 'utf8')) as Saved;
     saved.results = before.results.filter((r) => r.error === undefined);
     settings.loadBefore = before.settings.loadBefore;
+    settings.sizes = [...new Set([...before.settings.sizes, ...SIZES])];
+    settings.rounds = Math.max(before.settings.rounds, ROUNDS);
     settings.commits = [...new Set([...(before.settings.commits ?? []), ...settings.commits!])];
   }
   const done = (tool: Tool, apps: number, round: number) =>
