@@ -6,18 +6,27 @@
  *
  *   node deploy/bundle.ts [--out DIR]      default DIR: dist
  *
- * Writes DIR/bin/driftless.mjs, DIR/bin/driftless-agent.mjs and
- * DIR/bin/driftless-hub.mjs, and copies the built dashboard (hub/web/dist,
+ * Writes DIR/bin/driftless.mjs, DIR/bin/driftless-agent.mjs (with the parts it loads later in
+ * DIR/bin/driftless-agent-lib/) and DIR/bin/driftless-hub.mjs, and copies the built dashboard (hub/web/dist,
  * from `make web`) to DIR/web, where the bundled hub looks for it.
  * Packages listed in EXTERNAL stay imports and must be installed beside the
  * bundles (see deploy/release.ts); today every dependency is pure
  * JavaScript and bundled.
  */
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { builtinModules } from 'node:module';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { build } from 'esbuild';
+import { build, type BuildOptions, type Plugin } from 'esbuild';
 
 const ROOT = resolve(import.meta.dirname, '..');
 
@@ -33,6 +42,9 @@ export const PROGRAMS = {
  * (pg's native binding, ws's native helpers), none of which Driftless uses.
  */
 export const EXTERNAL: readonly string[] = ['pg-native', 'bufferutil', 'utf-8-validate'];
+
+/** The folder beside driftless-agent.mjs that holds the agent's other files (bundle.ts splits it). */
+export const AGENT_CHUNKS = 'driftless-agent-lib';
 
 /** Where the bundled hub finds the dashboard, relative to the bundle's folder. */
 const WEB_DIR_FROM_BIN = '../web';
@@ -68,9 +80,8 @@ export async function bundle(out: string): Promise<void> {
   rmSync(resolve(out, 'bin'), { recursive: true, force: true });
   rmSync(resolve(out, 'web'), { recursive: true, force: true });
   mkdirSync(resolve(out, 'bin'), { recursive: true });
-  await build({
+  const common = {
     absWorkingDir: ROOT,
-    entryPoints: Object.entries(PROGRAMS).map(([entry, name]) => ({ in: entry, out: name })),
     outdir: resolve(out, 'bin'),
     outExtension: { '.js': '.mjs' },
     bundle: true,
@@ -78,6 +89,7 @@ export async function bundle(out: string): Promise<void> {
     format: 'esm',
     target: 'node22.12',
     external: [...EXTERNAL],
+    plugins: [builtinsThroughRequire],
     // CommonJS dependencies call require() for Node's built-ins; an ES module has none.
     banner: {
       js: "import { createRequire as __driftlessCreateRequire } from 'node:module';\nconst require = __driftlessCreateRequire(import.meta.url);",
@@ -87,15 +99,98 @@ export async function bundle(out: string): Promise<void> {
       __DRIFTLESS_COMMIT__: JSON.stringify(commit()),
       __DRIFTLESS_WEB_DIR__: JSON.stringify(WEB_DIR_FROM_BIN),
     },
-    legalComments: 'linked',
     sourcemap: false,
     minifySyntax: true,
     minifyWhitespace: true,
     keepNames: true,
     logLevel: 'warning',
+  } satisfies BuildOptions;
+  const entries = Object.entries(PROGRAMS).map(([entry, name]) => ({ in: entry, out: name }));
+  await build({
+    ...common,
+    entryPoints: entries.filter((e) => e.out !== 'driftless-agent'),
+    legalComments: 'linked',
   });
-  for (const name of Object.values(PROGRAMS)) asciiOnly(resolve(out, 'bin', `${name}.mjs`));
+  // The agent in pieces: what a feature loads only when configured (the hub link, NATS, OpenPGP,
+  // metrics, the OTLP exporter) sits in its own file under AGENT_CHUNKS, so the resident program
+  // text is only what runs (Node keeps a module's whole source for as long as it runs: one file
+  // of everything cost about 10 MiB more resident, docs/benchmarks.md).
+  await build({
+    ...common,
+    entryPoints: entries.filter((e) => e.out === 'driftless-agent'),
+    splitting: true,
+    chunkNames: `${AGENT_CHUNKS}/[name]-[hash]`,
+    legalComments: 'external',
+  });
+  gatherLegal(resolve(out, 'bin'), 'driftless-agent');
+  for (const file of outputs(resolve(out, 'bin'))) asciiOnly(file);
   cpSync(webDist, resolve(out, 'web'), { recursive: true });
+}
+
+/**
+ * Loads Node's built-in modules with require() where the sources import them: an `import` of a
+ * built-in gives Node's ES module wrapper, which reads every export of the module at once, and
+ * some exports are getters that load more: `node:http`'s WebSocket, CloseEvent and MessageEvent
+ * load Node's copy of undici (the fetch implementation), about 13 MiB resident that the agent
+ * never uses. Through require() the exports are read when the code reads them. The same module
+ * objects either way; only when each part is loaded differs.
+ */
+const builtinsThroughRequire: Plugin = {
+  name: 'builtins-through-require',
+  setup(b) {
+    const builtins = new Set(builtinModules);
+    b.onResolve({ filter: /^[a-z_0-9:/]+$/ }, (args) => {
+      if (args.kind !== 'import-statement' && args.kind !== 'dynamic-import') return undefined;
+      const bare = args.path.replace(/^node:/, '');
+      if (!builtins.has(bare)) return undefined;
+      return { path: `node:${bare}`, namespace: 'builtin-require' };
+    });
+    b.onLoad({ filter: /.*/, namespace: 'builtin-require' }, (args) => ({
+      contents: `module.exports = require(${JSON.stringify(args.path)});`,
+      loader: 'js',
+    }));
+  },
+};
+
+/** Every .mjs file under `dir`, its subfolders included. */
+function outputs(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.mjs'))
+    .map((f) => resolve(dir, f));
+}
+
+/**
+ * One `<name>.mjs.LEGAL.txt` for a program built in pieces: the licence comments esbuild wrote
+ * beside each piece, each once, in one file (as the single-file programs have).
+ */
+function gatherLegal(dir: string, name: string): void {
+  const files = readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter(
+      (f) =>
+        f.endsWith('.LEGAL.txt') && (f.startsWith(`${name}.`) || f.startsWith(`${AGENT_CHUNKS}/`)),
+    )
+    .sort();
+  const seen = new Set<string>();
+  const parts: string[] = [];
+  for (const f of files) {
+    const text = readFileSync(resolve(dir, f), 'utf8').replace(
+      /^Bundled license information:\n/,
+      '',
+    );
+    for (const block of text.split(/\n\n(?=\S)/)) {
+      const part = block.trim();
+      if (part && !seen.has(part)) {
+        seen.add(part);
+        parts.push(part);
+      }
+    }
+    rmSync(resolve(dir, f));
+  }
+  if (parts.length > 0)
+    writeFileSync(
+      resolve(dir, `${name}.mjs.LEGAL.txt`),
+      `Bundled license information:\n\n${parts.join('\n\n')}\n`,
+    );
 }
 
 /**

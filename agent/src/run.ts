@@ -34,6 +34,7 @@ import { ConfigMapSuspensionStore, SuspensionBook } from './suspend/index.ts';
 import { chartCredentials } from './render/index.ts';
 import type { MetricsServer } from './metrics/index.ts';
 import { loadOptionalModule } from './optional-module.ts';
+import { IdleCompactor } from './memory.ts';
 
 /** The agent's version, reported to the hub and as `service.version`. */
 export { AGENT_VERSION } from './version.ts';
@@ -101,8 +102,11 @@ export async function runAgent(argv: string[]): Promise<number> {
   const metrics = options.metricsAddress
     ? await agentMetrics(options.clusterName, () => drift)
     : undefined;
+  // Hands back what a large sync grew into once the agent goes idle (settled memory).
+  const compactor = new IdleCompactor();
   // Always logs and Kubernetes Events; the hub too when the agent is linked.
   const reporter: Reporter = new FanoutReporter(
+    compactor.reporter,
     ...(metrics ? [metrics.reporter] : []),
     new LogReporter(logger),
     new EventReporter({
@@ -195,10 +199,12 @@ export async function runAgent(argv: string[]): Promise<number> {
       : undefined;
   servedApis.start();
   agent.start();
+  compactor.noteWork(); // what starting up grew into goes back at the first idle moment
   link?.start();
   await stopped;
   // Stop producing reports first, then give the hub a moment to acknowledge the last ones.
   await agent.stop();
+  compactor.stop();
   await suspensions.stop();
   await drift.stop();
   await servedApis.stop();

@@ -20,6 +20,9 @@
 //
 //   node --expose-gc test/bench/agent-memory.bench.ts
 //     BENCH_RUNS=N (default 3) · BENCH_PROGRAMS=source,bundle,plain · BENCH_SIZES=0,10,1000,10000
+//     (a size `AxN` is A apps of N ConfigMaps each, e.g. 200x10)
+//     BENCH_VARIANTS='name: tokens; …' more programs: the image command with other flags,
+//     variables or bundle (see variantPrograms), side by side in the same rounds
 //     BENCH_BUNDLE=path/to/driftless-agent.mjs measures another bundle (default dist/bin/…)
 //     BENCH_DETAIL=1 also prints each measurement as it is taken; BENCH_IDLE_S=N: how long after
 //     the CPU is quiet "settled" is sampled (default 60)
@@ -46,7 +49,8 @@ import { cpuQuiet, cpuSeconds, median } from './lib/measure.ts';
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 3);
 const DETAIL = process.env['BENCH_DETAIL'] === '1';
-const SIZES = (process.env['BENCH_SIZES'] ?? '0,10,1000,10000').split(',').map(Number);
+/** Workloads: a number of ConfigMaps (apps of up to PER_APP), or `AxN`: A apps of N each. */
+const SIZES = (process.env['BENCH_SIZES'] ?? '0,10,1000,10000').split(',').filter(Boolean);
 /** Objects per app: above this, the objects are spread over apps of this size. */
 const PER_APP = 1000;
 /** BENCH_ENV: variables added to every program's environment. */
@@ -155,12 +159,72 @@ function bundleProgram(): Program {
   };
 }
 
-const PROGRAMS = (process.env['BENCH_PROGRAMS'] ?? 'source,bundle,plain').split(',').map((name) => {
-  if (name === 'source') return sourceProgram();
-  if (name === 'bundle') return bundleProgram();
-  if (name === 'plain') return plainBundleProgram();
-  throw new Error(`BENCH_PROGRAMS: unknown program ${name} (source, bundle, plain)`);
-});
+/**
+ * BENCH_VARIANTS='name: token …; name: …': more programs, each the image's command (as "bundle")
+ * with changes, measured side by side with the others in the same rounds. A token `K=V` sets a
+ * variable (an empty V removes one the image sets), `bundle=path` runs another bundle (e.g. one
+ * built from main, the baseline), `drop:--flag` drops a Node flag the image passes, `--flag`
+ * adds a Node flag before the image's own.
+ */
+function variantPrograms(spec: string): Program[] {
+  return spec
+    .split(';')
+    .map((entry) => entry.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      const at = entry.indexOf(':');
+      const name = (at < 0 ? entry : entry.slice(0, at)).trim();
+      const tokens = (at < 0 ? '' : entry.slice(at + 1)).split(/\s+/).filter(Boolean);
+      const image = bundleProgram();
+      const env = { ...image.env };
+      let args = [...image.args];
+      const added: string[] = [];
+      for (const token of tokens) {
+        const kv = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(token);
+        if (kv) {
+          if (kv[2]) env[kv[1]!] = kv[2];
+          else delete env[kv[1]!];
+        } else if (token.startsWith('bundle=')) {
+          const other = path.resolve(token.slice('bundle='.length));
+          if (!existsSync(other)) throw new Error(`BENCH_VARIANTS ${name}: ${other} is missing`);
+          args = args.map((a) => (a === BUNDLE ? other : a));
+        } else if (token.startsWith('drop:')) {
+          args = args.filter((a) => a !== token.slice('drop:'.length));
+        } else if (token.startsWith('--')) {
+          added.push(token);
+        } else {
+          throw new Error(`BENCH_VARIANTS ${name}: cannot read ${token}`);
+        }
+      }
+      args = [...added, ...args];
+      return {
+        ...image,
+        name,
+        args,
+        env,
+        nodeFlags: args.filter((a) => a.startsWith('-')),
+        nodeEnv: env,
+        shown: `${Object.entries(env)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(
+            ' ',
+          )} node ${args.map((a) => (a.startsWith('/') ? path.basename(a) : a)).join(' ')} run`,
+      };
+    });
+}
+
+const PROGRAMS = [
+  ...(process.env['BENCH_PROGRAMS'] ?? 'source,bundle,plain')
+    .split(',')
+    .filter(Boolean)
+    .map((name) => {
+      if (name === 'source') return sourceProgram();
+      if (name === 'bundle') return bundleProgram();
+      if (name === 'plain') return plainBundleProgram();
+      throw new Error(`BENCH_PROGRAMS: unknown program ${name} (source, bundle, plain)`);
+    }),
+  ...variantPrograms(process.env['BENCH_VARIANTS'] ?? ''),
+];
 
 function status(pid: number, field: string): number {
   const match = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(
@@ -267,7 +331,7 @@ async function collectGarbage(child: ChildProcess, stderr: () => string): Promis
 
 interface Measure {
   program: string;
-  objects: number;
+  size: string;
   syncedS: number;
   cpuS: number;
   /** VmRSS when the CPU went quiet. */
@@ -283,7 +347,15 @@ interface Measure {
 }
 
 /** The apps of a workload of `count` ConfigMaps: one app up to PER_APP, else apps of PER_APP. */
-function appsOf(count: number): { name: string; objects: number }[] {
+function appsOf(size: string): { name: string; objects: number }[] {
+  const many = /^(\d+)x(\d+)$/.exec(size);
+  if (many)
+    return Array.from({ length: Number(many[1]) }, (_, i) => ({
+      name: `app-${i}`,
+      objects: Number(many[2]),
+    }));
+  const count = Number(size);
+  if (!Number.isInteger(count)) throw new Error(`BENCH_SIZES: cannot read ${size}`);
   if (count === 0) return [];
   const apps = Math.ceil(count / PER_APP);
   return Array.from({ length: apps }, (_, i) => ({
@@ -295,12 +367,12 @@ function appsOf(count: number): { name: string; objects: number }[] {
 /** Starts `program` for `count` objects (with a cluster) or Node alone (without) and measures it. */
 async function measure(
   program: Program,
-  count: number | 'node',
+  count: string, // a size, or 'node' for Node alone
   run: number,
   cluster?: Cluster,
   git?: GitServer,
 ): Promise<Measure> {
-  const apps = appsOf(count === 'node' ? 0 : count);
+  const apps = appsOf(count === 'node' ? '0' : count);
   const env: Record<string, string | undefined> = {
     ...process.env,
     ...(count === 'node' ? program.nodeEnv : program.env),
@@ -314,8 +386,7 @@ async function measure(
   let client: KubeClient | undefined;
   if (count === 'node') {
     // Node with the program's flags and environment, importing nothing.
-    const nodeFlags =
-      program.name === 'bundle' ? program.args.filter((a) => a.startsWith('-')) : [];
+    const nodeFlags = program.name === 'source' ? [] : program.nodeFlags;
     command = process.execPath;
     args = [...nodeFlags, '-e', 'setInterval(() => {}, 1 << 30)'];
   } else {
@@ -377,7 +448,7 @@ async function measure(
           pending.delete(app);
       }
       if (performance.now() > deadline) throw new Error(`agent (${count}) did not sync: ${stderr}`);
-      if (pending.size > 0) await sleep(200);
+      if (pending.size > 0) await sleep(apps.length > 20 ? 1000 : 200);
     }
     const syncedS = (performance.now() - started) / 1000;
     await cpuQuiet(pid, deadline);
@@ -398,7 +469,7 @@ async function measure(
     await sleep(1000);
     const m: Measure = {
       program: program.name,
-      objects: count === 'node' ? -1 : count,
+      size: count,
       syncedS: count === 'node' || apps.length === 0 ? Number.NaN : syncedS,
       cpuS,
       quietMiB,
@@ -426,21 +497,35 @@ const range = (values: number[], digits = 0): string =>
 
 /** One round of a program: Node alone and the small sizes at once, then 10,000 on its own. */
 async function round(program: Program, git: GitServer, run: number): Promise<Measure[]> {
-  const withCluster = async (count: number) => {
+  // A program that fails (a bad flag, a crash) loses its row, not the run.
+  const noted = async (count: string, m: Promise<Measure>): Promise<Measure[]> => {
+    try {
+      const result = await m;
+      console.error(`measured ${JSON.stringify(result)}`);
+      return [result];
+    } catch (err) {
+      console.error(
+        `${program.name} ${count}: ${err instanceof Error ? err.message : String(err)}`,
+      );
+      return [];
+    }
+  };
+  const withCluster = async (count: string) => {
     const cluster = await startCluster();
     try {
-      return await measure(program, count, run, cluster, git);
+      return await noted(count, measure(program, count, run, cluster, git));
     } finally {
       await cluster.stop();
     }
   };
-  const small = SIZES.filter((s) => s < 10_000);
-  const large = SIZES.filter((s) => s >= 10_000);
-  const results = await Promise.all([
-    measure(program, 'node', run),
-    ...small.map((s) => withCluster(s)),
-  ]);
-  for (const s of large) results.push(await withCluster(s));
+  const alone = (s: string) =>
+    appsOf(s).length > 20 || appsOf(s).reduce((n, a) => n + a.objects, 0) >= 10_000;
+  const small = SIZES.filter((s) => !alone(s));
+  const large = SIZES.filter(alone);
+  const results = (
+    await Promise.all([noted('node', measure(program, 'node', run)), ...small.map(withCluster)])
+  ).flat();
+  for (const s of large) results.push(...(await withCluster(s)));
   return results;
 }
 
@@ -467,16 +552,15 @@ try {
   await git.stop();
 }
 
-const rows = (program: string, objects: number) =>
-  all.filter((m) => m.program === program && m.objects === objects);
-const label = (objects: number) =>
-  objects < 0
-    ? 'Node alone (same flags)'
-    : objects === 0
-      ? 'agent, no app'
-      : objects <= PER_APP
-        ? `1 app, ${objects.toLocaleString('en')} ConfigMaps`
-        : `${appsOf(objects).length} apps, ${objects.toLocaleString('en')} ConfigMaps`;
+const rows = (program: string, size: string) =>
+  all.filter((m) => m.program === program && m.size === size);
+const label = (size: string) => {
+  if (size === 'node') return 'Node alone (same flags)';
+  const apps = appsOf(size);
+  const objects = apps.reduce((n, a) => n + a.objects, 0);
+  if (apps.length === 0) return 'agent, no app';
+  return `${apps.length} app${apps.length > 1 ? 's' : ''}, ${objects.toLocaleString('en')} ConfigMaps`;
+};
 const out: string[] = [
   `${availableParallelism()} CPUs, load average ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)} during the run, Node ${process.version}; median (min–max) of ${RUNS} runs.`,
   '',
@@ -486,11 +570,11 @@ const out: string[] = [
   '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
 ];
 for (const p of PROGRAMS)
-  for (const objects of [-1, ...SIZES]) {
-    const m = rows(p.name, objects);
+  for (const size of ['node', ...SIZES]) {
+    const m = rows(p.name, size);
     if (m.length === 0) continue;
     out.push(
-      `| ${p.name} | ${label(objects)} | ${[
+      `| ${p.name} | ${label(size)} | ${[
         range(m.map((x) => x.quietMiB)),
         range(m.map((x) => x.rssMiB)),
         range(m.map((x) => x.peakMiB)),
@@ -525,8 +609,8 @@ for (const p of PROGRAMS)
   }
 out.push('', 'Per managed object, run by run (settled RSS; V8 heap after a full GC), in KiB:', '');
 const slope = (p: string, a: number, b: number, pick: (m: Measure) => number) => {
-  const as = rows(p, a);
-  const bs = rows(p, b);
+  const as = rows(p, String(a));
+  const bs = rows(p, String(b));
   const n = Math.min(as.length, bs.length);
   const values = Array.from(
     { length: n },
@@ -539,7 +623,7 @@ for (const p of PROGRAMS)
     [10, 1000],
     [1000, 10_000],
   ] as const)
-    if (SIZES.includes(a) && SIZES.includes(b))
+    if (SIZES.includes(String(a)) && SIZES.includes(String(b)))
       out.push(
         `- ${p.name}, ${a.toLocaleString('en')} → ${b.toLocaleString('en')} objects: ${slope(p.name, a, b, (m) => m.rssMiB)} KiB RSS, ${slope(p.name, a, b, (m) => m.heap.heapUsed)} KiB heap`,
       );

@@ -64,6 +64,11 @@ describe(`dashboard at ${CLUSTERS} clusters × ${APPS} apps`, { timeout: 170_000
     const loadMs = Date.now() - t0;
     const caption = await page.locator('#matrix-caption').innerText();
     assert.match(caption, new RegExp(`${CLUSTERS} clusters × ${APPS} apps`));
+    // Painted after the first page; the header says so until every page is in, then counts all.
+    await page
+      .locator('.page-head .sub')
+      .getByText(`${CLUSTERS} clusters · ${CLUSTERS * APPS} apps`, { exact: true })
+      .waitFor();
     const rendered = await page.locator('tbody tr[data-cluster]').count();
     assert.ok(rendered < 60, `${rendered} rows in the DOM for ${CLUSTERS} clusters`);
 

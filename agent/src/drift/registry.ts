@@ -105,6 +105,71 @@ export interface RegistryOptions {
   logger: Logger;
 }
 
+/**
+ * A {@link Tracked} whose fight guard, rhythm detector, retry backoff and abort controller are
+ * made when first used: most objects never drift, and those four are most of what the watcher
+ * would otherwise keep per object (about 0.7 KiB each).
+ */
+class TrackedObject implements Tracked {
+  version = 0;
+  eventAt?: number | undefined;
+  lastSeen?: KubeObject;
+  needsGet: boolean;
+  drift?: OpenDrift | undefined;
+  closeHint?: DriftClosure | undefined;
+  fight?: Fight | undefined;
+  rewriteCounted?: string | undefined;
+  retryPending = false;
+  dirty = false;
+  readonly #o: RegistryOptions;
+  #guard: FightGuard | undefined;
+  #rhythm: RhythmDetector | undefined;
+  #retry: Backoff | undefined;
+  #abort: AbortController | undefined;
+
+  key: string;
+  ref: ObjectRef;
+  app: string;
+  desired: KubeObject;
+  desiredJson: string;
+  verifiedRv: string | undefined;
+
+  constructor(
+    key: string,
+    ref: ObjectRef,
+    app: string,
+    desired: KubeObject,
+    desiredJson: string,
+    verifiedRv: string | undefined,
+    options: RegistryOptions,
+  ) {
+    this.key = key;
+    this.ref = ref;
+    this.app = app;
+    this.desired = desired;
+    this.desiredJson = desiredJson;
+    this.verifiedRv = verifiedRv;
+    this.needsGet = verifiedRv === undefined;
+    this.#o = options;
+  }
+
+  get guard(): FightGuard {
+    return (this.#guard ??= new FightGuard(this.#o.fight));
+  }
+
+  get rhythm(): RhythmDetector {
+    return (this.#rhythm ??= new RhythmDetector(this.#o.rhythm));
+  }
+
+  get retry(): Backoff {
+    return (this.#retry ??= new Backoff(this.#o.backoff));
+  }
+
+  get abort(): AbortController {
+    return (this.#abort ??= new AbortController());
+  }
+}
+
 /** `apiVersion kind`: the key of one watch loop. */
 export function kindKey(ref: ObjectRef): string {
   return `${ref.apiVersion} ${ref.kind}`;
@@ -231,22 +296,7 @@ export class Registry {
         );
         this.forget(existing);
       }
-      const t: Tracked = {
-        key,
-        ref,
-        app: app.name,
-        desired: obj,
-        desiredJson,
-        version: 0,
-        needsGet: appliedRv === undefined,
-        verifiedRv: appliedRv,
-        guard: new FightGuard(this.#o.fight),
-        rhythm: new RhythmDetector(this.#o.rhythm),
-        retry: new Backoff(this.#o.backoff),
-        retryPending: false,
-        dirty: false,
-        abort: new AbortController(),
-      };
+      const t = new TrackedObject(key, ref, app.name, obj, desiredJson, appliedRv, this.#o);
       this.#tracked.set(key, t);
       if (!appliedRv) check.push(t);
     }

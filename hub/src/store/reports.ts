@@ -15,6 +15,7 @@ import {
   type Row,
 } from './rows.ts';
 import { selectorSql } from './selector.ts';
+import { clusterFilter } from './selector-plan.ts';
 import type { AppRecord, DriftRecord, Report, SelectorTerm, SyncRecord } from './types.ts';
 
 /** Filters of {@link ReportStore.listDrift}. */
@@ -213,7 +214,8 @@ const toApp = (r: Row): AppRecord => ({
   suspension: fromJsonText(r['suspension_json'], null),
 });
 
-const toDrift = (r: Row): DriftRecord => ({
+/** A `drifts` row as its record (JSON columns parsed). */
+export const driftFromRow = (r: Row): DriftRecord => ({
   cluster: String(r['cluster']),
   driftId: String(r['drift_id']),
   app: String(r['app']),
@@ -370,20 +372,25 @@ export function reportStore(db: Db): ReportStore {
       return rows.map(toApp);
     },
     listDrift: async (query) => {
+      const filter = await clusterFilter(db, 'drifts.cluster', query.selector ?? []);
+      if (filter.none) return [];
+      // Few matching clusters: unary + keeps SQLite off the open-drift index, so it reads
+      // those clusters' rows by key and sorts them (see clusterFilter).
+      const plain = filter.few ? '+' : '';
       const where = whereAll([
-        selectorSql('cluster', query.selector ?? []),
+        filter.where,
         optionalCondition('cluster = ?', query.cluster),
         optionalCondition('app = ?', query.app),
         optionalCondition(
-          'healed = ?',
+          `${plain}healed = ?`,
           query.open === undefined ? undefined : sqlBool(!query.open),
         ),
       ]);
       const rows = await db.all<Row>(
-        `SELECT * FROM drifts ${where.sql} ORDER BY detected_ms DESC, cluster, drift_id LIMIT ?`,
+        `SELECT * FROM drifts ${where.sql} ORDER BY ${plain}detected_ms DESC, cluster, drift_id LIMIT ?`,
         [...where.params, query.limit ?? 500],
       );
-      return rows.map(toDrift);
+      return rows.map(driftFromRow);
     },
     pruneHistory: ({ olderThanMs, keepPerApp }) =>
       db.tx(async (tx) => {

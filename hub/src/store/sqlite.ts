@@ -6,7 +6,12 @@ import type { Db, Queryable, Row, SqlValue } from './db.ts';
 export interface SqliteOptions {
   /** Database file path, or `:memory:`. */
   path: string;
+  /** Page cache of the connection, MiB (SQLite's default is 2). Default 64. */
+  cacheMiB?: number;
 }
+
+/** Defaults of {@link SqliteOptions}. */
+export const SQLITE_DEFAULTS = { cacheMiB: 64 } as const;
 
 /**
  * A {@link Db} on node:sqlite. node:sqlite is synchronous and has one
@@ -22,6 +27,10 @@ export function openSqliteDb(options: SqliteOptions): Db {
     // is durable across process crashes, which is what an ingest ack promises.
     db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;');
     db.exec('PRAGMA busy_timeout = 5000;');
+    // A fleet-wide list reads thousands of pages; SQLite's 2 MiB cache re-reads them from the
+    // file each time (500 drift rows: 0.6 vs 0.2 ms), and sorts spill to temp files.
+    const cacheMiB = options.cacheMiB ?? SQLITE_DEFAULTS.cacheMiB;
+    db.exec(`PRAGMA cache_size = ${-Math.round(cacheMiB * 1024)}; PRAGMA temp_store = MEMORY;`);
   } catch (err) {
     throw new StoreError(`open SQLite database ${options.path}: ${(err as Error).message}`, {
       cause: err,

@@ -9,9 +9,15 @@ const FULL_RELOAD_AT = 40;
 const BATCH_MS = 250;
 /**
  * Apps per read of the full load. The first page is on screen while the rest arrive, so a
- * fleet of 10,000 clusters × 20 apps paints after one page, not after 200,000 apps.
+ * fleet of 10,000 clusters × 20 apps paints after one page, not after 200,000 apps. The
+ * first page is small (the first ~50 clusters fill the screen) and read alongside the
+ * clusters list; later pages are larger, so the whole fleet takes few reads.
  */
+const FIRST_APP_PAGE = 1000;
 const APP_PAGE = 5000;
+
+const appsPath = (limit: number, after: string | undefined) =>
+  `/api/v1/apps?limit=${limit}${after ? `&after=${encodeURIComponent(after)}` : ''}`;
 
 type Listener = () => void;
 
@@ -158,17 +164,22 @@ export class Fleet {
     // A newer full load (refresh, resync) supersedes this one between pages.
     const generation = ++this.#generation;
     try {
-      const clusters = await this.#api.list<Cluster>('/api/v1/clusters');
+      type Page = { items: App[]; next?: string };
+      // The clusters and the first page of apps are read at once; nothing paints before both.
+      const [clusters, first] = await Promise.all([
+        this.#api.list<Cluster>('/api/v1/clusters'),
+        this.#api.get<Page>(appsPath(FIRST_APP_PAGE, undefined)),
+      ]);
       if (generation !== this.#generation) return;
       this.#clusters = new Map(clusters.map((c) => [c.name, c]));
       const previous = this.#apps;
       const pages = new Map<string, App[]>();
       this.#pages = pages;
       let after: string | undefined;
+      let next: Page | undefined = first;
       do {
-        const page = await this.#api.get<{ items: App[]; next?: string }>(
-          `/api/v1/apps?limit=${APP_PAGE}${after ? `&after=${encodeURIComponent(after)}` : ''}`,
-        );
+        const page: Page = next ?? (await this.#api.get<Page>(appsPath(APP_PAGE, after)));
+        next = undefined;
         if (generation !== this.#generation) return;
         for (const a of page.items) {
           const list = pages.get(a.cluster);

@@ -47,16 +47,21 @@ interface Episode {
   deleted?: boolean;
 }
 
+/** Most episodes: someone edits the web Deployment in prod-eu with kubectl. */
+const WEB = {
+  cluster: 'prod-eu',
+  app: 'web',
+  kind: 'Deployment',
+  name: 'web',
+  manager: 'kubectl-edit',
+} as const;
+
 const at = (day: number, hh: number, ms = 0) => T0 + day * DAY + hh * 3_600_000 + ms;
 const EPISODES: Episode[] = [
   // detect 500, heal 300
   {
     id: 'e1',
-    cluster: 'prod-eu',
-    app: 'web',
-    kind: 'Deployment',
-    name: 'web',
-    manager: 'kubectl-edit',
+    ...WEB,
     paths: ['.spec.replicas'],
     changed: { at: at(0, 1), source: 'managed-fields' },
     detected: at(0, 1, 500),
@@ -65,11 +70,7 @@ const EPISODES: Episode[] = [
   // detect 2000, heal 1200
   {
     id: 'e2',
-    cluster: 'prod-eu',
-    app: 'web',
-    kind: 'Deployment',
-    name: 'web',
-    manager: 'kubectl-edit',
+    ...WEB,
     paths: ['.spec.replicas'],
     changed: { at: at(0, 10), source: 'managed-fields' },
     detected: at(0, 10, 2000),
@@ -78,11 +79,7 @@ const EPISODES: Episode[] = [
   // detect 1000, heal 700
   {
     id: 'e3',
-    cluster: 'prod-eu',
-    app: 'web',
-    kind: 'Deployment',
-    name: 'web',
-    manager: 'kubectl-edit',
+    ...WEB,
     paths: ['.spec.template.spec.containers[0].image'],
     changed: { at: at(1, 9), source: 'managed-fields' },
     detected: at(1, 9, 1000),
@@ -130,11 +127,7 @@ const EPISODES: Episode[] = [
   // a deletion, still open; detect 100 (from the watch event)
   {
     id: 'e7',
-    cluster: 'prod-eu',
-    app: 'web',
-    kind: 'Deployment',
-    name: 'web',
-    manager: 'kubectl-edit',
+    ...WEB,
     paths: [],
     deleted: true,
     changed: { at: at(4, 6), source: 'watch-event' },
@@ -143,11 +136,7 @@ const EPISODES: Episode[] = [
   // after the window: in no number below
   {
     id: 'e8',
-    cluster: 'prod-eu',
-    app: 'web',
-    kind: 'Deployment',
-    name: 'web',
-    manager: 'kubectl-edit',
+    ...WEB,
     paths: ['.spec.replicas'],
     detected: at(10, 1),
     closed: { at: at(10, 1, 100), by: 'heal' },
@@ -155,11 +144,7 @@ const EPISODES: Episode[] = [
   // detect 3000, heal 20000
   {
     id: 'e9',
-    cluster: 'prod-eu',
-    app: 'web',
-    kind: 'Deployment',
-    name: 'web',
-    manager: 'kubectl-edit',
+    ...WEB,
     paths: ['.spec.replicas'],
     changed: { at: at(5, 20), source: 'managed-fields' },
     detected: at(5, 20, 3000),

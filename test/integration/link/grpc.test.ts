@@ -1,4 +1,4 @@
-/* eslint-disable @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-return --
+/* eslint-disable @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-return --
    Hub API answers are JSON checked field by field by the assertions; typing each would add nothing. */
 /**
  * The agent ↔ hub link over gRPC, end to end: the real `driftless-hub` (SQLite), the real
@@ -28,26 +28,7 @@ import {
   type AgentProcess,
   type HubProcess,
 } from './helpers.ts';
-
-const CLUSTER = 'edge';
-
-const driftlessYaml = `apiVersion: driftless.dev/v1alpha1
-kind: Cluster
-spec:
-  apps:
-    - name: web
-      path: apps/web
-      namespace: web
-      prune: true
-      selfHeal: true
-    - name: gated
-      path: apps/gated
-      namespace: gated
-      sync: manual
-`;
-const ns = (name: string) => `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${name}\n`;
-const settings = (rev: string) =>
-  `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  rev: "${rev}"\n  mode: steady\n`;
+import { CLUSTER, FLEET_FILES, hubReads, liveRev as fleetLiveRev, settings } from './fleet.ts';
 
 describe('agent ↔ hub link over gRPC', { timeout: 240_000 }, () => {
   let cluster: Cluster;
@@ -72,16 +53,7 @@ describe('agent ↔ hub link over gRPC', { timeout: 240_000 }, () => {
     admin = hub.bootstrapToken!;
     secrets.push(admin.split('.')[1]!);
     repo = await git.createRepo('fleet');
-    await repo.commit(
-      {
-        [`clusters/${CLUSTER}/driftless.yaml`]: driftlessYaml,
-        'apps/web/namespace.yaml': ns('web'),
-        'apps/web/settings.yaml': settings('1'),
-        'apps/gated/namespace.yaml': ns('gated'),
-        'apps/gated/settings.yaml': settings('gated-1'),
-      },
-      'fleet: web and gated',
-    );
+    await repo.commit(FLEET_FILES, 'fleet: web and gated');
     client = await KubeClient.fromKubeConfig(cluster.kubeConfig);
     workDir = await mkdtemp(path.join(os.tmpdir(), 'driftless-link-'));
   });
@@ -125,25 +97,8 @@ describe('agent ↔ hub link over gRPC', { timeout: 240_000 }, () => {
     const crt = (s?.['data'] as Record<string, string> | undefined)?.['tls.crt'];
     return crt ? new X509Certificate(Buffer.from(crt, 'base64')).serialNumber : undefined;
   };
-  const liveRev = async (namespace: string) =>
-    (
-      (await client.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace, name: 'settings' }))?.[
-        'data'
-      ] as Record<string, string> | undefined
-    )?.['rev'];
-  const hubApp = async (app: string) =>
-    (await api(hub, admin, 'GET', `/api/v1/clusters/${CLUSTER}`)).body.apps?.find(
-      (a: { app: string }) => a.app === app,
-    );
-  const history = async () =>
-    (await api(hub, admin, 'GET', `/api/v1/history?cluster=${CLUSTER}&limit=1000`)).body.items as {
-      syncId: string;
-      traceId: string;
-      app: string;
-      result: string;
-      revision: string;
-      approvalId: string;
-    }[];
+  const liveRev = (namespace: string) => fleetLiveRev(client, namespace);
+  const { app: hubApp, history } = hubReads(() => ({ hub, token: admin }));
   const drifts = async () =>
     (await api(hub, admin, 'GET', `/api/v1/drift?cluster=${CLUSTER}&state=all`)).body.items as {
       driftId: string;

@@ -1,4 +1,4 @@
-/* eslint-disable @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-return --
+/* eslint-disable @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-return --
    Hub API answers are JSON checked field by field by the assertions; typing each would add nothing. */
 /**
  * The agent ↔ hub link over NATS, end to end: a real nats-server with JetStream that trusts
@@ -33,28 +33,10 @@ import {
   type AgentProcess,
   type HubProcess,
 } from './helpers.ts';
+import { CLUSTER, FLEET_FILES, hubReads, liveRev as fleetLiveRev, settings } from './fleet.ts';
 
-const CLUSTER = 'edge';
 const OTHER = 'other';
 const HUB_BIN = path.resolve(import.meta.dirname, '../../../hub/bin/driftless-hub.ts');
-
-const driftlessYaml = `apiVersion: driftless.dev/v1alpha1
-kind: Cluster
-spec:
-  apps:
-    - name: web
-      path: apps/web
-      namespace: web
-      prune: true
-      selfHeal: true
-    - name: gated
-      path: apps/gated
-      namespace: gated
-      sync: manual
-`;
-const ns = (name: string) => `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${name}\n`;
-const settings = (rev: string) =>
-  `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  rev: "${rev}"\n`;
 
 /** Waits for the first permission violation the server reports on `nc`. */
 function nextViolation(nc: NatsConnection): Promise<Status> {
@@ -92,16 +74,7 @@ describe('agent ↔ hub link over NATS', { timeout: 300_000 }, () => {
     hub = await startHub({ dataDir, args: ['--nats-url', nats.url] });
     admin = hub.bootstrapToken!;
     repo = await git.createRepo('fleet');
-    await repo.commit(
-      {
-        [`clusters/${CLUSTER}/driftless.yaml`]: driftlessYaml,
-        'apps/web/namespace.yaml': ns('web'),
-        'apps/web/settings.yaml': settings('1'),
-        'apps/gated/namespace.yaml': ns('gated'),
-        'apps/gated/settings.yaml': settings('gated-1'),
-      },
-      'fleet: web and gated',
-    );
+    await repo.commit(FLEET_FILES, 'fleet: web and gated');
     client = await KubeClient.fromKubeConfig(cluster.kubeConfig);
     workDir = await mkdtemp(path.join(os.tmpdir(), 'driftless-nats-link-'));
   });
@@ -113,23 +86,8 @@ describe('agent ↔ hub link over NATS', { timeout: 300_000 }, () => {
     for (const d of [workDir, dataDir]) if (d) await rm(d, { recursive: true, force: true });
   });
 
-  const hubApp = async (app: string) =>
-    (await api(hub, admin, 'GET', `/api/v1/clusters/${CLUSTER}`)).body.apps?.find(
-      (a: { app: string }) => a.app === app,
-    );
-  const history = async () =>
-    (await api(hub, admin, 'GET', `/api/v1/history?cluster=${CLUSTER}&limit=1000`)).body.items as {
-      syncId: string;
-      app: string;
-      result: string;
-      revision: string;
-    }[];
-  const liveRev = async (namespace: string) =>
-    (
-      (await client.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace, name: 'settings' }))?.[
-        'data'
-      ] as Record<string, string> | undefined
-    )?.['rev'];
+  const { app: hubApp, history } = hubReads(() => ({ hub, token: admin }));
+  const liveRev = (namespace: string) => fleetLiveRev(client, namespace);
   const connectAs = (c: { jwt: string; seed: string }, inboxPrefix: string) =>
     connect({
       servers: nats.url,

@@ -89,7 +89,9 @@ describe('container images', { timeout: 30 * 60_000 }, () => {
       );
       assert.deepEqual(
         shipped.sort(),
-        program === 'agent' ? ['driftless-agent.mjs'] : ['driftless-hub.mjs', 'driftless.mjs'],
+        program === 'agent'
+          ? ['driftless-agent-lib', 'driftless-agent.mjs']
+          : ['driftless-hub.mjs', 'driftless.mjs'],
       );
       assert.equal(existsSync(join(img.rootfs, 'opt/driftless/node_modules')), false);
     }
