@@ -11,6 +11,7 @@ export {
   TenantClients,
   serviceAccountUser,
   clusterCapabilities,
+  conformsToServedSchema,
   type ApiResource,
   type ClusterCapabilities,
   type WatchEvent,

@@ -8,7 +8,8 @@ export type RequestCounts = Record<string, number>;
 /**
  * The kind of one request: the verb as the API server sees it (GET of one object, LIST of a
  * collection, WATCH, SSA, SSA dry-run, POST, DELETE, PATCH) and the resource's plural;
- * requests to the inventory's namespace are named `(inventory)`, discovery is `discovery`.
+ * requests to the inventory's namespace are named `(inventory)`, discovery is `discovery`, the
+ * OpenAPI index and documents (the schema check of objects in a new Namespace) are `openapi`.
  */
 export function requestKind(
   method: string,
@@ -18,6 +19,7 @@ export function requestKind(
 ): string {
   if (/^\/(version|api|apis)$/.test(path) || /^\/apis?(\/[^/]+)?\/v\w+$/.test(path))
     return 'discovery';
+  if (path.startsWith('/openapi/')) return 'openapi';
   const rest = path.replace(/^\/api\/v1\/|^\/apis\/[^/]+\/[^/]+\//, '').split('/');
   const namespaced = rest[0] === 'namespaces' && rest.length >= 3;
   const resource = (namespaced ? rest[2] : rest[0]) ?? '?';

@@ -23,6 +23,35 @@ export interface InventoryRecord {
 }
 
 const PREFIX = 'driftless-app-';
+/** Loads in one turn from which one LIST answers them all instead of a GET each. */
+export const LIST_FROM = 4;
+
+interface Waiter {
+  resolve: (record: InventoryRecord | undefined) => void;
+  reject: (err: unknown) => void;
+}
+
+/** Settles every waiter with what `read` gives (or throws). */
+function settle(
+  waiters: Waiter[],
+  read: () => InventoryRecord | undefined | Promise<InventoryRecord | undefined>,
+): void {
+  const result = (async () => read())();
+  for (const w of waiters) result.then(w.resolve, w.reject);
+}
+
+/** The record an inventory ConfigMap holds. */
+function recordOf(app: string, cm: KubeObject): InventoryRecord {
+  const data = (cm['data'] ?? {}) as Record<string, string>;
+  return {
+    app,
+    revision: data['revision'] ?? '',
+    prune: data['prune'] === 'true',
+    objects: JSON.parse(data['objects'] ?? '[]') as ObjectRef[],
+    renderDigest: data['renderDigest'] ?? '',
+    ranOnce: JSON.parse(data['ranOnce'] ?? '{}') as Record<string, string>,
+  };
+}
 
 /**
  * Stores each app's inventory in a ConfigMap `driftless-app-<app>` of the
@@ -32,6 +61,8 @@ const PREFIX = 'driftless-app-';
 export class InventoryStore {
   readonly #client: KubeClient;
   readonly #namespace: string;
+  /** Loads asked for in this turn of the event loop, by app. */
+  #batch: Map<string, Waiter[]> | undefined;
 
   constructor(client: KubeClient, namespace: string) {
     this.#client = client;
@@ -59,19 +90,47 @@ export class InventoryStore {
     );
   }
 
-  /** The recorded inventory, or undefined when the app never synced. */
-  async load(app: string): Promise<InventoryRecord | undefined> {
-    const cm = await this.#client.get(this.#ref(app));
-    if (!cm) return undefined;
-    const data = (cm['data'] ?? {}) as Record<string, string>;
-    return {
-      app,
-      revision: data['revision'] ?? '',
-      prune: data['prune'] === 'true',
-      objects: JSON.parse(data['objects'] ?? '[]') as ObjectRef[],
-      renderDigest: data['renderDigest'] ?? '',
-      ranOnce: JSON.parse(data['ranOnce'] ?? '{}') as Record<string, string>,
-    };
+  /**
+   * The recorded inventory, or undefined when the app never synced. Loads
+   * asked for in the same turn of the event loop (a pass reading every app's
+   * inventory) are answered by one LIST of the state namespace when there are
+   * {@link LIST_FROM} or more, each by a GET otherwise; either read is as
+   * fresh as the moment it is sent.
+   */
+  load(app: string): Promise<InventoryRecord | undefined> {
+    return new Promise((resolve, reject) => {
+      if (!this.#batch) {
+        const batch = new Map<string, Waiter[]>();
+        this.#batch = batch;
+        queueMicrotask(() => {
+          this.#batch = undefined;
+          this.#answer(batch);
+        });
+      }
+      const waiters = this.#batch.get(app) ?? [];
+      waiters.push({ resolve, reject });
+      this.#batch.set(app, waiters);
+    });
+  }
+
+  #answer(batch: Map<string, Waiter[]>): void {
+    if (batch.size < LIST_FROM) {
+      for (const [app, waiters] of batch)
+        settle(waiters, async () => {
+          const cm = await this.#client.get(this.#ref(app));
+          return cm && recordOf(app, cm);
+        });
+      return;
+    }
+    // Every ConfigMap of the state namespace, by name: not by label, which an
+    // inventory written by hand might lack.
+    const listed = this.#client.list('v1', 'ConfigMap', { namespace: this.#namespace });
+    const byName = listed.then(({ items }) => new Map(items.map((cm) => [cm.metadata.name, cm])));
+    for (const [app, waiters] of batch)
+      settle(waiters, async () => {
+        const cm = (await byName).get(PREFIX + app);
+        return cm && recordOf(app, cm);
+      });
   }
 
   /** Every app that has an inventory (including apps no longer in Git). */

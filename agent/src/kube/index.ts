@@ -4,3 +4,5 @@ export * from './discovery.ts';
 export * from './impersonate.ts';
 export * from './credentials.ts';
 export * from './kubeconfig.ts';
+export { conformsToServedSchema } from './openapi.ts';
+export { mayApplyAny, type WriteScope } from './access-review.ts';

@@ -88,6 +88,24 @@ describe('AgentMetrics', () => {
       health: 'Healthy',
       approvalId: '',
     });
+    // A carried app did not sync: it is neither counted nor timed.
+    m.syncResult({
+      syncId: 'c',
+      app: 'web',
+      revision: 'def',
+      outcome: 'succeeded',
+      error: '',
+      retryable: false,
+      planDigest: '',
+      objects: [],
+      steps: [{ name: 'carry', durationMs: 0 }],
+      traceId: '',
+      startedAt: 5_000,
+      finishedAt: 5_000,
+      health: 'Healthy',
+      approvalId: '',
+      carriedFrom: 'abc',
+    });
     let text = await m.registry.metrics();
     assert.match(
       text,

@@ -154,6 +154,8 @@ export class AgentMetrics implements Reporter {
   }
 
   syncResult(r: SyncReport): void {
+    // A carried app did not sync (reconcile/carry.ts): no sync to count or time.
+    if (r.carriedFrom) return;
     this.#syncs.inc({ app: r.app, outcome: r.outcome });
     this.#syncDuration.observe({ app: r.app }, Math.max(0, r.finishedAt - r.startedAt) / 1000);
   }

@@ -1,6 +1,6 @@
 import { WaitingError } from '@driftless/common';
 import { Marks, refOf, refString, type KubeObject, type ObjectRef } from '../model.ts';
-import { objectError, type KubeClient } from '../kube/index.ts';
+import { mayApplyAny, objectError, type KubeClient } from '../kube/index.ts';
 import { mapLimit } from './limit.ts';
 // The file, not the folder's index: export/ uses plan/, and this must not make a cycle.
 import { discoverNamespacedKinds } from '../export/discover.ts';
@@ -88,4 +88,38 @@ export async function checkNamespaces(
     const total = missing.reduce((n, name) => n + (count.get(name) ?? 0), 0);
     throw new MissingNamespaceError(missing, needed.get(missing[0] ?? '') as ObjectRef, total);
   }
+}
+
+/** The key of an object's kind in its namespace, as {@link writableScopes} holds it. */
+export const scopeKey = (group: string, resource: string, namespace: string): string =>
+  `${group}/${resource}/${namespace}`;
+
+/**
+ * The kinds of `objects` (each in a Namespace that does not exist yet) that
+ * the client's identity may create under any name there, as
+ * {@link scopeKey}s: one pair of access reviews per kind and namespace.
+ * Kinds the server does not serve are left out.
+ */
+export async function writableScopes(
+  client: KubeClient,
+  objects: KubeObject[],
+  concurrency: number,
+  signal: AbortSignal | undefined,
+): Promise<Set<string>> {
+  const scopes = new Map<string, { group: string; resource: string; namespace: string }>();
+  for (const o of objects) {
+    const served = await client.resource(o.apiVersion, o.kind).catch(() => undefined);
+    const namespace = o.metadata.namespace ?? '';
+    if (served)
+      scopes.set(scopeKey(served.group, served.plural, namespace), {
+        group: served.group,
+        resource: served.plural,
+        namespace,
+      });
+  }
+  const allowed = new Set<string>();
+  await mapLimit([...scopes], concurrency, async ([key, scope]) => {
+    if (await mayApplyAny(client, scope, signal)) allowed.add(key);
+  });
+  return allowed;
 }

@@ -10,14 +10,19 @@ import {
   type ObjectRef,
 } from '../model.ts';
 import { respectIgnored } from '../fields/index.ts';
-import { KubeApiError, objectError, type KubeClient } from '../kube/index.ts';
+import {
+  conformsToServedSchema,
+  KubeApiError,
+  objectError,
+  type KubeClient,
+} from '../kube/index.ts';
 import { diffValues, digestOf } from './diff.ts';
 import { DEFAULT_CONCURRENCY, mapLimit } from './limit.ts';
 import { liveSnapshot } from './live-snapshot.ts';
 import { hookFor, isHook, type HookEvent } from './hooks.ts';
 import { replaceRefusal, syncOptionsOf } from './sync-options.ts';
 import { adoptableManagers, withoutAdoptedFields } from './adopt.ts';
-import { checkNamespaces } from './namespaces.ts';
+import { checkNamespaces, scopeKey, writableScopes } from './namespaces.ts';
 import { planDeletes } from './deletes.ts';
 import {
   applyOrder,
@@ -91,9 +96,12 @@ export class ImmutableFieldError extends TerminalError {
  * carry our marks. Nothing is written.
  *
  * Namespaces are planned first; objects in one that does not exist yet are
- * planned as creates from their manifest without being read; their dry-run
- * is only refused for the missing Namespace once their schema passed, so a
- * schema refusal still fails the plan. Objects whose kind a CRD of this plan creates
+ * planned as creates from their manifest without being read, and checked
+ * before anything is written: when access reviews say the identity may create
+ * any object of the kind there, against the OpenAPI schema the server serves
+ * (kube/openapi.ts); otherwise, or when that check cannot pass them, by a
+ * dry-run, which the server authorizes and checks against the schema before it
+ * refuses it for the missing Namespace. So a refused object fails the plan. Objects whose kind a CRD of this plan creates
  * or changes are planned from their manifest too (`provisional`: the apply
  * dry-runs them once the CRD is Established). Helm hooks due on `hookEvent` are planned as creates (they
  * are replaced); other hooks are left out. An immutable-field change fails
@@ -132,6 +140,7 @@ export async function planApp(options: PlanOptions): Promise<Plan> {
     live,
     creatingNamespaces,
     unborn: new Set(),
+    mayApply: new Set(),
     crdKinds,
     changingCrds: new Set(),
     ranOnce: options.ranOnce ?? new Map(),
@@ -157,6 +166,8 @@ export async function planApp(options: PlanOptions): Promise<Plan> {
     snapshot(others.filter((o) => !inCreating(o))),
   ]);
   for (const p of namespacePlans) if (p.action === 'create') context.unborn.add(p.ref.name);
+  const inUnborn = others.filter((o) => context.unborn.has(o.metadata.namespace ?? ''));
+  context.mayApply = await writableScopes(client, inUnborn, concurrency, signal);
   await snapshot(
     others.filter((o) => inCreating(o) && !context.unborn.has(o.metadata.namespace ?? '')),
   );
@@ -213,6 +224,8 @@ interface ObjectContext {
   creatingNamespaces: ReadonlySet<string>;
   /** Namespaces of this plan that do not exist yet: nothing in them can be read or dry-run. */
   unborn: Set<string>;
+  /** Kinds in `unborn` Namespaces that the identity may create under any name ({@link scopeKey}). */
+  mayApply: Set<string>;
   /** `group/kind` → refKey of the CRD in this render that defines it. */
   crdKinds: ReadonlyMap<string, string>;
   /** refKeys of CRDs this plan creates or changes. */
@@ -250,12 +263,25 @@ async function planObject(obj: KubeObject, c: ObjectContext): Promise<PlannedObj
   }
 
   // In a Namespace this plan creates: the object cannot exist, so it is not read; it is
-  // created as Git declares it. Its dry-run is still sent: the server checks it against its
-  // schema (field types, undeclared fields) before it finds the Namespace missing, so a bad
-  // object is refused before anything, the Namespace included, is written.
+  // created as Git declares it. It is still checked against its schema (field types,
+  // undeclared fields), so a bad object is refused before anything, the Namespace included,
+  // is written: against the schema the server serves when that certainly passes it, else by
+  // a dry-run, which the server authorizes and checks against its schema before it finds the
+  // Namespace missing (and, for that miss, waits 50 ms in its namespace admission).
   if (c.unborn.has(obj.metadata.namespace ?? '')) {
     if (isRunOnce(obj) && c.ranOnce.get(refKey(ref)) === manifestDigest(obj))
       return { ...base, action: 'unchanged', diff: [], ranOnce: true };
+    const created = {
+      ...base,
+      action: 'create' as const,
+      diff: diffValues(undefined, comparable(obj)),
+    };
+    // The server authorizes a dry-run before it checks anything else: the schema check stands
+    // in for it only where access reviews said the identity may create any object of the kind.
+    const mayApply = c.mayApply.has(
+      scopeKey(served.group, served.plural, obj.metadata.namespace ?? ''),
+    );
+    if (!definedBy && mayApply && (await conformsToServedSchema(c.client, obj))) return created;
     try {
       await c.client.apply(obj, {
         fieldManager: Marks.fieldManager,
@@ -267,7 +293,7 @@ async function planObject(obj: KubeObject, c: ObjectContext): Promise<PlannedObj
       if (definedBy && c.changingCrds.has(definedBy)) return fromManifest(undefined);
       if (!isNotFound(err)) throw objectError('plan', ref, err);
     }
-    return { ...base, action: 'create', diff: diffValues(undefined, comparable(obj)) };
+    return created;
   }
 
   // Both requests at once: the plan step is two round trips per object otherwise.

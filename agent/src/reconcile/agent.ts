@@ -25,7 +25,8 @@ import {
   type ResolvedAgentOptions,
 } from './agent-options.ts';
 import { AppBook } from './app-book.ts';
-import { attemptKey, sourceProblem, statusAfterSync } from './app-state.ts';
+import { attemptKey, sourceProblem, statusAfterSync, type AppState } from './app-state.ts';
+import { carriedReport, carriedStatus, carryBasis, carryRefusal } from './carry.ts';
 
 /** Lifecycle of the agent. */
 export type AgentState = 'idle' | 'running' | 'stopping' | 'stopped';
@@ -49,6 +50,8 @@ export class Agent {
   #wake: (() => void) | undefined;
   #pendingWake = false;
   #forceNext = true;
+  /** The next pass plans every app (a sync-now, an approval, the first pass): none is carried. */
+  #planAllNext = true;
   /** The commit the last refresh hint named, for the next pass's fetch (a hint only). */
   #hint: string | undefined;
   #nextPollAt = 0;
@@ -63,6 +66,8 @@ export class Agent {
   readonly #ownership: Ownership;
   /** What each app's last render read, so an app a commit did not touch is not rendered again. */
   readonly #inputs = new RenderInputs();
+  /** Each app's render-inputs key at this pass's checkout (undefined: none), for carrying. */
+  readonly #passKeys = new Map<string, string | undefined>();
   /**
    * Renders the declare step made during this pass, each taken by the app's sync (once) so it
    * does not render the same commit again; emptied when the pass ends.
@@ -185,11 +190,13 @@ export class Agent {
   }
 
   /**
-   * Asks for a pass of every app now (new commit hint, approval, sync-now). `revision`, from a
-   * hub's refresh hint, lets the fetch start early; Git still decides what the head is.
+   * Asks for a pass now. Without `revision` (approval, sync-now) every app is planned again;
+   * with it (a hub's refresh hint of a new commit) the fetch starts early, Git still decides
+   * what the head is, and apps whose sources the commit left alone are carried (carry.ts).
    */
   refresh(options: { revision?: string } = {}): void {
     if (options.revision) this.#hint = options.revision;
+    else this.#planAllNext = true;
     this.#forceNext = true;
     this.#pendingWake = true;
     this.#wake?.();
@@ -231,16 +238,19 @@ export class Agent {
   async #run(): Promise<void> {
     while (this.#state === 'running') {
       const force = this.#forceNext;
+      const planAll = this.#planAllNext;
       this.#forceNext = false;
+      this.#planAllNext = false;
       let delay: number;
       try {
-        await this.#pass(force);
+        await this.#pass(force, planAll);
         delay = Math.max(0, this.#nextDueAt() - this.#clock.now());
       } catch (err) {
         if (this.#state !== 'running') break;
         // Only the Git fetch can fail a pass (apps fail on their own): retry it with backoff.
         delay = this.#sourceBackoff.next();
         this.#forceNext = true;
+        this.#planAllNext ||= planAll;
         this.#o.logger.error(
           { err: errorMessage(err), retryInMs: delay },
           `reconcile pass failed: ${errorMessage(err)}`,
@@ -287,10 +297,11 @@ export class Agent {
    * when Git was unreachable or some app failed with an error worth retrying.
    */
   async reconcileOnce(): Promise<boolean> {
-    return this.#pass(true);
+    return this.#pass(true, true);
   }
 
-  async #pass(force: boolean): Promise<boolean> {
+  /** `force`: look at every app even if nothing moved; `planAll`: and carry none forward. */
+  async #pass(force: boolean, planAll: boolean): Promise<boolean> {
     const { logger } = this.#o;
     const now = this.#clock.now();
     const polled = force || now >= this.#nextPollAt;
@@ -344,11 +355,15 @@ export class Agent {
       return healthy;
     }
     // A CRD or APIService came or went: every app renders again against what is served now.
-    if (apisMoved) force = true;
+    if (apisMoved) {
+      force = true;
+      planAll = true;
+    }
     this.#planned = { revision: checkout.revision, apis };
     // Ownership: what every app declares and holds, so no two apps fight over an object.
     const signal = this.#abort.signal;
     this.#passRenders.clear();
+    this.#passKeys.clear();
     await this.#ownership.begin(
       config.current.config.apps,
       checkout.revision,
@@ -369,7 +384,11 @@ export class Agent {
           this.#passRenders.set(app.name, { root: checkout.dir, spec: JSON.stringify(app), out });
         return out;
       },
-      (app) => this.#inputs.key(app, checkout.dir),
+      async (app) => {
+        const key = await this.#inputs.key(app, checkout.dir);
+        this.#passKeys.set(app.name, key);
+        return key;
+      },
     );
     const ownershipAt = this.#clock.now();
     // Apps that left Git: prune them if they asked for it, else let go — each on its own.
@@ -392,7 +411,7 @@ export class Agent {
       'reconcile pass: apps start',
     );
     try {
-      const synced = await this.#syncApps(config.current.config, checkout, fetch, force);
+      const synced = await this.#syncApps(config.current.config, checkout, fetch, planAll);
       return healthy && synced;
     } finally {
       this.#passRenders.clear();
@@ -422,21 +441,53 @@ export class Agent {
     return gone !== undefined && gone <= this.#clock.now();
   }
 
-  /** Syncs every due app; an app starts once all it depends on is Healthy. */
+  /**
+   * Syncs every due app; an app starts once all it depends on is Healthy. Apps the commit
+   * left alone are carried forward (carry.ts); apps due because Git or their spec moved are
+   * planned first, and the rest (retries, resyncs) start once those are past their plan.
+   */
   async #syncApps(
     config: ClusterConfig,
     checkout: Checkout,
     fetch: { startedAt: number; finishedAt: number; fromCache: boolean },
-    force: boolean,
+    planAll: boolean,
   ): Promise<boolean> {
     let healthy = true;
     const due = config.apps.filter(
-      (app) => force || this.#apps.isDue(this.#apps.entry(app), checkout.revision),
+      (app) => planAll || this.#apps.isDue(this.#apps.entry(app), checkout.revision),
     );
     // Every due app's result, made before any starts, so a dependency listed later is awaited.
     const results = new Map(due.map((app) => [app.name, Promise.withResolvers<HealthState>()]));
+    const toSync: AppSpec[] = [];
+    const carried: (() => void)[] = [];
+    for (const app of due) {
+      const report = this.#carry(app, checkout.revision, planAll);
+      if (report) {
+        carried.push(report);
+        results.get(app.name)?.resolve(this.#apps.entry(app).health);
+      } else toSync.push(app);
+    }
+    // Apps whose inputs moved (or are not known) first; the others (a retry, a resync) wait
+    // until every moved app is past its plan.
+    const moved = new Set(
+      toSync
+        .filter((app) => {
+          const key = this.#passKeys.get(app.name);
+          return key === undefined || key !== this.#apps.entry(app).inputsKey;
+        })
+        .map((app) => app.name),
+    );
+    const unplanned = new Set(moved);
+    const movedPlanned = Promise.withResolvers<void>();
+    const planned = (name: string) => {
+      if (unplanned.delete(name) && unplanned.size === 0) movedPlanned.resolve();
+    };
+    if (unplanned.size === 0) movedPlanned.resolve();
     const run = async (app: AppSpec): Promise<HealthState> => {
       const state = this.#apps.entry(app);
+      if (!moved.has(app.name)) await movedPlanned.promise;
+      // Waiting on a dependency must not hold up the apps that may be that dependency.
+      else if (app.dependsOn.length > 0) planned(app.name);
       for (const dep of app.dependsOn) {
         const h = await (results.get(dep)?.promise ?? this.#apps.get(dep)?.health ?? 'Unknown');
         if (h !== 'Healthy') {
@@ -455,15 +506,24 @@ export class Agent {
           return 'Unknown';
         }
       }
-      const detail = await this.#syncOne(app, checkout, fetch);
+      const detail = await this.#syncOne(app, checkout, fetch, () => planned(app.name));
       if (detail.report.outcome === 'failed' && detail.errorClass !== 'terminal') healthy = false;
       return state.health;
     };
-    await Promise.all(
-      due.map((app) =>
+    // Carried apps report once the moved ones are past their plan: reports are not on its path.
+    const reported = movedPlanned.promise.then(() => {
+      for (const report of carried) report();
+    });
+    await Promise.all([
+      reported,
+      ...toSync.map((app) =>
         run(app).then(
-          (h) => results.get(app.name)?.resolve(h),
+          (h) => {
+            planned(app.name);
+            results.get(app.name)?.resolve(h);
+          },
           (err: unknown) => {
+            planned(app.name);
             // A bug in one app's sync must not stop the others.
             results.get(app.name)?.resolve('Unknown');
             healthy = false;
@@ -474,14 +534,60 @@ export class Agent {
           },
         ),
       ),
-    );
+    ]);
     return healthy;
   }
 
+  /**
+   * Carries `app` to `revision` when the commit left its sources alone and it is in sync (see
+   * carry.ts): its status and history say the new revision, unchanged since the one applied;
+   * nothing is planned or written, and its resync stays when it was. Returns what reports it
+   * (to call once the moved apps are past their plan); undefined: sync it.
+   */
+  #carry(app: AppSpec, revision: string, planAll: boolean): (() => void) | undefined {
+    const state: AppState = this.#apps.entry(app);
+    const { drift } = this.#o;
+    const started = this.#clock.now();
+    const refusal = carryRefusal(app, state, {
+      revision,
+      inputsKey: this.#passKeys.get(app.name),
+      forced: planAll,
+      now: started,
+      driftCount: drift?.driftCount(app.name) ?? 0,
+      fighting: (drift?.ignoreRules?.(app.name) ?? []).length > 0,
+      suspended: this.#o.suspensions?.forApp(app.name) !== undefined,
+      ownership: this.#ownership,
+      ...(drift?.observed ? { observed: (ref) => drift.observed?.(ref) } : {}),
+    });
+    const basis = state.carry;
+    const before = state.status;
+    if (refusal !== undefined || !basis || !before) {
+      if (state.carry)
+        this.#o.logger.debug({ app: app.name, revision }, `carry ${app.name}: no: ${refusal}`);
+      return undefined;
+    }
+    state.attemptKey = attemptKey(app, revision);
+    state.syncedRevision = revision;
+    const decided = this.#clock.now();
+    return () => {
+      this.#apps.reportSync(
+        app,
+        carriedReport(app, basis, revision, state.health, started, decided),
+      );
+      this.#apps.setStatus(app, carriedStatus(state.status ?? before, basis, revision));
+      this.#o.logger.debug(
+        { app: app.name, revision, since: basis.appliedRevision },
+        `carry ${app.name}: sources unchanged since ${basis.appliedRevision.slice(0, 7)}`,
+      );
+    };
+  }
+
+  /** Syncs one app; `pastPlan` is called once it has planned (it applies, or stops). */
   async #syncOne(
     app: AppSpec,
     checkout: Checkout,
     fetch: { startedAt: number; finishedAt: number; fromCache: boolean },
+    pastPlan: () => void,
   ): Promise<SyncOutcomeDetail> {
     const { drift } = this.#o;
     const state = this.#apps.entry(app);
@@ -496,6 +602,7 @@ export class Agent {
         (state.syncedRevision !== checkout.revision || before?.syncStatus !== 'Synced'));
     let progressShown = false;
     const onStep = (step: string) => {
+      if (step === 'apply' || step === 'prune' || step === 'health') pastPlan();
       if (!isNew && step !== 'apply' && step !== 'prune' && !progressShown) return;
       progressShown = true;
       this.#apps.setStatus(app, {
@@ -507,6 +614,7 @@ export class Agent {
       });
     };
     state.attemptKey = attemptKey(app, checkout.revision);
+    state.carry = undefined;
     const pauseAt = this.#clock.now();
     await drift?.pause(app.name);
     const syncAt = this.#clock.now();
@@ -584,6 +692,9 @@ export class Agent {
     } else if (r.outcome === 'failed') state.health = 'Unknown';
     this.#apps.reportSync(app, r);
     this.#apps.setStatus(app, statusAfterSync(r, outcome, before, checkout));
+    state.inputsKey = await this.#inputs.key(app, checkout.dir);
+    if (r.outcome === 'succeeded')
+      state.carry = carryBasis(app, r.revision, state.inputsKey, detail.desired, detail.plan);
     return detail;
   }
 

@@ -5,6 +5,7 @@ import { CommitSignatureError } from '../source/index.ts';
 import type { AppStatusReport, HealthState, SyncReport } from '../report/index.ts';
 import { describeOutcome, type AppOutcome } from './outcome.ts';
 import type { Checkout } from './agent-options.ts';
+import type { CarryBasis } from './carry.ts';
 
 /** A status change: the three fields every status names, and any others. */
 export type StatusPatch = Partial<AppStatusReport> &
@@ -24,10 +25,14 @@ export interface AppState {
   dueAt?: number;
   /** Revision and spec of its last sync: a change of either makes it due at once. */
   attemptKey?: string;
+  /** Its render-inputs key at its last sync (see RenderInputs.key). */
+  inputsKey?: string;
   /** Health after its last successful sync, for apps that depend on it. */
   health: HealthState;
-  /** Revision of its last successful sync. */
+  /** Revision of its last successful sync, or the revision it was carried to since. */
   syncedRevision?: string;
+  /** What its last successful sync leaves for a later commit to carry it (see carry.ts). */
+  carry?: CarryBasis;
 }
 
 /** An app's revision and spec: a change of either is worth a new sync even after a terminal failure. */

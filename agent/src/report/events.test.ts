@@ -33,6 +33,16 @@ const sync = (over: Partial<SyncReport>): SyncReport => ({
 });
 
 describe('EventReporter', () => {
+  it('records no Event for a carried app: nothing happened in the cluster', async () => {
+    const kube = new FakeKube();
+    const r = reporter(kube);
+    r.syncResult(sync({ carriedFrom: 'b'.repeat(40), steps: [{ name: 'carry', durationMs: 0 }] }));
+    r.syncResult(sync({}));
+    await settle();
+    assert.equal(kube.events.length, 1, 'only the real sync');
+    assert.equal(kube.events[0]?.['reason'], 'Synced');
+  });
+
   it('records an invalid driftless.yaml as a Warning in the state namespace, and its repair as Normal', async () => {
     const kube = new FakeKube();
     const r = reporter(kube);

@@ -40,6 +40,9 @@ export class EventReporter implements Reporter {
   appStatus(_report: AppStatusReport): void {}
 
   syncResult(r: SyncReport): void {
+    // A carried app was not synced: nothing happened in the cluster to record (as no sync
+    // operation, no Event); its status and the hub's history say it reached the revision.
+    if (r.carriedFrom) return;
     const failed = r.outcome === 'failed' || r.outcome === 'approval-stale';
     const changed = r.objects.filter((o) => o.action !== 'unchanged').length;
     const note =

@@ -65,6 +65,13 @@ export interface SyncReport {
   finishedAt: number;
   health: HealthState;
   approvalId: string;
+  /**
+   * Set when nothing was planned or applied: the app's sources did not change since this
+   * revision, whose sync the cluster still holds, so the app was carried to `revision` (see
+   * reconcile/carry.ts). Such a report has no objects and the one step `carry`, and makes no
+   * Event. Agent-side only; the hub tells it by that step.
+   */
+  carriedFrom?: string;
 }
 
 /**

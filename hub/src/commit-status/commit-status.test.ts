@@ -63,6 +63,28 @@ describe('commit status state machine', () => {
     assert.equal(done[A]?.description, '2 app(s) synced and healthy');
   });
 
+  it('is success for a commit that re-applied one app and carried the other, unchanged and in sync', () => {
+    const decided = bySha(
+      scope([
+        app({ app: 'web', revision: B, updatedMs: 3 }),
+        app({
+          app: 'db',
+          revision: B,
+          updatedMs: 3,
+          message: `sources unchanged since ${A.slice(0, 7)}: not planned again at ${B.slice(0, 7)}`,
+        }),
+      ]),
+    );
+    assert.equal(decided[B]?.state, 'success');
+    const carriedNotYet = bySha(
+      scope([
+        app({ app: 'web', revision: B, updatedMs: 3 }),
+        app({ app: 'db', revision: A, updatedMs: 1 }),
+      ]),
+    );
+    assert.notEqual(carriedNotYet[B]?.state, 'success', 'not before db says it is at the commit');
+  });
+
   it('is not success while an app is still at the older commit, nor while health is progressing', () => {
     const partial = bySha(
       scope([

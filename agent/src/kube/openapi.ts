@@ -1,0 +1,148 @@
+import { groupOf, type KubeObject } from '../model.ts';
+import type { KubeClient } from './client.ts';
+import { compactSchema, conforms, type Schema, type Schemas } from './schema-check.ts';
+
+/**
+ * API groups built into kube-apiserver: their schemas are compiled in and
+ * their objects decoded into typed structures, so the served OpenAPI document
+ * is the schema the server checks. Custom resources (conversion webhooks,
+ * free-form fields) and aggregated APIs are left to the server.
+ */
+const BUILT_IN_GROUPS = new Set([
+  '',
+  'apps',
+  'batch',
+  'autoscaling',
+  'policy',
+  'networking.k8s.io',
+  'rbac.authorization.k8s.io',
+  'storage.k8s.io',
+  'scheduling.k8s.io',
+  'coordination.k8s.io',
+  'discovery.k8s.io',
+  'node.k8s.io',
+  'certificates.k8s.io',
+  'events.k8s.io',
+  'resource.k8s.io',
+  'admissionregistration.k8s.io',
+]);
+
+/** Least time between two reads of the OpenAPI index (`/openapi/v3`), as discovery. */
+const INDEX_REFRESH_MS = 2_000;
+/** Objects larger than this are left to the server (its request size limit). */
+const MAX_OBJECT_BYTES = 512 * 1024;
+
+/** One group version's document, compacted: named schemas and kind → schema. */
+interface Document {
+  schemas: Schemas;
+  kinds: Map<string, Schema>;
+}
+
+/** Per connection: the index (group version → document URL with its hash) and the documents. */
+interface Cache {
+  index?: { fetchedAt: number; apiWrites: number; paths: Map<string, string> };
+  indexLoad?: Promise<Map<string, string>>;
+  documents: Map<string, Promise<Document>>;
+}
+
+const caches = new WeakMap<object, Cache>();
+
+/**
+ * Whether `obj` certainly passes the schema checks the API server makes
+ * before admission (see kube/schema-check.ts), judged against the OpenAPI v3
+ * document the server serves for its group version. False when it may not,
+ * when its kind is not built in, or when the document cannot be read: then
+ * only the server's dry-run can tell. Never throws.
+ */
+export async function conformsToServedSchema(
+  client: KubeClient,
+  obj: KubeObject,
+): Promise<boolean> {
+  if (!BUILT_IN_GROUPS.has(groupOf(obj.apiVersion))) return false;
+  try {
+    const doc = await documentFor(client, obj.apiVersion);
+    const schema = doc?.kinds.get(obj.kind);
+    if (!doc || !schema) return false;
+    if (JSON.stringify(obj).length > MAX_OBJECT_BYTES) return false;
+    // Set by the server only: an apply that carries them is refused.
+    if ('managedFields' in obj.metadata) return false;
+    return conforms(obj, schema, doc.schemas);
+  } catch {
+    return false;
+  }
+}
+
+async function documentFor(client: KubeClient, apiVersion: string): Promise<Document | undefined> {
+  let cache = caches.get(client.scope);
+  if (!cache) {
+    cache = { documents: new Map() };
+    caches.set(client.scope, cache);
+  }
+  const paths = await indexOf(client, cache);
+  const url = paths.get(apiVersion.includes('/') ? `apis/${apiVersion}` : `api/${apiVersion}`);
+  if (!url) return undefined;
+  let doc = cache.documents.get(url);
+  if (!doc) {
+    doc = loadDocument(client, url, apiVersion);
+    cache.documents.set(url, doc);
+    // A failed read is asked again next time, not remembered.
+    doc.catch(() => cache.documents.delete(url));
+  }
+  return doc;
+}
+
+/** The index, read again when older than the refresh interval or after a CRD or APIService write. */
+async function indexOf(client: KubeClient, cache: Cache): Promise<Map<string, string>> {
+  const held = cache.index;
+  if (held && Date.now() - held.fetchedAt < INDEX_REFRESH_MS && held.apiWrites === client.apiWrites)
+    return held.paths;
+  if (cache.indexLoad) return cache.indexLoad;
+  const apiWrites = client.apiWrites;
+  const load = (async () => {
+    const index = await client.request<{ paths?: Record<string, { serverRelativeURL?: string }> }>(
+      'GET',
+      '/openapi/v3',
+    );
+    const paths = new Map<string, string>();
+    for (const [gv, entry] of Object.entries(index.paths ?? {}))
+      if (entry.serverRelativeURL) paths.set(gv, entry.serverRelativeURL);
+    cache.index = { fetchedAt: Date.now(), apiWrites, paths };
+    // Documents of an older hash are not served any more.
+    const current = new Set(paths.values());
+    for (const url of cache.documents.keys()) if (!current.has(url)) cache.documents.delete(url);
+    return paths;
+  })().finally(() => {
+    cache.indexLoad = undefined;
+  });
+  cache.indexLoad = load;
+  return load;
+}
+
+async function loadDocument(
+  client: KubeClient,
+  url: string,
+  apiVersion: string,
+): Promise<Document> {
+  const [group, version] = apiVersion.includes('/') ? apiVersion.split('/') : ['', apiVersion];
+  const raw = await client.request<{ components?: { schemas?: Record<string, unknown> } }>(
+    'GET',
+    url,
+  );
+  const schemas = new Map<string, Schema>();
+  const kinds = new Map<string, Schema>();
+  for (const [name, s] of Object.entries(raw.components?.schemas ?? {})) {
+    const schema = compactSchema(s);
+    schemas.set(name, schema);
+    const gvks = (
+      s as {
+        'x-kubernetes-group-version-kind'?: { group?: string; version?: string; kind?: string }[];
+      }
+    )['x-kubernetes-group-version-kind'];
+    // A kind's own schema names exactly one group version kind (shared ones, such as
+    // DeleteOptions, name many).
+    const gvk = gvks?.length === 1 ? gvks[0] : undefined;
+    if (gvk?.kind && (gvk.group ?? '') === group && gvk.version === version)
+      kinds.set(gvk.kind, schema);
+  }
+  return { schemas, kinds };
+}
