@@ -576,10 +576,6 @@ export class Agent {
         carriedReport(app, basis, revision, state.health, started, decided),
       );
       this.#apps.setStatus(app, carriedStatus(state.status ?? before, basis, revision));
-      this.#o.logger.debug(
-        { app: app.name, revision, since: basis.appliedRevision },
-        `carry ${app.name}: sources unchanged since ${basis.appliedRevision.slice(0, 7)}`,
-      );
     };
   }
 
