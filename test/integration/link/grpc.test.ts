@@ -344,7 +344,7 @@ describe('agent ↔ hub link over gRPC', { timeout: 240_000 }, () => {
 
   it('a restarted agent reuses its identity (no token) and goes on numbering', async () => {
     await agent.stop();
-    const syncsBefore = (await history()).length;
+    const syncsBefore = (await syncs()).length;
     launch(false);
     await waitFor('reconnected with the stored identity', () =>
       agent.logs().some((l) => String(l['msg']).startsWith('hub link: connected'))
