@@ -30,13 +30,13 @@ import { startPostgres } from '@driftless/test';
 import {
   agentClient,
   api,
-  connect,
   makeAgentKey,
   startHubProcess,
-  type AgentStream,
   type HubProcess,
 } from '../integration/hub/helpers.ts';
 import { ensureDashboardBuilt, launchBrowser, newPage, signIn } from '../browser/fleet.ts';
+import { loadFleet, saveFleet } from './lib/fleet-cache.ts';
+import { connectFleetAgent, type FleetAgentStream } from './lib/fleet-agent.ts';
 
 // Every size is a flag with an environment variable as its default, so a CI job or a
 // shell loop sets them without editing the command.
@@ -53,6 +53,8 @@ const { values } = parseArgs({
     'connect-concurrency': { type: 'string', default: env('CONNECT_CONCURRENCY', '200') },
     'drift-queries': { type: 'string', default: env('DRIFT_QUERIES', '25') },
     'first-paint': { type: 'string', default: env('FIRST_PAINT', '3') },
+    'fleet-cache': { type: 'string', default: env('FLEET_CACHE', '') },
+    'stop-after': { type: 'string', default: env('STOP_AFTER', '') },
   },
 });
 const AGENTS = Number(values.agents);
@@ -64,6 +66,14 @@ const log = (msg: string) => console.error(`[${new Date().toISOString().slice(11
 
 const pgServer = store === 'postgres' ? await startPostgres() : undefined;
 const name = (i: number) => `fleet-${String(i).padStart(5, '0')}`;
+
+/** One simulated agent: its stream, index, the seq its reports follow, and who takes its acks. */
+interface Sim {
+  s: FleetAgentStream;
+  i: number;
+  base: number;
+  onAck?: (seq: number) => void;
+}
 
 /** fn(0) … fn(n - 1) with at most `concurrency` running at once; results in index order. */
 async function pool<T>(
@@ -183,54 +193,67 @@ const pct = (xs: number[], p: number) => {
 const loadAvg = async () =>
   (await import('node:fs/promises')).readFile('/proc/loadavg', 'utf8').then((s) => s.trim());
 
-// 1. One hub, a fleet of enrolled agents (token over the API, CSR, Enroll over gRPC).
-let hub = await startHubProcess({ store, databaseUrl: pgServer?.connectionString });
-const admin = hub.bootstrapToken!;
+// 1. One hub, a fleet of enrolled agents (token over the API, CSR, Enroll over gRPC). With
+// --fleet-cache DIR (SQLite only) a fleet enrolled by an earlier run is reused: its hub data
+// directory (CA, store) and every agent's certificate, each issued by that run's real Enroll.
+const cache = store === 'sqlite' && values['fleet-cache'] ? values['fleet-cache'] : '';
+const cached = cache ? await loadFleet(cache, AGENTS) : undefined;
+let hub = await startHubProcess({
+  store,
+  databaseUrl: pgServer?.connectionString,
+  dataDir: cached?.dataDir,
+});
+const admin = cached?.admin ?? hub.bootstrapToken!;
 const dataDir = hub.dataDir;
 const idle = await hubMetrics(hub);
-const key = await makeAgentKey();
 let t0 = performance.now();
-// Enrollment goes through the hub's real path (a token from the API, then Enroll with a CSR
-// over gRPC), but over one shared HTTP/2 session: Enroll needs no client certificate, and a
-// TLS handshake per enrollment would measure the simulator, not the hub. Each agent still
-// gets its own certificate, and connects below over its own mTLS connection.
-const enrollClient = agentClient(hub);
-const enrollOne = (req: { token: string; clusterName: string }) =>
-  new Promise<EnrollResponse>((resolve, reject) =>
-    enrollClient.enroll(
-      { ...req, csrPem: key.csrPem, agentVersion: 'bench', labels: {} },
-      (err, res) => (err ? reject(err) : resolve(res)),
-    ),
-  );
 let enrollRetries = 0;
-const identities = await pool(AGENTS, Number(values['enroll-concurrency']), async (i) => {
-  const t = await api(hub, admin, 'POST', '/api/v1/tokens', {
-    cluster: name(i),
-    labels: { env: i % 4 === 0 ? 'prod' : 'dev', region: i % 2 ? 'eu' : 'us' },
-  });
-  if (t.status !== 201 && t.status !== 200)
-    throw new Error(`token for ${name(i)}: ${t.status} ${JSON.stringify(t.body)}`);
-  // As an agent does: a hub too busy to answer (UNAVAILABLE) is asked again after a pause.
-  for (let left = 5; ; left--) {
-    try {
-      const res = await enrollOne({
-        token: (t.body as { token: string }).token,
-        clusterName: name(i),
-      });
-      if ((i + 1) % 1000 === 0) log(`enrolled ${i + 1}`);
-      return { keyPem: key.keyPem, certPem: res.certificatePem };
-    } catch (err) {
-      if ((err as { code?: number }).code !== 14 || left === 0) throw err;
-      enrollRetries++;
-      await new Promise((r) => setTimeout(r, 200 + Math.random() * 800));
+const identities = cached?.identities ?? (await enrollFleet());
+const enrollMs = cached ? Number.NaN : performance.now() - t0;
+if (cache && !cached) await saveFleet(cache, { dataDir, admin, identities });
+
+async function enrollFleet() {
+  const key = await makeAgentKey();
+  // Enrollment goes through the hub's real path (a token from the API, then Enroll with a CSR
+  // over gRPC), but over one shared HTTP/2 session: Enroll needs no client certificate, and a
+  // TLS handshake per enrollment would measure the simulator, not the hub. Each agent still
+  // gets its own certificate, and connects below over its own mTLS connection.
+  const enrollClient = agentClient(hub);
+  const enrollOne = (req: { token: string; clusterName: string }) =>
+    new Promise<EnrollResponse>((resolve, reject) =>
+      enrollClient.enroll(
+        { ...req, csrPem: key.csrPem, agentVersion: 'bench', labels: {} },
+        (err, res) => (err ? reject(err) : resolve(res)),
+      ),
+    );
+  const out = await pool(AGENTS, Number(values['enroll-concurrency']), async (i) => {
+    const t = await api(hub, admin, 'POST', '/api/v1/tokens', {
+      cluster: name(i),
+      labels: { env: i % 4 === 0 ? 'prod' : 'dev', region: i % 2 ? 'eu' : 'us' },
+    });
+    if (t.status !== 201 && t.status !== 200)
+      throw new Error(`token for ${name(i)}: ${t.status} ${JSON.stringify(t.body)}`);
+    // As an agent does: a hub too busy to answer (UNAVAILABLE) is asked again after a pause.
+    for (let left = 5; ; left--) {
+      try {
+        const res = await enrollOne({
+          token: (t.body as { token: string }).token,
+          clusterName: name(i),
+        });
+        if ((i + 1) % 1000 === 0) log(`enrolled ${i + 1}`);
+        return { keyPem: key.keyPem, certPem: res.certificatePem };
+      } catch (err) {
+        if ((err as { code?: number }).code !== 14 || left === 0) throw err;
+        enrollRetries++;
+        await new Promise((r) => setTimeout(r, 200 + Math.random() * 800));
+      }
     }
-  }
-});
-enrollClient.close();
-const enrollMs = performance.now() - t0;
+  });
+  enrollClient.close();
+  return out;
+}
 
 const results: Record<string, unknown> = {};
-let seqBase = 0;
 for (const [r, round] of rounds.entries()) {
   const batchMax = round === 'unbatched' ? '1' : values['batch-max'];
   if (r > 0) {
@@ -253,9 +276,29 @@ for (const [r, round] of rounds.entries()) {
   // 2. Connect every agent (its own TLS connection) and wait for each Hello's ack.
   t0 = performance.now();
   const connectFailures: string[] = [];
+  let helloAcked = 0;
   const opened = await pool(AGENTS, Number(values['connect-concurrency']), async (i) => {
-    const s = connect(hub, identities[i]!);
-    s.send(0n, {
+    const sim: Sim = { s: connectFleetAgent(hub, identities[i]!), i, base: 0 };
+    // The Hello's ack names the last report the hub stored (a cached fleet has some); later
+    // acks go to the ingest below.
+    const helloAck = new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error('no ack of the Hello within 120 s')),
+        120_000,
+      );
+      sim.s.onMessage((m) => {
+        if (m.body?.$case !== 'ack') return;
+        const seq = Number(m.body.value.agentSeq);
+        if (sim.onAck) return sim.onAck(seq);
+        clearTimeout(timer);
+        resolve(seq);
+      });
+      void sim.s.status.then((st) => {
+        clearTimeout(timer);
+        reject(new Error(`stream ended before the Hello's ack: ${st.code} ${st.details}`));
+      });
+    });
+    sim.s.send(0n, {
       $case: 'hello',
       value: {
         clusterName: name(i),
@@ -268,21 +311,40 @@ for (const [r, round] of rounds.entries()) {
       },
     });
     try {
-      await s.next(120_000);
+      sim.base = await helloAck;
     } catch (err) {
       // No ack for the Hello: the hub did not hold this agent. Counted, and left out.
       connectFailures.push(`${name(i)}: ${(err as Error).message}`);
-      s.close();
+      sim.s.close();
       return undefined;
     }
-    if ((i + 1) % 1000 === 0) log(`${round}: connected ${i + 1}`);
-    return s;
+    if (++helloAcked % 500 === 0)
+      log(`${round}: ${helloAcked} connected, ${connectFailures.length} failed`);
+    return sim;
   });
-  const streams = opened.filter((x): x is AgentStream => x !== undefined);
+  const streams = opened.filter((x): x is Sim => x !== undefined);
+  const endStatuses = new Map<string, number>();
+  for (const { s } of streams)
+    void s.status.then((st) => {
+      const k = `${st.code} ${st.details.slice(0, 80)}`;
+      endStatuses.set(k, (endStatuses.get(k) ?? 0) + 1);
+    });
   const connectMs = performance.now() - t0;
   await new Promise((resolve) => setTimeout(resolve, 2000)); // let RSS settle after the burst
   const connected = await hubMetrics(hub);
-  log(`${round}: ${AGENTS} connected in ${Math.round(connectMs)} ms`);
+  log(`${round}: ${streams.length} connected in ${Math.round(connectMs)} ms`);
+  if (values['stop-after'] === 'connect') {
+    log(
+      JSON.stringify({
+        connected: streams.length,
+        connectMs,
+        hub: connected,
+        loadAvg: await loadAvg(),
+      }),
+    );
+    await hub.stop();
+    process.exit(0);
+  }
 
   // 3. Every agent sends its reports at once; an ack of seq s acks every report up to s.
   const latencies: number[] = [];
@@ -290,42 +352,70 @@ for (const [r, round] of rounds.entries()) {
   t0 = performance.now();
   let streamsEnded = 0;
   let unacked = 0;
+  // A stream the hub ends (e.g. UNAVAILABLE when the store cannot keep up) is counted, not
+  // waited for: the simulator does not reconnect.
   await Promise.all(
-    streams.map(async (s, i) => {
-      const sentAt: number[] = [];
-      for (let j = 1; j <= n; j++) {
-        sentAt.push(performance.now());
-        s.send(BigInt(seqBase + j), report(i, j, seqBase + j));
-      }
-      let acked = 0;
-      // A stream the hub ends (e.g. UNAVAILABLE when the store cannot keep up) is counted,
-      // not waited for: the simulator does not reconnect.
-      const ended = s.status.then((st) => {
-        throw Object.assign(new Error(`stream ended: ${st.code} ${st.details}`), { ended: true });
-      });
-      ended.catch(() => undefined); // closed at the end of the round: not an error then
-      while (acked < n) {
-        let m;
-        try {
-          m = await Promise.race([s.next(600_000), ended]);
-        } catch (err) {
-          if (!(err as { ended?: boolean }).ended) throw err;
-          streamsEnded++;
-          unacked += n - acked;
-          return;
-        }
-        if (m.body?.$case !== 'ack') continue;
-        const upTo = Number(m.body.value.agentSeq) - seqBase;
-        const now = performance.now();
-        for (; acked < upTo; acked++) latencies.push(now - sentAt[acked]!);
-      }
-    }),
+    streams.map(
+      (sim) =>
+        new Promise<void>((done) => {
+          const sentAt: number[] = [];
+          let acked = 0;
+          sim.onAck = (seq) => {
+            const upTo = seq - sim.base;
+            const now = performance.now();
+            for (; acked < upTo; acked++) latencies.push(now - sentAt[acked]!);
+            if (acked >= n) done();
+          };
+          void sim.s.status.then(() => {
+            if (acked >= n) return;
+            streamsEnded++;
+            unacked += n - acked;
+            done();
+          });
+          for (let j = 1; j <= n; j++) {
+            sentAt.push(performance.now());
+            sim.s.send(BigInt(sim.base + j), report(sim.i, j, sim.base + j));
+          }
+        }),
+    ),
   );
   const ingestMs = performance.now() - t0;
   const loaded = await hubMetrics(hub);
+  // Work the acks do not wait for (notifications derived from the reports, commit statuses)
+  // goes on after the last ack: the hub's CPU counts until it is quiet (under 5 % of a core
+  // over 3 s), at most 5 minutes.
+  let settled = loaded;
+  for (const deadline = performance.now() + 300_000; performance.now() < deadline;) {
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    const now = await hubMetrics(hub);
+    const busy = now.cpuS - settled.cpuS;
+    settled = now;
+    if (busy < 0.15) break;
+  }
+  const hubLog = hub.stderr();
+  const disconnects = hubLog.split('"agent disconnected"').length - 1;
   const scraped = await scrape(hub);
   const total = streams.length * n;
   log(`${round}: ${total} reports in ${Math.round(ingestMs)} ms`);
+  if (values['stop-after'] === 'ingest') {
+    log(
+      JSON.stringify({
+        reportsPerSecond: Math.round((total - unacked) / (ingestMs / 1000)),
+        hubCpuSecondsPer1000Reports: +(((loaded.cpuS - connected.cpuS) / total) * 1000).toFixed(3),
+        hubCpuSecondsPer1000ReportsSettled: +(
+          ((settled.cpuS - connected.cpuS) / total) *
+          1000
+        ).toFixed(3),
+        hubDisconnects: disconnects,
+        hubRssMiB: Math.round(loaded.rssMiB),
+        streamsEnded,
+        endStatuses: Object.fromEntries(endStatuses),
+        loadAvg: await loadAvg(),
+      }),
+    );
+    await hub.stop();
+    process.exit(0);
+  }
 
   // 4. Fleet-wide queries at this size (every agent still connected).
   const query = async (path: string, n: number) => {
@@ -381,6 +471,7 @@ for (const [r, round] of rounds.entries()) {
       failed: connectFailures.length,
       firstFailure: connectFailures[0] ?? null,
     },
+    streamEndStatuses: Object.fromEntries(endStatuses),
     ingest: {
       reports: total,
       ms: Math.round(ingestMs),
@@ -389,6 +480,11 @@ for (const [r, round] of rounds.entries()) {
       unacked,
       ackLatencyMs: { p50: pct(latencies, 0.5), p99: pct(latencies, 0.99), max: pct(latencies, 1) },
       hubCpuSecondsPer1000Reports: +(((loaded.cpuS - connected.cpuS) / total) * 1000).toFixed(3),
+      hubCpuSecondsPer1000ReportsSettled: +(
+        ((settled.cpuS - connected.cpuS) / total) *
+        1000
+      ).toFixed(3),
+      hubDisconnects: disconnects,
       hubEventLoopLagP99Ms: scraped.lagP99Ms,
     },
     hub: {
@@ -413,8 +509,7 @@ for (const [r, round] of rounds.entries()) {
     loadAvg: await loadAvg(),
   };
   log(JSON.stringify(results[round]));
-  for (const s of streams) s.close();
-  seqBase += n;
+  for (const { s } of streams) s.close();
 }
 
 console.log(

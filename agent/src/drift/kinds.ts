@@ -16,7 +16,8 @@ export interface KindWatchesOptions {
   /** A (re-)list of the kind `kind` (a kindKey). */
   onList: (kind: string, items: KubeObject[]) => void;
   onEvent: (event: WatchEvent) => void;
-  onRestart: () => void;
+  /** The watch of `kind` (a kindKey) broke: until its re-list, changes to its objects go unseen. */
+  onRestart: (kind: string) => void;
 }
 
 /** One {@link KindWatch} loop per kind in use: started when a kind is first used, stopped when no longer. */
@@ -53,7 +54,7 @@ export class KindWatches {
         timeoutSeconds: this.#o.watchTimeoutSeconds,
         onList: (items) => this.#o.onList(key, items),
         onEvent: (event) => this.#o.onEvent(event),
-        onRestart: () => this.#o.onRestart(),
+        onRestart: () => this.#o.onRestart(key),
       });
       this.#kinds.set(key, watch);
       watch.start();

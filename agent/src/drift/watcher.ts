@@ -107,7 +107,7 @@ export class DriftWatcher {
       tasks: this.#tasks,
       onList: (kind, items) => this.#onList(kind, items),
       onEvent: (event) => this.#onEvent(event),
-      onRestart: () => void this.#counters.watchRestarts++,
+      onRestart: (kind) => this.#onRestart(kind),
     });
     this.#scheduler = new CheckScheduler({
       clock: o.clock,
@@ -264,6 +264,18 @@ export class DriftWatcher {
     return this.#registry.driftCount(typeof app === 'string' ? app : app.name);
   }
 
+  /**
+   * Objects of `app` the watch saw change (or must read again) whose check has not started
+   * yet (waiting out the debounce, or held by a pause): until it has compared them with Git,
+   * nothing says they are still in line. Open drift is not counted.
+   */
+  unchecked(app: string): number {
+    let n = 0;
+    for (const t of this.#registry.ofApp(app))
+      if (!t.drift && (t.needsGet || t.dirty || t.eventAt !== undefined)) n++;
+    return n;
+  }
+
   /** Stops every watch, timer and check; resolves once all have ended. Idempotent. */
   stop(): Promise<void> {
     this.#stopping ??= this.#shutdown();
@@ -293,6 +305,15 @@ export class DriftWatcher {
   #assertRunning(what: string): void {
     if (this.#state !== 'running')
       throw new DriftWatcherError(`${what}: the drift watcher is ${this.#state}`);
+  }
+
+  /**
+   * The watch of a kind broke: its objects may change unseen until the re-list, so none has a
+   * copy to vouch for ({@link observed} says read it again; the re-list's events clear that).
+   */
+  #onRestart(kind: string): void {
+    this.#counters.watchRestarts++;
+    for (const t of this.#registry.all()) if (kindKey(t.ref) === kind) t.needsGet = true;
   }
 
   /** A (re-)list of a kind: check what changed, and read what is missing from it. */

@@ -150,7 +150,7 @@ export class AgentMetrics implements Reporter {
   }
 
   appStatus(_report: AppStatusReport): void {
-    // The hub has every app's status (driftless_hub_app_status).
+    // The hub has every app's status (its API; driftless_hub_apps counts them).
   }
 
   syncResult(r: SyncReport): void {

@@ -52,6 +52,8 @@ export interface DriftTracker {
    * nothing delivered since; undefined: not tracked.
    */
   observed?(ref: ObjectRef): KubeObject | null | undefined;
+  /** Objects of the app changed (as the watches saw) and not yet compared with Git. */
+  unchecked?(app: string): number;
   /** Checks the app's open drift again (a pause ended: heal it, or say it is held). */
   recheck?(app: string): void;
 }

@@ -554,6 +554,7 @@ export class Agent {
       forced: planAll,
       now: started,
       driftCount: drift?.driftCount(app.name) ?? 0,
+      unchecked: drift?.unchecked?.(app.name) ?? 0,
       fighting: (drift?.ignoreRules?.(app.name) ?? []).length > 0,
       suspended: this.#o.suspensions?.forApp(app.name) !== undefined,
       ownership: this.#ownership,
@@ -575,10 +576,6 @@ export class Agent {
         carriedReport(app, basis, revision, state.health, started, decided),
       );
       this.#apps.setStatus(app, carriedStatus(state.status ?? before, basis, revision));
-      this.#o.logger.debug(
-        { app: app.name, revision, since: basis.appliedRevision },
-        `carry ${app.name}: sources unchanged since ${basis.appliedRevision.slice(0, 7)}`,
-      );
     };
   }
 

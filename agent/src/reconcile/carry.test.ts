@@ -39,6 +39,7 @@ const FILES = {
 class SeeingTracker implements DriftTracker {
   drifts = new Map<string, number>();
   fights = new Map<string, number>();
+  pending = new Map<string, number>();
   tracked = new Set<string>();
   /** Copies the watches delivered since, by refKey; set by a test. */
   seen = new Map<string, KubeObject>();
@@ -58,6 +59,9 @@ class SeeingTracker implements DriftTracker {
   resume(): void {}
   driftCount(app: string): number {
     return this.drifts.get(app) ?? 0;
+  }
+  unchecked(app: string): number {
+    return this.pending.get(app) ?? 0;
   }
   ignoreRules(app: string): IgnoreRule[] {
     return this.fights.has(app) ? [{ kind: 'ConfigMap', jsonPointers: ['/data/k'] }] : [];
@@ -156,6 +160,12 @@ describe('carry-forward', () => {
       () => hinted(e!.commit({ 'apps/a/cm.yaml': configMap('a-config', { k: 'd' }) })),
     );
     drift.drifts.clear();
+    await planned(
+      'a change the drift check has not compared yet',
+      () => drift.pending.set('b', 1),
+      () => hinted(e!.commit({ 'apps/a/cm.yaml': configMap('a-config', { k: 'u' }) })),
+    );
+    drift.pending.clear();
     await planned(
       'a fight',
       () => drift.fights.set('b', 1),

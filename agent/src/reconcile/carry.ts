@@ -75,6 +75,8 @@ export interface CarryContext {
   now: number;
   /** Open drifts of the app. */
   driftCount: number;
+  /** Objects of the app the watches saw change that no drift check has compared yet. Default 0. */
+  unchecked?: number;
   /** Fields another controller fights over on the app's objects (ignore rules). */
   fighting: boolean;
   /** The app is paused. */
@@ -107,6 +109,7 @@ export function carryRefusal(app: AppSpec, state: AppState, c: CarryContext): st
   if (state.dueAt !== undefined && c.now >= state.dueAt) return 'its resync or retry is due';
   if (c.inputsKey === undefined || c.inputsKey !== basis.inputsKey) return 'its inputs changed';
   if (c.driftCount > 0) return `${c.driftCount} open drift(s)`;
+  if ((c.unchecked ?? 0) > 0) return `${c.unchecked} change(s) not compared with Git yet`;
   if (c.fighting) return 'another controller fights over its fields';
   if (c.suspended) return 'it is paused';
   if (status.pendingPlan.length > 0) return 'a plan is pending';

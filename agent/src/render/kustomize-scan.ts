@@ -28,6 +28,8 @@ export interface ScanResult {
   pullsCharts: boolean;
   /** Every folder whose kustomization was read (symlink-free), the root first. */
   dirs: string[];
+  /** Some folder was reached through a symbolic link: `dirs` alone do not decide the render. */
+  throughLink: boolean;
 }
 
 /**
@@ -113,7 +115,7 @@ export async function scanKustomizationTree(
 }
 
 class Scanner {
-  readonly result = { helmCharts: false, pullsCharts: false };
+  readonly result = { helmCharts: false, pullsCharts: false, throughLink: false };
   readonly seen = new Set<string>();
   readonly #checkout: Checkout;
   readonly #policy: ScanPolicy;
@@ -197,6 +199,7 @@ class Scanner {
     }
     const info = await stat(local);
     if (info.isDirectory()) {
+      if (local !== lexical) this.result.throughLink = true;
       if (TREE_FIELDS.has(key) || PLUGIN_FIELDS.has(key)) await this.kustomization(local);
       return;
     }

@@ -69,9 +69,10 @@ export async function renderKustomize(run: KustomizeRun): Promise<RenderedObject
     ...(run.signal === undefined ? {} : { signal: run.signal }),
   });
   // With the root-only load restrictor, kustomize reads files only below the folders of the
-  // kustomizations the scan read; what the network or helm add is not known from here.
+  // kustomizations the scan read; what the network or helm add is not known from here, nor
+  // where a symbolic link on the way to a folder leads at another commit.
   run.onInputs?.(
-    allowRemoteResources || scan.helmCharts
+    allowRemoteResources || scan.helmCharts || scan.throughLink
       ? undefined
       : scan.dirs.map((d) => run.checkout.relative(d)),
   );

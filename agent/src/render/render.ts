@@ -72,6 +72,11 @@ async function renderWith(options: RenderOptions, limits: RenderLimits): Promise
       file: app.path,
     });
   }
+  // The digest of render/inputs.ts covers the folders a render read, not the links that led
+  // there: a path through a symbolic link has no key, or moving the link would go unnoticed.
+  const throughLink = target !== path.resolve(checkout.root, app.path || '.');
+  const onInputs =
+    options.onInputs && throughLink ? () => options.onInputs?.(undefined) : options.onInputs;
   const common = {
     checkout,
     dir: target,
@@ -84,7 +89,7 @@ async function renderWith(options: RenderOptions, limits: RenderLimits): Promise
     case 'kustomize':
       return renderKustomize({
         ...common,
-        ...(options.onInputs === undefined ? {} : { onInputs: options.onInputs }),
+        ...(onInputs === undefined ? {} : { onInputs }),
         ...(options.kustomizeBin === undefined ? {} : { bin: options.kustomizeBin }),
         ...(options.helmBin === undefined ? {} : { helmBin: options.helmBin }),
       });
@@ -102,7 +107,7 @@ async function renderWith(options: RenderOptions, limits: RenderLimits): Promise
       });
     case 'directory': {
       const out = await renderDirectory(checkout, target, limits, options.signal);
-      options.onInputs?.([checkout.relative(target)]);
+      onInputs?.([checkout.relative(target)]);
       return out;
     }
   }

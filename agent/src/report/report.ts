@@ -243,6 +243,14 @@ export class LogReporter implements Reporter {
       (c, o) => ((c[o.action] = (c[o.action] ?? 0) + 1), c),
       {},
     );
+    if (r.carriedFrom) {
+      // No sync ran: say so, not "sync … succeeded".
+      this.#log.info(
+        { app: r.app, revision: r.revision, carried_from: r.carriedFrom },
+        `carry ${r.app}@${r.revision.slice(0, 7)}: sources unchanged since ${r.carriedFrom.slice(0, 7)}, nothing planned or applied`,
+      );
+      return;
+    }
     const level = r.outcome === 'failed' ? 'error' : 'info';
     this.#log[level](
       {

@@ -124,6 +124,35 @@ describe('IngestBatcher', () => {
     assert.ok(first.settled && later.every((l) => l.value?.applied === true));
   });
 
+  it("keeps a cluster's reports out of a second transaction while one holds some", async () => {
+    const { store, batcher, runDeferred } = setup({ maxReports: 2, concurrency: 2 });
+    const a1 = watch(batcher.ingest('a', 1, gap(1), 1));
+    void batcher.ingest('b', 1, gap(1), 1);
+    runDeferred();
+    // a's next reports come before its first is committed (a stream does not wait).
+    const a2 = watch(batcher.ingest('a', 2, gap(2), 2));
+    void batcher.ingest('c', 1, gap(1), 2);
+    const a3 = watch(batcher.ingest('a', 3, gap(3), 2));
+    void batcher.ingest('d', 1, gap(1), 2);
+    runDeferred();
+    const names = () => store.batches.map((b) => b.map((i) => `${i.cluster}/${i.seq}`));
+    assert.deepEqual(names(), [
+      ['a/1', 'b/1'],
+      ['c/1', 'd/1'],
+    ]);
+    store.commitNext();
+    await tick();
+    runDeferred();
+    assert.deepEqual(names()[2], ['a/2', 'a/3'], 'after its transaction, in seq order');
+    store.commitNext();
+    store.commitNext();
+    await tick();
+    assert.deepEqual(
+      [a1.value, a2.value, a3.value].map((v) => v?.lastSeq),
+      [1, 2, 3],
+    );
+  });
+
   it('runs up to `concurrency` transactions at once', () => {
     const { store, batcher, runDeferred } = setup({ maxReports: 1, concurrency: 2 });
     for (const c of ['a', 'b', 'c']) void batcher.ingest(c, 1, gap(1), 1);

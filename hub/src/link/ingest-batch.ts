@@ -48,6 +48,10 @@ interface Pending {
  * delay and a busy one commits hundreds per transaction. Reports are written in arrival order,
  * so a cluster's seq n and n + 1 keep their order even in one batch.
  *
+ * With several transactions in flight (PostgreSQL), a cluster's reports stay out of a new
+ * transaction while an earlier one holds some of them, so they still commit in seq order; a
+ * stream may therefore hand in its next reports before the previous ones are committed.
+ *
  * A report the store refuses (replay, out of order, unknown cluster) fails alone. When the
  * batch's transaction itself fails, every report in it is stored again one per transaction,
  * so a bad report rejects with its own error and the others commit as they would have alone.
@@ -57,6 +61,8 @@ export class IngestBatcher {
   readonly #queue: Pending[] = [];
   #inFlight = 0;
   #scheduled = false;
+  /** Clusters with reports in a transaction in flight, and how many such transactions. */
+  readonly #busy = new Map<string, number>();
 
   constructor(options: IngestBatchOptions) {
     this.#o = resolveIngestBatchOptions(options);
@@ -86,13 +92,38 @@ export class IngestBatcher {
 
   #startBatches(): void {
     while (this.#queue.length > 0 && this.#inFlight < this.#o.concurrency) {
-      const batch = this.#queue.splice(0, this.#o.maxReports);
+      const batch = this.#take();
+      if (batch.length === 0) return; // every waiting cluster has a transaction in flight
+      const clusters = new Set(batch.map((p) => p.item.cluster));
+      for (const c of clusters) this.#busy.set(c, (this.#busy.get(c) ?? 0) + 1);
       this.#inFlight++;
       void this.#commit(batch).finally(() => {
         this.#inFlight--;
+        for (const c of clusters) {
+          const n = this.#busy.get(c)! - 1;
+          if (n === 0) this.#busy.delete(c);
+          else this.#busy.set(c, n);
+        }
         if (this.#queue.length > 0) this.#schedule();
       });
     }
+  }
+
+  /**
+   * The next batch: up to maxReports waiting reports in arrival order, leaving in the queue
+   * those of clusters that have a transaction in flight (they follow it in a later one).
+   */
+  #take(): Pending[] {
+    if (this.#busy.size === 0) return this.#queue.splice(0, this.#o.maxReports);
+    const batch: Pending[] = [];
+    const rest: Pending[] = [];
+    for (const p of this.#queue) {
+      if (batch.length < this.#o.maxReports && !this.#busy.has(p.item.cluster)) batch.push(p);
+      else rest.push(p);
+    }
+    this.#queue.length = 0;
+    this.#queue.push(...rest);
+    return batch;
   }
 
   async #commit(batch: Pending[]): Promise<void> {

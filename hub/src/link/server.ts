@@ -45,6 +45,35 @@ import type { TreeRequests } from './tree-requests.ts';
 
 const tracer = getTracer('@driftless/hub/link');
 
+/**
+ * Reports of one stream handed to the group commit before the first of them is committed. An
+ * agent sends its outbox in a burst after a reconnect; with one report at a time a stream
+ * gets one report per transaction, however many transactions the hub could share.
+ */
+const REPORT_WINDOW = 16;
+
+/**
+ * Reports waiting for the group commit (from all streams) beyond which a stream reads nothing
+ * more until its own are committed; HTTP/2 flow control then holds the rest at the agents.
+ * Without it, 10,000 agents sending 24 reports at once had 240,000 reports decoded and
+ * queued in the hub (2.4 GiB) while it committed 4 a second.
+ */
+const BACKLOG_LIMIT = 4096;
+
+/** How often the hub pings an agent's connection to find dead ones, ms. */
+const KEEPALIVE_TIME_MS = 30_000;
+
+/**
+ * How long a ping may go unanswered before the hub drops the connection, ms. The timeout is a
+ * timer on the hub's event loop, and Node runs due timers before it reads the sockets: when
+ * the hub's loop is held up longer than this (a busy, CPU-starved hub), every connection with
+ * a ping out is dropped although its answer sits unread in the socket. With 10,000 agents a
+ * few hundred pings are out at any moment, so a 10 s timeout dropped agents in droves, and
+ * their reconnects made the hub busier still. A dead agent costs a file descriptor until
+ * then, and its reconnect replaces the old stream at once.
+ */
+const KEEPALIVE_TIMEOUT_MS = 120_000;
+
 /** Options of {@link LinkServer}. */
 export interface LinkServerOptions {
   store: Store;
@@ -109,10 +138,13 @@ export class LinkServer {
     this.#lastSeen = new LastSeen(options.store, this.#clock);
     this.#renewals = new RenewalLimiter(this.#clock);
     this.#server = new grpc.Server({
-      'grpc.keepalive_time_ms': 30_000,
-      'grpc.keepalive_timeout_ms': 10_000,
+      'grpc.keepalive_time_ms': KEEPALIVE_TIME_MS,
+      'grpc.keepalive_timeout_ms': KEEPALIVE_TIMEOUT_MS,
       'grpc.http2.min_ping_interval_without_data_ms': 10_000,
       'grpc.keepalive_permit_without_calls': 1,
+      // Channelz keeps per-connection call counters and traces nobody reads here; with ten
+      // thousand agents connected it is memory and work on every call for nothing.
+      'grpc.enable_channelz': 0,
     });
     const impl: AgentServiceServer = {
       enroll: (call, callback) => void this.#enroll(call, callback),
@@ -262,6 +294,19 @@ export class LinkServer {
     const span = tracer.startSpan('AgentService/Connect', {
       attributes: { [SpanAttr.cluster]: cluster },
     });
+    const failStream = (err: unknown) => {
+      const e = err as { fromClose?: boolean; code?: unknown };
+      if (!closed && !(call.cancelled || e.code === 'ERR_STREAM_PREMATURE_CLOSE')) {
+        log.warn({ cluster, err: errorMessage(err) }, 'Connect stream failed');
+        span.recordException(err instanceof Error ? err : new Error(String(err)));
+      }
+      fail(err);
+    };
+    // Reports are handed to the store without waiting for the previous one's commit (the
+    // group commit keeps a cluster's reports in seq order), up to a window; their acks go
+    // down after the commit, one per report. Without group commit, one at a time as before.
+    const window = this.#o.ingestBatch ? REPORT_WINDOW : 1;
+    const inFlight = new Set<Promise<void>>();
     let helloSeen = false;
     try {
       // destroyOnReturn false: leaving the loop on an error must not destroy the call before
@@ -304,23 +349,25 @@ export class LinkServer {
           case 'syncResult':
           case 'driftReport':
           case 'reportsDropped':
-          case 'configStatus':
-            await this.#ingest(cluster, msg, session);
+          case 'configStatus': {
+            const stored = this.#ingest(cluster, msg, session).catch(failStream);
+            inFlight.add(stored);
+            void stored.finally(() => inFlight.delete(stored));
+            const backlog = this.#o.ingestBatch?.waiting ?? 0;
+            if (inFlight.size >= window || backlog >= BACKLOG_LIMIT) await Promise.race(inFlight);
             break;
+          }
         }
       }
+      // The agent closed its side: what it sent is stored and acked before the stream ends.
+      await Promise.all(inFlight);
       if (!closed) {
         closed = true;
         call.end();
         metrics.rpcs.inc({ method: 'Connect', code: 'OK' });
       }
     } catch (err) {
-      const e = err as { fromClose?: boolean; code?: unknown };
-      if (!closed && !(call.cancelled || e.code === 'ERR_STREAM_PREMATURE_CLOSE')) {
-        log.warn({ cluster, err: errorMessage(err) }, 'Connect stream failed');
-        span.recordException(err instanceof Error ? err : new Error(String(err)));
-      }
-      fail(err);
+      failStream(err);
     } finally {
       span.end();
       if (sessions.unregister(session)) {
@@ -398,7 +445,7 @@ export class LinkServer {
     return deliverApprovals({ store, events, clock: this.#clock }, session, approvals);
   }
 
-  async #ingest(cluster: string, msg: AgentMessage, session: Session): Promise<void> {
+  async #ingest(cluster: string, msg: AgentMessage, session: Pick<Session, 'send'>): Promise<void> {
     const { store, events, metrics, ingestBatch: batch } = this.#o;
     await ingestReport(
       { store, events, metrics, clock: this.#clock, batch },

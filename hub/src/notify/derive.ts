@@ -60,8 +60,13 @@ const ALERTS = {
 export class EventDeriver {
   readonly #o: EventDeriverOptions;
   #unsubscribe: (() => void) | undefined;
-  /** Events are handled one at a time, in order, so transitions of a subject never interleave. */
-  #queue: Promise<void> = Promise.resolve();
+  /**
+   * Per cluster, the chain of its events being handled: a cluster's events one at a time, in
+   * order, so transitions of a subject never interleave (every subject belongs to one
+   * cluster); different clusters in parallel, so their transitions share the store's group
+   * commit instead of one transaction each.
+   */
+  readonly #chains = new Map<string, Promise<void>>();
   readonly #graceTimers = new Map<string, () => void>();
 
   constructor(options: EventDeriverOptions) {
@@ -71,7 +76,8 @@ export class EventDeriver {
   /** Starts listening to the event bus. */
   start(): void {
     this.#unsubscribe = this.#o.events.subscribe((e) => {
-      this.#queue = this.#queue.then(() =>
+      if (!e.cluster) return; // handle() derives nothing from an event of no cluster
+      this.#enqueue(e.cluster, () =>
         this.handle(e).catch((err: unknown) =>
           this.#o.log.warn(
             { err: errorMessage(err), event: e.type, cluster: e.cluster },
@@ -79,6 +85,15 @@ export class EventDeriver {
           ),
         ),
       );
+    });
+  }
+
+  /** Runs `fn` after the cluster's events before it (`fn` must not reject). */
+  #enqueue(cluster: string, fn: () => Promise<void>): void {
+    const next = (this.#chains.get(cluster) ?? Promise.resolve()).then(fn);
+    this.#chains.set(cluster, next);
+    void next.then(() => {
+      if (this.#chains.get(cluster) === next) this.#chains.delete(cluster);
     });
   }
 
@@ -92,7 +107,7 @@ export class EventDeriver {
     this.#graceTimers.clear();
     const gaveUp = new AbortController();
     await Promise.race([
-      this.#queue,
+      Promise.all(this.#chains.values()),
       this.#o.clock.sleep(5_000, gaveUp.signal).catch(() => undefined),
     ]);
     gaveUp.abort();
@@ -283,7 +298,7 @@ export class EventDeriver {
     this.#graceTimers.get(cluster)?.();
     const cancel = clockTimeout(this.#o.clock, this.#o.disconnectGraceMs, () => {
       this.#graceTimers.delete(cluster);
-      this.#queue = this.#queue.then(() =>
+      this.#enqueue(cluster, () =>
         this.#disconnected(cluster).catch((err: unknown) =>
           this.#o.log.warn({ err: errorMessage(err), cluster }, 'cannot check a disconnection'),
         ),

@@ -7,6 +7,7 @@ export type * from './types.ts';
 export type { Store } from './store.ts';
 export type {
   AppQuery,
+  AppStateCount,
   DriftQuery,
   HistoryQuery,
   IngestItem,

@@ -268,6 +268,7 @@ const toDelivery = (r: Row): DeliveryRecord => ({
 
 /** The {@link NotificationStore} over `db`. */
 export function notificationStore(db: Db): NotificationStore {
+  const transitions = groupedTransitions(db);
   return {
     createDestination: (d, audit) =>
       db.tx(async (tx) => {
@@ -332,7 +333,7 @@ export function notificationStore(db: Db): NotificationStore {
         if (changes === 0) throw new NotFoundError(`rule ${id}: not found`);
         await writeAudit(tx, audit, nowMs);
       }),
-    transition: (subject, state, nowMs) => db.tx((tx) => transition(tx, subject, state, nowMs)),
+    transition: (subject, state, nowMs) => transitions(subject, state, nowMs),
     getState: async (subject) => {
       const r = await db.get<Row>('SELECT state FROM notify_state WHERE subject = ?', [subject]);
       return typeof r?.['state'] === 'string' ? r['state'] : '';
@@ -481,6 +482,53 @@ export function notificationStore(db: Db): NotificationStore {
         return true;
       }),
   };
+}
+
+/** Most transitions in one transaction of {@link groupedTransitions}. */
+const MAX_GROUPED_TRANSITIONS = 256;
+
+/**
+ * Group commit of transitions: those asked for in the same I/O turn (the notifier derives the
+ * reports of many clusters at once) share one transaction, each still its own
+ * compare-and-set with its own result. When the shared transaction fails, each is tried
+ * again alone, so one failure stays with its caller.
+ */
+function groupedTransitions(
+  db: Db,
+): (subject: string, state: string, nowMs: number) => Promise<TransitionResult> {
+  type Asked = {
+    subject: string;
+    state: string;
+    nowMs: number;
+    resolve: (r: TransitionResult) => void;
+    reject: (err: unknown) => void;
+  };
+  const queue: Asked[] = [];
+  const alone = (a: Asked) =>
+    db.tx((tx) => transition(tx, a.subject, a.state, a.nowMs)).then(a.resolve, a.reject);
+  const commit = async (group: Asked[]) => {
+    if (group.length === 1) return alone(group[0]!);
+    let results: TransitionResult[];
+    try {
+      results = await db.tx(async (tx) => {
+        const out: TransitionResult[] = [];
+        for (const a of group) out.push(await transition(tx, a.subject, a.state, a.nowMs));
+        return out;
+      });
+    } catch {
+      for (const a of group) await alone(a);
+      return;
+    }
+    group.forEach((a, i) => a.resolve(results[i]!));
+  };
+  const flush = () => {
+    while (queue.length > 0) void commit(queue.splice(0, MAX_GROUPED_TRANSITIONS));
+  };
+  return (subject, state, nowMs) =>
+    new Promise<TransitionResult>((resolve, reject) => {
+      if (queue.length === 0) setImmediate(flush);
+      queue.push({ subject, state, nowMs, resolve, reject });
+    });
 }
 
 async function transition(

@@ -41,6 +41,14 @@ export interface AppQuery {
   limit?: number;
 }
 
+/** How many apps of one cluster are in one state: a row of {@link ReportStore.countApps}. */
+export interface AppStateCount {
+  cluster: string;
+  syncStatus: AppRecord['syncStatus'];
+  health: AppRecord['health'];
+  apps: number;
+}
+
 /** Filters of {@link ReportStore.listHistory}. */
 export interface HistoryQuery {
   selector?: SelectorTerm[];
@@ -104,6 +112,11 @@ export interface ReportStore {
   ingestMany(items: readonly IngestItem[]): Promise<IngestOutcome[]>;
   /** Apps ordered by cluster and app; `app` (with `cluster`) reads one app's row alone. */
   listApps(query: AppQuery): Promise<AppRecord[]>;
+  /**
+   * Apps still in their cluster's config, counted per cluster, sync status and health; states
+   * no app is in are left out. One grouped read (the fleet gauges at each scrape).
+   */
+  countApps(): Promise<AppStateCount[]>;
   listDrift(q: DriftQuery): Promise<DriftRecord[]>;
   listHistory(q: HistoryQuery): Promise<SyncRecord[]>;
   /**
@@ -370,6 +383,19 @@ export function reportStore(db: Db): ReportStore {
         limit === undefined ? where.params : [...where.params, limit],
       );
       return rows.map(toApp);
+    },
+    countApps: async () => {
+      const rows = await db.all<Row>(
+        `SELECT cluster, sync_status, health, COUNT(*) AS n FROM apps WHERE gone = ?
+         GROUP BY cluster, sync_status, health ORDER BY cluster, sync_status, health`,
+        [sqlBool(false)],
+      );
+      return rows.map((r) => ({
+        cluster: String(r['cluster']),
+        syncStatus: String(r['sync_status']) as AppRecord['syncStatus'],
+        health: String(r['health']) as AppRecord['health'],
+        apps: numberColumn(r['n']),
+      }));
     },
     listDrift: async (query) => {
       const filter = await clusterFilter(db, 'drifts.cluster', query.selector ?? []);

@@ -20,6 +20,21 @@ const NAMESPACE = 'flux-system';
 const SOURCE = '/apis/source.toolkit.fluxcd.io/v1';
 const KUSTOMIZE = '/apis/kustomize.toolkit.fluxcd.io/v1';
 
+/**
+ * kustomize-controller's concurrency set to Driftless's where the two have a counterpart (its
+ * defaults are 4, 4, 50/s and 300): Kustomizations reconciled at once, 16 (the agent syncs every
+ * due app at once over 16 connections); server-side applies at once within one, 8 (the agent's
+ * `--apply-concurrency`); no client-side rate limit in effect (the agent has none; Flux's default
+ * of 50 requests/s would cap its cold start). `BENCH_FLUX_ARGS` (space-separated) replaces them,
+ * e.g. with `--concurrent=4` to run Flux at its defaults.
+ */
+export const FLUX_KUSTOMIZE_ARGS: readonly string[] = (
+  process.env['BENCH_FLUX_ARGS'] ??
+  '--concurrent=16 --concurrent-ssa=8 --kube-api-qps=10000 --kube-api-burst=10000'
+)
+  .split(' ')
+  .filter(Boolean);
+
 /** The binary of one controller in the cache (…/bin/flux-<name>-<version>/<name>). */
 function binary(name: 'source-controller' | 'kustomize-controller'): string {
   return join(dirname(binaryCacheDir()), `flux-${name}-${FLUX_VERSION}`, name);
@@ -134,21 +149,24 @@ export async function requestFluxReconcile(kube: BenchKube): Promise<void> {
 }
 
 /**
- * Whether every Kustomization applied `revision` (a commit sha) and passed its health checks
- * (condition Healthy). Not Ready: at a short interval some Kustomization is always in the middle
- * of its next reconciliation, with Ready Unknown, although everything is applied and healthy.
+ * The apps whose Kustomization applied `revision` (a commit sha) and passed its health checks
+ * (condition Healthy True) as of now. Every reconciliation, also one with nothing to change,
+ * sets Healthy to Unknown while its health checks run, so at a short interval some are always
+ * Unknown: callers latch each app the first time it is seen (phase.ts).
  */
-export async function fluxReady(kube: BenchKube, apps: number, revision: string): Promise<boolean> {
+export async function fluxReadyApps(kube: BenchKube, revision: string): Promise<string[]> {
   const items = await kube.list(`${KUSTOMIZE}/namespaces/${NAMESPACE}/kustomizations`);
-  const ready = items.filter((k) => {
-    const status = k['status'] as
-      { lastAppliedRevision?: string; conditions?: { type: string; status: string }[] } | undefined;
-    return (
-      status?.lastAppliedRevision?.endsWith(revision) === true &&
-      status.conditions?.some((c) => c.type === 'Healthy' && c.status === 'True') === true
-    );
-  });
-  return ready.length === apps;
+  return items
+    .filter((k) => {
+      const status = k['status'] as
+        | { lastAppliedRevision?: string; conditions?: { type: string; status: string }[] }
+        | undefined;
+      return (
+        status?.lastAppliedRevision?.endsWith(revision) === true &&
+        status.conditions?.some((c) => c.type === 'Healthy' && c.status === 'True') === true
+      );
+    })
+    .map((k) => k.metadata?.name ?? '');
 }
 
 /** The two controllers, running. */
@@ -203,6 +221,7 @@ export async function startFluxControllers(kubeconfigPath: string): Promise<Flux
         ...common,
         `--metrics-addr=127.0.0.1:${kustomizeMetrics}`,
         `--health-addr=127.0.0.1:${kustomizeHealth}`,
+        ...FLUX_KUSTOMIZE_ARGS,
       ],
       dir,
       env,

@@ -16,6 +16,10 @@ export interface ReportSettings {
   intervalS: number;
   idleS: number;
   samples: number;
+  /** kustomize-controller's concurrency flags (absent in files of older runs). */
+  fluxArgs?: string[];
+  /** The Driftless commit(s) measured (more than one after a `--resume` on new code). */
+  commits?: string[];
   loadBefore: string;
   loadAfter: string;
 }
@@ -44,7 +48,7 @@ export function report(results: PhaseResult[], s: ReportSettings): string {
       .map((apps) => `${apps} apps ${rounds('flux', apps)} / ${rounds('driftless', apps)}`)
       .join(
         ', ',
-      )} of ${s.rounds} rounds; poll interval ${s.intervalS} s for both (Flux GitRepository and Kustomization interval); idle window ${s.idleS} s; ${s.samples} latency samples per round (${first} apps).`,
+      )} of ${s.rounds} rounds; Driftless at ${s.commits?.join(', ') ?? 'an unrecorded commit'}; kustomize-controller ${s.fluxArgs?.join(' ') ?? 'at its default concurrency'}; poll interval ${s.intervalS} s for both (Flux GitRepository and Kustomization interval); idle window ${s.idleS} s; ${s.samples} latency samples per round (${first} apps).`,
     `Load: ${s.loadBefore} before; ${s.loadAfter} after; 1-minute load per phase (start→ready→idle end→latency end): ${results
       .map((r) => `${r.tool[0]}${r.apps}/${r.round + 1} ${r.load.map(one).join('→')}`)
       .join(', ')}.`,

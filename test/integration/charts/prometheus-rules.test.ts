@@ -197,7 +197,7 @@ describe('the hub chart alerts and dashboard', () => {
     // What the alerts and panels read is there, with the labels they use.
     assert.match(
       hubText,
-      /driftless_hub_app_status\{cluster="test",app="web",sync_status="synced",health="healthy"\} 1/,
+      /driftless_hub_apps\{cluster="test",sync_status="synced",health="healthy"\} 1/,
     );
     assert.match(hubText, /driftless_hub_cluster_connected\{cluster="test"\} 1/);
     assert.match(

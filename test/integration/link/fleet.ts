@@ -58,7 +58,11 @@ export interface HistoryItem {
   result: string;
   revision: string;
   approvalId: string;
+  steps: { name: string; durationMs: number }[];
 }
+
+/** A history record of an app carried to a commit that left its sources alone (no sync ran). */
+export const isCarry = (h: HistoryItem) => h.steps.length === 1 && h.steps[0]?.name === 'carry';
 
 /** Reads of cluster {@link CLUSTER} through the hub's API; `as()` gives the hub and the token to read with once both exist. */
 export function hubReads(as: () => { hub: HubProcess; token: string }) {

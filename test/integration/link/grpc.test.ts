@@ -28,7 +28,14 @@ import {
   type AgentProcess,
   type HubProcess,
 } from './helpers.ts';
-import { CLUSTER, FLEET_FILES, hubReads, liveRev as fleetLiveRev, settings } from './fleet.ts';
+import {
+  CLUSTER,
+  FLEET_FILES,
+  hubReads,
+  isCarry,
+  liveRev as fleetLiveRev,
+  settings,
+} from './fleet.ts';
 
 describe('agent ↔ hub link over gRPC', { timeout: 240_000 }, () => {
   let cluster: Cluster;
@@ -99,6 +106,11 @@ describe('agent ↔ hub link over gRPC', { timeout: 240_000 }, () => {
   };
   const liveRev = (namespace: string) => fleetLiveRev(client, namespace);
   const { app: hubApp, history } = hubReads(() => ({ hub, token: admin }));
+  /** The history records of syncs that ran (a carried app's record has the one step `carry`). */
+  const syncs = async () => (await history()).filter((s) => !isCarry(s));
+  const carries = async () => (await history()).filter(isCarry);
+  const agentCarries = () =>
+    agents.flatMap((a) => a.logs()).filter((l) => /^carry \S+@/.test(String(l['msg'])));
   const drifts = async () =>
     (await api(hub, admin, 'GET', `/api/v1/drift?cluster=${CLUSTER}&state=all`)).body.items as {
       driftId: string;
@@ -288,13 +300,18 @@ describe('agent ↔ hub link over gRPC', { timeout: 240_000 }, () => {
       return a?.revision === head && a.syncStatus === 'synced' ? a : undefined;
     });
     await waitFor('every sync the agent reported is in the hub history', async () =>
-      (await history()).length >= agentSyncTraces().length ? true : undefined,
+      (await syncs()).length >= agentSyncTraces().length ? true : undefined,
     );
-    const hubTraces = (await history()).map((s) => s.traceId);
+    const hubTraces = (await syncs()).map((s) => s.traceId);
     assert.deepEqual(
       [...hubTraces].sort(),
       [...agentSyncTraces()].sort(),
       'the hub history is exactly what the agent did: none lost, none duplicated',
+    );
+    assert.equal(
+      (await carries()).length,
+      agentCarries().length,
+      'every app the agent carried to a commit is in the history once, as a carry',
     );
     assert.ok(
       (await history()).some((s) => s.revision === head) &&
@@ -342,10 +359,10 @@ describe('agent ↔ hub link over gRPC', { timeout: 240_000 }, () => {
       (await hubApp('web'))?.revision === head ? true : undefined,
     );
     await waitFor('history caught up', async () =>
-      (await history()).length >= agentSyncTraces().length ? true : undefined,
+      (await syncs()).length >= agentSyncTraces().length ? true : undefined,
     ).catch(async (err: unknown) => {
       // Name what went missing, so a failure says which report was lost.
-      const stored = new Set((await history()).map((s) => s.traceId));
+      const stored = new Set((await syncs()).map((s) => s.traceId));
       const missing = agents
         .flatMap((a) => a.logs())
         .filter((l) => /^sync \S+@/.test(String(l['msg'])) && !stored.has(String(l['trace_id'])))
@@ -355,7 +372,7 @@ describe('agent ↔ hub link over gRPC', { timeout: 240_000 }, () => {
         { cause: err },
       );
     });
-    const hubTraces = (await history()).map((s) => s.traceId);
+    const hubTraces = (await syncs()).map((s) => s.traceId);
     assert.ok(hubTraces.length > syncsBefore);
     assert.deepEqual([...hubTraces].sort(), [...agentSyncTraces()].sort());
   });

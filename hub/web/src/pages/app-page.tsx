@@ -22,6 +22,10 @@ const RESULT: Record<
   suspended: { tone: 'warn', symbol: '‖', text: 'Paused: not applied' },
 };
 
+/** A record of an app carried to a commit that left its sources alone: nothing was applied. */
+const CARRIED = { tone: 'info', symbol: '→', text: 'Carried: sources unchanged' } as const;
+const isCarry = (steps: { name: string }[]) => steps.length === 1 && steps[0]?.name === 'carry';
+
 export function AppPage({ cluster, app }: { cluster: string; app: string }) {
   const { api } = useSession();
   const fleet = useFleet();
@@ -184,7 +188,11 @@ export function AppPage({ cluster, app }: { cluster: string; app: string }) {
                 </td>
                 <td>
                   <Badge
-                    info={RESULT[s.result] ?? { tone: 'muted', symbol: '?', text: s.result }}
+                    info={
+                      isCarry(s.steps)
+                        ? CARRIED
+                        : (RESULT[s.result] ?? { tone: 'muted', symbol: '?', text: s.result })
+                    }
                   />
                   {s.error && <div class="error-text">{s.error}</div>}
                 </td>
