@@ -5,4 +5,10 @@ export * from './impersonate.ts';
 export * from './credentials.ts';
 export * from './kubeconfig.ts';
 export { conformsToServedSchema } from './openapi.ts';
-export { mayApplyAny, type WriteScope } from './access-review.ts';
+export {
+  mayApplyAny,
+  rulesAllowApplyAny,
+  rulesIn,
+  type ResourceRule,
+  type WriteScope,
+} from './access-review.ts';

@@ -1,6 +1,13 @@
 import { WaitingError } from '@driftless/common';
 import { Marks, refOf, refString, type KubeObject, type ObjectRef } from '../model.ts';
-import { mayApplyAny, objectError, type KubeClient } from '../kube/index.ts';
+import {
+  mayApplyAny,
+  objectError,
+  rulesAllowApplyAny,
+  rulesIn,
+  type KubeClient,
+  type WriteScope,
+} from '../kube/index.ts';
 import { mapLimit } from './limit.ts';
 // The file, not the folder's index: export/ uses plan/, and this must not make a cycle.
 import { discoverNamespacedKinds } from '../export/discover.ts';
@@ -97,8 +104,11 @@ export const scopeKey = (group: string, resource: string, namespace: string): st
 /**
  * The kinds of `objects` (each in a Namespace that does not exist yet) that
  * the client's identity may create under any name there, as
- * {@link scopeKey}s: one pair of access reviews per kind and namespace.
- * Kinds the server does not serve are left out.
+ * {@link scopeKey}s. One SelfSubjectRulesReview per namespace answers for all
+ * its kinds; where its answer is incomplete or carries an evaluation error (or
+ * it cannot be asked), a pair of access reviews per kind does. A kind a complete answer does not grant is
+ * left out: its objects get the server's dry-run. Kinds the server does not
+ * serve are left out.
  */
 export async function writableScopes(
   client: KubeClient,
@@ -106,19 +116,31 @@ export async function writableScopes(
   concurrency: number,
   signal: AbortSignal | undefined,
 ): Promise<Set<string>> {
-  const scopes = new Map<string, { group: string; resource: string; namespace: string }>();
+  const byNamespace = new Map<string, Map<string, WriteScope>>();
   for (const o of objects) {
     const served = await client.resource(o.apiVersion, o.kind).catch(() => undefined);
     const namespace = o.metadata.namespace ?? '';
-    if (served)
-      scopes.set(scopeKey(served.group, served.plural, namespace), {
-        group: served.group,
-        resource: served.plural,
-        namespace,
-      });
+    if (!served) continue;
+    const scopes = byNamespace.get(namespace) ?? new Map<string, WriteScope>();
+    byNamespace.set(namespace, scopes);
+    scopes.set(scopeKey(served.group, served.plural, namespace), {
+      group: served.group,
+      resource: served.plural,
+      namespace,
+    });
   }
   const allowed = new Set<string>();
-  await mapLimit([...scopes], concurrency, async ([key, scope]) => {
+  const unsure: [string, WriteScope][] = [];
+  await mapLimit([...byNamespace], concurrency, async ([namespace, scopes]) => {
+    const answer = await rulesIn(client, namespace, signal);
+    for (const [key, scope] of scopes) {
+      // Only a complete answer is trusted either way: an authorizer that cannot list its rules
+      // (a webhook) may also deny what the listed rules grant.
+      if (!answer?.complete) unsure.push([key, scope]);
+      else if (rulesAllowApplyAny(answer.rules, scope)) allowed.add(key);
+    }
+  });
+  await mapLimit(unsure, concurrency, async ([key, scope]) => {
     if (await mayApplyAny(client, scope, signal)) allowed.add(key);
   });
   return allowed;

@@ -277,7 +277,8 @@ async function planObject(obj: KubeObject, c: ObjectContext): Promise<PlannedObj
       diff: diffValues(undefined, comparable(obj)),
     };
     // The server authorizes a dry-run before it checks anything else: the schema check stands
-    // in for it only where access reviews said the identity may create any object of the kind.
+    // in for it only where a rules or access review said the identity may create any object
+    // of the kind.
     const mayApply = c.mayApply.has(
       scopeKey(served.group, served.plural, obj.metadata.namespace ?? ''),
     );

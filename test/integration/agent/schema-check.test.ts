@@ -277,6 +277,7 @@ describe('client-side schema check of objects in a new Namespace, against a real
     for (const [name, verbs] of [
       ['may-read', ['get', 'list']],
       ['may-create', ['get', 'list', 'patch', 'create']],
+      ['may-post', ['get', 'list', 'create']],
     ] as const) {
       await client.apply(role(name, [...verbs]), { fieldManager: 'test' });
       await client.apply(binding(name), { fieldManager: 'test' });
@@ -285,11 +286,14 @@ describe('client-side schema check of objects in a new Namespace, against a real
       { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } },
       { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c', namespace: ns }, data: {} },
     ];
-    const sent = (c: KubeClient) => {
+    const reviews: Record<string, string[]> = {};
+    const sent = (c: KubeClient, user: string) => {
       const paths: string[] = [];
+      const asked: string[] = (reviews[user] = []);
       const request = c.request.bind(c);
       c.request = (method, path, options) => {
         if (options?.query?.['dryRun']) paths.push(path);
+        if (path.includes('/apis/authorization.k8s.io/')) asked.push(path.replace(/.*\//, ''));
         return request(method, path, options);
       };
       return paths;
@@ -306,8 +310,9 @@ describe('client-side schema check of objects in a new Namespace, against a real
     const limited: Record<string, KubeClient> = {
       'may-read': client.impersonating('may-read'),
       'may-create': client.impersonating('may-create'),
+      'may-post': client.impersonating('may-post'),
     };
-    const refused = sent(limited['may-read'] as KubeClient);
+    const refused = sent(limited['may-read'] as KubeClient, 'may-read');
     await assert.rejects(
       plan('may-read', 'rbac-refused'),
       /ConfigMap rbac-refused\/c.*forbidden/is,
@@ -316,9 +321,23 @@ describe('client-side schema check of objects in a new Namespace, against a real
       refused.includes('/api/v1/namespaces/rbac-refused/configmaps/c'),
       'the ConfigMap was dry-run: only the server can judge it',
     );
-    const allowed = sent(limited['may-create'] as KubeClient);
+    const allowed = sent(limited['may-create'] as KubeClient, 'may-create');
     const ok = await plan('may-create', 'rbac-allowed');
     assert.equal(ok.counts.create, 2);
     assert.deepEqual(allowed, ['/api/v1/namespaces/rbac-allowed'], 'only the Namespace dry-run');
+    // `create` without `patch`: a server-side apply is a PATCH, so the rules do not grant it.
+    const posting = sent(limited['may-post'] as KubeClient, 'may-post');
+    await assert.rejects(
+      plan('may-post', 'rbac-post-only'),
+      /ConfigMap rbac-post-only\/c.*forbidden/is,
+    );
+    assert.ok(posting.includes('/api/v1/namespaces/rbac-post-only/configmaps/c'), 'dry-run');
+    // One rules review per new Namespace decided each way; its answer was complete, so no
+    // per-kind access review was needed.
+    assert.deepEqual(reviews, {
+      'may-read': ['selfsubjectrulesreviews'],
+      'may-create': ['selfsubjectrulesreviews'],
+      'may-post': ['selfsubjectrulesreviews'],
+    });
   });
 });
