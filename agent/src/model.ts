@@ -260,3 +260,26 @@ export interface ClusterConfig {
    */
   allowEmpty: boolean;
 }
+
+/** The API groups Kubernetes itself serves; a kind of another group comes from a CRD. */
+export const BUILT_IN_GROUPS: ReadonlySet<string> = new Set([
+  '',
+  'apps',
+  'batch',
+  'autoscaling',
+  'policy',
+  'networking.k8s.io',
+  'rbac.authorization.k8s.io',
+  'storage.k8s.io',
+  'apiextensions.k8s.io',
+  'apiregistration.k8s.io',
+  'admissionregistration.k8s.io',
+  'scheduling.k8s.io',
+  'coordination.k8s.io',
+  'discovery.k8s.io',
+  'events.k8s.io',
+  'node.k8s.io',
+  'certificates.k8s.io',
+  'flowcontrol.apiserver.k8s.io',
+  'resource.k8s.io',
+]);

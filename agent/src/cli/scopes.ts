@@ -1,5 +1,5 @@
 import type { ObjectReader, Scope, ScopeResolver } from '../guard/index.ts';
-import { groupOf, type KubeObject } from '../model.ts';
+import { BUILT_IN_GROUPS, groupOf, type KubeObject } from '../model.ts';
 
 /**
  * The cluster-scoped kinds Kubernetes itself serves, keyed by `group/kind`.
@@ -37,29 +37,6 @@ const CLUSTER_SCOPED = new Set([
   'flowcontrol.apiserver.k8s.io/PriorityLevelConfiguration',
   'resource.k8s.io/DeviceClass',
   'resource.k8s.io/ResourceSlice',
-]);
-
-/** The API groups Kubernetes itself serves; a kind of another group comes from a CRD. */
-const BUILT_IN_GROUPS = new Set([
-  '',
-  'apps',
-  'batch',
-  'autoscaling',
-  'policy',
-  'networking.k8s.io',
-  'rbac.authorization.k8s.io',
-  'storage.k8s.io',
-  'apiextensions.k8s.io',
-  'apiregistration.k8s.io',
-  'admissionregistration.k8s.io',
-  'scheduling.k8s.io',
-  'coordination.k8s.io',
-  'discovery.k8s.io',
-  'events.k8s.io',
-  'node.k8s.io',
-  'certificates.k8s.io',
-  'flowcontrol.apiserver.k8s.io',
-  'resource.k8s.io',
 ]);
 
 /**

@@ -1,31 +1,21 @@
-import { groupOf, type KubeObject } from '../model.ts';
+import { BUILT_IN_GROUPS, groupOf, type KubeObject } from '../model.ts';
 import type { KubeClient } from './client.ts';
 import { compactSchema, conforms, type Schema, type Schemas } from './schema-check.ts';
 
 /**
- * API groups built into kube-apiserver: their schemas are compiled in and
- * their objects decoded into typed structures, so the served OpenAPI document
- * is the schema the server checks. Custom resources (conversion webhooks,
- * free-form fields) and aggregated APIs are left to the server.
+ * Built-in API groups whose served OpenAPI document is the schema the server checks: their
+ * schemas are compiled in and their objects decoded into typed structures. Left to the
+ * server: CustomResourceDefinitions (free-form schemas), APIService and flow-control objects,
+ * custom resources (conversion webhooks, free-form fields) and aggregated APIs.
  */
-const BUILT_IN_GROUPS = new Set([
-  '',
-  'apps',
-  'batch',
-  'autoscaling',
-  'policy',
-  'networking.k8s.io',
-  'rbac.authorization.k8s.io',
-  'storage.k8s.io',
-  'scheduling.k8s.io',
-  'coordination.k8s.io',
-  'discovery.k8s.io',
-  'node.k8s.io',
-  'certificates.k8s.io',
-  'events.k8s.io',
-  'resource.k8s.io',
-  'admissionregistration.k8s.io',
-]);
+const CHECKED_GROUPS = new Set(
+  [...BUILT_IN_GROUPS].filter(
+    (g) =>
+      !['apiextensions.k8s.io', 'apiregistration.k8s.io', 'flowcontrol.apiserver.k8s.io'].includes(
+        g,
+      ),
+  ),
+);
 
 /** Least time between two reads of the OpenAPI index (`/openapi/v3`), as discovery. */
 const INDEX_REFRESH_MS = 2_000;
@@ -58,7 +48,7 @@ export async function conformsToServedSchema(
   client: KubeClient,
   obj: KubeObject,
 ): Promise<boolean> {
-  if (!BUILT_IN_GROUPS.has(groupOf(obj.apiVersion))) return false;
+  if (!CHECKED_GROUPS.has(groupOf(obj.apiVersion))) return false;
   try {
     const doc = await documentFor(client, obj.apiVersion);
     const schema = doc?.kinds.get(obj.kind);
