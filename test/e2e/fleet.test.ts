@@ -27,7 +27,11 @@ interface HubSync {
   result: string;
   traceId: string;
   approvalId: string;
+  steps: { name: string }[];
 }
+
+/** A record of an app carried to a commit that left its sources alone: no sync ran. */
+const isCarry = (s: HubSync) => s.steps.length === 1 && s.steps[0]?.name === 'carry';
 
 /** A drift record as `GET /api/v1/drift` lists it. */
 interface HubDrift {
@@ -161,7 +165,9 @@ function fleetSuite(transport: EnvironmentTransport): void {
       const labels = (ns?.['metadata'] as { labels?: Record<string, string> }).labels;
       assert.equal(labels?.['tier'], 'frontend', `${c}: namespace label applied`);
     }
-    const syncs = (await history()).filter((s) => s.revision === head && s.result === 'succeeded');
+    const syncs = (await history()).filter(
+      (s) => s.revision === head && s.result === 'succeeded' && !isCarry(s),
+    );
     assert.ok(syncs.some((s) => s.cluster === 'dev' && s.app === 'podinfo'));
     assert.ok(
       syncs.every((s) => /^[0-9a-f]{32}$/.test(s.traceId)),
@@ -322,12 +328,19 @@ function fleetSuite(transport: EnvironmentTransport): void {
         .filter((l) => typeof l['msg'] === 'string' && /^sync \S+@/.test(l['msg']))
         .map((l) => `${a.clusterName}/${String(l['trace_id'])}`),
     );
-    await waitFor('every sync the agents reported in the hub history', async () =>
-      (await history()).length >= agentSyncs.length ? true : undefined,
+    const agentCarries = env.allAgents.flatMap((a) =>
+      a.logs().filter((l) => typeof l['msg'] === 'string' && /^carry \S+@/.test(l['msg'])),
     );
-    const hubSyncs = (await history()).map((s) => `${s.cluster}/${s.traceId}`);
+    const syncsOnHub = async () => (await history()).filter((s) => !isCarry(s));
+    await waitFor('every sync the agents reported in the hub history', async () =>
+      (await syncsOnHub()).length >= agentSyncs.length ? true : undefined,
+    );
+    const hubSyncs = (await syncsOnHub()).map((s) => `${s.cluster}/${s.traceId}`);
     assert.equal(new Set(hubSyncs).size, hubSyncs.length, 'no sync recorded twice');
     assert.deepEqual([...hubSyncs].sort(), [...agentSyncs].sort(), 'none lost, none duplicated');
+    await waitFor('every app the agents carried to a commit in the hub history', async () =>
+      (await history()).filter(isCarry).length === agentCarries.length ? true : undefined,
+    );
 
     // Drift records: one per drift the agents healed, each healed, none twice.
     const agentHealed = env.allAgents.flatMap((a) =>
@@ -402,13 +415,16 @@ function fleetSuite(transport: EnvironmentTransport): void {
       { 'apps/podinfo/overlays/prod/kustomization.yaml': overlay('prod', 4) },
       'prod: 4 replicas (cluster revoked)',
     );
-    // The revoked agent keeps reconciling: it syncs the commit and logs the sync whose report a
-    // connected agent would send at once. Then dev's report of the same commit reaches the hub;
-    // prod's, had it been sent, would have come with it.
-    await waitFor('the prod agent logging its sync of the commit', () =>
+    // The revoked agent keeps reconciling: it takes the commit (infrastructure, which the
+    // commit leaves alone, is carried to it) and logs the report a connected agent would send at
+    // once. Then dev's report of the same commit reaches the hub; prod's, had it been sent,
+    // would have come with it.
+    await waitFor('the prod agent logging infrastructure at the commit', () =>
       env.agents.prod
         .logs()
-        .some((l) => String(l['msg']).startsWith(`sync infrastructure@${cut.slice(0, 7)}`)),
+        .some((l) =>
+          new RegExp(`^(sync|carry) infrastructure@${cut.slice(0, 7)}`).test(String(l['msg'])),
+        ),
     );
     await waitFor('dev follows the commit', async () =>
       (await app('dev', 'infrastructure'))?.revision === cut ? true : undefined,
