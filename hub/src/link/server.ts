@@ -45,21 +45,6 @@ import type { TreeRequests } from './tree-requests.ts';
 
 const tracer = getTracer('@driftless/hub/link');
 
-/**
- * Reports of one stream handed to the group commit before the first of them is committed. An
- * agent sends its outbox in a burst after a reconnect; with one report at a time a stream
- * gets one report per transaction, however many transactions the hub could share.
- */
-const REPORT_WINDOW = 16;
-
-/**
- * Reports waiting for the group commit (from all streams) beyond which a stream reads nothing
- * more until its own are committed; HTTP/2 flow control then holds the rest at the agents.
- * Without it, 10,000 agents sending 24 reports at once had 240,000 reports decoded and
- * queued in the hub (2.4 GiB) while it committed 4 a second.
- */
-const BACKLOG_LIMIT = 4096;
-
 /** How often the hub pings an agent's connection to find dead ones, ms. */
 const KEEPALIVE_TIME_MS = 30_000;
 
@@ -294,19 +279,6 @@ export class LinkServer {
     const span = tracer.startSpan('AgentService/Connect', {
       attributes: { [SpanAttr.cluster]: cluster },
     });
-    const failStream = (err: unknown) => {
-      const e = err as { fromClose?: boolean; code?: unknown };
-      if (!closed && !(call.cancelled || e.code === 'ERR_STREAM_PREMATURE_CLOSE')) {
-        log.warn({ cluster, err: errorMessage(err) }, 'Connect stream failed');
-        span.recordException(err instanceof Error ? err : new Error(String(err)));
-      }
-      fail(err);
-    };
-    // Reports are handed to the store without waiting for the previous one's commit (the
-    // group commit keeps a cluster's reports in seq order), up to a window; their acks go
-    // down after the commit, one per report. Without group commit, one at a time as before.
-    const window = this.#o.ingestBatch ? REPORT_WINDOW : 1;
-    const inFlight = new Set<Promise<void>>();
     let helloSeen = false;
     try {
       // destroyOnReturn false: leaving the loop on an error must not destroy the call before
@@ -349,25 +321,24 @@ export class LinkServer {
           case 'syncResult':
           case 'driftReport':
           case 'reportsDropped':
-          case 'configStatus': {
-            const stored = this.#ingest(cluster, msg, session).catch(failStream);
-            inFlight.add(stored);
-            void stored.finally(() => inFlight.delete(stored));
-            const backlog = this.#o.ingestBatch?.waiting ?? 0;
-            if (inFlight.size >= window || backlog >= BACKLOG_LIMIT) await Promise.race(inFlight);
+          case 'configStatus':
+            // One report at a time: a refused one ends the stream with its error at once.
+            await this.#ingest(cluster, msg, session);
             break;
-          }
         }
       }
-      // The agent closed its side: what it sent is stored and acked before the stream ends.
-      await Promise.all(inFlight);
       if (!closed) {
         closed = true;
         call.end();
         metrics.rpcs.inc({ method: 'Connect', code: 'OK' });
       }
     } catch (err) {
-      failStream(err);
+      const e = err as { fromClose?: boolean; code?: unknown };
+      if (!closed && !(call.cancelled || e.code === 'ERR_STREAM_PREMATURE_CLOSE')) {
+        log.warn({ cluster, err: errorMessage(err) }, 'Connect stream failed');
+        span.recordException(err instanceof Error ? err : new Error(String(err)));
+      }
+      fail(err);
     } finally {
       span.end();
       if (sessions.unregister(session)) {
