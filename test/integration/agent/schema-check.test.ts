@@ -160,6 +160,82 @@ const bad: [string, KubeObject][] = [
   ],
 ];
 
+/**
+ * Objects the server may take or refuse before it finds the Namespace missing (duplicate keys of
+ * merge-key lists, bad names, a missing required field): whatever the server refuses there, the
+ * check must not pass, or the plan creates the Namespace and then fails on the object.
+ */
+const edge: [string, KubeObject][] = [
+  [
+    'two env entries of one name (a patch-merge-key list)',
+    deployment('env', {
+      containers: [
+        {
+          name: 'main',
+          image: 'a',
+          env: [
+            { name: 'A', value: '1' },
+            { name: 'A', value: '2' },
+          ],
+        },
+      ],
+    }),
+  ],
+  [
+    'two volume mounts of one path',
+    deployment('mounts', {
+      containers: [
+        {
+          name: 'main',
+          image: 'a',
+          volumeMounts: [
+            { name: 'v', mountPath: '/x' },
+            { name: 'w', mountPath: '/x' },
+          ],
+        },
+      ],
+      volumes: [
+        { name: 'v', emptyDir: {} },
+        { name: 'w', emptyDir: {} },
+      ],
+    }),
+  ],
+  [
+    'two volumes of one name',
+    deployment('volumes', {
+      containers: [{ name: 'main', image: 'a' }],
+      volumes: [
+        { name: 'v', emptyDir: {} },
+        { name: 'v', emptyDir: {} },
+      ],
+    }),
+  ],
+  [
+    'two image pull secrets of one name',
+    deployment('pulls', {
+      containers: [{ name: 'main', image: 'a' }],
+      imagePullSecrets: [{ name: 's' }, { name: 's' }],
+    }),
+  ],
+  [
+    'a name that is not a DNS subdomain',
+    { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'Not_Valid', namespace: NS } },
+  ],
+  [
+    'a name too long',
+    { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'a'.repeat(300), namespace: NS } },
+  ],
+  [
+    'a Deployment without its required selector',
+    {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'nosel', namespace: NS },
+      spec: { template: { spec: { containers: [{ name: 'main', image: 'a' }] } } },
+    },
+  ],
+];
+
 describe('client-side schema check of objects in a new Namespace, against a real API server', () => {
   let cluster: Cluster;
   let client: KubeClient;
@@ -204,6 +280,21 @@ describe('client-side schema check of objects in a new Namespace, against a real
       verdicts.filter((v) => v.server === 404 || v.check),
       [],
       'each refused by the server before the Namespace, and by the check',
+    );
+  });
+
+  it('passes nothing the server refuses before it finds the Namespace missing', async () => {
+    const verdicts = [];
+    for (const [what, obj] of edge)
+      verdicts.push({
+        what,
+        server: await server(obj),
+        check: await conformsToServedSchema(client, obj),
+      });
+    assert.deepEqual(
+      verdicts.filter((v) => v.server !== 404 && v.check),
+      [],
+      'the check passed an object the server refuses',
     );
   });
 
