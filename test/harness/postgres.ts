@@ -13,6 +13,12 @@ const execFileAsync = promisify(execFile);
 export interface PostgresOptions {
   /** Give up when the server is not accepting connections after this long. Default: 30000 ms. */
   startTimeoutMs?: number;
+  /**
+   * Server settings (`-c name=value`) after the harness's own, so they win: e.g.
+   * `{ fsync: 'on', synchronous_commit: 'on' }` for a durable server, or
+   * `{ shared_preload_libraries: 'pg_stat_statements' }` to count statements.
+   */
+  settings?: Record<string, string>;
 }
 
 /** A running throw-away PostgreSQL server. */
@@ -25,6 +31,17 @@ export interface PostgresServer {
   readonly dir: string;
   /** The postgres process, for logs and measurements. */
   readonly process: ServerProcess;
+  /**
+   * Writes the database (`postgres`: schema and rows) to `file` in pg_dump's custom format.
+   * Throws a {@link HarnessError} with pg_dump's message when it fails.
+   */
+  dump(file: string): Promise<void>;
+  /**
+   * Loads a {@link dump} into the database, which must not yet hold its tables (a fresh
+   * server). Throws a {@link HarnessError} with pg_restore's message when it fails; the
+   * restore runs in one transaction, so a failed one leaves nothing behind.
+   */
+  restore(file: string): Promise<void>;
   /** Stops the server (fast shutdown) and removes its data. Idempotent. */
   stop(): Promise<void>;
 }
@@ -138,6 +155,7 @@ async function startPostgresOnce(options: PostgresOptions): Promise<PostgresServ
       'synchronous_commit=off',
       '-c',
       'full_page_writes=off',
+      ...Object.entries(options.settings ?? {}).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
     ];
     const [serverCommand = '', ...serverArgs] = [...prefix, ...postgres];
     // SIGINT is postgres's fast shutdown; SIGTERM would wait for clients to disconnect.
@@ -156,9 +174,31 @@ async function startPostgresOnce(options: PostgresOptions): Promise<PostgresServ
       () => readFileSync(started.logPath, 'utf8').includes('ready to accept connections'),
       { what: 'postgres', timeoutMs: startTimeoutMs },
     );
+    const connectionString = `postgresql://postgres@127.0.0.1:${port}/postgres`;
+    // The client tools connect over TCP (trust authentication), so they need not run as postgres.
+    const tool = async (name: string, args: string[]) => {
+      try {
+        await execFileAsync(join(bin, name), args, { env, maxBuffer: 16 * 1024 * 1024 });
+      } catch (error) {
+        const stderr = (error as { stderr?: string }).stderr ?? '';
+        throw new HarnessError(`${name} failed: ${stderr.trim() || String(error)}`, {
+          cause: error,
+        });
+      }
+    };
     return {
-      connectionString: `postgresql://postgres@127.0.0.1:${port}/postgres`,
+      connectionString,
       port,
+      dump: (file) =>
+        tool('pg_dump', ['--format=custom', '--no-owner', `--file=${file}`, connectionString]),
+      restore: (file) =>
+        tool('pg_restore', [
+          '--single-transaction',
+          '--exit-on-error',
+          '--no-owner',
+          `--dbname=${connectionString}`,
+          file,
+        ]),
       process: started,
       dir: dir.path,
       stop,

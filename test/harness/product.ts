@@ -14,6 +14,7 @@ import { join, resolve } from 'node:path';
 import type { Cluster } from './cluster.ts';
 import { HarnessError } from './errors.ts';
 import type { GitRepo } from './git.ts';
+import { freePort, retryOnPortClash } from './net.ts';
 import {
   createTempDir,
   startProcess,
@@ -115,9 +116,9 @@ export interface StartHubOptions {
   dataDir?: string;
   /** Git webhook secret (at least 16 characters), written to a file for the hub. Default: receiver off. */
   webhookSecret?: string;
-  /** gRPC port on 127.0.0.1. Default: a free one (port 0). Give the old one to restart "in place". */
+  /** gRPC port on 127.0.0.1. Default: a free one ({@link freePort}). Give the old one to restart "in place". */
   grpcPort?: number;
-  /** HTTP port on 127.0.0.1. Default: a free one (port 0). */
+  /** HTTP port on 127.0.0.1. Default: a free one ({@link freePort}). */
   httpPort?: number;
   /** The admin API token of an earlier start of this data directory; read from it when omitted. */
   adminToken?: string;
@@ -169,10 +170,25 @@ let hubStarts = 0;
 
 /**
  * Starts `node hub/bin/driftless-hub.ts` on 127.0.0.1 and waits for its `listening` line (the
- * bound addresses; port 0 picks free ones). The bootstrap admin token is written, mode 0600,
- * into the data directory, so a restart of that directory knows it too.
+ * bound addresses). Ports not given are picked by {@link freePort}, below Linux's ephemeral
+ * range: a port the kernel picked (port 0) is often taken by some outgoing connection while a
+ * killed hub is down, so the restart "in place" could not bind it again. The bootstrap admin
+ * token is written, mode 0600, into the data directory, so a restart of that directory knows
+ * it too.
  */
 export async function startHub(options: StartHubOptions = {}): Promise<Hub> {
+  if (options.grpcPort !== undefined && options.httpPort !== undefined)
+    return startHubOnce(options);
+  return retryOnPortClash(async () =>
+    startHubOnce({
+      ...options,
+      grpcPort: options.grpcPort ?? (await freePort()),
+      httpPort: options.httpPort ?? (await freePort()),
+    }),
+  );
+}
+
+async function startHubOnce(options: StartHubOptions): Promise<Hub> {
   const store = options.store ?? 'sqlite';
   if (store === 'postgres' && !options.databaseUrl)
     throw new HarnessError('startHub: store postgres needs databaseUrl');
@@ -244,6 +260,10 @@ export async function startHub(options: StartHubOptions = {}): Promise<Hub> {
     );
   } catch (error) {
     await process_.stop();
+    if (options.dataDir === undefined) {
+      harnessDataDirs.delete(dataDir);
+      dir.remove();
+    }
     throw error;
   }
   const { grpc, http } = listening!;
