@@ -97,6 +97,17 @@ export async function clusterCapabilities(
   return value;
 }
 
+/**
+ * Every group/version and group/version/Kind the cluster's discovery serves now, as
+ * {@link ClusterCapabilities.apiVersions} lists them; never cached. Errors are the client's.
+ */
+export async function servedApiVersions(
+  client: KubeClient,
+  signal?: AbortSignal,
+): Promise<Set<string>> {
+  return new Set((await discover(client, signal)).apiVersions);
+}
+
 /** Aggregated discovery (`apidiscovery.k8s.io/v2`), with the plain list as a fallback. */
 const AGGREGATED =
   'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json';

@@ -4,7 +4,13 @@ export * from './discovery.ts';
 export * from './impersonate.ts';
 export * from './credentials.ts';
 export * from './kubeconfig.ts';
-export { conformsToServedSchema } from './openapi.ts';
+export {
+  conformsToServedSchema,
+  judgeCustomResource,
+  judgeServedSchema,
+  servedCrd,
+} from './openapi.ts';
+export type { Refusal, Verdict } from './schema-check.ts';
 export {
   mayApplyAny,
   rulesAllowApplyAny,

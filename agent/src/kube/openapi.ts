@@ -1,6 +1,15 @@
 import { BUILT_IN_GROUPS, groupOf, type KubeObject } from '../model.ts';
 import type { KubeClient } from './client.ts';
-import { compactSchema, conforms, type Schema, type Schemas } from './schema-check.ts';
+import {
+  compactSchema,
+  judge,
+  type Refusal,
+  type Schema,
+  type Schemas,
+  type Verdict,
+} from './schema-check.ts';
+import { metadataRefusal } from './schema-check-meta.ts';
+import { builtInRefusal } from './schema-check-kinds.ts';
 
 /**
  * Built-in API groups whose served OpenAPI document is the schema the server checks: their
@@ -48,17 +57,109 @@ export async function conformsToServedSchema(
   client: KubeClient,
   obj: KubeObject,
 ): Promise<boolean> {
-  if (!CHECKED_GROUPS.has(groupOf(obj.apiVersion))) return false;
+  return (await judgeServedSchema(client, obj)).verdict === 'passes';
+}
+
+const UNSURE: Verdict = { verdict: 'unsure' };
+const refused = (refusal: Refusal): Verdict => ({ verdict: 'refused', refusal });
+
+/**
+ * The client-side verdict on a built-in object that cannot be dry-run: refused
+ * when the server's validation certainly refuses it (its metadata, the rules
+ * of its kind in kube/schema-check-kinds.ts, or the OpenAPI v3 document the
+ * server serves for its group version: undeclared fields, types, enums, the
+ * required fields validation enforces); passes when the served schema's checks
+ * certainly pass it; else unsure (a kind not built in, a document that cannot
+ * be read, anything the check does not fully understand). Passing the schema
+ * is not all validation: rules of kinds not listed there, admission and
+ * webhooks still judge the object at apply. Never throws.
+ */
+export async function judgeServedSchema(client: KubeClient, obj: KubeObject): Promise<Verdict> {
   try {
+    const group = groupOf(obj.apiVersion);
+    const rule = metadataRefusal(obj, group, false) ?? builtInRefusal(obj, group);
+    if (rule) return refused(rule);
+    if (!CHECKED_GROUPS.has(group)) return UNSURE;
     const doc = await documentFor(client, obj.apiVersion);
     const schema = doc?.kinds.get(obj.kind);
-    if (!doc || !schema) return false;
-    if (JSON.stringify(obj).length > MAX_OBJECT_BYTES) return false;
+    if (!doc || !schema) return UNSURE;
+    if (JSON.stringify(obj).length > MAX_OBJECT_BYTES) return UNSURE;
     // Set by the server only: an apply that carries them is refused.
-    if ('managedFields' in obj.metadata) return false;
-    return conforms(obj, schema, doc.schemas);
+    if ('managedFields' in obj.metadata) return UNSURE;
+    return judge(obj, schema, doc.schemas);
   } catch {
-    return false;
+    return UNSURE;
+  }
+}
+
+/**
+ * The client-side verdict on a custom resource against `crd`, the
+ * CustomResourceDefinition that defines its kind (from the render, or read
+ * from the cluster): its metadata, and the structural schema of its version
+ * as the server enforces it (types, required, enum, pattern, lengths,
+ * bounds; status is left out, as the server resets it on create). Rules the
+ * check does not evaluate (CEL `x-kubernetes-validations`, formats beyond
+ * date, date-time, byte, uuid and ipv4), admission and webhooks still judge
+ * the object at apply. Unsure when the CRD has no schema for the version.
+ * Never throws.
+ */
+export function judgeCustomResource(obj: KubeObject, crd: KubeObject): Verdict {
+  try {
+    return judgeAgainstCrd(obj, crd);
+  } catch {
+    return UNSURE;
+  }
+}
+
+function judgeAgainstCrd(obj: KubeObject, crd: KubeObject): Verdict {
+  const group = groupOf(obj.apiVersion);
+  const rule = metadataRefusal(obj, group, true);
+  if (rule) return refused(rule);
+  const schema = crdSchemaOf(crd, obj.apiVersion.slice(obj.apiVersion.indexOf('/') + 1));
+  if (!schema) return UNSURE;
+  const { apiVersion: _v, kind: _k, metadata: _m, status: _s, ...content } = obj;
+  const properties = { ...schema.properties };
+  for (const k of ['apiVersion', 'kind', 'metadata', 'status']) delete properties[k];
+  const root: Schema = {
+    ...schema,
+    type: 'object',
+    properties,
+    required: schema.required?.filter((k) => k !== 'metadata' && k !== 'status'),
+  };
+  return judge(content, root, new Map(), { dialect: 'custom' });
+}
+
+/** The compacted `openAPIV3Schema` of `version` of a CRD, if it has one. */
+function crdSchemaOf(crd: KubeObject, version: string): Schema | undefined {
+  const spec = crd['spec'] as
+    { versions?: { name?: string; schema?: { openAPIV3Schema?: unknown } }[] } | undefined;
+  const raw = spec?.versions?.find((v) => v.name === version)?.schema?.openAPIV3Schema;
+  return raw === undefined ? undefined : compactSchema(raw);
+}
+
+/**
+ * The CustomResourceDefinition of a served custom kind (`plural.group`), read
+ * from the cluster; undefined when it is not there or cannot be read (the
+ * identity may not read CRDs). Never throws.
+ */
+export async function servedCrd(
+  client: KubeClient,
+  group: string,
+  plural: string,
+  signal?: AbortSignal,
+): Promise<KubeObject | undefined> {
+  try {
+    return await client.get(
+      {
+        apiVersion: 'apiextensions.k8s.io/v1',
+        kind: 'CustomResourceDefinition',
+        namespace: '',
+        name: `${plural}.${group}`,
+      },
+      signal,
+    );
+  } catch {
+    return undefined;
   }
 }
 
@@ -132,7 +233,8 @@ async function loadDocument(
     // DeleteOptions, name many).
     const gvk = gvks?.length === 1 ? gvks[0] : undefined;
     if (gvk?.kind && (gvk.group ?? '') === group && gvk.version === version)
-      kinds.set(gvk.kind, schema);
+      // By reference, so the check knows the schema's name (see VALIDATED_REQUIRED).
+      kinds.set(gvk.kind, { $ref: `#/components/schemas/${name}` });
   }
   return { schemas, kinds };
 }

@@ -77,7 +77,7 @@ const good: KubeObject[] = [
           { name: 'B', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
         ],
         ports: [{ containerPort: 8080 }, { containerPort: 8080, protocol: 'UDP' }],
-        resources: { limits: { cpu: '500m', memory: '128Mi' }, requests: { cpu: 1 } },
+        resources: { limits: { cpu: 1, memory: '128Mi' }, requests: { cpu: '500m' } },
         readinessProbe: { httpGet: { path: '/', port: 'http' }, periodSeconds: 5 },
       },
       { name: 'side', image: 'registry.local/side:1.0' },
