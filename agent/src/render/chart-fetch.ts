@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 import { redactUrl, TerminalError, TransientError } from '@driftless/common';
+import type { GitHttpResponse, HttpClient } from 'isomorphic-git';
+import * as nodeHttp from 'isomorphic-git/http/node';
 import { parse as parseYamlText } from 'yaml';
 import { formatBytes } from './limits.ts';
 
@@ -28,8 +30,13 @@ export interface FetchOptions {
   /** Per-request limit, in ms. */
   timeoutMs: number;
   signal?: AbortSignal;
-  /** The HTTP client. Default the global `fetch`. */
-  fetch?: typeof fetch;
+  /**
+   * The HTTP client: default isomorphic-git's Node client, the one the Git
+   * source uses. Not the global `fetch`: its HTTP parser is WebAssembly, which
+   * the agent image's `node --lite-mode` turns off. It follows redirects and
+   * drops `authorization` when one leaves the origin.
+   */
+  http?: HttpClient;
 }
 
 /**
@@ -81,7 +88,7 @@ async function fetchFromRepository(ref: ChartRef, o: FetchOptions): Promise<Buff
   const base = `${ref.repository.replace(/\/+$/, '')}/`;
   const auth = basicAuth(ref.credentials);
   const indexText = (await get(new URL('index.yaml', base), what, o, auth)).toString('utf8');
-  let index: { entries?: Record<string, IndexEntry[]> };
+  let index: { entries?: Record<string, unknown> };
   try {
     index = (parseYamlText(indexText, { maxAliasCount: 100 }) ?? {}) as typeof index;
   } catch (err) {
@@ -89,18 +96,27 @@ async function fetchFromRepository(ref: ChartRef, o: FetchOptions): Promise<Buff
       cause: err,
     });
   }
-  const entry = index.entries?.[ref.name]?.find((e) => sameVersion(e.version, ref.version));
-  const url = entry?.urls?.[0];
-  if (!entry || !url) {
-    const known = (index.entries?.[ref.name] ?? []).map((e) => e.version).slice(0, 5);
+  // The index is the server's: any shape, so nothing in it is taken on trust.
+  const listed = Object.hasOwn(index.entries ?? {}, ref.name) ? index.entries?.[ref.name] : [];
+  const versions: IndexEntry[] = Array.isArray(listed)
+    ? listed.filter((e): e is IndexEntry => typeof e === 'object' && e !== null)
+    : [];
+  const entry = versions.find((e) => sameVersion(e.version, ref.version));
+  const url = Array.isArray(entry?.urls) ? (entry.urls[0] as unknown) : undefined;
+  if (!entry || typeof url !== 'string') {
+    const known = versions.map((e) => String(e.version)).slice(0, 5);
     throw new ChartNotFoundError(
-      `${what}: not in the repository's index${known.length ? ` (it has ${known.join(', ')}${(index.entries?.[ref.name]?.length ?? 0) > 5 ? ', …' : ''})` : ''}`,
+      `${what}: not in the repository's index${known.length ? ` (it has ${known.join(', ')}${versions.length > 5 ? ', …' : ''})` : ''}`,
     );
   }
+  if (entry.digest !== undefined && typeof entry.digest !== 'string') {
+    throw new ChartNotFoundError(`${what}: the repository's index gives a digest that is not text`);
+  }
   const packageUrl = new URL(url, base);
-  // Credentials go only to the repository's own host, as Helm does by default.
-  const sameHost = packageUrl.host === new URL(base).host;
-  const archive = await get(packageUrl, what, o, sameHost ? auth : undefined);
+  // Credentials go only to the repository's own origin (scheme, host and port), as on a
+  // redirect: an index that lists its packages over plain HTTP must not get them sent in clear.
+  const sameOrigin = packageUrl.origin === new URL(base).origin;
+  const archive = await get(packageUrl, what, o, sameOrigin ? auth : undefined);
   if (entry.digest) verifyDigest(archive, `sha256:${entry.digest.replace(/^sha256:/, '')}`, what);
   return archive;
 }
@@ -177,13 +193,33 @@ class RegistrySession {
         `${this.#what}: the registry refused access${this.#credentials ? ' with the given credentials' : ' and no credentials are set'}`,
       );
     }
-    const url = new URL(params['realm']);
+    const url = URL.parse(params['realm']);
+    if (url?.protocol !== 'https:' && url?.protocol !== 'http:') {
+      throw new ChartNotFoundError(
+        `${this.#what}: the registry's token service ${JSON.stringify(params['realm'].slice(0, 200))} is not an http(s) URL`,
+      );
+    }
+    // The credentials go to the token service: never in clear when the registry itself is HTTPS.
+    if (this.#credentials && url.protocol === 'http:' && this.#origin.startsWith('https:')) {
+      throw new ChartNotFoundError(
+        `${this.#what}: the registry sends the credentials to a token service over plain HTTP (${redactUrl(url.origin)}); refused`,
+      );
+    }
     if (params['service']) url.searchParams.set('service', params['service']);
     url.searchParams.set('scope', params['scope'] ?? `repository:${this.#repo}:pull`);
     const body = await get(url, this.#what, this.#o, basicAuth(this.#credentials));
-    const token = (JSON.parse(body.toString('utf8')) as { token?: string; access_token?: string })
-      .token;
-    if (!token) throw new ChartNotFoundError(`${this.#what}: the registry gave no token`);
+    let answer: unknown;
+    try {
+      answer = JSON.parse(body.toString('utf8'));
+    } catch {
+      answer = undefined;
+    }
+    // The token spec names it `token`; OAuth2-style services send `access_token`.
+    const given = answer as { token?: unknown; access_token?: unknown } | null | undefined;
+    const token = given?.token ?? given?.access_token;
+    if (typeof token !== 'string' || !token) {
+      throw new ChartNotFoundError(`${this.#what}: the registry's token service gave no token`);
+    }
     return `Bearer ${token}`;
   }
 }
@@ -208,62 +244,80 @@ async function get(
   authorization?: string,
   accept?: string,
 ): Promise<Buffer> {
-  const signals = [AbortSignal.timeout(o.timeoutMs), ...(o.signal ? [o.signal] : [])];
-  let res: Response;
+  const where = `${what}: ${redactUrl(url.href)}`;
+  const signal = AbortSignal.any([
+    AbortSignal.timeout(o.timeoutMs),
+    ...(o.signal ? [o.signal] : []),
+  ]);
+  const unreachable = (err: unknown): never => {
+    o.signal?.throwIfAborted();
+    const reason = signal.aborted
+      ? `no answer within ${o.timeoutMs / 1000} s`
+      : ((err as { code?: string }).code ?? (err as Error).name);
+    throw new ChartUnreachableError(`${where} is unreachable (${reason})`, { cause: err });
+  };
+  let res: GitHttpResponse;
   try {
-    res = await (o.fetch ?? fetch)(url, {
+    res = await (o.http ?? nodeHttp).request({
+      url: url.href,
+      method: 'GET',
       headers: {
         ...(authorization ? { authorization } : {}),
         ...(accept ? { accept } : {}),
       },
-      redirect: 'follow',
-      signal: AbortSignal.any(signals),
+      signal,
     });
   } catch (err) {
-    o.signal?.throwIfAborted();
-    const cause = (err as { cause?: { code?: string } }).cause;
-    throw new ChartUnreachableError(
-      `${what}: ${redactUrl(url.href)} is unreachable (${cause?.code ?? (err as Error).name})`,
-      { cause: err },
-    );
+    return unreachable(err);
   }
-  // A registry's token challenge; a plain Basic challenge means the credentials were refused.
-  const challenge = res.headers.get('www-authenticate') ?? '';
-  if (res.status === 401 && /^bearer/i.test(challenge) && !/^Bearer/.test(authorization ?? '')) {
-    await res.body?.cancel();
-    throw new ChallengeError(challenge);
+  const status = res.statusCode;
+  if (status < 200 || status > 299) {
+    // Not read: closing it frees the connection.
+    await res.body?.return?.();
+    // A registry's token challenge; a plain Basic challenge means the credentials were refused.
+    const challenge = res.headers?.['www-authenticate'] ?? '';
+    if (status === 401 && /^bearer/i.test(challenge) && !/^Bearer/.test(authorization ?? '')) {
+      throw new ChallengeError(challenge);
+    }
+    if (status === 401 || status === 403) {
+      throw new ChartNotFoundError(
+        `${where} refused access (HTTP ${status})${authorization ? '; check the credentials' : '; the app sets no credentials'}`,
+      );
+    }
+    if (status === 404) throw new ChartNotFoundError(`${where} not found (HTTP 404)`);
+    throw new ChartUnreachableError(`${where} answered HTTP ${status}`);
   }
-  if (res.status === 401 || res.status === 403) {
-    await res.body?.cancel();
-    throw new ChartNotFoundError(
-      `${what}: ${redactUrl(url.href)} refused access (HTTP ${res.status})${authorization ? '; check the credentials' : '; the app sets no credentials'}`,
-    );
+  try {
+    return await readLimited(res.body, o.maxBytes, where);
+  } catch (err) {
+    if (err instanceof ChartNotFoundError) throw err;
+    return unreachable(err);
   }
-  if (res.status === 404) {
-    await res.body?.cancel();
-    throw new ChartNotFoundError(`${what}: ${redactUrl(url.href)} not found (HTTP 404)`);
-  }
-  if (!res.ok) {
-    await res.body?.cancel();
-    throw new ChartUnreachableError(`${what}: ${redactUrl(url.href)} answered HTTP ${res.status}`);
-  }
-  return readLimited(res, o.maxBytes, `${what}: ${redactUrl(url.href)}`);
 }
 
-async function readLimited(res: Response, max: number, what: string): Promise<Buffer> {
+async function readLimited(
+  body: AsyncIterableIterator<Uint8Array> | undefined,
+  max: number,
+  what: string,
+): Promise<Buffer> {
   const chunks: Uint8Array[] = [];
   let size = 0;
-  if (res.body) {
-    for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
-      size += chunk.length;
+  if (!body) return Buffer.alloc(0);
+  try {
+    for (;;) {
+      const next = await body.next();
+      if (next.done) break;
+      size += next.value.length;
       if (size > max) {
-        await res.body.cancel().catch(() => undefined);
         throw new ChartNotFoundError(
           `${what} sent more than ${formatBytes(max)} (--render-max-bytes)`,
         );
       }
-      chunks.push(chunk);
+      chunks.push(next.value);
     }
+  } finally {
+    // Stops a body left unread (too large, aborted) and frees its connection.
+    await body.return?.();
   }
   return Buffer.concat(chunks);
 }
@@ -279,6 +333,6 @@ function verifyDigest(data: Buffer, digest: string, what: string): void {
   }
 }
 
-function sameVersion(a: string | undefined, b: string): boolean {
-  return a !== undefined && a.replace(/^v/, '') === b.replace(/^v/, '');
+function sameVersion(a: unknown, b: string): boolean {
+  return typeof a === 'string' && a.replace(/^v/, '') === b.replace(/^v/, '');
 }

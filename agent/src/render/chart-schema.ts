@@ -2,7 +2,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { RenderError } from './errors.ts';
-import type { RenderLimits } from './limits.ts';
+import { formatBytes, type RenderLimits } from './limits.ts';
 
 /**
  * Helm validates values against every `values.schema.json` of a chart and
@@ -22,37 +22,68 @@ const META_SCHEMA =
 const MAX_PACKAGE_DEPTH = 8;
 
 /**
+ * Bytes all packages of one check may inflate to, together: each package alone is held to
+ * the render limit, but packages inside packages multiply (a few kilobytes of nested
+ * archives inflate to gigabytes), and inflating is synchronous work the agent's other apps
+ * wait for.
+ */
+interface Budget {
+  left: number;
+  readonly total: number;
+}
+
+const budgetOf = (limits: RenderLimits): Budget => ({
+  left: limits.maxRenderBytes,
+  total: limits.maxRenderBytes,
+});
+
+/**
  * Checks every `values.schema.json` under `dir` (the chart folder, its
  * subchart folders and the packages in any `charts/` folder, nested ones
  * included). `rel` names `dir` in messages. Throws a {@link RenderError}
- * naming the schema and the reference when one leaves the schema.
+ * naming the schema and the reference when one leaves the schema, or when the
+ * packages inflate to more than `limits.maxRenderBytes` together.
  */
 export async function checkValuesSchemas(
   dir: string,
   rel: string,
   limits: RenderLimits,
 ): Promise<void> {
-  await walk(dir, rel, limits);
+  await walk(dir, rel, budgetOf(limits));
 }
 
-async function walk(dir: string, rel: string, limits: RenderLimits): Promise<void> {
+/**
+ * Checks the schemas of a downloaded chart package (`file`, a `.tgz`) and of
+ * the packages it holds, as {@link checkValuesSchemas} does for a folder: a
+ * chart from a repository or registry is no more trusted than one from Git.
+ * `name` names the chart in messages.
+ */
+export async function checkChartPackage(
+  file: string,
+  name: string,
+  limits: RenderLimits,
+): Promise<void> {
+  checkPackage(await readFile(file), name, budgetOf(limits), 1);
+}
+
+async function walk(dir: string, rel: string, budget: Budget): Promise<void> {
   for (const entry of await readdir(dir, { withFileTypes: true })) {
     const file = path.join(dir, entry.name);
     const name = `${rel}/${entry.name}`;
     // Helm follows links; confineTree has checked that they stay in the checkout.
     const info = entry.isSymbolicLink() ? await stat(file).catch(() => undefined) : entry;
     if (!info) continue;
-    if (info.isDirectory()) await walk(file, name, limits);
+    if (info.isDirectory()) await walk(file, name, budget);
     else if (info.isFile() && entry.name === 'values.schema.json') {
       checkSchema(await readFile(file, 'utf8'), name);
     } else if (info.isFile() && /\.tgz$/.test(entry.name)) {
-      checkPackage(await readFile(file), name, limits, 1);
+      checkPackage(await readFile(file), name, budget, 1);
     }
   }
 }
 
 /** The schemas inside a packaged chart, and inside the packages it holds. */
-function checkPackage(gz: Buffer, name: string, limits: RenderLimits, depth: number): void {
+function checkPackage(gz: Buffer, name: string, budget: Budget, depth: number): void {
   if (depth > MAX_PACKAGE_DEPTH) {
     throw new RenderError(
       `render ${name}: chart packages nested deeper than ${MAX_PACKAGE_DEPTH}`,
@@ -63,8 +94,11 @@ function checkPackage(gz: Buffer, name: string, limits: RenderLimits, depth: num
   }
   let tar: Buffer;
   try {
-    tar = gunzipSync(gz, { maxOutputLength: limits.maxRenderBytes });
+    // One byte more than is left: a package that fills it is over the budget, not cut short.
+    tar = gunzipSync(gz, { maxOutputLength: budget.left + 1 });
   } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE')
+      throw tooLarge(name, budget);
     throw new RenderError(
       `render ${name}: not a readable chart package (${(err as Error).message})`,
       {
@@ -73,12 +107,21 @@ function checkPackage(gz: Buffer, name: string, limits: RenderLimits, depth: num
       },
     );
   }
+  if (tar.length > budget.left) throw tooLarge(name, budget);
+  budget.left -= tar.length;
   for (const { path: entry, data } of tarFiles(tar)) {
     const inner = `${name} (${entry})`;
     if (path.posix.basename(entry) === 'values.schema.json')
       checkSchema(data.toString('utf8'), inner);
-    else if (entry.endsWith('.tgz')) checkPackage(data, inner, limits, depth + 1);
+    else if (entry.endsWith('.tgz')) checkPackage(data, inner, budget, depth + 1);
   }
+}
+
+function tooLarge(name: string, budget: Budget): RenderError {
+  return new RenderError(
+    `render ${name}: the chart's packages inflate to more than ${formatBytes(budget.total)} in all (--render-max-bytes)`,
+    { file: name },
+  );
 }
 
 /** Regular files of a tar archive, with PAX and GNU long names as Go's archive/tar reads them. */

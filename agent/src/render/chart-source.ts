@@ -89,8 +89,15 @@ async function resolveCredentials(source: HelmChartSource, settings: ChartSettin
 
 async function cachedArchive(ref: ChartRef, ctx: Context): Promise<string> {
   const dir = ctx.settings.cacheDir ?? CHART_DEFAULTS.cacheDir;
+  // Who fetched it is part of the key: an app without a private repository's credentials
+  // must not get its charts from the cache another app's credentials filled.
+  const who = ref.credentials
+    ? createHash('sha256')
+        .update(`${ref.credentials.username}\0${ref.credentials.password}`)
+        .digest('hex')
+    : '';
   const key = createHash('sha256')
-    .update(`${ref.repository}\n${ref.name}\n${ref.version}`)
+    .update(`${ref.repository}\n${ref.name}\n${ref.version}\n${who}`)
     .digest('hex')
     .slice(0, 32);
   const file = path.join(dir, `${ref.name}-${ref.version}-${key}.tgz`);
@@ -157,6 +164,14 @@ export async function prepareDependencies(
   const vendored = await vendoredNames(dir);
   const missing = deps.filter((d) => !vendored.has(d.name));
   if (missing.length === 0) return { dir, cleanup: async () => undefined };
+  // The name becomes a file name in the chart's copy and in the chart cache: never a path.
+  const unsafe = missing.find((d) => !CHART_NAME.test(d.name));
+  if (unsafe) {
+    throw new RenderError(
+      `render ${rel}: dependency name ${JSON.stringify(unsafe.name.slice(0, 200))} in ${rel}/Chart.yaml must be a chart name (letters, digits, ".", "_", "-", starting with a letter or digit)`,
+      { file: `${rel}/Chart.yaml` },
+    );
+  }
   const remote = missing.find((d) => isRemote(d.repository));
   if (remote && !policy.allowRemote) {
     throw new RenderError(
@@ -233,6 +248,9 @@ export async function prepareDependencies(
     throw err;
   }
 }
+
+/** A chart's name as a dependency may give it; never a path (Helm refuses those too). */
+const CHART_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 /** A repository the agent would fetch from: a Helm repository or an OCI registry. */
 function isRemote(repository: unknown): boolean {

@@ -8,7 +8,7 @@ import { parseYaml } from './parse.ts';
 import { chartLocation } from './chart-fetch.ts';
 import { prepareDependencies, remoteChart, type ChartSettings } from './chart-source.ts';
 import { confineTree } from './confine.ts';
-import { checkValuesSchemas } from './chart-schema.ts';
+import { checkChartPackage, checkValuesSchemas } from './chart-schema.ts';
 import { checkFileSize, type RenderLimits } from './limits.ts';
 import type { Checkout } from './paths.ts';
 
@@ -67,6 +67,8 @@ export async function renderHelm(run: HelmRun): Promise<RenderedObject[]> {
   const source = app.helm.chart;
   if (source) {
     const archive = await remoteChart(source, ctx);
+    // Helm follows a schema's $ref in a downloaded package just as in a folder.
+    await checkChartPackage(archive, chartLocation(source), run.limits);
     return template(run, bin, archive, source.name, chartLocation(source), valuesFiles);
   }
   // Helm loads every file of the chart (and follows links) for .Files, templates and subcharts.

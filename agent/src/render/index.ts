@@ -11,5 +11,10 @@ export { DEFAULT_KUBE_VERSION } from './helm.ts';
 export { parseYaml, parseJson, type TextOrigin } from './parse.ts';
 export { RENDER_LIMIT_DEFAULTS, resolveRenderLimits, type RenderLimits } from './limits.ts';
 export { CHART_DEFAULTS, type ChartSettings, type CredentialsResolver } from './chart-source.ts';
-export { ChartNotFoundError, ChartUnreachableError, type ChartCredentials } from './chart-fetch.ts';
+export {
+  ChartNotFoundError,
+  ChartUnreachableError,
+  fetchChartArchive,
+  type ChartCredentials,
+} from './chart-fetch.ts';
 export { chartCredentials, type ChartCredentialsOptions } from './chart-credentials.ts';

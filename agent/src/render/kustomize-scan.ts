@@ -26,6 +26,8 @@ export interface ScanResult {
   helmCharts: boolean;
   /** Some `helmCharts` entry will be pulled from the network. */
   pullsCharts: boolean;
+  /** The `helmCharts` entries to pull, and where kustomize looks for each. */
+  pulls: ChartPull[];
   /** Every folder whose kustomization was read (symlink-free), the root first. */
   dirs: string[];
   /** Some folder was reached through a symbolic link: `dirs` alone do not decide the render. */
@@ -73,6 +75,19 @@ const DATA_KEYS = new Set([
   'fieldPath',
 ]);
 
+/** A chart kustomize would pull: `helm pull --untar --untardir <untarDir>`, then `<untarDir>/<name>`. */
+export interface ChartPull {
+  repo: string;
+  name: string;
+  /** '' for the latest. */
+  version: string;
+  /** Absolute folder inside the checkout. */
+  untarDir: string;
+}
+
+/** Helm's rule for release names (chartutil.ValidateReleaseName), besides at most 53 characters. */
+const HELM_RELEASE_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
 /** Fields whose entries may be another kustomization (a folder). */
 const TREE_FIELDS = new Set(['resources', 'components', 'bases']);
 /** Fields whose entries are plugin configs: files, folders or inline YAML. */
@@ -115,7 +130,12 @@ export async function scanKustomizationTree(
 }
 
 class Scanner {
-  readonly result = { helmCharts: false, pullsCharts: false, throughLink: false };
+  readonly result = {
+    helmCharts: false,
+    pullsCharts: false,
+    throughLink: false,
+    pulls: [] as ChartPull[],
+  };
   readonly seen = new Set<string>();
   readonly #checkout: Checkout;
   readonly #policy: ScanPolicy;
@@ -140,6 +160,7 @@ class Scanner {
 
   /** Visits a field's value: recursion into mappings and lists, checks of strings. */
   async #value(dir: string, source: string, field: string, key: string, value: unknown) {
+    this.#helmArgument(source, field, key, value);
     if (DATA_KEYS.has(key)) return;
     if (Array.isArray(value)) {
       for (const [i, item] of value.entries())
@@ -158,6 +179,28 @@ class Scanner {
       return;
     }
     await this.#location(dir, source, field, key, value);
+  }
+
+  /**
+   * Fields kustomize hands to `helm` on its command line or in its environment. A release
+   * name is a bare argument of `helm template`: one that starts with "-" is an option
+   * (`--post-renderer=./run.sh` runs a program of the repository). `configHome` is where
+   * Helm loads plugins from, which run programs too: the agent keeps Helm's configuration
+   * private. Refused here for `helmCharts` entries and HelmChartInflationGenerator configs.
+   */
+  #helmArgument(source: string, field: string, key: string, value: unknown) {
+    if (key === 'releaseName' && typeof value === 'string' && value !== '') {
+      if (value.length > 53 || !HELM_RELEASE_NAME.test(value))
+        throw this.#refuse(
+          source,
+          `${field} ${JSON.stringify(value.slice(0, 100))} is not a Helm release name (at most 53 lower-case letters, digits, "-" and ".", starting and ending with a letter or digit)`,
+        );
+    }
+    if (key === 'configHome' && value !== undefined && value !== null && value !== '')
+      throw this.#refuse(
+        source,
+        `${field} is not allowed: Helm would load its plugins, which run programs, from there; the agent gives Helm a private configuration`,
+      );
   }
 
   /** Checks one string that may name a file, folder or URL. */
@@ -247,6 +290,12 @@ class Scanner {
       }
       const repo = typeof chart['repo'] === 'string' ? chart['repo'] : '';
       const name = typeof chart['name'] === 'string' ? chart['name'] : '';
+      // A bare argument of `helm pull`, like the release name of `helm template`.
+      if (name.startsWith('-'))
+        throw this.#refuse(
+          source,
+          `${field}.name ${JSON.stringify(name.slice(0, 100))} is not a chart name`,
+        );
       if (!repo) continue;
       if (/^file:/i.test(repo))
         throw this.#refuse(source, `${field}.repo ${repo}: file URLs are not allowed`);
@@ -265,7 +314,20 @@ class Scanner {
           `${field} chart ${name} from ${repo} needs the network: vendor it into ${home}/${folder} (helm pull ${name} --repo ${repo}${version ? ` --version ${version}` : ''} --untar --untardir ${untarDir}) or set kustomize.allowRemoteCharts: true on app ${this.#policy.app} in driftless.yaml`,
         );
       }
+      // The chart lands in <untarDir>/<name>: a name must not lead elsewhere.
+      if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name))
+        throw this.#refuse(
+          source,
+          `${field}.name ${JSON.stringify(name.slice(0, 100))} is not a chart name (letters, digits, ".", "_", "-")`,
+        );
       this.result.pullsCharts = true;
+      const chartHome = path.resolve(dir, chartHomeRef);
+      this.result.pulls.push({
+        repo,
+        name,
+        version,
+        untarDir: version ? path.join(chartHome, `${name}-${version}`) : chartHome,
+      });
     }
   }
 

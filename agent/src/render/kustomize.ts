@@ -1,7 +1,9 @@
+import path from 'node:path';
 import type { AppSpec, RenderedObject } from '../model.ts';
 import { confineTree } from './confine.ts';
 import { findBinary, runTool } from './exec.ts';
-import { scanKustomizationTree } from './kustomize-scan.ts';
+import { checkValuesSchemas } from './chart-schema.ts';
+import { scanKustomizationTree, type ChartPull } from './kustomize-scan.ts';
 import type { RenderLimits } from './limits.ts';
 import { parseYaml } from './parse.ts';
 import type { Checkout } from './paths.ts';
@@ -53,12 +55,22 @@ export async function renderKustomize(run: KustomizeRun): Promise<RenderedObject
     limits: run.limits,
   });
   const bin = await findBinary('kustomize', run.bin);
-  const helmArgs = scan.helmCharts
-    ? ['--enable-helm', '--helm-command', await findBinary('helm', run.helmBin)]
-    : [];
+  const helm = scan.helmCharts ? await findBinary('helm', run.helmBin) : '';
+  const helmArgs = scan.helmCharts ? ['--enable-helm', '--helm-command', helm] : [];
+  // kustomize would pull these and template them at once: pulled here first, as it would,
+  // so that their values schemas are checked before helm reads them.
+  for (const pull of scan.pulls) await pullChart(run, helm, pull);
   const output = await runTool({
     bin,
-    args: ['build', rel, '--load-restrictor', 'LoadRestrictionsRootOnly', ...helmArgs],
+    // A folder named like an option (`--output=/x`) must stay the folder: kustomize would
+    // otherwise write its output to any path.
+    args: [
+      'build',
+      rel.startsWith('-') ? `./${rel}` : rel,
+      '--load-restrictor',
+      'LoadRestrictionsRootOnly',
+      ...helmArgs,
+    ],
     cwd: run.checkout.root,
     what: `render ${rel}: kustomize build`,
     // kustomize names files by absolute path; the checkout's location means nothing to the author.
@@ -78,4 +90,33 @@ export async function renderKustomize(run: KustomizeRun): Promise<RenderedObject
   );
   const source = `kustomize build ${rel}`;
   return parseYaml(output, { file: source }).map((object) => ({ object, source }));
+}
+
+/**
+ * Pulls a `helmCharts` chart where kustomize looks for it (kustomize's own `helm pull`
+ * arguments), then checks its values schemas. kustomize then finds it and pulls nothing.
+ */
+async function pullChart(run: KustomizeRun, helm: string, pull: ChartPull): Promise<void> {
+  const chartDir = path.join(pull.untarDir, pull.name);
+  const rel = run.checkout.relative(chartDir);
+  await runTool({
+    bin: helm,
+    args: [
+      'pull',
+      '--untar',
+      '--untardir',
+      pull.untarDir,
+      ...(pull.repo.startsWith('oci://')
+        ? [`${pull.repo.replace(/\/+$/, '')}/${pull.name}`]
+        : ['--repo', pull.repo, pull.name]),
+      ...(pull.version ? ['--version', pull.version] : []),
+    ],
+    cwd: run.checkout.root,
+    what: `render ${rel}: helm pull ${pull.name} from ${pull.repo}`,
+    network: true,
+    maxOutputBytes: run.limits.maxRenderBytes,
+    ...(run.timeoutMs === undefined ? {} : { timeoutMs: run.timeoutMs }),
+    ...(run.signal === undefined ? {} : { signal: run.signal }),
+  });
+  await checkValuesSchemas(chartDir, rel, run.limits);
 }

@@ -7,11 +7,12 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { cpSync, existsSync, readFileSync, realpathSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
+import { startChartRepo, type ChartRepo } from '../../harness/charts.ts';
 import { findBinary, startHub, type Hub } from '../../harness/index.ts';
 import { createTempDir, type TempDir } from '../../harness/process.ts';
 import { enroll, makeAgentKey } from '../hub/helpers.ts';
@@ -182,5 +183,59 @@ describe('the release tarball, installed', { timeout: 5 * 60_000 }, () => {
       (JSON.parse(list.stdout) as { name: string }[]).map((c) => c.name),
       ['edge-1'],
     );
+  });
+
+  describe("under the agent image's Node flags", () => {
+    let repo: ChartRepo;
+    before(async () => {
+      repo = await startChartRepo();
+      const chart = join(dir.path, 'published/redis');
+      mkdirSync(join(chart, 'templates'), { recursive: true });
+      writeFileSync(join(chart, 'Chart.yaml'), 'apiVersion: v2\nname: redis\nversion: 17.3.0\n');
+      writeFileSync(
+        join(chart, 'templates/cm.yaml'),
+        'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-{{ .Chart.Name }}\ndata:\n  chart: {{ .Chart.Name }}-{{ .Chart.Version }}\n',
+      );
+      await repo.publish(chart);
+    });
+    after(() => repo?.stop());
+
+    // The image runs the agent as `node --lite-mode`, which has no WebAssembly; Node's
+    // global fetch needs it (its HTTP parser), so a chart download must not use it.
+    it('the agent downloads a chart dependency from a chart repository', async () => {
+      const app = join(work, 'with-deps');
+      mkdirSync(app, { recursive: true });
+      writeFileSync(
+        join(app, 'Chart.yaml'),
+        `apiVersion: v2\nname: app\nversion: 0.1.0\ndependencies:\n  - name: redis\n    version: 17.3.0\n    repository: ${repo.url}\n`,
+      );
+      const agent = join(prefix, 'lib/node_modules/driftless/bin/driftless-agent.mjs');
+      const r = await installed(
+        [
+          process.execPath,
+          '--lite-mode',
+          '--max-semi-space-size=1',
+          agent,
+          'render',
+          '.',
+          '-n',
+          'web',
+          '--app',
+          'web',
+          '--allow-remote-bases',
+        ],
+        app,
+      );
+      assert.equal(r.code, 0, r.stderr);
+      const objects = parseAllDocuments(r.stdout).map((d) => d.toJS() as Record<string, unknown>);
+      assert.deepEqual(
+        objects.map((o) => o['data']),
+        [{ chart: 'redis-17.3.0' }],
+      );
+      assert.deepEqual(
+        repo.requests.map((q) => q.path),
+        ['/charts/index.yaml', '/charts/redis-17.3.0.tgz'],
+      );
+    });
   });
 });
