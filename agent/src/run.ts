@@ -18,7 +18,7 @@ import {
   type AgentFlags,
 } from './config/index.ts';
 import { AGENT_VERSION } from './version.ts';
-import { KubeClient, loadClusterAccess, TenantClients } from './kube/index.ts';
+import { KubeClient, loadClusterAccess, servedApiVersions, TenantClients } from './kube/index.ts';
 import { CommitVerifier, GitSource, keysFromFile, keysFromSecret } from './source/index.ts';
 import { InventoryStore } from './inventory/index.ts';
 import { DriftWatcher } from './drift/index.ts';
@@ -136,6 +136,8 @@ export async function runAgent(argv: string[]): Promise<number> {
     clock: systemClock,
     logger,
     onChange: () => agent.nudge(),
+    // The generation moves once discovery serves a new API, so the render it wakes sees it.
+    discovered: (signal) => servedApiVersions(client, signal),
   });
   const agent = new Agent({
     cluster: options.clusterName,
@@ -163,6 +165,7 @@ export async function runAgent(argv: string[]): Promise<number> {
     pollIntervalMs: options.pollIntervalMs,
     resyncIntervalMs: options.resyncIntervalMs,
     concurrency: options.applyConcurrency,
+    appConcurrency: options.appConcurrency,
     defaultHealthTimeoutMs: options.healthTimeoutMs,
   });
 

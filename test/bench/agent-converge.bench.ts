@@ -14,14 +14,21 @@
 // is Healthy. Every request either side sends is counted by verb and resource. Each side runs
 // on its own fresh cluster (three fake nodes), both started together each round; the order
 // alternates; one unmeasured round warms up first. Results go
-// to docs/benchmarks.md ("Agent").
+// to docs/benchmarks.md ("Agent"). While either side runs, this process's memory is sampled every
+// 100 ms (RSS and V8 heap used; the servers are other processes), with the agent's apps counted
+// by the step their status shows, so the report says how far memory rose and what the apps were
+// doing at its peak.
 //
 //   node --expose-gc test/bench/agent-converge.bench.ts
-//   (BENCH_RUNS=N, default 3; BENCH_WORKLOADS=fleet,big; BENCH_APPS=N; BENCH_OBJECTS=N)
+//   (BENCH_RUNS=N, default 3; BENCH_WORKLOADS=fleet,big; BENCH_APPS=N; BENCH_OBJECTS=N;
+//   BENCH_WARMUP=0 skips the unmeasured first round; BENCH_APP_CONCURRENCY=N the agent's
+//   apps at once (default: the agent's); BENCH_HEAP_SNAPSHOT_MIB=N writes one heap snapshot
+//   of the agent run the first time V8's heap holds N MiB, to see what it holds)
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { writeHeapSnapshot } from 'node:v8';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { trace } from '@opentelemetry/api';
 import { createLogger } from '@driftless/common';
@@ -48,6 +55,67 @@ const OBJECTS = Number(process.env['BENCH_OBJECTS'] ?? 1000);
 /** Requests at a time per app, as the agent's default. */
 const PER_APP = 8;
 const RUN_LABEL = 'bench.driftless.dev/run';
+const WARMUP = process.env['BENCH_WARMUP'] !== '0';
+const APP_CONCURRENCY = process.env['BENCH_APP_CONCURRENCY']
+  ? Number(process.env['BENCH_APP_CONCURRENCY'])
+  : undefined;
+const SNAPSHOT_MIB = Number(process.env['BENCH_HEAP_SNAPSHOT_MIB'] ?? 0);
+const MiB = 2 ** 20;
+
+/** This process's memory while one side ran, in MiB. */
+interface Memory {
+  /** RSS and V8 heap used at the start, after a full GC. */
+  startRss: number;
+  startHeap: number;
+  peakRss: number;
+  peakHeap: number;
+  /** Apps by the step their status showed at the heap's peak (agent only). */
+  stepsAtPeak: Record<string, number>;
+}
+
+/**
+ * Runs `fn` while sampling memory every 100 ms (after a full GC first); `steps()` says what the
+ * apps are doing, recorded at the heap's peak; `snapshot` writes one heap snapshot the first
+ * time the heap holds SNAPSHOT_MIB.
+ */
+async function sampled<T>(
+  fn: () => Promise<T>,
+  steps: () => Record<string, number> = () => ({}),
+  snapshot?: string,
+): Promise<{ value: T; memory: Memory }> {
+  (globalThis as { gc?: () => void }).gc?.();
+  const start = process.memoryUsage();
+  const memory: Memory = {
+    startRss: start.rss / MiB,
+    startHeap: start.heapUsed / MiB,
+    peakRss: start.rss / MiB,
+    peakHeap: start.heapUsed / MiB,
+    stepsAtPeak: {},
+  };
+  let snapped = !snapshot || SNAPSHOT_MIB <= 0;
+  const sample = () => {
+    const m = process.memoryUsage();
+    memory.peakRss = Math.max(memory.peakRss, m.rss / MiB);
+    if (m.heapUsed / MiB > memory.peakHeap) {
+      memory.peakHeap = m.heapUsed / MiB;
+      memory.stepsAtPeak = steps();
+    }
+    if (!snapped && m.heapUsed / MiB >= SNAPSHOT_MIB) {
+      snapped = true;
+      console.error(
+        `heap snapshot at ${(m.heapUsed / MiB).toFixed(0)} MiB: ${writeHeapSnapshot(snapshot)}`,
+      );
+    }
+  };
+  const timer = setInterval(sample, 100);
+  try {
+    const value = await fn();
+    sample();
+    return { value, memory };
+  } finally {
+    clearInterval(timer);
+  }
+}
 
 interface Workload {
   name: string;
@@ -132,6 +200,7 @@ interface Run {
   after: RequestCounts;
   /** Per app: step name → ms (agent only). */
   steps: Record<string, number>[];
+  memory?: Memory;
 }
 
 /** Runs `fn` over `items`, `limit` at a time. */
@@ -162,8 +231,11 @@ async function agentRun(
   const inventory = new InventoryStore(client, inventoryNamespace);
   await inventory.ensureNamespace();
   const syncs: SyncReport[] = [];
+  // Each app's step as its status shows it (`syncing <sha>: plan`), or its sync status.
+  const stepOf = new Map<string, string>();
   const reporter: Reporter = {
-    appStatus: () => undefined,
+    appStatus: (r) =>
+      void stepOf.set(r.app, /: (\w+)$/.exec(r.message)?.[1] ?? r.syncStatus.toLowerCase()),
     syncResult: (r) => void syncs.push(r),
     drift: (r) => agent.noteDrift(r),
   };
@@ -186,10 +258,20 @@ async function agentRun(
     tracer: trace.getTracer('bench'),
     logger,
     pollIntervalMs: 3_600_000,
+    ...(APP_CONCURRENCY ? { appConcurrency: APP_CONCURRENCY } : {}),
   });
   counting = sync;
+  const byStep = () => {
+    const out: Record<string, number> = {};
+    for (const step of stepOf.values()) out[step] = (out[step] ?? 0) + 1;
+    return out;
+  };
   const started = performance.now();
-  const ok = await agent.reconcileOnce();
+  const { value: ok, memory } = await sampled(
+    () => agent.reconcileOnce(),
+    byStep,
+    path.join(tmpdir(), `${run}.heapsnapshot`),
+  );
   const ms = performance.now() - started;
   const bad = agent.statuses().filter((s) => s.syncStatus !== 'Synced' || s.health !== 'Healthy');
   if (!ok || bad.length > 0 || agent.statuses().length !== w.apps)
@@ -200,7 +282,7 @@ async function agentRun(
   client.close();
   await rm(workDir, { recursive: true, force: true });
   const steps = syncs.map((r) => Object.fromEntries(r.steps.map((s) => [s.name, s.durationMs])));
-  return { ms, sync, after, steps };
+  return { ms, sync, after, steps, memory };
 }
 
 /** The same objects by a plain SSA loop at the agent's concurrency, then polled until Healthy. */
@@ -215,12 +297,22 @@ async function bareRun(
   const apps = Array.from({ length: w.apps }, (_, a) => objects(w, namespaceOf(run, a), run));
   const apply = (o: KubeObject) => client.apply(o, { fieldManager: 'bench', force: true });
   const started = performance.now();
-  await Promise.all(
-    apps.map(async ([namespace, ...rest]) => {
-      await apply(namespace as KubeObject);
-      await mapLimit(rest, PER_APP, apply);
-    }),
-  );
+  const { memory } = await sampled(async () => {
+    await Promise.all(
+      apps.map(async ([namespace, ...rest]) => {
+        await apply(namespace as KubeObject);
+        await mapLimit(rest, PER_APP, apply);
+      }),
+    );
+    await untilHealthy(client, apps, run);
+  });
+  const ms = performance.now() - started;
+  client.close();
+  return { ms, sync, after: {}, steps: [], memory };
+}
+
+/** Lists the apps' objects every 100 ms until every one is Healthy. */
+async function untilHealthy(client: KubeClient, apps: KubeObject[][], run: string): Promise<void> {
   const want = apps.flatMap((objs) => objs.slice(1));
   const kinds = [
     ['v1', 'ConfigMap'],
@@ -245,9 +337,6 @@ async function bareRun(
     if (want.every(healthy)) break;
     await sleep(100);
   }
-  const ms = performance.now() - started;
-  client.close();
-  return { ms, sync, after: {}, steps: [] };
 }
 
 /** Two more fake nodes for kwok (it manages every node): 200 one-replica Deployments fit. */
@@ -317,7 +406,38 @@ function report(w: Workload, agent: Run[], bare: Run[], load: [number, number]):
     row('agent, until converged', agent, (r) => r.sync),
     row('agent, the 3 s after', agent, (r) => r.after),
     row('bare loop, until Healthy', bare, (r) => r.sync),
+    '',
+    'Memory of this process while each side ran (MiB; the servers are other processes): RSS and V8 heap used at the start (after a full GC), and how far each rose above it:',
+    '',
+    '| side | RSS at start | RSS peak − start | heap at start | heap peak − start | apps by step at the heap peak |',
+    '| --- | --- | --- | --- | --- | --- |',
+    memoryRow('agent', agent),
+    memoryRow('bare loop', bare),
   ].join('\n');
+}
+
+function memoryRow(side: string, runs: Run[]): string {
+  const m = runs.flatMap((r) => (r.memory ? [r.memory] : []));
+  const mib = (v: number) => v.toFixed(0);
+  const steps = m.map((x) =>
+    Object.entries(x.stepsAtPeak)
+      .sort(([, a], [, b]) => b - a)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', '),
+  );
+  return `| ${side} | ${range(
+    m.map((x) => x.startRss),
+    mib,
+  )} | ${range(
+    m.map((x) => x.peakRss - x.startRss),
+    mib,
+  )} | ${range(
+    m.map((x) => x.startHeap),
+    mib,
+  )} | ${range(
+    m.map((x) => x.peakHeap - x.startHeap),
+    mib,
+  )} | ${steps.filter(Boolean).join('; ') || '–'} |`;
 }
 
 const workloads: Workload[] = [
@@ -348,7 +468,7 @@ try {
     const load0 = loadavg()[0] ?? 0;
     const agentRuns: Run[] = [];
     const bareRuns: Run[] = [];
-    for (let i = 0; i <= RUNS; i++) {
+    for (let i = WARMUP ? 0 : 1; i <= RUNS; i++) {
       const measured = i > 0;
       // Each side on its own fresh cluster, started together: no clean-up between them.
       const [forAgent, forBare] = await Promise.all([freshCluster(), freshCluster()]);
@@ -372,8 +492,12 @@ try {
         await Promise.all([forAgent.stop(), forBare.stop()]);
       }
       (globalThis as { gc?: () => void }).gc?.();
+      const peak = (r: Run | undefined) =>
+        r?.memory
+          ? `, RSS +${(r.memory.peakRss - r.memory.startRss).toFixed(0)} MiB, heap +${(r.memory.peakHeap - r.memory.startHeap).toFixed(0)} MiB`
+          : '';
       console.error(
-        `${w.name} round ${i}: agent ${s(agentRuns.at(-1)?.ms ?? 0)} s, bare ${s(bareRuns.at(-1)?.ms ?? 0)} s`,
+        `${w.name} round ${i}: agent ${s(agentRuns.at(-1)?.ms ?? 0)} s${peak(agentRuns.at(-1))} ${JSON.stringify(agentRuns.at(-1)?.memory?.stepsAtPeak ?? {})}, bare ${s(bareRuns.at(-1)?.ms ?? 0)} s${peak(bareRuns.at(-1))}`,
       );
     }
     out.push(report(w, agentRuns, bareRuns, [load0, loadavg()[0] ?? 0]));

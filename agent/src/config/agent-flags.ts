@@ -138,6 +138,11 @@ export const agentFlags = {
     default: 8,
     help: 'How many objects of one sync wave the agent applies to the API server at once.',
   },
+  appConcurrency: {
+    type: 'number',
+    default: 16,
+    help: "How many apps the agent renders, plans and applies at once; the others wait their turn. An app waiting for its objects' health holds no place, so a slow rollout holds no other app up. Bounds the agent's memory when many apps sync together (a cold start).",
+  },
   gitMaxFetchBytes: {
     type: 'number',
     default: 512 * 1024 * 1024,

@@ -49,6 +49,7 @@ describe('agent flags', () => {
     assert.equal(o.pollIntervalMs, 60_000);
     assert.equal(o.healthTimeoutMs, 300_000);
     assert.equal(o.applyConcurrency, 8);
+    assert.equal(o.appConcurrency, 16);
     assert.equal(o.logLevel, 'info');
     assert.equal(o.gitAuth, undefined);
     assert.equal(o.kubeconfig, undefined);
@@ -72,6 +73,7 @@ describe('agent flags', () => {
         '--apply-concurrency=3',
       ],
       {
+        DRIFTLESS_APP_CONCURRENCY: '4',
         DRIFTLESS_BRANCH: 'release/1.x',
         DRIFTLESS_HEALTH_TIMEOUT: '2m',
         DRIFTLESS_WORK_DIR: '/var/lib/driftless',
@@ -82,6 +84,7 @@ describe('agent flags', () => {
     assert.equal(o.pollIntervalMs, 30_000);
     assert.equal(o.clusterPath, 'fleet/dev');
     assert.equal(o.applyConcurrency, 3);
+    assert.equal(o.appConcurrency, 4);
     assert.equal(o.branch, 'release/1.x');
     assert.equal(o.healthTimeoutMs, 120_000);
     assert.equal(o.workDir, '/var/lib/driftless');

@@ -71,6 +71,8 @@ export interface AgentFlags {
   treeDeadlineMs: number;
   /** Parallel applies per wave. */
   applyConcurrency: number;
+  /** Apps between render and health at once. */
+  appConcurrency: number;
   /** Most bytes read from Git for one ref lookup or clone. */
   gitMaxFetchBytes: number;
   /** Size and count limits of every render. */
@@ -198,10 +200,9 @@ export function resolveAgentOptions(
     if (!Number.isInteger(v[name]) || v[name] < 1)
       problems.push(`${flag(name)} must be a whole number of at least 1, got ${v[name]}`);
   }
-  if (!Number.isInteger(v.applyConcurrency) || v.applyConcurrency < 1) {
-    problems.push(
-      `${flag('applyConcurrency')} must be a whole number of at least 1, got ${v.applyConcurrency}`,
-    );
+  for (const name of ['applyConcurrency', 'appConcurrency'] as const) {
+    if (!Number.isInteger(v[name]) || v[name] < 1)
+      problems.push(`${flag(name)} must be a whole number of at least 1, got ${v[name]}`);
   }
 
   const hubCaPem = loadHubCa(v.hubCaFile.trim(), io, problems);
@@ -259,6 +260,7 @@ export function resolveAgentOptions(
     healthTimeoutMs: v.healthTimeout,
     treeDeadlineMs: v.treeDeadline,
     applyConcurrency: v.applyConcurrency,
+    appConcurrency: v.appConcurrency,
     gitMaxFetchBytes: v.gitMaxFetchBytes,
     renderLimits: {
       maxFileBytes: v.renderMaxFileBytes,

@@ -50,6 +50,7 @@ export class KindWatch {
   readonly #abort = new AbortController();
   readonly #backoff: Backoff;
   #done: Promise<void> | undefined;
+  #heardAt: number | undefined;
 
   constructor(options: KindWatchOptions) {
     this.#o = options;
@@ -70,6 +71,15 @@ export class KindWatch {
     await this.#done;
   }
 
+  /**
+   * When the loop last heard from the server (a list, or any event of the current watch,
+   * bookmarks included), on its clock; undefined before the first list and after a failure
+   * until the next list.
+   */
+  get heardAt(): number | undefined {
+    return this.#heardAt;
+  }
+
   get #name(): string {
     return `${this.#o.kind} (${this.#o.apiVersion})`;
   }
@@ -81,6 +91,7 @@ export class KindWatch {
       try {
         const list = await source.list(apiVersion, kind, { labelSelector, signal });
         this.#deliver(() => this.#o.onList(list.items));
+        this.#heardAt = clock.now();
         let resourceVersion = list.resourceVersion;
         for (;;) {
           const started = clock.now();
@@ -107,6 +118,7 @@ export class KindWatch {
                   return;
                 }
                 events++;
+                this.#heardAt = clock.now();
                 const rv = event.object.metadata['resourceVersion'];
                 if (typeof rv === 'string' && rv) resourceVersion = rv;
                 if (event.type !== 'BOOKMARK') this.#deliver(() => this.#o.onEvent(event));
@@ -123,6 +135,7 @@ export class KindWatch {
           // The server ended the stream (timeoutSeconds): resume where we were.
         }
       } catch (err) {
+        this.#heardAt = undefined;
         if (signal.aborted) return;
         const gone = httpStatusOf(err) === 410 || (err as { gone?: boolean }).gone === true;
         this.#o.onRestart?.(gone ? 'gone' : 'error');

@@ -61,6 +61,11 @@ export class KindWatches {
     }
   }
 
+  /** When the loop of `kind` (a kindKey) last heard from the server; see KindWatch.heardAt. */
+  heardAt(kind: string): number | undefined {
+    return this.#kinds.get(kind)?.heardAt;
+  }
+
   /** Stops every loop (in the background tasks). */
   stopAll(): void {
     for (const watch of this.#kinds.values()) this.#o.tasks.spawn(watch.stop());

@@ -143,6 +143,18 @@ export class DriftWatcher {
     return t.lastSeen ?? null;
   }
 
+  /**
+   * When the watch of a tracked object's kind last delivered anything (its list, an event of
+   * any object of the kind, a bookmark); undefined when the object is not tracked, must be read
+   * again, or its watch has not listed yet. One watch delivers in order, so {@link observed}'s
+   * copy was the newest as of then: health waits read it without asking the API server.
+   */
+  heardAt(ref: ObjectRef): number | undefined {
+    const t = this.#registry.get(refKey(ref));
+    if (!t || t.needsGet) return undefined;
+    return this.#kinds.heardAt(kindKey(t.ref));
+  }
+
   /** Where the watcher is in its life. */
   get state(): DriftWatcherState {
     return this.#state;

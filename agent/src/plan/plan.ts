@@ -1,5 +1,6 @@
 import { TerminalError } from '@driftless/common';
 import {
+  BUILT_IN_GROUPS,
   groupOf,
   Marks,
   refKey,
@@ -11,10 +12,14 @@ import {
 } from '../model.ts';
 import { respectIgnored } from '../fields/index.ts';
 import {
-  conformsToServedSchema,
+  judgeCustomResource,
+  judgeServedSchema,
   KubeApiError,
   objectError,
+  servedCrd,
   type KubeClient,
+  type Refusal,
+  type Verdict,
 } from '../kube/index.ts';
 import { diffValues, digestOf } from './diff.ts';
 import { DEFAULT_CONCURRENCY, mapLimit } from './limit.ts';
@@ -91,19 +96,44 @@ export class ImmutableFieldError extends TerminalError {
 }
 
 /**
+ * An object the API server's validation certainly refuses, found client-side
+ * where the server cannot be asked before anything is written (see
+ * {@link planApp}): the field and the rule it breaks. Terminal: the same
+ * commit can never apply.
+ */
+export class InvalidObjectError extends TerminalError {
+  override name = 'InvalidObjectError';
+  /** The field, as `spec.template.spec.containers[0].name`. */
+  readonly path: string;
+  /** The rule it breaks, in words. */
+  readonly rule: string;
+  constructor(refusal: Refusal) {
+    super(`${refusal.path}: ${refusal.rule}`);
+    this.path = refusal.path;
+    this.rule = refusal.rule;
+  }
+}
+
+/**
  * Plans one app: a server-side apply dry-run of every desired object against
  * the live cluster, and deletes for inventory objects no longer in Git that
  * carry our marks. Nothing is written.
  *
  * Namespaces are planned first; objects in one that does not exist yet are
  * planned as creates from their manifest without being read, and checked
- * before anything is written: when access reviews say the identity may create
- * any object of the kind there, against the OpenAPI schema the server serves
- * (kube/openapi.ts); otherwise, or when that check cannot pass them, by a
- * dry-run, which the server authorizes and checks against the schema before it
- * refuses it for the missing Namespace. So a refused object fails the plan. Objects whose kind a CRD of this plan creates
- * or changes are planned from their manifest too (`provisional`: the apply
- * dry-runs them once the CRD is Established). Helm hooks due on `hookEvent` are planned as creates (they
+ * before anything is written. The server would refuse their dry-run for the
+ * missing Namespace before its validation proper, so what that validation
+ * certainly refuses is checked here (kube/openapi.ts: metadata, the rules of
+ * common kinds, the served schema's types, enums and the required fields
+ * validation enforces; a custom kind against its CRD), failing the plan with
+ * {@link InvalidObjectError}. What passes is created without a request when
+ * access reviews say the identity may create any object of the kind there and
+ * the served schema certainly passes it; otherwise a dry-run, which the
+ * server authorizes and checks against the schema before it refuses it for
+ * the missing Namespace, judges it too. Objects whose kind a CRD of this plan
+ * creates or changes are checked against that CRD's schema and planned from
+ * their manifest (`provisional`: the apply dry-runs them once the CRD is
+ * Established). Helm hooks due on `hookEvent` are planned as creates (they
  * are replaced); other hooks are left out. An immutable-field change fails
  * with {@link ImmutableFieldError} unless the object may be replaced.
  */
@@ -125,14 +155,15 @@ export async function planApp(options: PlanOptions): Promise<Plan> {
     client,
     signal,
   );
-  const crdKinds = new Map(
+  const crdObjects = new Map(
     ordinary
       .filter((o) => phaseOf(o) === Phase.crd)
       .map((o) => {
         const spec = o['spec'] as { group?: string; names?: { kind?: string } } | undefined;
-        return [`${spec?.group ?? ''}/${spec?.names?.kind ?? ''}`, refKey(refOf(o))] as const;
+        return [`${spec?.group ?? ''}/${spec?.names?.kind ?? ''}`, o] as const;
       }),
   );
+  const crdKinds = new Map([...crdObjects].map(([k, o]) => [k, refKey(refOf(o))] as const));
   const live = new Map<string, KubeObject | null>();
   const context: ObjectContext = {
     client,
@@ -142,6 +173,8 @@ export async function planApp(options: PlanOptions): Promise<Plan> {
     unborn: new Set(),
     mayApply: new Set(),
     crdKinds,
+    crds: crdObjects,
+    servedCrds: new Map(),
     changingCrds: new Set(),
     ranOnce: options.ranOnce ?? new Map(),
     replace: options.replace ?? false,
@@ -228,6 +261,10 @@ interface ObjectContext {
   mayApply: Set<string>;
   /** `group/kind` → refKey of the CRD in this render that defines it. */
   crdKinds: ReadonlyMap<string, string>;
+  /** `group/kind` → the CRD in this render that defines it. */
+  crds: ReadonlyMap<string, KubeObject>;
+  /** `group/plural` → the cluster's CRD of a served custom kind, read once per plan. */
+  servedCrds: Map<string, Promise<KubeObject | undefined>>;
   /** refKeys of CRDs this plan creates or changes. */
   changingCrds: Set<string>;
   ranOnce: ReadonlyMap<string, string>;
@@ -251,6 +288,13 @@ async function planObject(obj: KubeObject, c: ObjectContext): Promise<PlannedObj
   const served = await c.client.resource(obj.apiVersion, obj.kind).catch((err: unknown) => {
     throw objectError('plan', ref, err);
   });
+  const unborn = c.unborn.has(obj.metadata.namespace ?? '');
+  // Objects of a CRD of this render that the server cannot judge yet (it does not serve the
+  // kind, or not with this schema, or their Namespace does not exist): checked against the
+  // CRD's schema here, so a bad one fails the plan before the CRD or anything is written.
+  const crd = definedBy && c.crds.get(`${groupOf(obj.apiVersion)}/${obj.kind}`);
+  if (crd && definedBy && (!served || unborn || c.changingCrds.has(definedBy)))
+    refuseIfInvalid(ref, judgeCustomResource(obj, crd));
   if (!served) {
     if (definedBy) return fromManifest(undefined);
     throw objectError(
@@ -263,12 +307,13 @@ async function planObject(obj: KubeObject, c: ObjectContext): Promise<PlannedObj
   }
 
   // In a Namespace this plan creates: the object cannot exist, so it is not read; it is
-  // created as Git declares it. It is still checked against its schema (field types,
-  // undeclared fields), so a bad object is refused before anything, the Namespace included,
-  // is written: against the schema the server serves when that certainly passes it, else by
-  // a dry-run, which the server authorizes and checks against its schema before it finds the
-  // Namespace missing (and, for that miss, waits 50 ms in its namespace admission).
-  if (c.unborn.has(obj.metadata.namespace ?? '')) {
+  // created as Git declares it. It is still checked, so a bad object is refused before
+  // anything, the Namespace included, is written. The server's dry-run cannot do all of it:
+  // it authorizes and checks the schema (field types, undeclared fields), then refuses the
+  // missing Namespace (after a 50 ms wait in its namespace admission) before its validation
+  // proper (names, required fields, the rules of each kind). So that validation is made
+  // here, and the dry-run is skipped where the served schema certainly passes the object.
+  if (unborn) {
     if (isRunOnce(obj) && c.ranOnce.get(refKey(ref)) === manifestDigest(obj))
       return { ...base, action: 'unchanged', diff: [], ranOnce: true };
     const created = {
@@ -282,7 +327,11 @@ async function planObject(obj: KubeObject, c: ObjectContext): Promise<PlannedObj
     const mayApply = c.mayApply.has(
       scopeKey(served.group, served.plural, obj.metadata.namespace ?? ''),
     );
-    if (!definedBy && mayApply && (await conformsToServedSchema(c.client, obj))) return created;
+    // What the server's validation would refuse once the Namespace exists: the metadata, the
+    // rules of common kinds, the schema's enums and required fields; for a custom kind, its CRD.
+    const verdict = definedBy ? undefined : await judgeUnborn(obj, served.group, served.plural, c);
+    if (verdict) refuseIfInvalid(ref, verdict);
+    if (!definedBy && mayApply && verdict?.verdict === 'passes') return created;
     try {
       await c.client.apply(obj, {
         fieldManager: Marks.fieldManager,
@@ -362,6 +411,35 @@ async function planObject(obj: KubeObject, c: ObjectContext): Promise<PlannedObj
     diff,
     ...(adopt.length > 0 ? { adopt } : {}),
   };
+}
+
+/** Fails the plan with {@link InvalidObjectError} when `verdict` refuses the object. */
+function refuseIfInvalid(ref: ObjectRef, verdict: Verdict): void {
+  if (verdict.verdict === 'refused')
+    throw objectError('plan', ref, new InvalidObjectError(verdict.refusal));
+}
+
+/**
+ * The client-side verdict on an object in a Namespace that does not exist yet:
+ * a built-in kind against the schema the server serves and the rules of its
+ * kind, a custom kind against its CRD in the cluster (the server's dry-run
+ * still runs for it: only that authorizes it).
+ */
+async function judgeUnborn(
+  obj: KubeObject,
+  group: string,
+  plural: string,
+  c: ObjectContext,
+): Promise<Verdict> {
+  if (BUILT_IN_GROUPS.has(group)) return judgeServedSchema(c.client, obj);
+  const key = `${group}/${plural}`;
+  let crd = c.servedCrds.get(key);
+  if (!crd) {
+    crd = servedCrd(c.client, group, plural, c.signal);
+    c.servedCrds.set(key, crd);
+  }
+  const found = await crd;
+  return found ? judgeCustomResource(obj, found) : { verdict: 'unsure' };
 }
 
 /**

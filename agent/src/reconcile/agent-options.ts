@@ -52,6 +52,13 @@ export interface DriftTracker {
    * nothing delivered since; undefined: not tracked.
    */
   observed?(ref: ObjectRef): KubeObject | null | undefined;
+  /**
+   * When the watch of a tracked object's kind last delivered anything (its list, an event of
+   * any object of the kind, a bookmark), on the agent's clock; undefined when the object is not
+   * tracked, must be read again, or its watch has delivered nothing yet. One watch delivers in
+   * order, so then {@link observed}'s copy is the newest as of that moment.
+   */
+  heardAt?(ref: ObjectRef): number | undefined;
   /** Objects of the app changed (as the watches saw) and not yet compared with Git. */
   unchecked?(app: string): number;
   /** Checks the app's open drift again (a pause ended: heal it, or say it is held). */
@@ -72,6 +79,11 @@ export const AGENT_DEFAULTS = {
   pollJitter: 0.1,
   /** Parallel API requests per app. */
   concurrency: DEFAULT_CONCURRENCY,
+  /**
+   * Apps rendered, planned and applied at once (see sync-slots.ts); an app waiting for its
+   * objects' health holds no slot.
+   */
+  appConcurrency: 16,
   /** Health poll interval while a sync waits. */
   healthPollMs: 1000,
   /** Health timeout of apps whose driftless.yaml entry sets none. */
@@ -110,6 +122,7 @@ export interface AgentOptions {
   resyncIntervalMs?: number;
   pollJitter?: number;
   concurrency?: number;
+  appConcurrency?: number;
   healthPollMs?: number;
   defaultHealthTimeoutMs?: number;
   fetchTimeoutMs?: number;

@@ -321,4 +321,73 @@ describe('Agent', () => {
       undefined,
     );
   });
+  describe('apps at once (appConcurrency)', () => {
+    const THREE_APPS = {
+      'clusters/test/driftless.yaml': clusterYaml(appEntry('a') + appEntry('b') + appEntry('c')),
+      'apps/a/cm.yaml': configMap('a-config'),
+      'apps/b/cm.yaml': configMap('b-config'),
+      'apps/c/cm.yaml': configMap('c-config'),
+    };
+    const ofApps = (ref: { namespace?: string }) => ref.namespace?.startsWith('ns-') === true;
+
+    it('renders, plans and applies no more apps at once than appConcurrency', async () => {
+      e = testEngine(THREE_APPS, { appConcurrency: 2 });
+      e.kube.hold('apply', ofApps);
+      const pass = e.agent.reconcileOnce();
+      await waitFor(() => e!.kube.heldCount === 2, 'two apps applying');
+      await settle();
+      assert.equal(e.kube.heldCount, 2, 'the third app waits for a place');
+      e.kube.release();
+      assert.equal(await pass, true);
+      for (const app of ['a', 'b', 'c'])
+        assert.equal(e.reporter.syncsOf(app)[0]?.outcome, 'succeeded', app);
+    });
+
+    it('gives the place back while an app waits for health: a slow rollout holds no app up', async () => {
+      const deployment = [
+        'apiVersion: apps/v1',
+        'kind: Deployment',
+        'metadata:',
+        '  name: web',
+        'spec:',
+        '  replicas: 1',
+        '  selector: { matchLabels: { app: web } }',
+        '  template:',
+        '    metadata: { labels: { app: web } }',
+        '    spec: { containers: [{ name: web, image: web:1 }] }',
+        '',
+      ].join('\n');
+      e = testEngine(
+        {
+          'clusters/test/driftless.yaml': clusterYaml(appEntry('a') + appEntry('b')),
+          'apps/a/web.yaml': deployment,
+          'apps/b/cm.yaml': configMap('b-config'),
+        },
+        { appConcurrency: 1 },
+      );
+      const pass = e.agent.reconcileOnce();
+      // a's Deployment is written and not Available: a waits for health, b is applied meanwhile.
+      await waitFor(
+        () => e!.kube.calls.some((c) => c.verb === 'apply' && c.ref === 'ConfigMap ns-b/b-config'),
+        'b applied while a waits for its rollout',
+      );
+      assert.equal(e.reporter.syncsOf('a').length, 0, 'a is still waiting');
+      // The rollout finishes; a's next health poll sees it.
+      const web = e.kube.objects.get('apps/Deployment/ns-a/web');
+      assert.ok(web, 'the Deployment was written');
+      web.metadata['generation'] = 1;
+      web['status'] = {
+        observedGeneration: 1,
+        replicas: 1,
+        updatedReplicas: 1,
+        readyReplicas: 1,
+        availableReplicas: 1,
+        conditions: [{ type: 'Available', status: 'True' }],
+      };
+      while (e.reporter.syncsOf('a').length === 0) await e.clock.advance(1000);
+      assert.equal(await pass, true);
+      assert.equal(e.reporter.syncsOf('a')[0]?.health, 'Healthy');
+      assert.equal(e.reporter.syncsOf('b')[0]?.outcome, 'succeeded');
+    });
+  });
 });

@@ -27,6 +27,7 @@ import {
 import { AppBook } from './app-book.ts';
 import { attemptKey, sourceProblem, statusAfterSync, type AppState } from './app-state.ts';
 import { carriedReport, carriedStatus, carryBasis, carryRefusal } from './carry.ts';
+import { SyncSlots } from './sync-slots.ts';
 
 /** Lifecycle of the agent. */
 export type AgentState = 'idle' | 'running' | 'stopping' | 'stopped';
@@ -46,6 +47,7 @@ export class Agent {
   readonly #sourceBackoff: Backoff;
   readonly #config: ConfigLoader;
   readonly #gone: GoneApps;
+  readonly #slots: SyncSlots;
   #state: AgentState = 'idle';
   #wake: (() => void) | undefined;
   #pendingWake = false;
@@ -83,6 +85,7 @@ export class Agent {
       options.tenants ?? new TenantClients(options.client, options.inventory.namespace);
     this.#ownership = new Ownership({ inventory: options.inventory, scopes: options.client });
     this.#sourceBackoff = this.#newBackoff();
+    this.#slots = new SyncSlots(this.#o.appConcurrency);
     this.#apps = new AppBook({
       reporter: this.#o.reporter,
       clock: this.#clock,
@@ -631,6 +634,8 @@ export class Agent {
           healthPollMs: this.#o.healthPollMs,
           apisGeneration: () => this.#o.servedApis?.generation,
           observed: (ref) => drift?.observed?.(ref),
+          heardAt: (ref) => drift?.heardAt?.(ref),
+          slots: this.#slots,
           ...(this.#o.render ? { render: this.#o.render } : {}),
           renderer: this.#syncRender,
           fetch,
@@ -691,7 +696,7 @@ export class Agent {
     this.#apps.setStatus(app, statusAfterSync(r, outcome, before, checkout));
     state.inputsKey = await this.#inputs.key(app, checkout.dir);
     if (r.outcome === 'succeeded')
-      state.carry = carryBasis(app, r.revision, state.inputsKey, detail.desired, detail.plan);
+      state.carry = carryBasis(r.revision, state.inputsKey, detail.carry);
     return detail;
   }
 

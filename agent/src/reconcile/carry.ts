@@ -33,20 +33,21 @@ export interface CarryBasis {
   planDigest: string;
 }
 
+/** What a sync keeps of its desired objects and plan for {@link carryBasis}: no objects. */
+export type CarrySeed = Omit<CarryBasis, 'appliedRevision' | 'inputsKey'>;
+
 /**
- * The basis a successful sync leaves, or undefined when a later commit must plan the app
- * again whatever it changes: its render has no input key, it kept objects another app
- * declares (their prune depends on the other apps), it holds create-only objects (their
- * deletion is no drift the watches see), or it left its Namespace to another app.
+ * What a sync that got as far as its plan keeps for a later carry, or undefined when a later
+ * commit must plan the app again whatever it changes: it kept objects another app declares
+ * (their prune depends on the other apps), it holds create-only objects (their deletion is no
+ * drift the watches see), or it left its Namespace to another app. Taken right after the plan,
+ * so the sync need not hold its objects and plan until it ends.
  */
-export function carryBasis(
+export function carrySeed(
   app: AppSpec,
-  revision: string,
-  inputsKey: string | undefined,
-  desired: KubeObject[] | undefined,
-  plan: Plan | undefined,
-): CarryBasis | undefined {
-  if (inputsKey === undefined || !desired || !plan) return undefined;
+  desired: readonly KubeObject[],
+  plan: Pick<Plan, 'kept' | 'digest'>,
+): CarrySeed | undefined {
   if (plan.kept.length > 0) return undefined;
   if (desired.some((o) => syncOptionsOf(o).createOnly)) return undefined;
   if (
@@ -56,12 +57,24 @@ export function carryBasis(
   )
     return undefined;
   return {
-    appliedRevision: revision,
-    inputsKey,
     refs: desired.map(refOf),
     watched: desired.filter((o) => !isHook(o) && !isRunOnce(o)).map(refOf),
     planDigest: plan.digest,
   };
+}
+
+/**
+ * The basis a successful sync leaves (its {@link carrySeed} at the revision it applied), or
+ * undefined when a later commit must plan the app again whatever it changes: its render has no
+ * input key, or its seed says so.
+ */
+export function carryBasis(
+  revision: string,
+  inputsKey: string | undefined,
+  seed: CarrySeed | undefined,
+): CarryBasis | undefined {
+  if (inputsKey === undefined || !seed) return undefined;
+  return { appliedRevision: revision, inputsKey, ...seed };
 }
 
 /** What {@link carryRefusal} reads besides the app's state. */

@@ -55,7 +55,7 @@ describe('waiting for health', () => {
     const h = await waitUntilNothingGates(
       w,
       [configMap],
-      new Map([[refKey(refOf(configMap)), healthOf(configMap)]]),
+      new Map([[refKey(refOf(configMap)), { health: healthOf(configMap) }]]),
     );
     assert.equal(h.status, 'Healthy');
     assert.deepEqual(kube.calls, []);
@@ -84,11 +84,103 @@ describe('waiting for health', () => {
     const h = await waitUntilNothingGates(
       w,
       [deployment(1, false)],
-      new Map([[key, healthOf(deployment(9, false))]]),
+      new Map([[key, { health: healthOf(deployment(9, false)) }]]),
     );
     assert.equal(h.status, 'Healthy');
-    // One read after the apply's answer, then one at 10 s and one at 20 s: three in 25 s.
+    // An answer without a resourceVersion vouches for nothing: one read after it, then one at
+    // 10 s and one at 20 s: three in 25 s.
     assert.equal(gets(kube), 3);
+  });
+
+  /** A wait on one Deployment the apply wrote at resourceVersion 9, rolled out at `doneAt`. */
+  function rollout(doneAt: number, heard: (now: number) => number | undefined) {
+    const kube = new FakeKube();
+    const key = refKey(refOf(deployment(1, false)));
+    kube.objects.set(key, deployment(10, false));
+    let now = 0;
+    let watched: KubeObject | null = null;
+    const clock = fastClock((t) => {
+      now = t;
+      // Its controller's first status update (rv 10) reaches the watch at 1 s.
+      if (t >= 1_000 && watched === null) watched = deployment(10, false);
+      if (t >= doneAt && watched?.metadata['resourceVersion'] === '10') {
+        watched = deployment(11, true);
+        kube.objects.set(key, deployment(11, true));
+      }
+    });
+    const w: HealthWait = {
+      client: kube.client,
+      app,
+      clock,
+      pollMs: 1000,
+      observed: () => watched,
+      heardAt: () => heard(now),
+      watchTrustMs: 10_000,
+    };
+    const atApply = new Map([
+      [key, { health: healthOf(deployment(9, false)), resourceVersion: '9' }],
+    ]);
+    return { kube, wait: () => waitUntilNothingGates(w, [deployment(1, false)], atApply) };
+  }
+
+  it("judges a just-written object from its apply's answer and then its watch: no read while the watch keeps talking", async () => {
+    // The kind's watch delivers something (other objects' events, bookmarks) every poll.
+    const { kube, wait } = rollout(40_000, (now) => now);
+    assert.equal((await wait()).status, 'Healthy');
+    assert.equal(gets(kube), 0, 'a 40 s rollout followed from the watch alone');
+  });
+
+  /**
+   * A Deployment written as not yet rolled out (its apply answered rv 9) that
+   * the API server already has rolled out (rv 11), with no newer copy from the
+   * watch; `heardAt` is when the kind's watch last delivered anything. Waits
+   * for it on the fake clock; `now` is the fake time the wait ended at.
+   */
+  async function waitRolledOutUnseen(heardAt: (now: number) => number | undefined) {
+    const kube = new FakeKube();
+    const key = refKey(refOf(deployment(1, false)));
+    kube.objects.set(key, deployment(11, true));
+    let now = 0;
+    const clock = fastClock((t) => void (now = t));
+    const w: HealthWait = {
+      client: kube.client,
+      app,
+      clock,
+      pollMs: 1000,
+      observed: () => null,
+      heardAt: () => heardAt(now),
+      watchTrustMs: 10_000,
+    };
+    const h = await waitUntilNothingGates(
+      w,
+      [deployment(1, false)],
+      new Map([[key, { health: healthOf(deployment(9, false)), resourceVersion: '9' }]]),
+    );
+    return { h, reads: gets(kube), now };
+  }
+
+  it('reads a just-written object at once when the watch of its kind has not listed yet', async () => {
+    // Rolled out right after the apply; the new watch of Deployments has not listed yet.
+    const { h, reads, now } = await waitRolledOutUnseen(() => undefined);
+    assert.equal(h.status, 'Healthy');
+    assert.equal(reads, 1);
+    assert.ok(now < 1_000, `done at ${now} ms, not after waiting for the watch`);
+  });
+
+  it('reads a just-written object again when its watch falls silent for watchTrustMs', async () => {
+    // The watch last said anything at 1 s (the status update), then nothing.
+    const { kube, wait } = rollout(40_000, () => 1_000);
+    assert.equal((await wait()).status, 'Healthy');
+    // A read at about 11, 21 and 31 s (each vouches for 10 s); the rollout at 40 s is read too.
+    assert.ok(gets(kube) >= 3 && gets(kube) <= 5, `reads: ${gets(kube)}`);
+  });
+
+  it("trusts an apply's answer only watchTrustMs when no newer copy came: a change before tracking may be missed", async () => {
+    // Rolled out before the sync tracked it: the watch never delivers it, the API server has it.
+    const { h, reads, now } = await waitRolledOutUnseen((t) => t);
+    assert.equal(h.status, 'Healthy');
+    assert.equal(reads, 1, 'one read, 10 s after the apply');
+    assert.ok(now >= 10_000 && now < 12_000, `done at ${now} ms`);
   });
 
   it('reads every poll an object nobody watches', async () => {

@@ -102,21 +102,48 @@ export interface HealthWait {
    * Default: none, every poll asks the API server.
    */
   observed?: (ref: ObjectRef) => KubeObject | null | undefined;
-  /** How long watch data alone judges an object before the API server is asked again. Default 10 s. */
+  /**
+   * When the watch of the object's kind last delivered anything (see DriftWatcher.heardAt): a
+   * watch heard from since an object's last judgement vouches that its copy is still the
+   * newest, so the object is not read again while its kind's watch keeps talking. Default:
+   * none, a read every `watchTrustMs`. An object known only from its apply's answer whose
+   * kind's watch has not listed yet (undefined here) is read once.
+   */
+  heardAt?: (ref: ObjectRef) => number | undefined;
+  /**
+   * How long an object is judged from watch data alone, with no word from its watch since, before
+   * the API server is asked again (in case the watch fell silent). Default 10 s.
+   */
   watchTrustMs?: number;
 }
 
-/** Where an object's latest judgement came from: the API server at `rv`, read at `at`. */
+/** The health an apply's answer shows, and the resourceVersion that answer carried. */
+export interface AppliedHealth {
+  health: Health;
+  resourceVersion?: string;
+}
+
+/**
+ * What an object's latest judgement rests on: its copy at `rv` (from the API server, the
+ * apply's answer or its watch), known current at `at`. `watched`: the object was tracked by
+ * then, so every later change of it reaches its watch; an apply's answer comes before the
+ * sync tracks its objects, so a change in between may have been missed.
+ */
 interface Read {
   rv: bigint;
   at: number;
   health: ObjectHealth;
+  watched: boolean;
 }
 
 /** A resourceVersion as a number, when it is one (etcd's are); undefined otherwise. */
-function revision(obj: KubeObject | undefined): bigint | undefined {
-  const rv = obj?.metadata['resourceVersion'];
+function numeric(rv: unknown): bigint | undefined {
   return typeof rv === 'string' && /^\d+$/.test(rv) ? BigInt(rv) : undefined;
+}
+
+/** An object's resourceVersion as a number (see {@link numeric}). */
+function revision(obj: KubeObject | undefined): bigint | undefined {
+  return numeric(obj?.metadata['resourceVersion']);
 }
 
 /**
@@ -125,18 +152,21 @@ function revision(obj: KubeObject | undefined): bigint | undefined {
  * the aggregate then. Each poll asks only for the objects that were not
  * Healthy at the last one, so a rollout of one Deployment among many
  * ConfigMaps costs one request per poll, not one per kind. `atApply`
- * (refKey → health) stands in for the first poll of the objects it has:
- * their health judged from the answer of the apply that just wrote them, so
- * no older than that apply. With `observed`, an object read once is then
- * judged from the copies its watch delivers that are newer than that read
- * (none newer: it has not changed), with a read every `watchTrustMs` in case
- * the watch fell behind; objects not watched are read every poll. Degraded, or the app's health timeout
- * passing, is a {@link WaitingError} naming what is not healthy.
+ * (refKey → health and resourceVersion) stands in for the first poll of the
+ * objects it has: their health judged from the answer of the apply that just
+ * wrote them, so no older than that apply. With `observed`, an object judged
+ * once (by the API server or by its apply's answer) is then judged from the
+ * copies its watch delivers that are newer than that (none newer: it has not
+ * changed). It is read again only when neither a newer copy nor (once it is
+ * tracked, with `heardAt`) any word from its kind's watch came for
+ * `watchTrustMs`, in case the watch fell silent; objects not watched are read
+ * every poll. Degraded, or the app's health timeout passing, is a
+ * {@link WaitingError} naming what is not healthy.
  */
 export async function waitUntilNothingGates(
   w: HealthWait,
   objects: KubeObject[],
-  atApply: ReadonlyMap<string, Health> = new Map(),
+  atApply: ReadonlyMap<string, AppliedHealth> = new Map(),
 ): Promise<CurrentHealth> {
   const { clock, app } = w;
   const started = clock.now();
@@ -156,16 +186,31 @@ export async function waitUntilNothingGates(
       const key = refKey(ref);
       const applied = first ? atApply.get(key) : undefined;
       const read = reads.get(key);
-      if (applied) now.push({ ref, health: applied });
-      else if (read && w.observed && clock.now() - read.at < trustMs) {
-        // Tracked before the read (reads come after the sync tracked its objects): a copy
-        // delivered after the read is newer; none, or an older one, means no change since.
+      if (applied) {
+        const judged = { ref, health: applied.health };
+        now.push(judged);
+        const rv = numeric(applied.resourceVersion);
+        if (rv !== undefined)
+          reads.set(key, { rv, at: clock.now(), health: judged, watched: false });
+      } else if (read && w.observed) {
         const seen = w.observed(ref);
         const rv = seen ? revision(seen) : undefined;
         if (seen === undefined || (seen && rv === undefined)) ask.push(o);
-        else if (seen && rv !== undefined && rv > read.rv)
-          now.push({ ref, health: objectHealth(seen, app.health) });
-        else now.push(read.health);
+        else if (seen && rv !== undefined && rv > read.rv) {
+          // Delivered after the object was tracked: later changes reach the watch too.
+          const judged = { ref, health: objectHealth(seen, app.health) };
+          reads.set(key, { rv, at: clock.now(), health: judged, watched: true });
+          now.push(judged);
+        } else {
+          const heardAt = w.heardAt?.(ref);
+          const heard = read.watched ? (heardAt ?? read.at) : read.at;
+          // An apply's answer, and the watch of its kind has not listed yet (a kind new to the
+          // watches): the list may take long, and the object may have changed before it was
+          // tracked, so read it once.
+          if (!read.watched && w.heardAt && heardAt === undefined) ask.push(o);
+          else if (clock.now() - Math.max(read.at, heard) >= trustMs) ask.push(o);
+          else now.push(read.health);
+        }
       } else ask.push(o);
     }
     first = false;
@@ -176,7 +221,9 @@ export async function waitUntilNothingGates(
         rules: app.health,
         onRead: (obj, health) => {
           const rv = revision(obj);
-          if (rv !== undefined) reads.set(refKey(refOf(obj)), { rv, at: clock.now(), health });
+          // Read while tracked (reads come after the sync tracked its objects, or not at all).
+          if (rv !== undefined)
+            reads.set(refKey(refOf(obj)), { rv, at: clock.now(), health, watched: true });
         },
       });
       now.push(...polled.objects);

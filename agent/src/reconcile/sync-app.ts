@@ -16,10 +16,15 @@ import { render } from '../render/index.ts';
 import { guard } from '../guard/index.ts';
 import { isHook, planApp, syncOptionsOf } from '../plan/index.ts';
 import { applyPlan, ApplyError, pruneObjects, type ObjectResult } from '../apply/index.ts';
-import { healthOf, type Health } from '../health/index.ts';
+import { healthOf } from '../health/index.ts';
 import { unionRefs, type InventoryRecord } from '../inventory/index.ts';
 import type { SyncReport } from '../report/index.ts';
-import { currentHealth, waitUntilNothingGates } from './health-wait.ts';
+import {
+  currentHealth,
+  waitUntilNothingGates,
+  type AppliedHealth,
+  type HealthWait,
+} from './health-wait.ts';
 import {
   digestBeforeApply,
   hookEventOf,
@@ -30,14 +35,21 @@ import {
 } from './sync-state.ts';
 import type { SyncDeps, SyncOutcomeDetail } from './sync-deps.ts';
 import { markErrors, mergeErrors, recordFetch, toChange } from './sync-report.ts';
+import { carrySeed } from './carry.ts';
 
 export type { RenderSettings, SyncDeps, SyncOutcomeDetail } from './sync-deps.ts';
+
+/** What `onStep` is told while the sync waits for a slot (`--app-concurrency`) to render. */
+export const SLOT_WAIT = 'waiting for a free sync slot (--app-concurrency)';
 
 /**
  * Syncs one app from a checkout, as one trace: render → guard → plan →
  * (mode and approval check) → apply → prune → inventory → health. A failure
  * at any step before apply changes nothing in the cluster; a render that
- * failed or came back empty never prunes.
+ * failed or came back empty never prunes. With `deps.slots`, the sync takes a
+ * slot before it renders and gives it back once it only waits for health;
+ * what it rendered and planned is let go by then too (only the objects whose
+ * health it waits for are kept).
  */
 export async function syncApp(
   deps: SyncDeps,
@@ -94,8 +106,25 @@ export async function syncApp(
       }
     };
     if (deps.fetch) recordFetch(deps.tracer, deps.fetch, steps);
+    const healthWait: HealthWait = {
+      client: deps.client,
+      app,
+      clock,
+      pollMs: deps.healthPollMs ?? 1000,
+      concurrency: deps.concurrency,
+      signal: deps.signal,
+      ...(deps.observed ? { observed: deps.observed } : {}),
+      ...(deps.heardAt ? { heardAt: deps.heardAt } : {}),
+    };
 
-    try {
+    /**
+     * Render → guard → plan → (mode and approval) → apply → prune → inventory: returns what
+     * the health wait needs, or undefined when the sync ends here. Its own function, so what it
+     * rendered and planned is garbage once it returns.
+     */
+    const renderPlanApply = async (): Promise<
+      { present: KubeObject[]; atApply: Map<string, AppliedHealth> } | undefined
+    > => {
       // Render: what Git declares at this revision.
       const rendered = await step('render', async (span) => {
         const out = await (deps.renderer ?? render)({
@@ -122,7 +151,6 @@ export async function syncApp(
       const namespace =
         created && !deps.ownership?.ownerOf(app.name, refOf(created)) ? created : undefined;
       const desired = namespace ? [namespace, ...guarded] : guarded;
-      detail.desired = desired;
       if (guarded.length === 0 && !app.allowEmpty) {
         throw new TerminalError(
           `app ${app.name}: ${app.path} rendered no objects; refusing to sync an empty app (it would prune everything). Set allowEmpty: true to allow it`,
@@ -152,7 +180,7 @@ export async function syncApp(
         span.setAttribute('driftless.plan.digest', p.digest);
         return p;
       });
-      detail.plan = plan;
+      detail.carry = carrySeed(app, desired, plan);
       report.planDigest = plan.digest;
       report.objects = plan.objects.map(toChange);
       const changes = plan.counts.create + plan.counts.update + plan.counts.delete;
@@ -181,23 +209,23 @@ export async function syncApp(
             traceId,
             new Map(),
           );
-        return finish();
+        return undefined;
       }
       // Mode: dry-run never writes; manual writes only with an approval of this exact plan.
       if (changes > 0 && app.sync === 'dry-run') {
         report.outcome = 'planned';
-        return finish();
+        return undefined;
       }
       if (changes > 0 && app.sync === 'manual') {
         const approval = deps.approvals.latest(app.name);
         if (!approval || approval.revision !== checkout.revision) {
           report.outcome = 'waiting-approval';
-          return finish();
+          return undefined;
         }
         if (approval.planDigest !== plan.digest) {
           report.outcome = 'approval-stale';
           report.error = `approval ${approval.approvalId} is for plan ${approval.planDigest.slice(0, 12)}, but the plan at ${checkout.revision.slice(0, 7)} is ${plan.digest.slice(0, 12)}; approve the current plan`;
-          return finish();
+          return undefined;
         }
         report.approvalId = approval.approvalId;
       }
@@ -219,15 +247,6 @@ export async function syncApp(
         renderDigest: digestOfRender,
         ranOnce: ranOnceAfter(plan, owned),
       };
-      const healthWait = {
-        client: deps.client,
-        app,
-        clock,
-        pollMs: deps.healthPollMs ?? 1000,
-        concurrency: deps.concurrency,
-        signal: deps.signal,
-        ...(deps.observed ? { observed: deps.observed } : {}),
-      };
       if (changes === 0) {
         // Nothing to write: only record what moved on.
         if (!previous || inventoryChanged(previous, finalInventory))
@@ -245,7 +264,7 @@ export async function syncApp(
         );
         report.outcome = 'succeeded';
         deps.onApplied?.(app, watched, checkout.revision, traceId, new Map(), traceparent);
-        return finish();
+        return undefined;
       }
       // Inventory first: record everything we are about to create, so a crash
       // mid-apply never loses track of an object.
@@ -260,7 +279,7 @@ export async function syncApp(
       // Apply: phases and waves in order, hooks around them, waiting for health between waves.
       const applied: ObjectResult[] = [];
       // Health as each apply's answer shows it: the first health poll of what was written.
-      const atApply = new Map<string, Health>();
+      const atApply = new Map<string, AppliedHealth>();
       await step('apply', async (span) => {
         try {
           applied.push(
@@ -276,7 +295,14 @@ export async function syncApp(
               signal: deps.signal,
               clock,
               judge: (obj) => healthOf(obj, app.health),
-              onApplied: (r) => void (r.health && atApply.set(refKey(r.ref), r.health)),
+              onApplied: (r) =>
+                void (
+                  r.health &&
+                  atApply.set(refKey(r.ref), {
+                    health: r.health,
+                    ...(r.resourceVersion ? { resourceVersion: r.resourceVersion } : {}),
+                  })
+                ),
               waitForWave: async (objs) => {
                 await waitUntilNothingGates(
                   healthWait,
@@ -324,9 +350,27 @@ export async function syncApp(
       });
       await deps.inventory.save(finalInventory);
 
+      return { present, atApply };
+    };
+
+    let release: (() => void) | undefined;
+    try {
+      if (deps.slots) {
+        const queued = clock.now();
+        // Said in the status: the app is not stuck, it waits its turn behind the others.
+        if (deps.slots.full) deps.onStep?.(SLOT_WAIT);
+        release = await deps.slots.acquire(deps.signal);
+        // Waiting for a slot is no step: it shows, like waiting for a dependency, before the first.
+        mark = clock.now();
+        root.setAttribute('driftless.slot_wait_ms', mark - queued);
+      }
+      const toWait = await renderPlanApply();
+      release?.();
+      if (!toWait) return finish();
+
       // Health: wait until nothing gates, up to the app's timeout.
       report.health = await step('health', async (span) => {
-        const h = (await waitUntilNothingGates(healthWait, present, atApply)).status;
+        const h = (await waitUntilNothingGates(healthWait, toWait.present, toWait.atApply)).status;
         span.setAttribute('driftless.health', h);
         return h;
       });
@@ -354,6 +398,7 @@ export async function syncApp(
     }
 
     function finish(): SyncOutcomeDetail {
+      release?.();
       report.finishedAt = clock.now();
       // What ran after the last step (writing the inventory, reporting) counts to it.
       const last = steps.at(-1);

@@ -5,10 +5,11 @@ import type { AppSpec, IgnoreRule, KubeObject, ObjectRef, RenderedObject } from 
 import type { KubeClient } from '../kube/index.ts';
 import type { RenderOptions } from '../render/index.ts';
 import type { OwnershipView } from '../guard/index.ts';
-import type { Plan } from '../plan/index.ts';
 import type { InventoryStore } from '../inventory/index.ts';
 import type { ApprovalSource, SyncReport } from '../report/index.ts';
 import type { Suspension } from '../suspend/index.ts';
+import type { SyncSlots } from './sync-slots.ts';
+import type { CarrySeed } from './carry.ts';
 
 /** The render settings an agent gives every sync. */
 export type RenderSettings = Pick<RenderOptions, 'limits' | 'charts'>;
@@ -45,6 +46,13 @@ export interface SyncDeps {
    * Default: none, the health wait polls.
    */
   observed?: (ref: ObjectRef) => KubeObject | null | undefined;
+  /** When the watch of the object's kind last delivered anything (see DriftWatcher.heardAt). */
+  heardAt?: (ref: ObjectRef) => number | undefined;
+  /**
+   * The slots of apps between render and health (`--app-concurrency`): the sync takes one
+   * before it renders and gives it back before it waits for health. Default: no limit.
+   */
+  slots?: SyncSlots;
   /** When the Git fetch that produced the checkout ran, to show it in the sync's trace. */
   fetch?: { startedAt: number; finishedAt: number; fromCache: boolean };
   signal?: AbortSignal;
@@ -53,7 +61,10 @@ export interface SyncDeps {
    * nothing. Default: never paused.
    */
   suspension?: (app: string) => Suspension | undefined;
-  /** Called as each step starts (render, guard, plan, apply, prune, health), to show progress. */
+  /**
+   * Called as each step starts (render, guard, plan, apply, prune, health), to show progress;
+   * also when the sync has to wait for a slot before it renders (see `SLOT_WAIT`).
+   */
   onStep?: (step: string) => void;
   /** Ignore rules beyond the app's own, e.g. fields the drift watcher found another controller fighting over. */
   ignoreRules?: (app: string) => IgnoreRule[];
@@ -73,10 +84,8 @@ export interface SyncDeps {
 /** A sync's report plus what the reconciler needs to carry on. */
 export interface SyncOutcomeDetail {
   report: SyncReport;
-  /** The plan, when planning got that far. */
-  plan?: Plan;
-  /** Desired objects as guarded, when rendering got that far. */
-  desired?: KubeObject[];
+  /** What a later commit needs to carry the app forward, when planning got that far (carry.ts). */
+  carry?: CarrySeed;
   /** Error class when the sync failed. */
   errorClass?: 'terminal' | 'transient' | 'waiting';
   /** True when the sync stopped because `signal` aborted (the agent is stopping): not a failure. */

@@ -173,6 +173,9 @@ export class GitSource {
       // Leftovers of a crashed or aborted fetch: never complete, never used.
       await rm(join(this.#o.dir, INCOMING), { recursive: true, force: true });
       early = this.#fetchHinted(hint, before, signal);
+      // Handled now: the fetch of a hint that is no commit may fail before the head lookup
+      // answers, and a rejection nobody handles yet ends the process.
+      early?.catch(() => undefined);
       const head = await this.remoteHead(signal);
       phases.lsRefsMs = clock.now() - started;
       const hinted = await early?.catch(() => undefined);

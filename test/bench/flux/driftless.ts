@@ -34,6 +34,21 @@ export interface DriftlessConfig {
   interval: string;
 }
 
+/**
+ * The memory settings the agent runs with wherever it is shipped: the image's ENTRYPOINT and ENV
+ * (deploy/images/Containerfile) and the checkout's `bin/driftless-agent` launcher both give
+ * V8 1 MiB semi-spaces and glibc two malloc arenas. The harness starts the agent under plain
+ * `node`, whose young generation grows to 128 MiB under a cold start's allocation rate.
+ * BENCH_AGENT_ENV (`K=V …`; empty: plain `node`, as rounds before 2026-12-01 ran it) overrides.
+ * The image's `--lite-mode` is not here: NODE_OPTIONS refuses it.
+ */
+export const AGENT_ENV: Record<string, string> = Object.fromEntries(
+  (process.env['BENCH_AGENT_ENV'] ?? 'NODE_OPTIONS=--max-semi-space-size=1 MALLOC_ARENA_MAX=2')
+    .split(/\s+(?=\w+=)/)
+    .filter(Boolean)
+    .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+);
+
 /** Creates the enrollment token; resolves with a function that starts the agent with it. */
 export async function prepareAgent(config: DriftlessConfig): Promise<() => AgentProcess> {
   const token = await createEnrollmentToken(config.hub, 'bench');
@@ -47,6 +62,7 @@ export async function prepareAgent(config: DriftlessConfig): Promise<() => Agent
       token,
       pollInterval: config.interval,
       logLevel: 'warn',
+      env: AGENT_ENV,
     });
 }
 
