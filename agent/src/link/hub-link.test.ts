@@ -443,6 +443,48 @@ describe('HubLink', () => {
     await t.link.stop();
   });
 
+  it("starts the ack clock again when the transport's durable store takes a report", async () => {
+    const t = await setup({ maxInFlight: 2, ackTimeoutMs: 30_000 });
+    t.link.start();
+    const s0 = await t.transport.stream(0);
+    await tick();
+    s0.send(0n, { $case: 'ack', value: { agentSeq: 0n } });
+    await tick();
+    t.reporter.syncResult(syncReport('s1'));
+    await tick();
+    assert.deepEqual(s0.kinds(), ['0:hello', '1:appStatus', '2:syncResult']);
+    t.clock.advance(20_000);
+    s0.handlers.onStored?.(); // e.g. JetStream acked the publish of seq 2
+    t.clock.advance(20_000);
+    await tick();
+    assert.equal(t.transport.streams.length, 1, '40 s after the writes, 20 s after the store');
+    t.clock.advance(10_000); // 30 s since the store took it, still no ack from the hub
+    const s1 = await t.transport.stream(1);
+    await tick();
+    s1.send(0n, { $case: 'ack', value: { agentSeq: 0n } });
+    await tick();
+    assert.deepEqual(s1.kinds().slice(0, 3), ['0:hello', '1:appStatus', '2:syncResult']);
+    await t.link.stop();
+  });
+
+  it("waits for the transport's least ack timeout when it is longer than the link's", async () => {
+    const t = await setup({ maxInFlight: 2, ackTimeoutMs: 30_000 });
+    Object.assign(t.transport, { minAckTimeoutMs: 90_000 });
+    t.link.start();
+    const s0 = await t.transport.stream(0);
+    await tick();
+    s0.send(0n, { $case: 'ack', value: { agentSeq: 0n } });
+    await tick();
+    t.reporter.syncResult(syncReport('s1'));
+    await tick();
+    t.clock.advance(89_999);
+    await tick();
+    assert.equal(t.transport.streams.length, 1, 'not at the link’s 30 s');
+    t.clock.advance(1);
+    await t.transport.stream(1);
+    await t.link.stop();
+  });
+
   it('does not re-enroll a revoked cluster, even with an enrollment token', async () => {
     const t = await setup({ enrollment: { token: 'dl_et_x.secret', caPem: 'CA' } });
     t.link.start();

@@ -54,7 +54,9 @@ export interface HubLinkOptions {
   /**
    * Reports in flight without an ack this long make the link reconnect and resend. Default
    * 15 s: a hub acks within milliseconds of its commit, so a longer silence means a report (or
-   * its ack) was lost on the way, and the hub would show stale state until the resend.
+   * its ack) was lost on the way, and the hub would show stale state until the resend. Over
+   * NATS the clock starts again when JetStream takes a report (it then waits for the
+   * stream's backlog, which a fleet flushing at once makes longer than this).
    */
   ackTimeoutMs?: number;
   /** Fraction of the certificate's lifetime after which it is renewed. Default 2/3. */

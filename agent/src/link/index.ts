@@ -43,6 +43,7 @@ export { toAppStatus, toDriftReport, toObjectRef, toSyncResult } from './convert
 export { LinkReporter, syncTraceContext } from './reporter.ts';
 export { askedLimits, toTreeResponse, treeAnswerer, treeErrorResponse } from './tree-convert.ts';
 export {
+  GRPC_TRANSPORT_DEFAULTS,
   GrpcTransport,
   type EnrollExtension,
   type GrpcTransportOptions,
@@ -52,6 +53,7 @@ export {
   type StreamHandlers,
 } from './transport.ts';
 export {
+  NATS_TRANSPORT_DEFAULTS,
   NatsTransport,
   natsClusterToken,
   type NatsLinkEvent,

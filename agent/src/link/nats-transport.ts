@@ -49,13 +49,57 @@ export interface NatsTransportOptions {
   enrollVia: LinkTransport;
   /** How long the hub may take to answer a Hello. Default 10 s. */
   helloTimeoutMs?: number;
-  /** How long a JetStream publish ack may take. Default 10 s. */
+  /**
+   * How long a JetStream publish ack may take. Default 30 s: a publish waits in the stream's
+   * ingest queue behind the whole fleet's (10,000 agents × {@link maxInFlight} at a few
+   * thousand a second is seconds, and more under load), and one tried again after a timeout is
+   * a duplicate.
+   */
   publishTimeoutMs?: number;
-  /** Reports published and not yet acked by JetStream before `write` says "wait". Default 256. */
+  /**
+   * Reports published and not yet acked by JetStream before `write` says "wait". Default 1.
+   * One connection's publishes enter the stream in order, so with more a report lands behind
+   * a later one only when JetStream refused it and it is tried again (the hub holds the later
+   * one back until it arrives); the stream refuses beyond its ingest queue (100,000 messages
+   * by default, `max_buffered_msgs`). More in flight costs nats-server, hub and agent less CPU
+   * per report (they write and read several at once: 1.5× the reports/s at 3,000 agents with
+   * 4, on a shared machine), but at 10,000 agents flushing at once 4 put 40,000 reports in the stream within
+   * seconds, ahead of the hub by half a minute: every agent waited 20–27 s for its first ack,
+   * and the hub showed each of them disconnected once (docs/benchmarks.md, "Fleet over NATS,
+   * 2026-12-01"). With 1 a fleet flushing at once offers the stream one report per agent.
+   */
   maxInFlight?: number;
+  /**
+   * Tries of a report's publish when JetStream is busy (refuses it as "too many requests" or
+   * does not ack in time) before the stream is ended; the waits between them double from
+   * 250 ms, with jitter. Default 5.
+   */
+  publishAttempts?: number;
+  /**
+   * Least ack timeout of the link over NATS ({@link LinkTransport.minAckTimeoutMs}). Default
+   * 60 s: the clock restarts when JetStream takes a report, but 10,000 agents flushing at once
+   * with 4 in flight each waited up to 27 s from there for the hub's ack; a report in the
+   * stream is not lost, and a lost ack costs only a later resend (the hub stores each seq once).
+   */
+  ackTimeoutMs?: number;
   /** Connection state changes of the client (it reconnects by itself). */
   onStatus?: (event: NatsLinkEvent) => void;
   logger?: Logger;
+}
+
+/** Defaults of {@link NatsTransportOptions}. */
+export const NATS_TRANSPORT_DEFAULTS = {
+  helloTimeoutMs: 10_000,
+  publishTimeoutMs: 30_000,
+  maxInFlight: 1,
+  ackTimeoutMs: 60_000,
+  publishAttempts: 5,
+} as const;
+
+/** Whether a failed JetStream publish is worth trying again: the server was busy. */
+function jetStreamBusy(err: unknown): boolean {
+  const code = (err as { code?: string | number }).code?.toString() ?? '';
+  return code === 'TIMEOUT' || code === '429' || /too many requests/i.test(errorMessage(err));
 }
 
 // Ends of a NATS link carry gRPC codes, so the link classifies them as gRPC ends.
@@ -79,9 +123,11 @@ const { UNAVAILABLE, UNAUTHENTICATED } = GrpcCode;
  */
 export class NatsTransport implements LinkTransport {
   readonly #o: NatsTransportOptions;
+  readonly minAckTimeoutMs: number;
 
   constructor(options: NatsTransportOptions) {
     this.#o = options;
+    this.minAckTimeoutMs = options.ackTimeoutMs ?? NATS_TRANSPORT_DEFAULTS.ackTimeoutMs;
   }
 
   enroll(request: EnrollRequest, caPem: string, signal?: AbortSignal): Promise<EnrollResponse> {
@@ -157,6 +203,10 @@ class NatsStream implements LinkStream {
         inboxPrefix: `_INBOX.${natsClusterToken(cluster)}`,
         maxReconnectAttempts: -1,
         reconnectTimeWait: 1000,
+        // The client counts pings left unanswered at each 20 s tick and gives up at the third
+        // tick with two out: a held-up event loop costs at most one tick (the sockets are
+        // read between ticks), so unlike a gRPC ping timeout a starved agent keeps its
+        // connection; only a server silent for 40–60 s drops it.
         pingInterval: 20_000,
       });
     } catch (err) {
@@ -250,7 +300,9 @@ class NatsStream implements LinkStream {
     const data = AgentMessage.encode(m).finish();
     switch (m.body?.$case) {
       case 'hello':
-        nc.request(`${this.#prefix}.hello`, data, { timeout: this.#o.helloTimeoutMs ?? 10_000 })
+        nc.request(`${this.#prefix}.hello`, data, {
+          timeout: this.#o.helloTimeoutMs ?? NATS_TRANSPORT_DEFAULTS.helloTimeoutMs,
+        })
           .then((reply) => this.#deliver(reply.data))
           .catch((err: unknown) =>
             this.#end({
@@ -285,15 +337,15 @@ class NatsStream implements LinkStream {
    * before it wrote the message to disk).
    */
   #publishReport(js: JetStreamClient, seq: bigint, data: Uint8Array): boolean {
-    const max = this.#o.maxInFlight ?? 256;
+    const max = this.#o.maxInFlight ?? NATS_TRANSPORT_DEFAULTS.maxInFlight;
     this.#inFlight++;
-    const ack = js.publish(`${this.#prefix}.up`, data, {
-      timeout: this.#o.publishTimeoutMs ?? 10_000,
-    });
+    const ack = this.#publish(js, data);
     ack.catch(() => undefined); // handled in order below
     this.#acks = this.#acks.then(async () => {
       try {
         await ack;
+        // In the stream: the hub's ack now waits for the stream's backlog, not the network.
+        if (!this.#ended) this.#handlers.onStored?.();
       } catch (err) {
         this.#end({
           code: UNAVAILABLE,
@@ -310,6 +362,27 @@ class NatsStream implements LinkStream {
     });
     if (this.#inFlight >= max) this.#blocked = true;
     return !this.#blocked;
+  }
+
+  /**
+   * One report into the stream, tried again while JetStream is busy. A try that timed out may
+   * still have been stored: the hub stores a seq once and acks a copy as a duplicate. With
+   * more than one report in flight, a later one may reach the stream first; the hub waits for
+   * this one.
+   */
+  async #publish(js: JetStreamClient, data: Uint8Array): Promise<void> {
+    const attempts = this.#o.publishAttempts ?? NATS_TRANSPORT_DEFAULTS.publishAttempts;
+    const timeout = this.#o.publishTimeoutMs ?? NATS_TRANSPORT_DEFAULTS.publishTimeoutMs;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await js.publish(`${this.#prefix}.up`, data, { timeout });
+        return;
+      } catch (err) {
+        if (this.#ended || attempt >= attempts || !jetStreamBusy(err)) throw err;
+        const waitMs = 250 * 2 ** (attempt - 1) * (0.8 + Math.random() * 0.4);
+        await new Promise((resolve) => setTimeout(resolve, waitMs));
+      }
+    }
   }
 
   close(): void {

@@ -52,7 +52,9 @@ export interface SessionOptions {
   maxInFlight: number;
   /**
    * With reports in flight and no ack for this long the stream is closed and a new one resends
-   * from the hub's Ack (an ack lost on NATS, or a hub that refused a report out of order).
+   * from the hub's Ack (an ack lost on NATS, or a hub that refused a report out of order). The
+   * clock starts at a write with nothing in flight, and again at each ack and at each report a
+   * durable store on the way took (`StreamHandlers.onStored`: JetStream over NATS).
    */
   ackTimeoutMs: number;
   /** The highest hub seq processed, kept across streams (sent in each Hello). */
@@ -107,6 +109,11 @@ export class StreamSession {
       onDrain: () => {
         this.#blocked = false;
         this.pump();
+      },
+      onStored: () => {
+        // In the stream, a report waits for the hub behind the whole fleet's backlog: the
+        // clock measures how long the hub takes once the report is there.
+        if (this.#cancelAckWatch) this.#watchAcks();
       },
       onEnd: (end) => {
         this.#open = false;
@@ -170,17 +177,21 @@ export class StreamSession {
     if (wrote && !this.#cancelAckWatch) this.#watchAcks();
   }
 
-  /** Closes the stream when reports stay in flight without an ack for `ackTimeoutMs`. */
+  /**
+   * Closes the stream when reports stay in flight without an ack for `ackTimeoutMs` (or the
+   * transport's `minAckTimeoutMs`, if longer).
+   */
   #watchAcks(): void {
     this.#cancelAckWatch?.();
     this.#cancelAckWatch = undefined;
     if (this.#o.outbox.inFlight === 0 || !this.#open) return;
-    this.#cancelAckWatch = clockTimeout(this.#o.clock, this.#o.ackTimeoutMs, () => {
+    const timeoutMs = Math.max(this.#o.ackTimeoutMs, this.#o.transport.minAckTimeoutMs ?? 0);
+    this.#cancelAckWatch = clockTimeout(this.#o.clock, timeoutMs, () => {
       this.#cancelAckWatch = undefined;
       if (!this.#open || this.#o.outbox.inFlight === 0) return;
       this.#o.log.warn(
         { in_flight: this.#o.outbox.inFlight },
-        `hub link: no acknowledgement for ${this.#o.ackTimeoutMs} ms with ${this.#o.outbox.inFlight} reports in flight; reconnecting to resend`,
+        `hub link: no acknowledgement for ${timeoutMs} ms with ${this.#o.outbox.inFlight} reports in flight; reconnecting to resend`,
       );
       this.close();
     });
@@ -196,7 +207,10 @@ export class StreamSession {
   #heartbeat(): void {
     this.#cancelHeartbeat = clockTimeout(this.#o.clock, this.#o.heartbeatIntervalMs, () => {
       if (!this.#open) return;
-      if (!this.#blocked) this.write({ $case: 'heartbeat', value: {} });
+      // Also while reports wait for the transport: over NATS a report can wait long for its
+      // turn in a busy stream, while the hub hears the agent only by its heartbeats (a core
+      // publish, not behind the stream); a gRPC stream just buffers the small message.
+      this.write({ $case: 'heartbeat', value: {} });
       this.#heartbeat();
     });
   }

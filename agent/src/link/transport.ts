@@ -21,6 +21,12 @@ export interface StreamHandlers {
   onMessage(message: HubMessage): void;
   /** Called after a write returned false, once the transport can take more. */
   onDrain(): void;
+  /**
+   * Optional: a report written was taken by a durable store on the way to the hub (over NATS,
+   * JetStream acked its publish). The hub's ack then waits for the store's backlog rather
+   * than for the network, so the link's ack clock starts again (see `ackTimeoutMs`).
+   */
+  onStored?(): void;
   /** Called once, when the stream is over for any reason. */
   onEnd(end: StreamEnd): void;
 }
@@ -48,6 +54,12 @@ export interface LinkTransport {
    * (its seed and JWT). Optional: gRPC needs only the certificate.
    */
   prepareEnroll?(cluster: string): EnrollExtension;
+  /**
+   * Least ack timeout this transport needs (ms), above the link's `ackTimeoutMs`. Optional:
+   * over NATS reports wait in a durable stream behind the fleet's, and a fleet flushing at
+   * once keeps them there longer than the link's default.
+   */
+  readonly minAckTimeoutMs?: number;
 }
 
 /** A transport's part of one enrollment, see {@link LinkTransport.prepareEnroll}. */
@@ -71,7 +83,24 @@ export interface GrpcTransportOptions {
   enrollTimeoutMs?: number;
   /** Interval of HTTP/2 keepalive pings, which detect a dead hub on an idle stream. Default 20 s. */
   keepaliveMs?: number;
+  /**
+   * How long a keepalive ping may go unanswered before the connection is dropped. Default
+   * 120 s, as the hub's: the timeout is a timer on the event loop, and Node runs due timers
+   * before it reads the sockets, so when either end's loop is held up longer than this (a
+   * CPU-starved hub answering late, an agent throttled by its CPU limit or busy in a large
+   * render), a healthy connection is dropped although the answer sits unread in the socket,
+   * and every agent of a busy hub reconnects at once. A dead hub is still noticed sooner on a
+   * busy stream: reports without an ack for the link's ack timeout reopen it.
+   */
+  keepaliveTimeoutMs?: number;
 }
+
+/** Defaults of {@link GrpcTransportOptions}. */
+export const GRPC_TRANSPORT_DEFAULTS = {
+  enrollTimeoutMs: 30_000,
+  keepaliveMs: 20_000,
+  keepaliveTimeoutMs: 120_000,
+} as const;
 
 /** The gRPC (HTTP/2 + TLS) transport to the hub. */
 export class GrpcTransport implements LinkTransport {
@@ -82,7 +111,7 @@ export class GrpcTransport implements LinkTransport {
   }
 
   #client(credentials: grpc.ChannelCredentials): AgentServiceClient {
-    const keepalive = this.#o.keepaliveMs ?? 20_000;
+    const keepalive = this.#o.keepaliveMs ?? GRPC_TRANSPORT_DEFAULTS.keepaliveMs;
     return new AgentServiceClient(this.#o.address, credentials, {
       ...(this.#o.serverName
         ? {
@@ -91,7 +120,8 @@ export class GrpcTransport implements LinkTransport {
           }
         : {}),
       'grpc.keepalive_time_ms': keepalive,
-      'grpc.keepalive_timeout_ms': 10_000,
+      'grpc.keepalive_timeout_ms':
+        this.#o.keepaliveTimeoutMs ?? GRPC_TRANSPORT_DEFAULTS.keepaliveTimeoutMs,
       'grpc.keepalive_permit_without_calls': 1,
       // One channel per call site: a reconnect must not reuse a subchannel of an old identity.
       'grpc.use_local_subchannel_pool': 1,
@@ -104,7 +134,10 @@ export class GrpcTransport implements LinkTransport {
       const call = client.enroll(
         request,
         new grpc.Metadata(),
-        { deadline: Date.now() + (this.#o.enrollTimeoutMs ?? 30_000) },
+        {
+          deadline:
+            Date.now() + (this.#o.enrollTimeoutMs ?? GRPC_TRANSPORT_DEFAULTS.enrollTimeoutMs),
+        },
         (err, res) => (err ? reject(err) : resolve(res)),
       );
       signal?.addEventListener('abort', () => call.cancel(), { once: true });

@@ -1,5 +1,10 @@
 import { isLabelKey, isLabelValue, systemClock, type Clock, type Logger } from '@driftless/common';
-import { InvalidArgumentError, PermissionDeniedError, UnauthenticatedError } from '../errors.ts';
+import {
+  ConflictError,
+  InvalidArgumentError,
+  PermissionDeniedError,
+  UnauthenticatedError,
+} from '../errors.ts';
 import type { Labels, Store } from '../store/index.ts';
 import { checkClusterName, checkCsr, type CertificateAuthority } from './ca.ts';
 import type { NatsAuthority } from './nats-auth.ts';
@@ -151,32 +156,47 @@ export class Enroller {
       cluster: token.cluster,
       validityMs: this.#o.clientCertValidityMs,
     });
-    const ok = await store.completeEnrollment({
-      tokenId: token.id,
-      cluster: token.cluster,
-      // Labels the person put on the token win over what the agent claims.
-      labels: { ...input.labels, ...token.labels },
-      adminLabels: token.labels,
-      agentVersion: input.agentVersion,
-      certificate: {
-        serial: issued.serial,
-        issuedMs: issued.issuedMs,
-        notAfterMs: issued.notAfterMs,
-      },
-      nowMs: now,
-    });
+    let ok: boolean;
+    try {
+      // The NATS user key is recorded in the same transaction: a revocation that comes after
+      // the enrollment always names it.
+      ok = await store.completeEnrollment({
+        tokenId: token.id,
+        cluster: token.cluster,
+        // Labels the person put on the token win over what the agent claims.
+        labels: { ...input.labels, ...token.labels },
+        adminLabels: token.labels,
+        agentVersion: input.agentVersion,
+        certificate: {
+          serial: issued.serial,
+          issuedMs: issued.issuedMs,
+          notAfterMs: issued.notAfterMs,
+        },
+        ...(input.natsUserPublicKey ? { natsUserPublicKey: input.natsUserPublicKey } : {}),
+        // A cluster joining is a use of a credential: audited, with where it came from.
+        audit: {
+          actor: `enrollment token ${token.id} (from ${peer.slice(0, 100)})`,
+          action: 'cluster.enroll',
+          target: `cluster/${token.cluster}`,
+          details: {
+            tokenId: token.id,
+            certificateSerial: issued.serial,
+            natsCredentials: Boolean(input.natsUserPublicKey),
+            agentVersion: input.agentVersion.slice(0, 100),
+            reenrolled: existing !== undefined,
+          },
+        },
+        nowMs: now,
+      });
+    } catch (err) {
+      if (err instanceof ConflictError) throw new InvalidArgumentError(`${what}: ${err.message}`);
+      throw err;
+    }
     if (!ok)
       throw refuse(
         new UnauthenticatedError(`${what}: enrollment token ${token.id} was used up concurrently`),
         'raced',
       );
-    if (input.natsUserPublicKey)
-      await store.recordNatsUser({
-        publicKey: input.natsUserPublicKey,
-        cluster: token.cluster,
-        issuedMs: now,
-        revokedMs: 0,
-      });
     log.info(
       { cluster: token.cluster, tokenId: token.id, serial: issued.serial },
       'cluster enrolled',

@@ -1,3 +1,4 @@
+import { createPrivateKey, sign as cryptoSign, type KeyObject } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
@@ -72,6 +73,38 @@ export function agentPermissions(cluster: string): {
 export interface NatsUserCredentials {
   jwt: string;
   seed: Uint8Array;
+}
+
+/** DER prefix of a PKCS#8 Ed25519 private key (RFC 8410), followed by the 32-byte seed. */
+const ED25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+
+/**
+ * `kp` with Node's native Ed25519 for signing, and its public and private keys computed once.
+ * The JWT library's key pair derives the key pair from the seed in JavaScript on every
+ * `getPublicKey`, `getPrivateKey` and `sign` (an encode asks for it four or five times), tens
+ * of ms of CPU per JWT; Ed25519 is deterministic, so the signatures (and so the JWTs) are the
+ * same bytes. Throws when `kp` holds no seed (a public key only).
+ */
+export function nativeKeyPair(kp: KeyPair): KeyPair {
+  // The KeyPair class of the library has it; its interface leaves it out.
+  const rawSeed = (kp as KeyPair & { getRawSeed(): Uint8Array }).getRawSeed();
+  const key: KeyObject = createPrivateKey({
+    key: Buffer.concat([ED25519_PKCS8_PREFIX, rawSeed]),
+    format: 'der',
+    type: 'pkcs8',
+  });
+  const publicKey = kp.getPublicKey();
+  const privateKey = kp.getPrivateKey();
+  return {
+    getPublicKey: () => publicKey,
+    getPrivateKey: () => privateKey,
+    getSeed: () => kp.getSeed(),
+    verify: (data, sig) => kp.verify(data, sig),
+    clear: () => kp.clear(),
+    seal: (...args) => kp.seal(...args),
+    open: (...args) => kp.open(...args),
+    sign: (data) => new Uint8Array(cryptoSign(null, data, key)),
+  };
 }
 
 /** The system account: clients allowed (no JetStream there). */
@@ -157,7 +190,7 @@ export class NatsAuthority {
       try {
         const kp = fromSeed(new TextEncoder().encode(seed));
         if (!kp.getPublicKey().startsWith(prefix)) throw new Error(`not a ${prefix} key`);
-        return kp;
+        return nativeKeyPair(kp);
       } catch (err) {
         // The message names the file only: its content is a secret.
         throw new NatsAuthError(`NATS key ${path} is not a valid seed`, { cause: err });

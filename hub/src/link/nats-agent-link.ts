@@ -18,6 +18,16 @@ import { LastSeen } from './last-seen.ts';
 import { RenewalLimiter, renewCertificate } from './renew.ts';
 import type { Session, SessionRegistry } from './sessions.ts';
 
+/** Most reports from the stream in the hub at once, with group commit. */
+const NATS_INGEST_WINDOW = 1024;
+/**
+ * Deliveries of an out-of-order report before the hub gives up waiting for its predecessor
+ * and has the agent resend; the waits double from {@link OUT_OF_ORDER_RETRY_MS} (0.25 + 0.5 +
+ * 1 + 2 + 4 s: longer than a failed commit's redelivery after 2 s).
+ */
+const OUT_OF_ORDER_RETRIES = 6;
+const OUT_OF_ORDER_RETRY_MS = 250;
+
 /** A NATS link's session (every replica has one per live NATS-linked cluster). */
 export type NatsSession = Session & { readonly nats: true };
 
@@ -66,11 +76,18 @@ export class NatsAgentLink {
   readonly #lastSeen: LastSeen;
   readonly #renewals: RenewalLimiter;
   readonly #liveness = new Map<string, () => void>();
+  /** When each cluster's last heartbeat was received (before any of its handling awaits). */
+  readonly #heard = new Map<string, number>();
   /** When each refused cluster was last told so, to tell it at most once per second. */
   readonly #toldRefused = new Map<string, number>();
   /** When each cluster was last told to resend, likewise. */
   readonly #toldResend = new Map<string, number>();
   readonly #subscriptions: Subscription[] = [];
+  /** Per cluster, the highest agent seq to ack down its subject at the next flush. */
+  readonly #acksDue = new Map<string, bigint>();
+  /** Reports from the stream stored since the last flush, to ack to JetStream then. */
+  #streamAcksDue: JsMsg[] = [];
+  #acksScheduled = false;
   #messages: ConsumerMessages | undefined;
   #consuming: Promise<void> | undefined;
 
@@ -124,6 +141,8 @@ export class NatsAgentLink {
     for (const s of this.#subscriptions) s.unsubscribe();
     this.#messages?.stop();
     await this.#consuming;
+    // Acks of what was stored go out before the connection drains (else redelivered).
+    this.#flushAcks();
     for (const s of this.#o.sessions.list()) if (isNatsSession(s)) this.#o.sessions.unregister(s);
   }
 
@@ -250,6 +269,7 @@ export class NatsAgentLink {
 
   async #heartbeat(cluster: string): Promise<void> {
     const { store } = this.#o;
+    this.#heard.set(cluster, this.#o.clock.now());
     const refused = await this.#refusal(cluster);
     if (refused) return this.tellRefused(cluster, refused);
     const known = this.#o.sessions.get(cluster);
@@ -290,58 +310,91 @@ export class NatsAgentLink {
     );
   }
 
-  /** (Re)starts the cluster's liveness timer: no heartbeat in time means disconnected. */
-  #arm(cluster: string, session: NatsSession): void {
+  /**
+   * (Re)starts the cluster's liveness timer: no heartbeat in time means disconnected. Node runs
+   * due timers before it reads the sockets, so a hub whose event loop was held up would find
+   * every timer due while the heartbeats that reset them wait unread: the verdict is taken
+   * after the next read of the sockets, and a heartbeat received meanwhile (or received but
+   * still being handled) re-arms the timer for the rest of its time.
+   */
+  #arm(cluster: string, session: NatsSession, afterMs = this.#o.heartbeatTimeoutMs): void {
     this.#liveness.get(cluster)?.();
-    const { store, clock, events, log } = this.#o;
-    const cancel = clockTimeout(clock, this.#o.heartbeatTimeoutMs, () => {
+    const { store, clock, events, log, heartbeatTimeoutMs } = this.#o;
+    const cancel = clockTimeout(clock, afterMs, () =>
+      setImmediate(() => {
+        if (this.#liveness.get(cluster) !== cancel) return; // re-armed meanwhile
+        const since = clock.now() - (this.#heard.get(cluster) ?? -Infinity);
+        if (since < heartbeatTimeoutMs) this.#arm(cluster, session, heartbeatTimeoutMs - since);
+        else expire();
+      }),
+    );
+    const expire = () => {
       if (!this.#forget(cluster, session)) return;
       void store.setConnected(cluster, false, clock.now()).catch(() => undefined);
       events.publish({ type: 'cluster.disconnected', cluster });
       log.info({ cluster, link: 'nats' }, 'agent disconnected (no heartbeat)');
-    });
+    };
     this.#liveness.set(cluster, cancel);
   }
 
   #forget(cluster: string, session: NatsSession): boolean {
     this.#liveness.get(cluster)?.();
     this.#liveness.delete(cluster);
+    this.#heard.delete(cluster);
     this.#lastSeen.forget(cluster);
     const was = this.#o.sessions.unregister(session);
     if (was) this.#o.metrics.connectedAgents.set(this.#o.sessions.size);
     return was;
   }
 
-  /** Feeds the stream to the ingest, one report at a time, acking after the store commit. */
+  /**
+   * Feeds the stream to the ingest, acking each report after its commit. With group commit,
+   * reports of many clusters are in the hub at once (up to {@link NATS_INGEST_WINDOW}); each
+   * cluster's go to the group commit in stream order, the next as soon as the one before is
+   * queued there (the group commit keeps that order into the store), so a cluster with many
+   * reports in the stream still has one in every transaction.
+   */
   async #consume(): Promise<void> {
     const js = this.#o.nc.jetstream();
     const consumer = await js.consumers.get(NATS_REPORT_STREAM, NATS_HUB_CONSUMER);
     const batch = this.#o.ingestBatch;
-    this.#messages = await consumer.consume({ max_messages: batch ? 512 : 16 });
+    this.#messages = await consumer.consume({
+      max_messages: batch ? NATS_INGEST_WINDOW / 2 : 16,
+    });
     if (!batch) {
       for await (const m of this.#messages) await this.#ingest(m);
       return;
     }
-    // One chain per cluster keeps its reports in order; different clusters share batches.
-    const chains = new Map<string, Promise<void>>();
+    /** Per cluster: settles once its latest report is queued for a commit (or is done). */
+    const queued = new Map<string, Promise<void>>();
     let inFlight = 0;
     let drained: (() => void) | undefined;
     for await (const m of this.#messages) {
       const cluster = clusterOfSubject(m.subject);
-      const next = (chains.get(cluster) ?? Promise.resolve()).then(() => this.#ingest(m));
-      chains.set(cluster, next);
+      let markQueued!: () => void;
+      const mine = new Promise<void>((resolve) => (markQueued = resolve));
+      const before = queued.get(cluster);
+      queued.set(cluster, mine);
       inFlight++;
-      void next.then(() => {
+      const done = () => {
+        markQueued();
         inFlight--;
-        if (chains.get(cluster) === next) chains.delete(cluster);
+        if (queued.get(cluster) === mine) queued.delete(cluster);
         drained?.();
-      });
-      // Bounded: at most one batch's worth of reports waits in the hub at once.
-      while (inFlight >= 512) await new Promise<void>((resolve) => (drained = resolve));
+      };
+      if (before) void before.then(() => this.#ingest(m, markQueued)).finally(done);
+      else void this.#ingest(m, markQueued).finally(done);
+      // Bounded: at most a window of reports waits in the hub at once.
+      while (inFlight >= NATS_INGEST_WINDOW)
+        await new Promise<void>((resolve) => (drained = resolve));
     }
   }
 
-  async #ingest(m: JsMsg): Promise<void> {
+  /**
+   * Stores one report from the stream and acks it there after the commit; `queued` is called
+   * once it waits for a commit (or has failed before that).
+   */
+  async #ingest(m: JsMsg, queued?: () => void): Promise<void> {
     const { store, events, metrics, log, clock } = this.#o;
     const cluster = clusterOfSubject(m.subject);
     try {
@@ -355,20 +408,26 @@ export class NatsAgentLink {
       }
       // The hub's ack goes down the cluster's subject: it releases the report from the
       // agent's outbox, which the stream's publish ack does not.
-      const down = {
-        send: (ack: HubMessage) => {
-          if (this.#o.nc.isClosed()) return false;
-          this.#o.nc.publish(natsSubjects.down(cluster), HubMessage.encode(ack).finish());
-          return true;
+      const down = { send: (ack: HubMessage) => this.#sendAck(cluster, ack) };
+      const batcher = this.#o.ingestBatch;
+      const batch = batcher && {
+        ingest: (...args: Parameters<IngestBatcher['ingest']>) => {
+          const committed = batcher.ingest(...args);
+          queued?.();
+          return committed;
         },
       };
-      const batch = this.#o.ingestBatch;
       await ingestReport({ store, events, metrics, clock, batch }, cluster, msg, down);
-      m.ack();
+      this.#ackStream(m);
     } catch (err) {
-      if (err instanceof ReportOutOfOrderError) {
-        // A report before it is missing from the stream (lost, or still to be redelivered):
-        // drop this copy; the agent still holds it and resends it after reconnecting.
+      const deliveries = m.info.deliveryCount;
+      if (err instanceof ReportOutOfOrderError && deliveries < OUT_OF_ORDER_RETRIES) {
+        // The report before it is likely still on its way: in another replica, or redelivered
+        // after a failed commit. The stream hands this one out again a little later.
+        m.nak(OUT_OF_ORDER_RETRY_MS * 2 ** (deliveries - 1));
+      } else if (err instanceof ReportOutOfOrderError) {
+        // A report before it is missing from the stream (lost): drop this copy; the agent
+        // still holds it and resends it after reconnecting.
         log.warn(
           { cluster, err: errorMessage(err) },
           'NATS report out of order; agent told to resend',
@@ -384,7 +443,64 @@ export class NatsAgentLink {
         log.warn({ cluster, err: errorMessage(err) }, 'NATS report not stored; redelivering');
         m.nak(2000);
       }
+    } finally {
+      queued?.();
     }
+  }
+
+  /**
+   * Sends the hub's ack of a stored report down the cluster's subject, coalesced: the acks of
+   * one cluster's reports committed together (one group commit) go as one message, the one
+   * naming the highest seq (an ack of seq s acks every report up to s), sent once the commit's
+   * continuations have run. False when the connection is closed.
+   */
+  #sendAck(cluster: string, ack: HubMessage): boolean {
+    const { nc } = this.#o;
+    if (nc.isClosed()) return false;
+    const seq = ack.body?.$case === 'ack' ? ack.body.value.agentSeq : undefined;
+    if (seq === undefined) {
+      nc.publish(natsSubjects.down(cluster), HubMessage.encode(ack).finish());
+      return true;
+    }
+    const pending = this.#acksDue.get(cluster);
+    if (pending === undefined || seq > pending) this.#acksDue.set(cluster, seq);
+    this.#scheduleAcks();
+    return true;
+  }
+
+  /**
+   * Acks a stored report to JetStream at the next flush, with the acks of the other reports
+   * of its commit: one write to nats-server for all of them (the client writes what was
+   * published in one go together, and each report's ingest resumes on its own). A hub that
+   * stops before the flush has them redelivered, and stores each once.
+   */
+  #ackStream(m: JsMsg): void {
+    this.#streamAcksDue.push(m);
+    this.#scheduleAcks();
+  }
+
+  #scheduleAcks(): void {
+    if (this.#acksScheduled) return;
+    this.#acksScheduled = true;
+    setImmediate(() => this.#flushAcks());
+  }
+
+  #flushAcks(): void {
+    this.#acksScheduled = false;
+    const { nc } = this.#o;
+    const due = [...this.#acksDue];
+    this.#acksDue.clear();
+    const stored = this.#streamAcksDue;
+    this.#streamAcksDue = [];
+    if (nc.isClosed()) return;
+    for (const m of stored) m.ack();
+    for (const [cluster, agentSeq] of due)
+      nc.publish(
+        natsSubjects.down(cluster),
+        HubMessage.encode(
+          HubMessage.create({ seq: UNSEQUENCED, body: { $case: 'ack', value: { agentSeq } } }),
+        ).finish(),
+      );
   }
 
   /**

@@ -116,6 +116,9 @@ export class NatsLink {
       authenticator: jwtAuthenticator(creds.jwt, creds.seed),
       maxReconnectAttempts: -1,
       reconnectTimeWait: 1000,
+      // What this replica publishes to the other replicas (every dashboard event, so one per
+      // stored report) would come back to it, only to be parsed and dropped as its own.
+      noEcho: true,
     });
     try {
       const jsm = await nc.jetstreamManager();
