@@ -99,6 +99,37 @@ export function notificationStoreSuite(
       assert.equal(await a.getState('nothing'), '');
     });
 
+    void it('transitions asked together decide as they would one at a time', async () => {
+      await a.transition('group:changes', 'old', 1);
+      await a.transition('group:stays', 'same', 1);
+      // Asked in one turn, so they share a transaction; then the same with a subject twice.
+      const together = await Promise.all([
+        a.transition('group:new', 'x', 2),
+        a.transition('group:changes', 'new', 2),
+        a.transition('group:stays', 'same', 2),
+        b.transition('group:new', 'x', 2),
+      ]);
+      assert.deepEqual(together.slice(0, 3), [
+        { changed: together[0].changed, previous: '', episode: 1 },
+        { changed: true, previous: 'old', episode: 2 },
+        { changed: false, previous: 'same', episode: 1 },
+      ]);
+      // The other replica asked for the same new subject: exactly one of them made it.
+      assert.equal([together[0], together[3]].filter((t) => t.changed).length, 1);
+      const twice = await Promise.all([
+        a.transition('group:twice', 'one', 3),
+        a.transition('group:twice', 'two', 3),
+        a.transition('group:changes', 'newer', 3),
+      ]);
+      assert.deepEqual(twice, [
+        { changed: true, previous: '', episode: 1 },
+        { changed: true, previous: 'one', episode: 2 },
+        { changed: true, previous: 'new', episode: 3 },
+      ]);
+      assert.equal(await b.getState('group:twice'), 'two');
+      assert.equal(await b.getState('group:new'), 'x');
+    });
+
     void it('a delivery is queued once per event and rule, claimed by one replica, and logged', async () => {
       await a.createDestination(destination('hook'), audit);
       await a.createRule(rule('hook-r', 'hook'), audit);

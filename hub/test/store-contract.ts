@@ -497,6 +497,242 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
           }
     });
 
+    void it('ingestMany in one transaction gives what one report at a time gives', async () => {
+      await enroll('batch-a', {});
+      await enroll('batch-b', {});
+      const appReport = (name: string, health: 'healthy' | 'degraded'): Report => ({
+        kind: 'app',
+        app: {
+          app: name,
+          revision: 'r',
+          syncStatus: 'synced',
+          syncMode: 'auto',
+          health,
+          healthMessage: health,
+          driftCount: 0,
+          planDigest: '',
+          pendingPlan: [],
+          message: '',
+          lastSyncMs: 1,
+        },
+      });
+      const driftReport = (fight: boolean): Report => ({
+        kind: 'drift',
+        drift: {
+          driftId: 'd1',
+          app: 'web',
+          object: { group: '', version: 'v1', kind: 'ConfigMap', namespace: 'n', name: 'c' },
+          objectRef: 'v1 ConfigMap n/c',
+          type: 'modified',
+          fields: [],
+          changedBy: 'kubectl',
+          detectedMs: 1,
+          healed: false,
+          healedMs: 0,
+          message: fight ? 'fighting' : 'after',
+          lastSyncTraceId: '',
+          fight: fight ? { manager: 'hpa', paths: ['spec.replicas'], periodMs: 1000 } : null,
+        },
+      });
+      const syncReport = (error: string): Report => ({
+        kind: 'sync',
+        sync: {
+          syncId: 's1',
+          app: 'web',
+          revision: 'r',
+          result: 'succeeded',
+          error,
+          planDigest: '',
+          objects: [],
+          steps: [],
+          traceId: '',
+          startedMs: 1,
+          finishedMs: 2,
+          health: 'healthy',
+          retryable: false,
+          approvalId: '',
+        },
+      });
+      const item = (cluster: string, seq: number, report: Report) => ({
+        cluster,
+        seq,
+        report,
+        nowMs: 100 + seq,
+      });
+      const out = await store.ingestMany([
+        item('batch-a', 1, appReport('web', 'healthy')),
+        // The same app and the same drift twice in one batch: the later report is stored.
+        item('batch-a', 2, appReport('web', 'degraded')),
+        item('batch-a', 3, driftReport(true)),
+        item('batch-a', 4, driftReport(false)),
+        item('batch-a', 2, appReport('web', 'healthy')),
+        item('batch-a', 6, appReport('web', 'healthy')),
+        item('batch-b', 1, appReport('api', 'healthy')),
+        // A config that no longer lists api marks it gone after its report in this batch.
+        item('batch-b', 2, {
+          kind: 'config',
+          config: {
+            revision: 'c1',
+            valid: true,
+            error: '',
+            file: 'driftless.yaml',
+            line: 0,
+            appliedRevision: 'c1',
+            checkedMs: 1,
+            apps: ['other'],
+          },
+        }),
+        item('batch-b', 3, appReport('other', 'healthy')),
+        item('batch-none', 1, appReport('web', 'healthy')),
+        item('batch-a', 5, syncReport('first')),
+        // A second copy of a sync id is the same result: the first stays.
+        item('batch-a', 6, syncReport('second')),
+      ]);
+      assert.deepEqual(
+        out.map((o) => (o.ok ? o.result : o.error.name)),
+        [
+          { applied: true, lastSeq: 1 },
+          { applied: true, lastSeq: 2 },
+          { applied: true, lastSeq: 3 },
+          { applied: true, lastSeq: 4 },
+          { applied: false, lastSeq: 4 },
+          'ReportOutOfOrderError',
+          { applied: true, lastSeq: 1 },
+          { applied: true, lastSeq: 2 },
+          { applied: true, lastSeq: 3 },
+          'NotFoundError',
+          { applied: true, lastSeq: 5 },
+          { applied: true, lastSeq: 6 },
+        ],
+      );
+      assert.equal((await store.getCluster('batch-a'))?.lastAgentSeq, 6);
+      assert.equal((await store.getCluster('batch-a'))?.lastSeenMs, 106);
+      assert.equal((await store.getCluster('batch-b'))?.lastAgentSeq, 3);
+      assert.deepEqual(
+        (await store.listApps({ cluster: 'batch-a' })).map((a) => [a.app, a.health, a.updatedMs]),
+        [['web', 'degraded', 102]],
+      );
+      assert.deepEqual(
+        (await store.listApps({ cluster: 'batch-b' })).map((a) => [a.app, a.gone]),
+        [
+          ['api', true],
+          ['other', false],
+        ],
+      );
+      const [d] = await store.listDrift({ cluster: 'batch-a' });
+      // The fight ended with the second report, and the record remembers there was one.
+      assert.deepEqual([d?.message, d?.fight, d?.fought], ['after', null, true]);
+      const syncs = await store.listHistory({ cluster: 'batch-a' });
+      assert.deepEqual(
+        syncs.map((h) => [h.syncId, h.error]),
+        [['s1', 'first']],
+      );
+      // A later batch naming no fight keeps `fought`; one more app report updates the row.
+      await store.ingestMany([
+        item('batch-a', 7, driftReport(false)),
+        item('batch-a', 8, appReport('web', 'healthy')),
+      ]);
+      const [again] = await store.listDrift({ cluster: 'batch-a' });
+      assert.equal(again?.fought, true);
+      assert.equal((await store.appHealth('batch-a', 'web'))?.health, 'healthy');
+    });
+
+    void it('reads one app health, one sync by its id, and counts an app open drift', async () => {
+      await enroll('one-read', {});
+      const drift = (driftId: string, over: Partial<Extract<Report, { kind: 'drift' }>['drift']>) =>
+        ({
+          kind: 'drift',
+          drift: {
+            driftId,
+            app: 'web',
+            object: { group: '', version: 'v1', kind: 'ConfigMap', namespace: 'n', name: driftId },
+            objectRef: `v1 ConfigMap n/${driftId}`,
+            type: 'modified',
+            fields: [],
+            changedBy: 'kubectl',
+            detectedMs: 1,
+            healed: false,
+            healedMs: 0,
+            message: '',
+            lastSyncTraceId: '',
+            ...over,
+          },
+        }) as Report;
+      const sync = (syncId: string): Report => ({
+        kind: 'sync',
+        sync: {
+          syncId,
+          app: 'web',
+          revision: syncId.repeat(2),
+          result: 'succeeded',
+          error: '',
+          planDigest: '',
+          objects: [],
+          steps: [],
+          traceId: '',
+          startedMs: 1,
+          finishedMs: Number(syncId.slice(1)),
+          health: 'healthy',
+          retryable: false,
+          approvalId: '',
+        },
+      });
+      const reports: Report[] = [
+        {
+          kind: 'app',
+          app: {
+            app: 'web',
+            revision: 'r1',
+            syncStatus: 'synced',
+            syncMode: 'auto',
+            health: 'degraded',
+            healthMessage: 'pod crashing',
+            driftCount: 0,
+            planDigest: '',
+            pendingPlan: [],
+            message: '',
+            lastSyncMs: 1,
+          },
+        },
+        drift('d1', {}),
+        drift('d2', { healed: true }),
+        drift('d3', { app: 'api' }),
+        ...Array.from({ length: 25 }, (_, i) => sync(`s${i + 1}`)),
+      ];
+      for (const [i, r] of reports.entries()) await store.ingest('one-read', i + 1, r, 100);
+      assert.deepEqual(await store.appHealth('one-read', 'web'), {
+        health: 'degraded',
+        healthMessage: 'pod crashing',
+        revision: 'r1',
+        gone: false,
+      });
+      assert.equal(await store.appHealth('one-read', 'nope'), undefined);
+      // Asked in one turn (one statement), each gets its own answer.
+      const together = await Promise.all(
+        ['web', 'nope', 'web', 'api'].map((app) => store.appHealth('one-read', app)),
+      );
+      assert.deepEqual(
+        together.map((h) => h?.health),
+        ['degraded', undefined, 'degraded', undefined],
+      );
+      assert.deepEqual(await store.driftState('one-read', 'web'), { open: 1, fighting: false });
+      assert.deepEqual(await store.driftState('one-read', 'none'), { open: 0, fighting: false });
+      await store.ingest(
+        'one-read',
+        reports.length + 1,
+        drift('d4', { fight: { manager: 'hpa', paths: ['spec.replicas'], periodMs: 1000 } }),
+        100,
+      );
+      assert.deepEqual(await store.driftState('one-read', 'web'), { open: 2, fighting: true });
+      // The oldest sync, beyond the newest 20 of the app, is read by its id.
+      const [s1] = await store.listHistory({ cluster: 'one-read', app: 'web', syncId: 's1' });
+      assert.deepEqual([s1?.syncId, s1?.revision], ['s1', 's1s1']);
+      assert.deepEqual(
+        await store.listHistory({ cluster: 'one-read', app: 'web', syncId: 'gone' }),
+        [],
+      );
+    });
+
     void it('rolls back a transaction that fails half-way', async () => {
       const now = Date.now();
       await store.createEnrollmentToken(

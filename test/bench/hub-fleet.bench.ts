@@ -10,12 +10,19 @@
 //   node --expose-gc test/bench/hub-fleet.bench.ts [--agents 10000] [--reports 24]
 //        [--store sqlite|postgres] [--batch-max 256] [--rounds batched,unbatched]
 //        [--unbatched-reports N] [--enroll-concurrency 32] [--connect-concurrency 200]
-//        [--drift-queries 25] [--first-paint 3]
+//        [--drift-queries 25] [--first-paint 3] [--transport grpc|nats]
+//        [--hub-node-options '--cpu-prof --cpu-prof-dir=DIR']
 // Every flag also reads HUB_FLEET_<NAME> from the environment (HUB_FLEET_AGENTS=2000 ...).
 // Each agent's first 20 reports are the status of its 20 apps; the rest alternate a drift and
 // a sync result. Agents share one key pair (key generation is not what is measured); every
 // agent still has its own certificate, CN and TLS connection. Enrollment uses the hub's real
 // path (token from the API, Enroll with a CSR) over one shared HTTP/2 session.
+// With --transport nats the agents link through a real nats-server (test/bench/lib/fleet-nats.ts):
+// each its own NATS connection and user JWT, reports into the JetStream stream, acks from the
+// hub after the commit on the agent's down subject; nats-server's RSS and CPU are measured too.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   DriftType,
@@ -37,6 +44,12 @@ import {
 import { ensureDashboardBuilt, launchBrowser, newPage, signIn } from '../browser/fleet.ts';
 import { loadFleet, saveFleet } from './lib/fleet-cache.ts';
 import { connectFleetAgent, type FleetAgentStream } from './lib/fleet-agent.ts';
+import {
+  connectFleetNatsAgent,
+  fleetNatsUser,
+  issueFleetNatsCredentials,
+  startFleetNats,
+} from './lib/fleet-nats.ts';
 
 // Every size is a flag with an environment variable as its default, so a CI job or a
 // shell loop sets them without editing the command.
@@ -55,6 +68,11 @@ const { values } = parseArgs({
     'first-paint': { type: 'string', default: env('FIRST_PAINT', '3') },
     'fleet-cache': { type: 'string', default: env('FLEET_CACHE', '') },
     'stop-after': { type: 'string', default: env('STOP_AFTER', '') },
+    // Node options of the hub process only (a CPU profile: `--cpu-prof --cpu-prof-dir=DIR`).
+    'hub-node-options': { type: 'string', default: env('HUB_NODE_OPTIONS', '') },
+    // PostgreSQL server settings, `name=value,…` (durable: `fsync=on,synchronous_commit=on`).
+    'postgres-settings': { type: 'string', default: env('POSTGRES_SETTINGS', '') },
+    transport: { type: 'string', default: env('TRANSPORT', 'grpc') },
   },
 });
 const AGENTS = Number(values.agents);
@@ -62,9 +80,31 @@ const REPORTS = Number(values.reports);
 const APPS = 20;
 const store = values.store === 'postgres' ? 'postgres' : 'sqlite';
 const rounds = values.rounds.split(',').map((r) => r.trim());
+if (values.transport !== 'grpc' && values.transport !== 'nats')
+  throw new Error(`--transport: grpc or nats, not ${values.transport}`);
+const transport = values.transport;
 const log = (msg: string) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${msg}`);
 
-const pgServer = store === 'postgres' ? await startPostgres() : undefined;
+const pgSettings = Object.fromEntries(
+  values['postgres-settings']
+    .split(',')
+    .filter(Boolean)
+    .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+);
+const pgServer = store === 'postgres' ? await startPostgres({ settings: pgSettings }) : undefined;
+
+/** Starts the hub with `--hub-node-options` added to its NODE_OPTIONS (it spawns synchronously). */
+function startHub(options: Parameters<typeof startHubProcess>[0]): Promise<HubProcess> {
+  const saved = process.env['NODE_OPTIONS'];
+  const extra = values['hub-node-options'];
+  if (extra) process.env['NODE_OPTIONS'] = [saved, extra].filter(Boolean).join(' ');
+  try {
+    return startHubProcess(options);
+  } finally {
+    if (saved === undefined) delete process.env['NODE_OPTIONS'];
+    else process.env['NODE_OPTIONS'] = saved;
+  }
+}
 const name = (i: number) => `fleet-${String(i).padStart(5, '0')}`;
 
 /** One simulated agent: its stream, index, the seq its reports follow, and who takes its acks. */
@@ -162,14 +202,22 @@ const report = (i: number, j: number, seq: number): AgentMessageBody => {
  * itself cost the hub a read of every app of the fleet (one gauge series per app).
  */
 async function hubMetrics(hub: HubProcess) {
+  return procMetrics(hub.proc.pid!);
+}
+
+/** CPU seconds, RSS and open fds of process `pid` (the hub, nats-server). */
+async function procMetrics(pid: number) {
   const { readFile, readdir } = await import('node:fs/promises');
-  const pid = hub.proc.pid!;
   // Fields 14 and 15 of /proc/PID/stat (after the parenthesised name): utime, stime in ticks.
   const stat = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   return {
     rssMiB: Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? NaN) / 1024,
+    /** The highest RSS so far. */
+    peakRssMiB: Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? NaN) / 1024,
     cpuS: (Number(stat[11]) + Number(stat[12])) / 100,
+    /** Of which in the kernel (system calls: socket reads and writes, epoll). */
+    sysS: Number(stat[12]) / 100,
     fds: (await readdir(`/proc/${pid}/fd`)).length,
   };
 }
@@ -182,8 +230,20 @@ async function scrape(hub: HubProcess) {
   const t = performance.now();
   const m = String((await api(hub, undefined, 'GET', '/metrics')).body);
   const ms = performance.now() - t;
-  const lag = Number(/^nodejs_eventloop_lag_p99_seconds ([0-9.e+-]+)$/m.exec(m)?.[1] ?? NaN);
-  return { ms: Math.round(ms), lagP99Ms: Math.round(lag * 1000), bytes: m.length };
+  const gauge = (name: string) =>
+    Number(new RegExp(`^${name} ([0-9.e+-]+)$`, 'm').exec(m)?.[1] ?? NaN);
+  const mib = (name: string) => Math.round(gauge(name) / 1024 / 1024);
+  return {
+    ms: Math.round(ms),
+    lagP99Ms: Math.round(gauge('nodejs_eventloop_lag_p99_seconds') * 1000),
+    bytes: m.length,
+    // What of the hub's memory is the JavaScript heap (in use / reserved) and off-heap buffers.
+    heapMiB: {
+      used: mib('nodejs_heap_size_used_bytes'),
+      total: mib('nodejs_heap_size_total_bytes'),
+      external: mib('nodejs_external_memory_bytes'),
+    },
+  };
 }
 
 const pct = (xs: number[], p: number) => {
@@ -194,23 +254,51 @@ const loadAvg = async () =>
   (await import('node:fs/promises')).readFile('/proc/loadavg', 'utf8').then((s) => s.trim());
 
 // 1. One hub, a fleet of enrolled agents (token over the API, CSR, Enroll over gRPC). With
-// --fleet-cache DIR (SQLite only) a fleet enrolled by an earlier run is reused: its hub data
-// directory (CA, store) and every agent's certificate, each issued by that run's real Enroll.
-const cache = store === 'sqlite' && values['fleet-cache'] ? values['fleet-cache'] : '';
-const cached = cache ? await loadFleet(cache, AGENTS) : undefined;
-let hub = await startHubProcess({
+// --fleet-cache DIR a fleet enrolled by an earlier run is reused: its hub data directory (CA,
+// store; on PostgreSQL a dump of the database) and every agent's certificate, each issued by
+// that run's real Enroll.
+const cache = values['fleet-cache'];
+const cached = cache ? await loadFleet(cache, AGENTS, pgServer) : undefined;
+// NATS: the hub's NATS keys must be in its data directory before nats-server starts.
+const natsDataDir =
+  transport === 'nats'
+    ? (cached?.dataDir ?? mkdtempSync(join(tmpdir(), 'driftless-hub-fleet-')))
+    : undefined;
+const nats = natsDataDir ? await startFleetNats(natsDataDir) : undefined;
+const natsArgs = nats ? ['--nats-url', nats.url] : [];
+const natsMetrics = async () => {
+  const pid = nats?.process.serverPid();
+  return pid === undefined ? undefined : procMetrics(pid);
+};
+const natsUser = nats ? fleetNatsUser() : undefined;
+let hub = await startHub({
   store,
   databaseUrl: pgServer?.connectionString,
-  dataDir: cached?.dataDir,
+  dataDir: natsDataDir ?? cached?.dataDir,
+  args: natsArgs,
 });
 const admin = cached?.admin ?? hub.bootstrapToken!;
 const dataDir = hub.dataDir;
 const idle = await hubMetrics(hub);
 let t0 = performance.now();
 let enrollRetries = 0;
-const identities = cached?.identities ?? (await enrollFleet());
+let identities = cached?.identities ?? (await enrollFleet());
 const enrollMs = cached ? Number.NaN : performance.now() - t0;
-if (cache && !cached) await saveFleet(cache, { dataDir, admin, identities });
+if (cache && !cached) await saveFleet(cache, { dataDir, admin, identities }, pgServer);
+if (natsUser && identities.some((x) => !x.nats)) {
+  // A cached fleet enrolled over gRPC only: its NATS credentials are signed now, with the
+  // hub's own account key, by what Enroll calls for an agent that sends a NATS key.
+  t0 = performance.now();
+  const creds = await issueFleetNatsCredentials(
+    dataDir,
+    identities.map((_, i) => name(i)),
+    cache || undefined,
+  );
+  identities = identities.map((x, i) => ({ ...x, nats: creds[i]! }));
+  log(
+    `NATS credentials of ${identities.length} agents in ${Math.round(performance.now() - t0)} ms`,
+  );
+}
 
 async function enrollFleet() {
   const key = await makeAgentKey();
@@ -222,7 +310,13 @@ async function enrollFleet() {
   const enrollOne = (req: { token: string; clusterName: string }) =>
     new Promise<EnrollResponse>((resolve, reject) =>
       enrollClient.enroll(
-        { ...req, csrPem: key.csrPem, agentVersion: 'bench', labels: {} },
+        {
+          ...req,
+          csrPem: key.csrPem,
+          agentVersion: 'bench',
+          labels: {},
+          ...(natsUser ? { natsUserPublicKey: natsUser.publicKey } : {}),
+        },
         (err, res) => (err ? reject(err) : resolve(res)),
       ),
     );
@@ -241,7 +335,13 @@ async function enrollFleet() {
           clusterName: name(i),
         });
         if ((i + 1) % 1000 === 0) log(`enrolled ${i + 1}`);
-        return { keyPem: key.keyPem, certPem: res.certificatePem };
+        if (natsUser && !res.natsUserJwt)
+          throw new Error(`enroll ${name(i)}: the hub issued no NATS credentials`);
+        return {
+          keyPem: key.keyPem,
+          certPem: res.certificatePem,
+          ...(natsUser ? { nats: { seed: natsUser.seed, jwt: res.natsUserJwt! } } : {}),
+        };
       } catch (err) {
         if ((err as { code?: number }).code !== 14 || left === 0) throw err;
         enrollRetries++;
@@ -258,16 +358,17 @@ for (const [r, round] of rounds.entries()) {
   const batchMax = round === 'unbatched' ? '1' : values['batch-max'];
   if (r > 0) {
     await hub.stop();
-    hub = await startHubProcess({
+    hub = await startHub({
       store,
       dataDir,
       databaseUrl: pgServer?.connectionString,
-      args: ['--ingest-batch-max', batchMax],
+      args: ['--ingest-batch-max', batchMax, ...natsArgs],
     });
   } else if (batchMax !== '256') {
     throw new Error('the first round runs the hub with its default --ingest-batch-max 256');
   }
   const before = await hubMetrics(hub);
+  const natsBefore = await natsMetrics();
   const n =
     round === 'unbatched' && values['unbatched-reports']
       ? Number(values['unbatched-reports'])
@@ -278,7 +379,10 @@ for (const [r, round] of rounds.entries()) {
   const connectFailures: string[] = [];
   let helloAcked = 0;
   const opened = await pool(AGENTS, Number(values['connect-concurrency']), async (i) => {
-    const sim: Sim = { s: connectFleetAgent(hub, identities[i]!), i, base: 0 };
+    const s = nats
+      ? connectFleetNatsAgent(nats.url, name(i), identities[i]!)
+      : connectFleetAgent(hub, identities[i]!);
+    const sim: Sim = { s, i, base: 0 };
     // The Hello's ack names the last report the hub stored (a cached fleet has some); later
     // acks go to the ingest below.
     const helloAck = new Promise<number>((resolve, reject) => {
@@ -332,6 +436,7 @@ for (const [r, round] of rounds.entries()) {
   const connectMs = performance.now() - t0;
   await new Promise((resolve) => setTimeout(resolve, 2000)); // let RSS settle after the burst
   const connected = await hubMetrics(hub);
+  const natsConnected = await natsMetrics();
   log(`${round}: ${streams.length} connected in ${Math.round(connectMs)} ms`);
   if (values['stop-after'] === 'connect') {
     log(
@@ -339,17 +444,29 @@ for (const [r, round] of rounds.entries()) {
         connected: streams.length,
         connectMs,
         hub: connected,
+        hubRssKiBPerConnectedAgent: Math.round(
+          ((connected.rssMiB - before.rssMiB) * 1024) / streams.length,
+        ),
+        nats: natsConnected,
+        natsRssKiBPerConnectedAgent:
+          natsConnected && natsBefore
+            ? Math.round(((natsConnected.rssMiB - natsBefore.rssMiB) * 1024) / streams.length)
+            : undefined,
+        firstFailure: connectFailures[0],
         loadAvg: await loadAvg(),
       }),
     );
     await hub.stop();
+    await nats?.stop();
     process.exit(0);
   }
 
   // 3. Every agent sends its reports at once; an ack of seq s acks every report up to s.
   const latencies: number[] = [];
-  await scrape(hub); // resets the lag histogram: the next scrape covers the ingest only
+  // Resets the lag histogram (the next scrape covers the ingest only); the heap before it.
+  const preIngest = await scrape(hub);
   t0 = performance.now();
+  const simCpu0 = process.cpuUsage();
   let streamsEnded = 0;
   let unacked = 0;
   // A stream the hub ends (e.g. UNAVAILABLE when the store cannot keep up) is counted, not
@@ -380,7 +497,11 @@ for (const [r, round] of rounds.entries()) {
     ),
   );
   const ingestMs = performance.now() - t0;
+  const simCpu = process.cpuUsage(simCpu0);
+  // The simulator shares the cores: its CPU during the ingest says how much it took.
+  const simulatorCpuS = +((simCpu.user + simCpu.system) / 1e6).toFixed(1);
   const loaded = await hubMetrics(hub);
+  const natsLoaded = await natsMetrics();
   // Work the acks do not wait for (notifications derived from the reports, commit statuses)
   // goes on after the last ack: the hub's CPU counts until it is quiet (under 5 % of a core
   // over 3 s), at most 5 minutes.
@@ -393,7 +514,25 @@ for (const [r, round] of rounds.entries()) {
     if (busy < 0.15) break;
   }
   const hubLog = hub.stderr();
-  const disconnects = hubLog.split('"agent disconnected"').length - 1;
+  // gRPC: "agent disconnected"; NATS: "agent disconnected (no heartbeat)".
+  const disconnects = hubLog.split('"agent disconnected').length - 1;
+  const natsStats =
+    natsBefore && natsConnected && natsLoaded
+      ? {
+          rssMiB: {
+            start: Math.round(natsBefore.rssMiB),
+            connected: Math.round(natsConnected.rssMiB),
+            afterIngest: Math.round(natsLoaded.rssMiB),
+          },
+          rssKiBPerConnectedAgent: Math.round(
+            ((natsConnected.rssMiB - natsBefore.rssMiB) * 1024) / streams.length,
+          ),
+          cpuSecondsPer1000Reports: +(
+            ((natsLoaded.cpuS - natsConnected.cpuS) / (streams.length * n)) *
+            1000
+          ).toFixed(3),
+        }
+      : undefined;
   const scraped = await scrape(hub);
   const total = streams.length * n;
   log(`${round}: ${total} reports in ${Math.round(ingestMs)} ms`);
@@ -406,14 +545,37 @@ for (const [r, round] of rounds.entries()) {
           ((settled.cpuS - connected.cpuS) / total) *
           1000
         ).toFixed(3),
+        hubSystemCpuSecondsPer1000Reports: +(
+          ((loaded.sysS - connected.sysS) / total) *
+          1000
+        ).toFixed(3),
         hubDisconnects: disconnects,
         hubRssMiB: Math.round(loaded.rssMiB),
+        hubRssMiBConnected: Math.round(connected.rssMiB),
+        hubRssMiBSettled: Math.round(settled.rssMiB),
+        hubPeakRssMiB: Math.round(settled.peakRssMiB),
+        hubHeapMiBConnected: preIngest.heapMiB,
+        hubHeapMiBSettled: scraped.heapMiB,
+        hubRssKiBPerConnectedAgent: Math.round(
+          ((connected.rssMiB - before.rssMiB) * 1024) / streams.length,
+        ),
+        ackLatencyMs: {
+          p50: pct(latencies, 0.5),
+          p99: pct(latencies, 0.99),
+          max: pct(latencies, 1),
+        },
+        nats: natsStats,
+        simulatorCpuS,
+        connected: streams.length,
+        connectFailed: connectFailures.length,
+        firstFailure: connectFailures[0],
         streamsEnded,
         endStatuses: Object.fromEntries(endStatuses),
         loadAvg: await loadAvg(),
       }),
     );
     await hub.stop();
+    await nats?.stop();
     process.exit(0);
   }
 
@@ -486,6 +648,7 @@ for (const [r, round] of rounds.entries()) {
       ).toFixed(3),
       hubDisconnects: disconnects,
       hubEventLoopLagP99Ms: scraped.lagP99Ms,
+      simulatorCpuS,
     },
     hub: {
       rssMiB: {
@@ -498,8 +661,17 @@ for (const [r, round] of rounds.entries()) {
       ),
       openFds: loaded.fds,
       metricsScrape: { ms: scraped.ms, kiB: Math.round(scraped.bytes / 1024) },
+      heapMiBConnected: preIngest.heapMiB,
+      heapMiBSettled: scraped.heapMiB,
     },
-    driftQueryMs: { p50: pct(drift, 0.5), p99: pct(drift, 0.99), max: pct(drift, 1) },
+    ...(natsStats ? { natsServer: natsStats } : {}),
+    driftQueryMs: {
+      p50: pct(drift, 0.5),
+      p99: pct(drift, 0.99),
+      max: pct(drift, 1),
+      // In the order run (4 selectors in turn): shows whether a slow one is a first, cold query.
+      samples: drift.map((ms) => Math.round(ms)),
+    },
     clustersListMs: { p50: pct(clusters, 0.5), max: pct(clusters, 1) },
     oneClusterMs: { p50: pct(oneCluster, 0.5), max: pct(oneCluster, 1) },
     appsListMs: { all: pct(appsAll, 0.5), firstPageOf5000: pct(appsPage, 0.5) },
@@ -516,6 +688,7 @@ console.log(
   JSON.stringify(
     {
       store,
+      transport,
       agents: AGENTS,
       reportsPerAgent: REPORTS,
       appsPerCluster: APPS,
@@ -532,5 +705,6 @@ console.log(
   ),
 );
 await hub.stop();
+await nats?.stop();
 await pgServer?.stop();
 process.exit(0);

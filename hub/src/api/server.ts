@@ -2,7 +2,12 @@ import type { AddressInfo } from 'node:net';
 import { Ajv, type Options as AjvOptions } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyReply, type FastifyRequest, type RouteOptions } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyReply,
+  type FastifyRequest,
+  type RouteOptions,
+} from 'fastify';
 import { extractTraceContext, getTracer, inSpan, type Logger } from '@driftless/common';
 import { FailureLimiter } from '../enroll/index.ts';
 import { httpStatusFor, InvalidArgumentError, NotFoundError } from '../errors.ts';
@@ -162,7 +167,8 @@ export class ApiServer {
     const queryAjv = makeAjv(QUERY_AJV);
     const app = Fastify({
       loggerInstance: log,
-      disableRequestLogging: true,
+      // No log line per request (the fleet polls often); requests are counted in metrics.
+      logController: new LogController({ disableRequestLogging: true }),
       trustProxy: limits.trustedProxies.length > 0 ? limits.trustedProxies : false,
       bodyLimit: limits.bodyLimitBytes,
       requestTimeout: limits.requestTimeoutMs,

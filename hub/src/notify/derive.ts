@@ -1,3 +1,4 @@
+import pLimit from 'p-limit';
 import { clockTimeout, errorMessage, type Clock, type Logger } from '@driftless/common';
 import type { EventBus, HubEvent } from '../events.ts';
 import type { ClusterRecord, NotificationSeverity, Store } from '../store/index.ts';
@@ -57,6 +58,14 @@ const ALERTS = {
  * announces nothing new. One subject per sync status, app health, app drift
  * episode, approval, cluster connection and cluster config.
  */
+/**
+ * Most hub events whose notifications are derived at once, across clusters: enough that their
+ * store writes share a group commit, few enough that a request's read does not wait behind
+ * the reads of every cluster's events (after 10,000 agents each sent a burst of reports, an
+ * unbounded deriver queued tens of thousands of them ahead of a dashboard's query).
+ */
+export const DERIVE_CONCURRENCY = 64;
+
 export class EventDeriver {
   readonly #o: EventDeriverOptions;
   #unsubscribe: (() => void) | undefined;
@@ -67,6 +76,8 @@ export class EventDeriver {
    * commit instead of one transaction each.
    */
   readonly #chains = new Map<string, Promise<void>>();
+  /** At most {@link DERIVE_CONCURRENCY} events handled at once, across clusters. */
+  readonly #limit = pLimit(DERIVE_CONCURRENCY);
   readonly #graceTimers = new Map<string, () => void>();
 
   constructor(options: EventDeriverOptions) {
@@ -90,7 +101,7 @@ export class EventDeriver {
 
   /** Runs `fn` after the cluster's events before it (`fn` must not reject). */
   #enqueue(cluster: string, fn: () => Promise<void>): void {
-    const next = (this.#chains.get(cluster) ?? Promise.resolve()).then(fn);
+    const next = (this.#chains.get(cluster) ?? Promise.resolve()).then(() => this.#limit(fn));
     this.#chains.set(cluster, next);
     void next.then(() => {
       if (this.#chains.get(cluster) === next) this.#chains.delete(cluster);
@@ -139,8 +150,8 @@ export class EventDeriver {
 
   async #sync(cluster: string, app: string, syncId: string): Promise<void> {
     const { store } = this.#o;
-    const history = await store.listHistory({ cluster, app, limit: 20 });
-    const s = history.find((h) => h.syncId === syncId);
+    // The reported sync itself, read by its key (cluster, sync id).
+    const [s] = await store.listHistory({ cluster, app, syncId, limit: 1 });
     if (!s) return;
     const subject = `sync:${cluster}/${app}`;
     const short = s.revision.slice(0, 7);
@@ -211,7 +222,7 @@ export class EventDeriver {
 
   async #health(cluster: string, app: string): Promise<void> {
     const { store } = this.#o;
-    const [a] = await store.listApps({ cluster, app });
+    const a = await store.appHealth(cluster, app);
     if (!a || a.gone) return;
     const state =
       a.health === 'healthy'
@@ -247,17 +258,12 @@ export class EventDeriver {
 
   async #drift(cluster: string, app: string): Promise<void> {
     const { store } = this.#o;
-    const open = await store.listDrift({ cluster, app, open: true, limit: 50 });
-    const fight = open.find((d) => d.fight);
-    const state = open.length === 0 ? 'clean' : fight ? 'fighting' : 'drifted';
+    // The state from one count; the records themselves only when there is news to tell.
+    const now = await store.driftState(cluster, app);
+    const state = now.open === 0 ? 'clean' : now.fighting ? 'fighting' : 'drifted';
     const subject = `drift:${cluster}/${app}`;
     const t = await store.transition(subject, state, this.#o.clock.now());
     if (!t.changed) return;
-    const objects = open.map((d) => {
-      const fields = d.fields.map((f) => f.path).join(', ');
-      return `${d.objectRef} ${d.type}${fields ? ` (${fields})` : ''}${d.changedBy ? ` by ${d.changedBy}` : ''}`;
-    });
-    const traceId = open[0]?.lastSyncTraceId ?? '';
     if (state === 'clean') {
       if (t.previous === '') return;
       return this.#announce(cluster, subject, t.episode, {
@@ -269,7 +275,20 @@ export class EventDeriver {
         alert: { name: ALERTS.drift, firing: false, severity: 'warning' },
       });
     }
-    if (state === 'fighting')
+    // drifted: a new episode from clean (or from nothing); leaving a fight is not news.
+    if (state === 'drifted' && t.previous === 'fighting') return;
+    const open = await store.listDrift({ cluster, app, open: true, limit: 50 });
+    const objects = open.map((d) => {
+      const fields = d.fields.map((f) => f.path).join(', ');
+      return `${d.objectRef} ${d.type}${fields ? ` (${fields})` : ''}${d.changedBy ? ` by ${d.changedBy}` : ''}`;
+    });
+    const traceId = open[0]?.lastSyncTraceId ?? '';
+    if (state === 'fighting') {
+      // Read after the count: a newer report may have ended the fight in between.
+      const fight = open.find((d) => d.fight);
+      const how = fight?.fight
+        ? `${fight.objectRef}: ${fight.fight.manager} keeps re-writing ${fight.fight.paths.join(', ')}\n`
+        : '';
       return this.#announce(cluster, subject, t.episode, {
         kind: 'drift.fighting',
         severity: 'error',
@@ -277,11 +296,10 @@ export class EventDeriver {
         app,
         traceId,
         title: `Fighting another controller: ${cluster}/${app}`,
-        message: `${fight!.objectRef}: ${fight!.fight!.manager} keeps re-writing ${fight!.fight!.paths.join(', ')}\n${objects.join('\n')}`,
+        message: `${how}${objects.join('\n')}`,
         alert: { name: ALERTS.drift, firing: true, severity: 'warning' },
       });
-    // drifted: a new episode from clean (or from nothing); leaving a fight is not news.
-    if (t.previous === 'fighting') return;
+    }
     return this.#announce(cluster, subject, t.episode, {
       kind: 'drift.detected',
       severity: 'warning',

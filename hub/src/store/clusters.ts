@@ -148,10 +148,9 @@ export function clusterStore(db: Db): ClusterStore {
           'UPDATE certificates SET revoked_ms = ? WHERE cluster = ? AND revoked_ms = 0',
           [nowMs, name],
         );
-        await tx.run('UPDATE nats_users SET revoked_ms = ? WHERE cluster = ? AND revoked_ms = 0', [
-          nowMs,
-          name,
-        ]);
+        // Every key of the cluster, revoked before or not: a key enrolled again before the hub
+        // refused reused keys got new credentials after its first revocation time.
+        await tx.run('UPDATE nats_users SET revoked_ms = ? WHERE cluster = ?', [nowMs, name]);
         // A token with uses left would let the agent enroll again at once.
         const tokens = await tx.run(
           'UPDATE enrollment_tokens SET revoked_ms = ? WHERE cluster = ? AND revoked_ms = 0',

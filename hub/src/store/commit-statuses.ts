@@ -294,62 +294,101 @@ async function logPost(
   if (cut > 0) await tx.run('DELETE FROM commit_status_posts WHERE id <= ?', [cut]);
 }
 
+/**
+ * How long one read of the hosts serves later reads, ms. The commit-status engine reads them for
+ * every cluster a report comes from (tens of thousands of reads a minute in a big fleet), and
+ * they change only through the API: this process's own writes drop the cached read at once; a
+ * write on another replica is seen within this time, as if the read had been made a moment
+ * before it (the engine's periodic resync looks at every cluster again anyway).
+ */
+export const STATUS_HOSTS_CACHE_MS = 1000;
+
 /** The {@link CommitStatusStore} over `db`. */
 export function commitStatusStore(db: Db): CommitStatusStore {
+  let hosts: { atMs: number; rows: Promise<StatusHostRecord[]> } | undefined;
+  const readHosts = (): Promise<StatusHostRecord[]> => {
+    const now = performance.now();
+    if (!hosts || now - hosts.atMs > STATUS_HOSTS_CACHE_MS) {
+      const entry = {
+        atMs: now,
+        rows: db
+          .all<Row>('SELECT * FROM commit_status_hosts ORDER BY name')
+          .then((rows) => rows.map(toHost)),
+      };
+      // A failed read is not kept: the next caller asks again.
+      entry.rows.catch(() => {
+        if (hosts === entry) hosts = undefined;
+      });
+      hosts = entry;
+    }
+    return hosts.rows;
+  };
+  /** Runs a write to the hosts and drops the cached read (also when the write fails). */
+  const writingHosts = async <T>(write: Promise<T>): Promise<T> => {
+    try {
+      return await write;
+    } finally {
+      hosts = undefined;
+    }
+  };
   return {
-    listStatusHosts: async () =>
-      (await db.all<Row>('SELECT * FROM commit_status_hosts ORDER BY name')).map(toHost),
+    // Copies: a caller may sort or change the list it gets.
+    listStatusHosts: async () => (await readHosts()).map((h) => ({ ...h })),
     getStatusHost: async (name) => {
       const r = await db.get<Row>('SELECT * FROM commit_status_hosts WHERE name = ?', [name]);
       return r && toHost(r);
     },
     putStatusHost: (h, audit) =>
-      db.tx(async (tx) => {
-        const clash = await tx.get<Row>(
-          'SELECT name FROM commit_status_hosts WHERE url_match = ? AND name <> ?',
-          [h.match, h.name],
-        );
-        if (clash)
-          throw new ConflictError(
-            `commit-status host ${h.name}: host ${String(clash['name'])} already matches ${h.match}`,
+      writingHosts(
+        db.tx(async (tx) => {
+          const clash = await tx.get<Row>(
+            'SELECT name FROM commit_status_hosts WHERE url_match = ? AND name <> ?',
+            [h.match, h.name],
           );
-        const old = await tx.get<Row>('SELECT name FROM commit_status_hosts WHERE name = ?', [
-          h.name,
-        ]);
-        if (old) {
-          await tx.run(
-            `UPDATE commit_status_hosts SET kind = ?, url_match = ?, api_url = ?, token_sealed = ?,
+          if (clash)
+            throw new ConflictError(
+              `commit-status host ${h.name}: host ${String(clash['name'])} already matches ${h.match}`,
+            );
+          const old = await tx.get<Row>('SELECT name FROM commit_status_hosts WHERE name = ?', [
+            h.name,
+          ]);
+          if (old) {
+            await tx.run(
+              `UPDATE commit_status_hosts SET kind = ?, url_match = ?, api_url = ?, token_sealed = ?,
                updated_ms = ? WHERE name = ?`,
-            [h.kind, h.match, h.apiUrl, h.tokenSealed, h.updatedMs, h.name],
-          );
-          await tx.run(
-            'UPDATE commit_statuses SET next_attempt_ms = 0 WHERE host = ? AND posted_version < version',
-            [h.name],
-          );
-        } else
-          await tx.run(
-            `INSERT INTO commit_status_hosts (name, kind, url_match, api_url, token_sealed, created_ms,
+              [h.kind, h.match, h.apiUrl, h.tokenSealed, h.updatedMs, h.name],
+            );
+            await tx.run(
+              'UPDATE commit_statuses SET next_attempt_ms = 0 WHERE host = ? AND posted_version < version',
+              [h.name],
+            );
+          } else
+            await tx.run(
+              `INSERT INTO commit_status_hosts (name, kind, url_match, api_url, token_sealed, created_ms,
                created_by, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-            [
-              h.name,
-              h.kind,
-              h.match,
-              h.apiUrl,
-              h.tokenSealed,
-              h.createdMs,
-              h.createdBy,
-              h.updatedMs,
-            ],
-          );
-        await writeAudit(tx, audit, h.updatedMs);
-        return old ? 'updated' : 'created';
-      }),
+              [
+                h.name,
+                h.kind,
+                h.match,
+                h.apiUrl,
+                h.tokenSealed,
+                h.createdMs,
+                h.createdBy,
+                h.updatedMs,
+              ],
+            );
+          await writeAudit(tx, audit, h.updatedMs);
+          return old ? 'updated' : 'created';
+        }),
+      ),
     deleteStatusHost: (name, nowMs, audit) =>
-      db.tx(async (tx) => {
-        const gone = await tx.run('DELETE FROM commit_status_hosts WHERE name = ?', [name]);
-        if (gone.changes !== 1) throw new NotFoundError(`commit-status host ${name}: not found`);
-        await writeAudit(tx, audit, nowMs);
-      }),
+      writingHosts(
+        db.tx(async (tx) => {
+          const gone = await tx.run('DELETE FROM commit_status_hosts WHERE name = ?', [name]);
+          if (gone.changes !== 1) throw new NotFoundError(`commit-status host ${name}: not found`);
+          await writeAudit(tx, audit, nowMs);
+        }),
+      ),
     listCommitStatuses: async (q) => {
       const states = q.states ?? [];
       const where = whereAll([

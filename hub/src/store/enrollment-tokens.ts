@@ -15,6 +15,15 @@ export interface EnrollmentCompletion {
   adminLabels: Labels;
   agentVersion: string;
   certificate: Omit<CertificateRecord, 'revokedMs' | 'cluster'>;
+  /**
+   * The NATS user public key (U…) the agent got credentials for, if it asked for any. Recorded
+   * in the same transaction, so a revocation of the cluster that comes after it always names
+   * the key; a key the hub recorded before (for this or another cluster) is refused, since a
+   * revocation of that key would date from an earlier time than the new credentials.
+   */
+  natsUserPublicKey?: string;
+  /** The audit entry of the enrollment (a cluster joined with a token), written with it. */
+  audit?: AuditEntry;
   nowMs: number;
 }
 
@@ -27,8 +36,9 @@ export interface EnrollmentTokenStore {
   revokeEnrollmentToken(id: string, nowMs: number, audit: AuditEntry): Promise<void>;
   /**
    * Uses the token once, creates or updates the cluster and records the
-   * certificate, atomically. Returns false (writing nothing) when the token was
-   * used up, revoked or expired in the meantime, or the name's enrollment is blocked.
+   * certificate (and NATS user key), atomically. Returns false (writing nothing) when the
+   * token was used up, revoked or expired in the meantime, or the name's enrollment is blocked.
+   * Throws ConflictError (writing nothing) when the NATS user key was recorded before.
    */
   completeEnrollment(c: EnrollmentCompletion): Promise<boolean>;
 }
@@ -106,6 +116,17 @@ export function enrollmentTokenStore(db: Db): EnrollmentTokenStore {
         );
         await replaceLabels(tx, c.cluster, c.labels);
         await insertCertificate(tx, { ...c.certificate, cluster: c.cluster, revokedMs: 0 });
+        if (c.natsUserPublicKey) {
+          const added = await tx.run(
+            'INSERT INTO nats_users (public_key, cluster, issued_ms, revoked_ms) VALUES (?, ?, ?, 0) ON CONFLICT (public_key) DO NOTHING',
+            [c.natsUserPublicKey, c.cluster, c.nowMs],
+          );
+          if (added.changes !== 1)
+            throw new ConflictError(
+              `NATS user key ${c.natsUserPublicKey} already has credentials; enroll with a new key`,
+            );
+        }
+        if (c.audit) await writeAudit(tx, c.audit, c.nowMs);
         return true;
       }),
   };

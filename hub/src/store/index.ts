@@ -6,9 +6,11 @@ import { createSqlStore, type Store } from './store.ts';
 export type * from './types.ts';
 export type { Store } from './store.ts';
 export type {
+  AppHealth,
   AppQuery,
   AppStateCount,
   DriftQuery,
+  DriftState,
   HistoryQuery,
   IngestItem,
   IngestOutcome,

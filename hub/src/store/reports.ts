@@ -1,15 +1,16 @@
 import { ConflictError, NotFoundError } from '../errors.ts';
-import type { Db, Queryable } from './db.ts';
+import type { Db, Dialect, Queryable } from './db.ts';
 import { markRemovedApps, upsertConfigState } from './config-state.ts';
 import {
+  allStatements,
   boolColumn,
   fromJsonText,
-  insertIfAbsent,
+  insertEach,
+  insertRows,
   numberColumn,
   optionalCondition,
   sqlBool,
   toJsonText,
-  upsert,
   whereAll,
   type ColumnWriters,
   type Row,
@@ -54,8 +55,21 @@ export interface HistoryQuery {
   selector?: SelectorTerm[];
   cluster?: string;
   app?: string;
+  /** Only this sync (with `cluster`: one row read by its key). */
+  syncId?: string;
   /** Newest first; default 100. */
   limit?: number;
+}
+
+/** What {@link ReportStore.appHealth} reads of one app. */
+export type AppHealth = Pick<AppRecord, 'health' | 'healthMessage' | 'revision' | 'gone'>;
+
+/** What {@link ReportStore.driftState} counts of one app's open drift. */
+export interface DriftState {
+  /** Drift records of the app not healed. */
+  open: number;
+  /** Whether any of them is a fight with another controller (has `fight`). */
+  fighting: boolean;
 }
 
 /** Result of {@link ReportStore.ingest}. */
@@ -118,6 +132,17 @@ export interface ReportStore {
    */
   countApps(): Promise<AppStateCount[]>;
   listDrift(q: DriftQuery): Promise<DriftRecord[]>;
+  /**
+   * One app's health columns (undefined when the cluster has no such app): what a health
+   * notification is decided from, without reading the rest of the row.
+   */
+  appHealth(cluster: string, app: string): Promise<AppHealth | undefined>;
+  /**
+   * How many drift records of one app are open and whether one is a fight: one count over the
+   * (cluster, app) index, what a drift notification is decided from; `listDrift` reads the
+   * records themselves when there is something to announce.
+   */
+  driftState(cluster: string, app: string): Promise<DriftState>;
   listHistory(q: HistoryQuery): Promise<SyncRecord[]>;
   /**
    * Deletes sync history finished before `olderThanMs` (0: none by age), and beyond the
@@ -275,98 +300,251 @@ const toSync = (r: Row): SyncRecord => ({
   receivedMs: numberColumn(r['received_ms']),
 });
 
-/** Writes one report's row (inside the ingest transaction). */
-async function storeReport(tx: Queryable, cluster: string, report: Report, nowMs: number) {
-  let statement: { sql: string; params: (string | number | bigint | null)[] };
-  switch (report.kind) {
-    case 'app':
-      statement = upsert('apps', ['cluster', 'app'], APP_COLUMNS, {
-        cluster,
-        nowMs,
-        value: report.app,
-      });
-      break;
-    case 'sync':
-      // DO NOTHING: a sync id is unique per attempt, a second copy is the same result.
-      statement = insertIfAbsent('sync_history', ['cluster', 'sync_id'], SYNC_COLUMNS, {
-        cluster,
-        nowMs,
-        value: report.sync,
-      });
-      break;
-    case 'drift':
-      statement = upsert('drifts', ['cluster', 'drift_id'], DRIFT_COLUMNS, {
-        cluster,
-        nowMs,
-        value: report.drift,
-      });
-      await tx.run(statement.sql, statement.params);
-      // A fight ends before its episode closes, and the closing report carries none: remember
-      // that there was one, for the drift ledger.
-      if (report.drift.fight)
-        await tx.run('UPDATE drifts SET fought = 1 WHERE cluster = ? AND drift_id = ?', [
-          cluster,
-          report.drift.driftId,
-        ]);
-      return;
-    case 'gap':
-      statement = insertIfAbsent('report_gaps', ['cluster', 'first_seq'], GAP_COLUMNS, {
-        cluster,
-        nowMs,
-        value: report.gap,
-      });
-      break;
-    case 'config':
-      await upsertConfigState(tx, cluster, report.config, nowMs);
-      return markRemovedApps(tx, cluster, report.config, nowMs);
+/** Most clusters one statement of {@link ingestInTx} names. */
+const MAX_CLUSTERS_PER_STATEMENT = 500;
+
+/** `fought` of a drift row: set by a report naming a fight, and kept once set. */
+const FOUGHT: ColumnWriters<Received<DriftReport> & { fought: 0 | 1 }> = [
+  ['fought', (r) => r.fought],
+];
+
+/**
+ * The rows of stored reports, gathered per table and written with a few multi-row statements
+ * (`insertRows`; on SQLite one prepared single-row statement per row, {@link insertEach}): of
+ * one key, the last report's row (a replayed sync or gap: the first). A
+ * config report writes at once, after the rows gathered before it, since it may mark apps
+ * gone that an earlier report of the batch brought back.
+ */
+class ReportRows {
+  readonly #tx: Queryable;
+  readonly #write: typeof insertRows;
+  #apps: Received<AppReport>[] = [];
+  #syncs: Received<SyncReport>[] = [];
+  #drifts: (Received<DriftReport> & { fought: 0 | 1 })[] = [];
+  #gaps: Received<GapReport>[] = [];
+
+  constructor(tx: Queryable, dialect: Dialect) {
+    this.#tx = tx;
+    this.#write = dialect === 'sqlite' ? insertEach : insertRows;
   }
-  await tx.run(statement.sql, statement.params);
+
+  async add(cluster: string, report: Report, nowMs: number): Promise<void> {
+    switch (report.kind) {
+      case 'app':
+        return void this.#apps.push({ cluster, nowMs, value: report.app });
+      case 'sync':
+        return void this.#syncs.push({ cluster, nowMs, value: report.sync });
+      case 'drift':
+        return void this.#drifts.push({
+          cluster,
+          nowMs,
+          value: report.drift,
+          // A fight ends before its episode closes, and the closing report carries none:
+          // remember that there was one, for the drift ledger.
+          fought: report.drift.fight ? 1 : 0,
+        });
+      case 'gap':
+        return void this.#gaps.push({ cluster, nowMs, value: report.gap });
+      case 'config':
+        await this.flush();
+        await upsertConfigState(this.#tx, cluster, report.config, nowMs);
+        return markRemovedApps(this.#tx, cluster, report.config, nowMs);
+    }
+  }
+
+  /** Writes the rows gathered; with `also`, statements issued together with them. */
+  async flush(also: Promise<unknown>[] = []): Promise<void> {
+    const tx = this.#tx;
+    const insertRows = this.#write;
+    // Different tables: issued together (one round trip on PostgreSQL, which pipelines).
+    const statements = [...also];
+    statements.push(
+      insertRows(tx, 'apps', ['cluster', 'app'], APP_COLUMNS, this.#apps, { update: true }),
+    );
+    // DO NOTHING: a sync id is unique per attempt, a second copy is the same result.
+    statements.push(
+      insertRows(tx, 'sync_history', ['cluster', 'sync_id'], SYNC_COLUMNS, this.#syncs, {
+        update: false,
+      }),
+    );
+    // Of several reports of one drift here, the last is written; `fought` if any named a fight.
+    const fought = new Set<string>();
+    for (const d of this.#drifts) if (d.fought) fought.add(`${d.cluster}\n${d.value.driftId}`);
+    statements.push(
+      insertRows(
+        tx,
+        'drifts',
+        ['cluster', 'drift_id'],
+        [...DRIFT_COLUMNS, ...FOUGHT],
+        this.#drifts.map((d) =>
+          fought.has(`${d.cluster}\n${d.value.driftId}`) ? { ...d, fought: 1 as const } : d,
+        ),
+        {
+          update: true,
+          notUpdated: ['fought'],
+          also: ['fought = CASE WHEN excluded.fought = 1 THEN 1 ELSE drifts.fought END'],
+        },
+      ),
+    );
+    statements.push(
+      insertRows(tx, 'report_gaps', ['cluster', 'first_seq'], GAP_COLUMNS, this.#gaps, {
+        update: false,
+      }),
+    );
+    await allStatements(statements);
+    this.#apps = [];
+    this.#syncs = [];
+    this.#drifts = [];
+    this.#gaps = [];
+  }
 }
 
 /**
  * Stores reports in order inside one transaction. A refused item (replay, out of order,
  * unknown cluster) wrote nothing, so it is an outcome and the transaction goes on; any error
  * thrown aborts it.
+ *
+ * In a few statements whatever the number of items: one read of the clusters' last stored seq
+ * (on PostgreSQL `FOR UPDATE`, in name order: the row locks serialise two replicas ingesting
+ * for the same cluster), each item decided against it in order (so seq n and n + 1 of one
+ * cluster may share the batch), one update of the seqs, and the stored reports' rows per table.
  */
-async function ingestInTx(tx: Queryable, items: readonly IngestItem[]): Promise<IngestOutcome[]> {
-  const out: IngestOutcome[] = [];
-  for (const { cluster, seq, report, nowMs } of items) {
-    // The conditional bump is the order and idempotency check and, on PostgreSQL, also the
-    // row lock that serialises two replicas ingesting for the same cluster.
-    const bumped = await tx.run(
-      'UPDATE clusters SET last_agent_seq = ?, last_seen_ms = ? WHERE name = ? AND last_agent_seq = ?',
-      [seq, nowMs, cluster, seq - 1],
+async function ingestInTx(
+  tx: Queryable,
+  dialect: Dialect,
+  items: readonly IngestItem[],
+): Promise<IngestOutcome[]> {
+  const names = [...new Set(items.map((i) => i.cluster))].sort();
+  const last = new Map<string, number>();
+  for (let i = 0; i < names.length; i += MAX_CLUSTERS_PER_STATEMENT) {
+    const chunk = names.slice(i, i + MAX_CLUSTERS_PER_STATEMENT);
+    const rows = await tx.all<Row>(
+      `SELECT name, last_agent_seq FROM clusters WHERE name IN (${chunk.map(() => '?').join(', ')})
+       ${dialect === 'postgres' ? 'ORDER BY name FOR UPDATE' : ''}`,
+      chunk,
     );
-    if (bumped.changes === 1) {
-      await storeReport(tx, cluster, report, nowMs);
-      out.push({ ok: true, result: { applied: true, lastSeq: seq } });
-      continue;
-    }
-    const row = await tx.get<Row>('SELECT last_agent_seq FROM clusters WHERE name = ?', [cluster]);
-    if (!row) {
+    for (const r of rows) last.set(String(r['name']), numberColumn(r['last_agent_seq']));
+  }
+  const out: IngestOutcome[] = [];
+  const bumped = new Map<string, { seq: number; nowMs: number }>();
+  const rows = new ReportRows(tx, dialect);
+  for (const { cluster, seq, report, nowMs } of items) {
+    const lastSeq = last.get(cluster);
+    if (lastSeq === undefined) {
       out.push({ ok: false, error: new NotFoundError(`cluster ${cluster}: not found`) });
       continue;
     }
-    const lastSeq = numberColumn(row['last_agent_seq']);
+    if (seq === lastSeq + 1) {
+      last.set(cluster, seq);
+      bumped.set(cluster, { seq, nowMs });
+      await rows.add(cluster, report, nowMs);
+      out.push({ ok: true, result: { applied: true, lastSeq: seq } });
+      continue;
+    }
     out.push(
       seq > lastSeq
         ? { ok: false, error: new ReportOutOfOrderError(cluster, seq, lastSeq) }
         : { ok: true, result: { applied: false, lastSeq } },
     );
   }
+  const bumps = [...bumped];
+  // The seq bumps and the rows go out together (one round trip on PostgreSQL).
+  const statements: Promise<unknown>[] = [];
+  // SQLite runs `UPDATE … FROM (VALUES …)` through a temporary table, about 6 times slower
+  // than the same rows updated one by one with a prepared statement (no round trips here).
+  if (dialect === 'sqlite')
+    for (const [name, b] of bumps)
+      await tx.run('UPDATE clusters SET last_agent_seq = ?, last_seen_ms = ? WHERE name = ?', [
+        b.seq,
+        b.nowMs,
+        name,
+      ]);
+  else
+    for (let i = 0; i < bumps.length; i += MAX_CLUSTERS_PER_STATEMENT) {
+      const chunk = bumps.slice(i, i + MAX_CLUSTERS_PER_STATEMENT);
+      // VALUES columns are column1, column2, … in both dialects.
+      statements.push(
+        tx.run(
+          `UPDATE clusters SET last_agent_seq = v.column2, last_seen_ms = v.column3
+       FROM (VALUES ${chunk.map(() => '(CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS BIGINT))').join(', ')}) AS v
+       WHERE clusters.name = v.column1`,
+          chunk.flatMap(([name, b]) => [name, b.seq, b.nowMs]),
+        ),
+      );
+    }
+  await rows.flush(statements);
   return out;
+}
+
+/** Most apps one statement of {@link appHealthReads} reads. */
+const MAX_APPS_PER_READ = 500;
+
+/**
+ * `appHealth` with the reads asked for in the same I/O turn sharing one statement (the
+ * notifier reads the app of each report of many clusters at once): `(cluster, app) IN
+ * (VALUES …)`, one key lookup per app, one round trip to PostgreSQL for all of them. Each
+ * caller gets its own row, read when the turn's statement runs.
+ */
+function appHealthReads(db: Db): ReportStore['appHealth'] {
+  type Asked = {
+    cluster: string;
+    app: string;
+    resolve: (r: AppHealth | undefined) => void;
+    reject: (err: unknown) => void;
+  };
+  let queue: Asked[] = [];
+  const key = (cluster: string, app: string) => `${cluster}\n${app}`;
+  const read = async (asked: Asked[]) => {
+    const pairs = new Map(asked.map((a) => [key(a.cluster, a.app), a]));
+    let rows: Row[];
+    try {
+      rows = await db.all<Row>(
+        `SELECT cluster, app, health, health_message, revision, gone FROM apps
+         WHERE (cluster, app) IN (VALUES ${[...pairs.values()].map(() => '(CAST(? AS TEXT), CAST(? AS TEXT))').join(', ')})`,
+        [...pairs.values()].flatMap((a) => [a.cluster, a.app]),
+      );
+    } catch (err) {
+      for (const a of asked) a.reject(err);
+      return;
+    }
+    const found = new Map<string, AppHealth>();
+    for (const r of rows)
+      found.set(key(String(r['cluster']), String(r['app'])), {
+        health: String(r['health']) as AppRecord['health'],
+        healthMessage: String(r['health_message']),
+        revision: String(r['revision']),
+        gone: boolColumn(r['gone']),
+      });
+    for (const a of asked) {
+      const h = found.get(key(a.cluster, a.app));
+      a.resolve(h && { ...h });
+    }
+  };
+  const flush = () => {
+    const asked = queue;
+    queue = [];
+    for (let i = 0; i < asked.length; i += MAX_APPS_PER_READ)
+      void read(asked.slice(i, i + MAX_APPS_PER_READ));
+  };
+  return (cluster, app) =>
+    new Promise((resolve, reject) => {
+      if (queue.length === 0) setImmediate(flush);
+      queue.push({ cluster, app, resolve, reject });
+    });
 }
 
 /** The {@link ReportStore} over `db`. */
 export function reportStore(db: Db): ReportStore {
   return {
     ingest: async (cluster, seq, report, nowMs) => {
-      const [outcome] = await db.tx((tx) => ingestInTx(tx, [{ cluster, seq, report, nowMs }]));
+      const [outcome] = await db.tx((tx) =>
+        ingestInTx(tx, db.dialect, [{ cluster, seq, report, nowMs }]),
+      );
       if (!outcome!.ok) throw outcome!.error;
       return outcome!.result;
     },
     ingestMany: (items) =>
-      items.length === 0 ? Promise.resolve([]) : db.tx((tx) => ingestInTx(tx, items)),
+      items.length === 0 ? Promise.resolve([]) : db.tx((tx) => ingestInTx(tx, db.dialect, items)),
     listApps: async ({ cluster, app, selector = [], after, limit }) => {
       const sel = selectorSql('cluster', selector);
       const where = whereAll([
@@ -441,16 +619,33 @@ export function reportStore(db: Db): ReportStore {
           ).changes;
         return deleted;
       }),
+    appHealth: appHealthReads(db),
+    driftState: async (cluster, app) => {
+      // fight_json is 'null' when the record has no fight ('' only if written by hand).
+      const r = await db.get<Row>(
+        `SELECT COUNT(*) AS n, COUNT(CASE WHEN fight_json NOT IN ('null', '') THEN 1 END) AS f
+         FROM drifts WHERE cluster = ? AND app = ? AND healed = ?`,
+        [cluster, app, sqlBool(false)],
+      );
+      return { open: numberColumn(r?.['n']), fighting: numberColumn(r?.['f']) > 0 };
+    },
     listHistory: async (query) => {
       const where = whereAll([
         selectorSql('cluster', query.selector ?? []),
         optionalCondition('cluster = ?', query.cluster),
         optionalCondition('app = ?', query.app),
+        optionalCondition('sync_id = ?', query.syncId),
       ]);
-      const rows = await db.all<Row>(
-        `SELECT * FROM sync_history ${where.sql} ORDER BY finished_ms DESC, cluster, sync_id LIMIT ?`,
-        [...where.params, query.limit ?? 100],
-      );
+      // A cluster's sync id names one row (the key): nothing to sort (a sort costs SQLite more
+      // than reading the row).
+      const order =
+        query.cluster !== undefined && query.syncId !== undefined
+          ? ''
+          : 'ORDER BY finished_ms DESC, cluster, sync_id';
+      const rows = await db.all<Row>(`SELECT * FROM sync_history ${where.sql} ${order} LIMIT ?`, [
+        ...where.params,
+        query.limit ?? 100,
+      ]);
       return rows.map(toSync);
     },
   };

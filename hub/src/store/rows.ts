@@ -77,46 +77,124 @@ export type ColumnWriters<T> = readonly (readonly [
 ])[];
 
 /**
- * `INSERT INTO table (…) VALUES (…) ON CONFLICT (key) DO UPDATE SET` every non-key column, for
- * the columns of `writers`, with their parameters for `record`.
+ * Waits for statements issued together (PostgreSQL sends them pipelined: one round trip for
+ * all), then throws the first one's error if any failed. Every one has ended by then, so none
+ * runs on after the caller's transaction rolls back.
  */
-export function upsert<T>(
-  table: string,
-  key: readonly string[],
-  writers: ColumnWriters<T>,
-  record: T,
-): { sql: string; params: SqlValue[] } {
-  const updates = writers
-    .map(([c]) => c)
-    .filter((c) => !key.includes(c))
-    .map((c) => `${c} = excluded.${c}`);
-  return insertOnConflict(table, key, writers, record, updates);
+export async function allStatements(statements: readonly Promise<unknown>[]): Promise<void> {
+  const results = await Promise.allSettled(statements);
+  const failed = results.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
-/** `INSERT … ON CONFLICT (key) DO NOTHING` for the columns of `writers`. */
-export function insertIfAbsent<T>(
+/** Largest number of rows {@link insertRows} puts in one statement. */
+const MAX_ROWS_PER_STATEMENT = 256;
+
+/**
+ * Writes `records` as multi-row `INSERT … ON CONFLICT (key)` statements: `DO UPDATE SET` every
+ * column but the key and `notUpdated`, and `also` (extra `column = expression` terms), when
+ * `update`; else `DO NOTHING`. The result is that of one single-row statement per record in the given order:
+ * of records with the same key, the last is written when updating and the first when not
+ * (PostgreSQL refuses a statement that updates one row twice, so the others are left out
+ * here). Row counts are split in powers of two up to 256, so a prepared-statement cache holds
+ * few texts per table.
+ */
+export async function insertRows<T>(
+  q: Queryable,
   table: string,
   key: readonly string[],
   writers: ColumnWriters<T>,
-  record: T,
-): { sql: string; params: SqlValue[] } {
-  return insertOnConflict(table, key, writers, record, []);
+  records: readonly T[],
+  options: UpsertOptions,
+): Promise<void> {
+  if (records.length === 0) return;
+  const keyIndexes = key.map((k) => writers.findIndex(([c]) => c === k));
+  const byKey = new Map<string, SqlValue[]>();
+  for (const r of records) {
+    const row = writers.map(([, value]) => value(r));
+    const k = JSON.stringify(keyIndexes.map((i) => row[i]));
+    if (options.update) {
+      byKey.delete(k); // the last one, in its own (later) place
+      byKey.set(k, row);
+    } else if (!byKey.has(k)) byKey.set(k, row);
+  }
+  const rows = [...byKey.values()];
+  // The chunks hold different keys, so they are issued together (one round trip on PostgreSQL).
+  const statements: Promise<unknown>[] = [];
+  for (let at = 0; at < rows.length;) {
+    let n = MAX_ROWS_PER_STATEMENT;
+    while (n > rows.length - at) n /= 2;
+    const chunk = rows.slice(at, at + n);
+    at += n;
+    statements.push(q.run(upsertSql(table, key, columnsOf(writers), n, options), chunk.flat()));
+  }
+  await allStatements(statements);
 }
 
-/** `INSERT … ON CONFLICT (key) DO UPDATE SET updates`, or `DO NOTHING` when there are none. */
-function insertOnConflict<T>(
+/** Options of {@link insertRows} and {@link insertEach}. */
+export interface UpsertOptions {
+  /** On a key already stored: update its row (else keep it, `DO NOTHING`). */
+  update: boolean;
+  /** Columns an update leaves as they are. */
+  notUpdated?: readonly string[];
+  /** Extra `column = expression` terms of an update. */
+  also?: readonly string[];
+}
+
+const columnsOf = (writers: ColumnWriters<never>) => writers.map(([c]) => c);
+
+/** Statement texts of {@link upsertSql}, so each is built once. */
+const upsertTexts = new Map<string, string>();
+
+/** `INSERT INTO table (columns) VALUES (?, …) × rowCount ON CONFLICT (key) DO …`, built once. */
+function upsertSql(
+  table: string,
+  key: readonly string[],
+  columns: readonly string[],
+  rowCount: number,
+  options: UpsertOptions,
+): string {
+  const cacheKey = [table, key.join(), columns.join(), rowCount, options.update]
+    .concat(options.notUpdated?.join() ?? '', options.also ?? [])
+    .join('\n');
+  let sql = upsertTexts.get(cacheKey);
+  if (sql !== undefined) return sql;
+  const updates = options.update
+    ? [
+        ...columns
+          .filter((c) => !key.includes(c) && !options.notUpdated?.includes(c))
+          .map((c) => `${c} = excluded.${c}`),
+        ...(options.also ?? []),
+      ]
+    : [];
+  const tuple = `(${columns.map(() => '?').join(', ')})`;
+  sql = `INSERT INTO ${table} (${columns.join(', ')}) VALUES ${Array(rowCount).fill(tuple).join(', ')}
+       ON CONFLICT (${key.join(', ')}) DO ${updates.length ? `UPDATE SET ${updates.join(', ')}` : 'NOTHING'}`;
+  upsertTexts.set(cacheKey, sql);
+  return sql;
+}
+
+/**
+ * {@link insertRows} for SQLite: the same rows written with one prepared single-row statement
+ * per record, in order (of one key the last is written when updating, the first when not, as
+ * there). SQLite has no round trips to save, and a multi-row upsert costs it about twice the
+ * single-row one per row.
+ */
+export async function insertEach<T>(
+  q: Queryable,
   table: string,
   key: readonly string[],
   writers: ColumnWriters<T>,
-  record: T,
-  updates: readonly string[],
-): { sql: string; params: SqlValue[] } {
-  const columns = writers.map(([c]) => c);
-  return {
-    sql: `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})
-          ON CONFLICT (${key.join(', ')}) DO ${updates.length ? `UPDATE SET ${updates.join(', ')}` : 'NOTHING'}`,
-    params: writers.map(([, value]) => value(record)),
-  };
+  records: readonly T[],
+  options: UpsertOptions,
+): Promise<void> {
+  if (records.length === 0) return;
+  const sql = upsertSql(table, key, columnsOf(writers), 1, options);
+  for (const r of records)
+    await q.run(
+      sql,
+      writers.map(([, value]) => value(r)),
+    );
 }
 
 export type { Row };
