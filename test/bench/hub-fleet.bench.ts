@@ -307,7 +307,9 @@ async function enrollFleet() {
   // TLS handshake per enrollment would measure the simulator, not the hub. Each agent still
   // gets its own certificate, and connects below over its own mTLS connection.
   const enrollClient = agentClient(hub);
-  const enrollOne = (req: { token: string; clusterName: string }) =>
+  // Over NATS each agent enrolls with a NATS user key of its own (the hub refuses a key it
+  // issued credentials for before), made as the agent makes it.
+  const enrollOne = (req: { token: string; clusterName: string }, natsPublicKey?: string) =>
     new Promise<EnrollResponse>((resolve, reject) =>
       enrollClient.enroll(
         {
@@ -315,7 +317,7 @@ async function enrollFleet() {
           csrPem: key.csrPem,
           agentVersion: 'bench',
           labels: {},
-          ...(natsUser ? { natsUserPublicKey: natsUser.publicKey } : {}),
+          ...(natsPublicKey ? { natsUserPublicKey: natsPublicKey } : {}),
         },
         (err, res) => (err ? reject(err) : resolve(res)),
       ),
@@ -327,20 +329,21 @@ async function enrollFleet() {
     });
     if (t.status !== 201 && t.status !== 200)
       throw new Error(`token for ${name(i)}: ${t.status} ${JSON.stringify(t.body)}`);
+    const user = natsUser ? fleetNatsUser() : undefined;
     // As an agent does: a hub too busy to answer (UNAVAILABLE) is asked again after a pause.
     for (let left = 5; ; left--) {
       try {
-        const res = await enrollOne({
-          token: (t.body as { token: string }).token,
-          clusterName: name(i),
-        });
+        const res = await enrollOne(
+          { token: (t.body as { token: string }).token, clusterName: name(i) },
+          user?.publicKey,
+        );
         if ((i + 1) % 1000 === 0) log(`enrolled ${i + 1}`);
         if (natsUser && !res.natsUserJwt)
           throw new Error(`enroll ${name(i)}: the hub issued no NATS credentials`);
         return {
           keyPem: key.keyPem,
           certPem: res.certificatePem,
-          ...(natsUser ? { nats: { seed: natsUser.seed, jwt: res.natsUserJwt! } } : {}),
+          ...(user ? { nats: { seed: user.seed, jwt: res.natsUserJwt! } } : {}),
         };
       } catch (err) {
         if ((err as { code?: number }).code !== 14 || left === 0) throw err;
