@@ -519,6 +519,21 @@ for (const [r, round] of rounds.entries()) {
   const hubLog = hub.stderr();
   // gRPC: "agent disconnected"; NATS: "agent disconnected (no heartbeat)".
   const disconnects = hubLog.split('"agent disconnected').length - 1;
+  // Over NATS: the hub's own connection's events (a disconnect loses core messages such as
+  // heartbeats) and what nats-server counted as slow consumers.
+  const natsEvents = nats
+    ? {
+        hubConnection: Object.fromEntries(
+          [...hubLog.matchAll(/NATS link: (\w+)/g)].reduce(
+            (m, [, type]) => m.set(type!, (m.get(type!) ?? 0) + 1),
+            new Map<string, number>(),
+          ),
+        ),
+        slowConsumers: (
+          (await (await fetch(`${nats.monitorUrl}/varz`)).json()) as { slow_consumers?: number }
+        ).slow_consumers,
+      }
+    : undefined;
   const natsStats =
     natsBefore && natsConnected && natsLoaded
       ? {
@@ -553,6 +568,7 @@ for (const [r, round] of rounds.entries()) {
           1000
         ).toFixed(3),
         hubDisconnects: disconnects,
+        ...(natsEvents ? { natsEvents } : {}),
         hubRssMiB: Math.round(loaded.rssMiB),
         hubRssMiBConnected: Math.round(connected.rssMiB),
         hubRssMiBSettled: Math.round(settled.rssMiB),

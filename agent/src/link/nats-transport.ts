@@ -91,16 +91,15 @@ export interface NatsTransportOptions {
    */
   publishTimeoutMs?: number;
   /**
-   * Reports published and not yet acked by JetStream before `write` says "wait". Default 1.
-   * One connection's publishes enter the stream in order, so with more a report lands behind
-   * a later one only when JetStream refused it and it is tried again (the hub holds the later
-   * one back until it arrives); the stream refuses beyond its ingest queue (100,000 messages
-   * by default, `max_buffered_msgs`). More in flight costs nats-server, hub and agent less CPU
-   * per report (they write and read several at once: 1.5× the reports/s at 3,000 agents with
-   * 4, on a shared machine), but at 10,000 agents flushing at once 4 put 40,000 reports in the stream within
-   * seconds, ahead of the hub by half a minute: every agent waited 20–27 s for its first ack,
-   * and the hub showed each of them disconnected once (docs/benchmarks.md, "Fleet over NATS,
-   * 2026-12-01"). With 1 a fleet flushing at once offers the stream one report per agent.
+   * Messages published and not yet acked by JetStream at once. Default 1. One connection's
+   * publishes enter the stream in order, so with more a message lands behind a later one only
+   * when JetStream refused it and it is tried again (the hub holds the later one back until it
+   * arrives); the stream refuses beyond its ingest queue (100,000 messages by default,
+   * `max_buffered_msgs`). Reports written meanwhile share the next message (see
+   * {@link maxBatchReports}); against a hub that takes one report per message, `write` says
+   * "wait" once this many reports are out. With 4 one report per message, 10,000 agents
+   * flushing at once had the hub show each of them disconnected once (docs/benchmarks.md,
+   * "Fleet over NATS, 2026-12-01").
    */
   maxInFlight?: number;
   /**
