@@ -470,6 +470,7 @@ for (const [r, round] of rounds.entries()) {
   const preIngest = await scrape(hub);
   t0 = performance.now();
   const simCpu0 = process.cpuUsage();
+  const ingestStartMs = Date.now();
   let streamsEnded = 0;
   let unacked = 0;
   // A stream the hub ends (e.g. UNAVAILABLE when the store cannot keep up) is counted, not
@@ -529,6 +530,16 @@ for (const [r, round] of rounds.entries()) {
             new Map<string, number>(),
           ),
         ),
+        // When the hub marked agents disconnected, in s from the start of the ingest.
+        disconnectedAtS: (() => {
+          const at = hubLog
+            .split('\n')
+            .filter((l) => l.includes('"agent disconnected'))
+            .map(
+              (l) => (Date.parse((JSON.parse(l) as { time: string }).time) - ingestStartMs) / 1000,
+            );
+          return at.length ? { first: Math.min(...at), last: Math.max(...at) } : undefined;
+        })(),
         slowConsumers: (
           (await (await fetch(`${nats.monitorUrl}/varz`)).json()) as { slow_consumers?: number }
         ).slow_consumers,
