@@ -22,6 +22,7 @@ import {
   writeRef,
   type HttpClient,
 } from 'isomorphic-git';
+import { UnsafeTreeError } from './errors.ts';
 import { commandRequest, concat, httpStatusError, postUploadPack } from './upload-pack.ts';
 
 const decoder = new TextDecoder();
@@ -119,10 +120,15 @@ export async function fetchCommit(options: FetchCommitOptions): Promise<void> {
 
 /**
  * Writes the tree `oid` out into `into` (a working tree without an index: nothing reads one).
- * Names a checkout must not hold (`..`, `.git`, a slash) are refused, as Git refuses them.
+ * Names a checkout must not hold (`..`, `.git`, a slash) are refused, as Git refuses them, and
+ * so is a name given twice in one tree: Git never writes such a tree, but a server serves one
+ * as it is, and a symbolic link followed by a file of the same name would write that file
+ * wherever the link points. Every entry is created new (`wx`, `mkdir`, `symlink` all fail on
+ * an existing path), so nothing is ever written through a link.
  */
 async function writeTree(root: string, into: string, oid: string, cache: object): Promise<void> {
   const { tree } = await readTree({ fs, dir: root, oid, cache });
+  const names = new Set<string>();
   for (const entry of tree) {
     const name = entry.path;
     if (
@@ -132,7 +138,12 @@ async function writeTree(root: string, into: string, oid: string, cache: object)
       /[/\\\0]/.test(name) ||
       name.toLowerCase() === '.git'
     )
-      throw new Error(`git checkout: the tree holds an entry named ${JSON.stringify(name)}`);
+      throw new UnsafeTreeError(`the commit's tree holds an entry named ${JSON.stringify(name)}`);
+    if (names.has(name))
+      throw new UnsafeTreeError(
+        `the commit's tree holds two entries named ${JSON.stringify(name)}, which Git never writes`,
+      );
+    names.add(name);
     const target = join(into, name);
     if (entry.type === 'tree') {
       await mkdir(target);
@@ -142,7 +153,11 @@ async function writeTree(root: string, into: string, oid: string, cache: object)
     } else {
       const { blob } = await readBlob({ fs, dir: root, oid: entry.oid, cache });
       if (entry.mode === '120000') await symlink(Buffer.from(blob).toString('utf8'), target);
-      else await writeFile(target, blob, { mode: entry.mode === '100755' ? 0o755 : 0o644 });
+      else
+        await writeFile(target, blob, {
+          mode: entry.mode === '100755' ? 0o755 : 0o644,
+          flag: 'wx',
+        });
     }
   }
 }
