@@ -5,12 +5,13 @@
  * link points (the agent's work directory, another repository's checkout, anything the agent
  * may write). Each case plants the link's target outside the checkout and checks that the
  * sync fails for good (terminal, naming the entry), writes nothing there, and keeps the last
- * good checkout.
+ * good checkout. And a tree that names one compressed blob many times: a fetch of a few
+ * kilobytes that would write far more than the disk holds.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as nodeHttp from 'isomorphic-git/http/node';
@@ -96,18 +97,12 @@ for (const transport of ['v2 fetch', 'v0 clone'] as const) {
 
       const result = await src.sync();
       assert.equal(existsSync(victim), false, 'nothing is written where the link points');
-      if (transport === 'v2 fetch') {
-        // The v2 fetch writes the tree itself: it must refuse it, terminally.
-        assert.equal(result.revision, good, 'the last good checkout stays current');
-        assert.equal(result.fromCache, true);
-        assert.ok(result.error, 'the sync reports why the new commit was not taken');
-        assert.equal(classify(result.error), 'terminal');
-        assert.match(result.error.message, /two entries named "payload\.yaml"/);
-      } else if (!result.error) {
-        // isomorphic-git's checkout writes one of the two; either way not through the link.
-        const written = path.join(result.dir, 'payload.yaml');
-        assert.ok(!existsSync(written) || !readFileSync(written, 'utf8').includes(victim));
-      }
+      // Both ways in go through the one checkout writer: it refuses the tree, terminally.
+      assert.equal(result.revision, good, 'the last good checkout stays current');
+      assert.equal(result.fromCache, true);
+      assert.ok(result.error, 'the sync reports why the new commit was not taken');
+      assert.equal(classify(result.error), 'terminal');
+      assert.match(result.error.message, /two entries named "payload\.yaml"/);
     });
   });
 }
@@ -136,3 +131,47 @@ describe('a fresh agent given a hostile tree', () => {
     assert.equal(existsSync(victim), false);
   });
 });
+
+for (const transport of ['v2 fetch', 'v0 clone'] as const) {
+  describe(`a tree that names one compressed blob many times (${transport})`, () => {
+    it('stops writing at the checkout limit, fails for good and leaves nothing behind', async () => {
+      const repo = await server.createRepo(`bomb-${++repos}`);
+      const good = await repo.commit({ 'clusters/dev/driftless.yaml': 'kind: Cluster\n' }, 'good');
+      const work = mkdtempSync(path.join(base, 'work-'));
+      const src = new GitSource({
+        url: repo.url,
+        branch: 'main',
+        dir: work,
+        auth: server.credentials,
+        // 1 MiB fetched at most, so at most 4 MiB written.
+        maxFetchBytes: 1024 * 1024,
+        ...(transport === 'v0 clone' ? { http: protocolV0 } : {}),
+      });
+      assert.equal((await src.sync()).revision, good);
+
+      // 1 MiB of zeros compresses to about a kilobyte; named 64 times it is 64 MiB.
+      const zeros = git(repo, ['hash-object', '-w', '--stdin'], '\0'.repeat(1024 * 1024));
+      const clusters = git(repo, ['rev-parse', `${good}:clusters`]);
+      commitTree(repo, [
+        `040000 tree ${clusters}\tclusters`,
+        ...Array.from(
+          { length: 64 },
+          (_, i) => `100644 blob ${zeros}\tzeros-${String(i).padStart(2, '0')}.bin`,
+        ),
+      ]);
+
+      const result = await src.sync();
+      assert.equal(result.revision, good, 'the last good checkout stays current');
+      assert.ok(result.error, 'the sync reports why the new commit was not taken');
+      assert.equal(classify(result.error), 'terminal');
+      assert.match(result.error.message, /more than 4 MiB checked out/);
+      const incoming = path.join(work, 'incoming');
+      assert.deepEqual(
+        existsSync(incoming) ? readdirSync(incoming) : [],
+        [],
+        'nothing left behind',
+      );
+      assert.deepEqual(readdirSync(path.join(work, 'checkouts')), [good]);
+    });
+  });
+}
