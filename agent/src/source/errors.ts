@@ -123,9 +123,10 @@ export class PathNotFoundError extends TerminalError {
 }
 
 /**
- * A fetched commit's tree holds what Git itself never writes and a checkout must not hold:
- * an entry named `..`, `.git` or with a slash, or two entries of one name. Thrown by the
- * checkout writer; {@link toGitSourceError} makes it a terminal {@link GitProtocolError},
+ * A fetched commit holds what a checkout must not: an entry named `..`, `.git` or with a
+ * slash, or two entries of one name (Git itself never writes those), a file or a whole tree
+ * larger than the agent's limits, or the pack cannot be read. Thrown by the pack check and
+ * the checkout writer; {@link toGitSourceError} makes it a terminal {@link GitProtocolError},
  * since only a new commit helps.
  */
 export class UnsafeTreeError extends Error {

@@ -23,6 +23,7 @@ import {
   type HttpClient,
 } from 'isomorphic-git';
 import { UnsafeTreeError } from './errors.ts';
+import { checkPackObjects } from './pack-check.ts';
 import { commandRequest, concat, httpStatusError, postUploadPack } from './upload-pack.ts';
 
 const decoder = new TextDecoder();
@@ -92,6 +93,8 @@ export interface FetchCommitOptions {
   dir: string;
   /** Most bytes the checkout may write (see {@link checkoutCommit}). */
   maxCheckoutBytes: number;
+  /** Most bytes one object of the pack may inflate to (see pack-check.ts). */
+  maxObjectBytes: number;
 }
 
 /**
@@ -106,6 +109,7 @@ export async function fetchCommit(options: FetchCommitOptions): Promise<void> {
   const pack = parseFetchResponse(body);
   if (pack.length < 32 || decoder.decode(pack.subarray(0, 4)) !== 'PACK')
     throw new FetchProtocolError('git fetch: the answer is not a pack');
+  checkPackObjects(pack, options.maxObjectBytes);
   await init({ fs, dir, defaultBranch: branch });
   const packDir = join(dir, '.git', 'objects', 'pack');
   await mkdir(packDir, { recursive: true });

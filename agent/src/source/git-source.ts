@@ -348,6 +348,7 @@ export class GitSource {
         branch: this.#o.branch,
         dir: tmp,
         maxCheckoutBytes: this.#o.maxCheckoutBytes,
+        maxObjectBytes: this.#o.maxObjectBytes,
       });
       return { revision: sha, dir: tmp };
     } catch (err) {

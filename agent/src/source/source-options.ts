@@ -59,6 +59,14 @@ export interface GitSourceOptions {
    */
   maxCheckoutBytes?: number;
   /**
+   * Most bytes one object (a file) of a fetched commit may inflate to, checked before it is
+   * inflated for keeps: a pack of kilobytes can hold gigabytes of zeros, which the agent
+   * would otherwise inflate in memory. Past it the sync fails, terminally. Default an eighth
+   * of `maxFetchBytes` (64 MiB). Not checked on the clone fallback for servers without Git
+   * protocol v2.
+   */
+  maxObjectBytes?: number;
+  /**
    * Checks a revision before it becomes current (commit signatures, see
    * verify.ts); when it throws, the last checkout that passed stays current
    * and the error is returned with it. Default none.
@@ -113,6 +121,7 @@ export interface Resolved {
   idleTimeoutMs: number;
   maxFetchBytes: number;
   maxCheckoutBytes: number;
+  maxObjectBytes: number;
   verify: GitSourceOptions['verify'];
 }
 
@@ -160,6 +169,8 @@ export function resolveOptions(o: GitSourceOptions): Resolved {
     maxCheckoutBytes:
       o.maxCheckoutBytes ??
       CHECKOUT_BYTES_PER_FETCH_BYTE * (o.maxFetchBytes ?? DEFAULT_MAX_FETCH_BYTES),
+    maxObjectBytes:
+      o.maxObjectBytes ?? Math.floor((o.maxFetchBytes ?? DEFAULT_MAX_FETCH_BYTES) / 8),
     verify: o.verify,
   };
 }
