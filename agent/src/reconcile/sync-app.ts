@@ -159,6 +159,8 @@ export async function syncApp(
       // Plan: server-side apply dry-run of every object; deletes from the inventory.
       const previous = await deps.inventory.load(app.name);
       const digestOfRender = renderDigest(desired);
+      // An app that did not render may declare what this one dropped: nothing is pruned meanwhile.
+      const undeclared = deps.ownership?.undeclared(app.name) ?? [];
       const plan = await step('plan', async (span) => {
         const p = await planApp({
           client: deps.client,
@@ -169,6 +171,11 @@ export async function syncApp(
           inventory:
             deps.ownership?.prunable(app.name, previous?.objects ?? []) ?? previous?.objects ?? [],
           prune: app.prune,
+          ...(undeclared.length > 0
+            ? {
+                holdPrune: `not pruned while app ${undeclared.join(', ')} does not render: it may declare it now`,
+              }
+            : {}),
           hookEvent: hookEventOf(previous, digestOfRender),
           ranOnce: new Map(Object.entries(previous?.ranOnce ?? {})),
           replace: app.replace,
