@@ -161,6 +161,7 @@ export async function syncApp(
       const digestOfRender = renderDigest(desired);
       // An app that did not render may declare what this one dropped: nothing is pruned meanwhile.
       const undeclared = deps.ownership?.undeclared(app.name) ?? [];
+      const holdPrune = `not pruned while app ${undeclared.join(', ')} does not render: it may declare it now`;
       const plan = await step('plan', async (span) => {
         const p = await planApp({
           client: deps.client,
@@ -171,11 +172,7 @@ export async function syncApp(
           inventory:
             deps.ownership?.prunable(app.name, previous?.objects ?? []) ?? previous?.objects ?? [],
           prune: app.prune,
-          ...(undeclared.length > 0
-            ? {
-                holdPrune: `not pruned while app ${undeclared.join(', ')} does not render: it may declare it now`,
-              }
-            : {}),
+          ...(undeclared.length > 0 ? { holdPrune } : {}),
           hookEvent: hookEventOf(previous, digestOfRender),
           ranOnce: new Map(Object.entries(previous?.ranOnce ?? {})),
           replace: app.replace,
@@ -190,6 +187,11 @@ export async function syncApp(
       detail.carry = carrySeed(app, desired, plan);
       report.planDigest = plan.digest;
       report.objects = plan.objects.map(toChange);
+      const held = plan.kept.filter((k) => undeclared.length > 0 && k.reason === holdPrune);
+      if (held.length > 0)
+        report.notes = [
+          `${held.length} object(s) Git no longer declares not pruned while app ${undeclared.join(', ')} does not render (it may declare them now)`,
+        ];
       const changes = plan.counts.create + plan.counts.update + plan.counts.delete;
 
       // Paused (break-glass or `suspend: true`): report the plan, write nothing.

@@ -119,6 +119,11 @@ describe('objects changing hands while the new owner does not render', () => {
     );
     await t.agent.reconcileOnce();
     assert.equal(status('tools')?.syncStatus, 'Synced', status('tools')?.message);
+    assert.match(
+      status('tools')?.message ?? '',
+      /1 object\(s\) Git no longer declares not pruned while app store does not render/,
+      'the status says what was not done',
+    );
     assert.equal(await uid('tool'), tool, 'tool is not deleted');
     assert.ok(await uid('other'), 'tools still applies what it declares');
     assert.deepEqual(await inventory('tools'), ['other', 'tool'], 'tools holds tool meanwhile');
@@ -128,6 +133,7 @@ describe('objects changing hands while the new owner does not render', () => {
     assert.equal(status('store')?.syncStatus, 'Synced', status('store')?.message);
     assert.equal(await uid('tool'), tool, 'store took over the same object');
     assert.deepEqual(await inventory('tools'), ['other']);
+    assert.doesNotMatch(status('tools')?.message ?? '', /not pruned/);
     assert.ok((await inventory('store')).includes('tool'));
   });
 });
