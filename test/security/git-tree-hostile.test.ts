@@ -178,30 +178,36 @@ for (const transport of ['v2 fetch', 'v0 clone'] as const) {
   });
 }
 
-describe('a file of zeros that inflates far past its fetch', () => {
-  it('is refused by its declared size, for good, before it is inflated', async () => {
-    const repo = await server.createRepo(`zeros-${++repos}`);
-    const good = await repo.commit({ 'clusters/dev/driftless.yaml': 'kind: Cluster\n' }, 'good');
-    const work = mkdtempSync(path.join(base, 'work-'));
-    // At most 1 MiB fetched, so one file may be 128 KiB.
-    const src = new GitSource({
-      url: repo.url,
-      branch: 'main',
-      dir: work,
-      auth: server.credentials,
-      maxFetchBytes: 1024 * 1024,
-    });
-    assert.equal((await src.sync()).revision, good);
-    // 8 MiB of zeros: about 8 KiB in the pack.
-    const zeros = git(repo, ['hash-object', '-w', '--stdin'], '\0'.repeat(8 * 1024 * 1024));
-    const clusters = git(repo, ['rev-parse', `${good}:clusters`]);
-    commitTree(repo, [`100644 blob ${zeros}\tbig.bin`, `040000 tree ${clusters}\tclusters`]);
+for (const transport of ['v2 fetch', 'v0 clone'] as const) {
+  describe(`a file of zeros that inflates far past its fetch (${transport})`, () => {
+    it('is refused by its declared size, for good, before it is inflated', async () => {
+      const repo = await server.createRepo(`zeros-${++repos}`);
+      const good = await repo.commit({ 'clusters/dev/driftless.yaml': 'kind: Cluster\n' }, 'good');
+      const work = mkdtempSync(path.join(base, 'work-'));
+      // At most 1 MiB fetched, so one file may be 128 KiB.
+      const src = new GitSource({
+        url: repo.url,
+        branch: 'main',
+        dir: work,
+        auth: server.credentials,
+        maxFetchBytes: 1024 * 1024,
+        ...(transport === 'v0 clone' ? { http: protocolV0 } : {}),
+      });
+      assert.equal((await src.sync()).revision, good);
+      // 8 MiB of zeros: about 8 KiB in the pack.
+      const zeros = git(repo, ['hash-object', '-w', '--stdin'], '\0'.repeat(8 * 1024 * 1024));
+      const clusters = git(repo, ['rev-parse', `${good}:clusters`]);
+      commitTree(repo, [`100644 blob ${zeros}\tbig.bin`, `040000 tree ${clusters}\tclusters`]);
 
-    const result = await src.sync();
-    assert.equal(result.revision, good, 'the last good checkout stays current');
-    assert.ok(result.error);
-    assert.equal(classify(result.error), 'terminal');
-    assert.match(result.error.message, /holds a file of 8 MiB, over the 0\.1 MiB one file may be/);
-    assert.deepEqual(readdirSync(path.join(work, 'checkouts')), [good]);
+      const result = await src.sync();
+      assert.equal(result.revision, good, 'the last good checkout stays current');
+      assert.ok(result.error);
+      assert.equal(classify(result.error), 'terminal');
+      assert.match(
+        result.error.message,
+        /holds a file of 8 MiB, over the 0\.1 MiB one file may be/,
+      );
+      assert.deepEqual(readdirSync(path.join(work, 'checkouts')), [good]);
+    });
   });
-});
+}

@@ -32,6 +32,7 @@ import { resolveInCheckout } from './checkout-path.ts';
 import { GitNotFoundError, toGitSourceError, type GitLocation } from './errors.ts';
 import { checkoutCommit, fetchCommit, FetchProtocolError } from './fetch-v2.ts';
 import { lsRemoteRef } from './ls-refs.ts';
+import { checkingUploadPacks } from './pack-check.ts';
 import {
   resolveOptions,
   transport,
@@ -363,7 +364,8 @@ export class GitSource {
     try {
       await clone({
         fs,
-        http: transport(this.#o, signal),
+        // The pack is checked before isomorphic-git inflates it, as on the one-request fetch.
+        http: checkingUploadPacks(transport(this.#o, signal), this.#o.maxObjectBytes),
         dir: tmp,
         url: this.#o.url,
         ref: this.#o.branch,

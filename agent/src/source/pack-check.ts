@@ -6,7 +6,9 @@
  * inflated here once, never past the limit, and a delta's declared result is held to it too.
  */
 import { inflateSync } from 'node:zlib';
+import type { HttpClient } from 'isomorphic-git';
 import { UnsafeTreeError } from './errors.ts';
+import { concat } from './upload-pack.ts';
 
 /** Pack object types (Git's pack format): 6 and 7 are deltas against another object. */
 const OFS_DELTA = 6;
@@ -86,3 +88,53 @@ export function checkPackObjects(pack: Uint8Array, maxObjectBytes: number): void
 }
 
 const formatMiB = (bytes: number) => Math.round((bytes / 1024 / 1024) * 10) / 10;
+
+/**
+ * The pack inside a protocol v0/v1 `git-upload-pack` answer (what isomorphic-git's clone
+ * reads): the band-1 data of its side-band lines, or what follows the protocol lines when the
+ * server sends the pack bare. Undefined when no pack is found (the clone reports that).
+ */
+export function packOfUploadPackAnswer(bytes: Uint8Array): Uint8Array | undefined {
+  const parts: Uint8Array[] = [];
+  let at = 0;
+  while (at + 4 <= bytes.length) {
+    const head = Buffer.from(bytes.subarray(at, at + 4)).toString('latin1');
+    if (head === 'PACK') return bytes.subarray(at);
+    if (!/^[0-9a-f]{4}$/.test(head)) break;
+    const length = parseInt(head, 16);
+    if (length === 0) {
+      at += 4; // flush
+      continue;
+    }
+    if (length < 4 || at + length > bytes.length) break;
+    const payload = bytes.subarray(at + 4, at + length);
+    at += length;
+    if (payload[0] === 1) parts.push(payload.subarray(1));
+  }
+  return parts.length > 0 ? concat(parts) : undefined;
+}
+
+/**
+ * `http` with every `git-upload-pack` answer read whole (the fetch limit still applies) and
+ * its pack checked by {@link checkPackObjects} before the caller (isomorphic-git's clone)
+ * inflates anything.
+ */
+export function checkingUploadPacks(http: HttpClient, maxObjectBytes: number): HttpClient {
+  return {
+    request: async (req) => {
+      const res = await http.request(req);
+      if (req.method !== 'POST' || !req.url.endsWith('/git-upload-pack') || !res.body) return res;
+      const chunks: Uint8Array[] = [];
+      for await (const chunk of res.body) chunks.push(chunk);
+      const body = concat(chunks);
+      const pack = packOfUploadPackAnswer(body);
+      if (pack) checkPackObjects(pack, maxObjectBytes);
+      return {
+        ...res,
+        body: (async function* () {
+          yield body;
+        })(),
+      };
+    },
+  };
+}

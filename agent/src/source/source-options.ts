@@ -62,8 +62,7 @@ export interface GitSourceOptions {
    * Most bytes one object (a file) of a fetched commit may inflate to, checked before it is
    * inflated for keeps: a pack of kilobytes can hold gigabytes of zeros, which the agent
    * would otherwise inflate in memory. Past it the sync fails, terminally. Default an eighth
-   * of `maxFetchBytes` (64 MiB). Not checked on the clone fallback for servers without Git
-   * protocol v2.
+   * of `maxFetchBytes` (64 MiB).
    */
   maxObjectBytes?: number;
   /**
