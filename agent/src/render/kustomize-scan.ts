@@ -214,7 +214,9 @@ class Scanner {
       await this.#location(dir, source, field, key, ref.slice(eq + 1));
     }
     const what = `${field} ${ref}`;
-    if (/^file:/i.test(ref)) throw this.#refuse(source, `${what}: file URLs are not allowed`);
+    // kustomize strips a `git::` prefix and clones what follows, a local repository too.
+    if (/^(git::)?file:/i.test(ref))
+      throw this.#refuse(source, `${what}: file URLs are not allowed`);
     if (REMOTE_PATTERNS.some((p) => p.test(ref))) {
       if (this.#policy.allowRemote) return;
       throw this.#refuse(
@@ -326,7 +328,7 @@ class Scanner {
           `${field}.version ${JSON.stringify(pinned.slice(0, 100))} is not a version`,
         );
       if (!repo) continue;
-      if (/^file:/i.test(repo))
+      if (/^(git::)?file:/i.test(repo))
         throw this.#refuse(source, `${field}.repo ${repo}: file URLs are not allowed`);
       // kustomize looks for `<chartHome>/<name>`, or `<chartHome>/<name>-<version>/<name>` when pinned.
       const version = typeof chart['version'] === 'string' ? chart['version'] : '';
