@@ -197,10 +197,17 @@ export async function syncApp(
       // Paused (break-glass or `suspend: true`): report the plan, write nothing.
       if (changes > 0 && deps.suspension?.(app.name)) {
         report.outcome = 'suspended';
-        // Git has not moved since the last sync (e.g. the agent restarted while paused): every
-        // change is drift, so watch the objects to report it (and hold its heal). After a new
-        // commit the watcher keeps what it watched, at the last applied revision.
-        if (previous?.revision === checkout.revision)
+        // What Git renders has not moved since the last sync (e.g. the agent restarted while
+        // paused, after commits that left this app alone): every change is drift, so watch the
+        // objects to report it (and hold its heal). After a commit that changed the render the
+        // watcher keeps what it watched, at the last applied revision.
+        const renderApplied =
+          previous !== undefined &&
+          (previous.revision === checkout.revision ||
+            (previous.renderDigest !== undefined &&
+              previous.renderDigest !== '' &&
+              previous.renderDigest === digestOfRender));
+        if (renderApplied)
           deps.onApplied?.(
             app,
             desired.filter(
