@@ -194,53 +194,60 @@ export async function syncApp(
         ];
       const changes = plan.counts.create + plan.counts.update + plan.counts.delete;
 
-      // Paused (break-glass or `suspend: true`): report the plan, write nothing.
-      if (changes > 0 && deps.suspension?.(app.name)) {
-        report.outcome = 'suspended';
-        // What Git renders has not moved since the last sync (e.g. the agent restarted while
-        // paused, after commits that left this app alone): every change is drift, so watch the
-        // objects to report it (and hold its heal). After a commit that changed the render the
-        // watcher keeps what it watched, at the last applied revision.
+      // When this sync writes nothing (paused, dry-run, waiting for an approval) and what Git
+      // renders is what the app last applied (e.g. the agent restarted after commits that left
+      // the app alone), every change is drift: the watcher takes the objects, to report it (and
+      // heal or hold it as the app's settings say). After a commit that changed the render the
+      // watcher keeps what it watched, at the last applied revision.
+      const watchIfRenderApplied = () => {
         const renderApplied =
           previous !== undefined &&
           (previous.revision === checkout.revision ||
             (previous.renderDigest !== undefined &&
               previous.renderDigest !== '' &&
               previous.renderDigest === digestOfRender));
-        if (renderApplied)
-          deps.onApplied?.(
-            app,
-            desired.filter(
-              (o) =>
-                !isHook(o) &&
-                !syncOptionsOf(o).createOnly &&
-                plan.objects.some(
-                  (p) =>
-                    refKey(p.ref) === refKey(refOf(o)) &&
-                    !p.ranOnce &&
-                    (p.action === 'update' || p.action === 'unchanged'),
-                ),
-            ),
-            checkout.revision,
-            traceId,
-            new Map(),
-          );
+        if (!renderApplied) return;
+        deps.onApplied?.(
+          app,
+          desired.filter(
+            (o) =>
+              !isHook(o) &&
+              !syncOptionsOf(o).createOnly &&
+              plan.objects.some(
+                (p) =>
+                  refKey(p.ref) === refKey(refOf(o)) &&
+                  !p.ranOnce &&
+                  (p.action === 'update' || p.action === 'unchanged'),
+              ),
+          ),
+          checkout.revision,
+          traceId,
+          new Map(),
+        );
+      };
+      // Paused (break-glass or `suspend: true`): report the plan, write nothing.
+      if (changes > 0 && deps.suspension?.(app.name)) {
+        report.outcome = 'suspended';
+        watchIfRenderApplied();
         return undefined;
       }
       // Mode: dry-run never writes; manual writes only with an approval of this exact plan.
       if (changes > 0 && app.sync === 'dry-run') {
         report.outcome = 'planned';
+        watchIfRenderApplied();
         return undefined;
       }
       if (changes > 0 && app.sync === 'manual') {
         const approval = deps.approvals.latest(app.name);
         if (!approval || approval.revision !== checkout.revision) {
           report.outcome = 'waiting-approval';
+          watchIfRenderApplied();
           return undefined;
         }
         if (approval.planDigest !== plan.digest) {
           report.outcome = 'approval-stale';
           report.error = `approval ${approval.approvalId} is for plan ${approval.planDigest.slice(0, 12)}, but the plan at ${checkout.revision.slice(0, 7)} is ${plan.digest.slice(0, 12)}; approve the current plan`;
+          watchIfRenderApplied();
           return undefined;
         }
         report.approvalId = approval.approvalId;
