@@ -518,6 +518,9 @@ for (const [r, round] of rounds.entries()) {
     if (busy < 0.15) break;
   }
   const hubLog = hub.stderr();
+  // The hub's whole log, for a run to be looked into (HUB_FLEET_HUB_LOG=FILE).
+  if (process.env.HUB_FLEET_HUB_LOG)
+    (await import('node:fs')).writeFileSync(process.env.HUB_FLEET_HUB_LOG, hubLog);
   // gRPC: "agent disconnected"; NATS: "agent disconnected (no heartbeat)".
   const disconnects = hubLog.split('"agent disconnected').length - 1;
   // Over NATS: the hub's own connection's events (a disconnect loses core messages such as
