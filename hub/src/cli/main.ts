@@ -8,6 +8,7 @@ import {
   FlagError,
   flagEnvName,
   flagsHelp,
+  formatDuration,
   formatVersion,
   parseFlags,
   type FlagSpec,
@@ -26,6 +27,7 @@ import {
   type OutputFormat,
 } from './command.ts';
 import { COMMANDS } from './commands/index.ts';
+import { durationOf } from './flags.ts';
 
 /** The environment prefix of the global flags (`DRIFTLESS_HUB`, `DRIFTLESS_TOKEN`). */
 const ENV_PREFIX = 'DRIFTLESS';
@@ -47,10 +49,36 @@ const specOf = (command: AnyCommand): FlagSpec => ({
 });
 
 /**
+ * `spec` with its duration flags read as text, so {@link durationOf} sees what was typed and
+ * can refuse a number without a unit; {@link parseCommandFlags} converts them back.
+ */
+const durationsAsText = (spec: FlagSpec): FlagSpec =>
+  Object.fromEntries(
+    Object.entries(spec).map(([name, flag]) => [
+      name,
+      flag.type === 'duration'
+        ? { ...flag, type: 'string', default: formatDuration(flag.default as number) }
+        : flag,
+    ]),
+  ) as FlagSpec;
+
+/** The flags of `command` parsed from `argv` and the environment, durations in milliseconds. */
+function parseCommandFlags(command: AnyCommand, argv: string[], env: NodeJS.ProcessEnv) {
+  const spec = specOf(command);
+  const parsed = parseFlags(durationsAsText(spec), argv, { envPrefix: ENV_PREFIX, env });
+  for (const [name, flag] of Object.entries(spec))
+    if (flag.type === 'duration') {
+      const kebab = name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+      parsed.values[name] = durationOf(`--${kebab}`, parsed.values[name] as string);
+    }
+  return parsed;
+}
+
+/**
  * Every flag of every command: the first parse, which only has to find the command's words
  * among the arguments, must know which flags take a value.
  */
-const ALL_FLAGS: FlagSpec = Object.assign({}, ...COMMANDS.map(specOf)) as FlagSpec;
+const ALL_FLAGS: FlagSpec = durationsAsText(Object.assign({}, ...COMMANDS.map(specOf)) as FlagSpec);
 
 /** The command whose words start `positionals` (the longest match), or undefined. */
 function findCommand(positionals: string[]): AnyCommand | undefined {
@@ -141,7 +169,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       return EXIT.ok;
     }
     // Step 2: parse again with only this command's flags, so a flag of another is refused.
-    const parsed = parseFlags(specOf(command), argv, { envPrefix: ENV_PREFIX, env });
+    const parsed = parseCommandFlags(command, argv, env);
     const output = parsed.values['output'] as string;
     if (!(OUTPUT_FORMATS as readonly string[]).includes(output))
       return usageError(`--output "${output}": use ${OUTPUT_FORMATS.join(', ')}`, command);
