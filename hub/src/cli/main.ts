@@ -126,6 +126,23 @@ function commandHelp(c: AnyCommand): string {
   ].join('\n');
 }
 
+/**
+ * What an Argo CD or Flux habit is called here, named with an unknown command so the user
+ * is one step from the right one instead of reading the whole list.
+ */
+const NEAREST: Record<string, string> = {
+  status: 'driftless app list (every app of every cluster) or driftless cluster list',
+  get: 'driftless app list or driftless cluster list',
+  reconcile: 'driftless refresh CLUSTER (re-read Git now) or driftless sync CLUSTER/APP',
+  'app sync': 'driftless sync CLUSTER/APP',
+  'app refresh': 'driftless refresh CLUSTER/APP',
+  'app wait': 'driftless wait --revision SHA --cluster C --app A',
+  'app suspend': 'driftless suspend CLUSTER/APP --for 30m --reason TEXT',
+  'app resume': 'driftless resume CLUSTER/APP',
+  'cluster add':
+    "driftless token create --cluster NAME, then start that cluster's agent with the token",
+};
+
 /** The commands of group `word` (e.g. `app`), for `driftless app` without a sub-command. */
 function groupHelp(word: string): string | undefined {
   const group = COMMANDS.filter((c) => c.name.startsWith(`${word} `));
@@ -157,12 +174,19 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         io.stdout(usage());
         return first.help ? EXIT.ok : EXIT.usage;
       }
+      const typed = first.positionals.slice(0, 2).join(' ');
+      const nearest = NEAREST[typed] ?? NEAREST[word];
       const group = groupHelp(word);
-      if (group) {
+      if (group && (first.positionals.length === 1 || first.help)) {
         (first.help ? io.stdout : io.stderr)(group);
         return first.help ? EXIT.ok : EXIT.usage;
       }
-      return usageError(`unknown command "${first.positionals.slice(0, 2).join(' ')}"`);
+      if (nearest) return usageError(`unknown command "${typed}"; did you mean ${nearest}?`);
+      if (group) {
+        io.stderr(`driftless: unknown command "${typed}"\n${group}`);
+        return EXIT.usage;
+      }
+      return usageError(`unknown command "${typed}"`);
     }
     if (first.help) {
       io.stdout(commandHelp(command));

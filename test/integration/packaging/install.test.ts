@@ -217,6 +217,21 @@ describe('the release tarball, installed', { timeout: 5 * 60_000 }, () => {
     assert.equal(accepted.code, 0, accepted.stderr);
   });
 
+  it('an Argo CD or Flux command name points to the one that does it here', async () => {
+    const cases: [string[], string][] = [
+      [['status'], 'driftless app list'],
+      [['app', 'sync', 'edge-1/web'], 'driftless sync CLUSTER/APP'],
+      [['cluster', 'add', 'edge-3'], 'driftless token create --cluster NAME'],
+    ];
+    for (const [args, nearest] of cases) {
+      const r = await installed(['driftless', ...args]);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      const [first] = r.stderr.split('\n');
+      assert.match(first ?? '', /^driftless: unknown command "[a-z ]+"; did you mean /);
+      assert.ok(first?.includes(nearest), r.stderr);
+    }
+  });
+
   describe("under the agent image's Node flags", () => {
     let repo: ChartRepo;
     before(async () => {
