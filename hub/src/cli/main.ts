@@ -11,6 +11,7 @@ import {
   formatDuration,
   formatVersion,
   parseFlags,
+  type Flag,
   type FlagSpec,
 } from '@driftless/common';
 import { stringify as yamlText } from 'yaml';
@@ -54,13 +55,13 @@ const specOf = (command: AnyCommand): FlagSpec => ({
  */
 const durationsAsText = (spec: FlagSpec): FlagSpec =>
   Object.fromEntries(
-    Object.entries(spec).map(([name, flag]) => [
+    Object.entries(spec).map(([name, flag]): [string, Flag] => [
       name,
       flag.type === 'duration'
         ? { ...flag, type: 'string', default: formatDuration(flag.default as number) }
         : flag,
     ]),
-  ) as FlagSpec;
+  );
 
 /** The flags of `command` parsed from `argv` and the environment, durations in milliseconds. */
 function parseCommandFlags(command: AnyCommand, argv: string[], env: NodeJS.ProcessEnv) {
