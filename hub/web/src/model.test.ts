@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import type { App } from './api.ts';
 import { EventStreamParser } from './events.ts';
 import {
+  ago,
   appTone,
   asLastReported,
   describeApp,
@@ -93,6 +94,13 @@ describe('cells', () => {
       configFailed: 1,
       notReporting: 0,
     });
+  });
+  it('say a time from a clock ahead is in the future, never "0 s ago"', () => {
+    const now = Date.parse('2026-12-01T10:00:00Z');
+    assert.equal(ago('2026-12-01T09:59:30Z', now), '30 s ago');
+    assert.equal(ago('2026-12-01T10:00:20Z', now), '0 s ago');
+    assert.equal(ago('2026-12-01T11:00:00Z', now), '1 h in the future (clocks disagree)');
+    assert.equal(ago('2026-11-29T10:00:00Z', now), '2 d ago');
   });
   it('never show an app of a cluster whose agent does not report as synced and good now', () => {
     const gone = {

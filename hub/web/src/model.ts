@@ -237,14 +237,24 @@ export function fillTemplate(template: string, values: Record<string, string>): 
   return /^https?:\/\//i.test(url) ? url : undefined;
 }
 
-/** "3 s ago", "5 min ago", "2 h ago", "4 d ago"; "never" for null. */
+/** A length of time as people say it: "3 s", "5 min", "2 h", "4 d". */
+function span(seconds: number): string {
+  if (seconds < 60) return `${seconds} s`;
+  if (seconds < 3600) return `${Math.round(seconds / 60)} min`;
+  if (seconds < 86_400) return `${Math.round(seconds / 3600)} h`;
+  return `${Math.round(seconds / 86_400)} d`;
+}
+
+/**
+ * "3 s ago", "5 min ago", "2 h ago", "4 d ago"; "never" for null. A time more than a minute
+ * ahead says so ("5 min in the future (clocks disagree)"): it comes from a clock that runs
+ * ahead (an agent's, or this browser's behind), and "0 s ago" would pass it off as fresh.
+ */
 export function ago(iso: string | null, nowMs = Date.now()): string {
   if (!iso) return 'never';
-  const s = Math.max(0, Math.round((nowMs - Date.parse(iso)) / 1000));
-  if (s < 60) return `${s} s ago`;
-  if (s < 3600) return `${Math.round(s / 60)} min ago`;
-  if (s < 86_400) return `${Math.round(s / 3600)} h ago`;
-  return `${Math.round(s / 86_400)} d ago`;
+  const s = Math.round((nowMs - Date.parse(iso)) / 1000);
+  if (s < -60) return `${span(-s)} in the future (clocks disagree)`;
+  return `${span(Math.max(0, s))} ago`;
 }
 
 /** A local date and time, to the second; "—" for null. */
