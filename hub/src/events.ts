@@ -36,21 +36,40 @@ export interface HubEvent {
  */
 export class EventBus {
   readonly #emitter = new EventEmitter();
+  readonly #onError: (err: unknown, event: HubEvent) => void;
   #next = 1;
 
-  constructor() {
+  /**
+   * `onError` hears what a subscriber threw (default: a process warning). A subscriber's
+   * failure never reaches the publisher: the change it announces has already been made (a
+   * report stored, an approval created), and must not be answered as failed.
+   */
+  constructor(options: { onError?: (err: unknown, event: HubEvent) => void } = {}) {
     // Every SSE client is a listener; a large dashboard audience is not a leak.
     this.#emitter.setMaxListeners(0);
+    this.#onError =
+      options.onError ??
+      ((err, event) =>
+        process.emitWarning(
+          `event ${event.type} subscriber failed: ${err instanceof Error ? err.message : String(err)}`,
+        ));
   }
 
-  /** Announces a change to every subscriber. */
+  /** Announces a change to every subscriber; a subscriber that throws does not stop the others. */
   publish(event: Omit<HubEvent, 'id' | 'atMs'>): void {
     this.#emitter.emit('event', { id: this.#next++, atMs: Date.now(), ...event });
   }
 
   /** Calls `fn` for every change until the returned function is called. */
   subscribe(fn: (event: HubEvent) => void): () => void {
-    this.#emitter.on('event', fn);
-    return () => this.#emitter.off('event', fn);
+    const guarded = (event: HubEvent) => {
+      try {
+        fn(event);
+      } catch (err) {
+        this.#onError(err, event);
+      }
+    };
+    this.#emitter.on('event', guarded);
+    return () => this.#emitter.off('event', guarded);
   }
 }
