@@ -188,9 +188,16 @@ describe('evaluateRollout', () => {
 
   it('is done when synced and healthy at the revision, and waits otherwise, saying why', async () => {
     const v = await judge(
-      [cluster('a'), cluster('b'), cluster('c', { connected: false }), cluster('d')],
+      [
+        cluster('a'),
+        cluster('b'),
+        cluster('c', { connected: false }),
+        cluster('d'),
+        cluster('e', { connected: false }),
+      ],
       [
         app('a', {}),
+        app('e', {}),
         app('b', { syncMode: 'manual', syncStatus: 'out-of-sync' }),
         app('c', { revision: LATER.replace(/b/g, 'c'), syncStatus: 'synced' }),
       ],
@@ -206,6 +213,11 @@ describe('evaluateRollout', () => {
           'web: at cccccccccccc, not yet at aaaaaaaaaa (the agent is not connected)',
         ],
         ['d', 'waiting', 'no app reported yet'],
+        [
+          'e',
+          'done',
+          '1 app synced and healthy (as last reported: the agent is not connected now)',
+        ],
       ],
     );
   });

@@ -137,14 +137,19 @@ export async function evaluateRollout(input: RolloutInput): Promise<ClusterRollo
     const waiting = verdicts.filter((v) => v.state === 'waiting');
     const state: RolloutState = failed.length ? 'failed' : waiting.length ? 'waiting' : 'done';
     const notDone = failed.length ? failed : waiting;
-    const connected = c['connected'] ? '' : ' (the agent is not connected)';
+    // A cluster whose agent went away after reporting: the verdict stands on its last report.
+    const connected = c['connected']
+      ? ''
+      : state === 'done'
+        ? ' (as last reported: the agent is not connected now)'
+        : ' (the agent is not connected)';
     out.push({
       cluster: name,
       state,
       reason:
-        state === 'done'
+        (state === 'done'
           ? `${verdicts.length} app${verdicts.length === 1 ? '' : 's'} synced and healthy`
-          : notDone.map((v) => `${v.app}: ${v.reason}`).join('; ') + connected,
+          : notDone.map((v) => `${v.app}: ${v.reason}`).join('; ')) + connected,
       apps: verdicts,
     });
   }
