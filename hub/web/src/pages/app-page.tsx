@@ -58,8 +58,9 @@ export function AppPage({ cluster, app }: { cluster: string; app: string }) {
   const a = fleet.appsOf(cluster).find((x) => x.app === app);
   const c = fleet.cluster(cluster);
   const reporting = isReporting(c);
-  // An app not read yet may still be on a later page of the load.
-  if (!a && !fleet.complete) return <p class="muted">Loading…</p>;
+  // An app (or its cluster, whose connection the page shows) not read yet may still be on a
+  // later page of the load.
+  if ((!a || !c) && !fleet.complete) return <p class="muted">Loading…</p>;
   if (!a)
     return (
       <Notice kind="error">
