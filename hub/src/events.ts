@@ -1,22 +1,26 @@
 import { EventEmitter } from 'node:events';
 
-/** Kinds of change the hub announces (the SSE `event:` names). */
-export type HubEventType =
-  | 'cluster.enrolled'
-  | 'cluster.connected'
-  | 'cluster.disconnected'
-  | 'cluster.revoked'
-  | 'app.updated'
-  | 'drift.updated'
-  | 'sync.recorded'
-  | 'gap.recorded'
-  | 'config.updated'
-  | 'approval.created'
-  | 'approval.delivered'
-  | 'cluster.suspended'
-  | 'cluster.resumed'
-  | 'token.created'
-  | 'token.revoked';
+/** Kinds of change the hub announces (the SSE `event:` names), in the order the docs list them. */
+export const HUB_EVENT_TYPES = [
+  'cluster.enrolled',
+  'cluster.connected',
+  'cluster.disconnected',
+  'cluster.revoked',
+  'cluster.suspended',
+  'cluster.resumed',
+  'app.updated',
+  'drift.updated',
+  'sync.recorded',
+  'gap.recorded',
+  'config.updated',
+  'approval.created',
+  'approval.delivered',
+  'token.created',
+  'token.revoked',
+] as const;
+
+/** One kind of change the hub announces; see {@link HUB_EVENT_TYPES}. */
+export type HubEventType = (typeof HUB_EVENT_TYPES)[number];
 
 /** One change: what happened, to which cluster (and app), with a small JSON payload. */
 export interface HubEvent {

@@ -8,7 +8,8 @@ import { evaluateRollout } from './rollout.ts';
 import { followEvents, parseEvents } from './sse.ts';
 import type { HubClient } from './client.ts';
 import type { Row } from './table.ts';
-import { typeMatches } from './commands/events.ts';
+import { checkTypePatterns, typeMatches } from './commands/events.ts';
+import { UsageError } from './command.ts';
 
 const REV = 'a'.repeat(40);
 const LATER = 'b'.repeat(40);
@@ -100,6 +101,17 @@ describe('parseEvents', () => {
     assert.ok(typeMatches('drift.updated', 'drift.updated'));
     assert.ok(!typeMatches('drift.updated', 'dri'));
     assert.ok(!typeMatches('sync.recorded', 'drift'));
+  });
+  it('refuses a --type that matches no event type, naming it and the types', () => {
+    assert.doesNotThrow(() => checkTypePatterns(['drift', 'sync.recorded', 'cluster.*']));
+    assert.throws(
+      () => checkTypePatterns(['drift', 'sync.recorde', 'drfit']),
+      (err: Error) =>
+        err instanceof UsageError &&
+        /--type "sync\.recorde", "drfit" matches no event type; the types are cluster\.enrolled, /.test(
+          err.message,
+        ),
+    );
   });
 });
 
