@@ -74,8 +74,8 @@ describe('driftless wait across a hub restart', { timeout: 120_000 }, () => {
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
-    proc.stdout!.on('data', (d: Buffer) => (out.stdout += d.toString()));
-    proc.stderr!.on('data', (d: Buffer) => (out.stderr += d.toString()));
+    proc.stdout.on('data', (d: Buffer) => (out.stdout += d.toString()));
+    proc.stderr.on('data', (d: Buffer) => (out.stderr += d.toString()));
     const ended = new Promise<number>((done) =>
       proc.once('exit', (code) => done((out.code = code ?? -1))),
     );
