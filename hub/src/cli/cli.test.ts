@@ -206,10 +206,12 @@ describe('evaluateRollout', () => {
         cluster('c', { connected: false }),
         cluster('d'),
         cluster('e', { connected: false }),
+        cluster('f'),
       ],
       [
         app('a', {}),
         app('e', {}),
+        app('f', { driftCount: 2 }),
         app('b', { syncMode: 'manual', syncStatus: 'out-of-sync' }),
         app('c', { revision: LATER.replace(/b/g, 'c'), syncStatus: 'synced' }),
       ],
@@ -230,6 +232,7 @@ describe('evaluateRollout', () => {
           'done',
           '1 app synced and healthy (as last reported: the agent is not connected now)',
         ],
+        ['f', 'done', '1 app synced and healthy, 2 objects drifted since'],
       ],
     );
   });
