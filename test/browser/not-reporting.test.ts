@@ -1,8 +1,10 @@
-// An agent that goes away: the hub keeps its apps' last report, and no surface may show that
-// report as what runs now. The real hub process, a simulated agent over real gRPC (mTLS) that
-// reports an app synced and healthy and then drops its stream, the real `driftless` CLI
-// process, and the built dashboard in Chromium. Both surfaces must mark the app's state as
-// last reported (never green, never a plain "synced, healthy") and say why.
+// Stale state on the hub's surfaces. An agent that goes away: the hub keeps its apps' last
+// report, and no surface may show that report as what runs now. The real hub process, a
+// simulated agent over real gRPC (mTLS) that reports an app synced and healthy and then drops
+// its stream, the real `driftless` CLI process, and the built dashboard in Chromium. Both
+// surfaces must mark the app's state as last reported (never green, never a plain "synced,
+// healthy") and say why. And a dashboard that hears a cluster changed but cannot read it again
+// (the hub answers 503) says so, and catches up once it can.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
@@ -126,5 +128,38 @@ describe('an agent that stops reporting', { timeout: 150_000 }, () => {
     await page.goto(hub.http + '/#/apps/edge-live/web');
     await page.locator('.page-head .badges').waitFor();
     assert.equal(await page.getByTestId('not-reporting').count(), 0);
+  });
+
+  it('the dashboard says when a cluster changed but could not be read again, and catches up', async () => {
+    await page.goto(hub.http + '/');
+    const cell = page.locator('tr[data-cluster="edge-live"] a.cell[data-app="web"]');
+    await page
+      .locator('tr[data-cluster="edge-live"] a.cell[data-app="web"][data-sync="synced"]')
+      .waitFor();
+    // The hub answers the re-read with 503, as it does while its database is away.
+    const path = '**/api/v1/clusters/edge-live';
+    await page.route(path, (route) =>
+      route.fulfill({
+        status: 503,
+        contentType: 'application/json',
+        body: JSON.stringify({ error: { status: 503, message: 'the database is unavailable' } }),
+      }),
+    );
+    await live.report(
+      appStatus({ app: 'web', revision: REV('b'), sync: 'failed', message: 'boom' }),
+    );
+    const notice = page.getByText(/cluster edge-live changed, but reading it again failed/);
+    await notice.waitFor();
+    assert.match(await notice.innerText(), /the page may show an older state/);
+    assert.equal(
+      await cell.getAttribute('data-sync'),
+      'synced',
+      'the older state, with the notice',
+    );
+    await page.unroute(path);
+    await page
+      .locator('tr[data-cluster="edge-live"] a.cell[data-app="web"][data-sync="failed"]')
+      .waitFor({ timeout: 60_000 });
+    await notice.waitFor({ state: 'detached' });
   });
 });
