@@ -46,8 +46,8 @@ describe('an agent that stops reporting', { timeout: 150_000 }, () => {
       return { code: e.code, stdout: e.stdout, stderr: e.stderr };
     }
   };
-  const row = (table: string, cluster: string) =>
-    table.split('\n').find((l) => l.startsWith(`${cluster} `)) ?? '';
+  const row = (table: string, cluster: string, app = 'web') =>
+    table.split('\n').find((l) => new RegExp(`^${cluster}\\s+${app}[\\s(]`).test(l)) ?? '';
 
   before(async () => {
     hub = await startDashboardHub();
@@ -56,7 +56,25 @@ describe('an agent that stops reporting', { timeout: 150_000 }, () => {
       startAgent(hub, admin, 'edge-gone', { env: 'edge' }),
       startAgent(hub, admin, 'edge-live', { env: 'edge' }),
     ]);
-    await gone.report(appStatus({ app: 'web', revision: REV('a') }));
+    await gone.report(
+      appStatus({ app: 'web', revision: REV('a') }),
+      // A manual app whose plan waits for an approval when its agent goes.
+      appStatus({
+        app: 'db',
+        revision: REV('a'),
+        manual: true,
+        sync: 'out-of-sync',
+        planDigest: 'sha256:' + 'd'.repeat(64),
+        plan: [
+          {
+            kind: 'Deployment',
+            namespace: 'db',
+            name: 'db',
+            diff: [{ path: 'spec.replicas', before: '1', after: '2' }],
+          },
+        ],
+      }),
+    );
     await live.report(appStatus({ app: 'web', revision: REV('a') }));
     // Both reported synced and healthy; then one agent goes away.
     const before = await cli('app', 'list');
@@ -93,14 +111,26 @@ describe('an agent that stops reporting', { timeout: 150_000 }, () => {
     assert.match(get.stdout, /^Agent:\s+the agent of cluster edge-gone is not connected/m);
     assert.match((await cli('app', 'get', 'edge-live/web')).stdout, /^Agent:\s+reporting$/m);
 
+    const approvals = await cli('approvals');
+    assert.equal(approvals.code, 0, approvals.stderr);
+    assert.match(row(approvals.stdout, 'edge-gone', 'db'), /^edge-gone\s+db \(stale\)\s/);
+    assert.match(
+      approvals.stdout,
+      /\(stale\): an approval goes out when its agent is back; .*: the agent of cluster edge-gone is not connected/,
+    );
+
     const cluster = await cli('cluster', 'get', 'edge-gone');
     assert.match(cluster.stdout, /^web\s+\S+\s+synced \(stale\)/m);
     // JSON stays the API's record, unchanged, for scripts.
     const json = JSON.parse((await cli('app', 'list', '-o', 'json')).stdout) as {
       cluster: string;
+      app: string;
       syncStatus: string;
     }[];
-    assert.equal(json.find((a) => a.cluster === 'edge-gone')?.syncStatus, 'synced');
+    assert.equal(
+      json.find((a) => a.cluster === 'edge-gone' && a.app === 'web')?.syncStatus,
+      'synced',
+    );
   });
 
   it('the dashboard shows its apps as last reported, not green, and says why', async () => {
@@ -117,7 +147,7 @@ describe('an agent that stops reporting', { timeout: 150_000 }, () => {
     assert.match((await cell('edge-live').getAttribute('class')) ?? '', /tone-ok/);
     // The total counts only what a reporting agent vouches for.
     const totals = page.getByRole('region', { name: 'Totals' });
-    assert.match(await totals.innerText(), /1 \/ 2\s*Apps synced\s*1 not reporting/i);
+    assert.match(await totals.innerText(), /1 \/ 3\s*Apps synced\s*2 not reporting/i);
 
     await page.goto(hub.http + '/#/apps/edge-gone/web');
     const notice = page.getByTestId('not-reporting');

@@ -36,10 +36,14 @@ const STALE = ' (stale)';
  * The footnote under an app table with stale rows: what "(stale)" means and, per cluster,
  * why; '' when every row's agent reports.
  */
-export function staleFootnote(apps: readonly Row[], stale: Staleness): string {
+export function staleFootnote(
+  apps: readonly Row[],
+  stale: Staleness,
+  meaning = 'what the agent last reported, not what runs now',
+): string {
   const reasons = [...new Set(apps.map((a) => stale(a['cluster'] as string)).filter(Boolean))];
   if (!reasons.length) return '';
-  return `\n(stale): what the agent last reported, not what runs now: ${reasons.join('; ')}\n`;
+  return `\n(stale): ${meaning}: ${reasons.join('; ')}\n`;
 }
 
 /**
