@@ -8,17 +8,10 @@ export interface SqliteOptions {
   path: string;
   /** Page cache of the connection, MiB (SQLite's default is 2). Default 64. */
   cacheMiB?: number;
-  /**
-   * Longest run of queued operations, ms, after which the queue lets the event loop turn before
-   * the next one. Default 10.
-   */
-  sliceMs?: number;
-  /** Clock of {@link sliceMs}, ms (tests advance it by hand). Default `performance.now`. */
-  now?: () => number;
 }
 
 /** Defaults of {@link SqliteOptions}. */
-export const SQLITE_DEFAULTS = { cacheMiB: 64, sliceMs: 10, now: () => performance.now() } as const;
+export const SQLITE_DEFAULTS = { cacheMiB: 64 } as const;
 
 /**
  * WAL pages (4 KiB) after which a commit checkpoints the WAL into the database file; SQLite's
@@ -91,30 +84,9 @@ export function openSqliteDb(options: SqliteOptions): Db {
       })),
   };
 
-  // node:sqlite answers synchronously, so each queued operation starts in a microtask of the one
-  // before: a backlog (the notifier working off a burst of reports) would run as one task and
-  // hold up every socket, HTTP requests included, until the queue is empty. After `sliceMs` of
-  // back-to-back operations the next one waits for the event loop to turn once (setImmediate:
-  // after the I/O callbacks already due), so a request is read and queued meanwhile. Never
-  // inside a transaction: its statements go to the connection directly, not through here.
-  const sliceMs = options.sliceMs ?? SQLITE_DEFAULTS.sliceMs;
-  const now = options.now ?? SQLITE_DEFAULTS.now;
-  let queued = 0;
-  let sliceStart = 0;
-  const turn = (): Promise<void> | undefined =>
-    now() - sliceStart < sliceMs
-      ? undefined
-      : new Promise((resolve) =>
-          setImmediate(() => {
-            sliceStart = now();
-            resolve();
-          }),
-        );
   let lock: Promise<unknown> = Promise.resolve();
   const serial = <T>(fn: () => Promise<T>): Promise<T> => {
-    if (queued++ === 0) sliceStart = now(); // the queue was idle: a new run starts
-    const run = () => turn()?.then(fn) ?? fn();
-    const next = lock.then(run, run).finally(() => queued--);
+    const next = lock.then(fn, fn);
     lock = next.catch(() => undefined);
     return next;
   };
