@@ -72,6 +72,12 @@ export interface SyncReport {
    * Event. Agent-side only; the hub tells it by that step.
    */
   carriedFrom?: string;
+  /**
+   * What a person should know of a sync that did not do all Git asks, though nothing failed
+   * (objects not pruned while another app does not render); shown in the app's status message.
+   * Agent-side only.
+   */
+  notes?: string[];
 }
 
 /**
