@@ -239,13 +239,16 @@ export async function syncApp(
       }
       if (changes > 0 && app.sync === 'manual') {
         const approval = deps.approvals.latest(app.name);
-        if (!approval || approval.revision !== checkout.revision) {
+        // An approval is used once: a later plan with the same digest needs a new one.
+        const used = approval !== undefined && approval.approvalId === previous?.approvalId;
+        if (!approval || used || approval.revision !== checkout.revision) {
           report.outcome = 'waiting-approval';
           watchIfRenderApplied();
           return undefined;
         }
         if (approval.planDigest !== plan.digest) {
           report.outcome = 'approval-stale';
+          report.approvalId = approval.approvalId; // the one refused, so the hub marks that one
           report.error = `approval ${approval.approvalId} is for plan ${approval.planDigest.slice(0, 12)}, but the plan at ${checkout.revision.slice(0, 7)} is ${plan.digest.slice(0, 12)}; approve the current plan`;
           watchIfRenderApplied();
           return undefined;
@@ -269,6 +272,7 @@ export async function syncApp(
         objects: [...owned.map(refOf), ...plan.kept.map((k) => k.ref)],
         renderDigest: digestOfRender,
         ranOnce: ranOnceAfter(plan, owned),
+        approvalId: report.approvalId || (previous?.approvalId ?? ''),
       };
       if (changes === 0) {
         // Nothing to write: only record what moved on.
@@ -297,6 +301,7 @@ export async function syncApp(
         objects: unionRefs(previous?.objects ?? [], owned.map(refOf)),
         renderDigest: digestBeforeApply(previous),
         ranOnce: { ...(previous?.ranOnce ?? {}) },
+        approvalId: previous?.approvalId ?? '',
       });
 
       // Apply: phases and waves in order, hooks around them, waiting for health between waves.
