@@ -179,6 +179,14 @@ export async function runAgent(argv: string[]): Promise<number> {
   });
 
   let exitCode = 0;
+  // A token the hub refuses needs a person: the agent exits saying so, once. An unreachable
+  // hub is no reason to stop: the agent reconciles from Git while the link keeps trying.
+  const refusedEnrollment = (s: { state: string; error?: string }) => {
+    if (s.state !== 'refused' || !link || link.enrolled) return false;
+    logger.fatal(`cannot enroll with the hub: ${s.error ?? 'refused'}`);
+    exitCode = 1;
+    return true;
+  };
   const stopped = new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       logger.info(`${signal} received, stopping`);
@@ -186,24 +194,23 @@ export async function runAgent(argv: string[]): Promise<number> {
     };
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
-    // A refused enrollment (bad, used or expired token) needs a person: exit so it shows.
     // A refusal after enrollment (revoked) is not a reason to stop reconciling from Git.
     link?.onStatus((s) => {
-      if (s.state === 'refused' && !link.enrolled) {
-        logger.fatal(`cannot enroll with the hub: ${s.error ?? 'refused'}`);
-        exitCode = 1;
-        resolve();
-      }
+      if (refusedEnrollment(s)) resolve();
     });
   });
+  // The link goes first, so a refused token stops the agent before it applies anything.
+  link?.start();
+  await link?.settled();
   const metricsServer =
-    metrics && options.metricsAddress
+    metrics && options.metricsAddress && exitCode === 0
       ? await metrics.serve(options.metricsAddress, logger)
       : undefined;
-  servedApis.start();
-  agent.start();
-  compactor.noteWork(); // what starting up grew into goes back at the first idle moment
-  link?.start();
+  if (exitCode === 0) {
+    servedApis.start();
+    agent.start();
+    compactor.noteWork(); // what starting up grew into goes back at the first idle moment
+  }
   await stopped;
   // Stop producing reports first, then give the hub a moment to acknowledge the last ones.
   await agent.stop();

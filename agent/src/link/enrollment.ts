@@ -1,5 +1,13 @@
 import { errorMessage, type Clock, type Logger } from '@driftless/common';
-import { EnrollError, grpcCodeName, grpcCodeOf, NotEnrolledError } from './errors.ts';
+import {
+  EnrollError,
+  GrpcCode,
+  grpcCodeName,
+  grpcCodeOf,
+  hubDetails,
+  NotEnrolledError,
+  statusCause,
+} from './errors.ts';
 import {
   certificateInfo,
   keyMatchesCertificate,
@@ -122,10 +130,15 @@ export class Enrollment {
       );
     } catch (err) {
       const code = grpcCodeOf(err);
-      const details = (err as { details?: unknown }).details;
+      const what = `enroll cluster ${cluster}`;
+      const details = hubDetails(err, what);
+      // UNAVAILABLE and DEADLINE_EXCEEDED come from the channel (no hub answered, or TLS failed).
+      const answered = code !== GrpcCode.UNAVAILABLE && code !== GrpcCode.DEADLINE_EXCEEDED;
       throw new EnrollError(
-        `enroll cluster ${cluster}: the hub answered ${grpcCodeName(code)}${typeof details === 'string' && details ? `: ${details}` : ''}`,
-        { code, cause: err },
+        answered
+          ? `${what}: the hub answered ${grpcCodeName(code)}: ${details}`
+          : `${what}: ${details}`,
+        { code, cause: statusCause(err) },
       );
     }
     if (!keyMatchesCertificate(key.keyPem, res.certificatePem))

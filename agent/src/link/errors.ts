@@ -15,6 +15,30 @@ export function grpcCodeOf(err: unknown): number | undefined {
   return typeof code === 'number' ? code : undefined;
 }
 
+/**
+ * The hub's own words in a gRPC error: its `details` (grpc-js's `message` repeats them after
+ * the code), without a leading `what: ` the caller is about to say itself.
+ */
+export function hubDetails(err: unknown, what?: string): string {
+  const e = err as { details?: unknown; message?: unknown } | null;
+  const text =
+    typeof e?.details === 'string' && e.details
+      ? e.details
+      : typeof e?.message === 'string'
+        ? e.message
+        : String(err);
+  return what && text.startsWith(`${what}: `) ? text.slice(what.length + 2) : text;
+}
+
+/**
+ * A gRPC error as the `cause` of ours: its code and details only. Its own message
+ * (`16 UNAUTHENTICATED: <details>`) would be appended by `errorMessage` and repeat what ours
+ * already says.
+ */
+export function statusCause(err: unknown): { code: number | undefined; details: string } {
+  return { code: grpcCodeOf(err), details: hubDetails(err) };
+}
+
 /** An answer of the hub that carries a gRPC status code, classified by common from that code. */
 export class GrpcStatusError extends DriftlessError {
   override name = 'GrpcStatusError';

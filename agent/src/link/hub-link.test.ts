@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { describe, it } from 'node:test';
+import { Writable } from 'node:stream';
 import assert from 'node:assert/strict';
 import { webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
@@ -81,6 +82,24 @@ class FakeTransport implements LinkTransport {
     if (s) return Promise.resolve(s);
     return new Promise((r) => this.#waiters.push(r));
   }
+}
+
+/** A logger whose lines the test reads back (parsed). */
+function capturingLogger() {
+  const lines: Record<string, unknown>[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const l of chunk.toString().split('\n').filter(Boolean))
+        lines.push(JSON.parse(l) as Record<string, unknown>);
+      done();
+    },
+  });
+  return { logger: createLogger({ name: 'test', level: 'info', destination }), lines };
+}
+
+/** An Enroll failure as grpc-js reports it: `message` repeats `details` after the code. */
+function grpcError(code: number, details: string): Error {
+  return Object.assign(new Error(`${code} ${GrpcCode[code]}: ${details}`), { code, details });
 }
 
 const tick = () => new Promise((r) => setImmediate(r));
@@ -506,6 +525,102 @@ describe('HubLink', () => {
     s.end({ code: GrpcCode.UNAUTHENTICATED, details: 'certificate 0A was not issued by this hub' });
     await t.link.waitFor('backoff');
     assert.equal(t.transport.enrollCalls, 1);
+    await t.link.stop();
+  });
+});
+
+describe('HubLink messages', () => {
+  it('an expired token: one refusal naming the cluster once and the hub’s reason once, no log line of its own', async () => {
+    const { logger, lines } = capturingLogger();
+    const t = await setup({
+      identities: new MemoryIdentityStore(),
+      enrollment: { token: 'et_x.secret', caPem: 'CA' },
+      logger,
+    });
+    t.transport.enroll = () => {
+      throw grpcError(
+        GrpcCode.UNAUTHENTICATED,
+        'enroll cluster edge: enrollment token et_x expired at 2026-12-01T09:00:00.000Z',
+      );
+    };
+    t.link.start();
+    const refused = await t.link.settled();
+    assert.equal(refused.state, 'refused');
+    assert.equal(
+      refused.error,
+      'enroll cluster edge: the hub answered UNAUTHENTICATED: enrollment token et_x expired at 2026-12-01T09:00:00.000Z',
+    );
+    assert.equal(t.link.enrolled, false);
+    // The agent stops on a refused token and says so itself; the link adds no second line.
+    assert.deepEqual(
+      lines.filter((l) => l['level'] === 'error' || l['level'] === 'warn'),
+      [],
+    );
+    await t.link.stop();
+  });
+
+  it('an unreachable hub while enrolling is retried, said once', async () => {
+    const { logger, lines } = capturingLogger();
+    const t = await setup({
+      identities: new MemoryIdentityStore(),
+      enrollment: { token: 'et_x.secret', caPem: 'CA' },
+      logger,
+    });
+    t.transport.enroll = () => {
+      throw grpcError(
+        GrpcCode.UNAVAILABLE,
+        'No connection established. Last error: connect ECONNREFUSED',
+      );
+    };
+    t.link.start();
+    const first = await t.link.settled();
+    assert.equal(first.state, 'backoff');
+    assert.equal(
+      first.error,
+      'enroll cluster edge: No connection established. Last error: connect ECONNREFUSED',
+    );
+    const warn = lines.find((l) => l['level'] === 'warn');
+    assert.match(
+      String(warn?.['msg']),
+      /^hub link: enroll cluster edge: No connection established\. Last error: connect ECONNREFUSED; retrying in /,
+    );
+    await t.link.stop();
+  });
+
+  it('a stream the hub ends: its reason once', async () => {
+    const t = await setup();
+    t.link.start();
+    const s = await t.transport.stream(0);
+    await tick();
+    s.end({
+      code: GrpcCode.UNAVAILABLE,
+      details: 'Connection dropped',
+      error: grpcError(GrpcCode.UNAVAILABLE, 'Connection dropped'),
+    });
+    const b = await t.link.waitFor('backoff');
+    assert.equal(b.error, 'hub stream of cluster edge ended: UNAVAILABLE: Connection dropped');
+    await t.link.stop();
+  });
+
+  it('a revoked cluster: says how to bring it back, with the real command and the identity Secret', async () => {
+    const { logger, lines } = capturingLogger();
+    const identities = Object.assign(new MemoryIdentityStore(await identityFor()), {
+      where: 'driftless/driftless-agent-identity',
+    });
+    const t = await setup({ identities, logger });
+    t.link.start();
+    const s = await t.transport.stream(0);
+    await tick();
+    s.send(0n, { $case: 'ack', value: { agentSeq: 0n } });
+    s.end({ code: GrpcCode.PERMISSION_DENIED, details: 'cluster edge was revoked' });
+    await t.link.waitFor('refused');
+    const errors = lines.filter((l) => l['level'] === 'error');
+    assert.equal(errors.length, 1);
+    const msg = String(errors[0]?.['msg']);
+    assert.match(msg, /"driftless cluster allow-enroll edge"/);
+    assert.match(msg, /"driftless token create --cluster edge"/);
+    assert.match(msg, /delete the Secret driftless\/driftless-agent-identity/);
+    assert.match(msg, /keeps reconciling from Git/);
     await t.link.stop();
   });
 });

@@ -190,6 +190,22 @@ export class HubLink {
     });
   }
 
+  /**
+   * Resolves with the first status past enrollment: `connecting` or `connected` (the link has
+   * an identity), `backoff` (e.g. the hub is unreachable), `refused` or `stopped`.
+   */
+  settled(): Promise<LinkStatus> {
+    const past = (s: LinkStatus) => s.state !== 'idle' && s.state !== 'enrolling';
+    if (past(this.status)) return Promise.resolve(this.status);
+    return new Promise((resolve) => {
+      const off = this.onStatus((s) => {
+        if (!past(s)) return;
+        off();
+        resolve(s);
+      });
+    });
+  }
+
   /** Starts the reconnect loop (once). */
   start(): void {
     if (this.status.state !== 'idle')
@@ -255,7 +271,7 @@ export class HubLink {
         if (this.#stopping) break;
         const closed = new LinkClosedError(
           `hub stream of cluster ${this.#o.cluster} ended: ${grpcCodeName(end.code)}${end.details ? `: ${end.details}` : ''}`,
-          { code: end.code, cause: end.error },
+          { code: end.code, cause: { code: end.code, details: end.details } },
         );
         if (!closed.terminal) throw closed;
         // The hub does not know this identity (e.g. its state was reset): a token given for
@@ -287,15 +303,22 @@ export class HubLink {
           continue;
         }
       }
-      log.error(
-        { err: refused.message, revoked: refused.revoked },
-        refused.revoked
-          ? `hub link refused: ${refused.message}. The hub revoked this cluster: the agent stops connecting and enrolling, keeps reconciling from Git and reports to no hub until an administrator allows the cluster again (driftless cluster allow NAME) and the agent gets a new enrollment token`
-          : `hub link refused: ${refused.message}. The agent keeps reconciling from Git but reports to no hub; enroll the cluster again (driftless token create) to reconnect`,
-      );
+      // Never enrolled: the hub refused the token. The agent stops on that and says why itself.
+      if (this.#enrollment.everHad)
+        log.error(
+          { err: refused.message, revoked: refused.revoked },
+          `hub link refused: ${refused.message}. ${refused.revoked ? this.#revokedAdvice() : `The agent keeps reconciling from Git but reports to no hub; enroll the cluster again (driftless token create --cluster ${this.#o.cluster}) to reconnect`}`,
+        );
       this.#state.move({ state: 'refused', error: refused.message });
       return;
     }
+  }
+
+  /** What a revoked cluster's operator must do to bring it back. */
+  #revokedAdvice(): string {
+    const { cluster, identities } = this.#o;
+    const secret = identities.where ?? 'driftless-agent-identity';
+    return `The hub revoked this cluster: the agent stops connecting and enrolling, keeps reconciling from Git and reports to no hub. To bring it back: "driftless cluster allow-enroll ${cluster}", then "driftless token create --cluster ${cluster}", delete the Secret ${secret} and restart the agent with the new token`;
   }
 
   async #waitToRetry(err: unknown): Promise<void> {

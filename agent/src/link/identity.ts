@@ -30,6 +30,8 @@ export interface IdentityStore {
   load(): Promise<Identity | undefined>;
   /** Stores (replaces) the identity. */
   save(identity: Identity): Promise<void>;
+  /** Where the identity is kept, for messages (e.g. `driftless/driftless-agent-identity`). */
+  readonly where?: string;
 }
 
 /** A fresh key pair and a CSR for it. */
