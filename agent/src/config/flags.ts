@@ -51,6 +51,8 @@ export interface AgentFlags {
   enrollmentToken: string | undefined;
   /** PEM of the hub CA from --hub-ca-file; undefined when not given. */
   hubCaPem: string | undefined;
+  /** The --hub-ca-file path, named in messages; undefined when not given. */
+  hubCaFile?: string;
   /** TLS name override for the hub; undefined means the host of the address. */
   hubServerName: string | undefined;
   /** The link's transport after enrollment. */
@@ -250,6 +252,7 @@ export function resolveAgentOptions(
     hubAddress: v.hubAddress.trim() || undefined,
     enrollmentToken: v.enrollmentToken.trim() || undefined,
     hubCaPem,
+    hubCaFile: v.hubCaFile.trim() || undefined,
     hubServerName: v.hubServerName.trim() || undefined,
     transport: v.transport as 'grpc' | 'nats',
     natsUrl: v.transport === 'nats' ? v.natsUrl.trim() : undefined,

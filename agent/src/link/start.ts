@@ -73,7 +73,7 @@ export async function prepareHubLink(
         repoUrl: settings.repoUrl,
         branch: settings.branch,
         labels: settings.clusterLabels,
-        transport: await linkTransport(settings, logger),
+        transport: await linkTransport(settings, identities.where, logger),
         identities,
         outbox,
         hooks: {
@@ -99,10 +99,16 @@ export async function prepareHubLink(
 }
 
 /** The link's transport: gRPC, or NATS (which still enrolls over gRPC). */
-async function linkTransport(settings: HubLinkSettings, logger: Logger): Promise<LinkTransport> {
+async function linkTransport(
+  settings: HubLinkSettings,
+  identityWhere: string,
+  logger: Logger,
+): Promise<LinkTransport> {
   const grpc = new GrpcTransport({
     address: settings.hubAddress,
     serverName: settings.hubServerName,
+    ...(settings.hubCaFile ? { caFile: settings.hubCaFile } : {}),
+    identityWhere,
   });
   if (settings.transport !== 'nats' || !settings.natsUrl) return grpc;
   const { NatsTransport } = await loadOptionalModule(

@@ -79,6 +79,10 @@ export interface GrpcTransportOptions {
    * host of `address` (e.g. dialing an IP or a tunnel). Default: the host.
    */
   serverName?: string;
+  /** The file the Enroll CA came from (--hub-ca-file), named when the hub's certificate fails it. */
+  caFile?: string;
+  /** Where the identity's CA is kept (e.g. its Secret), named when the hub's certificate fails it. */
+  identityWhere?: string;
   /** Deadline of one Enroll call. Default 30 s. */
   enrollTimeoutMs?: number;
   /** Interval of HTTP/2 keepalive pings, which detect a dead hub on an idle stream. Default 20 s. */
@@ -138,10 +142,34 @@ export class GrpcTransport implements LinkTransport {
           deadline:
             Date.now() + (this.#o.enrollTimeoutMs ?? GRPC_TRANSPORT_DEFAULTS.enrollTimeoutMs),
         },
-        (err, res) => (err ? reject(err) : resolve(res)),
+        (err, res) =>
+          err
+            ? reject(
+                this.#explained(
+                  err,
+                  this.#o.caFile ? `--hub-ca-file ${this.#o.caFile}` : '--hub-ca-file',
+                ),
+              )
+            : resolve(res),
       );
       signal?.addEventListener('abort', () => call.cancel(), { once: true });
     }).finally(() => client.close());
+  }
+
+  /** `err` with its details replaced by what a TLS failure means for the user, if it is one. */
+  #explained(err: grpc.ServiceError, ca: string): grpc.ServiceError {
+    const details = err.details ?? err.message;
+    const explained = explainTlsFailure(details, {
+      address: this.#o.address,
+      serverName: this.#o.serverName,
+      ca,
+    });
+    if (explained === details) return err;
+    return Object.assign(new Error(`${err.code} ${grpc.status[err.code]}: ${explained}`), {
+      code: err.code,
+      details: explained,
+      metadata: err.metadata,
+    });
   }
 
   connect(identity: Identity, handlers: StreamHandlers): LinkStream {
@@ -162,9 +190,13 @@ export class GrpcTransport implements LinkTransport {
     };
     call.on('data', (m: HubMessage) => handlers.onMessage(m));
     call.on('drain', () => handlers.onDrain());
-    call.on('error', (err: grpc.ServiceError) =>
-      end({ code: err.code, details: err.details ?? err.message, error: err }),
-    );
+    call.on('error', (err: grpc.ServiceError) => {
+      const e = this.#explained(
+        err,
+        `the hub CA stored with the agent's identity${this.#o.identityWhere ? ` (Secret ${this.#o.identityWhere})` : ''}`,
+      );
+      end({ code: e.code, details: e.details, error: e });
+    });
     // 'status' precedes 'error' for failures; only a clean end is taken from it.
     call.on('status', (s: grpc.StatusObject) => {
       if (s.code === grpc.status.OK) end({ code: s.code, details: s.details });
@@ -184,4 +216,53 @@ export class GrpcTransport implements LinkTransport {
       },
     };
   }
+}
+
+/** What {@link explainTlsFailure} names. */
+export interface TlsFailureContext {
+  /** The hub address dialed, host:port. */
+  address: string;
+  /** --hub-server-name, when given. */
+  serverName: string | undefined;
+  /** Where the trusted CA came from, e.g. `--hub-ca-file /etc/driftless/ca.crt`. */
+  ca: string;
+}
+
+// OpenSSL's words for "no chain to a trusted CA", as Node reports them.
+const UNTRUSTED_CHAIN = [
+  'self-signed certificate',
+  'self signed certificate',
+  'unable to verify the first certificate',
+  'unable to get local issuer certificate',
+  'unable to get issuer certificate',
+  'certificate signature failure',
+];
+
+/**
+ * The details of a failed gRPC call, said in the user's terms when TLS failed: a hub
+ * certificate not signed by the trusted CA, or not valid for the name checked (which
+ * --hub-server-name sets). Any other details are returned unchanged. The link keeps retrying
+ * either way: the CA or the hub's certificate may be replaced meanwhile.
+ */
+export function explainTlsFailure(details: string, c: TlsFailureContext): string {
+  if (UNTRUSTED_CHAIN.some((w) => details.includes(w)))
+    return `the hub at ${c.address} presents a certificate not signed by ${c.ca}`;
+  if (details.includes('certificate has expired'))
+    return `the hub at ${c.address} presents an expired certificate`;
+  const altnames =
+    /Hostname\/IP does not match certificate's altnames: (?:Host|IP): (.*?)\.? is not (?:in the cert's altnames|in the cert's list): (.*?)(?:\. Resolution note:.*)?$/s.exec(
+      details,
+    );
+  if (details.includes('ERR_TLS_CERT_ALTNAME_INVALID') || altnames) {
+    const expected = c.serverName ?? hostOf(c.address);
+    const names = altnames?.[2]?.replace(/IP Address:/g, 'IP:').trim();
+    return `the hub at ${c.address} presents a certificate not valid for ${expected}${c.serverName ? ' (--hub-server-name)' : ''}${names ? ` (it is for ${names})` : ''}: set --hub-server-name to one of its names`;
+  }
+  return details;
+}
+
+/** The host of host:port (brackets of an IPv6 address removed). */
+function hostOf(address: string): string {
+  const m = /^\[(.*)\](?::\d+)?$/.exec(address) ?? /^(.*?)(?::\d+)?$/.exec(address);
+  return m?.[1] ?? address;
 }
