@@ -96,7 +96,7 @@ export function localApp(
   cwd: string,
 ): LocalApp {
   if (target === undefined || target === '')
-    throw new UsageError('missing PATH: the folder to render');
+    throw new UsageError('missing PATH: the folder of the app');
   const root = path.resolve(cwd, values.root || '.');
   const abs = path.resolve(cwd, target);
   const name = values.app || appNameFrom(abs);

@@ -70,7 +70,11 @@ export async function diffCommand(argv: readonly string[], io: CliIo): Promise<n
   }
   const { values } = parsed;
   const format = oneOf('output', values.output, ['text', 'json'] as const);
-  const local = localApp(onePath(parsed.positionals), values, io.cwd);
+  const local = localApp(
+    onePath(parsed.positionals, 'diff', 'the folder to compare with the cluster'),
+    values,
+    io.cwd,
+  );
   const kubeConfig = loadKubeConfig(values.kubeconfig, io.env);
   if (!kubeConfig) {
     throw new TerminalError(

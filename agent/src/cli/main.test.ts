@@ -41,6 +41,17 @@ describe('main', () => {
     const missing = fakeIo();
     assert.equal(await main(['export'], missing.io), 2);
     assert.match(missing.err(), /missing --namespace/);
+    for (const [command, what] of [
+      ['diff', 'the folder to compare with the cluster'],
+      ['render', 'the folder to render'],
+    ] as const) {
+      const noPath = fakeIo();
+      assert.equal(await main([command], noPath.io), 2);
+      assert.equal(
+        noPath.err(),
+        `error: driftless-agent ${command} needs a PATH: ${what} (see driftless-agent ${command} --help)\n`,
+      );
+    }
     const bad = fakeIo();
     assert.equal(await main(['render', '.', '-o', 'xml'], bad.io), 2);
     assert.match(bad.err(), /"xml" is not one of yaml, json/);

@@ -60,7 +60,11 @@ export async function renderCommand(argv: readonly string[], io: CliIo): Promise
   }
   const { values } = parsed;
   const format = outputFormat(values.output);
-  const local = localApp(onePath(parsed.positionals), values, io.cwd);
+  const local = localApp(
+    onePath(parsed.positionals, 'render', 'the folder to render'),
+    values,
+    io.cwd,
+  );
   const warn = (message: string) => io.stderr.write(`warning: ${message}\n`);
 
   const kubeConfig = values.offline ? undefined : loadKubeConfig(values.kubeconfig, io.env);
@@ -87,10 +91,16 @@ export async function renderCommand(argv: readonly string[], io: CliIo): Promise
   }
 }
 
-/** The single PATH argument of `render` and `diff`. */
-export function onePath(positionals: readonly string[]): string | undefined {
+/**
+ * The single PATH argument of `render` and `diff`; `what` says what the folder is to the
+ * command run (e.g. `the folder to render`), for the message when it is missing.
+ */
+export function onePath(positionals: readonly string[], command: string, what: string): string {
   if (positionals.length > 1) {
-    throw new UsageError(`expected one PATH, got ${positionals.length}: ${positionals.join(' ')}`);
+    throw new UsageError(
+      `driftless-agent ${command} takes one PATH, got ${positionals.length}: ${positionals.join(' ')}`,
+    );
   }
+  if (!positionals[0]) throw new UsageError(`driftless-agent ${command} needs a PATH: ${what}`);
   return positionals[0];
 }
