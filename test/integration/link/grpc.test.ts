@@ -186,9 +186,20 @@ describe('agent ↔ hub link over gRPC', { timeout: 240_000 }, () => {
     secrets.push(guess.split('.')[1]!);
     const b = startAgent({ ...agentEnv(false), DRIFTLESS_ENROLLMENT_TOKEN: guess });
     assert.equal(await b.exited, 1, 'a refused token is terminal: the agent exits');
-    assert.match(
-      b.text(),
-      /cannot enroll with the hub: enroll cluster edge: the hub answered UNAUTHENTICATED/,
+    // One outcome, said once: a fatal line naming the hub's reason, before anything is applied.
+    const said = b.logs().filter((l) => l['level'] === 'error' || l['level'] === 'fatal');
+    assert.equal(said.length, 1, JSON.stringify(said));
+    assert.equal(said[0]?.['level'], 'fatal');
+    const fatal = String(said[0]?.['msg']);
+    assert.equal(
+      fatal,
+      'cannot enroll with the hub: enroll cluster edge: the hub answered UNAUTHENTICATED: enrollment token is not valid',
+    );
+    assert.ok(!b.text().includes('keeps reconciling'), 'no claim that the agent goes on');
+    assert.equal(
+      b.logs().filter((l) => /^sync \S+@/.test(String(l['msg']))).length,
+      0,
+      'no app is synced by an agent whose token was refused',
     );
     assert.ok(!b.text().includes(guess.split('.')[1]!), 'the token is not logged');
     assert.equal(await identitySecret(), undefined);
