@@ -3,6 +3,7 @@
  * store, the HTTP API and the `driftless` CLI.
  */
 export { startHub, guardProcess, HubConfigError, type Hub, type HubOptions } from './main.ts';
+export { ListenAddressError } from './listen.ts';
 export { HUB_FLAGS, HUB_ENV_PREFIX, HUB_DEFAULTS, resolveHubOptions } from './config.ts';
 export { NatsAuthority } from './enroll/index.ts';
 export { openStore, parseSelector, type Store, type StoreOptions } from './store/index.ts';

@@ -24,6 +24,7 @@ import {
   TreeRequests,
 } from './link/index.ts';
 import { createMetrics, observeFleet, type HubMetrics } from './metrics.ts';
+import { checkListenAddresses, listenError } from './listen.ts';
 import { HistoryRetention, openStore, type Store } from './store/index.ts';
 import { Notifier } from './notify/index.ts';
 import { AllowListError, OutboundGuard } from './outbound/index.ts';
@@ -71,6 +72,11 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     throw new HubConfigError(
       '--store postgres needs --database-url (or DRIFTLESS_HUB_DATABASE_URL)',
     );
+  // Before anything is created or opened, so a taken port leaves nothing behind.
+  await checkListenAddresses([
+    { flag: '--grpc-address', address: o.grpcAddress },
+    { flag: '--http-address', address: o.httpAddress },
+  ]);
   const webhookSecret = await loadWebhookSecret(o);
   const guard = outboundGuard(o, log);
   await mkdir(o.dataDir, { recursive: true, mode: 0o700 });
@@ -178,7 +184,10 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       ingestBatch,
       clock,
     });
-    const grpcPort = await link.listen(o.grpcAddress);
+    // Checked at the start, but another process may have taken it since.
+    const grpcPort = await link.listen(o.grpcAddress).catch((err: unknown) => {
+      throw listenError('--grpc-address', o.grpcAddress, err);
+    });
     let natsLink: NatsLink | undefined;
     if (o.natsUrl) {
       try {
@@ -407,7 +416,10 @@ async function startHttpApi(o: ResolvedHubOptions, d: HttpApiDeps): Promise<Http
       log,
       limits: { trustedProxies: o.trustedProxies, authMaxFailures: o.apiMaxFailures },
     });
-    return { url: await api.listen(o.httpAddress), close };
+    const url = await api.listen(o.httpAddress).catch((err: unknown) => {
+      throw listenError('--http-address', o.httpAddress, err);
+    });
+    return { url, close };
   } catch (err) {
     await close();
     throw err;

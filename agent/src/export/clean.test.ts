@@ -181,6 +181,69 @@ describe('cleanObject', () => {
     );
   });
 
+  it('drops the marks Driftless writes and keeps the user labels and annotations', () => {
+    const applied = (managedBy: string): KubeObject => ({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: {
+        name: 'settings',
+        namespace: 'shop',
+        labels: {
+          team: 'shop',
+          'app.kubernetes.io/managed-by': managedBy,
+          'driftless.dev/app': 'shop',
+        },
+        annotations: {
+          owner: 'ana',
+          'driftless.dev/sync-wave': '1',
+          'driftless.dev/revision': 'a'.repeat(40),
+          'driftless.dev/trace-id': '4bf92f3577b34da6a3ce929d0e0e4736',
+          'driftless.dev/traceparent': '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+        },
+        managedFields: [
+          {
+            manager: 'driftless',
+            operation: 'Apply',
+            fieldsV1: {
+              'f:data': { 'f:mode': {} },
+              'f:metadata': {
+                'f:labels': {
+                  'f:team': {},
+                  'f:app.kubernetes.io/managed-by': {},
+                  'f:driftless.dev/app': {},
+                },
+                'f:annotations': {
+                  'f:owner': {},
+                  'f:driftless.dev/sync-wave': {},
+                  'f:driftless.dev/revision': {},
+                  'f:driftless.dev/trace-id': {},
+                  'f:driftless.dev/traceparent': {},
+                },
+              },
+            },
+          },
+        ],
+      },
+      data: { mode: 'fast' },
+    });
+    assert.deepEqual(cleanObject(applied('driftless')), {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: {
+        name: 'settings',
+        namespace: 'shop',
+        labels: { team: 'shop' },
+        annotations: { owner: 'ana', 'driftless.dev/sync-wave': '1' },
+      },
+      data: { mode: 'fast' },
+    });
+    assert.deepEqual(
+      cleanObject(applied('platform-team')).metadata.labels,
+      { team: 'shop', 'app.kubernetes.io/managed-by': 'platform-team' },
+      "someone else's managed-by is theirs",
+    );
+  });
+
   it('does not change its input', () => {
     const live = createdDeployment();
     cleanObject(live);
@@ -243,6 +306,23 @@ describe('skipReason', () => {
         }),
       ),
       'created by the control plane',
+    );
+    assert.equal(
+      skipReason(
+        obj('ConfigMap', 'driftless-suspensions', {
+          labels: { 'app.kubernetes.io/managed-by': 'driftless' },
+        }),
+      ),
+      "the Driftless agent's own state",
+    );
+    assert.equal(
+      skipReason(
+        obj('ConfigMap', 'settings', {
+          labels: { 'app.kubernetes.io/managed-by': 'driftless', 'driftless.dev/app': 'shop' },
+        }),
+      ),
+      undefined,
+      'an object an app applied is exported (without its marks)',
     );
     assert.equal(skipReason(obj('ServiceAccount', 'builder')), undefined);
     assert.equal(skipReason(obj('ConfigMap', 'settings')), undefined);

@@ -1,4 +1,4 @@
-import type { KubeObject } from '../model.ts';
+import { Marks, type KubeObject } from '../model.ts';
 import { stripKnownDefaults } from './defaults.ts';
 import { asFieldSet, ownsPath, pickFields, unionFieldSets, type FieldSet } from './fields-v1.ts';
 
@@ -16,6 +16,12 @@ export const CONTROL_PLANE_MANAGERS: ReadonlySet<string> = new Set([
 
 /** The annotation `kubectl apply` (client side) stores its last input in. */
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+
+/**
+ * Annotations the agent writes on every object it applies (see `apply/write.ts`): which sync
+ * wrote it last. Bookkeeping of this cluster; in Git they would be stale at the next commit.
+ */
+const SYNC_ANNOTATIONS: readonly string[] = [Marks.revision, Marks.traceId, Marks.traceparent];
 
 /** Metadata the server sets on every object; never part of a manifest. */
 const SERVER_METADATA = [
@@ -51,7 +57,8 @@ function isUserEntry(entry: ManagedFieldsEntry): boolean {
 /**
  * A live object as a manifest that can go into Git: only the fields some
  * user-side field manager set (the union of their managedFields), without
- * server defaults, status or server metadata. `apiVersion`, `kind`, name and
+ * server defaults, status, server metadata or the marks Driftless itself
+ * writes (ownership labels, sync annotations). `apiVersion`, `kind`, name and
  * namespace are always kept. Objects without managedFields fall back to
  * removing the known defaults of their kind. `live` is not modified.
  */
@@ -99,11 +106,17 @@ function finish(out: KubeObject, live: KubeObject): KubeObject {
 
   const annotations = isRecord(metadata['annotations']) ? { ...metadata['annotations'] } : {};
   delete annotations[LAST_APPLIED];
+  for (const key of SYNC_ANNOTATIONS) delete annotations[key];
   if (Object.keys(annotations).length > 0) metadata['annotations'] = annotations;
   else delete metadata['annotations'];
-  if (isRecord(metadata['labels']) && Object.keys(metadata['labels']).length === 0) {
-    delete metadata['labels'];
-  }
+
+  // The guard sets these ownership labels on every object an app applies, over what Git had;
+  // the app that exports them owns them again when it applies them. Another managed-by stays.
+  const labels = isRecord(metadata['labels']) ? { ...metadata['labels'] } : {};
+  delete labels[Marks.app];
+  if (labels[Marks.managedBy] === Marks.managedByValue) delete labels[Marks.managedBy];
+  if (Object.keys(labels).length > 0) metadata['labels'] = labels;
+  else delete metadata['labels'];
   return {
     apiVersion: live.apiVersion,
     kind: live.kind,

@@ -1,6 +1,6 @@
 import { DriftlessError, errorMessage, TerminalError } from '@driftless/common';
 import { KubeApiError, type ApiResource, type KubeClient } from '../kube/index.ts';
-import type { KubeObject } from '../model.ts';
+import { Marks, type KubeObject } from '../model.ts';
 import { DEFAULT_CONCURRENCY, mapLimit } from '../plan/index.ts';
 import { cleanObject, CONTROL_PLANE_MANAGERS } from './clean.ts';
 import { discoverNamespacedKinds } from './discover.ts';
@@ -57,6 +57,11 @@ export function skipReason(obj: KubeObject): string | undefined {
   if (managers.length > 0 && managers.every((m) => CONTROL_PLANE_MANAGERS.has(m))) {
     return 'created by the control plane';
   }
+  // The agent's own records (its identity Secret, its pauses ConfigMap) carry our managed-by
+  // mark but no app: no app declared them, and in Git they would fight the agent.
+  const labels = obj.metadata.labels ?? {};
+  if (labels[Marks.managedBy] === Marks.managedByValue && labels[Marks.app] === undefined)
+    return "the Driftless agent's own state";
   if (obj.apiVersion === 'v1') {
     if (obj.kind === 'ServiceAccount' && obj.metadata.name === 'default')
       return 'created by the cluster';

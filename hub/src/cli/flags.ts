@@ -3,7 +3,8 @@
  * flags read `DRIFTLESS_CLI_<FLAG>` (e.g. `DRIFTLESS_CLI_SELECTOR`), global ones
  * `DRIFTLESS_<FLAG>`; see main.ts.
  */
-import { FlagError, parseDuration, type Flag } from '@driftless/common';
+import { FlagError, type Flag } from '@driftless/common';
+import { parseUnitDuration } from '../duration.ts';
 
 /** `-l`: cluster label selector. */
 export const selectorFlag = {
@@ -52,18 +53,14 @@ export function query(params: Record<string, string | number | boolean | undefin
 }
 
 /**
- * The milliseconds of a duration given on the command line as `flag` (e.g. `--timeout`),
- * refusing a number without a unit: the shared parser reads `2` as 2 ms, where people (and
- * `argocd app wait --timeout 120`) mean seconds. `0` needs no unit. Throws a FlagError (exit 2).
+ * The milliseconds of a duration given on the command line as `flag` (e.g. `--timeout`); a number
+ * without a unit is refused (see {@link parseUnitDuration}). Throws a FlagError (exit 2).
  */
 export function durationOf(flag: string, text: string): number {
-  const s = text.trim();
-  if (/^\d+(\.\d+)?$/.test(s) && Number(s) !== 0)
-    throw new FlagError(`${flag} "${text}" has no unit: write e.g. ${s}s, ${s}m or ${s}h`);
   try {
-    return parseDuration(s);
+    return parseUnitDuration(flag, text);
   } catch (err) {
-    throw new FlagError(`${flag}: ${(err as Error).message}`, { cause: err });
+    throw new FlagError((err as Error).message, { cause: err });
   }
 }
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Type } from 'typebox';
-import { formatDuration, parseDuration } from '@driftless/common';
+import { formatDuration } from '@driftless/common';
+import { parseUnitDuration } from '../../duration.ts';
 import { ConflictError, InvalidArgumentError, NotFoundError } from '../../errors.ts';
 import type { Store, SuspensionRecord } from '../../store/index.ts';
 import { actorOf } from '../auth.ts';
@@ -73,9 +74,9 @@ export function pauseEnd(
   if (body.for !== undefined) {
     let ms: number;
     try {
-      ms = parseDuration(body.for);
+      ms = parseUnitDuration('for', body.for);
     } catch (err) {
-      throw new InvalidArgumentError(`${what}: for: ${(err as Error).message}`, { cause: err });
+      throw new InvalidArgumentError(`${what}: ${(err as Error).message}`, { cause: err });
     }
     untilMs = nowMs + ms;
   } else if (body.until !== undefined) {

@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { parseDuration } from '@driftless/common';
+import { parseUnitDuration } from '../../duration.ts';
 import { checkClusterName, checkLabels, mintToken } from '../../enroll/index.ts';
 import { ConflictError, InvalidArgumentError, NotFoundError } from '../../errors.ts';
 import type { EnrollmentTokenRecord, Labels } from '../../store/index.ts';
@@ -24,7 +24,8 @@ const CreateBody = Type.Object({
   ),
   ttl: Type.Optional(
     Type.Union([Type.String({ maxLength: 32 }), Type.Number()], {
-      description: 'lifetime: a duration ("1h") or milliseconds; default 1h',
+      description:
+        'lifetime: a duration with a unit ("1h"; "5" is refused) or a number of milliseconds; default 1h',
     }),
   ),
   uses: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: DEFAULT_TOKEN_USES })),
@@ -52,9 +53,9 @@ function labelsOf(v: Labels | string | undefined): Labels {
 function ttlOf(ttl: string | number | undefined, maxMs: number): number {
   let ms = DEFAULT_TOKEN_TTL_MS;
   try {
-    if (ttl !== undefined) ms = typeof ttl === 'number' ? ttl : parseDuration(ttl);
+    if (ttl !== undefined) ms = typeof ttl === 'number' ? ttl : parseUnitDuration('ttl', ttl);
   } catch (err) {
-    throw new InvalidArgumentError(`${WHAT}: ttl: ${(err as Error).message}`);
+    throw new InvalidArgumentError(`${WHAT}: ${(err as Error).message}`, { cause: err });
   }
   if (!(ms > 0) || ms > maxMs)
     throw new InvalidArgumentError(

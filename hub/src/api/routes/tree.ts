@@ -1,5 +1,4 @@
 import { Type, type Static } from 'typebox';
-import { parseDuration } from '@driftless/common';
 import {
   HealthStatus,
   objectRefString,
@@ -7,6 +6,7 @@ import {
   type TreeNode as TreeNodeMessage,
   type TreeResponse,
 } from '@driftless/proto';
+import { parseUnitDuration } from '../../duration.ts';
 import {
   DeadlineExceededError,
   InvalidArgumentError,
@@ -140,9 +140,9 @@ function deadlineOf(text: string | undefined): number {
   if (text === undefined) return TREE_ROUTE_DEFAULTS.deadlineMs;
   let ms: number;
   try {
-    ms = parseDuration(text);
+    ms = parseUnitDuration('deadline', text);
   } catch (err) {
-    throw new InvalidArgumentError(`deadline: ${(err as Error).message}`, { cause: err });
+    throw new InvalidArgumentError((err as Error).message, { cause: err });
   }
   if (ms < 100 || ms > TREE_ROUTE_DEFAULTS.maxDeadlineMs)
     throw new InvalidArgumentError(
