@@ -187,8 +187,10 @@ export async function runAgent(argv: string[]): Promise<number> {
     exitCode = 1;
     return true;
   };
+  let stopping = false;
   const stopped = new Promise<void>((resolve) => {
     const stop = (signal: string) => {
+      stopping = true;
       logger.info(`${signal} received, stopping`);
       resolve();
     };
@@ -202,11 +204,12 @@ export async function runAgent(argv: string[]): Promise<number> {
   // The link goes first, so a refused token stops the agent before it applies anything.
   link?.start();
   await link?.settled();
+  const starting = exitCode === 0 && !stopping;
   const metricsServer =
-    metrics && options.metricsAddress && exitCode === 0
+    metrics && options.metricsAddress && starting
       ? await metrics.serve(options.metricsAddress, logger)
       : undefined;
-  if (exitCode === 0) {
+  if (starting) {
     servedApis.start();
     agent.start();
     compactor.noteWork(); // what starting up grew into goes back at the first idle moment
