@@ -637,6 +637,141 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
       assert.equal((await store.appHealth('batch-a', 'web'))?.health, 'healthy');
     });
 
+    void it('ingestMany of reports in order stores each kind as one at a time would', async () => {
+      await enroll('order-a', {});
+      await enroll('order-b', {});
+      const app = (name: string, health: 'healthy' | 'degraded'): Report => ({
+        kind: 'app',
+        app: {
+          app: name,
+          revision: 'r',
+          syncStatus: 'synced',
+          syncMode: 'auto',
+          health,
+          healthMessage: `it's "${health}"`,
+          driftCount: 0,
+          planDigest: '',
+          pendingPlan: [{ kind: 'ConfigMap', name: 'c' }],
+          message: '',
+          lastSyncMs: 1_733_000_000_000,
+        },
+      });
+      const sync = (syncId: string, error: string): Report => ({
+        kind: 'sync',
+        sync: {
+          syncId,
+          app: 'web',
+          revision: 'r',
+          result: error ? 'failed' : 'succeeded',
+          error,
+          planDigest: '',
+          objects: [],
+          steps: [],
+          traceId: '',
+          startedMs: 1,
+          finishedMs: 2,
+          health: 'healthy',
+          retryable: error !== '',
+          approvalId: '',
+        },
+      });
+      const drift = (healed: boolean): Report => ({
+        kind: 'drift',
+        drift: {
+          driftId: 'd1',
+          app: 'web',
+          object: { group: '', version: 'v1', kind: 'ConfigMap', namespace: 'n', name: 'c' },
+          objectRef: 'v1 ConfigMap n/c',
+          type: 'modified',
+          fields: [],
+          changedBy: 'kubectl',
+          detectedMs: 1,
+          healed,
+          healedMs: healed ? 5 : 0,
+          message: '',
+          lastSyncTraceId: '',
+          fight: null,
+        },
+      });
+      const gap: Report = {
+        kind: 'gap',
+        gap: { firstSeq: 1, lastSeq: 2, count: 2, summary: 'dropped' },
+      };
+      const item = (cluster: string, seq: number, report: Report) => ({
+        cluster,
+        seq,
+        report,
+        nowMs: 1000 + seq,
+      });
+      const out = await store.ingestMany([
+        item('order-a', 1, app('web', 'healthy')),
+        item('order-b', 1, gap),
+        item('order-a', 2, drift(false)),
+        item('order-a', 3, sync('s1', 'boom')),
+        item('order-b', 2, app('api', 'degraded')),
+        item('order-a', 4, app('web', 'degraded')),
+        item('order-a', 5, sync('s1', 'again')),
+        item('order-a', 6, drift(true)),
+      ]);
+      assert.deepEqual(
+        out.map((o) => (o.ok ? o.result.lastSeq : o.error.name)),
+        [1, 1, 2, 3, 2, 4, 5, 6],
+      );
+      assert.ok(out.every((o) => o.ok && o.result.applied));
+      assert.equal((await store.getCluster('order-a'))?.lastAgentSeq, 6);
+      assert.equal((await store.getCluster('order-a'))?.lastSeenMs, 1006);
+      assert.equal((await store.getCluster('order-b'))?.lastAgentSeq, 2);
+      const [web] = await store.listApps({ cluster: 'order-a' });
+      assert.deepEqual(
+        [web?.health, web?.healthMessage, web?.pendingPlan, web?.lastSyncMs, web?.updatedMs],
+        [
+          'degraded',
+          `it's "degraded"`,
+          [{ kind: 'ConfigMap', name: 'c' }],
+          1_733_000_000_000,
+          1004,
+        ],
+      );
+      assert.deepEqual(
+        (await store.listHistory({ cluster: 'order-a' })).map((h) => [
+          h.syncId,
+          h.error,
+          h.retryable,
+        ]),
+        [['s1', 'boom', true]],
+      );
+      const [d] = await store.listDrift({ cluster: 'order-a' });
+      assert.deepEqual([d?.healed, d?.healedMs, d?.updatedMs], [true, 5, 1006]);
+      // The next batch starts with a replay: each report gets what it would alone.
+      const next = await store.ingestMany([
+        item('order-b', 2, app('api', 'healthy')),
+        item('order-a', 7, app('web', 'healthy')),
+        item('order-b', 3, app('api', 'healthy')),
+      ]);
+      assert.deepEqual(
+        next.map((o) => (o.ok ? o.result : o.error.name)),
+        [
+          { applied: false, lastSeq: 2 },
+          { applied: true, lastSeq: 7 },
+          { applied: true, lastSeq: 3 },
+        ],
+      );
+      assert.equal((await store.appHealth('order-b', 'api'))?.health, 'healthy');
+      // One report alone: the next, a replay, one too far ahead.
+      assert.deepEqual(await store.ingest('order-a', 8, app('web', 'degraded'), 2000), {
+        applied: true,
+        lastSeq: 8,
+      });
+      assert.deepEqual(await store.ingest('order-a', 8, app('web', 'healthy'), 2001), {
+        applied: false,
+        lastSeq: 8,
+      });
+      await assert.rejects(store.ingest('order-a', 10, app('web', 'healthy'), 2002), {
+        name: 'ReportOutOfOrderError',
+      });
+      assert.equal((await store.appHealth('order-a', 'web'))?.health, 'degraded');
+    });
+
     void it('reads one app health, one sync by its id, and counts an app open drift', async () => {
       await enroll('one-read', {});
       const drift = (driftId: string, over: Partial<Extract<Report, { kind: 'drift' }>['drift']>) =>
