@@ -248,6 +248,58 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
       assert.equal((await store.listApps({ cluster: 'prod-eu' }))[0]?.gone, false);
     });
 
+    void it("records a Hello's labels under the token's, its ack and the stored seq", async () => {
+      await enroll('hello-labels', { env: 'prod' });
+      const hello = (labels: Record<string, string>, ackedHubSeq?: number) =>
+        store.recordHello(
+          'hello-labels',
+          { agentVersion: '2.0', labels, apps: [], repoUrl: '', branch: 'main', ackedHubSeq },
+          70,
+        );
+      const names = async (s: string) =>
+        (await store.listClusters(parseSelector(s)))
+          .map((c) => c.name)
+          .filter((n) => n === 'hello-labels');
+      // The token's labels win over the agent's.
+      assert.deepEqual(await hello({ env: 'dev', team: 'a' }), { lastAgentSeq: 0 });
+      assert.deepEqual((await store.getCluster('hello-labels'))?.labels, {
+        env: 'prod',
+        team: 'a',
+      });
+      assert.deepEqual(await names('env=prod,team=a'), ['hello-labels']);
+      assert.deepEqual(await names('env=dev'), []);
+      // A label the agent no longer sends leaves the index; a new one joins it.
+      await store.ingest(
+        'hello-labels',
+        1,
+        { kind: 'gap', gap: { firstSeq: 1, lastSeq: 1, count: 1, summary: '' } },
+        71,
+      );
+      assert.deepEqual(await hello({ tier: 'web' }), { lastAgentSeq: 1 });
+      assert.deepEqual((await store.getCluster('hello-labels'))?.labels, {
+        env: 'prod',
+        tier: 'web',
+      });
+      assert.deepEqual(await names('team=a'), []);
+      assert.deepEqual(await names('env=prod,tier=web'), ['hello-labels']);
+      // The Hello's ack counts as ackHubSeq's would: never beyond what was handed out.
+      assert.equal(await store.nextHubSeq('hello-labels'), 1);
+      await hello({ tier: 'web' }, 5);
+      assert.equal((await store.getCluster('hello-labels'))?.ackedHubSeq, 0);
+      await hello({ tier: 'web' }, 1);
+      assert.equal((await store.getCluster('hello-labels'))?.ackedHubSeq, 1);
+      await hello({ tier: 'web' }, 0);
+      assert.equal((await store.getCluster('hello-labels'))?.ackedHubSeq, 1);
+      await assert.rejects(
+        store.recordHello(
+          'no-such-cluster',
+          { agentVersion: '', labels: {}, apps: [], repoUrl: '', branch: '' },
+          1,
+        ),
+        { name: 'NotFoundError' },
+      );
+    });
+
     void it('numbers approvals per cluster and tracks acks', async () => {
       const a = await store.createApproval(
         {
