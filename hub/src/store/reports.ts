@@ -337,6 +337,14 @@ class ReportRows {
   }
 
   async add(cluster: string, report: Report, nowMs: number): Promise<void> {
+    if (report.kind !== 'config') return this.gather(cluster, report, nowMs);
+    await this.flush();
+    await upsertConfigState(this.#tx!, cluster, report.config, nowMs);
+    return markRemovedApps(this.#tx!, cluster, report.config, nowMs);
+  }
+
+  /** Gathers the row of a report that is not a config report (those write at once: {@link add}). */
+  gather(cluster: string, report: Exclude<Report, { kind: 'config' }>, nowMs: number): void {
     switch (report.kind) {
       case 'app':
         return void this.#apps.push({ cluster, nowMs, value: report.app });
@@ -353,10 +361,6 @@ class ReportRows {
         });
       case 'gap':
         return void this.#gaps.push({ cluster, nowMs, value: report.gap });
-      case 'config':
-        await this.flush();
-        await upsertConfigState(this.#tx!, cluster, report.config, nowMs);
-        return markRemovedApps(this.#tx!, cluster, report.config, nowMs);
     }
   }
 
@@ -451,17 +455,20 @@ async function ingestOptimistic(
   items: readonly IngestItem[],
 ): Promise<IngestOutcome[] | undefined> {
   if (!db.batch) return undefined;
-  const clusters = new Map<string, { expect: number; seq: number; seen: number }>();
+  const clusters = new Map<string, { name: string; expect: number; seq: number; seen: number }>();
   const rows = new ReportRows(undefined, db.dialect);
   for (const { cluster, seq, report, nowMs } of items) {
     if (report.kind === 'config') return undefined;
     const c = clusters.get(cluster);
-    if (c === undefined) clusters.set(cluster, { expect: seq - 1, seq, seen: nowMs });
-    else if (seq === c.seq + 1) Object.assign(c, { seq, seen: nowMs });
-    else return undefined;
-    await rows.add(cluster, report, nowMs);
+    if (c === undefined)
+      clusters.set(cluster, { name: cluster, expect: seq - 1, seq, seen: nowMs });
+    else if (seq === c.seq + 1) {
+      c.seq = seq;
+      c.seen = nowMs;
+    } else return undefined;
+    rows.gather(cluster, report, nowMs);
   }
-  const bumps = [...clusters].map(([name, c]) => ({ name, ...c }));
+  const bumps = [...clusters.values()];
   try {
     await db.batch([
       { sql: BUMP_EXPECTED_SEQS, params: [JSON.stringify(bumps), bumps.length] },

@@ -88,29 +88,6 @@ export async function allStatements(statements: readonly Promise<unknown>[]): Pr
 }
 
 /**
- * Each record's row (its values in `writers` order), one per key: of records with the same key
- * the last when `update`, else the first, in the place of the one kept.
- */
-function uniqueRows<T>(
-  key: readonly string[],
-  writers: ColumnWriters<T>,
-  records: readonly T[],
-  update: boolean,
-): SqlValue[][] {
-  const keyIndexes = key.map((k) => writers.findIndex(([c]) => c === k));
-  const byKey = new Map<string, SqlValue[]>();
-  for (const r of records) {
-    const row = writers.map(([, value]) => value(r));
-    const k = JSON.stringify(keyIndexes.map((i) => row[i]));
-    if (update) {
-      byKey.delete(k); // the last one, in its own (later) place
-      byKey.set(k, row);
-    } else if (!byKey.has(k)) byKey.set(k, row);
-  }
-  return [...byKey.values()];
-}
-
-/**
  * PostgreSQL: `records` as one `INSERT … ON CONFLICT (key)` statement (undefined when there
  * are none): `DO UPDATE SET` every column but the key and `notUpdated`, and `also`, when
  * `update`; else `DO NOTHING`. The result is that of one single-row statement per record in
@@ -129,16 +106,25 @@ export function upsertJson<T>(
   options: UpsertOptions,
 ): Statement | undefined {
   if (records.length === 0) return undefined;
-  const columns = columnsOf(writers);
-  const objects = uniqueRows(key, writers, records, options.update).map((row) => {
-    const o: Record<string, SqlValue> = {};
-    for (let i = 0; i < columns.length; i++) {
-      const v = row[i]!;
-      o[columns[i]!] = typeof v === 'bigint' ? v.toString() : v;
+  const byKey = new Map<string, Record<string, SqlValue>>();
+  for (const r of records) {
+    // Built in column order, so every row object has the same shape.
+    const row: Record<string, SqlValue> = {};
+    for (const [column, value] of writers) {
+      const v = value(r);
+      row[column] = typeof v === 'bigint' ? v.toString() : v;
     }
-    return o;
-  });
-  return { sql: upsertJsonSql(table, key, columns, options), params: [JSON.stringify(objects)] };
+    // Key values hold no NUL (PostgreSQL text cannot).
+    const k = key.length === 1 ? String(row[key[0]!]) : key.map((c) => row[c]).join('\u0000');
+    if (options.update) {
+      byKey.delete(k); // the last one, in its own (later) place
+      byKey.set(k, row);
+    } else if (!byKey.has(k)) byKey.set(k, row);
+  }
+  return {
+    sql: upsertJsonSql(table, key, columnsOf(writers), options),
+    params: [JSON.stringify([...byKey.values()])],
+  };
 }
 
 /** Statement texts of {@link upsertJsonSql}, so each is built once. */
