@@ -484,12 +484,16 @@ async function ingestOptimistic(
 /**
  * Sets each named cluster's seq (and last seen time) where the stored one is `expect`, and
  * fails (an integer cast of a message) unless every one was: see {@link ingestOptimistic}.
+ * `name = ANY(ARRAY(…))` has the planner read the named clusters by key: it does not know how
+ * many rows the JSON holds, and joined with it alone it scanned the whole table (2.5 against
+ * 1.3 ms for 256 of 10,000 clusters).
  */
 const BUMP_EXPECTED_SEQS = `WITH v AS (
     SELECT * FROM json_to_recordset(CAST(? AS JSON)) AS v(name TEXT, expect BIGINT, seq BIGINT, seen BIGINT)),
   bumped AS (
     UPDATE clusters SET last_agent_seq = v.seq, last_seen_ms = v.seen FROM v
-    WHERE clusters.name = v.name AND clusters.last_agent_seq = v.expect RETURNING 1)
+    WHERE clusters.name = ANY(ARRAY(SELECT v.name FROM v))
+      AND clusters.name = v.name AND clusters.last_agent_seq = v.expect RETURNING 1)
   SELECT CAST(CASE WHEN COUNT(*) = ? THEN '0'
     ELSE 'a stored report seq is not the one the batch follows' END AS INTEGER) AS checked
   FROM bumped`;
