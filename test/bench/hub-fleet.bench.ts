@@ -307,7 +307,9 @@ async function enrollFleet() {
   // TLS handshake per enrollment would measure the simulator, not the hub. Each agent still
   // gets its own certificate, and connects below over its own mTLS connection.
   const enrollClient = agentClient(hub);
-  const enrollOne = (req: { token: string; clusterName: string }) =>
+  // Over NATS each agent enrolls with a NATS user key of its own (the hub refuses a key it
+  // issued credentials for before), made as the agent makes it.
+  const enrollOne = (req: { token: string; clusterName: string }, natsPublicKey?: string) =>
     new Promise<EnrollResponse>((resolve, reject) =>
       enrollClient.enroll(
         {
@@ -315,7 +317,7 @@ async function enrollFleet() {
           csrPem: key.csrPem,
           agentVersion: 'bench',
           labels: {},
-          ...(natsUser ? { natsUserPublicKey: natsUser.publicKey } : {}),
+          ...(natsPublicKey ? { natsUserPublicKey: natsPublicKey } : {}),
         },
         (err, res) => (err ? reject(err) : resolve(res)),
       ),
@@ -327,20 +329,21 @@ async function enrollFleet() {
     });
     if (t.status !== 201 && t.status !== 200)
       throw new Error(`token for ${name(i)}: ${t.status} ${JSON.stringify(t.body)}`);
+    const user = natsUser ? fleetNatsUser() : undefined;
     // As an agent does: a hub too busy to answer (UNAVAILABLE) is asked again after a pause.
     for (let left = 5; ; left--) {
       try {
-        const res = await enrollOne({
-          token: (t.body as { token: string }).token,
-          clusterName: name(i),
-        });
+        const res = await enrollOne(
+          { token: (t.body as { token: string }).token, clusterName: name(i) },
+          user?.publicKey,
+        );
         if ((i + 1) % 1000 === 0) log(`enrolled ${i + 1}`);
         if (natsUser && !res.natsUserJwt)
           throw new Error(`enroll ${name(i)}: the hub issued no NATS credentials`);
         return {
           keyPem: key.keyPem,
           certPem: res.certificatePem,
-          ...(natsUser ? { nats: { seed: natsUser.seed, jwt: res.natsUserJwt! } } : {}),
+          ...(user ? { nats: { seed: user.seed, jwt: res.natsUserJwt! } } : {}),
         };
       } catch (err) {
         if ((err as { code?: number }).code !== 14 || left === 0) throw err;
@@ -467,6 +470,7 @@ for (const [r, round] of rounds.entries()) {
   const preIngest = await scrape(hub);
   t0 = performance.now();
   const simCpu0 = process.cpuUsage();
+  const ingestStartMs = Date.now();
   let streamsEnded = 0;
   let unacked = 0;
   // A stream the hub ends (e.g. UNAVAILABLE when the store cannot keep up) is counted, not
@@ -514,8 +518,36 @@ for (const [r, round] of rounds.entries()) {
     if (busy < 0.15) break;
   }
   const hubLog = hub.stderr();
+  // The hub's whole log, for a run to be looked into (HUB_FLEET_HUB_LOG=FILE).
+  if (process.env.HUB_FLEET_HUB_LOG)
+    (await import('node:fs')).writeFileSync(process.env.HUB_FLEET_HUB_LOG, hubLog);
   // gRPC: "agent disconnected"; NATS: "agent disconnected (no heartbeat)".
   const disconnects = hubLog.split('"agent disconnected').length - 1;
+  // Over NATS: the hub's own connection's events (a disconnect loses core messages such as
+  // heartbeats) and what nats-server counted as slow consumers.
+  const natsEvents = nats
+    ? {
+        hubConnection: Object.fromEntries(
+          [...hubLog.matchAll(/NATS link: (\w+)/g)].reduce(
+            (m, [, type]) => m.set(type!, (m.get(type!) ?? 0) + 1),
+            new Map<string, number>(),
+          ),
+        ),
+        // When the hub marked agents disconnected, in s from the start of the ingest.
+        disconnectedAtS: (() => {
+          const at = hubLog
+            .split('\n')
+            .filter((l) => l.includes('"agent disconnected'))
+            .map(
+              (l) => (Date.parse((JSON.parse(l) as { time: string }).time) - ingestStartMs) / 1000,
+            );
+          return at.length ? { first: Math.min(...at), last: Math.max(...at) } : undefined;
+        })(),
+        slowConsumers: (
+          (await (await fetch(`${nats.monitorUrl}/varz`)).json()) as { slow_consumers?: number }
+        ).slow_consumers,
+      }
+    : undefined;
   const natsStats =
     natsBefore && natsConnected && natsLoaded
       ? {
@@ -550,6 +582,7 @@ for (const [r, round] of rounds.entries()) {
           1000
         ).toFixed(3),
         hubDisconnects: disconnects,
+        ...(natsEvents ? { natsEvents } : {}),
         hubRssMiB: Math.round(loaded.rssMiB),
         hubRssMiBConnected: Math.round(connected.rssMiB),
         hubRssMiBSettled: Math.round(settled.rssMiB),

@@ -238,6 +238,9 @@ describe('break-glass pauses, end to end (gRPC and NATS)', () => {
     await hub.kill();
     await agents[c].kill();
     await editLive(c, 'edited while the hub is down');
+    // A commit that leaves the app alone: the head the agent restarts on is not the revision it
+    // last applied, yet what Git renders for the app is, so every change it finds is drift.
+    await repo.commit({ 'notes/restart-drill.md': 'drill\n' }, 'notes while the agent is down');
     agents[c] = startAgent(agentOptions(c));
     await waitFor('the restarted agent keeps the pause', () =>
       agents[c].logs().some((l) => String(l['msg']).includes('kept from before the restart')),

@@ -65,36 +65,51 @@ describe('a hostile chart source', () => {
       else res.writeHead(404).end();
     });
 
-  describe('a published chart', () => {
+  /**
+   * Publishes chart `name` 1.0.0 to `repo`, whose values schema's `$ref` reads a file outside
+   * (Helm would read it, and show its content when the values do not match it).
+   */
+  async function publishLeakyChart(repo: ChartRepo, name: string): Promise<void> {
+    const secretFile = path.join(work, `${name}-secret.json`);
+    writeFileSync(secretFile, JSON.stringify({ type: 'string', enum: [SECRET] }));
+    const chart = path.join(work, 'src', name);
+    mkdirSync(path.join(chart, 'templates'), { recursive: true });
+    writeFileSync(
+      path.join(chart, 'Chart.yaml'),
+      `apiVersion: v2\nname: ${name}\nversion: 1.0.0\n`,
+    );
+    writeFileSync(path.join(chart, 'values.yaml'), 'greeting: hello\n');
+    writeFileSync(
+      path.join(chart, 'values.schema.json'),
+      JSON.stringify({
+        type: 'object',
+        properties: { greeting: { $ref: `file://${secretFile}` } },
+      }),
+    );
+    writeFileSync(
+      path.join(chart, 'templates', 'cm.yaml'),
+      `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\n`,
+    );
+    await repo.publish(chart);
+  }
+
+  /** Asserts a render refused for a schema reference, without the secret in its message. */
+  const refusedForRef = (where: RegExp) => (err: unknown) => {
+    assert.ok(err instanceof RenderError, String(err));
+    assert.match(err.message, where);
+    assert.ok(!err.message.includes(SECRET), err.message);
+    return true;
+  };
+
+  describe("a published chart whose values schema's $ref reads a file of the agent's machine", () => {
     let repo: ChartRepo;
     before(async () => {
       repo = await startChartRepo();
+      await publishLeakyChart(repo, 'leaky');
     });
     after(() => repo?.stop());
 
-    it("is refused when its values schema's $ref reads a file of the agent's machine", async () => {
-      // Helm would read the file and show its content when the values do not match it.
-      const secretFile = path.join(work, 'secret.json');
-      writeFileSync(secretFile, JSON.stringify({ type: 'string', enum: [SECRET] }));
-      const chart = path.join(work, 'src', 'leaky');
-      mkdirSync(path.join(chart, 'templates'), { recursive: true });
-      writeFileSync(
-        path.join(chart, 'Chart.yaml'),
-        'apiVersion: v2\nname: leaky\nversion: 1.0.0\n',
-      );
-      writeFileSync(path.join(chart, 'values.yaml'), 'greeting: hello\n');
-      writeFileSync(
-        path.join(chart, 'values.schema.json'),
-        JSON.stringify({
-          type: 'object',
-          properties: { greeting: { $ref: `file://${secretFile}` } },
-        }),
-      );
-      writeFileSync(
-        path.join(chart, 'templates', 'cm.yaml'),
-        'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: leaky\n',
-      );
-      await repo.publish(chart);
+    it('is refused when an app names it', async () => {
       const root = mkdtempSync(path.join(work, 'checkout-'));
       await assert.rejects(
         render({
@@ -113,48 +128,18 @@ describe('a hostile chart source', () => {
           helmBin: findBinary('helm'),
           charts: { cacheDir: mkdtempSync(path.join(work, 'cache-')) },
         }),
-        (err: unknown) => {
-          assert.ok(err instanceof RenderError, String(err));
-          assert.match(
-            err.message,
-            /leaky@1\.0\.0 \(leaky\/values\.schema\.json\): \$ref at \/properties\/greeting\/\$ref points outside the schema/,
-          );
-          assert.ok(!err.message.includes(SECRET), err.message);
-          return true;
-        },
+        refusedForRef(
+          /leaky@1\.0\.0 \(leaky\/values\.schema\.json\): \$ref at \/properties\/greeting\/\$ref points outside the schema/,
+        ),
       );
     });
-  });
 
-  it("a chart kustomize pulls is refused when its values schema's $ref reads a file, before helm reads it", async () => {
-    const repo = await startChartRepo();
-    try {
-      const secretFile = path.join(work, 'pulled-secret.json');
-      writeFileSync(secretFile, JSON.stringify({ type: 'string', enum: [SECRET] }));
-      const chart = path.join(work, 'src', 'pulled');
-      mkdirSync(path.join(chart, 'templates'), { recursive: true });
-      writeFileSync(
-        path.join(chart, 'Chart.yaml'),
-        'apiVersion: v2\nname: pulled\nversion: 1.0.0\n',
-      );
-      writeFileSync(path.join(chart, 'values.yaml'), 'greeting: hello\n');
-      writeFileSync(
-        path.join(chart, 'values.schema.json'),
-        JSON.stringify({
-          type: 'object',
-          properties: { greeting: { $ref: `file://${secretFile}` } },
-        }),
-      );
-      writeFileSync(
-        path.join(chart, 'templates', 'cm.yaml'),
-        'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: pulled\n',
-      );
-      await repo.publish(chart);
+    it('is refused when kustomize pulls it, before helm reads it', async () => {
       const root = mkdtempSync(path.join(work, 'checkout-'));
       mkdirSync(path.join(root, 'app'));
       writeFileSync(
         path.join(root, 'app', 'kustomization.yaml'),
-        `helmCharts:\n  - name: pulled\n    repo: ${repo.url}\n    version: 1.0.0\n    releaseName: web\n`,
+        `helmCharts:\n  - name: leaky\n    repo: ${repo.url}\n    version: 1.0.0\n    releaseName: web\n`,
       );
       const renderApp = () =>
         render({
@@ -170,19 +155,14 @@ describe('a hostile chart source', () => {
         });
       // The first render pulls it; the next finds it in the checkout: both refuse it.
       for (let i = 0; i < 2; i++) {
-        await assert.rejects(renderApp(), (err: unknown) => {
-          assert.ok(err instanceof RenderError, String(err));
-          assert.match(
-            err.message,
+        await assert.rejects(
+          renderApp(),
+          refusedForRef(
             /values\.schema\.json: \$ref at \/properties\/greeting\/\$ref points outside the schema/,
-          );
-          assert.ok(!err.message.includes(SECRET), err.message);
-          return true;
-        });
+          ),
+        );
       }
-    } finally {
-      await repo.stop();
-    }
+    });
   });
 
   it('a dependency whose name is a path writes nothing outside the chart copy or the cache', async () => {

@@ -18,6 +18,7 @@ import {
   type KubeObject,
 } from '@driftless/agent';
 import { startCluster, waitFor, type Cluster } from '@driftless/test';
+import { exampleCrd } from '../integration/agent/crd-fixture.ts';
 
 const NAMESPACE = 'exists';
 
@@ -63,36 +64,16 @@ const VALUES: Record<string, string[]> = {
   flags: ['ABC', 'abd'],
 };
 
-const CRD: KubeObject = {
-  apiVersion: 'apiextensions.k8s.io/v1',
-  kind: 'CustomResourceDefinition',
-  metadata: { name: 'patterns.example.com' },
+const CRD = exampleCrd({
+  plural: 'patterns',
+  kind: 'Pattern',
   spec: {
-    group: 'example.com',
-    scope: 'Namespaced',
-    names: { plural: 'patterns', singular: 'pattern', kind: 'Pattern', listKind: 'PatternList' },
-    versions: [
-      {
-        name: 'v1',
-        served: true,
-        storage: true,
-        schema: {
-          openAPIV3Schema: {
-            type: 'object',
-            properties: {
-              spec: {
-                type: 'object',
-                properties: Object.fromEntries(
-                  Object.entries(PATTERNS).map(([k, pattern]) => [k, { type: 'string', pattern }]),
-                ),
-              },
-            },
-          },
-        },
-      },
-    ],
+    type: 'object',
+    properties: Object.fromEntries(
+      Object.entries(PATTERNS).map(([k, pattern]) => [k, { type: 'string', pattern }]),
+    ),
   },
-};
+});
 
 describe('CRD patterns from the repository, judged on the agent', () => {
   let cluster: Cluster;

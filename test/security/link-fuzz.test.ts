@@ -13,7 +13,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { connect, jwtAuthenticator, type NatsConnection } from 'nats';
+import { connect, headers, jwtAuthenticator, type NatsConnection } from 'nats';
 import { AgentMessage } from '@driftless/proto';
 import { api, startHub, waitFor, type HubProcess } from '../integration/link/helpers.ts';
 import {
@@ -212,6 +212,28 @@ describe('no gRPC or NATS message ends the hub', { timeout: 300_000 }, () => {
     for (const kind of ['hello', 'ack', 'renew', 'heartbeat', 'up', 'nonsense'])
       for (const payload of [randomBytes(32), Buffer.alloc(0), randomBytes(512 * 1024)])
         agentNc.publish(`driftless.agent.fuzz-nats.${kind}`, payload);
+    // Reports together with a count that does not match, lengths past the end, garbage inside.
+    const frames = (lengths: number[], body = randomBytes(64)) =>
+      Buffer.concat(
+        lengths.map((n) => {
+          const b = Buffer.alloc(4);
+          b.writeUInt32BE(n);
+          return Buffer.concat([b, body.subarray(0, Math.min(n, body.length))]);
+        }),
+      );
+    for (const [count, payload] of [
+      ['2', frames([8, 8], randomBytes(8))],
+      ['3', frames([8, 8], randomBytes(8))],
+      ['1', frames([0xffffffff])],
+      ['0', randomBytes(32)],
+      ['-1', randomBytes(32)],
+      ['99999', randomBytes(32)],
+      ['x', randomBytes(32)],
+    ] as const) {
+      const h = headers();
+      h.set('Driftless-Reports', count);
+      agentNc.publish('driftless.agent.fuzz-nats.up', payload, { headers: h });
+    }
     // Another cluster's subjects: the server refuses them (the credentials name one cluster).
     agentNc.publish('driftless.agent.fuzz-grpc.up', randomBytes(16));
     agentNc.publish('driftless.hubs.events', Buffer.from('{'));

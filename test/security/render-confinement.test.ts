@@ -828,6 +828,29 @@ describe('renderers are confined to the checkout', () => {
         },
         { why: /file URLs are not allowed/ },
       ));
+    it('with remote resources allowed, a git:: file URL is refused too (kustomize would clone a repository of the disk)', async () => {
+      // A Git repository of the agent's disk holding a kustomization of the secret.
+      const local = mkdtempSync(path.join(tmpdir(), 'driftless-local-repo-'));
+      try {
+        writeFileSync(path.join(local, 'secret.yaml'), configMap('leak', SECRET));
+        writeFileSync(path.join(local, 'kustomization.yaml'), 'resources: [secret.yaml]\n');
+        const git = (...args: string[]) =>
+          execFileSync('git', args, {
+            cwd: local,
+            env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: local },
+          });
+        git('init', '-q');
+        git('add', '-A');
+        git('-c', 'user.name=t', '-c', 'user.email=t@example.com', 'commit', '-qm', 'local');
+        await refused(
+          { 'app/kustomization.yaml': `resources: ["git::file://${local}"]\n` },
+          { path: 'app', kustomize: { allowRemoteResources: true, allowRemoteCharts: false } },
+          { why: /file URLs are not allowed/ },
+        );
+      } finally {
+        rmSync(local, { recursive: true, force: true });
+      }
+    });
     it('URLs in data fields (annotations, inline patches) are not mistaken for locations', async () => {
       const l = layout();
       try {

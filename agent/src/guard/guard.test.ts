@@ -219,6 +219,25 @@ describe('guard', () => {
     ]);
   });
 
+  it('says a name YAML read as a boolean is not a string, rather than missing', async () => {
+    // `name: y` and `namespace: n` are booleans in the YAML Kubernetes reads.
+    const problems = await problemsOf(
+      guard(
+        at('a.yaml', {
+          apiVersion: 'v1',
+          kind: 'ConfigMap',
+          metadata: { name: true, namespace: false } as never,
+        }),
+        app(),
+        new FakeDiscovery(),
+      ),
+    );
+    assert.deepEqual(problems, [
+      'ConfigMap true in a.yaml: metadata.name must be a string, not true (quote the name in YAML)',
+      'ConfigMap true in a.yaml: metadata.namespace must be a string, not false (quote it in YAML)',
+    ]);
+  });
+
   it('keeps objects in the allowed namespaces', async () => {
     const inOther = obj('v1', 'ConfigMap', 'c', { metadata: { name: 'c', namespace: 'other' } });
     const problems = await problemsOf(

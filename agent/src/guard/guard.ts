@@ -204,7 +204,12 @@ function shapeProblems(object: KubeObject): string[] {
     return problems;
   }
   const { name, namespace, generateName } = metadata;
-  if (typeof name !== 'string' || name === '') {
+  if (name !== undefined && name !== null && typeof name !== 'string') {
+    // The usual cause: a name YAML reads as a boolean or number (`y`, `no`, `on`, `1.10`).
+    problems.push(
+      `metadata.name must be a string, not ${JSON.stringify(name)} (quote the name in YAML)`,
+    );
+  } else if (typeof name !== 'string' || name === '') {
     problems.push(
       generateName === undefined
         ? 'metadata.name is missing'
@@ -219,7 +224,11 @@ function shapeProblems(object: KubeObject): string[] {
     namespace !== '' &&
     (typeof namespace !== 'string' || !isDnsLabel(namespace))
   ) {
-    problems.push(`namespace ${JSON.stringify(namespace)} is not a DNS-1123 label`);
+    problems.push(
+      typeof namespace === 'string'
+        ? `namespace ${JSON.stringify(namespace)} is not a DNS-1123 label`
+        : `metadata.namespace must be a string, not ${JSON.stringify(namespace)} (quote it in YAML)`,
+    );
   }
   problems.push(...mapProblems(metadata['labels'], 'label', true));
   problems.push(...mapProblems(metadata['annotations'], 'annotation', false));
@@ -252,7 +261,12 @@ function isApiVersion(apiVersion: string): boolean {
 function describe(object: KubeObject, index: number): string {
   const kind = typeof object.kind === 'string' && object.kind ? object.kind : 'object';
   const metadata = object.metadata as unknown;
-  const name = isRecord(metadata) && typeof metadata['name'] === 'string' ? metadata['name'] : '';
+  const raw = isRecord(metadata) ? metadata['name'] : undefined;
+  // A name YAML read as a boolean or number is shown as written, so the object can be found.
+  const name =
+    typeof raw === 'string' || typeof raw === 'number' || typeof raw === 'boolean'
+      ? String(raw)
+      : '';
   return name ? `${kind} ${name}` : `${kind} #${index + 1} (no name)`;
 }
 

@@ -30,6 +30,12 @@ export interface OwnershipView {
   prunable(app: string, refs: ObjectRef[]): ObjectRef[];
   /** Whether `app`'s stored inventory holds `ref` (it applied it). */
   holds(app: string, ref: ObjectRef): boolean;
+  /**
+   * The other apps whose render failed this pass, so what they declare is unknown: any object
+   * `app` no longer declares may be theirs now (an app renamed, an object moved), so while
+   * there is one, nothing is pruned as "declared by no one".
+   */
+  undeclared(app: string): string[];
 }
 
 /** The guard's message for an object owned by another app. */
@@ -152,6 +158,12 @@ export class Ownership implements OwnershipView {
 
   holds(app: string, ref: ObjectRef): boolean {
     return this.#held.get(app)?.has(refKey(ref)) ?? false;
+  }
+
+  undeclared(app: string): string[] {
+    return this.#order.filter(
+      (name) => name !== app && this.#declared.get(name)?.keys === undefined,
+    );
   }
 
   /** Whether `app` declares `key`; an unknown declaration keeps what the app holds. */

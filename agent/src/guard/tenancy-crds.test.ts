@@ -92,6 +92,7 @@ describe('tenancy: CRDs of an app limited to namespaces', () => {
       ownerOf: () => undefined,
       prunable: (_, refs) => refs,
       holds: (app, ref) => app === 'team-a' && refKey(ref) === held,
+      undeclared: () => [],
     };
     assert.deepEqual(await problems([crd('example.com')], tenant(), cluster, ownership), []);
     assert.deepEqual(cluster.gets, []);

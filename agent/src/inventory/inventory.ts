@@ -20,6 +20,11 @@ export interface InventoryRecord {
    * only when their manifest changes.
    */
   ranOnce?: Record<string, string>;
+  /**
+   * The approval whose plan the last completed sync applied ('' when none): an approval is used
+   * once, so a later plan with the same digest (drift that undid the change, say) needs a new one.
+   */
+  approvalId?: string;
 }
 
 const PREFIX = 'driftless-app-';
@@ -50,6 +55,7 @@ function recordOf(app: string, cm: KubeObject): InventoryRecord {
     objects: JSON.parse(data['objects'] ?? '[]') as ObjectRef[],
     renderDigest: data['renderDigest'] ?? '',
     ranOnce: JSON.parse(data['ranOnce'] ?? '{}') as Record<string, string>,
+    approvalId: data['approvalId'] ?? '',
   };
 }
 
@@ -164,6 +170,7 @@ export class InventoryStore {
         objects: JSON.stringify(objects),
         renderDigest: record.renderDigest ?? '',
         ranOnce: JSON.stringify(sortedRecord(record.ranOnce ?? {})),
+        approvalId: record.approvalId ?? '',
       },
     };
     await this.#client.apply(cm, { fieldManager: Marks.fieldManager });

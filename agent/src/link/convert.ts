@@ -20,17 +20,18 @@ import {
 } from '@driftless/proto';
 import type { Suspension } from '../suspend/index.ts';
 import { groupOf, type ObjectRef, type SyncMode as AppSyncMode } from '../model.ts';
-import type {
-  AppStatusReport,
-  ConfigStatusReport,
-  DriftChangeSource,
-  DriftClosure,
-  DriftReport,
-  HealthState,
-  ObjectChange,
-  SyncReport,
-  SyncOutcome as AgentSyncOutcome,
-  SyncStatus as AgentSyncStatus,
+import {
+  redactValue,
+  type AppStatusReport,
+  type ConfigStatusReport,
+  type DriftChangeSource,
+  type DriftClosure,
+  type DriftReport,
+  type HealthState,
+  type ObjectChange,
+  type SyncReport,
+  type SyncOutcome as AgentSyncOutcome,
+  type SyncStatus as AgentSyncStatus,
 } from '../report/index.ts';
 
 // The agent's report types (report/) are the engine's vocabulary; these functions put them in
@@ -91,10 +92,11 @@ function toObjectChange(c: ObjectChange): ObjectChangeMessage {
   return {
     object: toObjectRef(c.ref),
     action: ACTION[c.action] ?? ChangeAction.CHANGE_ACTION_UNSPECIFIED,
+    // Secret values never leave the agent (see report/redact.ts).
     diff: c.diff.map((d) => ({
       path: d.path,
-      beforeJson: json(d.before),
-      afterJson: json(d.after),
+      beforeJson: json(redactValue(c.ref, d.path, d.before)),
+      afterJson: json(redactValue(c.ref, d.path, d.after)),
     })),
     wave: c.wave,
   };
@@ -200,8 +202,8 @@ export function toDriftReport(r: DriftReport): DriftReportMessage {
     type: r.type === 'deleted' ? DriftType.DRIFT_TYPE_DELETED : DriftType.DRIFT_TYPE_MODIFIED,
     fields: r.fields.map((f) => ({
       path: f.path,
-      desiredJson: json(f.desired),
-      liveJson: json(f.live),
+      desiredJson: json(redactValue(r.ref, f.path, f.desired)),
+      liveJson: json(redactValue(r.ref, f.path, f.live)),
     })),
     changedBy: r.changedBy,
     detectedUnixMs: r.detectedAt > 0 ? toUnixMs(r.detectedAt) : 0n,

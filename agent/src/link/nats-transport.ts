@@ -1,4 +1,11 @@
-import { connect, jwtAuthenticator, type JetStreamClient, type NatsConnection } from 'nats';
+import {
+  connect,
+  headers,
+  jwtAuthenticator,
+  type JetStreamClient,
+  type MsgHdrs,
+  type NatsConnection,
+} from 'nats';
 import { createUser } from 'nkeys.js';
 import { errorMessage, type Logger } from '@driftless/common';
 import {
@@ -25,6 +32,33 @@ import type {
  */
 export function natsClusterToken(cluster: string): string {
   return cluster.replaceAll('.', '_');
+}
+
+/**
+ * Header of a JetStream message that carries several reports: their count. The payload is then
+ * each report's protobuf `AgentMessage` after its length (4 bytes, big-endian), in seq order.
+ * A message without it is one `AgentMessage`.
+ */
+export const NATS_REPORTS_HEADER = 'Driftless-Reports';
+/**
+ * Header of the hub's answer to a Hello when the hub takes {@link NATS_REPORTS_HEADER} messages
+ * (value `1`); without it the agent publishes one report per message.
+ */
+export const NATS_REPORT_BATCHES_HEADER = 'Driftless-Report-Batches';
+
+/** Several encoded reports as one payload (see {@link NATS_REPORTS_HEADER}). */
+export function encodeReportBatch(reports: readonly Uint8Array[]): Uint8Array {
+  let size = 0;
+  for (const r of reports) size += 4 + r.length;
+  const out = new Uint8Array(size);
+  const view = new DataView(out.buffer);
+  let at = 0;
+  for (const r of reports) {
+    view.setUint32(at, r.length);
+    out.set(r, at + 4);
+    at += 4 + r.length;
+  }
+  return out;
 }
 
 /** The connection state of the NATS client, as {@link NatsTransportOptions.onStatus} receives it. */
@@ -57,18 +91,30 @@ export interface NatsTransportOptions {
    */
   publishTimeoutMs?: number;
   /**
-   * Reports published and not yet acked by JetStream before `write` says "wait". Default 1.
-   * One connection's publishes enter the stream in order, so with more a report lands behind
-   * a later one only when JetStream refused it and it is tried again (the hub holds the later
-   * one back until it arrives); the stream refuses beyond its ingest queue (100,000 messages
-   * by default, `max_buffered_msgs`). More in flight costs nats-server, hub and agent less CPU
-   * per report (they write and read several at once: 1.5× the reports/s at 3,000 agents with
-   * 4, on a shared machine), but at 10,000 agents flushing at once 4 put 40,000 reports in the stream within
-   * seconds, ahead of the hub by half a minute: every agent waited 20–27 s for its first ack,
-   * and the hub showed each of them disconnected once (docs/benchmarks.md, "Fleet over NATS,
-   * 2026-12-01"). With 1 a fleet flushing at once offers the stream one report per agent.
+   * Messages published and not yet acked by JetStream at once. Default 1. One connection's
+   * publishes enter the stream in order, so with more a message lands behind a later one only
+   * when JetStream refused it and it is tried again (the hub holds the later one back until it
+   * arrives); the stream refuses beyond its ingest queue (100,000 messages by default,
+   * `max_buffered_msgs`). Reports written meanwhile share the next message (see
+   * {@link maxBatchReports}); against a hub that takes one report per message, `write` says
+   * "wait" once this many reports are out. With 4 one report per message, 10,000 agents
+   * flushing at once had the hub show each of them disconnected once (docs/benchmarks.md,
+   * "Fleet over NATS, 2026-12-01").
    */
   maxInFlight?: number;
+  /**
+   * Most reports in one JetStream message, when the hub takes several per message (it says so
+   * in its answer to the Hello). Reports written while a publish is in flight wait and go out
+   * together once it is acked, so a backlog costs nats-server, hub and agent one publish, one
+   * delivery and one ack per message instead of per report, and still enters the stream in
+   * seq order. Default 128.
+   */
+  maxBatchReports?: number;
+  /**
+   * Most bytes of reports in one JetStream message (a larger report goes alone). Default
+   * 256 KiB, and never more than half the server's largest message.
+   */
+  maxBatchBytes?: number;
   /**
    * Tries of a report's publish when JetStream is busy (refuses it as "too many requests" or
    * does not ack in time) before the stream is ended; the waits between them double from
@@ -92,6 +138,8 @@ export const NATS_TRANSPORT_DEFAULTS = {
   helloTimeoutMs: 10_000,
   publishTimeoutMs: 30_000,
   maxInFlight: 1,
+  maxBatchReports: 128,
+  maxBatchBytes: 256 * 1024,
   ackTimeoutMs: 60_000,
   publishAttempts: 5,
 } as const;
@@ -166,8 +214,15 @@ class NatsStream implements LinkStream {
   /** Written before the connection was up; sent in order once it is. */
   #pending: AgentMessage[] = [];
   #ended = false;
+  /** JetStream publishes not yet acked. */
   #inFlight = 0;
   #blocked = false;
+  /** The hub takes several reports per JetStream message (its answer to the Hello said so). */
+  #batches = false;
+  /** Reports written and not yet published, encoded, in seq order; and their bytes. */
+  #unpublished: { seq: bigint; data: Uint8Array }[] = [];
+  #unpublishedBytes = 0;
+  #publishScheduled = false;
   /** Publish acks are awaited in publication order. */
   #acks: Promise<void> = Promise.resolve();
 
@@ -303,7 +358,10 @@ class NatsStream implements LinkStream {
         nc.request(`${this.#prefix}.hello`, data, {
           timeout: this.#o.helloTimeoutMs ?? NATS_TRANSPORT_DEFAULTS.helloTimeoutMs,
         })
-          .then((reply) => this.#deliver(reply.data))
+          .then((reply) => {
+            this.#batches = reply.headers?.get(NATS_REPORT_BATCHES_HEADER) === '1';
+            this.#deliver(reply.data);
+          })
           .catch((err: unknown) =>
             this.#end({
               code: UNAVAILABLE,
@@ -326,20 +384,92 @@ class NatsStream implements LinkStream {
         nc.publish(`${this.#prefix}.tree`, data);
         return true;
       default:
-        return this.#publishReport(js, m.seq, data);
+        return this.#queueReport(js, m.seq, data);
     }
   }
 
   /**
-   * Publishes a report into the stream. The publish ack only paces the writes (and a missing
-   * one ends the stream): the report is released when the hub acks it after storing it, on
-   * the down subject, because a stream's copy can still be lost (e.g. nats-server killed
-   * before it wrote the message to disk).
+   * Takes a report for the stream. The publish ack only paces the writes (and a missing one
+   * ends the stream): the report is released when the hub acks it after storing it, on the
+   * down subject, because a stream's copy can still be lost (e.g. nats-server killed before it
+   * wrote the message to disk). Reports are published from the next microtask, so those the
+   * link writes in one go share a message; false when the next write should wait for onDrain.
    */
-  #publishReport(js: JetStreamClient, seq: bigint, data: Uint8Array): boolean {
+  #queueReport(js: JetStreamClient, seq: bigint, data: Uint8Array): boolean {
+    this.#unpublished.push({ seq, data });
+    this.#unpublishedBytes += data.length;
+    if (!this.#publishScheduled) {
+      this.#publishScheduled = true;
+      queueMicrotask(() => {
+        this.#publishScheduled = false;
+        this.#publishQueued(js);
+      });
+    }
+    if (this.#full()) this.#blocked = true;
+    return !this.#blocked;
+  }
+
+  /**
+   * Whether the transport holds all it should: a whole message waiting behind the publishes in
+   * flight (one report when the hub takes one per message).
+   */
+  #full(): boolean {
     const max = this.#o.maxInFlight ?? NATS_TRANSPORT_DEFAULTS.maxInFlight;
+    if (!this.#batches) return this.#inFlight + this.#unpublished.length >= max;
+    return (
+      this.#unpublished.length >=
+        (this.#o.maxBatchReports ?? NATS_TRANSPORT_DEFAULTS.maxBatchReports) ||
+      this.#unpublishedBytes >= this.#maxBatchBytes()
+    );
+  }
+
+  #maxBatchBytes(): number {
+    const bytes = this.#o.maxBatchBytes ?? NATS_TRANSPORT_DEFAULTS.maxBatchBytes;
+    const serverMax = this.#nc?.info?.max_payload;
+    return serverMax ? Math.min(bytes, Math.floor(serverMax / 2)) : bytes;
+  }
+
+  /** Publishes what waits while fewer than `maxInFlight` publishes are in flight. */
+  #publishQueued(js: JetStreamClient): void {
+    const max = this.#o.maxInFlight ?? NATS_TRANSPORT_DEFAULTS.maxInFlight;
+    while (!this.#ended && this.#inFlight < max && this.#unpublished.length > 0)
+      this.#publishReports(js, this.#takeBatch());
+    if (this.#blocked && !this.#ended && !this.#full()) {
+      this.#blocked = false;
+      this.#handlers.onDrain();
+    }
+  }
+
+  /** The next message's reports: the oldest, and those after it that fit. */
+  #takeBatch(): { seq: bigint; data: Uint8Array }[] {
+    const limit = this.#batches
+      ? (this.#o.maxBatchReports ?? NATS_TRANSPORT_DEFAULTS.maxBatchReports)
+      : 1;
+    const maxBytes = this.#maxBatchBytes();
+    let count = 1;
+    let bytes = 4 + this.#unpublished[0]!.data.length;
+    for (; count < limit && count < this.#unpublished.length; count++) {
+      const next = 4 + this.#unpublished[count]!.data.length;
+      if (bytes + next > maxBytes) break;
+      bytes += next;
+    }
+    const batch = this.#unpublished.splice(0, count);
+    for (const r of batch) this.#unpublishedBytes -= r.data.length;
+    return batch;
+  }
+
+  /** One message into the stream: a report, or several ({@link NATS_REPORTS_HEADER}). */
+  #publishReports(js: JetStreamClient, batch: { seq: bigint; data: Uint8Array }[]): void {
     this.#inFlight++;
-    const ack = this.#publish(js, data);
+    const first = batch[0]!.seq;
+    const last = batch[batch.length - 1]!.seq;
+    let hdrs: MsgHdrs | undefined;
+    if (batch.length > 1) {
+      hdrs = headers();
+      hdrs.set(NATS_REPORTS_HEADER, String(batch.length));
+    }
+    const data = hdrs ? encodeReportBatch(batch.map((r) => r.data)) : batch[0]!.data;
+    const ack = this.#publish(js, data, hdrs);
     ack.catch(() => undefined); // handled in order below
     this.#acks = this.#acks.then(async () => {
       try {
@@ -349,19 +479,14 @@ class NatsStream implements LinkStream {
       } catch (err) {
         this.#end({
           code: UNAVAILABLE,
-          details: `JetStream did not ack report seq ${seq}: ${errorMessage(err)}`,
+          details: `JetStream did not ack report seq ${first === last ? first : `${first}–${last}`}: ${errorMessage(err)}`,
           error: err,
         });
       } finally {
         this.#inFlight--;
-        if (this.#blocked && this.#inFlight <= max / 2 && !this.#ended) {
-          this.#blocked = false;
-          this.#handlers.onDrain();
-        }
+        this.#publishQueued(js);
       }
     });
-    if (this.#inFlight >= max) this.#blocked = true;
-    return !this.#blocked;
   }
 
   /**
@@ -370,12 +495,15 @@ class NatsStream implements LinkStream {
    * more than one report in flight, a later one may reach the stream first; the hub waits for
    * this one.
    */
-  async #publish(js: JetStreamClient, data: Uint8Array): Promise<void> {
+  async #publish(js: JetStreamClient, data: Uint8Array, hdrs?: MsgHdrs): Promise<void> {
     const attempts = this.#o.publishAttempts ?? NATS_TRANSPORT_DEFAULTS.publishAttempts;
     const timeout = this.#o.publishTimeoutMs ?? NATS_TRANSPORT_DEFAULTS.publishTimeoutMs;
     for (let attempt = 1; ; attempt++) {
       try {
-        await js.publish(`${this.#prefix}.up`, data, { timeout });
+        await js.publish(`${this.#prefix}.up`, data, {
+          timeout,
+          ...(hdrs ? { headers: hdrs } : {}),
+        });
         return;
       } catch (err) {
         if (this.#ended || attempt >= attempts || !jetStreamBusy(err)) throw err;

@@ -32,6 +32,7 @@ export async function planDeletes(
     }
     if (!live) return;
     if (!options.prune) return void kept.push({ ref, reason: 'prune is off for this app' });
+    if (options.holdPrune) return void kept.push({ ref, reason: options.holdPrune });
     if (!ownedBy(live, options.app)) {
       return void kept.push({ ref, reason: `not marked as owned by app ${options.app}` });
     }

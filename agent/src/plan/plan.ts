@@ -55,6 +55,11 @@ export interface PlanOptions {
   inventory: ObjectRef[];
   /** Whether objects gone from Git are deleted. */
   prune: boolean;
+  /**
+   * Set when prune must wait: why. Objects gone from Git are then kept (in `kept`, with this
+   * reason, so they stay in the inventory) rather than deleted. Default: none.
+   */
+  holdPrune?: string;
   /** Which Helm hooks this sync runs. Default `none`. */
   hookEvent?: HookEvent;
   /**

@@ -107,6 +107,7 @@ export class Agent {
       clock: this.#clock,
       newBackoff: () => this.#newBackoff(),
       prunable: (name, objects) => this.#ownership.prunable(name, objects),
+      undeclared: (name) => this.#ownership.undeclared(name),
       release: (name) => {
         this.#o.drift?.untrack(name);
         this.#apps.delete(name);

@@ -67,6 +67,7 @@ export function statusAfterSync(
     r.outcome === 'suspended' &&
       `paused: ${changes} change(s) at ${r.revision.slice(0, 7)} not applied until the pause ends`,
     r.error && (next ? `${r.error}; ${next}` : r.error),
+    ...(r.notes ?? []),
     checkout.fromCache && sourceProblem(checkout),
   ].filter(Boolean);
   return {

@@ -1,4 +1,10 @@
-import { errorMessage, type Backoff, type Clock, type Logger } from '@driftless/common';
+import {
+  errorMessage,
+  WaitingError,
+  type Backoff,
+  type Clock,
+  type Logger,
+} from '@driftless/common';
 import type { KubeClient } from '../kube/index.ts';
 import type { ObjectRef } from '../model.ts';
 import type { InventoryStore } from '../inventory/index.ts';
@@ -14,6 +20,8 @@ export interface GoneAppsOptions {
   newBackoff: () => Backoff;
   /** The objects of a gone app's inventory that no other app holds, so only those are pruned. */
   prunable: (app: string, objects: ObjectRef[]) => ObjectRef[];
+  /** The other apps that did not render, so what they declare is unknown (see OwnershipView). */
+  undeclared: (app: string) => string[];
   /** Forgets an app that left Git (drift watching, status); the client to prune it as. */
   release: (app: string) => KubeClient;
 }
@@ -74,6 +82,12 @@ export class GoneApps {
     const { inventory, logger } = this.#o;
     const record = await inventory.load(name);
     if (!record) return;
+    // Renamed, the app may be one that does not render now: its objects wait for it to.
+    const undeclared = record.prune ? this.#o.undeclared(name) : [];
+    if (undeclared.length > 0)
+      throw new WaitingError(
+        `app ${name} left Git; its objects are not pruned while app ${undeclared.join(', ')} does not render, as it may declare them`,
+      );
     const client = this.#o.release(name);
     if (record.prune) {
       const plan = await planApp({

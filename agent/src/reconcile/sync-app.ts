@@ -159,6 +159,9 @@ export async function syncApp(
       // Plan: server-side apply dry-run of every object; deletes from the inventory.
       const previous = await deps.inventory.load(app.name);
       const digestOfRender = renderDigest(desired);
+      // An app that did not render may declare what this one dropped: nothing is pruned meanwhile.
+      const undeclared = deps.ownership?.undeclared(app.name) ?? [];
+      const holdPrune = `not pruned while app ${undeclared.join(', ')} does not render: it may declare it now`;
       const plan = await step('plan', async (span) => {
         const p = await planApp({
           client: deps.client,
@@ -169,6 +172,7 @@ export async function syncApp(
           inventory:
             deps.ownership?.prunable(app.name, previous?.objects ?? []) ?? previous?.objects ?? [],
           prune: app.prune,
+          ...(undeclared.length > 0 ? { holdPrune } : {}),
           hookEvent: hookEventOf(previous, digestOfRender),
           ranOnce: new Map(Object.entries(previous?.ranOnce ?? {})),
           replace: app.replace,
@@ -183,48 +187,69 @@ export async function syncApp(
       detail.carry = carrySeed(app, desired, plan);
       report.planDigest = plan.digest;
       report.objects = plan.objects.map(toChange);
+      const held = plan.kept.filter((k) => undeclared.length > 0 && k.reason === holdPrune);
+      if (held.length > 0)
+        report.notes = [
+          `${held.length} object(s) Git no longer declares not pruned while app ${undeclared.join(', ')} does not render (it may declare them now)`,
+        ];
       const changes = plan.counts.create + plan.counts.update + plan.counts.delete;
 
+      // When this sync writes nothing (paused, dry-run, waiting for an approval) and what Git
+      // renders is what the app last applied (e.g. the agent restarted after commits that left
+      // the app alone), every change is drift: the watcher takes the objects, to report it (and
+      // heal or hold it as the app's settings say). After a commit that changed the render the
+      // watcher keeps what it watched, at the last applied revision.
+      const watchIfRenderApplied = () => {
+        const renderApplied =
+          previous !== undefined &&
+          (previous.revision === checkout.revision ||
+            (previous.renderDigest !== undefined &&
+              previous.renderDigest !== '' &&
+              previous.renderDigest === digestOfRender));
+        if (!renderApplied) return;
+        deps.onApplied?.(
+          app,
+          desired.filter(
+            (o) =>
+              !isHook(o) &&
+              !syncOptionsOf(o).createOnly &&
+              plan.objects.some(
+                (p) =>
+                  refKey(p.ref) === refKey(refOf(o)) &&
+                  !p.ranOnce &&
+                  (p.action === 'update' || p.action === 'unchanged'),
+              ),
+          ),
+          checkout.revision,
+          traceId,
+          new Map(),
+        );
+      };
       // Paused (break-glass or `suspend: true`): report the plan, write nothing.
       if (changes > 0 && deps.suspension?.(app.name)) {
         report.outcome = 'suspended';
-        // Git has not moved since the last sync (e.g. the agent restarted while paused): every
-        // change is drift, so watch the objects to report it (and hold its heal). After a new
-        // commit the watcher keeps what it watched, at the last applied revision.
-        if (previous?.revision === checkout.revision)
-          deps.onApplied?.(
-            app,
-            desired.filter(
-              (o) =>
-                !isHook(o) &&
-                !syncOptionsOf(o).createOnly &&
-                plan.objects.some(
-                  (p) =>
-                    refKey(p.ref) === refKey(refOf(o)) &&
-                    !p.ranOnce &&
-                    (p.action === 'update' || p.action === 'unchanged'),
-                ),
-            ),
-            checkout.revision,
-            traceId,
-            new Map(),
-          );
+        watchIfRenderApplied();
         return undefined;
       }
       // Mode: dry-run never writes; manual writes only with an approval of this exact plan.
       if (changes > 0 && app.sync === 'dry-run') {
         report.outcome = 'planned';
+        watchIfRenderApplied();
         return undefined;
       }
       if (changes > 0 && app.sync === 'manual') {
         const approval = deps.approvals.latest(app.name);
-        if (!approval || approval.revision !== checkout.revision) {
+        // An approval is used once: a later plan with the same digest needs a new one.
+        const used = approval !== undefined && approval.approvalId === previous?.approvalId;
+        if (!approval || used || approval.revision !== checkout.revision) {
           report.outcome = 'waiting-approval';
+          watchIfRenderApplied();
           return undefined;
         }
         if (approval.planDigest !== plan.digest) {
           report.outcome = 'approval-stale';
           report.error = `approval ${approval.approvalId} is for plan ${approval.planDigest.slice(0, 12)}, but the plan at ${checkout.revision.slice(0, 7)} is ${plan.digest.slice(0, 12)}; approve the current plan`;
+          watchIfRenderApplied();
           return undefined;
         }
         report.approvalId = approval.approvalId;
@@ -246,6 +271,7 @@ export async function syncApp(
         objects: [...owned.map(refOf), ...plan.kept.map((k) => k.ref)],
         renderDigest: digestOfRender,
         ranOnce: ranOnceAfter(plan, owned),
+        approvalId: report.approvalId || (previous?.approvalId ?? ''),
       };
       if (changes === 0) {
         // Nothing to write: only record what moved on.
@@ -274,6 +300,7 @@ export async function syncApp(
         objects: unionRefs(previous?.objects ?? [], owned.map(refOf)),
         renderDigest: digestBeforeApply(previous),
         ranOnce: { ...(previous?.ranOnce ?? {}) },
+        approvalId: previous?.approvalId ?? '',
       });
 
       // Apply: phases and waves in order, hooks around them, waiting for health between waves.

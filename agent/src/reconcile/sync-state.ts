@@ -90,6 +90,7 @@ export function inventoryChanged(previous: InventoryRecord, next: InventoryRecor
     previous.prune !== next.prune ||
     previous.renderDigest !== next.renderDigest ||
     keys(previous) !== keys(next) ||
-    digestOf(previous.ranOnce ?? {}) !== digestOf(next.ranOnce ?? {})
+    digestOf(previous.ranOnce ?? {}) !== digestOf(next.ranOnce ?? {}) ||
+    (previous.approvalId ?? '') !== (next.approvalId ?? '')
   );
 }

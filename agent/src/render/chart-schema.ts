@@ -2,6 +2,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { RenderError } from './errors.ts';
+import { baseName, TarFormatError, tarFiles } from './chart-tar.ts';
 import { formatBytes, type RenderLimits } from './limits.ts';
 
 /**
@@ -75,7 +76,7 @@ async function walk(dir: string, rel: string, budget: Budget): Promise<void> {
     if (!info) continue;
     if (info.isDirectory()) await walk(file, name, budget);
     else if (info.isFile() && entry.name === 'values.schema.json') {
-      checkSchema(await readFile(file, 'utf8'), name);
+      checkSchema(await readFile(file), name);
     } else if (info.isFile() && /\.tgz$/.test(entry.name)) {
       checkPackage(await readFile(file), name, budget, 1);
     }
@@ -109,11 +110,21 @@ function checkPackage(gz: Buffer, name: string, budget: Budget, depth: number): 
   }
   if (tar.length > budget.left) throw tooLarge(name, budget);
   budget.left -= tar.length;
-  for (const { path: entry, data } of tarFiles(tar)) {
-    const inner = `${name} (${entry})`;
-    if (path.posix.basename(entry) === 'values.schema.json')
-      checkSchema(data.toString('utf8'), inner);
-    else if (entry.endsWith('.tgz')) checkPackage(data, inner, budget, depth + 1);
+  try {
+    for (const { names, data } of tarFiles(tar)) {
+      const inner = `${name} (${names[0] ?? ''})`;
+      const bases = names.map(baseName);
+      // Every name the entry may go by: Helm's is one of them.
+      if (bases.includes('values.schema.json')) checkSchema(data, inner);
+      if (bases.some((b) => b.endsWith('.tgz')) && data.length > 0)
+        checkPackage(data, inner, budget, depth + 1);
+    }
+  } catch (err) {
+    if (!(err instanceof TarFormatError)) throw err;
+    throw new RenderError(
+      `render ${name}: the chart package holds ${err.message}; the agent checks every values schema of a chart before Helm reads it, and cannot read this package as Helm would`,
+      { file: name, cause: err },
+    );
   }
 }
 
@@ -124,51 +135,35 @@ function tooLarge(name: string, budget: Budget): RenderError {
   );
 }
 
-/** Regular files of a tar archive, with PAX and GNU long names as Go's archive/tar reads them. */
-function* tarFiles(tar: Buffer): Generator<{ path: string; data: Buffer }> {
-  let offset = 0;
-  let longName: string | undefined;
-  while (offset + 512 <= tar.length) {
-    const header = tar.subarray(offset, offset + 512);
-    if (header.every((b) => b === 0)) return;
-    const field = (start: number, length: number) =>
-      header
-        .subarray(start, start + length)
-        .toString('utf8')
-        .replace(/\0.*$/s, '');
-    const size = parseInt(field(124, 12).trim() || '0', 8);
-    const type = field(156, 1) || '0';
-    const prefix = field(345, 155);
-    const data = tar.subarray(offset + 512, offset + 512 + size);
-    offset += 512 + Math.ceil(size / 512) * 512;
-    if (type === 'x') {
-      longName = /(?:^|\n)\d+ path=([^\n]*)\n/.exec(data.toString('utf8'))?.[1] ?? longName;
-    } else if (type === 'L') {
-      longName = data.toString('utf8').replace(/\0.*$/s, '');
-    } else if (type === 'g') {
-      continue;
-    } else {
-      const name = longName ?? (prefix ? `${prefix}/${field(0, 100)}` : field(0, 100));
-      longName = undefined;
-      if (type === '0' || type === '7') yield { path: name, data };
-    }
-  }
-}
+/** Helm drops a UTF-8 byte order mark before it reads a chart's file. */
+const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 
-/** Refuses a schema whose references leave it; a schema that is not JSON is left to Helm. */
-function checkSchema(text: string, name: string): void {
+/**
+ * Refuses a schema whose references leave it. A schema must be JSON as Helm reads it (a
+ * byte order mark dropped): one that is not would be judged by Helm alone, and Helm may read
+ * what JSON.parse does not, so it is refused too. An empty one Helm skips.
+ */
+function checkSchema(bytes: Buffer, name: string): void {
+  const text = (bytes.subarray(0, 3).equals(BOM) ? bytes.subarray(3) : bytes).toString('utf8');
+  if (text.trim() === '') return;
   let schema: unknown;
   try {
     schema = JSON.parse(text);
-  } catch {
-    return;
+  } catch (err) {
+    throw new RenderError(
+      `render ${name}: a values schema that is not JSON (${(err as Error).message.slice(0, 200)})`,
+      { file: name },
+    );
   }
-  const visit = (node: unknown, pointer: string): void => {
+  // By hand rather than by recursion: a schema nested thousands deep must not end the stack.
+  const stack: Array<{ node: unknown; pointer: string }> = [{ node: schema, pointer: '' }];
+  for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+    const { node, pointer } = next;
     if (Array.isArray(node)) {
-      node.forEach((v, i) => visit(v, `${pointer}/${i}`));
-      return;
+      node.forEach((v, i) => stack.push({ node: v, pointer: `${pointer}/${i}` }));
+      continue;
     }
-    if (node === null || typeof node !== 'object') return;
+    if (node === null || typeof node !== 'object') continue;
     for (const [key, value] of Object.entries(node)) {
       const at = `${pointer}/${key}`;
       if (REF_KEYS.has(key) && !(typeof value === 'string' && value.startsWith('#'))) {
@@ -177,10 +172,9 @@ function checkSchema(text: string, name: string): void {
       if (key === '$schema' && !(typeof value === 'string' && META_SCHEMA.test(value))) {
         throw refuse(name, `$schema at ${at}`);
       }
-      visit(value, at);
+      stack.push({ node: value, pointer: at });
     }
-  };
-  visit(schema, '');
+  }
 }
 
 function refuse(name: string, what: string): RenderError {

@@ -88,6 +88,9 @@ export interface ChartPull {
 /** Helm's rule for release names (chartutil.ValidateReleaseName), besides at most 53 characters. */
 const HELM_RELEASE_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
+/** A chart's name: never a path (Helm's own rule for chart names, besides its length). */
+const CHART_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
 /** Fields whose entries may be another kustomization (a folder). */
 const TREE_FIELDS = new Set(['resources', 'components', 'bases']);
 /** Fields whose entries are plugin configs: files, folders or inline YAML. */
@@ -211,7 +214,9 @@ class Scanner {
       await this.#location(dir, source, field, key, ref.slice(eq + 1));
     }
     const what = `${field} ${ref}`;
-    if (/^file:/i.test(ref)) throw this.#refuse(source, `${what}: file URLs are not allowed`);
+    // kustomize strips a `git::` prefix and clones what follows, a local repository too.
+    if (/^(git::)?file:/i.test(ref))
+      throw this.#refuse(source, `${what}: file URLs are not allowed`);
     if (REMOTE_PATTERNS.some((p) => p.test(ref))) {
       if (this.#policy.allowRemote) return;
       throw this.#refuse(
@@ -260,13 +265,32 @@ class Scanner {
       if (doc.errors[0]) throw this.#refuse(source, `${field}: ${doc.errors[0].message}`);
       const value: unknown = doc.toJS({ maxAliasCount: 100 });
       if (value === null || typeof value !== 'object') continue;
+      // The generator behind `helmCharts`, configured directly: checked as an entry of it.
+      if ((value as { kind?: unknown }).kind === 'HelmChartInflationGenerator') {
+        const config = value as Record<string, unknown>;
+        const chartHome = config['chartHome'] ?? 'charts';
+        await this.#helmCharts(dir, source, { helmGlobals: { chartHome } }, [config], field);
+        continue;
+      }
       for (const [k, v] of Object.entries(value))
         await this.#value(dir, source, `${field}.${k}`, k, v);
     }
   }
 
-  /** `helmCharts`: values files are locations; a `repo` is fetched unless the chart is vendored. */
-  async #helmCharts(dir: string, source: string, spec: Record<string, unknown>, value: unknown) {
+  /**
+   * `helmCharts`: values files are locations; a `repo` is fetched unless the chart is vendored.
+   * The chart's name and version are parts of paths kustomize builds (`<chartHome>/<name>`,
+   * and a values file written to `<its temporary folder>/<name>-kustomize-values.yaml`), so
+   * they must be a name and a version, never a path: `../` in a name would have Helm load a
+   * chart from anywhere on the agent's disk, symbolic links unchecked.
+   */
+  async #helmCharts(
+    dir: string,
+    source: string,
+    spec: Record<string, unknown>,
+    value: unknown,
+    fieldName = 'helmCharts',
+  ) {
     if (!Array.isArray(value) || value.length === 0) return;
     this.result.helmCharts = true;
     const globals = spec['helmGlobals'];
@@ -282,7 +306,8 @@ class Scanner {
       await checkValuesSchemas(home, this.#checkout.relative(home), this.#policy.limits);
     }
     for (const [i, entry] of value.entries()) {
-      const field = `helmCharts[${i}]`;
+      const field =
+        value.length === 1 && fieldName !== 'helmCharts' ? fieldName : `${fieldName}[${i}]`;
       if (entry === null || typeof entry !== 'object') continue;
       const chart = entry as Record<string, unknown>;
       for (const [k, v] of Object.entries(chart)) {
@@ -290,14 +315,20 @@ class Scanner {
       }
       const repo = typeof chart['repo'] === 'string' ? chart['repo'] : '';
       const name = typeof chart['name'] === 'string' ? chart['name'] : '';
-      // A bare argument of `helm pull`, like the release name of `helm template`.
-      if (name.startsWith('-'))
+      // Also a bare argument of `helm pull`, like the release name of `helm template`.
+      if (name !== '' && !CHART_NAME.test(name))
         throw this.#refuse(
           source,
-          `${field}.name ${JSON.stringify(name.slice(0, 100))} is not a chart name`,
+          `${field}.name ${JSON.stringify(name.slice(0, 100))} is not a chart name (letters, digits, ".", "_", "-", starting with a letter or digit); kustomize reads the chart from <chartHome>/<name>: point helmGlobals.chartHome at the folder that holds it`,
+        );
+      const pinned = chart['version'];
+      if (typeof pinned === 'string' && /[/\\]/.test(pinned))
+        throw this.#refuse(
+          source,
+          `${field}.version ${JSON.stringify(pinned.slice(0, 100))} is not a version`,
         );
       if (!repo) continue;
-      if (/^file:/i.test(repo))
+      if (/^(git::)?file:/i.test(repo))
         throw this.#refuse(source, `${field}.repo ${repo}: file URLs are not allowed`);
       // kustomize looks for `<chartHome>/<name>`, or `<chartHome>/<name>-<version>/<name>` when pinned.
       const version = typeof chart['version'] === 'string' ? chart['version'] : '';
@@ -314,12 +345,7 @@ class Scanner {
           `${field} chart ${name} from ${repo} needs the network: vendor it into ${home}/${folder} (helm pull ${name} --repo ${repo}${version ? ` --version ${version}` : ''} --untar --untardir ${untarDir}) or set kustomize.allowRemoteCharts: true on app ${this.#policy.app} in driftless.yaml`,
         );
       }
-      // The chart lands in <untarDir>/<name>: a name must not lead elsewhere.
-      if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name))
-        throw this.#refuse(
-          source,
-          `${field}.name ${JSON.stringify(name.slice(0, 100))} is not a chart name (letters, digits, ".", "_", "-")`,
-        );
+      if (!name) throw this.#refuse(source, `${field} has a repo but no chart name`);
       this.result.pullsCharts = true;
       const chartHome = path.resolve(dir, chartHomeRef);
       this.result.pulls.push({

@@ -92,6 +92,29 @@ describe('EventReporter', () => {
     );
   });
 
+  it('says what a sync left undone, and makes a sync that left the app degraded a Warning', async () => {
+    const kube = new FakeKube();
+    const r = reporter(kube);
+    const held = '2 object(s) Git no longer declares not pruned while app api does not render';
+    r.syncResult(sync({ notes: [held] }));
+    r.syncResult(sync({ health: 'Degraded' }));
+    r.syncResult(sync({ health: 'Missing' }));
+    await settle();
+    const [notes, degraded, missing] = kube.events;
+    assert.equal(notes?.['type'], 'Normal');
+    assert.match(
+      String(notes?.['note']),
+      /health Healthy; 2 object\(s\) Git no longer declares not pruned/,
+    );
+    assert.deepEqual(
+      [degraded, missing].map((e) => [e?.['reason'], e?.['type']]),
+      [
+        ['Synced', 'Warning'],
+        ['Synced', 'Warning'],
+      ],
+    );
+  });
+
   it('never throws or blocks when the API server refuses an Event', async () => {
     const kube = new FakeKube();
     kube.fail({ verb: 'event', status: 403 });

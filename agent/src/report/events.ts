@@ -43,12 +43,18 @@ export class EventReporter implements Reporter {
     // A carried app was not synced: nothing happened in the cluster to record (as no sync
     // operation, no Event); its status and the hub's history say it reached the revision.
     if (r.carriedFrom) return;
-    const failed = r.outcome === 'failed' || r.outcome === 'approval-stale';
+    // A sync that applied but left the app degraded or missing objects is not one to pass over
+    // in `kubectl events --types=Warning`.
+    const unhealthy =
+      r.outcome === 'succeeded' && (r.health === 'Degraded' || r.health === 'Missing');
+    const failed = r.outcome === 'failed' || r.outcome === 'approval-stale' || unhealthy;
     const changed = r.objects.filter((o) => o.action !== 'unchanged').length;
+    // What the sync left undone though nothing failed (objects not pruned), as the status says.
+    const notes = r.notes?.length ? `; ${r.notes.join('; ')}` : '';
     const note =
       r.outcome === 'succeeded'
-        ? `synced ${r.revision.slice(0, 7)}: ${changed} object(s) changed, health ${r.health}; trace ${r.traceId}`
-        : `${r.outcome} at ${r.revision.slice(0, 7)}${r.error ? `: ${r.error}` : ''}; trace ${r.traceId}`;
+        ? `synced ${r.revision.slice(0, 7)}: ${changed} object(s) changed, health ${r.health}${notes}; trace ${r.traceId}`
+        : `${r.outcome} at ${r.revision.slice(0, 7)}${r.error ? `: ${r.error}` : ''}${notes}; trace ${r.traceId}`;
     this.#emit({
       regarding: {
         apiVersion: 'v1',

@@ -72,6 +72,12 @@ export interface SyncReport {
    * Event. Agent-side only; the hub tells it by that step.
    */
   carriedFrom?: string;
+  /**
+   * What a person should know of a sync that did not do all Git asks, though nothing failed
+   * (objects not pruned while another app does not render); shown in the app's status message.
+   * Agent-side only.
+   */
+  notes?: string[];
 }
 
 /**
@@ -251,7 +257,11 @@ export class LogReporter implements Reporter {
       );
       return;
     }
-    const level = r.outcome === 'failed' ? 'error' : 'info';
+    // As the app's status and its Event say it: the health a sync left, what it left undone.
+    const succeeded = r.outcome === 'succeeded';
+    const unhealthy = succeeded && (r.health === 'Degraded' || r.health === 'Missing');
+    const level = r.outcome === 'failed' ? 'error' : unhealthy ? 'warn' : 'info';
+    const notes = r.notes?.length ? `; ${r.notes.join('; ')}` : '';
     this.#log[level](
       {
         app: r.app,
@@ -261,8 +271,10 @@ export class LogReporter implements Reporter {
         steps: r.steps,
         trace_id: r.traceId,
         error: r.error || undefined,
+        health: succeeded ? r.health : undefined,
+        notes: r.notes?.length ? r.notes : undefined,
       },
-      `sync ${r.app}@${r.revision.slice(0, 7)}: ${r.outcome}${r.error ? `: ${r.error}` : ''}`,
+      `sync ${r.app}@${r.revision.slice(0, 7)}: ${r.outcome}${succeeded ? `, health ${r.health}` : ''}${r.error ? `: ${r.error}` : ''}${notes}`,
     );
   }
   configStatus(r: ConfigStatusReport): void {

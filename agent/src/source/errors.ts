@@ -122,6 +122,17 @@ export class PathNotFoundError extends TerminalError {
   }
 }
 
+/**
+ * A fetched commit holds what a checkout must not: an entry named `..`, `.git` or with a
+ * slash, or two entries of one name (Git itself never writes those), a file or a whole tree
+ * larger than the agent's limits, or the pack cannot be read. Thrown by the pack check and
+ * the checkout writer; {@link toGitSourceError} makes it a terminal {@link GitProtocolError},
+ * since only a new commit helps.
+ */
+export class UnsafeTreeError extends Error {
+  override name = 'UnsafeTreeError';
+}
+
 /** Every error the Git source raises. */
 export type GitSourceError =
   | GitAuthError
@@ -143,6 +154,7 @@ export function toGitSourceError(
   options: { hasCredentials: boolean },
 ): GitSourceError | TerminalError | TransientError {
   if (err instanceof TerminalError || err instanceof TransientError) return err;
+  if (err instanceof UnsafeTreeError) return new GitProtocolError(where, err.message, err);
   const e = err as { code?: unknown; data?: { statusCode?: unknown }; message?: unknown } | null;
   const code = typeof e?.code === 'string' ? e.code : undefined;
   if (code === 'HttpError' && typeof e?.data?.statusCode === 'number') {

@@ -22,6 +22,8 @@ import {
   writeRef,
   type HttpClient,
 } from 'isomorphic-git';
+import { UnsafeTreeError } from './errors.ts';
+import { checkPackObjects } from './pack-check.ts';
 import { commandRequest, concat, httpStatusError, postUploadPack } from './upload-pack.ts';
 
 const decoder = new TextDecoder();
@@ -89,6 +91,10 @@ export interface FetchCommitOptions {
   branch: string;
   /** An empty folder that becomes the working tree, its `.git` beside the files. */
   dir: string;
+  /** Most bytes the checkout may write (see {@link checkoutCommit}). */
+  maxCheckoutBytes: number;
+  /** Most bytes one object of the pack may inflate to (see pack-check.ts). */
+  maxObjectBytes: number;
 }
 
 /**
@@ -103,6 +109,7 @@ export async function fetchCommit(options: FetchCommitOptions): Promise<void> {
   const pack = parseFetchResponse(body);
   if (pack.length < 32 || decoder.decode(pack.subarray(0, 4)) !== 'PACK')
     throw new FetchProtocolError('git fetch: the answer is not a pack');
+  checkPackObjects(pack, options.maxObjectBytes);
   await init({ fs, dir, defaultBranch: branch });
   const packDir = join(dir, '.git', 'objects', 'pack');
   await mkdir(packDir, { recursive: true });
@@ -111,18 +118,63 @@ export async function fetchCommit(options: FetchCommitOptions): Promise<void> {
   const cache = {};
   await indexPack({ fs, dir, filepath: join('.git', 'objects', 'pack', name), cache });
   // The commit must be in what came: its id is the hash of its content.
-  const { commit } = await readCommit({ fs, dir, oid: sha, cache });
+  await readCommit({ fs, dir, oid: sha, cache });
   await writeFile(join(dir, '.git', 'shallow'), `${sha}\n`);
   await writeRef({ fs, dir, ref: `refs/heads/${branch}`, value: sha, force: true });
-  await writeTree(dir, dir, commit.tree, cache);
+  await checkoutCommit(dir, sha, options.maxCheckoutBytes, cache);
+}
+
+/** Disk use counted for each file and folder beyond its content: one block of a file system. */
+const ENTRY_BYTES = 4096;
+
+/**
+ * Writes the files of commit `sha` of the repository in `dir` into `dir` (its working tree,
+ * without an index: nothing reads one). Git stores a blob once however often a tree names
+ * it, and compresses it, so a fetch of a few kilobytes can name gigabytes of files: at most
+ * `maxBytes` are written (each file and folder counted as at least one disk block), past
+ * which the checkout fails with {@link UnsafeTreeError} rather than fill the node's disk.
+ */
+export async function checkoutCommit(
+  dir: string,
+  sha: string,
+  maxBytes: number,
+  cache: object = {},
+): Promise<void> {
+  const { commit } = await readCommit({ fs, dir, oid: sha, cache });
+  await writeTree(dir, dir, commit.tree, cache, { left: maxBytes, total: maxBytes });
+}
+
+/** What a checkout may still write, in bytes. */
+interface Budget {
+  left: number;
+  readonly total: number;
+}
+
+function spend(budget: Budget, bytes: number): void {
+  budget.left -= Math.max(bytes, ENTRY_BYTES);
+  if (budget.left < 0)
+    throw new UnsafeTreeError(
+      `the commit's files add up to more than ${Math.round(budget.total / 1024 / 1024)} MiB checked out (four times --git-max-fetch-bytes); refusing to write more`,
+    );
 }
 
 /**
  * Writes the tree `oid` out into `into` (a working tree without an index: nothing reads one).
- * Names a checkout must not hold (`..`, `.git`, a slash) are refused, as Git refuses them.
+ * Names a checkout must not hold (`..`, `.git`, a slash) are refused, as Git refuses them, and
+ * so is a name given twice in one tree: Git never writes such a tree, but a server serves one
+ * as it is, and a symbolic link followed by a file of the same name would write that file
+ * wherever the link points. Every entry is created new (`wx`, `mkdir`, `symlink` all fail on
+ * an existing path), so nothing is ever written through a link.
  */
-async function writeTree(root: string, into: string, oid: string, cache: object): Promise<void> {
+async function writeTree(
+  root: string,
+  into: string,
+  oid: string,
+  cache: object,
+  budget: Budget,
+): Promise<void> {
   const { tree } = await readTree({ fs, dir: root, oid, cache });
+  const names = new Set<string>();
   for (const entry of tree) {
     const name = entry.path;
     if (
@@ -132,17 +184,29 @@ async function writeTree(root: string, into: string, oid: string, cache: object)
       /[/\\\0]/.test(name) ||
       name.toLowerCase() === '.git'
     )
-      throw new Error(`git checkout: the tree holds an entry named ${JSON.stringify(name)}`);
+      throw new UnsafeTreeError(`the commit's tree holds an entry named ${JSON.stringify(name)}`);
+    if (names.has(name))
+      throw new UnsafeTreeError(
+        `the commit's tree holds two entries named ${JSON.stringify(name)}, which Git never writes`,
+      );
+    names.add(name);
     const target = join(into, name);
     if (entry.type === 'tree') {
+      spend(budget, 0);
       await mkdir(target);
-      await writeTree(root, target, entry.oid, cache);
+      await writeTree(root, target, entry.oid, cache, budget);
     } else if (entry.type === 'commit') {
+      spend(budget, 0);
       await mkdir(target); // a submodule: an empty folder, as git leaves it
     } else {
       const { blob } = await readBlob({ fs, dir: root, oid: entry.oid, cache });
+      spend(budget, blob.length);
       if (entry.mode === '120000') await symlink(Buffer.from(blob).toString('utf8'), target);
-      else await writeFile(target, blob, { mode: entry.mode === '100755' ? 0o755 : 0o644 });
+      else
+        await writeFile(target, blob, {
+          mode: entry.mode === '100755' ? 0o755 : 0o644,
+          flag: 'wx',
+        });
     }
   }
 }

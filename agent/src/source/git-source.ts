@@ -30,8 +30,9 @@ import { clone, resolveRef } from 'isomorphic-git';
 import { errorMessage } from '@driftless/common';
 import { resolveInCheckout } from './checkout-path.ts';
 import { GitNotFoundError, toGitSourceError, type GitLocation } from './errors.ts';
-import { fetchCommit, FetchProtocolError } from './fetch-v2.ts';
+import { checkoutCommit, fetchCommit, FetchProtocolError } from './fetch-v2.ts';
 import { lsRemoteRef } from './ls-refs.ts';
+import { checkingUploadPacks } from './pack-check.ts';
 import {
   resolveOptions,
   transport,
@@ -347,6 +348,8 @@ export class GitSource {
         sha,
         branch: this.#o.branch,
         dir: tmp,
+        maxCheckoutBytes: this.#o.maxCheckoutBytes,
+        maxObjectBytes: this.#o.maxObjectBytes,
       });
       return { revision: sha, dir: tmp };
     } catch (err) {
@@ -361,17 +364,22 @@ export class GitSource {
     try {
       await clone({
         fs,
-        http: transport(this.#o, signal),
+        // The pack is checked before isomorphic-git inflates it, as on the one-request fetch.
+        http: checkingUploadPacks(transport(this.#o, signal), this.#o.maxObjectBytes),
         dir: tmp,
         url: this.#o.url,
         ref: this.#o.branch,
         singleBranch: true,
         depth: 1,
         noTags: true,
+        // Checked out by the same writer as the one-request fetch, within the same limits.
+        noCheckout: true,
         headers: { ...this.#o.headers },
       });
       // The branch may have moved since remoteHead: record what was fetched.
-      return { revision: await resolveRef({ fs, dir: tmp, ref: 'HEAD' }), dir: tmp };
+      const revision = await resolveRef({ fs, dir: tmp, ref: 'HEAD' });
+      await checkoutCommit(tmp, revision, this.#o.maxCheckoutBytes);
+      return { revision, dir: tmp };
     } catch (err) {
       await rm(tmp, { recursive: true, force: true });
       throw err;

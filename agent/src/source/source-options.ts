@@ -52,6 +52,20 @@ export interface GitSourceOptions {
    */
   maxFetchBytes?: number;
   /**
+   * Most bytes one checkout writes to disk (each file and folder counted as at least 4 KiB);
+   * past it the sync fails, terminally. Git compresses and stores a blob once however often
+   * a tree names it, so a small fetch can name far more files than a disk holds. Default
+   * {@link CHECKOUT_BYTES_PER_FETCH_BYTE} times `maxFetchBytes` (2 GiB).
+   */
+  maxCheckoutBytes?: number;
+  /**
+   * Most bytes one object (a file) of a fetched commit may inflate to, checked before it is
+   * inflated for keeps: a pack of kilobytes can hold gigabytes of zeros, which the agent
+   * would otherwise inflate in memory. Past it the sync fails, terminally. Default an eighth
+   * of `maxFetchBytes` (64 MiB).
+   */
+  maxObjectBytes?: number;
+  /**
    * Checks a revision before it becomes current (commit signatures, see
    * verify.ts); when it throws, the last checkout that passed stays current
    * and the error is returned with it. Default none.
@@ -105,8 +119,13 @@ export interface Resolved {
   keep: number;
   idleTimeoutMs: number;
   maxFetchBytes: number;
+  maxCheckoutBytes: number;
+  maxObjectBytes: number;
   verify: GitSourceOptions['verify'];
 }
+
+/** Default of {@link GitSourceOptions.maxCheckoutBytes}, per byte of `maxFetchBytes`. */
+export const CHECKOUT_BYTES_PER_FETCH_BYTE = 4;
 
 export function resolveOptions(o: GitSourceOptions): Resolved {
   let url = o.url;
@@ -146,6 +165,11 @@ export function resolveOptions(o: GitSourceOptions): Resolved {
     keep: Math.max(1, o.keepCheckouts ?? 2),
     idleTimeoutMs: o.idleTimeoutMs ?? 60_000,
     maxFetchBytes: o.maxFetchBytes ?? DEFAULT_MAX_FETCH_BYTES,
+    maxCheckoutBytes:
+      o.maxCheckoutBytes ??
+      CHECKOUT_BYTES_PER_FETCH_BYTE * (o.maxFetchBytes ?? DEFAULT_MAX_FETCH_BYTES),
+    maxObjectBytes:
+      o.maxObjectBytes ?? Math.floor((o.maxFetchBytes ?? DEFAULT_MAX_FETCH_BYTES) / 8),
     verify: o.verify,
   };
 }

@@ -8,7 +8,8 @@ import { evaluateRollout } from './rollout.ts';
 import { followEvents, parseEvents } from './sse.ts';
 import type { HubClient } from './client.ts';
 import type { Row } from './table.ts';
-import { typeMatches } from './commands/events.ts';
+import { checkTypePatterns, typeMatches } from './commands/events.ts';
+import { UsageError } from './command.ts';
 
 const REV = 'a'.repeat(40);
 const LATER = 'b'.repeat(40);
@@ -101,6 +102,17 @@ describe('parseEvents', () => {
     assert.ok(!typeMatches('drift.updated', 'dri'));
     assert.ok(!typeMatches('sync.recorded', 'drift'));
   });
+  it('refuses a --type that matches no event type, naming it and the types', () => {
+    assert.doesNotThrow(() => checkTypePatterns(['drift', 'sync.recorded', 'cluster.*']));
+    assert.throws(
+      () => checkTypePatterns(['drift', 'sync.recorde', 'drfit']),
+      (err: Error) =>
+        err instanceof UsageError &&
+        /--type "sync\.recorde", "drfit" matches no event type; the types are cluster\.enrolled, /.test(
+          err.message,
+        ),
+    );
+  });
 });
 
 describe('planText', () => {
@@ -188,9 +200,18 @@ describe('evaluateRollout', () => {
 
   it('is done when synced and healthy at the revision, and waits otherwise, saying why', async () => {
     const v = await judge(
-      [cluster('a'), cluster('b'), cluster('c', { connected: false }), cluster('d')],
+      [
+        cluster('a'),
+        cluster('b'),
+        cluster('c', { connected: false }),
+        cluster('d'),
+        cluster('e', { connected: false }),
+        cluster('f'),
+      ],
       [
         app('a', {}),
+        app('e', {}),
+        app('f', { driftCount: 2 }),
         app('b', { syncMode: 'manual', syncStatus: 'out-of-sync' }),
         app('c', { revision: LATER.replace(/b/g, 'c'), syncStatus: 'synced' }),
       ],
@@ -206,6 +227,12 @@ describe('evaluateRollout', () => {
           'web: at cccccccccccc, not yet at aaaaaaaaaa (the agent is not connected)',
         ],
         ['d', 'waiting', 'no app reported yet'],
+        [
+          'e',
+          'done',
+          '1 app synced and healthy (as last reported: the agent is not connected now)',
+        ],
+        ['f', 'done', '1 app synced and healthy, 2 objects drifted since'],
       ],
     );
   });

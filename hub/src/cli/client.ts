@@ -1,7 +1,11 @@
-import { errorMessage, TerminalError, TransientError } from '@driftless/common';
+import { errorMessage, TransientError } from '@driftless/common';
 
-/** The hub answered with an error status; `message` is the hub's own explanation. */
-export class ApiError extends TerminalError {
+/**
+ * The hub answered with an error status; `message` is the hub's own explanation. Classified
+ * by its status (common's `classify`): a 4xx is the request's fault, a 502/503/504 (a hub
+ * restarting, its database away) passes.
+ */
+export class ApiError extends Error {
   override name = 'ApiError';
   /** HTTP status. */
   readonly status: number;

@@ -22,7 +22,15 @@ export async function getCluster(client: HubClient, name: string): Promise<Row> 
  * cluster or app when either is unknown (listing the cluster's apps).
  */
 export async function getApp(client: HubClient, cluster: string, app: string): Promise<Row> {
-  const c = await getCluster(client, cluster);
+  return appOf(await getCluster(client, cluster), app);
+}
+
+/**
+ * The app `app` of the cluster `c` as `GET /api/v1/clusters/NAME` shows it; CliError naming
+ * it (and listing the cluster's apps) when the cluster has none of that name.
+ */
+export function appOf(c: Row, app: string): Row {
+  const cluster = c['name'] as string;
   const apps = (c['apps'] ?? []) as Row[];
   const found = apps.find((a) => a['app'] === app);
   if (!found) {

@@ -56,9 +56,17 @@ async function appRollout(input: RolloutInput, a: Row): Promise<ClusterRollout['
   const message = (a['message'] as string) || (a['healthMessage'] as string) || '';
   const ready = a['syncStatus'] === 'synced' && a['health'] === 'healthy';
   const withMessage = (s: string) => (message ? `${s}: ${message}` : s);
+  // Drift the agent holds (self-heal off) is live state that differs from the revision: said,
+  // though it does not undo the sync.
+  const drift = Number(a['driftCount']) || 0;
+  const drifted = drift > 0 ? ` (${drift} object${drift === 1 ? '' : 's'} drifted since)` : '';
   if (isRevision(a['revision'], input.revision)) {
     if (ready)
-      return { ...base, state: 'done', reason: `synced and healthy at ${at(a['revision'])}` };
+      return {
+        ...base,
+        state: 'done',
+        reason: `synced and healthy at ${at(a['revision'])}${drifted}`,
+      };
     if (a['syncStatus'] === 'failed') {
       const [last] = (await input.history(cluster, name)).filter((s) =>
         isRevision(s['revision'], input.revision),
@@ -93,7 +101,7 @@ async function appRollout(input: RolloutInput, a: Row): Promise<ClusterRollout['
     return {
       ...base,
       state: 'done',
-      reason: `applied ${input.revision.slice(0, 12)} earlier; now synced and healthy at ${at(a['revision'])}`,
+      reason: `applied ${input.revision.slice(0, 12)} earlier; now synced and healthy at ${at(a['revision'])}${drifted}`,
     };
   return {
     ...base,
@@ -102,6 +110,12 @@ async function appRollout(input: RolloutInput, a: Row): Promise<ClusterRollout['
       `applied ${input.revision.slice(0, 12)} earlier; now ${status} at ${at(a['revision'])}`,
     ),
   };
+}
+
+/** `, 2 objects drifted since` when the apps hold open drift; '' otherwise. */
+function driftNote(apps: Row[]): string {
+  const n = apps.reduce((sum, a) => sum + (Number(a['driftCount']) || 0), 0);
+  return n > 0 ? `, ${n} object${n === 1 ? '' : 's'} drifted since` : '';
 }
 
 /** The verdict of every selected cluster. */
@@ -137,14 +151,19 @@ export async function evaluateRollout(input: RolloutInput): Promise<ClusterRollo
     const waiting = verdicts.filter((v) => v.state === 'waiting');
     const state: RolloutState = failed.length ? 'failed' : waiting.length ? 'waiting' : 'done';
     const notDone = failed.length ? failed : waiting;
-    const connected = c['connected'] ? '' : ' (the agent is not connected)';
+    // A cluster whose agent went away after reporting: the verdict stands on its last report.
+    const connected = c['connected']
+      ? ''
+      : state === 'done'
+        ? ' (as last reported: the agent is not connected now)'
+        : ' (the agent is not connected)';
     out.push({
       cluster: name,
       state,
       reason:
-        state === 'done'
-          ? `${verdicts.length} app${verdicts.length === 1 ? '' : 's'} synced and healthy`
-          : notDone.map((v) => `${v.app}: ${v.reason}`).join('; ') + connected,
+        (state === 'done'
+          ? `${verdicts.length} app${verdicts.length === 1 ? '' : 's'} synced and healthy${driftNote(apps)}`
+          : notDone.map((v) => `${v.app}: ${v.reason}`).join('; ')) + connected,
       apps: verdicts,
     });
   }

@@ -60,6 +60,49 @@ export async function ensureReportStream(jsm: JetStreamManager): Promise<void> {
     });
 }
 
+/**
+ * Header of a stream message carrying several reports of one agent: their count. The payload
+ * is then each report's protobuf `AgentMessage` after its length (4 bytes, big-endian), in seq
+ * order (the agent's `encodeReportBatch`, agent/src/link/nats-transport.ts). A message without
+ * it is one `AgentMessage`.
+ */
+export const NATS_REPORTS_HEADER = 'Driftless-Reports';
+/**
+ * Header of the hub's answer to a Hello (value `1`): this hub takes messages of several
+ * reports ({@link NATS_REPORTS_HEADER}); an agent that does not see it sends one per message.
+ */
+export const NATS_REPORT_BATCHES_HEADER = 'Driftless-Report-Batches';
+/** Most reports one stream message may carry. */
+export const NATS_MAX_REPORTS_PER_MESSAGE = 1024;
+
+/**
+ * The reports of a stream message (see {@link NATS_REPORTS_HEADER}), each still encoded; a
+ * message without the header is one report. Throws a RangeError when the payload does not
+ * match its header.
+ */
+export function splitReports(data: Uint8Array, count: string | undefined): Uint8Array[] {
+  if (count === undefined || count === '') return [data];
+  const n = Number(count);
+  if (!(Number.isInteger(n) && n >= 1 && n <= NATS_MAX_REPORTS_PER_MESSAGE))
+    throw new RangeError(
+      `${NATS_REPORTS_HEADER} must be 1 to ${NATS_MAX_REPORTS_PER_MESSAGE}, got ${count.slice(0, 20)}`,
+    );
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const out: Uint8Array[] = [];
+  let at = 0;
+  while (at < data.length) {
+    if (at + 4 > data.length) throw new RangeError(`report ${out.length + 1}: truncated length`);
+    const length = view.getUint32(at);
+    if (at + 4 + length > data.length)
+      throw new RangeError(`report ${out.length + 1}: ${length} bytes past the payload's end`);
+    out.push(data.subarray(at + 4, at + 4 + length));
+    at += 4 + length;
+  }
+  if (out.length !== n)
+    throw new RangeError(`${out.length} reports, ${NATS_REPORTS_HEADER} says ${n}`);
+  return out;
+}
+
 /** The cluster of `driftless.agent.<token>.<kind>` (`_` in a token stands for `.`). */
 export function clusterOfSubject(subject: string): string {
   return (subject.split('.')[2] ?? '').replaceAll('_', '.');

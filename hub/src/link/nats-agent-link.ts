@@ -1,5 +1,12 @@
 import { status } from '@grpc/grpc-js';
-import type { ConsumerMessages, JsMsg, Msg, NatsConnection, Subscription } from 'nats';
+import {
+  headers,
+  type ConsumerMessages,
+  type JsMsg,
+  type Msg,
+  type NatsConnection,
+  type Subscription,
+} from 'nats';
 import { clockTimeout, errorMessage, type Clock, type Logger } from '@driftless/common';
 import { AgentMessage, HubMessage, UNSEQUENCED } from '@driftless/proto';
 import { checkLabels, natsSubjects, type CertificateAuthority } from '../enroll/index.ts';
@@ -13,13 +20,25 @@ import { deliverSuspensions } from './suspensions.ts';
 import { checkFollows, checkHelloApps, recordHello } from './hello.ts';
 import { ingestReport } from './ingest.ts';
 import type { IngestBatcher } from './ingest-batch.ts';
-import { clusterOfSubject, NATS_HUB_CONSUMER, NATS_REPORT_STREAM } from './jetstream.ts';
+import {
+  clusterOfSubject,
+  NATS_HUB_CONSUMER,
+  NATS_REPORT_BATCHES_HEADER,
+  NATS_REPORT_STREAM,
+  NATS_REPORTS_HEADER,
+  splitReports,
+} from './jetstream.ts';
 import { LastSeen } from './last-seen.ts';
 import { RenewalLimiter, renewCertificate } from './renew.ts';
 import type { Session, SessionRegistry } from './sessions.ts';
 
 /** Most reports from the stream in the hub at once, with group commit. */
 const NATS_INGEST_WINDOW = 1024;
+/**
+ * Stream messages one pull asks for, with group commit: a message may carry many reports, and
+ * what the client holds counts against the consumer's ack wait (30 s) from its delivery.
+ */
+const NATS_PULL_MESSAGES = 256;
 /**
  * Deliveries of an out-of-order report before the hub gives up waiting for its predecessor
  * and has the agent resend; the waits double from {@link OUT_OF_ORDER_RETRY_MS} (0.25 + 0.5 +
@@ -176,7 +195,8 @@ export class NatsAgentLink {
   async #hello(cluster: string, m: Msg): Promise<void> {
     const { store, events, log } = this.#o;
     const msg = AgentMessage.decode(m.data);
-    const reply = (h: HubMessage) => m.respond(HubMessage.encode(h).finish());
+    const reply = (h: HubMessage, hdrs?: ReturnType<typeof headers>) =>
+      m.respond(HubMessage.encode(h).finish(), hdrs ? { headers: hdrs } : undefined);
     const refused = await this.#refusal(cluster);
     if (refused) {
       log.warn({ cluster, reason: refused.details }, 'NATS Hello refused');
@@ -208,11 +228,15 @@ export class NatsAgentLink {
     // Only what is stored counts: the stream's copy of a report can still be lost (or be
     // refused out of order), and the agent keeps every report until the hub stored it.
     const stored = (await store.getCluster(cluster))?.lastAgentSeq ?? 0;
+    // This hub takes several reports per stream message.
+    const batches = headers();
+    batches.set(NATS_REPORT_BATCHES_HEADER, '1');
     reply(
       HubMessage.create({
         seq: UNSEQUENCED,
         body: { $case: 'ack', value: { agentSeq: BigInt(stored) } },
       }),
+      batches,
     );
     const resent = await redeliverApprovals(this.#o, session, Number(hello.lastAckedHubSeq));
     await deliverSuspensions(this.#o, session, { onlyIfEverPaused: true });
@@ -358,9 +382,7 @@ export class NatsAgentLink {
     const js = this.#o.nc.jetstream();
     const consumer = await js.consumers.get(NATS_REPORT_STREAM, NATS_HUB_CONSUMER);
     const batch = this.#o.ingestBatch;
-    this.#messages = await consumer.consume({
-      max_messages: batch ? NATS_INGEST_WINDOW / 2 : 16,
-    });
+    this.#messages = await consumer.consume({ max_messages: batch ? NATS_PULL_MESSAGES : 16 });
     if (!batch) {
       for await (const m of this.#messages) await this.#ingest(m);
       return;
@@ -375,10 +397,15 @@ export class NatsAgentLink {
       const mine = new Promise<void>((resolve) => (markQueued = resolve));
       const before = queued.get(cluster);
       queued.set(cluster, mine);
-      inFlight++;
+      // The window counts reports (checked by the ingest; at least 1 for the count here).
+      const reports = Math.max(
+        1,
+        Math.min(Number(m.headers?.get(NATS_REPORTS_HEADER)) || 1, NATS_INGEST_WINDOW),
+      );
+      inFlight += reports;
       const done = () => {
         markQueued();
-        inFlight--;
+        inFlight -= reports;
         if (queued.get(cluster) === mine) queued.delete(cluster);
         drained?.();
       };
@@ -391,14 +418,15 @@ export class NatsAgentLink {
   }
 
   /**
-   * Stores one report from the stream and acks it there after the commit; `queued` is called
-   * once it waits for a commit (or has failed before that).
+   * Stores the reports of one stream message (one, or several of one agent in seq order) and
+   * acks the message there after they are all committed; `queued` is called once the last
+   * waits for a commit (or one has failed before that).
    */
   async #ingest(m: JsMsg, queued?: () => void): Promise<void> {
-    const { store, events, metrics, log, clock } = this.#o;
+    const { log } = this.#o;
     const cluster = clusterOfSubject(m.subject);
     try {
-      const msg = decodeReport(m.data, cluster);
+      const reports = decodeReports(m, cluster);
       const refused = await this.#refusal(cluster);
       if (refused) {
         log.warn({ cluster, reason: refused.details }, 'NATS report dropped');
@@ -406,18 +434,7 @@ export class NatsAgentLink {
         this.tellRefused(cluster, refused);
         return;
       }
-      // The hub's ack goes down the cluster's subject: it releases the report from the
-      // agent's outbox, which the stream's publish ack does not.
-      const down = { send: (ack: HubMessage) => this.#sendAck(cluster, ack) };
-      const batcher = this.#o.ingestBatch;
-      const batch = batcher && {
-        ingest: (...args: Parameters<IngestBatcher['ingest']>) => {
-          const committed = batcher.ingest(...args);
-          queued?.();
-          return committed;
-        },
-      };
-      await ingestReport({ store, events, metrics, clock, batch }, cluster, msg, down);
+      await this.#ingestInOrder(cluster, reports, queued);
       this.#ackStream(m);
     } catch (err) {
       const deliveries = m.info.deliveryCount;
@@ -446,6 +463,52 @@ export class NatsAgentLink {
     } finally {
       queued?.();
     }
+  }
+
+  /**
+   * Stores one agent's reports in seq order: with group commit, each goes to the batcher as soon
+   * as the one before it is queued there (so they share transactions), and `queued` is called
+   * once the last is. Rejects with the first report's error, after every report settled (one
+   * stored before a failure stays stored; a redelivery finds it a replay).
+   */
+  async #ingestInOrder(
+    cluster: string,
+    reports: AgentMessage[],
+    queued?: () => void,
+  ): Promise<void> {
+    const { store, events, metrics, clock } = this.#o;
+    // The hub's ack goes down the cluster's subject: it releases the reports from the agent's
+    // outbox, which the stream's publish ack does not.
+    const down = { send: (ack: HubMessage) => this.#sendAck(cluster, ack) };
+    const batcher = this.#o.ingestBatch;
+    if (!batcher) {
+      for (const msg of reports)
+        await ingestReport({ store, events, metrics, clock }, cluster, msg, down);
+      return;
+    }
+    const stored: Promise<void>[] = [];
+    let previousQueued = Promise.resolve();
+    for (const msg of reports) {
+      let markQueued!: () => void;
+      const isQueued = new Promise<void>((resolve) => (markQueued = resolve));
+      const batch = {
+        ingest: (...args: Parameters<IngestBatcher['ingest']>) => {
+          const committed = batcher.ingest(...args);
+          markQueued();
+          return committed;
+        },
+      };
+      stored.push(
+        previousQueued
+          .then(() => ingestReport({ store, events, metrics, clock, batch }, cluster, msg, down))
+          .finally(markQueued),
+      );
+      previousQueued = isQueued;
+    }
+    void previousQueued.then(() => queued?.());
+    const results = await Promise.allSettled(stored);
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   /**
@@ -532,6 +595,29 @@ export class NatsAgentLink {
     this.adopt(cluster).send(message);
     this.#o.log.info({ cluster, serial, link: 'nats' }, 'certificate renewed');
   }
+}
+
+/**
+ * Decodes the reports of a stream message (see {@link NATS_REPORTS_HEADER}); anything that is
+ * not a report, or reports out of seq order, is an InvalidArgumentError.
+ */
+function decodeReports(m: JsMsg, cluster: string): AgentMessage[] {
+  let parts: Uint8Array[];
+  try {
+    parts = splitReports(m.data, m.headers?.get(NATS_REPORTS_HEADER));
+  } catch (err) {
+    throw new InvalidArgumentError(
+      `reports from cluster ${cluster}: malformed message: ${errorMessage(err)}`,
+      { cause: err },
+    );
+  }
+  const reports = parts.map((data) => decodeReport(data, cluster));
+  for (let i = 1; i < reports.length; i++)
+    if (reports[i]!.seq !== reports[i - 1]!.seq + 1n)
+      throw new InvalidArgumentError(
+        `reports from cluster ${cluster}: seq ${reports[i]!.seq} follows ${reports[i - 1]!.seq} in one message`,
+      );
+  return reports;
 }
 
 /** Decodes a report from the stream; anything that is not one is an InvalidArgumentError. */

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, open, readFile } from 'node:fs/promises';
+import { chmod, link, open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TerminalError } from '@driftless/common';
 import { AesGcmSecretBox, SECRET_KEY_BYTES, type SecretBox } from './secret-box.ts';
@@ -77,23 +77,49 @@ async function readKeyFile(path: string): Promise<string> {
   }
 }
 
-/** Creates the key file with a fresh key unless it exists; true when this call made it. */
+/**
+ * Creates the key file with a fresh key unless it holds one; true when this call made it. The
+ * key is written and synced under a temporary name first and then linked into place (link
+ * fails if the name exists), so the file is never seen empty or half written: a start that
+ * dies midway, or a full disk, leaves no key file rather than one that stops every later
+ * start. An empty file (from a start interrupted before this was so) is replaced: no secret
+ * was ever sealed with it, since no key could be read from it.
+ */
 async function createKeyFileOnce(path: string): Promise<boolean> {
-  let handle;
-  try {
-    // 'wx' fails if the file exists, so two starts never overwrite each other's key.
-    handle = await open(path, 'wx', 0o600);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+  const fail = (err: unknown): never => {
     throw new SecretKeyError(`secrets key ${path}: ${(err as Error).message}`, { cause: err });
-  }
+  };
+  const existing = await readFile(path, 'utf8').catch((err: NodeJS.ErrnoException) =>
+    err.code === 'ENOENT' ? undefined : fail(err),
+  );
+  if (existing !== undefined && existing.trim() !== '') return false;
+  const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
   try {
-    await handle.writeFile(randomBytes(SECRET_KEY_BYTES).toString('base64') + '\n');
-    await handle.sync();
+    const handle = await open(temp, 'wx', 0o600).catch(fail);
+    try {
+      await handle.writeFile(randomBytes(SECRET_KEY_BYTES).toString('base64') + '\n');
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    // The umask may have narrowed the mode at creation but never widens it; set it exactly.
+    await chmod(temp, 0o600);
+    if (existing !== undefined) {
+      await rename(temp, path);
+      return true;
+    }
+    try {
+      await link(temp, path);
+    } catch (err) {
+      // Another start made it meanwhile: theirs is the key.
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw err;
+    }
+    return true;
+  } catch (err) {
+    if (err instanceof SecretKeyError) throw err;
+    return fail(err);
   } finally {
-    await handle.close();
+    await rm(temp, { force: true });
   }
-  // The umask may have narrowed the mode at creation but never widens it; set it exactly.
-  await chmod(path, 0o600);
-  return true;
 }

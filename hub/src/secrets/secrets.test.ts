@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -87,6 +87,26 @@ describe('loadSecretBox', () => {
     const second = await loadSecretBox({ keyFile: '', dataDir, store: 'sqlite' });
     assert.equal(second.created, false);
     assert.equal(second.box.open(sealed), 'hook');
+  });
+
+  test('an empty secrets.key (a start cut short) is replaced; no temporary file is left', async () => {
+    const dataDir = mkdtempSync(join(dir, 'data-'));
+    writeFileSync(join(dataDir, SECRET_KEY_FILE_NAME), '');
+    const loaded = await loadSecretBox({ keyFile: '', dataDir, store: 'sqlite' });
+    assert.equal(loaded.created, true);
+    assert.equal(statSync(loaded.path).mode & 0o777, 0o600);
+    const again = await loadSecretBox({ keyFile: '', dataDir, store: 'sqlite' });
+    assert.equal(again.box.open(loaded.box.seal('kept')), 'kept');
+    assert.deepEqual(readdirSync(dataDir), [SECRET_KEY_FILE_NAME]);
+  });
+
+  test('a data directory the hub cannot write is one clear error naming the key file', async () => {
+    const dataDir = join(dir, 'missing-dir');
+    await assert.rejects(
+      loadSecretBox({ keyFile: '', dataDir, store: 'sqlite' }),
+      (err: Error) =>
+        err instanceof SecretKeyError && /secrets key .*missing-dir/.test(err.message),
+    );
   });
 
   test('PostgreSQL without a key file fails with one clear error', async () => {

@@ -63,9 +63,15 @@ export interface WebhookAnswer {
   ignored?: string;
 }
 
-/** The key a delivery is remembered by: the provider's delivery id, else the body's hash. */
-function deliveryKey(provider: WebhookProvider, deliveryId: string, body: Buffer): string {
-  return `${provider}:${deliveryId || `sha256:${createHash('sha256').update(body).digest('hex')}`}`;
+/**
+ * The keys a delivery is remembered by: its signed body's hash, and the provider's delivery id
+ * when it sends one. The id is not signed (anyone replaying a captured delivery can change it),
+ * so the body is what recognises a replay; the id also catches a redelivery the Git server
+ * re-signed with a changed body.
+ */
+function deliveryKeys(provider: WebhookProvider, deliveryId: string, body: Buffer): string[] {
+  const hash = `${provider}:sha256:${createHash('sha256').update(body).digest('hex')}`;
+  return deliveryId ? [hash, `${provider}:id:${deliveryId}`] : [hash];
 }
 
 /**
@@ -75,7 +81,8 @@ function deliveryKey(provider: WebhookProvider, deliveryId: string, body: Buffer
  * down the stream of every agent connected to this hub whose Hello named the
  * pushed repository and branch. The hint is a hint only (seq 0, not stored):
  * an agent that misses it finds the commit at its next poll. A delivery seen
- * within the replay window (same delivery id) is answered but not acted on again.
+ * within the replay window (same signed body, or same delivery id) is answered but
+ * not acted on again.
  */
 export function webhookRoutes(options: WebhookOptions) {
   const o = { ...WEBHOOK_DEFAULTS, ...options };
@@ -93,19 +100,19 @@ export function webhookRoutes(options: WebhookOptions) {
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     // Authenticate before looking inside: nothing an outsider sends is parsed.
     verifyDelivery(provider, req.headers, body, o.secret);
-    const key = deliveryKey(provider, delivery.deliveryId.slice(0, 128), body);
-    if (delivered.has(key)) {
+    const keys = deliveryKeys(provider, delivery.deliveryId.slice(0, 128), body);
+    if (keys.some((k) => delivered.has(k))) {
       o.metrics.webhookDeliveries.inc({ provider, result: 'duplicate' });
       o.log.info({ provider, delivery: delivery.deliveryId }, 'git webhook delivery replayed');
       return {
         matched: 0,
-        ignored: `delivery ${delivery.deliveryId || '(same body)'} was already handled`,
+        ignored: `delivery ${delivery.deliveryId || '(no id)'}: already handled (the same signed body or delivery id came before)`,
       };
     }
     const payload = parseBody(body, req.headers['content-type'] ?? '', what);
     const kind = classifyDelivery(delivery, payload);
     if (kind.kind === 'ignored') {
-      delivered.record(key);
+      for (const k of keys) delivered.record(k);
       o.metrics.webhookDeliveries.inc({ provider, result: 'ignored' });
       o.log.info(
         { provider, event: delivery.event, delivery: delivery.deliveryId, reason: kind.reason },
@@ -129,7 +136,7 @@ export function webhookRoutes(options: WebhookOptions) {
       },
       o.clock.now(),
     );
-    delivered.record(key);
+    for (const k of keys) delivered.record(k);
     o.metrics.webhookDeliveries.inc({ provider, result: 'accepted' });
     trace.getActiveSpan()?.setAttributes({
       'driftless.webhook.provider': provider,

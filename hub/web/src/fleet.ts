@@ -7,6 +7,9 @@ import { openEventStream, type HubEvent, type StreamState } from './events.ts';
 const FULL_RELOAD_AT = 40;
 /** Events are gathered for this long, so a burst becomes one batch of reads. */
 const BATCH_MS = 250;
+/** First and longest wait before re-reading a cluster whose re-read failed, ms. */
+const RETRY_FIRST_MS = 1_000;
+const RETRY_MAX_MS = 30_000;
 /**
  * Clusters and apps per read of the full load. The first pages are on screen while the rest
  * arrive, so a fleet of 10,000 clusters × 20 apps paints after one page of each, not after
@@ -37,6 +40,10 @@ export class Fleet {
   #dirty = new Set<string>();
   #full = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  /** The wait before re-reading clusters whose last re-read failed; 0 when none failed. */
+  #retryMs = 0;
+  /** Whether `error` says that changed clusters could not be re-read. */
+  #staleError = false;
   #stop: (() => void) | undefined;
 
   version = 0;
@@ -130,12 +137,12 @@ export class Fleet {
     this.#schedule();
   }
 
-  #schedule(): void {
+  #schedule(delayMs = BATCH_MS): void {
     if (this.#timer === undefined)
       this.#timer = setTimeout(() => {
         this.#timer = undefined;
         void this.#flush();
-      }, BATCH_MS);
+      }, delayMs);
   }
 
   async #flush(): Promise<void> {
@@ -146,6 +153,7 @@ export class Fleet {
     }
     const names = [...this.#dirty];
     this.#dirty.clear();
+    const failed: { name: string; err: unknown }[] = [];
     await Promise.all(
       names.map(async (name) => {
         try {
@@ -157,13 +165,34 @@ export class Fleet {
           this.#apps.set(name, apps);
           this.#pages?.clusters.set(name, cluster);
           this.#pages?.apps.set(name, apps);
-        } catch {
-          // Gone or unreachable: the next full load settles it.
+        } catch (err) {
+          failed.push({ name, err });
         }
       }),
     );
+    this.#retryFailed(failed);
     this.#index();
     this.#changed();
+  }
+
+  /**
+   * A cluster that changed but could not be re-read (the hub restarting, its database away)
+   * would otherwise show its older state as current, silently: the page says so, and it is
+   * read again with a capped backoff until it can be.
+   */
+  #retryFailed(failed: { name: string; err: unknown }[]): void {
+    if (failed.length === 0) {
+      this.#retryMs = 0;
+      if (this.#staleError) this.error = undefined;
+      this.#staleError = false;
+      return;
+    }
+    for (const f of failed) this.#dirty.add(f.name);
+    const which = failed.length === 1 ? `cluster ${failed[0]!.name}` : `${failed.length} clusters`;
+    this.error = `${which} changed, but reading it again failed (${(failed[0]!.err as Error).message}); the page may show an older state. Trying again.`;
+    this.#staleError = true;
+    this.#retryMs = Math.min(RETRY_MAX_MS, this.#retryMs ? this.#retryMs * 2 : RETRY_FIRST_MS);
+    this.#schedule(this.#retryMs);
   }
 
   async #loadAll(): Promise<void> {

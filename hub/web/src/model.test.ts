@@ -3,8 +3,12 @@ import { describe, it } from 'node:test';
 import type { App } from './api.ts';
 import { EventStreamParser } from './events.ts';
 import {
+  ago,
   appTone,
+  asLastReported,
   describeApp,
+  isReporting,
+  SYNC,
   fillTemplate,
   lineDiff,
   matchesSelector,
@@ -88,7 +92,41 @@ describe('cells', () => {
       driftedObjects: 3,
       awaitingApproval: 1,
       configFailed: 1,
+      notReporting: 0,
     });
+  });
+  it('say a time from a clock ahead is in the future, never "0 s ago"', () => {
+    const now = Date.parse('2026-12-01T10:00:00Z');
+    assert.equal(ago('2026-12-01T09:59:30Z', now), '30 s ago');
+    assert.equal(ago('2026-12-01T10:00:20Z', now), '0 s ago');
+    assert.equal(ago('2026-12-01T11:00:00Z', now), '1 h in the future (clocks disagree)');
+    assert.equal(ago('2026-11-29T10:00:00Z', now), '2 d ago');
+  });
+  it('never show an app of a cluster whose agent does not report as synced and good now', () => {
+    const gone = {
+      name: 'prod-eu',
+      connected: false,
+      revoked: false,
+      lastSeen: new Date(Date.now() - 2 * 3_600_000).toISOString(),
+    };
+    const revoked = { ...gone, connected: true, revoked: true };
+    assert.equal(appTone(app({}), isReporting(gone as never)), 'muted');
+    assert.equal(appTone(app({ health: 'degraded' }), false), 'bad');
+    assert.equal(
+      describeApp(app({}), gone),
+      'web on prod-eu: synced, healthy, no drift as last reported; the agent is not connected (last seen 2 h ago)',
+    );
+    assert.match(describeApp(app({}), revoked), /as last reported; the cluster is revoked$/);
+    assert.deepEqual(asLastReported(SYNC.synced, false), {
+      tone: 'muted',
+      symbol: '✓',
+      text: 'Synced (last reported)',
+    });
+    assert.equal(asLastReported(SYNC.failed, false).tone, 'bad');
+    const t = totals([gone as never], () => [app({}), app({ app: 'b', syncStatus: 'failed' })]);
+    assert.equal(t.synced, 0);
+    assert.equal(t.failed, 1);
+    assert.equal(t.notReporting, 2);
   });
 });
 

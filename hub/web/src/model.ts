@@ -81,14 +81,59 @@ export const driftInfo = (count: number): StateInfo =>
 
 const RANK: Record<Tone, number> = { bad: 4, warn: 3, info: 2, muted: 1, ok: 0 };
 
-/** The tone of a whole cell: its worst part. */
-export function appTone(a: Pick<App, 'syncStatus' | 'health' | 'driftCount'>): Tone {
-  const tones = [SYNC[a.syncStatus].tone, HEALTH[a.health].tone, driftInfo(a.driftCount).tone];
-  return tones.reduce((worst, t) => (RANK[t] > RANK[worst] ? t : worst), 'ok' as Tone);
+/**
+ * Whether a cluster's agent reports now (connected, not revoked). When it does not, its apps'
+ * states are what it last reported: the cluster may have changed since.
+ */
+export const isReporting = (c: Pick<Cluster, 'connected' | 'revoked'> | undefined): boolean =>
+  c !== undefined && c.connected && !c.revoked;
+
+/**
+ * A state as shown for an app whose agent no longer reports: a good state is not shown as good
+ * (green) any more, since nobody vouches for it now; a bad one stays bad. The text says so.
+ */
+export const asLastReported = (info: StateInfo, reporting: boolean): StateInfo =>
+  reporting
+    ? info
+    : {
+        ...info,
+        tone: info.tone === 'ok' ? 'muted' : info.tone,
+        text: `${info.text} (last reported)`,
+      };
+
+/** Why an app's state is only what its agent last reported, in words; '' while it reports. */
+export function notReportingText(
+  c: Pick<Cluster, 'connected' | 'revoked' | 'lastSeen'> | undefined,
+): string {
+  if (isReporting(c)) return '';
+  if (!c) return 'its cluster is unknown to the hub';
+  if (c.revoked) return 'the cluster is revoked';
+  return c.lastSeen
+    ? `the agent is not connected (last seen ${ago(c.lastSeen)})`
+    : 'the agent is not connected';
 }
 
-/** A cell described in words, for screen readers and tooltips. */
-export function describeApp(a: App): string {
+/**
+ * The tone of a whole cell: its worst part. An app whose agent does not report now is never
+ * `ok`: its last good report is shown muted.
+ */
+export function appTone(
+  a: Pick<App, 'syncStatus' | 'health' | 'driftCount'>,
+  reporting = true,
+): Tone {
+  const tones = [SYNC[a.syncStatus].tone, HEALTH[a.health].tone, driftInfo(a.driftCount).tone];
+  const worst = tones.reduce((w, t) => (RANK[t] > RANK[w] ? t : w), 'ok' as Tone);
+  return !reporting && worst === 'ok' ? 'muted' : worst;
+}
+
+/**
+ * A cell described in words, for screen readers and tooltips; with `cluster` not reporting, it
+ * says the state is what the agent last reported, and why.
+ */
+export function describeApp(
+  a: App,
+  cluster?: Pick<Cluster, 'connected' | 'revoked' | 'lastSeen'>,
+): string {
   const parts = [
     SYNC[a.syncStatus].text.toLowerCase(),
     HEALTH[a.health].text.toLowerCase(),
@@ -96,7 +141,8 @@ export function describeApp(a: App): string {
       ? `${a.driftCount} drifted object${a.driftCount === 1 ? '' : 's'}`
       : 'no drift',
   ];
-  return `${a.app} on ${a.cluster}: ${parts.join(', ')}`;
+  const stale = cluster ? notReportingText(cluster) : '';
+  return `${a.app} on ${a.cluster}: ${parts.join(', ')}${stale ? ` as last reported; ${stale}` : ''}`;
 }
 
 /** The state filters of the overview. */
@@ -129,6 +175,8 @@ export interface Totals {
   awaitingApproval: number;
   /** Clusters whose newest driftless.yaml is invalid (their apps run an older config). */
   configFailed: number;
+  /** Apps of clusters whose agent does not report now (not connected or revoked). */
+  notReporting: number;
 }
 
 export function totals(clusters: Cluster[], appsOf: (cluster: string) => App[]): Totals {
@@ -144,14 +192,18 @@ export function totals(clusters: Cluster[], appsOf: (cluster: string) => App[]):
     driftedObjects: 0,
     awaitingApproval: 0,
     configFailed: 0,
+    notReporting: 0,
   };
   for (const c of clusters) {
     if (c.connected) t.connected++;
     if (c.config?.state === 'failed') t.configFailed++;
+    const reporting = isReporting(c);
     for (const a of appsOf(c.name)) {
       if (a.gone) continue;
       t.apps++;
-      if (a.syncStatus === 'synced') t.synced++;
+      if (!reporting) t.notReporting++;
+      // Synced is a claim about now: only an agent that reports can make it.
+      if (a.syncStatus === 'synced' && reporting) t.synced++;
       if (a.syncStatus === 'out-of-sync') t.outOfSync++;
       if (a.syncStatus === 'failed') t.failed++;
       if (a.health === 'degraded' || a.health === 'missing') t.degraded++;
@@ -185,14 +237,24 @@ export function fillTemplate(template: string, values: Record<string, string>): 
   return /^https?:\/\//i.test(url) ? url : undefined;
 }
 
-/** "3 s ago", "5 min ago", "2 h ago", "4 d ago"; "never" for null. */
+/** A length of time as people say it: "3 s", "5 min", "2 h", "4 d". */
+function span(seconds: number): string {
+  if (seconds < 60) return `${seconds} s`;
+  if (seconds < 3600) return `${Math.round(seconds / 60)} min`;
+  if (seconds < 86_400) return `${Math.round(seconds / 3600)} h`;
+  return `${Math.round(seconds / 86_400)} d`;
+}
+
+/**
+ * "3 s ago", "5 min ago", "2 h ago", "4 d ago"; "never" for null. A time more than a minute
+ * ahead says so ("5 min in the future (clocks disagree)"): it comes from a clock that runs
+ * ahead (an agent's, or this browser's behind), and "0 s ago" would pass it off as fresh.
+ */
 export function ago(iso: string | null, nowMs = Date.now()): string {
   if (!iso) return 'never';
-  const s = Math.max(0, Math.round((nowMs - Date.parse(iso)) / 1000));
-  if (s < 60) return `${s} s ago`;
-  if (s < 3600) return `${Math.round(s / 60)} min ago`;
-  if (s < 86_400) return `${Math.round(s / 3600)} h ago`;
-  return `${Math.round(s / 86_400)} d ago`;
+  const s = Math.round((nowMs - Date.parse(iso)) / 1000);
+  if (s < -60) return `${span(-s)} in the future (clocks disagree)`;
+  return `${span(Math.max(0, s))} ago`;
 }
 
 /** A local date and time, to the second; "—" for null. */

@@ -342,6 +342,26 @@ describe('agent engine on a real cluster', () => {
     assert.equal(synced?.outcome, 'succeeded', synced?.error);
     assert.equal(synced?.approvalId, 'a-good');
     assert.deepEqual((await get('v1', 'ConfigMap', 'web', 'gated'))?.['data'], { release: '1' });
+
+    // An approval is used once: deleted by hand, the object makes the very plan a-good approved,
+    // and that plan waits for a new approval instead of being applied again.
+    await t.client.delete({ apiVersion: 'v1', kind: 'ConfigMap', namespace: 'web', name: 'gated' });
+    await t.agent.reconcileOnce();
+    const again = t.recorder.lastSync('gated');
+    assert.equal(again?.planDigest, waiting?.planDigest, 'the same plan as the one approved');
+    assert.equal(again?.outcome, 'waiting-approval');
+    assert.equal(again?.approvalId, '');
+    assert.equal(await get('v1', 'ConfigMap', 'web', 'gated'), undefined, 'not applied again');
+    t.approvals.add({
+      approvalId: 'a-again',
+      app: 'gated',
+      revision,
+      planDigest: again?.planDigest ?? '',
+      approvedBy: 'alice',
+    });
+    await t.agent.reconcileOnce();
+    assert.equal(t.recorder.lastSync('gated')?.approvalId, 'a-again');
+    assert.deepEqual((await get('v1', 'ConfigMap', 'web', 'gated'))?.['data'], { release: '1' });
   });
 
   const badInputs: [string, Record<string, string | null>, RegExp][] = [

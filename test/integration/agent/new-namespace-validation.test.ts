@@ -28,6 +28,7 @@ import {
   type Cluster,
   type GitServer,
 } from '@driftless/test';
+import { exampleCrd } from './crd-fixture.ts';
 import { clusterYaml, makeAgent, type TestAgent } from './fleet.ts';
 
 /** An existing Namespace, where the server's own verdict can be had. */
@@ -54,47 +55,25 @@ const deployment = (
 const container = (name: string, extra: Record<string, unknown>) =>
   deployment(name, { containers: [{ name: 'main', image: 'a', ...extra }] });
 
-const CRD: KubeObject = {
-  apiVersion: 'apiextensions.k8s.io/v1',
-  kind: 'CustomResourceDefinition',
-  metadata: { name: 'widgets.example.com' },
-  spec: {
-    group: 'example.com',
-    scope: 'Namespaced',
-    names: { plural: 'widgets', singular: 'widget', kind: 'Widget', listKind: 'WidgetList' },
-    versions: [
-      {
-        name: 'v1',
-        served: true,
-        storage: true,
-        schema: {
-          openAPIV3Schema: {
-            type: 'object',
-            properties: {
-              spec: {
-                type: 'object',
-                required: ['size'],
-                properties: {
-                  size: { type: 'integer', minimum: 1, maximum: 10 },
-                  mode: { type: 'string', enum: ['fast', 'slow'] },
-                  owner: { type: 'string', pattern: '^[a-z]+$' },
-                  parts: {
-                    type: 'array',
-                    items: {
-                      type: 'object',
-                      required: ['name'],
-                      properties: { name: { type: 'string' }, count: { type: 'integer' } },
-                    },
-                  },
-                },
-              },
-            },
-          },
-        },
+/** What the Widget, Gadget and Cart kinds of these tests hold in `spec`. */
+const SPEC_SCHEMA = {
+  type: 'object',
+  required: ['size'],
+  properties: {
+    size: { type: 'integer', minimum: 1, maximum: 10 },
+    mode: { type: 'string', enum: ['fast', 'slow'] },
+    owner: { type: 'string', pattern: '^[a-z]+$' },
+    parts: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['name'],
+        properties: { name: { type: 'string' }, count: { type: 'integer' } },
       },
-    ],
+    },
   },
 };
+const CRD = exampleCrd({ plural: 'widgets', kind: 'Widget', spec: SPEC_SCHEMA });
 const widget = (name: string, spec: Record<string, unknown>): KubeObject => ({
   apiVersion: 'example.com/v1',
   kind: 'Widget',
@@ -990,14 +969,7 @@ describe('objects in a Namespace the sync creates are validated before anything 
   });
 
   it('checks a custom resource against the CRD of the same sync, before the CRD is written', async () => {
-    const crd: KubeObject = {
-      ...CRD,
-      metadata: { name: 'gadgets.example.com' },
-      spec: {
-        ...(CRD['spec'] as Record<string, unknown>),
-        names: { plural: 'gadgets', singular: 'gadget', kind: 'Gadget', listKind: 'GadgetList' },
-      },
-    };
+    const crd = exampleCrd({ plural: 'gadgets', kind: 'Gadget', spec: SPEC_SCHEMA });
     const gadget = (spec: Record<string, unknown>): KubeObject => ({
       apiVersion: 'example.com/v1',
       kind: 'Gadget',
@@ -1111,14 +1083,9 @@ describe('objects in a Namespace the sync creates are validated before anything 
         kind: 'Namespace',
         metadata: { name: 'shop' },
       }),
-      'apps/shop/crd.yaml': JSON.stringify({
-        ...CRD,
-        metadata: { name: 'carts.example.com' },
-        spec: {
-          ...(CRD['spec'] as Record<string, unknown>),
-          names: { plural: 'carts', singular: 'cart', kind: 'Cart', listKind: 'CartList' },
-        },
-      }),
+      'apps/shop/crd.yaml': JSON.stringify(
+        exampleCrd({ plural: 'carts', kind: 'Cart', spec: SPEC_SCHEMA }),
+      ),
       'apps/shop/cart.yaml': JSON.stringify({
         apiVersion: 'example.com/v1',
         kind: 'Cart',

@@ -251,5 +251,13 @@ describe('approvals on the hub', { timeout: 60_000 }, () => {
     );
     const [used] = await approvalsOf('web');
     assert.equal(used.state, 'applied');
+
+    // An approval is used once: the same plan waiting again (a hand edit undid it) is approved
+    // anew, not answered with the one already applied.
+    await report(waiting('web', REV1, PLAN1));
+    const anew = await approve('web', REV1, PLAN1);
+    assert.equal(anew.status, 201, JSON.stringify(anew.body));
+    assert.notEqual(anew.body.id, web.id);
+    assert.equal(anew.body.state, 'delivered');
   });
 });

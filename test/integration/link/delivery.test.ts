@@ -94,6 +94,50 @@ describe('no report is lost', { timeout: 300_000 }, () => {
     assert.equal((await cluster(name)).lastAgentSeq, ids.length);
   });
 
+  it('a burst over NATS goes into the stream as few messages, each report stored once, in order, across a hub restart', async () => {
+    const name = 'nats-burst';
+    const agent = startLinkAgent({
+      hub,
+      cluster: name,
+      workDir: await workDir(),
+      token: await enrollmentToken(hub, admin, name),
+      natsUrl: nats.url,
+    });
+    agents.push(agent);
+    await agent.waitState('connected');
+    // The hub is down: the reports wait in the stream, as after a fleet-wide flush.
+    await hub.kill();
+    const before = await nats.reportMessages();
+    agent.send('burst 60 b');
+    await waitFor('the burst in the stream', async () => {
+      const n = (await nats.reportMessages()) - before;
+      return n > 0 ? n : undefined;
+    });
+    hub = await startHub({
+      dataDir,
+      grpcAddress: hub.grpc,
+      args: ['--nats-url', nats.url],
+    });
+    const ids = Array.from({ length: 60 }, (_, i) => `b${i + 1}`);
+    const stored = await waitFor(
+      'the burst at the hub',
+      async () => {
+        const s = await storedSyncIds(hub, admin, name);
+        return ids.every((id) => s.has(id)) ? s : undefined;
+      },
+      90_000,
+    );
+    assert.deepEqual(
+      [...stored.values()],
+      ids.map(() => 1),
+    );
+    assert.equal((await cluster(name)).lastAgentSeq, ids.length);
+    // Written in one go, the reports share stream messages (one publish, delivery and ack each).
+    const inStream = (await nats.reportMessages()) - before;
+    assert.ok(inStream < ids.length / 4, `${inStream} stream messages for ${ids.length} reports`);
+    await agent.waitState('connected');
+  });
+
   it('an agent killed with reports queued while the hub is down delivers them after its restart', async () => {
     const name = 'grpc-edge';
     const dir = await workDir();

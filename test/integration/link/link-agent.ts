@@ -3,6 +3,7 @@
 // cluster (the reports are made up on command). Its identity lives in a file of its work dir,
 // as the agent's Secret would. Reads commands from stdin, one per line:
 //   sync <id>       queue a sync result with that id
+//   burst <n> <p>   queue n sync results, ids <p>1 … <p>n, in one go (as a flush after an outage)
 // and writes JSON lines to stdout: {"event":"status","state":...,"error":...} on every link
 // status, {"event":"queued","id":...} after each command.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -73,27 +74,35 @@ const say = (o: Record<string, unknown>) => process.stdout.write(JSON.stringify(
 link.onStatus((s) => say({ event: 'status', state: s.state, error: s.error ?? '' }));
 link.start();
 
+/** Queues a sync result with id `id`. */
+function syncResult(id: string): void {
+  reporter.syncResult({
+    syncId: id,
+    app: 'web',
+    revision: 'a'.repeat(40),
+    outcome: 'succeeded',
+    error: '',
+    retryable: false,
+    planDigest: '',
+    objects: [],
+    steps: [],
+    traceId: '',
+    spanId: '',
+    startedAt: Date.now(),
+    finishedAt: Date.now(),
+    health: 'Healthy',
+    approvalId: '',
+  });
+}
+
 createInterface({ input: process.stdin }).on('line', (line) => {
-  const [cmd, id = ''] = line.trim().split(/\s+/);
+  const [cmd, id = '', prefix = ''] = line.trim().split(/\s+/);
   if (cmd === 'sync') {
-    reporter.syncResult({
-      syncId: id,
-      app: 'web',
-      revision: 'a'.repeat(40),
-      outcome: 'succeeded',
-      error: '',
-      retryable: false,
-      planDigest: '',
-      objects: [],
-      steps: [],
-      traceId: '',
-      spanId: '',
-      startedAt: Date.now(),
-      finishedAt: Date.now(),
-      health: 'Healthy',
-      approvalId: '',
-    });
+    syncResult(id);
     say({ event: 'queued', id });
+  } else if (cmd === 'burst') {
+    for (let i = 1; i <= Number(id); i++) syncResult(`${prefix}${i}`);
+    say({ event: 'queued', id: `${prefix}1-${prefix}${id}` });
   }
 });
 

@@ -15,6 +15,8 @@ const LINK_AGENT = resolve(import.meta.dirname, 'link-agent.ts');
 /** A nats-server with JetStream on a fixed port and store directory, restartable. */
 export interface RestartableNats {
   url: string;
+  /** Messages the report stream holds now (its state in the monitoring endpoint's `/jsz`). */
+  reportMessages(): Promise<number>;
   /** SIGKILL: no chance to flush anything. */
   kill(): Promise<void>;
   /** Starts it again on the same port, configuration and store directory. */
@@ -26,6 +28,7 @@ export interface RestartableNats {
 export async function startRestartableNats(config: string): Promise<RestartableNats> {
   const dir = mkdtempSync(join(tmpdir(), 'driftless-link-nats-'));
   const port = await freePort();
+  const monitorPort = await freePort();
   writeFileSync(join(dir, 'nats.conf'), config);
   let proc: ChildProcess | undefined;
   const start = async () => {
@@ -36,6 +39,8 @@ export async function startRestartableNats(config: string): Promise<RestartableN
         '127.0.0.1',
         '--port',
         String(port),
+        '--http_port',
+        String(monitorPort),
         '--jetstream',
         '--store_dir',
         join(dir, 'js'),
@@ -58,8 +63,19 @@ export async function startRestartableNats(config: string): Promise<RestartableN
     await done;
   };
   await start();
+  const reportMessages = async () => {
+    const r = await fetch(`http://127.0.0.1:${monitorPort}/jsz?accounts=true&streams=true`);
+    const jsz = (await r.json()) as {
+      account_details?: { stream_detail?: { name: string; state: { messages: number } }[] }[];
+    };
+    const stream = jsz.account_details
+      ?.flatMap((a) => a.stream_detail ?? [])
+      .find((x) => x.name === 'DRIFTLESS_REPORTS');
+    return stream?.state.messages ?? 0;
+  };
   return {
     url: `nats://127.0.0.1:${port}`,
+    reportMessages,
     kill: () => end('SIGKILL'),
     start,
     stop: () => end('SIGTERM'),

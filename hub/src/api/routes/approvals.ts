@@ -60,8 +60,9 @@ function serialised() {
 }
 
 /**
- * An approval of `app` already given for `revision` and `planDigest` that is still good
- * (pending, delivered or applied), or undefined.
+ * An approval of `app` already given for `revision` and `planDigest` that is still to be used
+ * (pending or delivered), or undefined. One the agent applied is not: an approval is used once,
+ * so the same plan waiting again needs a new one.
  */
 async function existingApproval(
   store: Store,
@@ -72,7 +73,9 @@ async function existingApproval(
       a.app === target.app && a.revision === target.revision && a.planDigest === target.planDigest,
   );
   if (same.length === 0) return undefined;
-  return (await withState(store, same)).find((v) => v.state !== 'stale');
+  return (await withState(store, same)).find(
+    (v) => v.state === 'pending' || v.state === 'delivered',
+  );
 }
 
 /** Approvals: list (with what became of each) and create (only for the pending plan). */

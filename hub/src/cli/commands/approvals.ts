@@ -1,11 +1,15 @@
 /** `driftless approvals` (pending plans across the fleet) and `driftless approve`. */
 import { CliError, defineCommand, oneArg, parseAppRef, UsageError } from '../command.ts';
 import { selectorFlag, yesFlag, clusterFlag } from '../flags.ts';
-import { getApp, listApps, pendingPlanOf } from '../lookup.ts';
+import { getApp, listApps, listClusters, pendingPlanOf } from '../lookup.ts';
 import { planText } from '../plan-text.ts';
 import { confirm, isInteractive } from '../prompt.ts';
 import { col, renderTable, shortDigest, shortRev, timeText, type Row } from '../table.ts';
-import { appMessage, planSummary } from '../views.ts';
+import { appMessage, planSummary, staleFootnote, stalenessOf } from '../views.ts';
+
+/** What the footnote says of a pending plan whose agent does not report now. */
+const APPROVAL_STALE =
+  'an approval goes out when its agent is back; the plan may have changed by then (the approval is then refused, not applied)';
 
 /** Approval commands. */
 export const approvalCommands = [
@@ -19,18 +23,22 @@ plan digest. JSON and YAML carry each app with its full revision, plan digest an
     async run({ client, flags, print }) {
       const apps = await listApps(client, { cluster: flags.cluster, selector: flags.selector });
       const waiting = apps.filter((a) => pendingPlanOf(a));
+      // A plan its agent can no longer confirm is still the one to approve; the table says so.
+      const stale = waiting.length
+        ? stalenessOf(await listClusters(client, flags.cluster ? '' : flags.selector))
+        : () => '';
       print(waiting, () =>
         waiting.length === 0
           ? 'No plan waits for an approval.\n'
           : renderTable(waiting, [
               col('cluster', (r) => r['cluster']),
-              col('app', (r) => r['app']),
+              col('app', (r) => `${r['app']}${stale(r['cluster'] as string) ? ' (stale)' : ''}`),
               col('revision', (r) => shortRev(r['revision'])),
               col('plan', (r) => shortDigest(r['planDigest'])),
               col('changes', (r) => planSummary(r['pendingPlan'])),
               col('since', (r) => timeText(r['updatedAt'])),
               col('message', appMessage),
-            ]),
+            ]) + staleFootnote(waiting, stale, APPROVAL_STALE),
       );
       return 0;
     },

@@ -1,7 +1,7 @@
 /** `driftless app …`: list, get, diff (the pending plan), history. */
 import { defineCommand, oneArg, parseAppRef } from '../command.ts';
 import { clusterFlag, limitFlag, query, selectorFlag } from '../flags.ts';
-import { getApp, listApps, pendingPlanOf } from '../lookup.ts';
+import { appOf, getCluster, listApps, listClusters, pendingPlanOf } from '../lookup.ts';
 import { planText } from '../plan-text.ts';
 import { fetchAppTree, renderTree } from '../tree.ts';
 import {
@@ -13,16 +13,24 @@ import {
   timeText,
   type Row,
 } from '../table.ts';
-import { appColumns, appMessage, planSummary } from '../views.ts';
+import {
+  appColumns,
+  appMessage,
+  notReportingText,
+  planSummary,
+  staleFootnote,
+  stalenessOf,
+} from '../views.ts';
 import { driftFields, historyColumns } from './fleet.ts';
 
 /** The app named by the one CLUSTER/APP argument, from the hub (exit 1 when unknown). */
 async function appArg(
   command: string,
-  ctx: { args: string[]; client: Parameters<typeof getApp>[0] },
+  ctx: { args: string[]; client: Parameters<typeof getCluster>[0] },
 ) {
   const { cluster, app } = parseAppRef(command, oneArg(command, ctx.args, 'CLUSTER/APP'));
-  return { cluster, app, a: await getApp(ctx.client, cluster, app) };
+  const c = await getCluster(ctx.client, cluster);
+  return { cluster, app, a: appOf(c, app), stale: notReportingText(c) };
 }
 
 /** App commands. */
@@ -34,7 +42,11 @@ export const appCommands = [
     flags: { cluster: clusterFlag, selector: selectorFlag },
     async run({ client, flags, print }) {
       const items = await listApps(client, { cluster: flags.cluster, selector: flags.selector });
-      print(items, () => renderTable(items, appColumns(true)));
+      const clusters = flags.cluster
+        ? [await getCluster(client, flags.cluster)]
+        : await listClusters(client, flags.selector);
+      const stale = stalenessOf(clusters);
+      print(items, () => renderTable(items, appColumns(true, stale)) + staleFootnote(items, stale));
       return 0;
     },
   }),
@@ -64,7 +76,8 @@ Example:
         ctx.print(tree, () => renderTree(tree));
         return 0;
       }
-      const { cluster, app, a } = await appArg('app get', ctx);
+      const { cluster, app, a, stale } = await appArg('app get', ctx);
+      const mark = stale ? ' (stale: last reported, not what runs now)' : '';
       const { items: drift } = await ctx.client.call<{ items: Row[] }>(
         'GET',
         `/api/v1/drift${query({ cluster, app, state: 'open' })}`,
@@ -78,8 +91,9 @@ Example:
               'App',
               `${a['cluster']}/${a['app']}${a['gone'] ? ' (gone: no longer in driftless.yaml)' : ''}`,
             ],
-            ['Sync', a['syncStatus']],
-            ['Health', a['health']],
+            ['Sync', `${a['syncStatus']}${mark}`],
+            ['Health', `${a['health']}${mark}`],
+            ['Agent', stale || 'reporting'],
             ['Mode', a['syncMode']],
             ['Revision', shortRev(a['revision'])],
             ['Message', appMessage(a)],

@@ -3,7 +3,7 @@ import { defineCommand, oneArg } from '../command.ts';
 import { selectorFlag } from '../flags.ts';
 import { getCluster, listClusters } from '../lookup.ts';
 import { col, fieldsText, labelsText, renderTable, timeText, type Row } from '../table.ts';
-import { appColumns, configText } from '../views.ts';
+import { appColumns, configText, staleFootnote, stalenessOf } from '../views.ts';
 
 const connectedText = (c: Row) =>
   c['revoked'] ? `revoked at ${timeText(c['revokedAt'])}` : c['connected'] ? 'yes' : 'no';
@@ -37,6 +37,7 @@ export const clusterCommands = [
     flags: {},
     async run({ client, args, print }) {
       const c = await getCluster(client, oneArg('cluster get', args, 'the cluster NAME'));
+      const stale = stalenessOf([c]);
       print(c, () =>
         [
           fieldsText([
@@ -50,7 +51,8 @@ export const clusterCommands = [
             ['Labels', labelsText(c['labels'])],
             ['Config', configText(c['config'], true)],
           ]),
-          renderTable(c['apps'] as Row[], appColumns(false)),
+          renderTable(c['apps'] as Row[], appColumns(false, stale)) +
+            staleFootnote(c['apps'] as Row[], stale),
         ].join('\n'),
       );
       return 0;

@@ -1,6 +1,7 @@
 /** `driftless events`: follow the hub's event stream, filtered. */
 import { stringify as yamlText } from 'yaml';
-import { defineCommand } from '../command.ts';
+import { HUB_EVENT_TYPES } from '../../events.ts';
+import { defineCommand, UsageError } from '../command.ts';
 import { clusterFlag, selectorFlag } from '../flags.ts';
 import { getCluster, listClusters } from '../lookup.ts';
 import { followEvents, type StreamEvent } from '../sse.ts';
@@ -10,6 +11,32 @@ import { timeText, type Row } from '../table.ts';
 export function typeMatches(type: string, pattern: string): boolean {
   const p = pattern.replace(/\.\*$/, '');
   return type === p || type.startsWith(`${p}.`);
+}
+
+/**
+ * Refuses a `--type` pattern no event type matches (`sync.recorde`, `drfit`): the stream
+ * would otherwise be followed, silently, forever.
+ */
+export function checkTypePatterns(patterns: readonly string[]): void {
+  const unknown = patterns.filter((p) => !HUB_EVENT_TYPES.some((t) => typeMatches(t, p)));
+  if (unknown.length)
+    throw new UsageError(
+      `events: --type ${unknown.map((p) => `"${p}"`).join(', ')} matches no event type; the types are ${HUB_EVENT_TYPES.join(', ')}`,
+    );
+}
+
+/** `text` broken into lines of at most 92 characters, the first `indent` characters shorter. */
+function wrapped(text: string, indent: number): string {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    const width = 92 - (lines.length === 0 ? indent : 0);
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  return [...lines, line].join('\n');
 }
 
 /** A value for one line: 40- and 64-hex digests shortened to 12 characters. */
@@ -40,11 +67,9 @@ cluster, app, data), -o yaml one YAML document per event. The stream reconnects 
 after a break (sending Last-Event-ID); the hub does not replay what it sent while the stream
 was down, so a gap is reported on stderr.
 
-Types: cluster.enrolled, cluster.connected, cluster.disconnected, cluster.revoked,
-app.updated, drift.updated, sync.recorded, gap.recorded, config.updated, approval.created,
-approval.delivered, token.created, token.revoked, and what other parts of the hub add.
+Types: ${wrapped(`${HUB_EVENT_TYPES.join(', ')}.`, 'Types: '.length)}
 --type takes full types or their first word (drift, drift.* and drift.updated all match
-drift.updated).
+drift.updated); one that matches no type is refused (exit 2).
 
 Examples:
   driftless events --type sync.recorded,drift -l env=prod
@@ -64,6 +89,7 @@ Examples:
       },
     },
     async run({ client, flags, io, output }) {
+      checkTypePatterns(flags.type);
       // A misspelt cluster would otherwise be followed, silently, forever.
       if (flags.cluster) await getCluster(client, flags.cluster);
       const stop = new AbortController();

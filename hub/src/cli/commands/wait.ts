@@ -1,5 +1,11 @@
 /** `driftless wait`: until the selected clusters run a revision, synced and healthy. */
-import { formatDuration, systemClock, type Clock } from '@driftless/common';
+import {
+  errorMessage,
+  formatDuration,
+  isRetryable,
+  systemClock,
+  type Clock,
+} from '@driftless/common';
 import type { HubClient } from '../client.ts';
 import { CliError, defineCommand, TimedOutError, UsageError, type CliIo } from '../command.ts';
 import { appFlag, clusterFlag, query, selectorFlag } from '../flags.ts';
@@ -91,10 +97,37 @@ export async function waitForRevision(o: WaitOptions): Promise<ClusterRollout[]>
     );
   });
   let last = '';
+  /** Why the hub could not be read at the last attempt; '' when it could. */
+  let unavailable = '';
+  /** The verdicts of the last read that succeeded. */
+  let latest: ClusterRollout[] | undefined;
   try {
     for (;;) {
       changed = false;
-      const verdicts = await readRollout(o);
+      let verdicts: ClusterRollout[];
+      try {
+        verdicts = await readRollout(o);
+        latest = verdicts;
+        if (unavailable) o.progress('the hub answers again');
+        unavailable = '';
+      } catch (err) {
+        // A hub that answered once and now does not (restarting, its database away) is waited
+        // for until the deadline; a wrong address, token or name fails at once.
+        if (!latest || !isRetryable(err) || o.signal?.aborted) throw err;
+        const now = o.clock.now();
+        const why = errorMessage(err);
+        if (now >= deadline)
+          throw new WaitTimedOutError(
+            `wait: timed out after ${formatDuration(o.timeoutMs)}; the hub did not answer at the end: ${why}`,
+            latest,
+          );
+        if (why !== unavailable)
+          o.progress(`hub unavailable (${why}); trying again until the timeout`);
+        unavailable = why;
+        await o.clock.sleep(Math.min(o.pollMs, deadline - now), o.signal).catch(() => {});
+        if (o.signal?.aborted) throw new CliError('wait: interrupted');
+        continue;
+      }
       const failed = verdicts.filter((v) => v.state === 'failed');
       if (failed.length > 0)
         throw new WaitFailedError(
@@ -158,6 +191,9 @@ runs REVISION: each of its apps (or only --app) synced and healthy at that commi
 pipelines that promote dev -> staging -> prod:
 
   git push && driftless wait --revision "$(git rev-parse HEAD)" -l env=staging --timeout 10m
+
+A hub that stops answering once the wait has begun (a restart, its database away) is waited
+for until --timeout; a wrong --hub, token or cluster fails at once.
 
 Exit codes: 0 when every selected cluster is there; 1 at once when a sync at the revision
 failed (and the agent will not retry it), the cluster's driftless.yaml at the revision is

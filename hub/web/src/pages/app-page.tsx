@@ -2,7 +2,17 @@
 // is out of sync, its open drift, and its sync history with per-step durations and traces.
 import { query, type Approval, type Drift, type SyncRecord } from '../api.ts';
 import { Ago, Badge, Notice, PageHeader, PlanView, Revision, TraceLink } from '../components.tsx';
-import { driftInfo, duration, HEALTH, needsApproval, SYNC, when } from '../model.ts';
+import {
+  asLastReported,
+  driftInfo,
+  duration,
+  HEALTH,
+  isReporting,
+  needsApproval,
+  notReportingText,
+  SYNC,
+  when,
+} from '../model.ts';
 import { href } from '../router.ts';
 import { useEventTick, useFleet, useLoad, useSession } from '../session.ts';
 import { OperatorActions, PauseBadge, PauseBanner } from '../suspension.tsx';
@@ -47,8 +57,10 @@ export function AppPage({ cluster, app }: { cluster: string; app: string }) {
   if (!fleet.loaded) return <p class="muted">Loading…</p>;
   const a = fleet.appsOf(cluster).find((x) => x.app === app);
   const c = fleet.cluster(cluster);
-  // An app not read yet may still be on a later page of the load.
-  if (!a && !fleet.complete) return <p class="muted">Loading…</p>;
+  const reporting = isReporting(c);
+  // An app (or its cluster, whose connection the page shows) not read yet may still be on a
+  // later page of the load.
+  if ((!a || !c) && !fleet.complete) return <p class="muted">Loading…</p>;
   if (!a)
     return (
       <Notice kind="error">
@@ -70,8 +82,8 @@ export function AppPage({ cluster, app }: { cluster: string; app: string }) {
         }
         sub={
           <span class="badges">
-            <Badge info={SYNC[a.syncStatus]} />
-            <Badge info={HEALTH[a.health]} />
+            <Badge info={asLastReported(SYNC[a.syncStatus], reporting)} />
+            <Badge info={asLastReported(HEALTH[a.health], reporting)} />
             <Badge info={driftInfo(a.driftCount)} />
             {a.gone && <Badge info={{ tone: 'muted', symbol: '⌫', text: 'Removed from Git' }} />}
             <PauseBadge s={a.suspension} />
@@ -87,6 +99,14 @@ export function AppPage({ cluster, app }: { cluster: string; app: string }) {
         }
       />
       <PauseBanner s={a.suspension} />
+      {!reporting && (
+        <Notice kind="error">
+          <span data-testid="not-reporting">
+            Not reporting: {notReportingText(c)}. What this page shows is what the agent last
+            reported; the cluster may have changed since.
+          </span>
+        </Notice>
+      )}
 
       <section class="card">
         <dl class="facts grid">

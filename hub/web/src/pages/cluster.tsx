@@ -2,7 +2,7 @@
 import { useState } from 'preact/hooks';
 import { HubCallError } from '../api.ts';
 import { Ago, Badge, LabelChips, Notice, PageHeader, Revision, RoleNote } from '../components.tsx';
-import { driftInfo, HEALTH, SYNC, when } from '../model.ts';
+import { asLastReported, driftInfo, HEALTH, isReporting, SYNC, when } from '../model.ts';
 import { href } from '../router.ts';
 import { useFleet, useSession } from '../session.ts';
 import { OperatorActions, PauseBadge, PauseBanner } from '../suspension.tsx';
@@ -17,6 +17,8 @@ export function ClusterPage({ name }: { name: string }) {
   if (!fleet.loaded || (!c && !fleet.complete)) return <p class="muted">Loading…</p>;
   if (!c) return <Notice kind="error">No cluster named {name} has enrolled.</Notice>;
   const apps = fleet.appsOf(name).sort((a, b) => a.app.localeCompare(b.app));
+  // Without a reporting agent, the apps' states are only what it said last.
+  const reporting = isReporting(c);
 
   const act = async (what: () => Promise<unknown>, done: string) => {
     try {
@@ -160,10 +162,10 @@ export function ClusterPage({ name }: { name: string }) {
                   <PauseBadge s={a.suspension} />
                 </th>
                 <td>
-                  <Badge info={SYNC[a.syncStatus]} />
+                  <Badge info={asLastReported(SYNC[a.syncStatus], reporting)} />
                 </td>
                 <td>
-                  <Badge info={HEALTH[a.health]} />
+                  <Badge info={asLastReported(HEALTH[a.health], reporting)} />
                 </td>
                 <td>
                   {a.driftCount > 0 ? (

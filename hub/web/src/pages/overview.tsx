@@ -5,7 +5,9 @@ import type { App, Cluster } from '../api.ts';
 import { Badge, LabelChips, Notice, PageHeader } from '../components.tsx';
 import {
   appTone,
+  asLastReported,
   describeApp,
+  isReporting,
   driftInfo,
   HEALTH,
   matchesSelector,
@@ -77,7 +79,12 @@ export function Overview() {
           value={`${t.connected} / ${t.clusters}`}
           tone={t.connected < t.clusters ? 'warn' : 'ok'}
         />
-        <Total label="Apps synced" value={`${t.synced} / ${t.apps}`} tone="ok" />
+        <Total
+          label="Apps synced"
+          value={`${t.synced} / ${t.apps}`}
+          tone="ok"
+          {...(t.notReporting ? { detail: `${t.notReporting} not reporting` } : {})}
+        />
         <Total
           label="Out of sync"
           value={t.outOfSync}
@@ -322,6 +329,7 @@ function Row(props: {
 }) {
   const { cluster: c } = props;
   const byName = new Map(props.apps.filter((a) => !a.gone).map((a) => [a.app, a]));
+  const reporting = isReporting(c);
   return (
     <tr aria-rowindex={props.index} data-cluster={c.name}>
       <th scope="row" class="cluster-cell">
@@ -353,16 +361,17 @@ function Row(props: {
           <td key={name} class={dim ? 'dim' : ''}>
             <a
               href={href('apps', c.name, name)}
-              class={`cell tone-${appTone(a)}`}
-              aria-label={describeApp(a)}
-              title={describeApp(a)}
+              class={`cell tone-${appTone(a, reporting)}`}
+              aria-label={describeApp(a, c)}
+              title={describeApp(a, c)}
               data-app={name}
               data-sync={a.syncStatus}
               data-health={a.health}
               data-drift={a.driftCount}
+              data-reporting={String(reporting)}
             >
-              <Badge info={SYNC[a.syncStatus]} compact />
-              <Badge info={HEALTH[a.health]} compact />
+              <Badge info={asLastReported(SYNC[a.syncStatus], reporting)} compact />
+              <Badge info={asLastReported(HEALTH[a.health], reporting)} compact />
               {a.driftCount > 0 && <Badge info={driftInfo(a.driftCount)} compact />}
             </a>
           </td>
