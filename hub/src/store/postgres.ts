@@ -6,7 +6,10 @@ import type { Db, Queryable, Row, SqlValue } from './db.ts';
 export interface PostgresOptions {
   /** libpq-style connection string, e.g. `postgres://user:pw@host:5432/db`. */
   connectionString: string;
-  /** Pool size. Default 10. */
+  /**
+   * Pool size. Default 16: the ingest keeps up to 8 transactions in flight, and single
+   * statements (API reads, Hellos, the notifier) need connections beside them.
+   */
   maxConnections?: number;
   /** How long a query waits for a connection before it fails (the server is down). Default 5 s. */
   connectTimeoutMs?: number;
@@ -22,7 +25,7 @@ export interface PostgresOptions {
 
 /** Defaults of {@link PostgresOptions}. */
 export const POSTGRES_DEFAULTS = {
-  maxConnections: 10,
+  maxConnections: 16,
   connectTimeoutMs: 5000,
   queryTimeoutMs: 15_000,
   queueTimeoutMs: 60_000,
