@@ -2,7 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { mkdir } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
-import { TerminalError, type Clock, type Logger } from '@driftless/common';
+import { errorMessage, TerminalError, type Clock, type Logger } from '@driftless/common';
 import { ApiServer, apiRoutes, EventStreams, webRoutes, type RouteDeps } from './api/index.ts';
 import { resolveHubOptions, type HubOptions, type ResolvedHubOptions } from './config.ts';
 import {
@@ -114,7 +114,10 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     // Step 3: enrollment and the gRPC link.
     const metrics = createMetrics();
     observeFleet(metrics.registry, store);
-    const events = new EventBus();
+    const events = new EventBus({
+      onError: (err, event) =>
+        log.warn({ event: event.type, err: errorMessage(err) }, 'an event subscriber failed'),
+    });
     const notifier = new Notifier({
       store,
       events,

@@ -300,6 +300,17 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
       );
     });
 
+    void it('a heartbeat marks a cluster connected again after a reset (another replica started)', async () => {
+      await store.resetConnected();
+      assert.equal((await store.getCluster('prod-eu'))?.connected, false);
+      await store.touch('prod-eu', 70);
+      const c = await store.getCluster('prod-eu');
+      assert.equal(c?.connected, true);
+      assert.equal(c?.lastSeenMs, 70);
+      await store.setConnected('prod-eu', false, 71);
+      assert.equal((await store.getCluster('prod-eu'))?.connected, false);
+    });
+
     void it('numbers approvals per cluster and tracks acks', async () => {
       const a = await store.createApproval(
         {

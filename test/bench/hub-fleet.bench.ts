@@ -10,7 +10,8 @@
 //   node --expose-gc test/bench/hub-fleet.bench.ts [--agents 10000] [--reports 24]
 //        [--store sqlite|postgres] [--batch-max 256] [--rounds batched,unbatched]
 //        [--unbatched-reports N] [--enroll-concurrency 32] [--connect-concurrency 200]
-//        [--drift-queries 25] [--first-paint 3] [--transport grpc|nats]
+//        [--drift-queries 25] [--drift-client process|simulator|both] [--first-paint 3]
+//        [--transport grpc|nats]
 //        [--hub-node-options '--cpu-prof --cpu-prof-dir=DIR']
 // Every flag also reads HUB_FLEET_<NAME> from the environment (HUB_FLEET_AGENTS=2000 ...).
 // Each agent's first 20 reports are the status of its 20 apps; the rest alternate a drift and
@@ -23,6 +24,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import {
   DriftType,
@@ -44,6 +46,7 @@ import {
 import { ensureDashboardBuilt, launchBrowser, newPage, signIn } from '../browser/fleet.ts';
 import { loadFleet, saveFleet } from './lib/fleet-cache.ts';
 import { connectFleetAgent, type FleetAgentStream } from './lib/fleet-agent.ts';
+import { startQueryClient } from './lib/query-client.ts';
 import {
   connectFleetNatsAgent,
   fleetNatsUser,
@@ -73,6 +76,9 @@ const { values } = parseArgs({
     // PostgreSQL server settings, `name=value,…` (durable: `fsync=on,synchronous_commit=on`).
     'postgres-settings': { type: 'string', default: env('POSTGRES_SETTINGS', '') },
     transport: { type: 'string', default: env('TRANSPORT', 'grpc') },
+    // Who times the drift queries: a process of its own (as a user's browser would), this
+    // simulator process (its own pauses then count as the hub's), or both, in that order.
+    'drift-client': { type: 'string', default: env('DRIFT_CLIENT', 'process') },
   },
 });
 const AGENTS = Number(values.agents);
@@ -83,6 +89,8 @@ const rounds = values.rounds.split(',').map((r) => r.trim());
 if (values.transport !== 'grpc' && values.transport !== 'nats')
   throw new Error(`--transport: grpc or nats, not ${values.transport}`);
 const transport = values.transport;
+if (!['process', 'simulator', 'both'].includes(values['drift-client']))
+  throw new Error(`--drift-client: process, simulator or both, not ${values['drift-client']}`);
 const log = (msg: string) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${msg}`);
 
 const pgSettings = Object.fromEntries(
@@ -565,6 +573,22 @@ for (const [r, round] of rounds.entries()) {
           ).toFixed(3),
         }
       : undefined;
+  // The drift queries' own process, warmed up now so that its timed queries start right after
+  // the scrape below, where the simulator's start.
+  const driftPaths = ['', 'env=prod', 'env=dev,region=eu', 'region=us'].map(
+    (selector) => `/api/v1/drift?limit=500&selector=${encodeURIComponent(selector)}`,
+  );
+  const driftTimes = Number(values['drift-queries']);
+  const driftClient =
+    values['stop-after'] !== 'ingest' && values['drift-client'] !== 'simulator'
+      ? await startQueryClient({
+          http: hub.http,
+          token: admin,
+          paths: driftPaths,
+          times: driftTimes,
+          warmup: '/healthz',
+        })
+      : undefined;
   const scraped = await scrape(hub);
   const total = streams.length * n;
   log(`${round}: ${total} reports in ${Math.round(ingestMs)} ms`);
@@ -623,14 +647,44 @@ for (const [r, round] of rounds.entries()) {
     }
     return ms;
   };
-  const drift: number[] = [];
-  for (const selector of ['', 'env=prod', 'env=dev,region=eu', 'region=us'])
-    drift.push(
-      ...(await query(
-        `/api/v1/drift?limit=500&selector=${encodeURIComponent(selector)}`,
-        Number(values['drift-queries']),
-      )),
-    );
+  /**
+   * The drift queries timed by `client`, with the simulator's own pauses meanwhile (its GC, its
+   * event loop): a query the simulator times as slow may have waited in this process.
+   */
+  const timeDrift = async (client: 'process' | 'simulator') => {
+    const gc: number[] = [];
+    const gcObserver = new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) gc.push(e.duration);
+    });
+    gcObserver.observe({ entryTypes: ['gc'] });
+    const loop = monitorEventLoopDelay({ resolution: 10 });
+    loop.enable();
+    const ms: number[] = [];
+    if (client === 'simulator')
+      for (const path of driftPaths) ms.push(...(await query(path, driftTimes)));
+    else ms.push(...(await driftClient!.run()));
+    loop.disable();
+    gcObserver.disconnect();
+    return {
+      p50: pct(ms, 0.5),
+      p99: pct(ms, 0.99),
+      max: pct(ms, 1),
+      // In the order run (4 selectors in turn): shows whether a slow one is a first, cold query.
+      samples: ms.map((x) => Math.round(x)),
+      client,
+      simulator: {
+        gcPauses: gc.length,
+        gcPauseMsMax: +Math.max(0, ...gc).toFixed(1),
+        eventLoopDelayMsMax: +(loop.max / 1e6).toFixed(1),
+      },
+    };
+  };
+  // `both`: the separate process first (the figure reported), then the simulator.
+  const driftQueryMs = await timeDrift(
+    values['drift-client'] === 'simulator' ? 'simulator' : 'process',
+  );
+  const driftQueryMsSimulatorClient =
+    values['drift-client'] === 'both' ? await timeDrift('simulator') : undefined;
   const clusters = await query('/api/v1/clusters', 10);
   const oneCluster = await query(`/api/v1/clusters/${name(0)}`, 10);
   const appsAll = await query('/api/v1/apps', 1);
@@ -698,13 +752,8 @@ for (const [r, round] of rounds.entries()) {
       heapMiBSettled: scraped.heapMiB,
     },
     ...(natsStats ? { natsServer: natsStats } : {}),
-    driftQueryMs: {
-      p50: pct(drift, 0.5),
-      p99: pct(drift, 0.99),
-      max: pct(drift, 1),
-      // In the order run (4 selectors in turn): shows whether a slow one is a first, cold query.
-      samples: drift.map((ms) => Math.round(ms)),
-    },
+    driftQueryMs,
+    ...(driftQueryMsSimulatorClient ? { driftQueryMsSimulatorClient } : {}),
     clustersListMs: { p50: pct(clusters, 0.5), max: pct(clusters, 1) },
     oneClusterMs: { p50: pct(oneCluster, 0.5), max: pct(oneCluster, 1) },
     appsListMs: { all: pct(appsAll, 0.5), firstPageOf5000: pct(appsPage, 0.5) },

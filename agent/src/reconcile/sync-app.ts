@@ -248,6 +248,7 @@ export async function syncApp(
         }
         if (approval.planDigest !== plan.digest) {
           report.outcome = 'approval-stale';
+          report.approvalId = approval.approvalId; // the one refused, so the hub marks that one
           report.error = `approval ${approval.approvalId} is for plan ${approval.planDigest.slice(0, 12)}, but the plan at ${checkout.revision.slice(0, 7)} is ${plan.digest.slice(0, 12)}; approve the current plan`;
           watchIfRenderApplied();
           return undefined;

@@ -54,12 +54,16 @@ export function approvalState(
 ): { state: ApprovalState; stateReason: string } {
   if (history.some((s) => s.approvalId === a.id && s.result === 'succeeded'))
     return { state: 'applied', stateReason: '' };
+  // The agent names the approval it refused; an older agent does not, and then a refusal at the
+  // approval's revision finished after it was given counts (which a clock running ahead on the
+  // agent could get wrong).
   const refused = history.find(
     (s) =>
       s.app === a.app &&
       s.result === 'approval-stale' &&
-      s.revision === a.revision &&
-      s.finishedMs >= a.approvedMs,
+      (s.approvalId
+        ? s.approvalId === a.id
+        : s.revision === a.revision && s.finishedMs >= a.approvedMs),
   );
   if (refused)
     return {

@@ -3,7 +3,7 @@
  * flags read `DRIFTLESS_CLI_<FLAG>` (e.g. `DRIFTLESS_CLI_SELECTOR`), global ones
  * `DRIFTLESS_<FLAG>`; see main.ts.
  */
-import type { Flag } from '@driftless/common';
+import { FlagError, parseDuration, type Flag } from '@driftless/common';
 
 /** `-l`: cluster label selector. */
 export const selectorFlag = {
@@ -49,4 +49,26 @@ export function query(params: Record<string, string | number | boolean | undefin
     if (v !== '' && v !== 0 && v !== undefined && v !== false) q.set(k, `${v}`);
   const s = q.toString();
   return s ? `?${s}` : '';
+}
+
+/**
+ * The milliseconds of a duration given on the command line as `flag` (e.g. `--timeout`),
+ * refusing a number without a unit: the shared parser reads `2` as 2 ms, where people (and
+ * `argocd app wait --timeout 120`) mean seconds. `0` needs no unit. Throws a FlagError (exit 2).
+ */
+export function durationOf(flag: string, text: string): number {
+  const s = text.trim();
+  if (/^\d+(\.\d+)?$/.test(s) && Number(s) !== 0)
+    throw new FlagError(`${flag} "${text}" has no unit: write e.g. ${s}s, ${s}m or ${s}h`);
+  try {
+    return parseDuration(s);
+  } catch (err) {
+    throw new FlagError(`${flag}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** `text` unchanged once {@link durationOf} accepts it: for durations the hub parses itself. */
+export function durationText(flag: string, text: string): string {
+  durationOf(flag, text);
+  return text.trim();
 }

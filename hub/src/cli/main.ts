@@ -8,8 +8,10 @@ import {
   FlagError,
   flagEnvName,
   flagsHelp,
+  formatDuration,
   formatVersion,
   parseFlags,
+  type Flag,
   type FlagSpec,
 } from '@driftless/common';
 import { stringify as yamlText } from 'yaml';
@@ -26,6 +28,7 @@ import {
   type OutputFormat,
 } from './command.ts';
 import { COMMANDS } from './commands/index.ts';
+import { durationOf } from './flags.ts';
 
 /** The environment prefix of the global flags (`DRIFTLESS_HUB`, `DRIFTLESS_TOKEN`). */
 const ENV_PREFIX = 'DRIFTLESS';
@@ -47,10 +50,36 @@ const specOf = (command: AnyCommand): FlagSpec => ({
 });
 
 /**
+ * `spec` with its duration flags read as text, so {@link durationOf} sees what was typed and
+ * can refuse a number without a unit; {@link parseCommandFlags} converts them back.
+ */
+const durationsAsText = (spec: FlagSpec): FlagSpec =>
+  Object.fromEntries(
+    Object.entries(spec).map(([name, flag]): [string, Flag] => [
+      name,
+      flag.type === 'duration'
+        ? { ...flag, type: 'string', default: formatDuration(flag.default as number) }
+        : flag,
+    ]),
+  );
+
+/** The flags of `command` parsed from `argv` and the environment, durations in milliseconds. */
+function parseCommandFlags(command: AnyCommand, argv: string[], env: NodeJS.ProcessEnv) {
+  const spec = specOf(command);
+  const parsed = parseFlags(durationsAsText(spec), argv, { envPrefix: ENV_PREFIX, env });
+  for (const [name, flag] of Object.entries(spec))
+    if (flag.type === 'duration') {
+      const kebab = name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+      parsed.values[name] = durationOf(`--${kebab}`, parsed.values[name] as string);
+    }
+  return parsed;
+}
+
+/**
  * Every flag of every command: the first parse, which only has to find the command's words
  * among the arguments, must know which flags take a value.
  */
-const ALL_FLAGS: FlagSpec = Object.assign({}, ...COMMANDS.map(specOf)) as FlagSpec;
+const ALL_FLAGS: FlagSpec = durationsAsText(Object.assign({}, ...COMMANDS.map(specOf)) as FlagSpec);
 
 /** The command whose words start `positionals` (the longest match), or undefined. */
 function findCommand(positionals: string[]): AnyCommand | undefined {
@@ -98,6 +127,23 @@ function commandHelp(c: AnyCommand): string {
   ].join('\n');
 }
 
+/**
+ * What an Argo CD or Flux habit is called here, named with an unknown command so the user
+ * is one step from the right one instead of reading the whole list.
+ */
+const NEAREST: Record<string, string> = {
+  status: 'driftless app list (every app of every cluster) or driftless cluster list',
+  get: 'driftless app list or driftless cluster list',
+  reconcile: 'driftless refresh CLUSTER (re-read Git now) or driftless sync CLUSTER/APP',
+  'app sync': 'driftless sync CLUSTER/APP',
+  'app refresh': 'driftless refresh CLUSTER/APP',
+  'app wait': 'driftless wait --revision SHA --cluster C --app A',
+  'app suspend': 'driftless suspend CLUSTER/APP --for 30m --reason TEXT',
+  'app resume': 'driftless resume CLUSTER/APP',
+  'cluster add':
+    "driftless token create --cluster NAME, then start that cluster's agent with the token",
+};
+
 /** The commands of group `word` (e.g. `app`), for `driftless app` without a sub-command. */
 function groupHelp(word: string): string | undefined {
   const group = COMMANDS.filter((c) => c.name.startsWith(`${word} `));
@@ -129,19 +175,26 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         io.stdout(usage());
         return first.help ? EXIT.ok : EXIT.usage;
       }
+      const typed = first.positionals.slice(0, 2).join(' ');
+      const nearest = NEAREST[typed] ?? NEAREST[word];
       const group = groupHelp(word);
-      if (group) {
+      if (group && (first.positionals.length === 1 || first.help)) {
         (first.help ? io.stdout : io.stderr)(group);
         return first.help ? EXIT.ok : EXIT.usage;
       }
-      return usageError(`unknown command "${first.positionals.slice(0, 2).join(' ')}"`);
+      if (nearest) return usageError(`unknown command "${typed}"; did you mean ${nearest}?`);
+      if (group) {
+        io.stderr(`driftless: unknown command "${typed}"\n${group}`);
+        return EXIT.usage;
+      }
+      return usageError(`unknown command "${typed}"`);
     }
     if (first.help) {
       io.stdout(commandHelp(command));
       return EXIT.ok;
     }
     // Step 2: parse again with only this command's flags, so a flag of another is refused.
-    const parsed = parseFlags(specOf(command), argv, { envPrefix: ENV_PREFIX, env });
+    const parsed = parseCommandFlags(command, argv, env);
     const output = parsed.values['output'] as string;
     if (!(OUTPUT_FORMATS as readonly string[]).includes(output))
       return usageError(`--output "${output}": use ${OUTPUT_FORMATS.join(', ')}`, command);

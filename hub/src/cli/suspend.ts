@@ -3,6 +3,7 @@
  * cluster or one app, over the hub API (POST /api/v1/clusters/{name}/suspend and /resume).
  */
 import { CliError, defineCommand, oneArg, UsageError } from './command.ts';
+import { durationText } from './flags.ts';
 import { timeText } from './table.ts';
 
 /** CLUSTER or CLUSTER/APP, split. */
@@ -72,7 +73,7 @@ Examples:
       pathOf(scope.cluster, 'suspend'),
       {
         ...(scope.app ? { app: scope.app } : {}),
-        ...(flags.for ? { for: flags.for } : { until: flags.until }),
+        ...(flags.for ? { for: durationText('--for', flags.for) } : { until: flags.until }),
         reason: flags.reason,
       },
     );

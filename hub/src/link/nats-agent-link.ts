@@ -112,7 +112,7 @@ export class NatsAgentLink {
 
   constructor(options: NatsAgentLinkOptions) {
     this.#o = options;
-    this.#lastSeen = new LastSeen(options.store, options.clock);
+    this.#lastSeen = new LastSeen(options.store, options.clock, options.log);
     this.#renewals = new RenewalLimiter(options.clock);
   }
 
@@ -343,7 +343,7 @@ export class NatsAgentLink {
    */
   #arm(cluster: string, session: NatsSession, afterMs = this.#o.heartbeatTimeoutMs): void {
     this.#liveness.get(cluster)?.();
-    const { store, clock, events, log, heartbeatTimeoutMs } = this.#o;
+    const { clock, events, log, heartbeatTimeoutMs } = this.#o;
     const cancel = clockTimeout(clock, afterMs, () =>
       setImmediate(() => {
         if (this.#liveness.get(cluster) !== cancel) return; // re-armed meanwhile
@@ -354,7 +354,7 @@ export class NatsAgentLink {
     );
     const expire = () => {
       if (!this.#forget(cluster, session)) return;
-      void store.setConnected(cluster, false, clock.now()).catch(() => undefined);
+      void this.#lastSeen.disconnected(cluster, () => this.#o.sessions.get(cluster) !== undefined);
       events.publish({ type: 'cluster.disconnected', cluster });
       log.info({ cluster, link: 'nats' }, 'agent disconnected (no heartbeat)');
     };

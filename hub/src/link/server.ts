@@ -120,7 +120,7 @@ export class LinkServer {
     this.#clock = options.clock ?? systemClock;
     // Pauses made on any replica go down the streams this replica holds (NATS ones included).
     this.#unwatchSuspensions = watchSuspensions({ ...options, clock: this.#clock });
-    this.#lastSeen = new LastSeen(options.store, this.#clock);
+    this.#lastSeen = new LastSeen(options.store, this.#clock, options.log);
     this.#renewals = new RenewalLimiter(this.#clock);
     this.#server = new grpc.Server({
       'grpc.keepalive_time_ms': KEEPALIVE_TIME_MS,
@@ -342,9 +342,8 @@ export class LinkServer {
     } finally {
       span.end();
       if (sessions.unregister(session)) {
-        this.#lastSeen.forget(cluster);
         metrics.connectedAgents.set(sessions.size);
-        await store.setConnected(cluster, false, this.#clock.now()).catch(() => undefined);
+        await this.#lastSeen.disconnected(cluster, () => sessions.get(cluster) !== undefined);
         events.publish({ type: 'cluster.disconnected', cluster });
         log.info({ cluster }, 'agent disconnected');
       }

@@ -70,6 +70,7 @@ export interface ClusterStore {
   setConnected(name: string, connected: boolean, nowMs: number): Promise<void>;
   /** Marks every cluster disconnected (a hub starting up has no streams). */
   resetConnected(): Promise<void>;
+  /** A heartbeat of a live link: the last-seen time, and connected (another replica may have said not). */
   touch(name: string, nowMs: number): Promise<void>;
 }
 
@@ -303,7 +304,11 @@ export function clusterStore(db: Db): ClusterStore {
       await db.run('UPDATE clusters SET connected = 0 WHERE connected = 1');
     },
     touch: async (name, nowMs) => {
-      await db.run('UPDATE clusters SET last_seen_ms = ? WHERE name = ?', [nowMs, name]);
+      await db.run('UPDATE clusters SET last_seen_ms = ?, connected = ? WHERE name = ?', [
+        nowMs,
+        sqlBool(true),
+        name,
+      ]);
     },
   };
 }

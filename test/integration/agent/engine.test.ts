@@ -324,6 +324,7 @@ describe('agent engine on a real cluster', () => {
     });
     await t.agent.reconcileOnce();
     assert.equal(t.recorder.lastSync('gated')?.outcome, 'approval-stale');
+    assert.equal(t.recorder.lastSync('gated')?.approvalId, 'a-stale', 'names the one refused');
     assert.match(
       t.recorder.lastSync('gated')?.error ?? '',
       /approval a-stale is for plan ffffffffffff/,

@@ -49,7 +49,7 @@ const result = (
   app: string,
   revision: string,
   outcome: SyncOutcome,
-  extra: { approvalId?: string; error?: string; planDigest?: string },
+  extra: { approvalId?: string; error?: string; planDigest?: string; finishedMs?: number },
 ): AgentMessageBody => ({
   $case: 'syncResult',
   value: {
@@ -63,7 +63,7 @@ const result = (
     steps: [],
     traceId: '',
     startedUnixMs: BigInt(Date.now()),
-    finishedUnixMs: BigInt(Date.now()),
+    finishedUnixMs: BigInt(extra.finishedMs ?? Date.now()),
     health: HealthStatus.HEALTH_STATUS_HEALTHY,
     retryable: false,
     approvalId: extra.approvalId ?? '',
@@ -240,6 +240,26 @@ describe('approvals on the hub', { timeout: 60_000 }, () => {
     [mine] = (await approvalsOf('api')).filter((a: { id: string }) => a.id === second.body.id);
     assert.equal(mine.state, 'stale');
     assert.match(mine.stateReason, /the plan is sha256:3333/);
+
+    // An agent whose clock runs an hour ahead refuses an approval, naming it: only that one is
+    // stale, not the approval given (by the hub's clock) "before" the refusal for the new plan.
+    await report(waiting('skew', REV1, PLAN1));
+    const refusedOne = await approve('skew', REV1, PLAN1);
+    assert.equal(refusedOne.status, 201, JSON.stringify(refusedOne.body));
+    await report(waiting('skew', REV1, PLAN2));
+    const newer = await approve('skew', REV1, PLAN2);
+    assert.equal(newer.status, 201, JSON.stringify(newer.body));
+    await report(
+      result('skew', REV1, SyncOutcome.SYNC_OUTCOME_APPROVAL_STALE, {
+        approvalId: refusedOne.body.id,
+        error: 'approval is for plan sha256:1111, but the plan is sha256:2222',
+        finishedMs: Date.now() + 3_600_000,
+      }),
+    );
+    const skew = await approvalsOf('skew');
+    const stateOf = (id: string) => skew.find((a: { id: string }) => a.id === id)?.state;
+    assert.equal(stateOf(refusedOne.body.id), 'stale');
+    assert.equal(stateOf(newer.body.id), 'delivered', JSON.stringify(skew));
 
     // The web app's approval was used: applied.
     const [web] = await approvalsOf('web');

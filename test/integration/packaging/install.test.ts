@@ -185,6 +185,53 @@ describe('the release tarball, installed', { timeout: 5 * 60_000 }, () => {
     );
   });
 
+  it('a duration without a unit is refused before anything reaches the hub', async () => {
+    // `--ttl 5` once made a token that expired 5 ms later; `--timeout 2` waited 2 ms.
+    const cases: [string[], string][] = [
+      [['token', 'create', '--cluster', 'edge-2', '--ttl', '5'], '--ttl "5" has no unit'],
+      [['suspend', 'edge-1', '--for', '30', '--reason', 'x'], '--for "30" has no unit'],
+      [['wait', '--revision', 'abcdef1', '--timeout', '120'], '--timeout "120" has no unit'],
+    ];
+    for (const [args, message] of cases) {
+      const r = await installed(['driftless', ...args]);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.equal(r.stdout, '');
+      const [first] = r.stderr.split('\n');
+      assert.ok(first?.startsWith(`driftless: ${message}: write e.g. `), r.stderr);
+    }
+    const tokens = await installed(['driftless', 'token', 'list', '-o', 'json']);
+    assert.equal(tokens.code, 0, tokens.stderr);
+    assert.deepEqual(
+      (JSON.parse(tokens.stdout) as { cluster: string }[]).filter((t) => t.cluster === 'edge-2'),
+      [],
+    );
+    const accepted = await installed([
+      'driftless',
+      'token',
+      'create',
+      '--cluster',
+      'edge-2',
+      '--ttl',
+      '90s',
+    ]);
+    assert.equal(accepted.code, 0, accepted.stderr);
+  });
+
+  it('an Argo CD or Flux command name points to the one that does it here', async () => {
+    const cases: [string[], string][] = [
+      [['status'], 'driftless app list'],
+      [['app', 'sync', 'edge-1/web'], 'driftless sync CLUSTER/APP'],
+      [['cluster', 'add', 'edge-3'], 'driftless token create --cluster NAME'],
+    ];
+    for (const [args, nearest] of cases) {
+      const r = await installed(['driftless', ...args]);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      const [first] = r.stderr.split('\n');
+      assert.match(first ?? '', /^driftless: unknown command "[a-z ]+"; did you mean /);
+      assert.ok(first?.includes(nearest), r.stderr);
+    }
+  });
+
   describe("under the agent image's Node flags", () => {
     let repo: ChartRepo;
     before(async () => {

@@ -1,6 +1,6 @@
 /** `driftless token …` (enrollment tokens) and `driftless api-token …` (API tokens). */
 import { defineCommand, oneArg } from '../command.ts';
-import { clusterFlag } from '../flags.ts';
+import { clusterFlag, durationText } from '../flags.ts';
 import { col, labelsText, renderTable, timeText, type Row } from '../table.ts';
 import { UsageError } from '../command.ts';
 
@@ -29,7 +29,7 @@ export const tokenCommands = [
       const t = await client.call<Row>('POST', '/api/v1/tokens', {
         cluster: need(flags.cluster, '--cluster', 'token create'),
         labels: flags.labels,
-        ttl: flags.ttl,
+        ttl: durationText('--ttl', flags.ttl),
         uses: flags.uses,
       });
       print(t, () =>

@@ -955,7 +955,10 @@ export interface SyncResult {
    * such as an invalid manifest), so the hub can say which.
    */
   retryable: boolean;
-  /** The Approval this sync applied under, for the audit trail; empty for auto syncs. */
+  /**
+   * The Approval this sync applied under (SUCCEEDED), or the one it refused (APPROVAL_STALE: its
+   * plan differs), for the audit trail; empty otherwise.
+   */
   approvalId: string;
 }
 
