@@ -147,14 +147,15 @@ export async function startHub(options: HubOptions): Promise<Hub> {
       clock,
     });
     const clientCertValidityMs = o.clientCertTtlMs;
-    // Group commit of agents' reports, shared by gRPC and NATS; a few transactions at once
-    // on PostgreSQL's pool, one on SQLite (one writer).
+    // Group commit of agents' reports, shared by gRPC and NATS; 8 transactions at once on
+    // PostgreSQL (half its pool: on a durable server each waits for its WAL flush, and those
+    // in flight together share one), one on SQLite (one writer).
     const ingestBatch =
       o.ingestBatchMax > 1
         ? new IngestBatcher({
             store,
             maxReports: o.ingestBatchMax,
-            concurrency: o.store === 'postgres' ? 4 : 1,
+            concurrency: o.store === 'postgres' ? 8 : 1,
           })
         : undefined;
     const enroller = new Enroller({

@@ -248,6 +248,58 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
       assert.equal((await store.listApps({ cluster: 'prod-eu' }))[0]?.gone, false);
     });
 
+    void it("records a Hello's labels under the token's, its ack and the stored seq", async () => {
+      await enroll('hello-labels', { env: 'prod' });
+      const hello = (labels: Record<string, string>, ackedHubSeq?: number) =>
+        store.recordHello(
+          'hello-labels',
+          { agentVersion: '2.0', labels, apps: [], repoUrl: '', branch: 'main', ackedHubSeq },
+          70,
+        );
+      const names = async (s: string) =>
+        (await store.listClusters(parseSelector(s)))
+          .map((c) => c.name)
+          .filter((n) => n === 'hello-labels');
+      // The token's labels win over the agent's.
+      assert.deepEqual(await hello({ env: 'dev', team: 'a' }), { lastAgentSeq: 0 });
+      assert.deepEqual((await store.getCluster('hello-labels'))?.labels, {
+        env: 'prod',
+        team: 'a',
+      });
+      assert.deepEqual(await names('env=prod,team=a'), ['hello-labels']);
+      assert.deepEqual(await names('env=dev'), []);
+      // A label the agent no longer sends leaves the index; a new one joins it.
+      await store.ingest(
+        'hello-labels',
+        1,
+        { kind: 'gap', gap: { firstSeq: 1, lastSeq: 1, count: 1, summary: '' } },
+        71,
+      );
+      assert.deepEqual(await hello({ tier: 'web' }), { lastAgentSeq: 1 });
+      assert.deepEqual((await store.getCluster('hello-labels'))?.labels, {
+        env: 'prod',
+        tier: 'web',
+      });
+      assert.deepEqual(await names('team=a'), []);
+      assert.deepEqual(await names('env=prod,tier=web'), ['hello-labels']);
+      // The Hello's ack counts as ackHubSeq's would: never beyond what was handed out.
+      assert.equal(await store.nextHubSeq('hello-labels'), 1);
+      await hello({ tier: 'web' }, 5);
+      assert.equal((await store.getCluster('hello-labels'))?.ackedHubSeq, 0);
+      await hello({ tier: 'web' }, 1);
+      assert.equal((await store.getCluster('hello-labels'))?.ackedHubSeq, 1);
+      await hello({ tier: 'web' }, 0);
+      assert.equal((await store.getCluster('hello-labels'))?.ackedHubSeq, 1);
+      await assert.rejects(
+        store.recordHello(
+          'no-such-cluster',
+          { agentVersion: '', labels: {}, apps: [], repoUrl: '', branch: '' },
+          1,
+        ),
+        { name: 'NotFoundError' },
+      );
+    });
+
     void it('a heartbeat marks a cluster connected again after a reset (another replica started)', async () => {
       await store.resetConnected();
       assert.equal((await store.getCluster('prod-eu'))?.connected, false);
@@ -646,6 +698,141 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
       const [again] = await store.listDrift({ cluster: 'batch-a' });
       assert.equal(again?.fought, true);
       assert.equal((await store.appHealth('batch-a', 'web'))?.health, 'healthy');
+    });
+
+    void it('ingestMany of reports in order stores each kind as one at a time would', async () => {
+      await enroll('order-a', {});
+      await enroll('order-b', {});
+      const app = (name: string, health: 'healthy' | 'degraded'): Report => ({
+        kind: 'app',
+        app: {
+          app: name,
+          revision: 'r',
+          syncStatus: 'synced',
+          syncMode: 'auto',
+          health,
+          healthMessage: `it's "${health}"`,
+          driftCount: 0,
+          planDigest: '',
+          pendingPlan: [{ kind: 'ConfigMap', name: 'c' }],
+          message: '',
+          lastSyncMs: 1_733_000_000_000,
+        },
+      });
+      const sync = (syncId: string, error: string): Report => ({
+        kind: 'sync',
+        sync: {
+          syncId,
+          app: 'web',
+          revision: 'r',
+          result: error ? 'failed' : 'succeeded',
+          error,
+          planDigest: '',
+          objects: [],
+          steps: [],
+          traceId: '',
+          startedMs: 1,
+          finishedMs: 2,
+          health: 'healthy',
+          retryable: error !== '',
+          approvalId: '',
+        },
+      });
+      const drift = (healed: boolean): Report => ({
+        kind: 'drift',
+        drift: {
+          driftId: 'd1',
+          app: 'web',
+          object: { group: '', version: 'v1', kind: 'ConfigMap', namespace: 'n', name: 'c' },
+          objectRef: 'v1 ConfigMap n/c',
+          type: 'modified',
+          fields: [],
+          changedBy: 'kubectl',
+          detectedMs: 1,
+          healed,
+          healedMs: healed ? 5 : 0,
+          message: '',
+          lastSyncTraceId: '',
+          fight: null,
+        },
+      });
+      const gap: Report = {
+        kind: 'gap',
+        gap: { firstSeq: 1, lastSeq: 2, count: 2, summary: 'dropped' },
+      };
+      const item = (cluster: string, seq: number, report: Report) => ({
+        cluster,
+        seq,
+        report,
+        nowMs: 1000 + seq,
+      });
+      const out = await store.ingestMany([
+        item('order-a', 1, app('web', 'healthy')),
+        item('order-b', 1, gap),
+        item('order-a', 2, drift(false)),
+        item('order-a', 3, sync('s1', 'boom')),
+        item('order-b', 2, app('api', 'degraded')),
+        item('order-a', 4, app('web', 'degraded')),
+        item('order-a', 5, sync('s1', 'again')),
+        item('order-a', 6, drift(true)),
+      ]);
+      assert.deepEqual(
+        out.map((o) => (o.ok ? o.result.lastSeq : o.error.name)),
+        [1, 1, 2, 3, 2, 4, 5, 6],
+      );
+      assert.ok(out.every((o) => o.ok && o.result.applied));
+      assert.equal((await store.getCluster('order-a'))?.lastAgentSeq, 6);
+      assert.equal((await store.getCluster('order-a'))?.lastSeenMs, 1006);
+      assert.equal((await store.getCluster('order-b'))?.lastAgentSeq, 2);
+      const [web] = await store.listApps({ cluster: 'order-a' });
+      assert.deepEqual(
+        [web?.health, web?.healthMessage, web?.pendingPlan, web?.lastSyncMs, web?.updatedMs],
+        [
+          'degraded',
+          `it's "degraded"`,
+          [{ kind: 'ConfigMap', name: 'c' }],
+          1_733_000_000_000,
+          1004,
+        ],
+      );
+      assert.deepEqual(
+        (await store.listHistory({ cluster: 'order-a' })).map((h) => [
+          h.syncId,
+          h.error,
+          h.retryable,
+        ]),
+        [['s1', 'boom', true]],
+      );
+      const [d] = await store.listDrift({ cluster: 'order-a' });
+      assert.deepEqual([d?.healed, d?.healedMs, d?.updatedMs], [true, 5, 1006]);
+      // The next batch starts with a replay: each report gets what it would alone.
+      const next = await store.ingestMany([
+        item('order-b', 2, app('api', 'healthy')),
+        item('order-a', 7, app('web', 'healthy')),
+        item('order-b', 3, app('api', 'healthy')),
+      ]);
+      assert.deepEqual(
+        next.map((o) => (o.ok ? o.result : o.error.name)),
+        [
+          { applied: false, lastSeq: 2 },
+          { applied: true, lastSeq: 7 },
+          { applied: true, lastSeq: 3 },
+        ],
+      );
+      assert.equal((await store.appHealth('order-b', 'api'))?.health, 'healthy');
+      // One report alone: the next, a replay, one too far ahead.
+      assert.deepEqual(await store.ingest('order-a', 8, app('web', 'degraded'), 2000), {
+        applied: true,
+        lastSeq: 8,
+      });
+      assert.deepEqual(await store.ingest('order-a', 8, app('web', 'healthy'), 2001), {
+        applied: false,
+        lastSeq: 8,
+      });
+      await assert.rejects(store.ingest('order-a', 10, app('web', 'healthy'), 2002), {
+        name: 'ReportOutOfOrderError',
+      });
+      assert.equal((await store.appHealth('order-a', 'web'))?.health, 'degraded');
     });
 
     void it('reads one app health, one sync by its id, and counts an app open drift', async () => {

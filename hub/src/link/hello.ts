@@ -39,14 +39,18 @@ export function checkFollows(hello: { repoUrl: string; branch: string }, what: s
   }
 }
 
-/** Records a Hello (version, labels, apps, what it follows) and the agent's ack of hub messages. */
+/**
+ * Records a Hello (version, labels, apps, what it follows) and the agent's ack of hub
+ * messages; resolves with the highest agent seq stored for the cluster, what the Hello's ack
+ * names.
+ */
 export async function recordHello(
   store: Store,
   cluster: string,
   hello: Hello,
   nowMs: number,
-): Promise<void> {
-  await store.recordHello(
+): Promise<number> {
+  const { lastAgentSeq } = await store.recordHello(
     cluster,
     {
       agentVersion: hello.agentVersion,
@@ -54,8 +58,9 @@ export async function recordHello(
       apps: hello.apps,
       repoUrl: hello.repoUrl,
       branch: hello.branch,
+      ackedHubSeq: Number(hello.lastAckedHubSeq),
     },
     nowMs,
   );
-  await store.ackHubSeq(cluster, Number(hello.lastAckedHubSeq));
+  return lastAgentSeq;
 }

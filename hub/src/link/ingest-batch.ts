@@ -58,7 +58,7 @@ interface Pending {
  */
 export class IngestBatcher {
   readonly #o: Required<IngestBatchOptions>;
-  readonly #queue: Pending[] = [];
+  #queue: Pending[] = [];
   #inFlight = 0;
   #scheduled = false;
   /** Clusters with reports in a transaction in flight, and how many such transactions. */
@@ -115,14 +115,15 @@ export class IngestBatcher {
    */
   #take(): Pending[] {
     if (this.#busy.size === 0) return this.#queue.splice(0, this.#o.maxReports);
+    // Scans only as far as the batch fills: thousands may wait (one per stream).
     const batch: Pending[] = [];
-    const rest: Pending[] = [];
-    for (const p of this.#queue) {
-      if (batch.length < this.#o.maxReports && !this.#busy.has(p.item.cluster)) batch.push(p);
-      else rest.push(p);
+    const skipped: Pending[] = [];
+    let i = 0;
+    for (; i < this.#queue.length && batch.length < this.#o.maxReports; i++) {
+      const p = this.#queue[i]!;
+      (this.#busy.has(p.item.cluster) ? skipped : batch).push(p);
     }
-    this.#queue.length = 0;
-    this.#queue.push(...rest);
+    this.#queue = i === this.#queue.length ? skipped : skipped.concat(this.#queue.slice(i));
     return batch;
   }
 

@@ -376,12 +376,11 @@ export class LinkServer {
     const old = sessions.register(session);
     old?.close(grpc.status.ABORTED, `cluster ${cluster}: replaced by a newer Connect stream`);
     metrics.connectedAgents.set(sessions.size);
-    await recordHello(store, cluster, hello, this.#clock.now());
-    const c = await store.getCluster(cluster);
+    const lastAgentSeq = await recordHello(store, cluster, hello, this.#clock.now());
     session.send(
       HubMessage.create({
         seq: UNSEQUENCED,
-        body: { $case: 'ack', value: { agentSeq: BigInt(c?.lastAgentSeq ?? 0) } },
+        body: { $case: 'ack', value: { agentSeq: BigInt(lastAgentSeq) } },
       }),
     );
     const resent = await redeliverApprovals(

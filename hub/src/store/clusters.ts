@@ -21,6 +21,11 @@ export interface HelloRecord {
   /** Stored by `redactUrl` (no user info, query or fragment), so a token never reaches the store. */
   repoUrl: string;
   branch: string;
+  /**
+   * The last hub seq the agent acked (its Hello's `last_acked_hub_seq`), recorded as
+   * `ackHubSeq` records an ack; absent: left as it is.
+   */
+  ackedHubSeq?: number;
 }
 
 /** A page of {@link ClusterStore.listClusters}: clusters named after `after`, `limit` at most. */
@@ -57,9 +62,11 @@ export interface ClusterStore {
   /**
    * Records a Hello: version, connected, labels (the agent's, with the token's
    * labels winning), the repository and branch it follows; apps not in `apps`
-   * are marked gone (unless `apps` is empty: the agent does not know them yet).
+   * are marked gone (unless `apps` is empty: the agent does not know them yet), the hub seq
+   * it acked. Resolves with the highest agent seq stored for the cluster (what the Hello's ack
+   * names); throws NotFoundError for an unknown cluster.
    */
-  recordHello(name: string, hello: HelloRecord, nowMs: number): Promise<void>;
+  recordHello(name: string, hello: HelloRecord, nowMs: number): Promise<{ lastAgentSeq: number }>;
   setConnected(name: string, connected: boolean, nowMs: number): Promise<void>;
   /** Marks every cluster disconnected (a hub starting up has no streams). */
   resetConnected(): Promise<void>;
@@ -115,6 +122,71 @@ async function markGoneApps(tx: Queryable, cluster: string, listed: Set<string>,
       ]);
   }
 }
+
+/** What `ackHubSeq` does (see approvals.ts), inside the caller's transaction. */
+async function ackHubSeq(q: Queryable, cluster: string, hubSeq: number): Promise<void> {
+  // Never beyond what was handed out: a confused agent cannot ack the future away.
+  await q.run(
+    'UPDATE clusters SET acked_hub_seq = ? WHERE name = ? AND acked_hub_seq < ? AND hub_seq >= ?',
+    [hubSeq, cluster, hubSeq, hubSeq],
+  );
+}
+
+/**
+ * `recordHello` on PostgreSQL: one statement (atomic by itself, one round trip) instead of a
+ * transaction of a read and several writes. The labels are merged in the database (the
+ * token's win: `||` keeps the right-hand value of a key), the label index keeps the rows that
+ * did not change, and only apps whose `gone` changes are written.
+ */
+async function recordHelloInOneStatement(
+  db: Db,
+  name: string,
+  hello: HelloRecord,
+  nowMs: number,
+): Promise<{ lastAgentSeq: number }> {
+  const acked = hello.ackedHubSeq ?? -1;
+  const row = await db.get<Row>(RECORD_HELLO, [
+    hello.agentVersion,
+    toJsonText(hello.labels),
+    nowMs,
+    hello.repoUrl ? redactUrl(hello.repoUrl) : '',
+    hello.branch,
+    acked,
+    acked,
+    acked,
+    name,
+    toJsonText(hello.apps),
+    nowMs,
+    // An empty list means the agent does not know its apps yet: mark nothing gone.
+    sqlBool(hello.apps.length > 0),
+  ]);
+  if (!row) throw new NotFoundError(`cluster ${name}: not found`);
+  return { lastAgentSeq: numberColumn(row['last_agent_seq']) };
+}
+
+/** The statement of {@link recordHelloInOneStatement} (PostgreSQL). */
+const RECORD_HELLO = `WITH c AS (
+    UPDATE clusters SET agent_version = ?,
+      labels_json = CAST(CAST(? AS JSONB) || CAST(admin_labels_json AS JSONB) AS TEXT),
+      connected = 1, last_seen_ms = ?, repo_url = ?, branch = ?,
+      acked_hub_seq = CASE WHEN acked_hub_seq < ? AND hub_seq >= ? THEN ? ELSE acked_hub_seq END
+    WHERE name = ?
+    RETURNING name, CAST(labels_json AS JSONB) AS labels, last_agent_seq),
+  dropped AS (
+    DELETE FROM cluster_labels USING c WHERE cluster_labels.cluster = c.name
+      AND NOT EXISTS (SELECT 1 FROM jsonb_object_keys(c.labels) AS k(key) WHERE k.key = cluster_labels.key)),
+  kept AS (
+    INSERT INTO cluster_labels (cluster, key, value)
+    SELECT c.name, l.key, l.value FROM c, jsonb_each_text(c.labels) AS l
+    ON CONFLICT (cluster, key) DO UPDATE SET value = excluded.value
+    WHERE cluster_labels.value <> excluded.value),
+  listed AS (SELECT json_array_elements_text(CAST(? AS JSON)) AS app),
+  gone AS (
+    UPDATE apps SET gone = CASE WHEN apps.app IN (SELECT app FROM listed) THEN 0 ELSE 1 END,
+      updated_ms = ?
+    FROM c WHERE apps.cluster = c.name AND ? = 1
+      AND apps.gone <> CASE WHEN apps.app IN (SELECT app FROM listed) THEN 0 ELSE 1 END)
+  SELECT last_agent_seq FROM c`;
 
 /** The {@link ClusterStore} over `db`. */
 export function clusterStore(db: Db): ClusterStore {
@@ -189,29 +261,38 @@ export function clusterStore(db: Db): ClusterStore {
           revokedMs: numberColumn(r['revoked_ms']),
         }),
       ),
-    recordHello: (name, hello, nowMs) =>
-      db.tx(async (tx) => {
-        const row = await tx.get<Row>('SELECT admin_labels_json FROM clusters WHERE name = ?', [
-          name,
-        ]);
-        if (!row) throw new NotFoundError(`cluster ${name}: not found`);
-        const labels = { ...hello.labels, ...fromJsonText<Labels>(row['admin_labels_json'], {}) };
-        await tx.run(
-          `UPDATE clusters SET agent_version = ?, labels_json = ?, connected = 1, last_seen_ms = ?, repo_url = ?, branch = ? WHERE name = ?`,
-          [
-            hello.agentVersion,
-            toJsonText(labels),
-            nowMs,
-            hello.repoUrl ? redactUrl(hello.repoUrl) : '',
-            hello.branch,
-            name,
-          ],
-        );
-        await replaceLabels(tx, name, labels);
-        // An empty list means the agent does not know its apps yet (it just
-        // started and has not read driftless.yaml): mark nothing gone.
-        if (hello.apps.length > 0) await markGoneApps(tx, name, new Set(hello.apps), nowMs);
-      }),
+    recordHello:
+      db.dialect === 'postgres'
+        ? (name, hello, nowMs) => recordHelloInOneStatement(db, name, hello, nowMs)
+        : (name, hello, nowMs) =>
+            db.tx(async (tx) => {
+              const row = await tx.get<Row>(
+                'SELECT admin_labels_json, last_agent_seq FROM clusters WHERE name = ?',
+                [name],
+              );
+              if (!row) throw new NotFoundError(`cluster ${name}: not found`);
+              const labels = {
+                ...hello.labels,
+                ...fromJsonText<Labels>(row['admin_labels_json'], {}),
+              };
+              await tx.run(
+                `UPDATE clusters SET agent_version = ?, labels_json = ?, connected = 1, last_seen_ms = ?, repo_url = ?, branch = ? WHERE name = ?`,
+                [
+                  hello.agentVersion,
+                  toJsonText(labels),
+                  nowMs,
+                  hello.repoUrl ? redactUrl(hello.repoUrl) : '',
+                  hello.branch,
+                  name,
+                ],
+              );
+              await replaceLabels(tx, name, labels);
+              // An empty list means the agent does not know its apps yet (it just
+              // started and has not read driftless.yaml): mark nothing gone.
+              if (hello.apps.length > 0) await markGoneApps(tx, name, new Set(hello.apps), nowMs);
+              if (hello.ackedHubSeq !== undefined) await ackHubSeq(tx, name, hello.ackedHubSeq);
+              return { lastAgentSeq: numberColumn(row['last_agent_seq']) };
+            }),
     setConnected: async (name, connected, nowMs) => {
       await db.run('UPDATE clusters SET connected = ?, last_seen_ms = ? WHERE name = ?', [
         sqlBool(connected),

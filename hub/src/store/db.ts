@@ -14,6 +14,12 @@ export interface Queryable {
   run(sql: string, params?: readonly SqlValue[]): Promise<{ changes: number }>;
 }
 
+/** One statement of {@link Db.batch}: its SQL (`?` placeholders) and parameters. */
+export interface Statement {
+  sql: string;
+  params?: readonly SqlValue[];
+}
+
 /** Which SQL dialect a {@link Db} speaks; migrations differ slightly between them. */
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -28,6 +34,13 @@ export interface Db extends Queryable {
    * it throws. Writes that belong together go through here.
    */
   tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * PostgreSQL only: runs `statements` in order in one transaction sent at once, COMMIT
+   * included (one round trip), and resolves with each one's rows once committed. When one
+   * fails, none is committed and this throws the first failure. Only for writes that need no
+   * answer before the next one is sent.
+   */
+  batch?(statements: readonly Statement[]): Promise<Row[][]>;
   /** Runs a script of several statements (migrations). */
   exec(sql: string): Promise<void>;
   /** Closes the connection(s). */

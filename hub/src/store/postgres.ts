@@ -6,7 +6,10 @@ import type { Db, Queryable, Row, SqlValue } from './db.ts';
 export interface PostgresOptions {
   /** libpq-style connection string, e.g. `postgres://user:pw@host:5432/db`. */
   connectionString: string;
-  /** Pool size. Default 10. */
+  /**
+   * Pool size. Default 16: the ingest keeps up to 8 transactions in flight, and single
+   * statements (API reads, Hellos, the notifier) need connections beside them.
+   */
   maxConnections?: number;
   /** How long a query waits for a connection before it fails (the server is down). Default 5 s. */
   connectTimeoutMs?: number;
@@ -22,7 +25,7 @@ export interface PostgresOptions {
 
 /** Defaults of {@link PostgresOptions}. */
 export const POSTGRES_DEFAULTS = {
-  maxConnections: 10,
+  maxConnections: 16,
   connectTimeoutMs: 5000,
   queryTimeoutMs: 15_000,
   queueTimeoutMs: 60_000,
@@ -78,6 +81,12 @@ class Slots {
       queue.push(entry);
     });
   }
+}
+
+/** The part of a socket {@link openPostgresDb} uses to send a batch in one write. */
+interface Corkable {
+  cork?(): void;
+  uncork?(): void;
 }
 
 interface Waiter {
@@ -248,42 +257,85 @@ export function openPostgresDb(options: PostgresOptions): Db {
       return (await Promise.all([query(client, sql, params, prepared), begun]))[0];
     });
   };
+  /**
+   * Runs `fn` with a pooled connection of its own (a transaction's), after taking a slot ahead
+   * of single statements. The connection can end while it is checked out (between two
+   * statements): pg then emits 'error' on the client, which without a listener ends the
+   * process. Such a client, or one `fn` marks broken (its ROLLBACK failed), is destroyed on
+   * release instead of going back to the pool.
+   */
+  const withClient = async <T>(
+    fn: (client: pg.PoolClient, markBroken: (err: Error) => void) => Promise<T>,
+  ): Promise<T> => {
+    const releaseSlot = await slots.take(true);
+    let client: pg.PoolClient;
+    try {
+      client = await pool.connect();
+    } catch (err) {
+      releaseSlot();
+      throw new StoreError(`PostgreSQL: connect: ${(err as Error).message}`, { cause: err });
+    }
+    let broken: Error | undefined;
+    const onError = (err: Error) => (broken = err);
+    client.on('error', onError);
+    try {
+      return await fn(client, (err) => void (broken ??= err));
+    } finally {
+      client.off('error', onError);
+      client.release(broken ?? false);
+      releaseSlot();
+    }
+  };
   return {
     dialect: 'postgres',
     ...direct,
-    tx: async (fn) => {
-      const releaseSlot = await slots.take(true);
-      let client: pg.PoolClient;
-      try {
-        client = await pool.connect();
-      } catch (err) {
-        releaseSlot();
-        throw new StoreError(`PostgreSQL: connect: ${(err as Error).message}`, { cause: err });
-      }
-      // The connection can end while the client is checked out (between two statements of
-      // this transaction): pg then emits 'error' on the client, which without a listener
-      // ends the process. The client is destroyed on release instead of going back.
-      let broken: Error | undefined;
-      const onError = (err: Error) => (broken = err);
-      client.on('error', onError);
-      // Pipelined: BEGIN and the statements behind it go out without waiting for each other's
-      // answers (see openPostgresDb).
-      const begun = query(client, 'BEGIN');
-      begun.catch(() => undefined); // awaited below, and by every statement
-      try {
-        const result = await fn(inTx(client, begun));
-        await begun;
-        await query(client, 'COMMIT');
-        return result;
-      } catch (err) {
-        await client.query('ROLLBACK').catch((e: unknown) => (broken ??= e as Error));
-        throw err;
-      } finally {
-        client.off('error', onError);
-        client.release(broken ?? false);
-        releaseSlot();
-      }
-    },
+    tx: (fn) =>
+      withClient(async (client, markBroken) => {
+        // Pipelined: BEGIN and the statements behind it go out without waiting for each
+        // other's answers (see openPostgresDb).
+        const begun = query(client, 'BEGIN');
+        begun.catch(() => undefined); // awaited below, and by every statement
+        try {
+          const result = await fn(inTx(client, begun));
+          await begun;
+          await query(client, 'COMMIT');
+          return result;
+        } catch (err) {
+          await client.query('ROLLBACK').catch((e: unknown) => markBroken(e as Error));
+          throw err;
+        }
+      }),
+    batch: (statements) =>
+      withClient(async (client, markBroken) => {
+        // Corked: BEGIN, the statements and COMMIT leave in one write.
+        const stream = (client as unknown as { connection?: { stream?: Corkable } }).connection
+          ?.stream;
+        stream?.cork?.();
+        let sent: Promise<pg.QueryResult>[];
+        try {
+          sent = [
+            query(client, 'BEGIN'),
+            ...statements.map((st) => query(client, st.sql, st.params ?? [], prepared)),
+            query(client, 'COMMIT'),
+          ];
+        } finally {
+          stream?.uncork?.();
+        }
+        const settled = await Promise.allSettled(sent);
+        const failed = settled.find((r) => r.status === 'rejected');
+        const commit = settled[settled.length - 1]!;
+        // After a failed statement the server answers the COMMIT with ROLLBACK.
+        if (failed || commit.status !== 'fulfilled' || commit.value.command !== 'COMMIT') {
+          // Ends the transaction if the COMMIT never arrived (a no-op warning otherwise).
+          await client.query('ROLLBACK').catch((e: unknown) => markBroken(e as Error));
+          throw failed
+            ? failed.reason
+            : new StoreError('PostgreSQL: the batch was rolled back, not committed');
+        }
+        return settled
+          .slice(1, -1)
+          .map((r) => (r as PromiseFulfilledResult<pg.QueryResult>).value.rows as Row[]);
+      }),
     exec: async (sql) => {
       await direct.run(sql);
     },

@@ -1,12 +1,12 @@
 import { ConflictError, NotFoundError } from '../errors.ts';
-import type { Db, Dialect, Queryable } from './db.ts';
+import type { Db, Dialect, Queryable, Statement } from './db.ts';
 import { markRemovedApps, upsertConfigState } from './config-state.ts';
 import {
   allStatements,
   boolColumn,
   fromJsonText,
   insertEach,
-  insertRows,
+  upsertJson,
   numberColumn,
   optionalCondition,
   sqlBool,
@@ -308,27 +308,43 @@ const FOUGHT: ColumnWriters<Received<DriftReport> & { fought: 0 | 1 }> = [
   ['fought', (r) => r.fought],
 ];
 
+/** How a drift row is written: updated, `fought` kept once set. */
+const DRIFT_UPSERT = {
+  update: true,
+  notUpdated: ['fought'],
+  also: ['fought = CASE WHEN excluded.fought = 1 THEN 1 ELSE drifts.fought END'],
+};
+
 /**
- * The rows of stored reports, gathered per table and written with a few multi-row statements
- * (`insertRows`; on SQLite one prepared single-row statement per row, {@link insertEach}): of
- * one key, the last report's row (a replayed sync or gap: the first). A
- * config report writes at once, after the rows gathered before it, since it may mark apps
- * gone that an earlier report of the batch brought back.
+ * The rows of stored reports, gathered per table: of one key, the last report's row (a
+ * replayed sync or gap: the first). On PostgreSQL each table's rows are one statement
+ * ({@link upsertJson}); on SQLite one prepared single-row statement per row
+ * ({@link insertEach}). A config report writes at once, after the rows gathered before it,
+ * since it may mark apps gone that an earlier report of the batch brought back.
  */
 class ReportRows {
-  readonly #tx: Queryable;
-  readonly #write: typeof insertRows;
+  readonly #tx: Queryable | undefined;
+  readonly #dialect: Dialect;
   #apps: Received<AppReport>[] = [];
   #syncs: Received<SyncReport>[] = [];
   #drifts: (Received<DriftReport> & { fought: 0 | 1 })[] = [];
   #gaps: Received<GapReport>[] = [];
 
-  constructor(tx: Queryable, dialect: Dialect) {
+  /** `tx`: where {@link flush} and config reports write; none for {@link upserts} alone. */
+  constructor(tx: Queryable | undefined, dialect: Dialect) {
     this.#tx = tx;
-    this.#write = dialect === 'sqlite' ? insertEach : insertRows;
+    this.#dialect = dialect;
   }
 
   async add(cluster: string, report: Report, nowMs: number): Promise<void> {
+    if (report.kind !== 'config') return this.gather(cluster, report, nowMs);
+    await this.flush();
+    await upsertConfigState(this.#tx!, cluster, report.config, nowMs);
+    return markRemovedApps(this.#tx!, cluster, report.config, nowMs);
+  }
+
+  /** Gathers the row of a report that is not a config report (those write at once: {@link add}). */
+  gather(cluster: string, report: Exclude<Report, { kind: 'config' }>, nowMs: number): void {
     switch (report.kind) {
       case 'app':
         return void this.#apps.push({ cluster, nowMs, value: report.app });
@@ -345,59 +361,142 @@ class ReportRows {
         });
       case 'gap':
         return void this.#gaps.push({ cluster, nowMs, value: report.gap });
-      case 'config':
-        await this.flush();
-        await upsertConfigState(this.#tx, cluster, report.config, nowMs);
-        return markRemovedApps(this.#tx, cluster, report.config, nowMs);
     }
+  }
+
+  /** Of several reports of one drift, the last is written; `fought` if any named a fight. */
+  #driftRows() {
+    const fought = new Set<string>();
+    for (const d of this.#drifts) if (d.fought) fought.add(`${d.cluster}\n${d.value.driftId}`);
+    return this.#drifts.map((d) =>
+      fought.has(`${d.cluster}\n${d.value.driftId}`) ? { ...d, fought: 1 as const } : d,
+    );
+  }
+
+  /** PostgreSQL: the rows gathered as one upsert per table that has any, and forgets them. */
+  upserts(): Statement[] {
+    const statements = [
+      upsertJson('apps', ['cluster', 'app'], APP_COLUMNS, this.#apps, { update: true }),
+      // DO NOTHING: a sync id is unique per attempt, a second copy is the same result.
+      upsertJson('sync_history', ['cluster', 'sync_id'], SYNC_COLUMNS, this.#syncs, {
+        update: false,
+      }),
+      upsertJson(
+        'drifts',
+        ['cluster', 'drift_id'],
+        [...DRIFT_COLUMNS, ...FOUGHT],
+        this.#driftRows(),
+        DRIFT_UPSERT,
+      ),
+      upsertJson('report_gaps', ['cluster', 'first_seq'], GAP_COLUMNS, this.#gaps, {
+        update: false,
+      }),
+    ].filter((st) => st !== undefined);
+    this.#clear();
+    return statements;
   }
 
   /** Writes the rows gathered; with `also`, statements issued together with them. */
   async flush(also: Promise<unknown>[] = []): Promise<void> {
-    const tx = this.#tx;
-    const insertRows = this.#write;
+    const tx = this.#tx!;
     // Different tables: issued together (one round trip on PostgreSQL, which pipelines).
     const statements = [...also];
+    if (this.#dialect === 'postgres') {
+      for (const st of this.upserts()) statements.push(tx.run(st.sql, st.params));
+      return allStatements(statements);
+    }
     statements.push(
-      insertRows(tx, 'apps', ['cluster', 'app'], APP_COLUMNS, this.#apps, { update: true }),
+      insertEach(tx, 'apps', ['cluster', 'app'], APP_COLUMNS, this.#apps, { update: true }),
     );
-    // DO NOTHING: a sync id is unique per attempt, a second copy is the same result.
     statements.push(
-      insertRows(tx, 'sync_history', ['cluster', 'sync_id'], SYNC_COLUMNS, this.#syncs, {
+      insertEach(tx, 'sync_history', ['cluster', 'sync_id'], SYNC_COLUMNS, this.#syncs, {
         update: false,
       }),
     );
-    // Of several reports of one drift here, the last is written; `fought` if any named a fight.
-    const fought = new Set<string>();
-    for (const d of this.#drifts) if (d.fought) fought.add(`${d.cluster}\n${d.value.driftId}`);
     statements.push(
-      insertRows(
+      insertEach(
         tx,
         'drifts',
         ['cluster', 'drift_id'],
         [...DRIFT_COLUMNS, ...FOUGHT],
-        this.#drifts.map((d) =>
-          fought.has(`${d.cluster}\n${d.value.driftId}`) ? { ...d, fought: 1 as const } : d,
-        ),
-        {
-          update: true,
-          notUpdated: ['fought'],
-          also: ['fought = CASE WHEN excluded.fought = 1 THEN 1 ELSE drifts.fought END'],
-        },
+        this.#driftRows(),
+        DRIFT_UPSERT,
       ),
     );
     statements.push(
-      insertRows(tx, 'report_gaps', ['cluster', 'first_seq'], GAP_COLUMNS, this.#gaps, {
+      insertEach(tx, 'report_gaps', ['cluster', 'first_seq'], GAP_COLUMNS, this.#gaps, {
         update: false,
       }),
     );
     await allStatements(statements);
+    this.#clear();
+  }
+
+  #clear(): void {
     this.#apps = [];
     this.#syncs = [];
     this.#drifts = [];
     this.#gaps = [];
   }
 }
+
+/**
+ * Stores `items` in one round trip when they qualify (PostgreSQL's {@link Db.batch}): no
+ * config report (its writes read first), and each cluster's reports in `items` follow each
+ * other (seq n, n + 1, …). The first of each cluster is taken to follow the seq stored, as it
+ * does while agents send in order and one replica holds their streams; the first statement
+ * bumps every cluster's seq where it is the one expected and fails when any is not, which
+ * rolls the whole batch back. Undefined when the items do not qualify or the batch was rolled
+ * back: the caller then reads the stored seqs first ({@link ingestInTx}). The UPDATE's row
+ * locks and its recheck of the seq under them keep two replicas from storing one seq twice.
+ */
+async function ingestOptimistic(
+  db: Db,
+  items: readonly IngestItem[],
+): Promise<IngestOutcome[] | undefined> {
+  if (!db.batch) return undefined;
+  const clusters = new Map<string, { name: string; expect: number; seq: number; seen: number }>();
+  const rows = new ReportRows(undefined, db.dialect);
+  for (const { cluster, seq, report, nowMs } of items) {
+    if (report.kind === 'config') return undefined;
+    const c = clusters.get(cluster);
+    if (c === undefined)
+      clusters.set(cluster, { name: cluster, expect: seq - 1, seq, seen: nowMs });
+    else if (seq === c.seq + 1) {
+      c.seq = seq;
+      c.seen = nowMs;
+    } else return undefined;
+    rows.gather(cluster, report, nowMs);
+  }
+  const bumps = [...clusters.values()];
+  try {
+    await db.batch([
+      { sql: BUMP_EXPECTED_SEQS, params: [JSON.stringify(bumps), bumps.length] },
+      ...rows.upserts(),
+    ]);
+  } catch {
+    // A seq not the one expected, or anything else: the careful path decides each item.
+    return undefined;
+  }
+  return items.map(({ seq }) => ({ ok: true, result: { applied: true, lastSeq: seq } }));
+}
+
+/**
+ * Sets each named cluster's seq (and last seen time) where the stored one is `expect`, and
+ * fails (an integer cast of a message) unless every one was: see {@link ingestOptimistic}.
+ * `name = ANY(ARRAY(…))` has the planner read the named clusters by key: it does not know how
+ * many rows the JSON holds, and joined with it alone it scanned the whole table (2.5 against
+ * 1.3 ms for 256 of 10,000 clusters).
+ */
+const BUMP_EXPECTED_SEQS = `WITH v AS (
+    SELECT * FROM json_to_recordset(CAST(? AS JSON)) AS v(name TEXT, expect BIGINT, seq BIGINT, seen BIGINT)),
+  bumped AS (
+    UPDATE clusters SET last_agent_seq = v.seq, last_seen_ms = v.seen FROM v
+    WHERE clusters.name = ANY(ARRAY(SELECT v.name FROM v))
+      AND clusters.name = v.name AND clusters.last_agent_seq = v.expect RETURNING 1)
+  SELECT CAST(CASE WHEN COUNT(*) = ? THEN '0'
+    ELSE 'a stored report seq is not the one the batch follows' END AS INTEGER) AS checked
+  FROM bumped`;
 
 /**
  * Stores reports in order inside one transaction. A refused item (replay, out of order,
@@ -537,14 +636,18 @@ function appHealthReads(db: Db): ReportStore['appHealth'] {
 export function reportStore(db: Db): ReportStore {
   return {
     ingest: async (cluster, seq, report, nowMs) => {
-      const [outcome] = await db.tx((tx) =>
-        ingestInTx(tx, db.dialect, [{ cluster, seq, report, nowMs }]),
-      );
+      const items = [{ cluster, seq, report, nowMs }];
+      const [outcome] =
+        (await ingestOptimistic(db, items)) ??
+        (await db.tx((tx) => ingestInTx(tx, db.dialect, items)));
       if (!outcome!.ok) throw outcome!.error;
       return outcome!.result;
     },
-    ingestMany: (items) =>
-      items.length === 0 ? Promise.resolve([]) : db.tx((tx) => ingestInTx(tx, db.dialect, items)),
+    ingestMany: async (items) =>
+      items.length === 0
+        ? []
+        : ((await ingestOptimistic(db, items)) ??
+          (await db.tx((tx) => ingestInTx(tx, db.dialect, items)))),
     listApps: async ({ cluster, app, selector = [], after, limit }) => {
       const sel = selectorSql('cluster', selector);
       const where = whereAll([

@@ -1,4 +1,4 @@
-import type { Queryable, Row, SqlValue } from './db.ts';
+import type { Queryable, Row, SqlValue, Statement } from './db.ts';
 import type { AuditEntry } from './types.ts';
 
 /**
@@ -87,51 +87,83 @@ export async function allStatements(statements: readonly Promise<unknown>[]): Pr
   if (failed) throw failed.reason;
 }
 
-/** Largest number of rows {@link insertRows} puts in one statement. */
-const MAX_ROWS_PER_STATEMENT = 256;
-
 /**
- * Writes `records` as multi-row `INSERT … ON CONFLICT (key)` statements: `DO UPDATE SET` every
- * column but the key and `notUpdated`, and `also` (extra `column = expression` terms), when
- * `update`; else `DO NOTHING`. The result is that of one single-row statement per record in the given order:
- * of records with the same key, the last is written when updating and the first when not
- * (PostgreSQL refuses a statement that updates one row twice, so the others are left out
- * here). Row counts are split in powers of two up to 256, so a prepared-statement cache holds
- * few texts per table.
+ * PostgreSQL: `records` as one `INSERT … ON CONFLICT (key)` statement (undefined when there
+ * are none): `DO UPDATE SET` every column but the key and `notUpdated`, and `also`, when
+ * `update`; else `DO NOTHING`. The result is that of one single-row statement per record in
+ * the given order: of records with the same key, the last is written when updating and the
+ * first when not (PostgreSQL refuses a statement that updates one row twice, so the others are
+ * left out here). Every row travels in one JSON parameter, an array of objects read into the
+ * table's row type (`json_populate_recordset`): one short text per table whatever the number
+ * of rows, parsed and planned once per connection, and one value to send instead of one per
+ * column and row.
  */
-export async function insertRows<T>(
-  q: Queryable,
+export function upsertJson<T>(
   table: string,
   key: readonly string[],
   writers: ColumnWriters<T>,
   records: readonly T[],
   options: UpsertOptions,
-): Promise<void> {
-  if (records.length === 0) return;
-  const keyIndexes = key.map((k) => writers.findIndex(([c]) => c === k));
-  const byKey = new Map<string, SqlValue[]>();
+): Statement | undefined {
+  if (records.length === 0) return undefined;
+  const byKey = new Map<string, Record<string, SqlValue>>();
   for (const r of records) {
-    const row = writers.map(([, value]) => value(r));
-    const k = JSON.stringify(keyIndexes.map((i) => row[i]));
+    // Built in column order, so every row object has the same shape.
+    const row: Record<string, SqlValue> = {};
+    for (const [column, value] of writers) {
+      const v = value(r);
+      row[column] = typeof v === 'bigint' ? v.toString() : v;
+    }
+    // Key values hold no NUL (PostgreSQL text cannot).
+    const k = key.length === 1 ? String(row[key[0]!]) : key.map((c) => row[c]).join('\u0000');
     if (options.update) {
       byKey.delete(k); // the last one, in its own (later) place
       byKey.set(k, row);
     } else if (!byKey.has(k)) byKey.set(k, row);
   }
-  const rows = [...byKey.values()];
-  // The chunks hold different keys, so they are issued together (one round trip on PostgreSQL).
-  const statements: Promise<unknown>[] = [];
-  for (let at = 0; at < rows.length;) {
-    let n = MAX_ROWS_PER_STATEMENT;
-    while (n > rows.length - at) n /= 2;
-    const chunk = rows.slice(at, at + n);
-    at += n;
-    statements.push(q.run(upsertSql(table, key, columnsOf(writers), n, options), chunk.flat()));
-  }
-  await allStatements(statements);
+  return {
+    sql: upsertJsonSql(table, key, columnsOf(writers), options),
+    params: [JSON.stringify([...byKey.values()])],
+  };
 }
 
-/** Options of {@link insertRows} and {@link insertEach}. */
+/** Statement texts of {@link upsertJsonSql}, so each is built once. */
+const upsertJsonTexts = new Map<string, string>();
+
+/** `INSERT INTO table (columns) SELECT columns FROM json_populate_recordset(…) ON CONFLICT …`. */
+function upsertJsonSql(
+  table: string,
+  key: readonly string[],
+  columns: readonly string[],
+  options: UpsertOptions,
+): string {
+  const cacheKey = [table, key.join(), columns.join(), options.update]
+    .concat(options.notUpdated?.join() ?? '', options.also ?? [])
+    .join('\n');
+  let sql = upsertJsonTexts.get(cacheKey);
+  if (sql === undefined) {
+    sql = `INSERT INTO ${table} (${columns.join(', ')})
+       SELECT ${columns.join(', ')} FROM json_populate_recordset(CAST(NULL AS ${table}), CAST(? AS JSON))
+       ${onConflict(key, columns, options)}`;
+    upsertJsonTexts.set(cacheKey, sql);
+  }
+  return sql;
+}
+
+/** `ON CONFLICT (key) DO UPDATE SET …` (every column but the key and `notUpdated`) or `DO NOTHING`. */
+function onConflict(key: readonly string[], columns: readonly string[], options: UpsertOptions) {
+  const updates = options.update
+    ? [
+        ...columns
+          .filter((c) => !key.includes(c) && !options.notUpdated?.includes(c))
+          .map((c) => `${c} = excluded.${c}`),
+        ...(options.also ?? []),
+      ]
+    : [];
+  return `ON CONFLICT (${key.join(', ')}) DO ${updates.length ? `UPDATE SET ${updates.join(', ')}` : 'NOTHING'}`;
+}
+
+/** Options of {@link upsertJson} and {@link insertEach}. */
 export interface UpsertOptions {
   /** On a key already stored: update its row (else keep it, `DO NOTHING`). */
   update: boolean;
@@ -146,38 +178,28 @@ const columnsOf = (writers: ColumnWriters<never>) => writers.map(([c]) => c);
 /** Statement texts of {@link upsertSql}, so each is built once. */
 const upsertTexts = new Map<string, string>();
 
-/** `INSERT INTO table (columns) VALUES (?, …) × rowCount ON CONFLICT (key) DO …`, built once. */
+/** `INSERT INTO table (columns) VALUES (?, …) ON CONFLICT (key) DO …`, built once. */
 function upsertSql(
   table: string,
   key: readonly string[],
   columns: readonly string[],
-  rowCount: number,
   options: UpsertOptions,
 ): string {
-  const cacheKey = [table, key.join(), columns.join(), rowCount, options.update]
+  const cacheKey = [table, key.join(), columns.join(), options.update]
     .concat(options.notUpdated?.join() ?? '', options.also ?? [])
     .join('\n');
   let sql = upsertTexts.get(cacheKey);
   if (sql !== undefined) return sql;
-  const updates = options.update
-    ? [
-        ...columns
-          .filter((c) => !key.includes(c) && !options.notUpdated?.includes(c))
-          .map((c) => `${c} = excluded.${c}`),
-        ...(options.also ?? []),
-      ]
-    : [];
-  const tuple = `(${columns.map(() => '?').join(', ')})`;
-  sql = `INSERT INTO ${table} (${columns.join(', ')}) VALUES ${Array(rowCount).fill(tuple).join(', ')}
-       ON CONFLICT (${key.join(', ')}) DO ${updates.length ? `UPDATE SET ${updates.join(', ')}` : 'NOTHING'}`;
+  sql = `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})
+       ${onConflict(key, columns, options)}`;
   upsertTexts.set(cacheKey, sql);
   return sql;
 }
 
 /**
- * {@link insertRows} for SQLite: the same rows written with one prepared single-row statement
- * per record, in order (of one key the last is written when updating, the first when not, as
- * there). SQLite has no round trips to save, and a multi-row upsert costs it about twice the
+ * SQLite: `records` written with one prepared single-row upsert per record, in order (so of
+ * one key the last is written when updating, the first when not, as {@link upsertJson}
+ * does). SQLite has no round trips to save, and a multi-row upsert costs it about twice the
  * single-row one per row.
  */
 export async function insertEach<T>(
@@ -189,7 +211,7 @@ export async function insertEach<T>(
   options: UpsertOptions,
 ): Promise<void> {
   if (records.length === 0) return;
-  const sql = upsertSql(table, key, columnsOf(writers), 1, options);
+  const sql = upsertSql(table, key, columnsOf(writers), options);
   for (const r of records)
     await q.run(
       sql,

@@ -1,7 +1,8 @@
 // The PostgreSQL Db on a real server: statements repeated inside transactions run as named
 // prepared statements (same results, prepared on the connection, a failing one leaves the
 // next ones working); statements issued together in a transaction (pipelined) commit together
-// or not at all; a transaction waiting for a pooled connection goes before single statements.
+// or not at all, and so do the statements of a batch (sent at once with its COMMIT); a
+// transaction waiting for a pooled connection goes before single statements.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startPostgres, type PostgresServer } from '@driftless/test';
@@ -93,6 +94,33 @@ describe('PostgreSQL Db', () => {
     assert.deepEqual(
       rows.map((r) => r.name),
       ['p1', 'p2'],
+    );
+  });
+
+  it('runs a batch as one transaction: every statement committed, or none and the first error', async () => {
+    const rows = await db.batch!([
+      { sql: 'INSERT INTO seqs (name, seq) VALUES (?, ?)', params: ['q1', 1] },
+      { sql: 'UPDATE seqs SET seq = seq + 1 WHERE name = ? RETURNING seq', params: ['q1'] },
+      { sql: 'INSERT INTO seqs (name, seq) VALUES (?, ?)', params: ['q2', 2] },
+    ]);
+    assert.deepEqual(rows, [[], [{ seq: 2 }], []]);
+    await assert.rejects(
+      db.batch!([
+        { sql: 'INSERT INTO seqs (name, seq) VALUES (?, ?)', params: ['q3', 3] },
+        { sql: 'INSERT INTO seqs (name, seq) VALUES (?, ?)', params: ['q1', 1] }, // duplicate key
+        { sql: 'UPDATE seqs SET seq = 0 WHERE name = ?', params: ['q2'] },
+      ]),
+      /duplicate key/,
+    );
+    // The only connection is in no transaction afterwards: the next batch commits.
+    await db.batch!([{ sql: 'INSERT INTO seqs (name, seq) VALUES (?, ?)', params: ['q4', 4] }]);
+    assert.deepEqual(
+      await db.all("SELECT name, seq FROM seqs WHERE name LIKE 'q%' ORDER BY name"),
+      [
+        { name: 'q1', seq: 2 },
+        { name: 'q2', seq: 2 },
+        { name: 'q4', seq: 4 },
+      ],
     );
   });
 
