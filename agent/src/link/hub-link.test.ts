@@ -530,7 +530,8 @@ describe('HubLink', () => {
 });
 
 describe('HubLink messages', () => {
-  it('an expired token: one refusal naming the cluster once and the hub’s reason once, no log line of its own', async () => {
+  /** A link that enrolls with a token, its Enroll failing with `code` and `details`; its log. */
+  const enrollFailing = async (code: number, details: string) => {
     const { logger, lines } = capturingLogger();
     const t = await setup({
       identities: new MemoryIdentityStore(),
@@ -538,13 +539,21 @@ describe('HubLink messages', () => {
       logger,
     });
     t.transport.enroll = () => {
-      throw grpcError(
-        GrpcCode.UNAUTHENTICATED,
-        'enroll cluster edge: enrollment token et_x expired at 2026-12-01T09:00:00.000Z',
-      );
+      throw grpcError(code, details);
     };
     t.link.start();
-    const refused = await t.link.settled();
+    return { t, lines, first: await t.link.settled() };
+  };
+
+  it('an expired token: one refusal naming the cluster once and the hub’s reason once, no log line of its own', async () => {
+    const {
+      t,
+      lines,
+      first: refused,
+    } = await enrollFailing(
+      GrpcCode.UNAUTHENTICATED,
+      'enroll cluster edge: enrollment token et_x expired at 2026-12-01T09:00:00.000Z',
+    );
     assert.equal(refused.state, 'refused');
     assert.equal(
       refused.error,
@@ -560,20 +569,10 @@ describe('HubLink messages', () => {
   });
 
   it('an unreachable hub while enrolling is retried, said once', async () => {
-    const { logger, lines } = capturingLogger();
-    const t = await setup({
-      identities: new MemoryIdentityStore(),
-      enrollment: { token: 'et_x.secret', caPem: 'CA' },
-      logger,
-    });
-    t.transport.enroll = () => {
-      throw grpcError(
-        GrpcCode.UNAVAILABLE,
-        'No connection established. Last error: connect ECONNREFUSED',
-      );
-    };
-    t.link.start();
-    const first = await t.link.settled();
+    const { t, lines, first } = await enrollFailing(
+      GrpcCode.UNAVAILABLE,
+      'No connection established. Last error: connect ECONNREFUSED',
+    );
     assert.equal(first.state, 'backoff');
     assert.equal(
       first.error,
