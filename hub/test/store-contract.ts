@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it, before, after } from 'node:test';
 import { parseSelector, type Store } from '../src/store/index.ts';
 import type { Report } from '../src/store/types.ts';
+import * as build from './reports.ts';
 
 const audit = { actor: 'alice (at_1)', action: 'test.write', target: 'test/1' };
 
@@ -18,34 +19,8 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
       await store.close();
     });
 
-    const enroll = async (cluster: string, labels: Record<string, string>) => {
-      const now = Date.now();
-      await store.createEnrollmentToken(
-        {
-          id: `et_${cluster}`,
-          secretHash: 'h'.repeat(64),
-          cluster,
-          labels,
-          createdMs: now,
-          createdBy: 'alice',
-          expiresMs: now + 60_000,
-          maxUses: 1,
-          uses: 0,
-          revokedMs: 0,
-          lastUsedMs: 0,
-        },
-        { ...audit, action: 'token.create', target: `token/et_${cluster}` },
-      );
-      return store.completeEnrollment({
-        tokenId: `et_${cluster}`,
-        cluster,
-        labels,
-        adminLabels: labels,
-        agentVersion: '1.0.0',
-        certificate: { serial: `serial-${cluster}`, issuedMs: now, notAfterMs: now + 1000 },
-        nowMs: now,
-      });
-    };
+    const enroll = (cluster: string, labels: Record<string, string>) =>
+      build.enrollCluster(store, cluster, labels);
 
     void it('enrolls once per single-use token and records the certificate', async () => {
       assert.equal(await enroll('prod-eu', { env: 'prod', region: 'eu' }), true);
@@ -563,59 +538,14 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
     void it('ingestMany in one transaction gives what one report at a time gives', async () => {
       await enroll('batch-a', {});
       await enroll('batch-b', {});
-      const appReport = (name: string, health: 'healthy' | 'degraded'): Report => ({
-        kind: 'app',
-        app: {
-          app: name,
-          revision: 'r',
-          syncStatus: 'synced',
-          syncMode: 'auto',
-          health,
-          healthMessage: health,
-          driftCount: 0,
-          planDigest: '',
-          pendingPlan: [],
-          message: '',
-          lastSyncMs: 1,
-        },
-      });
-      const driftReport = (fight: boolean): Report => ({
-        kind: 'drift',
-        drift: {
-          driftId: 'd1',
-          app: 'web',
-          object: { group: '', version: 'v1', kind: 'ConfigMap', namespace: 'n', name: 'c' },
-          objectRef: 'v1 ConfigMap n/c',
-          type: 'modified',
-          fields: [],
-          changedBy: 'kubectl',
-          detectedMs: 1,
-          healed: false,
-          healedMs: 0,
+      const appReport = (name: string, health: 'healthy' | 'degraded') =>
+        build.appReport(name, { health, healthMessage: health });
+      const driftReport = (fight: boolean) =>
+        build.driftReport({
           message: fight ? 'fighting' : 'after',
-          lastSyncTraceId: '',
           fight: fight ? { manager: 'hpa', paths: ['spec.replicas'], periodMs: 1000 } : null,
-        },
-      });
-      const syncReport = (error: string): Report => ({
-        kind: 'sync',
-        sync: {
-          syncId: 's1',
-          app: 'web',
-          revision: 'r',
-          result: 'succeeded',
-          error,
-          planDigest: '',
-          objects: [],
-          steps: [],
-          traceId: '',
-          startedMs: 1,
-          finishedMs: 2,
-          health: 'healthy',
-          retryable: false,
-          approvalId: '',
-        },
-      });
+        });
+      const syncReport = (error: string) => build.syncReport('s1', { error });
       const item = (cluster: string, seq: number, report: Report) => ({
         cluster,
         seq,
@@ -703,59 +633,20 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
     void it('ingestMany of reports in order stores each kind as one at a time would', async () => {
       await enroll('order-a', {});
       await enroll('order-b', {});
-      const app = (name: string, health: 'healthy' | 'degraded'): Report => ({
-        kind: 'app',
-        app: {
-          app: name,
-          revision: 'r',
-          syncStatus: 'synced',
-          syncMode: 'auto',
+      const app = (name: string, health: 'healthy' | 'degraded') =>
+        build.appReport(name, {
           health,
           healthMessage: `it's "${health}"`,
-          driftCount: 0,
-          planDigest: '',
           pendingPlan: [{ kind: 'ConfigMap', name: 'c' }],
-          message: '',
           lastSyncMs: 1_733_000_000_000,
-        },
-      });
-      const sync = (syncId: string, error: string): Report => ({
-        kind: 'sync',
-        sync: {
-          syncId,
-          app: 'web',
-          revision: 'r',
+        });
+      const sync = (syncId: string, error: string) =>
+        build.syncReport(syncId, {
           result: error ? 'failed' : 'succeeded',
           error,
-          planDigest: '',
-          objects: [],
-          steps: [],
-          traceId: '',
-          startedMs: 1,
-          finishedMs: 2,
-          health: 'healthy',
           retryable: error !== '',
-          approvalId: '',
-        },
-      });
-      const drift = (healed: boolean): Report => ({
-        kind: 'drift',
-        drift: {
-          driftId: 'd1',
-          app: 'web',
-          object: { group: '', version: 'v1', kind: 'ConfigMap', namespace: 'n', name: 'c' },
-          objectRef: 'v1 ConfigMap n/c',
-          type: 'modified',
-          fields: [],
-          changedBy: 'kubectl',
-          detectedMs: 1,
-          healed,
-          healedMs: healed ? 5 : 0,
-          message: '',
-          lastSyncTraceId: '',
-          fight: null,
-        },
-      });
+        });
+      const drift = (healed: boolean) => build.driftReport({ healed, healedMs: healed ? 5 : 0 });
       const gap: Report = {
         kind: 'gap',
         gap: { firstSeq: 1, lastSeq: 2, count: 2, summary: 'dropped' },
@@ -838,60 +729,23 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
     void it('reads one app health, one sync by its id, and counts an app open drift', async () => {
       await enroll('one-read', {});
       const drift = (driftId: string, over: Partial<Extract<Report, { kind: 'drift' }>['drift']>) =>
-        ({
-          kind: 'drift',
-          drift: {
-            driftId,
-            app: 'web',
-            object: { group: '', version: 'v1', kind: 'ConfigMap', namespace: 'n', name: driftId },
-            objectRef: `v1 ConfigMap n/${driftId}`,
-            type: 'modified',
-            fields: [],
-            changedBy: 'kubectl',
-            detectedMs: 1,
-            healed: false,
-            healedMs: 0,
-            message: '',
-            lastSyncTraceId: '',
-            ...over,
-          },
-        }) as Report;
-      const sync = (syncId: string): Report => ({
-        kind: 'sync',
-        sync: {
-          syncId,
-          app: 'web',
+        build.driftReport({
+          driftId,
+          object: { group: '', version: 'v1', kind: 'ConfigMap', namespace: 'n', name: driftId },
+          objectRef: `v1 ConfigMap n/${driftId}`,
+          ...over,
+        });
+      const sync = (syncId: string) =>
+        build.syncReport(syncId, {
           revision: syncId.repeat(2),
-          result: 'succeeded',
-          error: '',
-          planDigest: '',
-          objects: [],
-          steps: [],
-          traceId: '',
-          startedMs: 1,
           finishedMs: Number(syncId.slice(1)),
-          health: 'healthy',
-          retryable: false,
-          approvalId: '',
-        },
-      });
+        });
       const reports: Report[] = [
-        {
-          kind: 'app',
-          app: {
-            app: 'web',
-            revision: 'r1',
-            syncStatus: 'synced',
-            syncMode: 'auto',
-            health: 'degraded',
-            healthMessage: 'pod crashing',
-            driftCount: 0,
-            planDigest: '',
-            pendingPlan: [],
-            message: '',
-            lastSyncMs: 1,
-          },
-        },
+        build.appReport('web', {
+          revision: 'r1',
+          health: 'degraded',
+          healthMessage: 'pod crashing',
+        }),
         drift('d1', {}),
         drift('d2', { healed: true }),
         drift('d3', { app: 'api' }),

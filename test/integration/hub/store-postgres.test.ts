@@ -5,9 +5,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startPostgres } from '@driftless/test';
 import type { Db } from '../../../hub/src/store/db.ts';
-import { openStore, type Report, type Store } from '../../../hub/src/store/index.ts';
+import { openStore, type Store } from '../../../hub/src/store/index.ts';
 import { openPostgresDb } from '../../../hub/src/store/postgres.ts';
 import { createSqlStore } from '../../../hub/src/store/store.ts';
+import * as build from '../../../hub/test/reports.ts';
 import { storeSuite } from '../../../hub/test/store-contract.ts';
 
 const server = await startPostgres();
@@ -47,42 +48,7 @@ async function replica(): Promise<{ store: Store; uses: Uses }> {
   return { store: await createSqlStore(counted), uses };
 }
 
-const appReport = (app: string, health: 'healthy' | 'degraded'): Report => ({
-  kind: 'app',
-  app: {
-    app,
-    revision: 'r',
-    syncStatus: 'synced',
-    syncMode: 'auto',
-    health,
-    healthMessage: '',
-    driftCount: 0,
-    planDigest: '',
-    pendingPlan: [],
-    message: '',
-    lastSyncMs: 1,
-  },
-});
-
-const syncReport = (syncId: string): Report => ({
-  kind: 'sync',
-  sync: {
-    syncId,
-    app: 'web',
-    revision: 'r',
-    result: 'succeeded',
-    error: '',
-    planDigest: '',
-    objects: [],
-    steps: [],
-    traceId: '',
-    startedMs: 1,
-    finishedMs: 2,
-    health: 'healthy',
-    retryable: false,
-    approvalId: '',
-  },
-});
+const appReport = (app: string, health: 'healthy' | 'degraded') => build.appReport(app, { health });
 
 describe('PostgreSQL ingest', () => {
   let a: { store: Store; uses: Uses };
@@ -98,44 +64,15 @@ describe('PostgreSQL ingest', () => {
     await b?.store.close();
   });
 
-  const enroll = async (store: Store, cluster: string) => {
-    const now = Date.now();
-    await store.createEnrollmentToken(
-      {
-        id: `et_${cluster}`,
-        secretHash: 'h'.repeat(64),
-        cluster,
-        labels: {},
-        createdMs: now,
-        createdBy: 'alice',
-        expiresMs: now + 60_000,
-        maxUses: 1,
-        uses: 0,
-        revokedMs: 0,
-        lastUsedMs: 0,
-      },
-      { actor: 'alice', action: 'token.create', target: `token/et_${cluster}` },
-    );
-    assert.equal(
-      await store.completeEnrollment({
-        tokenId: `et_${cluster}`,
-        cluster,
-        labels: {},
-        adminLabels: {},
-        agentVersion: '1.0.0',
-        certificate: { serial: `serial-${cluster}`, issuedMs: now, notAfterMs: now + 1000 },
-        nowMs: now,
-      }),
-      true,
-    );
-  };
+  const enroll = async (store: Store, cluster: string) =>
+    assert.equal(await build.enrollCluster(store, cluster), true);
 
   it('stores reports in order in one batch, and a batch after a replay the careful way', async () => {
     await enroll(a.store, 'one-trip');
     const before = { ...a.uses };
     const out = await a.store.ingestMany([
       { cluster: 'one-trip', seq: 1, report: appReport('web', 'healthy'), nowMs: 1 },
-      { cluster: 'one-trip', seq: 2, report: syncReport('s1'), nowMs: 2 },
+      { cluster: 'one-trip', seq: 2, report: build.syncReport('s1'), nowMs: 2 },
     ]);
     assert.deepEqual(
       out.map((o) => o.ok && o.result),
@@ -148,7 +85,7 @@ describe('PostgreSQL ingest', () => {
     // Seq 2 again: not the one after the stored seq, so the batch is rolled back and each
     // report decided against the stored seq in a transaction.
     const again = await a.store.ingestMany([
-      { cluster: 'one-trip', seq: 2, report: syncReport('s1'), nowMs: 3 },
+      { cluster: 'one-trip', seq: 2, report: build.syncReport('s1'), nowMs: 3 },
       { cluster: 'one-trip', seq: 3, report: appReport('web', 'degraded'), nowMs: 4 },
     ]);
     assert.deepEqual(
@@ -177,7 +114,7 @@ describe('PostgreSQL ingest', () => {
         Array.from({ length: n }, (_, i) => ({
           cluster: 'two-replicas',
           seq: from + i,
-          report: syncReport(`sync-${from + i}`),
+          report: build.syncReport(`sync-${from + i}`),
           nowMs: from + i,
         }));
       const [x, y] = await Promise.all([
