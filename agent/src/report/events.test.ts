@@ -4,7 +4,7 @@ import { createLogger } from '@driftless/common';
 import { FakeKube } from '../../test/engine/fake-kube.ts';
 import { settle } from '../../test/engine/clock.ts';
 import { EventReporter } from './events.ts';
-import type { SyncReport } from './report.ts';
+import { syncReport as sync } from '../../test/reports.ts';
 
 const reporter = (kube: FakeKube) =>
   new EventReporter({
@@ -13,24 +13,6 @@ const reporter = (kube: FakeKube) =>
     namespace: 'driftless-system',
     logger: createLogger({ name: 'events-test', level: 'silent' }),
   });
-
-const sync = (over: Partial<SyncReport>): SyncReport => ({
-  syncId: 's',
-  app: 'web',
-  revision: 'a'.repeat(40),
-  outcome: 'succeeded',
-  error: '',
-  retryable: false,
-  planDigest: '',
-  objects: [],
-  steps: [],
-  traceId: 't'.repeat(32),
-  startedAt: 1,
-  finishedAt: 2,
-  health: 'Healthy',
-  approvalId: '',
-  ...over,
-});
 
 describe('EventReporter', () => {
   it('records no Event for a carried app: nothing happened in the cluster', async () => {

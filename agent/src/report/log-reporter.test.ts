@@ -2,25 +2,8 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { createLogger } from '@driftless/common';
-import { LogReporter, type SyncReport } from './report.ts';
-
-const sync = (over: Partial<SyncReport>): SyncReport => ({
-  syncId: 's',
-  app: 'web',
-  revision: 'a'.repeat(40),
-  outcome: 'succeeded',
-  error: '',
-  retryable: false,
-  planDigest: '',
-  objects: [],
-  steps: [],
-  traceId: 't'.repeat(32),
-  startedAt: 1,
-  finishedAt: 2,
-  health: 'Healthy',
-  approvalId: '',
-  ...over,
-});
+import { syncReport as sync } from '../../test/reports.ts';
+import { LogReporter } from './report.ts';
 
 describe('LogReporter', () => {
   it('logs the health a sync left and what it left undone, a degraded result as a warning', () => {
