@@ -127,9 +127,6 @@ export function upsertJson<T>(
   };
 }
 
-/** Statement texts of {@link upsertJsonSql}, so each is built once. */
-const upsertJsonTexts = new Map<string, string>();
-
 /** `INSERT INTO table (columns) SELECT columns FROM json_populate_recordset(…) ON CONFLICT …`. */
 function upsertJsonSql(
   table: string,
@@ -137,15 +134,37 @@ function upsertJsonSql(
   columns: readonly string[],
   options: UpsertOptions,
 ): string {
-  const cacheKey = [table, key.join(), columns.join(), options.update]
+  return builtOnce(
+    'json',
+    table,
+    key,
+    columns,
+    options,
+    () => `INSERT INTO ${table} (${columns.join(', ')})
+       SELECT ${columns.join(', ')} FROM json_populate_recordset(CAST(NULL AS ${table}), CAST(? AS JSON))
+       ${onConflict(key, columns, options)}`,
+  );
+}
+
+/** Statement texts by form and what they are built from, so each is built once. */
+const statementTexts = new Map<string, string>();
+
+/** The statement text `build` makes for this form, table, key, columns and options, built once. */
+function builtOnce(
+  form: string,
+  table: string,
+  key: readonly string[],
+  columns: readonly string[],
+  options: UpsertOptions,
+  build: () => string,
+): string {
+  const cacheKey = [form, table, key.join(), columns.join(), options.update]
     .concat(options.notUpdated?.join() ?? '', options.also ?? [])
     .join('\n');
-  let sql = upsertJsonTexts.get(cacheKey);
+  let sql = statementTexts.get(cacheKey);
   if (sql === undefined) {
-    sql = `INSERT INTO ${table} (${columns.join(', ')})
-       SELECT ${columns.join(', ')} FROM json_populate_recordset(CAST(NULL AS ${table}), CAST(? AS JSON))
-       ${onConflict(key, columns, options)}`;
-    upsertJsonTexts.set(cacheKey, sql);
+    sql = build();
+    statementTexts.set(cacheKey, sql);
   }
   return sql;
 }
@@ -175,9 +194,6 @@ export interface UpsertOptions {
 
 const columnsOf = (writers: ColumnWriters<never>) => writers.map(([c]) => c);
 
-/** Statement texts of {@link upsertSql}, so each is built once. */
-const upsertTexts = new Map<string, string>();
-
 /** `INSERT INTO table (columns) VALUES (?, …) ON CONFLICT (key) DO …`, built once. */
 function upsertSql(
   table: string,
@@ -185,15 +201,15 @@ function upsertSql(
   columns: readonly string[],
   options: UpsertOptions,
 ): string {
-  const cacheKey = [table, key.join(), columns.join(), options.update]
-    .concat(options.notUpdated?.join() ?? '', options.also ?? [])
-    .join('\n');
-  let sql = upsertTexts.get(cacheKey);
-  if (sql !== undefined) return sql;
-  sql = `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})
-       ${onConflict(key, columns, options)}`;
-  upsertTexts.set(cacheKey, sql);
-  return sql;
+  return builtOnce(
+    'values',
+    table,
+    key,
+    columns,
+    options,
+    () => `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})
+       ${onConflict(key, columns, options)}`,
+  );
 }
 
 /**
